@@ -1,0 +1,15 @@
+# Strict warnings for our own code only; generated protobuf code gets none of these.
+set(MQ_WARNINGS -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor)
+# GCC 12 reports false -Wrestrict positives inside std::string at -O3 (GCC bug 105651).
+if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU" AND CMAKE_CXX_COMPILER_VERSION VERSION_LESS 13)
+  list(APPEND MQ_WARNINGS -Wno-restrict)
+endif()
+if(MQ_WERROR)
+  list(APPEND MQ_WARNINGS -Werror)
+endif()
+
+if(MQ_SANITIZE)
+  message(STATUS "Sanitizers: ${MQ_SANITIZE}")
+  add_compile_options(-fsanitize=${MQ_SANITIZE} -fno-omit-frame-pointer -fno-sanitize-recover=all)
+  add_link_options(-fsanitize=${MQ_SANITIZE})
+endif()

@@ -1,0 +1,22 @@
+// Small filesystem helpers shared by the store and the metadata managers.
+// Pure functions over POSIX calls; thread-safe as long as callers do not race on one path.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "common/result.h"
+
+namespace mq {
+
+// RocketMQ segment naming: the start offset as 20 zero-padded decimal digits.
+std::string OffsetToFileName(int64_t offset);
+
+// Writes content to path.tmp, fsyncs it, renames it over path and fsyncs the directory,
+// so a crash leaves either the old or the new file, never a torn one.
+Status WriteFileAtomically(const std::string& path, std::string_view content);
+Result<std::string> ReadFileToString(const std::string& path);
+Status FsyncDir(const std::string& dir);
+
+}  // namespace mq

@@ -1,0 +1,74 @@
+#include "common/naming.h"
+
+#include <fmt/format.h>
+
+#include <charconv>
+
+namespace mq {
+namespace {
+
+bool IsNameChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+         c == '%' || c == '|';
+}
+
+}  // namespace
+
+Status ValidateName(std::string_view field, std::string_view value) {
+  if (value.empty()) return Status::InvalidArgument(fmt::format("{}: must not be empty", field));
+  if (value.size() > kMaxNameLength) {
+    return Status::InvalidArgument(fmt::format("{}: length {} exceeds the maximum of {} characters", field,
+                                               value.size(), kMaxNameLength));
+  }
+  for (char c : value) {
+    if (!IsNameChar(c)) {
+      return Status::InvalidArgument(
+          fmt::format("{}: '{}' contains an illegal character (allowed: letters, digits, '%', '|', '_', '-')",
+                      field, value));
+    }
+  }
+  return Status::OK();
+}
+
+std::string HostPort::ToString() const {
+  if (host.find(':') != std::string::npos) return fmt::format("[{}]:{}", host, port);
+  return fmt::format("{}:{}", host, port);
+}
+
+Result<HostPort> ParseHostPort(std::string_view field, std::string_view value, bool allow_zero_port) {
+  auto bad = [&](std::string_view why) {
+    return Status::InvalidArgument(fmt::format("{}: '{}' is not a valid host:port ({})", field, value, why));
+  };
+  if (value.empty()) return Status::InvalidArgument(fmt::format("{}: must not be empty", field));
+  std::string_view host;
+  std::string_view port_text;
+  if (value.front() == '[') {
+    size_t close = value.find(']');
+    if (close == std::string_view::npos || close + 1 >= value.size() || value[close + 1] != ':') {
+      return bad("expected [ipv6]:port");
+    }
+    host = value.substr(1, close - 1);
+    port_text = value.substr(close + 2);
+  } else {
+    size_t colon = value.rfind(':');
+    if (colon == std::string_view::npos) return bad("missing ':port'");
+    host = value.substr(0, colon);
+    port_text = value.substr(colon + 1);
+    if (host.find(':') != std::string_view::npos) return bad("IPv6 hosts need brackets");
+  }
+  if (host.empty()) return bad("empty host");
+  for (char c : host) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+              c == '-' || c == ':' || c == '_';
+    if (!ok) return bad("illegal character in host");
+  }
+  unsigned port = 0;
+  auto [ptr, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (port_text.empty() || ec != std::errc() || ptr != port_text.data() + port_text.size() || port > 65535 ||
+      (port == 0 && !allow_zero_port)) {
+    return bad("port must be a number in 1..65535");
+  }
+  return HostPort{std::string(host), static_cast<uint16_t>(port)};
+}
+
+}  // namespace mq

@@ -1,0 +1,30 @@
+// Validation of user-supplied names and addresses, shared by NameServer, broker, client and
+// mqadmin so every entry point rejects the same things with the same words.
+// Error messages start with the field name, e.g. "topic: ...". Pure functions, thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "common/result.h"
+
+namespace mq {
+
+// RocketMQ's TopicValidator / group rule: ^[%|a-zA-Z0-9_-]+$, at most 127 characters.
+inline constexpr size_t kMaxNameLength = 127;
+
+// Validates a topic, consumer/producer group, cluster or broker name. `field` names the
+// argument in the error ("topic", "broker_name", ...).
+Status ValidateName(std::string_view field, std::string_view value);
+
+struct HostPort {
+  std::string host;
+  uint16_t port = 0;
+  std::string ToString() const;
+};
+
+// Parses "host:port" or "[v6]:port". Port must be 1..65535 unless allow_zero_port.
+Result<HostPort> ParseHostPort(std::string_view field, std::string_view value, bool allow_zero_port = false);
+
+}  // namespace mq

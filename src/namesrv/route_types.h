@@ -1,0 +1,95 @@
+// Plain domain types of the route registry; the NameServer service converts proto messages
+// to and from these, so the route table never sees protobuf. Value types, thread-compatible.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace mq::namesrv {
+
+// Perm bits, as RocketMQ's PermName.
+inline constexpr int32_t kPermInherit = 1;
+inline constexpr int32_t kPermWrite = 2;
+inline constexpr int32_t kPermRead = 4;
+inline constexpr int32_t kPermPriority = 8;
+inline constexpr int32_t kPermAll = kPermInherit | kPermWrite | kPermRead | kPermPriority;
+inline constexpr int64_t kMasterId = 0;
+
+struct DataVersion {
+  int64_t timestamp = 0;
+  int64_t counter = 0;
+  std::string state_version;
+  bool operator==(const DataVersion&) const = default;
+};
+
+struct BrokerIdentity {
+  std::string cluster_name;
+  std::string broker_name;
+  int64_t broker_id = 0;
+  std::string broker_addr;
+  std::string ha_server_addr;
+};
+
+struct TopicConfigEntry {
+  std::string topic_name;
+  int32_t read_queue_nums = 0;
+  int32_t write_queue_nums = 0;
+  int32_t perm = kPermRead | kPermWrite;
+  int32_t topic_sys_flag = 0;
+  bool order = false;
+};
+
+struct BrokerRegistration {
+  BrokerIdentity broker;
+  DataVersion data_version;
+  std::vector<TopicConfigEntry> topics;
+};
+
+struct MasterInfo {
+  std::string master_addr;  // empty when this broker is the master or none is registered
+  std::string ha_server_addr;
+};
+
+struct HeartbeatResult {
+  bool need_full_registration = false;
+  MasterInfo master;
+};
+
+struct QueueData {
+  std::string broker_name;
+  int32_t read_queue_nums = 0;
+  int32_t write_queue_nums = 0;
+  int32_t perm = 0;
+  int32_t topic_sys_flag = 0;
+  bool order = false;
+};
+
+struct BrokerData {
+  std::string cluster;
+  std::string broker_name;
+  std::map<int64_t, std::string> broker_addrs;  // broker id -> address
+};
+
+struct TopicRoute {
+  std::vector<QueueData> queue_datas;  // sorted by broker name
+  std::vector<BrokerData> broker_datas;
+  bool order_topic = false;
+};
+
+struct BrokerLiveInfo {
+  BrokerIdentity broker;
+  DataVersion data_version;
+  int64_t last_update_ms = 0;
+  int32_t topic_count = 0;
+};
+
+struct ClusterInfo {
+  std::map<std::string, BrokerData> broker_addr_table;
+  std::map<std::string, std::set<std::string>> cluster_addr_table;
+  std::vector<BrokerLiveInfo> live_brokers;  // sorted by address
+};
+
+}  // namespace mq::namesrv

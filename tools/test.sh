@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Sets up and runs the whole test suite: installs missing Debian packages, builds (Release,
+# warnings as errors) into build/, and runs every ctest test.
+#   ./tools/test.sh                 the full suite
+#   ./tools/test.sh --asan          the full suite under AddressSanitizer + UBSan (build-asan/)
+#   ./tools/test.sh -L unit         extra arguments go to ctest (here: unit tests only)
+set -euo pipefail
+source "$(dirname "$0")/deps.sh"
+mq_ensure_deps
+
+build_dir="$MQ_ROOT/build"
+cmake_args="-DCMAKE_BUILD_TYPE=Release -DMQ_WERROR=ON"
+if [[ "${1:-}" == "--asan" ]]; then
+  shift
+  build_dir="$MQ_ROOT/build-asan"
+  cmake_args="-DCMAKE_BUILD_TYPE=Debug -DMQ_WERROR=ON -DMQ_SANITIZE=address,undefined"
+  export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1"
+  export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+fi
+
+echo "==> building in $build_dir"
+mq_build "$build_dir" "$cmake_args"
+echo "==> running tests"
+cd "$build_dir"
+ctest --output-on-failure -j "$(nproc 2>/dev/null || echo 2)" --timeout 300 "$@"
