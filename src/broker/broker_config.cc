@@ -1,0 +1,151 @@
+#include "broker/broker_config.h"
+
+#include <arpa/inet.h>
+#include <fmt/format.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+
+#include <cstdlib>
+
+#include "common/naming.h"
+
+namespace mq::broker {
+namespace {
+
+std::string FirstNonLoopbackIpv4() {
+  ifaddrs* list = nullptr;
+  std::string found = "127.0.0.1";
+  if (getifaddrs(&list) != 0) return found;
+  for (ifaddrs* a = list; a != nullptr; a = a->ifa_next) {
+    if (!a->ifa_addr || a->ifa_addr->sa_family != AF_INET || (a->ifa_flags & IFF_LOOPBACK)) continue;
+    char buf[INET_ADDRSTRLEN];
+    auto* in = reinterpret_cast<sockaddr_in*>(a->ifa_addr);
+    if (inet_ntop(AF_INET, &in->sin_addr, buf, sizeof(buf))) {
+      found = buf;
+      break;
+    }
+  }
+  freeifaddrs(list);
+  return found;
+}
+
+}  // namespace
+
+ConfigSchema BindBrokerConfig(BrokerConfig* c) {
+  ConfigSchema s;
+  s.AddString("brokerClusterName", &c->brokerClusterName, "cluster this broker belongs to");
+  s.AddString("brokerName", &c->brokerName, "broker set name shared by master and slaves");
+  s.AddInt("brokerId", &c->brokerId, 0, 1024, "0 = master, > 0 = slave");
+  s.AddString("namesrvAddr", &c->namesrvAddr, "NameServers, host:port;host:port");
+  s.AddString("brokerIP1", &c->brokerIP1, "advertised IP (empty: first non-loopback IPv4)");
+  s.AddString("bindAddress", &c->bindAddress, "address to bind");
+  s.AddInt("listenPort", &c->listenPort, 0, 65535, "client port (0 = any free port)");
+  s.AddInt("haListenPort", &c->haListenPort, 0, 65535, "replication port");
+  s.AddEnum("brokerRole", &c->brokerRole, {"ASYNC_MASTER", "SYNC_MASTER", "SLAVE"}, "role");
+  s.AddEnum("flushDiskType", &c->flushDiskType, {"ASYNC_FLUSH", "SYNC_FLUSH"}, "flush policy");
+  s.AddString("storePathRootDir", &c->storePathRootDir, "store root (default $HOME/store)");
+  s.AddInt("mappedFileSizeCommitLog", &c->mappedFileSizeCommitLog, 4096, INT32_MAX,
+           "commit log segment bytes");
+  s.AddInt("mappedFileSizeConsumeQueue", &c->mappedFileSizeConsumeQueue, 20 * 16, INT32_MAX,
+           "consume queue segment bytes (multiple of 20)");
+  s.AddInt("flushIntervalCommitLog", &c->flushIntervalCommitLog, 1, 60000, "ASYNC_FLUSH period (ms)");
+  s.AddInt("syncFlushTimeout", &c->syncFlushTimeout, 1, 600000, "SYNC_FLUSH wait (ms)");
+  s.AddString("deleteWhen", &c->deleteWhen, "hours of the day expired files are deleted, e.g. 04 or 01;02");
+  s.AddInt("fileReservedTime", &c->fileReservedTime, 1, 24 * 365, "hours a commit log file is kept");
+  s.AddInt("diskMaxUsedSpaceRatio", &c->diskMaxUsedSpaceRatio, 10, 95, "disk percent that triggers cleaning");
+  s.AddBool("messageIndexEnable", &c->messageIndexEnable, "build the key index");
+  s.AddInt("maxMessageSize", &c->maxMessageSize, 1024, 64 * 1024 * 1024, "largest message body (bytes)");
+  s.AddInt("defaultTopicQueueNums", &c->defaultTopicQueueNums, 1, 1024, "queues of TBW102 (auto-create cap)");
+  s.AddBool("autoCreateTopicEnable", &c->autoCreateTopicEnable, "create unknown topics on first send");
+  s.AddBool("autoCreateSubscriptionGroup", &c->autoCreateSubscriptionGroup,
+            "create unknown groups on first use");
+  s.AddInt("brokerPermission", &c->brokerPermission, 0, 15, "broker perm bits (READ 4 | WRITE 2)");
+  s.AddBool("longPollingEnable", &c->longPollingEnable, "hold pulls until messages arrive");
+  s.AddInt("shortPollingTimeMills", &c->shortPollingTimeMills, 0, 60000,
+           "hold time when long polling is off");
+  s.AddBool("slaveReadEnable", &c->slaveReadEnable, "send lagging consumers to a slave");
+  s.AddInt("accessMessageInMemoryMaxRatio", &c->accessMessageInMemoryMaxRatio, 1, 100,
+           "lag, in percent of RAM, above which consumers are sent to a slave");
+  s.AddInt("flushConsumerOffsetInterval", &c->flushConsumerOffsetInterval, 100, 600000,
+           "consumer offset persist period (ms)");
+  s.AddInt("channelExpiredTimeout", &c->channelExpiredTimeout, 1000, 3600000, "client expiry (ms)");
+  s.AddInt("queueLockMaxLiveTime", &c->queueLockMaxLiveTime, 1000, 3600000, "orderly queue lock TTL (ms)");
+  s.AddInt("registerNameServerPeriod", &c->registerNameServerPeriod, 1000, 60000,
+           "registration period (ms; RocketMQ clamps to 10-60 s)");
+  s.AddInt("registerBrokerTimeoutMills", &c->registerBrokerTimeoutMills, 100, 60000,
+           "registration RPC timeout (ms)");
+  s.AddString("logDir", &c->logDir, "directory of broker.log (empty: stderr only)");
+  s.AddEnum("logLevel", &c->logLevel, {"trace", "debug", "info", "warn", "error", "critical", "off"},
+            "log level");
+  return s;
+}
+
+Result<std::vector<std::string>> ParseNamesrvAddr(const std::string& value) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (pos <= value.size()) {
+    size_t semi = value.find(';', pos);
+    std::string part = value.substr(pos, semi == std::string::npos ? std::string::npos : semi - pos);
+    pos = semi == std::string::npos ? value.size() + 1 : semi + 1;
+    if (part.empty()) continue;
+    auto hp = ParseHostPort("namesrvAddr", part);
+    if (!hp.ok()) return hp.status();
+    out.push_back(hp->ToString());
+  }
+  return out;
+}
+
+Status FinalizeBrokerConfig(BrokerConfig* c) {
+  MQ_RETURN_IF_ERROR(ValidateName("brokerClusterName", c->brokerClusterName));
+  MQ_RETURN_IF_ERROR(ValidateName("brokerName", c->brokerName));
+  if (c->brokerRole == "SLAVE" && c->brokerId == 0) {
+    return Status::InvalidArgument("brokerId: a SLAVE needs brokerId > 0 (0 is the master)");
+  }
+  if (c->brokerRole != "SLAVE" && c->brokerId != 0) {
+    return Status::InvalidArgument(
+        fmt::format("brokerId: {} is a slave id but brokerRole is {}", c->brokerId, c->brokerRole));
+  }
+  MQ_RETURN_IF_ERROR(ParseNamesrvAddr(c->namesrvAddr).status());
+  if (static_cast<int64_t>(c->maxMessageSize) + 64 * 1024 + 8 > c->mappedFileSizeCommitLog) {
+    return Status::InvalidArgument(
+        fmt::format("maxMessageSize: {} bytes (+64 KiB of headers) do not fit in a commit log segment of "
+                    "mappedFileSizeCommitLog={} bytes",
+                    c->maxMessageSize, c->mappedFileSizeCommitLog));
+  }
+  if (c->mappedFileSizeConsumeQueue % 20 != 0) {
+    return Status::InvalidArgument("mappedFileSizeConsumeQueue: must be a multiple of 20");
+  }
+  if (c->storePathRootDir.empty()) {
+    const char* home = std::getenv("HOME");
+    c->storePathRootDir = std::string(home && *home ? home : ".") + "/store";
+  }
+  if (c->brokerIP1.empty()) c->brokerIP1 = FirstNonLoopbackIpv4();
+  MQ_RETURN_IF_ERROR(ParseHostPort("brokerIP1", c->brokerIP1 + ":1").status());
+  return store::ValidateStoreOptions(ToStoreOptions(*c));
+}
+
+store::StoreOptions ToStoreOptions(const BrokerConfig& c) {
+  store::StoreOptions o;
+  o.store_path_root_dir = c.storePathRootDir;
+  o.mapped_file_size_commit_log = c.mappedFileSizeCommitLog;
+  o.mapped_file_size_consume_queue = c.mappedFileSizeConsumeQueue;
+  o.flush_disk_type =
+      c.flushDiskType == "SYNC_FLUSH" ? store::FlushDiskType::kSyncFlush : store::FlushDiskType::kAsyncFlush;
+  o.flush_interval_commit_log_ms = c.flushIntervalCommitLog;
+  o.sync_flush_timeout_ms = c.syncFlushTimeout;
+  o.delete_when = c.deleteWhen;
+  o.file_reserved_time_hours = c.fileReservedTime;
+  o.disk_max_used_space_ratio = c.diskMaxUsedSpaceRatio;
+  o.message_index_enable = c.messageIndexEnable;
+  // The store bounds the whole encoded record; leave room for the header and properties.
+  o.max_message_size = c.maxMessageSize + 64 * 1024;
+  in_addr addr{};
+  if (inet_pton(AF_INET, c.brokerIP1.c_str(), &addr) == 1) o.store_host_ip = ntohl(addr.s_addr);
+  o.store_host_port = static_cast<uint32_t>(c.listenPort);
+  return o;
+}
+
+bool IsSlave(const BrokerConfig& c) { return c.brokerRole == "SLAVE"; }
+
+}  // namespace mq::broker

@@ -1,0 +1,76 @@
+// BrokerConfig: every setting of mqbroker, named exactly as RocketMQ's BrokerConfig /
+// MessageStoreConfig keys so existing broker.conf files carry over. Plain struct;
+// BindBrokerConfig() is its field table, ToStoreOptions() derives the store's options.
+// Immutable after startup except the keys UpdateBrokerConfig may change (see
+// kRuntimeUpdatableKeys), which the controller guards itself.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "broker/store/store_options.h"
+#include "common/config_file.h"
+#include "common/result.h"
+
+namespace mq::broker {
+
+struct BrokerConfig {
+  // --- identity and network
+  std::string brokerClusterName = "DefaultCluster";
+  std::string brokerName = "broker-a";
+  int64_t brokerId = 0;  // 0 = master, > 0 = slave
+  // NameServers, "host:port;host:port". Empty: run without registration.
+  std::string namesrvAddr;
+  // Advertised address (what routes show); empty = first non-loopback IPv4 of this host.
+  std::string brokerIP1;
+  std::string bindAddress = "0.0.0.0";
+  int32_t listenPort = 10911;
+  int32_t haListenPort = 10912;
+  // --- roles and storage
+  std::string brokerRole = "ASYNC_MASTER";    // ASYNC_MASTER | SYNC_MASTER | SLAVE
+  std::string flushDiskType = "ASYNC_FLUSH";  // ASYNC_FLUSH | SYNC_FLUSH
+  std::string storePathRootDir;               // default $HOME/store
+  int32_t mappedFileSizeCommitLog = 1024 * 1024 * 1024;
+  int32_t mappedFileSizeConsumeQueue = 300000 * 20;
+  int32_t flushIntervalCommitLog = 500;
+  int32_t syncFlushTimeout = 5000;
+  std::string deleteWhen = "04";
+  int32_t fileReservedTime = 72;
+  int32_t diskMaxUsedSpaceRatio = 75;
+  bool messageIndexEnable = true;
+  int32_t maxMessageSize = 4 * 1024 * 1024;
+  // --- topics, groups, permissions
+  int32_t defaultTopicQueueNums = 8;
+  bool autoCreateTopicEnable = true;
+  bool autoCreateSubscriptionGroup = true;
+  int32_t brokerPermission = 6;  // PermName bits: READ 4 | WRITE 2
+  // --- consumption
+  bool longPollingEnable = true;
+  int64_t shortPollingTimeMills = 1000;
+  bool slaveReadEnable = false;
+  int32_t accessMessageInMemoryMaxRatio = 40;
+  int64_t flushConsumerOffsetInterval = 5000;
+  int64_t channelExpiredTimeout = 120000;
+  int64_t queueLockMaxLiveTime = 60000;
+  // --- registration
+  int64_t registerNameServerPeriod = 30000;
+  int64_t registerBrokerTimeoutMills = 6000;
+  // --- logging
+  std::string logDir;
+  std::string logLevel = "info";
+};
+
+ConfigSchema BindBrokerConfig(BrokerConfig* config);
+// Fills derived defaults (storePathRootDir, brokerIP1) and checks cross-key rules; errors
+// name the key.
+Status FinalizeBrokerConfig(BrokerConfig* config);
+Result<std::vector<std::string>> ParseNamesrvAddr(const std::string& value);
+store::StoreOptions ToStoreOptions(const BrokerConfig& config);
+bool IsSlave(const BrokerConfig& config);
+
+// Keys mqadmin updateBrokerConfig may change on a running broker.
+inline const std::vector<std::string> kRuntimeUpdatableKeys = {"brokerPermission", "slaveReadEnable",
+                                                               "longPollingEnable", "shortPollingTimeMills"};
+
+}  // namespace mq::broker

@@ -1,0 +1,207 @@
+#include "broker/broker_controller.h"
+
+#include <arpa/inet.h>
+#include <grpcpp/grpcpp.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "broker/longpolling/wait_registry.h"
+#include "broker/meta/client_registry.h"
+#include "broker/meta/consumer_offset_manager.h"
+#include "broker/meta/perm.h"
+#include "broker/meta/queue_lock_manager.h"
+#include "broker/meta/subscription_group_manager.h"
+#include "broker/meta/topic_config_manager.h"
+#include "broker/out/namesrv_registrar.h"
+#include "broker/processor/admin_processor.h"
+#include "broker/processor/admin_service.h"
+#include "broker/processor/client_processor.h"
+#include "broker/processor/messaging_service.h"
+#include "broker/processor/pull_processor.h"
+#include "broker/processor/send_processor.h"
+#include "broker/store/message_store.h"
+#include "common/clock.h"
+#include "common/logging.h"
+#include "common/naming.h"
+#include "common/rpc/grpc_defaults.h"
+
+namespace mq::broker {
+
+BrokerController::BrokerController(BrokerConfig config)
+    : config_(std::move(config)), runtime_(config_), executor_("broker", 2) {}
+
+BrokerController::~BrokerController() { Shutdown(); }
+
+std::string BrokerController::broker_addr() const {
+  return HostPort{config_.brokerIP1, static_cast<uint16_t>(config_.listenPort)}.ToString();
+}
+
+// With listenPort=0 the port is chosen before the store opens, because every stored record
+// carries the broker's address (offset message ids decode to it).
+Status BrokerController::PickListenPort() {
+  if (config_.listenPort != 0) return Status::OK();
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return Status::Unavailable("listenPort: cannot create a socket to pick a free port");
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = 0;
+  inet_pton(AF_INET, config_.bindAddress == "0.0.0.0" ? "127.0.0.1" : config_.bindAddress.c_str(),
+            &addr.sin_addr);
+  socklen_t len = sizeof(addr);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    ::close(fd);
+    return Status::Unavailable("listenPort: cannot pick a free port");
+  }
+  config_.listenPort = ntohs(addr.sin_port);
+  ::close(fd);
+  return Status::OK();
+}
+
+Status BrokerController::Start() {
+  auto log = Logger("broker");
+  start_ms_ = SystemClock::Default()->NowMillis();
+  MQ_RETURN_IF_ERROR(PickListenPort());
+  const std::string config_dir = config_.storePathRootDir + "/config";
+  Clock* clock = SystemClock::Default();
+
+  TopicConfigManager::Options topic_options;
+  topic_options.cluster_name = config_.brokerClusterName;
+  topic_options.broker_name = config_.brokerName;
+  topic_options.default_topic_queue_nums = config_.defaultTopicQueueNums;
+  topic_options.auto_create_topic_enable = config_.autoCreateTopicEnable;
+  topics_ = std::make_unique<TopicConfigManager>(config_dir, topic_options, clock);
+  groups_ = std::make_unique<SubscriptionGroupManager>(config_dir, config_.autoCreateSubscriptionGroup);
+  offsets_ = std::make_unique<ConsumerOffsetManager>(config_dir);
+  clients_ = std::make_unique<ClientRegistry>(clock, config_.channelExpiredTimeout);
+  locks_ = std::make_unique<QueueLockManager>(clock, config_.queueLockMaxLiveTime);
+  MQ_RETURN_IF_ERROR(topics_->Load());
+  MQ_RETURN_IF_ERROR(groups_->Load());
+  MQ_RETURN_IF_ERROR(offsets_->Load());
+
+  executor_.Start();
+  waits_ = std::make_unique<WaitRegistry>(&executor_);
+  store_ = std::make_unique<store::MessageStore>(ToStoreOptions(config_), clock);
+  store_->AddArrivalListener([this](const std::string& topic, int32_t queue_id, int64_t) {
+    waits_->Notify(QueueWaitKey(topic, queue_id));
+  });
+  MQ_RETURN_IF_ERROR(store_->Start());
+  clients_->SetGroupChangedListener(
+      [this](const std::string& group, int64_t) { waits_->Notify(GroupWaitKey(group)); });
+
+  BrokerContext ctx;
+  ctx.trigger_registration = [this] {
+    if (registrar_) registrar_->TriggerNow();
+  };
+  ctx.config = &config_;
+  ctx.runtime = &runtime_;
+  ctx.stats = &stats_;
+  ctx.store = store_.get();
+  ctx.topics = topics_.get();
+  ctx.groups = groups_.get();
+  ctx.offsets = offsets_.get();
+  ctx.clients = clients_.get();
+  ctx.locks = locks_.get();
+  ctx.waits = waits_.get();
+  send_ = std::make_unique<SendProcessor>(ctx);
+  pull_ = std::make_unique<PullProcessor>(ctx);
+  client_ = std::make_unique<ClientProcessor>(ctx);
+  messaging_ = std::make_unique<MessagingService>(send_.get(), pull_.get(), client_.get());
+  admin_processor_ = std::make_unique<AdminProcessor>(ctx, start_ms_);
+  admin_ = std::make_unique<AdminService>(admin_processor_.get());
+
+  const std::string bind =
+      HostPort{config_.bindAddress, static_cast<uint16_t>(config_.listenPort)}.ToString();
+  int selected_port = 0;
+  grpc::ServerBuilder builder;
+  rpc::ApplyServerDefaults(builder);
+  builder.AddListeningPort(bind, grpc::InsecureServerCredentials(), &selected_port);
+  builder.RegisterService(messaging_.get());
+  builder.RegisterService(admin_.get());
+  server_ = builder.BuildAndStart();
+  if (!server_ || selected_port == 0) {
+    server_.reset();
+    store_->Shutdown();
+    executor_.Shutdown();
+    return Status::Unavailable(fmt::format("listenPort: cannot listen on {} (address in use?)", bind));
+  }
+  started_ = true;
+  StartTimers();
+
+  auto namesrvs = ParseNamesrvAddr(config_.namesrvAddr);
+  if (namesrvs.ok() && !namesrvs->empty()) {
+    mq::v1::BrokerIdentity identity;
+    identity.set_cluster_name(config_.brokerClusterName);
+    identity.set_broker_name(config_.brokerName);
+    identity.set_broker_id(config_.brokerId);
+    identity.set_broker_addr(broker_addr());
+    identity.set_ha_server_addr(
+        HostPort{config_.brokerIP1, static_cast<uint16_t>(config_.haListenPort)}.ToString());
+    registrar_ = std::make_unique<NamesrvRegistrar>(
+        *namesrvs,
+        [this, identity] {
+          // The broker permission masks every topic's perm, so it is part of the version.
+          auto version = topics_->data_version();
+          version.set_state_version(
+              fmt::format("{}/perm{}", version.state_version(), runtime_.broker_permission.load()));
+          return std::make_pair(identity, version);
+        },
+        [this] {
+          auto topics = topics_->All();
+          if (!IsWritable(runtime_.broker_permission.load())) {
+            for (auto& t : topics) t.set_perm(t.perm() & ~kPermWrite);
+          }
+          return topics;
+        },
+        std::chrono::milliseconds(config_.registerNameServerPeriod),
+        std::chrono::milliseconds(config_.registerBrokerTimeoutMills));
+    topics_->SetChangeListener([this] { registrar_->TriggerNow(); });
+    registrar_->Start();
+  }
+  MQ_LOG_INFO(log,
+              "broker started cluster={} broker_name={} broker_id={} role={} addr={} store={} namesrv={}",
+              config_.brokerClusterName, config_.brokerName, config_.brokerId, config_.brokerRole,
+              broker_addr(), config_.storePathRootDir, config_.namesrvAddr);
+  return Status::OK();
+}
+
+void BrokerController::StartTimers() {
+  using std::chrono::milliseconds;
+  const auto persist_every = milliseconds(config_.flushConsumerOffsetInterval);
+  executor_.ScheduleEvery(persist_every, persist_every, [this] {
+    if (Status s = offsets_->Persist(); !s.ok())
+      MQ_LOG_ERROR(Logger("broker"), "persist offsets: {}", s.ToString());
+  });
+  executor_.ScheduleEvery(milliseconds(10000), milliseconds(10000), [this] {
+    for (const auto& id : clients_->ExpireClients()) {
+      locks_->UnlockAll(id);
+      MQ_LOG_INFO(Logger("broker"), "client expired client_id={}", id);
+    }
+  });
+  executor_.ScheduleEvery(milliseconds(1000), milliseconds(1000),
+                          [this, last_put = int64_t{0}, last_got = int64_t{0}]() mutable {
+                            int64_t put = stats_.put_messages.load();
+                            int64_t got = stats_.got_messages.load();
+                            stats_.put_tps = put - last_put;
+                            stats_.got_tps = got - last_got;
+                            last_put = put;
+                            last_got = got;
+                          });
+}
+
+void BrokerController::Shutdown() {
+  if (!started_) return;
+  started_ = false;
+  auto log = Logger("broker");
+  if (registrar_) registrar_->Shutdown(/*unregister=*/true);
+  waits_->Shutdown();
+  server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(3));
+  server_->Wait();
+  executor_.Shutdown();
+  if (Status s = offsets_->Persist(); !s.ok()) MQ_LOG_ERROR(log, "persist offsets: {}", s.ToString());
+  store_->Shutdown();
+  MQ_LOG_INFO(log, "broker stopped broker_name={} broker_id={}", config_.brokerName, config_.brokerId);
+}
+
+}  // namespace mq::broker

@@ -1,0 +1,84 @@
+// BrokerController: owns one broker — store, metadata managers, client bookkeeping, long
+// polling, processors, the gRPC server and the NameServer registrar — and wires them.
+// Start() order: metadata -> store -> executor/timers -> server -> registration.
+// Shutdown() runs in reverse: unregister from every NameServer (routes drop the broker at
+// once), answer parked pulls, drain the server, persist offsets, close the store cleanly.
+// Threads: gRPC's threads for RPCs, an IoExecutor (2 threads) for timers and long polling,
+// the store's own threads, one registrar thread per NameServer.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "broker/broker_config.h"
+#include "broker/broker_context.h"
+#include "common/io_executor.h"
+#include "common/status.h"
+
+namespace grpc {
+class Server;
+}
+
+namespace mq::store {
+class MessageStore;
+}
+
+namespace mq::broker {
+
+class TopicConfigManager;
+class SubscriptionGroupManager;
+class ConsumerOffsetManager;
+class ClientRegistry;
+class QueueLockManager;
+class WaitRegistry;
+class SendProcessor;
+class PullProcessor;
+class ClientProcessor;
+class MessagingService;
+class AdminService;
+class AdminProcessor;
+class NamesrvRegistrar;
+
+class BrokerController {
+ public:
+  // `config` must have passed FinalizeBrokerConfig().
+  explicit BrokerController(BrokerConfig config);
+  ~BrokerController();
+  BrokerController(const BrokerController&) = delete;
+  BrokerController& operator=(const BrokerController&) = delete;
+
+  Status Start();
+  void Shutdown();
+
+  // brokerIP1:listenPort (the real port when listenPort was 0). Valid after Start().
+  std::string broker_addr() const;
+  const BrokerConfig& config() const { return config_; }
+
+ private:
+  Status PickListenPort();
+  void StartTimers();
+
+  BrokerConfig config_;
+  RuntimeSettings runtime_;
+  BrokerStats stats_;
+  int64_t start_ms_ = 0;
+  IoExecutor executor_;
+  std::unique_ptr<TopicConfigManager> topics_;
+  std::unique_ptr<SubscriptionGroupManager> groups_;
+  std::unique_ptr<ConsumerOffsetManager> offsets_;
+  std::unique_ptr<ClientRegistry> clients_;
+  std::unique_ptr<QueueLockManager> locks_;
+  std::unique_ptr<store::MessageStore> store_;
+  std::unique_ptr<WaitRegistry> waits_;
+  std::unique_ptr<SendProcessor> send_;
+  std::unique_ptr<PullProcessor> pull_;
+  std::unique_ptr<ClientProcessor> client_;
+  std::unique_ptr<MessagingService> messaging_;
+  std::unique_ptr<AdminProcessor> admin_processor_;
+  std::unique_ptr<AdminService> admin_;
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<NamesrvRegistrar> registrar_;
+  bool started_ = false;
+};
+
+}  // namespace mq::broker

@@ -1,0 +1,85 @@
+// mqbroker: the broker daemon. Flags follow RocketMQ's mqbroker where it has them
+// (-c FILE, -n NAMESRV_ADDR, -p to print the configuration).
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <iostream>
+
+#include "broker/broker_config.h"
+#include "broker/broker_controller.h"
+#include "common/config_file.h"
+#include "common/file_util.h"
+#include "common/logging.h"
+#include "common/shutdown_signal.h"
+
+namespace {
+
+int Fail(const std::string& message) {
+  std::fprintf(stderr, "mqbroker: %s\n", message.c_str());
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  mq::BlockShutdownSignals();
+  CLI::App app{"mqbroker: the message broker of the mq suite (RocketMQ-compatible configuration)"};
+  mq::ConfigSources sources;
+  std::string namesrv;
+  std::string ready_file;
+  std::string store_dir;
+  int listen_port = -1;
+  bool print_config = false;
+  bool strict = false;
+  app.add_option("-c,--config", sources.file, "RocketMQ-style key=value config file (conf/broker.conf)");
+  app.add_option("-n,--namesrv-addr", namesrv, "NameServers, \"host:port;host:port\" (sets namesrvAddr)");
+  app.add_option("--set", sources.sets, "override one key: --set key=value (repeatable)");
+  app.add_option("--listen-port", listen_port, "client port (sets listenPort; 0 = any free port)");
+  app.add_option("--store-dir", store_dir, "store root (sets storePathRootDir)");
+  app.add_flag("-p,--print-config", print_config, "print the effective configuration and exit");
+  app.add_flag("--strict", strict, "fail on unknown config keys instead of warning");
+  app.add_option("--ready-file", ready_file, "write the advertised host:port to this file once serving");
+  CLI11_PARSE(app, argc, argv);
+
+  if (!namesrv.empty()) sources.flags["namesrvAddr"] = namesrv;
+  if (listen_port >= 0) sources.flags["listenPort"] = std::to_string(listen_port);
+  if (!store_dir.empty()) sources.flags["storePathRootDir"] = store_dir;
+  auto merged = mq::MergeConfigSources(sources);
+  if (!merged.ok()) return Fail(merged.status().message());
+  mq::broker::BrokerConfig config;
+  auto schema = mq::broker::BindBrokerConfig(&config);
+  std::vector<std::string> unknown;
+  if (auto s = schema.Apply(*merged, &unknown); !s.ok()) return Fail(s.message());
+  if (strict && !unknown.empty()) return Fail("unknown config key '" + unknown.front() + "'");
+  if (auto s = mq::broker::FinalizeBrokerConfig(&config); !s.ok()) return Fail(s.message());
+  if (print_config) {
+    std::cout << schema.Dump();
+    return 0;
+  }
+
+  mq::LogOptions log_options;
+  log_options.dir = config.logDir;
+  log_options.file_name = "broker.log";
+  log_options.level = config.logLevel;
+  if (auto s = mq::InitLogging(log_options); !s.ok()) return Fail(s.message());
+  auto log = mq::Logger("broker");
+  for (const auto& key : unknown) log->warn("unknown config key '{}' ignored", key);
+
+  mq::broker::BrokerController controller(config);
+  if (auto s = controller.Start(); !s.ok()) {
+    log->error("broker failed to start: {}", s.ToString());
+    return Fail(s.message());
+  }
+  std::printf("The broker[%s, %s] boot success. namesrv=%s\n", config.brokerName.c_str(),
+              controller.broker_addr().c_str(), config.namesrvAddr.c_str());
+  std::fflush(stdout);
+  if (!ready_file.empty()) {
+    if (auto s = mq::WriteFileAtomically(ready_file, controller.broker_addr() + "\n"); !s.ok()) {
+      log->error("cannot write ready file: {}", s.message());
+    }
+  }
+  int sig = mq::WaitForShutdownSignal();
+  log->info("signal {} received, shutting down", sig);
+  controller.Shutdown();
+  mq::ShutdownLogging();
+  return 0;
+}

@@ -1,0 +1,173 @@
+#include "broker/meta/subscription_group_manager.h"
+
+#include <fmt/format.h>
+#include <google/protobuf/util/message_differencer.h>
+
+#include <utility>
+
+#include "broker/meta/json_file.h"
+#include "common/logging.h"
+#include "common/naming.h"
+#include "mq/v1/broker_meta.pb.h"
+
+namespace mq::broker {
+namespace {
+
+Status ValidateTable(const google::protobuf::Message& message) {
+  const auto& table = static_cast<const mq::v1::SubscriptionGroupTable&>(message);
+  for (const auto& [key, config] : table.subscription_group_table()) {
+    if (key.empty()) return Status::InvalidArgument("subscription_group_table: empty group key");
+    if (!config.group_name().empty() && config.group_name() != key) {
+      return Status::InvalidArgument(
+          fmt::format("subscription_group_table: key '{}' holds group '{}'", key, config.group_name()));
+    }
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+SubscriptionGroupManager::SubscriptionGroupManager(std::string config_dir,
+                                                   bool auto_create_subscription_group)
+    : file_path_(std::move(config_dir) + "/subscriptionGroup.json"),
+      auto_create_(auto_create_subscription_group) {}
+
+mq::v1::SubscriptionGroupConfig SubscriptionGroupManager::DefaultConfig(const std::string& group) {
+  mq::v1::SubscriptionGroupConfig config;
+  config.set_group_name(group);
+  config.set_consume_enable(true);
+  config.set_consume_from_min_enable(true);
+  config.set_consume_broadcast_enable(true);
+  config.set_retry_queue_nums(1);
+  config.set_retry_max_times(16);
+  config.set_broker_id(0);
+  config.set_which_broker_when_consume_slowly(1);
+  config.set_notify_consumer_ids_changed_enable(true);
+  config.set_consume_message_orderly(false);
+  return config;
+}
+
+Status SubscriptionGroupManager::Validate(const mq::v1::SubscriptionGroupConfig& config) {
+  MQ_RETURN_IF_ERROR(ValidateName("group_name", config.group_name()));
+  if (config.retry_queue_nums() < 0) {
+    return Status::InvalidArgument(
+        fmt::format("retry_queue_nums: {} must not be negative", config.retry_queue_nums()));
+  }
+  if (config.retry_max_times() < 0 || config.retry_max_times() > kMaxRetryMaxTimes) {
+    return Status::InvalidArgument(fmt::format("retry_max_times: {} is out of range [0, {}]",
+                                               config.retry_max_times(), kMaxRetryMaxTimes));
+  }
+  if (config.broker_id() < 0) {
+    return Status::InvalidArgument(fmt::format("broker_id: {} must not be negative", config.broker_id()));
+  }
+  if (config.which_broker_when_consume_slowly() < 0) {
+    return Status::InvalidArgument(fmt::format("which_broker_when_consume_slowly: {} must not be negative",
+                                               config.which_broker_when_consume_slowly()));
+  }
+  return Status::OK();
+}
+
+Status SubscriptionGroupManager::Load() {
+  std::lock_guard persist_lock(persist_mu_);
+  mq::v1::SubscriptionGroupTable table;
+  MQ_ASSIGN_OR_RETURN(LoadSource source, LoadJsonFile(file_path_, &table, &ValidateTable));
+  {
+    std::lock_guard lock(mu_);
+    groups_.clear();
+    for (const auto& [name, config] : table.subscription_group_table()) {
+      mq::v1::SubscriptionGroupConfig copy = config;
+      copy.set_group_name(name);
+      groups_.emplace(name, std::move(copy));
+    }
+    MQ_LOG_INFO(Logger("broker"), "loaded subscription groups file={} groups={} source={}", file_path_,
+                groups_.size(), source == LoadSource::kBackup ? "backup" : "main");
+  }
+  if (source == LoadSource::kBackup) return PersistLocked();
+  return Status::OK();
+}
+
+std::optional<mq::v1::SubscriptionGroupConfig> SubscriptionGroupManager::Get(const std::string& group) const {
+  std::lock_guard lock(mu_);
+  auto it = groups_.find(group);
+  if (it == groups_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::vector<mq::v1::SubscriptionGroupConfig> SubscriptionGroupManager::All() const {
+  std::lock_guard lock(mu_);
+  std::vector<mq::v1::SubscriptionGroupConfig> out;
+  out.reserve(groups_.size());
+  for (const auto& [name, config] : groups_) out.push_back(config);
+  return out;
+}
+
+size_t SubscriptionGroupManager::Count() const {
+  std::lock_guard lock(mu_);
+  return groups_.size();
+}
+
+Status SubscriptionGroupManager::CreateOrUpdate(mq::v1::SubscriptionGroupConfig config) {
+  MQ_RETURN_IF_ERROR(Validate(config));
+  std::lock_guard persist_lock(persist_mu_);
+  {
+    std::lock_guard lock(mu_);
+    auto it = groups_.find(config.group_name());
+    if (it != groups_.end() && google::protobuf::util::MessageDifferencer::Equals(it->second, config)) {
+      return Status::OK();
+    }
+    MQ_LOG_INFO(Logger("broker"), "{} subscription group={} retry_max_times={} consume_enable={}",
+                it == groups_.end() ? "create" : "update", config.group_name(), config.retry_max_times(),
+                config.consume_enable());
+    std::string name = config.group_name();
+    groups_[name] = std::move(config);
+  }
+  return PersistLocked();
+}
+
+Status SubscriptionGroupManager::Delete(const std::string& group) {
+  std::lock_guard persist_lock(persist_mu_);
+  {
+    std::lock_guard lock(mu_);
+    if (groups_.erase(group) == 0) {
+      return Status::NotFound(fmt::format("group_name: subscription group '{}' does not exist", group));
+    }
+    MQ_LOG_INFO(Logger("broker"), "deleted subscription group={}", group);
+  }
+  return PersistLocked();
+}
+
+Result<mq::v1::SubscriptionGroupConfig> SubscriptionGroupManager::FindOrAutoCreate(const std::string& group) {
+  if (auto existing = Get(group)) return *existing;
+  MQ_RETURN_IF_ERROR(ValidateName("consumer_group", group));
+  if (!auto_create_) {
+    return Status::NotFound(fmt::format(
+        "consumer_group: subscription group '{}' does not exist and autoCreateSubscriptionGroup is false",
+        group));
+  }
+  std::lock_guard persist_lock(persist_mu_);
+  mq::v1::SubscriptionGroupConfig created = DefaultConfig(group);
+  {
+    std::lock_guard lock(mu_);
+    auto [it, inserted] = groups_.emplace(group, created);
+    if (!inserted) return it->second;  // created concurrently
+    MQ_LOG_INFO(Logger("broker"), "auto-created subscription group={}", group);
+  }
+  MQ_RETURN_IF_ERROR(PersistLocked());
+  return created;
+}
+
+Status SubscriptionGroupManager::PersistLocked() {
+  mq::v1::SubscriptionGroupTable table;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [name, config] : groups_) (*table.mutable_subscription_group_table())[name] = config;
+  }
+  Status s = SaveJsonFile(file_path_, table);
+  if (!s.ok()) {
+    MQ_LOG_ERROR(Logger("broker"), "persist subscription groups file={} failed: {}", file_path_,
+                 s.ToString());
+  }
+  return s;
+}
+
+}  // namespace mq::broker

@@ -1,0 +1,153 @@
+#include "broker/processor/client_processor.h"
+
+#include <fmt/format.h>
+
+#include "broker/longpolling/wait_registry.h"
+#include "broker/meta/client_registry.h"
+#include "broker/meta/consumer_offset_manager.h"
+#include "broker/meta/queue_lock_manager.h"
+#include "broker/meta/subscription_group_manager.h"
+#include "broker/meta/topic_config_manager.h"
+#include "broker/store/message_store.h"
+#include "common/naming.h"
+
+namespace mq::broker {
+namespace {
+
+constexpr int64_t kMaxIdsWaitMillis = 120000;
+
+}  // namespace
+
+std::string GroupWaitKey(const std::string& group) { return "group:" + group; }
+
+Status ClientProcessor::CheckQueue(const mq::v1::QueueRef& queue, const char* field) const {
+  MQ_RETURN_IF_ERROR(ValidateName(fmt::format("{}.topic", field), queue.topic()));
+  if (queue.queue_id() < 0) {
+    return Status::InvalidArgument(fmt::format("{}.queue_id: {} is negative", field, queue.queue_id()));
+  }
+  auto topic = ctx_.topics->Get(queue.topic());
+  if (!topic) {
+    return Status::NotFound(fmt::format("{}.topic: '{}' does not exist on broker {}", field, queue.topic(),
+                                        ctx_.config->brokerName));
+  }
+  int32_t queues = std::max(topic->read_queue_nums(), topic->write_queue_nums());
+  if (queue.queue_id() >= queues) {
+    return Status::InvalidArgument(fmt::format("{}.queue_id: {} is out of range [0, {}) of topic '{}'", field,
+                                               queue.queue_id(), queues, queue.topic()));
+  }
+  return Status::OK();
+}
+
+Result<int64_t> ClientProcessor::QueryConsumerOffset(const mq::v1::QueryConsumerOffsetRequest& r) {
+  MQ_RETURN_IF_ERROR(ValidateName("consumer_group", r.consumer_group()));
+  MQ_RETURN_IF_ERROR(CheckQueue(r.queue(), "queue"));
+  auto offset = ctx_.offsets->Query(r.consumer_group(), r.queue().topic(), r.queue().queue_id());
+  if (!offset) {
+    return Status::NotFound(fmt::format("consumer_group: '{}' has no offset for {}@{}", r.consumer_group(),
+                                        r.queue().topic(), r.queue().queue_id()));
+  }
+  return *offset;
+}
+
+Status ClientProcessor::UpdateConsumerOffset(const mq::v1::UpdateConsumerOffsetRequest& r) {
+  MQ_RETURN_IF_ERROR(ValidateName("consumer_group", r.consumer_group()));
+  MQ_RETURN_IF_ERROR(CheckQueue(r.queue(), "queue"));
+  if (r.offset() < 0) return Status::InvalidArgument(fmt::format("offset: {} is negative", r.offset()));
+  ctx_.offsets->Commit(r.consumer_group(), r.queue().topic(), r.queue().queue_id(), r.offset());
+  return Status::OK();
+}
+
+Result<mq::v1::GetQueueOffsetsResponse> ClientProcessor::GetQueueOffsets(
+    const mq::v1::GetQueueOffsetsRequest& r) {
+  MQ_RETURN_IF_ERROR(CheckQueue(r.queue(), "queue"));
+  mq::v1::GetQueueOffsetsResponse resp;
+  resp.set_min_offset(ctx_.store->MinOffsetInQueue(r.queue().topic(), r.queue().queue_id()));
+  resp.set_max_offset(ctx_.store->MaxOffsetInQueue(r.queue().topic(), r.queue().queue_id()));
+  return resp;
+}
+
+Result<int64_t> ClientProcessor::SearchOffset(const mq::v1::SearchOffsetRequest& r) {
+  MQ_RETURN_IF_ERROR(CheckQueue(r.queue(), "queue"));
+  if (r.timestamp() < 0)
+    return Status::InvalidArgument(fmt::format("timestamp: {} is negative", r.timestamp()));
+  return ctx_.store->GetOffsetByTimestamp(r.queue().topic(), r.queue().queue_id(), r.timestamp());
+}
+
+Result<mq::v1::HeartbeatResponse> ClientProcessor::Heartbeat(const mq::v1::HeartbeatRequest& r,
+                                                             const std::string& peer) {
+  if (r.client_id().empty()) return Status::InvalidArgument("client_id: must not be empty");
+  for (int i = 0; i < r.producers_size(); ++i) {
+    MQ_RETURN_IF_ERROR(ValidateName(fmt::format("producers[{}].group", i), r.producers(i).group()));
+  }
+  for (int i = 0; i < r.consumers_size(); ++i) {
+    const auto& c = r.consumers(i);
+    MQ_RETURN_IF_ERROR(ValidateName(fmt::format("consumers[{}].group", i), c.group()));
+    for (int j = 0; j < c.subscriptions_size(); ++j) {
+      MQ_RETURN_IF_ERROR(ValidateName(fmt::format("consumers[{}].subscriptions[{}].topic", i, j),
+                                      c.subscriptions(j).topic()));
+    }
+    auto group = ctx_.groups->FindOrAutoCreate(c.group());
+    if (!group.ok()) return group.status();
+  }
+  mq::v1::HeartbeatResponse resp;
+  for (const auto& [group, version] : ctx_.clients->Heartbeat(r.client_id(), peer, r)) {
+    (*resp.mutable_consumer_group_versions())[group] = version;
+  }
+  return resp;
+}
+
+Status ClientProcessor::Unregister(const mq::v1::UnregisterClientRequest& r) {
+  if (r.client_id().empty()) return Status::InvalidArgument("client_id: must not be empty");
+  ctx_.clients->Unregister(r.client_id(), {r.producer_groups().begin(), r.producer_groups().end()},
+                           {r.consumer_groups().begin(), r.consumer_groups().end()});
+  return Status::OK();
+}
+
+void ClientProcessor::GetConsumerIds(const mq::v1::GetConsumerIdsRequest& r, IdsDone done) {
+  mq::v1::GetConsumerIdsResponse resp;
+  if (Status s = ValidateName("consumer_group", r.consumer_group()); !s.ok()) return done(s, resp);
+  if (r.wait_millis() < 0 || r.wait_millis() > kMaxIdsWaitMillis) {
+    return done(Status::InvalidArgument(fmt::format("wait_millis: {} is out of range [0, {}]",
+                                                    r.wait_millis(), kMaxIdsWaitMillis)),
+                resp);
+  }
+  auto fill = [clients = ctx_.clients, group = r.consumer_group()](mq::v1::GetConsumerIdsResponse* out) {
+    auto [ids, version] = clients->ConsumerIds(group);
+    out->Clear();
+    for (auto& id : ids) out->add_client_ids(std::move(id));
+    out->set_version(version);
+  };
+  fill(&resp);
+  if (r.wait_millis() == 0 || resp.version() != r.known_version()) return done(Status::OK(), resp);
+  ctx_.waits->Park(GroupWaitKey(r.consumer_group()), std::chrono::milliseconds(r.wait_millis()),
+                   [fill, known = r.known_version(), done = std::move(done)](bool timed_out) {
+                     mq::v1::GetConsumerIdsResponse out;
+                     fill(&out);
+                     if (out.version() == known && !timed_out) return false;
+                     done(Status::OK(), out);
+                     return true;
+                   });
+}
+
+Result<mq::v1::LockBatchResponse> ClientProcessor::LockBatch(const mq::v1::LockBatchRequest& r) {
+  MQ_RETURN_IF_ERROR(ValidateName("consumer_group", r.consumer_group()));
+  if (r.client_id().empty()) return Status::InvalidArgument("client_id: must not be empty");
+  for (int i = 0; i < r.queues_size(); ++i) {
+    MQ_RETURN_IF_ERROR(CheckQueue(r.queues(i), fmt::format("queues[{}]", i).c_str()));
+  }
+  mq::v1::LockBatchResponse resp;
+  for (auto& q :
+       ctx_.locks->TryLockBatch(r.consumer_group(), r.client_id(), {r.queues().begin(), r.queues().end()})) {
+    *resp.add_locked() = std::move(q);
+  }
+  return resp;
+}
+
+Status ClientProcessor::UnlockBatch(const mq::v1::LockBatchRequest& r) {
+  MQ_RETURN_IF_ERROR(ValidateName("consumer_group", r.consumer_group()));
+  if (r.client_id().empty()) return Status::InvalidArgument("client_id: must not be empty");
+  ctx_.locks->UnlockBatch(r.consumer_group(), r.client_id(), {r.queues().begin(), r.queues().end()});
+  return Status::OK();
+}
+
+}  // namespace mq::broker

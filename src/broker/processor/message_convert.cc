@@ -1,0 +1,152 @@
+#include "broker/processor/message_convert.h"
+
+#include <arpa/inet.h>
+#include <fmt/format.h>
+
+#include <set>
+
+#include "common/naming.h"
+
+namespace mq::broker {
+namespace {
+
+// Properties the broker and clients set themselves; everything else is a user property.
+const std::set<std::string, std::less<>> kSystemProperties = {"KEYS",
+                                                              "TAGS",
+                                                              "UNIQ_KEY",
+                                                              "DELAY",
+                                                              "WAIT",
+                                                              "RETRY_TOPIC",
+                                                              "REAL_TOPIC",
+                                                              "REAL_QID",
+                                                              "TRAN_MSG",
+                                                              "PGROUP",
+                                                              "MIN_OFFSET",
+                                                              "MAX_OFFSET",
+                                                              "BUYER_ID",
+                                                              "ORIGIN_MESSAGE_ID",
+                                                              "RECONSUME_TIME",
+                                                              "MAX_RECONSUME_TIMES",
+                                                              "__SHARDINGKEY",
+                                                              "TIMER_DELIVER_MS",
+                                                              "TIMER_DELAY_SEC",
+                                                              "CONSUME_START_TIME",
+                                                              std::string(store::kPropertyCrc)};
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> ParseTagExpression(std::string_view expression) {
+  std::vector<std::string> tags;
+  std::string_view rest = Trim(expression);
+  if (rest.empty() || rest == "*") return tags;
+  while (true) {
+    size_t bar = rest.find("||");
+    std::string_view tag = Trim(rest.substr(0, bar));
+    if (tag.empty() || tag == "*") {
+      return Status::InvalidArgument(
+          fmt::format("subscription: '{}' is not '*' or 'TagA || TagB'", expression));
+    }
+    tags.emplace_back(tag);
+    if (bar == std::string_view::npos) break;
+    rest = rest.substr(bar + 2);
+  }
+  return tags;
+}
+
+store::HostAddress ParseHostAddress(std::string_view host_port) {
+  auto hp = ParseHostPort("host", host_port);
+  store::HostAddress out;
+  in_addr addr{};
+  if (hp.ok() && inet_pton(AF_INET, hp->host.c_str(), &addr) == 1) {
+    out.ip = ntohl(addr.s_addr);
+    out.port = hp->port;
+  }
+  return out;
+}
+
+std::string FormatHostAddress(const store::HostAddress& host) {
+  return fmt::format("{}.{}.{}.{}:{}", (host.ip >> 24) & 0xFF, (host.ip >> 16) & 0xFF, (host.ip >> 8) & 0xFF,
+                     host.ip & 0xFF, host.port);
+}
+
+store::MessageInput ToMessageInput(const mq::v1::Message& message, const std::string& topic, int32_t queue_id,
+                                   const std::string& unique_key) {
+  store::MessageInput in;
+  in.topic = topic;
+  in.queue_id = queue_id;
+  in.flag = message.flag();
+  in.body = message.body();
+  for (const auto& [k, v] : message.user_properties()) in.properties[k] = v;
+  if (!message.tags().empty()) in.properties[std::string(store::kPropertyTags)] = message.tags();
+  if (message.keys_size() > 0) {
+    std::string keys;
+    for (const auto& k : message.keys()) {
+      if (!keys.empty()) keys += ' ';
+      keys += k;
+    }
+    in.properties[std::string(store::kPropertyKeys)] = keys;
+  }
+  in.properties[std::string(store::kPropertyUniqKey)] = unique_key;
+  in.born_timestamp = message.born_timestamp();
+  in.born_host = ParseHostAddress(message.born_host());
+  in.reconsume_times = message.reconsume_times();
+  return in;
+}
+
+void ToMessageExt(const store::StoredMessage& stored, const std::string& broker_name,
+                  mq::v1::MessageExt* out) {
+  const auto& h = stored.header;
+  auto* m = out->mutable_message();
+  m->set_topic(stored.topic);
+  m->set_body(stored.body);
+  m->set_flag(h.flag);
+  m->set_born_timestamp(h.born_timestamp);
+  m->set_born_host(FormatHostAddress(h.born_host));
+  m->set_reconsume_times(h.reconsume_times);
+  for (const auto& [k, v] : stored.properties) {
+    if (k == store::kPropertyTags) {
+      m->set_tags(v);
+    } else if (k == store::kPropertyKeys) {
+      size_t pos = 0;
+      while (pos < v.size()) {
+        size_t space = v.find(' ', pos);
+        std::string key = v.substr(pos, space == std::string::npos ? std::string::npos : space - pos);
+        if (!key.empty()) m->add_keys(key);
+        pos = space == std::string::npos ? v.size() : space + 1;
+      }
+    } else if (k == store::kPropertyUniqKey) {
+      m->set_unique_key(v);
+    }
+    if (kSystemProperties.count(k)) {
+      if (k != store::kPropertyCrc) (*out->mutable_system_properties())[k] = v;
+    } else {
+      (*m->mutable_user_properties())[k] = v;
+    }
+  }
+  out->set_msg_id(m->unique_key());
+  out->set_offset_msg_id(store::CreateOffsetMessageId(h.store_host, h.physical_offset));
+  out->set_broker_name(broker_name);
+  out->set_queue_id(h.queue_id);
+  out->set_queue_offset(h.queue_offset);
+  out->set_commit_log_offset(h.physical_offset);
+  out->set_store_timestamp(h.store_timestamp);
+  out->set_store_host(FormatHostAddress(h.store_host));
+  out->set_store_size(h.total_size);
+  out->set_sys_flag(h.sys_flag);
+  out->set_body_crc(h.body_crc);
+}
+
+Status ToMessageExt(std::string_view record, const std::string& broker_name, mq::v1::MessageExt* out) {
+  auto view = store::DecodeRecord(record, /*verify_crc=*/false);
+  if (!view.ok()) return view.status();
+  ToMessageExt(store::ToStoredMessage(*view, record), broker_name, out);
+  return Status::OK();
+}
+
+}  // namespace mq::broker

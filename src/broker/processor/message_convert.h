@@ -1,0 +1,32 @@
+// Conversions between mq.v1 messages and the store's records. Pure functions, thread-safe.
+// The processors speak mq.v1 (our own protocol is the broker's internal model); a second
+// protocol adapter converts its messages to mq.v1 and calls the same processors.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "broker/store/message_format.h"
+#include "common/result.h"
+#include "mq/v1/common.pb.h"
+
+namespace mq::broker {
+
+// "TagA || TagB" -> {"TagA", "TagB"}; "*" or empty -> {} (everything).
+Result<std::vector<std::string>> ParseTagExpression(std::string_view expression);
+
+// "host:port" -> packed IPv4 host; anything else -> 0.0.0.0:0.
+store::HostAddress ParseHostAddress(std::string_view host_port);
+std::string FormatHostAddress(const store::HostAddress& host);
+
+// Builds the store input. `unique_key` is the UNIQ_KEY to store (already chosen).
+store::MessageInput ToMessageInput(const mq::v1::Message& message, const std::string& topic, int32_t queue_id,
+                                   const std::string& unique_key);
+
+// Decodes an encoded record (as returned by GetMessages) into a MessageExt.
+Status ToMessageExt(std::string_view record, const std::string& broker_name, mq::v1::MessageExt* out);
+void ToMessageExt(const store::StoredMessage& stored, const std::string& broker_name,
+                  mq::v1::MessageExt* out);
+
+}  // namespace mq::broker

@@ -1,0 +1,118 @@
+#include "broker/processor/messaging_service.h"
+
+#include <string>
+
+#include "common/rpc/status_convert.h"
+
+namespace mq::broker {
+namespace {
+
+grpc::ServerUnaryReactor* Reply(grpc::CallbackServerContext* ctx, const Status& status) {
+  auto* reactor = ctx->DefaultReactor();
+  reactor->Finish(rpc::ToGrpcStatus(status));
+  return reactor;
+}
+
+template <typename T, typename Out>
+grpc::ServerUnaryReactor* ReplyWith(grpc::CallbackServerContext* ctx, Result<T> result, Out* out) {
+  if (result.ok()) *out = std::move(result).value();
+  return Reply(ctx, result.status());
+}
+
+// gRPC peers look like "ipv4:127.0.0.1:5000" or "ipv6:[::1]:5000"; keep host:port.
+std::string PeerAddress(const std::string& peer) {
+  for (const char* prefix : {"ipv4:", "ipv6:"}) {
+    if (peer.rfind(prefix, 0) == 0) return peer.substr(5);
+  }
+  return peer;
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* MessagingService::SendMessage(grpc::CallbackServerContext* ctx,
+                                                        const mq::v1::SendMessageRequest* request,
+                                                        mq::v1::SendMessageResponse* response) {
+  auto* reactor = ctx->DefaultReactor();
+  send_->Send(*request, [reactor, response](const Status& s, const mq::v1::SendMessageResponse& r) {
+    if (s.ok()) *response = r;
+    reactor->Finish(rpc::ToGrpcStatus(s));
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* MessagingService::PullMessage(grpc::CallbackServerContext* ctx,
+                                                        const mq::v1::PullMessageRequest* request,
+                                                        mq::v1::PullMessageResponse* response) {
+  auto* reactor = ctx->DefaultReactor();
+  pull_->Pull(*request, [reactor, response](const Status& s, const mq::v1::PullMessageResponse& r) {
+    if (s.ok()) *response = r;
+    reactor->Finish(rpc::ToGrpcStatus(s));
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* MessagingService::QueryConsumerOffset(
+    grpc::CallbackServerContext* ctx, const mq::v1::QueryConsumerOffsetRequest* request,
+    mq::v1::QueryConsumerOffsetResponse* response) {
+  auto offset = client_->QueryConsumerOffset(*request);
+  if (offset.ok()) response->set_offset(*offset);
+  return Reply(ctx, offset.status());
+}
+
+grpc::ServerUnaryReactor* MessagingService::UpdateConsumerOffset(
+    grpc::CallbackServerContext* ctx, const mq::v1::UpdateConsumerOffsetRequest* request,
+    mq::v1::UpdateConsumerOffsetResponse*) {
+  return Reply(ctx, client_->UpdateConsumerOffset(*request));
+}
+
+grpc::ServerUnaryReactor* MessagingService::GetQueueOffsets(grpc::CallbackServerContext* ctx,
+                                                            const mq::v1::GetQueueOffsetsRequest* request,
+                                                            mq::v1::GetQueueOffsetsResponse* response) {
+  return ReplyWith(ctx, client_->GetQueueOffsets(*request), response);
+}
+
+grpc::ServerUnaryReactor* MessagingService::SearchOffset(grpc::CallbackServerContext* ctx,
+                                                         const mq::v1::SearchOffsetRequest* request,
+                                                         mq::v1::SearchOffsetResponse* response) {
+  auto offset = client_->SearchOffset(*request);
+  if (offset.ok()) response->set_offset(*offset);
+  return Reply(ctx, offset.status());
+}
+
+grpc::ServerUnaryReactor* MessagingService::Heartbeat(grpc::CallbackServerContext* ctx,
+                                                      const mq::v1::HeartbeatRequest* request,
+                                                      mq::v1::HeartbeatResponse* response) {
+  return ReplyWith(ctx, client_->Heartbeat(*request, PeerAddress(ctx->peer())), response);
+}
+
+grpc::ServerUnaryReactor* MessagingService::UnregisterClient(grpc::CallbackServerContext* ctx,
+                                                             const mq::v1::UnregisterClientRequest* request,
+                                                             mq::v1::UnregisterClientResponse*) {
+  return Reply(ctx, client_->Unregister(*request));
+}
+
+grpc::ServerUnaryReactor* MessagingService::GetConsumerIds(grpc::CallbackServerContext* ctx,
+                                                           const mq::v1::GetConsumerIdsRequest* request,
+                                                           mq::v1::GetConsumerIdsResponse* response) {
+  auto* reactor = ctx->DefaultReactor();
+  client_->GetConsumerIds(*request,
+                          [reactor, response](const Status& s, const mq::v1::GetConsumerIdsResponse& r) {
+                            if (s.ok()) *response = r;
+                            reactor->Finish(rpc::ToGrpcStatus(s));
+                          });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* MessagingService::LockBatchQueues(grpc::CallbackServerContext* ctx,
+                                                            const mq::v1::LockBatchRequest* request,
+                                                            mq::v1::LockBatchResponse* response) {
+  return ReplyWith(ctx, client_->LockBatch(*request), response);
+}
+
+grpc::ServerUnaryReactor* MessagingService::UnlockBatchQueues(grpc::CallbackServerContext* ctx,
+                                                              const mq::v1::LockBatchRequest* request,
+                                                              mq::v1::LockBatchResponse*) {
+  return Reply(ctx, client_->UnlockBatch(*request));
+}
+
+}  // namespace mq::broker

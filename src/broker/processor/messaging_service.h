@@ -1,0 +1,61 @@
+// MessagingService: the gRPC adapter of mq.v1.Messaging (callback API). It converts between
+// gRPC and the processors and nothing else. Sends and parked pulls finish their reactor from
+// the store's or the executor's threads; no handler blocks.
+// Owns nothing; BrokerController owns the processors and outlives the server.
+#pragma once
+
+#include <atomic>
+
+#include "broker/processor/client_processor.h"
+#include "broker/processor/pull_processor.h"
+#include "broker/processor/send_processor.h"
+#include "mq/v1/broker.grpc.pb.h"
+
+namespace mq::broker {
+
+class MessagingService final : public mq::v1::Messaging::CallbackService {
+ public:
+  MessagingService(SendProcessor* send, PullProcessor* pull, ClientProcessor* client)
+      : send_(send), pull_(pull), client_(client) {}
+
+  grpc::ServerUnaryReactor* SendMessage(grpc::CallbackServerContext* ctx,
+                                        const mq::v1::SendMessageRequest* request,
+                                        mq::v1::SendMessageResponse* response) override;
+  grpc::ServerUnaryReactor* PullMessage(grpc::CallbackServerContext* ctx,
+                                        const mq::v1::PullMessageRequest* request,
+                                        mq::v1::PullMessageResponse* response) override;
+  grpc::ServerUnaryReactor* QueryConsumerOffset(grpc::CallbackServerContext* ctx,
+                                                const mq::v1::QueryConsumerOffsetRequest* request,
+                                                mq::v1::QueryConsumerOffsetResponse* response) override;
+  grpc::ServerUnaryReactor* UpdateConsumerOffset(grpc::CallbackServerContext* ctx,
+                                                 const mq::v1::UpdateConsumerOffsetRequest* request,
+                                                 mq::v1::UpdateConsumerOffsetResponse* response) override;
+  grpc::ServerUnaryReactor* GetQueueOffsets(grpc::CallbackServerContext* ctx,
+                                            const mq::v1::GetQueueOffsetsRequest* request,
+                                            mq::v1::GetQueueOffsetsResponse* response) override;
+  grpc::ServerUnaryReactor* SearchOffset(grpc::CallbackServerContext* ctx,
+                                         const mq::v1::SearchOffsetRequest* request,
+                                         mq::v1::SearchOffsetResponse* response) override;
+  grpc::ServerUnaryReactor* Heartbeat(grpc::CallbackServerContext* ctx,
+                                      const mq::v1::HeartbeatRequest* request,
+                                      mq::v1::HeartbeatResponse* response) override;
+  grpc::ServerUnaryReactor* UnregisterClient(grpc::CallbackServerContext* ctx,
+                                             const mq::v1::UnregisterClientRequest* request,
+                                             mq::v1::UnregisterClientResponse* response) override;
+  grpc::ServerUnaryReactor* GetConsumerIds(grpc::CallbackServerContext* ctx,
+                                           const mq::v1::GetConsumerIdsRequest* request,
+                                           mq::v1::GetConsumerIdsResponse* response) override;
+  grpc::ServerUnaryReactor* LockBatchQueues(grpc::CallbackServerContext* ctx,
+                                            const mq::v1::LockBatchRequest* request,
+                                            mq::v1::LockBatchResponse* response) override;
+  grpc::ServerUnaryReactor* UnlockBatchQueues(grpc::CallbackServerContext* ctx,
+                                              const mq::v1::LockBatchRequest* request,
+                                              mq::v1::LockBatchResponse* response) override;
+
+ private:
+  SendProcessor* send_;
+  PullProcessor* pull_;
+  ClientProcessor* client_;
+};
+
+}  // namespace mq::broker

@@ -1,0 +1,177 @@
+#include "broker/processor/pull_processor.h"
+
+#include <fmt/format.h>
+
+#include "broker/longpolling/wait_registry.h"
+#include "broker/meta/consumer_offset_manager.h"
+#include "broker/meta/perm.h"
+#include "broker/meta/subscription_group_manager.h"
+#include "broker/meta/topic_config_manager.h"
+#include "broker/processor/message_convert.h"
+#include "broker/store/message_store.h"
+#include "common/naming.h"
+
+namespace mq::broker {
+namespace {
+
+constexpr int32_t kDefaultMaxMsgNums = 32;
+constexpr int32_t kMaxMsgNums = 1024;
+constexpr int32_t kMaxPullBytes = 4 * 1024 * 1024;
+constexpr int64_t kMaxSuspendMillis = 120000;
+
+Status ValidatePull(const mq::v1::PullMessageRequest& r) {
+  MQ_RETURN_IF_ERROR(ValidateName("consumer_group", r.consumer_group()));
+  MQ_RETURN_IF_ERROR(ValidateName("topic", r.topic()));
+  if (r.queue_id() < 0) return Status::InvalidArgument(fmt::format("queue_id: {} is negative", r.queue_id()));
+  if (r.queue_offset() < 0) {
+    return Status::InvalidArgument(fmt::format("queue_offset: {} is negative", r.queue_offset()));
+  }
+  if (r.max_msg_nums() < 0 || r.max_msg_nums() > kMaxMsgNums) {
+    return Status::InvalidArgument(
+        fmt::format("max_msg_nums: {} is out of range [0, {}]", r.max_msg_nums(), kMaxMsgNums));
+  }
+  if (r.max_bytes() < 0)
+    return Status::InvalidArgument(fmt::format("max_bytes: {} is negative", r.max_bytes()));
+  if (r.suspend_timeout_millis() < 0 || r.suspend_timeout_millis() > kMaxSuspendMillis) {
+    return Status::InvalidArgument(fmt::format("suspend_timeout_millis: {} is out of range [0, {}]",
+                                               r.suspend_timeout_millis(), kMaxSuspendMillis));
+  }
+  if (r.has_commit_offset() && r.commit_offset() < 0) {
+    return Status::InvalidArgument(fmt::format("commit_offset: {} is negative", r.commit_offset()));
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+std::string QueueWaitKey(const std::string& topic, int32_t queue_id) {
+  return fmt::format("{}@{}", topic, queue_id);
+}
+
+struct PullProcessor::PullState {
+  mq::v1::PullMessageRequest request;
+  store::MessageFilter filter;
+  int64_t offset = 0;  // moves past non-matching messages while parked
+  bool skipped = false;
+  mq::v1::PullMessageResponse response;
+  Done done;
+};
+
+void PullProcessor::Pull(const mq::v1::PullMessageRequest& request, Done done) {
+  mq::v1::PullMessageResponse empty;
+  if (Status s = ValidatePull(request); !s.ok()) return done(s, empty);
+  const BrokerConfig& config = *ctx_.config;
+  if (!IsReadable(ctx_.runtime->broker_permission.load())) {
+    return done(
+        Status::PermissionDenied(fmt::format("broker: brokerPermission {} of {} forbids reads",
+                                             ctx_.runtime->broker_permission.load(), config.brokerName)),
+        empty);
+  }
+  auto topic = ctx_.topics->Get(request.topic());
+  if (!topic) {
+    return done(Status::NotFound(fmt::format("topic: '{}' does not exist on broker {}", request.topic(),
+                                             config.brokerName)),
+                empty);
+  }
+  if (!IsReadable(topic->perm())) {
+    return done(Status::PermissionDenied(
+                    fmt::format("topic: '{}' has perm {} and refuses reads", request.topic(), topic->perm())),
+                empty);
+  }
+  if (request.queue_id() >= topic->read_queue_nums()) {
+    return done(
+        Status::InvalidArgument(fmt::format("queue_id: {} is out of range [0, {}) of topic '{}'",
+                                            request.queue_id(), topic->read_queue_nums(), request.topic())),
+        empty);
+  }
+  auto group = ctx_.groups->FindOrAutoCreate(request.consumer_group());
+  if (!group.ok()) return done(group.status(), empty);
+  if (!group->consume_enable()) {
+    return done(Status::PermissionDenied(fmt::format("consumer_group: consumption of group '{}' is disabled",
+                                                     request.consumer_group())),
+                empty);
+  }
+  auto tags = ParseTagExpression(request.subscription());
+  if (!tags.ok()) return done(tags.status(), empty);
+
+  if (request.has_commit_offset() && !IsSlave(config)) {
+    ctx_.offsets->Commit(request.consumer_group(), request.topic(), request.queue_id(),
+                         request.commit_offset());
+  }
+
+  auto state = std::make_shared<PullState>();
+  state->request = request;
+  state->filter = store::MakeTagFilter(*tags);
+  state->offset = request.queue_offset();
+  state->done = std::move(done);
+
+  if (auto reset =
+          ctx_.offsets->TakePendingReset(request.consumer_group(), request.topic(), request.queue_id())) {
+    state->response.set_status(mq::v1::OFFSET_RESET);
+    state->response.set_next_begin_offset(*reset);
+    state->response.set_min_offset(ctx_.store->MinOffsetInQueue(request.topic(), request.queue_id()));
+    state->response.set_max_offset(ctx_.store->MaxOffsetInQueue(request.topic(), request.queue_id()));
+    return state->done(Status::OK(), state->response);
+  }
+
+  const bool long_polling = ctx_.runtime->long_polling_enable.load();
+  const int64_t hold_ms =
+      long_polling ? request.suspend_timeout_millis()
+                   : std::min(request.suspend_timeout_millis(), ctx_.runtime->short_polling_time_ms.load());
+  if (ReadOnce(*state, /*timed_out=*/hold_ms == 0)) return state->done(Status::OK(), state->response);
+
+  ctx_.waits->Park(QueueWaitKey(request.topic(), request.queue_id()), std::chrono::milliseconds(hold_ms),
+                   [this, state](bool timed_out) {
+                     if (!ReadOnce(*state, timed_out)) return false;
+                     state->done(Status::OK(), state->response);
+                     return true;
+                   });
+}
+
+bool PullProcessor::ReadOnce(PullState& state, bool timed_out) {
+  const auto& req = state.request;
+  int32_t max_nums = req.max_msg_nums() == 0 ? kDefaultMaxMsgNums : req.max_msg_nums();
+  int32_t max_bytes = req.max_bytes() == 0 ? kMaxPullBytes : std::min(req.max_bytes(), kMaxPullBytes);
+  auto result = ctx_.store->GetMessages(req.consumer_group(), req.topic(), req.queue_id(), state.offset,
+                                        max_nums, max_bytes, state.filter);
+  auto& resp = state.response;
+  resp.Clear();
+  resp.set_min_offset(result.min_offset);
+  resp.set_max_offset(result.max_offset);
+  resp.set_next_begin_offset(result.next_begin_offset);
+  resp.set_suggest_which_broker_id(0);
+  using GS = store::GetMessageStatus;
+  switch (result.status) {
+    case GS::kFound: {
+      resp.set_status(mq::v1::FOUND);
+      for (const auto& record : result.messages) {
+        if (Status s = ToMessageExt(record, ctx_.config->brokerName, resp.add_messages()); !s.ok()) {
+          resp.mutable_messages()->RemoveLast();
+        }
+      }
+      ctx_.stats->got_messages += resp.messages_size();
+      return true;
+    }
+    case GS::kNoMatchedMessage:
+      // Only non-matching messages: move past them and keep waiting for a matching one.
+      state.offset = result.next_begin_offset;
+      state.skipped = true;
+      resp.set_status(mq::v1::NO_MATCHED_MSG);
+      return timed_out;
+    case GS::kNoMessageInQueue:
+    case GS::kOffsetOverflowOne:
+    case GS::kNoMatchedLogicQueue:
+      resp.set_status(state.skipped ? mq::v1::NO_MATCHED_MSG : mq::v1::NO_NEW_MSG);
+      resp.set_next_begin_offset(state.offset);
+      return timed_out;
+    case GS::kOffsetTooSmall:
+    case GS::kOffsetOverflowBadly:
+    case GS::kOffsetFoundNull:
+    case GS::kMessageWasRemoving:
+      resp.set_status(mq::v1::OFFSET_ILLEGAL);
+      return true;
+  }
+  return true;
+}
+
+}  // namespace mq::broker

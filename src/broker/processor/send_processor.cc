@@ -1,0 +1,180 @@
+#include "broker/processor/send_processor.h"
+
+#include <fmt/format.h>
+
+#include "broker/meta/perm.h"
+#include "broker/meta/topic_config_manager.h"
+#include "broker/processor/message_convert.h"
+#include "broker/store/message_store.h"
+#include "common/message_id.h"
+#include "common/naming.h"
+
+namespace mq::broker {
+namespace {
+
+constexpr int kMaxBatchMessages = 1024;
+
+Status ValidateRequest(const mq::v1::SendMessageRequest& req, int64_t max_message_size) {
+  MQ_RETURN_IF_ERROR(ValidateName("topic", req.topic()));
+  if (req.topic() == "TBW102") {
+    return Status::InvalidArgument("topic: TBW102 is the auto-create template topic and cannot be written");
+  }
+  if (!req.producer_group().empty()) MQ_RETURN_IF_ERROR(ValidateName("producer_group", req.producer_group()));
+  if (req.messages_size() == 0) return Status::InvalidArgument("messages: at least one message is required");
+  if (req.messages_size() > kMaxBatchMessages) {
+    return Status::InvalidArgument(
+        fmt::format("messages: a batch of {} exceeds {} messages", req.messages_size(), kMaxBatchMessages));
+  }
+  int64_t total = 0;
+  for (int i = 0; i < req.messages_size(); ++i) {
+    const auto& m = req.messages(i);
+    if (!m.topic().empty() && m.topic() != req.topic()) {
+      return Status::InvalidArgument(
+          fmt::format("messages[{}].topic: '{}' differs from topic '{}' (a batch carries one topic)", i,
+                      m.topic(), req.topic()));
+    }
+    if (m.body().empty())
+      return Status::InvalidArgument(fmt::format("messages[{}].body: must not be empty", i));
+    if (static_cast<int64_t>(m.body().size()) > max_message_size) {
+      return Status::InvalidArgument(fmt::format("messages[{}].body: {} bytes exceed maxMessageSize {}", i,
+                                                 m.body().size(), max_message_size));
+    }
+    if (m.delay_level() < 0) {
+      return Status::InvalidArgument(
+          fmt::format("messages[{}].delay_level: {} is negative", i, m.delay_level()));
+    }
+    if (m.delay_level() > 0) {
+      return Status::NotSupported(
+          fmt::format("messages[{}].delay_level: delayed delivery is not supported by this broker yet", i));
+    }
+    total += static_cast<int64_t>(m.body().size());
+  }
+  if (total > max_message_size) {
+    return Status::InvalidArgument(fmt::format(
+        "messages: the batch body of {} bytes exceeds maxMessageSize {}", total, max_message_size));
+  }
+  return Status::OK();
+}
+
+Status PutStatusToStatus(const store::PutResult& r) {
+  switch (r.status) {
+    case store::PutStatus::kOk:
+    case store::PutStatus::kFlushDiskTimeout:
+    case store::PutStatus::kFlushSlaveTimeout:
+    case store::PutStatus::kSlaveNotAvailable:
+      return Status::OK();
+    case store::PutStatus::kMessageIllegal:
+    case store::PutStatus::kPropertiesSizeExceeded:
+      return Status::InvalidArgument(r.error);
+    case store::PutStatus::kOsPageCacheBusy:
+      return Status::ResourceExhausted(r.error);
+    case store::PutStatus::kServiceNotAvailable:
+    case store::PutStatus::kCreateMappedFileFailed:
+      return Status::Unavailable(r.error);
+    case store::PutStatus::kUnknownError:
+      break;
+  }
+  return Status::Internal(r.error.empty() ? "unknown store error" : r.error);
+}
+
+mq::v1::SendStatus ToSendStatus(store::PutStatus s) {
+  switch (s) {
+    case store::PutStatus::kFlushDiskTimeout:
+      return mq::v1::FLUSH_DISK_TIMEOUT;
+    case store::PutStatus::kFlushSlaveTimeout:
+      return mq::v1::FLUSH_SLAVE_TIMEOUT;
+    case store::PutStatus::kSlaveNotAvailable:
+      return mq::v1::SLAVE_NOT_AVAILABLE;
+    default:
+      return mq::v1::SEND_OK;
+  }
+}
+
+}  // namespace
+
+SendProcessor::SendProcessor(BrokerContext ctx)
+    : ctx_(ctx),
+      store_host_{ToStoreOptions(*ctx.config).store_host_ip, static_cast<uint32_t>(ctx.config->listenPort)} {}
+
+void SendProcessor::Send(const mq::v1::SendMessageRequest& req, Done done) {
+  mq::v1::SendMessageResponse response;
+  auto fail = [&](const Status& s) { done(s, response); };
+  const BrokerConfig& config = *ctx_.config;
+  if (Status s = ValidateRequest(req, config.maxMessageSize); !s.ok()) return fail(s);
+  if (IsSlave(config)) {
+    return fail(Status::PermissionDenied(
+        fmt::format("broker: {} (brokerId {}) is a SLAVE and refuses writes; send to the master",
+                    config.brokerName, config.brokerId)));
+  }
+  if (!IsWritable(ctx_.runtime->broker_permission.load())) {
+    return fail(
+        Status::PermissionDenied(fmt::format("broker: brokerPermission {} of {} forbids writes",
+                                             ctx_.runtime->broker_permission.load(), config.brokerName)));
+  }
+  auto topic = ctx_.topics->CreateOnSend(req.topic(), req.default_topic_queue_nums());
+  if (!topic.ok()) return fail(topic.status());
+  if (!IsWritable(topic->perm())) {
+    return fail(Status::PermissionDenied(
+        fmt::format("topic: '{}' has perm {} and refuses writes", req.topic(), topic->perm())));
+  }
+  const int32_t queues = topic->write_queue_nums();
+  int32_t queue_id = req.queue_id();
+  if (queue_id < 0) {
+    queue_id = static_cast<int32_t>(round_robin_.fetch_add(1) % static_cast<uint32_t>(std::max(1, queues)));
+  } else if (queue_id >= queues) {
+    return fail(Status::InvalidArgument(
+        fmt::format("queue_id: {} is out of range [0, {}) of topic '{}'", queue_id, queues, req.topic())));
+  }
+
+  std::vector<store::MessageInput> inputs;
+  std::vector<std::string> ids;
+  inputs.reserve(static_cast<size_t>(req.messages_size()));
+  for (const auto& m : req.messages()) {
+    ids.push_back(m.unique_key().empty() ? NewUniqueMessageId() : m.unique_key());
+    inputs.push_back(ToMessageInput(m, req.topic(), queue_id, ids.back()));
+  }
+  // Batch members after the first: their commit log offsets follow from the encoded sizes.
+  std::vector<int32_t> sizes;
+  if (inputs.size() > 1) {
+    std::string scratch;
+    for (const auto& in : inputs) {
+      if (Status s = store::EncodeMessage(in, {}, &scratch); !s.ok())
+        return fail(Status::InvalidArgument(s.message()));
+      sizes.push_back(static_cast<int32_t>(scratch.size()));
+    }
+  }
+  int64_t body_bytes = 0;
+  for (const auto& in : inputs) body_bytes += static_cast<int64_t>(in.body.size());
+
+  std::string broker_name = config.brokerName;
+  store::HostAddress store_host = store_host_;
+  BrokerStats* stats = ctx_.stats;
+  auto complete = [done = std::move(done), ids = std::move(ids), sizes = std::move(sizes), broker_name,
+                   queue_id, store_host, stats, body_bytes](const store::PutResult& r) {
+    mq::v1::SendMessageResponse resp;
+    Status s = PutStatusToStatus(r);
+    if (!s.ok()) return done(s, resp);
+    resp.set_status(ToSendStatus(r.status));
+    resp.set_broker_name(broker_name);
+    resp.set_queue_id(queue_id);
+    resp.set_queue_offset(r.queue_offset);
+    int64_t physical = r.physical_offset;
+    for (size_t i = 0; i < ids.size(); ++i) {
+      auto* e = resp.add_entries();
+      e->set_msg_id(ids[i]);
+      e->set_queue_offset(r.queue_offset + static_cast<int64_t>(i));
+      e->set_offset_msg_id(i == 0 ? r.offset_msg_id : store::CreateOffsetMessageId(store_host, physical));
+      if (i < sizes.size()) physical += sizes[i];
+    }
+    stats->put_messages += static_cast<int64_t>(ids.size());
+    stats->put_bytes += body_bytes;
+    done(Status::OK(), resp);
+  };
+  if (inputs.size() == 1) {
+    ctx_.store->PutMessage(std::move(inputs.front()), std::move(complete));
+  } else {
+    ctx_.store->PutMessages(std::move(inputs), std::move(complete));
+  }
+}
+
+}  // namespace mq::broker

@@ -1,0 +1,227 @@
+#include "broker/store/commit_log.h"
+
+#include <fmt/format.h>
+
+#include "common/logging.h"
+
+namespace mq::store {
+namespace {
+
+std::string QueueKey(std::string_view topic, int32_t queue_id) {
+  std::string key(topic);
+  key.push_back('-');
+  key.append(std::to_string(queue_id));
+  return key;
+}
+
+}  // namespace
+
+CommitLog::CommitLog(const StoreOptions& options, Clock* clock)
+    : options_(options),
+      clock_(clock),
+      queue_(options.store_path_root_dir + "/commitlog", options.mapped_file_size_commit_log,
+             options.preallocate_next_segment, options.fault_hook) {}
+
+Status CommitLog::Load() { return queue_.Load(); }
+
+Result<int64_t> CommitLog::Recover(bool clean_shutdown, int64_t checkpoint_offset) {
+  auto files = queue_.Snapshot();
+  if (files.empty()) {
+    committed_.store(0);
+    MQ_RETURN_IF_ERROR(queue_.WarmActive(0));
+    return int64_t{0};
+  }
+  int64_t min = files.front()->from_offset();
+  int64_t max_end = files.back()->from_offset() + queue_.file_size();
+  bool checkpoint_valid = checkpoint_offset >= min && checkpoint_offset <= max_end;
+  int64_t end;
+  const bool trusted = clean_shutdown && checkpoint_valid && !queue_.found_short_segment();
+  if (trusted) {
+    end = checkpoint_offset;
+  } else {
+    int64_t start = checkpoint_valid ? checkpoint_offset : min;
+    MQ_LOG_WARN(Logger("store"), "commit log recovery: validating records from offset {} (clean={})", start,
+                clean_shutdown);
+    end = ScanValid(start);
+  }
+  MQ_RETURN_IF_ERROR(queue_.TruncateDirty(end, /*zero_tail=*/!trusted));
+  committed_.store(end, std::memory_order_release);
+  {
+    std::lock_guard<std::mutex> lock(append_mu_);
+    write_file_.reset();
+  }
+  MQ_RETURN_IF_ERROR(queue_.WarmActive(end));
+  MQ_LOG_INFO(Logger("store"), "commit log recovered min_offset={} end_offset={}", queue_.MinOffset(), end);
+  return end;
+}
+
+int64_t CommitLog::ScanValid(int64_t start) {
+  int64_t pos = start;
+  while (true) {
+    auto file = queue_.FindByOffset(pos);
+    if (!file) break;
+    auto rel = static_cast<int32_t>(pos - file->from_offset());
+    auto avail = file->View(rel, file->size() - rel);
+    auto probe = ProbeRecord(avail);
+    if (!probe.ok()) {
+      MQ_LOG_WARN(Logger("store"), "commit log recovery: bad record at {}: {}", pos,
+                  probe.status().ToString());
+      break;
+    }
+    if (probe->kind == RecordKind::kEndOfData) break;
+    if (probe->kind == RecordKind::kBlank) {
+      pos = file->from_offset() + file->size();
+      continue;
+    }
+    auto rec = DecodeRecord(avail.substr(0, static_cast<size_t>(probe->size)), true, pos);
+    if (!rec.ok()) {
+      MQ_LOG_WARN(Logger("store"), "commit log recovery: bad record at {}: {}", pos, rec.status().ToString());
+      break;
+    }
+    file->UpdateMaxStoreTimestamp(rec->store_timestamp);
+    pos += probe->size;
+  }
+  return pos;
+}
+
+AppendResult CommitLog::Append(std::vector<PendingRecord>* records) {
+  AppendResult result;
+  std::lock_guard<std::mutex> lock(append_mu_);
+  int64_t now = clock_->NowMillis();
+  result.store_timestamp = now;
+  for (auto& rec : *records) {
+    auto len = static_cast<int32_t>(rec.bytes.size());
+    if (len + kEndFileMinBlankLength > queue_.file_size()) {
+      result.status = Status::InvalidArgument(
+          fmt::format("record of {} bytes cannot fit a {}-byte segment", len, queue_.file_size()));
+      return result;
+    }
+    while (true) {
+      if (!write_file_ || write_file_->IsFull()) {
+        auto file_or = queue_.GetLastOrCreate(committed_.load(std::memory_order_relaxed));
+        if (!file_or.ok()) {
+          result.status = file_or.status();
+          return result;
+        }
+        write_file_ = std::move(file_or).value();
+      }
+      const auto& file = write_file_;
+      if (len + kEndFileMinBlankLength > file->remaining()) {
+        int32_t pos = file->wrote_position();
+        char blank[kEndFileMinBlankLength];
+        EncodeBlank(blank, file->size() - pos);
+        file->WriteAt(pos, blank, kEndFileMinBlankLength);
+        file->SetWrotePosition(file->size());
+        committed_.store(file->from_offset() + file->size(), std::memory_order_release);
+        continue;
+      }
+      int64_t& next_queue_offset = topic_queue_table_[QueueKey(rec.topic, rec.queue_id)];
+      int64_t phy = file->from_offset() + file->wrote_position();
+      FinalizeRecord(rec.bytes.data(), len, next_queue_offset, phy, now);
+      file->Append(rec.bytes.data(), len);
+      file->UpdateMaxStoreTimestamp(now);
+      if (result.msg_num == 0) {
+        result.wrote_offset = phy;
+        result.queue_offset = next_queue_offset;
+      }
+      ++next_queue_offset;
+      ++result.msg_num;
+      result.wrote_bytes += len;
+      committed_.store(phy + len, std::memory_order_release);
+      break;
+    }
+  }
+  result.end_offset = committed_.load(std::memory_order_relaxed);
+  return result;
+}
+
+Status CommitLog::ReplicaAppend(int64_t offset, std::string_view data) {
+  std::lock_guard<std::mutex> lock(append_mu_);
+  int64_t committed = committed_.load(std::memory_order_relaxed);
+  if (offset != committed) {
+    return Status::FailedPrecondition(
+        fmt::format("replica append at {} but the local commit log ends at {}", offset, committed));
+  }
+  write_file_.reset();
+  while (!data.empty()) {
+    MQ_ASSIGN_OR_RETURN(auto file, queue_.GetLastOrCreate(committed));
+    if (file->from_offset() + file->wrote_position() != committed) {
+      return Status::Internal(fmt::format("segment {} does not end at {}", file->path(), committed));
+    }
+    auto n = static_cast<int32_t>(std::min<size_t>(data.size(), static_cast<size_t>(file->remaining())));
+    file->Append(data.data(), n);
+    data.remove_prefix(static_cast<size_t>(n));
+    committed += n;
+    committed_.store(committed, std::memory_order_release);
+  }
+  return Status::OK();
+}
+
+Result<RecordRef> CommitLog::ReadRecordAt(int64_t offset, int64_t limit,
+                                          const std::shared_ptr<MappedFile>* hint) const {
+  RecordRef ref;
+  if (offset >= limit) return ref;
+  std::shared_ptr<MappedFile> file;
+  if (hint != nullptr && *hint && offset >= (*hint)->from_offset() &&
+      offset < (*hint)->from_offset() + (*hint)->size()) {
+    file = *hint;
+  } else {
+    file = queue_.FindByOffset(offset);
+  }
+  if (!file) {
+    return Status::NotFound(fmt::format("commit log offset {} is not stored (min {})", offset, min_offset()));
+  }
+  auto rel = static_cast<int32_t>(offset - file->from_offset());
+  auto avail = file->View(rel, file->size() - rel);
+  MQ_ASSIGN_OR_RETURN(auto probe, ProbeRecord(avail));
+  ref.kind = probe.kind;
+  ref.size = probe.size;
+  if (probe.kind == RecordKind::kBlank) {
+    ref.next_offset = file->from_offset() + file->size();
+  } else if (probe.kind == RecordKind::kMessage) {
+    if (offset + probe.size > limit) {
+      return Status::Corruption(
+          fmt::format("record at {} of {} bytes crosses the readable end {}", offset, probe.size, limit));
+    }
+    ref.next_offset = offset + probe.size;
+    ref.bytes = avail.substr(0, static_cast<size_t>(probe.size));
+  }
+  ref.holder = std::move(file);
+  return ref;
+}
+
+Result<StoredMessage> CommitLog::LookMessage(int64_t offset, int64_t limit) const {
+  MQ_ASSIGN_OR_RETURN(auto ref, ReadRecordAt(offset, limit));
+  if (ref.kind != RecordKind::kMessage) {
+    return Status::NotFound(fmt::format("no message at commit log offset {}", offset));
+  }
+  MQ_ASSIGN_OR_RETURN(auto view, DecodeRecord(ref.bytes, true, offset));
+  return ToStoredMessage(view, ref.bytes);
+}
+
+Result<RecordRef> CommitLog::Read(int64_t offset, int32_t size) const {
+  if (offset < 0 || size < 0 || offset + size > committed_offset()) {
+    return Status::InvalidArgument(
+        fmt::format("read [{}, +{}) beyond the committed end {}", offset, size, committed_offset()));
+  }
+  auto file = queue_.FindByOffset(offset);
+  if (!file) return Status::NotFound(fmt::format("commit log offset {} is not stored", offset));
+  auto rel = static_cast<int32_t>(offset - file->from_offset());
+  if (rel + size > file->size()) return Status::InvalidArgument("read crosses a segment boundary");
+  RecordRef ref;
+  ref.kind = RecordKind::kMessage;
+  ref.size = size;
+  ref.next_offset = offset + size;
+  ref.bytes = file->View(rel, size);
+  ref.holder = std::move(file);
+  return ref;
+}
+
+Status CommitLog::Flush() { return queue_.Flush(); }
+
+void CommitLog::SetNextQueueOffset(const std::string& topic, int32_t queue_id, int64_t next) {
+  std::lock_guard<std::mutex> lock(append_mu_);
+  topic_queue_table_[QueueKey(topic, queue_id)] = next;
+}
+
+}  // namespace mq::store

@@ -1,0 +1,220 @@
+#include "broker/store/consume_queue.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <filesystem>
+
+#include "common/coding.h"
+#include "common/logging.h"
+
+namespace mq::store {
+namespace fs = std::filesystem;
+
+ConsumeQueue::ConsumeQueue(std::string topic, int32_t queue_id, std::string dir, int32_t file_size)
+    : topic_(std::move(topic)), queue_id_(queue_id), queue_(std::move(dir), file_size, false, nullptr) {}
+
+Status ConsumeQueue::Load() { return queue_.Load(); }
+
+CqUnit ConsumeQueue::UnitAt(const MappedFile& file, int32_t pos) const {
+  const char* p = file.data() + pos;
+  return CqUnit{static_cast<int64_t>(DecodeFixed64BE(p)), static_cast<int32_t>(DecodeFixed32BE(p + 8)),
+                static_cast<int64_t>(DecodeFixed64BE(p + 12))};
+}
+
+Status ConsumeQueue::Recover(int64_t commit_log_min, int64_t commit_log_end) {
+  auto files = queue_.Snapshot();
+  if (files.empty()) return Status::OK();
+  // The last segment ends at the first hole after a unit (leading holes come from a rebuild
+  // that started mid-segment). Scanning forward touches only the written pages.
+  const auto& last = files.back();
+  const int32_t limit = last->size() - last->size() % kCqUnitSize;
+  int32_t end = 0;
+  bool seen = false;
+  for (int32_t pos = 0; pos < limit; pos += kCqUnitSize) {
+    if (UnitAt(*last, pos).size > 0) {
+      seen = true;
+      end = pos + kCqUnitSize;
+    } else if (seen) {
+      break;
+    }
+  }
+  int64_t max_bytes = last->from_offset() + end;
+  const int64_t scanned_end = max_bytes;
+  // Drop units that point at or beyond the recovered commit log end.
+  int64_t min_bytes = files.front()->from_offset();
+  while (max_bytes > min_bytes) {
+    auto file = queue_.FindByOffset(max_bytes - kCqUnitSize);
+    CqUnit unit = UnitAt(*file, static_cast<int32_t>(max_bytes - kCqUnitSize - file->from_offset()));
+    if (unit.size > 0 && unit.phy_offset + unit.size <= commit_log_end) break;
+    max_bytes -= kCqUnitSize;
+  }
+  // Bytes past the scanned end were never written (or are overwritten before being
+  // published), so the tail is zeroed only when units were actually dropped.
+  MQ_RETURN_IF_ERROR(queue_.TruncateDirty(max_bytes, /*zero_tail=*/max_bytes < scanned_end));
+  max_logic_bytes_.store(max_bytes, std::memory_order_release);
+  min_logic_bytes_.store(min_bytes, std::memory_order_release);
+  CorrectMinOffset(commit_log_min);
+  return Status::OK();
+}
+
+Status ConsumeQueue::Put(int64_t queue_offset, const CqUnit& unit) {
+  char buf[kCqUnitSize];
+  EncodeFixed64BE(buf, static_cast<uint64_t>(unit.phy_offset));
+  EncodeFixed32BE(buf + 8, static_cast<uint32_t>(unit.size));
+  EncodeFixed64BE(buf + 12, static_cast<uint64_t>(unit.tags_code));
+  int64_t target = queue_offset * kCqUnitSize;
+  int64_t max_bytes = max_logic_bytes_.load(std::memory_order_relaxed);
+  if (target < max_bytes) {
+    if (target < min_logic_bytes_.load()) return Status::OK();
+    auto file = queue_.FindByOffset(target);
+    if (!file) return Status::OK();
+    auto pos = static_cast<int32_t>(target - file->from_offset());
+    if (!(UnitAt(*file, pos) == unit)) {
+      MQ_LOG_WARN(Logger("store"), "consume queue {}-{}: repairing unit at offset {}", topic_, queue_id_,
+                  queue_offset);
+      file->WriteAt(pos, buf, kCqUnitSize);
+    }
+    return Status::OK();
+  }
+  bool was_empty = queue_.empty();
+  if (target > max_bytes && !was_empty) {
+    MQ_LOG_WARN(Logger("store"), "consume queue {}-{}: gap from {} to {}, filling holes", topic_, queue_id_,
+                max_bytes / kCqUnitSize, queue_offset);
+  }
+  while (true) {
+    MQ_ASSIGN_OR_RETURN(auto file, queue_.GetLastOrCreate(target));
+    if (was_empty) {
+      min_logic_bytes_.store(target, std::memory_order_release);
+      was_empty = false;
+    }
+    int64_t file_end = file->from_offset() + file->size();
+    if (target >= file_end) {
+      file->SetWrotePosition(file->size());
+      continue;
+    }
+    auto pos = static_cast<int32_t>(target - file->from_offset());
+    if (file->wrote_position() < pos) file->SetWrotePosition(pos);
+    file->Append(buf, kCqUnitSize);
+    max_logic_bytes_.store(target + kCqUnitSize, std::memory_order_release);
+    return Status::OK();
+  }
+}
+
+int64_t ConsumeQueue::LastPhysicalEnd() const {
+  int64_t max_bytes = max_logic_bytes_.load();
+  if (max_bytes <= min_logic_bytes_.load()) return 0;
+  auto unit = Get(max_bytes / kCqUnitSize - 1);
+  return unit ? unit->phy_offset + unit->size : 0;
+}
+
+std::optional<CqUnit> ConsumeQueue::Get(int64_t queue_offset) const {
+  auto units = Read(queue_offset, 1);
+  if (units.empty()) return std::nullopt;
+  return units.front();
+}
+
+std::vector<CqUnit> ConsumeQueue::Read(int64_t queue_offset, int32_t max_units) const {
+  std::vector<CqUnit> out;
+  int64_t bytes = queue_offset * kCqUnitSize;
+  int64_t max_bytes = max_logic_bytes_.load(std::memory_order_acquire);
+  if (queue_offset < min_offset() || bytes >= max_bytes) return out;
+  auto file = queue_.FindByOffset(bytes);
+  if (!file) return out;
+  auto pos = static_cast<int32_t>(bytes - file->from_offset());
+  int64_t limit = std::min<int64_t>(file->size(), max_bytes - file->from_offset());
+  for (int32_t i = 0; i < max_units && pos + kCqUnitSize <= limit; ++i, pos += kCqUnitSize) {
+    out.push_back(UnitAt(*file, pos));
+  }
+  return out;
+}
+
+void ConsumeQueue::CorrectMinOffset(int64_t min_phy) {
+  int64_t bytes = min_logic_bytes_.load();
+  int64_t max_bytes = max_logic_bytes_.load();
+  auto first = queue_.First();
+  if (!first) return;
+  bytes = std::max(bytes, first->from_offset());
+  while (bytes < max_bytes) {
+    auto file = queue_.FindByOffset(bytes);
+    if (!file) break;
+    CqUnit unit = UnitAt(*file, static_cast<int32_t>(bytes - file->from_offset()));
+    if (unit.size > 0 && unit.phy_offset >= min_phy) break;
+    bytes += kCqUnitSize;
+  }
+  min_logic_bytes_.store(std::min(bytes, max_bytes), std::memory_order_release);
+}
+
+int ConsumeQueue::DeleteExpired(int64_t min_phy) {
+  int64_t max_bytes = max_logic_bytes_.load();
+  int n = queue_.DeleteLeading(
+      [&](const MappedFile& file) {
+        if (file.from_offset() + file.size() > max_bytes) return false;
+        CqUnit last = UnitAt(file, file.size() - file.size() % kCqUnitSize - kCqUnitSize);
+        return last.phy_offset + last.size <= min_phy;
+      },
+      1 << 20);
+  CorrectMinOffset(min_phy);
+  return n;
+}
+
+ConsumeQueueTable::ConsumeQueueTable(std::string root_dir, int32_t file_size)
+    : root_dir_(std::move(root_dir)), file_size_(file_size) {}
+
+Status ConsumeQueueTable::LoadAll() {
+  std::error_code ec;
+  fs::create_directories(root_dir_, ec);
+  if (ec) return Status::IoError(fmt::format("create dir '{}': {}", root_dir_, ec.message()));
+  for (const auto& topic_dir : fs::directory_iterator(root_dir_, ec)) {
+    if (!topic_dir.is_directory()) continue;
+    std::string topic = topic_dir.path().filename().string();
+    for (const auto& queue_dir : fs::directory_iterator(topic_dir.path(), ec)) {
+      std::string name = queue_dir.path().filename().string();
+      if (!queue_dir.is_directory() || name.empty() || !std::all_of(name.begin(), name.end(), ::isdigit))
+        continue;
+      int32_t queue_id = std::stoi(name);
+      auto cq = std::make_shared<ConsumeQueue>(topic, queue_id, queue_dir.path().string(), file_size_);
+      MQ_RETURN_IF_ERROR(cq->Load());
+      std::unique_lock<std::shared_mutex> lock(mu_);
+      table_[topic][queue_id] = std::move(cq);
+    }
+  }
+  return Status::OK();
+}
+
+std::shared_ptr<ConsumeQueue> ConsumeQueueTable::Find(const std::string& topic, int32_t queue_id) const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  auto it = table_.find(topic);
+  if (it == table_.end()) return nullptr;
+  auto qit = it->second.find(queue_id);
+  return qit == it->second.end() ? nullptr : qit->second;
+}
+
+Result<std::shared_ptr<ConsumeQueue>> ConsumeQueueTable::FindOrCreate(const std::string& topic,
+                                                                      int32_t queue_id) {
+  if (auto cq = Find(topic, queue_id)) return cq;
+  std::unique_lock<std::shared_mutex> lock(mu_);
+  auto& slot = table_[topic][queue_id];
+  if (!slot) {
+    auto cq = std::make_shared<ConsumeQueue>(topic, queue_id,
+                                             fmt::format("{}/{}/{}", root_dir_, topic, queue_id), file_size_);
+    Status s = cq->Load();
+    if (!s.ok()) {
+      table_[topic].erase(queue_id);
+      return s;
+    }
+    slot = std::move(cq);
+  }
+  return slot;
+}
+
+std::vector<std::shared_ptr<ConsumeQueue>> ConsumeQueueTable::All() const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  std::vector<std::shared_ptr<ConsumeQueue>> out;
+  for (const auto& [topic, queues] : table_) {
+    for (const auto& [id, cq] : queues) out.push_back(cq);
+  }
+  return out;
+}
+
+}  // namespace mq::store

@@ -1,0 +1,67 @@
+// Dispatcher (RocketMQ ReputMessageService): tails the commit log from dispatched_offset()
+// up to a readable limit, appends a unit to each message's consume queue, indexes its keys
+// and notifies arrival listeners.
+//
+// The readable limit is the commit log's committed offset in ASYNC_FLUSH mode and its flushed
+// offset in SYNC_FLUSH mode, so consumers (who only read through consume queues) never see a
+// message that is not durable in SYNC_FLUSH mode.
+// Owns: its thread. Threads: DispatchRange() runs on the caller during recovery, before
+// Start(); afterwards only the dispatcher thread dispatches. Listeners run on that thread and
+// must not block. Locks: mu_ guards stop_ and pairs with cv_; wake_/sleeping_ are atomics.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "broker/store/commit_log.h"
+#include "broker/store/consume_queue.h"
+#include "broker/store/index_service.h"
+#include "broker/store/store_types.h"
+
+namespace mq::store {
+
+class Dispatcher {
+ public:
+  Dispatcher(CommitLog* commit_log, ConsumeQueueTable* queues, IndexService* index,
+             std::function<int64_t()> readable_limit);
+  ~Dispatcher();
+  Dispatcher(const Dispatcher&) = delete;
+  Dispatcher& operator=(const Dispatcher&) = delete;
+
+  void AddListener(ArrivalListener listener);  // before Start()
+
+  // Dispatches every record in [from, limit) on the calling thread; sets dispatched_offset.
+  Status DispatchRange(int64_t from, int64_t limit, bool notify);
+
+  void Start(int64_t from);
+  void Shutdown();
+  // Something new may be readable.
+  void Wakeup();
+
+  int64_t dispatched_offset() const { return dispatched_.load(std::memory_order_acquire); }
+
+ private:
+  void Loop();
+
+  CommitLog* const commit_log_;
+  ConsumeQueueTable* const queues_;
+  IndexService* const index_;
+  const std::function<int64_t()> readable_limit_;
+  std::vector<ArrivalListener> listeners_;
+  std::atomic<int64_t> dispatched_{0};
+
+  // Wakeup() is on the put path: it only takes mu_ and signals when the thread sleeps.
+  std::atomic<bool> wake_{false};
+  std::atomic<bool> sleeping_{false};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;  // GUARDED_BY(mu_)
+  std::thread thread_;
+};
+
+}  // namespace mq::store

@@ -1,0 +1,150 @@
+#include "broker/store/flush_service.h"
+
+#include "common/logging.h"
+
+namespace mq::store {
+
+FlushService::FlushService(CommitLog* commit_log, const StoreOptions& options, ErrorLatch* latch,
+                           std::function<void()> on_flushed)
+    : commit_log_(commit_log), options_(options), latch_(latch), on_flushed_(std::move(on_flushed)) {}
+
+FlushService::~FlushService() { Shutdown(); }
+
+void FlushService::Start() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = false;
+    completer_stop_ = false;
+    flushed_seen_ = commit_log_->flushed_offset();
+  }
+  flush_thread_ = std::thread([this] { FlushLoop(); });
+  completer_thread_ = std::thread([this] { CompleterLoop(); });
+}
+
+void FlushService::Shutdown() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  flush_cv_.notify_all();
+  if (flush_thread_.joinable()) flush_thread_.join();  // ends after a final flush
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    completer_stop_ = true;
+  }
+  complete_cv_.notify_all();
+  if (completer_thread_.joinable()) completer_thread_.join();
+}
+
+void FlushService::WaitDurable(int64_t end_offset, DurableCallback done) {
+  if (!latch_->ok()) {
+    done(PutStatus::kServiceNotAvailable, latch_->status());
+    return;
+  }
+  bool stopped;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopped = stop_;
+    if (!stopped) {
+      waiters_.push_back(
+          {end_offset,
+           std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.sync_flush_timeout_ms),
+           std::move(done)});
+      max_waiter_end_ = std::max(max_waiter_end_, end_offset);
+    }
+  }
+  if (stopped) {
+    done(PutStatus::kServiceNotAvailable, Status::Unavailable("store is shutting down"));
+    return;
+  }
+  flush_cv_.notify_one();
+}
+
+void FlushService::Wakeup() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    wake_ = true;
+  }
+  flush_cv_.notify_one();
+}
+
+void FlushService::FlushLoop() {
+  const bool sync = options_.flush_disk_type == FlushDiskType::kSyncFlush;
+  const auto interval = std::chrono::milliseconds(options_.flush_interval_commit_log_ms);
+  while (true) {
+    bool stopping;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      flush_cv_.wait_for(lock, interval,
+                         [&] { return stop_ || wake_ || (sync && max_waiter_end_ > flushed_seen_); });
+      stopping = stop_;
+      wake_ = false;
+    }
+    Status s;
+    if (latch_->ok()) {
+      s = commit_log_->Flush();
+      if (!s.ok()) {
+        MQ_LOG_ERROR(Logger("store"), "commit log flush failed, store is now read-only: {}", s.ToString());
+        latch_->Set(s);
+      } else if (on_flushed_) {
+        on_flushed_();
+      }
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      // After a failure, nothing becomes durable again; stop retrying for the waiters.
+      flushed_seen_ = latch_->ok() ? commit_log_->flushed_offset() : INT64_MAX;
+    }
+    complete_cv_.notify_one();
+    if (stopping) break;
+  }
+}
+
+void FlushService::CompleteReady(bool all) {
+  std::vector<Waiter> ready;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (waiters_.empty()) return;
+    auto now = std::chrono::steady_clock::now();
+    std::vector<Waiter> keep;
+    for (auto& w : waiters_) {
+      bool done = all || !latch_->ok() || w.end_offset <= flushed_seen_ || now > w.deadline;
+      (done ? ready : keep).push_back(std::move(w));
+    }
+    waiters_.swap(keep);
+  }
+  int64_t flushed = commit_log_->flushed_offset();
+  auto now = std::chrono::steady_clock::now();
+  for (auto& w : ready) {
+    if (!latch_->ok()) {
+      w.done(PutStatus::kServiceNotAvailable, latch_->status());
+    } else if (w.end_offset > flushed) {
+      w.done(all ? PutStatus::kServiceNotAvailable : PutStatus::kFlushDiskTimeout,
+             all ? Status::Unavailable("store shut down before the message was durable")
+                 : Status::Timeout("not durable within syncFlushTimeout"));
+    } else if (now > w.deadline) {
+      w.done(PutStatus::kFlushDiskTimeout, Status::Timeout("durable only after syncFlushTimeout"));
+    } else {
+      w.done(PutStatus::kOk, Status::OK());
+    }
+  }
+}
+
+void FlushService::CompleterLoop() {
+  while (true) {
+    bool stopping;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      // Wake on flush progress, or every 10 ms to enforce deadlines while an msync hangs.
+      complete_cv_.wait_for(lock, std::chrono::milliseconds(10), [&] {
+        return completer_stop_ || (!waiters_.empty() && (waiters_.front().end_offset <= flushed_seen_ ||
+                                                         flushed_seen_ == INT64_MAX));
+      });
+      stopping = completer_stop_;
+    }
+    CompleteReady(stopping);
+    if (stopping) return;
+  }
+}
+
+}  // namespace mq::store

@@ -1,0 +1,82 @@
+// FlushService: makes commit log bytes durable.
+//
+// ASYNC_FLUSH: msyncs every flushIntervalCommitLog ms (RocketMQ FlushRealTimeService); puts
+// complete right after the append.
+// SYNC_FLUSH: group commit (RocketMQ GroupCommitService / leveldb writers_). A put registers
+// a waiter {end offset, deadline, callback} and returns. Whenever some waiter is not yet
+// durable, the flush thread issues ONE msync covering everything appended so far; puts
+// arriving during an msync are batched into the next one, so fsyncs/s stays bounded while
+// throughput scales with the number of concurrent writers. A separate completer thread runs
+// the callbacks (kOk once durable; kFlushDiskTimeout at the deadline, even while an msync is
+// stuck), so the flush thread can start the next msync immediately.
+// A failed msync latches the ErrorLatch (the store turns read-only) and fails every waiter
+// with kServiceNotAvailable; later waiters fail immediately.
+//
+// Owns: the flush thread, the completer thread and the waiter list. Threads:
+// WaitDurable/Wakeup from any thread; callbacks run on the completer thread, on_flushed on
+// the flush thread; neither may block.
+// Locks: mu_ guards every field below it; never held during msync or callbacks.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "broker/store/commit_log.h"
+#include "broker/store/store_options.h"
+#include "broker/store/store_types.h"
+
+namespace mq::store {
+
+class FlushService {
+ public:
+  using DurableCallback = std::function<void(PutStatus, const Status&)>;
+
+  FlushService(CommitLog* commit_log, const StoreOptions& options, ErrorLatch* latch,
+               std::function<void()> on_flushed);
+  ~FlushService();
+  FlushService(const FlushService&) = delete;
+  FlushService& operator=(const FlushService&) = delete;
+
+  void Start();
+  // Stops the thread after a final flush; completes every remaining waiter.
+  void Shutdown();
+
+  // SYNC_FLUSH: `done` runs on the flush thread once [0, end_offset) is durable.
+  void WaitDurable(int64_t end_offset, DurableCallback done);
+  void Wakeup();
+
+ private:
+  struct Waiter {
+    int64_t end_offset;
+    std::chrono::steady_clock::time_point deadline;
+    DurableCallback done;
+  };
+  void FlushLoop();
+  void CompleterLoop();
+  // Completes every waiter that is durable, expired or failed; with `all`, every waiter.
+  void CompleteReady(bool all);
+
+  CommitLog* const commit_log_;
+  const StoreOptions& options_;
+  ErrorLatch* const latch_;
+  const std::function<void()> on_flushed_;
+
+  std::mutex mu_;
+  std::condition_variable flush_cv_;
+  std::condition_variable complete_cv_;
+  std::vector<Waiter> waiters_;  // GUARDED_BY(mu_)
+  int64_t max_waiter_end_ = 0;   // GUARDED_BY(mu_)
+  int64_t flushed_seen_ = 0;     // GUARDED_BY(mu_)
+  bool wake_ = false;            // GUARDED_BY(mu_)
+  bool stop_ = false;            // GUARDED_BY(mu_)
+  bool completer_stop_ = false;  // GUARDED_BY(mu_)
+  std::thread flush_thread_;
+  std::thread completer_thread_;
+};
+
+}  // namespace mq::store

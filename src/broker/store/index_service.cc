@@ -1,0 +1,212 @@
+#include "broker/store/index_service.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+
+#include "broker/store/message_format.h"
+#include "common/coding.h"
+#include "common/file_util.h"
+#include "common/logging.h"
+
+namespace mq::store {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr int32_t kHeaderSize = 40;
+constexpr int32_t kSlotSize = 4;
+constexpr int32_t kEntrySize = 20;
+
+int32_t KeyHash(std::string_view key) {
+  int32_t h = JavaHashCode(key);
+  if (h == INT32_MIN) return 0;
+  return h < 0 ? -h : h;
+}
+
+}  // namespace
+
+struct IndexService::File {
+  std::shared_ptr<MappedFile> mapped;
+  int32_t slot_num = 0;
+  int32_t index_num = 0;
+
+  char* base() const { return const_cast<char*>(mapped->data()); }
+  int64_t Get64(int32_t pos) const { return static_cast<int64_t>(DecodeFixed64BE(base() + pos)); }
+  int32_t Get32(int32_t pos) const { return static_cast<int32_t>(DecodeFixed32BE(base() + pos)); }
+  void Set64(int32_t pos, int64_t v) { EncodeFixed64BE(base() + pos, static_cast<uint64_t>(v)); }
+  void Set32(int32_t pos, int32_t v) { EncodeFixed32BE(base() + pos, static_cast<uint32_t>(v)); }
+  int64_t begin_ts() const { return Get64(0); }
+  int64_t end_ts() const { return Get64(8); }
+  int64_t begin_phy() const { return Get64(16); }
+  int64_t end_phy() const { return Get64(24); }
+  int32_t index_count() const { return std::max(1, Get32(36)); }
+  int32_t SlotPos(int32_t hash) const { return kHeaderSize + (hash % slot_num) * kSlotSize; }
+  int32_t EntryPos(int32_t n) const { return kHeaderSize + slot_num * kSlotSize + n * kEntrySize; }
+  bool IsFull() const { return index_count() >= index_num; }
+};
+
+IndexService::IndexService(const StoreOptions& options)
+    : options_(options), dir_(options.store_path_root_dir + "/index") {}
+
+Result<std::shared_ptr<IndexService::File>> IndexService::OpenFile(int64_t begin_phy) const {
+  auto file = std::make_shared<File>();
+  file->slot_num = options_.max_hash_slot_num;
+  file->index_num = options_.max_index_num;
+  int64_t size = kHeaderSize + int64_t{file->slot_num} * kSlotSize + int64_t{file->index_num} * kEntrySize;
+  if (size > INT32_MAX) return Status::InvalidArgument("index file geometry exceeds 2 GiB");
+  MQ_ASSIGN_OR_RETURN(file->mapped, MappedFile::Open(dir_ + "/" + OffsetToFileName(begin_phy), begin_phy,
+                                                     static_cast<int32_t>(size), false, options_.fault_hook));
+  file->mapped->SetWrotePosition(static_cast<int32_t>(size));
+  int32_t stored_slots = file->Get32(32);
+  if (stored_slots != 0 && stored_slots != file->slot_num) {
+    return Status::Corruption(fmt::format("index file {} has {} slots, configured {}", file->mapped->path(),
+                                          stored_slots, file->slot_num));
+  }
+  return file;
+}
+
+Status IndexService::Load() {
+  std::error_code ec;
+  fs::create_directories(dir_, ec);
+  if (ec) return Status::IoError(fmt::format("create dir '{}': {}", dir_, ec.message()));
+  std::vector<int64_t> offsets;
+  for (const auto& entry : fs::directory_iterator(dir_, ec)) {
+    std::string name = entry.path().filename().string();
+    if (name.size() == 20 && std::all_of(name.begin(), name.end(), ::isdigit))
+      offsets.push_back(std::stoll(name));
+  }
+  std::sort(offsets.begin(), offsets.end());
+  std::lock_guard<std::mutex> lock(mu_);
+  files_.clear();
+  for (int64_t off : offsets) {
+    MQ_ASSIGN_OR_RETURN(auto file, OpenFile(off));
+    files_.push_back(std::move(file));
+  }
+  return Status::OK();
+}
+
+Status IndexService::Recover(int64_t commit_log_end) {
+  std::lock_guard<std::mutex> lock(mu_);
+  while (!files_.empty() && files_.back()->mapped->from_offset() >= commit_log_end &&
+         files_.back()->mapped->from_offset() > 0) {
+    MQ_RETURN_IF_ERROR(files_.back()->mapped->Destroy());
+    files_.pop_back();
+  }
+  for (auto& file : files_) {
+    if (file->end_phy() > commit_log_end) file->Set64(24, commit_log_end);
+  }
+  return Status::OK();
+}
+
+Status IndexService::PutKey(File& file, std::string_view key, int64_t phy, int64_t store_ts) {
+  int32_t hash = KeyHash(key);
+  int32_t slot_pos = file.SlotPos(hash);
+  int32_t prev = file.Get32(slot_pos);
+  int32_t count = file.index_count();
+  if (prev < 0 || prev >= count) prev = 0;
+  if (file.Get32(32) == 0) {
+    file.Set32(32, file.slot_num);
+    file.Set64(0, store_ts);
+  }
+  int64_t diff = std::max<int64_t>(0, (store_ts - file.begin_ts()) / 1000);
+  int32_t pos = file.EntryPos(count);
+  file.Set32(pos, hash);
+  file.Set64(pos + 4, phy);
+  file.Set32(pos + 12, static_cast<int32_t>(std::min<int64_t>(diff, INT32_MAX)));
+  file.Set32(pos + 16, prev);
+  file.Set32(slot_pos, count);
+  file.Set32(36, count + 1);
+  file.Set64(8, store_ts);
+  return Status::OK();
+}
+
+Status IndexService::BuildIndex(const IndexRequest& req) {
+  if (req.uniq_key.empty() && req.keys.empty()) return Status::OK();
+  std::vector<std::string> keys;
+  if (!req.uniq_key.empty()) keys.push_back(fmt::format("{}#{}", req.topic, req.uniq_key));
+  std::string_view rest = req.keys;
+  while (!rest.empty()) {
+    size_t sp = rest.find(' ');
+    std::string_view token = rest.substr(0, sp);
+    if (!token.empty()) keys.push_back(fmt::format("{}#{}", req.topic, token));
+    rest.remove_prefix(sp == std::string_view::npos ? rest.size() : sp + 1);
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!files_.empty() && req.phy_offset < files_.back()->end_phy()) return Status::OK();  // already indexed
+  for (const auto& key : keys) {
+    if (files_.empty() || files_.back()->IsFull()) {
+      MQ_ASSIGN_OR_RETURN(auto file, OpenFile(req.phy_offset));
+      if (file->Get32(32) == 0) file->Set64(16, req.phy_offset);
+      files_.push_back(std::move(file));
+    }
+    MQ_RETURN_IF_ERROR(PutKey(*files_.back(), key, req.phy_offset, req.store_timestamp));
+  }
+  files_.back()->Set64(24, req.phy_offset + req.size);
+  return Status::OK();
+}
+
+std::vector<int64_t> IndexService::Query(std::string_view topic, std::string_view key, int max_num,
+                                         int64_t begin_ms, int64_t end_ms) const {
+  std::vector<int64_t> out;
+  std::string full = fmt::format("{}#{}", topic, key);
+  int32_t hash = KeyHash(full);
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto it = files_.rbegin(); it != files_.rend() && static_cast<int>(out.size()) < max_num; ++it) {
+    const File& file = **it;
+    if (file.Get32(32) == 0 || file.end_ts() < begin_ms || file.begin_ts() > end_ms) continue;
+    int32_t count = file.index_count();
+    int32_t n = file.Get32(file.SlotPos(hash));
+    for (int32_t steps = 0; n > 0 && n < count && steps < count && static_cast<int>(out.size()) < max_num;
+         ++steps) {
+      int32_t pos = file.EntryPos(n);
+      int64_t ts = file.begin_ts() + int64_t{file.Get32(pos + 12)} * 1000;
+      if (file.Get32(pos) == hash && ts >= begin_ms - 999 && ts <= end_ms) {
+        int64_t phy = file.Get64(pos + 4);
+        if (std::find(out.begin(), out.end(), phy) == out.end()) out.push_back(phy);
+      }
+      int32_t prev = file.Get32(pos + 16);
+      if (prev >= n) break;
+      n = prev;
+    }
+  }
+  return out;
+}
+
+int64_t IndexService::IndexedEnd() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return files_.empty() ? 0 : files_.back()->end_phy();
+}
+
+bool IndexService::empty() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return files_.empty();
+}
+
+Status IndexService::Flush() {
+  std::vector<std::shared_ptr<File>> files;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    files = files_;
+  }
+  for (auto& file : files) {
+    file->mapped->SetFlushedPosition(0);
+    MQ_RETURN_IF_ERROR(file->mapped->Flush(options_.fault_hook));
+  }
+  return Status::OK();
+}
+
+int IndexService::DeleteExpired(int64_t min_phy) {
+  std::lock_guard<std::mutex> lock(mu_);
+  int n = 0;
+  while (files_.size() > 1 && files_.front()->end_phy() <= min_phy) {
+    Status s = files_.front()->mapped->Destroy();
+    if (!s.ok()) MQ_LOG_WARN(Logger("store"), "delete index file failed: {}", s.ToString());
+    files_.erase(files_.begin());
+    ++n;
+  }
+  return n;
+}
+
+}  // namespace mq::store

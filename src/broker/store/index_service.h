@@ -1,0 +1,73 @@
+// IndexService: persisted key index (RocketMQ IndexFile layout) for QueryMessageByKey and
+// QueryMessageByUniqueKey. Keys indexed per message: "topic#UNIQ_KEY" and "topic#<token>" for
+// each space-separated token of KEYS.
+//
+// Files: <root>/index/<20-digit commit log offset of the first indexed record>, each
+//   header (40 B): beginTimestamp(8) endTimestamp(8) beginPhyOffset(8) endPhyOffset(8)
+//                  hashSlotCount(4) indexCount(4)
+//   slots: maxHashSlotNum x 4 B  (entry number of the newest entry in that bucket, 0 = empty)
+//   entries: maxIndexNum x 20 B  keyHash(4) phyOffset(8) timeDiffSeconds(4) prevIndex(4)
+// Big-endian. Entry numbers start at 1. Unlike RocketMQ, endPhyOffset is the END of the last
+// indexed record, so re-dispatch after a restart skips what is already indexed. A lookup
+// returns candidate offsets; the caller verifies the key against the record (hash collisions,
+// entries left beyond a truncated log tail).
+//
+// Threads: BuildIndex from the dispatcher thread; queries, flush and retention from any
+// thread. Locks: mu_ guards files_ and every read/write of the mapped index files.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "broker/store/mapped_file.h"
+#include "broker/store/store_options.h"
+#include "common/result.h"
+
+namespace mq::store {
+
+struct IndexRequest {
+  std::string_view topic;
+  std::string_view keys;      // KEYS property, space separated
+  std::string_view uniq_key;  // UNIQ_KEY property
+  int64_t phy_offset = 0;
+  int32_t size = 0;
+  int64_t store_timestamp = 0;
+};
+
+class IndexService {
+ public:
+  explicit IndexService(const StoreOptions& options);
+  IndexService(const IndexService&) = delete;
+  IndexService& operator=(const IndexService&) = delete;
+
+  Status Load();
+  // Forgets index state at or beyond the recovered commit log end.
+  Status Recover(int64_t commit_log_end);
+  Status BuildIndex(const IndexRequest& request);
+  // Commit log offsets of messages whose key may be `key`, newest first, store time within
+  // [begin_ms, end_ms].
+  std::vector<int64_t> Query(std::string_view topic, std::string_view key, int max_num, int64_t begin_ms,
+                             int64_t end_ms) const;
+  // End of the last indexed record (0 if nothing indexed).
+  int64_t IndexedEnd() const;
+  bool empty() const;
+  Status Flush();
+  // Deletes files whose records all lie below min_phy (never the newest).
+  int DeleteExpired(int64_t min_phy);
+
+ private:
+  struct File;
+  Result<std::shared_ptr<File>> OpenFile(int64_t begin_phy) const;
+  Status PutKey(File& file, std::string_view key, int64_t phy, int64_t store_ts);
+
+  const StoreOptions& options_;
+  const std::string dir_;
+  mutable std::mutex mu_;
+  std::vector<std::shared_ptr<File>> files_;  // GUARDED_BY(mu_)
+};
+
+}  // namespace mq::store

@@ -1,0 +1,150 @@
+#include "broker/store/mapped_file.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "common/check.h"
+
+namespace mq::store {
+namespace {
+
+Status Errno(std::string_view what, const std::string& path, int err) {
+  return Status::IoError(fmt::format("{} '{}': {}", what, path, std::strerror(err)));
+}
+
+constexpr int64_t kPageSize = 4096;
+
+}  // namespace
+
+Result<std::shared_ptr<MappedFile>> MappedFile::Open(const std::string& path, int64_t from_offset,
+                                                     int32_t size, bool preallocate, const FaultHook& hook) {
+  if (hook) MQ_RETURN_IF_ERROR(hook("create", path));
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return Errno("open", path, errno);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    int err = errno;
+    ::close(fd);
+    return Errno("fstat", path, err);
+  }
+  if (st.st_size > size) {
+    ::close(fd);
+    return Status::Corruption(
+        fmt::format("segment '{}' has {} bytes, more than the configured {}", path, st.st_size, size));
+  }
+  if (preallocate) {
+    int rc = ::posix_fallocate(fd, 0, size);
+    if (rc != 0 && rc != EOPNOTSUPP && rc != EINVAL) {
+      ::close(fd);
+      return Errno("fallocate", path, rc);
+    }
+  }
+  if (st.st_size < size && ::ftruncate(fd, size) != 0) {
+    int err = errno;
+    ::close(fd);
+    return Errno("ftruncate", path, err);
+  }
+  void* addr = ::mmap(nullptr, static_cast<size_t>(size), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (addr == MAP_FAILED) {
+    int err = errno;
+    ::close(fd);
+    return Errno("mmap", path, err);
+  }
+  return std::shared_ptr<MappedFile>(new MappedFile(path, from_offset, size, fd, static_cast<char*>(addr)));
+}
+
+MappedFile::MappedFile(std::string path, int64_t from_offset, int32_t size, int fd, char* data)
+    : path_(std::move(path)), from_offset_(from_offset), size_(size), fd_(fd), data_(data) {}
+
+MappedFile::~MappedFile() {
+  ::munmap(data_, static_cast<size_t>(size_));
+  ::close(fd_);
+}
+
+bool MappedFile::Append(const char* data, int32_t n) {
+  int32_t pos = wrote_.load(std::memory_order_relaxed);
+  if (n < 0 || n > size_ - pos) return false;
+  std::memcpy(data_ + pos, data, static_cast<size_t>(n));
+  wrote_.store(pos + n, std::memory_order_release);
+  return true;
+}
+
+void MappedFile::WriteAt(int32_t pos, const char* data, int32_t n) {
+  MQ_CHECK(pos >= 0 && n >= 0 && pos + n <= size_, "WriteAt out of range pos={} n={}", pos, n);
+  std::memcpy(data_ + pos, data, static_cast<size_t>(n));
+}
+
+void MappedFile::SetWrotePosition(int32_t pos) {
+  MQ_CHECK(pos >= 0 && pos <= size_, "wrote position {} out of [0,{}]", pos, size_);
+  wrote_.store(pos, std::memory_order_release);
+  if (flushed_.load() > pos) flushed_.store(pos, std::memory_order_release);
+}
+
+void MappedFile::SetFlushedPosition(int32_t pos) {
+  MQ_CHECK(pos >= 0 && pos <= wrote_position(), "flushed {} beyond wrote {}", pos, wrote_position());
+  flushed_.store(pos, std::memory_order_release);
+}
+
+std::string_view MappedFile::View(int32_t pos, int32_t len) const {
+  MQ_CHECK(pos >= 0 && len >= 0 && pos + len <= size_, "View out of range pos={} len={}", pos, len);
+  return {data_ + pos, static_cast<size_t>(len)};
+}
+
+Status MappedFile::Flush(const FaultHook& hook) {
+  int32_t wrote = wrote_position();
+  int32_t flushed = flushed_position();
+  if (flushed >= wrote) return Status::OK();
+  if (hook) MQ_RETURN_IF_ERROR(hook("flush", path_));
+  int64_t start = (flushed / kPageSize) * kPageSize;
+  if (::msync(data_ + start, static_cast<size_t>(wrote - start), MS_SYNC) != 0) {
+    return Errno("msync", path_, errno);
+  }
+  flushed_.store(wrote, std::memory_order_release);
+  return Status::OK();
+}
+
+Status MappedFile::ZeroFrom(int32_t pos) {
+  if (pos >= size_) return Status::OK();
+  int rc = ::fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, pos, size_ - pos);
+  if (rc == 0) {
+    // Reserve the blocks again so later appends cannot hit ENOSPC through the mapping.
+    (void)::posix_fallocate(fd_, pos, size_ - pos);
+    return Status::OK();
+  }
+  // No hole punching: write zeros through the mapping and sync them.
+  std::memset(data_ + pos, 0, static_cast<size_t>(size_ - pos));
+  int64_t start = (pos / kPageSize) * kPageSize;
+  if (::msync(data_ + start, static_cast<size_t>(size_ - start), MS_SYNC) != 0) {
+    return Errno("msync", path_, errno);
+  }
+  return Status::OK();
+}
+
+void MappedFile::Warm(int32_t from, int32_t to) const {
+  volatile char sink = 0;
+  for (int64_t pos = (from / kPageSize) * kPageSize; pos < std::min(to, size_); pos += kPageSize) {
+    sink = sink + data_[pos];
+  }
+  (void)sink;
+}
+
+Status MappedFile::Destroy() {
+  if (::unlink(path_.c_str()) != 0 && errno != ENOENT) return Errno("unlink", path_, errno);
+  return Status::OK();
+}
+
+void MappedFile::UpdateMaxStoreTimestamp(int64_t ts) {
+  int64_t cur = max_store_ts_.load(std::memory_order_relaxed);
+  while (ts > cur && !max_store_ts_.compare_exchange_weak(cur, ts, std::memory_order_relaxed)) {
+  }
+}
+
+}  // namespace mq::store

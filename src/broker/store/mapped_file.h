@@ -1,0 +1,89 @@
+// MappedFile: one pre-sized segment file mapped read/write with mmap(MAP_SHARED).
+//
+// Owns the file descriptor and the mapping; both are released when the last shared_ptr
+// goes away, so a reader holding a snapshot keeps the bytes valid even after Destroy()
+// unlinked the file (this replaces RocketMQ's ReferenceResource hold/release).
+//
+// Positions (redpanda offset_tracker analogue), invariant flushed <= wrote <= size:
+//   wrote_position_   bytes appended (visible to readers after the release store)
+//   flushed_position_ bytes known durable (msync'd)
+// Threads: exactly one appender thread at a time calls Append/SetWrotePosition (the owner
+// serialises, e.g. CommitLog's append mutex or the dispatcher thread); one flusher calls
+// Flush; any thread may Read below wrote_position().
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "broker/store/store_options.h"
+#include "common/result.h"
+
+namespace mq::store {
+
+class MappedFile {
+ public:
+  // Opens or creates `path`, extends it to `size` bytes (fallocate'd when `preallocate`, so a
+  // full disk fails here rather than as SIGBUS later) and maps it. Positions start at 0.
+  static Result<std::shared_ptr<MappedFile>> Open(const std::string& path, int64_t from_offset, int32_t size,
+                                                  bool preallocate, const FaultHook& hook);
+  ~MappedFile();
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+
+  const std::string& path() const { return path_; }
+  int64_t from_offset() const { return from_offset_; }
+  int32_t size() const { return size_; }
+  int32_t wrote_position() const { return wrote_.load(std::memory_order_acquire); }
+  int32_t flushed_position() const { return flushed_.load(std::memory_order_acquire); }
+  int32_t remaining() const { return size_ - wrote_position(); }
+  bool IsFull() const { return wrote_position() >= size_; }
+
+  // Appender: copies n bytes at wrote_position() and publishes them. Returns false (and
+  // writes nothing) if they do not fit.
+  bool Append(const char* data, int32_t n);
+  // Appender: writes at an absolute position without publishing (used for in-place updates
+  // of already published fixed-size units, e.g. a re-dispatched consume queue entry).
+  void WriteAt(int32_t pos, const char* data, int32_t n);
+  // Recovery / truncation only.
+  void SetWrotePosition(int32_t pos);
+  void SetFlushedPosition(int32_t pos);
+
+  // Any thread: bytes [pos, pos+len) of the mapping. Caller keeps this object alive.
+  std::string_view View(int32_t pos, int32_t len) const;
+  const char* data() const { return data_; }
+
+  // Flusher: msync(MS_SYNC) of [flushed, wrote) then advances flushed_position.
+  Status Flush(const FaultHook& hook);
+
+  // Zeroes [pos, size) on disk and in the mapping (punch hole + re-fallocate, or explicit
+  // zero writes when the filesystem cannot punch holes).
+  Status ZeroFrom(int32_t pos);
+
+  // Read-faults the pages of [from, to), so the first append to a page does not pay for
+  // zeroing it (RocketMQ warmMappedFile, without dirtying the pages). Allocator thread.
+  void Warm(int32_t from, int32_t to) const;
+
+  // Unlinks the file; the mapping lives until the last reference drops.
+  Status Destroy();
+
+  // Newest STORETIMESTAMP seen in this segment (0 = unknown); used by retention.
+  int64_t max_store_timestamp() const { return max_store_ts_.load(std::memory_order_relaxed); }
+  void UpdateMaxStoreTimestamp(int64_t ts);
+
+ private:
+  MappedFile(std::string path, int64_t from_offset, int32_t size, int fd, char* data);
+
+  const std::string path_;
+  const int64_t from_offset_;
+  const int32_t size_;
+  const int fd_;
+  char* const data_;
+  std::atomic<int32_t> wrote_{0};
+  std::atomic<int32_t> flushed_{0};
+  std::atomic<int64_t> max_store_ts_{0};
+};
+
+}  // namespace mq::store

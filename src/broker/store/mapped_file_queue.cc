@@ -1,0 +1,276 @@
+#include "broker/store/mapped_file_queue.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+
+#include "common/file_util.h"
+#include "common/logging.h"
+
+namespace mq::store {
+namespace fs = std::filesystem;
+
+MappedFileQueue::MappedFileQueue(std::string dir, int32_t file_size, bool prepare_next, FaultHook hook)
+    : dir_(std::move(dir)), file_size_(file_size), prepare_next_(prepare_next), hook_(std::move(hook)) {
+  if (prepare_next_) alloc_thread_ = std::thread([this] { AllocatorLoop(); });
+}
+
+MappedFileQueue::~MappedFileQueue() {
+  if (alloc_thread_.joinable()) {
+    {
+      std::lock_guard<std::mutex> lock(alloc_mu_);
+      alloc_stop_ = true;
+    }
+    alloc_cv_.notify_all();
+    alloc_thread_.join();
+  }
+}
+
+Status MappedFileQueue::Load() {
+  std::error_code ec;
+  fs::create_directories(dir_, ec);
+  if (ec) return Status::IoError(fmt::format("create dir '{}': {}", dir_, ec.message()));
+  std::vector<int64_t> offsets;
+  for (const auto& entry : fs::directory_iterator(dir_, ec)) {
+    std::string name = entry.path().filename().string();
+    if (name.size() != 20 || !std::all_of(name.begin(), name.end(), ::isdigit)) continue;
+    offsets.push_back(std::stoll(name));
+  }
+  if (ec) return Status::IoError(fmt::format("list dir '{}': {}", dir_, ec.message()));
+  std::sort(offsets.begin(), offsets.end());
+  std::vector<std::shared_ptr<MappedFile>> files;
+  for (size_t i = 0; i < offsets.size(); ++i) {
+    if (offsets[i] % file_size_ != 0) {
+      return Status::Corruption(fmt::format("segment {}/{} is not aligned to the segment size {}", dir_,
+                                            OffsetToFileName(offsets[i]), file_size_));
+    }
+    if (i > 0 && offsets[i] != offsets[i - 1] + file_size_) {
+      return Status::Corruption(fmt::format("segment gap in {}: {} follows {}", dir_,
+                                            OffsetToFileName(offsets[i]), OffsetToFileName(offsets[i - 1])));
+    }
+    std::error_code size_ec;
+    auto on_disk = fs::file_size(dir_ + "/" + OffsetToFileName(offsets[i]), size_ec);
+    if (!size_ec && on_disk < static_cast<uintmax_t>(file_size_)) {
+      MQ_LOG_WARN(Logger("store"), "segment {}/{} is short ({} of {} bytes)", dir_,
+                  OffsetToFileName(offsets[i]), on_disk, file_size_);
+      found_short_segment_ = true;
+    }
+    MQ_ASSIGN_OR_RETURN(auto file, MappedFile::Open(dir_ + "/" + OffsetToFileName(offsets[i]), offsets[i],
+                                                    file_size_, false, hook_));
+    file->SetWrotePosition(file_size_);
+    file->SetFlushedPosition(file_size_);
+    files.push_back(std::move(file));
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  files_ = std::move(files);
+  return Status::OK();
+}
+
+std::vector<std::shared_ptr<MappedFile>> MappedFileQueue::Snapshot() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return files_;
+}
+
+std::shared_ptr<MappedFile> MappedFileQueue::First() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return files_.empty() ? nullptr : files_.front();
+}
+
+std::shared_ptr<MappedFile> MappedFileQueue::Last() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return files_.empty() ? nullptr : files_.back();
+}
+
+bool MappedFileQueue::empty() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return files_.empty();
+}
+
+std::shared_ptr<MappedFile> MappedFileQueue::FindByOffset(int64_t offset) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (files_.empty() || offset < files_.front()->from_offset()) return nullptr;
+  auto index = static_cast<size_t>((offset - files_.front()->from_offset()) / file_size_);
+  if (index >= files_.size()) return nullptr;
+  return files_[index];
+}
+
+Result<std::shared_ptr<MappedFile>> MappedFileQueue::CreateFile(int64_t from) {
+  {
+    std::unique_lock<std::mutex> lock(alloc_mu_);
+    alloc_cv_.wait(lock, [&] { return !(alloc_busy_ && alloc_request_ == from); });
+    if (prepared_ && prepared_->from_offset() == from) {
+      auto file = std::move(prepared_);
+      prepared_.reset();
+      return file;
+    }
+  }
+  return MappedFile::Open(dir_ + "/" + OffsetToFileName(from), from, file_size_, true, hook_);
+}
+
+Result<std::shared_ptr<MappedFile>> MappedFileQueue::GetLastOrCreate(int64_t offset_if_empty) {
+  int64_t from;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!files_.empty() && !files_.back()->IsFull()) return files_.back();
+    from = files_.empty() ? offset_if_empty - offset_if_empty % file_size_
+                          : files_.back()->from_offset() + file_size_;
+  }
+  MQ_ASSIGN_OR_RETURN(auto file, CreateFile(from));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    files_.push_back(file);
+  }
+  MQ_LOG_INFO(Logger("store"), "created segment file={} from_offset={}", file->path(), from);
+  if (prepare_next_) {
+    {
+      std::lock_guard<std::mutex> lock(alloc_mu_);
+      warm_file_ = file;
+      warmed_to_ = 0;
+    }
+    RequestPrealloc(from + file_size_);
+  }
+  return file;
+}
+
+Status MappedFileQueue::WarmActive(int64_t offset_if_empty) {
+  if (!prepare_next_) return Status::OK();
+  MQ_ASSIGN_OR_RETURN(auto file, GetLastOrCreate(offset_if_empty));
+  {
+    std::lock_guard<std::mutex> lock(alloc_mu_);
+    warmed_to_ = file->wrote_position();
+    warm_file_ = std::move(file);
+  }
+  alloc_cv_.notify_all();
+  return Status::OK();
+}
+
+void MappedFileQueue::RequestPrealloc(int64_t from) {
+  {
+    std::lock_guard<std::mutex> lock(alloc_mu_);
+    alloc_request_ = from;
+  }
+  alloc_cv_.notify_all();
+}
+
+void MappedFileQueue::AllocatorLoop() {
+  std::unique_lock<std::mutex> lock(alloc_mu_);
+  while (true) {
+    alloc_cv_.wait_for(lock, std::chrono::milliseconds(5),
+                       [&] { return alloc_stop_ || (alloc_request_ && !alloc_busy_); });
+    if (alloc_stop_) return;
+    if (alloc_request_ && !alloc_busy_) {
+      int64_t from = *alloc_request_;
+      if (prepared_ && prepared_->from_offset() == from) {
+        alloc_request_.reset();
+      } else {
+        alloc_busy_ = true;
+        lock.unlock();
+        auto file = MappedFile::Open(dir_ + "/" + OffsetToFileName(from), from, file_size_, true, hook_);
+        lock.lock();
+        alloc_busy_ = false;
+        if (alloc_request_ == from) alloc_request_.reset();
+        if (file.ok()) {
+          prepared_ = std::move(file).value();
+        } else {
+          MQ_LOG_WARN(Logger("store"), "pre-allocation of segment {} failed: {}", from,
+                      file.status().ToString());
+        }
+        alloc_cv_.notify_all();
+      }
+    }
+    // Keep the pages just ahead of the writer faulted in, 1 MiB at a time.
+    while (warm_file_ && !alloc_stop_) {
+      auto file = warm_file_;
+      int32_t target = static_cast<int32_t>(
+          std::min<int64_t>(file->size(), int64_t{file->wrote_position()} + kWarmAheadBytes));
+      int32_t from = std::max(warmed_to_, file->wrote_position());
+      if (from >= target) break;
+      int32_t to = std::min(target, from + (1 << 20));
+      lock.unlock();
+      file->Warm(from, to);
+      lock.lock();
+      if (warm_file_ == file) warmed_to_ = to;
+    }
+  }
+}
+
+int64_t MappedFileQueue::MinOffset() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return files_.empty() ? 0 : files_.front()->from_offset();
+}
+
+int64_t MappedFileQueue::MaxWrotOffset() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return files_.empty() ? 0 : files_.back()->from_offset() + files_.back()->wrote_position();
+}
+
+int64_t MappedFileQueue::FlushedWhere() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& file : files_) {
+    if (file->flushed_position() < file_size_) return file->from_offset() + file->flushed_position();
+  }
+  return files_.empty() ? 0 : files_.back()->from_offset() + file_size_;
+}
+
+Status MappedFileQueue::Flush() {
+  for (const auto& file : Snapshot()) {
+    if (file->flushed_position() < file->wrote_position()) MQ_RETURN_IF_ERROR(file->Flush(hook_));
+  }
+  return Status::OK();
+}
+
+Status MappedFileQueue::TruncateDirty(int64_t offset, bool zero_tail) {
+  std::vector<std::shared_ptr<MappedFile>> doomed;
+  std::shared_ptr<MappedFile> containing;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    while (!files_.empty() && files_.back()->from_offset() > offset) {
+      doomed.push_back(files_.back());
+      files_.pop_back();
+    }
+    if (!files_.empty() && offset - files_.back()->from_offset() <= file_size_) containing = files_.back();
+  }
+  for (const auto& file : doomed) {
+    MQ_LOG_INFO(Logger("store"), "truncate: deleting segment {} beyond offset {}", file->path(), offset);
+    MQ_RETURN_IF_ERROR(file->Destroy());
+  }
+  if (containing) {
+    auto pos = static_cast<int32_t>(offset - containing->from_offset());
+    if (zero_tail && pos < file_size_) MQ_RETURN_IF_ERROR(containing->ZeroFrom(pos));
+    containing->SetWrotePosition(pos);
+    containing->SetFlushedPosition(pos);
+  }
+  if (!doomed.empty()) return FsyncDir(dir_);
+  return Status::OK();
+}
+
+int MappedFileQueue::DeleteLeading(const std::function<bool(const MappedFile&)>& pred, int max_files) {
+  std::vector<std::shared_ptr<MappedFile>> doomed;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    size_t n = 0;
+    while (n + 1 < files_.size() && static_cast<int>(n) < max_files && pred(*files_[n])) ++n;
+    doomed.assign(files_.begin(), files_.begin() + static_cast<std::ptrdiff_t>(n));
+    files_.erase(files_.begin(), files_.begin() + static_cast<std::ptrdiff_t>(n));
+  }
+  for (const auto& file : doomed) {
+    MQ_LOG_INFO(Logger("store"), "retention: deleting segment {}", file->path());
+    Status s = file->Destroy();
+    if (!s.ok()) MQ_LOG_WARN(Logger("store"), "delete {} failed: {}", file->path(), s.ToString());
+  }
+  return static_cast<int>(doomed.size());
+}
+
+Status MappedFileQueue::DestroyAll() {
+  std::vector<std::shared_ptr<MappedFile>> doomed;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    doomed.swap(files_);
+  }
+  for (const auto& file : doomed) MQ_RETURN_IF_ERROR(file->Destroy());
+  return Status::OK();
+}
+
+}  // namespace mq::store

@@ -1,0 +1,482 @@
+#include "broker/store/message_store.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <unordered_set>
+
+#include "broker/store/checkpoint.h"
+#include "common/coding.h"
+#include "common/file_util.h"
+#include "common/logging.h"
+
+namespace mq::store {
+namespace fs = std::filesystem;
+
+MessageFilter MakeTagFilter(const std::vector<std::string>& tags) {
+  std::unordered_set<int64_t> codes;
+  for (const auto& tag : tags) {
+    if (tag == "*") return {};
+    codes.insert(TagsCode(tag));
+  }
+  if (codes.empty()) return {};
+  return [codes = std::move(codes)](int64_t code) { return codes.count(code) > 0; };
+}
+
+MessageStore::MessageStore(StoreOptions options, Clock* clock)
+    : options_(std::move(options)), clock_(clock) {}
+
+MessageStore::~MessageStore() { Shutdown(); }
+
+namespace {
+std::string AbortPath(const StoreOptions& o) { return o.store_path_root_dir + "/abort"; }
+std::string CheckpointPath(const StoreOptions& o) { return o.store_path_root_dir + "/checkpoint"; }
+}  // namespace
+
+int64_t MessageStore::ReadableLimit() const {
+  return options_.flush_disk_type == FlushDiskType::kSyncFlush ? commit_log_->flushed_offset()
+                                                               : commit_log_->committed_offset();
+}
+
+Status MessageStore::Start() {
+  if (running_.load()) return Status::FailedPrecondition("store already started");
+  MQ_RETURN_IF_ERROR(ValidateStoreOptions(options_));
+  std::error_code ec;
+  fs::create_directories(options_.store_path_root_dir, ec);
+  if (ec) return Status::IoError(fmt::format("create '{}': {}", options_.store_path_root_dir, ec.message()));
+  std::string lock_path = options_.store_path_root_dir + "/lock";
+  lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lock_fd_ < 0) return Status::IoError(fmt::format("open '{}': {}", lock_path, std::strerror(errno)));
+  if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    ::close(lock_fd_);
+    lock_fd_ = -1;
+    return Status::FailedPrecondition(
+        fmt::format("store '{}' is in use by another process (lock held)", options_.store_path_root_dir));
+  }
+  Status s = StartLocked();
+  if (!s.ok()) {
+    ::close(lock_fd_);
+    lock_fd_ = -1;
+  }
+  return s;
+}
+
+Status MessageStore::StartLocked() {
+  commit_log_ = std::make_unique<CommitLog>(options_, clock_);
+  queues_ = std::make_unique<ConsumeQueueTable>(options_.store_path_root_dir + "/consumequeue",
+                                                options_.mapped_file_size_consume_queue);
+  if (options_.message_index_enable) index_ = std::make_unique<IndexService>(options_);
+  dispatcher_ = std::make_unique<Dispatcher>(commit_log_.get(), queues_.get(), index_.get(),
+                                             [this] { return ReadableLimit(); });
+  for (const auto& listener : pending_listeners_) dispatcher_->AddListener(listener);
+  MQ_RETURN_IF_ERROR(Recover());
+
+  // The abort marker exists exactly while the store runs.
+  MQ_RETURN_IF_ERROR(WriteFileAtomically(AbortPath(options_), "running\n"));
+  flush_ =
+      std::make_unique<FlushService>(commit_log_.get(), options_, &latch_, [this] { dispatcher_->Wakeup(); });
+  clean_ = std::make_unique<CleanService>(options_, clock_, commit_log_.get(), queues_.get(), index_.get(),
+                                          [this] { return dispatcher_->dispatched_offset(); });
+  dispatcher_->Start(dispatcher_->dispatched_offset());
+  flush_->Start();
+  {
+    std::lock_guard<std::mutex> lock(maint_mu_);
+    maint_stop_ = false;
+  }
+  maint_thread_ = std::thread([this] { MaintenanceLoop(); });
+  running_.store(true, std::memory_order_release);
+  MQ_LOG_INFO(Logger("store"), "store started dir={} min_offset={} max_offset={}",
+              options_.store_path_root_dir, MinPhyOffset(), MaxPhyOffset());
+  return Status::OK();
+}
+
+Status MessageStore::Recover() {
+  bool abort_exists = fs::exists(AbortPath(options_));
+  StoreCheckpoint cp;
+  auto loaded = StoreCheckpoint::Load(CheckpointPath(options_));
+  if (loaded.ok()) {
+    cp = *loaded;
+  } else if (!loaded.status().IsNotFound()) {
+    MQ_LOG_WARN(Logger("store"), "ignoring checkpoint: {}", loaded.status().ToString());
+  }
+  MQ_RETURN_IF_ERROR(commit_log_->Load());
+  bool clean = !abort_exists && loaded.ok();
+  if (!clean && !commit_log_->queue().empty()) {
+    MQ_LOG_WARN(Logger("store"),
+                "store was not shut down cleanly (abort={}, checkpoint={}); validating the log tail",
+                abort_exists, loaded.ok() ? "ok" : loaded.status().ToString());
+  }
+  bool cq_dir_missing = !fs::exists(queues_->root_dir());
+  bool index_dir_missing = !fs::exists(options_.store_path_root_dir + "/index");
+  MQ_RETURN_IF_ERROR(queues_->LoadAll());
+  if (index_) MQ_RETURN_IF_ERROR(index_->Load());
+
+  MQ_ASSIGN_OR_RETURN(int64_t end, commit_log_->Recover(clean, cp.physic_offset));
+  int64_t min = commit_log_->min_offset();
+  if (!clean && end > min) {
+    // Bytes recovered from the page cache may not be on disk yet: make them durable.
+    int64_t from = (cp.physic_offset >= min && cp.physic_offset <= end) ? cp.physic_offset : min;
+    for (const auto& file : commit_log_->queue().Snapshot()) {
+      if (file->from_offset() + file->size() <= from) continue;
+      file->SetFlushedPosition(0);
+      MQ_RETURN_IF_ERROR(file->Flush(options_.fault_hook));
+    }
+  }
+  auto cqs = queues_->All();
+  for (const auto& cq : cqs) MQ_RETURN_IF_ERROR(cq->Recover(min, end));
+  if (index_) MQ_RETURN_IF_ERROR(index_->Recover(end));
+
+  int64_t dispatch_from = (cp.logic_offset >= min && cp.logic_offset <= end) ? cp.logic_offset : min;
+  if (cq_dir_missing || cqs.empty()) dispatch_from = min;
+  if (index_ && index_dir_missing) dispatch_from = min;
+  if (dispatch_from < end) {
+    MQ_LOG_INFO(Logger("store"), "rebuilding consume queues and index from offset {} to {}", dispatch_from,
+                end);
+  }
+  MQ_RETURN_IF_ERROR(dispatcher_->DispatchRange(dispatch_from, end, false));
+  for (const auto& cq : queues_->All()) {
+    MQ_RETURN_IF_ERROR(cq->Flush());
+    commit_log_->SetNextQueueOffset(cq->topic(), cq->queue_id(), cq->max_offset());
+  }
+  return Status::OK();
+}
+
+void MessageStore::Shutdown() {
+  if (!running_.exchange(false)) return;
+  {
+    std::lock_guard<std::mutex> lock(maint_mu_);
+    maint_stop_ = true;
+  }
+  maint_cv_.notify_all();
+  if (maint_thread_.joinable()) maint_thread_.join();
+  flush_->Shutdown();
+  dispatcher_->Shutdown();
+  Status s = SaveCheckpoint();
+  if (s.ok() && latch_.ok() && dispatcher_->dispatched_offset() == commit_log_->committed_offset() &&
+      commit_log_->flushed_offset() == commit_log_->committed_offset()) {
+    ::unlink(AbortPath(options_).c_str());
+    s = FsyncDir(options_.store_path_root_dir);
+  } else {
+    MQ_LOG_WARN(Logger("store"), "unclean shutdown (checkpoint: {}, background error: {}); recovery will run",
+                s.ToString(), latch_.status().ToString());
+  }
+  MQ_LOG_INFO(Logger("store"), "store shut down max_offset={}", commit_log_->committed_offset());
+  if (lock_fd_ >= 0) {
+    ::close(lock_fd_);
+    lock_fd_ = -1;
+  }
+}
+
+Status MessageStore::SaveCheckpoint() {
+  std::lock_guard<std::mutex> lock(checkpoint_mu_);
+  if (!latch_.ok()) return latch_.status();
+  StoreCheckpoint cp;
+  cp.logic_offset = dispatcher_->dispatched_offset();
+  for (const auto& cq : queues_->All()) MQ_RETURN_IF_ERROR(cq->Flush());
+  if (index_) MQ_RETURN_IF_ERROR(index_->Flush());
+  cp.physic_offset = commit_log_->flushed_offset();
+  cp.logic_offset = std::min(cp.logic_offset, cp.physic_offset);
+  cp.physic_timestamp = cp.logic_timestamp = clock_->NowMillis();
+  return cp.Save(CheckpointPath(options_));
+}
+
+void MessageStore::MaintenanceLoop() {
+  auto last_clean = std::chrono::steady_clock::now();
+  while (true) {
+    {
+      std::unique_lock<std::mutex> lock(maint_mu_);
+      if (maint_cv_.wait_for(lock, std::chrono::milliseconds(options_.flush_interval_consume_queue_ms),
+                             [&] { return maint_stop_; })) {
+        return;
+      }
+    }
+    Status s = SaveCheckpoint();
+    if (!s.ok() && latch_.ok()) {
+      MQ_LOG_ERROR(Logger("store"), "consume queue flush / checkpoint failed, store is now read-only: {}",
+                   s.ToString());
+      latch_.Set(s);
+    }
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_clean >= std::chrono::milliseconds(options_.clean_resource_interval_ms)) {
+      last_clean = now;
+      clean_->RunOnce();
+    }
+  }
+}
+
+PutResult MessageStore::Precheck(const std::vector<MessageInput>& messages) const {
+  PutResult r;
+  r.status = PutStatus::kServiceNotAvailable;
+  if (!running_.load(std::memory_order_acquire)) {
+    r.error = "store is not running";
+    return r;
+  }
+  if (!latch_.ok()) {
+    r.error = "store is read-only after an I/O error: " + latch_.status().ToString();
+    return r;
+  }
+  if (clean_->disk_full()) {
+    r.error = fmt::format("disk full: usage {:.1f}% is above diskSpaceWarningLevelRatio {:.0f}%",
+                          clean_->last_disk_usage() * 100, options_.disk_space_warning_level_ratio * 100);
+    return r;
+  }
+  r.status = PutStatus::kMessageIllegal;
+  if (messages.empty()) {
+    r.error = "batch is empty";
+    return r;
+  }
+  for (const auto& m : messages) {
+    if (m.topic != messages.front().topic) {
+      r.error = "batch: all messages must have the same topic";
+      return r;
+    }
+    if (m.queue_id < 0 || m.queue_id >= options_.max_queue_nums_per_topic) {
+      r.error =
+          fmt::format("queue_id: {} out of range [0, {})", m.queue_id, options_.max_queue_nums_per_topic);
+      return r;
+    }
+    size_t props = 0;
+    for (const auto& [k, v] : m.properties) props += k.size() + v.size() + 2;
+    if (props > static_cast<size_t>(kMaxPropertiesLength) - 20) {
+      r.status = PutStatus::kPropertiesSizeExceeded;
+      r.error =
+          fmt::format("properties: {} bytes exceeds the maximum of {}", props, kMaxPropertiesLength - 20);
+      return r;
+    }
+    if (m.body.size() > static_cast<size_t>(options_.max_message_size)) {
+      r.error = fmt::format("message body of {} bytes exceeds maxMessageSize {}", m.body.size(),
+                            options_.max_message_size);
+      return r;
+    }
+  }
+  r.status = PutStatus::kOk;
+  return r;
+}
+
+void MessageStore::PutMessage(MessageInput message, PutCallback done) {
+  std::vector<MessageInput> batch;
+  batch.push_back(std::move(message));
+  PutMessages(std::move(batch), std::move(done));
+}
+
+void MessageStore::PutMessages(std::vector<MessageInput> messages, PutCallback done) {
+  PutResult check = Precheck(messages);
+  if (!check.ok()) return done(check);
+  std::vector<PendingRecord> records(messages.size());
+  HostAddress store_host{options_.store_host_ip, options_.store_host_port};
+  for (size_t i = 0; i < messages.size(); ++i) {
+    Status s = EncodeMessage(messages[i], store_host, &records[i].bytes);
+    if (s.ok() && records[i].bytes.size() > static_cast<size_t>(options_.max_message_size)) {
+      s = Status::InvalidArgument(fmt::format("message of {} bytes exceeds maxMessageSize {}",
+                                              records[i].bytes.size(), options_.max_message_size));
+    }
+    if (!s.ok()) {
+      PutResult r;
+      r.status = PutStatus::kMessageIllegal;
+      r.error = s.message();
+      return done(r);
+    }
+    records[i].topic = std::move(messages[i].topic);
+    records[i].queue_id = messages[i].queue_id;
+  }
+  AppendAndComplete(std::move(records), std::move(done));
+}
+
+void MessageStore::AppendAndComplete(std::vector<PendingRecord> records, PutCallback done) {
+  AppendResult a = commit_log_->Append(&records);
+  PutResult r;
+  if (!a.status.ok()) {
+    if (a.status.code() == StatusCode::kInvalidArgument) {
+      r.status = PutStatus::kMessageIllegal;
+    } else {
+      r.status = PutStatus::kCreateMappedFileFailed;
+      MQ_LOG_ERROR(Logger("store"), "commit log append failed, store is now read-only: {}",
+                   a.status.ToString());
+      latch_.Set(a.status);
+    }
+    // Records appended before the failure stay in the log (the producer's retry may
+    // duplicate them: at-least-once), but the put as a whole failed.
+    r.error = a.status.ToString();
+    return done(r);
+  }
+  r.status = PutStatus::kOk;
+  r.physical_offset = a.wrote_offset;
+  r.wrote_bytes = a.wrote_bytes;
+  r.queue_offset = a.queue_offset;
+  r.msg_num = a.msg_num;
+  r.store_timestamp = a.store_timestamp;
+  r.offset_msg_id = CreateOffsetMessageId({options_.store_host_ip, options_.store_host_port}, a.wrote_offset);
+  if (options_.flush_disk_type == FlushDiskType::kAsyncFlush) {
+    dispatcher_->Wakeup();
+    return done(r);
+  }
+  flush_->WaitDurable(a.end_offset,
+                      [r = std::move(r), done = std::move(done)](PutStatus st, const Status& s) mutable {
+                        r.status = st;
+                        if (!s.ok()) r.error = s.ToString();
+                        done(r);
+                      });
+}
+
+GetMessageResult MessageStore::GetMessages(std::string_view group, const std::string& topic, int32_t queue_id,
+                                           int64_t offset, int32_t max_count, int32_t max_bytes,
+                                           const MessageFilter& filter) const {
+  (void)group;
+  GetMessageResult r;
+  auto cq = queues_ ? queues_->Find(topic, queue_id) : nullptr;
+  if (!cq) {
+    r.status = GetMessageStatus::kNoMatchedLogicQueue;
+    r.next_begin_offset = 0;
+    return r;
+  }
+  r.min_offset = cq->min_offset();
+  r.max_offset = cq->max_offset();
+  if (r.max_offset == 0) {
+    r.status = GetMessageStatus::kNoMessageInQueue;
+    r.next_begin_offset = 0;
+  } else if (offset < r.min_offset) {
+    r.status = GetMessageStatus::kOffsetTooSmall;
+    r.next_begin_offset = r.min_offset;
+  } else if (offset == r.max_offset) {
+    r.status = GetMessageStatus::kOffsetOverflowOne;
+    r.next_begin_offset = offset;
+  } else if (offset > r.max_offset) {
+    r.status = GetMessageStatus::kOffsetOverflowBadly;
+    r.next_begin_offset = r.min_offset == 0 ? r.min_offset : r.max_offset;
+  } else {
+    int32_t scan = std::max(max_count, 16000 / kCqUnitSize);
+    auto units = cq->Read(offset, scan);
+    if (units.empty()) {
+      int64_t per_file = options_.mapped_file_size_consume_queue / kCqUnitSize;
+      r.status = GetMessageStatus::kOffsetFoundNull;
+      r.next_begin_offset = offset + per_file - offset % per_file;
+      return r;
+    }
+    r.status = GetMessageStatus::kNoMatchedMessage;
+    int64_t min_phy = commit_log_->min_offset();
+    size_t i = 0;
+    for (; i < units.size(); ++i) {
+      const CqUnit& u = units[i];
+      if (static_cast<int32_t>(r.messages.size()) >= max_count) break;
+      if (!r.messages.empty() && r.buffer_total_size + u.size > max_bytes) break;
+      if (u.size <= 0) continue;  // hole
+      if (filter && !filter(u.tags_code)) continue;
+      if (u.phy_offset < min_phy) {
+        if (r.messages.empty()) r.status = GetMessageStatus::kMessageWasRemoving;
+        continue;
+      }
+      auto ref = commit_log_->Read(u.phy_offset, u.size);
+      if (!ref.ok()) {
+        if (r.messages.empty()) r.status = GetMessageStatus::kMessageWasRemoving;
+        continue;
+      }
+      r.messages.emplace_back(ref->bytes);
+      r.queue_offsets.push_back(offset + static_cast<int64_t>(i));
+      r.buffer_total_size += u.size;
+      r.status = GetMessageStatus::kFound;
+    }
+    r.next_begin_offset = offset + static_cast<int64_t>(i);
+  }
+  return r;
+}
+
+int64_t MessageStore::MinOffsetInQueue(const std::string& topic, int32_t queue_id) const {
+  auto cq = queues_ ? queues_->Find(topic, queue_id) : nullptr;
+  return cq ? cq->min_offset() : 0;
+}
+
+int64_t MessageStore::MaxOffsetInQueue(const std::string& topic, int32_t queue_id) const {
+  auto cq = queues_ ? queues_->Find(topic, queue_id) : nullptr;
+  return cq ? cq->max_offset() : 0;
+}
+
+Result<int64_t> MessageStore::GetOffsetByTimestamp(const std::string& topic, int32_t queue_id,
+                                                   int64_t timestamp_ms) const {
+  auto cq = queues_ ? queues_->Find(topic, queue_id) : nullptr;
+  if (!cq) return Status::NotFound(fmt::format("no consume queue {}-{}", topic, queue_id));
+  auto store_ts = [&](int64_t queue_offset) -> int64_t {
+    auto unit = cq->Get(queue_offset);
+    if (!unit || unit->size <= 0) return -1;
+    auto ref = commit_log_->Read(unit->phy_offset, unit->size);
+    if (!ref.ok()) return -1;
+    return static_cast<int64_t>(DecodeFixed64BE(ref->bytes.data() + kStoreTimestampPos));
+  };
+  int64_t lo = cq->min_offset();
+  int64_t hi = cq->max_offset();  // answer in [lo, hi]
+  while (lo < hi) {
+    int64_t mid = lo + (hi - lo) / 2;
+    if (store_ts(mid) >= timestamp_ms) {
+      hi = mid;
+    } else {
+      lo = mid + 1;
+    }
+  }
+  return lo;
+}
+
+Result<StoredMessage> MessageStore::LookMessageByOffset(int64_t physical_offset) const {
+  if (!commit_log_) return Status::Unavailable("store is not started");
+  return commit_log_->LookMessage(physical_offset, ReadableLimit());
+}
+
+std::vector<StoredMessage> MessageStore::QueryMessageByKey(const std::string& topic, const std::string& key,
+                                                           int max_num, int64_t begin_ms,
+                                                           int64_t end_ms) const {
+  std::vector<StoredMessage> out;
+  if (!index_) return out;
+  for (int64_t phy : index_->Query(topic, key, max_num, begin_ms, end_ms)) {
+    auto msg = LookMessageByOffset(phy);
+    if (!msg.ok() || msg->topic != topic) continue;
+    bool match = msg->Property(kPropertyUniqKey) == key;
+    std::string keys = msg->Property(kPropertyKeys);
+    std::string_view rest(keys);
+    while (!match && !rest.empty()) {
+      size_t sp = rest.find(' ');
+      match = rest.substr(0, sp) == key;
+      rest.remove_prefix(sp == std::string_view::npos ? rest.size() : sp + 1);
+    }
+    if (match) out.push_back(std::move(msg).value());
+  }
+  return out;
+}
+
+Result<StoredMessage> MessageStore::QueryMessageByUniqueKey(const std::string& topic,
+                                                            const std::string& uniq_key) const {
+  for (auto& msg : QueryMessageByKey(topic, uniq_key, 32)) {
+    if (msg.Property(kPropertyUniqKey) == uniq_key) return std::move(msg);
+  }
+  return Status::NotFound(fmt::format("no message with UNIQ_KEY '{}' in topic '{}'", uniq_key, topic));
+}
+
+void MessageStore::AddArrivalListener(ArrivalListener listener) {
+  MQ_CHECK(!running_.load(), "AddArrivalListener must be called before Start()");
+  pending_listeners_.push_back(std::move(listener));
+}
+
+Status MessageStore::ReplicaAppend(int64_t offset, std::string_view data) {
+  if (!running_.load()) return Status::Unavailable("store is not running");
+  if (!latch_.ok()) return latch_.status();
+  MQ_RETURN_IF_ERROR(commit_log_->ReplicaAppend(offset, data));
+  dispatcher_->Wakeup();
+  if (options_.flush_disk_type == FlushDiskType::kSyncFlush) flush_->Wakeup();
+  return Status::OK();
+}
+
+int64_t MessageStore::MinPhyOffset() const { return commit_log_ ? commit_log_->min_offset() : 0; }
+int64_t MessageStore::MaxPhyOffset() const { return commit_log_ ? commit_log_->committed_offset() : 0; }
+int64_t MessageStore::FlushedPhyOffset() const { return commit_log_ ? commit_log_->flushed_offset() : 0; }
+int64_t MessageStore::DispatchedPhyOffset() const {
+  return dispatcher_ ? dispatcher_->dispatched_offset() : 0;
+}
+
+CleanStats MessageStore::RunCleanOnce() { return clean_ ? clean_->RunOnce() : CleanStats{}; }
+
+Status MessageStore::BackgroundError() const { return latch_.ok() ? Status::OK() : latch_.status(); }
+
+}  // namespace mq::store

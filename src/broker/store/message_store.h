@@ -1,0 +1,127 @@
+// MessageStore: the storage engine facade (RocketMQ DefaultMessageStore, minus the god-class).
+//
+// Owns (and wires) CommitLog, ConsumeQueueTable, IndexService, Dispatcher, FlushService,
+// CleanService and a maintenance thread (consume queue/index flush + checkpoint every
+// flushIntervalConsumeQueue ms, retention every cleanResourceInterval ms).
+// Lifecycle: construct -> Start() (load, recover, start threads) -> use -> Shutdown()
+// (final flush, checkpoint, remove the abort marker). The destructor calls Shutdown().
+// Threads: every public method is thread-safe. PutMessage never blocks on disk: in
+// ASYNC_FLUSH its callback runs inline once the record is in the page cache; in SYNC_FLUSH it
+// runs on the flush thread once the record is durable. ArrivalListeners run on the dispatcher
+// thread. Callbacks and listeners must not block.
+// Files under storePathRootDir: commitlog/, consumequeue/<topic>/<queueId>/, index/,
+// checkpoint, abort (exists while running; a leftover one means the last run crashed), lock
+// (flock'ed while started, so two processes never open one store).
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "broker/store/clean_service.h"
+#include "broker/store/commit_log.h"
+#include "broker/store/consume_queue.h"
+#include "broker/store/dispatcher.h"
+#include "broker/store/flush_service.h"
+#include "broker/store/index_service.h"
+#include "broker/store/message_format.h"
+#include "broker/store/store_options.h"
+#include "broker/store/store_types.h"
+#include "common/clock.h"
+
+namespace mq::store {
+
+// Tag filter over consume queue tag hash codes; an empty function accepts everything.
+using MessageFilter = std::function<bool(int64_t tags_code)>;
+// Accepts messages whose TAGS is one of `tags` ("*" or an empty list accepts all).
+MessageFilter MakeTagFilter(const std::vector<std::string>& tags);
+
+class MessageStore {
+ public:
+  explicit MessageStore(StoreOptions options, Clock* clock = SystemClock::Default());
+  ~MessageStore();
+  MessageStore(const MessageStore&) = delete;
+  MessageStore& operator=(const MessageStore&) = delete;
+
+  Status Start();
+  void Shutdown();
+
+  // Appends one message; `done` gets the offsets or why it failed (see PutStatus).
+  void PutMessage(MessageInput message, PutCallback done);
+  // Appends a batch of messages of ONE topic contiguously; one callback for all.
+  void PutMessages(std::vector<MessageInput> messages, PutCallback done);
+
+  // Reads up to max_count messages / max_bytes from a queue, skipping tags the filter
+  // rejects. `group` is informational (logging/stats). Statuses as RocketMQ's getMessage().
+  GetMessageResult GetMessages(std::string_view group, const std::string& topic, int32_t queue_id,
+                               int64_t offset, int32_t max_count, int32_t max_bytes,
+                               const MessageFilter& filter = {}) const;
+
+  int64_t MinOffsetInQueue(const std::string& topic, int32_t queue_id) const;
+  // Next queue offset to be written, i.e. one past the last readable message.
+  int64_t MaxOffsetInQueue(const std::string& topic, int32_t queue_id) const;
+  // First queue offset whose store timestamp >= timestamp_ms (MaxOffset if none).
+  Result<int64_t> GetOffsetByTimestamp(const std::string& topic, int32_t queue_id,
+                                       int64_t timestamp_ms) const;
+  // The message stored at a commit log offset (offsetMsgId lookups).
+  Result<StoredMessage> LookMessageByOffset(int64_t physical_offset) const;
+  // Messages whose KEYS contain `key` (or whose UNIQ_KEY is `key`), newest first.
+  std::vector<StoredMessage> QueryMessageByKey(const std::string& topic, const std::string& key, int max_num,
+                                               int64_t begin_ms = 0, int64_t end_ms = INT64_MAX) const;
+  Result<StoredMessage> QueryMessageByUniqueKey(const std::string& topic, const std::string& uniq_key) const;
+
+  // Before Start(): called as (topic, queue_id, max_queue_offset) when messages arrive.
+  void AddArrivalListener(ArrivalListener listener);
+
+  // Slave replication: raw commit log bytes at `offset` (== MaxPhyOffset()).
+  Status ReplicaAppend(int64_t offset, std::string_view data);
+
+  int64_t MinPhyOffset() const;
+  int64_t MaxPhyOffset() const;      // committed (appended) end
+  int64_t FlushedPhyOffset() const;  // durable end
+  int64_t DispatchedPhyOffset() const;
+
+  // One retention pass now (the maintenance thread also runs it periodically).
+  CleanStats RunCleanOnce();
+  // OK, or the sticky I/O error that made the store read-only.
+  Status BackgroundError() const;
+
+  const StoreOptions& options() const { return options_; }
+
+ private:
+  Status StartLocked();
+  Status Recover();
+  Status SaveCheckpoint();
+  void MaintenanceLoop();
+  int64_t ReadableLimit() const;
+  PutResult Precheck(const std::vector<MessageInput>& messages) const;
+  void AppendAndComplete(std::vector<PendingRecord> records, PutCallback done);
+
+  const StoreOptions options_;
+  Clock* const clock_;
+  ErrorLatch latch_;
+  std::unique_ptr<CommitLog> commit_log_;
+  std::unique_ptr<ConsumeQueueTable> queues_;
+  std::unique_ptr<IndexService> index_;  // null when messageIndexEnable=false
+  std::unique_ptr<Dispatcher> dispatcher_;
+  std::unique_ptr<FlushService> flush_;
+  std::unique_ptr<CleanService> clean_;
+  std::atomic<bool> running_{false};
+  std::vector<ArrivalListener> pending_listeners_;  // added to the dispatcher by Start()
+
+  std::mutex maint_mu_;
+  std::condition_variable maint_cv_;
+  bool maint_stop_ = false;  // GUARDED_BY(maint_mu_)
+  std::thread maint_thread_;
+  std::mutex checkpoint_mu_;  // serialises SaveCheckpoint
+  int lock_fd_ = -1;          // flock'ed <root>/lock while started
+};
+
+}  // namespace mq::store

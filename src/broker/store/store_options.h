@@ -1,0 +1,104 @@
+// StoreOptions: every knob of the storage engine, leveldb options.h style. Each field names
+// the RocketMQ MessageStoreConfig key the broker binds it to, and its default.
+// Plain value type; copied into MessageStore at construction and immutable afterwards.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+
+namespace mq::store {
+
+enum class FlushDiskType { kAsyncFlush, kSyncFlush };
+
+// Test-only fault injection. Called before an I/O step; a non-OK return makes that step fail
+// as if the kernel had returned the error. `op` is "create" (new segment file) or "flush"
+// (msync/fdatasync); `path` is the file concerned.
+using FaultHook = std::function<Status(std::string_view op, const std::string& path)>;
+
+struct StoreOptions {
+  // storePathRootDir: root of commitlog/, consumequeue/, index/, checkpoint, abort.
+  // Default: "./store".
+  std::string store_path_root_dir = "./store";
+
+  // mappedFileSizeCommitLog: bytes per commit log segment. Default: 1 GiB.
+  int32_t mapped_file_size_commit_log = 1024 * 1024 * 1024;
+
+  // mappedFileSizeConsumeQueue: bytes per consume queue segment (multiple of 20).
+  // Default: 300000 * 20.
+  int32_t mapped_file_size_consume_queue = 300000 * 20;
+
+  // flushDiskType: ASYNC_FLUSH or SYNC_FLUSH. Default: kAsyncFlush.
+  FlushDiskType flush_disk_type = FlushDiskType::kAsyncFlush;
+
+  // flushIntervalCommitLog: ASYNC_FLUSH period in ms. Default: 500.
+  int32_t flush_interval_commit_log_ms = 500;
+
+  // syncFlushTimeout: SYNC_FLUSH wait before a put reports kFlushDiskTimeout, ms. Default: 5000.
+  int32_t sync_flush_timeout_ms = 5000;
+
+  // flushIntervalConsumeQueue: how often consume queues and index are flushed and the
+  // checkpoint is written, ms. Default: 1000.
+  int32_t flush_interval_consume_queue_ms = 1000;
+
+  // maxMessageSize: largest accepted record (whole encoded record), bytes. Default: 4 MiB.
+  int32_t max_message_size = 4 * 1024 * 1024;
+
+  // Largest accepted queue id + 1 (the broker checks topic configs; this is the store's
+  // sanity bound). Default: 1024.
+  int32_t max_queue_nums_per_topic = 1024;
+
+  // fileReservedTime: hours a commit log segment is kept after its newest message. Default: 72.
+  int32_t file_reserved_time_hours = 72;
+
+  // deleteWhen: local hours (two digits, ';'-separated) when expired files are deleted.
+  // Default: "04".
+  std::string delete_when = "04";
+
+  // diskMaxUsedSpaceRatio: percent of the store disk above which expired files are deleted
+  // immediately, regardless of deleteWhen. Default: 75.
+  int32_t disk_max_used_space_ratio = 75;
+
+  // diskSpaceCleanForciblyRatio: above this fraction, the oldest files are deleted even if
+  // not expired. Default: 0.85.
+  double disk_space_clean_forcibly_ratio = 0.85;
+
+  // diskSpaceWarningLevelRatio: above this fraction puts are refused ("disk full").
+  // Default: 0.90.
+  double disk_space_warning_level_ratio = 0.90;
+
+  // deleteFileBatchMax: segments deleted per clean pass. Default: 10.
+  int32_t delete_file_batch_max = 10;
+
+  // Period of the clean service, ms (RocketMQ cleanResourceInterval). Default: 10000.
+  int32_t clean_resource_interval_ms = 10000;
+
+  // maxHashSlotNum / maxIndexNum: IndexFile geometry. Default: 5000000 / 20000000.
+  int32_t max_hash_slot_num = 5000000;
+  int32_t max_index_num = 20000000;
+
+  // messageIndexEnable: build the key index. Default: true.
+  bool message_index_enable = true;
+
+  // Pre-create and fallocate the next commit log segment on a background thread
+  // (RocketMQ AllocateMappedFileService). Default: true.
+  bool preallocate_next_segment = true;
+
+  // brokerIP1:listenPort packed as storehost in every record (IPv4 only). Default: 127.0.0.1:10911.
+  uint32_t store_host_ip = 0x7F000001;
+  uint32_t store_host_port = 10911;
+
+  // Test-only: returns the used fraction of the store's disk instead of statvfs(). Default: empty.
+  std::function<double()> disk_usage_probe;
+
+  // Test-only fault injection, see FaultHook. Default: empty.
+  FaultHook fault_hook;
+};
+
+// Validates sizes and ratios; returns InvalidArgument naming the RocketMQ key.
+Status ValidateStoreOptions(const StoreOptions& options);
+
+}  // namespace mq::store

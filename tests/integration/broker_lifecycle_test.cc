@@ -1,0 +1,152 @@
+// Restart, crash and NameServer registration of the real mqbroker.
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include <csignal>
+
+#include "broker_fixture.h"
+#include "grpc_test_util.h"
+#include "namesrv_fixture.h"
+#include "testutil/temp_dir.h"
+#include "testutil/wait.h"
+
+namespace mq::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using Stub = mq::v1::Messaging::Stub;
+using Admin = mq::v1::BrokerAdmin::Stub;
+
+std::vector<std::string> PullAllBodies(Stub* stub, const std::string& topic, int32_t queue_id) {
+  std::vector<std::string> bodies;
+  int64_t offset = 0;
+  for (int round = 0; round < 1000; ++round) {
+    mq::v1::PullMessageResponse r;
+    if (!Pull(stub, "reader", topic, queue_id, offset, &r).ok() || r.status() != mq::v1::FOUND) break;
+    for (const auto& m : r.messages()) bodies.push_back(m.message().body());
+    offset = r.next_begin_offset();
+  }
+  return bodies;
+}
+
+TEST(BrokerLifecycleTest, GracefulRestartKeepsTopicsGroupsOffsetsAndMessages) {
+  TempDir dir;
+  BrokerProcess broker({"", dir.path(), "broker-a", {}});
+  ASSERT_TRUE(broker.Start()) << broker.process().ReadLog();
+
+  mq::v1::CreateTopicRequest topic;
+  topic.mutable_config()->set_topic_name("Durable");
+  topic.mutable_config()->set_read_queue_nums(3);
+  topic.mutable_config()->set_write_queue_nums(3);
+  topic.mutable_config()->set_perm(6);
+  mq::v1::CreateTopicResponse topic_resp;
+  ASSERT_GRPC_OK(Call(broker.admin(), &Admin::CreateTopic, topic, &topic_resp));
+  mq::v1::CreateSubscriptionGroupRequest group;
+  group.mutable_config()->set_group_name("durable_group");
+  group.mutable_config()->set_consume_enable(true);
+  group.mutable_config()->set_retry_max_times(5);
+  mq::v1::CreateSubscriptionGroupResponse group_resp;
+  ASSERT_GRPC_OK(Call(broker.admin(), &Admin::CreateSubscriptionGroup, group, &group_resp));
+  std::vector<mq::v1::Message> batch;
+  for (int i = 0; i < 50; ++i) batch.push_back(TextMessage("durable-" + std::to_string(i)));
+  ASSERT_GRPC_OK(Send(broker.messaging(), "Durable", 2, batch));
+  mq::v1::UpdateConsumerOffsetRequest commit;
+  commit.set_consumer_group("durable_group");
+  commit.mutable_queue()->set_topic("Durable");
+  commit.mutable_queue()->set_queue_id(2);
+  commit.set_offset(17);
+  mq::v1::UpdateConsumerOffsetResponse commit_resp;
+  ASSERT_GRPC_OK(Call(broker.messaging(), &Stub::UpdateConsumerOffset, commit, &commit_resp));
+
+  ASSERT_EQ(broker.Stop(), 0) << broker.process().ReadLog();
+  ASSERT_TRUE(broker.Start()) << broker.process().ReadLog();
+
+  mq::v1::GetTopicConfigRequest get_topic;
+  get_topic.set_topic("Durable");
+  mq::v1::GetTopicConfigResponse got_topic;
+  ASSERT_GRPC_OK(Call(broker.admin(), &Admin::GetTopicConfig, get_topic, &got_topic));
+  EXPECT_EQ(got_topic.configs(0).read_queue_nums(), 3);
+  mq::v1::GetSubscriptionGroupsRequest get_group;
+  get_group.set_group("durable_group");
+  mq::v1::GetSubscriptionGroupsResponse got_group;
+  ASSERT_GRPC_OK(Call(broker.admin(), &Admin::GetSubscriptionGroups, get_group, &got_group));
+  EXPECT_EQ(got_group.configs(0).retry_max_times(), 5);
+  mq::v1::QueryConsumerOffsetRequest query;
+  query.set_consumer_group("durable_group");
+  *query.mutable_queue() = commit.queue();
+  mq::v1::QueryConsumerOffsetResponse offset;
+  ASSERT_GRPC_OK(Call(broker.messaging(), &Stub::QueryConsumerOffset, query, &offset));
+  EXPECT_EQ(offset.offset(), 17);
+  auto bodies = PullAllBodies(broker.messaging(), "Durable", 2);
+  ASSERT_EQ(bodies.size(), 50u);
+  EXPECT_EQ(bodies[49], "durable-49");
+}
+
+TEST(BrokerLifecycleTest, KillNineInSyncFlushLosesNoAcknowledgedMessage) {
+  TempDir dir;
+  BrokerProcess broker({"", dir.path(), "broker-a", {"flushDiskType=SYNC_FLUSH"}});
+  ASSERT_TRUE(broker.Start()) << broker.process().ReadLog();
+  int acked = 0;
+  for (int i = 0; i < 200; ++i) {
+    mq::v1::SendMessageResponse r;
+    if (Send(broker.messaging(), "Crash", 0, {TextMessage("crash-" + std::to_string(i))}, &r).ok() &&
+        r.status() == mq::v1::SEND_OK) {
+      ++acked;
+    }
+  }
+  ASSERT_EQ(acked, 200);
+  broker.process().Kill();  // SIGKILL: no shutdown, no final flush
+  ASSERT_TRUE(broker.Start()) << broker.process().ReadLog();
+  ASSERT_TRUE(WaitForMaxOffset(broker.messaging(), "Crash", 0, 200));
+  auto bodies = PullAllBodies(broker.messaging(), "Crash", 0);
+  ASSERT_EQ(bodies.size(), 200u);
+  for (int i = 0; i < 200; ++i) EXPECT_EQ(bodies[static_cast<size_t>(i)], "crash-" + std::to_string(i));
+}
+
+TEST(BrokerRegistrationTest, RegistersEverywhereExpiresAfterKillAndLeavesAtOnceOnSigterm) {
+  NamesrvProcess ns1({"--set", "brokerExpiredMillis=2000", "--set", "scanNotActiveBrokerInterval=100"});
+  NamesrvProcess ns2({"--set", "brokerExpiredMillis=2000", "--set", "scanNotActiveBrokerInterval=100"});
+  ASSERT_TRUE(ns1.started() && ns2.started());
+  TempDir dir;
+  BrokerProcess broker(
+      {ns1.address() + ";" + ns2.address(), dir.path(), "broker-r", {"brokerIP1=127.0.0.7"}});
+  ASSERT_TRUE(broker.Start()) << broker.process().ReadLog();
+  ASSERT_GRPC_OK(Send(broker.messaging(), "Routed", 0, {TextMessage("x")}));  // auto-creates the topic
+
+  for (auto* ns : {&ns1, &ns2}) {
+    mq::v1::TopicRouteData route;
+    ASSERT_TRUE(WaitUntil([&] { return QueryRoute(ns->stub(), "Routed", &route).ok(); }, 10s));
+    ASSERT_EQ(route.broker_datas_size(), 1);
+    // brokerIP1 is what routes advertise.
+    EXPECT_EQ(route.broker_datas(0).broker_addrs().at(0).rfind("127.0.0.7:", 0), 0u);
+    EXPECT_EQ(route.queue_datas(0).broker_name(), "broker-r");
+  }
+
+  // SIGTERM: gone from both at once (no waiting for expiry).
+  ASSERT_EQ(broker.Stop(), 0);
+  EXPECT_EQ(QueryRoute(ns1.stub(), "Routed").error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(QueryRoute(ns2.stub(), "Routed").error_code(), grpc::StatusCode::NOT_FOUND);
+
+  // kill -9: gone after brokerExpiredMillis.
+  ASSERT_TRUE(broker.Start()) << broker.process().ReadLog();
+  ASSERT_TRUE(WaitUntil([&] { return QueryRoute(ns1.stub(), "Routed").ok(); }, 10s));
+  broker.process().Kill();
+  EXPECT_TRUE(WaitUntil(
+      [&] { return QueryRoute(ns1.stub(), "Routed").error_code() == grpc::StatusCode::NOT_FOUND; }, 10s));
+  EXPECT_TRUE(WaitUntil(
+      [&] { return QueryRoute(ns2.stub(), "Routed").error_code() == grpc::StatusCode::NOT_FOUND; }, 10s));
+}
+
+TEST(BrokerRegistrationTest, NameServerDownDoesNotBlockTheOthers) {
+  NamesrvProcess alive;
+  ASSERT_TRUE(alive.started());
+  TempDir dir;
+  // 127.0.0.1:1 refuses connections: registration there fails, the other one must succeed.
+  BrokerProcess broker({"127.0.0.1:1;" + alive.address(), dir.path(), "broker-d", {}});
+  ASSERT_TRUE(broker.Start()) << broker.process().ReadLog();
+  ASSERT_GRPC_OK(Send(broker.messaging(), "Partial", 0, {TextMessage("x")}));
+  EXPECT_TRUE(WaitUntil([&] { return QueryRoute(alive.stub(), "Partial").ok(); }, 10s));
+}
+
+}  // namespace
+}  // namespace mq::testing

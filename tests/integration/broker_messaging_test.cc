@@ -1,0 +1,304 @@
+// The real mqbroker (and mqnamesrv) processes driven through the generated stubs.
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <future>
+#include <thread>
+
+#include "broker_fixture.h"
+#include "grpc_test_util.h"
+#include "testutil/temp_dir.h"
+#include "testutil/wait.h"
+
+namespace mq::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using Stub = mq::v1::Messaging::Stub;
+
+class BrokerMessagingTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    broker_ = std::make_unique<BrokerProcess>(BrokerOptions{"", dir_.path(), "broker-a", {}});
+    ASSERT_TRUE(broker_->Start()) << broker_->process().ReadLog();
+  }
+  Stub* stub() { return broker_->messaging(); }
+  TempDir dir_;
+  std::unique_ptr<BrokerProcess> broker_;
+};
+
+TEST_F(BrokerMessagingTest, SendAndPullRoundTrip) {
+  mq::v1::SendMessageResponse sent;
+  auto msg = TextMessage("hello", "TagA", "order-1");
+  (*msg.mutable_user_properties())["color"] = "red";
+  ASSERT_GRPC_OK(Send(stub(), "RoundTrip", 0, {msg}, &sent));
+  EXPECT_EQ(sent.status(), mq::v1::SEND_OK);
+  EXPECT_EQ(sent.broker_name(), "broker-a");
+  EXPECT_EQ(sent.queue_offset(), 0);
+  ASSERT_EQ(sent.entries_size(), 1);
+  EXPECT_EQ(sent.entries(0).msg_id().size(), 32u);
+  EXPECT_EQ(sent.entries(0).offset_msg_id().size(), 32u);
+
+  ASSERT_TRUE(WaitForMaxOffset(stub(), "RoundTrip", 0, 1));
+  mq::v1::PullMessageResponse pulled;
+  ASSERT_GRPC_OK(Pull(stub(), "g1", "RoundTrip", 0, 0, &pulled));
+  ASSERT_EQ(pulled.status(), mq::v1::FOUND);
+  ASSERT_EQ(pulled.messages_size(), 1);
+  const auto& m = pulled.messages(0);
+  EXPECT_EQ(m.message().body(), "hello");
+  EXPECT_EQ(m.message().tags(), "TagA");
+  ASSERT_EQ(m.message().keys_size(), 1);
+  EXPECT_EQ(m.message().keys(0), "order-1");
+  EXPECT_EQ(m.message().user_properties().at("color"), "red");
+  EXPECT_EQ(m.msg_id(), sent.entries(0).msg_id());
+  EXPECT_EQ(m.offset_msg_id(), sent.entries(0).offset_msg_id());
+  EXPECT_EQ(m.queue_offset(), 0);
+  EXPECT_GT(m.store_timestamp(), 0);
+  EXPECT_EQ(pulled.next_begin_offset(), 1);
+  EXPECT_EQ(pulled.max_offset(), 1);
+
+  ASSERT_GRPC_OK(Pull(stub(), "g1", "RoundTrip", 0, 1, &pulled));
+  EXPECT_EQ(pulled.status(), mq::v1::NO_NEW_MSG);
+}
+
+TEST_F(BrokerMessagingTest, BatchSendKeepsOrderAndIds) {
+  std::vector<mq::v1::Message> batch;
+  for (int i = 0; i < 10; ++i) batch.push_back(TextMessage("m" + std::to_string(i)));
+  mq::v1::SendMessageResponse sent;
+  ASSERT_GRPC_OK(Send(stub(), "Batch", 1, batch, &sent));
+  ASSERT_EQ(sent.entries_size(), 10);
+  ASSERT_TRUE(WaitForMaxOffset(stub(), "Batch", 1, 10));
+  mq::v1::PullMessageResponse pulled;
+  ASSERT_GRPC_OK(Pull(stub(), "g1", "Batch", 1, 0, &pulled));
+  ASSERT_EQ(pulled.messages_size(), 10);
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_EQ(pulled.messages(i).message().body(), "m" + std::to_string(i));
+    EXPECT_EQ(pulled.messages(i).msg_id(), sent.entries(i).msg_id());
+    EXPECT_EQ(pulled.messages(i).offset_msg_id(), sent.entries(i).offset_msg_id());
+    EXPECT_EQ(pulled.messages(i).queue_offset(), sent.entries(i).queue_offset());
+  }
+}
+
+TEST_F(BrokerMessagingTest, TagFiltering) {
+  ASSERT_GRPC_OK(Send(stub(), "Tags", 0,
+                      {TextMessage("a", "TagA"), TextMessage("b", "TagB"), TextMessage("c", "TagC")}));
+  ASSERT_TRUE(WaitForMaxOffset(stub(), "Tags", 0, 3));
+  mq::v1::PullMessageResponse pulled;
+  ASSERT_GRPC_OK(Pull(stub(), "g1", "Tags", 0, 0, &pulled, 0, "TagA || TagC"));
+  ASSERT_EQ(pulled.status(), mq::v1::FOUND);
+  ASSERT_EQ(pulled.messages_size(), 2);
+  EXPECT_EQ(pulled.messages(0).message().body(), "a");
+  EXPECT_EQ(pulled.messages(1).message().body(), "c");
+  EXPECT_EQ(pulled.next_begin_offset(), 3);
+}
+
+TEST_F(BrokerMessagingTest, LongPollingWakesOnMatchingSend) {
+  ASSERT_GRPC_OK(Send(stub(), "LongPoll", 0, {TextMessage("warm-up")}));
+  auto pending = std::async(std::launch::async, [&] {
+    mq::v1::PullMessageResponse r;
+    auto s = Pull(stub(), "lp", "LongPoll", 0, 1, &r, /*hold_ms=*/15000, "TagWanted");
+    return std::make_pair(s, r);
+  });
+  // A non-matching message must not answer the parked pull...
+  ASSERT_GRPC_OK(Send(stub(), "LongPoll", 0, {TextMessage("other", "TagOther")}));
+  EXPECT_EQ(pending.wait_for(300ms), std::future_status::timeout);
+  // ...a matching one must, long before the 15 s hold ends.
+  auto sent_at = std::chrono::steady_clock::now();
+  ASSERT_GRPC_OK(Send(stub(), "LongPoll", 0, {TextMessage("wanted", "TagWanted")}));
+  ASSERT_EQ(pending.wait_for(5s), std::future_status::ready);
+  auto woke_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - sent_at);
+  auto [status, resp] = pending.get();
+  ASSERT_GRPC_OK(status);
+  ASSERT_EQ(resp.status(), mq::v1::FOUND);
+  ASSERT_EQ(resp.messages_size(), 1);
+  EXPECT_EQ(resp.messages(0).message().body(), "wanted");
+  RecordProperty("wake_after_send_ms", static_cast<int>(woke_ms.count()));
+}
+
+TEST_F(BrokerMessagingTest, LongPollingTimesOutWithNoNewMessage) {
+  ASSERT_GRPC_OK(Send(stub(), "Quiet", 0, {TextMessage("only one")}));
+  auto start = std::chrono::steady_clock::now();
+  mq::v1::PullMessageResponse r;
+  ASSERT_GRPC_OK(Pull(stub(), "lp", "Quiet", 0, 1, &r, 400));
+  auto elapsed = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(r.status(), mq::v1::NO_NEW_MSG);
+  EXPECT_GE(elapsed, 380ms);
+}
+
+TEST_F(BrokerMessagingTest, ConsumerOffsetsAndQueueOffsets) {
+  ASSERT_GRPC_OK(Send(stub(), "Offsets", 2, {TextMessage("1"), TextMessage("2"), TextMessage("3")}));
+  ASSERT_TRUE(WaitForMaxOffset(stub(), "Offsets", 2, 3));
+  mq::v1::UpdateConsumerOffsetRequest update;
+  update.set_consumer_group("og");
+  update.mutable_queue()->set_topic("Offsets");
+  update.mutable_queue()->set_queue_id(2);
+  update.set_offset(2);
+  mq::v1::UpdateConsumerOffsetResponse update_resp;
+  ASSERT_GRPC_OK(Call(stub(), &Stub::UpdateConsumerOffset, update, &update_resp));
+  mq::v1::QueryConsumerOffsetRequest query;
+  query.set_consumer_group("og");
+  *query.mutable_queue() = update.queue();
+  mq::v1::QueryConsumerOffsetResponse query_resp;
+  ASSERT_GRPC_OK(Call(stub(), &Stub::QueryConsumerOffset, query, &query_resp));
+  EXPECT_EQ(query_resp.offset(), 2);
+  query.set_consumer_group("never");
+  EXPECT_GRPC_ERROR(Call(stub(), &Stub::QueryConsumerOffset, query, &query_resp), grpc::StatusCode::NOT_FOUND,
+                    "consumer_group");
+
+  mq::v1::GetQueueOffsetsRequest qo;
+  *qo.mutable_queue() = update.queue();
+  mq::v1::GetQueueOffsetsResponse qo_resp;
+  ASSERT_GRPC_OK(Call(stub(), &Stub::GetQueueOffsets, qo, &qo_resp));
+  EXPECT_EQ(qo_resp.min_offset(), 0);
+  EXPECT_EQ(qo_resp.max_offset(), 3);
+
+  mq::v1::SearchOffsetRequest search;
+  *search.mutable_queue() = update.queue();
+  search.set_timestamp(0);
+  mq::v1::SearchOffsetResponse search_resp;
+  ASSERT_GRPC_OK(Call(stub(), &Stub::SearchOffset, search, &search_resp));
+  EXPECT_EQ(search_resp.offset(), 0);
+}
+
+TEST_F(BrokerMessagingTest, HeartbeatConsumerIdsAndGroupChangeLongPoll) {
+  auto heartbeat = [&](const std::string& client) {
+    mq::v1::HeartbeatRequest hb;
+    hb.set_client_id(client);
+    auto* c = hb.add_consumers();
+    c->set_group("cg");
+    auto* sub = c->add_subscriptions();
+    sub->set_topic("Ids");
+    sub->set_expression("*");
+    mq::v1::HeartbeatResponse resp;
+    EXPECT_TRUE(Call(stub(), &Stub::Heartbeat, hb, &resp).ok());
+    return resp.consumer_group_versions().at("cg");
+  };
+  int64_t v1 = heartbeat("client-1");
+  mq::v1::GetConsumerIdsRequest ids;
+  ids.set_consumer_group("cg");
+  mq::v1::GetConsumerIdsResponse ids_resp;
+  ASSERT_GRPC_OK(Call(stub(), &Stub::GetConsumerIds, ids, &ids_resp));
+  ASSERT_EQ(ids_resp.client_ids_size(), 1);
+  EXPECT_EQ(ids_resp.version(), v1);
+
+  // A watcher parked on the current version wakes when a second consumer joins.
+  auto watcher = std::async(std::launch::async, [&] {
+    mq::v1::GetConsumerIdsRequest w;
+    w.set_consumer_group("cg");
+    w.set_known_version(v1);
+    w.set_wait_millis(15000);
+    mq::v1::GetConsumerIdsResponse r;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + 30s);
+    stub()->GetConsumerIds(&ctx, w, &r);
+    return r;
+  });
+  EXPECT_EQ(watcher.wait_for(200ms), std::future_status::timeout);
+  int64_t v2 = heartbeat("client-2");
+  EXPECT_NE(v2, v1);
+  ASSERT_EQ(watcher.wait_for(5s), std::future_status::ready);
+  auto changed = watcher.get();
+  EXPECT_EQ(changed.client_ids_size(), 2);
+  EXPECT_EQ(changed.version(), v2);
+
+  mq::v1::UnregisterClientRequest unreg;
+  unreg.set_client_id("client-2");
+  unreg.add_consumer_groups("cg");
+  mq::v1::UnregisterClientResponse unreg_resp;
+  ASSERT_GRPC_OK(Call(stub(), &Stub::UnregisterClient, unreg, &unreg_resp));
+  ASSERT_GRPC_OK(Call(stub(), &Stub::GetConsumerIds, ids, &ids_resp));
+  EXPECT_EQ(ids_resp.client_ids_size(), 1);
+}
+
+TEST_F(BrokerMessagingTest, OrderlyQueueLocks) {
+  ASSERT_GRPC_OK(Send(stub(), "Locks", 0, {TextMessage("x")}));
+  mq::v1::LockBatchRequest lock;
+  lock.set_consumer_group("og");
+  lock.set_client_id("c1");
+  for (int q = 0; q < 2; ++q) {
+    auto* ref = lock.add_queues();
+    ref->set_topic("Locks");
+    ref->set_queue_id(q);
+  }
+  mq::v1::LockBatchResponse locked;
+  ASSERT_GRPC_OK(Call(stub(), &Stub::LockBatchQueues, lock, &locked));
+  EXPECT_EQ(locked.locked_size(), 2);
+  lock.set_client_id("c2");
+  ASSERT_GRPC_OK(Call(stub(), &Stub::LockBatchQueues, lock, &locked));
+  EXPECT_EQ(locked.locked_size(), 0);
+  lock.set_client_id("c1");
+  ASSERT_GRPC_OK(Call(stub(), &Stub::UnlockBatchQueues, lock, &locked));
+  lock.set_client_id("c2");
+  ASSERT_GRPC_OK(Call(stub(), &Stub::LockBatchQueues, lock, &locked));
+  EXPECT_EQ(locked.locked_size(), 2);
+}
+
+TEST_F(BrokerMessagingTest, BadInputGetsPreciseErrors) {
+  using grpc::StatusCode;
+  EXPECT_GRPC_ERROR(Send(stub(), "bad topic", 0, {TextMessage("x")}), StatusCode::INVALID_ARGUMENT, "topic");
+  EXPECT_GRPC_ERROR(Send(stub(), std::string(128, 't'), 0, {TextMessage("x")}), StatusCode::INVALID_ARGUMENT,
+                    "topic");
+  EXPECT_GRPC_ERROR(Send(stub(), "T", 0, {}), StatusCode::INVALID_ARGUMENT, "messages");
+  EXPECT_GRPC_ERROR(Send(stub(), "T", 0, {TextMessage(std::string(1048577, 'x'))}),
+                    StatusCode::INVALID_ARGUMENT, "messages[0].body");
+  EXPECT_GRPC_ERROR(Send(stub(), "T", 0, {TextMessage("")}), StatusCode::INVALID_ARGUMENT,
+                    "messages[0].body");
+  auto other = TextMessage("y");
+  other.set_topic("Other");
+  EXPECT_GRPC_ERROR(Send(stub(), "T", 0, {TextMessage("x"), other}), StatusCode::INVALID_ARGUMENT,
+                    "messages[1].topic");
+  EXPECT_GRPC_ERROR(Send(stub(), "T", 99, {TextMessage("x")}), StatusCode::INVALID_ARGUMENT, "queue_id");
+  EXPECT_GRPC_ERROR(Send(stub(), "TBW102", 0, {TextMessage("x")}), StatusCode::INVALID_ARGUMENT, "topic");
+  auto delayed = TextMessage("d");
+  delayed.set_delay_level(3);
+  EXPECT_GRPC_ERROR(Send(stub(), "T", 0, {delayed}), StatusCode::UNIMPLEMENTED, "messages[0].delay_level");
+
+  mq::v1::PullMessageResponse r;
+  ASSERT_GRPC_OK(Send(stub(), "Exists", 0, {TextMessage("x")}));
+  ASSERT_TRUE(WaitForMaxOffset(stub(), "Exists", 0, 1));
+  EXPECT_GRPC_ERROR(Pull(stub(), "g", "Exists", 50, 0, &r), StatusCode::INVALID_ARGUMENT, "queue_id");
+  EXPECT_GRPC_ERROR(Pull(stub(), "g", "Exists", 0, -5, &r), StatusCode::INVALID_ARGUMENT, "queue_offset");
+  EXPECT_GRPC_ERROR(Pull(stub(), "g", "NoSuchTopic", 0, 0, &r), StatusCode::NOT_FOUND, "topic");
+  EXPECT_GRPC_ERROR(Pull(stub(), "bad group", "Exists", 0, 0, &r), StatusCode::INVALID_ARGUMENT,
+                    "consumer_group");
+  EXPECT_GRPC_ERROR(Pull(stub(), "g", "Exists", 0, 0, &r, 0, "A || "), StatusCode::INVALID_ARGUMENT,
+                    "subscription");
+
+  // Offset too far ahead: answered with where to continue, not an error. As RocketMQ, a
+  // queue whose min offset is 0 sends the consumer back to 0.
+  ASSERT_GRPC_OK(Pull(stub(), "g", "Exists", 0, 1000, &r));
+  EXPECT_EQ(r.status(), mq::v1::OFFSET_ILLEGAL);
+  EXPECT_EQ(r.next_begin_offset(), 0);
+
+  // The broker is still fine.
+  ASSERT_GRPC_OK(Send(stub(), "Exists", 0, {TextMessage("still alive")}));
+}
+
+TEST(BrokerRoleTest, SlaveRefusesWritesAndAutoCreateOffRefusesUnknownTopics) {
+  TempDir dir;
+  BrokerProcess slave({"", dir.Sub("slave"), "broker-s", {"brokerRole=SLAVE", "brokerId=1"}});
+  ASSERT_TRUE(slave.Start()) << slave.process().ReadLog();
+  EXPECT_GRPC_ERROR(Send(slave.messaging(), "T", 0, {TextMessage("x")}), grpc::StatusCode::PERMISSION_DENIED,
+                    "broker");
+
+  BrokerProcess strict({"", dir.Sub("strict"), "broker-t", {"autoCreateTopicEnable=false"}});
+  ASSERT_TRUE(strict.Start()) << strict.process().ReadLog();
+  EXPECT_GRPC_ERROR(Send(strict.messaging(), "Unknown", 0, {TextMessage("x")}), grpc::StatusCode::NOT_FOUND,
+                    "topic");
+}
+
+TEST(BrokerStartupTest, InvalidConfigNamesTheKey) {
+  TempDir dir;
+  ChildProcess p;
+  ASSERT_TRUE(p.Start(BinaryPath("mqbroker"), {"--store-dir", dir.Sub("s"), "--set", "brokerRole=SLAVE"},
+                      dir.Sub("out")));
+  auto status = p.Wait(10s);
+  ASSERT_TRUE(status.has_value());
+  EXPECT_NE(WEXITSTATUS(*status), 0);
+  EXPECT_NE(p.ReadLog().find("brokerId"), std::string::npos) << p.ReadLog();
+}
+
+}  // namespace
+}  // namespace mq::testing

@@ -1,0 +1,72 @@
+#include "broker/broker_config.h"
+
+#include <gtest/gtest.h>
+
+namespace mq::broker {
+namespace {
+
+Status Finalize(ConfigMap values, BrokerConfig* c) {
+  auto schema = BindBrokerConfig(c);
+  MQ_RETURN_IF_ERROR(schema.Apply(values, nullptr));
+  return FinalizeBrokerConfig(c);
+}
+
+TEST(BrokerConfigTest, RocketMqDefaults) {
+  BrokerConfig c;
+  ASSERT_TRUE(Finalize({}, &c).ok());
+  EXPECT_EQ(c.listenPort, 10911);
+  EXPECT_EQ(c.haListenPort, 10912);
+  EXPECT_EQ(c.brokerRole, "ASYNC_MASTER");
+  EXPECT_EQ(c.flushDiskType, "ASYNC_FLUSH");
+  EXPECT_EQ(c.defaultTopicQueueNums, 8);
+  EXPECT_EQ(c.fileReservedTime, 72);
+  EXPECT_EQ(c.deleteWhen, "04");
+  EXPECT_EQ(c.maxMessageSize, 4 * 1024 * 1024);
+  EXPECT_FALSE(c.storePathRootDir.empty());
+  EXPECT_FALSE(c.brokerIP1.empty());
+}
+
+TEST(BrokerConfigTest, RoleAndIdMustAgree) {
+  BrokerConfig slave_without_id;
+  Status s = Finalize({{"brokerRole", "SLAVE"}}, &slave_without_id);
+  EXPECT_TRUE(s.IsInvalidArgument());
+  EXPECT_EQ(s.message().rfind("brokerId", 0), 0u);
+  BrokerConfig master_with_slave_id;
+  EXPECT_TRUE(Finalize({{"brokerId", "2"}}, &master_with_slave_id).IsInvalidArgument());
+  BrokerConfig slave;
+  EXPECT_TRUE(Finalize({{"brokerRole", "SLAVE"}, {"brokerId", "1"}}, &slave).ok());
+  EXPECT_TRUE(IsSlave(slave));
+}
+
+TEST(BrokerConfigTest, InvalidValuesNameTheKey) {
+  auto key_of = [](ConfigMap m) {
+    BrokerConfig c;
+    Status s = Finalize(m, &c);
+    return s.ok() ? std::string("OK") : s.message().substr(0, s.message().find(':'));
+  };
+  EXPECT_EQ(key_of({{"brokerRole", "MASTER"}}), "brokerRole");
+  EXPECT_EQ(key_of({{"flushDiskType", "SOMETIMES"}}), "flushDiskType");
+  EXPECT_EQ(key_of({{"listenPort", "-1"}}), "listenPort");
+  EXPECT_EQ(key_of({{"brokerName", "bad name"}}), "brokerName");
+  EXPECT_EQ(key_of({{"namesrvAddr", "127.0.0.1"}}), "namesrvAddr");
+  EXPECT_EQ(key_of({{"mappedFileSizeCommitLog", "1048576"}}), "maxMessageSize");
+  EXPECT_EQ(key_of({{"mappedFileSizeConsumeQueue", "1001"}}), "mappedFileSizeConsumeQueue");
+}
+
+TEST(BrokerConfigTest, NamesrvAddrListAndStoreOptions) {
+  auto list = ParseNamesrvAddr("127.0.0.1:9876;127.0.0.2:9876;");
+  ASSERT_TRUE(list.ok());
+  EXPECT_EQ(list->size(), 2u);
+  BrokerConfig c;
+  ASSERT_TRUE(
+      Finalize({{"flushDiskType", "SYNC_FLUSH"}, {"brokerIP1", "10.1.2.3"}, {"storePathRootDir", "/tmp/x"}},
+               &c)
+          .ok());
+  auto o = ToStoreOptions(c);
+  EXPECT_EQ(o.flush_disk_type, store::FlushDiskType::kSyncFlush);
+  EXPECT_EQ(o.store_host_ip, 0x0A010203u);
+  EXPECT_EQ(o.store_path_root_dir, "/tmp/x");
+}
+
+}  // namespace
+}  // namespace mq::broker

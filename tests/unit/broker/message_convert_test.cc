@@ -1,0 +1,60 @@
+#include "broker/processor/message_convert.h"
+
+#include <gtest/gtest.h>
+
+namespace mq::broker {
+namespace {
+
+TEST(MessageConvertTest, TagExpressions) {
+  EXPECT_TRUE(ParseTagExpression("*")->empty());
+  EXPECT_TRUE(ParseTagExpression("")->empty());
+  EXPECT_EQ(*ParseTagExpression("TagA"), std::vector<std::string>{"TagA"});
+  EXPECT_EQ(*ParseTagExpression(" TagA ||TagB || TagC "), (std::vector<std::string>{"TagA", "TagB", "TagC"}));
+  EXPECT_TRUE(ParseTagExpression("TagA ||").status().IsInvalidArgument());
+  EXPECT_TRUE(ParseTagExpression("|| TagA").status().IsInvalidArgument());
+}
+
+TEST(MessageConvertTest, HostAddresses) {
+  auto h = ParseHostAddress("10.0.0.5:10911");
+  EXPECT_EQ(h.ip, 0x0A000005u);
+  EXPECT_EQ(h.port, 10911u);
+  EXPECT_EQ(FormatHostAddress(h), "10.0.0.5:10911");
+  EXPECT_EQ(ParseHostAddress("not an address").ip, 0u);
+}
+
+TEST(MessageConvertTest, RoundTripThroughTheRecordFormat) {
+  mq::v1::Message m;
+  m.set_body("payload");
+  m.set_tags("TagA");
+  m.add_keys("k1");
+  m.add_keys("k2");
+  (*m.mutable_user_properties())["color"] = "blue";
+  m.set_born_timestamp(1234);
+  m.set_born_host("10.0.0.9:4000");
+  auto input = ToMessageInput(m, "Topic", 3, "UNIQ123");
+  std::string record;
+  ASSERT_TRUE(store::EncodeMessage(input, {0x7F000001, 10911}, &record).ok());
+  store::FinalizeRecord(record.data(), static_cast<int32_t>(record.size()), 7, 4096, 99);
+  mq::v1::MessageExt ext;
+  ASSERT_TRUE(ToMessageExt(record, "broker-a", &ext).ok());
+  EXPECT_EQ(ext.message().topic(), "Topic");
+  EXPECT_EQ(ext.message().body(), "payload");
+  EXPECT_EQ(ext.message().tags(), "TagA");
+  ASSERT_EQ(ext.message().keys_size(), 2);
+  EXPECT_EQ(ext.message().keys(1), "k2");
+  EXPECT_EQ(ext.message().user_properties().at("color"), "blue");
+  EXPECT_EQ(ext.message().user_properties().count("TAGS"), 0u);
+  EXPECT_EQ(ext.system_properties().at("UNIQ_KEY"), "UNIQ123");
+  EXPECT_EQ(ext.msg_id(), "UNIQ123");
+  EXPECT_EQ(ext.queue_id(), 3);
+  EXPECT_EQ(ext.queue_offset(), 7);
+  EXPECT_EQ(ext.commit_log_offset(), 4096);
+  EXPECT_EQ(ext.store_timestamp(), 99);
+  EXPECT_EQ(ext.message().born_host(), "10.0.0.9:4000");
+  EXPECT_EQ(ext.store_host(), "127.0.0.1:10911");
+  EXPECT_EQ(ext.broker_name(), "broker-a");
+  EXPECT_FALSE(ToMessageExt("garbage", "b", &ext).ok());
+}
+
+}  // namespace
+}  // namespace mq::broker

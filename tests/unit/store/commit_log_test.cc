@@ -1,0 +1,217 @@
+#include "broker/store/commit_log.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "broker/store/consume_queue.h"
+#include "broker/store/mapped_file_queue.h"
+#include "common/file_util.h"
+#include "store_test_util.h"
+#include "testutil/temp_dir.h"
+
+namespace mq::store {
+namespace {
+
+using mq::testing::TempDir;
+
+TEST(MappedFileQueueTest, CreatesFindsTruncatesAndDeletes) {
+  TempDir dir;
+  MappedFileQueue q(dir.Sub("q"), 4096, true, nullptr);
+  ASSERT_TRUE(q.Load().ok());
+  EXPECT_TRUE(q.empty());
+  auto f0 = q.GetLastOrCreate(0);
+  ASSERT_TRUE(f0.ok());
+  std::string data(4096, 'a');
+  ASSERT_TRUE((*f0)->Append(data.data(), 4096));
+  EXPECT_FALSE((*f0)->Append("x", 1));
+  auto f1 = q.GetLastOrCreate(0);
+  ASSERT_TRUE(f1.ok());
+  EXPECT_EQ((*f1)->from_offset(), 4096);
+  EXPECT_TRUE(std::filesystem::exists(dir.Sub("q/00000000000000004096")));
+  ASSERT_TRUE((*f1)->Append("hello", 5));
+  EXPECT_EQ(q.MaxWrotOffset(), 4101);
+  EXPECT_EQ(q.FindByOffset(4100)->from_offset(), 4096);
+  EXPECT_EQ(q.FindByOffset(100)->from_offset(), 0);
+  EXPECT_EQ(q.FindByOffset(9000), nullptr);
+  ASSERT_TRUE(q.Flush().ok());
+  EXPECT_EQ(q.FlushedWhere(), 4101);
+
+  ASSERT_TRUE(q.TruncateDirty(4098).ok());
+  EXPECT_EQ(q.MaxWrotOffset(), 4098);
+  EXPECT_EQ((*f1)->View(2, 3), std::string(3, '\0'));                         // tail zeroed
+  EXPECT_EQ(q.DeleteLeading([](const MappedFile&) { return true; }, 10), 1);  // never the last
+  EXPECT_EQ(q.MinOffset(), 4096);
+  // A reader's snapshot of a deleted file stays readable.
+  EXPECT_EQ((*f0)->View(0, 1), "a");
+}
+
+TEST(MappedFileQueueTest, ReloadRejectsGaps) {
+  TempDir dir;
+  {
+    MappedFileQueue q(dir.Sub("q"), 4096, false, nullptr);
+    ASSERT_TRUE(q.Load().ok());
+    for (int i = 0; i < 3; ++i) {
+      auto f = q.GetLastOrCreate(0);
+      ASSERT_TRUE(f.ok());
+      (*f)->SetWrotePosition(4096);
+    }
+  }
+  std::filesystem::remove(dir.Sub("q/00000000000000004096"));
+  MappedFileQueue q(dir.Sub("q"), 4096, false, nullptr);
+  Status s = q.Load();
+  EXPECT_EQ(s.code(), StatusCode::kCorruption) << s.ToString();
+}
+
+class CommitLogTest : public ::testing::Test {
+ protected:
+  TempDir dir_;
+  StoreOptions options_ = testing::SmallOptions(dir_.path());
+  ManualClock clock_;
+
+  AppendResult AppendOne(CommitLog& log, const std::string& topic, int32_t qid, size_t body_size) {
+    std::vector<PendingRecord> recs(1);
+    EXPECT_TRUE(
+        EncodeMessage(testing::Msg(topic, qid, std::string(body_size, 'b')), {}, &recs[0].bytes).ok());
+    recs[0].topic = topic;
+    recs[0].queue_id = qid;
+    return log.Append(&recs);
+  }
+};
+
+TEST_F(CommitLogTest, AssignsOffsetsAndRollsWithBlank) {
+  CommitLog log(options_, &clock_);
+  ASSERT_TRUE(log.Load().ok());
+  ASSERT_TRUE(log.Recover(false, -1).ok());
+  std::vector<AppendResult> results;
+  for (int i = 0; i < 100; ++i) {
+    auto r = AppendOne(log, i % 2 ? "A" : "B", 0, 1000);
+    ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+    results.push_back(r);
+  }
+  EXPECT_EQ(results[0].wrote_offset, 0);
+  EXPECT_EQ(results[0].queue_offset, 0);
+  EXPECT_EQ(results[1].queue_offset, 0);  // different topic
+  EXPECT_EQ(results[2].queue_offset, 1);
+  // ~1.1 KB records in 64 KiB segments: the log rolled, and no record straddles a segment.
+  int rolled = 0;
+  for (size_t i = 1; i < results.size(); ++i) {
+    int64_t expect = results[i - 1].wrote_offset + results[i - 1].wrote_bytes;
+    if (results[i].wrote_offset != expect) {
+      ++rolled;
+      EXPECT_EQ(results[i].wrote_offset % options_.mapped_file_size_commit_log, 0);
+      auto ref = log.ReadRecordAt(expect, log.committed_offset());
+      ASSERT_TRUE(ref.ok());
+      EXPECT_EQ(ref->kind, RecordKind::kBlank);
+      EXPECT_EQ(ref->next_offset, results[i].wrote_offset);
+    }
+  }
+  EXPECT_GE(rolled, 1);
+  for (const auto& r : results) {
+    auto m = log.LookMessage(r.wrote_offset, log.committed_offset());
+    ASSERT_TRUE(m.ok()) << m.status().ToString();
+    EXPECT_EQ(m->header.physical_offset, r.wrote_offset);
+  }
+  EXPECT_FALSE(log.LookMessage(results.back().wrote_offset + 1, log.committed_offset()).ok());
+}
+
+TEST_F(CommitLogTest, RecoveryTruncatesTornTailAndCorruption) {
+  int64_t last_good_end = 0;
+  int64_t torn_at = 0;
+  {
+    CommitLog log(options_, &clock_);
+    ASSERT_TRUE(log.Load().ok());
+    ASSERT_TRUE(log.Recover(false, -1).ok());
+    for (int i = 0; i < 10; ++i) last_good_end = AppendOne(log, "T", 1, 500).end_offset;
+    auto r = AppendOne(log, "T", 1, 500);
+    torn_at = r.wrote_offset;
+    EXPECT_EQ(torn_at, last_good_end);
+    ASSERT_TRUE(log.Flush().ok());
+  }
+  // Tear the last record: zero 40 bytes inside it.
+  {
+    FILE* f = std::fopen(dir_.Sub("commitlog/00000000000000000000").c_str(), "r+b");
+    ASSERT_NE(f, nullptr);
+    std::fseek(f, static_cast<long>(torn_at + 520), SEEK_SET);
+    std::string zeros(40, '\0');
+    std::fwrite(zeros.data(), 1, zeros.size(), f);
+    std::fclose(f);
+  }
+  CommitLog log(options_, &clock_);
+  ASSERT_TRUE(log.Load().ok());
+  auto end = log.Recover(false, -1);
+  ASSERT_TRUE(end.ok());
+  EXPECT_EQ(*end, torn_at);
+  EXPECT_EQ(log.committed_offset(), torn_at);
+  // The log continues where the valid data ended; the stale bytes are gone.
+  auto r = AppendOne(log, "T", 1, 10);
+  EXPECT_EQ(r.wrote_offset, torn_at);
+}
+
+TEST_F(CommitLogTest, ReplicaAppendCopiesRawBytes) {
+  TempDir other;
+  StoreOptions slave_opts = testing::SmallOptions(other.path());
+  CommitLog master(options_, &clock_);
+  CommitLog slave(slave_opts, &clock_);
+  for (auto* log : {&master, &slave}) {
+    ASSERT_TRUE(log->Load().ok());
+    ASSERT_TRUE(log->Recover(false, -1).ok());
+  }
+  for (int i = 0; i < 80; ++i) AppendOne(master, "R", 0, 1000);
+  int64_t pos = 0;
+  while (pos < master.committed_offset()) {
+    auto chunk_len = static_cast<int32_t>(std::min<int64_t>(4000, master.committed_offset() - pos));
+    auto file_end = (pos / options_.mapped_file_size_commit_log + 1) * options_.mapped_file_size_commit_log;
+    chunk_len = static_cast<int32_t>(std::min<int64_t>(chunk_len, file_end - pos));
+    auto ref = master.Read(pos, chunk_len);
+    ASSERT_TRUE(ref.ok()) << ref.status().ToString();
+    ASSERT_TRUE(slave.ReplicaAppend(pos, ref->bytes).ok());
+    pos += chunk_len;
+  }
+  EXPECT_EQ(slave.committed_offset(), master.committed_offset());
+  EXPECT_FALSE(slave.ReplicaAppend(5, "x").ok());
+  auto m = slave.LookMessage(0, slave.committed_offset());
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(m->topic, "R");
+}
+
+TEST(ConsumeQueueTest, PutReadRecoverAndGaps) {
+  TempDir dir;
+  {
+    ConsumeQueue cq("T", 0, dir.Sub("cq"), 10 * kCqUnitSize);
+    ASSERT_TRUE(cq.Load().ok());
+    for (int i = 0; i < 25; ++i) ASSERT_TRUE(cq.Put(i, CqUnit{i * 100, 100, i % 3}).ok());
+    EXPECT_EQ(cq.min_offset(), 0);
+    EXPECT_EQ(cq.max_offset(), 25);
+    auto units = cq.Read(8, 10);
+    ASSERT_EQ(units.size(), 2u);  // stops at the segment end
+    EXPECT_EQ(units[0].phy_offset, 800);
+    EXPECT_EQ(cq.Get(24)->tags_code, 0);
+    EXPECT_FALSE(cq.Get(25).has_value());
+    ASSERT_TRUE(cq.Put(3, CqUnit{300, 100, 0}).ok());  // idempotent re-dispatch
+    EXPECT_EQ(cq.max_offset(), 25);
+    EXPECT_EQ(cq.LastPhysicalEnd(), 2500);
+    ASSERT_TRUE(cq.Flush().ok());
+  }
+  ConsumeQueue cq("T", 0, dir.Sub("cq"), 10 * kCqUnitSize);
+  ASSERT_TRUE(cq.Load().ok());
+  ASSERT_TRUE(cq.Recover(0, 2000).ok());  // commit log ends at 2000: units 20.. dropped
+  EXPECT_EQ(cq.max_offset(), 20);
+  ASSERT_TRUE(cq.Put(20, CqUnit{2000, 50, 0}).ok());
+  EXPECT_EQ(cq.max_offset(), 21);
+  EXPECT_EQ(cq.DeleteExpired(1000), 1);  // segment [0,10) references < 1000
+  EXPECT_EQ(cq.min_offset(), 10);
+}
+
+TEST(ConsumeQueueTest, RebuildStartsMidQueue) {
+  TempDir dir;
+  ConsumeQueue cq("T", 0, dir.Sub("cq"), 10 * kCqUnitSize);
+  ASSERT_TRUE(cq.Load().ok());
+  ASSERT_TRUE(cq.Put(37, CqUnit{5000, 10, 0}).ok());
+  EXPECT_EQ(cq.min_offset(), 37);
+  EXPECT_EQ(cq.max_offset(), 38);
+  EXPECT_TRUE(std::filesystem::exists(dir.Sub("cq/00000000000000000600")));
+}
+
+}  // namespace
+}  // namespace mq::store

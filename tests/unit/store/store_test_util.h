@@ -1,0 +1,53 @@
+// Helpers shared by the store tests: small-segment options and a blocking put wrapper.
+#pragma once
+
+#include <chrono>
+#include <future>
+#include <string>
+
+#include "broker/store/message_store.h"
+
+namespace mq::store::testing {
+
+inline StoreOptions SmallOptions(const std::string& dir) {
+  StoreOptions o;
+  o.store_path_root_dir = dir;
+  o.mapped_file_size_commit_log = 64 * 1024;
+  o.mapped_file_size_consume_queue = 100 * 20;
+  o.max_message_size = 16 * 1024;
+  o.flush_interval_commit_log_ms = 20;
+  o.flush_interval_consume_queue_ms = 50;
+  o.max_hash_slot_num = 64;
+  o.max_index_num = 256;
+  return o;
+}
+
+inline MessageInput Msg(const std::string& topic, int32_t queue_id, const std::string& body,
+                        const std::string& tags = "", const std::string& keys = "",
+                        const std::string& uniq = "") {
+  MessageInput m;
+  m.topic = topic;
+  m.queue_id = queue_id;
+  m.body = body;
+  m.born_timestamp = 1;
+  if (!tags.empty()) m.properties["TAGS"] = tags;
+  if (!keys.empty()) m.properties["KEYS"] = keys;
+  if (!uniq.empty()) m.properties["UNIQ_KEY"] = uniq;
+  return m;
+}
+
+// Puts and waits (bounded) for the completion.
+inline PutResult PutSync(MessageStore& store, MessageInput m) {
+  auto promise = std::make_shared<std::promise<PutResult>>();
+  auto future = promise->get_future();
+  store.PutMessage(std::move(m), [promise](const PutResult& r) { promise->set_value(r); });
+  if (future.wait_for(std::chrono::seconds(20)) != std::future_status::ready) {
+    PutResult r;
+    r.status = PutStatus::kUnknownError;
+    r.error = "test: put did not complete within 20 s";
+    return r;
+  }
+  return future.get();
+}
+
+}  // namespace mq::store::testing
