@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "common/logging.h"
 
 namespace mq::store {
@@ -35,11 +37,13 @@ Result<int64_t> CommitLog::Recover(bool clean_shutdown, int64_t checkpoint_offse
   int64_t max_end = files.back()->from_offset() + queue_.file_size();
   bool checkpoint_valid = checkpoint_offset >= min && checkpoint_offset <= max_end;
   int64_t end;
-  const bool trusted = clean_shutdown && checkpoint_valid && !queue_.found_short_segment();
+  const int64_t short_segment = queue_.first_short_segment();
+  const bool trusted = clean_shutdown && checkpoint_valid && short_segment < 0;
   if (trusted) {
     end = checkpoint_offset;
   } else {
     int64_t start = checkpoint_valid ? checkpoint_offset : min;
+    if (short_segment >= 0) start = std::min(start, short_segment);
     MQ_LOG_WARN(Logger("store"), "commit log recovery: validating records from offset {} (clean={})", start,
                 clean_shutdown);
     end = ScanValid(start);

@@ -55,7 +55,7 @@ Status MappedFileQueue::Load() {
     if (!size_ec && on_disk < static_cast<uintmax_t>(file_size_)) {
       MQ_LOG_WARN(Logger("store"), "segment {}/{} is short ({} of {} bytes)", dir_,
                   OffsetToFileName(offsets[i]), on_disk, file_size_);
-      found_short_segment_ = true;
+      if (first_short_segment_ < 0) first_short_segment_ = offsets[i];
     }
     MQ_ASSIGN_OR_RETURN(auto file, MappedFile::Open(dir_ + "/" + OffsetToFileName(offsets[i]), offsets[i],
                                                     file_size_, false, hook_));

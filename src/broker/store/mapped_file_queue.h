@@ -40,9 +40,9 @@ class MappedFileQueue {
   // Opens every segment in dir (creating dir if missing). All positions are set to the
   // full file size; recovery then calls TruncateDirty() with the real end.
   Status Load();
-  // True when Load() found a segment shorter than file_size (extended with zeros): its
-  // tail is missing, so a checkpoint's end offset can no longer be trusted.
-  bool found_short_segment() const { return found_short_segment_; }
+  // Start offset of the first segment Load() found shorter than file_size (it was extended
+  // with zeros: its tail is missing, so a checkpoint beyond it cannot be trusted), or -1.
+  int64_t first_short_segment() const { return first_short_segment_; }
 
   const std::string& dir() const { return dir_; }
   int32_t file_size() const { return file_size_; }
@@ -94,7 +94,7 @@ class MappedFileQueue {
   const int32_t file_size_;
   const bool prepare_next_;
   const FaultHook hook_;
-  bool found_short_segment_ = false;  // set by Load(), before any other thread runs
+  int64_t first_short_segment_ = -1;  // set by Load(), before any other thread runs
 
   mutable std::mutex mu_;
   std::vector<std::shared_ptr<MappedFile>> files_;  // GUARDED_BY(mu_)

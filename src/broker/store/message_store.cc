@@ -468,6 +468,23 @@ Status MessageStore::ReplicaAppend(int64_t offset, std::string_view data) {
   return Status::OK();
 }
 
+Result<std::string> MessageStore::ReadReplicaBytes(int64_t offset, int32_t max_bytes) const {
+  if (!running_.load()) return Status::Unavailable("store is not running");
+  const int64_t end = commit_log_->committed_offset();
+  if (offset < 0 || offset > end) {
+    return Status::InvalidArgument(fmt::format("replica read at {} beyond the commit log end {}", offset, end));
+  }
+  if (offset == end) return std::string();
+  auto file = commit_log_->queue().FindByOffset(offset);
+  if (!file) {
+    return Status::NotFound(
+        fmt::format("commit log offset {} is not stored (min {})", offset, commit_log_->min_offset()));
+  }
+  const int64_t limit = std::min({end, file->from_offset() + file->size(), offset + std::max(max_bytes, 1)});
+  MQ_ASSIGN_OR_RETURN(auto ref, commit_log_->Read(offset, static_cast<int32_t>(limit - offset)));
+  return std::string(ref.bytes);
+}
+
 int64_t MessageStore::MinPhyOffset() const { return commit_log_ ? commit_log_->min_offset() : 0; }
 int64_t MessageStore::MaxPhyOffset() const { return commit_log_ ? commit_log_->committed_offset() : 0; }
 int64_t MessageStore::FlushedPhyOffset() const { return commit_log_ ? commit_log_->flushed_offset() : 0; }

@@ -82,6 +82,11 @@ class MessageStore {
 
   // Slave replication: raw commit log bytes at `offset` (== MaxPhyOffset()).
   Status ReplicaAppend(int64_t offset, std::string_view data);
+  // Master replication: a copy of the raw commit log bytes from `offset` (a record boundary
+  // as reported by a slave, MinPhyOffset() <= offset <= MaxPhyOffset()), at most max_bytes,
+  // stopping at the committed end and at the end of the segment holding `offset`. Empty when
+  // offset == MaxPhyOffset(); NotFound when offset was cleaned; InvalidArgument beyond the end.
+  Result<std::string> ReadReplicaBytes(int64_t offset, int32_t max_bytes) const;
 
   int64_t MinPhyOffset() const;
   int64_t MaxPhyOffset() const;      // committed (appended) end

@@ -491,3 +491,38 @@ TEST(MessageStoreCorruptionTest, TruncatedSegmentIsRecovered) {
 
 }  // namespace
 }  // namespace mq::store
+
+namespace mq::store {
+namespace {
+
+// Puts racing Shutdown() all complete (OK or SERVICE_NOT_AVAILABLE); none hangs.
+TEST(MessageStoreShutdownTest, PutsRacingShutdownAllComplete) {
+  mq::testing::TempDir dir;
+  StoreOptions options = testing::SmallOptions(dir.path());
+  options.flush_disk_type = FlushDiskType::kSyncFlush;
+  MessageStore store(options);
+  ASSERT_TRUE(store.Start().ok());
+  std::atomic<int> issued{0};
+  std::atomic<int> completed{0};
+  std::atomic<bool> bad_status{false};
+  std::vector<std::thread> writers;
+  for (int t = 0; t < 4; ++t) {
+    writers.emplace_back([&] {
+      for (int i = 0; i < 300; ++i) {
+        ++issued;
+        store.PutMessage(testing::Msg("Z", i % 2, "z"), [&](const PutResult& r) {
+          if (!r.ok() && r.status != PutStatus::kServiceNotAvailable) bad_status = true;
+          ++completed;
+        });
+      }
+    });
+  }
+  ASSERT_TRUE(mq::testing::WaitUntil([&] { return completed.load() > 50; }));
+  store.Shutdown();
+  for (auto& w : writers) w.join();
+  EXPECT_TRUE(mq::testing::WaitUntil([&] { return completed.load() == issued.load(); }));
+  EXPECT_FALSE(bad_status.load());
+}
+
+}  // namespace
+}  // namespace mq::store
