@@ -2,6 +2,7 @@
 // no client library), for docs/benchmarks.md and the quickstart's first steps.
 //   broker_bench -b 127.0.0.1:10911 -t BenchTopic --mode send --count 100000 -s 1024
 //   broker_bench -b 127.0.0.1:10911 -t BenchTopic --mode pull
+//   broker_bench -b 127.0.0.1:10911 -t BenchTopic --mode latency --rounds 200
 // send: --connections channels, each with --window SendMessage calls in flight, round-robin
 // over --queues queues. pull: drains every queue from offset 0 with pulls of 32 messages.
 // Only point it at brokers on this machine or your own test hosts.
@@ -43,7 +44,7 @@ double Percentile(std::vector<int64_t>& v, double p) {
 }
 
 int RunSend(const std::string& addr, const std::string& topic, int size, int64_t count, int connections,
-            int window, int queues, bool json) {
+            int window, int queues, int batch, bool json) {
   std::vector<std::unique_ptr<mq::v1::Messaging::Stub>> stubs;
   for (int c = 0; c < connections; ++c)
     stubs.push_back(mq::v1::Messaging::NewStub(mq::rpc::CreateChannel(addr)));
@@ -63,9 +64,11 @@ int RunSend(const std::string& addr, const std::string& topic, int size, int64_t
     call->req.set_topic(topic);
     call->req.set_queue_id(static_cast<int32_t>(i % queues));
     call->req.set_default_topic_queue_nums(queues);
-    auto* m = call->req.add_messages();
-    m->set_body(body);
-    m->set_tags("bench");
+    for (int b = 0; b < batch; ++b) {
+      auto* m = call->req.add_messages();
+      m->set_body(body);
+      m->set_tags("bench");
+    }
     call->ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
     call->begin = Clock::now();
     {
@@ -95,7 +98,7 @@ int RunSend(const std::string& addr, const std::string& topic, int size, int64_t
   }
   double secs = std::chrono::duration<double>(Clock::now() - start).count();
   auto& lat = stats.latencies_us;
-  double tps = static_cast<double>(lat.size()) / secs;
+  double tps = static_cast<double>(lat.size()) * batch / secs;
   double mbps = tps * size / (1024.0 * 1024.0);
   double p50 = Percentile(lat, 0.5), p99 = Percentile(lat, 0.99), p999 = Percentile(lat, 0.999);
   double max = lat.empty() ? 0 : static_cast<double>(*std::max_element(lat.begin(), lat.end())) / 1000.0;
@@ -106,9 +109,11 @@ int RunSend(const std::string& addr, const std::string& topic, int size, int64_t
         lat.size(), secs, tps, mbps, p50, p99, p999, max, static_cast<long long>(stats.errors.load()));
   } else {
     std::printf(
-        "send: %zu msgs of %d B in %.2f s = %.0f msg/s, %.1f MB/s; latency p50 %.3f ms, p99 %.3f ms, "
-        "p99.9 %.3f ms, max %.3f ms; errors %lld\n",
-        lat.size(), size, secs, tps, mbps, p50, p99, p999, max, static_cast<long long>(stats.errors.load()));
+        "send: %zu requests x %d msgs of %d B in %.2f s = %.0f msg/s, %.1f MB/s; request latency p50 %.3f "
+        "ms, "
+        "p99 %.3f ms, p99.9 %.3f ms, max %.3f ms; errors %lld\n",
+        lat.size(), batch, size, secs, tps, mbps, p50, p99, p999, max,
+        static_cast<long long>(stats.errors.load()));
   }
   return stats.errors.load() == 0 ? 0 : 1;
 }
@@ -162,6 +167,98 @@ int RunPull(const std::string& addr, const std::string& topic, int queues, bool 
   return errors.load() == 0 ? 0 : 1;
 }
 
+// Send-to-consume latency: a long-polling pull is parked on queue 0, then one message is
+// sent; measures from the send call to the pull's answer, `rounds` times.
+int RunLatency(const std::string& addr, const std::string& topic, int size, int rounds, bool json) {
+  auto stub = mq::v1::Messaging::NewStub(mq::rpc::CreateChannel(addr));
+  auto puller = mq::v1::Messaging::NewStub(mq::rpc::CreateChannel(addr));
+  const std::string body(static_cast<size_t>(size), 'x');
+  auto send = [&] {
+    mq::v1::SendMessageRequest req;
+    req.set_topic(topic);
+    req.set_queue_id(0);
+    req.add_messages()->set_body(body);
+    mq::v1::SendMessageResponse resp;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    return stub->SendMessage(&ctx, req, &resp).ok();
+  };
+  if (!send()) {
+    std::fprintf(stderr, "latency: warm-up send failed\n");
+    return 1;
+  }
+  // Start after everything already in the queue is dispatched (consume queues lag the
+  // commit log slightly), so each round's pull parks and is woken by that round's send.
+  int64_t offset = -1;
+  auto sync_offset = [&](int64_t at_least) {
+    mq::v1::GetQueueOffsetsRequest oreq;
+    oreq.mutable_queue()->set_topic(topic);
+    for (int attempt = 0; attempt < 500; ++attempt) {
+      mq::v1::GetQueueOffsetsResponse oresp;
+      grpc::ClientContext ctx;
+      ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+      if (stub->GetQueueOffsets(&ctx, oreq, &oresp).ok() && oresp.max_offset() >= at_least) {
+        offset = oresp.max_offset();
+        return true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  };
+  if (!sync_offset(1)) {
+    std::fprintf(stderr, "latency: the warm-up message never became pullable\n");
+    return 1;
+  }
+  std::vector<int64_t> lat;
+  for (int i = 0; i < rounds; ++i) {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+    mq::v1::PullMessageRequest preq;
+    preq.set_consumer_group("bench_latency");
+    preq.set_topic(topic);
+    preq.set_queue_id(0);
+    preq.set_queue_offset(offset);
+    preq.set_suspend_timeout_millis(10000);
+    mq::v1::PullMessageResponse presp;
+    grpc::ClientContext pctx;
+    pctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    Clock::time_point answered;
+    puller->async()->PullMessage(&pctx, &preq, &presp, [&](grpc::Status) {
+      std::lock_guard lock(mu);
+      answered = Clock::now();
+      done = true;
+      cv.notify_all();
+    });
+    // Give the pull time to park so the measurement covers the wake-up path.
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    auto sent = Clock::now();
+    if (!send()) return 1;
+    std::unique_lock lock(mu);
+    if (!cv.wait_for(lock, std::chrono::seconds(20), [&] { return done; })) return 1;
+    if (presp.status() != mq::v1::FOUND) {
+      if (!sync_offset(0)) return 1;
+      continue;
+    }
+    offset = presp.next_begin_offset();
+    if (std::getenv("BENCH_DEBUG")) {
+      std::fprintf(stderr, "round %d: pulled %d msgs from %lld, next %lld\n", i, presp.messages_size(),
+                   static_cast<long long>(preq.queue_offset()), static_cast<long long>(offset));
+    }
+    lat.push_back(std::chrono::duration_cast<std::chrono::microseconds>(answered - sent).count());
+  }
+  double p50 = Percentile(lat, 0.5), p99 = Percentile(lat, 0.99);
+  double max = lat.empty() ? 0 : static_cast<double>(*std::max_element(lat.begin(), lat.end())) / 1000.0;
+  if (json) {
+    std::printf("{\"mode\":\"latency\",\"rounds\":%zu,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f}\n",
+                lat.size(), p50, p99, max);
+  } else {
+    std::printf("send-to-consume (parked long poll): %zu rounds, p50 %.3f ms, p99 %.3f ms, max %.3f ms\n",
+                lat.size(), p50, p99, max);
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -174,10 +271,15 @@ int main(int argc, char** argv) {
   int connections = 2;
   int window = 64;
   int queues = 4;
+  int batch = 1;
+  int rounds = 200;
   bool json = false;
   app.add_option("-b,--broker", addr, "broker host:port");
   app.add_option("-t,--topic", topic, "topic (auto-created on first send)");
-  app.add_option("--mode", mode, "send | pull | both")->check(CLI::IsMember({"send", "pull", "both"}));
+  app.add_option("--mode", mode, "send | pull | both | latency")
+      ->check(CLI::IsMember({"send", "pull", "both", "latency"}));
+  app.add_option("--batch", batch, "messages per SendMessage request")->check(CLI::Range(1, 1024));
+  app.add_option("--rounds", rounds, "latency mode: measured sends")->check(CLI::Range(1, 100000));
   app.add_option("-s,--size", size, "message body bytes")->check(CLI::Range(1, 4 * 1024 * 1024));
   app.add_option("--count", count, "messages to send")->check(CLI::Range(int64_t{1}, int64_t{100'000'000}));
   app.add_option("--connections", connections, "gRPC channels")->check(CLI::Range(1, 64));
@@ -186,8 +288,10 @@ int main(int argc, char** argv) {
   app.add_flag("--json", json, "one JSON line per phase");
   CLI11_PARSE(app, argc, argv);
   int rc = 0;
-  if (mode == "send" || mode == "both")
-    rc |= RunSend(addr, topic, size, count, connections, window, queues, json);
+  if (mode == "send" || mode == "both") {
+    rc |= RunSend(addr, topic, size, count / batch, connections, window, queues, batch, json);
+  }
+  if (mode == "latency") rc |= RunLatency(addr, topic, size, rounds, json);
   if (mode == "pull" || mode == "both") rc |= RunPull(addr, topic, queues, json);
   // gRPC 1.51's callback-CQ thread can race static destruction at exit (seen as a double free
   // in grpc_cq_internal_unref); the results are printed, so leave without destructors.

@@ -1,0 +1,28 @@
+// Blocking broker calls used by consumers (offsets, membership, queue locks). Each call has
+// the client's rpc_timeout_ms deadline unless noted. Thread-safe free functions.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "client_instance.h"
+#include "mq/client/message.h"
+
+namespace mq::client {
+
+// kNotFound when the group has no committed offset for q.
+Result<int64_t> QueryCommittedOffset(ClientInstance& c, const std::string& addr, const std::string& group,
+                                     const MessageQueue& q);
+Status CommitOffset(ClientInstance& c, const std::string& addr, const std::string& group,
+                    const MessageQueue& q, int64_t offset);
+Result<std::pair<int64_t, int64_t>> QueueMinMax(ClientInstance& c, const std::string& addr,
+                                                const MessageQueue& q);
+Result<int64_t> SearchOffset(ClientInstance& c, const std::string& addr, const MessageQueue& q,
+                             int64_t ts_ms);
+// Locks (or unlocks) queues of one broker for this client; returns the queues it holds.
+Result<std::vector<MessageQueue>> LockQueues(ClientInstance& c, const std::string& addr,
+                                             const std::string& group,
+                                             const std::vector<MessageQueue>& queues, bool unlock);
+
+}  // namespace mq::client

@@ -1,0 +1,80 @@
+// ClientInstance: the shared machinery behind one producer or consumer handle: client id,
+// executors, broker/NameServer channels, the topic route cache with NameServer failover, and
+// the periodic route refresh and broker heartbeat.
+//
+// Threads: `internal()` (2 threads) runs timers, RPC completions and client bookkeeping;
+// `callbacks()` runs user code. Locking: mu_ guards routes_, stubs_ and heartbeat_; never held
+// across an RPC. Lifecycle: Create -> Start -> ... -> Shutdown (idempotent; waits for in-flight
+// async RPC completions, then stops both executors).
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "common/io_executor.h"
+#include "common/result.h"
+#include "mq/client/client_options.h"
+#include "mq/v1/broker.grpc.pb.h"
+#include "mq/v1/namesrv.grpc.pb.h"
+#include "rpc_call.h"
+
+namespace mq::client {
+
+class ClientInstance {
+ public:
+  ClientInstance(ClientOptions options, int callback_threads);
+  ~ClientInstance();
+  ClientInstance(const ClientInstance&) = delete;
+  ClientInstance& operator=(const ClientInstance&) = delete;
+
+  // Validates the NameServer list and starts executors and timers.
+  Status Start();
+  // Unregisters the given groups from every known broker, then stops everything.
+  void Shutdown(const std::vector<std::string>& producer_groups,
+                const std::vector<std::string>& consumer_groups);
+
+  const std::string& client_id() const { return client_id_; }
+  const ClientOptions& options() const { return options_; }
+  IoExecutor& internal() { return *internal_; }
+  IoExecutor& callbacks() { return *callbacks_; }
+  const std::shared_ptr<InflightCounter>& inflight() const { return inflight_; }
+
+  std::shared_ptr<mq::v1::Messaging::Stub> Broker(const std::string& addr);
+
+  // Cached route; queried from the NameServers when absent or when force is set. kNotFound when
+  // the topic has no route, kUnavailable when no NameServer answered.
+  Result<mq::v1::TopicRouteData> GetRoute(const std::string& topic, bool force = false);
+  // Master addresses of every cached route (heartbeat and unregister targets).
+  std::vector<std::string> MasterAddresses();
+
+  // Fills the producer/consumer part of heartbeats; set before Start().
+  void SetHeartbeatFiller(std::function<void(mq::v1::HeartbeatRequest*)> filler);
+  // Sends a heartbeat to every master now (blocking, one RPC per broker).
+  void HeartbeatAll();
+
+ private:
+  Result<mq::v1::TopicRouteData> QueryRoute(const std::string& topic);
+  void RefreshRoutes();
+
+  const ClientOptions options_;
+  const std::string client_id_;
+  std::unique_ptr<IoExecutor> internal_;
+  std::unique_ptr<IoExecutor> callbacks_;
+  std::shared_ptr<InflightCounter> inflight_ = std::make_shared<InflightCounter>();
+  std::atomic<size_t> namesrv_index_{0};
+  std::atomic<bool> started_{false};
+  std::atomic<bool> stopped_{false};
+
+  std::mutex mu_;
+  std::map<std::string, mq::v1::TopicRouteData> routes_;                       // guarded by mu_
+  std::map<std::string, std::shared_ptr<mq::v1::Messaging::Stub>> stubs_;      // guarded by mu_
+  std::map<std::string, std::shared_ptr<mq::v1::NameServer::Stub>> ns_stubs_;  // guarded by mu_
+  std::function<void(mq::v1::HeartbeatRequest*)> heartbeat_;                   // guarded by mu_
+};
+
+}  // namespace mq::client

@@ -1,0 +1,20 @@
+// Conversions between the public client types and the wire protocol. Pure functions.
+#pragma once
+#include <string>
+
+#include "common/status.h"
+#include "mq/client/message.h"
+#include "mq/client/send_result.h"
+#include "mq/v1/broker.pb.h"
+#include "mq/v1/common.pb.h"
+
+namespace mq::client {
+
+// Checks what the broker would refuse anyway, so bad input fails fast and without a network.
+Status ValidateMessage(const Message& msg, int64_t max_body_bytes);
+void ToProto(const Message& msg, const std::string& unique_key, mq::v1::Message* out);
+ReceivedMessage FromProto(const mq::v1::MessageExt& ext);
+SendResult FromProto(const mq::v1::SendMessageResponse& resp, const MessageQueue& queue);
+mq::v1::QueueRef ToQueueRef(const MessageQueue& q);
+
+}  // namespace mq::client

@@ -1,0 +1,30 @@
+// Options shared by every client object (producer, push consumer, pull consumer).
+// Plain value type; copy it into an options struct and pass it to a constructor.
+//
+// Errors: the client API reports failures as mq::Status / mq::Result<T> (common/status.h and
+// common/result.h, installed with these headers); no exception crosses the API.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace mq::client {
+
+struct ClientOptions {
+  // NameServer addresses "host:port". A random one is used first; on failure the next is tried.
+  std::vector<std::string> namesrv_addrs;
+  // Distinguishes several clients of one process. Also names the broadcast offset directory,
+  // so give every broadcasting consumer of one host a stable, distinct instance name.
+  std::string instance_name = "DEFAULT";
+  // Route refresh period (RocketMQ pollNameServerInterval). Default 30 s.
+  int64_t route_refresh_ms = 30'000;
+  // Heartbeat period to every broker this client talks to (heartbeatBrokerInterval). Default 30 s.
+  int64_t heartbeat_ms = 30'000;
+  // Deadline of one control RPC (QueryRoute, Heartbeat, offsets, locks). Default 3 s.
+  int64_t rpc_timeout_ms = 3'000;
+  // Threads that run user callbacks (async send callbacks, consume listeners). Default 4;
+  // push consumers use their own consume_threads instead.
+  int callback_threads = 4;
+};
+
+}  // namespace mq::client

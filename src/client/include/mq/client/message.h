@@ -1,0 +1,60 @@
+// Message (what a producer sends) and ReceivedMessage (what a consumer gets), plus the
+// MessageQueue address. Plain value types, thread-compatible.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+namespace mq::client {
+
+struct Message {
+  std::string topic;
+  std::string tags;                               // one tag, e.g. "TagA"; empty = none
+  std::vector<std::string> keys;                  // indexed keys (queryable by admin tools)
+  std::string body;                               // 1 byte .. ProducerOptions::max_body_bytes
+  std::map<std::string, std::string> properties;  // user properties
+  // RocketMQ delay level 1..18; 0 = none. The current broker refuses delayed messages with
+  // kNotSupported, so the field is carried but delivery is never delayed.
+  int32_t delay_level = 0;
+};
+
+// Convenience constructor (designated initializers that skip members trip -Wextra).
+inline Message MakeMessage(std::string topic, std::string body, std::string tags = "") {
+  Message m;
+  m.topic = std::move(topic);
+  m.body = std::move(body);
+  m.tags = std::move(tags);
+  return m;
+}
+
+struct MessageQueue {
+  std::string topic;
+  std::string broker_name;
+  int32_t queue_id = 0;
+
+  std::string ToString() const { return topic + "@" + broker_name + "#" + std::to_string(queue_id); }
+  friend bool operator<(const MessageQueue& a, const MessageQueue& b) {
+    return std::tie(a.topic, a.broker_name, a.queue_id) < std::tie(b.topic, b.broker_name, b.queue_id);
+  }
+  friend bool operator==(const MessageQueue& a, const MessageQueue& b) {
+    return a.topic == b.topic && a.broker_name == b.broker_name && a.queue_id == b.queue_id;
+  }
+};
+
+struct ReceivedMessage {
+  Message message;
+  std::string msg_id;         // unique key set by the producer (stable across retries)
+  std::string offset_msg_id;  // store host + commit log offset
+  MessageQueue queue;
+  int64_t queue_offset = 0;
+  int64_t born_timestamp_ms = 0;
+  int64_t store_timestamp_ms = 0;
+  // How often this consumer already handed the message to the listener and got a failure
+  // (local retry count; the broker has no retry topic yet).
+  int32_t reconsume_times = 0;
+};
+
+}  // namespace mq::client

@@ -1,0 +1,86 @@
+// Producer: sends messages to the brokers that serve a topic, with routes from the NameServer.
+//
+// Thread-safety: all methods may be called concurrently from any thread after Start().
+// Callbacks (SendAsync) run on the library's callback threads, never on gRPC threads and never
+// inline in SendAsync(); they must not block for long. The handle owns its implementation;
+// Shutdown() (also run by the destructor) waits for in-flight async sends to finish or fail.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "common/status.h"
+#include "mq/client/client_options.h"
+#include "mq/client/message.h"
+#include "mq/client/send_result.h"
+
+namespace mq::client {
+
+struct ProducerOptions {
+  ClientOptions client;
+  std::string group = "DEFAULT_PRODUCER";
+  // Overall budget of one send including retries (sendMsgTimeout). Default 3 s.
+  int64_t send_timeout_ms = 3'000;
+  // Extra attempts on another broker after a retryable failure (retryTimesWhenSendFailed). Default 2.
+  int retry_times = 2;
+  // Budget of one attempt; 0 = send_timeout_ms / (retry_times + 1), so one hung broker cannot
+  // use up the whole send timeout. Never more than what is left of send_timeout_ms.
+  int64_t attempt_timeout_ms = 0;
+  // Largest body (sum of bodies for a batch). Default 4 MiB, the broker default.
+  int64_t max_body_bytes = 4 * 1024 * 1024;
+  // Queues per broker for topics the broker auto-creates on first send. Default 4.
+  int32_t default_topic_queue_nums = 4;
+  // Skip brokers that failed recently or answered slowly (sendLatencyFaultEnable). Default on.
+  bool latency_fault_tolerance = true;
+};
+
+// Picks a queue for an ordered send: same arg -> same queue while the route is unchanged.
+// Called with the topic's writable queues (sorted by broker name, then queue id), never empty.
+using MessageQueueSelector = std::function<MessageQueue(const std::vector<MessageQueue>& queues,
+                                                        const Message& msg, const std::string& arg)>;
+
+// A selector that hashes arg (e.g. an order id) onto the queue list.
+MessageQueueSelector HashSelector();
+
+using SendCallback = std::function<void(const Result<SendResult>& result)>;
+
+class ProducerImpl;
+
+class Producer {
+ public:
+  explicit Producer(ProducerOptions options);
+  ~Producer();
+  Producer(const Producer&) = delete;
+  Producer& operator=(const Producer&) = delete;
+
+  // Validates options, starts timers (route refresh, heartbeat). Does not need a NameServer.
+  Status Start();
+  // Stops timers, waits for in-flight async sends, unregisters from brokers. Idempotent.
+  void Shutdown();
+
+  // Synchronous send: round robin over writable queues of master brokers, retrying on another
+  // broker within send_timeout_ms. Errors: kInvalidArgument (bad topic/body), kNotFound (no
+  // route), kNotSupported (delay level), kUnavailable/kTimeout (brokers unreachable).
+  Result<SendResult> Send(const Message& msg);
+  // Ordered send: the selector picks the queue; retried on the same queue only (no failover,
+  // which would break ordering).
+  Result<SendResult> Send(const Message& msg, const MessageQueueSelector& selector, const std::string& arg);
+  // Asynchronous send with the same retry policy; callback runs exactly once (inline only when
+  // the producer is not started).
+  void SendAsync(const Message& msg, SendCallback callback);
+  // Fire and forget: one attempt, no result. Returns only validation and route errors.
+  Status SendOneway(const Message& msg);
+  // One request carrying several messages of one topic to one queue (all or nothing).
+  Result<SendResult> SendBatch(const std::vector<Message>& msgs);
+
+  // The writable queues currently known for topic (fetches the route if needed).
+  Result<std::vector<MessageQueue>> FetchPublishQueues(const std::string& topic);
+
+ private:
+  std::shared_ptr<ProducerImpl> impl_;
+};
+
+}  // namespace mq::client

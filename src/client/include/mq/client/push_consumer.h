@@ -1,0 +1,87 @@
+// PushConsumer: pulls (long polling) the queues assigned to it and hands messages to a
+// listener on a consume thread pool.
+//
+// Models: CLUSTERING (the group's consumers share the queues of all brokers; client-side
+// average rebalance; offsets on the broker) and BROADCASTING (every consumer gets every
+// message; offsets in a local file). Modes: concurrent, or orderly (per-queue broker lock,
+// one thread per queue at a time, in queue order).
+//
+// Delivery: at least once. A listener that returns kRetryLater or throws gets the messages
+// again from this consumer after retry_delay_ms (LOCAL retry: the broker has no retry topic
+// yet); the queue's committed offset never passes an unconsumed message. A crash, kill or
+// rebalance handover can redeliver messages consumed since the last commit (at most
+// commit_interval_ms worth). A graceful Shutdown() commits, so a clean restart replays nothing.
+//
+// Thread-safety: Subscribe/RegisterListener before Start(); Start/Shutdown from one thread.
+// The listener runs on consume threads (never gRPC threads) and must be thread-safe in
+// concurrent mode.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "mq/client/client_options.h"
+#include "mq/client/message.h"
+
+namespace mq::client {
+
+enum class MessageModel { kClustering, kBroadcasting };
+enum class ConsumeFromWhere { kLastOffset, kFirstOffset, kTimestamp };
+enum class ConsumeResult { kSuccess, kRetryLater };
+
+struct PushConsumerOptions {
+  ClientOptions client;
+  std::string group;  // required
+  MessageModel model = MessageModel::kClustering;
+  // Where a queue without a committed offset starts.
+  ConsumeFromWhere consume_from_where = ConsumeFromWhere::kLastOffset;
+  int64_t consume_timestamp_ms = 0;  // for kTimestamp; 0 = now - 30 min
+  bool orderly = false;
+  int consume_threads = 20;
+  int pull_batch_size = 32;
+  // Stop pulling a queue while this many messages wait for consumption (flow control).
+  int pull_threshold_for_queue = 1000;
+  int consume_batch_max = 1;  // messages per listener call (concurrent mode)
+  // Broker long-poll hold of one pull. Default 15 s.
+  int64_t pull_suspend_ms = 15'000;
+  int64_t rebalance_interval_ms = 20'000;
+  int64_t commit_interval_ms = 5'000;
+  // Delay before a failed message is handed to the listener again. Default 1 s.
+  int64_t retry_delay_ms = 1'000;
+  // Broadcasting offsets go to <offset_dir>/<instance_name>/<group>/offsets.json.
+  // Empty = $HOME/.mq_offsets.
+  std::string offset_dir;
+};
+
+using MessageListener = std::function<ConsumeResult(const std::vector<ReceivedMessage>& msgs)>;
+
+class PushConsumerImpl;
+
+class PushConsumer {
+ public:
+  explicit PushConsumer(PushConsumerOptions options);
+  ~PushConsumer();
+  PushConsumer(const PushConsumer&) = delete;
+  PushConsumer& operator=(const PushConsumer&) = delete;
+
+  // expression: "*" or "TagA || TagB".
+  Status Subscribe(const std::string& topic, const std::string& expression = "*");
+  void RegisterListener(MessageListener listener);
+  // Needs at least one subscription and a listener. Fetches routes lazily (no NameServer needed).
+  Status Start();
+  // Stops pulling, lets running listener calls finish, commits offsets, unregisters, and
+  // unlocks orderly queues. Messages pulled but not yet consumed are not committed. Idempotent.
+  void Shutdown();
+
+  // Queues currently assigned to this consumer (sorted).
+  std::vector<MessageQueue> AssignedQueues() const;
+  const std::string& client_id() const;
+
+ private:
+  std::shared_ptr<PushConsumerImpl> impl_;
+};
+
+}  // namespace mq::client

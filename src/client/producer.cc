@@ -1,0 +1,299 @@
+// Producer implementation: SendContext drives attempts (queue choice, per-attempt deadline,
+// retry on another broker, fault bookkeeping); sync send waits on an async send with a deadline.
+#include "mq/client/producer.h"
+
+#include <chrono>
+#include <future>
+#include <thread>
+
+#include "client_instance.h"
+#include "common/logging.h"
+#include "common/message_id.h"
+#include "common/naming.h"
+#include "convert.h"
+#include "route_info.h"
+
+namespace mq::client {
+namespace {
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+bool Retryable(const Status& s) {
+  switch (s.code()) {
+    case StatusCode::kInvalidArgument:
+    case StatusCode::kNotSupported:
+    case StatusCode::kAlreadyExists:
+      return false;
+    default:
+      return true;
+  }
+}
+
+struct SendContext {
+  mq::v1::SendMessageRequest req;  // messages filled, queue_id set per attempt
+  Message first;                   // for the selector
+  const MessageQueueSelector* selector = nullptr;
+  MessageQueueSelector selector_copy;
+  std::string arg;
+  int max_attempts = 1;
+  int attempts = 0;
+  int64_t deadline_ms = 0;
+  std::string last_broker;
+  Status last_error;
+  std::function<void(Result<SendResult>)> done;
+};
+
+}  // namespace
+
+class ProducerImpl {
+ public:
+  explicit ProducerImpl(ProducerOptions options)
+      : options_(std::move(options)),
+        client_(std::make_unique<ClientInstance>(options_.client, options_.client.callback_threads)) {}
+
+  Status Start() {
+    MQ_RETURN_IF_ERROR(ValidateName("group", options_.group));
+    if (options_.send_timeout_ms <= 0) return Status::InvalidArgument("send_timeout_ms: must be positive");
+    if (options_.retry_times < 0) return Status::InvalidArgument("retry_times: must not be negative");
+    std::string group = options_.group;
+    client_->SetHeartbeatFiller(
+        [group](mq::v1::HeartbeatRequest* req) { req->add_producers()->set_group(group); });
+    MQ_RETURN_IF_ERROR(client_->Start());
+    running_ = true;
+    return Status::OK();
+  }
+
+  void Shutdown() {
+    if (!running_.exchange(false)) return;
+    auto deadline = NowMs() + options_.send_timeout_ms + options_.client.rpc_timeout_ms + 2000;
+    while (pending_.load() > 0 && NowMs() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    client_->Shutdown({options_.group}, {});
+  }
+
+  // Writable queues of topic plus its route; falls back to the auto-create template TBW102.
+  Result<std::pair<mq::v1::TopicRouteData, std::vector<MessageQueue>>> Queues(const std::string& topic,
+                                                                              bool force) {
+    auto route = client_->GetRoute(topic, force);
+    if (!route.ok() && route.status().IsNotFound()) {
+      auto tmpl = client_->GetRoute("TBW102", force);
+      if (!tmpl.ok()) return route.status();
+      mq::v1::TopicRouteData r = *tmpl;
+      for (auto& qd : *r.mutable_queue_datas()) {
+        qd.set_write_queue_nums(std::min(qd.write_queue_nums(), options_.default_topic_queue_nums));
+      }
+      route = r;
+    }
+    if (!route.ok()) return route.status();
+    auto queues = PublishQueues(topic, *route);
+    if (queues.empty())
+      return Status::NotFound("topic: '" + topic + "' has no writable queue on a master broker");
+    return std::make_pair(std::move(*route), std::move(queues));
+  }
+
+  std::shared_ptr<SendContext> NewContext(const std::vector<Message>& msgs, Status* error) {
+    auto ctx = std::make_shared<SendContext>();
+    int64_t total = 0;
+    for (const auto& m : msgs) {
+      *error = ValidateMessage(m, options_.max_body_bytes);
+      if (!error->ok()) return nullptr;
+      if (m.topic != msgs[0].topic) {
+        *error = Status::InvalidArgument("topic: a batch carries one topic");
+        return nullptr;
+      }
+      total += static_cast<int64_t>(m.body.size());
+      ToProto(m, NewUniqueMessageId(), ctx->req.add_messages());
+    }
+    if (total > options_.max_body_bytes) {
+      *error = Status::InvalidArgument("body: the batch of " + std::to_string(total) +
+                                       " bytes exceeds max_body_bytes");
+      return nullptr;
+    }
+    ctx->first = msgs[0];
+    ctx->req.set_producer_group(options_.group);
+    ctx->req.set_topic(msgs[0].topic);
+    ctx->req.set_default_topic_queue_nums(options_.default_topic_queue_nums);
+    ctx->max_attempts = options_.retry_times + 1;
+    ctx->deadline_ms = NowMs() + options_.send_timeout_ms;
+    return ctx;
+  }
+
+  // Runs one attempt; on failure schedules the next on the internal executor.
+  void Attempt(std::shared_ptr<SendContext> ctx) {
+    int64_t remaining = ctx->deadline_ms - NowMs();
+    if (ctx->attempts >= ctx->max_attempts || remaining <= 0) {
+      Status s = ctx->last_error.ok() ? Status::Timeout("send: no attempt left within send_timeout_ms")
+                                      : ctx->last_error;
+      if (remaining <= 0 && !ctx->last_error.ok())
+        s = s.WithContext("send timed out after " + std::to_string(ctx->attempts) + " attempt(s)");
+      ctx->done(s);
+      return;
+    }
+    ++ctx->attempts;
+    auto queues = Queues(ctx->req.topic(), ctx->attempts > 1);
+    if (!queues.ok()) {
+      ctx->last_error = queues.status();
+      if (!Retryable(queues.status()) || queues.status().IsNotFound()) {
+        ctx->done(queues.status());
+        return;
+      }
+      Retry(std::move(ctx));
+      return;
+    }
+    const auto& [route, list] = *queues;
+    MessageQueue mq;
+    if (ctx->selector != nullptr) {
+      mq = (*ctx->selector)(list, ctx->first, ctx->arg);
+      if (std::find(list.begin(), list.end(), mq) == list.end()) {
+        ctx->done(Status::InvalidArgument("selector: returned " + mq.ToString() + ", not a writable queue"));
+        return;
+      }
+    } else {
+      mq = selector_.Select(list, ctx->last_broker, options_.latency_fault_tolerance ? &faults_ : nullptr);
+    }
+    std::string addr = MasterAddress(route, mq.broker_name);
+    int64_t per_attempt = options_.attempt_timeout_ms > 0
+                              ? options_.attempt_timeout_ms
+                              : options_.send_timeout_ms / (options_.retry_times + 1);
+    int64_t timeout = std::max<int64_t>(1, std::min(remaining, std::max<int64_t>(per_attempt, 1)));
+    ctx->req.set_queue_id(mq.queue_id);
+    ctx->last_broker = mq.broker_name;
+    auto stub = client_->Broker(addr);
+    int64_t start = NowMs();
+    auto* self = this;
+    StartCall<mq::v1::SendMessageRequest, mq::v1::SendMessageResponse>(
+        [stub](auto* c, auto* q, auto* r, auto cb) { stub->async()->SendMessage(c, q, r, std::move(cb)); },
+        ctx->req, timeout, &client_->internal(), client_->inflight(),
+        [self, ctx, mq, start, addr](Result<mq::v1::SendMessageResponse> r) {
+          int64_t latency = NowMs() - start;
+          if (r.ok()) {
+            self->faults_.Update(mq.broker_name, latency, false);
+            SendResult result = FromProto(*r, mq);
+            result.attempts = ctx->attempts;
+            ctx->done(std::move(result));
+            return;
+          }
+          self->faults_.Update(mq.broker_name, latency, Retryable(r.status()));
+          ctx->last_error = r.status().WithContext("send to " + mq.broker_name + " (" + addr + ")");
+          MQ_LOG_WARN(Logger("client"), "attempt {}: {}", ctx->attempts, ctx->last_error.ToString());
+          if (!Retryable(r.status())) {
+            ctx->done(ctx->last_error);
+            return;
+          }
+          self->Retry(ctx);
+        });
+  }
+
+  void Retry(std::shared_ptr<SendContext> ctx) {
+    auto* self = this;
+    client_->internal().Post([self, ctx] { self->Attempt(ctx); });
+  }
+
+  Result<SendResult> SendSync(std::shared_ptr<SendContext> ctx) {
+    auto promise = std::make_shared<std::promise<Result<SendResult>>>();
+    auto future = promise->get_future();
+    ctx->done = [promise](Result<SendResult> r) { promise->set_value(std::move(r)); };
+    Attempt(ctx);
+    // Every attempt has a gRPC deadline inside send_timeout_ms; route queries add at most
+    // rpc_timeout_ms each. The extra wait only guards against a stuck executor.
+    auto wait =
+        std::chrono::milliseconds(options_.send_timeout_ms + 2 * options_.client.rpc_timeout_ms + 1000);
+    if (future.wait_for(wait) != std::future_status::ready) return Status::Timeout("send: no result in time");
+    return future.get();
+  }
+
+  Result<SendResult> Send(const std::vector<Message>& msgs, const MessageQueueSelector* selector,
+                          const std::string& arg) {
+    if (!running_) return Status::FailedPrecondition("producer: not started");
+    Status error;
+    auto ctx = NewContext(msgs, &error);
+    if (!ctx) return error;
+    if (selector != nullptr) {
+      ctx->selector_copy = *selector;
+      ctx->selector = &ctx->selector_copy;
+      ctx->arg = arg;
+    }
+    return SendSync(std::move(ctx));
+  }
+
+  void SendAsync(const Message& msg, SendCallback callback) {
+    auto post = [this, callback](Result<SendResult> r) {
+      client_->callbacks().Post([callback, r = std::move(r), this]() mutable {
+        callback(r);
+        pending_.fetch_sub(1);
+      });
+    };
+    if (!running_) {
+      // No executor to hand the callback to: the only case where it runs inline.
+      callback(Status::FailedPrecondition("producer: not started"));
+      return;
+    }
+    pending_.fetch_add(1);
+    Status error;
+    auto ctx = NewContext({msg}, &error);
+    if (!ctx) return post(error);
+    ctx->done = post;
+    auto* self = this;
+    client_->internal().Post([self, ctx] { self->Attempt(ctx); });
+  }
+
+  Status SendOneway(const Message& msg) {
+    if (!running_) return Status::FailedPrecondition("producer: not started");
+    Status error;
+    auto ctx = NewContext({msg}, &error);
+    if (!ctx) return error;
+    auto queues = Queues(msg.topic, false);
+    if (!queues.ok()) return queues.status();
+    ctx->max_attempts = 1;
+    ctx->done = [](const Result<SendResult>&) {};
+    Attempt(ctx);
+    return Status::OK();
+  }
+
+  Result<std::vector<MessageQueue>> FetchPublishQueues(const std::string& topic) {
+    MQ_RETURN_IF_ERROR(ValidateName("topic", topic));
+    MQ_ASSIGN_OR_RETURN(auto q, Queues(topic, false));
+    return std::move(q.second);
+  }
+
+ private:
+  const ProducerOptions options_;
+  std::unique_ptr<ClientInstance> client_;
+  LatencyFaultTolerance faults_;
+  QueueSelector selector_;
+  std::atomic<bool> running_{false};
+  std::atomic<int64_t> pending_{0};  // async sends whose callback has not run yet
+};
+
+MessageQueueSelector HashSelector() {
+  return [](const std::vector<MessageQueue>& queues, const Message&, const std::string& arg) {
+    return queues[std::hash<std::string>{}(arg) % queues.size()];
+  };
+}
+
+Producer::Producer(ProducerOptions options) : impl_(std::make_shared<ProducerImpl>(std::move(options))) {}
+Producer::~Producer() { Shutdown(); }
+Status Producer::Start() { return impl_->Start(); }
+void Producer::Shutdown() { impl_->Shutdown(); }
+Result<SendResult> Producer::Send(const Message& msg) { return impl_->Send({msg}, nullptr, ""); }
+Result<SendResult> Producer::Send(const Message& msg, const MessageQueueSelector& selector,
+                                  const std::string& arg) {
+  return impl_->Send({msg}, &selector, arg);
+}
+void Producer::SendAsync(const Message& msg, SendCallback callback) {
+  impl_->SendAsync(msg, std::move(callback));
+}
+Status Producer::SendOneway(const Message& msg) { return impl_->SendOneway(msg); }
+Result<SendResult> Producer::SendBatch(const std::vector<Message>& msgs) {
+  if (msgs.empty()) return Status::InvalidArgument("messages: at least one message is required");
+  return impl_->Send(msgs, nullptr, "");
+}
+Result<std::vector<MessageQueue>> Producer::FetchPublishQueues(const std::string& topic) {
+  return impl_->FetchPublishQueues(topic);
+}
+
+}  // namespace mq::client

@@ -1,0 +1,187 @@
+// PullConsumer: blocking pulls issued from Poll(); positions per queue; broker-side commits.
+#include "mq/client/pull_consumer.h"
+
+#include <chrono>
+#include <map>
+#include <mutex>
+
+#include "broker_ops.h"
+#include "client_instance.h"
+#include "common/naming.h"
+#include "convert.h"
+#include "route_info.h"
+
+namespace mq::client {
+
+class PullConsumerImpl {
+ public:
+  explicit PullConsumerImpl(PullConsumerOptions options)
+      : options_(std::move(options)), client_(std::make_unique<ClientInstance>(options_.client, 1)) {}
+
+  Status Start() {
+    MQ_RETURN_IF_ERROR(ValidateName("group", options_.group));
+    if (options_.pull_batch_size <= 0) return Status::InvalidArgument("pull_batch_size: must be positive");
+    std::lock_guard lock(mu_);
+    MQ_RETURN_IF_ERROR(client_->Start());
+    running_ = true;
+    return Status::OK();
+  }
+
+  void Shutdown() {
+    std::lock_guard lock(mu_);
+    if (!running_) return;
+    if (options_.auto_commit) (void)CommitLocked();
+    running_ = false;
+    client_->Shutdown({}, {});
+  }
+
+  Result<std::vector<MessageQueue>> FetchQueues(const std::string& topic) {
+    MQ_RETURN_IF_ERROR(ValidateName("topic", topic));
+    MQ_ASSIGN_OR_RETURN(auto route, client_->GetRoute(topic));
+    return SubscribeQueues(topic, route);
+  }
+
+  Status Subscribe(const std::string& topic, const std::string& expression) {
+    MQ_ASSIGN_OR_RETURN(filter_, TagFilter::Parse(expression));
+    MQ_ASSIGN_OR_RETURN(auto queues, FetchQueues(topic));
+    return Assign(queues);
+  }
+
+  Status Assign(const std::vector<MessageQueue>& queues) {
+    std::lock_guard lock(mu_);
+    if (!running_) return Status::FailedPrecondition("consumer: not started");
+    std::map<MessageQueue, Position> next;
+    for (const auto& q : queues) {
+      if (auto it = positions_.find(q); it != positions_.end()) {
+        next.insert(*it);
+        continue;
+      }
+      MQ_ASSIGN_OR_RETURN(auto route, client_->GetRoute(q.topic));
+      std::string addr = MasterAddress(route, q.broker_name);
+      if (addr.empty()) return Status::NotFound("queue: " + q.ToString() + " has no master broker");
+      auto offset = QueryCommittedOffset(*client_, addr, options_.group, q);
+      if (!offset.ok()) {
+        if (!offset.status().IsNotFound()) return offset.status();
+        MQ_ASSIGN_OR_RETURN(auto mm, QueueMinMax(*client_, addr, q));
+        offset = options_.consume_from_where == ConsumeFromWhere::kFirstOffset ? mm.first : mm.second;
+      }
+      next[q] = Position{addr, *offset, *offset};
+    }
+    positions_ = std::move(next);
+    return Status::OK();
+  }
+
+  Result<std::vector<ReceivedMessage>> Poll(int64_t timeout_ms) {
+    std::lock_guard lock(mu_);
+    if (!running_) return Status::FailedPrecondition("consumer: not started");
+    if (positions_.empty()) return Status::FailedPrecondition("consumer: no queue assigned");
+    if (options_.auto_commit) (void)CommitLocked();
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    size_t tried = 0;
+    while (true) {
+      auto it = positions_.upper_bound(last_);
+      if (it == positions_.end()) it = positions_.begin();
+      last_ = it->first;
+      int64_t left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now())
+              .count();
+      // A quick look at every queue first, then long polls of up to 1 s each.
+      int64_t hold = ++tried <= positions_.size() ? 0 : std::clamp<int64_t>(left, 0, 1000);
+      mq::v1::PullMessageRequest req;
+      req.set_consumer_group(options_.group);
+      req.set_topic(it->first.topic);
+      req.set_queue_id(it->first.queue_id);
+      req.set_queue_offset(it->second.next);
+      req.set_max_msg_nums(options_.pull_batch_size);
+      req.set_subscription(filter_.expression());
+      req.set_suspend_timeout_millis(hold);
+      req.set_client_id(client_->client_id());
+      auto stub = client_->Broker(it->second.addr);
+      auto r = BlockingCall<mq::v1::PullMessageResponse>(
+          hold + options_.client.rpc_timeout_ms,
+          [&](auto* c, auto* resp) { return stub->PullMessage(c, req, resp); });
+      if (!r.ok()) return r.status().WithContext("pull " + it->first.ToString());
+      std::vector<ReceivedMessage> out;
+      if (r->status() == mq::v1::FOUND) {
+        for (const auto& ext : r->messages()) {
+          if (!filter_.Matches(ext.message().tags())) continue;
+          out.push_back(FromProto(ext));
+          if (out.back().queue.broker_name.empty()) out.back().queue.broker_name = it->first.broker_name;
+        }
+      }
+      if (r->next_begin_offset() >= 0) it->second.next = r->next_begin_offset();
+      if (!out.empty() || left <= 0) return out;
+    }
+  }
+
+  Status Seek(const MessageQueue& q, int64_t offset) {
+    std::lock_guard lock(mu_);
+    auto it = positions_.find(q);
+    if (it == positions_.end()) return Status::NotFound("queue: " + q.ToString() + " is not assigned");
+    if (offset < 0) return Status::InvalidArgument("offset: must not be negative");
+    it->second.next = offset;
+    return Status::OK();
+  }
+
+  Status Commit() {
+    std::lock_guard lock(mu_);
+    return CommitLocked();
+  }
+
+  std::vector<MessageQueue> Assignment() {
+    std::lock_guard lock(mu_);
+    std::vector<MessageQueue> out;
+    for (const auto& [q, p] : positions_) out.push_back(q);
+    return out;
+  }
+
+ private:
+  struct Position {
+    std::string addr;
+    int64_t next = 0;       // next offset to pull
+    int64_t committed = 0;  // last committed
+  };
+
+  Status CommitLocked() {
+    Status first;
+    for (auto& [q, p] : positions_) {
+      if (p.next == p.committed) continue;
+      Status s = CommitOffset(*client_, p.addr, options_.group, q, p.next);
+      if (s.ok()) {
+        p.committed = p.next;
+      } else if (first.ok()) {
+        first = s;
+      }
+    }
+    return first;
+  }
+
+  const PullConsumerOptions options_;
+  std::unique_ptr<ClientInstance> client_;
+  mutable std::mutex mu_;
+  bool running_ = false;                        // guarded by mu_
+  TagFilter filter_;                            // set by Subscribe
+  std::map<MessageQueue, Position> positions_;  // guarded by mu_
+  MessageQueue last_;                           // round-robin cursor; guarded by mu_
+};
+
+PullConsumer::PullConsumer(PullConsumerOptions options)
+    : impl_(std::make_unique<PullConsumerImpl>(std::move(options))) {}
+PullConsumer::~PullConsumer() { Shutdown(); }
+Status PullConsumer::Start() { return impl_->Start(); }
+void PullConsumer::Shutdown() { impl_->Shutdown(); }
+Status PullConsumer::Subscribe(const std::string& topic, const std::string& expression) {
+  return impl_->Subscribe(topic, expression);
+}
+Status PullConsumer::Assign(const std::vector<MessageQueue>& queues) { return impl_->Assign(queues); }
+Result<std::vector<MessageQueue>> PullConsumer::FetchQueues(const std::string& topic) {
+  return impl_->FetchQueues(topic);
+}
+Result<std::vector<ReceivedMessage>> PullConsumer::Poll(int64_t timeout_ms) {
+  return impl_->Poll(timeout_ms);
+}
+Status PullConsumer::Seek(const MessageQueue& q, int64_t offset) { return impl_->Seek(q, offset); }
+Status PullConsumer::Commit() { return impl_->Commit(); }
+std::vector<MessageQueue> PullConsumer::Assignment() const { return impl_->Assignment(); }
+
+}  // namespace mq::client

@@ -1,0 +1,205 @@
+// PushConsumerImpl pulling and consumption, and the PushConsumer handle.
+#include "mq/client/push_consumer.h"
+
+#include <exception>
+
+#include "common/logging.h"
+#include "convert.h"
+#include "push_consumer_impl.h"
+
+namespace mq::client {
+
+void PushConsumerImpl::PullLater(std::shared_ptr<ProcessQueue> pq, int64_t delay_ms) {
+  if (!running_ || pq->dropped) return;
+  client_->internal().ScheduleAfter(std::chrono::milliseconds(delay_ms), [this, pq] { Pull(pq); });
+}
+
+void PushConsumerImpl::Pull(std::shared_ptr<ProcessQueue> pq) {
+  if (!running_ || pq->dropped) return;
+  mq::v1::PullMessageRequest req;
+  {
+    std::lock_guard lock(pq->mu);
+    if (static_cast<int>(pq->msgs.size()) >= options_.pull_threshold_for_queue) {
+      // Flow control: the listener is behind; look again shortly.
+      client_->internal().ScheduleAfter(std::chrono::milliseconds(50), [this, pq] { Pull(pq); });
+      return;
+    }
+    req.set_queue_offset(pq->next_offset);
+  }
+  req.set_consumer_group(options_.group);
+  req.set_topic(pq->mq.topic);
+  req.set_queue_id(pq->mq.queue_id);
+  req.set_max_msg_nums(options_.pull_batch_size);
+  req.set_subscription(subscriptions_.at(pq->mq.topic).expression());
+  req.set_suspend_timeout_millis(options_.pull_suspend_ms);
+  req.set_client_id(client_->client_id());
+  auto stub = client_->Broker(pq->broker_addr);
+  auto ctx = StartCall<mq::v1::PullMessageRequest, mq::v1::PullMessageResponse>(
+      [stub](auto* c, auto* q, auto* r, auto cb) { stub->async()->PullMessage(c, q, r, std::move(cb)); }, req,
+      options_.pull_suspend_ms + options_.client.rpc_timeout_ms + 5'000, &client_->internal(),
+      client_->inflight(), [this, pq](Result<mq::v1::PullMessageResponse> r) { OnPulled(pq, std::move(r)); });
+  std::lock_guard lock(pq->mu);
+  pq->pull = std::move(ctx);
+}
+
+void PushConsumerImpl::OnPulled(const std::shared_ptr<ProcessQueue>& pq,
+                                Result<mq::v1::PullMessageResponse> r) {
+  if (!running_ || pq->dropped) return;
+  if (!r.ok()) {
+    MQ_LOG_WARN(Logger("client"), "pull {}: {}", pq->mq.ToString(), r.status().ToString());
+    PullLater(pq, 1000);
+    return;
+  }
+  std::vector<int64_t> fresh;
+  const TagFilter& filter = subscriptions_.at(pq->mq.topic);
+  {
+    std::lock_guard lock(pq->mu);
+    if (r->status() == mq::v1::FOUND) {
+      for (const auto& ext : r->messages()) {
+        if (!filter.Matches(ext.message().tags())) continue;
+        ReceivedMessage m = FromProto(ext);
+        if (m.queue.broker_name.empty()) m.queue.broker_name = pq->mq.broker_name;
+        fresh.push_back(m.queue_offset);
+        pq->msgs.emplace(m.queue_offset, std::move(m));
+      }
+    }
+    if (r->next_begin_offset() >= 0) pq->next_offset = r->next_begin_offset();
+  }
+  if (r->status() != mq::v1::FOUND) UpdateStore(pq);  // filtered or reset: progress without messages
+  if (!fresh.empty()) {
+    if (options_.orderly) {
+      std::lock_guard lock(pq->mu);
+      if (!pq->consuming) {
+        pq->consuming = true;
+        consume_->Post([this, pq] { ConsumeOrderly(pq); });
+      }
+    } else {
+      for (size_t i = 0; i < fresh.size(); i += static_cast<size_t>(options_.consume_batch_max)) {
+        size_t end = std::min(fresh.size(), i + static_cast<size_t>(options_.consume_batch_max));
+        std::vector<int64_t> batch(fresh.begin() + static_cast<long>(i),
+                                   fresh.begin() + static_cast<long>(end));
+        consume_->Post([this, pq, batch = std::move(batch)] { ConsumeConcurrently(pq, batch); });
+      }
+    }
+  }
+  Pull(pq);
+}
+
+bool PushConsumerImpl::RunListener(std::vector<ReceivedMessage>& batch) {
+  try {
+    return listener_(batch) == ConsumeResult::kSuccess;
+  } catch (const std::exception& e) {
+    MQ_LOG_WARN(Logger("client"), "listener threw: {}", e.what());
+  } catch (...) {
+    MQ_LOG_WARN(Logger("client"), "listener threw a non-std exception");
+  }
+  return false;
+}
+
+void PushConsumerImpl::ConsumeConcurrently(std::shared_ptr<ProcessQueue> pq, std::vector<int64_t> offsets) {
+  if (!running_ || pq->dropped) return;
+  std::vector<ReceivedMessage> batch;
+  {
+    std::lock_guard lock(pq->mu);
+    for (int64_t off : offsets) {
+      if (auto it = pq->msgs.find(off); it != pq->msgs.end()) batch.push_back(it->second);
+    }
+  }
+  if (batch.empty()) return;
+  bool ok = RunListener(batch);
+  {
+    std::lock_guard lock(pq->mu);
+    for (int64_t off : offsets) {
+      auto it = pq->msgs.find(off);
+      if (it == pq->msgs.end()) continue;
+      if (ok) {
+        pq->msgs.erase(it);
+      } else {
+        ++it->second.reconsume_times;
+      }
+    }
+  }
+  if (ok) {
+    UpdateStore(pq);
+    return;
+  }
+  // Local retry: the messages stay in the queue table, so the committed offset cannot pass them.
+  consume_->ScheduleAfter(std::chrono::milliseconds(options_.retry_delay_ms),
+                          [this, pq, offsets = std::move(offsets)] { ConsumeConcurrently(pq, offsets); });
+}
+
+void PushConsumerImpl::ConsumeOrderly(std::shared_ptr<ProcessQueue> pq) {
+  while (running_ && !pq->dropped && pq->locked) {
+    std::vector<ReceivedMessage> batch;
+    {
+      std::lock_guard lock(pq->mu);
+      for (auto it = pq->msgs.begin();
+           it != pq->msgs.end() && static_cast<int>(batch.size()) < options_.consume_batch_max; ++it) {
+        batch.push_back(it->second);
+      }
+      if (batch.empty()) {
+        pq->consuming = false;
+        return;
+      }
+    }
+    bool ok = RunListener(batch);
+    {
+      std::lock_guard lock(pq->mu);
+      for (const auto& m : batch) {
+        auto it = pq->msgs.find(m.queue_offset);
+        if (it == pq->msgs.end()) continue;
+        if (ok) {
+          pq->msgs.erase(it);
+        } else {
+          ++it->second.reconsume_times;
+        }
+      }
+    }
+    if (!ok) {
+      // Keep the queue (consuming stays true) and retry the same messages after a pause.
+      consume_->ScheduleAfter(std::chrono::milliseconds(options_.retry_delay_ms),
+                              [this, pq] { ConsumeOrderly(pq); });
+      return;
+    }
+    UpdateStore(pq);
+  }
+  std::lock_guard lock(pq->mu);
+  pq->consuming = false;
+}
+
+void PushConsumerImpl::UpdateStore(const std::shared_ptr<ProcessQueue>& pq) {
+  int64_t offset;
+  {
+    std::lock_guard lock(pq->mu);
+    offset = pq->CommitOffsetLocked();
+  }
+  store_->Update(pq->mq, offset);
+}
+
+void PushConsumerImpl::CommitAll() {
+  if (!running_) return;
+  std::vector<MessageQueue> qs;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [q, pq] : queues_) qs.push_back(q);
+  }
+  if (qs.empty()) return;
+  Status s = store_->Persist(qs);
+  if (!s.ok()) MQ_LOG_WARN(Logger("client"), "commit offsets: {}", s.ToString());
+}
+
+PushConsumer::PushConsumer(PushConsumerOptions options)
+    : impl_(std::make_shared<PushConsumerImpl>(std::move(options))) {}
+PushConsumer::~PushConsumer() { Shutdown(); }
+Status PushConsumer::Subscribe(const std::string& topic, const std::string& expression) {
+  return impl_->Subscribe(topic, expression);
+}
+void PushConsumer::RegisterListener(MessageListener listener) {
+  impl_->RegisterListener(std::move(listener));
+}
+Status PushConsumer::Start() { return impl_->Start(); }
+void PushConsumer::Shutdown() { impl_->Shutdown(); }
+std::vector<MessageQueue> PushConsumer::AssignedQueues() const { return impl_->AssignedQueues(); }
+const std::string& PushConsumer::client_id() const { return impl_->client_id(); }
+
+}  // namespace mq::client

@@ -1,0 +1,98 @@
+// PushConsumerImpl: rebalance (rebalance.cc) + long-poll pulling and consumption
+// (push_consumer.cc).
+//
+// Threads: pull completions and offset-commit ticks run on the client's internal executor;
+// listener calls on consume_ (consume_threads); rebalance and relock on rebalance_thread_;
+// the membership long-poll (GetConsumerIds) on watch_thread_.
+// Locks: mu_ guards queues_ (the ProcessQueue map); ProcessQueue::mu guards its message table.
+// Lock order: mu_ before ProcessQueue::mu; rebalance_mu_ serialises rebalance passes and is
+// taken before mu_. No lock is held across an RPC or a listener call.
+#pragma once
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "client_instance.h"
+#include "mq/client/push_consumer.h"
+#include "offset_store.h"
+#include "route_info.h"
+
+namespace mq::client {
+
+struct ProcessQueue {
+  MessageQueue mq;
+  std::string broker_addr;
+  std::atomic<bool> dropped{false};
+  std::atomic<bool> locked{false};  // orderly mode: the broker lock is held
+
+  std::mutex mu;
+  std::map<int64_t, ReceivedMessage> msgs;    // pulled, not yet consumed; guarded by mu
+  int64_t next_offset = 0;                    // next offset to pull; guarded by mu
+  bool consuming = false;                     // orderly: a consume task owns the queue; guarded by mu
+  std::shared_ptr<grpc::ClientContext> pull;  // in-flight pull for cancel; guarded by mu
+
+  // Offset below which everything is consumed. Requires mu.
+  int64_t CommitOffsetLocked() const { return msgs.empty() ? next_offset : msgs.begin()->first; }
+};
+
+class PushConsumerImpl {
+ public:
+  explicit PushConsumerImpl(PushConsumerOptions options);
+  ~PushConsumerImpl();
+
+  Status Subscribe(const std::string& topic, const std::string& expression);
+  void RegisterListener(MessageListener listener) { listener_ = std::move(listener); }
+  Status Start();
+  void Shutdown();
+  std::vector<MessageQueue> AssignedQueues();
+  const std::string& client_id() const { return client_->client_id(); }
+
+ private:
+  // rebalance.cc
+  void RebalanceLoop();
+  void WatchLoop();
+  void RebalanceOnce();
+  void UpdateQueues(const std::string& topic, const mq::v1::TopicRouteData& route,
+                    const std::vector<MessageQueue>& mine);
+  Result<int64_t> StartOffset(const MessageQueue& q, const std::string& addr);
+  void Drop(const std::shared_ptr<ProcessQueue>& pq, bool unlock);
+  void Relock();
+  void FillHeartbeat(mq::v1::HeartbeatRequest* req);
+
+  // push_consumer.cc
+  void Pull(std::shared_ptr<ProcessQueue> pq);
+  void PullLater(std::shared_ptr<ProcessQueue> pq, int64_t delay_ms);
+  void OnPulled(const std::shared_ptr<ProcessQueue>& pq, Result<mq::v1::PullMessageResponse> r);
+  void ConsumeConcurrently(std::shared_ptr<ProcessQueue> pq, std::vector<int64_t> offsets);
+  void ConsumeOrderly(std::shared_ptr<ProcessQueue> pq);
+  bool RunListener(std::vector<ReceivedMessage>& batch);
+  void CommitAll();
+  void UpdateStore(const std::shared_ptr<ProcessQueue>& pq);
+
+  const PushConsumerOptions options_;
+  std::unique_ptr<ClientInstance> client_;
+  std::unique_ptr<IoExecutor> consume_;
+  std::unique_ptr<OffsetStore> store_;
+  MessageListener listener_;
+  std::map<std::string, TagFilter> subscriptions_;  // set before Start()
+  std::atomic<bool> running_{false};
+
+  std::mutex mu_;
+  std::map<MessageQueue, std::shared_ptr<ProcessQueue>> queues_;  // guarded by mu_
+
+  std::mutex rebalance_mu_;
+  std::mutex wake_mu_;
+  std::condition_variable wake_cv_;
+  bool wake_ = false;  // guarded by wake_mu_
+  std::thread rebalance_thread_;
+  std::thread watch_thread_;
+  std::mutex watch_mu_;
+  std::shared_ptr<grpc::ClientContext> watch_ctx_;  // guarded by watch_mu_
+};
+
+}  // namespace mq::client

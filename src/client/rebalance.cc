@@ -1,0 +1,347 @@
+// PushConsumerImpl lifecycle and rebalance: which queues this consumer owns, where each starts,
+// orderly locks, and the membership long-poll that triggers an immediate rebalance.
+#include <chrono>
+#include <cstdlib>
+#include <set>
+
+#include "broker_ops.h"
+#include "common/logging.h"
+#include "common/naming.h"
+#include "push_consumer_impl.h"
+
+namespace mq::client {
+namespace {
+
+int64_t WallMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+PushConsumerImpl::PushConsumerImpl(PushConsumerOptions options)
+    : options_(std::move(options)),
+      client_(std::make_unique<ClientInstance>(options_.client, 1)),
+      consume_(std::make_unique<IoExecutor>("mq-consume", std::max(1, options_.consume_threads))) {}
+
+PushConsumerImpl::~PushConsumerImpl() { Shutdown(); }
+
+Status PushConsumerImpl::Subscribe(const std::string& topic, const std::string& expression) {
+  MQ_RETURN_IF_ERROR(ValidateName("topic", topic));
+  if (running_) return Status::FailedPrecondition("consumer: subscribe before Start()");
+  MQ_ASSIGN_OR_RETURN(auto filter, TagFilter::Parse(expression));
+  subscriptions_.insert_or_assign(topic, std::move(filter));
+  return Status::OK();
+}
+
+Status PushConsumerImpl::Start() {
+  MQ_RETURN_IF_ERROR(ValidateName("group", options_.group));
+  if (subscriptions_.empty()) return Status::FailedPrecondition("consumer: no subscription");
+  if (!listener_) return Status::FailedPrecondition("consumer: no listener registered");
+  if (options_.pull_batch_size <= 0 || options_.consume_batch_max <= 0 ||
+      options_.pull_threshold_for_queue <= 0) {
+    return Status::InvalidArgument(
+        "pull_batch_size, consume_batch_max, pull_threshold_for_queue: must be positive");
+  }
+  if (options_.model == MessageModel::kBroadcasting) {
+    std::string dir = options_.offset_dir;
+    if (dir.empty()) {
+      const char* home = std::getenv("HOME");
+      dir = std::string(home != nullptr ? home : ".") + "/.mq_offsets";
+    }
+    auto path = dir + "/" + options_.client.instance_name + "/" + options_.group + "/offsets.json";
+    MQ_ASSIGN_OR_RETURN(store_, OffsetStore::LocalFile(path));
+  } else {
+    store_ = OffsetStore::Remote(
+        [this](const MessageQueue& q) -> Result<int64_t> {
+          auto route = client_->GetRoute(q.topic);
+          if (!route.ok()) return route.status();
+          return QueryCommittedOffset(*client_, MasterAddress(*route, q.broker_name), options_.group, q);
+        },
+        [this](const MessageQueue& q, int64_t offset) -> Status {
+          auto route = client_->GetRoute(q.topic);
+          if (!route.ok()) return route.status();
+          return CommitOffset(*client_, MasterAddress(*route, q.broker_name), options_.group, q, offset);
+        });
+  }
+  client_->SetHeartbeatFiller([this](mq::v1::HeartbeatRequest* req) { FillHeartbeat(req); });
+  MQ_RETURN_IF_ERROR(client_->Start());
+  consume_->Start();
+  running_ = true;
+  auto commit = std::chrono::milliseconds(std::max<int64_t>(options_.commit_interval_ms, 10));
+  client_->internal().ScheduleEvery(commit, commit, [this] { CommitAll(); });
+  rebalance_thread_ = std::thread([this] { RebalanceLoop(); });
+  if (options_.model == MessageModel::kClustering) watch_thread_ = std::thread([this] { WatchLoop(); });
+  return Status::OK();
+}
+
+void PushConsumerImpl::Shutdown() {
+  if (!running_.exchange(false)) return;
+  {
+    std::lock_guard lock(wake_mu_);
+    wake_ = true;
+  }
+  wake_cv_.notify_all();
+  {
+    std::lock_guard lock(watch_mu_);
+    if (watch_ctx_) watch_ctx_->TryCancel();
+  }
+  if (rebalance_thread_.joinable()) rebalance_thread_.join();
+  if (watch_thread_.joinable()) watch_thread_.join();
+  std::vector<std::shared_ptr<ProcessQueue>> all;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [q, pq] : queues_) all.push_back(pq);
+  }
+  for (auto& pq : all) {
+    pq->dropped = true;
+    std::lock_guard lock(pq->mu);
+    if (pq->pull) pq->pull->TryCancel();
+  }
+  consume_->Shutdown();  // running listener calls finish; queued ones are abandoned
+  for (auto& pq : all) UpdateStore(pq);
+  Status s = store_->Persist();
+  if (!s.ok()) MQ_LOG_WARN(Logger("client"), "commit offsets on shutdown: {}", s.ToString());
+  if (options_.orderly) {
+    for (auto& pq : all) (void)LockQueues(*client_, pq->broker_addr, options_.group, {pq->mq}, true);
+  }
+  client_->Shutdown({}, {options_.group});
+}
+
+std::vector<MessageQueue> PushConsumerImpl::AssignedQueues() {
+  std::lock_guard lock(mu_);
+  std::vector<MessageQueue> out;
+  for (const auto& [q, pq] : queues_) out.push_back(q);
+  return out;
+}
+
+void PushConsumerImpl::FillHeartbeat(mq::v1::HeartbeatRequest* req) {
+  auto* c = req->add_consumers();
+  c->set_group(options_.group);
+  c->set_message_model(options_.model == MessageModel::kClustering ? mq::v1::CLUSTERING
+                                                                   : mq::v1::BROADCASTING);
+  c->set_consume_from_where(
+      static_cast<mq::v1::ConsumeFromWhere>(static_cast<int>(options_.consume_from_where)));
+  c->set_orderly(options_.orderly);
+  for (const auto& [topic, filter] : subscriptions_) {
+    auto* s = c->add_subscriptions();
+    s->set_topic(topic);
+    s->set_expression(filter.expression());
+  }
+}
+
+void PushConsumerImpl::RebalanceLoop() {
+  const auto period = std::chrono::milliseconds(
+      std::min<int64_t>(std::max<int64_t>(options_.rebalance_interval_ms, 10), 20'000));
+  for (const auto& [topic, f] : subscriptions_) (void)client_->GetRoute(topic);
+  client_->HeartbeatAll();
+  while (running_) {
+    RebalanceOnce();
+    if (options_.orderly) Relock();
+    std::unique_lock lock(wake_mu_);
+    wake_cv_.wait_for(lock, period, [this] { return wake_; });
+    wake_ = false;
+  }
+}
+
+void PushConsumerImpl::WatchLoop() {
+  int64_t known = -1;
+  while (running_) {
+    std::string addr;
+    for (const auto& [topic, f] : subscriptions_) {
+      auto route = client_->GetRoute(topic);
+      if (!route.ok()) continue;
+      for (const auto& q : SubscribeQueues(topic, *route)) {
+        addr = MasterAddress(*route, q.broker_name);
+        break;
+      }
+      if (!addr.empty()) break;
+    }
+    bool ok = false;
+    if (!addr.empty()) {
+      mq::v1::GetConsumerIdsRequest req;
+      req.set_consumer_group(options_.group);
+      req.set_known_version(known);
+      req.set_wait_millis(known < 0 ? 0 : 10'000);
+      auto call = std::make_shared<grpc::ClientContext>();
+      SetTimeout(call.get(), 10'000 + options_.client.rpc_timeout_ms);
+      {
+        std::lock_guard lock(watch_mu_);
+        if (!running_) return;
+        watch_ctx_ = call;
+      }
+      mq::v1::GetConsumerIdsResponse resp;
+      auto st = client_->Broker(addr)->GetConsumerIds(call.get(), req, &resp);
+      ok = st.ok();
+      if (ok && resp.version() != known) {
+        if (known >= 0) {
+          std::lock_guard lock(wake_mu_);
+          wake_ = true;
+          wake_cv_.notify_all();
+        }
+        known = resp.version();
+      }
+    }
+    if (!ok && running_) {
+      std::unique_lock lock(wake_mu_);
+      wake_cv_.wait_for(lock, std::chrono::seconds(1), [this] { return !running_.load(); });
+    }
+  }
+}
+
+void PushConsumerImpl::RebalanceOnce() {
+  std::lock_guard guard(rebalance_mu_);
+  for (const auto& [topic, f] : subscriptions_) {
+    if (!running_) return;
+    auto route = client_->GetRoute(topic);
+    if (!route.ok()) {
+      MQ_LOG_WARN(Logger("client"), "rebalance {}: {}", topic, route.status().ToString());
+      continue;
+    }
+    auto all = SubscribeQueues(topic, *route);
+    if (options_.model == MessageModel::kBroadcasting) {
+      UpdateQueues(topic, *route, all);
+      continue;
+    }
+    std::vector<std::string> cids;
+    bool got = false;
+    std::set<std::string> tried;
+    for (const auto& q : all) {
+      std::string addr = MasterAddress(*route, q.broker_name);
+      if (!tried.insert(addr).second) continue;
+      mq::v1::GetConsumerIdsRequest req;
+      req.set_consumer_group(options_.group);
+      auto stub = client_->Broker(addr);
+      auto r = BlockingCall<mq::v1::GetConsumerIdsResponse>(
+          options_.client.rpc_timeout_ms,
+          [&](auto* c, auto* resp) { return stub->GetConsumerIds(c, req, resp); });
+      if (r.ok() && !r->client_ids().empty()) {
+        cids.assign(r->client_ids().begin(), r->client_ids().end());
+        got = true;
+        break;
+      }
+    }
+    if (!got) continue;  // keep the current assignment
+    UpdateQueues(topic, *route, AllocateAveragely(all, cids, client_->client_id()));
+  }
+}
+
+void PushConsumerImpl::UpdateQueues(const std::string& topic, const mq::v1::TopicRouteData& route,
+                                    const std::vector<MessageQueue>& mine) {
+  std::set<MessageQueue> wanted(mine.begin(), mine.end());
+  std::vector<std::shared_ptr<ProcessQueue>> drop;
+  std::vector<MessageQueue> add;
+  {
+    std::lock_guard lock(mu_);
+    for (auto it = queues_.begin(); it != queues_.end();) {
+      if (it->first.topic == topic && wanted.count(it->first) == 0) {
+        drop.push_back(it->second);
+        it = queues_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    for (const auto& q : mine) {
+      if (queues_.count(q) == 0) add.push_back(q);
+    }
+  }
+  for (auto& pq : drop) Drop(pq, options_.orderly);
+  bool retry_soon = false;
+  for (const auto& q : add) {
+    if (!running_) return;
+    std::string addr = MasterAddress(route, q.broker_name);
+    if (options_.orderly) {
+      auto locked = LockQueues(*client_, addr, options_.group, {q}, false);
+      if (!locked.ok() || locked->empty()) {
+        retry_soon = true;  // the previous owner may still hold it
+        continue;
+      }
+    }
+    auto offset = StartOffset(q, addr);
+    if (!offset.ok()) {
+      MQ_LOG_WARN(Logger("client"), "start offset of {}: {}", q.ToString(), offset.status().ToString());
+      retry_soon = true;
+      continue;
+    }
+    auto pq = std::make_shared<ProcessQueue>();
+    pq->mq = q;
+    pq->broker_addr = addr;
+    pq->next_offset = *offset;
+    pq->locked = options_.orderly;
+    store_->Update(q, *offset);
+    {
+      std::lock_guard lock(mu_);
+      queues_[q] = pq;
+    }
+    Pull(pq);
+  }
+  if (retry_soon && running_) {
+    client_->internal().ScheduleAfter(std::chrono::milliseconds(1000), [this] {
+      std::lock_guard lock(wake_mu_);
+      wake_ = true;
+      wake_cv_.notify_all();
+    });
+  }
+}
+
+Result<int64_t> PushConsumerImpl::StartOffset(const MessageQueue& q, const std::string& addr) {
+  auto stored = store_->Read(q);
+  if (stored.ok() || !stored.status().IsNotFound()) return stored;
+  switch (options_.consume_from_where) {
+    case ConsumeFromWhere::kFirstOffset: {
+      MQ_ASSIGN_OR_RETURN(auto mm, QueueMinMax(*client_, addr, q));
+      return mm.first;
+    }
+    case ConsumeFromWhere::kTimestamp: {
+      int64_t ts =
+          options_.consume_timestamp_ms > 0 ? options_.consume_timestamp_ms : WallMs() - 30 * 60 * 1000;
+      return SearchOffset(*client_, addr, q, ts);
+    }
+    case ConsumeFromWhere::kLastOffset:
+    default: {
+      MQ_ASSIGN_OR_RETURN(auto mm, QueueMinMax(*client_, addr, q));
+      return mm.second;
+    }
+  }
+}
+
+void PushConsumerImpl::Drop(const std::shared_ptr<ProcessQueue>& pq, bool unlock) {
+  pq->dropped = true;
+  {
+    std::lock_guard lock(pq->mu);
+    if (pq->pull) pq->pull->TryCancel();
+  }
+  UpdateStore(pq);
+  Status s = store_->Persist({pq->mq});
+  if (!s.ok()) MQ_LOG_WARN(Logger("client"), "commit {} on drop: {}", pq->mq.ToString(), s.ToString());
+  store_->Remove(pq->mq);
+  if (unlock) (void)LockQueues(*client_, pq->broker_addr, options_.group, {pq->mq}, true);
+}
+
+void PushConsumerImpl::Relock() {
+  std::map<std::string, std::vector<std::shared_ptr<ProcessQueue>>> by_broker;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [q, pq] : queues_) by_broker[pq->broker_addr].push_back(pq);
+  }
+  for (auto& [addr, pqs] : by_broker) {
+    std::vector<MessageQueue> qs;
+    for (const auto& pq : pqs) qs.push_back(pq->mq);
+    auto locked = LockQueues(*client_, addr, options_.group, qs, false);
+    std::set<MessageQueue> held;
+    if (locked.ok()) held.insert(locked->begin(), locked->end());
+    for (const auto& pq : pqs) {
+      if (held.count(pq->mq) > 0) continue;
+      MQ_LOG_WARN(Logger("client"), "lost the lock of {}; giving it up", pq->mq.ToString());
+      pq->locked = false;
+      {
+        std::lock_guard lock(mu_);
+        queues_.erase(pq->mq);
+      }
+      Drop(pq, false);
+    }
+  }
+}
+
+}  // namespace mq::client

@@ -1,0 +1,105 @@
+#include "route_info.h"
+
+#include <algorithm>
+
+namespace mq::client {
+namespace {
+
+bool HasMaster(const mq::v1::TopicRouteData& route, const std::string& broker_name) {
+  return !MasterAddress(route, broker_name).empty();
+}
+
+std::vector<MessageQueue> Queues(const std::string& topic, const mq::v1::TopicRouteData& route, int32_t perm,
+                                 bool write) {
+  std::vector<MessageQueue> out;
+  for (const auto& qd : route.queue_datas()) {
+    if ((qd.perm() & perm) == 0 || !HasMaster(route, qd.broker_name())) continue;
+    int32_t n = write ? qd.write_queue_nums() : qd.read_queue_nums();
+    for (int32_t i = 0; i < n; ++i) out.push_back(MessageQueue{topic, qd.broker_name(), i});
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+}  // namespace
+
+std::string MasterAddress(const mq::v1::TopicRouteData& route, const std::string& broker_name) {
+  for (const auto& bd : route.broker_datas()) {
+    if (bd.broker_name() != broker_name) continue;
+    auto it = bd.broker_addrs().find(0);
+    if (it != bd.broker_addrs().end()) return it->second;
+  }
+  return "";
+}
+
+std::vector<MessageQueue> PublishQueues(const std::string& topic, const mq::v1::TopicRouteData& route) {
+  return Queues(topic, route, kPermWrite, true);
+}
+
+std::vector<MessageQueue> SubscribeQueues(const std::string& topic, const mq::v1::TopicRouteData& route) {
+  return Queues(topic, route, kPermRead, false);
+}
+
+MessageQueue QueueSelector::Select(const std::vector<MessageQueue>& queues, const std::string& last_broker,
+                                   const LatencyFaultTolerance* faults) {
+  const size_t n = queues.size();
+  for (size_t i = 0; i < n; ++i) {
+    const MessageQueue& q = queues[next_.fetch_add(1) % n];
+    if (q.broker_name == last_broker && n > 1) continue;
+    if (faults != nullptr && !faults->IsAvailable(q.broker_name)) continue;
+    return q;
+  }
+  // Everything excluded: prefer another broker than the last one, else anything.
+  for (size_t i = 0; i < n; ++i) {
+    const MessageQueue& q = queues[next_.fetch_add(1) % n];
+    if (q.broker_name != last_broker) return q;
+  }
+  return queues[next_.fetch_add(1) % n];
+}
+
+std::vector<MessageQueue> AllocateAveragely(std::vector<MessageQueue> queues, std::vector<std::string> cids,
+                                            const std::string& me) {
+  std::sort(queues.begin(), queues.end());
+  std::sort(cids.begin(), cids.end());
+  auto it = std::find(cids.begin(), cids.end(), me);
+  if (it == cids.end() || queues.empty()) return {};
+  const size_t index = static_cast<size_t>(it - cids.begin());
+  const size_t q = queues.size();
+  const size_t c = cids.size();
+  const size_t mod = q % c;
+  size_t size = q <= c ? 1 : (mod > 0 && index < mod ? q / c + 1 : q / c);
+  size_t start = (mod > 0 && index < mod) ? index * size : index * size + mod;
+  if (q <= c) start = index;
+  std::vector<MessageQueue> out;
+  for (size_t i = 0; i < size && start + i < q; ++i) out.push_back(queues[start + i]);
+  return out;
+}
+
+Result<TagFilter> TagFilter::Parse(const std::string& expression) {
+  TagFilter f;
+  std::string trimmed = expression;
+  auto strip = [](std::string s) {
+    size_t b = s.find_first_not_of(" \t");
+    size_t e = s.find_last_not_of(" \t");
+    return b == std::string::npos ? std::string() : s.substr(b, e - b + 1);
+  };
+  trimmed = strip(trimmed);
+  if (trimmed.empty() || trimmed == "*") return f;
+  f.all_ = false;
+  f.expression_ = trimmed;
+  size_t pos = 0;
+  while (pos <= trimmed.size()) {
+    size_t bar = trimmed.find("||", pos);
+    std::string tag = strip(trimmed.substr(pos, bar == std::string::npos ? std::string::npos : bar - pos));
+    if (tag.empty() || tag.find_first_of("|* \t") != std::string::npos) {
+      return Status::InvalidArgument("subscription: '" + expression + "' is not '*' or 'TagA || TagB'");
+    }
+    f.tags_.insert(tag);
+    if (bar == std::string::npos) break;
+    pos = bar + 2;
+  }
+  return f;
+}
+
+}  // namespace mq::client

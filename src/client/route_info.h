@@ -1,0 +1,60 @@
+// Pure route helpers: which queues a topic route offers for publishing and subscribing,
+// round-robin queue selection with fault avoidance, average allocation and tag filtering.
+// No I/O; unit-tested directly. Thread-safety noted per type.
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "latency_fault.h"
+#include "mq/client/message.h"
+#include "mq/v1/common.pb.h"
+
+namespace mq::client {
+
+inline constexpr int32_t kPermRead = 4;
+inline constexpr int32_t kPermWrite = 2;
+
+// Writable queues of master brokers (brokers with an id-0 address), sorted by broker name, then
+// queue id.
+std::vector<MessageQueue> PublishQueues(const std::string& topic, const mq::v1::TopicRouteData& route);
+// Readable queues of brokers that have a master, sorted.
+std::vector<MessageQueue> SubscribeQueues(const std::string& topic, const mq::v1::TopicRouteData& route);
+// brokerName -> master address ("" when the broker has no master).
+std::string MasterAddress(const mq::v1::TopicRouteData& route, const std::string& broker_name);
+
+// Round robin over queues, skipping the previous attempt's broker and brokers the fault
+// tolerance isolates; falls back to plain round robin when every broker is excluded.
+// Thread-safe (atomic counter). queues must not be empty.
+class QueueSelector {
+ public:
+  MessageQueue Select(const std::vector<MessageQueue>& queues, const std::string& last_broker,
+                      const LatencyFaultTolerance* faults);
+
+ private:
+  std::atomic<uint64_t> next_{0};
+};
+
+// RocketMQ AllocateMessageQueueAveragely: queues and consumer ids sorted; consumer i of n gets a
+// contiguous block, the first (queues % n) consumers one extra. Empty if me is not in cids.
+std::vector<MessageQueue> AllocateAveragely(std::vector<MessageQueue> queues, std::vector<std::string> cids,
+                                            const std::string& me);
+
+// "*" (or empty) matches everything; "TagA || TagB" matches those tags.
+class TagFilter {
+ public:
+  static Result<TagFilter> Parse(const std::string& expression);
+  bool Matches(const std::string& tag) const { return all_ || tags_.count(tag) > 0; }
+  const std::string& expression() const { return expression_; }
+
+ private:
+  bool all_ = true;
+  std::set<std::string> tags_;
+  std::string expression_ = "*";
+};
+
+}  // namespace mq::client

@@ -1,0 +1,73 @@
+// Helpers for calling the broker and NameServer: async unary calls whose completion hops from
+// the gRPC thread onto an IoExecutor (so no client code runs on gRPC threads), and blocking
+// calls with a deadline. The async call state (context, request, response) is one heap object
+// shared by the completion; StartCall returns its context for TryCancel().
+#pragma once
+#include <grpcpp/client_context.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <utility>
+
+#include "common/io_executor.h"
+#include "common/result.h"
+#include "common/rpc/status_convert.h"
+
+namespace mq::client {
+
+inline void SetTimeout(grpc::ClientContext* ctx, int64_t timeout_ms) {
+  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(timeout_ms));
+}
+
+template <typename Req, typename Resp>
+struct AsyncCallState {
+  grpc::ClientContext ctx;
+  Req req;
+  Resp resp;
+};
+
+// Counts calls whose gRPC completion has not run yet, so an owner can wait for zero before it
+// destroys the executor the completions post to.
+struct InflightCounter {
+  std::atomic<int64_t> count{0};
+};
+
+// start(ctx, req, resp, on_done) issues the call, e.g. stub->async()->PullMessage(...).
+// done(Result<Resp>) runs on exec.
+template <typename Req, typename Resp, typename Start>
+std::shared_ptr<grpc::ClientContext> StartCall(Start start, Req req, int64_t timeout_ms, IoExecutor* exec,
+                                               std::shared_ptr<InflightCounter> inflight,
+                                               std::function<void(Result<Resp>)> done) {
+  auto call = std::make_shared<AsyncCallState<Req, Resp>>();
+  call->req = std::move(req);
+  SetTimeout(&call->ctx, timeout_ms);
+  inflight->count.fetch_add(1);
+  start(&call->ctx, &call->req, &call->resp,
+        [call, exec, inflight, done = std::move(done)](grpc::Status s) mutable {
+          exec->Post([call, s = std::move(s), done = std::move(done)]() {
+            if (s.ok()) {
+              done(std::move(call->resp));
+            } else {
+              done(rpc::FromGrpcStatus(s));
+            }
+          });
+          inflight->count.fetch_sub(1);
+        });
+  return std::shared_ptr<grpc::ClientContext>(call, &call->ctx);
+}
+
+// fn(ctx, resp) -> grpc::Status, e.g. [&](auto* c, auto* r) { return stub->Heartbeat(c, req, r); }
+template <typename Resp, typename Fn>
+Result<Resp> BlockingCall(int64_t timeout_ms, Fn fn) {
+  grpc::ClientContext ctx;
+  SetTimeout(&ctx, timeout_ms);
+  Resp resp;
+  grpc::Status s = fn(&ctx, &resp);
+  if (!s.ok()) return rpc::FromGrpcStatus(s);
+  return resp;
+}
+
+}  // namespace mq::client

@@ -1,0 +1,222 @@
+// Push consumers (clustering, broadcasting, orderly) against 1 NameServer + 2 broker sets.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <mutex>
+#include <set>
+
+#include "client_cluster.h"
+
+namespace mq::testing {
+namespace {
+
+using mq::client::ConsumeResult;
+using mq::client::MakeMessage;
+using mq::client::MessageModel;
+using mq::client::Producer;
+using mq::client::PushConsumer;
+using mq::client::ReceivedMessage;
+
+// Counts deliveries per body, per consumer. Thread-safe.
+class Collector {
+ public:
+  mq::client::MessageListener Listener(int who) {
+    return [this, who](const std::vector<ReceivedMessage>& msgs) {
+      std::lock_guard lock(mu_);
+      for (const auto& m : msgs) {
+        seen_[m.message.body]++;
+        per_[who]++;
+        order_[m.message.keys.empty() ? "" : m.message.keys[0]].push_back(m.message.body);
+      }
+      return ConsumeResult::kSuccess;
+    };
+  }
+  size_t distinct() {
+    std::lock_guard lock(mu_);
+    return seen_.size();
+  }
+  int total() {
+    std::lock_guard lock(mu_);
+    int n = 0;
+    for (const auto& [b, c] : seen_) n += c;
+    return n;
+  }
+  int of(int who) {
+    std::lock_guard lock(mu_);
+    return per_[who];
+  }
+  std::vector<std::string> order(const std::string& key) {
+    std::lock_guard lock(mu_);
+    return order_[key];
+  }
+
+ private:
+  std::mutex mu_;
+  std::map<std::string, int> seen_;
+  std::map<int, int> per_;
+  std::map<std::string, std::vector<std::string>> order_;
+};
+
+class ClientConsumerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(cluster_.Start());
+    ASSERT_TRUE(cluster_.CreateTopic("ConsTopic"));
+    mq::client::ProducerOptions o;
+    o.client = cluster_.Client();
+    producer_ = std::make_unique<Producer>(o);
+    ASSERT_TRUE(producer_->Start().ok());
+  }
+  std::unique_ptr<PushConsumer> NewConsumer(mq::client::PushConsumerOptions o, Collector* c, int who) {
+    auto consumer = std::make_unique<PushConsumer>(std::move(o));
+    EXPECT_TRUE(consumer->Subscribe("ConsTopic", "*").ok());
+    consumer->RegisterListener(c->Listener(who));
+    EXPECT_TRUE(consumer->Start().ok());
+    return consumer;
+  }
+  // Sends [from, to) asynchronously; returns once all are acknowledged.
+  void SendRange(int from, int to, const std::string& prefix = "m") {
+    std::atomic<int> done{0}, failed{0};
+    for (int i = from; i < to; ++i) {
+      producer_->SendAsync(MakeMessage("ConsTopic", prefix + std::to_string(i)),
+                           [&](const Result<mq::client::SendResult>& r) {
+                             if (!r.ok()) failed++;
+                             done++;
+                           });
+      while (i - from - done.load() > 500) std::this_thread::yield();  // bound in-flight sends
+    }
+    ASSERT_TRUE(WaitUntil([&] { return done.load() == to - from; }, std::chrono::seconds(60)));
+    ASSERT_EQ(failed.load(), 0);
+  }
+  static size_t TotalAssigned(const std::vector<std::unique_ptr<PushConsumer>>& cs) {
+    size_t n = 0;
+    for (const auto& c : cs) n += c->AssignedQueues().size();
+    return n;
+  }
+  ClientCluster cluster_;
+  std::unique_ptr<Producer> producer_;
+};
+
+TEST_F(ClientConsumerTest, ClusteringSharesQueuesEvenlyAndConsumesEachMessageOnce) {
+  Collector c;
+  std::vector<std::unique_ptr<PushConsumer>> consumers;
+  for (int i = 0; i < 3; ++i) consumers.push_back(NewConsumer(cluster_.Consumer("g-cluster"), &c, i));
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        if (TotalAssigned(consumers) != 8) return false;
+        for (const auto& x : consumers) {
+          if (x->AssignedQueues().size() < 2 || x->AssignedQueues().size() > 3) return false;
+        }
+        return true;
+      },
+      std::chrono::seconds(20)));
+  constexpr int kMessages = 10'000;
+  SendRange(0, kMessages);
+  ASSERT_TRUE(WaitUntil([&] { return c.total() >= kMessages; }, std::chrono::seconds(60)));
+  EXPECT_EQ(c.distinct(), static_cast<size_t>(kMessages));
+  EXPECT_EQ(c.total(), kMessages);  // no duplicate
+  for (int i = 0; i < 3; ++i) EXPECT_GT(c.of(i), kMessages / 6) << "consumer " << i;
+}
+
+TEST_F(ClientConsumerTest, JoinAndLeaveMidStreamLosesNothing) {
+  Collector c;
+  std::vector<std::unique_ptr<PushConsumer>> consumers;
+  for (int i = 0; i < 2; ++i) consumers.push_back(NewConsumer(cluster_.Consumer("g-churn"), &c, i));
+  ASSERT_TRUE(WaitUntil([&] { return TotalAssigned(consumers) == 8; }, std::chrono::seconds(20)));
+  SendRange(0, 1000);
+  consumers.push_back(NewConsumer(cluster_.Consumer("g-churn"), &c, 2));
+  SendRange(1000, 2000);
+  consumers[0]->Shutdown();
+  SendRange(2000, 3000);
+  ASSERT_TRUE(WaitUntil([&] { return c.distinct() == 3000; }, std::chrono::seconds(30)))
+      << "distinct=" << c.distinct();
+  EXPECT_GT(c.of(2), 0);
+  EXPECT_LT(c.total(), 3000 + 1000) << "duplicates only around the handover";
+}
+
+TEST_F(ClientConsumerTest, BroadcastingEveryoneGetsAllAndARestartResumesFromLocalOffsets) {
+  Collector c[3];
+  std::vector<std::unique_ptr<PushConsumer>> consumers;
+  auto options = [&](int i) {
+    auto o = cluster_.Consumer("g-bcast");
+    o.model = MessageModel::kBroadcasting;
+    o.client.instance_name = "inst" + std::to_string(i);
+    return o;
+  };
+  for (int i = 0; i < 3; ++i) consumers.push_back(NewConsumer(options(i), &c[i], i));
+  ASSERT_TRUE(WaitUntil([&] { return TotalAssigned(consumers) == 24; }, std::chrono::seconds(20)));
+  SendRange(0, 300);
+  for (auto& x : c) ASSERT_TRUE(WaitUntil([&] { return x.distinct() == 300; }, std::chrono::seconds(20)));
+  consumers[2]->Shutdown();
+  consumers[2].reset();
+  SendRange(300, 400);
+  Collector again;
+  consumers[2] = NewConsumer(options(2), &again, 2);
+  ASSERT_TRUE(WaitUntil([&] { return again.distinct() == 100; }, std::chrono::seconds(20)));
+  for (int i = 0; i < 2; ++i) EXPECT_TRUE(WaitUntil([&] { return c[i].distinct() == 400; }));
+  EXPECT_EQ(again.total(), 100) << "the restarted consumer replays nothing before its local offset";
+}
+
+TEST_F(ClientConsumerTest, GracefulShutdownAndRestartReplaysNothing) {
+  Collector first;
+  auto consumer = NewConsumer(cluster_.Consumer("g-restart"), &first, 0);
+  SendRange(0, 500);
+  ASSERT_TRUE(WaitUntil([&] { return first.distinct() == 500; }, std::chrono::seconds(20)));
+  consumer->Shutdown();
+  consumer.reset();
+  SendRange(500, 600);
+  Collector second;
+  consumer = NewConsumer(cluster_.Consumer("g-restart"), &second, 0);
+  ASSERT_TRUE(WaitUntil([&] { return second.distinct() == 100; }, std::chrono::seconds(20)));
+  EXPECT_EQ(second.total(), 100);
+  EXPECT_EQ(first.total(), 500);
+}
+
+TEST_F(ClientConsumerTest, FailingListenerGetsTheMessageAgainLocally) {
+  std::mutex mu;
+  std::map<std::string, int> attempts;
+  PushConsumer consumer(cluster_.Consumer("g-retry"));
+  ASSERT_TRUE(consumer.Subscribe("ConsTopic", "TagA || TagB").ok());
+  consumer.RegisterListener([&](const std::vector<ReceivedMessage>& msgs) {
+    std::lock_guard lock(mu);
+    int n = ++attempts[msgs[0].message.body];
+    if (n == 1) throw std::runtime_error("first delivery fails");
+    return n < 3 ? ConsumeResult::kRetryLater : ConsumeResult::kSuccess;
+  });
+  ASSERT_TRUE(consumer.Start().ok());
+  ASSERT_TRUE(producer_->Send(MakeMessage("ConsTopic", "flaky", "TagA")).ok());
+  ASSERT_TRUE(producer_->Send(MakeMessage("ConsTopic", "filtered", "TagC")).ok());
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        std::lock_guard lock(mu);
+        return attempts["flaky"] == 3;
+      },
+      std::chrono::seconds(20)));
+  std::lock_guard lock(mu);
+  EXPECT_EQ(attempts.count("filtered"), 0u);
+}
+
+TEST_F(ClientConsumerTest, OrderlyConsumesEachKeyInSendOrder) {
+  Collector c;
+  auto o = cluster_.Consumer("g-orderly");
+  o.orderly = true;
+  auto consumer = NewConsumer(o, &c, 0);
+  auto selector = mq::client::HashSelector();
+  constexpr int kPerKey = 100;
+  for (int i = 0; i < kPerKey; ++i) {
+    for (const std::string key : {"k1", "k2", "k3", "k4"}) {
+      auto m = MakeMessage("ConsTopic", key + "-" + std::to_string(i));
+      m.keys = {key};
+      ASSERT_TRUE(producer_->Send(m, selector, key).ok());
+    }
+  }
+  ASSERT_TRUE(WaitUntil([&] { return c.distinct() == 4 * kPerKey; }, std::chrono::seconds(30)));
+  for (const std::string key : {"k1", "k2", "k3", "k4"}) {
+    auto seq = c.order(key);
+    ASSERT_EQ(seq.size(), static_cast<size_t>(kPerKey));
+    for (int i = 0; i < kPerKey; ++i) EXPECT_EQ(seq[static_cast<size_t>(i)], key + "-" + std::to_string(i));
+  }
+}
+
+}  // namespace
+}  // namespace mq::testing

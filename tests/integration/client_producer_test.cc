@@ -1,0 +1,143 @@
+// The client producer against real processes: 1 NameServer + 2 broker sets.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <set>
+
+#include "client_cluster.h"
+
+namespace mq::testing {
+namespace {
+
+using mq::client::MakeMessage;
+using mq::client::Message;
+
+Message Delayed(const std::string& topic, const std::string& body) {
+  Message m = MakeMessage(topic, body);
+  m.delay_level = 3;
+  return m;
+}
+using mq::client::Producer;
+using mq::client::ProducerOptions;
+
+class ClientProducerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(cluster_.Start());
+    ASSERT_TRUE(cluster_.CreateTopic("ProdTopic"));
+    ProducerOptions o;
+    o.client = cluster_.Client();
+    o.group = "pg";
+    producer_ = std::make_unique<Producer>(o);
+    ASSERT_TRUE(producer_->Start().ok());
+  }
+  ClientCluster cluster_;
+  std::unique_ptr<Producer> producer_;
+};
+
+TEST_F(ClientProducerTest, SyncAsyncOnewayAndBatchSpreadOverBothBrokers) {
+  std::set<std::string> brokers;
+  std::set<std::string> ids;
+  for (int i = 0; i < 16; ++i) {
+    auto r = producer_->Send(MakeMessage("ProdTopic", "m" + std::to_string(i), "TagA"));
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(r->status, mq::client::SendStatus::kSendOk);
+    EXPECT_EQ(r->msg_id.size(), 32u);
+    EXPECT_FALSE(r->offset_msg_id.empty());
+    brokers.insert(r->queue.broker_name);
+    ids.insert(r->msg_id);
+  }
+  EXPECT_EQ(brokers.size(), 2u);
+  EXPECT_EQ(ids.size(), 16u);
+
+  std::atomic<int> ok{0}, done{0};
+  for (int i = 0; i < 20; ++i) {
+    producer_->SendAsync(MakeMessage("ProdTopic", "async"), [&](const Result<mq::client::SendResult>& r) {
+      if (r.ok()) ok++;
+      done++;
+    });
+  }
+  ASSERT_TRUE(WaitUntil([&] { return done.load() == 20; }));
+  EXPECT_EQ(ok.load(), 20);
+  EXPECT_TRUE(producer_->SendOneway(MakeMessage("ProdTopic", "oneway")).ok());
+
+  std::vector<Message> batch;
+  for (int i = 0; i < 10; ++i) batch.push_back(MakeMessage("ProdTopic", "b" + std::to_string(i)));
+  auto r = producer_->SendBatch(batch);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->msg_ids.size(), 10u);
+  batch.push_back(MakeMessage("OtherTopic", "x"));
+  EXPECT_TRUE(producer_->SendBatch(batch).status().IsInvalidArgument());
+
+  // An unknown topic is auto-created through the TBW102 template route.
+  auto created = producer_->Send(MakeMessage("AutoCreated", "x"));
+  EXPECT_TRUE(created.ok()) << created.status().ToString();
+}
+
+TEST_F(ClientProducerTest, SelectorKeepsAKeyOnOneQueue) {
+  auto selector = mq::client::HashSelector();
+  for (const std::string key : {"order-1", "order-2", "order-3"}) {
+    std::set<std::string> queues;
+    for (int i = 0; i < 5; ++i) {
+      auto r = producer_->Send(MakeMessage("ProdTopic", key), selector, key);
+      ASSERT_TRUE(r.ok()) << r.status().ToString();
+      queues.insert(r->queue.ToString());
+    }
+    EXPECT_EQ(queues.size(), 1u) << key;
+  }
+}
+
+TEST_F(ClientProducerTest, BadInputGivesClearErrorsWithoutHanging) {
+  auto r = producer_->Send(MakeMessage("bad topic", "x"));
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("topic"), std::string::npos);
+  r = producer_->Send(MakeMessage("ProdTopic", ""));
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("body"), std::string::npos);
+  r = producer_->Send(MakeMessage("ProdTopic", std::string(4 * 1024 * 1024 + 1, 'x')));
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  // Larger than this broker's maxMessageSize (1 MiB) but within the client limit: the broker says no.
+  r = producer_->Send(MakeMessage("ProdTopic", std::string(2 * 1024 * 1024, 'x')));
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << r.status().ToString();
+  r = producer_->Send(Delayed("ProdTopic", "x"));
+  EXPECT_EQ(r.status().code(), StatusCode::kNotSupported) << r.status().ToString();
+
+  ProducerOptions o;
+  o.client.namesrv_addrs = {"127.0.0.1:1", "127.0.0.1:2"};
+  o.client.rpc_timeout_ms = 1000;
+  Producer lonely(o);
+  ASSERT_TRUE(lonely.Start().ok());
+  auto start = std::chrono::steady_clock::now();
+  r = lonely.Send(MakeMessage("ProdTopic", "x"));
+  EXPECT_EQ(r.status().code(), StatusCode::kUnavailable) << r.status().ToString();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+  lonely.Shutdown();
+
+  ProducerOptions none;
+  Producer unconfigured(none);
+  EXPECT_EQ(unconfigured.Start().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(unconfigured.Send(MakeMessage("T", "x")).status().code(), StatusCode::kFailedPrecondition);
+}
+
+TEST_F(ClientProducerTest, SendsContinueOnTheOtherBrokerAfterKillNine) {
+  ASSERT_TRUE(producer_->Send(MakeMessage("ProdTopic", "warm")).ok());
+  cluster_.broker(1).process().Kill();
+  int failures = 0;
+  std::set<std::string> brokers;
+  for (int i = 0; i < 40; ++i) {
+    auto start = std::chrono::steady_clock::now();
+    auto r = producer_->Send(MakeMessage("ProdTopic", "after-kill"));
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(3500));
+    if (!r.ok()) {
+      ++failures;
+      continue;
+    }
+    brokers.insert(r->queue.broker_name);
+  }
+  EXPECT_EQ(failures, 0);
+  EXPECT_EQ(brokers, std::set<std::string>{"broker-a"});
+}
+
+}  // namespace
+}  // namespace mq::testing

@@ -1,0 +1,225 @@
+// Cluster and broker verbs: clusterList, brokerStatus, getBrokerConfig, updateBrokerConfig,
+// haStatus, wipeWritePerm, addWritePerm.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <iostream>
+#include <map>
+#include <tuple>
+
+#include "admin_client.h"
+#include "commands.h"
+#include "common/naming.h"
+#include "output.h"
+
+namespace mq::admin {
+namespace {
+
+using NS = mq::v1::NameServer::Stub;
+using BA = mq::v1::BrokerAdmin::Stub;
+
+// Verbs addressed by -b brokerAddr may run without a NameServer; -c needs one.
+Result<std::unique_ptr<AdminClient>> ClientFor(const CommandArgs& a) {
+  if (a.cluster.empty() && a.namesrv.empty() && std::getenv("NAMESRV_ADDR") == nullptr) {
+    return AdminClient::CreateWithoutNamesrv();
+  }
+  return AdminClient::Create(a.namesrv);
+}
+
+std::string Get(const google::protobuf::Map<std::string, std::string>& m, const std::string& key) {
+  auto it = m.find(key);
+  return it == m.end() ? "-" : it->second;
+}
+
+// One key/value map per broker, printed as a table or {"brokers":[{"brokerAddr":..,<name>:{..}}]}.
+void PrintPerBroker(const std::vector<std::pair<std::string, std::map<std::string, std::string>>>& per_broker,
+                    const std::string& name, bool json) {
+  if (json) {
+    Json arr = Json::Array();
+    for (const auto& [addr, kv] : per_broker) {
+      Json obj = Json::Object();
+      for (const auto& [k, v] : kv) obj.Set(k, v);
+      arr.Push(Json::Object().Set("brokerAddr", addr).Set(name, std::move(obj)));
+    }
+    PrintJson(Json::Object().Set("brokers", std::move(arr)));
+    return;
+  }
+  bool several = per_broker.size() > 1;
+  Table table(several ? std::vector<std::string>{"#Broker Addr", "#Key", "#Value"}
+                      : std::vector<std::string>{"#Key", "#Value"});
+  for (const auto& [addr, kv] : per_broker) {
+    for (const auto& [k, v] : kv) {
+      if (several) {
+        table.Add({addr, k, v});
+      } else {
+        table.Add({k, v});
+      }
+    }
+  }
+  table.Print(std::cout);
+}
+
+Status ChangeWritePerm(const CommandArgs& a, bool wipe) {
+  MQ_RETURN_IF_ERROR(ValidateName("broker_name", a.broker_name));
+  MQ_ASSIGN_OR_RETURN(auto client, AdminClient::Create(a.namesrv));
+  mq::v1::WritePermRequest req;
+  req.set_broker_name(a.broker_name);
+  for (const auto& ns : client->namesrv_addrs()) {
+    mq::v1::WritePermResponse resp;
+    MQ_RETURN_IF_ERROR(client->CallNamesrvAt(ns, wipe ? &NS::WipeWritePerm : &NS::AddWritePerm, req, &resp));
+    std::cout << fmt::format("{} write perm of broker[{}] in name server[{}] OK, {}\n", wipe ? "wipe" : "add",
+                             a.broker_name, ns, resp.topics_changed());
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+Status RunClusterList(const CommandArgs& a) {
+  if (!a.cluster.empty()) MQ_RETURN_IF_ERROR(ValidateName("cluster", a.cluster));
+  MQ_ASSIGN_OR_RETURN(auto client, AdminClient::Create(a.namesrv));
+  MQ_ASSIGN_OR_RETURN(auto info, client->ClusterInfo());
+  if (!a.cluster.empty() && info.cluster_addr_table().count(a.cluster) == 0) {
+    return Status::NotFound(fmt::format("cluster: cluster '{}' is unknown to the NameServer", a.cluster));
+  }
+  std::vector<mq::v1::BrokerLiveInfo> live(info.live_brokers().begin(), info.live_brokers().end());
+  std::sort(live.begin(), live.end(), [](const auto& x, const auto& y) {
+    return std::make_tuple(x.cluster_name(), x.broker_name(), x.broker_id()) <
+           std::make_tuple(y.cluster_name(), y.broker_name(), y.broker_id());
+  });
+  Table table({"#Cluster Name", "#Broker Name", "#BID", "#Addr", "#Version", "#Role", "#InTPS", "#OutTPS",
+               "#Topics", "#Last Update"});
+  Json arr = Json::Array();
+  for (const auto& b : live) {
+    if (!a.cluster.empty() && b.cluster_name() != a.cluster) continue;
+    mq::v1::GetBrokerRuntimeInfoRequest req;
+    mq::v1::GetBrokerRuntimeInfoResponse resp;
+    // A broker that does not answer still shows what the NameServer knows about it.
+    Status s = client->CallAdmin(b.broker_addr(), &BA::GetBrokerRuntimeInfo, req, &resp, 2'000);
+    const auto& t = resp.table();
+    std::string version = s.ok() ? Get(t, "brokerVersionDesc") : "unreachable";
+    std::string role = s.ok() ? Get(t, "brokerRole") : "-";
+    std::string in_tps = s.ok() ? Get(t, "putTps") : "-";
+    std::string out_tps = s.ok() ? Get(t, "getTransferedTps") : "-";
+    table.Add({b.cluster_name(), b.broker_name(), std::to_string(b.broker_id()), b.broker_addr(), version,
+               role, in_tps, out_tps, std::to_string(b.topic_count()),
+               FormatTime(b.last_update_timestamp())});
+    arr.Push(Json::Object()
+                 .Set("cluster", b.cluster_name())
+                 .Set("brokerName", b.broker_name())
+                 .Set("brokerId", b.broker_id())
+                 .Set("addr", b.broker_addr())
+                 .Set("version", version)
+                 .Set("role", role)
+                 .Set("inTps", in_tps)
+                 .Set("outTps", out_tps)
+                 .Set("topicCount", b.topic_count())
+                 .Set("lastUpdateTimestamp", b.last_update_timestamp()));
+  }
+  if (a.json) {
+    PrintJson(Json::Object().Set("brokers", std::move(arr)));
+  } else {
+    table.Print(std::cout);
+  }
+  return Status::OK();
+}
+
+Status RunBrokerStatus(const CommandArgs& a) {
+  MQ_ASSIGN_OR_RETURN(auto client, ClientFor(a));
+  MQ_ASSIGN_OR_RETURN(auto targets, client->ResolveMasters(a.broker_addr, a.cluster));
+  std::vector<std::pair<std::string, std::map<std::string, std::string>>> out;
+  for (const auto& t : targets) {
+    mq::v1::GetBrokerRuntimeInfoRequest req;
+    mq::v1::GetBrokerRuntimeInfoResponse resp;
+    MQ_RETURN_IF_ERROR(client->CallAdmin(t.addr, &BA::GetBrokerRuntimeInfo, req, &resp));
+    out.emplace_back(t.addr, std::map<std::string, std::string>(resp.table().begin(), resp.table().end()));
+  }
+  PrintPerBroker(out, "status", a.json);
+  return Status::OK();
+}
+
+Status RunGetBrokerConfig(const CommandArgs& a) {
+  MQ_ASSIGN_OR_RETURN(auto client, ClientFor(a));
+  MQ_ASSIGN_OR_RETURN(auto targets, client->ResolveMasters(a.broker_addr, a.cluster));
+  std::vector<std::pair<std::string, std::map<std::string, std::string>>> out;
+  for (const auto& t : targets) {
+    mq::v1::GetBrokerConfigRequest req;
+    mq::v1::GetBrokerConfigResponse resp;
+    MQ_RETURN_IF_ERROR(client->CallAdmin(t.addr, &BA::GetBrokerConfig, req, &resp));
+    out.emplace_back(t.addr, std::map<std::string, std::string>(resp.config().begin(), resp.config().end()));
+  }
+  PrintPerBroker(out, "config", a.json);
+  return Status::OK();
+}
+
+Status RunUpdateBrokerConfig(const CommandArgs& a) {
+  if (a.key.empty()) return Status::InvalidArgument("key: -k is required");
+  MQ_ASSIGN_OR_RETURN(auto client, ClientFor(a));
+  MQ_ASSIGN_OR_RETURN(auto targets, client->ResolveMasters(a.broker_addr, a.cluster));
+  mq::v1::UpdateBrokerConfigRequest req;
+  (*req.mutable_config())[a.key] = a.value;
+  for (const auto& t : targets) {
+    mq::v1::UpdateBrokerConfigResponse resp;
+    MQ_RETURN_IF_ERROR(client->CallAdmin(t.addr, &BA::UpdateBrokerConfig, req, &resp));
+    std::cout << fmt::format("update broker config success, {} {}={}\n", t.addr, a.key, a.value);
+  }
+  return Status::OK();
+}
+
+// Replication (issue 6) does not exist yet: report each broker's role, its registered slaves, and
+// that nothing is replicated, rather than inventing offsets.
+Status RunHaStatus(const CommandArgs& a) {
+  MQ_ASSIGN_OR_RETURN(auto client, AdminClient::Create(a.namesrv));
+  MQ_ASSIGN_OR_RETURN(auto info, client->ClusterInfo());
+  std::vector<BrokerTarget> masters;
+  if (a.broker_addr.empty() && a.cluster.empty()) {
+    MQ_ASSIGN_OR_RETURN(masters, client->AllMasters());
+  } else {
+    MQ_ASSIGN_OR_RETURN(masters, client->ResolveMasters(a.broker_addr, a.cluster));
+  }
+  Table table({"#Broker Name", "#BID", "#Addr", "#Role", "#Replication", "#Slaves"});
+  Json arr = Json::Array();
+  for (const auto& m : masters) {
+    mq::v1::GetBrokerRuntimeInfoRequest req;
+    mq::v1::GetBrokerRuntimeInfoResponse resp;
+    MQ_RETURN_IF_ERROR(client->CallAdmin(m.addr, &BA::GetBrokerRuntimeInfo, req, &resp));
+    std::string name = Get(resp.table(), "brokerName");
+    std::string role = Get(resp.table(), "brokerRole");
+    std::string bid = Get(resp.table(), "brokerId");
+    std::vector<std::string> slaves;
+    auto data = info.broker_addr_table().find(name);
+    if (data != info.broker_addr_table().end()) {
+      std::map<int64_t, std::string> sorted(data->second.broker_addrs().begin(),
+                                            data->second.broker_addrs().end());
+      for (const auto& [id, addr] : sorted) {
+        if (id != 0) slaves.push_back(addr);
+      }
+    }
+    std::string slave_list;
+    Json jslaves = Json::Array();
+    for (const auto& s : slaves) {
+      slave_list += (slave_list.empty() ? "" : ",") + s;
+      jslaves.Push(s);
+    }
+    table.Add({name, bid, m.addr, role, "no replication", slave_list.empty() ? "-" : slave_list});
+    arr.Push(Json::Object()
+                 .Set("brokerName", name)
+                 .Set("brokerId", bid)
+                 .Set("addr", m.addr)
+                 .Set("role", role)
+                 .Set("replication", "none")
+                 .Set("slaves", std::move(jslaves)));
+  }
+  if (a.json) {
+    PrintJson(Json::Object().Set("brokers", std::move(arr)));
+  } else {
+    table.Print(std::cout);
+  }
+  return Status::OK();
+}
+
+Status RunWipeWritePerm(const CommandArgs& a) { return ChangeWritePerm(a, true); }
+Status RunAddWritePerm(const CommandArgs& a) { return ChangeWritePerm(a, false); }
+
+}  // namespace mq::admin
