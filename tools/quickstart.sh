@@ -9,7 +9,7 @@ source "$(dirname "$0")/deps.sh"
 mq_ensure_deps
 
 echo "==> building (Release) in build/"
-mq_build "$MQ_ROOT/build" "-DCMAKE_BUILD_TYPE=Release -DMQ_WERROR=ON" mqnamesrv mqbroker broker_bench namesrv_bench
+mq_build "$MQ_ROOT/build" "-DCMAKE_BUILD_TYPE=Release -DMQ_WERROR=ON" mqnamesrv mqbroker mqadmin broker_bench namesrv_bench
 
 data="$MQ_ROOT/data"
 mkdir -p "$data/namesrv/logs" "$data/broker-a/logs"
@@ -61,9 +61,13 @@ cat <<INFO
   Broker      127.0.0.1:$broker_port       broker-a, master  (store: data/broker-a/store, logs: data/broker-a/logs)
 
   Try next, in another terminal:
-    # send 10,000 messages of 1 KiB to TopicTest (auto-created), then consume them all
-    ./build/bin/broker_bench -b 127.0.0.1:$broker_port -t TopicTest --mode send --count 10000
-    ./build/bin/broker_bench -b 127.0.0.1:$broker_port -t TopicTest --mode pull
+    export NAMESRV_ADDR=127.0.0.1:$port
+    ./build/bin/mqadmin clusterList
+    ./build/bin/mqadmin sendMessage -t TopicTest -p "hello" -c TagA -k order-1
+    ./build/bin/mqadmin consumeMessage -t TopicTest -c 10
+    ./build/bin/mqadmin topicStatus -t TopicTest
+    # throughput: 10,000 messages of 1 KiB, then drain them
+    ./build/bin/broker_bench -b 127.0.0.1:$broker_port -t BenchTopic --mode both --count 10000
     ./build/bin/mqbroker -p                 # every broker config key and its value
 
   Ctrl-C stops the cluster.

@@ -7,16 +7,13 @@
 #include "broker/broker_config.h"
 #include "broker/broker_controller.h"
 #include "common/config_file.h"
-#include "common/file_util.h"
+#include "common/daemon.h"
 #include "common/logging.h"
 #include "common/shutdown_signal.h"
 
 namespace {
 
-int Fail(const std::string& message) {
-  std::fprintf(stderr, "mqbroker: %s\n", message.c_str());
-  return 1;
-}
+int Fail(std::string_view message) { return mq::DaemonFail("mqbroker", message); }
 
 }  // namespace
 
@@ -43,42 +40,28 @@ int main(int argc, char** argv) {
   if (!namesrv.empty()) sources.flags["namesrvAddr"] = namesrv;
   if (listen_port >= 0) sources.flags["listenPort"] = std::to_string(listen_port);
   if (!store_dir.empty()) sources.flags["storePathRootDir"] = store_dir;
-  auto merged = mq::MergeConfigSources(sources);
-  if (!merged.ok()) return Fail(merged.status().message());
   mq::broker::BrokerConfig config;
   auto schema = mq::broker::BindBrokerConfig(&config);
   std::vector<std::string> unknown;
-  if (auto s = schema.Apply(*merged, &unknown); !s.ok()) return Fail(s.message());
-  if (strict && !unknown.empty()) return Fail("unknown config key '" + unknown.front() + "'");
+  if (auto s = mq::ApplyDaemonConfig(sources, schema, strict, &unknown); !s.ok()) return Fail(s.message());
   if (auto s = mq::broker::FinalizeBrokerConfig(&config); !s.ok()) return Fail(s.message());
   if (print_config) {
     std::cout << schema.Dump();
     return 0;
   }
-
-  mq::LogOptions log_options;
-  log_options.dir = config.logDir;
-  log_options.file_name = "broker.log";
-  log_options.level = config.logLevel;
-  if (auto s = mq::InitLogging(log_options); !s.ok()) return Fail(s.message());
-  auto log = mq::Logger("broker");
-  for (const auto& key : unknown) log->warn("unknown config key '{}' ignored", key);
+  if (auto s = mq::StartDaemonLogging(config.logDir, "broker.log", config.logLevel, "broker", unknown);
+      !s.ok()) {
+    return Fail(s.message());
+  }
 
   mq::broker::BrokerController controller(config);
   if (auto s = controller.Start(); !s.ok()) {
-    log->error("broker failed to start: {}", s.ToString());
+    mq::Logger("broker")->error("broker failed to start: {}", s.ToString());
     return Fail(s.message());
   }
-  std::printf("The broker[%s, %s] boot success. namesrv=%s\n", config.brokerName.c_str(),
-              controller.broker_addr().c_str(), config.namesrvAddr.c_str());
-  std::fflush(stdout);
-  if (!ready_file.empty()) {
-    if (auto s = mq::WriteFileAtomically(ready_file, controller.broker_addr() + "\n"); !s.ok()) {
-      log->error("cannot write ready file: {}", s.message());
-    }
-  }
-  int sig = mq::WaitForShutdownSignal();
-  log->info("signal {} received, shutting down", sig);
+  mq::AnnounceReadyAndWait(fmt::format("The broker[{}, {}] boot success. namesrv={}", config.brokerName,
+                                       controller.broker_addr(), config.namesrvAddr),
+                           ready_file, controller.broker_addr(), "broker");
   controller.Shutdown();
   mq::ShutdownLogging();
   return 0;

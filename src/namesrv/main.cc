@@ -5,7 +5,7 @@
 #include <iostream>
 
 #include "common/config_file.h"
-#include "common/file_util.h"
+#include "common/daemon.h"
 #include "common/logging.h"
 #include "common/naming.h"
 #include "common/shutdown_signal.h"
@@ -14,10 +14,7 @@
 
 namespace {
 
-int Fail(const std::string& message) {
-  std::fprintf(stderr, "mqnamesrv: %s\n", message.c_str());
-  return 1;
-}
+int Fail(std::string_view message) { return mq::DaemonFail("mqnamesrv", message); }
 
 }  // namespace
 
@@ -44,38 +41,24 @@ int main(int argc, char** argv) {
     sources.flags["bindAddress"] = hp->host;
     sources.flags["listenPort"] = std::to_string(hp->port);
   }
-  auto merged = mq::MergeConfigSources(sources);
-  if (!merged.ok()) return Fail(merged.status().message());
   mq::namesrv::NamesrvConfig config;
   auto schema = mq::namesrv::BindNamesrvConfig(&config);
   std::vector<std::string> unknown;
-  if (auto s = schema.Apply(*merged, &unknown); !s.ok()) return Fail(s.message());
-  if (strict && !unknown.empty()) return Fail("unknown config key '" + unknown.front() + "'");
+  if (auto s = mq::ApplyDaemonConfig(sources, schema, strict, &unknown); !s.ok()) return Fail(s.message());
   if (auto s = mq::namesrv::ValidateNamesrvConfig(config); !s.ok()) return Fail(s.message());
   if (print_config) {
     std::cout << schema.Dump();
     return 0;
   }
-
-  mq::LogOptions log_options;
-  log_options.dir = config.logDir;
-  log_options.file_name = "namesrv.log";
-  log_options.level = config.logLevel;
-  if (auto s = mq::InitLogging(log_options); !s.ok()) return Fail(s.message());
-  auto log = mq::Logger("namesrv");
-  for (const auto& key : unknown) log->warn("unknown config key '{}' ignored", key);
+  if (auto s = mq::StartDaemonLogging(config.logDir, "namesrv.log", config.logLevel, "namesrv", unknown);
+      !s.ok()) {
+    return Fail(s.message());
+  }
 
   mq::namesrv::NamesrvController controller(config);
   if (auto s = controller.Start(); !s.ok()) return Fail(s.message());
-  std::printf("The Name Server boot success. listen=%s\n", controller.listen_address().c_str());
-  std::fflush(stdout);
-  if (!ready_file.empty()) {
-    if (auto s = mq::WriteFileAtomically(ready_file, controller.listen_address() + "\n"); !s.ok()) {
-      log->error("cannot write ready file: {}", s.message());
-    }
-  }
-  int sig = mq::WaitForShutdownSignal();
-  log->info("signal {} received, shutting down", sig);
+  mq::AnnounceReadyAndWait("The Name Server boot success. listen=" + controller.listen_address(), ready_file,
+                           controller.listen_address(), "namesrv");
   controller.Shutdown();
   mq::ShutdownLogging();
   return 0;

@@ -3,16 +3,14 @@
 #include <fmt/format.h>
 
 #include "common/rpc/status_convert.h"
+#include "common/rpc/unary_reply.h"
 #include "namesrv/proto_convert.h"
 
 namespace mq::namesrv {
-namespace {
 
-grpc::ServerUnaryReactor* Reply(grpc::CallbackServerContext* ctx, const Status& status) {
-  auto* reactor = ctx->DefaultReactor();
-  reactor->Finish(rpc::ToGrpcStatus(status));
-  return reactor;
-}
+using rpc::Reply;
+using rpc::ReplyWith;
+namespace {
 
 void SetMaster(const MasterInfo& master, std::string* addr, std::string* ha) {
   *addr = master.master_addr;

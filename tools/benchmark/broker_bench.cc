@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench_util.h"
 #include "common/rpc/grpc_defaults.h"
 #include "mq/v1/broker.grpc.pb.h"
 
@@ -35,13 +36,6 @@ struct SendStats {
   std::atomic<int64_t> errors{0};
   std::atomic<int64_t> next{0};
 };
-
-double Percentile(std::vector<int64_t>& v, double p) {
-  if (v.empty()) return 0;
-  size_t idx = std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())));
-  std::nth_element(v.begin(), v.begin() + static_cast<long>(idx), v.end());
-  return static_cast<double>(v[idx]) / 1000.0;
-}
 
 int RunSend(const std::string& addr, const std::string& topic, int size, int64_t count, int connections,
             int window, int queues, int batch, bool json) {
@@ -100,7 +94,8 @@ int RunSend(const std::string& addr, const std::string& topic, int size, int64_t
   auto& lat = stats.latencies_us;
   double tps = static_cast<double>(lat.size()) * batch / secs;
   double mbps = tps * size / (1024.0 * 1024.0);
-  double p50 = Percentile(lat, 0.5), p99 = Percentile(lat, 0.99), p999 = Percentile(lat, 0.999);
+  double p50 = mq::bench::PercentileMs(lat, 0.5), p99 = mq::bench::PercentileMs(lat, 0.99),
+         p999 = mq::bench::PercentileMs(lat, 0.999);
   double max = lat.empty() ? 0 : static_cast<double>(*std::max_element(lat.begin(), lat.end())) / 1000.0;
   if (json) {
     std::printf(
@@ -247,7 +242,7 @@ int RunLatency(const std::string& addr, const std::string& topic, int size, int 
     }
     lat.push_back(std::chrono::duration_cast<std::chrono::microseconds>(answered - sent).count());
   }
-  double p50 = Percentile(lat, 0.5), p99 = Percentile(lat, 0.99);
+  double p50 = mq::bench::PercentileMs(lat, 0.5), p99 = mq::bench::PercentileMs(lat, 0.99);
   double max = lat.empty() ? 0 : static_cast<double>(*std::max_element(lat.begin(), lat.end())) / 1000.0;
   if (json) {
     std::printf("{\"mode\":\"latency\",\"rounds\":%zu,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f}\n",

@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench_util.h"
 #include "common/rpc/grpc_defaults.h"
 #include "common/rpc/namesrv_registration.h"
 #include "mq/v1/namesrv.grpc.pb.h"
@@ -44,13 +45,6 @@ mq::v1::BrokerIdentity Broker(const std::string& name, const std::string& addr) 
   b.set_broker_id(0);
   b.set_broker_addr(addr);
   return b;
-}
-
-double Percentile(std::vector<int64_t>& v, double p) {
-  if (v.empty()) return 0;
-  size_t idx = std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())));
-  std::nth_element(v.begin(), v.begin() + static_cast<long>(idx), v.end());
-  return static_cast<double>(v[idx]) / 1000.0;
 }
 
 }  // namespace
@@ -161,7 +155,7 @@ int main(int argc, char** argv) {
   }
   double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
   double qps = static_cast<double>(all.size()) / elapsed;
-  double p50 = Percentile(all, 0.50), p99 = Percentile(all, 0.99);
+  double p50 = mq::bench::PercentileMs(all, 0.50), p99 = mq::bench::PercentileMs(all, 0.99);
   if (json) {
     std::printf(
         "{\"register_topics\":%d,\"register_ms\":%.1f,\"route_topics\":%d,\"connections\":%d,\"queries\":%zu,"

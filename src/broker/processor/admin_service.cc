@@ -1,24 +1,12 @@
 #include "broker/processor/admin_service.h"
 
 #include "common/rpc/status_convert.h"
+#include "common/rpc/unary_reply.h"
 
 namespace mq::broker {
-namespace {
 
-grpc::ServerUnaryReactor* Reply(grpc::CallbackServerContext* ctx, const Status& status) {
-  auto* reactor = ctx->DefaultReactor();
-  reactor->Finish(rpc::ToGrpcStatus(status));
-  return reactor;
-}
-
-template <typename T>
-grpc::ServerUnaryReactor* ReplyWith(grpc::CallbackServerContext* ctx, Result<T> result, T* out) {
-  if (result.ok()) *out = std::move(result).value();
-  return Reply(ctx, result.status());
-}
-
-}  // namespace
-
+using rpc::Reply;
+using rpc::ReplyWith;
 grpc::ServerUnaryReactor* AdminService::CreateTopic(grpc::CallbackServerContext* ctx,
                                                     const mq::v1::CreateTopicRequest* request,
                                                     mq::v1::CreateTopicResponse*) {

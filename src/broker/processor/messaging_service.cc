@@ -3,21 +3,13 @@
 #include <string>
 
 #include "common/rpc/status_convert.h"
+#include "common/rpc/unary_reply.h"
 
 namespace mq::broker {
+
+using rpc::Reply;
+using rpc::ReplyWith;
 namespace {
-
-grpc::ServerUnaryReactor* Reply(grpc::CallbackServerContext* ctx, const Status& status) {
-  auto* reactor = ctx->DefaultReactor();
-  reactor->Finish(rpc::ToGrpcStatus(status));
-  return reactor;
-}
-
-template <typename T, typename Out>
-grpc::ServerUnaryReactor* ReplyWith(grpc::CallbackServerContext* ctx, Result<T> result, Out* out) {
-  if (result.ok()) *out = std::move(result).value();
-  return Reply(ctx, result.status());
-}
 
 // gRPC peers look like "ipv4:127.0.0.1:5000" or "ipv6:[::1]:5000"; keep host:port.
 std::string PeerAddress(const std::string& peer) {
