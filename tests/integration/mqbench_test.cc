@@ -1,0 +1,75 @@
+// A short mqbench producer run followed by a consumer run against real processes: the counts
+// must add up (sent == consumed). Speed is not checked here (see docs/benchmarks.md).
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <regex>
+
+#include "broker_fixture.h"
+#include "namesrv_fixture.h"
+#include "testutil/process.h"
+#include "testutil/temp_dir.h"
+
+namespace mq::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Runs mqbench with args; returns its exit code and the last JSON line of its output.
+std::pair<int, std::string> RunBench(const std::vector<std::string>& args, const std::string& log) {
+  ChildProcess p;
+  EXPECT_TRUE(p.Start(BinaryPath("mqbench"), args, log));
+  auto status = p.Wait(60s);
+  if (!status) return {-1, p.ReadLog()};
+  std::string out = p.ReadLog();
+  std::string json;
+  size_t pos = 0;
+  while (pos < out.size()) {
+    size_t nl = out.find('\n', pos);
+    std::string line = out.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
+    if (!line.empty() && line.front() == '{') json = line;
+    if (nl == std::string::npos) break;
+    pos = nl + 1;
+  }
+  return {WIFEXITED(*status) ? WEXITSTATUS(*status) : -1, json};
+}
+
+int64_t Field(const std::string& json, const std::string& name) {
+  std::smatch m;
+  if (!std::regex_search(json, m, std::regex("\"" + name + "\":([0-9]+)"))) return -1;
+  return std::stoll(m[1]);
+}
+
+TEST(MqbenchTest, ProducerAndConsumerCountsAddUp) {
+  NamesrvProcess ns;
+  ASSERT_TRUE(ns.started());
+  TempDir dir;
+  BrokerProcess broker({ns.address(), dir.Sub("broker"), "broker-a", {}});
+  ASSERT_TRUE(broker.Start()) << broker.process().ReadLog();
+
+  auto [prc, produced] = RunBench({"producer", "-n", ns.address(), "-t", "BenchCount", "-s", "128", "-w", "2",
+                                   "--mode", "async", "--window", "16", "--count", "300", "--json"},
+                                  dir.Sub("producer.out"));
+  ASSERT_EQ(prc, 0) << produced;
+  EXPECT_EQ(Field(produced, "sent"), 300) << produced;
+  EXPECT_EQ(Field(produced, "failed"), 0);
+
+  auto [crc, consumed] = RunBench({"consumer", "-n", ns.address(), "-t", "BenchCount", "-g", "bench_group",
+                                   "--from-first", "--count", "300", "-d", "45", "--json"},
+                                  dir.Sub("consumer.out"));
+  ASSERT_EQ(crc, 0) << consumed;
+  EXPECT_EQ(Field(consumed, "received"), 300) << consumed;
+  EXPECT_GE(Field(consumed, "p99_us"), 0);
+}
+
+TEST(MqbenchTest, UnreachableNameServerFailsClearly) {
+  TempDir dir;
+  auto [rc, out] =
+      RunBench({"producer", "-n", "127.0.0.1:1", "-t", "T", "--count", "5", "--mode", "sync", "--json"},
+               dir.Sub("out"));
+  EXPECT_NE(rc, 0);
+  EXPECT_EQ(Field(out, "failed"), 5) << out;
+}
+
+}  // namespace
+}  // namespace mq::testing

@@ -1,0 +1,48 @@
+// BenchReport: counters and latency histograms of one mqbench run, the per-second progress
+// line and the final summary (human text or the one-line JSON scripts parse).
+// Thread-safe: workers call Ok()/Failed() concurrently; Tick()/Finish() run on one thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "latency_histogram.h"
+
+namespace mq::bench {
+
+class BenchReport {
+ public:
+  BenchReport(std::string count_name, int64_t bytes_per_message)
+      : count_name_(std::move(count_name)), bytes_per_message_(bytes_per_message) {}
+
+  void Ok(int64_t messages, int64_t latency_us) {
+    ok_.fetch_add(messages, std::memory_order_relaxed);
+    interval_.Record(latency_us);
+    total_.Record(latency_us);
+  }
+  void Failed(int64_t messages) { failed_.fetch_add(messages, std::memory_order_relaxed); }
+  int64_t ok() const { return ok_.load(); }
+  int64_t failed() const { return failed_.load(); }
+
+  void Start() { start_ = last_tick_ = std::chrono::steady_clock::now(); }
+  // Prints one progress line for the interval since the last tick and starts a new interval.
+  void Tick();
+  // Prints the summary (text) or the one JSON line the interface defines.
+  void Finish(bool json) const;
+
+ private:
+  const std::string count_name_;
+  const int64_t bytes_per_message_;
+  std::atomic<int64_t> ok_{0};
+  std::atomic<int64_t> failed_{0};
+  int64_t ok_at_last_tick_ = 0;
+  int64_t failed_at_last_tick_ = 0;
+  LatencyHistogram interval_;
+  LatencyHistogram total_;
+  std::chrono::steady_clock::time_point start_;
+  std::chrono::steady_clock::time_point last_tick_;
+};
+
+}  // namespace mq::bench

@@ -1,0 +1,240 @@
+#include "bench_runs.h"
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "bench_report.h"
+#include "mq/client/producer.h"
+#include "mq/client/push_consumer.h"
+
+namespace mq::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr const char* kSendTimeProperty = "bench_send_us";  // wall-clock µs at send, for e2e
+
+int64_t WallMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+int64_t ElapsedMicros(Clock::time_point since) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - since).count();
+}
+
+// Runs `tick` once a second until `done` says stop (bounded by the caller's own limits).
+void ProgressLoop(BenchReport& report, const std::function<bool()>& done) {
+  auto next = Clock::now() + std::chrono::seconds(1);
+  while (!done()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (Clock::now() >= next) {
+      report.Tick();
+      next += std::chrono::seconds(1);
+    }
+  }
+}
+
+client::Message BenchMessage(const BenchParams& p, const std::string& body) {
+  client::Message m = client::MakeMessage(p.topic, body, p.tags);
+  m.properties[kSendTimeProperty] = std::to_string(WallMicros());
+  return m;
+}
+
+// Send budget shared by the producer threads: a count, a deadline, or both.
+class Budget {
+ public:
+  explicit Budget(const BenchParams& p)
+      : count_(p.count),
+        deadline_(p.seconds > 0
+                      ? Clock::now() + std::chrono::microseconds(static_cast<int64_t>(p.seconds * 1e6))
+                      : Clock::time_point::max()) {}
+  // Claims n messages; false once the run is over.
+  bool Take(int n) {
+    if (Clock::now() >= deadline_) return false;
+    if (count_ <= 0) return true;
+    return taken_.fetch_add(n) + n <= count_;
+  }
+
+ private:
+  const int64_t count_;
+  const Clock::time_point deadline_;
+  std::atomic<int64_t> taken_{0};
+};
+
+}  // namespace
+
+int RunProducer(const BenchParams& p) {
+  client::ProducerOptions options;
+  options.client.namesrv_addrs = p.namesrv_addrs;
+  options.group = "benchmark_producer";
+  client::Producer producer(options);
+  if (Status s = producer.Start(); !s.ok()) {
+    std::fprintf(stderr, "mqbench producer: %s\n", s.ToString().c_str());
+    return 1;
+  }
+  const std::string body(static_cast<size_t>(p.body_size), 'x');
+  BenchReport report("sent", p.body_size);
+  Budget budget(p);
+  std::atomic<int> running{p.threads};
+  report.Start();
+  std::vector<std::thread> workers;
+  for (int t = 0; t < p.threads; ++t) {
+    workers.emplace_back([&] {
+      std::mutex mu;
+      std::condition_variable cv;
+      int in_flight = 0;
+      while (budget.Take(p.batch)) {
+        auto begin = Clock::now();
+        if (p.batch > 1) {
+          std::vector<client::Message> msgs(static_cast<size_t>(p.batch), BenchMessage(p, body));
+          auto r = producer.SendBatch(msgs);
+          r.ok() ? report.Ok(p.batch, ElapsedMicros(begin)) : report.Failed(p.batch);
+        } else if (p.mode == "sync") {
+          auto r = producer.Send(BenchMessage(p, body));
+          r.ok() ? report.Ok(1, ElapsedMicros(begin)) : report.Failed(1);
+        } else if (p.mode == "oneway") {
+          producer.SendOneway(BenchMessage(p, body)).ok() ? report.Ok(1, ElapsedMicros(begin))
+                                                          : report.Failed(1);
+        } else {
+          std::unique_lock lock(mu);
+          cv.wait(lock, [&] { return in_flight < p.window; });
+          ++in_flight;
+          lock.unlock();
+          producer.SendAsync(BenchMessage(p, body), [&, begin](const Result<client::SendResult>& r) {
+            r.ok() ? report.Ok(1, ElapsedMicros(begin)) : report.Failed(1);
+            std::lock_guard guard(mu);
+            --in_flight;
+            cv.notify_all();
+          });
+        }
+      }
+      std::unique_lock lock(mu);
+      cv.wait(lock, [&] { return in_flight == 0; });
+      --running;
+    });
+  }
+  ProgressLoop(report, [&] { return running.load() == 0; });
+  for (auto& w : workers) w.join();
+  producer.Shutdown();
+  report.Finish(p.json);
+  return report.failed() == 0 ? 0 : 1;
+}
+
+namespace {
+
+// A push consumer that feeds a report; `latency_from_send` measures send-to-consume latency
+// from the producer's timestamp, otherwise the time since the consumer started.
+class BenchConsumer {
+ public:
+  BenchConsumer(const BenchParams& p, BenchReport* report) : report_(report) {
+    client::PushConsumerOptions options;
+    options.client.namesrv_addrs = p.namesrv_addrs;
+    options.group = p.group;
+    options.consume_from_where =
+        p.from_first ? client::ConsumeFromWhere::kFirstOffset : client::ConsumeFromWhere::kLastOffset;
+    options.rebalance_interval_ms = 2000;
+    consumer_ = std::make_unique<client::PushConsumer>(options);
+  }
+
+  Status Start(const std::string& topic) {
+    MQ_RETURN_IF_ERROR(consumer_->Subscribe(topic, "*"));
+    consumer_->RegisterListener([this](const std::vector<client::ReceivedMessage>& msgs) {
+      int64_t now = WallMicros();
+      for (const auto& m : msgs) {
+        auto it = m.message.properties.find(kSendTimeProperty);
+        int64_t sent = it == m.message.properties.end() ? now : std::strtoll(it->second.c_str(), nullptr, 10);
+        report_->Ok(1, now - sent);
+      }
+      return client::ConsumeResult::kSuccess;
+    });
+    return consumer_->Start();
+  }
+  bool HasQueues() const { return !consumer_->AssignedQueues().empty(); }
+  void Shutdown() { consumer_->Shutdown(); }
+
+ private:
+  BenchReport* report_;
+  std::unique_ptr<client::PushConsumer> consumer_;
+};
+
+}  // namespace
+
+int RunConsumer(const BenchParams& p) {
+  BenchReport report("received", p.body_size);
+  BenchConsumer consumer(p, &report);
+  report.Start();
+  if (Status s = consumer.Start(p.topic); !s.ok()) {
+    std::fprintf(stderr, "mqbench consumer: %s\n", s.ToString().c_str());
+    return 1;
+  }
+  auto deadline = p.seconds > 0
+                      ? Clock::now() + std::chrono::microseconds(static_cast<int64_t>(p.seconds * 1e6))
+                      : Clock::time_point::max();
+  ProgressLoop(report, [&] { return (p.count > 0 && report.ok() >= p.count) || Clock::now() >= deadline; });
+  consumer.Shutdown();
+  report.Finish(p.json);
+  return p.count > 0 && report.ok() < p.count ? 1 : 0;
+}
+
+int RunEndToEnd(const BenchParams& p) {
+  BenchReport received("received", p.body_size);
+  BenchConsumer consumer(p, &received);
+  if (Status s = consumer.Start(p.topic); !s.ok()) {
+    std::fprintf(stderr, "mqbench e2e: %s\n", s.ToString().c_str());
+    return 1;
+  }
+  client::ProducerOptions options;
+  options.client.namesrv_addrs = p.namesrv_addrs;
+  options.group = "benchmark_producer";
+  client::Producer producer(options);
+  if (Status s = producer.Start(); !s.ok()) {
+    std::fprintf(stderr, "mqbench e2e: %s\n", s.ToString().c_str());
+    return 1;
+  }
+  // The consumer must own its queues before the first send, or early messages are skipped
+  // (it starts at the last offset). Bounded wait.
+  const std::string body(static_cast<size_t>(p.body_size), 'x');
+  if (auto first = producer.Send(BenchMessage(p, body)); !first.ok()) {  // also creates the topic
+    std::fprintf(stderr, "mqbench e2e: first send failed: %s\n", first.status().ToString().c_str());
+    return 1;
+  }
+  auto ready_by = Clock::now() + std::chrono::seconds(30);
+  while (!consumer.HasQueues() && Clock::now() < ready_by)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  int64_t warmup = received.ok();
+  const int64_t rate = p.rate > 0 ? p.rate : 1000;
+  const double seconds = p.seconds > 0 ? p.seconds : 10;
+  const int64_t total = static_cast<int64_t>(static_cast<double>(rate) * seconds);
+  std::atomic<int64_t> sent{0};
+  std::atomic<int64_t> failed{0};
+  received.Start();
+  auto start = Clock::now();
+  std::thread sender([&] {
+    for (int64_t i = 0; i < total; ++i) {
+      std::this_thread::sleep_until(start + std::chrono::microseconds(i * 1'000'000 / rate));
+      producer.SendAsync(BenchMessage(p, body),
+                         [&](const Result<client::SendResult>& r) { r.ok() ? ++sent : ++failed; });
+    }
+  });
+  auto drain_deadline =
+      start + std::chrono::microseconds(static_cast<int64_t>(seconds * 1e6)) + std::chrono::seconds(10);
+  ProgressLoop(received, [&] {
+    return (received.ok() - warmup >= total && sent + failed >= total) || Clock::now() >= drain_deadline;
+  });
+  sender.join();
+  producer.Shutdown();
+  consumer.Shutdown();
+  if (!p.json)
+    std::printf("e2e: rate %lld msg/s, sent %lld, send failures %lld\n", static_cast<long long>(rate),
+                static_cast<long long>(sent.load()), static_cast<long long>(failed.load()));
+  received.Finish(p.json);
+  return failed.load() == 0 && received.ok() - warmup >= total ? 0 : 1;
+}
+
+}  // namespace mq::bench

@@ -1,0 +1,33 @@
+// The three mqbench workloads on top of the client library (no private back doors).
+// Each returns the process exit code: 0 when nothing failed.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace mq::bench {
+
+struct BenchParams {
+  std::vector<std::string> namesrv_addrs;
+  std::string topic = "BenchmarkTopic";
+  std::string group = "benchmark_consumer";
+  std::string tags = "bench";
+  int body_size = 1024;
+  int threads = 4;
+  std::string mode = "async";  // producer: sync | async | oneway
+  int window = 64;             // async sends in flight per thread
+  int batch = 1;               // messages per send (batch sends are sync)
+  double seconds = 0;          // run length; 0 = until count
+  int64_t count = 0;           // messages; 0 = until seconds
+  int64_t rate = 0;            // e2e: messages per second sent
+  bool from_first = false;     // consumer: start at the first offset of new queues
+  bool json = false;
+};
+
+int RunProducer(const BenchParams& params);
+int RunConsumer(const BenchParams& params);
+// A consumer and a rate-limited producer in one process; reports send-to-consume latency.
+int RunEndToEnd(const BenchParams& params);
+
+}  // namespace mq::bench
