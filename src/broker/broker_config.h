@@ -26,7 +26,10 @@ struct BrokerConfig {
   std::string brokerIP1;
   std::string bindAddress = "0.0.0.0";
   int32_t listenPort = 10911;
-  int32_t haListenPort = 10912;
+  // Replication port; -1 = listenPort + 1 (RocketMQ's rule, 10912), 0 = any free port.
+  int32_t haListenPort = -1;
+  // Slave only: the master's HA address host:port. Empty: learned from the NameServers.
+  std::string haMasterAddress;
   // --- roles and storage
   std::string brokerRole = "ASYNC_MASTER";    // ASYNC_MASTER | SYNC_MASTER | SLAVE
   std::string flushDiskType = "ASYNC_FLUSH";  // ASYNC_FLUSH | SYNC_FLUSH

@@ -6,6 +6,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "broker/ha/ha_client.h"
+#include "broker/ha/ha_service.h"
 #include "broker/longpolling/wait_registry.h"
 #include "broker/meta/client_registry.h"
 #include "broker/meta/consumer_offset_manager.h"
@@ -87,6 +89,20 @@ Status BrokerController::Start() {
     waits_->Notify(QueueWaitKey(topic, queue_id));
   });
   MQ_RETURN_IF_ERROR(store_->Start());
+  const ha::MetadataManagers metadata{topics_.get(), groups_.get(), offsets_.get()};
+  if (!IsSlave(config_)) {
+    // haListenPort=0 picks a free port; the real one is advertised in the registration.
+    ha_service_ = std::make_unique<ha::HaService>(
+        ha::HaService::Options{config_.bindAddress, config_.haListenPort, config_.brokerName}, store_.get(),
+        metadata);
+    if (Status s = ha_service_->Start(); !s.ok()) {
+      ha_service_.reset();
+      store_->Shutdown();
+      executor_.Shutdown();
+      return s;
+    }
+    config_.haListenPort = ha_service_->port();
+  }
   clients_->SetGroupChangedListener(
       [this](const std::string& group, int64_t) { waits_->Notify(GroupWaitKey(group)); });
 
@@ -104,11 +120,15 @@ Status BrokerController::Start() {
   ctx.clients = clients_.get();
   ctx.locks = locks_.get();
   ctx.waits = waits_.get();
-  send_ = std::make_unique<SendProcessor>(ctx);
+  send_ = std::make_unique<SendProcessor>(ctx, ha_service_.get());
   pull_ = std::make_unique<PullProcessor>(ctx);
   client_ = std::make_unique<ClientProcessor>(ctx);
   messaging_ = std::make_unique<MessagingService>(send_.get(), pull_.get(), client_.get());
   admin_processor_ = std::make_unique<AdminProcessor>(ctx, start_ms_);
+  admin_processor_->set_runtime_info_hook([this](std::map<std::string, std::string>* table) {
+    if (ha_service_) ha_service_->AddRuntimeInfo(table);
+    if (ha_client_) ha_client_->AddRuntimeInfo(table);
+  });
   admin_ = std::make_unique<AdminService>(admin_processor_.get());
 
   const std::string bind =
@@ -122,6 +142,7 @@ Status BrokerController::Start() {
   server_ = builder.BuildAndStart();
   if (!server_ || selected_port == 0) {
     server_.reset();
+    if (ha_service_) ha_service_->Shutdown();
     store_->Shutdown();
     executor_.Shutdown();
     return Status::Unavailable(fmt::format("listenPort: cannot listen on {} (address in use?)", bind));
@@ -136,8 +157,11 @@ Status BrokerController::Start() {
     identity.set_broker_name(config_.brokerName);
     identity.set_broker_id(config_.brokerId);
     identity.set_broker_addr(broker_addr());
-    identity.set_ha_server_addr(
-        HostPort{config_.brokerIP1, static_cast<uint16_t>(config_.haListenPort)}.ToString());
+    // Only a master serves replication, so only a master advertises an HA address.
+    if (ha_service_) {
+      identity.set_ha_server_addr(
+          HostPort{config_.brokerIP1, static_cast<uint16_t>(config_.haListenPort)}.ToString());
+    }
     registrar_ = std::make_unique<NamesrvRegistrar>(
         *namesrvs,
         [this, identity] {
@@ -158,6 +182,15 @@ Status BrokerController::Start() {
         std::chrono::milliseconds(config_.registerBrokerTimeoutMills));
     topics_->SetChangeListener([this] { registrar_->TriggerNow(); });
     registrar_->Start();
+  }
+  if (IsSlave(config_)) {
+    ha_client_ = std::make_unique<ha::HaClient>(
+        ha::HaClient::Options{config_.brokerName, config_.brokerId, broker_addr()}, store_.get(), metadata,
+        [this] {
+          if (!config_.haMasterAddress.empty()) return config_.haMasterAddress;
+          return registrar_ ? registrar_->master().ha_server_addr : std::string();
+        });
+    ha_client_->Start();
   }
   MQ_LOG_INFO(log,
               "broker started cluster={} broker_name={} broker_id={} role={} addr={} store={} namesrv={}",
@@ -194,7 +227,11 @@ void BrokerController::Shutdown() {
   if (!started_) return;
   started_ = false;
   auto log = Logger("broker");
+  // The slave's metadata sync may touch topics (and so the registrar): stop it first.
+  if (ha_client_) ha_client_->Shutdown();
   if (registrar_) registrar_->Shutdown(/*unregister=*/true);
+  // Replication stops before the server drains: parked SYNC_MASTER sends complete now.
+  if (ha_service_) ha_service_->Shutdown();
   waits_->Shutdown();
   server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(3));
   server_->Wait();

@@ -1,6 +1,8 @@
 // BrokerController: owns one broker — store, metadata managers, client bookkeeping, long
 // polling, processors, the gRPC server and the NameServer registrar — and wires them.
-// Start() order: metadata -> store -> executor/timers -> server -> registration.
+// Start() order: metadata -> store -> replication service (masters) -> executor/timers ->
+// server -> registration -> replication client (slaves; it learns the master's HA address
+// from the registration replies).
 // Shutdown() runs in reverse: unregister from every NameServer (routes drop the broker at
 // once), answer parked pulls, drain the server, persist offsets, close the store cleanly.
 // Threads: gRPC's threads for RPCs, an IoExecutor (2 threads) for timers and long polling,
@@ -22,6 +24,11 @@ class Server;
 namespace mq::store {
 class MessageStore;
 }
+
+namespace mq::ha {
+class HaService;
+class HaClient;
+}  // namespace mq::ha
 
 namespace mq::broker {
 
@@ -69,6 +76,8 @@ class BrokerController {
   std::unique_ptr<ClientRegistry> clients_;
   std::unique_ptr<QueueLockManager> locks_;
   std::unique_ptr<store::MessageStore> store_;
+  std::unique_ptr<ha::HaService> ha_service_;  // masters only
+  std::unique_ptr<ha::HaClient> ha_client_;    // slaves only
   std::unique_ptr<WaitRegistry> waits_;
   std::unique_ptr<SendProcessor> send_;
   std::unique_ptr<PullProcessor> pull_;

@@ -202,9 +202,27 @@ TEST_F(MqadminTest, ClusterAndBrokerVerbs) {
   Struct ha = RunJson({"haStatus", "-c", "DefaultCluster"});
   const auto& h0 = Field(ha, "brokers").list_value().values(0).struct_value();
   EXPECT_EQ(Field(h0, "role").string_value(), "ASYNC_MASTER");
-  EXPECT_EQ(Field(h0, "replication").string_value(), "none");
+  EXPECT_EQ(Field(h0, "slaveCount").string_value(), "0");
   r = Run({"haStatus", "-b", broker_->address()});
-  EXPECT_NE(r.out.find("no replication"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("no slave connected"), std::string::npos) << r.out;
+
+  // A slave joins: haStatus shows it with its acknowledged offset and lag.
+  BrokerProcess slave(
+      {namesrv_.address(), dir_.Sub("broker-a-s"), "broker-a", {"brokerRole=SLAVE", "brokerId=1"}});
+  ASSERT_TRUE(slave.Start()) << slave.process().ReadLog();
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        Struct s = RunJson({"haStatus", "-c", "DefaultCluster"});
+        const auto& master = Field(s, "brokers").list_value().values(0).struct_value();
+        return Field(master, "slaveCount").string_value() == "1";
+      },
+      std::chrono::seconds(20), std::chrono::milliseconds(200)));
+  Struct ha1 = RunJson({"haStatus", "-c", "DefaultCluster"});
+  const auto& slaves =
+      Field(Field(ha1, "brokers").list_value().values(0).struct_value(), "slaves").list_value();
+  ASSERT_EQ(slaves.values_size(), 1);
+  EXPECT_EQ(Field(slaves.values(0).struct_value(), "brokerId").string_value(), "1");
+  EXPECT_FALSE(Field(slaves.values(0).struct_value(), "lagBytes").string_value().empty());
 
   ASSERT_EQ(Run({"updateTopic", "-b", broker_->address(), "-t", "PermTopic"}).code, 0);
   ASSERT_TRUE(WaitForRoute("PermTopic", 6));

@@ -167,48 +167,54 @@ Status RunUpdateBrokerConfig(const CommandArgs& a) {
   return Status::OK();
 }
 
-// Replication (issue 6) does not exist yet: report each broker's role, its registered slaves, and
-// that nothing is replicated, rather than inventing offsets.
+// Per master: its commit log end and, per connected slave, the acknowledged offset and lag
+// (bytes and ms) the master's HaService reports in its runtime info.
 Status RunHaStatus(const CommandArgs& a) {
   MQ_ASSIGN_OR_RETURN(auto client, AdminClient::Create(a.namesrv));
-  MQ_ASSIGN_OR_RETURN(auto info, client->ClusterInfo());
   std::vector<BrokerTarget> masters;
   if (a.broker_addr.empty() && a.cluster.empty()) {
     MQ_ASSIGN_OR_RETURN(masters, client->AllMasters());
   } else {
     MQ_ASSIGN_OR_RETURN(masters, client->ResolveMasters(a.broker_addr, a.cluster));
   }
-  Table table({"#Broker Name", "#BID", "#Addr", "#Role", "#Replication", "#Slaves"});
+  Table table({"#Broker Name", "#Addr", "#Role", "#Max Offset", "#Slave ID", "#Slave Addr", "#Ack Offset",
+               "#Lag Bytes", "#Lag ms"});
   Json arr = Json::Array();
   for (const auto& m : masters) {
     mq::v1::GetBrokerRuntimeInfoRequest req;
     mq::v1::GetBrokerRuntimeInfoResponse resp;
     MQ_RETURN_IF_ERROR(client->CallAdmin(m.addr, &BA::GetBrokerRuntimeInfo, req, &resp));
-    std::string name = Get(resp.table(), "brokerName");
-    std::string role = Get(resp.table(), "brokerRole");
-    std::string bid = Get(resp.table(), "brokerId");
-    std::vector<std::string> slaves;
-    auto data = info.broker_addr_table().find(name);
-    if (data != info.broker_addr_table().end()) {
-      std::map<int64_t, std::string> sorted(data->second.broker_addrs().begin(),
-                                            data->second.broker_addrs().end());
-      for (const auto& [id, addr] : sorted) {
-        if (id != 0) slaves.push_back(addr);
-      }
-    }
-    std::string slave_list;
+    const auto& t = resp.table();
+    std::string name = Get(t, "brokerName");
+    std::string role = Get(t, "brokerRole");
+    std::string max_offset = Get(t, "commitLogMaxOffset");
     Json jslaves = Json::Array();
-    for (const auto& s : slaves) {
-      slave_list += (slave_list.empty() ? "" : ",") + s;
-      jslaves.Push(s);
+    int slave_rows = 0;
+    constexpr std::string_view kAddrPrefix = "haSlaveAddr_";
+    std::map<std::string, std::string> sorted(t.begin(), t.end());
+    for (const auto& [key, addr] : sorted) {
+      if (key.rfind(kAddrPrefix, 0) != 0) continue;
+      std::string id = key.substr(kAddrPrefix.size());
+      std::string ack = Get(t, "haSlaveAckOffset_" + id);
+      std::string lag_bytes = Get(t, "haLagBytes_" + id);
+      std::string lag_ms = Get(t, "haLagTimeMills_" + id);
+      table.Add({name, m.addr, role, max_offset, id, addr, ack, lag_bytes, lag_ms});
+      ++slave_rows;
+      jslaves.Push(Json::Object()
+                       .Set("brokerId", id)
+                       .Set("addr", addr)
+                       .Set("ackOffset", ack)
+                       .Set("lagBytes", lag_bytes)
+                       .Set("lagTimeMills", lag_ms));
     }
-    table.Add({name, bid, m.addr, role, "no replication", slave_list.empty() ? "-" : slave_list});
+    if (slave_rows == 0)
+      table.Add({name, m.addr, role, max_offset, "-", "no slave connected", "-", "-", "-"});
     arr.Push(Json::Object()
                  .Set("brokerName", name)
-                 .Set("brokerId", bid)
                  .Set("addr", m.addr)
                  .Set("role", role)
-                 .Set("replication", "none")
+                 .Set("maxOffset", max_offset)
+                 .Set("slaveCount", Get(t, "haSlaveCount"))
                  .Set("slaves", std::move(jslaves)));
   }
   if (a.json) {

@@ -85,8 +85,8 @@ std::vector<Verb> Verbs() {
          c->add_option("-k,--key", a->key, "config key")->required();
          c->add_option("-v,--value", a->value, "config value")->required();
        }},
-      {"haStatus", "Fetch HA runtime status data (replication does not exist yet: role and slaves only).",
-       true, RunHaStatus, BrokerOrCluster},
+      {"haStatus", "Fetch HA runtime status: per master, each slave's acknowledged offset and lag.", true,
+       RunHaStatus, BrokerOrCluster},
       {"wipeWritePerm", "Wipe write perm of broker in all name server you defined in the -n param.", false,
        RunWipeWritePerm,
        [](CLI::App* c, CommandArgs* a) {

@@ -211,6 +211,11 @@ mq::v1::GetBrokerRuntimeInfoResponse AdminProcessor::GetRuntimeInfo() {
   }
   Status bg = ctx_.store->BackgroundError();
   t["storeStatus"] = bg.ok() ? "OK" : bg.ToString();
+  if (runtime_info_hook_) {
+    std::map<std::string, std::string> extra;
+    runtime_info_hook_(&extra);
+    for (auto& [k, v] : extra) t[k] = std::move(v);
+  }
   return resp;
 }
 

@@ -2,6 +2,10 @@
 // Thread-safe; every call is a short in-memory or index lookup.
 #pragma once
 
+#include <functional>
+#include <map>
+#include <string>
+
 #include "broker/broker_context.h"
 #include "common/result.h"
 #include "mq/v1/admin.pb.h"
@@ -11,6 +15,9 @@ namespace mq::broker {
 class AdminProcessor {
  public:
   AdminProcessor(BrokerContext ctx, int64_t start_ms) : ctx_(ctx), start_ms_(start_ms) {}
+  // Extra GetBrokerRuntimeInfo entries (replication status). Set before serving; thread-safe.
+  using RuntimeInfoHook = std::function<void(std::map<std::string, std::string>*)>;
+  void set_runtime_info_hook(RuntimeInfoHook hook) { runtime_info_hook_ = std::move(hook); }
 
   Status CreateTopic(const mq::v1::CreateTopicRequest& r);
   Status DeleteTopic(const mq::v1::DeleteTopicOnBrokerRequest& r);
@@ -36,6 +43,7 @@ class AdminProcessor {
 
   BrokerContext ctx_;
   const int64_t start_ms_;
+  RuntimeInfoHook runtime_info_hook_;
 };
 
 }  // namespace mq::broker

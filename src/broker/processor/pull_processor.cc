@@ -1,6 +1,7 @@
 #include "broker/processor/pull_processor.h"
 
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include "broker/longpolling/wait_registry.h"
 #include "broker/meta/consumer_offset_manager.h"
@@ -9,6 +10,7 @@
 #include "broker/meta/topic_config_manager.h"
 #include "broker/processor/message_convert.h"
 #include "broker/store/message_store.h"
+#include "common/coding.h"
 #include "common/naming.h"
 
 namespace mq::broker {
@@ -42,6 +44,32 @@ Status ValidatePull(const mq::v1::PullMessageRequest& r) {
   return Status::OK();
 }
 
+int64_t PhysicalMemoryBytes() {
+  static const int64_t bytes = [] {
+    long pages = ::sysconf(_SC_PHYS_PAGES);
+    long page_size = ::sysconf(_SC_PAGE_SIZE);
+    return pages > 0 && page_size > 0 ? static_cast<int64_t>(pages) * page_size : int64_t{8} << 30;
+  }();
+  return bytes;
+}
+
+// RocketMQ's rule (PullMessageProcessor + DefaultMessageStore.getMessage): with slaveReadEnable,
+// a consumer whose last pulled message is more than accessMessageInMemoryMaxRatio % of RAM
+// behind the commit log end is sent to the group's whichBrokerWhenConsumeSlowly, every other
+// consumer to the master (0) — which is how a slave sends caught-up consumers back. Without
+// slaveReadEnable the group's brokerId (0 unless configured) is suggested.
+int64_t SuggestBrokerId(const BrokerContext& ctx, int64_t group_broker_id, int64_t slow_broker_id,
+                        const store::GetMessageResult& result) {
+  if (!ctx.runtime->slave_read_enable.load()) return group_broker_id;
+  if (result.messages.empty()) return 0;
+  const std::string& last = result.messages.back();
+  if (last.size() < static_cast<size_t>(store::kPhysicalOffsetPos + 8)) return 0;
+  const auto pulled = static_cast<int64_t>(DecodeFixed64BE(last.data() + store::kPhysicalOffsetPos));
+  const int64_t lag = ctx.store->MaxPhyOffset() - pulled;
+  const int64_t in_memory = PhysicalMemoryBytes() / 100 * ctx.config->accessMessageInMemoryMaxRatio;
+  return lag > in_memory ? slow_broker_id : 0;
+}
+
 }  // namespace
 
 std::string QueueWaitKey(const std::string& topic, int32_t queue_id) {
@@ -53,6 +81,8 @@ struct PullProcessor::PullState {
   store::MessageFilter filter;
   int64_t offset = 0;  // moves past non-matching messages while parked
   bool skipped = false;
+  int64_t group_broker_id = 0;  // the group's brokerId (suggested when slave reads are off)
+  int64_t slow_broker_id = 1;   // the group's whichBrokerWhenConsumeSlowly
   mq::v1::PullMessageResponse response;
   Done done;
 };
@@ -94,7 +124,9 @@ void PullProcessor::Pull(const mq::v1::PullMessageRequest& request, Done done) {
   auto tags = ParseTagExpression(request.subscription());
   if (!tags.ok()) return done(tags.status(), empty);
 
-  if (request.has_commit_offset() && !IsSlave(config)) {
+  // A slave keeps commits too (consumers read from it while the master is away); metadata
+  // sync hands them back to the master (see docs/replication.md).
+  if (request.has_commit_offset()) {
     ctx_.offsets->Commit(request.consumer_group(), request.topic(), request.queue_id(),
                          request.commit_offset());
   }
@@ -103,6 +135,8 @@ void PullProcessor::Pull(const mq::v1::PullMessageRequest& request, Done done) {
   state->request = request;
   state->filter = store::MakeTagFilter(*tags);
   state->offset = request.queue_offset();
+  state->group_broker_id = group->broker_id();
+  state->slow_broker_id = group->which_broker_when_consume_slowly();
   state->done = std::move(done);
 
   if (auto reset =
@@ -139,7 +173,8 @@ bool PullProcessor::ReadOnce(PullState& state, bool timed_out) {
   resp.set_min_offset(result.min_offset);
   resp.set_max_offset(result.max_offset);
   resp.set_next_begin_offset(result.next_begin_offset);
-  resp.set_suggest_which_broker_id(0);
+  resp.set_suggest_which_broker_id(
+      SuggestBrokerId(ctx_, state.group_broker_id, state.slow_broker_id, result));
   using GS = store::GetMessageStatus;
   switch (result.status) {
     case GS::kFound: {

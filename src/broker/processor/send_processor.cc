@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "broker/ha/ha_service.h"
 #include "broker/meta/perm.h"
 #include "broker/meta/topic_config_manager.h"
 #include "broker/processor/message_convert.h"
@@ -92,8 +93,9 @@ mq::v1::SendStatus ToSendStatus(store::PutStatus s) {
 
 }  // namespace
 
-SendProcessor::SendProcessor(BrokerContext ctx)
+SendProcessor::SendProcessor(BrokerContext ctx, ha::HaService* ha)
     : ctx_(ctx),
+      ha_(ha),
       store_host_{ToStoreOptions(*ctx.config).store_host_ip, static_cast<uint32_t>(ctx.config->listenPort)} {}
 
 void SendProcessor::Send(const mq::v1::SendMessageRequest& req, Done done) {
@@ -149,8 +151,9 @@ void SendProcessor::Send(const mq::v1::SendMessageRequest& req, Done done) {
   std::string broker_name = config.brokerName;
   store::HostAddress store_host = store_host_;
   BrokerStats* stats = ctx_.stats;
-  auto complete = [done = std::move(done), ids = std::move(ids), sizes = std::move(sizes), broker_name,
-                   queue_id, store_host, stats, body_bytes](const store::PutResult& r) {
+  store::PutCallback complete = [done = std::move(done), ids = std::move(ids), sizes = std::move(sizes),
+                                 broker_name, queue_id, store_host, stats,
+                                 body_bytes](const store::PutResult& r) {
     mq::v1::SendMessageResponse resp;
     Status s = PutStatusToStatus(r);
     if (!s.ok()) return done(s, resp);
@@ -170,11 +173,37 @@ void SendProcessor::Send(const mq::v1::SendMessageRequest& req, Done done) {
     stats->put_bytes += body_bytes;
     done(Status::OK(), resp);
   };
+  if (ha_ != nullptr) complete = WithReplication(std::move(complete));
   if (inputs.size() == 1) {
     ctx_.store->PutMessage(std::move(inputs.front()), std::move(complete));
   } else {
     ctx_.store->PutMessages(std::move(inputs), std::move(complete));
   }
+}
+
+store::PutCallback SendProcessor::WithReplication(store::PutCallback complete) const {
+  ha::HaService* ha = ha_;
+  if (ctx_.config->brokerRole != "SYNC_MASTER") {
+    return [ha, complete = std::move(complete)](const store::PutResult& r) {
+      ha->NotifyAppended();
+      complete(r);
+    };
+  }
+  store::MessageStore* store = ctx_.store;
+  const auto timeout = std::chrono::milliseconds(ctx_.config->syncFlushTimeout);
+  return [ha, store, timeout, complete = std::move(complete)](const store::PutResult& r) {
+    ha->NotifyAppended();
+    // A failed or not-durable local write is reported as such; replication is not awaited.
+    if (r.status != store::PutStatus::kOk) return complete(r);
+    // One record cannot straddle a segment roll; a batch can (a blank in between), so its end
+    // is bounded by the log end instead (waits for at most a few more bytes).
+    const int64_t end = r.msg_num <= 1 ? r.physical_offset + r.wrote_bytes : store->MaxPhyOffset();
+    ha->WaitForSlaves(end, timeout, [r, complete](store::PutStatus replicated) {
+      store::PutResult result = r;
+      result.status = replicated;
+      complete(result);
+    });
+  };
 }
 
 }  // namespace mq::broker

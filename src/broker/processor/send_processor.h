@@ -1,7 +1,10 @@
 // SendProcessor: validates a send, resolves (or auto-creates) the topic, picks the queue and
 // hands the message(s) to the store. Completion is asynchronous: `done` runs inline when the
 // store acknowledges from the page cache (ASYNC_FLUSH) or later on the store's flush thread
-// (SYNC_FLUSH), so a network thread never waits on fsync.
+// (SYNC_FLUSH), so a network thread never waits on fsync. On a master with an HaService the
+// composition is PutMessage -> local flush policy -> replication: every append wakes the
+// replication streams and, on a SYNC_MASTER, `done` runs once the slaves acknowledged the
+// bytes (on an HA ack thread) or with SLAVE_NOT_AVAILABLE / FLUSH_SLAVE_TIMEOUT.
 // Thread-safe; stateless apart from the round-robin counter.
 #pragma once
 
@@ -10,8 +13,13 @@
 
 #include "broker/broker_context.h"
 #include "broker/store/message_format.h"
+#include "broker/store/store_types.h"
 #include "common/status.h"
 #include "mq/v1/broker.pb.h"
+
+namespace mq::ha {
+class HaService;
+}
 
 namespace mq::broker {
 
@@ -19,11 +27,16 @@ class SendProcessor {
  public:
   using Done = std::function<void(const Status&, const mq::v1::SendMessageResponse&)>;
 
-  explicit SendProcessor(BrokerContext ctx);
+  // `ha` (may be null: no replication) must outlive this processor.
+  explicit SendProcessor(BrokerContext ctx, ha::HaService* ha = nullptr);
   void Send(const mq::v1::SendMessageRequest& request, Done done);
 
  private:
+  // Wraps the completion with the replication step (ha_ != null).
+  store::PutCallback WithReplication(store::PutCallback complete) const;
+
   BrokerContext ctx_;
+  ha::HaService* const ha_;
   const store::HostAddress store_host_;  // stamped into offset message ids
   std::atomic<uint32_t> round_robin_{0};
 };

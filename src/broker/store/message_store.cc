@@ -472,7 +472,8 @@ Result<std::string> MessageStore::ReadReplicaBytes(int64_t offset, int32_t max_b
   if (!running_.load()) return Status::Unavailable("store is not running");
   const int64_t end = commit_log_->committed_offset();
   if (offset < 0 || offset > end) {
-    return Status::InvalidArgument(fmt::format("replica read at {} beyond the commit log end {}", offset, end));
+    return Status::InvalidArgument(
+        fmt::format("replica read at {} beyond the commit log end {}", offset, end));
   }
   if (offset == end) return std::string();
   auto file = commit_log_->queue().FindByOffset(offset);
@@ -480,8 +481,23 @@ Result<std::string> MessageStore::ReadReplicaBytes(int64_t offset, int32_t max_b
     return Status::NotFound(
         fmt::format("commit log offset {} is not stored (min {})", offset, commit_log_->min_offset()));
   }
-  const int64_t limit = std::min({end, file->from_offset() + file->size(), offset + std::max(max_bytes, 1)});
-  MQ_ASSIGN_OR_RETURN(auto ref, commit_log_->Read(offset, static_cast<int32_t>(limit - offset)));
+  const int64_t segment_end = std::min(end, file->from_offset() + file->size());
+  const int64_t soft_limit = std::min(segment_end, offset + std::max(max_bytes, 1));
+  // Whole records only, so a replica's log always ends on a record boundary and its dispatcher
+  // never waits on a torn record. A first record larger than max_bytes is returned whole.
+  int64_t stop = offset;
+  while (stop < soft_limit) {
+    MQ_ASSIGN_OR_RETURN(auto record, commit_log_->ReadRecordAt(stop, end, &file));
+    if (record.kind == RecordKind::kEndOfData) break;
+    const int64_t next = std::min(record.next_offset, segment_end);
+    if (next > soft_limit && stop > offset) break;
+    stop = next;
+  }
+  if (stop == offset) {
+    return Status::Corruption(
+        fmt::format("no complete record at commit log offset {} (end {})", offset, end));
+  }
+  MQ_ASSIGN_OR_RETURN(auto ref, commit_log_->Read(offset, static_cast<int32_t>(stop - offset)));
   return std::string(ref.bytes);
 }
 

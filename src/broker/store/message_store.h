@@ -82,10 +82,12 @@ class MessageStore {
 
   // Slave replication: raw commit log bytes at `offset` (== MaxPhyOffset()).
   Status ReplicaAppend(int64_t offset, std::string_view data);
-  // Master replication: a copy of the raw commit log bytes from `offset` (a record boundary
-  // as reported by a slave, MinPhyOffset() <= offset <= MaxPhyOffset()), at most max_bytes,
-  // stopping at the committed end and at the end of the segment holding `offset`. Empty when
-  // offset == MaxPhyOffset(); NotFound when offset was cleaned; InvalidArgument beyond the end.
+  // Master replication: a copy of the raw commit log bytes of the whole records (and blank)
+  // from `offset` (a record boundary as reported by a slave, MinPhyOffset() <= offset <=
+  // MaxPhyOffset()), at most max_bytes unless the first record alone is larger, never past the
+  // committed end nor the end of the segment holding `offset`. Empty when offset ==
+  // MaxPhyOffset(); NotFound when offset was cleaned; InvalidArgument beyond the end;
+  // Corruption when offset is not a record boundary.
   Result<std::string> ReadReplicaBytes(int64_t offset, int32_t max_bytes) const;
 
   int64_t MinPhyOffset() const;

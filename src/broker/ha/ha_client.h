@@ -1,0 +1,100 @@
+// HaClient: the slave side of replication (RocketMQ DefaultHAClient + SlaveSynchronize).
+//
+// Replication thread: finds the master's HA address (master_ha_addr(), fed by the
+// NameServer registration replies), opens a Replicate stream from the local MaxPhyOffset(),
+// appends every chunk verbatim through MessageStore::ReplicaAppend (the dispatcher builds the
+// consume queues and index) and acknowledges its new end after each chunk. On any error it
+// reconnects with exponential backoff (100 ms .. 3 s).
+// Divergence: when the master's commit log ends before the slave's (the master lost
+// unflushed data), the slave refuses to replicate, logs an error on every attempt and reports
+// haDiverged=true; an operator must wipe the slave's store (see docs/replication.md).
+//
+// Metadata thread: also the stream watchdog (a stream silent for 5 s is cancelled, since the
+// master heartbeats every second). It calls GetMetadata every kMetadataSyncInterval (10 s), immediately after
+// a stream connects, and whenever the master's metadata fingerprint in a chunk changes; it sends offsets
+// committed locally (consumers reading from this slave) so the master keeps them.
+//
+// Threads: two dedicated threads (ReplicaAppend is a memcpy, no fsync, so appending inline
+// is fine). Locks: mu_ guards the status fields, the live stream context and the wake flags;
+// never held across gRPC calls.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "broker/ha/metadata_sync.h"
+
+namespace grpc {
+class ClientContext;
+}
+
+namespace mq::store {
+class MessageStore;
+}
+
+namespace mq::ha {
+
+inline constexpr std::chrono::milliseconds kMetadataSyncInterval{10000};
+
+class HaClient {
+ public:
+  struct Options {
+    std::string broker_name;
+    int64_t broker_id = 1;
+    std::string self_addr;  // reported to the master (informational)
+  };
+  // Returns the master's HA address ("host:port"), empty while unknown.
+  using MasterAddrFn = std::function<std::string()>;
+
+  HaClient(Options options, store::MessageStore* store, MetadataManagers metadata, MasterAddrFn master);
+  ~HaClient();
+  HaClient(const HaClient&) = delete;
+  HaClient& operator=(const HaClient&) = delete;
+
+  void Start();
+  // Cancels the live stream and joins both threads (no gRPC callback threads are left).
+  void Shutdown();
+
+  // haMasterAddress, haConnected, haMasterMaxOffset, haLagBytes, haLagTimeMills, haDiverged,
+  // haLastMetadataSync.
+  void AddRuntimeInfo(std::map<std::string, std::string>* table) const;
+
+ private:
+  void ReplicationLoop();
+  // Runs one stream until it breaks; returns whether any chunk arrived.
+  bool RunStream(const std::string& addr);
+  void MetadataLoop();
+  bool SyncMetadata(const std::string& addr);
+  // Waits up to `d`; false when stopping.
+  bool Sleep(std::chrono::milliseconds d);
+
+  const Options options_;
+  store::MessageStore* const store_;
+  const MetadataManagers metadata_;
+  const MasterAddrFn master_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = true;                                 // GUARDED_BY(mu_)
+  grpc::ClientContext* live_ = nullptr;              // GUARDED_BY(mu_)
+  std::string connected_addr_;                       // GUARDED_BY(mu_)
+  int64_t master_max_ = 0;                           // GUARDED_BY(mu_)
+  int64_t caught_up_ms_ = 0;                         // GUARDED_BY(mu_)
+  bool diverged_ = false;                            // GUARDED_BY(mu_)
+  uint64_t master_md_version_ = 0;                   // GUARDED_BY(mu_)
+  bool md_requested_ = false;                        // GUARDED_BY(mu_)
+  int64_t last_md_sync_ms_ = 0;                      // GUARDED_BY(mu_)
+  int64_t last_chunk_ms_ = 0;                        // GUARDED_BY(mu_), 0 = no live stream
+  mq::v1::ConsumerOffsetTable last_master_offsets_;  // metadata thread only
+  std::thread repl_thread_;
+  std::thread md_thread_;
+};
+
+}  // namespace mq::ha

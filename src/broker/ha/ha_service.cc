@@ -1,0 +1,268 @@
+#include "broker/ha/ha_service.h"
+
+#include <fmt/format.h>
+#include <grpcpp/grpcpp.h>
+
+#include <thread>
+
+#include "broker/store/message_store.h"
+#include "common/clock.h"
+#include "common/logging.h"
+#include "common/rpc/grpc_defaults.h"
+#include "mq/v1/ha.grpc.pb.h"
+
+namespace mq::ha {
+namespace {
+int64_t NowMs() { return SystemClock::Default()->NowMillis(); }
+}  // namespace
+
+class HaService::Impl final : public mq::v1::Replication::Service {
+ public:
+  explicit Impl(HaService* owner) : owner_(owner) {}
+
+  grpc::Status Replicate(grpc::ServerContext* ctx,
+                         grpc::ServerReaderWriter<mq::v1::LogChunk, mq::v1::SlaveReport>* stream) override {
+    auto log = Logger("ha");
+    mq::v1::SlaveReport first;
+    if (!stream->Read(&first)) return grpc::Status(grpc::StatusCode::CANCELLED, "no slave report");
+    if (first.broker_name() != owner_->options_.broker_name) {
+      auto msg = fmt::format("slave {} belongs to broker set '{}', this master serves '{}'",
+                             first.slave_addr(), first.broker_name(), owner_->options_.broker_name);
+      MQ_LOG_ERROR(log, "{}", msg);
+      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, msg);
+    }
+    store::MessageStore* store = owner_->store_;
+    int64_t next = first.max_phy_offset();
+    if (next < store->MinPhyOffset() && next != store->MaxPhyOffset()) {
+      auto msg = fmt::format(
+          "slave {} (brokerId {}) asks for offset {} but the master's commit log starts at {}; wipe the "
+          "slave's store to resync",
+          first.slave_addr(), first.broker_id(), next, store->MinPhyOffset());
+      MQ_LOG_ERROR(log, "{}", msg);
+      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, msg);
+    }
+    const uint64_t conn = owner_->AddSlave(first.broker_id(), first.slave_addr(), next);
+    MQ_LOG_INFO(log, "slave connected broker_id={} addr={} peer={} from_offset={} master_max={}",
+                first.broker_id(), first.slave_addr(), ctx->peer(), next, store->MaxPhyOffset());
+    std::atomic<bool> reader_done{false};
+    std::thread reader([&] {
+      mq::v1::SlaveReport report;
+      while (stream->Read(&report)) owner_->OnAck(conn, report.max_phy_offset());
+      reader_done = true;
+      owner_->NotifyAppended();
+    });
+    auto last_send = std::chrono::steady_clock::now();
+    std::string error;
+    while (!reader_done.load() && !ctx->IsCancelled()) {
+      owner_->WaitForData(next, last_send + kHeartbeatInterval, reader_done);
+      {
+        std::lock_guard<std::mutex> lock(owner_->mu_);
+        if (owner_->stop_) break;
+      }
+      mq::v1::LogChunk chunk;
+      chunk.set_start_offset(next);
+      if (next <= store->MaxPhyOffset()) {
+        auto bytes = store->ReadReplicaBytes(next, kMaxChunkBytes);
+        if (!bytes.ok()) {
+          error = bytes.status().ToString();
+          break;
+        }
+        *chunk.mutable_data() = std::move(bytes).value();
+      }
+      auto now = std::chrono::steady_clock::now();
+      if (chunk.data().empty() && now - last_send < kHeartbeatInterval) continue;
+      chunk.set_master_max_offset(store->MaxPhyOffset());
+      chunk.set_master_time_ms(NowMs());
+      chunk.set_metadata_version(owner_->metadata_version());
+      const auto size = static_cast<int64_t>(chunk.data().size());
+      if (!stream->Write(chunk)) break;
+      next += size;
+      last_send = now;
+    }
+    ctx->TryCancel();  // unblocks the reader's Read
+    reader.join();
+    owner_->RemoveSlave(conn);
+    MQ_LOG_INFO(log, "slave disconnected broker_id={} addr={} sent_to={} {}", first.broker_id(),
+                first.slave_addr(), next, error);
+    if (!error.empty()) return grpc::Status(grpc::StatusCode::INTERNAL, error);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status GetMetadata(grpc::ServerContext*, const mq::v1::GetMetadataRequest* req,
+                           mq::v1::GetMetadataResponse* resp) override {
+    if (req->broker_name() != owner_->options_.broker_name) {
+      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                          fmt::format("broker_name: '{}' is not this master's broker set '{}'",
+                                      req->broker_name(), owner_->options_.broker_name));
+    }
+    int moved = AdoptAhead(req->slave_offsets(), owner_->metadata_.offsets);
+    if (moved > 0) {
+      MQ_LOG_INFO(Logger("ha"), "adopted {} consumer offsets committed on slave broker_id={}", moved,
+                  req->broker_id());
+    }
+    *resp = BuildMetadata(owner_->metadata_);
+    return grpc::Status::OK;
+  }
+
+ private:
+  HaService* const owner_;
+};
+
+HaService::HaService(Options options, store::MessageStore* store, MetadataManagers metadata)
+    : options_(std::move(options)), store_(store), metadata_(metadata), impl_(std::make_unique<Impl>(this)) {}
+
+HaService::~HaService() { Shutdown(); }
+
+Status HaService::Start() {
+  const std::string bind = fmt::format("{}:{}", options_.bind_host, options_.port);
+  grpc::ServerBuilder builder;
+  rpc::ApplyServerDefaults(builder);
+  builder.AddListeningPort(bind, grpc::InsecureServerCredentials(), &port_);
+  builder.RegisterService(impl_.get());
+  server_ = builder.BuildAndStart();
+  if (!server_ || port_ == 0) {
+    server_.reset();
+    return Status::Unavailable(fmt::format("haListenPort: cannot listen on {} (address in use?)", bind));
+  }
+  waiters_.Start();
+  MQ_LOG_INFO(Logger("ha"), "replication service listening on {}:{}", options_.bind_host, port_);
+  return Status::OK();
+}
+
+void HaService::Shutdown() {
+  if (!server_) return;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  data_cv_.notify_all();
+  server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  server_->Wait();
+  server_.reset();
+  waiters_.Shutdown();
+}
+
+void HaService::NotifyAppended() {
+  { std::lock_guard<std::mutex> lock(mu_); }
+  data_cv_.notify_all();
+}
+
+void HaService::WaitForData(int64_t offset, std::chrono::steady_clock::time_point deadline,
+                            const std::atomic<bool>& cancelled) {
+  std::unique_lock<std::mutex> lock(mu_);
+  data_cv_.wait_until(lock, deadline,
+                      [&] { return stop_ || cancelled.load() || store_->MaxPhyOffset() > offset; });
+}
+
+void HaService::WaitForSlaves(int64_t end_offset, std::chrono::milliseconds timeout,
+                              std::function<void(store::PutStatus)> done) {
+  const int64_t max = store_->MaxPhyOffset();
+  const int64_t now = NowMs();
+  bool any_in_sync = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [id, s] : slaves_) any_in_sync |= InSync(s, max, now);
+  }
+  if (!any_in_sync) return done(store::PutStatus::kSlaveNotAvailable);
+  waiters_.Wait(end_offset, timeout, [done = std::move(done)](bool ok) {
+    done(ok ? store::PutStatus::kOk : store::PutStatus::kFlushSlaveTimeout);
+  });
+}
+
+uint64_t HaService::AddSlave(int64_t broker_id, const std::string& addr, int64_t offset) {
+  uint64_t id = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    id = next_conn_id_++;
+    Slave& s = slaves_[id];
+    s.conn_id = id;
+    s.broker_id = broker_id;
+    s.addr = addr;
+    s.ack_offset = offset;
+    s.connected_ms = NowMs();
+    s.caught_up_ms = s.connected_ms;
+    s.last_ack_ms = s.connected_ms;
+  }
+  UpdateReplicated();
+  return id;
+}
+
+void HaService::RemoveSlave(uint64_t conn_id) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    slaves_.erase(conn_id);
+  }
+  UpdateReplicated();
+}
+
+void HaService::OnAck(uint64_t conn_id, int64_t offset) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = slaves_.find(conn_id);
+    if (it == slaves_.end()) return;
+    it->second.ack_offset = offset;
+    it->second.last_ack_ms = NowMs();
+    if (offset >= store_->MaxPhyOffset()) it->second.caught_up_ms = it->second.last_ack_ms;
+  }
+  UpdateReplicated();
+}
+
+void HaService::UpdateReplicated() {
+  const int64_t max = store_->MaxPhyOffset();
+  const int64_t now = NowMs();
+  int64_t replicated = -1;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [id, s] : slaves_) {
+      if (!InSync(s, max, now)) continue;
+      replicated = replicated < 0 ? s.ack_offset : std::min(replicated, s.ack_offset);
+    }
+  }
+  waiters_.SetReplicatedOffset(replicated);
+}
+
+uint64_t HaService::metadata_version() {
+  auto now = std::chrono::steady_clock::now();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (now - md_version_at_ < std::chrono::seconds(1)) return md_version_;
+  }
+  uint64_t v = MetadataFingerprint(BuildMetadata(metadata_));
+  std::lock_guard<std::mutex> lock(mu_);
+  md_version_ = v;
+  md_version_at_ = now;
+  return v;
+}
+
+std::vector<SlaveStatus> HaService::Slaves() const {
+  const int64_t max = store_->MaxPhyOffset();
+  const int64_t now = NowMs();
+  std::vector<SlaveStatus> out;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [id, s] : slaves_) {
+    SlaveStatus st;
+    st.broker_id = s.broker_id;
+    st.addr = s.addr;
+    st.ack_offset = s.ack_offset;
+    st.lag_bytes = std::max<int64_t>(0, max - s.ack_offset);
+    st.lag_ms = st.lag_bytes == 0 ? 0 : std::max<int64_t>(0, now - s.caught_up_ms);
+    st.connected_ms = s.connected_ms;
+    out.push_back(std::move(st));
+  }
+  return out;
+}
+
+void HaService::AddRuntimeInfo(std::map<std::string, std::string>* t) const {
+  auto slaves = Slaves();
+  (*t)["haListenPort"] = std::to_string(port_);
+  (*t)["haSlaveCount"] = std::to_string(slaves.size());
+  (*t)["haPendingSyncRequests"] = std::to_string(waiters_.pending());
+  for (const auto& s : slaves) {
+    (*t)[fmt::format("haSlaveAddr_{}", s.broker_id)] = s.addr;
+    (*t)[fmt::format("haSlaveAckOffset_{}", s.broker_id)] = std::to_string(s.ack_offset);
+    (*t)[fmt::format("haLagBytes_{}", s.broker_id)] = std::to_string(s.lag_bytes);
+    (*t)[fmt::format("haLagTimeMills_{}", s.broker_id)] = std::to_string(s.lag_ms);
+  }
+}
+
+}  // namespace mq::ha

@@ -1,0 +1,139 @@
+// HaService: the master side of replication (RocketMQ DefaultHAService + HAConnection +
+// GroupTransferService). Serves mq.v1.Replication on its own gRPC server bound to
+// haListenPort (0 = pick a free port; port() tells which).
+//
+// Replicate: one stream per slave. The slave's first SlaveReport says where to start (its
+// MaxPhyOffset); the master then streams raw commit log bytes in chunks of up to 1 MiB (one
+// segment at most), one Write in flight, so gRPC flow control is the backpressure. When there
+// is nothing to send it sends an empty heartbeat chunk every second. Every later report
+// acknowledges the slave's appended end; acks drive ReplicationWaiters.
+// GetMetadata: topic configs, subscription groups, consumer offsets (see metadata_sync.h).
+//
+// SYNC_MASTER: WaitForSlaves() completes once every in-sync slave (connected, less than
+// kMaxGapNotInSync bytes behind, acked within kAckStaleMs) has acknowledged the offset — at
+// least one is required.
+//
+// Threads: a synchronous gRPC service, so each stream handler owns a gRPC server thread for
+// the stream's life (the writer) plus one reader thread for acks; no disk I/O beyond memcpy
+// out of the page cache happens on them. Locks: mu_ guards the slave table and wakes writers;
+// it is never held across gRPC calls or callbacks.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "broker/ha/metadata_sync.h"
+#include "broker/ha/replication_waiters.h"
+#include "broker/store/store_types.h"
+#include "common/status.h"
+
+namespace grpc {
+class Server;
+}
+
+namespace mq::store {
+class MessageStore;
+}
+
+namespace mq::ha {
+
+// RocketMQ haMaxGapNotInSync: a slave further behind does not count for SYNC_MASTER.
+inline constexpr int64_t kMaxGapNotInSync = 256LL * 1024 * 1024;
+// A slave acks at least every heartbeat (1 s); one silent for longer is not in sync (it may
+// be hung with its connection still open) and stops holding SYNC_MASTER sends back.
+inline constexpr int64_t kAckStaleMs = 3000;
+inline constexpr int32_t kMaxChunkBytes = 1024 * 1024;
+inline constexpr std::chrono::milliseconds kHeartbeatInterval{1000};
+
+struct SlaveStatus {
+  int64_t broker_id = 0;
+  std::string addr;          // the slave's client-facing address
+  int64_t ack_offset = 0;    // slave's acknowledged commit log end
+  int64_t lag_bytes = 0;     // master max - ack_offset
+  int64_t lag_ms = 0;        // how long the slave has been behind (0 when caught up)
+  int64_t connected_ms = 0;  // connect time
+};
+
+class HaService {
+ public:
+  struct Options {
+    std::string bind_host = "0.0.0.0";
+    int port = 10912;  // 0 = pick a free port
+    // Only slaves of this broker set (same brokerName) may replicate or sync metadata.
+    std::string broker_name;
+  };
+
+  HaService(Options options, store::MessageStore* store, MetadataManagers metadata);
+  ~HaService();
+  HaService(const HaService&) = delete;
+  HaService& operator=(const HaService&) = delete;
+
+  Status Start();
+  // Ends every stream, completes pending waiters with FLUSH_SLAVE_TIMEOUT, stops the server.
+  void Shutdown();
+  int port() const { return port_; }
+
+  // New bytes were appended locally: wake the stream writers. Cheap; any thread.
+  void NotifyAppended();
+  // SYNC_MASTER: `done` gets kOk once the in-sync slaves hold [.., end_offset), or
+  // kSlaveNotAvailable (no in-sync slave) / kFlushSlaveTimeout. May run inline.
+  void WaitForSlaves(int64_t end_offset, std::chrono::milliseconds timeout,
+                     std::function<void(store::PutStatus)> done);
+
+  std::vector<SlaveStatus> Slaves() const;
+  // Adds haSlaveCount, haSlaveAckOffset_<id>, haLagBytes_<id>, haLagTimeMills_<id>,
+  // haSlaveAddr_<id>, haPendingSyncRequests.
+  void AddRuntimeInfo(std::map<std::string, std::string>* table) const;
+
+ private:
+  class Impl;
+  struct Slave {
+    uint64_t conn_id = 0;
+    int64_t broker_id = 0;
+    std::string addr;
+    int64_t ack_offset = 0;
+    int64_t caught_up_ms = 0;  // last time ack_offset >= master max
+    int64_t last_ack_ms = 0;
+    int64_t connected_ms = 0;
+  };
+
+  // Called by the stream handlers (Impl).
+  uint64_t AddSlave(int64_t broker_id, const std::string& addr, int64_t offset);
+  void RemoveSlave(uint64_t conn_id);
+  void OnAck(uint64_t conn_id, int64_t offset);
+  static bool InSync(const Slave& s, int64_t master_max, int64_t now_ms) {
+    return master_max - s.ack_offset < kMaxGapNotInSync && now_ms - s.last_ack_ms <= kAckStaleMs;
+  }
+  // Recomputes the offset all in-sync slaves hold and feeds the waiters. Requires !mu_.
+  void UpdateReplicated();
+  // Waits until there are bytes past `offset`, `deadline`, or stop / `cancelled`.
+  void WaitForData(int64_t offset, std::chrono::steady_clock::time_point deadline,
+                   const std::atomic<bool>& cancelled);
+  uint64_t metadata_version();
+
+  const Options options_;
+  store::MessageStore* const store_;
+  const MetadataManagers metadata_;
+  std::unique_ptr<Impl> impl_;
+  std::unique_ptr<grpc::Server> server_;
+  ReplicationWaiters waiters_;
+  int port_ = 0;
+
+  mutable std::mutex mu_;
+  std::condition_variable data_cv_;
+  bool stop_ = false;                                      // GUARDED_BY(mu_)
+  uint64_t next_conn_id_ = 1;                              // GUARDED_BY(mu_)
+  std::map<uint64_t, Slave> slaves_;                       // GUARDED_BY(mu_)
+  uint64_t md_version_ = 0;                                // GUARDED_BY(mu_)
+  std::chrono::steady_clock::time_point md_version_at_{};  // GUARDED_BY(mu_)
+};
+
+}  // namespace mq::ha

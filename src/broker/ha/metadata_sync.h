@@ -1,0 +1,45 @@
+// Metadata sync between a master and its slaves (RocketMQ SlaveSynchronize): topic configs,
+// subscription groups and consumer offsets. Pure functions over the metadata managers and
+// tables; the master's HaService serves GetMetadata with them and the slave's HaClient applies
+// the answer.
+//
+// Offsets committed on a slave (consumers that read from it while the master was away) flow
+// back: the slave sends every offset that is ahead of the table it last received from the
+// master (LocalCommits), and the master adopts each one that is ahead of its own value
+// (AdoptAhead): offsets only move forward through this path, so a slave never rewinds the
+// master's consumers. Thread-safety: as the managers (all thread-safe).
+#pragma once
+
+#include <cstdint>
+
+#include "broker/meta/consumer_offset_manager.h"
+#include "broker/meta/subscription_group_manager.h"
+#include "broker/meta/topic_config_manager.h"
+#include "mq/v1/ha.pb.h"
+
+namespace mq::ha {
+
+struct MetadataManagers {
+  broker::TopicConfigManager* topics = nullptr;
+  broker::SubscriptionGroupManager* groups = nullptr;
+  broker::ConsumerOffsetManager* offsets = nullptr;
+};
+
+// The master's answer: every topic, group and consumer offset.
+mq::v1::GetMetadataResponse BuildMetadata(const MetadataManagers& m);
+// Order-independent hash of the metadata; slaves re-sync when the master's value changes.
+uint64_t MetadataFingerprint(const mq::v1::GetMetadataResponse& metadata);
+
+// Offsets of `current` that are absent from, or greater than, `last_from_master`.
+mq::v1::ConsumerOffsetTable LocalCommits(const mq::v1::ConsumerOffsetTable& current,
+                                         const mq::v1::ConsumerOffsetTable& last_from_master);
+// Master side: merges the offsets of `incoming` that are ahead of (or absent from) `offsets`.
+// Returns how many queue offsets moved.
+int AdoptAhead(const mq::v1::ConsumerOffsetTable& incoming, broker::ConsumerOffsetManager* offsets);
+
+// Slave side: creates or updates every topic and group of `metadata` (unchanged ones are
+// no-ops) and takes every offset it carries. Topics and groups deleted on the master stay on
+// the slave (see docs/replication.md). Returns the first error, after trying everything.
+Status ApplyMetadata(const mq::v1::GetMetadataResponse& metadata, const MetadataManagers& m);
+
+}  // namespace mq::ha

@@ -1,0 +1,402 @@
+// Master/Slave replication with real processes: 1 NameServer, a master and 1-2 slaves
+// (ASYNC_MASTER / SYNC_MASTER), kill -9 and restarts. See docs/replication.md.
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "broker_fixture.h"
+#include "grpc_test_util.h"
+#include "namesrv_fixture.h"
+#include "testutil/temp_dir.h"
+#include "testutil/wait.h"
+
+namespace mq::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using Stub = mq::v1::Messaging::Stub;
+
+std::map<std::string, std::string> RuntimeInfo(BrokerProcess& b) {
+  mq::v1::GetBrokerRuntimeInfoResponse resp;
+  grpc::Status s = Call(b.admin(), &mq::v1::BrokerAdmin::Stub::GetBrokerRuntimeInfo,
+                        mq::v1::GetBrokerRuntimeInfoRequest(), &resp);
+  if (!s.ok()) {
+    std::printf("runtime info of %s: %s\n", b.address().c_str(), s.error_message().c_str());
+    return {};
+  }
+  return {resp.table().begin(), resp.table().end()};
+}
+
+std::string Info(BrokerProcess& b, const std::string& key) {
+  auto t = RuntimeInfo(b);
+  auto it = t.find(key);
+  return it == t.end() ? "" : it->second;
+}
+
+// Pulls queue `queue_id` from `from` until `count` messages arrived (or 10 s passed). Pulls
+// back to back while messages come; polls only while the queue has nothing new.
+std::vector<mq::v1::MessageExt> PullN(Stub* stub, const std::string& topic, int32_t queue_id, int64_t from,
+                                      size_t count) {
+  std::vector<mq::v1::MessageExt> out;
+  int64_t offset = from;
+  WaitUntil(
+      [&] {
+        while (out.size() < count) {
+          mq::v1::PullMessageResponse resp;
+          if (!Pull(stub, "repl_check", topic, queue_id, offset, &resp).ok()) return false;
+          if (resp.status() != mq::v1::FOUND) return false;
+          for (const auto& m : resp.messages()) out.push_back(m);
+          offset = resp.next_begin_offset();
+        }
+        return true;
+      },
+      10s);
+  return out;
+}
+
+bool HasTopic(BrokerProcess& b, const std::string& topic) {
+  mq::v1::GetTopicConfigRequest req;
+  req.set_topic(topic);
+  mq::v1::GetTopicConfigResponse resp;
+  return Call(b.admin(), &mq::v1::BrokerAdmin::Stub::GetTopicConfig, req, &resp).ok() &&
+         resp.configs_size() == 1;
+}
+
+void CreateTopic(BrokerProcess& b, const std::string& topic, int queues) {
+  mq::v1::CreateTopicRequest req;
+  req.mutable_config()->set_topic_name(topic);
+  req.mutable_config()->set_read_queue_nums(queues);
+  req.mutable_config()->set_write_queue_nums(queues);
+  req.mutable_config()->set_perm(6);
+  mq::v1::CreateTopicResponse resp;
+  ASSERT_GRPC_OK(Call(b.admin(), &mq::v1::BrokerAdmin::Stub::CreateTopic, req, &resp));
+}
+
+std::optional<int64_t> QueryOffset(BrokerProcess& b, const std::string& group, const std::string& topic,
+                                   int32_t queue_id) {
+  mq::v1::QueryConsumerOffsetRequest req;
+  req.set_consumer_group(group);
+  req.mutable_queue()->set_topic(topic);
+  req.mutable_queue()->set_queue_id(queue_id);
+  mq::v1::QueryConsumerOffsetResponse resp;
+  if (!Call(b.messaging(), &Stub::QueryConsumerOffset, req, &resp).ok()) return std::nullopt;
+  return resp.offset();
+}
+
+grpc::Status CommitOffset(BrokerProcess& b, const std::string& group, const std::string& topic,
+                          int32_t queue_id, int64_t offset) {
+  mq::v1::UpdateConsumerOffsetRequest req;
+  req.set_consumer_group(group);
+  req.mutable_queue()->set_topic(topic);
+  req.mutable_queue()->set_queue_id(queue_id);
+  req.set_offset(offset);
+  mq::v1::UpdateConsumerOffsetResponse resp;
+  return Call(b.messaging(), &Stub::UpdateConsumerOffset, req, &resp);
+}
+
+struct Sent {
+  int32_t queue_id;
+  mq::v1::SendMessageResponse response;
+  std::vector<std::string> bodies;
+};
+
+class ReplicationTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(namesrv_.started()) << namesrv_.process().ReadLog(); }
+
+  std::unique_ptr<BrokerProcess> StartBroker(const std::string& dir, const std::string& role, int id,
+                                             std::vector<std::string> extra = {}) {
+    std::vector<std::string> sets = {"brokerRole=" + role, "brokerId=" + std::to_string(id), "haListenPort=0",
+                                     "syncFlushTimeout=3000"};
+    sets.insert(sets.end(), extra.begin(), extra.end());
+    auto b = std::make_unique<BrokerProcess>(BrokerOptions{namesrv_.address(), dir, "broker-a", sets});
+    EXPECT_TRUE(b->Start()) << b->process().ReadLog();
+    return b;
+  }
+  std::unique_ptr<BrokerProcess> StartMaster(const std::string& role = "ASYNC_MASTER") {
+    return StartBroker(master_dir_.path(), role, 0);
+  }
+  std::unique_ptr<BrokerProcess> StartSlave(const TempDir& dir, int id) {
+    return StartBroker(dir.path(), "SLAVE", id);
+  }
+  static bool WaitSlaves(BrokerProcess& master, int n, BrokerProcess* slave = nullptr) {
+    bool ok = WaitUntil([&] { return Info(master, "haSlaveCount") == std::to_string(n); }, 15s);
+    if (!ok) {
+      for (const auto& [k, v] : RuntimeInfo(master)) std::printf("  master %s=%s\n", k.c_str(), v.c_str());
+      std::printf("%s\n", master.process().ReadLog().c_str());
+      if (slave != nullptr) std::printf("SLAVE:\n%s\n", slave->process().ReadLog().c_str());
+    }
+    return ok;
+  }
+
+  // Sends `batches` batches of `per_batch` messages of `size` bytes round-robin over `queues`.
+  static std::vector<Sent> SendBatches(BrokerProcess& b, const std::string& topic, int batches, int per_batch,
+                                       size_t size, int queues, const std::string& tag) {
+    std::vector<Sent> out;
+    for (int i = 0; i < batches; ++i) {
+      Sent s;
+      s.queue_id = i % queues;
+      std::vector<mq::v1::Message> msgs;
+      for (int j = 0; j < per_batch; ++j) {
+        std::string body = tag + "-" + std::to_string(i) + "-" + std::to_string(j) + "-";
+        body.resize(std::max(size, body.size()), 'x');
+        s.bodies.push_back(body);
+        msgs.push_back(TextMessage(body, tag));
+      }
+      grpc::Status st = Send(b.messaging(), topic, s.queue_id, msgs, &s.response);
+      EXPECT_TRUE(st.ok()) << st.error_message();
+      if (!st.ok()) break;
+      out.push_back(std::move(s));
+    }
+    return out;
+  }
+
+  // Prints mean and p99 latency of 500 sequential 1 KiB sends (informational).
+  static void LatencyOfSequentialSends(BrokerProcess& b, const char* what) {
+    std::vector<double> ms;
+    for (int i = 0; i < 500; ++i) {
+      auto t = std::chrono::steady_clock::now();
+      mq::v1::SendMessageResponse resp;
+      ASSERT_GRPC_OK(Send(b.messaging(), "Latency", 0, {TextMessage(std::string(1024, 'l'))}, &resp));
+      ASSERT_EQ(resp.status(), mq::v1::SEND_OK);
+      ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count());
+    }
+    double sum = 0;
+    for (double v : ms) sum += v;
+    std::sort(ms.begin(), ms.end());
+    std::printf("[ replication ] %s: 500 sequential 1 KiB sends, mean %.2f ms, p99 %.2f ms\n", what,
+                sum / static_cast<double>(ms.size()), ms[ms.size() * 99 / 100]);
+  }
+
+  // Every acknowledged message is on `b` with the same body, ids and queue offset.
+  static void ExpectAllReadable(BrokerProcess& b, const std::string& topic, const std::vector<Sent>& sent) {
+    std::map<int32_t, std::map<int64_t, std::pair<std::string, std::string>>> want;  // q -> off -> body,id
+    for (const auto& s : sent) {
+      for (int i = 0; i < s.response.entries_size(); ++i) {
+        want[s.queue_id][s.response.entries(i).queue_offset()] = {s.bodies[static_cast<size_t>(i)],
+                                                                  s.response.entries(i).msg_id()};
+      }
+    }
+    for (const auto& [q, msgs] : want) {
+      auto got = PullN(b.messaging(), topic, q, 0, msgs.size());
+      ASSERT_GE(got.size(), msgs.size()) << "queue " << q << " on " << b.address();
+      for (const auto& m : got) {
+        auto it = msgs.find(m.queue_offset());
+        ASSERT_NE(it, msgs.end()) << "unexpected queue offset " << m.queue_offset();
+        EXPECT_EQ(m.message().body(), it->second.first);
+        EXPECT_EQ(m.msg_id(), it->second.second);
+      }
+    }
+  }
+
+  NamesrvProcess namesrv_;
+  TempDir master_dir_;
+  TempDir slave1_dir_;
+  TempDir slave2_dir_;
+};
+
+TEST_F(ReplicationTest, AsyncMasterReplicatesLagDrainsAndKilledSlaveCatchesUp) {
+  auto master = StartMaster();
+  auto slave = StartSlave(slave1_dir_, 1);
+  ASSERT_TRUE(WaitSlaves(*master, 1)) << slave->process().ReadLog();
+  LatencyOfSequentialSends(*master, "ASYNC_MASTER, 1 slave");
+
+  // ~12 MiB in 1 KiB messages: crosses several 4 MiB commit log segments.
+  auto t0 = std::chrono::steady_clock::now();
+  auto sent = SendBatches(*master, "ReplAsync", 400, 32, 1024, 4, "a");
+  ASSERT_EQ(sent.size(), 400u);
+  EXPECT_EQ(sent.front().response.status(), mq::v1::SEND_OK);
+  const std::string master_max = Info(*master, "commitLogMaxOffset");
+  ASSERT_TRUE(WaitUntil([&] { return Info(*slave, "commitLogMaxOffset") == master_max; }, 20s));
+  auto secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::printf("[ replication ] %s bytes sent and replicated in %.2f s (%.1f MB/s end to end)\n",
+              master_max.c_str(), secs, std::stod(master_max) / secs / 1e6);
+  ASSERT_TRUE(WaitUntil([&] { return Info(*master, "haLagBytes_1") == "0"; }));
+  EXPECT_EQ(Info(*master, "haSlaveAckOffset_1"), master_max);
+  EXPECT_EQ(Info(*master, "haLagTimeMills_1"), "0");
+  ASSERT_TRUE(WaitUntil([&] { return Info(*slave, "haLagBytes") == "0"; }));
+  EXPECT_EQ(Info(*slave, "haConnected"), "true");
+  EXPECT_FALSE(Info(*slave, "haMasterAddress").empty());
+  ASSERT_TRUE(WaitUntil([&] { return HasTopic(*slave, "ReplAsync"); }));
+  ExpectAllReadable(*slave, "ReplAsync", sent);
+
+  // kill -9 the slave, keep writing, restart it: it resumes from its own offset.
+  slave->process().Kill();
+  ASSERT_TRUE(WaitSlaves(*master, 0));
+  auto more = SendBatches(*master, "ReplAsync", 200, 32, 1024, 4, "b");
+  const std::string master_max2 = Info(*master, "commitLogMaxOffset");
+  ASSERT_TRUE(slave->Start()) << slave->process().ReadLog();
+  auto t1 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(WaitUntil([&] { return Info(*slave, "commitLogMaxOffset") == master_max2; }, 20s))
+      << slave->process().ReadLog();
+  secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
+  const double backlog = std::stod(master_max2) - std::stod(master_max);
+  std::printf("[ replication ] restarted slave caught up %.0f bytes in %.2f s (%.1f MB/s)\n", backlog, secs,
+              backlog / secs / 1e6);
+  sent.insert(sent.end(), more.begin(), more.end());
+  ExpectAllReadable(*slave, "ReplAsync", sent);
+  ASSERT_TRUE(WaitUntil([&] { return Info(*master, "haLagBytes_1") == "0"; }));
+}
+
+TEST_F(ReplicationTest, SlaveRefusesWrites) {
+  auto master = StartMaster();
+  auto slave = StartSlave(slave1_dir_, 1);
+  mq::v1::SendMessageResponse resp;
+  EXPECT_GRPC_ERROR(Send(slave->messaging(), "ToSlave", 0, {TextMessage("x")}, &resp),
+                    grpc::StatusCode::PERMISSION_DENIED, "broker: broker-a (brokerId 1) is a SLAVE");
+}
+
+TEST_F(ReplicationTest, SlaveWithStaticMasterAddressNeedsNoNameServer) {
+  auto master = StartMaster();
+  CreateTopic(*master, "Pinned", 1);
+  auto sent = SendBatches(*master, "Pinned", 3, 10, 256, 1, "pin");
+  // A slave with no NameServer at all, told where the master's replication port is.
+  const std::string ha = "127.0.0.1:" + Info(*master, "haListenPort");
+  BrokerProcess slave(BrokerOptions{
+      "", slave1_dir_.path(), "broker-a", {"brokerRole=SLAVE", "brokerId=1", "haMasterAddress=" + ha}});
+  ASSERT_TRUE(slave.Start()) << slave.process().ReadLog();
+  ASSERT_TRUE(WaitSlaves(*master, 1, &slave));
+  ASSERT_TRUE(WaitForMaxOffset(slave.messaging(), "Pinned", 0, 30)) << slave.process().ReadLog();
+  ExpectAllReadable(slave, "Pinned", sent);
+}
+
+TEST_F(ReplicationTest, SyncMasterWithoutSlaveReportsSlaveNotAvailable) {
+  auto master = StartMaster("SYNC_MASTER");
+  mq::v1::SendMessageResponse resp;
+  ASSERT_GRPC_OK(Send(master->messaging(), "NoSlave", 0, {TextMessage("x")}, &resp));
+  EXPECT_EQ(resp.status(), mq::v1::SLAVE_NOT_AVAILABLE);
+}
+
+TEST_F(ReplicationTest, SyncMasterAckedMessagesSurviveMasterKill) {
+  auto master = StartMaster("SYNC_MASTER");
+  auto slave1 = StartSlave(slave1_dir_, 1);
+  auto slave2 = StartSlave(slave2_dir_, 2);
+  ASSERT_TRUE(WaitSlaves(*master, 2));
+  CreateTopic(*master, "ReplSync", 4);
+  ASSERT_TRUE(WaitUntil([&] { return HasTopic(*slave1, "ReplSync") && HasTopic(*slave2, "ReplSync"); }));
+
+  LatencyOfSequentialSends(*master, "SYNC_MASTER, 2 slaves");
+  auto sent = SendBatches(*master, "ReplSync", 200, 1, 1024, 4, "s");
+  ASSERT_EQ(sent.size(), 200u);
+  for (const auto& s : sent) ASSERT_EQ(s.response.status(), mq::v1::SEND_OK);
+
+  master->process().Kill();
+  ExpectAllReadable(*slave1, "ReplSync", sent);
+  ExpectAllReadable(*slave2, "ReplSync", sent);
+}
+
+TEST_F(ReplicationTest, MetadataReachesSlave) {
+  auto master = StartMaster();
+  auto slave = StartSlave(slave1_dir_, 1);
+  ASSERT_TRUE(WaitSlaves(*master, 1, slave.get()));
+  CreateTopic(*master, "MetaTopic", 2);
+  mq::v1::CreateSubscriptionGroupRequest group;
+  group.mutable_config()->set_group_name("meta_group");
+  group.mutable_config()->set_consume_enable(true);
+  group.mutable_config()->set_retry_max_times(7);
+  group.mutable_config()->set_which_broker_when_consume_slowly(1);
+  mq::v1::CreateSubscriptionGroupResponse group_resp;
+  ASSERT_GRPC_OK(
+      Call(master->admin(), &mq::v1::BrokerAdmin::Stub::CreateSubscriptionGroup, group, &group_resp));
+  ASSERT_GRPC_OK(CommitOffset(*master, "meta_group", "MetaTopic", 1, 42));
+
+  EXPECT_TRUE(WaitUntil([&] { return HasTopic(*slave, "MetaTopic"); }));
+  EXPECT_TRUE(WaitUntil([&] {
+    mq::v1::GetSubscriptionGroupsRequest req;
+    req.set_group("meta_group");
+    mq::v1::GetSubscriptionGroupsResponse resp;
+    return Call(slave->admin(), &mq::v1::BrokerAdmin::Stub::GetSubscriptionGroups, req, &resp).ok() &&
+           resp.configs_size() == 1 && resp.configs(0).retry_max_times() == 7;
+  }));
+  EXPECT_TRUE(WaitUntil([&] { return QueryOffset(*slave, "meta_group", "MetaTopic", 1) == 42; }));
+}
+
+TEST_F(ReplicationTest, ConsumerReadsFromSlaveWhileMasterIsDownAndKeepsItsOffsets) {
+  auto master = StartMaster();
+  auto slave = StartSlave(slave1_dir_, 1);
+  ASSERT_TRUE(WaitSlaves(*master, 1));
+  CreateTopic(*master, "Failover", 1);
+  auto sent = SendBatches(*master, "Failover", 1, 20, 100, 1, "f");
+  ASSERT_GRPC_OK(CommitOffset(*master, "fo_group", "Failover", 0, 5));
+  ASSERT_TRUE(WaitUntil([&] { return QueryOffset(*slave, "fo_group", "Failover", 0) == 5; }));
+  ASSERT_TRUE(WaitForMaxOffset(slave->messaging(), "Failover", 0, 20));
+
+  master->process().Kill();
+  // The consumer resumes on the slave from the replicated offset and commits there.
+  auto got = PullN(slave->messaging(), "Failover", 0, *QueryOffset(*slave, "fo_group", "Failover", 0), 15);
+  ASSERT_EQ(got.size(), 15u);
+  EXPECT_EQ(got.front().queue_offset(), 5);
+  EXPECT_EQ(got.front().message().body(), sent[0].bodies[5]);
+  ASSERT_GRPC_OK(CommitOffset(*slave, "fo_group", "Failover", 0, 20));
+  EXPECT_EQ(QueryOffset(*slave, "fo_group", "Failover", 0), 20);
+
+  // The master returns: the slave's commit is adopted, not overwritten by the master's 5.
+  ASSERT_TRUE(master->Start()) << master->process().ReadLog();
+  EXPECT_TRUE(WaitUntil([&] { return QueryOffset(*master, "fo_group", "Failover", 0) == 20; }, 20s))
+      << slave->process().ReadLog();
+  EXPECT_TRUE(WaitUntil([&] { return Info(*master, "haSlaveCount") == "1"; }, 15s));
+  EXPECT_EQ(QueryOffset(*slave, "fo_group", "Failover", 0), 20);
+}
+
+TEST_F(ReplicationTest, PullSuggestsTheBrokerByRocketMqsRule) {
+  auto master = StartMaster();
+  auto slave = StartBroker(slave1_dir_.path(), "SLAVE", 1, {"slaveReadEnable=true"});
+  ASSERT_TRUE(WaitSlaves(*master, 1));
+  CreateTopic(*master, "Suggest", 1);
+  mq::v1::CreateSubscriptionGroupRequest group;
+  group.mutable_config()->set_group_name("suggest_group");
+  group.mutable_config()->set_consume_enable(true);
+  group.mutable_config()->set_broker_id(1);
+  group.mutable_config()->set_which_broker_when_consume_slowly(1);
+  mq::v1::CreateSubscriptionGroupResponse group_resp;
+  ASSERT_GRPC_OK(
+      Call(master->admin(), &mq::v1::BrokerAdmin::Stub::CreateSubscriptionGroup, group, &group_resp));
+  SendBatches(*master, "Suggest", 1, 5, 100, 1, "g");
+  ASSERT_TRUE(WaitForMaxOffset(master->messaging(), "Suggest", 0, 5));
+
+  // slaveReadEnable=false (the master's default): the group's brokerId.
+  mq::v1::PullMessageResponse resp;
+  ASSERT_GRPC_OK(Pull(master->messaging(), "suggest_group", "Suggest", 0, 0, &resp));
+  EXPECT_EQ(resp.status(), mq::v1::FOUND);
+  EXPECT_EQ(resp.suggest_which_broker_id(), 1);
+
+  // slaveReadEnable=true and the consumer is far from RAM-sized lag: back to the master.
+  ASSERT_TRUE(WaitUntil([&] { return HasTopic(*slave, "Suggest"); }));
+  ASSERT_TRUE(WaitForMaxOffset(slave->messaging(), "Suggest", 0, 5));
+  ASSERT_TRUE(WaitUntil([&] {
+    return Pull(slave->messaging(), "suggest_group", "Suggest", 0, 0, &resp).ok() &&
+           resp.status() == mq::v1::FOUND;
+  }));
+  EXPECT_EQ(resp.messages_size(), 5);
+  EXPECT_EQ(resp.suggest_which_broker_id(), 0);
+}
+
+TEST_F(ReplicationTest, SlaveAheadOfItsMasterRefusesToReplicate) {
+  // Give the future slave's store more bytes than the master will have: run it as a
+  // stand-alone master first (the same situation as a master that lost unflushed data).
+  {
+    BrokerProcess standalone(BrokerOptions{"", slave1_dir_.path(), "broker-a", {"haListenPort=0"}});
+    ASSERT_TRUE(standalone.Start()) << standalone.process().ReadLog();
+    SendBatches(standalone, "Ahead", 5, 10, 100, 1, "x");
+    ASSERT_EQ(standalone.Stop(), 0);
+  }
+  std::filesystem::remove(slave1_dir_.Sub("ready.1"));  // the fixture numbers ready files per process
+  auto master = StartMaster();
+  auto slave = StartSlave(slave1_dir_, 1);
+  EXPECT_TRUE(WaitUntil([&] { return Info(*slave, "haDiverged") == "true"; }, 15s))
+      << slave->process().ReadLog();
+  EXPECT_EQ(Info(*master, "commitLogMaxOffset"), "0");
+  EXPECT_NE(slave->process().ReadLog().find("DIVERGED"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace mq::testing
