@@ -131,22 +131,15 @@ Status BrokerController::Start() {
   });
   admin_ = std::make_unique<AdminService>(admin_processor_.get());
 
-  const std::string bind =
-      HostPort{config_.bindAddress, static_cast<uint16_t>(config_.listenPort)}.ToString();
-  int selected_port = 0;
-  grpc::ServerBuilder builder;
-  rpc::ApplyServerDefaults(builder);
-  builder.AddListeningPort(bind, grpc::InsecureServerCredentials(), &selected_port);
-  builder.RegisterService(messaging_.get());
-  builder.RegisterService(admin_.get());
-  server_ = builder.BuildAndStart();
-  if (!server_ || selected_port == 0) {
-    server_.reset();
+  auto started = rpc::StartServer(config_.bindAddress, config_.listenPort, {messaging_.get(), admin_.get()},
+                                  "listenPort");
+  if (!started.ok()) {
     if (ha_service_) ha_service_->Shutdown();
     store_->Shutdown();
     executor_.Shutdown();
-    return Status::Unavailable(fmt::format("listenPort: cannot listen on {} (address in use?)", bind));
+    return started.status();
   }
+  server_ = std::move(started->server);
   started_ = true;
   StartTimers();
 

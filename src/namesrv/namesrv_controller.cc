@@ -19,19 +19,10 @@ Status NamesrvController::Start() {
   ConfigMap values = BindNamesrvConfig(&effective).Values();
   service_ = std::make_unique<NamesrvService>(&routes_, &kv_, [values] { return values; });
 
-  const std::string bind =
-      HostPort{config_.bindAddress, static_cast<uint16_t>(config_.listenPort)}.ToString();
-  int selected_port = 0;
-  grpc::ServerBuilder builder;
-  rpc::ApplyServerDefaults(builder);
-  builder.AddListeningPort(bind, grpc::InsecureServerCredentials(), &selected_port);
-  builder.RegisterService(service_.get());
-  server_ = builder.BuildAndStart();
-  if (!server_ || selected_port == 0) {
-    server_.reset();
-    return Status::Unavailable(
-        fmt::format("listenPort: cannot listen on {} (address in use or not local?)", bind));
-  }
+  MQ_ASSIGN_OR_RETURN(auto started, rpc::StartServer(config_.bindAddress, config_.listenPort,
+                                                     {service_.get()}, "listenPort"));
+  server_ = std::move(started.server);
+  const int selected_port = started.port;
   std::string host = config_.bindAddress == "0.0.0.0" ? "127.0.0.1" : config_.bindAddress;
   listen_address_ = HostPort{host, static_cast<uint16_t>(selected_port)}.ToString();
 
@@ -40,8 +31,8 @@ Status NamesrvController::Start() {
       std::chrono::milliseconds(std::min(config_.scanNotActiveBrokerInterval, config_.brokerExpiredMillis));
   executor_.ScheduleEvery(scan_every, scan_every, [this] { ScanNotActiveBrokers(); });
   started_ = true;
-  MQ_LOG_INFO(Logger("namesrv"), "name server started listen={} bound_port={} broker_expired_ms={}", bind,
-              selected_port, config_.brokerExpiredMillis);
+  MQ_LOG_INFO(Logger("namesrv"), "name server started bind={}:{} listen={} broker_expired_ms={}",
+              config_.bindAddress, selected_port, listen_address_, config_.brokerExpiredMillis);
   return Status::OK();
 }
 

@@ -114,16 +114,10 @@ HaService::HaService(Options options, store::MessageStore* store, MetadataManage
 HaService::~HaService() { Shutdown(); }
 
 Status HaService::Start() {
-  const std::string bind = fmt::format("{}:{}", options_.bind_host, options_.port);
-  grpc::ServerBuilder builder;
-  rpc::ApplyServerDefaults(builder);
-  builder.AddListeningPort(bind, grpc::InsecureServerCredentials(), &port_);
-  builder.RegisterService(impl_.get());
-  server_ = builder.BuildAndStart();
-  if (!server_ || port_ == 0) {
-    server_.reset();
-    return Status::Unavailable(fmt::format("haListenPort: cannot listen on {} (address in use?)", bind));
-  }
+  MQ_ASSIGN_OR_RETURN(auto started,
+                      rpc::StartServer(options_.bind_host, options_.port, {impl_.get()}, "haListenPort"));
+  server_ = std::move(started.server);
+  port_ = started.port;
   waiters_.Start();
   MQ_LOG_INFO(Logger("ha"), "replication service listening on {}:{}", options_.bind_host, port_);
   return Status::OK();

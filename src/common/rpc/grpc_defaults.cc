@@ -1,9 +1,12 @@
 #include "common/rpc/grpc_defaults.h"
 
+#include <fmt/format.h>
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/support/channel_arguments.h>
+
+#include "common/naming.h"
 
 namespace mq::rpc {
 
@@ -13,6 +16,21 @@ void ApplyServerDefaults(grpc::ServerBuilder& builder) {
   builder.SetMaxSendMessageSize(kMaxGrpcMessageBytes);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
+}
+
+Result<StartedServer> StartServer(const std::string& host, int port,
+                                  const std::vector<grpc::Service*>& services, std::string_view port_key) {
+  const std::string bind = HostPort{host, static_cast<uint16_t>(port)}.ToString();
+  StartedServer started;
+  grpc::ServerBuilder builder;
+  ApplyServerDefaults(builder);
+  builder.AddListeningPort(bind, grpc::InsecureServerCredentials(), &started.port);
+  for (auto* service : services) builder.RegisterService(service);
+  started.server = builder.BuildAndStart();
+  if (!started.server || started.port == 0) {
+    return Status::Unavailable(fmt::format("{}: cannot listen on {} (address in use?)", port_key, bind));
+  }
+  return started;
 }
 
 std::shared_ptr<grpc::Channel> CreateChannel(const std::string& target) {
