@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -18,6 +20,21 @@ Status Errno(std::string_view what, const std::string& path) {
 }  // namespace
 
 std::string OffsetToFileName(int64_t offset) { return fmt::format("{:020d}", offset); }
+
+Result<std::vector<int64_t>> ListSegmentOffsets(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return Status::IoError(fmt::format("create dir '{}': {}", dir, ec.message()));
+  std::vector<int64_t> offsets;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    std::string name = entry.path().filename().string();
+    if (name.size() != 20 || !std::all_of(name.begin(), name.end(), ::isdigit)) continue;
+    offsets.push_back(std::stoll(name));
+  }
+  if (ec) return Status::IoError(fmt::format("list dir '{}': {}", dir, ec.message()));
+  std::sort(offsets.begin(), offsets.end());
+  return offsets;
+}
 
 Status FsyncDir(const std::string& dir) {
   int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/result.h"
 
@@ -12,6 +13,10 @@ namespace mq {
 
 // RocketMQ segment naming: the start offset as 20 zero-padded decimal digits.
 std::string OffsetToFileName(int64_t offset);
+
+// Creates `dir` if needed and returns the start offsets of the segment files in it (names of
+// exactly 20 digits, see OffsetToFileName), sorted ascending. Other files are ignored.
+Result<std::vector<int64_t>> ListSegmentOffsets(const std::string& dir);
 
 // Writes content to path.tmp, fsyncs it, renames it over path and fsyncs the directory,
 // so a crash leaves either the old or the new file, never a torn one.

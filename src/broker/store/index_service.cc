@@ -68,16 +68,7 @@ Result<std::shared_ptr<IndexService::File>> IndexService::OpenFile(int64_t begin
 }
 
 Status IndexService::Load() {
-  std::error_code ec;
-  fs::create_directories(dir_, ec);
-  if (ec) return Status::IoError(fmt::format("create dir '{}': {}", dir_, ec.message()));
-  std::vector<int64_t> offsets;
-  for (const auto& entry : fs::directory_iterator(dir_, ec)) {
-    std::string name = entry.path().filename().string();
-    if (name.size() == 20 && std::all_of(name.begin(), name.end(), ::isdigit))
-      offsets.push_back(std::stoll(name));
-  }
-  std::sort(offsets.begin(), offsets.end());
+  MQ_ASSIGN_OR_RETURN(std::vector<int64_t> offsets, ListSegmentOffsets(dir_));
   std::lock_guard<std::mutex> lock(mu_);
   files_.clear();
   for (int64_t off : offsets) {

@@ -29,17 +29,7 @@ MappedFileQueue::~MappedFileQueue() {
 }
 
 Status MappedFileQueue::Load() {
-  std::error_code ec;
-  fs::create_directories(dir_, ec);
-  if (ec) return Status::IoError(fmt::format("create dir '{}': {}", dir_, ec.message()));
-  std::vector<int64_t> offsets;
-  for (const auto& entry : fs::directory_iterator(dir_, ec)) {
-    std::string name = entry.path().filename().string();
-    if (name.size() != 20 || !std::all_of(name.begin(), name.end(), ::isdigit)) continue;
-    offsets.push_back(std::stoll(name));
-  }
-  if (ec) return Status::IoError(fmt::format("list dir '{}': {}", dir_, ec.message()));
-  std::sort(offsets.begin(), offsets.end());
+  MQ_ASSIGN_OR_RETURN(std::vector<int64_t> offsets, ListSegmentOffsets(dir_));
   std::vector<std::shared_ptr<MappedFile>> files;
   for (size_t i = 0; i < offsets.size(); ++i) {
     if (offsets[i] % file_size_ != 0) {
