@@ -41,8 +41,10 @@ ConfigSchema BindBrokerConfig(BrokerConfig* c) {
   s.AddString("brokerIP1", &c->brokerIP1, "advertised IP (empty: first non-loopback IPv4)");
   s.AddString("bindAddress", &c->bindAddress, "address to bind");
   s.AddInt("listenPort", &c->listenPort, 0, 65535, "client port (0 = any free port)");
-  s.AddInt("haListenPort", &c->haListenPort, -1, 65535, "replication port (-1 = listenPort + 1, 0 = any free port)");
-  s.AddString("haMasterAddress", &c->haMasterAddress, "slave: master's HA host:port (empty: from the NameServers)");
+  s.AddInt("haListenPort", &c->haListenPort, -1, 65535,
+           "replication port (-1 = listenPort + 1, 0 = any free port)");
+  s.AddString("haMasterAddress", &c->haMasterAddress,
+              "slave: master's HA host:port (empty: from the NameServers)");
   s.AddEnum("brokerRole", &c->brokerRole, {"ASYNC_MASTER", "SYNC_MASTER", "SLAVE"}, "role");
   s.AddEnum("flushDiskType", &c->flushDiskType, {"ASYNC_FLUSH", "SYNC_FLUSH"}, "flush policy");
   s.AddString("storePathRootDir", &c->storePathRootDir, "store root (default $HOME/store)");
@@ -122,7 +124,8 @@ Status FinalizeBrokerConfig(BrokerConfig* c) {
     c->haListenPort = c->listenPort == 0 ? 0 : c->listenPort + 1;
     if (c->haListenPort > 65535) return Status::InvalidArgument("haListenPort: listenPort + 1 exceeds 65535");
   }
-  if (!c->haMasterAddress.empty()) MQ_RETURN_IF_ERROR(ParseHostPort("haMasterAddress", c->haMasterAddress).status());
+  if (!c->haMasterAddress.empty())
+    MQ_RETURN_IF_ERROR(ParseHostPort("haMasterAddress", c->haMasterAddress).status());
   if (c->storePathRootDir.empty()) {
     const char* home = std::getenv("HOME");
     c->storePathRootDir = std::string(home && *home ? home : ".") + "/store";

@@ -80,6 +80,10 @@ class AdminClient {
     ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(timeout_ms));
   }
   static Status Convert(const grpc::Status& s, const std::string& who);
+  // One unary call on a fresh stub over `channel`, with a deadline; errors name `peer_name`.
+  template <typename Stub, typename Req, typename Resp>
+  static Status CallStub(std::shared_ptr<grpc::Channel> channel, const std::string& peer_name,
+                         SyncMethod<Stub, Req, Resp> method, const Req& req, Resp* resp, int64_t timeout_ms);
 
   std::vector<std::string> namesrv_addrs_;
   std::map<std::string, std::shared_ptr<grpc::Channel>> channels_;
@@ -88,34 +92,35 @@ class AdminClient {
 // True for failures that mean "peer unreachable" (worth trying another NameServer or a slave).
 bool IsUnreachable(const Status& s);
 
+template <typename Stub, typename Req, typename Resp>
+Status AdminClient::CallStub(std::shared_ptr<grpc::Channel> channel, const std::string& peer_name,
+                             SyncMethod<Stub, Req, Resp> method, const Req& req, Resp* resp,
+                             int64_t timeout_ms) {
+  Stub stub(std::move(channel));
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx, timeout_ms);
+  return Convert((stub.*method)(&ctx, req, resp), peer_name);
+}
+
 template <typename Req, typename Resp>
 Status AdminClient::CallNamesrvAt(const std::string& addr,
                                   SyncMethod<mq::v1::NameServer::Stub, Req, Resp> method, const Req& req,
                                   Resp* resp, int64_t timeout_ms) {
-  mq::v1::NameServer::Stub stub(Channel(addr));
-  grpc::ClientContext ctx;
-  SetDeadline(&ctx, timeout_ms);
-  return Convert((stub.*method)(&ctx, req, resp), "NameServer " + addr);
+  return CallStub(Channel(addr), "NameServer " + addr, method, req, resp, timeout_ms);
 }
 
 template <typename Req, typename Resp>
 Status AdminClient::CallAdmin(const std::string& addr,
                               SyncMethod<mq::v1::BrokerAdmin::Stub, Req, Resp> method, const Req& req,
                               Resp* resp, int64_t timeout_ms) {
-  mq::v1::BrokerAdmin::Stub stub(Channel(addr));
-  grpc::ClientContext ctx;
-  SetDeadline(&ctx, timeout_ms);
-  return Convert((stub.*method)(&ctx, req, resp), "broker " + addr);
+  return CallStub(Channel(addr), "broker " + addr, method, req, resp, timeout_ms);
 }
 
 template <typename Req, typename Resp>
 Status AdminClient::CallMessaging(const std::string& addr,
                                   SyncMethod<mq::v1::Messaging::Stub, Req, Resp> method, const Req& req,
                                   Resp* resp, int64_t timeout_ms) {
-  mq::v1::Messaging::Stub stub(Channel(addr));
-  grpc::ClientContext ctx;
-  SetDeadline(&ctx, timeout_ms);
-  return Convert((stub.*method)(&ctx, req, resp), "broker " + addr);
+  return CallStub(Channel(addr), "broker " + addr, method, req, resp, timeout_ms);
 }
 
 std::vector<std::string> ShuffledCopy(const std::vector<std::string>& v);
