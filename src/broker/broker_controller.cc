@@ -11,7 +11,7 @@
 #include "broker/longpolling/wait_registry.h"
 #include "broker/meta/client_registry.h"
 #include "broker/meta/consumer_offset_manager.h"
-#include "broker/meta/perm.h"
+#include "common/perm.h"
 #include "broker/meta/queue_lock_manager.h"
 #include "broker/meta/subscription_group_manager.h"
 #include "broker/meta/topic_config_manager.h"

@@ -9,15 +9,13 @@
 #include <string>
 #include <vector>
 
+#include "common/perm.h"
 #include "common/result.h"
 #include "latency_fault.h"
 #include "mq/client/message.h"
 #include "mq/v1/common.pb.h"
 
 namespace mq::client {
-
-inline constexpr int32_t kPermRead = 4;
-inline constexpr int32_t kPermWrite = 2;
 
 // Writable queues of master brokers (brokers with an id-0 address), sorted by broker name, then
 // queue id.

@@ -8,14 +8,10 @@
 #include <string>
 #include <vector>
 
+#include "common/perm.h"
+
 namespace mq::namesrv {
 
-// Perm bits, as RocketMQ's PermName.
-inline constexpr int32_t kPermInherit = 1;
-inline constexpr int32_t kPermWrite = 2;
-inline constexpr int32_t kPermRead = 4;
-inline constexpr int32_t kPermPriority = 8;
-inline constexpr int32_t kPermAll = kPermInherit | kPermWrite | kPermRead | kPermPriority;
 inline constexpr int64_t kMasterId = 0;
 
 struct DataVersion {

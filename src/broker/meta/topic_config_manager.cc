@@ -8,7 +8,7 @@
 #include <utility>
 
 #include "broker/meta/json_file.h"
-#include "broker/meta/perm.h"
+#include "common/perm.h"
 #include "common/logging.h"
 #include "common/naming.h"
 #include "mq/v1/broker_meta.pb.h"

@@ -3,7 +3,7 @@
 #include <fmt/format.h>
 
 #include "broker/ha/ha_service.h"
-#include "broker/meta/perm.h"
+#include "common/perm.h"
 #include "broker/meta/topic_config_manager.h"
 #include "broker/processor/message_convert.h"
 #include "broker/store/message_store.h"

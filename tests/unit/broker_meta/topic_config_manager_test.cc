@@ -4,7 +4,7 @@
 
 #include <memory>
 
-#include "broker/meta/perm.h"
+#include "common/perm.h"
 #include "test_files.h"
 #include "testutil/temp_dir.h"
 

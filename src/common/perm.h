@@ -1,11 +1,12 @@
 // Permission bits of a topic or a broker, as RocketMQ's PermName: PRIORITY=8, READ=4,
-// WRITE=2, INHERIT=1 (RW = 6). Pure constexpr helpers, thread-safe.
+// WRITE=2, INHERIT=1 (RW = 6), shared by NameServer, broker, client and tools. Pure
+// constexpr helpers, thread-safe.
 #pragma once
 
 #include <cstdint>
 #include <string>
 
-namespace mq::broker {
+namespace mq {
 
 inline constexpr int32_t kPermPriority = 8;
 inline constexpr int32_t kPermRead = 4;
@@ -28,4 +29,4 @@ inline std::string PermToString(int32_t perm) {
   return s;
 }
 
-}  // namespace mq::broker
+}  // namespace mq
