@@ -2,8 +2,6 @@
 
 #include <arpa/inet.h>
 #include <fmt/format.h>
-#include <ifaddrs.h>
-#include <net/if.h>
 #include <netinet/in.h>
 
 #include <cstdlib>
@@ -11,26 +9,6 @@
 #include "common/naming.h"
 
 namespace mq::broker {
-namespace {
-
-std::string FirstNonLoopbackIpv4() {
-  ifaddrs* list = nullptr;
-  std::string found = "127.0.0.1";
-  if (getifaddrs(&list) != 0) return found;
-  for (ifaddrs* a = list; a != nullptr; a = a->ifa_next) {
-    if (!a->ifa_addr || a->ifa_addr->sa_family != AF_INET || (a->ifa_flags & IFF_LOOPBACK)) continue;
-    char buf[INET_ADDRSTRLEN];
-    auto* in = reinterpret_cast<sockaddr_in*>(a->ifa_addr);
-    if (inet_ntop(AF_INET, &in->sin_addr, buf, sizeof(buf))) {
-      found = buf;
-      break;
-    }
-  }
-  freeifaddrs(list);
-  return found;
-}
-
-}  // namespace
 
 ConfigSchema BindBrokerConfig(BrokerConfig* c) {
   ConfigSchema s;
@@ -86,12 +64,7 @@ ConfigSchema BindBrokerConfig(BrokerConfig* c) {
 
 Result<std::vector<std::string>> ParseNamesrvAddr(const std::string& value) {
   std::vector<std::string> out;
-  size_t pos = 0;
-  while (pos <= value.size()) {
-    size_t semi = value.find(';', pos);
-    std::string part = value.substr(pos, semi == std::string::npos ? std::string::npos : semi - pos);
-    pos = semi == std::string::npos ? value.size() + 1 : semi + 1;
-    if (part.empty()) continue;
+  for (const auto& part : SplitList(value)) {
     auto hp = ParseHostPort("namesrvAddr", part);
     if (!hp.ok()) return hp.status();
     out.push_back(hp->ToString());
@@ -130,7 +103,7 @@ Status FinalizeBrokerConfig(BrokerConfig* c) {
     const char* home = std::getenv("HOME");
     c->storePathRootDir = std::string(home && *home ? home : ".") + "/store";
   }
-  if (c->brokerIP1.empty()) c->brokerIP1 = FirstNonLoopbackIpv4();
+  if (c->brokerIP1.empty()) c->brokerIP1 = Ipv4ToString(FirstNonLoopbackIpv4());
   MQ_RETURN_IF_ERROR(ParseHostPort("brokerIP1", c->brokerIP1 + ":1").status());
   return store::ValidateStoreOptions(ToStoreOptions(*c));
 }

@@ -1,10 +1,6 @@
 #include "common/message_id.h"
 
-#include <arpa/inet.h>
 #include <fmt/format.h>
-#include <ifaddrs.h>
-#include <net/if.h>
-#include <netinet/in.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -12,22 +8,10 @@
 #include <ctime>
 #include <random>
 
+#include "common/naming.h"
+
 namespace mq {
 namespace {
-
-uint32_t LocalIpv4() {
-  uint32_t ip = 0x7F000001;
-  ifaddrs* list = nullptr;
-  if (getifaddrs(&list) != 0) return ip;
-  for (ifaddrs* a = list; a != nullptr; a = a->ifa_next) {
-    if (a->ifa_addr && a->ifa_addr->sa_family == AF_INET && !(a->ifa_flags & IFF_LOOPBACK)) {
-      ip = ntohl(reinterpret_cast<sockaddr_in*>(a->ifa_addr)->sin_addr.s_addr);
-      break;
-    }
-  }
-  freeifaddrs(list);
-  return ip;
-}
 
 int64_t StartOfMonthMillis(std::chrono::system_clock::time_point now) {
   std::time_t t = std::chrono::system_clock::to_time_t(now);
@@ -44,7 +28,7 @@ struct Prefix {
   std::string hex;  // ip + pid + random: fixed for the process
   Prefix() {
     std::random_device rd;
-    hex = fmt::format("{:08X}{:04X}{:08X}", LocalIpv4(), static_cast<uint16_t>(::getpid()),
+    hex = fmt::format("{:08X}{:04X}{:08X}", FirstNonLoopbackIpv4(), static_cast<uint16_t>(::getpid()),
                       static_cast<uint32_t>(rd()));
   }
 };

@@ -1,6 +1,10 @@
 #include "common/naming.h"
 
+#include <arpa/inet.h>
 #include <fmt/format.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
 
 #include <charconv>
 
@@ -28,6 +32,34 @@ Status ValidateName(std::string_view field, std::string_view value) {
     }
   }
   return Status::OK();
+}
+
+std::vector<std::string> SplitList(std::string_view value, char sep) {
+  std::vector<std::string> parts;
+  while (!value.empty()) {
+    size_t end = value.find(sep);
+    if (end != 0) parts.emplace_back(value.substr(0, end));
+    value.remove_prefix(end == std::string_view::npos ? value.size() : end + 1);
+  }
+  return parts;
+}
+
+uint32_t FirstNonLoopbackIpv4() {
+  uint32_t ip = 0x7F000001;
+  ifaddrs* list = nullptr;
+  if (getifaddrs(&list) != 0) return ip;
+  for (ifaddrs* a = list; a != nullptr; a = a->ifa_next) {
+    if (a->ifa_addr && a->ifa_addr->sa_family == AF_INET && !(a->ifa_flags & IFF_LOOPBACK)) {
+      ip = ntohl(reinterpret_cast<sockaddr_in*>(a->ifa_addr)->sin_addr.s_addr);
+      break;
+    }
+  }
+  freeifaddrs(list);
+  return ip;
+}
+
+std::string Ipv4ToString(uint32_t ip) {
+  return fmt::format("{}.{}.{}.{}", (ip >> 24) & 0xFF, (ip >> 16) & 0xFF, (ip >> 8) & 0xFF, ip & 0xFF);
 }
 
 std::string HostPort::ToString() const {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/result.h"
 
@@ -17,6 +18,16 @@ inline constexpr size_t kMaxNameLength = 127;
 // Validates a topic, consumer/producer group, cluster or broker name. `field` names the
 // argument in the error ("topic", "broker_name", ...).
 Status ValidateName(std::string_view field, std::string_view value);
+
+// Splits "a;b;;c" at `sep` into its non-empty parts {"a", "b", "c"}; nothing is trimmed.
+// The format of NameServer lists ("host:port;host:port") and deleteWhen ("01;02").
+std::vector<std::string> SplitList(std::string_view value, char sep = ';');
+
+// This host's first non-loopback IPv4 address in host byte order (127.0.0.1 when it has
+// none): the default advertised broker address and part of unique message ids.
+uint32_t FirstNonLoopbackIpv4();
+// 0x7F000001 -> "127.0.0.1".
+std::string Ipv4ToString(uint32_t ip);
 
 struct HostPort {
   std::string host;

@@ -13,17 +13,13 @@ namespace mq::admin {
 
 namespace {
 
+// Operators type "a:9876; b:9876": parts are trimmed, unlike the daemons' config.
 std::vector<std::string> SplitNamesrvList(const std::string& list) {
   std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= list.size()) {
-    size_t end = list.find(';', start);
-    if (end == std::string::npos) end = list.size();
-    std::string item = list.substr(start, end - start);
+  for (std::string item : SplitList(list)) {
     item.erase(0, item.find_first_not_of(" \t"));
     item.erase(item.find_last_not_of(" \t") + 1);
     if (!item.empty()) out.push_back(item);
-    start = end + 1;
   }
   return out;
 }

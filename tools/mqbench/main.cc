@@ -6,21 +6,9 @@
 #include <cstdlib>
 
 #include "bench_runs.h"
+#include "common/naming.h"
 
 namespace {
-
-std::vector<std::string> SplitAddrs(const std::string& s) {
-  std::vector<std::string> out;
-  size_t pos = 0;
-  while (pos <= s.size()) {
-    size_t semi = s.find(';', pos);
-    std::string part = s.substr(pos, semi == std::string::npos ? std::string::npos : semi - pos);
-    if (!part.empty()) out.push_back(part);
-    if (semi == std::string::npos) break;
-    pos = semi + 1;
-  }
-  return out;
-}
 
 void AddCommon(CLI::App* cmd, std::string* namesrv, mq::bench::BenchParams* p) {
   cmd->add_option("-n,--namesrvAddr", *namesrv, "NameServers host:port;host:port (or NAMESRV_ADDR)");
@@ -62,7 +50,7 @@ int main(int argc, char** argv) {
     const char* env = std::getenv("NAMESRV_ADDR");
     namesrv = env ? env : "127.0.0.1:9876";
   }
-  p.namesrv_addrs = SplitAddrs(namesrv);
+  p.namesrv_addrs = mq::SplitList(namesrv);
   if (p.seconds == 0 && p.count == 0 && !app.got_subcommand("e2e")) p.seconds = 10;
   int rc = 0;
   if (app.got_subcommand("producer")) rc = mq::bench::RunProducer(p);

@@ -8,6 +8,7 @@
 #include "broker/store/message_format.h"
 #include "common/coding.h"
 #include "common/logging.h"
+#include "common/naming.h"
 
 namespace mq::store {
 
@@ -25,13 +26,9 @@ bool CleanService::IsDeleteHour(const std::string& delete_when, int64_t now_ms) 
   std::time_t secs = static_cast<std::time_t>(now_ms / 1000);
   std::tm local{};
   localtime_r(&secs, &local);
-  std::string_view rest(delete_when);
-  while (!rest.empty()) {
-    size_t semi = rest.find(';');
-    std::string_view token = rest.substr(0, semi);
-    rest.remove_prefix(semi == std::string_view::npos ? rest.size() : semi + 1);
+  for (const auto& token : SplitList(delete_when)) {
     int hour = 0;
-    bool valid = !token.empty();
+    bool valid = true;
     for (char c : token) {
       if (c < '0' || c > '9') valid = false;
       hour = hour * 10 + (c - '0');

@@ -46,5 +46,21 @@ TEST(NamingTest, RejectsMalformedAddresses) {
   }
 }
 
+TEST(NamingTest, SplitListDropsEmptyPartsAndKeepsSpaces) {
+  EXPECT_EQ(SplitList("a:1;b:2;;c:3;"), (std::vector<std::string>{"a:1", "b:2", "c:3"}));
+  EXPECT_EQ(SplitList("01; 02"), (std::vector<std::string>{"01", " 02"}));
+  EXPECT_TRUE(SplitList("").empty());
+  EXPECT_TRUE(SplitList(";;").empty());
+  EXPECT_EQ(SplitList("x,y", ','), (std::vector<std::string>{"x", "y"}));
+}
+
+TEST(NamingTest, Ipv4Addresses) {
+  EXPECT_EQ(Ipv4ToString(0x7F000001), "127.0.0.1");
+  EXPECT_EQ(Ipv4ToString(0x0A010203), "10.1.2.3");
+  uint32_t local = FirstNonLoopbackIpv4();
+  EXPECT_NE(local, 0u);
+  EXPECT_TRUE(ParseHostPort("ip", Ipv4ToString(local) + ":1").ok());
+}
+
 }  // namespace
 }  // namespace mq
