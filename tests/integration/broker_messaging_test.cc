@@ -80,6 +80,27 @@ TEST_F(BrokerMessagingTest, BatchSendKeepsOrderAndIds) {
   }
 }
 
+TEST_F(BrokerMessagingTest, BatchAcrossSegmentRollHasExactOffsetIds) {
+  // The fixture uses 4 MiB segments: 4 x 1,000,000 B, then a 10 x 100,000 B batch that rolls
+  // into the second segment part way through.
+  for (int i = 0; i < 4; ++i)
+    ASSERT_GRPC_OK(Send(stub(), "Roll", 0, {TextMessage(std::string(1000000, 'f'))}));
+  std::vector<mq::v1::Message> batch;
+  for (int i = 0; i < 10; ++i) batch.push_back(TextMessage(std::string(100000, static_cast<char>('a' + i))));
+  mq::v1::SendMessageResponse sent;
+  ASSERT_GRPC_OK(Send(stub(), "Roll", 0, batch, &sent));
+  ASSERT_EQ(sent.entries_size(), 10);
+  for (int i = 0; i < 10; ++i) {
+    mq::v1::QueryMessageRequest q;
+    q.set_offset_msg_id(sent.entries(i).offset_msg_id());
+    mq::v1::QueryMessageResponse found;
+    ASSERT_GRPC_OK(Call(broker_->admin(), &mq::v1::BrokerAdmin::Stub::QueryMessage, q, &found));
+    ASSERT_EQ(found.messages_size(), 1);
+    EXPECT_EQ(found.messages(0).message().body(), std::string(100000, static_cast<char>('a' + i))) << i;
+    EXPECT_EQ(found.messages(0).msg_id(), sent.entries(i).msg_id());
+  }
+}
+
 TEST_F(BrokerMessagingTest, TagFiltering) {
   ASSERT_GRPC_OK(Send(stub(), "Tags", 0,
                       {TextMessage("a", "TagA"), TextMessage("b", "TagB"), TextMessage("c", "TagC")}));

@@ -3,12 +3,12 @@
 #include <fmt/format.h>
 
 #include "broker/ha/ha_service.h"
-#include "common/perm.h"
 #include "broker/meta/topic_config_manager.h"
 #include "broker/processor/message_convert.h"
 #include "broker/store/message_store.h"
 #include "common/message_id.h"
 #include "common/naming.h"
+#include "common/perm.h"
 
 namespace mq::broker {
 namespace {
@@ -135,25 +135,14 @@ void SendProcessor::Send(const mq::v1::SendMessageRequest& req, Done done) {
     ids.push_back(m.unique_key().empty() ? NewUniqueMessageId() : m.unique_key());
     inputs.push_back(ToMessageInput(m, req.topic(), queue_id, ids.back()));
   }
-  // Batch members after the first: their commit log offsets follow from the encoded sizes.
-  std::vector<int32_t> sizes;
-  if (inputs.size() > 1) {
-    std::string scratch;
-    for (const auto& in : inputs) {
-      if (Status s = store::EncodeMessage(in, {}, &scratch); !s.ok())
-        return fail(Status::InvalidArgument(s.message()));
-      sizes.push_back(static_cast<int32_t>(scratch.size()));
-    }
-  }
   int64_t body_bytes = 0;
   for (const auto& in : inputs) body_bytes += static_cast<int64_t>(in.body.size());
 
   std::string broker_name = config.brokerName;
   store::HostAddress store_host = store_host_;
   BrokerStats* stats = ctx_.stats;
-  store::PutCallback complete = [done = std::move(done), ids = std::move(ids), sizes = std::move(sizes),
-                                 broker_name, queue_id, store_host, stats,
-                                 body_bytes](const store::PutResult& r) {
+  store::PutCallback complete = [done = std::move(done), ids = std::move(ids), broker_name, queue_id,
+                                 store_host, stats, body_bytes](const store::PutResult& r) {
     mq::v1::SendMessageResponse resp;
     Status s = PutStatusToStatus(r);
     if (!s.ok()) return done(s, resp);
@@ -161,13 +150,11 @@ void SendProcessor::Send(const mq::v1::SendMessageRequest& req, Done done) {
     resp.set_broker_name(broker_name);
     resp.set_queue_id(queue_id);
     resp.set_queue_offset(r.queue_offset);
-    int64_t physical = r.physical_offset;
     for (size_t i = 0; i < ids.size(); ++i) {
       auto* e = resp.add_entries();
       e->set_msg_id(ids[i]);
       e->set_queue_offset(r.queue_offset + static_cast<int64_t>(i));
-      e->set_offset_msg_id(i == 0 ? r.offset_msg_id : store::CreateOffsetMessageId(store_host, physical));
-      if (i < sizes.size()) physical += sizes[i];
+      e->set_offset_msg_id(store::CreateOffsetMessageId(store_host, r.physical_offsets.at(i)));
     }
     stats->put_messages += static_cast<int64_t>(ids.size());
     stats->put_bytes += body_bytes;

@@ -93,6 +93,7 @@ AppendResult CommitLog::Append(std::vector<PendingRecord>* records) {
   std::lock_guard<std::mutex> lock(append_mu_);
   int64_t now = clock_->NowMillis();
   result.store_timestamp = now;
+  result.physical_offsets.reserve(records->size());
   for (auto& rec : *records) {
     auto len = static_cast<int32_t>(rec.bytes.size());
     if (len + kEndFileMinBlankLength > queue_.file_size()) {
@@ -128,6 +129,7 @@ AppendResult CommitLog::Append(std::vector<PendingRecord>* records) {
         result.wrote_offset = phy;
         result.queue_offset = next_queue_offset;
       }
+      result.physical_offsets.push_back(phy);
       ++next_queue_offset;
       ++result.msg_num;
       result.wrote_bytes += len;

@@ -42,6 +42,9 @@ struct AppendResult {
   int64_t store_timestamp = 0;
   int32_t msg_num = 0;
   int64_t end_offset = 0;  // committed offset after the last record (flush target)
+  // Physical offset of every record, in order: a batch may roll into the next segment, so
+  // later offsets do not follow from the first one and the sizes.
+  std::vector<int64_t> physical_offsets;
 };
 
 // A record (or blank) found at an offset, with the segment that keeps its bytes alive.

@@ -312,6 +312,7 @@ void MessageStore::AppendAndComplete(std::vector<PendingRecord> records, PutCall
   r.msg_num = a.msg_num;
   r.store_timestamp = a.store_timestamp;
   r.offset_msg_id = CreateOffsetMessageId({options_.store_host_ip, options_.store_host_port}, a.wrote_offset);
+  r.physical_offsets = std::move(a.physical_offsets);
   if (options_.flush_disk_type == FlushDiskType::kAsyncFlush) {
     dispatcher_->Wakeup();
     return done(r);

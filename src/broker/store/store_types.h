@@ -36,7 +36,8 @@ struct PutResult {
   int64_t queue_offset = 0;  // queue offset of the first message
   int32_t msg_num = 0;
   int64_t store_timestamp = 0;
-  std::string offset_msg_id;  // offsetMsgId of the first message
+  std::string offset_msg_id;              // offsetMsgId of the first message
+  std::vector<int64_t> physical_offsets;  // commit log offset of every message, in order
   bool ok() const { return status == PutStatus::kOk; }
 };
 using PutCallback = std::function<void(const PutResult&)>;

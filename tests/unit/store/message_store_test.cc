@@ -361,6 +361,33 @@ TEST_F(MessageStoreTest, ArrivalListenerAndBatch) {
   EXPECT_EQ(result.status, PutStatus::kMessageIllegal);
 }
 
+TEST_F(MessageStoreTest, BatchAcrossSegmentRollReportsEveryPhysicalOffset) {
+  auto store = Open();
+  // 10 KiB bodies in 64 KiB segments: the batch rolls into a new segment part way through,
+  // behind a BLANK record, so offsets cannot be derived from the first one and the sizes.
+  std::vector<MessageInput> batch;
+  for (int i = 0; i < 10; ++i)
+    batch.push_back(Msg("Roll", 0, std::string(10 * 1024, static_cast<char>('a' + i))));
+  std::atomic<bool> done{false};
+  PutResult result;
+  store->PutMessages(std::move(batch), [&](const PutResult& r) {
+    result = r;
+    done = true;
+  });
+  ASSERT_TRUE(WaitUntil([&] { return done.load(); }));
+  ASSERT_TRUE(result.ok()) << result.error;
+  ASSERT_EQ(result.physical_offsets.size(), 10u);
+  EXPECT_EQ(result.physical_offsets[0], result.physical_offset);
+  bool rolled = false;
+  for (size_t i = 0; i < 10; ++i) {
+    auto msg = store->LookMessageByOffset(result.physical_offsets[i]);
+    ASSERT_TRUE(msg.ok()) << i << ": " << msg.status().ToString();
+    EXPECT_EQ(msg->body, std::string(10 * 1024, static_cast<char>('a' + i)));
+    rolled = rolled || (i > 0 && result.physical_offsets[i] % options_.mapped_file_size_commit_log == 0);
+  }
+  EXPECT_TRUE(rolled);
+}
+
 TEST_F(MessageStoreTest, RetentionFollowsDeleteWhenAndDiskFull) {
   options_.file_reserved_time_hours = 1;
   // A deleteWhen hour that is not now: nothing is deleted at normal disk usage.
