@@ -61,7 +61,7 @@ void ClientInstance::Shutdown(const std::vector<std::string>& producer_groups,
     req.set_client_id(client_id_);
     for (const auto& g : producer_groups) req.add_producer_groups(g);
     for (const auto& g : consumer_groups) req.add_consumer_groups(g);
-    for (const auto& addr : MasterAddresses()) {
+    for (const auto& addr : consumer_groups.empty() ? MasterAddresses() : AllBrokerAddresses()) {
       auto stub = Broker(addr);
       auto r = BlockingCall<mq::v1::UnregisterClientResponse>(
           options_.rpc_timeout_ms, [&](auto* c, auto* resp) { return stub->UnregisterClient(c, req, resp); });
@@ -156,6 +156,19 @@ std::vector<std::string> ClientInstance::MasterAddresses() {
   return {out.begin(), out.end()};
 }
 
+std::vector<std::string> ClientInstance::AllBrokerAddresses() {
+  std::set<std::string> out;
+  std::lock_guard lock(mu_);
+  for (const auto& [t, route] : routes_) {
+    for (const auto& bd : route.broker_datas()) {
+      for (const auto& [id, addr] : bd.broker_addrs()) {
+        if (!addr.empty()) out.insert(addr);
+      }
+    }
+  }
+  return {out.begin(), out.end()};
+}
+
 void ClientInstance::SetHeartbeatFiller(std::function<void(mq::v1::HeartbeatRequest*)> filler) {
   std::lock_guard lock(mu_);
   heartbeat_ = std::move(filler);
@@ -168,7 +181,7 @@ void ClientInstance::HeartbeatAll() {
     std::lock_guard lock(mu_);
     if (heartbeat_) heartbeat_(&req);
   }
-  for (const auto& addr : MasterAddresses()) {
+  for (const auto& addr : req.consumers_size() > 0 ? AllBrokerAddresses() : MasterAddresses()) {
     if (stopped_) return;
     auto stub = Broker(addr);
     auto r = BlockingCall<mq::v1::HeartbeatResponse>(

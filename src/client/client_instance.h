@@ -49,12 +49,17 @@ class ClientInstance {
   // Cached route; queried from the NameServers when absent or when force is set. kNotFound when
   // the topic has no route, kUnavailable when no NameServer answered.
   Result<mq::v1::TopicRouteData> GetRoute(const std::string& topic, bool force = false);
-  // Master addresses of every cached route (heartbeat and unregister targets).
+  // Master addresses of every cached route (heartbeat and unregister targets of producers).
   std::vector<std::string> MasterAddresses();
+  // Master and slave addresses of every cached route: consumers heartbeat to (and unregister
+  // from) slaves too, so a slave knows the group's members while the master is away (RocketMQ
+  // sendHeartbeatToAllBroker).
+  std::vector<std::string> AllBrokerAddresses();
 
   // Fills the producer/consumer part of heartbeats; set before Start().
   void SetHeartbeatFiller(std::function<void(mq::v1::HeartbeatRequest*)> filler);
-  // Sends a heartbeat to every master now (blocking, one RPC per broker).
+  // Sends a heartbeat now (blocking, one RPC per broker): to every master, and to every slave
+  // too when the heartbeat carries consumers.
   void HeartbeatAll();
 
  private:

@@ -1,4 +1,6 @@
 // PullConsumer: blocking pulls issued from Poll(); positions per queue; broker-side commits.
+// Reads and commits go to the master of a queue's broker set, or to a slave while the master is
+// absent from the route or unreachable (read_target.h).
 #include "mq/client/pull_consumer.h"
 
 #include <chrono>
@@ -9,9 +11,15 @@
 #include "client_instance.h"
 #include "common/naming.h"
 #include "convert.h"
+#include "read_target.h"
 #include "route_info.h"
 
 namespace mq::client {
+namespace {
+
+using MinMax = std::pair<int64_t, int64_t>;  // a queue's (min offset, max offset)
+
+}  // namespace
 
 class PullConsumerImpl {
  public:
@@ -57,15 +65,20 @@ class PullConsumerImpl {
         continue;
       }
       MQ_ASSIGN_OR_RETURN(auto route, client_->GetRoute(q.topic));
-      std::string addr = MasterAddress(route, q.broker_name);
-      if (addr.empty()) return Status::NotFound("queue: " + q.ToString() + " has no master broker");
-      auto offset = QueryCommittedOffset(*client_, addr, options_.group, q);
+      auto addrs = OffsetCandidates(route, q.broker_name, reach_);
+      if (addrs.empty()) return Status::NotFound("queue: " + q.ToString() + " has no broker in the route");
+      auto offset = CallWithFailover<Result<int64_t>>(
+          addrs, reach_, "query offset of " + q.ToString(),
+          [&](const std::string& addr) { return QueryCommittedOffset(*client_, addr, options_.group, q); });
       if (!offset.ok()) {
         if (!offset.status().IsNotFound()) return offset.status();
-        MQ_ASSIGN_OR_RETURN(auto mm, QueueMinMax(*client_, addr, q));
+        MQ_ASSIGN_OR_RETURN(auto mm,
+                            CallWithFailover<Result<MinMax>>(
+                                addrs, reach_, "offsets of " + q.ToString(),
+                                [&](const std::string& addr) { return QueueMinMax(*client_, addr, q); }));
         offset = options_.consume_from_where == ConsumeFromWhere::kFirstOffset ? mm.first : mm.second;
       }
-      next[q] = Position{addr, *offset, *offset};
+      next[q] = Position{*offset, *offset, 0};
     }
     positions_ = std::move(next);
     return Status::OK();
@@ -96,12 +109,29 @@ class PullConsumerImpl {
       req.set_subscription(filter_.expression());
       req.set_suspend_timeout_millis(hold);
       req.set_client_id(client_->client_id());
-      auto stub = client_->Broker(it->second.addr);
-      auto r = BlockingCall<mq::v1::PullMessageResponse>(
-          hold + options_.client.rpc_timeout_ms,
-          [&](auto* c, auto* resp) { return stub->PullMessage(c, req, resp); });
-      if (!r.ok()) return r.status().WithContext("pull " + it->first.ToString());
+      MQ_ASSIGN_OR_RETURN(auto route, client_->GetRoute(it->first.topic));
+      auto addrs = ReadCandidates(route, it->first.broker_name, it->second.suggested, reach_);
+      if (addrs.empty())
+        return Status::Unavailable("pull " + it->first.ToString() + ": no broker in the route");
+      // A node that is down or hung (a dead master) hands the pull to the next one (a slave).
+      std::string addr;
+      auto r = CallWithFailover<Result<mq::v1::PullMessageResponse>>(
+          addrs, reach_, "pull " + it->first.ToString(), [&](const std::string& a) {
+            addr = a;
+            auto stub = client_->Broker(a);
+            return BlockingCall<mq::v1::PullMessageResponse>(
+                hold + options_.client.rpc_timeout_ms,
+                [&](auto* c, auto* resp) { return stub->PullMessage(c, req, resp); });
+          });
+      if (!r.ok()) return r.status().WithContext("pull " + it->first.ToString() + " from " + addr);
+      it->second.suggested = r->suggest_which_broker_id();
       std::vector<ReceivedMessage> out;
+      if (r->status() == mq::v1::OFFSET_ILLEGAL && it->second.next > r->max_offset() &&
+          MasterAddress(route, it->first.broker_name) != addr) {
+        // A slave behind its master lacks our position; its correction would rewind us. Keep
+        // the position (RocketMQ's slaves do not correct either) and return what we have.
+        return out;
+      }
       if (r->status() == mq::v1::FOUND) {
         for (const auto& ext : r->messages()) {
           if (!filter_.Matches(ext.message().tags())) continue;
@@ -137,16 +167,22 @@ class PullConsumerImpl {
 
  private:
   struct Position {
-    std::string addr;
     int64_t next = 0;       // next offset to pull
     int64_t committed = 0;  // last committed
+    int64_t suggested = 0;  // the broker's suggest_which_broker_id from the last pull
   };
 
   Status CommitLocked() {
     Status first;
     for (auto& [q, p] : positions_) {
       if (p.next == p.committed) continue;
-      Status s = CommitOffset(*client_, p.addr, options_.group, q, p.next);
+      auto route = client_->GetRoute(q.topic);
+      Status s = route.status();
+      if (route.ok()) {
+        s = CallWithFailover<Status>(
+            OffsetCandidates(*route, q.broker_name, reach_), reach_, "commit offset of " + q.ToString(),
+            [&](const std::string& addr) { return CommitOffset(*client_, addr, options_.group, q, p.next); });
+      }
       if (s.ok()) {
         p.committed = p.next;
       } else if (first.ok()) {
@@ -163,6 +199,7 @@ class PullConsumerImpl {
   TagFilter filter_;                            // set by Subscribe
   std::map<MessageQueue, Position> positions_;  // guarded by mu_
   MessageQueue last_;                           // round-robin cursor; guarded by mu_
+  Reachability reach_;                          // nodes whose calls failed in transport
 };
 
 PullConsumer::PullConsumer(PullConsumerOptions options)

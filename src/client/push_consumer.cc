@@ -14,8 +14,24 @@ void PushConsumerImpl::PullLater(std::shared_ptr<ProcessQueue> pq, int64_t delay
   client_->internal().ScheduleAfter(std::chrono::milliseconds(delay_ms), [this, pq] { Pull(pq); });
 }
 
+bool PushConsumerImpl::IsMaster(const MessageQueue& q, const std::string& addr) {
+  auto route = client_->GetRoute(q.topic);
+  return route.ok() && MasterAddress(*route, q.broker_name) == addr;
+}
+
 void PushConsumerImpl::Pull(std::shared_ptr<ProcessQueue> pq) {
   if (!running_ || pq->dropped) return;
+  std::string addr = pq->master_addr;
+  if (!options_.orderly) {
+    auto addrs = Candidates(pq->mq, pq->suggested_broker_id.load());
+    if (!addrs.ok() || addrs->empty()) {
+      MQ_LOG_WARN(Logger("client"), "pull {}: no broker to read from ({})", pq->mq.ToString(),
+                  addrs.ok() ? "empty broker set" : addrs.status().ToString());
+      PullLater(pq, 1000);
+      return;
+    }
+    addr = addrs->front();
+  }
   mq::v1::PullMessageRequest req;
   {
     std::lock_guard lock(pq->mu);
@@ -33,20 +49,39 @@ void PushConsumerImpl::Pull(std::shared_ptr<ProcessQueue> pq) {
   req.set_subscription(subscriptions_.at(pq->mq.topic).expression());
   req.set_suspend_timeout_millis(options_.pull_suspend_ms);
   req.set_client_id(client_->client_id());
-  auto stub = client_->Broker(pq->broker_addr);
+  const int64_t offset = req.queue_offset();
+  auto stub = client_->Broker(addr);
   auto ctx = StartCall<mq::v1::PullMessageRequest, mq::v1::PullMessageResponse>(
       [stub](auto* c, auto* q, auto* r, auto cb) { stub->async()->PullMessage(c, q, r, std::move(cb)); }, req,
       options_.pull_suspend_ms + options_.client.rpc_timeout_ms + 5'000, &client_->internal(),
-      client_->inflight(), [this, pq](Result<mq::v1::PullMessageResponse> r) { OnPulled(pq, std::move(r)); });
+      client_->inflight(),
+      [this, pq, addr, offset](Result<mq::v1::PullMessageResponse> r) {
+        OnPulled(pq, addr, offset, std::move(r));
+      });
   std::lock_guard lock(pq->mu);
   pq->pull = std::move(ctx);
 }
 
-void PushConsumerImpl::OnPulled(const std::shared_ptr<ProcessQueue>& pq,
-                                Result<mq::v1::PullMessageResponse> r) {
+void PushConsumerImpl::OnPulled(const std::shared_ptr<ProcessQueue>& pq, const std::string& addr,
+                                int64_t offset, Result<mq::v1::PullMessageResponse> r) {
   if (!running_ || pq->dropped) return;
   if (!r.ok()) {
-    MQ_LOG_WARN(Logger("client"), "pull {}: {}", pq->mq.ToString(), r.status().ToString());
+    MQ_LOG_WARN(Logger("client"), "pull {} from {}: {}", pq->mq.ToString(), addr, r.status().ToString());
+    if (IsTransportFailure(r.status()) && !options_.orderly) {
+      // The node is down or hung: read from another node of the set right away.
+      reach_.MarkUnreachable(addr);
+      auto addrs = Candidates(pq->mq, pq->suggested_broker_id.load());
+      if (addrs.ok() && !addrs->empty() && addrs->front() != addr) return Pull(pq);
+    }
+    PullLater(pq, 1000);
+    return;
+  }
+  reach_.MarkReachable(addr);
+  pq->suggested_broker_id = r->suggest_which_broker_id();
+  if (r->status() == mq::v1::OFFSET_ILLEGAL && offset > r->max_offset() && !IsMaster(pq->mq, addr)) {
+    // A slave behind its master (asynchronous replication) does not have our position yet;
+    // its correction would rewind us. Keep the position and wait for it or for the master
+    // (RocketMQ's slaves do not correct offsets either).
     PullLater(pq, 1000);
     return;
   }

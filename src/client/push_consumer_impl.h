@@ -1,6 +1,10 @@
 // PushConsumerImpl: rebalance (rebalance.cc) + long-poll pulling and consumption
 // (push_consumer.cc).
 //
+// Reads (pulls, offset queries, membership) go to the master of a queue's broker set, or to a
+// slave while the master is absent from the route or unreachable (read_target.h); orderly
+// queues stay on the master, where their locks are.
+//
 // Threads: pull completions and offset-commit ticks run on the client's internal executor;
 // listener calls on consume_ (consume_threads); rebalance and relock on rebalance_thread_;
 // the membership long-poll (GetConsumerIds) on watch_thread_.
@@ -20,13 +24,17 @@
 #include "client_instance.h"
 #include "mq/client/push_consumer.h"
 #include "offset_store.h"
+#include "read_target.h"
 #include "route_info.h"
 
 namespace mq::client {
 
 struct ProcessQueue {
   MessageQueue mq;
-  std::string broker_addr;
+  std::string master_addr;  // the master when assigned: orderly locks live there
+  // The broker's suggest_which_broker_id from the last pull (RocketMQ pullFromWhichNodeTable):
+  // the next pull prefers that node of the set (read_target.h).
+  std::atomic<int64_t> suggested_broker_id{0};
   std::atomic<bool> dropped{false};
   std::atomic<bool> locked{false};  // orderly mode: the broker lock is held
 
@@ -59,7 +67,9 @@ class PushConsumerImpl {
   void RebalanceOnce();
   void UpdateQueues(const std::string& topic, const mq::v1::TopicRouteData& route,
                     const std::vector<MessageQueue>& mine);
-  Result<int64_t> StartOffset(const MessageQueue& q, const std::string& addr);
+  Result<int64_t> StartOffset(const MessageQueue& q);
+  // Addresses of q's broker set to read from, best first (read_target.h ReadCandidates).
+  Result<std::vector<std::string>> Candidates(const MessageQueue& q, int64_t preferred_id);
   void Drop(const std::shared_ptr<ProcessQueue>& pq, bool unlock);
   void Relock();
   void FillHeartbeat(mq::v1::HeartbeatRequest* req);
@@ -67,7 +77,9 @@ class PushConsumerImpl {
   // push_consumer.cc
   void Pull(std::shared_ptr<ProcessQueue> pq);
   void PullLater(std::shared_ptr<ProcessQueue> pq, int64_t delay_ms);
-  void OnPulled(const std::shared_ptr<ProcessQueue>& pq, Result<mq::v1::PullMessageResponse> r);
+  bool IsMaster(const MessageQueue& q, const std::string& addr);
+  void OnPulled(const std::shared_ptr<ProcessQueue>& pq, const std::string& addr, int64_t offset,
+                Result<mq::v1::PullMessageResponse> r);
   void ConsumeConcurrently(std::shared_ptr<ProcessQueue> pq, std::vector<int64_t> offsets);
   void ConsumeOrderly(std::shared_ptr<ProcessQueue> pq);
   bool RunListener(std::vector<ReceivedMessage>& batch);
@@ -78,6 +90,7 @@ class PushConsumerImpl {
   std::unique_ptr<ClientInstance> client_;
   std::unique_ptr<IoExecutor> consume_;
   std::unique_ptr<OffsetStore> store_;
+  Reachability reach_;  // brokers whose calls failed in transport; reads fail over from them
   MessageListener listener_;
   std::map<std::string, TagFilter> subscriptions_;  // set before Start()
   std::atomic<bool> running_{false};

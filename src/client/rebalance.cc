@@ -7,10 +7,13 @@
 #include "broker_ops.h"
 #include "common/logging.h"
 #include "common/naming.h"
+#include "common/rpc/status_convert.h"
 #include "push_consumer_impl.h"
 
 namespace mq::client {
 namespace {
+
+using MinMax = std::pair<int64_t, int64_t>;  // a queue's (min offset, max offset)
 
 int64_t WallMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -53,16 +56,22 @@ Status PushConsumerImpl::Start() {
     auto path = dir + "/" + options_.client.instance_name + "/" + options_.group + "/offsets.json";
     MQ_ASSIGN_OR_RETURN(store_, OffsetStore::LocalFile(path));
   } else {
+    // Offsets go to the master when it is there and to a slave otherwise; the broker merges a
+    // slave's commits back into the master (docs/replication.md).
     store_ = OffsetStore::Remote(
         [this](const MessageQueue& q) -> Result<int64_t> {
-          auto route = client_->GetRoute(q.topic);
-          if (!route.ok()) return route.status();
-          return QueryCommittedOffset(*client_, MasterAddress(*route, q.broker_name), options_.group, q);
+          MQ_ASSIGN_OR_RETURN(auto addrs, Candidates(q, 0));
+          return CallWithFailover<Result<int64_t>>(
+              addrs, reach_, "query offset of " + q.ToString(), [&](const std::string& addr) {
+                return QueryCommittedOffset(*client_, addr, options_.group, q);
+              });
         },
         [this](const MessageQueue& q, int64_t offset) -> Status {
-          auto route = client_->GetRoute(q.topic);
-          if (!route.ok()) return route.status();
-          return CommitOffset(*client_, MasterAddress(*route, q.broker_name), options_.group, q, offset);
+          MQ_ASSIGN_OR_RETURN(auto addrs, Candidates(q, 0));
+          return CallWithFailover<Status>(addrs, reach_, "commit offset of " + q.ToString(),
+                                          [&](const std::string& addr) {
+                                            return CommitOffset(*client_, addr, options_.group, q, offset);
+                                          });
         });
   }
   client_->SetHeartbeatFiller([this](mq::v1::HeartbeatRequest* req) { FillHeartbeat(req); });
@@ -104,7 +113,7 @@ void PushConsumerImpl::Shutdown() {
   Status s = store_->Persist();
   if (!s.ok()) MQ_LOG_WARN(Logger("client"), "commit offsets on shutdown: {}", s.ToString());
   if (options_.orderly) {
-    for (auto& pq : all) (void)LockQueues(*client_, pq->broker_addr, options_.group, {pq->mq}, true);
+    for (auto& pq : all) (void)LockQueues(*client_, pq->master_addr, options_.group, {pq->mq}, true);
   }
   client_->Shutdown({}, {options_.group});
 }
@@ -153,7 +162,8 @@ void PushConsumerImpl::WatchLoop() {
       auto route = client_->GetRoute(topic);
       if (!route.ok()) continue;
       for (const auto& q : SubscribeQueues(topic, *route)) {
-        addr = MasterAddress(*route, q.broker_name);
+        auto addrs = ReadCandidates(*route, q.broker_name, 0, reach_);
+        if (!addrs.empty()) addr = addrs.front();
         break;
       }
       if (!addr.empty()) break;
@@ -174,6 +184,7 @@ void PushConsumerImpl::WatchLoop() {
       mq::v1::GetConsumerIdsResponse resp;
       auto st = client_->Broker(addr)->GetConsumerIds(call.get(), req, &resp);
       ok = st.ok();
+      if (!ok && running_ && IsTransportFailure(rpc::FromGrpcStatus(st))) reach_.MarkUnreachable(addr);
       if (ok && resp.version() != known) {
         if (known >= 0) {
           std::lock_guard lock(wake_mu_);
@@ -208,14 +219,18 @@ void PushConsumerImpl::RebalanceOnce() {
     bool got = false;
     std::set<std::string> tried;
     for (const auto& q : all) {
-      std::string addr = MasterAddress(*route, q.broker_name);
-      if (!tried.insert(addr).second) continue;
+      if (!tried.insert(q.broker_name).second) continue;
       mq::v1::GetConsumerIdsRequest req;
       req.set_consumer_group(options_.group);
-      auto stub = client_->Broker(addr);
-      auto r = BlockingCall<mq::v1::GetConsumerIdsResponse>(
-          options_.client.rpc_timeout_ms,
-          [&](auto* c, auto* resp) { return stub->GetConsumerIds(c, req, resp); });
+      // Any node of the set knows the members (consumers heartbeat to slaves too).
+      auto r = CallWithFailover<Result<mq::v1::GetConsumerIdsResponse>>(
+          ReadCandidates(*route, q.broker_name, 0, reach_), reach_, "consumer ids of " + options_.group,
+          [&](const std::string& addr) {
+            auto stub = client_->Broker(addr);
+            return BlockingCall<mq::v1::GetConsumerIdsResponse>(
+                options_.client.rpc_timeout_ms,
+                [&](auto* c, auto* resp) { return stub->GetConsumerIds(c, req, resp); });
+          });
       if (r.ok() && !r->client_ids().empty()) {
         cids.assign(r->client_ids().begin(), r->client_ids().end());
         got = true;
@@ -250,15 +265,21 @@ void PushConsumerImpl::UpdateQueues(const std::string& topic, const mq::v1::Topi
   bool retry_soon = false;
   for (const auto& q : add) {
     if (!running_) return;
+    // Orderly queues need the master: their locks live there (RocketMQ locks on the master
+    // only), so they pause while it is away.
     std::string addr = MasterAddress(route, q.broker_name);
     if (options_.orderly) {
+      if (addr.empty()) {
+        retry_soon = true;
+        continue;
+      }
       auto locked = LockQueues(*client_, addr, options_.group, {q}, false);
       if (!locked.ok() || locked->empty()) {
         retry_soon = true;  // the previous owner may still hold it
         continue;
       }
     }
-    auto offset = StartOffset(q, addr);
+    auto offset = StartOffset(q);
     if (!offset.ok()) {
       MQ_LOG_WARN(Logger("client"), "start offset of {}: {}", q.ToString(), offset.status().ToString());
       retry_soon = true;
@@ -266,7 +287,7 @@ void PushConsumerImpl::UpdateQueues(const std::string& topic, const mq::v1::Topi
     }
     auto pq = std::make_shared<ProcessQueue>();
     pq->mq = q;
-    pq->broker_addr = addr;
+    pq->master_addr = addr;
     pq->next_offset = *offset;
     pq->locked = options_.orderly;
     store_->Update(q, *offset);
@@ -285,25 +306,27 @@ void PushConsumerImpl::UpdateQueues(const std::string& topic, const mq::v1::Topi
   }
 }
 
-Result<int64_t> PushConsumerImpl::StartOffset(const MessageQueue& q, const std::string& addr) {
+Result<std::vector<std::string>> PushConsumerImpl::Candidates(const MessageQueue& q, int64_t preferred_id) {
+  MQ_ASSIGN_OR_RETURN(auto route, client_->GetRoute(q.topic));
+  return ReadCandidates(route, q.broker_name, preferred_id, reach_);
+}
+
+Result<int64_t> PushConsumerImpl::StartOffset(const MessageQueue& q) {
   auto stored = store_->Read(q);
   if (stored.ok() || !stored.status().IsNotFound()) return stored;
-  switch (options_.consume_from_where) {
-    case ConsumeFromWhere::kFirstOffset: {
-      MQ_ASSIGN_OR_RETURN(auto mm, QueueMinMax(*client_, addr, q));
-      return mm.first;
-    }
-    case ConsumeFromWhere::kTimestamp: {
-      int64_t ts =
-          options_.consume_timestamp_ms > 0 ? options_.consume_timestamp_ms : WallMs() - 30 * 60 * 1000;
-      return SearchOffset(*client_, addr, q, ts);
-    }
-    case ConsumeFromWhere::kLastOffset:
-    default: {
-      MQ_ASSIGN_OR_RETURN(auto mm, QueueMinMax(*client_, addr, q));
-      return mm.second;
-    }
+  MQ_ASSIGN_OR_RETURN(auto addrs, Candidates(q, 0));
+  const std::string what = "start offset of " + q.ToString();
+  if (options_.consume_from_where == ConsumeFromWhere::kTimestamp) {
+    int64_t ts =
+        options_.consume_timestamp_ms > 0 ? options_.consume_timestamp_ms : WallMs() - 30 * 60 * 1000;
+    return CallWithFailover<Result<int64_t>>(
+        addrs, reach_, what, [&](const std::string& addr) { return SearchOffset(*client_, addr, q, ts); });
   }
+  MQ_ASSIGN_OR_RETURN(auto mm,
+                      CallWithFailover<Result<MinMax>>(addrs, reach_, what, [&](const std::string& addr) {
+                        return QueueMinMax(*client_, addr, q);
+                      }));
+  return options_.consume_from_where == ConsumeFromWhere::kFirstOffset ? mm.first : mm.second;
 }
 
 void PushConsumerImpl::Drop(const std::shared_ptr<ProcessQueue>& pq, bool unlock) {
@@ -316,14 +339,14 @@ void PushConsumerImpl::Drop(const std::shared_ptr<ProcessQueue>& pq, bool unlock
   Status s = store_->Persist({pq->mq});
   if (!s.ok()) MQ_LOG_WARN(Logger("client"), "commit {} on drop: {}", pq->mq.ToString(), s.ToString());
   store_->Remove(pq->mq);
-  if (unlock) (void)LockQueues(*client_, pq->broker_addr, options_.group, {pq->mq}, true);
+  if (unlock) (void)LockQueues(*client_, pq->master_addr, options_.group, {pq->mq}, true);
 }
 
 void PushConsumerImpl::Relock() {
   std::map<std::string, std::vector<std::shared_ptr<ProcessQueue>>> by_broker;
   {
     std::lock_guard lock(mu_);
-    for (const auto& [q, pq] : queues_) by_broker[pq->broker_addr].push_back(pq);
+    for (const auto& [q, pq] : queues_) by_broker[pq->master_addr].push_back(pq);
   }
   for (auto& [addr, pqs] : by_broker) {
     std::vector<MessageQueue> qs;

@@ -9,11 +9,23 @@ bool HasMaster(const mq::v1::TopicRouteData& route, const std::string& broker_na
   return !MasterAddress(route, broker_name).empty();
 }
 
+bool HasAnyNode(const mq::v1::TopicRouteData& route, const std::string& broker_name) {
+  for (const auto& bd : route.broker_datas()) {
+    if (bd.broker_name() != broker_name) continue;
+    for (const auto& [id, addr] : bd.broker_addrs()) {
+      if (!addr.empty()) return true;
+    }
+  }
+  return false;
+}
+
 std::vector<MessageQueue> Queues(const std::string& topic, const mq::v1::TopicRouteData& route, int32_t perm,
                                  bool write) {
   std::vector<MessageQueue> out;
   for (const auto& qd : route.queue_datas()) {
-    if ((qd.perm() & perm) == 0 || !HasMaster(route, qd.broker_name())) continue;
+    if ((qd.perm() & perm) == 0) continue;
+    // Writes go to masters only; reads go on from a slave while the master is away.
+    if (write ? !HasMaster(route, qd.broker_name()) : !HasAnyNode(route, qd.broker_name())) continue;
     int32_t n = write ? qd.write_queue_nums() : qd.read_queue_nums();
     for (int32_t i = 0; i < n; ++i) out.push_back(MessageQueue{topic, qd.broker_name(), i});
   }

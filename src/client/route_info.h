@@ -20,7 +20,8 @@ namespace mq::client {
 // Writable queues of master brokers (brokers with an id-0 address), sorted by broker name, then
 // queue id.
 std::vector<MessageQueue> PublishQueues(const std::string& topic, const mq::v1::TopicRouteData& route);
-// Readable queues of brokers that have a master, sorted.
+// Readable queues of broker sets with any live node (master or slave: consumers read from a
+// slave while the master is away, read_target.h), sorted.
 std::vector<MessageQueue> SubscribeQueues(const std::string& topic, const mq::v1::TopicRouteData& route);
 // brokerName -> master address ("" when the broker has no master).
 std::string MasterAddress(const mq::v1::TopicRouteData& route, const std::string& broker_name);
