@@ -202,13 +202,12 @@ void PushConsumerImpl::ConsumeOrderly(std::shared_ptr<ProcessQueue> pq) {
   pq->consuming = false;
 }
 
-void PushConsumerImpl::UpdateStore(const std::shared_ptr<ProcessQueue>& pq) {
-  int64_t offset;
-  {
-    std::lock_guard lock(pq->mu);
-    offset = pq->CommitOffsetLocked();
-  }
-  store_->Update(pq->mq, offset);
+void PushConsumerImpl::UpdateStore(const std::shared_ptr<ProcessQueue>& pq, bool even_if_dropped) {
+  // The check and the write happen under pq->mu, where Drop sets dropped: a batch either records
+  // its progress before the drop (and the drop's own final value includes it) or never.
+  std::lock_guard lock(pq->mu);
+  if (pq->dropped && !even_if_dropped) return;
+  store_->Update(pq->mq, pq->CommitOffsetLocked());
 }
 
 void PushConsumerImpl::CommitAll() {

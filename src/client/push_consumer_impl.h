@@ -9,8 +9,8 @@
 // listener calls on consume_ (consume_threads); rebalance and relock on rebalance_thread_;
 // the membership long-poll (GetConsumerIds) on watch_thread_.
 // Locks: mu_ guards queues_ (the ProcessQueue map); ProcessQueue::mu guards its message table.
-// Lock order: mu_ before ProcessQueue::mu; rebalance_mu_ serialises rebalance passes and is
-// taken before mu_. No lock is held across an RPC or a listener call.
+// Lock order: mu_ before ProcessQueue::mu before the offset store's lock; rebalance_mu_
+// serialises rebalance passes and is taken before mu_. No lock is held across an RPC or a listener call.
 #pragma once
 #include <atomic>
 #include <condition_variable>
@@ -35,6 +35,8 @@ struct ProcessQueue {
   // The broker's suggest_which_broker_id from the last pull (RocketMQ pullFromWhichNodeTable):
   // the next pull prefers that node of the set (read_target.h).
   std::atomic<int64_t> suggested_broker_id{0};
+  // Set under mu (also read without it as a hint): once set, consume batches of this queue no
+  // longer record progress (UpdateStore), so a late batch cannot rewind its next owner.
   std::atomic<bool> dropped{false};
   std::atomic<bool> locked{false};  // orderly mode: the broker lock is held
 
@@ -84,7 +86,10 @@ class PushConsumerImpl {
   void ConsumeOrderly(std::shared_ptr<ProcessQueue> pq);
   bool RunListener(std::vector<ReceivedMessage>& batch);
   void CommitAll();
-  void UpdateStore(const std::shared_ptr<ProcessQueue>& pq);
+  // Records pq's consume progress in the offset store, unless pq was dropped (handed over or
+  // lost): a batch that finishes after that must not write back. even_if_dropped is for the
+  // owner of the drop (Drop, Shutdown), which records the final value itself.
+  void UpdateStore(const std::shared_ptr<ProcessQueue>& pq, bool even_if_dropped = false);
 
   const PushConsumerOptions options_;
   std::unique_ptr<ClientInstance> client_;

@@ -104,12 +104,12 @@ void PushConsumerImpl::Shutdown() {
     for (auto& [q, pq] : queues_) all.push_back(pq);
   }
   for (auto& pq : all) {
-    pq->dropped = true;
     std::lock_guard lock(pq->mu);
+    pq->dropped = true;
     if (pq->pull) pq->pull->TryCancel();
   }
   consume_->Shutdown();  // running listener calls finish; queued ones are abandoned
-  for (auto& pq : all) UpdateStore(pq);
+  for (auto& pq : all) UpdateStore(pq, /*even_if_dropped=*/true);
   Status s = store_->Persist();
   if (!s.ok()) MQ_LOG_WARN(Logger("client"), "commit offsets on shutdown: {}", s.ToString());
   if (options_.orderly) {
@@ -279,6 +279,9 @@ void PushConsumerImpl::UpdateQueues(const std::string& topic, const mq::v1::Topi
         continue;
       }
     }
+    // A new assignment starts from the stored offset (broker or file), never from a value left
+    // in memory by an earlier ownership (RocketMQ removeDirtyOffset).
+    store_->Remove(q);
     auto offset = StartOffset(q);
     if (!offset.ok()) {
       MQ_LOG_WARN(Logger("client"), "start offset of {}: {}", q.ToString(), offset.status().ToString());
@@ -330,12 +333,14 @@ Result<int64_t> PushConsumerImpl::StartOffset(const MessageQueue& q) {
 }
 
 void PushConsumerImpl::Drop(const std::shared_ptr<ProcessQueue>& pq, bool unlock) {
-  pq->dropped = true;
   {
     std::lock_guard lock(pq->mu);
+    pq->dropped = true;  // from here on no consume batch writes this queue's offset
     if (pq->pull) pq->pull->TryCancel();
   }
-  UpdateStore(pq);
+  // Batches still in flight are not done: the hand-over commits below them, so the next owner
+  // delivers them again (at least once) rather than skipping them.
+  UpdateStore(pq, /*even_if_dropped=*/true);
   Status s = store_->Persist({pq->mq});
   if (!s.ok()) MQ_LOG_WARN(Logger("client"), "commit {} on drop: {}", pq->mq.ToString(), s.ToString());
   store_->Remove(pq->mq);

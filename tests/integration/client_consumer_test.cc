@@ -1,6 +1,8 @@
 // Push consumers (clustering, broadcasting, orderly) against 1 NameServer + 2 broker sets.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <condition_variable>
 #include <map>
 #include <mutex>
 #include <set>
@@ -216,6 +218,107 @@ TEST_F(ClientConsumerTest, OrderlyConsumesEachKeyInSendOrder) {
     ASSERT_EQ(seq.size(), static_cast<size_t>(kPerKey));
     for (int i = 0; i < kPerKey; ++i) EXPECT_EQ(seq[static_cast<size_t>(i)], key + "-" + std::to_string(i));
   }
+}
+
+}  // namespace
+}  // namespace mq::testing
+
+namespace mq::testing {
+namespace {
+
+// Issue 10 item 7: a consume batch still in flight when its queue is handed over must not write
+// its offset back. Otherwise the old owner keeps a stale local offset and, when the queue comes
+// back to it, starts there and delivers again what the other member already consumed.
+TEST_F(ClientConsumerTest, InFlightBatchOfADroppedQueueDoesNotRewindItsNextOwner) {
+  ASSERT_TRUE(cluster_.CreateTopic("HandOver", 1));  // broker-a#0 and broker-b#0
+  // Every message goes to broker-a#0, the queue that moves between the two members.
+  auto to_a = [](const std::vector<mq::client::MessageQueue>& qs, const mq::client::Message&,
+                 const std::string&) {
+    for (const auto& q : qs) {
+      if (q.broker_name == "broker-a") return q;
+    }
+    return qs.front();
+  };
+  auto send = [&](int from, int to) {
+    for (int i = from; i < to; ++i) {
+      auto r = producer_->Send(MakeMessage("HandOver", "h" + std::to_string(i)), to_a, "");
+      ASSERT_TRUE(r.ok()) << r.status().ToString();
+      ASSERT_EQ(r->queue.broker_name, "broker-a");
+    }
+  };
+  const mq::client::MessageQueue handed{"HandOver", "broker-a", 0};
+  auto holds = [&](PushConsumer& c) {
+    auto qs = c.AssignedQueues();
+    return std::find(qs.begin(), qs.end(), handed) != qs.end();
+  };
+
+  // Member "b" alone takes both queues; its listener holds h0 until released.
+  std::mutex mu;
+  std::condition_variable cv;
+  bool release = false, holding = false, returned = false;
+  std::set<std::string> b_seen;
+  auto b_opts = cluster_.Consumer("g-handover");
+  b_opts.client.instance_name = "b";  // client ids sort by instance: "a" gets broker-a#0 once it joins
+  auto b = std::make_unique<PushConsumer>(b_opts);
+  ASSERT_TRUE(b->Subscribe("HandOver", "*").ok());
+  b->RegisterListener([&](const std::vector<ReceivedMessage>& msgs) {
+    std::unique_lock lock(mu);
+    for (const auto& m : msgs) b_seen.insert(m.message.body);
+    if (msgs.front().message.body == "h0" && !returned) {
+      holding = true;
+      cv.notify_all();
+      cv.wait_for(lock, std::chrono::seconds(30), [&] { return release; });
+      returned = true;
+    }
+    return ConsumeResult::kSuccess;
+  });
+  ASSERT_TRUE(b->Start().ok());
+  ASSERT_TRUE(WaitUntil([&] { return b->AssignedQueues().size() == 2; }, std::chrono::seconds(20)));
+  send(0, 10);
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        std::lock_guard lock(mu);
+        return holding && b_seen.size() == 10;
+      },
+      std::chrono::seconds(20)));
+
+  // Member "a" joins and gets broker-a#0; b's commit on the hand-over is 0 (h0 is in flight).
+  Collector a_seen;
+  auto a_opts = cluster_.Consumer("g-handover");
+  a_opts.client.instance_name = "a";
+  auto a = std::make_unique<PushConsumer>(a_opts);
+  ASSERT_TRUE(a->Subscribe("HandOver", "*").ok());
+  a->RegisterListener(a_seen.Listener(1));
+  ASSERT_TRUE(a->Start().ok());
+  ASSERT_TRUE(WaitUntil([&] { return holds(*a) && !holds(*b); }, std::chrono::seconds(20)));
+  ASSERT_TRUE(WaitUntil([&] { return a_seen.distinct() == 10; }, std::chrono::seconds(20)));
+
+  // b's batch finishes now, after b gave the queue away.
+  {
+    std::lock_guard lock(mu);
+    release = true;
+  }
+  cv.notify_all();
+  ASSERT_TRUE(WaitUntil([&] {
+    std::lock_guard lock(mu);
+    return returned;
+  }));
+
+  // a consumes more and leaves (a graceful shutdown commits 20); the queue goes back to b.
+  send(10, 20);
+  ASSERT_TRUE(WaitUntil([&] { return a_seen.distinct() == 20; }, std::chrono::seconds(20)));
+  a->Shutdown();
+  ASSERT_TRUE(WaitUntil([&] { return holds(*b); }, std::chrono::seconds(20)));
+  send(20, 21);
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        std::lock_guard lock(mu);
+        return b_seen.count("h20") > 0;
+      },
+      std::chrono::seconds(20)));
+  // b starts at a's commit (20), not at the offset its late batch computed (10).
+  std::lock_guard lock(mu);
+  for (int i = 10; i < 20; ++i) EXPECT_EQ(b_seen.count("h" + std::to_string(i)), 0u) << "h" << i;
 }
 
 }  // namespace
