@@ -95,6 +95,7 @@ class CommitLog {
   void SetNextQueueOffset(const std::string& topic, int32_t queue_id, int64_t next);
 
   MappedFileQueue& queue() { return queue_; }
+  const MappedFileQueue& queue() const { return queue_; }
 
  private:
   int64_t ScanValid(int64_t start);

@@ -502,6 +502,16 @@ Result<std::string> MessageStore::ReadReplicaBytes(int64_t offset, int32_t max_b
   return std::string(ref.bytes);
 }
 
+Result<RecordAnchor> MessageStore::FindRecordAnchor(int64_t end, const RecordAnchor* known) const {
+  if (!running_.load()) return Status::Unavailable("store is not running");
+  return store::FindRecordAnchor(*commit_log_, end, known);
+}
+
+Result<RecordAnchor> MessageStore::ReadRecordAnchor(int64_t offset, int64_t end) const {
+  if (!running_.load()) return Status::Unavailable("store is not running");
+  return store::ReadRecordAnchor(*commit_log_, offset, end);
+}
+
 int64_t MessageStore::MinPhyOffset() const { return commit_log_ ? commit_log_->min_offset() : 0; }
 int64_t MessageStore::MaxPhyOffset() const { return commit_log_ ? commit_log_->committed_offset() : 0; }
 int64_t MessageStore::FlushedPhyOffset() const { return commit_log_ ? commit_log_->flushed_offset() : 0; }

@@ -32,6 +32,7 @@
 #include "broker/store/flush_service.h"
 #include "broker/store/index_service.h"
 #include "broker/store/message_format.h"
+#include "broker/store/record_anchor.h"
 #include "broker/store/store_options.h"
 #include "broker/store/store_types.h"
 #include "common/clock.h"
@@ -89,6 +90,11 @@ class MessageStore {
   // MaxPhyOffset(); NotFound when offset was cleaned; InvalidArgument beyond the end;
   // Corruption when offset is not a record boundary.
   Result<std::string> ReadReplicaBytes(int64_t offset, int32_t max_bytes) const;
+  // Replication handshake (record_anchor.h): the anchor of the local log prefix ending at
+  // `end` (slave side; `known` anchors a shorter prefix, see FindRecordAnchor) ...
+  Result<RecordAnchor> FindRecordAnchor(int64_t end, const RecordAnchor* known = nullptr) const;
+  // ... and the anchor this log has at `end` if its last message starts at `offset` (master).
+  Result<RecordAnchor> ReadRecordAnchor(int64_t offset, int64_t end) const;
 
   int64_t MinPhyOffset() const;
   int64_t MaxPhyOffset() const;      // committed (appended) end
