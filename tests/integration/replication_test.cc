@@ -160,6 +160,81 @@ class ReplicationTest : public ::testing::Test {
     return out;
   }
 
+  // Runs a stand-alone master on `dir` that stores `batches` x `per_batch` messages of `size`
+  // bytes of `fill` on topic "Seed" queue 0, stops it and returns its commit log end.
+  std::string SeedStandalone(const TempDir& dir, int batches, int per_batch, size_t size, char fill) {
+    BrokerProcess standalone(BrokerOptions{"", dir.path(), "broker-a", {"haListenPort=0"}});
+    EXPECT_TRUE(standalone.Start()) << standalone.process().ReadLog();
+    for (int i = 0; i < batches; ++i) {
+      std::vector<mq::v1::Message> msgs(static_cast<size_t>(per_batch), TextMessage(std::string(size, fill)));
+      mq::v1::SendMessageResponse resp;
+      EXPECT_TRUE(Send(standalone.messaging(), "Seed", 0, msgs, &resp).ok());
+      EXPECT_EQ(resp.status(), mq::v1::SEND_OK);
+    }
+    std::string end = Info(standalone, "commitLogMaxOffset");
+    EXPECT_EQ(standalone.Stop(), 0);
+    std::filesystem::remove(dir.Sub("ready.1"));  // the fixture numbers ready files per process
+    return end;
+  }
+  // `n` single sends shaped as SeedStandalone's with per_batch = 1; a SYNC_MASTER without an
+  // in-sync slave stores them and answers SLAVE_NOT_AVAILABLE.
+  static void SendShaped(BrokerProcess& b, int n, size_t size, char fill) {
+    for (int i = 0; i < n; ++i) {
+      mq::v1::SendMessageResponse resp;
+      ASSERT_GRPC_OK(Send(b.messaging(), "Seed", 0, {TextMessage(std::string(size, fill))}, &resp));
+      EXPECT_EQ(resp.status(), mq::v1::SLAVE_NOT_AVAILABLE);
+    }
+  }
+  // Waits until the master reports slave 1 refused for `status`; checks the slave reports the
+  // same and holds no stream. Returns the master's reason.
+  static std::string WaitRefused(BrokerProcess& master, BrokerProcess& slave, const std::string& status) {
+    const bool refused =
+        WaitUntil([&] { return Info(master, "haRefusedReason_1").rfind(status + ": ", 0) == 0; }, 15s);
+    if (!refused) {
+      for (const auto& [k, v] : RuntimeInfo(master)) std::printf("  master %s=%s\n", k.c_str(), v.c_str());
+      std::printf("SLAVE:\n%s\n", slave.process().ReadLog().c_str());
+    }
+    EXPECT_TRUE(refused) << "no " << status << " refusal";
+    EXPECT_EQ(Info(master, "haSlaveCount"), "0");
+    EXPECT_FALSE(Info(master, "haRefusedAddr_1").empty());
+    EXPECT_TRUE(WaitUntil([&] { return Info(slave, "haRefused").rfind(status + ": ", 0) == 0; }))
+        << Info(slave, "haRefused");
+    return Info(master, "haRefusedReason_1");
+  }
+  // Every send fails (SLAVE_NOT_AVAILABLE): singles and a batch.
+  static void ExpectEverySendFails(BrokerProcess& master, const std::string& topic) {
+    for (int i = 0; i < 3; ++i) {
+      mq::v1::SendMessageResponse resp;
+      ASSERT_GRPC_OK(Send(master.messaging(), topic, 0, {TextMessage("x" + std::to_string(i))}, &resp));
+      EXPECT_EQ(resp.status(), mq::v1::SLAVE_NOT_AVAILABLE);
+    }
+    mq::v1::SendMessageResponse resp;
+    ASSERT_GRPC_OK(Send(master.messaging(), topic, 1, {TextMessage("b1"), TextMessage("b2")}, &resp));
+    EXPECT_EQ(resp.status(), mq::v1::SLAVE_NOT_AVAILABLE);
+  }
+  // Keeps sending small messages while the refused slave 1 reconnects twice more; none may
+  // be acknowledged (bounded: at most 200 sends / 15 s).
+  static void ExpectSendsFailAcrossRefusals(BrokerProcess& master, const std::string& topic) {
+    const int64_t before = std::stoll("0" + Info(master, "haRefusedCount_1"));
+    int sends = 0;
+    int acknowledged = 0;
+    const bool reconnected = WaitUntil(
+        [&] {
+          if (sends < 200) {
+            mq::v1::SendMessageResponse resp;
+            if (Send(master.messaging(), topic, 0, {TextMessage("t")}, &resp).ok()) {
+              ++sends;
+              if (resp.status() != mq::v1::SLAVE_NOT_AVAILABLE) ++acknowledged;
+            }
+          }
+          return std::stoll("0" + Info(master, "haRefusedCount_1")) >= before + 2;
+        },
+        15s, 20ms);
+    EXPECT_TRUE(reconnected) << "refused count stayed at " << before;
+    EXPECT_GT(sends, 0);
+    EXPECT_EQ(acknowledged, 0) << "of " << sends << " sends";
+  }
+
   // Prints mean and p99 latency of 500 sequential 1 KiB sends (informational).
   static void LatencyOfSequentialSends(BrokerProcess& b, const char* what) {
     std::vector<double> ms;
@@ -269,11 +344,19 @@ TEST_F(ReplicationTest, SlaveWithStaticMasterAddressNeedsNoNameServer) {
   ExpectAllReadable(slave, "Pinned", sent);
 }
 
-TEST_F(ReplicationTest, SyncMasterWithoutSlaveReportsSlaveNotAvailable) {
+TEST_F(ReplicationTest, SyncMasterWithoutSlaveFailsEverySend) {
   auto master = StartMaster("SYNC_MASTER");
+  ExpectEverySendFails(*master, "NoSlave");
+
+  // A slave makes sends succeed; once it is killed, every send fails again.
+  auto slave = StartSlave(slave1_dir_, 1);
+  ASSERT_TRUE(WaitSlaves(*master, 1, slave.get()));
   mq::v1::SendMessageResponse resp;
-  ASSERT_GRPC_OK(Send(master->messaging(), "NoSlave", 0, {TextMessage("x")}, &resp));
-  EXPECT_EQ(resp.status(), mq::v1::SLAVE_NOT_AVAILABLE);
+  ASSERT_GRPC_OK(Send(master->messaging(), "NoSlave", 0, {TextMessage("held")}, &resp));
+  EXPECT_EQ(resp.status(), mq::v1::SEND_OK);
+  slave->process().Kill();
+  ASSERT_TRUE(WaitSlaves(*master, 0));
+  ExpectEverySendFails(*master, "NoSlave");
 }
 
 TEST_F(ReplicationTest, SyncMasterAckedMessagesSurviveMasterKill) {
@@ -380,22 +463,54 @@ TEST_F(ReplicationTest, PullSuggestsTheBrokerByRocketMqsRule) {
   EXPECT_EQ(resp.suggest_which_broker_id(), 0);
 }
 
-TEST_F(ReplicationTest, SlaveAheadOfItsMasterRefusesToReplicate) {
-  // Give the future slave's store more bytes than the master will have: run it as a
-  // stand-alone master first (the same situation as a master that lost unflushed data).
-  {
-    BrokerProcess standalone(BrokerOptions{"", slave1_dir_.path(), "broker-a", {"haListenPort=0"}});
-    ASSERT_TRUE(standalone.Start()) << standalone.process().ReadLog();
-    SendBatches(standalone, "Ahead", 5, 10, 100, 1, "x");
-    ASSERT_EQ(standalone.Stop(), 0);
-  }
-  std::filesystem::remove(slave1_dir_.Sub("ready.1"));  // the fixture numbers ready files per process
-  auto master = StartMaster();
+TEST_F(ReplicationTest, SlaveAheadOfItsMasterIsRefusedAndNeverAcknowledgesASend) {
+  // Give the future slave's store more bytes than the master will have (the situation of a
+  // master that crashed and lost an unflushed tail the slave had copied).
+  const std::string slave_end = SeedStandalone(slave1_dir_, 5, 10, 1000, 'x');
+  auto master = StartMaster("SYNC_MASTER");
   auto slave = StartSlave(slave1_dir_, 1);
-  EXPECT_TRUE(WaitUntil([&] { return Info(*slave, "haDiverged") == "true"; }, 15s))
-      << slave->process().ReadLog();
-  EXPECT_EQ(Info(*master, "commitLogMaxOffset"), "0");
-  EXPECT_NE(slave->process().ReadLog().find("DIVERGED"), std::string::npos);
+  const std::string reason = WaitRefused(*master, *slave, "SLAVE_AHEAD");
+  EXPECT_NE(reason.find("ends at offset " + slave_end), std::string::npos) << reason;
+  EXPECT_NE(reason.find("master's max offset 0"), std::string::npos) << reason;
+  EXPECT_EQ(Info(*slave, "haDiverged"), "true");
+  EXPECT_EQ(Info(*slave, "haConnected"), "false");
+  EXPECT_NE(slave->process().ReadLog().find("replication refused by the master: SLAVE_AHEAD"),
+            std::string::npos);
+  EXPECT_EQ(Info(*slave, "commitLogMaxOffset"), slave_end);  // nothing appended, nothing cut
+
+  // Before the handshake a slave ahead counted as in sync for ~1 s per reconnect: sends across
+  // several refused reconnects must all fail.
+  ExpectSendsFailAcrossRefusals(*master, "Ahead");
+  EXPECT_EQ(Info(*master, "haRefusedReason_1").rfind("SLAVE_AHEAD", 0), 0u);
+}
+
+TEST_F(ReplicationTest, SlaveWithAnotherHistoryEndingOnAMasterRecordBoundaryIsRefused) {
+  // The slave's log and the master's first records have the same shape but other contents, so
+  // the slave's end is a record boundary of the master's log: offsets alone cannot tell.
+  const std::string slave_end = SeedStandalone(slave1_dir_, 3, 1, 300, 's');
+  auto master = StartMaster("SYNC_MASTER");
+  SendShaped(*master, 3, 300, 'm');
+  ASSERT_EQ(Info(*master, "commitLogMaxOffset"), slave_end) << "precondition: equal record sizes";
+  SendShaped(*master, 3, 300, 'm');  // the master has grown past the slave's end
+
+  auto slave = StartSlave(slave1_dir_, 1);
+  const std::string reason = WaitRefused(*master, *slave, "LOG_DIVERGED");
+  EXPECT_NE(reason.find("ends at offset " + slave_end), std::string::npos) << reason;
+  EXPECT_NE(reason.find("diverged"), std::string::npos) << reason;
+  EXPECT_EQ(Info(*slave, "haDiverged"), "true");
+  EXPECT_EQ(Info(*slave, "commitLogMaxOffset"), slave_end);  // no spliced history
+  ExpectSendsFailAcrossRefusals(*master, "Diverged");
+}
+
+TEST_F(ReplicationTest, SlaveWithAnotherSegmentSizeIsRefused) {
+  auto master = StartMaster("SYNC_MASTER");
+  auto slave = StartBroker(slave1_dir_.path(), "SLAVE", 1, {"mappedFileSizeCommitLog=8388608"});
+  const std::string reason = WaitRefused(*master, *slave, "SEGMENT_SIZE_MISMATCH");
+  EXPECT_NE(reason.find("mappedFileSizeCommitLog=8388608"), std::string::npos) << reason;
+  EXPECT_NE(reason.find("mappedFileSizeCommitLog=4194304"), std::string::npos) << reason;
+  EXPECT_EQ(Info(*slave, "haDiverged"), "false");
+  ExpectSendsFailAcrossRefusals(*master, "Segments");
+  EXPECT_EQ(Info(*slave, "commitLogMaxOffset"), "0");
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <grpcpp/grpcpp.h>
 
+#include "broker/ha/handshake.h"
 #include "broker/store/message_store.h"
 #include "common/clock.h"
 #include "common/logging.h"
@@ -72,6 +73,19 @@ void HaClient::ReplicationLoop() {
 
 bool HaClient::RunStream(const std::string& addr) {
   auto log = Logger("ha");
+  const int64_t start = store_->MaxPhyOffset();
+  if (start == 0) {
+    anchor_.reset();
+  } else if (!anchor_ || anchor_->end != start) {  // first connect: one walk of the last segment
+    auto found = store_->FindRecordAnchor(start);
+    if (!found.ok()) {
+      NoteRefusal(
+          fmt::format("LOCAL_LOG: cannot find the last record of this slave's commit log (end {}): {}", start,
+                      found.status().ToString()));
+      return false;
+    }
+    anchor_ = *found;
+  }
   auto stub = mq::v1::Replication::NewStub(rpc::CreateChannel(addr));
   grpc::ClientContext ctx;
   {
@@ -84,22 +98,21 @@ bool HaClient::RunStream(const std::string& addr) {
   report.set_broker_name(options_.broker_name);
   report.set_broker_id(options_.broker_id);
   report.set_slave_addr(options_.self_addr);
-  report.set_max_phy_offset(store_->MaxPhyOffset());
+  report.set_max_phy_offset(start);
+  *report.mutable_handshake() =
+      MakeHandshake(store_->options().mapped_file_size_commit_log, anchor_ ? &*anchor_ : nullptr);
   bool got_any = false;
+  bool refused = false;
   std::string error;
   if (stream->Write(report)) {
+    report.clear_handshake();
     mq::v1::LogChunk chunk;
     while (stream->Read(&chunk)) {
-      const int64_t local = store_->MaxPhyOffset();
-      if (chunk.master_max_offset() < local) {
-        error = fmt::format(
-            "DIVERGED: this slave's commit log ends at {} but the master's ends at {} (the master lost "
-            "unflushed data); refusing to replicate. Stop this slave, wipe its store and restart it",
-            local, chunk.master_max_offset());
-        std::lock_guard<std::mutex> lock(mu_);
-        diverged_ = true;
+      if (!got_any && !OnHandshakeReply(addr, chunk, &error)) {
+        refused = true;
         break;
       }
+      const int64_t local = store_->MaxPhyOffset();
       if (!chunk.data().empty()) {
         if (chunk.start_offset() != local) {
           error = fmt::format("chunk starts at {} but the local commit log ends at {}", chunk.start_offset(),
@@ -110,18 +123,25 @@ bool HaClient::RunStream(const std::string& addr) {
           error = "replica append: " + s.ToString();
           break;
         }
+        // The chunk holds whole records from `local`: only it is walked, not the segment.
+        const int64_t end = local + static_cast<int64_t>(chunk.data().size());
+        auto next = store_->FindRecordAnchor(end, anchor_ && anchor_->end == local ? &*anchor_ : nullptr);
+        if (!next.ok()) {
+          anchor_.reset();
+          error = fmt::format("no record ends the replicated chunk [{}, {}): {}", local, end,
+                              next.status().ToString());
+          break;
+        }
+        anchor_ = *next;
       }
       const int64_t now_max = store_->MaxPhyOffset();
       bool sync_md = false;
       {
         std::lock_guard<std::mutex> lock(mu_);
         if (!got_any) {
-          MQ_LOG_INFO(log, "replicating from master {} at offset {} (master max {})", addr, local,
-                      chunk.master_max_offset());
           connected_addr_ = addr;
           sync_md = true;
         }
-        diverged_ = false;
         last_chunk_ms_ = NowMs();
         master_max_ = chunk.master_max_offset();
         if (now_max >= master_max_) caught_up_ms_ = NowMs();
@@ -137,6 +157,11 @@ bool HaClient::RunStream(const std::string& addr) {
   }
   ctx.TryCancel();
   grpc::Status status = stream->Finish();
+  // The refusal chunk may be lost with the stream; the status carries the same reason.
+  if (!got_any && !refused && status.error_code() == grpc::StatusCode::FAILED_PRECONDITION) {
+    refused = true;
+    error = NoteRefusal("REFUSED: " + status.error_message());
+  }
   bool stopping = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -145,7 +170,7 @@ bool HaClient::RunStream(const std::string& addr) {
     connected_addr_.clear();
     stopping = stop_;
   }
-  if (!stopping) {
+  if (!stopping && !refused) {
     if (!error.empty()) {
       MQ_LOG_ERROR(log, "replication from {} stopped: {}", addr, error);
     } else if (status.error_code() != grpc::StatusCode::CANCELLED) {
@@ -155,6 +180,65 @@ bool HaClient::RunStream(const std::string& addr) {
     }
   }
   return got_any && error.empty();
+}
+
+bool HaClient::OnHandshakeReply(const std::string& addr, const mq::v1::LogChunk& first, std::string* error) {
+  if (!first.has_handshake()) {
+    *error = NoteRefusal(
+        "NO_HANDSHAKE: the master's first chunk carries no handshake reply (a master without the replication "
+        "handshake?); appending nothing");
+    return false;
+  }
+  const auto& h = first.handshake();
+  if (h.status() != mq::v1::HANDSHAKE_ACCEPTED) {
+    *error = NoteRefusal(
+        HandshakeStatusName(h.status()) + ": " + h.message(),
+        h.status() == mq::v1::HANDSHAKE_SLAVE_AHEAD || h.status() == mq::v1::HANDSHAKE_LOG_DIVERGED);
+    return false;
+  }
+  // The master checked both; an accepting reply that disagrees is a bug, and appending after
+  // it would corrupt the log.
+  const int64_t local = store_->MaxPhyOffset();
+  if (h.mapped_file_size_commit_log() != store_->options().mapped_file_size_commit_log ||
+      first.start_offset() != local) {
+    *error = NoteRefusal(fmt::format(
+        "BAD_REPLY: the master accepted mappedFileSizeCommitLog={} from offset {}, but this slave has {} and "
+        "ends at {}; appending nothing",
+        h.mapped_file_size_commit_log(), first.start_offset(), store_->options().mapped_file_size_commit_log,
+        local));
+    return false;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    refused_.clear();
+    diverged_ = false;
+    last_logged_refusal_.clear();
+    accepted_once_ = true;
+  }
+  MQ_LOG_INFO(Logger("ha"),
+              "handshake accepted by master {}: replicating from offset {} (master min {} max {})", addr,
+              local, h.master_min_offset(), h.master_max_offset());
+  return true;
+}
+
+std::string HaClient::NoteRefusal(const std::string& reason, bool diverged) {
+  bool changed = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    refused_ = reason;
+    diverged_ = diverged;
+    // The kind ("SLAVE_AHEAD"), not the message: it carries offsets that move.
+    const std::string kind = reason.substr(0, reason.find(':'));
+    changed = last_logged_refusal_ != kind;
+    last_logged_refusal_ = kind;
+  }
+  // Retries come every few seconds; the status keeps the reason, the log says it once per kind.
+  if (changed) {
+    MQ_LOG_ERROR(Logger("ha"), "replication refused by the master: {}", reason);
+  } else {
+    MQ_LOG_DEBUG(Logger("ha"), "replication refused by the master again: {}", reason);
+  }
+  return reason;
 }
 
 void HaClient::MetadataLoop() {
@@ -179,6 +263,9 @@ void HaClient::MetadataLoop() {
       md_requested_ = false;
       next_periodic = now + kMetadataSyncInterval.count();
       last_attempt = now;
+      // Only with a master whose log continues ours: a refused (e.g. diverged) slave's consumer
+      // offsets point into another history, and the master would adopt those that are ahead.
+      if (!accepted_once_ || !refused_.empty()) continue;
       addr = connected_addr_;
     }
     if (addr.empty()) addr = master_();
@@ -219,6 +306,7 @@ void HaClient::AddRuntimeInfo(std::map<std::string, std::string>* t) const {
   (*t)["haLagBytes"] = std::to_string(lag);
   (*t)["haLagTimeMills"] = std::to_string(lag == 0 || caught_up_ms_ == 0 ? 0 : NowMs() - caught_up_ms_);
   (*t)["haDiverged"] = diverged_ ? "true" : "false";
+  (*t)["haRefused"] = refused_;
   (*t)["haLastMetadataSync"] = std::to_string(last_md_sync_ms_);
 }
 

@@ -1,18 +1,22 @@
 // HaClient: the slave side of replication (RocketMQ DefaultHAClient + SlaveSynchronize).
 //
 // Replication thread: finds the master's HA address (master_ha_addr(), fed by the
-// NameServer registration replies), opens a Replicate stream from the local MaxPhyOffset(),
-// appends every chunk verbatim through MessageStore::ReplicaAppend (the dispatcher builds the
-// consume queues and index) and acknowledges its new end after each chunk. On any error it
-// reconnects with exponential backoff (100 ms .. 3 s).
-// Divergence: when the master's commit log ends before the slave's (the master lost
-// unflushed data), the slave refuses to replicate, logs an error on every attempt and reports
-// haDiverged=true; an operator must wipe the slave's store (see docs/replication.md).
+// NameServer registration replies), opens a Replicate stream from the local MaxPhyOffset()
+// with the handshake (handshake.h: segment size and the anchor of its last record, kept up to
+// date per appended chunk so a reconnect does not rescan a segment), appends every chunk
+// verbatim through MessageStore::ReplicaAppend (the dispatcher builds the consume queues and
+// index) and acknowledges its new end after each chunk. On any error it reconnects with
+// exponential backoff (100 ms .. 3 s).
+// Refusal: when the master refuses the handshake (the slave is ahead of it, the logs diverged,
+// the segment sizes differ, ...) the slave appends nothing, logs the master's reason as an
+// error, reports it as haRefused (and haDiverged=true for a log that is ahead or diverged) and
+// keeps retrying; an operator must act (see docs/replication.md).
 //
 // Metadata thread: also the stream watchdog (a stream silent for 5 s is cancelled, since the
 // master heartbeats every second). It calls GetMetadata every kMetadataSyncInterval (10 s), immediately after
 // a stream connects, and whenever the master's metadata fingerprint in a chunk changes; it sends offsets
-// committed locally (consumers reading from this slave) so the master keeps them.
+// committed locally (consumers reading from this slave) so the master keeps them. It syncs only
+// once a handshake was accepted and while none is refused.
 //
 // Threads: two dedicated threads (ReplicaAppend is a memcpy, no fsync, so appending inline
 // is fine). Locks: mu_ guards the status fields, the live stream context and the wake flags;
@@ -26,10 +30,13 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
 #include "broker/ha/metadata_sync.h"
+#include "broker/store/record_anchor.h"
+#include "mq/v1/ha.pb.h"
 
 namespace grpc {
 class ClientContext;
@@ -63,13 +70,17 @@ class HaClient {
   void Shutdown();
 
   // haMasterAddress, haConnected, haMasterMaxOffset, haLagBytes, haLagTimeMills, haDiverged,
-  // haLastMetadataSync.
+  // haRefused, haLastMetadataSync.
   void AddRuntimeInfo(std::map<std::string, std::string>* table) const;
 
  private:
   void ReplicationLoop();
   // Runs one stream until it breaks; returns whether any chunk arrived.
   bool RunStream(const std::string& addr);
+  // Handles the master's handshake reply (the first chunk); false when refused.
+  bool OnHandshakeReply(const std::string& addr, const mq::v1::LogChunk& first, std::string* error);
+  // Records a refusal for runtime info, logs it once per distinct reason; returns `reason`.
+  std::string NoteRefusal(const std::string& reason, bool diverged = false);
   void MetadataLoop();
   bool SyncMetadata(const std::string& addr);
   // Waits up to `d`; false when stopping.
@@ -88,11 +99,15 @@ class HaClient {
   int64_t master_max_ = 0;                           // GUARDED_BY(mu_)
   int64_t caught_up_ms_ = 0;                         // GUARDED_BY(mu_)
   bool diverged_ = false;                            // GUARDED_BY(mu_)
+  std::string refused_;                              // GUARDED_BY(mu_), last refusal, "" = none
+  std::string last_logged_refusal_;                  // GUARDED_BY(mu_), its kind, e.g. "SLAVE_AHEAD"
+  bool accepted_once_ = false;                       // GUARDED_BY(mu_), a handshake succeeded
   uint64_t master_md_version_ = 0;                   // GUARDED_BY(mu_)
   bool md_requested_ = false;                        // GUARDED_BY(mu_)
   int64_t last_md_sync_ms_ = 0;                      // GUARDED_BY(mu_)
   int64_t last_chunk_ms_ = 0;                        // GUARDED_BY(mu_), 0 = no live stream
   mq::v1::ConsumerOffsetTable last_master_offsets_;  // metadata thread only
+  std::optional<store::RecordAnchor> anchor_;        // replication thread only
   std::thread repl_thread_;
   std::thread md_thread_;
 };

@@ -3,8 +3,10 @@
 #include <fmt/format.h>
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <thread>
 
+#include "broker/ha/handshake.h"
 #include "broker/store/message_store.h"
 #include "common/clock.h"
 #include "common/logging.h"
@@ -25,22 +27,22 @@ class HaService::Impl final : public mq::v1::Replication::Service {
     auto log = Logger("ha");
     mq::v1::SlaveReport first;
     if (!stream->Read(&first)) return grpc::Status(grpc::StatusCode::CANCELLED, "no slave report");
-    if (first.broker_name() != owner_->options_.broker_name) {
-      auto msg = fmt::format("slave {} belongs to broker set '{}', this master serves '{}'",
-                             first.slave_addr(), first.broker_name(), owner_->options_.broker_name);
-      MQ_LOG_ERROR(log, "{}", msg);
-      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, msg);
-    }
     store::MessageStore* store = owner_->store_;
     int64_t next = first.max_phy_offset();
-    if (next < store->MinPhyOffset() && next != store->MaxPhyOffset()) {
-      auto msg = fmt::format(
-          "slave {} (brokerId {}) asks for offset {} but the master's commit log starts at {}; wipe the "
-          "slave's store to resync",
-          first.slave_addr(), first.broker_id(), next, store->MinPhyOffset());
-      MQ_LOG_ERROR(log, "{}", msg);
-      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, msg);
+    // Nothing is streamed and no ack counts before the handshake proves a common history.
+    const HandshakeVerdict verdict = CheckHandshake(*store, owner_->options_.broker_name, first);
+    mq::v1::LogChunk reply;
+    reply.set_start_offset(next);
+    *reply.mutable_handshake() = MakeHandshakeReply(*store, verdict);
+    reply.set_master_max_offset(reply.handshake().master_max_offset());
+    reply.set_master_time_ms(NowMs());
+    if (!verdict.accepted()) {
+      owner_->RecordRefusal(first.broker_id(), first.slave_addr(), HandshakeStatusName(verdict.status),
+                            verdict.message);
+      (void)stream->Write(reply);  // best effort: the status below says the same
+      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, verdict.message);
     }
+    reply.set_metadata_version(owner_->metadata_version());
     const uint64_t conn = owner_->AddSlave(first.broker_id(), first.slave_addr(), next);
     MQ_LOG_INFO(log, "slave connected broker_id={} addr={} peer={} from_offset={} master_max={}",
                 first.broker_id(), first.slave_addr(), ctx->peer(), next, store->MaxPhyOffset());
@@ -53,6 +55,7 @@ class HaService::Impl final : public mq::v1::Replication::Service {
     });
     auto last_send = std::chrono::steady_clock::now();
     std::string error;
+    if (!stream->Write(reply)) reader_done = true;
     while (!reader_done.load() && !ctx->IsCancelled()) {
       owner_->WaitForData(next, last_send + kHeartbeatInterval, reader_done);
       {
@@ -75,6 +78,8 @@ class HaService::Impl final : public mq::v1::Replication::Service {
       chunk.set_master_time_ms(NowMs());
       chunk.set_metadata_version(owner_->metadata_version());
       const auto size = static_cast<int64_t>(chunk.data().size());
+      // Before the write: the slave may ack these bytes as soon as they leave.
+      if (size > 0) owner_->OnStreamed(conn, next + size);
       if (!stream->Write(chunk)) break;
       next += size;
       last_send = now;
@@ -157,6 +162,7 @@ void HaService::WaitForSlaves(int64_t end_offset, std::chrono::milliseconds time
     std::lock_guard<std::mutex> lock(mu_);
     for (const auto& [id, s] : slaves_) any_in_sync |= InSync(s, max, now);
   }
+  // No in-sync slave: fail at once rather than wait for one (RocketMQ SLAVE_NOT_AVAILABLE).
   if (!any_in_sync) return done(store::PutStatus::kSlaveNotAvailable);
   waiters_.Wait(end_offset, timeout, [done = std::move(done)](bool ok) {
     done(ok ? store::PutStatus::kOk : store::PutStatus::kFlushSlaveTimeout);
@@ -173,12 +179,46 @@ uint64_t HaService::AddSlave(int64_t broker_id, const std::string& addr, int64_t
     s.broker_id = broker_id;
     s.addr = addr;
     s.ack_offset = offset;
+    s.reported_offset = offset;
+    s.streamed_end = offset;
     s.connected_ms = NowMs();
     s.caught_up_ms = s.connected_ms;
     s.last_ack_ms = s.connected_ms;
+    refusals_.erase(broker_id);
   }
   UpdateReplicated();
   return id;
+}
+
+void HaService::OnStreamed(uint64_t conn_id, int64_t end) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = slaves_.find(conn_id);
+  if (it != slaves_.end()) it->second.streamed_end = std::max(it->second.streamed_end, end);
+}
+
+void HaService::RecordRefusal(int64_t broker_id, const std::string& addr, const std::string& status,
+                              const std::string& message) {
+  const int64_t now = NowMs();
+  const std::string reason = status + ": " + message;
+  bool changed = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::erase_if(refusals_, [&](const auto& e) { return now - e.second.last_ms > kRefusalMemoryMs; });
+    RefusedSlave& r = refusals_[broker_id];
+    changed = r.count == 0 || r.reason.rfind(status + ": ", 0) != 0 || r.addr != addr;
+    r.broker_id = broker_id;
+    r.addr = addr;
+    r.reason = reason;
+    ++r.count;
+    r.last_ms = now;
+  }
+  // Once per kind of refusal (messages carry offsets that move): the slave retries every few
+  // seconds and haStatus counts the attempts.
+  if (changed) {
+    MQ_LOG_ERROR(Logger("ha"), "refused slave broker_id={} addr={}: {}", broker_id, addr, reason);
+  } else {
+    MQ_LOG_DEBUG(Logger("ha"), "refused slave broker_id={} addr={} again: {}", broker_id, addr, reason);
+  }
 }
 
 void HaService::RemoveSlave(uint64_t conn_id) {
@@ -190,13 +230,26 @@ void HaService::RemoveSlave(uint64_t conn_id) {
 }
 
 void HaService::OnAck(uint64_t conn_id, int64_t offset) {
+  Slave ahead;  // set when the slave claims bytes it was never sent (logged once per stream)
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = slaves_.find(conn_id);
     if (it == slaves_.end()) return;
-    it->second.ack_offset = offset;
-    it->second.last_ack_ms = NowMs();
-    if (offset >= store_->MaxPhyOffset()) it->second.caught_up_ms = it->second.last_ack_ms;
+    Slave& s = it->second;
+    if (offset > s.streamed_end && !s.reported_ahead) {
+      s.reported_ahead = true;
+      ahead = s;
+    }
+    // A slave can only hold what it was accepted with plus what this stream sent it.
+    s.reported_offset = offset;
+    s.ack_offset = std::min(offset, s.streamed_end);
+    s.last_ack_ms = NowMs();
+    if (s.ack_offset >= store_->MaxPhyOffset()) s.caught_up_ms = s.last_ack_ms;
+  }
+  if (ahead.reported_ahead) {
+    MQ_LOG_WARN(Logger("ha"),
+                "slave broker_id={} addr={} acknowledged offset {} but was only sent up to {}; counting {}",
+                ahead.broker_id, ahead.addr, offset, ahead.streamed_end, ahead.streamed_end);
   }
   UpdateReplicated();
 }
@@ -238,10 +291,22 @@ std::vector<SlaveStatus> HaService::Slaves() const {
     st.broker_id = s.broker_id;
     st.addr = s.addr;
     st.ack_offset = s.ack_offset;
+    st.reported_offset = s.reported_offset;
     st.lag_bytes = std::max<int64_t>(0, max - s.ack_offset);
     st.lag_ms = st.lag_bytes == 0 ? 0 : std::max<int64_t>(0, now - s.caught_up_ms);
     st.connected_ms = s.connected_ms;
+    st.in_sync = InSync(s, max, now);
     out.push_back(std::move(st));
+  }
+  return out;
+}
+
+std::vector<RefusedSlave> HaService::Refused() const {
+  const int64_t now = NowMs();
+  std::vector<RefusedSlave> out;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [id, r] : refusals_) {
+    if (now - r.last_ms <= kRefusalMemoryMs) out.push_back(r);
   }
   return out;
 }
@@ -256,6 +321,12 @@ void HaService::AddRuntimeInfo(std::map<std::string, std::string>* t) const {
     (*t)[fmt::format("haSlaveAckOffset_{}", s.broker_id)] = std::to_string(s.ack_offset);
     (*t)[fmt::format("haLagBytes_{}", s.broker_id)] = std::to_string(s.lag_bytes);
     (*t)[fmt::format("haLagTimeMills_{}", s.broker_id)] = std::to_string(s.lag_ms);
+    (*t)[fmt::format("haSlaveInSync_{}", s.broker_id)] = s.in_sync ? "true" : "false";
+  }
+  for (const auto& r : Refused()) {
+    (*t)[fmt::format("haRefusedAddr_{}", r.broker_id)] = r.addr;
+    (*t)[fmt::format("haRefusedReason_{}", r.broker_id)] = r.reason;
+    (*t)[fmt::format("haRefusedCount_{}", r.broker_id)] = std::to_string(r.count);
   }
 }
 
