@@ -234,6 +234,35 @@ TEST_F(MqadminTest, ClusterAndBrokerVerbs) {
   EXPECT_TRUE(WaitForRoute("PermTopic", 6));
 }
 
+TEST_F(MqadminTest, HaStatusShowsWhyASlaveIsRefused) {
+  // Another segment size: the master's replication handshake refuses this slave.
+  BrokerProcess slave({namesrv_.address(),
+                       dir_.Sub("broker-a-s"),
+                       "broker-a",
+                       {"brokerRole=SLAVE", "brokerId=1", "mappedFileSizeCommitLog=8388608"}});
+  ASSERT_TRUE(slave.Start()) << slave.process().ReadLog();
+  Struct ha;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        ha = RunJson({"haStatus", "-c", "DefaultCluster"});
+        const auto& master = Field(ha, "brokers").list_value().values(0).struct_value();
+        return Field(master, "refused").list_value().values_size() == 1;
+      },
+      std::chrono::seconds(20), std::chrono::milliseconds(200)))
+      << slave.process().ReadLog();
+  const auto& master = Field(ha, "brokers").list_value().values(0).struct_value();
+  EXPECT_EQ(Field(master, "slaveCount").string_value(), "0");
+  const auto& refused = Field(master, "refused").list_value().values(0).struct_value();
+  EXPECT_EQ(Field(refused, "brokerId").string_value(), "1");
+  EXPECT_EQ(Field(refused, "reason").string_value().rfind("SEGMENT_SIZE_MISMATCH: ", 0), 0u);
+
+  AdminRun r = Run({"haStatus", "-b", broker_->address()});
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("no slave connected"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("REFUSED broker-a"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("mappedFileSizeCommitLog=8388608"), std::string::npos) << r.out;
+}
+
 TEST_F(MqadminTest, ErrorsAreOneLineAndNonZero) {
   auto start = std::chrono::steady_clock::now();
   AdminRun r = Run({"topicList", "-n", "127.0.0.1:1"}, false);

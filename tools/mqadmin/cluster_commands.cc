@@ -167,8 +167,9 @@ Status RunUpdateBrokerConfig(const CommandArgs& a) {
   return Status::OK();
 }
 
-// Per master: its commit log end and, per connected slave, the acknowledged offset and lag
-// (bytes and ms) the master's HaService reports in its runtime info.
+// Per master: its commit log end and, per connected slave, the acknowledged offset, lag (bytes
+// and ms) and whether it counts for SYNC_MASTER, as the master's HaService reports them in its
+// runtime info; then each slave the replication handshake refused, with the master's reason.
 Status RunHaStatus(const CommandArgs& a) {
   MQ_ASSIGN_OR_RETURN(auto client, AdminClient::Create(a.namesrv));
   std::vector<BrokerTarget> masters;
@@ -178,7 +179,8 @@ Status RunHaStatus(const CommandArgs& a) {
     MQ_ASSIGN_OR_RETURN(masters, client->ResolveMasters(a.broker_addr, a.cluster));
   }
   Table table({"#Broker Name", "#Addr", "#Role", "#Max Offset", "#Slave ID", "#Slave Addr", "#Ack Offset",
-               "#Lag Bytes", "#Lag ms"});
+               "#Lag Bytes", "#Lag ms", "#In Sync"});
+  std::vector<std::string> refusals;  // printed under the table: reasons are long
   Json arr = Json::Array();
   for (const auto& m : masters) {
     mq::v1::GetBrokerRuntimeInfoRequest req;
@@ -198,29 +200,45 @@ Status RunHaStatus(const CommandArgs& a) {
       std::string ack = Get(t, "haSlaveAckOffset_" + id);
       std::string lag_bytes = Get(t, "haLagBytes_" + id);
       std::string lag_ms = Get(t, "haLagTimeMills_" + id);
-      table.Add({name, m.addr, role, max_offset, id, addr, ack, lag_bytes, lag_ms});
+      std::string in_sync = Get(t, "haSlaveInSync_" + id);
+      table.Add({name, m.addr, role, max_offset, id, addr, ack, lag_bytes, lag_ms, in_sync});
       ++slave_rows;
       jslaves.Push(Json::Object()
                        .Set("brokerId", id)
                        .Set("addr", addr)
                        .Set("ackOffset", ack)
                        .Set("lagBytes", lag_bytes)
-                       .Set("lagTimeMills", lag_ms));
+                       .Set("lagTimeMills", lag_ms)
+                       .Set("inSync", in_sync));
     }
     if (slave_rows == 0)
-      table.Add({name, m.addr, role, max_offset, "-", "no slave connected", "-", "-", "-"});
+      table.Add({name, m.addr, role, max_offset, "-", "no slave connected", "-", "-", "-", "-"});
+    Json jrefused = Json::Array();
+    constexpr std::string_view kRefusedPrefix = "haRefusedReason_";
+    for (const auto& [key, reason] : sorted) {
+      if (key.rfind(kRefusedPrefix, 0) != 0) continue;
+      std::string id = key.substr(kRefusedPrefix.size());
+      std::string addr = Get(t, "haRefusedAddr_" + id);
+      std::string count = Get(t, "haRefusedCount_" + id);
+      refusals.push_back(fmt::format("{} ({}): slave {} ({}) refused {} time(s): {}", name, m.addr, id, addr,
+                                     count, reason));
+      jrefused.Push(
+          Json::Object().Set("brokerId", id).Set("addr", addr).Set("count", count).Set("reason", reason));
+    }
     arr.Push(Json::Object()
                  .Set("brokerName", name)
                  .Set("addr", m.addr)
                  .Set("role", role)
                  .Set("maxOffset", max_offset)
                  .Set("slaveCount", Get(t, "haSlaveCount"))
-                 .Set("slaves", std::move(jslaves)));
+                 .Set("slaves", std::move(jslaves))
+                 .Set("refused", std::move(jrefused)));
   }
   if (a.json) {
     PrintJson(Json::Object().Set("brokers", std::move(arr)));
   } else {
     table.Print(std::cout);
+    for (const auto& line : refusals) std::cout << "REFUSED " << line << "\n";
   }
   return Status::OK();
 }
