@@ -3,8 +3,10 @@
 #include <fmt/format.h>
 #include <google/protobuf/util/message_differencer.h>
 
+#include <algorithm>
 #include <utility>
 
+#include "broker/meta/deferred_persister.h"
 #include "broker/meta/json_file.h"
 #include "common/logging.h"
 #include "common/naming.h"
@@ -27,10 +29,21 @@ Status ValidateTable(const google::protobuf::Message& message) {
 
 }  // namespace
 
+SubscriptionGroupManager::SubscriptionGroupManager(std::string config_dir, Options options)
+    : file_path_(std::move(config_dir) + "/subscriptionGroup.json"), options_(options) {
+  deferred_ = std::make_unique<DeferredPersister>("subscription groups", options_.persist_delay,
+                                                  [this] { return PersistIfDirty(); });
+}
+
 SubscriptionGroupManager::SubscriptionGroupManager(std::string config_dir,
                                                    bool auto_create_subscription_group)
-    : file_path_(std::move(config_dir) + "/subscriptionGroup.json"),
-      auto_create_(auto_create_subscription_group) {}
+    : SubscriptionGroupManager(std::move(config_dir),
+                               Options{.auto_create = auto_create_subscription_group}) {}
+
+SubscriptionGroupManager::~SubscriptionGroupManager() {
+  (void)deferred_->Stop();
+  (void)PersistIfDirty();  // also retries a failed synchronous write
+}
 
 mq::v1::SubscriptionGroupConfig SubscriptionGroupManager::DefaultConfig(const std::string& group) {
   mq::v1::SubscriptionGroupConfig config;
@@ -115,11 +128,13 @@ Status SubscriptionGroupManager::CreateOrUpdate(mq::v1::SubscriptionGroupConfig 
     if (it != groups_.end() && google::protobuf::util::MessageDifferencer::Equals(it->second, config)) {
       return Status::OK();
     }
+    if (it == groups_.end()) MQ_RETURN_IF_ERROR(CheckCapacityLocked(config.group_name()));
     MQ_LOG_INFO(Logger("broker"), "{} subscription group={} retry_max_times={} consume_enable={}",
                 it == groups_.end() ? "create" : "update", config.group_name(), config.retry_max_times(),
                 config.consume_enable());
     std::string name = config.group_name();
     groups_[name] = std::move(config);
+    ++change_seq_;
   }
   return PersistLocked();
 }
@@ -132,6 +147,7 @@ Status SubscriptionGroupManager::Delete(const std::string& group) {
       return Status::NotFound(fmt::format("group_name: subscription group '{}' does not exist", group));
     }
     MQ_LOG_INFO(Logger("broker"), "deleted subscription group={}", group);
+    ++change_seq_;
   }
   return PersistLocked();
 }
@@ -139,34 +155,65 @@ Status SubscriptionGroupManager::Delete(const std::string& group) {
 Result<mq::v1::SubscriptionGroupConfig> SubscriptionGroupManager::FindOrAutoCreate(const std::string& group) {
   if (auto existing = Get(group)) return *existing;
   MQ_RETURN_IF_ERROR(ValidateName("consumer_group", group));
-  if (!auto_create_) {
+  if (!options_.auto_create) {
     return Status::NotFound(fmt::format(
         "consumer_group: subscription group '{}' does not exist and autoCreateSubscriptionGroup is false",
         group));
   }
-  std::lock_guard persist_lock(persist_mu_);
   mq::v1::SubscriptionGroupConfig created = DefaultConfig(group);
   {
     std::lock_guard lock(mu_);
-    auto [it, inserted] = groups_.emplace(group, created);
-    if (!inserted) return it->second;  // created concurrently
+    auto it = groups_.find(group);
+    if (it != groups_.end()) return it->second;  // created concurrently
+    MQ_RETURN_IF_ERROR(CheckCapacityLocked(group));
+    groups_.emplace(group, created);
+    ++change_seq_;
     MQ_LOG_INFO(Logger("broker"), "auto-created subscription group={}", group);
   }
-  MQ_RETURN_IF_ERROR(PersistLocked());
+  deferred_->MarkDirty();
   return created;
+}
+
+Status SubscriptionGroupManager::CheckCapacityLocked(const std::string& group) const {
+  if (options_.max_group_count == 0 || groups_.size() < options_.max_group_count) return Status::OK();
+  return Status::ResourceExhausted(
+      fmt::format("consumer_group: cannot create subscription group '{}': the broker already holds {} groups "
+                  "(maxSubscriptionGroupCount={}); delete unused groups or raise maxSubscriptionGroupCount",
+                  group, groups_.size(), options_.max_group_count));
+}
+
+Status SubscriptionGroupManager::Flush() { return PersistIfDirty(); }
+
+bool SubscriptionGroupManager::dirty() const {
+  std::lock_guard lock(mu_);
+  return change_seq_ != persisted_seq_;
+}
+
+Status SubscriptionGroupManager::PersistIfDirty() {
+  std::lock_guard persist_lock(persist_mu_);
+  {
+    std::lock_guard lock(mu_);
+    if (change_seq_ == persisted_seq_) return Status::OK();
+  }
+  return PersistLocked();
 }
 
 Status SubscriptionGroupManager::PersistLocked() {
   mq::v1::SubscriptionGroupTable table;
+  uint64_t seq;
   {
     std::lock_guard lock(mu_);
     for (const auto& [name, config] : groups_) (*table.mutable_subscription_group_table())[name] = config;
+    seq = change_seq_;
   }
   Status s = SaveJsonFile(file_path_, table);
   if (!s.ok()) {
     MQ_LOG_ERROR(Logger("broker"), "persist subscription groups file={} failed: {}", file_path_,
                  s.ToString());
+    return s;
   }
+  std::lock_guard lock(mu_);
+  persisted_seq_ = std::max(persisted_seq_, seq);
   return s;
 }
 

@@ -1,15 +1,25 @@
 // SubscriptionGroupManager: consumer group settings (RocketMQ SubscriptionGroupManager),
 // persisted as <storePathRootDir>/config/subscriptionGroup.json (+ .bak, the previous version).
 //
-// Owns: the group -> mq::v1::SubscriptionGroupConfig map.
-// Locks: mu_ guards the map and is never held across file I/O; persist_mu_ serialises
-// mutations with their file write (lock order persist_mu_ -> mu_), so Get() never waits for an
+// Durability: explicit changes (CreateOrUpdate, Delete) are written before they return;
+// groups auto-created by pulls and heartbeats (FindOrAutoCreate) are written by a
+// DeferredPersister within Options::persist_delay, coalesced, so a request thread never does
+// file I/O. A kill -9 loses at most the groups auto-created during the last persist_delay
+// (they are re-created, with defaults, on their next use); Flush() at shutdown loses none.
+// Options::max_group_count caps the table (RESOURCE_EXHAUSTED past it).
+//
+// Owns: the group -> mq::v1::SubscriptionGroupConfig map and the DeferredPersister thread.
+// Locks: mu_ guards the map and is never held across file I/O; persist_mu_ serialises file
+// writes (lock order persist_mu_ -> mu_), so Get() and auto-creation never wait for an
 // fsync. All methods are thread-safe.
-// Lifecycle: construct, Load() once, then use from any thread. A failed write keeps the
-// in-memory change and returns the I/O error.
+// Lifecycle: construct, Load() once, then use from any thread; Flush() at shutdown (the
+// destructor flushes too). A failed write keeps the in-memory change and returns the I/O
+// error.
 #pragma once
 
+#include <chrono>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -23,11 +33,24 @@ namespace mq::broker {
 
 inline constexpr int32_t kMaxRetryMaxTimes = 1000;
 
+class DeferredPersister;
+
 class SubscriptionGroupManager {
  public:
-  // config_dir is <storePathRootDir>/config. auto_create_subscription_group mirrors
-  // RocketMQ autoCreateSubscriptionGroup (default true).
+  struct Options {
+    // autoCreateSubscriptionGroup: unknown groups are created on first use. Default: true.
+    bool auto_create = true;
+    // maxSubscriptionGroupCount: most groups the table holds; 0 = no limit. Default: 0.
+    size_t max_group_count = 0;
+    // autoCreatePersistDelayMills: longest time an auto-created group stays in memory only.
+    // Default: 1 s.
+    std::chrono::milliseconds persist_delay{1000};
+  };
+
+  // config_dir is <storePathRootDir>/config.
+  SubscriptionGroupManager(std::string config_dir, Options options);
   explicit SubscriptionGroupManager(std::string config_dir, bool auto_create_subscription_group = true);
+  ~SubscriptionGroupManager();
   SubscriptionGroupManager(const SubscriptionGroupManager&) = delete;
   SubscriptionGroupManager& operator=(const SubscriptionGroupManager&) = delete;
 
@@ -38,14 +61,15 @@ class SubscriptionGroupManager {
   std::vector<mq::v1::SubscriptionGroupConfig> All() const;  // sorted by name
   size_t Count() const;
 
-  // Validates, stores and persists. An unchanged config is a no-op.
+  // Validates, stores and persists before returning. An unchanged config is a no-op.
+  // ResourceExhausted when it would add a group past max_group_count.
   Status CreateOrUpdate(mq::v1::SubscriptionGroupConfig config);
   // NotFound when absent.
   Status Delete(const std::string& group);
 
   // Returns the group, auto-creating it with RocketMQ's defaults when enabled; otherwise
   // NotFound("consumer_group: subscription group 'X' does not exist and autoCreateSubscriptionGroup is
-  // false").
+  // false"); ResourceExhausted when the table is full. Never does file I/O.
   Result<mq::v1::SubscriptionGroupConfig> FindOrAutoCreate(const std::string& group);
 
   // RocketMQ SubscriptionGroupConfig defaults for `group`.
@@ -53,17 +77,28 @@ class SubscriptionGroupManager {
   // Error messages start with the offending field.
   static Status Validate(const mq::v1::SubscriptionGroupConfig& config);
 
+  // Writes the table now when anything changed since the last successful write.
+  Status Flush();
+  // Whether a change is in memory only.
+  bool dirty() const;
+
   const std::string& file_path() const { return file_path_; }
 
  private:
-  Status PersistLocked();  // requires persist_mu_, not mu_
+  Status PersistLocked();                                      // requires persist_mu_, not mu_
+  Status PersistIfDirty();                                     // takes persist_mu_
+  Status CheckCapacityLocked(const std::string& group) const;  // requires mu_
 
   const std::string file_path_;
-  const bool auto_create_;
+  const Options options_;
 
   std::mutex persist_mu_;
   mutable std::mutex mu_;
   std::map<std::string, mq::v1::SubscriptionGroupConfig> groups_;  // GUARDED_BY(mu_)
+  uint64_t change_seq_ = 0;                                        // GUARDED_BY(mu_)
+  uint64_t persisted_seq_ = 0;                                     // GUARDED_BY(mu_)
+  // Declared last: its thread calls PersistIfDirty() and must stop before the rest dies.
+  std::unique_ptr<DeferredPersister> deferred_;
 };
 
 }  // namespace mq::broker

@@ -7,10 +7,11 @@
 #include <random>
 #include <utility>
 
+#include "broker/meta/deferred_persister.h"
 #include "broker/meta/json_file.h"
-#include "common/perm.h"
 #include "common/logging.h"
 #include "common/naming.h"
+#include "common/perm.h"
 #include "mq/v1/broker_meta.pb.h"
 
 namespace mq::broker {
@@ -50,6 +51,13 @@ TopicConfigManager::TopicConfigManager(std::string config_dir, Options options, 
   data_version_.set_timestamp(clock_->NowMillis());
   data_version_.set_counter(0);
   data_version_.set_state_version(RandomStateVersion());
+  deferred_ = std::make_unique<DeferredPersister>("topics", options_.persist_delay,
+                                                  [this] { return PersistIfDirty(); });
+}
+
+TopicConfigManager::~TopicConfigManager() {
+  (void)deferred_->Stop();
+  (void)PersistIfDirty();  // also retries a failed synchronous write
 }
 
 Status TopicConfigManager::Validate(const mq::v1::TopicConfig& config) {
@@ -141,13 +149,14 @@ size_t TopicConfigManager::Count() const {
 
 Status TopicConfigManager::CreateOrUpdate(mq::v1::TopicConfig config) {
   MQ_RETURN_IF_ERROR(Validate(config));
-  std::lock_guard persist_lock(persist_mu_);
+  std::unique_lock persist_lock(persist_mu_);
   {
     std::lock_guard lock(mu_);
     auto it = topics_.find(config.topic_name());
     if (it != topics_.end() && google::protobuf::util::MessageDifferencer::Equals(it->second, config)) {
       return Status::OK();
     }
+    if (it == topics_.end()) MQ_RETURN_IF_ERROR(CheckCapacityLocked(config.topic_name()));
     MQ_LOG_INFO(Logger("broker"), "{} topic={} read_queues={} write_queues={} perm={}",
                 it == topics_.end() ? "create" : "update", config.topic_name(), config.read_queue_nums(),
                 config.write_queue_nums(), PermToString(config.perm()));
@@ -155,7 +164,10 @@ Status TopicConfigManager::CreateOrUpdate(mq::v1::TopicConfig config) {
     topics_[name] = std::move(config);
     BumpVersionLocked();
   }
-  Status s = PersistLocked();
+  std::vector<std::pair<DurableCallback, Status>> settled;
+  Status s = PersistLocked(&settled);
+  persist_lock.unlock();
+  RunSettled(std::move(settled));
   NotifyChanged();
   return s;
 }
@@ -168,12 +180,12 @@ Result<mq::v1::TopicConfig> TopicConfigManager::CreateOnSend(const std::string& 
     return Status::NotFound(
         fmt::format("topic: topic '{}' does not exist and autoCreateTopicEnable is false", topic));
   }
-  std::lock_guard persist_lock(persist_mu_);
   mq::v1::TopicConfig created;
   {
     std::lock_guard lock(mu_);
     auto it = topics_.find(topic);
     if (it != topics_.end()) return it->second;  // created concurrently
+    MQ_RETURN_IF_ERROR(CheckCapacityLocked(topic));
     int32_t template_queues = options_.default_topic_queue_nums;
     auto tmpl = topics_.find(kAutoCreateTopicKeyTopic);
     if (tmpl != topics_.end()) {
@@ -191,9 +203,8 @@ Result<mq::v1::TopicConfig> TopicConfigManager::CreateOnSend(const std::string& 
     BumpVersionLocked();
     MQ_LOG_INFO(Logger("broker"), "auto-created topic={} queues={}", topic, queues);
   }
-  Status s = PersistLocked();
+  deferred_->MarkDirty();
   NotifyChanged();
-  if (!s.ok()) return s;
   return created;
 }
 
@@ -202,23 +213,23 @@ Result<mq::v1::TopicConfig> TopicConfigManager::CreateIfAbsent(const std::string
   if (auto existing = Get(topic)) return *existing;
   mq::v1::TopicConfig created = MakeTopic(topic, queue_nums, perm);
   MQ_RETURN_IF_ERROR(Validate(created));
-  std::lock_guard persist_lock(persist_mu_);
   {
     std::lock_guard lock(mu_);
-    auto [it, inserted] = topics_.emplace(topic, created);
-    if (!inserted) return it->second;  // created concurrently
+    auto it = topics_.find(topic);
+    if (it != topics_.end()) return it->second;  // created concurrently
+    MQ_RETURN_IF_ERROR(CheckCapacityLocked(topic));
+    topics_.emplace(topic, created);
     BumpVersionLocked();
     MQ_LOG_INFO(Logger("broker"), "created topic={} queues={} perm={}", topic, queue_nums,
                 PermToString(perm));
   }
-  Status s = PersistLocked();
+  deferred_->MarkDirty();
   NotifyChanged();
-  if (!s.ok()) return s;
   return created;
 }
 
 Status TopicConfigManager::Delete(const std::string& topic) {
-  std::lock_guard persist_lock(persist_mu_);
+  std::unique_lock persist_lock(persist_mu_);
   {
     std::lock_guard lock(mu_);
     if (topics_.erase(topic) == 0) {
@@ -227,7 +238,10 @@ Status TopicConfigManager::Delete(const std::string& topic) {
     BumpVersionLocked();
     MQ_LOG_INFO(Logger("broker"), "deleted topic={}", topic);
   }
-  Status s = PersistLocked();
+  std::vector<std::pair<DurableCallback, Status>> settled;
+  Status s = PersistLocked(&settled);
+  persist_lock.unlock();
+  RunSettled(std::move(settled));
   NotifyChanged();
   return s;
 }
@@ -245,17 +259,83 @@ void TopicConfigManager::SetChangeListener(std::function<void()> listener) {
 void TopicConfigManager::BumpVersionLocked() {
   data_version_.set_timestamp(clock_->NowMillis());
   data_version_.set_counter(data_version_.counter() + 1);
+  ++change_seq_;
+}
+
+Status TopicConfigManager::CheckCapacityLocked(const std::string& topic) const {
+  if (options_.max_topic_count == 0 || topics_.size() < options_.max_topic_count) return Status::OK();
+  return Status::ResourceExhausted(
+      fmt::format("topic: cannot create '{}': broker {} already holds {} topics (maxTopicCount={}); delete "
+                  "unused topics or raise maxTopicCount",
+                  topic, options_.broker_name, topics_.size(), options_.max_topic_count));
+}
+
+Status TopicConfigManager::Flush() { return PersistIfDirty(); }
+
+bool TopicConfigManager::dirty() const {
+  std::lock_guard lock(mu_);
+  return change_seq_ != persisted_seq_;
+}
+
+Status TopicConfigManager::PersistIfDirty() {
+  std::vector<std::pair<DurableCallback, Status>> settled;
+  Status s;
+  {
+    std::lock_guard persist_lock(persist_mu_);
+    {
+      std::lock_guard lock(mu_);
+      if (change_seq_ == persisted_seq_) return Status::OK();
+    }
+    s = PersistLocked(&settled);
+  }
+  RunSettled(std::move(settled));
+  return s;
+}
+
+void TopicConfigManager::WhenDurable(DurableCallback done) {
+  {
+    std::lock_guard lock(mu_);
+    if (persisted_seq_ < change_seq_) {
+      durable_waiters_.push_back({change_seq_, std::move(done)});
+      done = nullptr;
+    }
+  }
+  if (done) return done(Status::OK());
+  deferred_->FlushSoon();  // without mu_: after Stop() it writes on this thread
+}
+
+void TopicConfigManager::RunSettled(std::vector<std::pair<DurableCallback, Status>> settled) {
+  for (auto& [done, status] : settled) done(status);
 }
 
 Status TopicConfigManager::PersistLocked() {
+  std::vector<std::pair<DurableCallback, Status>> settled;
+  Status s = PersistLocked(&settled);
+  RunSettled(std::move(settled));
+  return s;
+}
+
+Status TopicConfigManager::PersistLocked(std::vector<std::pair<DurableCallback, Status>>* settled) {
   mq::v1::TopicConfigTable table;
+  uint64_t seq;
   {
     std::lock_guard lock(mu_);
     for (const auto& [name, config] : topics_) (*table.mutable_topic_config_table())[name] = config;
     *table.mutable_data_version() = data_version_;
+    seq = change_seq_;
   }
   Status s = SaveJsonFile(file_path_, table);
-  if (!s.ok()) MQ_LOG_ERROR(Logger("broker"), "persist topics file={} failed: {}", file_path_, s.ToString());
+  if (!s.ok()) {
+    MQ_LOG_ERROR(Logger("broker"), "persist topics file={} failed: {}", file_path_, s.ToString());
+  }
+  std::lock_guard lock(mu_);
+  if (s.ok()) persisted_seq_ = std::max(persisted_seq_, seq);
+  // Waiters this write covered learn its outcome; a failed write is retried later, but a
+  // waiting send must not hang on it.
+  auto covered = std::stable_partition(durable_waiters_.begin(), durable_waiters_.end(),
+                                       [seq](const DurableWaiter& w) { return w.seq > seq; });
+  for (auto it = covered; it != durable_waiters_.end(); ++it) settled->emplace_back(std::move(it->done), s);
+  durable_waiters_.erase(covered, durable_waiters_.end());
   return s;
 }
 

@@ -4,8 +4,10 @@
 
 #include <memory>
 
+#include "common/file_util.h"
 #include "test_files.h"
 #include "testutil/temp_dir.h"
+#include "testutil/wait.h"
 
 namespace mq::broker {
 namespace {
@@ -143,6 +145,59 @@ TEST_F(SubscriptionGroupManagerTest, CorruptFileIsCorruptionThenBackupIsUsed) {
   auto m = Open();
   EXPECT_TRUE(m->Get("A"));
   EXPECT_FALSE(m->Get("B"));
+}
+
+bool FileHasGroup(const std::string& path, const std::string& group) {
+  auto content = ReadFileToString(path);
+  return content.ok() && content->find("\"" + group + "\"") != std::string::npos;
+}
+
+TEST_F(SubscriptionGroupManagerTest, AutoCreatedGroupsAreWrittenOffTheRequestThread) {
+  SubscriptionGroupManager::Options options;
+  options.persist_delay = std::chrono::seconds(60);
+  const std::string file = config_dir_ + "/subscriptionGroup.json";
+  {
+    SubscriptionGroupManager m(config_dir_, options);
+    ASSERT_TRUE(m.Load().ok());
+    for (int i = 0; i < 100; ++i) ASSERT_TRUE(m.FindOrAutoCreate("cg" + std::to_string(i)).ok());
+    EXPECT_FALSE(FileHasGroup(file, "cg0")) << "the pull path rewrote subscriptionGroup.json";
+    EXPECT_TRUE(m.dirty());
+    ASSERT_TRUE(m.CreateOrUpdate(SubscriptionGroupManager::DefaultConfig("admin_group")).ok());
+    EXPECT_TRUE(FileHasGroup(file, "admin_group")) << "explicit changes are written before returning";
+    EXPECT_TRUE(FileHasGroup(file, "cg99"));
+    EXPECT_FALSE(m.dirty());
+    ASSERT_TRUE(m.FindOrAutoCreate("late").ok());
+    EXPECT_FALSE(FileHasGroup(file, "late"));
+  }
+  EXPECT_TRUE(FileHasGroup(file, "late")) << "destruction (graceful stop) writes pending groups";
+
+  options.persist_delay = std::chrono::milliseconds(50);
+  SubscriptionGroupManager m(config_dir_, options);
+  ASSERT_TRUE(m.Load().ok());
+  ASSERT_TRUE(m.FindOrAutoCreate("soon").ok());
+  EXPECT_TRUE(mq::testing::WaitUntil([&] { return FileHasGroup(file, "soon"); }, std::chrono::seconds(10)));
+}
+
+TEST_F(SubscriptionGroupManagerTest, MaxGroupCountRefusesNewGroupsWithResourceExhausted) {
+  SubscriptionGroupManager::Options options;
+  options.max_group_count = 2;
+  SubscriptionGroupManager m(config_dir_, options);
+  ASSERT_TRUE(m.Load().ok());
+  ASSERT_TRUE(m.FindOrAutoCreate("g1").ok());
+  ASSERT_TRUE(m.CreateOrUpdate(SubscriptionGroupManager::DefaultConfig("g2")).ok());
+  auto full = m.FindOrAutoCreate("g3");
+  ASSERT_EQ(full.status().code(), StatusCode::kResourceExhausted) << full.status().ToString();
+  EXPECT_EQ(full.status().message().rfind("consumer_group: cannot create subscription group 'g3'", 0), 0u)
+      << full.status().message();
+  EXPECT_NE(full.status().message().find("maxSubscriptionGroupCount=2"), std::string::npos);
+  EXPECT_EQ(m.CreateOrUpdate(SubscriptionGroupManager::DefaultConfig("g3")).code(),
+            StatusCode::kResourceExhausted);
+  EXPECT_TRUE(m.FindOrAutoCreate("g1").ok());
+  auto updated = SubscriptionGroupManager::DefaultConfig("g2");
+  updated.set_retry_max_times(3);
+  EXPECT_TRUE(m.CreateOrUpdate(updated).ok());
+  ASSERT_TRUE(m.Delete("g1").ok());
+  EXPECT_TRUE(m.FindOrAutoCreate("g3").ok());
 }
 
 }  // namespace

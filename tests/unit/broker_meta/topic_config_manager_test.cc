@@ -2,11 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <memory>
 
 #include "common/perm.h"
 #include "test_files.h"
 #include "testutil/temp_dir.h"
+#include "testutil/wait.h"
 
 namespace mq::broker {
 namespace {
@@ -25,11 +27,15 @@ mq::v1::TopicConfig Topic(const std::string& name, int32_t queues = 8, int32_t p
 
 class TopicConfigManagerTest : public ::testing::Test {
  protected:
-  std::unique_ptr<TopicConfigManager> Open(bool auto_create = true) {
+  std::unique_ptr<TopicConfigManager> Open(
+      bool auto_create = true, size_t max_topics = 0,
+      std::chrono::milliseconds persist_delay = std::chrono::seconds(1)) {
     TopicConfigManager::Options options;
     options.cluster_name = "DefaultCluster";
     options.broker_name = "broker-a";
     options.auto_create_topic_enable = auto_create;
+    options.max_topic_count = max_topics;
+    options.persist_delay = persist_delay;
     auto manager = std::make_unique<TopicConfigManager>(config_dir_, options, &clock_);
     Status s = manager->Load();
     EXPECT_TRUE(s.ok()) << s.ToString();
@@ -183,6 +189,7 @@ TEST_F(TopicConfigManagerTest, CreateOnSendCapsQueuesByTemplate) {
   auto again = m->CreateOnSend("Small", 64);
   EXPECT_EQ(again->write_queue_nums(), 2) << "an existing topic is returned unchanged";
 
+  m.reset();  // a graceful stop writes the auto-created topics
   auto restarted = Open();
   EXPECT_TRUE(restarted->Get("Big"));
 }
@@ -224,6 +231,7 @@ TEST_F(TopicConfigManagerTest, CreateIfAbsentIgnoresAutoCreateFlag) {
   EXPECT_EQ(again->write_queue_nums(), 1) << "existing topic returned unchanged";
   EXPECT_EQ(calls, 1);
   EXPECT_TRUE(m->CreateIfAbsent("%DLQ%cg", 0, kPermReadWrite).status().IsInvalidArgument());
+  ASSERT_TRUE(m->Flush().ok());  // written later, like a topic auto-created by a send
   EXPECT_TRUE(Open(false)->Get("%RETRY%cg"));
 }
 
@@ -267,6 +275,99 @@ TEST(PermTest, Bits) {
   EXPECT_EQ(PermToString(6), "RW-");
   EXPECT_EQ(PermToString(7), "RWX");
   EXPECT_EQ(kPermPriority, 8);
+}
+
+bool FileHasTopic(const std::string& path, const std::string& topic) {
+  auto content = ReadFileToString(path);
+  return content.ok() && content->find("\"" + topic + "\"") != std::string::npos;
+}
+
+TEST_F(TopicConfigManagerTest, AutoCreatedTopicsAreNotWrittenOnTheRequestThread) {
+  auto m = Open(true, 0, std::chrono::seconds(60));
+  const std::string file = config_dir_ + "/topics.json";
+  for (int i = 0; i < 200; ++i) ASSERT_TRUE(m->CreateOnSend("Auto" + std::to_string(i), 4).ok());
+  ASSERT_TRUE(m->CreateIfAbsent("%RETRY%cg", 1, kPermReadWrite).ok());
+  EXPECT_TRUE(m->Get("Auto199"));
+  EXPECT_FALSE(FileHasTopic(file, "Auto0")) << "the send path rewrote topics.json";
+  EXPECT_FALSE(FileHasTopic(file, "%RETRY%cg"));
+  EXPECT_TRUE(m->dirty());
+  ASSERT_TRUE(m->Flush().ok());
+  EXPECT_FALSE(m->dirty());
+  EXPECT_TRUE(FileHasTopic(file, "Auto0"));
+  EXPECT_TRUE(FileHasTopic(file, "Auto199"));
+  EXPECT_TRUE(FileHasTopic(file, "%RETRY%cg"));
+}
+
+TEST_F(TopicConfigManagerTest, AutoCreatedTopicIsWrittenWithinTheDelay) {
+  auto m = Open(true, 0, std::chrono::milliseconds(50));
+  const std::string file = config_dir_ + "/topics.json";
+  ASSERT_TRUE(m->CreateOnSend("Soon", 4).ok());
+  EXPECT_TRUE(mq::testing::WaitUntil([&] { return FileHasTopic(file, "Soon"); }, std::chrono::seconds(10)));
+  EXPECT_TRUE(mq::testing::WaitUntil([&] { return !m->dirty(); }, std::chrono::seconds(10)));
+  // The .bak keeps the previous version, as for synchronous writes.
+  EXPECT_TRUE(FileHasTopic(file + ".bak", "TBW102"));
+}
+
+TEST_F(TopicConfigManagerTest, ExplicitChangesAreWrittenBeforeReturning) {
+  auto m = Open(true, 0, std::chrono::seconds(60));
+  const std::string file = config_dir_ + "/topics.json";
+  ASSERT_TRUE(m->CreateOnSend("Pending", 4).ok());
+  ASSERT_TRUE(m->CreateOrUpdate(Topic("Admin")).ok());
+  EXPECT_TRUE(FileHasTopic(file, "Admin"));
+  EXPECT_TRUE(FileHasTopic(file, "Pending")) << "a whole-table write carries pending auto-created topics";
+  EXPECT_FALSE(m->dirty());
+}
+
+TEST_F(TopicConfigManagerTest, DestructionWritesPendingTopics) {
+  {
+    auto m = Open(true, 0, std::chrono::seconds(60));
+    ASSERT_TRUE(m->CreateOnSend("Late", 2).ok());
+  }
+  auto m = Open();
+  ASSERT_TRUE(m->Get("Late"));
+  EXPECT_EQ(m->Get("Late")->write_queue_nums(), 2);
+}
+
+TEST_F(TopicConfigManagerTest, WhenDurableWaitsForTheWriteWithoutTheDelay) {
+  auto m = Open(true, 0, std::chrono::seconds(60));
+  const std::string file = config_dir_ + "/topics.json";
+  bool at_once = false;
+  m->WhenDurable([&](const Status& s) { at_once = s.ok(); });
+  EXPECT_TRUE(at_once) << "nothing pending: answered on the caller";
+
+  ASSERT_TRUE(m->CreateOnSend("SyncFlushed", 4).ok());
+  std::atomic<int> answered{0};
+  std::atomic<bool> on_disk_when_answered{false};
+  for (int i = 0; i < 3; ++i) {
+    m->WhenDurable([&](const Status& s) {
+      on_disk_when_answered = s.ok() && FileHasTopic(file, "SyncFlushed");
+      ++answered;
+    });
+  }
+  // The 60 s delay is not waited out: a waiter makes the write start at once.
+  ASSERT_TRUE(mq::testing::WaitUntil([&] { return answered == 3; }, std::chrono::seconds(10)));
+  EXPECT_TRUE(on_disk_when_answered);
+  EXPECT_FALSE(m->dirty());
+}
+
+TEST_F(TopicConfigManagerTest, MaxTopicCountRefusesNewTopicsWithResourceExhausted) {
+  auto m = Open(true, /*max_topics=*/6);  // 4 system topics + 2
+  ASSERT_EQ(m->Count(), 4u);
+  ASSERT_TRUE(m->CreateOnSend("A", 4).ok());
+  ASSERT_TRUE(m->CreateOrUpdate(Topic("B")).ok());
+  auto full = m->CreateOnSend("C", 4);
+  ASSERT_EQ(full.status().code(), StatusCode::kResourceExhausted) << full.status().ToString();
+  EXPECT_EQ(full.status().message().rfind("topic: cannot create 'C'", 0), 0u) << full.status().message();
+  EXPECT_NE(full.status().message().find("maxTopicCount=6"), std::string::npos);
+  EXPECT_EQ(m->CreateOrUpdate(Topic("C")).code(), StatusCode::kResourceExhausted);
+  EXPECT_EQ(m->CreateIfAbsent("%DLQ%cg", 1, kPermReadWrite).status().code(), StatusCode::kResourceExhausted);
+  EXPECT_FALSE(m->Get("C"));
+  EXPECT_EQ(m->Count(), 6u);
+  // Existing topics still resolve and update; deleting one makes room.
+  EXPECT_TRUE(m->CreateOnSend("A", 4).ok());
+  EXPECT_TRUE(m->CreateOrUpdate(Topic("B", 16)).ok());
+  ASSERT_TRUE(m->Delete("B").ok());
+  EXPECT_TRUE(m->CreateOnSend("C", 4).ok());
 }
 
 }  // namespace
