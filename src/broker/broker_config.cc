@@ -7,6 +7,7 @@
 #include <cstdlib>
 
 #include "common/naming.h"
+#include "common/rpc/grpc_defaults.h"
 
 namespace mq::broker {
 
@@ -42,6 +43,17 @@ ConfigSchema BindBrokerConfig(BrokerConfig* c) {
   s.AddBool("autoCreateSubscriptionGroup", &c->autoCreateSubscriptionGroup,
             "create unknown groups on first use");
   s.AddInt("brokerPermission", &c->brokerPermission, 0, 15, "broker perm bits (READ 4 | WRITE 2)");
+  s.AddInt("maxTopicCount", &c->maxTopicCount, 16, 10000000, "most topics this broker holds");
+  s.AddInt("maxSubscriptionGroupCount", &c->maxSubscriptionGroupCount, 1, 10000000,
+           "most subscription groups this broker holds");
+  s.AddInt("autoCreatePersistDelayMills", &c->autoCreatePersistDelayMills, 0, 60000,
+           "longest time (ms) an auto-created topic or group is in memory only");
+  s.AddInt("maxSuspendedPullRequests", &c->maxSuspendedPullRequests, 1, 10000000,
+           "most long-polling requests parked at once");
+  s.AddInt("grpcMemoryQuota", &c->grpcMemoryQuota, 16LL * 1024 * 1024, INT64_MAX,
+           "bytes gRPC may use for connections and in-flight requests");
+  s.AddInt("pullResponseMemoryQuota", &c->pullResponseMemoryQuota, 4LL * 1024 * 1024, INT64_MAX,
+           "bytes of pull responses built but not yet sent");
   s.AddBool("longPollingEnable", &c->longPollingEnable, "hold pulls until messages arrive");
   s.AddInt("shortPollingTimeMills", &c->shortPollingTimeMills, 0, 60000,
            "hold time when long polling is off");
@@ -127,6 +139,16 @@ store::StoreOptions ToStoreOptions(const BrokerConfig& c) {
   if (inet_pton(AF_INET, c.brokerIP1.c_str(), &addr) == 1) o.store_host_ip = ntohl(addr.s_addr);
   o.store_host_port = static_cast<uint32_t>(c.listenPort);
   return o;
+}
+
+rpc::ServerLimits ServerLimitsOf(const BrokerConfig& c) {
+  rpc::ServerLimits limits;
+  // The envelope (topic, properties, keys, up to 1024 batch entries) is bounded by a body's
+  // size again plus 1 MiB; a request between maxMessageSize and this limit still gets the
+  // precise "messages[i].body" error instead of gRPC's generic one.
+  limits.max_receive_bytes = 2 * c.maxMessageSize + 1024 * 1024;
+  limits.memory_quota_bytes = c.grpcMemoryQuota;
+  return limits;
 }
 
 bool IsSlave(const BrokerConfig& c) { return c.brokerRole == "SLAVE"; }

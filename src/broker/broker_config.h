@@ -13,6 +13,10 @@
 #include "common/config_file.h"
 #include "common/result.h"
 
+namespace mq::rpc {
+struct ServerLimits;
+}
+
 namespace mq::broker {
 
 struct BrokerConfig {
@@ -48,6 +52,21 @@ struct BrokerConfig {
   bool autoCreateTopicEnable = true;
   bool autoCreateSubscriptionGroup = true;
   int32_t brokerPermission = 6;  // PermName bits: READ 4 | WRITE 2
+  // --- bounds on what clients can make the broker hold (ours; RocketMQ has no such keys)
+  // Most topics / subscription groups this broker holds (system topics included); creating
+  // one past the limit, by a send, a pull or mqadmin, fails with RESOURCE_EXHAUSTED.
+  int32_t maxTopicCount = 50000;
+  int32_t maxSubscriptionGroupCount = 50000;
+  // Longest time (ms) a topic or group auto-created by client traffic is in memory only
+  // before topics.json / subscriptionGroup.json is rewritten (one write per burst).
+  int64_t autoCreatePersistDelayMills = 1000;
+  // Most pulls (and GetConsumerIds waits) parked by long polling at once.
+  int32_t maxSuspendedPullRequests = 10000;
+  // Memory (bytes) gRPC may use for connections and in-flight request data on listenPort.
+  int64_t grpcMemoryQuota = 512LL * 1024 * 1024;
+  // Bytes of messages in pull responses built but not yet sent; a pull past it is answered
+  // RESOURCE_EXHAUSTED and retried by the consumer.
+  int64_t pullResponseMemoryQuota = 256LL * 1024 * 1024;
   // --- consumption
   bool longPollingEnable = true;
   int64_t shortPollingTimeMills = 1000;
@@ -70,6 +89,9 @@ ConfigSchema BindBrokerConfig(BrokerConfig* config);
 Status FinalizeBrokerConfig(BrokerConfig* config);
 Result<std::vector<std::string>> ParseNamesrvAddr(const std::string& value);
 store::StoreOptions ToStoreOptions(const BrokerConfig& config);
+// Limits of the client port: requests up to 2 x maxMessageSize + 1 MiB reach the send
+// validation (which names the oversized field); bigger ones are refused by gRPC unread.
+rpc::ServerLimits ServerLimitsOf(const BrokerConfig& config);
 bool IsSlave(const BrokerConfig& config);
 
 // Keys mqadmin updateBrokerConfig may change on a running broker.

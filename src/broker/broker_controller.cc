@@ -11,7 +11,6 @@
 #include "broker/longpolling/wait_registry.h"
 #include "broker/meta/client_registry.h"
 #include "broker/meta/consumer_offset_manager.h"
-#include "common/perm.h"
 #include "broker/meta/queue_lock_manager.h"
 #include "broker/meta/subscription_group_manager.h"
 #include "broker/meta/topic_config_manager.h"
@@ -26,6 +25,7 @@
 #include "common/clock.h"
 #include "common/logging.h"
 #include "common/naming.h"
+#include "common/perm.h"
 #include "common/rpc/grpc_defaults.h"
 
 namespace mq::broker {
@@ -73,8 +73,14 @@ Status BrokerController::Start() {
   topic_options.broker_name = config_.brokerName;
   topic_options.default_topic_queue_nums = config_.defaultTopicQueueNums;
   topic_options.auto_create_topic_enable = config_.autoCreateTopicEnable;
+  topic_options.max_topic_count = static_cast<size_t>(config_.maxTopicCount);
+  topic_options.persist_delay = std::chrono::milliseconds(config_.autoCreatePersistDelayMills);
   topics_ = std::make_unique<TopicConfigManager>(config_dir, topic_options, clock);
-  groups_ = std::make_unique<SubscriptionGroupManager>(config_dir, config_.autoCreateSubscriptionGroup);
+  SubscriptionGroupManager::Options group_options;
+  group_options.auto_create = config_.autoCreateSubscriptionGroup;
+  group_options.max_group_count = static_cast<size_t>(config_.maxSubscriptionGroupCount);
+  group_options.persist_delay = std::chrono::milliseconds(config_.autoCreatePersistDelayMills);
+  groups_ = std::make_unique<SubscriptionGroupManager>(config_dir, group_options);
   offsets_ = std::make_unique<ConsumerOffsetManager>(config_dir);
   clients_ = std::make_unique<ClientRegistry>(clock, config_.channelExpiredTimeout);
   locks_ = std::make_unique<QueueLockManager>(clock, config_.queueLockMaxLiveTime);
@@ -83,7 +89,7 @@ Status BrokerController::Start() {
   MQ_RETURN_IF_ERROR(offsets_->Load());
 
   executor_.Start();
-  waits_ = std::make_unique<WaitRegistry>(&executor_);
+  waits_ = std::make_unique<WaitRegistry>(&executor_, static_cast<size_t>(config_.maxSuspendedPullRequests));
   store_ = std::make_unique<store::MessageStore>(ToStoreOptions(config_), clock);
   store_->AddArrivalListener([this](const std::string& topic, int32_t queue_id, int64_t) {
     waits_->Notify(QueueWaitKey(topic, queue_id));
@@ -132,7 +138,7 @@ Status BrokerController::Start() {
   admin_ = std::make_unique<AdminService>(admin_processor_.get());
 
   auto started = rpc::StartServer(config_.bindAddress, config_.listenPort, {messaging_.get(), admin_.get()},
-                                  "listenPort");
+                                  "listenPort", ServerLimitsOf(config_));
   if (!started.ok()) {
     if (ha_service_) ha_service_->Shutdown();
     store_->Shutdown();
@@ -230,6 +236,10 @@ void BrokerController::Shutdown() {
   server_->Wait();
   executor_.Shutdown();
   if (Status s = offsets_->Persist(); !s.ok()) MQ_LOG_ERROR(log, "persist offsets: {}", s.ToString());
+  // Topics and groups auto-created within the last autoCreatePersistDelayMills.
+  if (Status s = topics_->Flush(); !s.ok()) MQ_LOG_ERROR(log, "persist topics: {}", s.ToString());
+  if (Status s = groups_->Flush(); !s.ok())
+    MQ_LOG_ERROR(log, "persist subscription groups: {}", s.ToString());
   store_->Shutdown();
   MQ_LOG_INFO(log, "broker stopped broker_name={} broker_id={}", config_.brokerName, config_.brokerId);
 }

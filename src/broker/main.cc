@@ -2,6 +2,9 @@
 // (-c FILE, -n NAMESRV_ADDR, -p to print the configuration).
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <iostream>
 
 #include "broker/broker_config.h"
@@ -18,6 +21,13 @@ int Fail(std::string_view message) { return mq::DaemonFail("mqbroker", message);
 }  // namespace
 
 int main(int argc, char** argv) {
+#if defined(__GLIBC__)
+  // Message-sized buffers (requests, pull responses: up to maxMessageSize) are mmapped and
+  // handed back to the kernel when freed. glibc otherwise raises its mmap threshold after the
+  // first such free and keeps later ones in the heap, so a burst of 4 MiB messages would pin
+  // its peak as resident memory long after the memory quotas released it.
+  mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
+#endif
   mq::BlockShutdownSignals();
   CLI::App app{"mqbroker: the message broker of the mq suite (RocketMQ-compatible configuration)"};
   mq::ConfigSources sources;

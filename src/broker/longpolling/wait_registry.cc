@@ -1,12 +1,15 @@
 #include "broker/longpolling/wait_registry.h"
 
+#include <fmt/format.h>
+
 #include <vector>
 
 namespace mq::broker {
 
-WaitRegistry::WaitRegistry(IoExecutor* executor) : executor_(executor) {}
+WaitRegistry::WaitRegistry(IoExecutor* executor, size_t max_waiters)
+    : executor_(executor), max_waiters_(max_waiters) {}
 
-void WaitRegistry::Park(const std::string& key, std::chrono::milliseconds timeout, Check check) {
+Status WaitRegistry::Park(const std::string& key, std::chrono::milliseconds timeout, Check check) {
   auto waiter = std::make_shared<Waiter>();
   waiter->check = std::move(check);
   uint64_t id;
@@ -14,17 +17,25 @@ void WaitRegistry::Park(const std::string& key, std::chrono::milliseconds timeou
     std::lock_guard lock(mu_);
     if (closed_) {
       waiter->check(true);
-      return;
+      return Status::OK();
+    }
+    if (max_waiters_ != 0 && count_ >= max_waiters_) {
+      return Status::ResourceExhausted(
+          fmt::format("suspend_timeout_millis: the broker already holds {} suspended requests "
+                      "(maxSuspendedPullRequests={}); retry later",
+                      count_, max_waiters_));
     }
     id = next_id_++;
     waiters_[key][id] = waiter;
+    ++count_;
   }
   waiter->timer = executor_->ScheduleAfter(timeout, [this, key, id, waiter] { Run(key, id, waiter, true); });
   if (waiter->timer == 0) {  // executor stopped: answer now
     Run(key, id, waiter, true);
-    return;
+    return Status::OK();
   }
   executor_->Post([this, key, id, waiter] { Run(key, id, waiter, false); });
+  return Status::OK();
 }
 
 void WaitRegistry::Notify(const std::string& key) {
@@ -57,7 +68,7 @@ void WaitRegistry::Remove(const std::string& key, uint64_t id) {
   std::lock_guard lock(mu_);
   auto it = waiters_.find(key);
   if (it == waiters_.end()) return;
-  it->second.erase(id);
+  count_ -= it->second.erase(id);
   if (it->second.empty()) waiters_.erase(it);
 }
 
@@ -67,6 +78,7 @@ void WaitRegistry::Shutdown() {
     std::lock_guard lock(mu_);
     closed_ = true;
     all.swap(waiters_);
+    count_ = 0;
   }
   for (auto& [key, waiters] : all) {
     for (auto& [id, waiter] : waiters) {
@@ -80,9 +92,7 @@ void WaitRegistry::Shutdown() {
 
 size_t WaitRegistry::size() const {
   std::lock_guard lock(mu_);
-  size_t n = 0;
-  for (const auto& [key, waiters] : waiters_) n += waiters.size();
-  return n;
+  return count_;
 }
 
 }  // namespace mq::broker

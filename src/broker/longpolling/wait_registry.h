@@ -8,6 +8,9 @@
 // an arrival just before parking) and exactly once with timed_out=true at the deadline unless
 // it returned true before; after returning true it is never called again. Calls for one
 // waiter never overlap.
+// Capacity: at most `max_waiters` requests are parked at once (maxSuspendedPullRequests), so
+// clients cannot make the broker hold unbounded requests and their eventual responses; Park()
+// past it refuses with RESOURCE_EXHAUSTED and the caller answers the request with that.
 // Threads: checks run on the IoExecutor's threads; Park/Notify are thread-safe and never block.
 // Locking: mu_ guards waiters_; each waiter's own mutex serialises its checks. mu_ is never
 // held while a check runs.
@@ -23,6 +26,7 @@
 #include <unordered_map>
 
 #include "common/io_executor.h"
+#include "common/status.h"
 
 namespace mq::broker {
 
@@ -30,11 +34,14 @@ class WaitRegistry {
  public:
   using Check = std::function<bool(bool timed_out)>;
 
-  explicit WaitRegistry(IoExecutor* executor);
+  // max_waiters 0 = no limit.
+  explicit WaitRegistry(IoExecutor* executor, size_t max_waiters = 0);
   WaitRegistry(const WaitRegistry&) = delete;
   WaitRegistry& operator=(const WaitRegistry&) = delete;
 
-  void Park(const std::string& key, std::chrono::milliseconds timeout, Check check);
+  // Parks `check` under `key`. ResourceExhausted (check not called, nothing parked) when
+  // max_waiters requests are parked already.
+  [[nodiscard]] Status Park(const std::string& key, std::chrono::milliseconds timeout, Check check);
   void Notify(const std::string& key);
   // Answers every parked request as timed out (broker shutdown); later Park() calls are
   // answered at once.
@@ -54,9 +61,11 @@ class WaitRegistry {
   void Remove(const std::string& key, uint64_t id);
 
   IoExecutor* executor_;
+  const size_t max_waiters_;
   mutable std::mutex mu_;
   std::unordered_map<std::string, std::map<uint64_t, WaiterPtr>> waiters_;  // guarded by mu_
   uint64_t next_id_ = 1;                                                    // guarded by mu_
+  size_t count_ = 0;                                                        // guarded by mu_
   bool closed_ = false;                                                     // guarded by mu_
 };
 

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <set>
 
+#include "broker/longpolling/wait_registry.h"
 #include "broker/meta/client_registry.h"
 #include "broker/meta/consumer_offset_manager.h"
 #include "broker/meta/subscription_group_manager.h"
@@ -203,6 +204,9 @@ mq::v1::GetBrokerRuntimeInfoResponse AdminProcessor::GetRuntimeInfo() {
   t["commitLogFlushedOffset"] = std::to_string(ctx_.store->FlushedPhyOffset());
   t["dispatchBehindBytes"] = std::to_string(ctx_.store->MaxPhyOffset() - ctx_.store->DispatchedPhyOffset());
   t["topicCount"] = std::to_string(ctx_.topics->Count());
+  t["subscriptionGroupCount"] = std::to_string(ctx_.groups->Count());
+  // Parked long-polling requests, against maxSuspendedPullRequests.
+  t["suspendedRequests"] = std::to_string(ctx_.waits->size());
   t["flushDiskType"] = c.flushDiskType;
   struct statvfs vfs {};
   if (statvfs(c.storePathRootDir.c_str(), &vfs) == 0 && vfs.f_blocks > 0) {

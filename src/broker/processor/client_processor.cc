@@ -119,14 +119,17 @@ void ClientProcessor::GetConsumerIds(const mq::v1::GetConsumerIdsRequest& r, Ids
   };
   fill(&resp);
   if (r.wait_millis() == 0 || resp.version() != r.known_version()) return done(Status::OK(), resp);
-  ctx_.waits->Park(GroupWaitKey(r.consumer_group()), std::chrono::milliseconds(r.wait_millis()),
-                   [fill, known = r.known_version(), done = std::move(done)](bool timed_out) {
-                     mq::v1::GetConsumerIdsResponse out;
-                     fill(&out);
-                     if (out.version() == known && !timed_out) return false;
-                     done(Status::OK(), out);
-                     return true;
-                   });
+  auto shared_done = std::make_shared<IdsDone>(std::move(done));
+  Status parked =
+      ctx_.waits->Park(GroupWaitKey(r.consumer_group()), std::chrono::milliseconds(r.wait_millis()),
+                       [fill, known = r.known_version(), shared_done](bool timed_out) {
+                         mq::v1::GetConsumerIdsResponse out;
+                         fill(&out);
+                         if (out.version() == known && !timed_out) return false;
+                         (*shared_done)(Status::OK(), out);
+                         return true;
+                       });
+  if (!parked.ok()) (*shared_done)(parked, resp);
 }
 
 Result<mq::v1::LockBatchResponse> ClientProcessor::LockBatch(const mq::v1::LockBatchRequest& r) {

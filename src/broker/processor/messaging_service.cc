@@ -1,7 +1,9 @@
 #include "broker/processor/messaging_service.h"
 
 #include <string>
+#include <utility>
 
+#include "broker/processor/byte_budget.h"
 #include "common/rpc/status_convert.h"
 #include "common/rpc/unary_reply.h"
 
@@ -19,6 +21,20 @@ std::string PeerAddress(const std::string& peer) {
   return peer;
 }
 
+// Keeps the pull response's budget lease until gRPC is done with the call, i.e. until the
+// serialized response has left (or the call failed); the default reactor has no such hook.
+class PullReactor : public grpc::ServerUnaryReactor {
+ public:
+  void Finish(const grpc::Status& status, ByteBudget::Lease lease) {
+    lease_ = std::move(lease);
+    grpc::ServerUnaryReactor::Finish(status);
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  ByteBudget::Lease lease_;
+};
+
 }  // namespace
 
 grpc::ServerUnaryReactor* MessagingService::SendMessage(grpc::CallbackServerContext* ctx,
@@ -32,14 +48,15 @@ grpc::ServerUnaryReactor* MessagingService::SendMessage(grpc::CallbackServerCont
   return reactor;
 }
 
-grpc::ServerUnaryReactor* MessagingService::PullMessage(grpc::CallbackServerContext* ctx,
+grpc::ServerUnaryReactor* MessagingService::PullMessage(grpc::CallbackServerContext*,
                                                         const mq::v1::PullMessageRequest* request,
                                                         mq::v1::PullMessageResponse* response) {
-  auto* reactor = ctx->DefaultReactor();
-  pull_->Pull(*request, [reactor, response](const Status& s, const mq::v1::PullMessageResponse& r) {
-    if (s.ok()) *response = r;
-    reactor->Finish(rpc::ToGrpcStatus(s));
-  });
+  auto* reactor = new PullReactor();
+  pull_->Pull(*request,
+              [reactor, response](const Status& s, mq::v1::PullMessageResponse* r, ByteBudget::Lease lease) {
+                if (s.ok()) response->Swap(r);
+                reactor->Finish(rpc::ToGrpcStatus(s), std::move(lease));
+              });
   return reactor;
 }
 

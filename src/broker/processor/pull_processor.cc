@@ -5,13 +5,13 @@
 
 #include "broker/longpolling/wait_registry.h"
 #include "broker/meta/consumer_offset_manager.h"
-#include "common/perm.h"
 #include "broker/meta/subscription_group_manager.h"
 #include "broker/meta/topic_config_manager.h"
 #include "broker/processor/message_convert.h"
 #include "broker/store/message_store.h"
 #include "common/coding.h"
 #include "common/naming.h"
+#include "common/perm.h"
 
 namespace mq::broker {
 namespace {
@@ -84,45 +84,55 @@ struct PullProcessor::PullState {
   int64_t group_broker_id = 0;  // the group's brokerId (suggested when slave reads are off)
   int64_t slow_broker_id = 1;   // the group's whichBrokerWhenConsumeSlowly
   mq::v1::PullMessageResponse response;
+  Status error;             // when not OK, the answer instead of `response`
+  ByteBudget::Lease lease;  // bytes of `response`'s messages
   Done done;
 };
 
+PullProcessor::PullProcessor(BrokerContext ctx) : ctx_(ctx), budget_(ctx.config->pullResponseMemoryQuota) {}
+
+void PullProcessor::Answer(PullState& state) {
+  if (!state.error.ok()) state.response.Clear();
+  state.done(state.error, &state.response, std::move(state.lease));
+}
+
 void PullProcessor::Pull(const mq::v1::PullMessageRequest& request, Done done) {
-  mq::v1::PullMessageResponse empty;
-  if (Status s = ValidatePull(request); !s.ok()) return done(s, empty);
+  mq::v1::PullMessageResponse empty_response;
+  auto* empty = &empty_response;
+  if (Status s = ValidatePull(request); !s.ok()) return done(s, empty, {});
   const BrokerConfig& config = *ctx_.config;
   if (!IsReadable(ctx_.runtime->broker_permission.load())) {
     return done(
         Status::PermissionDenied(fmt::format("broker: brokerPermission {} of {} forbids reads",
                                              ctx_.runtime->broker_permission.load(), config.brokerName)),
-        empty);
+        empty, {});
   }
   auto topic = ctx_.topics->Get(request.topic());
   if (!topic) {
     return done(Status::NotFound(fmt::format("topic: '{}' does not exist on broker {}", request.topic(),
                                              config.brokerName)),
-                empty);
+                empty, {});
   }
   if (!IsReadable(topic->perm())) {
     return done(Status::PermissionDenied(
                     fmt::format("topic: '{}' has perm {} and refuses reads", request.topic(), topic->perm())),
-                empty);
+                empty, {});
   }
   if (request.queue_id() >= topic->read_queue_nums()) {
     return done(
         Status::InvalidArgument(fmt::format("queue_id: {} is out of range [0, {}) of topic '{}'",
                                             request.queue_id(), topic->read_queue_nums(), request.topic())),
-        empty);
+        empty, {});
   }
   auto group = ctx_.groups->FindOrAutoCreate(request.consumer_group());
-  if (!group.ok()) return done(group.status(), empty);
+  if (!group.ok()) return done(group.status(), empty, {});
   if (!group->consume_enable()) {
     return done(Status::PermissionDenied(fmt::format("consumer_group: consumption of group '{}' is disabled",
                                                      request.consumer_group())),
-                empty);
+                empty, {});
   }
   auto tags = ParseTagExpression(request.subscription());
-  if (!tags.ok()) return done(tags.status(), empty);
+  if (!tags.ok()) return done(tags.status(), empty, {});
 
   // A slave keeps commits too (consumers read from it while the master is away); metadata
   // sync hands them back to the master (see docs/replication.md).
@@ -145,27 +155,35 @@ void PullProcessor::Pull(const mq::v1::PullMessageRequest& request, Done done) {
     state->response.set_next_begin_offset(*reset);
     state->response.set_min_offset(ctx_.store->MinOffsetInQueue(request.topic(), request.queue_id()));
     state->response.set_max_offset(ctx_.store->MaxOffsetInQueue(request.topic(), request.queue_id()));
-    return state->done(Status::OK(), state->response);
+    return Answer(*state);
   }
 
   const bool long_polling = ctx_.runtime->long_polling_enable.load();
   const int64_t hold_ms =
       long_polling ? request.suspend_timeout_millis()
                    : std::min(request.suspend_timeout_millis(), ctx_.runtime->short_polling_time_ms.load());
-  if (ReadOnce(*state, /*timed_out=*/hold_ms == 0)) return state->done(Status::OK(), state->response);
+  if (ReadOnce(*state, /*timed_out=*/hold_ms == 0)) return Answer(*state);
 
-  ctx_.waits->Park(QueueWaitKey(request.topic(), request.queue_id()), std::chrono::milliseconds(hold_ms),
-                   [this, state](bool timed_out) {
-                     if (!ReadOnce(*state, timed_out)) return false;
-                     state->done(Status::OK(), state->response);
-                     return true;
-                   });
+  Status parked = ctx_.waits->Park(QueueWaitKey(request.topic(), request.queue_id()),
+                                   std::chrono::milliseconds(hold_ms), [this, state](bool timed_out) {
+                                     if (!ReadOnce(*state, timed_out)) return false;
+                                     Answer(*state);
+                                     return true;
+                                   });
+  if (!parked.ok()) state->done(parked, empty, {});
 }
 
 bool PullProcessor::ReadOnce(PullState& state, bool timed_out) {
   const auto& req = state.request;
   int32_t max_nums = req.max_msg_nums() == 0 ? kDefaultMaxMsgNums : req.max_msg_nums();
   int32_t max_bytes = req.max_bytes() == 0 ? kMaxPullBytes : std::min(req.max_bytes(), kMaxPullBytes);
+  auto lease = budget_.TryAcquire(max_bytes);
+  if (!lease) {
+    state.error = Status::ResourceExhausted(fmt::format(
+        "pull: the broker holds {} bytes of unsent pull responses (pullResponseMemoryQuota={}); retry later",
+        budget_.used(), budget_.limit()));
+    return true;
+  }
   auto result = ctx_.store->GetMessages(req.consumer_group(), req.topic(), req.queue_id(), state.offset,
                                         max_nums, max_bytes, state.filter);
   auto& resp = state.response;
@@ -179,6 +197,10 @@ bool PullProcessor::ReadOnce(PullState& state, bool timed_out) {
   switch (result.status) {
     case GS::kFound: {
       resp.set_status(mq::v1::FOUND);
+      int64_t bytes = 0;
+      for (const auto& record : result.messages) bytes += static_cast<int64_t>(record.size());
+      lease->Resize(bytes);
+      state.lease = std::move(*lease);
       for (const auto& record : result.messages) {
         if (Status s = ToMessageExt(record, ctx_.config->brokerName, resp.add_messages()); !s.ok()) {
           resp.mutable_messages()->RemoveLast();

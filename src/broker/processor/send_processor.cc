@@ -160,12 +160,31 @@ void SendProcessor::Send(const mq::v1::SendMessageRequest& req, Done done) {
     stats->put_bytes += body_bytes;
     done(Status::OK(), resp);
   };
+  if (config.flushDiskType == "SYNC_FLUSH") complete = WithDurableTopic(std::move(complete));
   if (ha_ != nullptr) complete = WithReplication(std::move(complete));
   if (inputs.size() == 1) {
     ctx_.store->PutMessage(std::move(inputs.front()), std::move(complete));
   } else {
     ctx_.store->PutMessages(std::move(inputs), std::move(complete));
   }
+}
+
+store::PutCallback SendProcessor::WithDurableTopic(store::PutCallback complete) const {
+  TopicConfigManager* topics = ctx_.topics;
+  return [topics, complete = std::move(complete)](const store::PutResult& r) {
+    if (r.status != store::PutStatus::kOk) return complete(r);
+    // Usually at once: only the first sends to a just auto-created topic wait for the write.
+    topics->WhenDurable([r, complete](const Status& s) {
+      if (s.ok()) return complete(r);
+      store::PutResult failed = r;
+      failed.status = store::PutStatus::kServiceNotAvailable;
+      failed.error =
+          "topic: the message is stored but its auto-created topic could not be written to "
+          "topics.json: " +
+          s.message();
+      complete(failed);
+    });
+  };
 }
 
 store::PutCallback SendProcessor::WithReplication(store::PutCallback complete) const {

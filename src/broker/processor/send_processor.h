@@ -4,7 +4,9 @@
 // (SYNC_FLUSH), so a network thread never waits on fsync. On a master with an HaService the
 // composition is PutMessage -> local flush policy -> replication: every append wakes the
 // replication streams and, on a SYNC_MASTER, `done` runs once the slaves acknowledged the
-// bytes (on an HA ack thread) or with SLAVE_NOT_AVAILABLE / FLUSH_SLAVE_TIMEOUT.
+// bytes (on an HA ack thread) or with SLAVE_NOT_AVAILABLE / FLUSH_SLAVE_TIMEOUT. In
+// SYNC_FLUSH the first sends to an auto-created topic are answered once the topic is in
+// topics.json (from the metadata writer's thread; never a gRPC thread).
 // Thread-safe; stateless apart from the round-robin counter.
 #pragma once
 
@@ -34,6 +36,9 @@ class SendProcessor {
  private:
   // Wraps the completion with the replication step (ha_ != null).
   store::PutCallback WithReplication(store::PutCallback complete) const;
+  // SYNC_FLUSH: an acknowledged message's topic must survive a crash too, so the reply also
+  // waits for an auto-created topic to reach topics.json (TopicConfigManager::WhenDurable).
+  store::PutCallback WithDurableTopic(store::PutCallback complete) const;
 
   BrokerContext ctx_;
   ha::HaService* const ha_;

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <grpcpp/create_channel.h>
+#include <grpcpp/resource_quota.h>
 #include <grpcpp/security/credentials.h>
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/support/channel_arguments.h>
@@ -10,20 +11,26 @@
 
 namespace mq::rpc {
 
-void ApplyServerDefaults(grpc::ServerBuilder& builder) {
+void ApplyServerDefaults(grpc::ServerBuilder& builder, const ServerLimits& limits) {
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  builder.SetMaxReceiveMessageSize(kMaxGrpcMessageBytes);
+  builder.SetMaxReceiveMessageSize(limits.max_receive_bytes);
+  if (limits.memory_quota_bytes > 0) {
+    grpc::ResourceQuota quota("mq-server");
+    quota.Resize(static_cast<size_t>(limits.memory_quota_bytes));
+    builder.SetResourceQuota(quota);
+  }
   builder.SetMaxSendMessageSize(kMaxGrpcMessageBytes);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
 }
 
 Result<StartedServer> StartServer(const std::string& host, int port,
-                                  const std::vector<grpc::Service*>& services, std::string_view port_key) {
+                                  const std::vector<grpc::Service*>& services, std::string_view port_key,
+                                  const ServerLimits& limits) {
   const std::string bind = HostPort{host, static_cast<uint16_t>(port)}.ToString();
   StartedServer started;
   grpc::ServerBuilder builder;
-  ApplyServerDefaults(builder);
+  ApplyServerDefaults(builder, limits);
   builder.AddListeningPort(bind, grpc::InsecureServerCredentials(), &started.port);
   for (auto* service : services) builder.RegisterService(service);
   started.server = builder.BuildAndStart();

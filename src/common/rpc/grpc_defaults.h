@@ -18,7 +18,18 @@ namespace mq::rpc {
 
 inline constexpr int kMaxGrpcMessageBytes = 64 * 1024 * 1024;
 
-void ApplyServerDefaults(grpc::ServerBuilder& builder);
+// What one server lets its clients make it hold. The defaults suit internal ports (HA,
+// NameServer); a broker's client port derives tighter ones from its config.
+struct ServerLimits {
+  // Largest request gRPC accepts; bigger ones are refused with RESOURCE_EXHAUSTED before
+  // being buffered whole.
+  int max_receive_bytes = kMaxGrpcMessageBytes;
+  // grpc::ResourceQuota over the server's connections and in-flight request data (bytes;
+  // 0 = none). Under pressure gRPC shrinks reads and sheds streams instead of growing.
+  int64_t memory_quota_bytes = 0;
+};
+
+void ApplyServerDefaults(grpc::ServerBuilder& builder, const ServerLimits& limits = {});
 struct StartedServer {
   std::unique_ptr<grpc::Server> server;
   int port = 0;  // the bound port (the real one when `port` 0 was asked for)
@@ -26,7 +37,8 @@ struct StartedServer {
 // Builds and starts a server with the defaults above on host:port serving `services`.
 // Unavailable, naming `port_key` (the config key, e.g. "listenPort"), when it cannot bind.
 Result<StartedServer> StartServer(const std::string& host, int port,
-                                  const std::vector<grpc::Service*>& services, std::string_view port_key);
+                                  const std::vector<grpc::Service*>& services, std::string_view port_key,
+                                  const ServerLimits& limits = {});
 
 // An insecure channel to host:port with the suite's defaults. Each call creates its own
 // subchannel pool, so channels to one address do not share a connection by accident.

@@ -26,12 +26,15 @@ TEST_F(WaitRegistryTest, NotifyCompletesWhenConditionHolds) {
   std::atomic<bool> ready{false};
   std::atomic<int> answered{0};
   std::atomic<bool> by_timeout{false};
-  waits_.Park("t@0", 10s, [&](bool timed_out) {
-    if (!ready && !timed_out) return false;
-    by_timeout = timed_out;
-    ++answered;
-    return true;
-  });
+  ASSERT_TRUE(waits_
+                  .Park("t@0", 10s,
+                        [&](bool timed_out) {
+                          if (!ready && !timed_out) return false;
+                          by_timeout = timed_out;
+                          ++answered;
+                          return true;
+                        })
+                  .ok());
   ASSERT_TRUE(testing::WaitUntil([&] { return waits_.size() == 1; }, 5s));
   waits_.Notify("t@0");  // condition not met yet: stays parked
   waits_.Notify("other");
@@ -47,11 +50,14 @@ TEST_F(WaitRegistryTest, NotifyCompletesWhenConditionHolds) {
 TEST_F(WaitRegistryTest, DeadlineAnswersExactlyOnce) {
   std::atomic<int> timeouts{0};
   std::atomic<int> calls{0};
-  waits_.Park("k", 50ms, [&](bool timed_out) {
-    ++calls;
-    if (timed_out) ++timeouts;
-    return timed_out;
-  });
+  ASSERT_TRUE(waits_
+                  .Park("k", 50ms,
+                        [&](bool timed_out) {
+                          ++calls;
+                          if (timed_out) ++timeouts;
+                          return timed_out;
+                        })
+                  .ok());
   ASSERT_TRUE(testing::WaitUntil([&] { return timeouts == 1; }, 5s));
   waits_.Notify("k");
   EXPECT_TRUE(testing::WaitUntil([&] { return waits_.size() == 0; }, 5s));
@@ -61,10 +67,13 @@ TEST_F(WaitRegistryTest, DeadlineAnswersExactlyOnce) {
 TEST_F(WaitRegistryTest, ImmediateCheckAfterParkClosesTheRace) {
   // The condition already holds when parking (an arrival raced the park): answered without Notify.
   std::atomic<bool> answered{false};
-  waits_.Park("k", 10s, [&](bool) {
-    answered = true;
-    return true;
-  });
+  ASSERT_TRUE(waits_
+                  .Park("k", 10s,
+                        [&](bool) {
+                          answered = true;
+                          return true;
+                        })
+                  .ok());
   EXPECT_TRUE(testing::WaitUntil([&] { return answered.load(); }, 5s));
 }
 
@@ -74,12 +83,32 @@ TEST_F(WaitRegistryTest, ShutdownAnswersParkedAndLaterRequests) {
     if (timed_out) ++timeouts;
     return timed_out;
   };
-  waits_.Park("a", 60s, check);
-  waits_.Park("b", 60s, check);
+  ASSERT_TRUE(waits_.Park("a", 60s, check).ok());
+  ASSERT_TRUE(waits_.Park("b", 60s, check).ok());
   waits_.Shutdown();
   EXPECT_EQ(timeouts, 2);
-  waits_.Park("c", 60s, check);
+  ASSERT_TRUE(waits_.Park("c", 60s, check).ok());
   EXPECT_EQ(timeouts, 3);
+}
+
+TEST_F(WaitRegistryTest, RefusesPastCapacityAndFreesSlotsWhenAnswered) {
+  WaitRegistry capped(&executor_, /*max_waiters=*/2);
+  std::atomic<bool> release{false};
+  auto check = [&](bool timed_out) { return timed_out || release.load(); };
+  ASSERT_TRUE(capped.Park("a", 60s, check).ok());
+  ASSERT_TRUE(capped.Park("b", 60s, check).ok());
+  bool called = false;
+  Status full = capped.Park("c", 60s, [&](bool) { return called = true; });
+  EXPECT_EQ(full.code(), StatusCode::kResourceExhausted) << full.ToString();
+  EXPECT_EQ(full.message().rfind("suspend_timeout_millis:", 0), 0u) << full.message();
+  EXPECT_NE(full.message().find("maxSuspendedPullRequests=2"), std::string::npos) << full.message();
+  EXPECT_FALSE(called);
+  EXPECT_EQ(capped.size(), 2u);
+  release = true;
+  capped.Notify("a");
+  ASSERT_TRUE(testing::WaitUntil([&] { return capped.size() == 1; }, 5s));
+  EXPECT_TRUE(capped.Park("c", 60s, check).ok());
+  capped.Shutdown();
 }
 
 }  // namespace
