@@ -435,11 +435,133 @@ TEST(BrokerMemoryTest, FloodOf4MiBSendsAndParkedPullsKeepsAnonymousRssBounded) {
   std::printf("broker RssAnon baseline=%lld MiB peak=%lld MiB bound=+%lld MiB\n",
               static_cast<long long>(baseline / kMiB), static_cast<long long>(peak / kMiB),
               static_cast<long long>(bound / kMiB));
+#if defined(__SANITIZE_ADDRESS__)
+  // Under AddressSanitizer the figure is the sanitizer's, not the broker's: its allocator
+  // ignores mallopt, and shadow memory stays resident for every address range a 4 MiB buffer
+  // ever used (measured +263..289 MiB even with quarantine_size_mb=0, +600 MiB with the
+  // default quarantine). The flood still runs for the sanitizer's checks; the bound is
+  // asserted by the Release build.
+  std::printf("AddressSanitizer build: anonymous RSS bound not asserted\n");
+#else
   EXPECT_LT(peak - baseline, bound);
-  // Still serving afterwards.
+#endif
+  // Still serving afterwards, once the cancelled pulls' response budget has been released.
   mq::v1::PullMessageResponse r;
-  ASSERT_GRPC_OK(Pull(broker.messaging(), "after", "Flood", 0, 0, &r));
+  EXPECT_TRUE(WaitUntil([&] { return Pull(broker.messaging(), "after", "Flood", 0, 0, &r).ok(); }, 10s));
   EXPECT_EQ(r.status(), mq::v1::FOUND);
+}
+
+// Resident memory (VmRSS: anonymous + mapped store pages) of a process.
+int64_t RssBytes(pid_t pid) {
+  auto status = ReadFileToString("/proc/" + std::to_string(pid) + "/status");
+  if (!status.ok()) return 0;
+  auto pos = status->find("VmRSS:");
+  return pos == std::string::npos ? 0 : std::stoll(status->substr(pos + 6)) * 1024;
+}
+
+// Sends one small message to each of `topics` new topics ("Bench<i>"), `in_flight` at a time.
+class TopicCreator {
+ public:
+  TopicCreator(const std::string& target, int topics, int in_flight)
+      : stub_(mq::v1::Messaging::NewStub(rpc::CreateChannel(target))), topics_(topics) {
+    for (int i = 0; i < in_flight; ++i) Launch();
+  }
+  ~TopicCreator() {
+    stop_ = true;
+    WaitUntil([this] { return finished_ == started_; }, 60s);
+  }
+  bool Done(std::chrono::milliseconds timeout) {
+    return WaitUntil([this] { return finished_ == topics_; }, timeout, 5ms);
+  }
+  int failed() const { return failed_; }
+  // Elapsed time when the i-th thousand completed.
+  std::vector<std::chrono::steady_clock::time_point> milestones() {
+    std::lock_guard lock(mu_);
+    return milestones_;
+  }
+
+ private:
+  struct Call {
+    grpc::ClientContext ctx;
+    mq::v1::SendMessageRequest req;
+    mq::v1::SendMessageResponse resp;
+  };
+  void Launch() {
+    if (stop_) return;
+    int i = next_.fetch_add(1);
+    if (i >= topics_) return;
+    ++started_;
+    auto* call = new Call();
+    call->req.set_producer_group("bench");
+    call->req.set_topic("Bench" + std::to_string(i));
+    call->req.set_queue_id(0);
+    *call->req.add_messages() = TextMessage("x");
+    call->ctx.set_deadline(std::chrono::system_clock::now() + 60s);
+    stub_->async()->SendMessage(&call->ctx, &call->req, &call->resp, [this, call](grpc::Status s) {
+      delete call;
+      if (!s.ok()) ++failed_;
+      if (++completed_ % 1000 == 0) {
+        std::lock_guard lock(mu_);
+        milestones_.push_back(std::chrono::steady_clock::now());
+      }
+      Launch();
+      ++finished_;  // last: Done() and the destructor wait for it
+    });
+  }
+
+  std::unique_ptr<Stub> stub_;
+  const int topics_;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> next_{0};
+  std::atomic<int> started_{0};
+  std::atomic<int> completed_{0};
+  std::atomic<int> finished_{0};
+  std::atomic<int> failed_{0};
+  std::mutex mu_;
+  std::vector<std::chrono::steady_clock::time_point> milestones_;  // guarded by mu_
+};
+
+// Not a test: the "20,000 auto-created topics" benchmark of docs/benchmarks.md. Run with
+//   build/bin/broker_limits_test --gtest_also_run_disabled_tests --gtest_filter='*Bench*'
+// MQ_BENCH_TOPICS changes the count.
+TEST(BrokerMetadataBench, DISABLED_TopicsAutoCreatedBySends) {
+  const int topics = std::getenv("MQ_BENCH_TOPICS") ? std::atoi(std::getenv("MQ_BENCH_TOPICS")) : 20000;
+  TempDir dir;
+  // The store fallocates every consume-queue segment: with the default 6 MB segments 20,000
+  // one-queue topics would take 120 GB of disk. 1,000-entry segments keep it at 400 MB.
+  BrokerProcess broker({"", dir.path(), "broker-a", {"logLevel=warn", "mappedFileSizeConsumeQueue=20000"}});
+  ASSERT_TRUE(broker.Start()) << broker.process().ReadLog();
+  const std::string target = "127.0.0.1" + broker.address().substr(broker.address().rfind(':'));
+  const pid_t pid = broker.process().pid();
+  const int64_t rss0 = RssBytes(pid);
+  const int64_t anon0 = AnonRssBytes(pid);
+  const auto start = std::chrono::steady_clock::now();
+  TopicCreator creator(target, topics, 16);
+  ASSERT_TRUE(creator.Done(1800s));
+  const auto end = std::chrono::steady_clock::now();
+  EXPECT_EQ(creator.failed(), 0);
+  auto ms = [](auto d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); };
+  auto marks = creator.milestones();
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  std::printf("topics=%d total=%lld ms (%.0f topics/s)\n", topics, static_cast<long long>(ms(end - start)),
+              topics * 1000.0 / std::max<int64_t>(1, ms(end - start)));
+  if (marks.size() >= 2) {
+    std::printf("first 1000: %lld ms, last 1000: %lld ms\n", static_cast<long long>(ms(marks[0] - start)),
+                static_cast<long long>(ms(marks.back() - marks[marks.size() - 2])));
+  }
+  // The store builds one consume queue per new topic asynchronously; wait until it caught up.
+  ASSERT_TRUE(WaitUntil([&] { return RuntimeInfo(broker, "dispatchBehindBytes") == "0"; }, 1800s, 50ms));
+  std::printf("consume queues dispatched %lld ms after the first send\n",
+              static_cast<long long>(ms(std::chrono::steady_clock::now() - start)));
+  std::printf("broker VmRSS %lld -> %lld MiB, RssAnon %lld -> %lld MiB\n", static_cast<long long>(rss0 >> 20),
+              static_cast<long long>(RssBytes(pid) >> 20), static_cast<long long>(anon0 >> 20),
+              static_cast<long long>(AnonRssBytes(pid) >> 20));
+  const auto stop_start = std::chrono::steady_clock::now();
+  ASSERT_EQ(broker.Stop(), 0);
+  auto file = ReadFileToString(dir.path() + "/store/config/topics.json");
+  std::printf("graceful stop %lld ms; topics.json %lld KiB\n",
+              static_cast<long long>(ms(std::chrono::steady_clock::now() - stop_start)),
+              static_cast<long long>(file.ok() ? file->size() >> 10 : 0));
 }
 
 }  // namespace
