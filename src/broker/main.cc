@@ -1,11 +1,14 @@
 // mqbroker: the broker daemon. Flags follow RocketMQ's mqbroker where it has them
 // (-c FILE, -n NAMESRV_ADDR, -p to print the configuration).
+#include <sys/resource.h>
+
 #include <CLI/CLI.hpp>
+#include <cstdint>
 #include <cstdio>
+#include <iostream>
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
-#include <iostream>
 
 #include "broker/broker_config.h"
 #include "broker/broker_controller.h"
@@ -17,6 +20,25 @@
 namespace {
 
 int Fail(std::string_view message) { return mq::DaemonFail("mqbroker", message); }
+
+// Every consume-queue segment holds a file descriptor, and topics come and go with client
+// traffic: take the whole hard limit and say when maxTopicCount cannot be reached, instead of
+// finding out through EMFILE in the store.
+void RaiseOpenFileLimit(const mq::broker::BrokerConfig& config) {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  if (limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    (void)::setrlimit(RLIMIT_NOFILE, &limit);
+    (void)::getrlimit(RLIMIT_NOFILE, &limit);
+  }
+  if (limit.rlim_cur != RLIM_INFINITY && static_cast<uint64_t>(config.maxTopicCount) >= limit.rlim_cur) {
+    MQ_LOG_WARN(mq::Logger("broker"),
+                "maxTopicCount={} is not below the open-file limit {} (ulimit -n): every written queue "
+                "holds a file descriptor; lower maxTopicCount or raise the limit",
+                config.maxTopicCount, static_cast<uint64_t>(limit.rlim_cur));
+  }
+}
 
 }  // namespace
 
@@ -64,6 +86,7 @@ int main(int argc, char** argv) {
     return Fail(s.message());
   }
 
+  RaiseOpenFileLimit(config);
   mq::broker::BrokerController controller(config);
   if (auto s = controller.Start(); !s.ok()) {
     mq::Logger("broker")->error("broker failed to start: {}", s.ToString());

@@ -93,10 +93,11 @@ TEST_F(WaitRegistryTest, ShutdownAnswersParkedAndLaterRequests) {
 
 TEST_F(WaitRegistryTest, RefusesPastCapacityAndFreesSlotsWhenAnswered) {
   WaitRegistry capped(&executor_, /*max_waiters=*/2);
-  std::atomic<bool> release{false};
-  auto check = [&](bool timed_out) { return timed_out || release.load(); };
-  ASSERT_TRUE(capped.Park("a", 60s, check).ok());
-  ASSERT_TRUE(capped.Park("b", 60s, check).ok());
+  // Only "a" can be answered before its deadline; the others wait for the minute.
+  std::atomic<bool> release_a{false};
+  auto until_deadline = [](bool timed_out) { return timed_out; };
+  ASSERT_TRUE(capped.Park("a", 60s, [&](bool timed_out) { return timed_out || release_a.load(); }).ok());
+  ASSERT_TRUE(capped.Park("b", 60s, until_deadline).ok());
   bool called = false;
   Status full = capped.Park("c", 60s, [&](bool) { return called = true; });
   EXPECT_EQ(full.code(), StatusCode::kResourceExhausted) << full.ToString();
@@ -104,10 +105,11 @@ TEST_F(WaitRegistryTest, RefusesPastCapacityAndFreesSlotsWhenAnswered) {
   EXPECT_NE(full.message().find("maxSuspendedPullRequests=2"), std::string::npos) << full.message();
   EXPECT_FALSE(called);
   EXPECT_EQ(capped.size(), 2u);
-  release = true;
+  release_a = true;
   capped.Notify("a");
   ASSERT_TRUE(testing::WaitUntil([&] { return capped.size() == 1; }, 5s));
-  EXPECT_TRUE(capped.Park("c", 60s, check).ok());
+  EXPECT_TRUE(capped.Park("c", 60s, until_deadline).ok());
+  EXPECT_EQ(capped.size(), 2u);
   capped.Shutdown();
 }
 
