@@ -173,7 +173,8 @@ store::PutCallback SendProcessor::WithDurableTopic(store::PutCallback complete) 
   TopicConfigManager* topics = ctx_.topics;
   return [topics, complete = std::move(complete)](const store::PutResult& r) {
     if (r.status != store::PutStatus::kOk) return complete(r);
-    // Usually at once: only the first sends to a just auto-created topic wait for the write.
+    // At once unless an auto-created topic (this one or another) is not on disk yet; then the
+    // table write starts now and every send completing meanwhile shares it.
     topics->WhenDurable([r, complete](const Status& s) {
       if (s.ok()) return complete(r);
       store::PutResult failed = r;
