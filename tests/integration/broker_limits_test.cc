@@ -150,6 +150,29 @@ TEST(BrokerLimitsTest, TopicAndGroupCapsAnswerResourceExhausted) {
   EXPECT_EQ(RuntimeInfo(broker, "subscriptionGroupCount"), "2");
 }
 
+TEST(BrokerLimitsTest, AutoCreationKeysAreHonoured) {
+  TempDir dir;
+  BrokerProcess broker(
+      {"", dir.path(), "broker-a", {"autoCreateTopicEnable=false", "autoCreateSubscriptionGroup=false"}});
+  ASSERT_TRUE(broker.Start()) << broker.process().ReadLog();
+  EXPECT_GRPC_ERROR(Send(broker.messaging(), "Unknown", 0, {TextMessage("x")}), grpc::StatusCode::NOT_FOUND,
+                    "topic:");
+  EXPECT_FALSE(TopicExists(broker, "Unknown"));
+  mq::v1::CreateTopicRequest create;
+  create.mutable_config()->set_topic_name("Known");
+  create.mutable_config()->set_read_queue_nums(1);
+  create.mutable_config()->set_write_queue_nums(1);
+  create.mutable_config()->set_perm(6);
+  mq::v1::CreateTopicResponse created;
+  ASSERT_GRPC_OK(Call(broker.admin(), &Admin::CreateTopic, create, &created));
+  ASSERT_GRPC_OK(Send(broker.messaging(), "Known", 0, {TextMessage("x")}));
+  mq::v1::PullMessageResponse r;
+  EXPECT_GRPC_ERROR(Pull(broker.messaging(), "nobody", "Known", 0, 0, &r), grpc::StatusCode::NOT_FOUND,
+                    "consumer_group:");
+  EXPECT_FALSE(GroupExists(broker, "nobody"));
+  EXPECT_EQ(RuntimeInfo(broker, "subscriptionGroupCount"), "0");
+}
+
 // An in-flight async pull; the test waits for its completion with a deadline.
 struct AsyncPull {
   // A failed assertion may leave the call running: cancel it and wait for its callback.
