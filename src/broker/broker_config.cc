@@ -50,6 +50,7 @@ ConfigSchema BindBrokerConfig(BrokerConfig* c) {
            "longest time (ms) an auto-created topic or group is in memory only");
   s.AddInt("maxSuspendedPullRequests", &c->maxSuspendedPullRequests, 1, 10000000,
            "most long-polling requests parked at once");
+  s.AddInt("maxClientCount", &c->maxClientCount, 1, 10000000, "most heartbeating clients tracked at once");
   s.AddInt("grpcMemoryQuota", &c->grpcMemoryQuota, 16LL * 1024 * 1024, INT64_MAX,
            "bytes gRPC may use for connections and in-flight requests");
   s.AddInt("pullResponseMemoryQuota", &c->pullResponseMemoryQuota, 4LL * 1024 * 1024, INT64_MAX,

@@ -62,6 +62,9 @@ struct BrokerConfig {
   int64_t autoCreatePersistDelayMills = 1000;
   // Most pulls (and GetConsumerIds waits) parked by long polling at once.
   int32_t maxSuspendedPullRequests = 10000;
+  // Most clients (distinct heartbeating client ids) tracked at once; a new one past it is
+  // refused until others leave (channelExpiredTimeout).
+  int32_t maxClientCount = 100000;
   // Memory (bytes) gRPC may use for connections and in-flight request data on listenPort.
   int64_t grpcMemoryQuota = 512LL * 1024 * 1024;
   // Bytes of messages in pull responses built but not yet sent; a pull past it is answered

@@ -82,7 +82,8 @@ Status BrokerController::Start() {
   group_options.persist_delay = std::chrono::milliseconds(config_.autoCreatePersistDelayMills);
   groups_ = std::make_unique<SubscriptionGroupManager>(config_dir, group_options);
   offsets_ = std::make_unique<ConsumerOffsetManager>(config_dir);
-  clients_ = std::make_unique<ClientRegistry>(clock, config_.channelExpiredTimeout);
+  clients_ = std::make_unique<ClientRegistry>(clock, config_.channelExpiredTimeout,
+                                              static_cast<size_t>(config_.maxClientCount));
   locks_ = std::make_unique<QueueLockManager>(clock, config_.queueLockMaxLiveTime);
   MQ_RETURN_IF_ERROR(topics_->Load());
   MQ_RETURN_IF_ERROR(groups_->Load());

@@ -173,6 +173,29 @@ TEST(BrokerLimitsTest, AutoCreationKeysAreHonoured) {
   EXPECT_EQ(RuntimeInfo(broker, "subscriptionGroupCount"), "0");
 }
 
+TEST(BrokerLimitsTest, HeartbeatsFromEverNewClientIdsAreCapped) {
+  TempDir dir;
+  BrokerProcess broker({"", dir.path(), "broker-a", {"maxClientCount=3"}});
+  ASSERT_TRUE(broker.Start()) << broker.process().ReadLog();
+  auto heartbeat = [&](const std::string& id) {
+    mq::v1::HeartbeatRequest hb;
+    hb.set_client_id(id);
+    hb.add_producers()->set_group("pg");
+    mq::v1::HeartbeatResponse resp;
+    return Call(broker.messaging(), &Stub::Heartbeat, hb, &resp);
+  };
+  for (int i = 0; i < 3; ++i) ASSERT_GRPC_OK(heartbeat("client-" + std::to_string(i)));
+  EXPECT_GRPC_ERROR(heartbeat("client-3"), grpc::StatusCode::RESOURCE_EXHAUSTED,
+                    "client_id: cannot register");
+  ASSERT_GRPC_OK(heartbeat("client-0"));  // known clients keep heartbeating
+  mq::v1::HeartbeatRequest many;
+  many.set_client_id("client-1");
+  for (int i = 0; i < 1025; ++i) many.add_producers()->set_group("pg" + std::to_string(i));
+  mq::v1::HeartbeatResponse resp;
+  EXPECT_GRPC_ERROR(Call(broker.messaging(), &Stub::Heartbeat, many, &resp),
+                    grpc::StatusCode::INVALID_ARGUMENT, "producers/consumers:");
+}
+
 // An in-flight async pull; the test waits for its completion with a deadline.
 struct AsyncPull {
   // A failed assertion may leave the call running: cancel it and wait for its callback.

@@ -1,5 +1,7 @@
 #include "broker/meta/client_registry.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 
 #include "common/logging.h"
@@ -30,8 +32,8 @@ void SortSubscriptions(mq::v1::ConsumerData* data) {
 
 }  // namespace
 
-ClientRegistry::ClientRegistry(const Clock* clock, int64_t channel_expired_timeout_ms)
-    : clock_(clock), expired_timeout_ms_(channel_expired_timeout_ms) {}
+ClientRegistry::ClientRegistry(const Clock* clock, int64_t channel_expired_timeout_ms, size_t max_clients)
+    : clock_(clock), expired_timeout_ms_(channel_expired_timeout_ms), max_clients_(max_clients) {}
 
 std::map<std::string, int64_t> ClientRegistry::Heartbeat(const std::string& client_id,
                                                          const std::string& address,
@@ -40,52 +42,80 @@ std::map<std::string, int64_t> ClientRegistry::Heartbeat(const std::string& clie
   Events events;
   {
     std::lock_guard lock(mu_);
-    const int64_t seq = ++heartbeat_seq_;
-    Client& client = clients_[client_id];
-    client.address = address;
-    client.last_heartbeat_ms = clock_->NowMillis();
-
-    std::set<std::string> producers;
-    for (const auto& p : request.producers()) {
-      if (!p.group().empty()) producers.insert(p.group());
-    }
-    for (const auto& g : client.producer_groups) {
-      if (producers.count(g) == 0) RemoveProducerLocked(g, client_id);
-    }
-    for (const auto& g : producers) producer_groups_[g].members[client_id].joined_seq = seq;
-    client.producer_groups = std::move(producers);
-
-    std::map<std::string, mq::v1::ConsumerData> consumers;
-    for (const auto& c : request.consumers()) {
-      if (c.group().empty()) continue;
-      mq::v1::ConsumerData data = c;
-      SortSubscriptions(&data);
-      consumers[c.group()] = std::move(data);
-    }
-    for (const auto& g : client.consumer_groups) {
-      if (consumers.count(g) == 0) RemoveConsumerLocked(g, client_id, &events);
-    }
-    client.consumer_groups.clear();
-    for (auto& [name, data] : consumers) {
-      client.consumer_groups.insert(name);
-      Group& group = consumer_groups_[name];
-      auto [it, joined] = group.members.try_emplace(client_id);
-      bool changed = joined || !SameSubscriptions(it->second.data, data);
-      group.latest = data;
-      group.latest.clear_subscriptions();
-      it->second.data = std::move(data);
-      it->second.joined_seq = seq;
-      if (changed) {
-        group.version = ++version_counter_;
-        events.emplace_back(name, group.version);
-        MQ_LOG_INFO(Logger("broker"), "consumer group={} {} client={} addr={} version={}", name,
-                    joined ? "joined by" : "subscriptions changed for", client_id, address, group.version);
-      }
-      versions[name] = group.version;
-    }
-    if (client.producer_groups.empty() && client.consumer_groups.empty()) clients_.erase(client_id);
+    versions = HeartbeatLocked(client_id, address, request, &events);
   }
   Notify(events);
+  return versions;
+}
+
+Result<std::map<std::string, int64_t>> ClientRegistry::TryHeartbeat(const std::string& client_id,
+                                                                    const std::string& address,
+                                                                    const mq::v1::HeartbeatRequest& request) {
+  std::map<std::string, int64_t> versions;
+  Events events;
+  {
+    std::lock_guard lock(mu_);
+    if (max_clients_ != 0 && clients_.size() >= max_clients_ && clients_.count(client_id) == 0) {
+      return Status::ResourceExhausted(fmt::format(
+          "client_id: cannot register '{}': the broker already tracks {} clients (maxClientCount={}); "
+          "clients leave after channelExpiredTimeout without heartbeats",
+          client_id, clients_.size(), max_clients_));
+    }
+    versions = HeartbeatLocked(client_id, address, request, &events);
+  }
+  Notify(events);
+  return versions;
+}
+
+std::map<std::string, int64_t> ClientRegistry::HeartbeatLocked(const std::string& client_id,
+                                                               const std::string& address,
+                                                               const mq::v1::HeartbeatRequest& request,
+                                                               Events* events) {
+  std::map<std::string, int64_t> versions;
+  const int64_t seq = ++heartbeat_seq_;
+  Client& client = clients_[client_id];
+  client.address = address;
+  client.last_heartbeat_ms = clock_->NowMillis();
+
+  std::set<std::string> producers;
+  for (const auto& p : request.producers()) {
+    if (!p.group().empty()) producers.insert(p.group());
+  }
+  for (const auto& g : client.producer_groups) {
+    if (producers.count(g) == 0) RemoveProducerLocked(g, client_id);
+  }
+  for (const auto& g : producers) producer_groups_[g].members[client_id].joined_seq = seq;
+  client.producer_groups = std::move(producers);
+
+  std::map<std::string, mq::v1::ConsumerData> consumers;
+  for (const auto& c : request.consumers()) {
+    if (c.group().empty()) continue;
+    mq::v1::ConsumerData data = c;
+    SortSubscriptions(&data);
+    consumers[c.group()] = std::move(data);
+  }
+  for (const auto& g : client.consumer_groups) {
+    if (consumers.count(g) == 0) RemoveConsumerLocked(g, client_id, events);
+  }
+  client.consumer_groups.clear();
+  for (auto& [name, data] : consumers) {
+    client.consumer_groups.insert(name);
+    Group& group = consumer_groups_[name];
+    auto [it, joined] = group.members.try_emplace(client_id);
+    bool changed = joined || !SameSubscriptions(it->second.data, data);
+    group.latest = data;
+    group.latest.clear_subscriptions();
+    it->second.data = std::move(data);
+    it->second.joined_seq = seq;
+    if (changed) {
+      group.version = ++version_counter_;
+      events->emplace_back(name, group.version);
+      MQ_LOG_INFO(Logger("broker"), "consumer group={} {} client={} addr={} version={}", name,
+                  joined ? "joined by" : "subscriptions changed for", client_id, address, group.version);
+    }
+    versions[name] = group.version;
+  }
+  if (client.producer_groups.empty() && client.consumer_groups.empty()) clients_.erase(client_id);
   return versions;
 }
 

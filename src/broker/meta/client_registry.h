@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "common/result.h"
 #include "mq/v1/broker.pb.h"
 #include "mq/v1/common.pb.h"
 
@@ -58,8 +59,10 @@ class ClientRegistry {
  public:
   using GroupChangedListener = std::function<void(const std::string& group, int64_t version)>;
 
+  // max_clients (maxClientCount) bounds the client table for TryHeartbeat; 0 = no limit.
   explicit ClientRegistry(const Clock* clock,
-                          int64_t channel_expired_timeout_ms = kDefaultChannelExpiredTimeoutMs);
+                          int64_t channel_expired_timeout_ms = kDefaultChannelExpiredTimeoutMs,
+                          size_t max_clients = 0);
   ClientRegistry(const ClientRegistry&) = delete;
   ClientRegistry& operator=(const ClientRegistry&) = delete;
 
@@ -68,6 +71,12 @@ class ClientRegistry {
   // the request. Entries with an empty group name are ignored.
   std::map<std::string, int64_t> Heartbeat(const std::string& client_id, const std::string& address,
                                            const mq::v1::HeartbeatRequest& request);
+  // Heartbeat for client traffic: a client id not yet tracked is refused with
+  // ResourceExhausted ("client_id: ...") while max_clients are tracked, so heartbeats with
+  // ever-new ids cannot grow the table until they expire.
+  Result<std::map<std::string, int64_t>> TryHeartbeat(const std::string& client_id,
+                                                      const std::string& address,
+                                                      const mq::v1::HeartbeatRequest& request);
   void Unregister(const std::string& client_id, const std::vector<std::string>& producer_groups,
                   const std::vector<std::string>& consumer_groups);
   // Clients silent for longer than the timeout leave every group. Returns their ids, sorted.
@@ -109,9 +118,13 @@ class ClientRegistry {
   std::vector<ClientInfo> ConnectionsLocked(const std::map<std::string, Group>& groups,
                                             const std::string& group) const;
   void Notify(const Events& events);  // requires no lock
+  std::map<std::string, int64_t> HeartbeatLocked(const std::string& client_id, const std::string& address,
+                                                 const mq::v1::HeartbeatRequest& request,
+                                                 Events* events);  // requires mu_
 
   const Clock* const clock_;
   const int64_t expired_timeout_ms_;
+  const size_t max_clients_;
 
   mutable std::mutex mu_;
   std::map<std::string, Client> clients_;         // GUARDED_BY(mu_)

@@ -15,6 +15,8 @@ namespace mq::broker {
 namespace {
 
 constexpr int64_t kMaxIdsWaitMillis = 120000;
+constexpr size_t kMaxClientIdLength = 1024;
+constexpr int kMaxGroupsPerHeartbeat = 1024;
 
 }  // namespace
 
@@ -76,6 +78,16 @@ Result<int64_t> ClientProcessor::SearchOffset(const mq::v1::SearchOffsetRequest&
 Result<mq::v1::HeartbeatResponse> ClientProcessor::Heartbeat(const mq::v1::HeartbeatRequest& r,
                                                              const std::string& peer) {
   if (r.client_id().empty()) return Status::InvalidArgument("client_id: must not be empty");
+  if (r.client_id().size() > kMaxClientIdLength) {
+    return Status::InvalidArgument(
+        fmt::format("client_id: {} characters exceed {}", r.client_id().size(), kMaxClientIdLength));
+  }
+  // One client has a handful of groups; the bound keeps a heartbeat from filling the tables.
+  if (r.producers_size() > kMaxGroupsPerHeartbeat || r.consumers_size() > kMaxGroupsPerHeartbeat) {
+    return Status::InvalidArgument(fmt::format("producers/consumers: {} / {} groups exceed {} per heartbeat",
+                                               r.producers_size(), r.consumers_size(),
+                                               kMaxGroupsPerHeartbeat));
+  }
   for (int i = 0; i < r.producers_size(); ++i) {
     MQ_RETURN_IF_ERROR(ValidateName(fmt::format("producers[{}].group", i), r.producers(i).group()));
   }
@@ -90,9 +102,8 @@ Result<mq::v1::HeartbeatResponse> ClientProcessor::Heartbeat(const mq::v1::Heart
     if (!group.ok()) return group.status();
   }
   mq::v1::HeartbeatResponse resp;
-  for (const auto& [group, version] : ctx_.clients->Heartbeat(r.client_id(), peer, r)) {
-    (*resp.mutable_consumer_group_versions())[group] = version;
-  }
+  MQ_ASSIGN_OR_RETURN(auto versions, ctx_.clients->TryHeartbeat(r.client_id(), peer, r));
+  for (const auto& [group, version] : versions) (*resp.mutable_consumer_group_versions())[group] = version;
   return resp;
 }
 

@@ -218,5 +218,26 @@ TEST_F(ClientRegistryTest, ConcurrentHeartbeatsKeepDistinctVersions) {
   EXPECT_EQ(registry.ProducerConnections("P").size(), 400u);
 }
 
+TEST_F(ClientRegistryTest, TryHeartbeatRefusesNewClientsPastMaxClients) {
+  ClientRegistry registry(&clock_, /*channel_expired_timeout_ms=*/1000, /*max_clients=*/2);
+  ASSERT_TRUE(registry.TryHeartbeat("c1", "a", Request({"P"}, {"G"})).ok());
+  ASSERT_TRUE(registry.TryHeartbeat("c2", "b", Request({"P"}, {})).ok());
+  auto full = registry.TryHeartbeat("c3", "c", Request({}, {"G"}));
+  ASSERT_EQ(full.status().code(), StatusCode::kResourceExhausted) << full.status().ToString();
+  EXPECT_EQ(full.status().message().rfind("client_id: cannot register 'c3'", 0), 0u)
+      << full.status().message();
+  EXPECT_NE(full.status().message().find("maxClientCount=2"), std::string::npos);
+  EXPECT_EQ(registry.ClientCount(), 2u);
+  EXPECT_EQ(registry.ConsumerIds("G").first, std::vector<std::string>{"c1"});
+  // Known clients keep heartbeating; once one expires a new one fits.
+  auto again = registry.TryHeartbeat("c1", "a", Request({"P"}, {"G"}));
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->count("G"), 1u);
+  clock_.Advance(1500);
+  ASSERT_TRUE(registry.TryHeartbeat("c1", "a", Request({"P"}, {"G"})).ok());
+  EXPECT_EQ(registry.ExpireClients(), std::vector<std::string>{"c2"});
+  EXPECT_TRUE(registry.TryHeartbeat("c3", "c", Request({}, {"G"})).ok());
+}
+
 }  // namespace
 }  // namespace mq::broker
