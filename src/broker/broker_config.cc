@@ -55,6 +55,8 @@ ConfigSchema BindBrokerConfig(BrokerConfig* c) {
            "bytes gRPC may use for connections and in-flight requests");
   s.AddInt("pullResponseMemoryQuota", &c->pullResponseMemoryQuota, 4LL * 1024 * 1024, INT64_MAX,
            "bytes of pull responses built but not yet sent");
+  s.AddInt("sendRequestMemoryQuota", &c->sendRequestMemoryQuota, 4LL * 1024 * 1024, INT64_MAX,
+           "bytes of send requests decoded and not yet answered");
   s.AddBool("longPollingEnable", &c->longPollingEnable, "hold pulls until messages arrive");
   s.AddInt("shortPollingTimeMills", &c->shortPollingTimeMills, 0, 60000,
            "hold time when long polling is off");

@@ -70,6 +70,10 @@ struct BrokerConfig {
   // Bytes of messages in pull responses built but not yet sent; a pull past it is answered
   // RESOURCE_EXHAUSTED and retried by the consumer.
   int64_t pullResponseMemoryQuota = 256LL * 1024 * 1024;
+  // Bytes of send requests being processed (decoded and not yet answered); a send past it is
+  // answered RESOURCE_EXHAUSTED and retried by the producer. gRPC's quota stops counting a
+  // request once it is deserialized, so this bounds what it no longer sees.
+  int64_t sendRequestMemoryQuota = 256LL * 1024 * 1024;
   // --- consumption
   bool longPollingEnable = true;
   int64_t shortPollingTimeMills = 1000;

@@ -130,7 +130,8 @@ Status BrokerController::Start() {
   send_ = std::make_unique<SendProcessor>(ctx, ha_service_.get());
   pull_ = std::make_unique<PullProcessor>(ctx);
   client_ = std::make_unique<ClientProcessor>(ctx);
-  messaging_ = std::make_unique<MessagingService>(send_.get(), pull_.get(), client_.get());
+  messaging_ = std::make_unique<MessagingService>(send_.get(), pull_.get(), client_.get(),
+                                                  config_.sendRequestMemoryQuota);
   admin_processor_ = std::make_unique<AdminProcessor>(ctx, start_ms_);
   admin_processor_->set_runtime_info_hook([this](std::map<std::string, std::string>* table) {
     if (ha_service_) ha_service_->AddRuntimeInfo(table);

@@ -1,7 +1,10 @@
 #include "broker/processor/messaging_service.h"
 
+#include <memory>
 #include <string>
 #include <utility>
+
+#include <fmt/format.h>
 
 #include "broker/processor/byte_budget.h"
 #include "common/rpc/status_convert.h"
@@ -21,9 +24,10 @@ std::string PeerAddress(const std::string& peer) {
   return peer;
 }
 
-// Keeps the pull response's budget lease until gRPC is done with the call, i.e. until the
-// serialized response has left (or the call failed); the default reactor has no such hook.
-class PullReactor : public grpc::ServerUnaryReactor {
+// Keeps a budget lease (a pull response's or a send request's bytes) until gRPC is done with
+// the call, i.e. until the request and response have been freed or the serialized response
+// has left; the default reactor has no such hook.
+class LeasedReactor : public grpc::ServerUnaryReactor {
  public:
   void Finish(const grpc::Status& status, ByteBudget::Lease lease) {
     lease_ = std::move(lease);
@@ -37,21 +41,33 @@ class PullReactor : public grpc::ServerUnaryReactor {
 
 }  // namespace
 
-grpc::ServerUnaryReactor* MessagingService::SendMessage(grpc::CallbackServerContext* ctx,
+grpc::ServerUnaryReactor* MessagingService::SendMessage(grpc::CallbackServerContext*,
                                                         const mq::v1::SendMessageRequest* request,
                                                         mq::v1::SendMessageResponse* response) {
-  auto* reactor = ctx->DefaultReactor();
-  send_->Send(*request, [reactor, response](const Status& s, const mq::v1::SendMessageResponse& r) {
-    if (s.ok()) *response = r;
-    reactor->Finish(rpc::ToGrpcStatus(s));
-  });
+  auto* reactor = new LeasedReactor();
+  const auto bytes = static_cast<int64_t>(request->ByteSizeLong());
+  auto lease = send_budget_.TryAcquire(bytes);
+  if (!lease) {
+    reactor->Finish(rpc::ToGrpcStatus(Status::ResourceExhausted(fmt::format(
+                        "send: the broker holds {} bytes of send requests in progress "
+                        "(sendRequestMemoryQuota={}); retry later",
+                        send_budget_.used(), send_budget_.limit()))),
+                    {});
+    return reactor;
+  }
+  auto shared_lease = std::make_shared<ByteBudget::Lease>(std::move(*lease));
+  send_->Send(*request,
+              [reactor, response, shared_lease](const Status& s, const mq::v1::SendMessageResponse& r) {
+                if (s.ok()) *response = r;
+                reactor->Finish(rpc::ToGrpcStatus(s), std::move(*shared_lease));
+              });
   return reactor;
 }
 
 grpc::ServerUnaryReactor* MessagingService::PullMessage(grpc::CallbackServerContext*,
                                                         const mq::v1::PullMessageRequest* request,
                                                         mq::v1::PullMessageResponse* response) {
-  auto* reactor = new PullReactor();
+  auto* reactor = new LeasedReactor();
   pull_->Pull(*request,
               [reactor, response](const Status& s, mq::v1::PullMessageResponse* r, ByteBudget::Lease lease) {
                 if (s.ok()) response->Swap(r);

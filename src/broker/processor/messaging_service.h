@@ -1,11 +1,15 @@
 // MessagingService: the gRPC adapter of mq.v1.Messaging (callback API). It converts between
 // gRPC and the processors and nothing else. Sends and parked pulls finish their reactor from
 // the store's or the executor's threads; no handler blocks.
-// Owns nothing; BrokerController owns the processors and outlives the server.
+// Owns the send-request budget (sendRequestMemoryQuota): a send's decoded request is leased
+// until gRPC is done with the call, since gRPC's ResourceQuota stops counting it once parsed.
+// BrokerController owns the processors and outlives the server.
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 
+#include "broker/processor/byte_budget.h"
 #include "broker/processor/client_processor.h"
 #include "broker/processor/pull_processor.h"
 #include "broker/processor/send_processor.h"
@@ -15,8 +19,9 @@ namespace mq::broker {
 
 class MessagingService final : public mq::v1::Messaging::CallbackService {
  public:
-  MessagingService(SendProcessor* send, PullProcessor* pull, ClientProcessor* client)
-      : send_(send), pull_(pull), client_(client) {}
+  MessagingService(SendProcessor* send, PullProcessor* pull, ClientProcessor* client,
+                   int64_t send_memory_quota)
+      : send_(send), pull_(pull), client_(client), send_budget_(send_memory_quota) {}
 
   grpc::ServerUnaryReactor* SendMessage(grpc::CallbackServerContext* ctx,
                                         const mq::v1::SendMessageRequest* request,
@@ -56,6 +61,7 @@ class MessagingService final : public mq::v1::Messaging::CallbackService {
   SendProcessor* send_;
   PullProcessor* pull_;
   ClientProcessor* client_;
+  ByteBudget send_budget_;
 };
 
 }  // namespace mq::broker
