@@ -1,6 +1,11 @@
-// BrokerContext: the pointers every processor needs, owned by BrokerController, which
-// outlives all processors and services. RuntimeSettings holds the few keys mqadmin
-// updateBrokerConfig may change while running (atomics, read lock-free on every request).
+// BrokerContext: what the processors borrow from BrokerController. It owns nothing: every
+// pointer is a non-owning view of an object BrokerController holds in a unique_ptr (or as a
+// member), created before the processors in Start() and destroyed only after the gRPC server
+// and the processors are gone in Shutdown(), so the views never dangle while a request runs.
+// Copied by value into each processor; the pointers never change after Start(). Every pointee
+// is thread-safe (its own lock or atomics), so processors call them from any gRPC, store or
+// executor thread. RuntimeSettings holds the few keys mqadmin updateBrokerConfig may change
+// while running (atomics, read lock-free on every request).
 #pragma once
 
 #include <atomic>
@@ -44,18 +49,19 @@ struct BrokerStats {
 };
 
 struct BrokerContext {
-  // Re-register with the NameServers now (topic perms or broker permission changed).
+  // Re-register with the NameServers now (topic perms or broker permission changed). Only
+  // posts a wake-up to the registrar's threads; never blocks the caller.
   std::function<void()> trigger_registration;
-  const BrokerConfig* config = nullptr;
-  RuntimeSettings* runtime = nullptr;
-  BrokerStats* stats = nullptr;
-  store::MessageStore* store = nullptr;
-  TopicConfigManager* topics = nullptr;
-  SubscriptionGroupManager* groups = nullptr;
-  ConsumerOffsetManager* offsets = nullptr;
-  ClientRegistry* clients = nullptr;
-  QueueLockManager* locks = nullptr;
-  WaitRegistry* waits = nullptr;
+  const BrokerConfig* config = nullptr;        // immutable after Start()
+  RuntimeSettings* runtime = nullptr;          // the runtime-changeable keys (atomics)
+  BrokerStats* stats = nullptr;                // counters (atomics)
+  store::MessageStore* store = nullptr;        // commit log, queues, index
+  TopicConfigManager* topics = nullptr;        // topics.json
+  SubscriptionGroupManager* groups = nullptr;  // subscriptionGroup.json
+  ConsumerOffsetManager* offsets = nullptr;    // consumerOffset.json
+  ClientRegistry* clients = nullptr;           // heartbeating producers and consumers
+  QueueLockManager* locks = nullptr;           // orderly consumers' queue locks
+  WaitRegistry* waits = nullptr;               // parked long-polling requests
 };
 
 }  // namespace mq::broker

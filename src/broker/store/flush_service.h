@@ -46,7 +46,8 @@ class FlushService {
   // Stops the thread after a final flush; completes every remaining waiter.
   void Shutdown();
 
-  // SYNC_FLUSH: `done` runs on the flush thread once [0, end_offset) is durable.
+  // SYNC_FLUSH: `done` runs on the completer thread once [0, end_offset) is durable, or with
+  // kFlushDiskTimeout at the deadline (or the latched error).
   void WaitDurable(int64_t end_offset, DurableCallback done);
   void Wakeup();
 
