@@ -30,6 +30,23 @@ Status CommitOffset(ClientInstance& c, const std::string& addr, const std::strin
   return r.ok() ? Status::OK() : r.status();
 }
 
+void CommitOffsetAsync(ClientInstance& c, const std::string& addr, const std::string& group,
+                       const MessageQueue& q, int64_t offset, std::function<void(Status)> done) {
+  mq::v1::UpdateConsumerOffsetRequest req;
+  req.set_consumer_group(group);
+  *req.mutable_queue() = ToQueueRef(q);
+  req.set_offset(offset);
+  auto stub = c.Broker(addr);
+  StartCall<mq::v1::UpdateConsumerOffsetRequest, mq::v1::UpdateConsumerOffsetResponse>(
+      [stub](auto* ctx, auto* rq, auto* rs, auto cb) {
+        stub->async()->UpdateConsumerOffset(ctx, rq, rs, std::move(cb));
+      },
+      std::move(req), c.options().rpc_timeout_ms, &c.internal(), c.inflight(),
+      [done = std::move(done)](Result<mq::v1::UpdateConsumerOffsetResponse> r) {
+        done(r.ok() ? Status::OK() : r.status());
+      });
+}
+
 Result<std::pair<int64_t, int64_t>> QueueMinMax(ClientInstance& c, const std::string& addr,
                                                 const MessageQueue& q) {
   mq::v1::GetQueueOffsetsRequest req;

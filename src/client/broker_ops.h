@@ -1,7 +1,9 @@
-// Blocking broker calls used by consumers (offsets, membership, queue locks). Each call has
-// the client's rpc_timeout_ms deadline unless noted. Thread-safe free functions.
+// Broker calls used by consumers (offsets, membership, queue locks): blocking unless noted,
+// never to be called on the client's internal executor. Each call has the client's
+// rpc_timeout_ms deadline. Thread-safe free functions.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -16,6 +18,9 @@ Result<int64_t> QueryCommittedOffset(ClientInstance& c, const std::string& addr,
                                      const MessageQueue& q);
 Status CommitOffset(ClientInstance& c, const std::string& addr, const std::string& group,
                     const MessageQueue& q, int64_t offset);
+// Non-blocking commit: `done` runs on the client's internal executor.
+void CommitOffsetAsync(ClientInstance& c, const std::string& addr, const std::string& group,
+                       const MessageQueue& q, int64_t offset, std::function<void(Status)> done);
 Result<std::pair<int64_t, int64_t>> QueueMinMax(ClientInstance& c, const std::string& addr,
                                                 const MessageQueue& q);
 Result<int64_t> SearchOffset(ClientInstance& c, const std::string& addr, const MessageQueue& q,

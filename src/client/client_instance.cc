@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <condition_variable>
+#include <optional>
 #include <random>
 #include <set>
 #include <thread>
@@ -9,6 +11,7 @@
 #include "common/logging.h"
 #include "common/naming.h"
 #include "common/rpc/grpc_defaults.h"
+#include "namesrv_query.h"
 
 namespace mq::client {
 namespace {
@@ -85,51 +88,92 @@ std::shared_ptr<mq::v1::Messaging::Stub> ClientInstance::Broker(const std::strin
   return stub;
 }
 
-Result<mq::v1::TopicRouteData> ClientInstance::QueryRoute(const std::string& topic) {
-  const size_t n = options_.namesrv_addrs.size();
-  if (n == 0) return Status::InvalidArgument("namesrv_addrs: none configured");
-  Status last;
-  for (size_t i = 0; i < n; ++i) {
-    size_t index = (namesrv_index_.load() + i) % n;
-    const std::string& addr = options_.namesrv_addrs[index];
-    std::shared_ptr<mq::v1::NameServer::Stub> stub;
-    {
-      std::lock_guard lock(mu_);
-      auto& s = ns_stubs_[addr];
-      if (!s) s = mq::v1::NameServer::NewStub(rpc::CreateChannel(addr));
-      stub = s;
+void ClientInstance::GetRouteAsync(const std::string& topic, bool force, RouteCallback done) {
+  std::optional<mq::v1::TopicRouteData> cached;
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = routes_.find(topic); !force && it != routes_.end()) {
+      cached = it->second;
+    } else {
+      auto [w, first] = route_waiters_.try_emplace(topic);
+      w->second.push_back(std::move(done));
+      if (!first) return;  // a query is in flight; its answer serves this caller too
     }
-    mq::v1::QueryRouteRequest req;
-    req.set_topic(topic);
-    auto r = BlockingCall<mq::v1::QueryRouteResponse>(
-        options_.rpc_timeout_ms, [&](auto* c, auto* resp) { return stub->QueryRoute(c, req, resp); });
-    if (r.ok()) {
-      namesrv_index_ = index;
-      return r->route();
-    }
-    if (r.status().IsNotFound() || r.status().IsInvalidArgument()) return r.status();
-    last = r.status().WithContext("NameServer " + addr);
-    MQ_LOG_WARN(Logger("client"), "query route of {}: {}", topic, last.ToString());
   }
-  return Status::Unavailable("no NameServer answered (" + last.ToString() + ")");
+  if (cached) {
+    done(std::move(*cached));
+    return;
+  }
+  NamesrvQuery::Params p;
+  p.topic = topic;
+  p.addrs = options_.namesrv_addrs;
+  p.first = namesrv_index_.load();
+  p.timeout_ms = options_.rpc_timeout_ms;
+  p.hedge_ms = std::min<int64_t>(kNamesrvHedgeMs, options_.rpc_timeout_ms);
+  p.exec = internal_.get();
+  p.inflight = inflight_;
+  p.stub = [this](const std::string& addr) {
+    std::lock_guard lock(mu_);
+    auto& s = ns_stubs_[addr];
+    if (!s) s = mq::v1::NameServer::NewStub(rpc::CreateChannel(addr));
+    return s;
+  };
+  p.answered = [this](size_t index) { namesrv_index_ = index; };
+  p.done = [this, topic](Result<mq::v1::TopicRouteData> r) { OnRouteAnswer(topic, std::move(r)); };
+  std::make_shared<NamesrvQuery>(std::move(p))->Start();
+}
+
+void ClientInstance::OnRouteAnswer(const std::string& topic, Result<mq::v1::TopicRouteData> r) {
+  std::vector<RouteCallback> waiters;
+  {
+    std::lock_guard lock(mu_);
+    if (r.ok()) {
+      routes_[topic] = *r;
+    } else if (r.status().IsNotFound()) {
+      routes_.erase(topic);
+    } else if (auto it = routes_.find(topic); it != routes_.end()) {
+      r = it->second;  // keep serving the cached route while NameServers are unreachable
+    }
+    if (auto it = route_waiters_.find(topic); it != route_waiters_.end()) {
+      waiters.swap(it->second);
+      route_waiters_.erase(it);
+    }
+  }
+  for (auto& w : waiters) w(r);
 }
 
 Result<mq::v1::TopicRouteData> ClientInstance::GetRoute(const std::string& topic, bool force) {
-  if (!force) {
-    std::lock_guard lock(mu_);
-    auto it = routes_.find(topic);
-    if (it != routes_.end()) return it->second;
+  struct Waiter {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::optional<Result<mq::v1::TopicRouteData>> result;
+  };
+  auto w = std::make_shared<Waiter>();
+  GetRouteAsync(topic, force, [w](Result<mq::v1::TopicRouteData> r) {
+    std::lock_guard lock(w->mu);
+    w->result = std::move(r);
+    w->cv.notify_all();
+  });
+  // Every NameServer call has an rpc_timeout_ms deadline; the margin only covers a shutdown
+  // that drops the completion.
+  const auto wait = std::chrono::milliseconds(
+      options_.rpc_timeout_ms * static_cast<int64_t>(options_.namesrv_addrs.size() + 1) + 1000);
+  std::unique_lock lock(w->mu);
+  if (!w->cv.wait_for(lock, wait, [&] { return w->result.has_value(); })) {
+    return Status::Unavailable("route of '" + topic + "': no answer (client shutting down?)");
   }
-  auto r = QueryRoute(topic);
+  return std::move(*w->result);
+}
+
+std::optional<mq::v1::TopicRouteData> ClientInstance::CachedRoute(const std::string& topic) {
   std::lock_guard lock(mu_);
-  if (r.ok()) {
-    routes_[topic] = *r;
-  } else if (r.status().IsNotFound()) {
-    routes_.erase(topic);
-  } else if (auto it = routes_.find(topic); it != routes_.end()) {
-    return it->second;  // keep serving the cached route while NameServers are unreachable
-  }
-  return r;
+  if (auto it = routes_.find(topic); it != routes_.end()) return it->second;
+  return std::nullopt;
+}
+
+void ClientInstance::RefreshRoute(const std::string& topic) {
+  if (stopped_) return;
+  GetRouteAsync(topic, true, [](const Result<mq::v1::TopicRouteData>&) {});
 }
 
 void ClientInstance::RefreshRoutes() {
@@ -138,10 +182,7 @@ void ClientInstance::RefreshRoutes() {
     std::lock_guard lock(mu_);
     for (const auto& [t, r] : routes_) topics.push_back(t);
   }
-  for (const auto& t : topics) {
-    if (stopped_) return;
-    (void)GetRoute(t, true);
-  }
+  for (const auto& t : topics) RefreshRoute(t);
 }
 
 std::vector<std::string> ClientInstance::MasterAddresses() {
@@ -174,20 +215,45 @@ void ClientInstance::SetHeartbeatFiller(std::function<void(mq::v1::HeartbeatRequ
   heartbeat_ = std::move(filler);
 }
 
-void ClientInstance::HeartbeatAll() {
+void ClientInstance::HeartbeatAll(bool wait) {
   mq::v1::HeartbeatRequest req;
   req.set_client_id(client_id_);
+  std::vector<std::string> targets;
   {
     std::lock_guard lock(mu_);
     if (heartbeat_) heartbeat_(&req);
   }
   for (const auto& addr : req.consumers_size() > 0 ? AllBrokerAddresses() : MasterAddresses()) {
-    if (stopped_) return;
-    auto stub = Broker(addr);
-    auto r = BlockingCall<mq::v1::HeartbeatResponse>(
-        options_.rpc_timeout_ms, [&](auto* c, auto* resp) { return stub->Heartbeat(c, req, resp); });
-    if (!r.ok()) MQ_LOG_WARN(Logger("client"), "heartbeat to {}: {}", addr, r.status().ToString());
+    std::lock_guard lock(mu_);
+    // A hung broker keeps at most one heartbeat of ours in flight.
+    if (heartbeat_inflight_.insert(addr).second) targets.push_back(addr);
   }
+  struct Pending {
+    std::mutex mu;
+    std::condition_variable cv;
+    size_t left = 0;
+  };
+  auto pending = std::make_shared<Pending>();
+  pending->left = targets.size();
+  for (const auto& addr : targets) {
+    auto stub = Broker(addr);
+    StartCall<mq::v1::HeartbeatRequest, mq::v1::HeartbeatResponse>(
+        [stub](auto* c, auto* q, auto* r, auto cb) { stub->async()->Heartbeat(c, q, r, std::move(cb)); }, req,
+        options_.rpc_timeout_ms, internal_.get(), inflight_,
+        [this, addr, pending](Result<mq::v1::HeartbeatResponse> r) {
+          if (!r.ok()) MQ_LOG_WARN(Logger("client"), "heartbeat to {}: {}", addr, r.status().ToString());
+          {
+            std::lock_guard lock(mu_);
+            heartbeat_inflight_.erase(addr);
+          }
+          std::lock_guard lock(pending->mu);
+          if (--pending->left == 0) pending->cv.notify_all();
+        });
+  }
+  if (!wait) return;
+  std::unique_lock lock(pending->mu);
+  pending->cv.wait_for(lock, std::chrono::milliseconds(options_.rpc_timeout_ms + 1000),
+                       [&] { return pending->left == 0; });
 }
 
 }  // namespace mq::client

@@ -2,10 +2,15 @@
 // executors, broker/NameServer channels, the topic route cache with NameServer failover, and
 // the periodic route refresh and broker heartbeat.
 //
-// Threads: `internal()` (2 threads) runs timers, RPC completions and client bookkeeping;
-// `callbacks()` runs user code. Locking: mu_ guards routes_, stubs_ and heartbeat_; never held
-// across an RPC. Lifecycle: Create -> Start -> ... -> Shutdown (idempotent; waits for in-flight
-// async RPC completions, then stops both executors).
+// Threads: `internal()` (2 threads) runs timers, RPC completions and client bookkeeping and
+// must never block on the network: every call it starts is asynchronous (route queries,
+// heartbeats, offset flushes), so thousands of send completions never queue behind a slow
+// NameServer or broker. `callbacks()` runs user code. Blocking helpers (GetRoute,
+// HeartbeatAll(wait)) are for other threads only (rebalance, user threads).
+// Locking: mu_ guards routes_, route_waiters_, stubs_, ns_stubs_, heartbeat_ and
+// heartbeat_inflight_; never held across an RPC or a callback. Lifecycle: Create -> Start ->
+// ... -> Shutdown (idempotent; waits for in-flight async RPC completions, then stops both
+// executors).
 #pragma once
 #include <atomic>
 #include <cstdint>
@@ -13,6 +18,8 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -46,9 +53,18 @@ class ClientInstance {
 
   std::shared_ptr<mq::v1::Messaging::Stub> Broker(const std::string& addr);
 
+  using RouteCallback = std::function<void(Result<mq::v1::TopicRouteData>)>;
   // Cached route; queried from the NameServers when absent or when force is set. kNotFound when
-  // the topic has no route, kUnavailable when no NameServer answered.
+  // the topic has no route, kUnavailable when no NameServer answered (a cached route is still
+  // returned then). At most one query per topic is in flight: later callers wait for its answer.
+  // `done` runs inline when the cached route is used, else on internal().
+  void GetRouteAsync(const std::string& topic, bool force, RouteCallback done);
+  // Blocking form of GetRouteAsync. Never call it on internal() threads.
   Result<mq::v1::TopicRouteData> GetRoute(const std::string& topic, bool force = false);
+  // The cached route only, never a query: for the internal executor, which must not wait.
+  std::optional<mq::v1::TopicRouteData> CachedRoute(const std::string& topic);
+  // Starts a background re-query of topic (e.g. after a failed send); does not wait.
+  void RefreshRoute(const std::string& topic);
   // Master addresses of every cached route (heartbeat and unregister targets of producers).
   std::vector<std::string> MasterAddresses();
   // Master and slave addresses of every cached route: consumers heartbeat to (and unregister
@@ -58,12 +74,13 @@ class ClientInstance {
 
   // Fills the producer/consumer part of heartbeats; set before Start().
   void SetHeartbeatFiller(std::function<void(mq::v1::HeartbeatRequest*)> filler);
-  // Sends a heartbeat now (blocking, one RPC per broker): to every master, and to every slave
-  // too when the heartbeat carries consumers.
-  void HeartbeatAll();
+  // Sends a heartbeat now, asynchronously: to every master, and to every slave too when the
+  // heartbeat carries consumers. A broker whose previous heartbeat has not been answered yet is
+  // skipped. With wait, blocks until every answer is in (not on internal() threads).
+  void HeartbeatAll(bool wait = false);
 
  private:
-  Result<mq::v1::TopicRouteData> QueryRoute(const std::string& topic);
+  void OnRouteAnswer(const std::string& topic, Result<mq::v1::TopicRouteData> r);
   void RefreshRoutes();
 
   const ClientOptions options_;
@@ -77,6 +94,8 @@ class ClientInstance {
 
   std::mutex mu_;
   std::map<std::string, mq::v1::TopicRouteData> routes_;                       // guarded by mu_
+  std::map<std::string, std::vector<RouteCallback>> route_waiters_;  // guarded by mu_: queries in flight
+  std::set<std::string> heartbeat_inflight_;                         // guarded by mu_
   std::map<std::string, std::shared_ptr<mq::v1::Messaging::Stub>> stubs_;      // guarded by mu_
   std::map<std::string, std::shared_ptr<mq::v1::NameServer::Stub>> ns_stubs_;  // guarded by mu_
   std::function<void(mq::v1::HeartbeatRequest*)> heartbeat_;                   // guarded by mu_

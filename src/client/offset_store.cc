@@ -75,6 +75,12 @@ Result<int64_t> OffsetStore::Read(const MessageQueue& q) {
   return query_(q);
 }
 
+std::optional<int64_t> OffsetStore::ReadLocal(const MessageQueue& q) {
+  std::lock_guard lock(mu_);
+  if (auto it = table_.find(q); it != table_.end()) return it->second;
+  return std::nullopt;
+}
+
 void OffsetStore::Remove(const MessageQueue& q) {
   std::lock_guard lock(mu_);
   table_.erase(q);

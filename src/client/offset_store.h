@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "common/result.h"
@@ -29,6 +30,8 @@ class OffsetStore {
   void Update(const MessageQueue& q, int64_t offset);
   // The in-memory offset, else the stored one; kNotFound when neither exists.
   Result<int64_t> Read(const MessageQueue& q);
+  // The in-memory offset only (never calls the backend), for non-blocking callers.
+  std::optional<int64_t> ReadLocal(const MessageQueue& q);
   // Forgets q in memory (queue reassigned); the stored offset stays.
   void Remove(const MessageQueue& q);
   // Writes the in-memory offsets of the given queues (all when empty) to the backend.

@@ -75,24 +75,51 @@ class ProducerImpl {
     client_->Shutdown({options_.group}, {});
   }
 
+  using RouteAndQueues = std::pair<mq::v1::TopicRouteData, std::vector<MessageQueue>>;
+  using QueuesCallback = std::function<void(Result<RouteAndQueues>)>;
+
   // Writable queues of topic plus its route; falls back to the auto-create template TBW102.
-  Result<std::pair<mq::v1::TopicRouteData, std::vector<MessageQueue>>> Queues(const std::string& topic,
-                                                                              bool force) {
-    auto route = client_->GetRoute(topic, force);
-    if (!route.ok() && route.status().IsNotFound()) {
-      auto tmpl = client_->GetRoute("TBW102", force);
-      if (!tmpl.ok()) return route.status();
-      mq::v1::TopicRouteData r = *tmpl;
-      for (auto& qd : *r.mutable_queue_datas()) {
-        qd.set_write_queue_nums(std::min(qd.write_queue_nums(), options_.default_topic_queue_nums));
+  // Never blocks: `done` runs inline (cached routes) or on the internal executor.
+  void QueuesAsync(const std::string& topic, bool force, QueuesCallback done) {
+    auto* self = this;
+    client_->GetRouteAsync(topic, force, [self, topic, force, done](Result<mq::v1::TopicRouteData> route) {
+      if (!route.ok() && route.status().IsNotFound()) {
+        Status not_found = route.status();
+        self->client_->GetRouteAsync(
+            "TBW102", force, [self, topic, not_found, done](Result<mq::v1::TopicRouteData> tmpl) {
+              if (!tmpl.ok()) return done(not_found);
+              mq::v1::TopicRouteData r = std::move(*tmpl);
+              for (auto& qd : *r.mutable_queue_datas()) {
+                qd.set_write_queue_nums(
+                    std::min(qd.write_queue_nums(), self->options_.default_topic_queue_nums));
+              }
+              done(self->WithQueues(topic, std::move(r)));
+            });
+        return;
       }
-      route = r;
-    }
-    if (!route.ok()) return route.status();
-    auto queues = PublishQueues(topic, *route);
+      if (!route.ok()) return done(route.status());
+      done(self->WithQueues(topic, std::move(*route)));
+    });
+  }
+
+  Result<RouteAndQueues> WithQueues(const std::string& topic, mq::v1::TopicRouteData route) {
+    auto queues = PublishQueues(topic, route);
     if (queues.empty())
       return Status::NotFound("topic: '" + topic + "' has no writable queue on a master broker");
-    return std::make_pair(std::move(*route), std::move(queues));
+    return std::make_pair(std::move(route), std::move(queues));
+  }
+
+  // Blocking form for user threads (FetchPublishQueues, SendOneway's route check).
+  Result<RouteAndQueues> Queues(const std::string& topic) {
+    auto promise = std::make_shared<std::promise<Result<RouteAndQueues>>>();
+    auto future = promise->get_future();
+    QueuesAsync(topic, false, [promise](Result<RouteAndQueues> r) { promise->set_value(std::move(r)); });
+    auto wait = std::chrono::milliseconds(2 * options_.client.rpc_timeout_ms *
+                                              static_cast<int64_t>(options_.client.namesrv_addrs.size() + 1) +
+                                          1000);
+    if (future.wait_for(wait) != std::future_status::ready)
+      return Status::Unavailable("route of '" + topic + "': no answer in time");
+    return future.get();
   }
 
   std::shared_ptr<SendContext> NewContext(const std::vector<Message>& msgs, Status* error) {
@@ -134,7 +161,15 @@ class ProducerImpl {
       return;
     }
     ++ctx->attempts;
-    auto queues = Queues(ctx->req.topic(), ctx->attempts > 1);
+    // A retry uses the cached route (a failed attempt already started a background refresh),
+    // so retries never wait for a NameServer.
+    auto* self = this;
+    QueuesAsync(ctx->req.topic(), false,
+                [self, ctx](Result<RouteAndQueues> queues) { self->AttemptOn(ctx, std::move(queues)); });
+  }
+
+  void AttemptOn(std::shared_ptr<SendContext> ctx, Result<RouteAndQueues> queues) {
+    int64_t remaining = ctx->deadline_ms - NowMs();
     if (!queues.ok()) {
       ctx->last_error = queues.status();
       if (!Retryable(queues.status()) || queues.status().IsNotFound()) {
@@ -178,6 +213,7 @@ class ProducerImpl {
             return;
           }
           self->faults_.Update(mq.broker_name, latency, Retryable(r.status()));
+          self->client_->RefreshRoute(ctx->req.topic());
           ctx->last_error = r.status().WithContext("send to " + mq.broker_name + " (" + addr + ")");
           MQ_LOG_WARN(Logger("client"), "attempt {}: {}", ctx->attempts, ctx->last_error.ToString());
           if (!Retryable(r.status())) {
@@ -246,7 +282,7 @@ class ProducerImpl {
     Status error;
     auto ctx = NewContext({msg}, &error);
     if (!ctx) return error;
-    auto queues = Queues(msg.topic, false);
+    auto queues = Queues(msg.topic);
     if (!queues.ok()) return queues.status();
     ctx->max_attempts = 1;
     ctx->done = [](const Result<SendResult>&) {};
@@ -256,7 +292,7 @@ class ProducerImpl {
 
   Result<std::vector<MessageQueue>> FetchPublishQueues(const std::string& topic) {
     MQ_RETURN_IF_ERROR(ValidateName("topic", topic));
-    MQ_ASSIGN_OR_RETURN(auto q, Queues(topic, false));
+    MQ_ASSIGN_OR_RETURN(auto q, Queues(topic));
     return std::move(q.second);
   }
 

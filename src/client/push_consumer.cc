@@ -3,6 +3,7 @@
 
 #include <exception>
 
+#include "broker_ops.h"
 #include "common/logging.h"
 #include "convert.h"
 #include "push_consumer_impl.h"
@@ -15,15 +16,15 @@ void PushConsumerImpl::PullLater(std::shared_ptr<ProcessQueue> pq, int64_t delay
 }
 
 bool PushConsumerImpl::IsMaster(const MessageQueue& q, const std::string& addr) {
-  auto route = client_->GetRoute(q.topic);
-  return route.ok() && MasterAddress(*route, q.broker_name) == addr;
+  auto route = client_->CachedRoute(q.topic);  // internal executor: never wait for a query
+  return route && MasterAddress(*route, q.broker_name) == addr;
 }
 
 void PushConsumerImpl::Pull(std::shared_ptr<ProcessQueue> pq) {
   if (!running_ || pq->dropped) return;
   std::string addr = pq->master_addr;
   if (!options_.orderly) {
-    auto addrs = Candidates(pq->mq, pq->suggested_broker_id.load());
+    auto addrs = CachedCandidates(pq->mq, pq->suggested_broker_id.load());
     if (!addrs.ok() || addrs->empty()) {
       MQ_LOG_WARN(Logger("client"), "pull {}: no broker to read from ({})", pq->mq.ToString(),
                   addrs.ok() ? "empty broker set" : addrs.status().ToString());
@@ -42,6 +43,16 @@ void PushConsumerImpl::Pull(std::shared_ptr<ProcessQueue> pq) {
     }
     req.set_queue_offset(pq->next_offset);
   }
+  // Commit piggy-backed on the pull: the broker stores the offset before serving it, so a
+  // busy queue's progress reaches the broker without an extra RPC.
+  int64_t commit = -1;
+  if (options_.model == MessageModel::kClustering) {
+    if (auto off = store_->ReadLocal(pq->mq); off && *off >= 0) {
+      commit = *off;
+      req.set_has_commit_offset(true);
+      req.set_commit_offset(commit);
+    }
+  }
   req.set_consumer_group(options_.group);
   req.set_topic(pq->mq.topic);
   req.set_queue_id(pq->mq.queue_id);
@@ -55,7 +66,8 @@ void PushConsumerImpl::Pull(std::shared_ptr<ProcessQueue> pq) {
       [stub](auto* c, auto* q, auto* r, auto cb) { stub->async()->PullMessage(c, q, r, std::move(cb)); }, req,
       options_.pull_suspend_ms + options_.client.rpc_timeout_ms + 5'000, &client_->internal(),
       client_->inflight(),
-      [this, pq, addr, offset](Result<mq::v1::PullMessageResponse> r) {
+      [this, pq, addr, offset, commit](Result<mq::v1::PullMessageResponse> r) {
+        if (r.ok() && commit >= 0) pq->reported_offset = commit;
         OnPulled(pq, addr, offset, std::move(r));
       });
   std::lock_guard lock(pq->mu);
@@ -70,7 +82,7 @@ void PushConsumerImpl::OnPulled(const std::shared_ptr<ProcessQueue>& pq, const s
     if (IsTransportFailure(r.status()) && !options_.orderly) {
       // The node is down or hung: read from another node of the set right away.
       reach_.MarkUnreachable(addr);
-      auto addrs = Candidates(pq->mq, pq->suggested_broker_id.load());
+      auto addrs = CachedCandidates(pq->mq, pq->suggested_broker_id.load());
       if (addrs.ok() && !addrs->empty() && addrs->front() != addr) return Pull(pq);
     }
     PullLater(pq, 1000);
@@ -212,14 +224,36 @@ void PushConsumerImpl::UpdateStore(const std::shared_ptr<ProcessQueue>& pq, bool
 
 void PushConsumerImpl::CommitAll() {
   if (!running_) return;
-  std::vector<MessageQueue> qs;
+  std::vector<std::shared_ptr<ProcessQueue>> pqs;
   {
     std::lock_guard lock(mu_);
-    for (const auto& [q, pq] : queues_) qs.push_back(q);
+    for (const auto& [q, pq] : queues_) pqs.push_back(pq);
   }
-  if (qs.empty()) return;
-  Status s = store_->Persist(qs);
-  if (!s.ok()) MQ_LOG_WARN(Logger("client"), "commit offsets: {}", s.ToString());
+  if (pqs.empty()) return;
+  if (options_.model == MessageModel::kBroadcasting) {
+    std::vector<MessageQueue> qs;
+    for (const auto& pq : pqs) qs.push_back(pq->mq);
+    Status s = store_->Persist(qs);  // a small local file write, no fsync
+    if (!s.ok()) MQ_LOG_WARN(Logger("client"), "commit offsets: {}", s.ToString());
+    return;
+  }
+  // Clustering: flush what pulls have not carried yet (e.g. a queue that went idle after its
+  // last batch), asynchronously: this runs on the internal executor.
+  for (const auto& pq : pqs) {
+    auto off = store_->ReadLocal(pq->mq);
+    if (!off || *off < 0 || *off == pq->reported_offset.load()) continue;
+    int64_t offset = *off;
+    // The master when it is reachable, else a slave (the broker merges those back).
+    auto addrs = CachedCandidates(pq->mq, 0);
+    if (!addrs.ok() || addrs->empty()) continue;
+    CommitOffsetAsync(*client_, addrs->front(), options_.group, pq->mq, offset, [pq, offset](Status s) {
+      if (s.ok()) {
+        pq->reported_offset = offset;
+      } else {
+        MQ_LOG_WARN(Logger("client"), "commit {} offset {}: {}", pq->mq.ToString(), offset, s.ToString());
+      }
+    });
+  }
 }
 
 PushConsumer::PushConsumer(PushConsumerOptions options)

@@ -5,7 +5,8 @@
 // slave while the master is absent from the route or unreachable (read_target.h); orderly
 // queues stay on the master, where their locks are.
 //
-// Threads: pull completions and offset-commit ticks run on the client's internal executor;
+// Threads: pull completions and offset-commit ticks run on the client's internal executor and
+// never block (offsets ride on pulls, has_commit_offset, plus an asynchronous periodic flush);
 // listener calls on consume_ (consume_threads); rebalance and relock on rebalance_thread_;
 // the membership long-poll (GetConsumerIds) on watch_thread_.
 // Locks: mu_ guards queues_ (the ProcessQueue map); ProcessQueue::mu guards its message table.
@@ -40,6 +41,9 @@ struct ProcessQueue {
   std::atomic<bool> dropped{false};
   std::atomic<bool> locked{false};  // orderly mode: the broker lock is held
 
+  // Offset last sent to the broker (piggy-backed on a pull or flushed); -1 before the first.
+  std::atomic<int64_t> reported_offset{-1};
+
   std::mutex mu;
   std::map<int64_t, ReceivedMessage> msgs;    // pulled, not yet consumed; guarded by mu
   int64_t next_offset = 0;                    // next offset to pull; guarded by mu
@@ -72,6 +76,9 @@ class PushConsumerImpl {
   Result<int64_t> StartOffset(const MessageQueue& q);
   // Addresses of q's broker set to read from, best first (read_target.h ReadCandidates).
   Result<std::vector<std::string>> Candidates(const MessageQueue& q, int64_t preferred_id);
+  // The same from the cached route only, for the internal executor (never waits for a route
+  // query; a missing route is re-queried in the background and the caller retries later).
+  Result<std::vector<std::string>> CachedCandidates(const MessageQueue& q, int64_t preferred_id);
   void Drop(const std::shared_ptr<ProcessQueue>& pq, bool unlock);
   void Relock();
   void FillHeartbeat(mq::v1::HeartbeatRequest* req);

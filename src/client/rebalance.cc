@@ -144,7 +144,7 @@ void PushConsumerImpl::RebalanceLoop() {
   const auto period = std::chrono::milliseconds(
       std::min<int64_t>(std::max<int64_t>(options_.rebalance_interval_ms, 10), 20'000));
   for (const auto& [topic, f] : subscriptions_) (void)client_->GetRoute(topic);
-  client_->HeartbeatAll();
+  client_->HeartbeatAll(/*wait=*/true);  // the first rebalance must see this client
   while (running_) {
     RebalanceOnce();
     if (options_.orderly) Relock();
@@ -312,6 +312,16 @@ void PushConsumerImpl::UpdateQueues(const std::string& topic, const mq::v1::Topi
 Result<std::vector<std::string>> PushConsumerImpl::Candidates(const MessageQueue& q, int64_t preferred_id) {
   MQ_ASSIGN_OR_RETURN(auto route, client_->GetRoute(q.topic));
   return ReadCandidates(route, q.broker_name, preferred_id, reach_);
+}
+
+Result<std::vector<std::string>> PushConsumerImpl::CachedCandidates(const MessageQueue& q,
+                                                                    int64_t preferred_id) {
+  auto route = client_->CachedRoute(q.topic);
+  if (!route) {
+    client_->RefreshRoute(q.topic);
+    return Status::Unavailable("route of '" + q.topic + "': not cached yet");
+  }
+  return ReadCandidates(*route, q.broker_name, preferred_id, reach_);
 }
 
 Result<int64_t> PushConsumerImpl::StartOffset(const MessageQueue& q) {

@@ -1,0 +1,148 @@
+// The client's internal executor never blocks on the network (issue 10 item 3): a black-holed
+// NameServer does not slow sends, and consumer offsets reach the broker on pulls.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <mutex>
+
+#include "black_hole.h"
+#include "client_cluster.h"
+#include "grpc_test_util.h"
+
+namespace mq::testing {
+namespace {
+
+using mq::client::MakeMessage;
+using mq::client::Producer;
+using mq::client::ProducerOptions;
+using Clock = std::chrono::steady_clock;
+
+int64_t MsSince(Clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t).count();
+}
+
+class ClientNonBlockingTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(cluster_.Start());
+    ASSERT_TRUE(cluster_.CreateTopic("NbTopic"));
+  }
+  ClientCluster cluster_;
+};
+
+// One NameServer accepts connections and never answers, the other is fine. Every producer
+// starts at a random NameServer of its list, so most of the producers below meet the black hole
+// first; none of their sends may wait for its rpc_timeout_ms (3 s), neither the first sends
+// (route query), nor sends while route refreshes and heartbeats run, nor sends during a broker
+// outage (retries).
+TEST_F(ClientNonBlockingTest, SendsKeepTheirLatencyWithABlackHoledNameServer) {
+  BlackHoleListener hole;
+  ASSERT_TRUE(hole.ok());
+  constexpr int kProducers = 6;
+  std::vector<std::unique_ptr<Producer>> producers;
+  for (int i = 0; i < kProducers; ++i) {
+    ProducerOptions o;
+    o.client = cluster_.Client();  // route refresh every 500 ms, heartbeat every 1 s
+    o.client.namesrv_addrs = {hole.address(), cluster_.namesrv().address()};
+    o.client.instance_name = "p" + std::to_string(i);
+    o.group = "pg-nb";
+    producers.push_back(std::make_unique<Producer>(o));
+    ASSERT_TRUE(producers.back()->Start().ok());
+  }
+  int64_t worst_sync = 0;
+  for (auto& p : producers) {
+    for (int i = 0; i < 5; ++i) {
+      auto start = Clock::now();
+      auto r = p->Send(MakeMessage("NbTopic", "sync"));
+      ASSERT_TRUE(r.ok()) << r.status().ToString();
+      worst_sync = std::max(worst_sync, MsSince(start));
+    }
+  }
+  EXPECT_LT(worst_sync, 1500) << "a send waited for the black-holed NameServer";
+
+  // Async bursts while the timers keep querying routes and heartbeating, then with a broker
+  // killed (attempts on it fail and are retried on the other).
+  auto burst = [&](const std::string& body) {
+    std::mutex mu;
+    int64_t worst = 0;
+    std::atomic<int> done{0}, failed{0};
+    constexpr int kPerProducer = 100;
+    for (auto& p : producers) {
+      for (int i = 0; i < kPerProducer; ++i) {
+        auto start = Clock::now();
+        p->SendAsync(MakeMessage("NbTopic", body), [&, start](const Result<mq::client::SendResult>& r) {
+          int64_t ms = MsSince(start);
+          {
+            std::lock_guard lock(mu);
+            worst = std::max(worst, ms);
+          }
+          if (!r.ok()) failed++;
+          done++;
+        });
+      }
+    }
+    EXPECT_TRUE(
+        WaitUntil([&] { return done.load() == kProducers * kPerProducer; }, std::chrono::seconds(30)));
+    EXPECT_EQ(failed.load(), 0) << body;
+    std::lock_guard lock(mu);
+    return worst;
+  };
+  EXPECT_LT(burst("async"), 2000);
+  cluster_.broker(1).process().Kill();
+  EXPECT_LT(burst("outage"), 2000);
+}
+
+// With the periodic flush effectively off, consumed offsets still reach the broker: each
+// pull carries the queue's consumed offset (has_commit_offset).
+TEST_F(ClientNonBlockingTest, ConsumedOffsetsRideOnPulls) {
+  std::atomic<int> consumed{0};
+  auto o = cluster_.Consumer("g-piggy");
+  o.commit_interval_ms = 600'000;
+  mq::client::PushConsumer consumer(o);
+  ASSERT_TRUE(consumer.Subscribe("NbTopic", "*").ok());
+  consumer.RegisterListener([&](const std::vector<mq::client::ReceivedMessage>& msgs) {
+    consumed += static_cast<int>(msgs.size());
+    return mq::client::ConsumeResult::kSuccess;
+  });
+  ASSERT_TRUE(consumer.Start().ok());
+  ASSERT_TRUE(WaitUntil([&] { return consumer.AssignedQueues().size() == 8; }, std::chrono::seconds(20)));
+
+  ProducerOptions po;
+  po.client = cluster_.Client();
+  Producer producer(po);
+  ASSERT_TRUE(producer.Start().ok());
+  constexpr int kMessages = 200;
+  for (int i = 0; i < kMessages; ++i) ASSERT_TRUE(producer.Send(MakeMessage("NbTopic", "m")).ok());
+  ASSERT_TRUE(WaitUntil([&] { return consumed.load() >= kMessages; }, std::chrono::seconds(20)));
+
+  // The broker's committed offsets of every queue reach its max offset.
+  auto behind = [&] {
+    int64_t lag = 0;
+    for (int b = 0; b < 2; ++b) {
+      for (int q = 0; q < 4; ++q) {
+        mq::v1::GetQueueOffsetsRequest mreq;
+        mreq.mutable_queue()->set_topic("NbTopic");
+        mreq.mutable_queue()->set_queue_id(q);
+        mq::v1::GetQueueOffsetsResponse mresp;
+        if (!Call(cluster_.broker(b).messaging(), &mq::v1::Messaging::Stub::GetQueueOffsets, mreq, &mresp)
+                 .ok())
+          return int64_t{-1};
+        mq::v1::QueryConsumerOffsetRequest oreq;
+        oreq.set_consumer_group("g-piggy");
+        *oreq.mutable_queue() = mreq.queue();
+        mq::v1::QueryConsumerOffsetResponse oresp;
+        auto s =
+            Call(cluster_.broker(b).messaging(), &mq::v1::Messaging::Stub::QueryConsumerOffset, oreq, &oresp);
+        lag += mresp.max_offset() - (s.ok() ? oresp.offset() : 0);
+      }
+    }
+    return lag;
+  };
+  EXPECT_TRUE(WaitUntil([&] { return behind() == 0; }, std::chrono::seconds(20))) << "lag " << behind();
+  EXPECT_EQ(consumed.load(), kMessages);
+}
+
+}  // namespace
+}  // namespace mq::testing
