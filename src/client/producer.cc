@@ -6,6 +6,7 @@
 #include <future>
 #include <thread>
 
+#include "backpressure.h"
 #include "client_instance.h"
 #include "common/logging.h"
 #include "common/message_id.h"
@@ -59,6 +60,10 @@ class ProducerImpl {
     MQ_RETURN_IF_ERROR(ValidateName("group", options_.group));
     if (options_.send_timeout_ms <= 0) return Status::InvalidArgument("send_timeout_ms: must be positive");
     if (options_.retry_times < 0) return Status::InvalidArgument("retry_times: must not be negative");
+    if (options_.back_pressure_for_async_send_num <= 0)
+      return Status::InvalidArgument("back_pressure_for_async_send_num: must be positive");
+    if (options_.back_pressure_for_async_send_size <= 0)
+      return Status::InvalidArgument("back_pressure_for_async_send_size: must be positive");
     std::string group = options_.group;
     client_->SetHeartbeatFiller(
         [group](mq::v1::HeartbeatRequest* req) { req->add_producers()->set_group(group); });
@@ -257,18 +262,26 @@ class ProducerImpl {
   }
 
   void SendAsync(const Message& msg, SendCallback callback) {
-    auto post = [this, callback](Result<SendResult> r) {
-      client_->callbacks().Post([callback, r = std::move(r), this]() mutable {
-        callback(r);
-        pending_.fetch_sub(1);
-      });
-    };
     if (!running_) {
       // No executor to hand the callback to: the only case where it runs inline.
       callback(Status::FailedPrecondition("producer: not started"));
       return;
     }
     pending_.fetch_add(1);
+    const int64_t bytes = static_cast<int64_t>(msg.body.size());
+    Status room = AcquireRoom(bytes);
+    const int64_t held = room.ok() ? bytes : -1;
+    // The room is returned after the callback, so queued callbacks count against the limit.
+    auto post = [this, callback, held](Result<SendResult> r) {
+      client_->callbacks().Post([callback, r = std::move(r), held, this]() mutable {
+        tls_in_send_callback = true;
+        callback(r);
+        tls_in_send_callback = false;
+        if (held >= 0) backpressure_->Release(held);
+        pending_.fetch_sub(1);
+      });
+    };
+    if (!room.ok()) return post(room);
     Status error;
     auto ctx = NewContext({msg}, &error);
     if (!ctx) return post(error);
@@ -284,10 +297,24 @@ class ProducerImpl {
     if (!ctx) return error;
     auto queues = Queues(msg.topic);
     if (!queues.ok()) return queues.status();
+    const int64_t bytes = static_cast<int64_t>(msg.body.size());
+    MQ_RETURN_IF_ERROR(AcquireRoom(bytes));
+    pending_.fetch_add(1);
     ctx->max_attempts = 1;
-    ctx->done = [](const Result<SendResult>&) {};
+    ctx->done = [this, bytes](const Result<SendResult>&) {
+      backpressure_->Release(bytes);
+      pending_.fetch_sub(1);
+    };
     Attempt(ctx);
     return Status::OK();
+  }
+
+  // Waits (up to send_timeout_ms) for room under the back pressure limits; a send callback
+  // never waits: the room it would wait for may be held by callbacks queued behind it.
+  Status AcquireRoom(int64_t bytes) {
+    auto wait = tls_in_send_callback ? std::chrono::milliseconds(0)
+                                     : std::chrono::milliseconds(options_.send_timeout_ms);
+    return backpressure_->Acquire(bytes, wait);
   }
 
   Result<std::vector<MessageQueue>> FetchPublishQueues(const std::string& topic) {
@@ -302,8 +329,14 @@ class ProducerImpl {
   LatencyFaultTolerance faults_;
   QueueSelector selector_;
   std::atomic<bool> running_{false};
-  std::atomic<int64_t> pending_{0};  // async sends whose callback has not run yet
+  std::atomic<int64_t> pending_{0};  // async/oneway sends whose callback has not run yet
+  std::unique_ptr<Backpressure> backpressure_ =
+      std::make_unique<Backpressure>(std::max(1, options_.back_pressure_for_async_send_num),
+                                     std::max<int64_t>(1, options_.back_pressure_for_async_send_size));
+  static thread_local bool tls_in_send_callback;
 };
+
+thread_local bool ProducerImpl::tls_in_send_callback = false;
 
 MessageQueueSelector HashSelector() {
   return [](const std::vector<MessageQueue>& queues, const Message&, const std::string& arg) {

@@ -35,6 +35,14 @@ struct ProducerOptions {
   int32_t default_topic_queue_nums = 4;
   // Skip brokers that failed recently or answered slowly (sendLatencyFaultEnable). Default on.
   bool latency_fault_tolerance = true;
+  // Back pressure (RocketMQ backPressureForAsyncSendNum / backPressureForAsyncSendSize; always
+  // on here): at most this many SendAsync/SendOneway requests, and this many body bytes, in
+  // flight per producer. A request counts until its callback has returned. SendAsync and
+  // SendOneway wait up to send_timeout_ms for room, then fail with kResourceExhausted; called
+  // from a send callback they do not wait (that could deadlock the callback threads).
+  // Defaults 10000 requests and 100 MiB.
+  int back_pressure_for_async_send_num = 10'000;
+  int64_t back_pressure_for_async_send_size = 100 * 1024 * 1024;
 };
 
 // Picks a queue for an ordered send: same arg -> same queue while the route is unchanged.
@@ -69,9 +77,11 @@ class Producer {
   // which would break ordering).
   Result<SendResult> Send(const Message& msg, const MessageQueueSelector& selector, const std::string& arg);
   // Asynchronous send with the same retry policy; callback runs exactly once (inline only when
-  // the producer is not started).
+  // the producer is not started). Blocks while the back pressure limits are reached (see
+  // ProducerOptions), at most send_timeout_ms; the callback then gets kResourceExhausted.
   void SendAsync(const Message& msg, SendCallback callback);
-  // Fire and forget: one attempt, no result. Returns only validation and route errors.
+  // Fire and forget: one attempt, no result. Returns only validation, route and back pressure
+  // (kResourceExhausted) errors.
   Status SendOneway(const Message& msg);
   // One request carrying several messages of one topic to one queue (all or nothing).
   Result<SendResult> SendBatch(const std::vector<Message>& msgs);

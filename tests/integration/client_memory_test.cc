@@ -1,0 +1,143 @@
+// Client memory stays bounded whatever the application does (issue 10 item 5, client part):
+// producer back pressure on async sends.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <mutex>
+
+#include "client_cluster.h"
+
+namespace mq::testing {
+namespace {
+
+using mq::client::MakeMessage;
+using mq::client::Producer;
+using mq::client::ProducerOptions;
+using mq::client::SendResult;
+using Clock = std::chrono::steady_clock;
+
+int64_t MsSince(Clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t).count();
+}
+
+// Holds callbacks/listeners until Open(). Opens on destruction too, so a failing assertion
+// never leaves a library thread blocked (declare it after the client it blocks).
+class Gate {
+ public:
+  Gate() : future_(promise_.get_future().share()) {}
+  ~Gate() { Open(); }
+  void Open() {
+    std::call_once(once_, [this] { promise_.set_value(); });
+  }
+  std::shared_future<void> future() const { return future_; }
+
+ private:
+  std::promise<void> promise_;
+  std::shared_future<void> future_;
+  std::once_flag once_;
+};
+
+class ClientMemoryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(cluster_.Start());
+    ASSERT_TRUE(cluster_.CreateTopic("MemTopic"));
+  }
+  ProducerOptions Options() const {
+    ProducerOptions o;
+    o.client = cluster_.Client();
+    o.group = "pg-mem";
+    o.send_timeout_ms = 1500;
+    return o;
+  }
+  ClientCluster cluster_;
+};
+
+// Async sends count until their callback has returned. Callbacks that never return keep the
+// room, so the next SendAsync waits send_timeout_ms for it and then fails clearly.
+TEST_F(ClientMemoryTest, AsyncSendsBeyondTheRequestLimitWaitThenFail) {
+  auto o = Options();
+  o.back_pressure_for_async_send_num = 3;
+  Producer producer(o);
+  ASSERT_TRUE(producer.Start().ok());
+  ASSERT_TRUE(producer.Send(MakeMessage("MemTopic", "warm")).ok());
+
+  Gate release;
+  std::shared_future<void> gate = release.future();
+  std::atomic<int> done{0}, ok{0};
+  for (int i = 0; i < 3; ++i) {
+    producer.SendAsync(MakeMessage("MemTopic", "held"), [&, gate](const Result<SendResult>& r) {
+      if (r.ok()) ok++;
+      gate.wait();
+      done++;
+    });
+  }
+  std::mutex mu;
+  Status fourth;
+  auto start = Clock::now();
+  producer.SendAsync(MakeMessage("MemTopic", "fourth"), [&](const Result<SendResult>& r) {
+    std::lock_guard lock(mu);
+    fourth = r.status();
+    done++;
+  });
+  int64_t waited = MsSince(start);
+  EXPECT_GE(waited, 1000) << "SendAsync did not wait for room";
+  release.Open();
+  ASSERT_TRUE(WaitUntil([&] { return done.load() == 4; }));
+  EXPECT_EQ(ok.load(), 3);
+  {
+    std::lock_guard lock(mu);
+    EXPECT_EQ(fourth.code(), StatusCode::kResourceExhausted) << fourth.ToString();
+    EXPECT_NE(fourth.message().find("back_pressure_for_async_send_num"), std::string::npos)
+        << fourth.ToString();
+  }
+  // The room came back with the callbacks: the next one goes through at once.
+  std::atomic<bool> fifth{false};
+  start = Clock::now();
+  producer.SendAsync(MakeMessage("MemTopic", "fifth"), [&](const Result<SendResult>& r) { fifth = r.ok(); });
+  EXPECT_LT(MsSince(start), 500);
+  ASSERT_TRUE(WaitUntil([&] { return fifth.load(); }));
+}
+
+// The byte limit: a second body that does not fit waits for the first one's room and gets it
+// when that callback returns.
+TEST_F(ClientMemoryTest, AsyncSendsBeyondTheByteLimitWaitForRoom) {
+  auto o = Options();
+  o.back_pressure_for_async_send_size = 1000;
+  Producer producer(o);
+  ASSERT_TRUE(producer.Start().ok());
+  ASSERT_TRUE(producer.Send(MakeMessage("MemTopic", "warm")).ok());
+
+  Gate release;
+  std::shared_future<void> gate = release.future();
+  std::atomic<int> done{0}, ok{0};
+  auto counting = [&](const Result<SendResult>& r) {
+    if (r.ok()) ok++;
+    done++;
+  };
+  // Larger than the limit alone: admitted because nothing else is in flight.
+  producer.SendAsync(MakeMessage("MemTopic", std::string(1500, 'x')), [&, gate](const Result<SendResult>& r) {
+    gate.wait();
+    if (r.ok()) ok++;
+    done++;
+  });
+  auto start = Clock::now();
+  std::thread releaser([&] {
+    // Let the second SendAsync start waiting, then return the first callback's room.
+    WaitUntil([&] { return MsSince(start) >= 500; }, std::chrono::seconds(2));
+    release.Open();
+  });
+  producer.SendAsync(MakeMessage("MemTopic", std::string(600, 'y')), counting);
+  int64_t waited = MsSince(start);
+  releaser.join();
+  EXPECT_GE(waited, 400) << "SendAsync did not wait for byte room";
+  EXPECT_LT(waited, 1500) << "SendAsync waited past the release of the room";
+  ASSERT_TRUE(WaitUntil([&] { return done.load() == 2; }));
+  EXPECT_EQ(ok.load(), 2);
+}
+
+}  // namespace
+}  // namespace mq::testing
