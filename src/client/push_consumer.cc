@@ -1,6 +1,7 @@
 // PushConsumerImpl pulling and consumption, and the PushConsumer handle.
 #include "mq/client/push_consumer.h"
 
+#include <climits>
 #include <exception>
 
 #include "broker_ops.h"
@@ -34,14 +35,21 @@ void PushConsumerImpl::Pull(std::shared_ptr<ProcessQueue> pq) {
     addr = addrs->front();
   }
   mq::v1::PullMessageRequest req;
+  const int64_t max_bytes = int64_t{options_.pull_threshold_size_for_queue} * 1024 * 1024;
   {
     std::lock_guard lock(pq->mu);
-    if (static_cast<int>(pq->msgs.size()) >= options_.pull_threshold_for_queue) {
+    const int64_t count = static_cast<int64_t>(pq->msgs.size());
+    if (count >= options_.pull_threshold_for_queue || pq->cached_bytes >= max_bytes) {
       // Flow control: the listener is behind; look again shortly.
       client_->internal().ScheduleAfter(std::chrono::milliseconds(50), [this, pq] { Pull(pq); });
       return;
     }
     req.set_queue_offset(pq->next_offset);
+    // Ask for no more than fits below both thresholds (the broker still returns one message
+    // when the first alone is larger).
+    req.set_max_msg_nums(static_cast<int32_t>(
+        std::min<int64_t>(options_.pull_batch_size, options_.pull_threshold_for_queue - count)));
+    req.set_max_bytes(static_cast<int32_t>(std::min<int64_t>(max_bytes - pq->cached_bytes, INT32_MAX)));
   }
   // Commit piggy-backed on the pull: the broker stores the offset before serving it, so a
   // busy queue's progress reaches the broker without an extra RPC.
@@ -56,7 +64,6 @@ void PushConsumerImpl::Pull(std::shared_ptr<ProcessQueue> pq) {
   req.set_consumer_group(options_.group);
   req.set_topic(pq->mq.topic);
   req.set_queue_id(pq->mq.queue_id);
-  req.set_max_msg_nums(options_.pull_batch_size);
   req.set_subscription(subscriptions_.at(pq->mq.topic).expression());
   req.set_suspend_timeout_millis(options_.pull_suspend_ms);
   req.set_client_id(client_->client_id());
@@ -107,7 +114,7 @@ void PushConsumerImpl::OnPulled(const std::shared_ptr<ProcessQueue>& pq, const s
         ReceivedMessage m = FromProto(ext);
         if (m.queue.broker_name.empty()) m.queue.broker_name = pq->mq.broker_name;
         fresh.push_back(m.queue_offset);
-        pq->msgs.emplace(m.queue_offset, std::move(m));
+        pq->PutLocked(std::move(m));
       }
     }
     if (r->next_begin_offset() >= 0) pq->next_offset = r->next_begin_offset();
@@ -160,7 +167,7 @@ void PushConsumerImpl::ConsumeConcurrently(std::shared_ptr<ProcessQueue> pq, std
       auto it = pq->msgs.find(off);
       if (it == pq->msgs.end()) continue;
       if (ok) {
-        pq->msgs.erase(it);
+        pq->EraseLocked(it);
       } else {
         ++it->second.reconsume_times;
       }
@@ -196,7 +203,7 @@ void PushConsumerImpl::ConsumeOrderly(std::shared_ptr<ProcessQueue> pq) {
         auto it = pq->msgs.find(m.queue_offset);
         if (it == pq->msgs.end()) continue;
         if (ok) {
-          pq->msgs.erase(it);
+          pq->EraseLocked(it);
         } else {
           ++it->second.reconsume_times;
         }
@@ -268,6 +275,7 @@ void PushConsumer::RegisterListener(MessageListener listener) {
 Status PushConsumer::Start() { return impl_->Start(); }
 void PushConsumer::Shutdown() { impl_->Shutdown(); }
 std::vector<MessageQueue> PushConsumer::AssignedQueues() const { return impl_->AssignedQueues(); }
+std::vector<ProcessQueueInfo> PushConsumer::ProcessQueueInfos() const { return impl_->ProcessQueueInfos(); }
 const std::string& PushConsumer::client_id() const { return impl_->client_id(); }
 
 }  // namespace mq::client

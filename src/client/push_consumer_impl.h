@@ -46,12 +46,23 @@ struct ProcessQueue {
 
   std::mutex mu;
   std::map<int64_t, ReceivedMessage> msgs;    // pulled, not yet consumed; guarded by mu
+  int64_t cached_bytes = 0;                   // body bytes of msgs; guarded by mu
   int64_t next_offset = 0;                    // next offset to pull; guarded by mu
   bool consuming = false;                     // orderly: a consume task owns the queue; guarded by mu
   std::shared_ptr<grpc::ClientContext> pull;  // in-flight pull for cancel; guarded by mu
 
   // Offset below which everything is consumed. Requires mu.
   int64_t CommitOffsetLocked() const { return msgs.empty() ? next_offset : msgs.begin()->first; }
+  // Adds / removes a cached message, keeping cached_bytes in step. Require mu.
+  void PutLocked(ReceivedMessage m) {
+    int64_t offset = m.queue_offset;
+    int64_t size = static_cast<int64_t>(m.message.body.size());
+    if (msgs.emplace(offset, std::move(m)).second) cached_bytes += size;
+  }
+  void EraseLocked(std::map<int64_t, ReceivedMessage>::iterator it) {
+    cached_bytes -= static_cast<int64_t>(it->second.message.body.size());
+    msgs.erase(it);
+  }
 };
 
 class PushConsumerImpl {
@@ -64,6 +75,7 @@ class PushConsumerImpl {
   Status Start();
   void Shutdown();
   std::vector<MessageQueue> AssignedQueues();
+  std::vector<ProcessQueueInfo> ProcessQueueInfos();
   const std::string& client_id() const { return client_->client_id(); }
 
  private:

@@ -47,6 +47,9 @@ Status PushConsumerImpl::Start() {
     return Status::InvalidArgument(
         "pull_batch_size, consume_batch_max, pull_threshold_for_queue: must be positive");
   }
+  if (options_.pull_threshold_size_for_queue <= 0 || options_.pull_threshold_size_for_queue > 1024) {
+    return Status::InvalidArgument("pull_threshold_size_for_queue: must be in [1, 1024] MiB");
+  }
   if (options_.model == MessageModel::kBroadcasting) {
     std::string dir = options_.offset_dir;
     if (dir.empty()) {
@@ -116,6 +119,21 @@ void PushConsumerImpl::Shutdown() {
     for (auto& pq : all) (void)LockQueues(*client_, pq->master_addr, options_.group, {pq->mq}, true);
   }
   client_->Shutdown({}, {options_.group});
+}
+
+std::vector<ProcessQueueInfo> PushConsumerImpl::ProcessQueueInfos() {
+  std::vector<std::shared_ptr<ProcessQueue>> pqs;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [q, pq] : queues_) pqs.push_back(pq);
+  }
+  std::vector<ProcessQueueInfo> out;
+  for (const auto& pq : pqs) {
+    std::lock_guard lock(pq->mu);
+    out.push_back(
+        ProcessQueueInfo{pq->mq, static_cast<int64_t>(pq->msgs.size()), pq->cached_bytes, pq->next_offset});
+  }
+  return out;
 }
 
 std::vector<MessageQueue> PushConsumerImpl::AssignedQueues() {

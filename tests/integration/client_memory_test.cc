@@ -1,5 +1,5 @@
 // Client memory stays bounded whatever the application does (issue 10 item 5, client part):
-// producer back pressure on async sends.
+// producer back pressure on async sends, push consumer flow control by bytes.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -137,6 +137,59 @@ TEST_F(ClientMemoryTest, AsyncSendsBeyondTheByteLimitWaitForRoom) {
   EXPECT_LT(waited, 1500) << "SendAsync waited past the release of the room";
   ASSERT_TRUE(WaitUntil([&] { return done.load() == 2; }));
   EXPECT_EQ(ok.load(), 2);
+}
+
+// A listener that stalls must not let the consumer buffer a queue's whole backlog: a queue's
+// cache stays within pull_threshold_size_for_queue (1 MiB here) plus at most one message, and
+// nothing is lost once the listener moves again.
+TEST_F(ClientMemoryTest, PushConsumerCachesAtMostPullThresholdSizeForQueue) {
+  ASSERT_TRUE(cluster_.CreateTopic("BigTopic", 1));
+  ProducerOptions po = Options();
+  po.send_timeout_ms = 5000;
+  Producer producer(po);
+  ASSERT_TRUE(producer.Start().ok());
+  constexpr int kMessages = 64;  // 64 KiB each: 2 MiB per queue, 2 queues
+  const std::string body(64 * 1024, 'b');
+  for (int i = 0; i < kMessages; ++i) ASSERT_TRUE(producer.Send(MakeMessage("BigTopic", body)).ok());
+
+  std::atomic<int> consumed{0};
+  auto o = cluster_.Consumer("g-mem");
+  o.consume_threads = 1;
+  o.pull_threshold_size_for_queue = 1;
+  mq::client::PushConsumer consumer(o);
+  Gate release;
+  std::shared_future<void> gate = release.future();
+  ASSERT_TRUE(consumer.Subscribe("BigTopic", "*").ok());
+  consumer.RegisterListener([&, gate](const std::vector<mq::client::ReceivedMessage>& msgs) {
+    gate.wait();
+    consumed += static_cast<int>(msgs.size());
+    return mq::client::ConsumeResult::kSuccess;
+  });
+  ASSERT_TRUE(consumer.Start().ok());
+
+  constexpr int64_t kLimit = 1024 * 1024;
+  auto largest = [&] {
+    int64_t m = 0;
+    for (const auto& info : consumer.ProcessQueueInfos()) m = std::max(m, info.cached_msg_bytes);
+    return m;
+  };
+  auto full = [&] {
+    auto infos = consumer.ProcessQueueInfos();
+    if (infos.size() != 2) return false;
+    for (const auto& info : infos) {
+      if (info.cached_msg_bytes < kLimit - static_cast<int64_t>(body.size())) return false;
+    }
+    return true;
+  };
+  ASSERT_TRUE(WaitUntil(full, std::chrono::seconds(20))) << "largest cache " << largest();
+  // Both caches are at the limit; watch them for a while: they must not grow past it.
+  EXPECT_FALSE(WaitUntil([&] { return largest() > kLimit + static_cast<int64_t>(body.size()); },
+                         std::chrono::milliseconds(1500)))
+      << "a queue cached " << largest() << " bytes";
+  release.Open();
+  ASSERT_TRUE(WaitUntil([&] { return consumed.load() >= kMessages; }, std::chrono::seconds(30)))
+      << consumed.load();
+  EXPECT_EQ(consumed.load(), kMessages);
 }
 
 }  // namespace

@@ -42,8 +42,12 @@ struct PushConsumerOptions {
   bool orderly = false;
   int consume_threads = 20;
   int pull_batch_size = 32;
-  // Stop pulling a queue while this many messages wait for consumption (flow control).
+  // Flow control (RocketMQ pullThresholdForQueue / pullThresholdSizeForQueue): a queue is not
+  // pulled while this many messages, or this many MiB of message bodies, wait for consumption
+  // in its local cache; a pull never asks for more than what is left below either limit, so a
+  // queue caches at most max(limit, one message). Defaults 1000 messages and 100 MiB.
   int pull_threshold_for_queue = 1000;
+  int pull_threshold_size_for_queue = 100;
   int consume_batch_max = 1;  // messages per listener call (concurrent mode)
   // Broker long-poll hold of one pull. Default 15 s.
   int64_t pull_suspend_ms = 15'000;
@@ -57,6 +61,14 @@ struct PushConsumerOptions {
 };
 
 using MessageListener = std::function<ConsumeResult(const std::vector<ReceivedMessage>& msgs)>;
+
+// A snapshot of one assigned queue's local state (RocketMQ ProcessQueueInfo).
+struct ProcessQueueInfo {
+  MessageQueue queue;
+  int64_t cached_msg_count = 0;  // pulled, not yet consumed
+  int64_t cached_msg_bytes = 0;  // sum of their body sizes
+  int64_t next_pull_offset = 0;
+};
 
 class PushConsumerImpl;
 
@@ -78,6 +90,8 @@ class PushConsumer {
 
   // Queues currently assigned to this consumer (sorted).
   std::vector<MessageQueue> AssignedQueues() const;
+  // The local cache of every assigned queue (sorted by queue), e.g. to watch flow control.
+  std::vector<ProcessQueueInfo> ProcessQueueInfos() const;
   const std::string& client_id() const;
 
  private:
