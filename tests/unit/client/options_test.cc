@@ -1,0 +1,46 @@
+// Option validation of the flow-control and back-pressure limits: a clear error naming the
+// option, before any network activity.
+#include <gtest/gtest.h>
+
+#include "mq/client/producer.h"
+#include "mq/client/push_consumer.h"
+
+namespace mq::client {
+namespace {
+
+ProducerOptions Producer1() {
+  ProducerOptions o;
+  o.client.namesrv_addrs = {"127.0.0.1:1"};
+  return o;
+}
+
+TEST(ClientOptionsTest, ProducerBackPressureLimitsMustBePositive) {
+  auto o = Producer1();
+  o.back_pressure_for_async_send_num = 0;
+  Status s = Producer(o).Start();
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.message().rfind("back_pressure_for_async_send_num", 0), 0u) << s.ToString();
+  o = Producer1();
+  o.back_pressure_for_async_send_size = -1;
+  s = Producer(o).Start();
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.message().rfind("back_pressure_for_async_send_size", 0), 0u) << s.ToString();
+}
+
+TEST(ClientOptionsTest, PullThresholdSizeForQueueMustBeInRange) {
+  for (int mib : {0, -5, 1025}) {
+    PushConsumerOptions o;
+    o.client.namesrv_addrs = {"127.0.0.1:1"};
+    o.group = "g";
+    o.pull_threshold_size_for_queue = mib;
+    PushConsumer c(o);
+    ASSERT_TRUE(c.Subscribe("T", "*").ok());
+    c.RegisterListener([](const std::vector<ReceivedMessage>&) { return ConsumeResult::kSuccess; });
+    Status s = c.Start();
+    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << mib;
+    EXPECT_EQ(s.message().rfind("pull_threshold_size_for_queue", 0), 0u) << s.ToString();
+  }
+}
+
+}  // namespace
+}  // namespace mq::client
