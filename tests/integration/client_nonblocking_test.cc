@@ -63,12 +63,14 @@ TEST_F(ClientNonBlockingTest, SendsKeepTheirLatencyWithABlackHoledNameServer) {
   EXPECT_LT(worst_sync, 1500) << "a send waited for the black-holed NameServer";
 
   // Async bursts while the timers keep querying routes and heartbeating, then with a broker
-  // killed (attempts on it fail and are retried on the other).
+  // killed (attempts on it fail and are retried on the other). The bursts stay small enough for
+  // one sanitizer-built broker to answer each send within its attempt budget (1 s): this checks
+  // the client's completions, not the broker's throughput.
   auto burst = [&](const std::string& body) {
     std::mutex mu;
     int64_t worst = 0;
     std::atomic<int> done{0}, failed{0};
-    constexpr int kPerProducer = 100;
+    constexpr int kPerProducer = 25;
     for (auto& p : producers) {
       for (int i = 0; i < kPerProducer; ++i) {
         auto start = Clock::now();
