@@ -29,12 +29,17 @@ void NamesrvQuery::AskNext() {
   req.set_topic(p_.topic);
   auto stub = p_.stub(p_.addrs[index]);
   auto self = shared_from_this();
-  StartCall<mq::v1::QueryRouteRequest, mq::v1::QueryRouteResponse>(
+  auto call = StartCall<mq::v1::QueryRouteRequest, mq::v1::QueryRouteResponse>(
       [stub](auto* c, auto* q, auto* r, auto cb) { stub->async()->QueryRoute(c, q, r, std::move(cb)); },
       std::move(req), p_.timeout_ms, p_.exec, p_.inflight,
       [self, index](Result<mq::v1::QueryRouteResponse> r) { self->OnReply(index, std::move(r)); });
   std::lock_guard lock(mu_);
-  if (!finished_ && asked_ < n) {
+  if (finished_) {
+    call->TryCancel();  // answered meanwhile by another NameServer
+    return;
+  }
+  calls_.push_back(std::move(call));
+  if (asked_ < n) {
     hedge_timer_ = p_.exec->ScheduleAfter(std::chrono::milliseconds(std::max<int64_t>(p_.hedge_ms, 1)),
                                           [self] { self->AskNext(); });
   }
@@ -74,13 +79,16 @@ void NamesrvQuery::OnReply(size_t index, Result<mq::v1::QueryRouteResponse> r) {
 }
 
 void NamesrvQuery::Finish(Result<mq::v1::TopicRouteData> r) {
+  std::vector<std::shared_ptr<grpc::ClientContext>> calls;
   {
     std::lock_guard lock(mu_);
     if (finished_) return;
     finished_ = true;
     if (hedge_timer_ != 0) p_.exec->Cancel(hedge_timer_);
     hedge_timer_ = 0;
+    calls.swap(calls_);
   }
+  for (auto& c : calls) c->TryCancel();  // no-op for the calls that completed
   p_.done(std::move(r));
 }
 

@@ -5,8 +5,8 @@
 // and never blocks a thread. NOT_FOUND / INVALID_ARGUMENT from any NameServer is an answer.
 //
 // Threads: Start() from any thread; completions and the hedge timer run on `exec`; `done`
-// runs exactly once, on `exec`. mu_ guards the attempt state; never held across a call or
-// `done`. Owned by shared_ptr (the completions and the timer keep it alive).
+// runs exactly once, on `exec`; calls still running then are cancelled. mu_ guards the attempt state; never
+// held across a call or `done`. Owned by shared_ptr (the completions and the timer keep it alive).
 #pragma once
 #include <atomic>
 #include <cstdint>
@@ -58,6 +58,9 @@ class NamesrvQuery : public std::enable_shared_from_this<NamesrvQuery> {
   size_t outstanding_ = 0;              // guarded by mu_: calls without a reply
   bool finished_ = false;               // guarded by mu_
   IoExecutor::TaskId hedge_timer_ = 0;  // guarded by mu_
+  // Calls started so far; the losers are cancelled once an answer is in, so a black-holed
+  // NameServer does not keep a call (and the client's shutdown) waiting for its deadline.
+  std::vector<std::shared_ptr<grpc::ClientContext>> calls_;  // guarded by mu_
 };
 
 }  // namespace mq::client
