@@ -52,10 +52,14 @@ void PushConsumerImpl::Pull(std::shared_ptr<ProcessQueue> pq) {
     req.set_max_bytes(static_cast<int32_t>(std::min<int64_t>(max_bytes - pq->cached_bytes, INT32_MAX)));
   }
   // Commit piggy-backed on the pull: the broker stores the offset before serving it, so a
-  // busy queue's progress reaches the broker without an extra RPC.
+  // busy queue's progress reaches the broker without an extra RPC. Only when the pull goes to
+  // the node offsets are committed to (the master while it is reachable; RocketMQ likewise
+  // drops the commit flag on pulls from a slave).
   int64_t commit = -1;
   if (options_.model == MessageModel::kClustering) {
-    if (auto off = store_->ReadLocal(pq->mq); off && *off >= 0) {
+    auto target = CachedCandidates(pq->mq, 0);
+    bool commit_here = target.ok() && !target->empty() && target->front() == addr;
+    if (auto off = store_->ReadLocal(pq->mq); commit_here && off && *off >= 0) {
       commit = *off;
       req.set_has_commit_offset(true);
       req.set_commit_offset(commit);
