@@ -166,10 +166,11 @@ class ProducerImpl {
       return;
     }
     ++ctx->attempts;
-    // A retry uses the cached route (a failed attempt already started a background refresh),
-    // so retries never wait for a NameServer.
+    // A retry asks for a fresh route (a broker may have moved, e.g. restarted on a new
+    // address). The query is asynchronous and shared: no thread waits, and the retries of many
+    // failed sends ride on the one query the first failure started.
     auto* self = this;
-    QueuesAsync(ctx->req.topic(), false,
+    QueuesAsync(ctx->req.topic(), ctx->attempts > 1,
                 [self, ctx](Result<RouteAndQueues> queues) { self->AttemptOn(ctx, std::move(queues)); });
   }
 
