@@ -59,6 +59,14 @@ Status ClientInstance::Start() {
 void ClientInstance::Shutdown(const std::vector<std::string>& producer_groups,
                               const std::vector<std::string>& consumer_groups) {
   if (stopped_.exchange(true)) return;
+  {
+    // A heartbeat the broker handles after our unregister would register this client again
+    // (until the broker expires it), and the group would keep a member that is gone. No new
+    // heartbeat starts once stopped_ is set; wait for those already sent.
+    std::unique_lock lock(mu_);
+    heartbeat_cv_.wait_for(lock, std::chrono::milliseconds(options_.rpc_timeout_ms + 1000),
+                           [this] { return heartbeat_inflight_.empty(); });
+  }
   if (started_ && (!producer_groups.empty() || !consumer_groups.empty())) {
     mq::v1::UnregisterClientRequest req;
     req.set_client_id(client_id_);
@@ -225,6 +233,7 @@ void ClientInstance::HeartbeatAll(bool wait) {
   }
   for (const auto& addr : req.consumers_size() > 0 ? AllBrokerAddresses() : MasterAddresses()) {
     std::lock_guard lock(mu_);
+    if (stopped_) break;  // checked under mu_: Shutdown waits for the heartbeats started before
     // A hung broker keeps at most one heartbeat of ours in flight.
     if (heartbeat_inflight_.insert(addr).second) targets.push_back(addr);
   }
@@ -246,6 +255,7 @@ void ClientInstance::HeartbeatAll(bool wait) {
             std::lock_guard lock(mu_);
             heartbeat_inflight_.erase(addr);
           }
+          heartbeat_cv_.notify_all();
           std::lock_guard lock(pending->mu);
           if (--pending->left == 0) pending->cv.notify_all();
         });

@@ -13,6 +13,7 @@
 // executors).
 #pragma once
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -96,6 +97,7 @@ class ClientInstance {
   std::map<std::string, mq::v1::TopicRouteData> routes_;                       // guarded by mu_
   std::map<std::string, std::vector<RouteCallback>> route_waiters_;  // guarded by mu_: queries in flight
   std::set<std::string> heartbeat_inflight_;                         // guarded by mu_
+  std::condition_variable heartbeat_cv_;                             // signalled when a heartbeat completes
   std::map<std::string, std::shared_ptr<mq::v1::Messaging::Stub>> stubs_;      // guarded by mu_
   std::map<std::string, std::shared_ptr<mq::v1::NameServer::Stub>> ns_stubs_;  // guarded by mu_
   std::function<void(mq::v1::HeartbeatRequest*)> heartbeat_;                   // guarded by mu_

@@ -114,6 +114,13 @@ void PushConsumerImpl::Shutdown() {
   consume_->Shutdown();  // running listener calls finish; queued ones are abandoned
   for (auto& pq : all) UpdateStore(pq, /*even_if_dropped=*/true);
   Status s = store_->Persist();
+  if (s.ok() && options_.model == MessageModel::kClustering) {
+    // A pull sent just before the shutdown carries an older offset (has_commit_offset); should
+    // the broker handle it after the commit above, the offset would go back. Committing again
+    // once the first round trip is over closes that window (a graceful restart replays
+    // nothing).
+    s = store_->Persist();
+  }
   if (!s.ok()) MQ_LOG_WARN(Logger("client"), "commit offsets on shutdown: {}", s.ToString());
   if (options_.orderly) {
     for (auto& pq : all) (void)LockQueues(*client_, pq->master_addr, options_.group, {pq->mq}, true);

@@ -169,7 +169,8 @@ TEST_F(ClientConsumerTest, GracefulShutdownAndRestartReplaysNothing) {
   SendRange(500, 600);
   Collector second;
   consumer = NewConsumer(cluster_.Consumer("g-restart"), &second, 0);
-  ASSERT_TRUE(WaitUntil([&] { return second.distinct() == 100; }, std::chrono::seconds(20)));
+  ASSERT_TRUE(WaitUntil([&] { return second.distinct() == 100; }, std::chrono::seconds(20)))
+      << "distinct " << second.distinct() << " total " << second.total();
   EXPECT_EQ(second.total(), 100);
   EXPECT_EQ(first.total(), 500);
 }
