@@ -21,10 +21,28 @@ Status Errno(std::string_view what, const std::string& path) {
 
 std::string OffsetToFileName(int64_t offset) { return fmt::format("{:020d}", offset); }
 
-Result<std::vector<int64_t>> ListSegmentOffsets(const std::string& dir) {
+Status CreateDirectoriesDurably(const std::string& dir) {
+  namespace fs = std::filesystem;
   std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
+  std::vector<fs::path> created;  // deepest first
+  for (fs::path p = fs::path(dir).lexically_normal(); !p.empty() && !fs::exists(p, ec); p = p.parent_path()) {
+    created.push_back(p);
+    if (p == p.parent_path()) break;
+  }
+  fs::create_directories(dir, ec);
   if (ec) return Status::IoError(fmt::format("create dir '{}': {}", dir, ec.message()));
+  // A new directory's name is an entry of its parent, durable only once the parent is fsynced.
+  for (const auto& p : created) {
+    fs::path parent = p.has_parent_path() ? p.parent_path() : fs::path(".");
+    if (parent.empty()) parent = ".";
+    MQ_RETURN_IF_ERROR(FsyncDir(parent.string()));
+  }
+  return Status::OK();
+}
+
+Result<std::vector<int64_t>> ListSegmentOffsets(const std::string& dir) {
+  MQ_RETURN_IF_ERROR(CreateDirectoriesDurably(dir));
+  std::error_code ec;
   std::vector<int64_t> offsets;
   for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
     std::string name = entry.path().filename().string();

@@ -14,8 +14,12 @@ namespace mq {
 // RocketMQ segment naming: the start offset as 20 zero-padded decimal digits.
 std::string OffsetToFileName(int64_t offset);
 
-// Creates `dir` if needed and returns the start offsets of the segment files in it (names of
-// exactly 20 digits, see OffsetToFileName), sorted ascending. Other files are ignored.
+// Creates `dir` and any missing parents, fsyncing the parent of each directory it created so
+// the new names survive a crash.
+Status CreateDirectoriesDurably(const std::string& dir);
+
+// Creates `dir` if needed (durably, as above) and returns the start offsets of the segment files in it (names
+// of exactly 20 digits, see OffsetToFileName), sorted ascending. Other files are ignored.
 Result<std::vector<int64_t>> ListSegmentOffsets(const std::string& dir);
 
 // Writes content to path.tmp, fsyncs it, renames it over path and fsyncs the directory,

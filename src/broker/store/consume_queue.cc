@@ -6,13 +6,17 @@
 #include <filesystem>
 
 #include "common/coding.h"
+#include "common/file_util.h"
 #include "common/logging.h"
 
 namespace mq::store {
 namespace fs = std::filesystem;
 
-ConsumeQueue::ConsumeQueue(std::string topic, int32_t queue_id, std::string dir, int32_t file_size)
-    : topic_(std::move(topic)), queue_id_(queue_id), queue_(std::move(dir), file_size, false, nullptr) {}
+ConsumeQueue::ConsumeQueue(std::string topic, int32_t queue_id, std::string dir, int32_t file_size,
+                           FaultHook hook)
+    : topic_(std::move(topic)),
+      queue_id_(queue_id),
+      queue_(std::move(dir), file_size, false, std::move(hook)) {}
 
 Status ConsumeQueue::Load() { return queue_.Load(); }
 
@@ -158,13 +162,12 @@ int ConsumeQueue::DeleteExpired(int64_t min_phy) {
   return n;
 }
 
-ConsumeQueueTable::ConsumeQueueTable(std::string root_dir, int32_t file_size)
-    : root_dir_(std::move(root_dir)), file_size_(file_size) {}
+ConsumeQueueTable::ConsumeQueueTable(std::string root_dir, int32_t file_size, FaultHook hook)
+    : root_dir_(std::move(root_dir)), file_size_(file_size), hook_(std::move(hook)) {}
 
 Status ConsumeQueueTable::LoadAll() {
+  MQ_RETURN_IF_ERROR(CreateDirectoriesDurably(root_dir_));
   std::error_code ec;
-  fs::create_directories(root_dir_, ec);
-  if (ec) return Status::IoError(fmt::format("create dir '{}': {}", root_dir_, ec.message()));
   for (const auto& topic_dir : fs::directory_iterator(root_dir_, ec)) {
     if (!topic_dir.is_directory()) continue;
     std::string topic = topic_dir.path().filename().string();
@@ -173,7 +176,7 @@ Status ConsumeQueueTable::LoadAll() {
       if (!queue_dir.is_directory() || name.empty() || !std::all_of(name.begin(), name.end(), ::isdigit))
         continue;
       int32_t queue_id = std::stoi(name);
-      auto cq = std::make_shared<ConsumeQueue>(topic, queue_id, queue_dir.path().string(), file_size_);
+      auto cq = std::make_shared<ConsumeQueue>(topic, queue_id, queue_dir.path().string(), file_size_, hook_);
       MQ_RETURN_IF_ERROR(cq->Load());
       std::unique_lock<std::shared_mutex> lock(mu_);
       table_[topic][queue_id] = std::move(cq);
@@ -196,8 +199,8 @@ Result<std::shared_ptr<ConsumeQueue>> ConsumeQueueTable::FindOrCreate(const std:
   std::unique_lock<std::shared_mutex> lock(mu_);
   auto& slot = table_[topic][queue_id];
   if (!slot) {
-    auto cq = std::make_shared<ConsumeQueue>(topic, queue_id,
-                                             fmt::format("{}/{}/{}", root_dir_, topic, queue_id), file_size_);
+    auto cq = std::make_shared<ConsumeQueue>(
+        topic, queue_id, fmt::format("{}/{}/{}", root_dir_, topic, queue_id), file_size_, hook_);
     Status s = cq->Load();
     if (!s.ok()) {
       table_[topic].erase(queue_id);

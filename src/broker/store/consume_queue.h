@@ -41,7 +41,8 @@ struct CqUnit {
 
 class ConsumeQueue {
  public:
-  ConsumeQueue(std::string topic, int32_t queue_id, std::string dir, int32_t file_size);
+  ConsumeQueue(std::string topic, int32_t queue_id, std::string dir, int32_t file_size,
+               FaultHook hook = nullptr);
   ConsumeQueue(const ConsumeQueue&) = delete;
   ConsumeQueue& operator=(const ConsumeQueue&) = delete;
 
@@ -86,7 +87,7 @@ class ConsumeQueue {
 
 class ConsumeQueueTable {
  public:
-  ConsumeQueueTable(std::string root_dir, int32_t file_size);
+  ConsumeQueueTable(std::string root_dir, int32_t file_size, FaultHook hook = nullptr);
 
   // Opens every consumequeue/<topic>/<queueId> directory.
   Status LoadAll();
@@ -98,6 +99,7 @@ class ConsumeQueueTable {
  private:
   const std::string root_dir_;
   const int32_t file_size_;
+  const FaultHook hook_;
   mutable std::shared_mutex mu_;
   std::map<std::string, std::map<int32_t, std::shared_ptr<ConsumeQueue>>> table_;  // GUARDED_BY(mu_)
 };

@@ -7,8 +7,12 @@
 namespace mq::store {
 
 Dispatcher::Dispatcher(CommitLog* commit_log, ConsumeQueueTable* queues, IndexService* index,
-                       std::function<int64_t()> readable_limit)
-    : commit_log_(commit_log), queues_(queues), index_(index), readable_limit_(std::move(readable_limit)) {}
+                       ErrorLatch* latch, std::function<int64_t()> readable_limit)
+    : commit_log_(commit_log),
+      queues_(queues),
+      index_(index),
+      latch_(latch),
+      readable_limit_(std::move(readable_limit)) {}
 
 Dispatcher::~Dispatcher() { Shutdown(); }
 
@@ -34,13 +38,13 @@ Status Dispatcher::DispatchRange(int64_t from, int64_t limit, bool notify) {
       }
       std::string topic(view->topic);
       auto cq = queues_->FindOrCreate(topic, view->queue_id);
-      if (!cq.ok()) {
-        status = cq.status();
+      CqUnit unit{pos, view->total_size, TagsCode(FindProperty(view->properties, kPropertyTags))};
+      status = cq.ok() ? (*cq)->Put(view->queue_offset, unit) : cq.status();
+      if (!status.ok()) {
+        status = status.WithContext(
+            fmt::format("consume queue {}-{} write at dispatch offset {}", topic, view->queue_id, pos));
         break;
       }
-      CqUnit unit{pos, view->total_size, TagsCode(FindProperty(view->properties, kPropertyTags))};
-      status = (*cq)->Put(view->queue_offset, unit);
-      if (!status.ok()) break;
       if (index_ != nullptr) {
         IndexRequest req{view->topic,
                          FindProperty(view->properties, kPropertyKeys),
@@ -49,7 +53,10 @@ Status Dispatcher::DispatchRange(int64_t from, int64_t limit, bool notify) {
                          view->total_size,
                          view->store_timestamp};
         status = index_->BuildIndex(req);
-        if (!status.ok()) break;
+        if (!status.ok()) {
+          status = status.WithContext(fmt::format("index write at dispatch offset {}", pos));
+          break;
+        }
       }
       if (notify) arrived[{std::move(topic), view->queue_id}] = view->queue_offset + 1;
     }
@@ -113,8 +120,9 @@ void Dispatcher::Loop() {
     if (!busy) continue;
     Status s = DispatchRange(dispatched_offset(), limit, true);
     if (!s.ok() && s.ToString() != last_error.ToString()) {
-      MQ_LOG_ERROR(Logger("store"), "dispatcher stalled: {}", s.ToString());
+      MQ_LOG_ERROR(Logger("store"), "dispatch failed, store is now read-only: {}", s.ToString());
     }
+    if (!s.ok() && latch_ != nullptr) latch_->Set(s);
     if (!s.ok()) busy = false;
     last_error = s;
   }

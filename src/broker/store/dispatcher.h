@@ -5,6 +5,10 @@
 // The readable limit is the commit log's committed offset in ASYNC_FLUSH mode and its flushed
 // offset in SYNC_FLUSH mode, so consumers (who only read through consume queues) never see a
 // message that is not durable in SYNC_FLUSH mode.
+// A failed consume queue or index write latches the store's ErrorLatch (puts are refused
+// from then on, naming the cause): otherwise the log would keep acknowledging messages that
+// never become consumable. The thread keeps retrying, so what was acknowledged before the
+// failure becomes consumable if the cause goes away (e.g. disk space is freed).
 // Owns: its thread. Threads: DispatchRange() runs on the caller during recovery, before
 // Start(); afterwards only the dispatcher thread dispatches. Listeners run on that thread and
 // must not block. Locks: mu_ guards stop_ and pairs with cv_; wake_/sleeping_ are atomics.
@@ -27,7 +31,7 @@ namespace mq::store {
 
 class Dispatcher {
  public:
-  Dispatcher(CommitLog* commit_log, ConsumeQueueTable* queues, IndexService* index,
+  Dispatcher(CommitLog* commit_log, ConsumeQueueTable* queues, IndexService* index, ErrorLatch* latch,
              std::function<int64_t()> readable_limit);
   ~Dispatcher();
   Dispatcher(const Dispatcher&) = delete;
@@ -51,6 +55,7 @@ class Dispatcher {
   CommitLog* const commit_log_;
   ConsumeQueueTable* const queues_;
   IndexService* const index_;
+  ErrorLatch* const latch_;
   const std::function<int64_t()> readable_limit_;
   std::vector<ArrivalListener> listeners_;
   std::atomic<int64_t> dispatched_{0};

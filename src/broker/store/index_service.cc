@@ -50,14 +50,20 @@ struct IndexService::File {
 IndexService::IndexService(const StoreOptions& options)
     : options_(options), dir_(options.store_path_root_dir + "/index") {}
 
-Result<std::shared_ptr<IndexService::File>> IndexService::OpenFile(int64_t begin_phy) const {
+Result<std::shared_ptr<IndexService::File>> IndexService::OpenFile(int64_t begin_phy, bool create) const {
   auto file = std::make_shared<File>();
   file->slot_num = options_.max_hash_slot_num;
   file->index_num = options_.max_index_num;
   int64_t size = kHeaderSize + int64_t{file->slot_num} * kSlotSize + int64_t{file->index_num} * kEntrySize;
   if (size > INT32_MAX) return Status::InvalidArgument("index file geometry exceeds 2 GiB");
+  const FaultHook& hook = options_.fault_hook;
   MQ_ASSIGN_OR_RETURN(file->mapped, MappedFile::Open(dir_ + "/" + OffsetToFileName(begin_phy), begin_phy,
-                                                     static_cast<int32_t>(size), false, options_.fault_hook));
+                                                     static_cast<int32_t>(size), create, hook));
+  if (create) {
+    Status s = hook ? hook("fsync_dir", dir_) : Status::OK();
+    if (s.ok()) s = FsyncDir(dir_);
+    if (!s.ok()) return s.WithContext(fmt::format("new index file {}", file->mapped->path()));
+  }
   file->mapped->SetWrotePosition(static_cast<int32_t>(size));
   int32_t stored_slots = file->Get32(32);
   if (stored_slots != 0 && stored_slots != file->slot_num) {
@@ -72,7 +78,7 @@ Status IndexService::Load() {
   std::lock_guard<std::mutex> lock(mu_);
   files_.clear();
   for (int64_t off : offsets) {
-    MQ_ASSIGN_OR_RETURN(auto file, OpenFile(off));
+    MQ_ASSIGN_OR_RETURN(auto file, OpenFile(off, /*create=*/false));
     files_.push_back(std::move(file));
   }
   return Status::OK();
@@ -128,7 +134,7 @@ Status IndexService::BuildIndex(const IndexRequest& req) {
   if (!files_.empty() && req.phy_offset < files_.back()->end_phy()) return Status::OK();  // already indexed
   for (const auto& key : keys) {
     if (files_.empty() || files_.back()->IsFull()) {
-      MQ_ASSIGN_OR_RETURN(auto file, OpenFile(req.phy_offset));
+      MQ_ASSIGN_OR_RETURN(auto file, OpenFile(req.phy_offset, /*create=*/true));
       if (file->Get32(32) == 0) file->Set64(16, req.phy_offset);
       files_.push_back(std::move(file));
     }

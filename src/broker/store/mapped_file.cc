@@ -27,14 +27,22 @@ constexpr int64_t kPageSize = 4096;
 Result<std::shared_ptr<MappedFile>> MappedFile::Open(const std::string& path, int64_t from_offset,
                                                      int32_t size, bool preallocate, const FaultHook& hook) {
   if (hook) MQ_RETURN_IF_ERROR(hook("create", path));
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) return Errno("open", path, errno);
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    int err = errno;
-    ::close(fd);
-    return Errno("fstat", path, err);
+  bool created = true;
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0 && errno == EEXIST) {
+    created = false;
+    fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
   }
+  if (fd < 0) return Errno("open", path, errno);
+  // A file this call created and could not size is removed again, so a failed roll on a full
+  // disk leaves no empty segment behind for the next start to trip over.
+  auto fail = [&](std::string_view what, int err) -> Status {
+    ::close(fd);
+    if (created) ::unlink(path.c_str());
+    return Errno(what, path, err);
+  };
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return fail("fstat", errno);
   if (st.st_size > size) {
     ::close(fd);
     return Status::Corruption(
@@ -42,22 +50,11 @@ Result<std::shared_ptr<MappedFile>> MappedFile::Open(const std::string& path, in
   }
   if (preallocate) {
     int rc = ::posix_fallocate(fd, 0, size);
-    if (rc != 0 && rc != EOPNOTSUPP && rc != EINVAL) {
-      ::close(fd);
-      return Errno("fallocate", path, rc);
-    }
+    if (rc != 0 && rc != EOPNOTSUPP && rc != EINVAL) return fail("fallocate", rc);
   }
-  if (st.st_size < size && ::ftruncate(fd, size) != 0) {
-    int err = errno;
-    ::close(fd);
-    return Errno("ftruncate", path, err);
-  }
+  if (st.st_size < size && ::ftruncate(fd, size) != 0) return fail("ftruncate", errno);
   void* addr = ::mmap(nullptr, static_cast<size_t>(size), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  if (addr == MAP_FAILED) {
-    int err = errno;
-    ::close(fd);
-    return Errno("mmap", path, err);
-  }
+  if (addr == MAP_FAILED) return fail("mmap", errno);
   return std::shared_ptr<MappedFile>(new MappedFile(path, from_offset, size, fd, static_cast<char*>(addr)));
 }
 
@@ -111,16 +108,22 @@ Status MappedFile::Flush(const FaultHook& hook) {
   return Status::OK();
 }
 
-Status MappedFile::ZeroFrom(int32_t pos) {
+Status MappedFile::ZeroFrom(int32_t pos, const FaultHook& hook) {
   if (pos >= size_) return Status::OK();
-  int rc = ::fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, pos, size_ - pos);
-  if (rc == 0) {
-    // Reserve the blocks again so later appends cannot hit ENOSPC through the mapping.
-    (void)::posix_fallocate(fd_, pos, size_ - pos);
+  const off_t len = size_ - pos;
+  // Whatever zeroes the tail, the range must end up backed by disk blocks: an append through
+  // the mapping into an unbacked page of a full disk is a SIGBUS, not an error we can report.
+  auto reserve = [&]() -> Status {
+    if (hook) MQ_RETURN_IF_ERROR(hook("fallocate", path_));
+    int rc = ::posix_fallocate(fd_, pos, len);
+    if (rc != 0) return Errno("fallocate (re-reserve the zeroed tail of)", path_, rc);
     return Status::OK();
-  }
-  // No hole punching: write zeros through the mapping and sync them.
-  std::memset(data_ + pos, 0, static_cast<size_t>(size_ - pos));
+  };
+  if (::fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, pos, len) == 0) return reserve();
+  // No hole punching: reserve first (a sparse tail, e.g. of a segment extended by Load(), has
+  // no blocks yet), then write zeros through the mapping and sync them.
+  MQ_RETURN_IF_ERROR(reserve());
+  std::memset(data_ + pos, 0, static_cast<size_t>(len));
   int64_t start = (pos / kPageSize) * kPageSize;
   if (::msync(data_ + start, static_cast<size_t>(size_ - start), MS_SYNC) != 0) {
     return Errno("msync", path_, errno);

@@ -59,8 +59,10 @@ class MappedFile {
   Status Flush(const FaultHook& hook);
 
   // Zeroes [pos, size) on disk and in the mapping (punch hole + re-fallocate, or explicit
-  // zero writes when the filesystem cannot punch holes).
-  Status ZeroFrom(int32_t pos);
+  // zero writes when the filesystem cannot punch holes). Fails (e.g. ENOSPC) when the range
+  // cannot be backed by disk blocks again; the caller must then not write into it.
+  // `hook` sees op "fallocate" before the blocks are reserved.
+  Status ZeroFrom(int32_t pos, const FaultHook& hook);
 
   // Read-faults the pages of [from, to), so the first append to a page does not pay for
   // zeroing it (RocketMQ warmMappedFile, without dirtying the pages). Allocator thread.

@@ -96,7 +96,18 @@ Result<std::shared_ptr<MappedFile>> MappedFileQueue::CreateFile(int64_t from) {
       return file;
     }
   }
-  return MappedFile::Open(dir_ + "/" + OffsetToFileName(from), from, file_size_, true, hook_);
+  return OpenNewFile(from);
+}
+
+Result<std::shared_ptr<MappedFile>> MappedFileQueue::OpenNewFile(int64_t from) const {
+  MQ_ASSIGN_OR_RETURN(auto file,
+                      MappedFile::Open(dir_ + "/" + OffsetToFileName(from), from, file_size_, true, hook_));
+  // Until the directory is fsynced the new name may not survive a crash, and with it every
+  // byte flushed (and acknowledged) into the segment.
+  Status s = hook_ ? hook_("fsync_dir", dir_) : Status::OK();
+  if (s.ok()) s = FsyncDir(dir_);
+  if (!s.ok()) return s.WithContext(fmt::format("new segment {}", file->path()));
+  return file;
 }
 
 Result<std::shared_ptr<MappedFile>> MappedFileQueue::GetLastOrCreate(int64_t offset_if_empty) {
@@ -157,7 +168,7 @@ void MappedFileQueue::AllocatorLoop() {
       } else {
         alloc_busy_ = true;
         lock.unlock();
-        auto file = MappedFile::Open(dir_ + "/" + OffsetToFileName(from), from, file_size_, true, hook_);
+        auto file = OpenNewFile(from);
         lock.lock();
         alloc_busy_ = false;
         if (alloc_request_ == from) alloc_request_.reset();
@@ -228,7 +239,7 @@ Status MappedFileQueue::TruncateDirty(int64_t offset, bool zero_tail) {
   }
   if (containing) {
     auto pos = static_cast<int32_t>(offset - containing->from_offset());
-    if (zero_tail && pos < file_size_) MQ_RETURN_IF_ERROR(containing->ZeroFrom(pos));
+    if (zero_tail && pos < file_size_) MQ_RETURN_IF_ERROR(containing->ZeroFrom(pos, hook_));
     containing->SetWrotePosition(pos);
     containing->SetFlushedPosition(pos);
   }

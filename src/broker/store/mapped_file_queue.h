@@ -30,8 +30,9 @@ namespace mq::store {
 
 class MappedFileQueue {
  public:
-  // New segments are always fallocate'd (ENOSPC surfaces as a Status, not SIGBUS). With
-  // prepare_next, a background thread creates, fallocates and pre-faults the next segment.
+  // New segments are always fallocate'd (ENOSPC surfaces as a Status, not SIGBUS) and their
+  // directory fsynced (the name survives a crash). With prepare_next, a background thread
+  // creates, fallocates and pre-faults the next segment.
   MappedFileQueue(std::string dir, int32_t file_size, bool prepare_next, FaultHook hook);
   ~MappedFileQueue();
   MappedFileQueue(const MappedFileQueue&) = delete;
@@ -87,6 +88,8 @@ class MappedFileQueue {
 
  private:
   Result<std::shared_ptr<MappedFile>> CreateFile(int64_t from);
+  // Creates, fallocates and maps segment `from`, then fsyncs the directory.
+  Result<std::shared_ptr<MappedFile>> OpenNewFile(int64_t from) const;
   void RequestPrealloc(int64_t from);
   void AllocatorLoop();
 

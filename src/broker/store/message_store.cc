@@ -70,9 +70,9 @@ Status MessageStore::Start() {
 Status MessageStore::StartLocked() {
   commit_log_ = std::make_unique<CommitLog>(options_, clock_);
   queues_ = std::make_unique<ConsumeQueueTable>(options_.store_path_root_dir + "/consumequeue",
-                                                options_.mapped_file_size_consume_queue);
+                                                options_.mapped_file_size_consume_queue, options_.fault_hook);
   if (options_.message_index_enable) index_ = std::make_unique<IndexService>(options_);
-  dispatcher_ = std::make_unique<Dispatcher>(commit_log_.get(), queues_.get(), index_.get(),
+  dispatcher_ = std::make_unique<Dispatcher>(commit_log_.get(), queues_.get(), index_.get(), &latch_,
                                              [this] { return ReadableLimit(); });
   for (const auto& listener : pending_listeners_) dispatcher_->AddListener(listener);
   MQ_RETURN_IF_ERROR(Recover());
@@ -218,7 +218,10 @@ PutResult MessageStore::Precheck(const std::vector<MessageInput>& messages) cons
     return r;
   }
   if (!latch_.ok()) {
-    r.error = "store is read-only after an I/O error: " + latch_.status().ToString();
+    // Named so an operator can act on it from the producer's error alone (it is also
+    // brokerStatus' storeStatus).
+    r.error = "store: read-only after a write failure, restart the broker once the cause is fixed: " +
+              latch_.status().ToString();
     return r;
   }
   if (clean_->disk_full()) {

@@ -15,8 +15,10 @@ namespace mq::store {
 enum class FlushDiskType { kAsyncFlush, kSyncFlush };
 
 // Test-only fault injection. Called before an I/O step; a non-OK return makes that step fail
-// as if the kernel had returned the error. `op` is "create" (new segment file) or "flush"
-// (msync/fdatasync); `path` is the file concerned.
+// as if the kernel had returned the error. `op` is "create" (new segment file of the commit
+// log, a consume queue or the index), "flush" (msync/fdatasync), "fsync_dir" (making a new
+// segment's directory entry durable; `path` is the directory) or "fallocate" (re-reserving
+// blocks for a zeroed segment tail); otherwise `path` is the file concerned.
 using FaultHook = std::function<Status(std::string_view op, const std::string& path)>;
 
 struct StoreOptions {
