@@ -1,5 +1,6 @@
 // A short mqbench producer run followed by a consumer run against real processes: the counts
-// must add up (sent == consumed). Speed is not checked here (see docs/benchmarks.md).
+// must add up (sent == consumed), and only SEND_OK counts as sent (mqbench and broker_bench).
+// Speed is not checked here (see docs/benchmarks.md).
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
@@ -15,10 +16,12 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// Runs mqbench with args; returns its exit code and the last JSON line of its output.
-std::pair<int, std::string> RunBench(const std::vector<std::string>& args, const std::string& log) {
+// Runs a benchmark tool (mqbench by default) with args; returns its exit code and the last
+// JSON line of its output.
+std::pair<int, std::string> RunBench(const std::vector<std::string>& args, const std::string& log,
+                                     const std::string& tool = "mqbench") {
   ChildProcess p;
-  EXPECT_TRUE(p.Start(BinaryPath("mqbench"), args, log));
+  EXPECT_TRUE(p.Start(BinaryPath(tool), args, log));
   auto status = p.Wait(60s);
   if (!status) return {-1, p.ReadLog()};
   std::string out = p.ReadLog();
@@ -53,6 +56,7 @@ TEST(MqbenchTest, ProducerAndConsumerCountsAddUp) {
   ASSERT_EQ(prc, 0) << produced;
   EXPECT_EQ(Field(produced, "sent"), 300) << produced;
   EXPECT_EQ(Field(produced, "failed"), 0);
+  EXPECT_EQ(Field(produced, "SEND_OK"), 300) << produced;
 
   auto [crc, consumed] = RunBench({"consumer", "-n", ns.address(), "-t", "BenchCount", "-g", "bench_group",
                                    "--from-first", "--count", "300", "-d", "45", "--json"},
@@ -60,6 +64,35 @@ TEST(MqbenchTest, ProducerAndConsumerCountsAddUp) {
   ASSERT_EQ(crc, 0) << consumed;
   EXPECT_EQ(Field(consumed, "received"), 300) << consumed;
   EXPECT_GE(Field(consumed, "p99_us"), 0);
+}
+
+// A SYNC_MASTER without a slave stores every message but acknowledges none as durable
+// (SLAVE_NOT_AVAILABLE): both benchmarks must report every send failed, per status.
+TEST(MqbenchTest, SyncMasterWithoutSlaveCountsEverySendFailed) {
+  NamesrvProcess ns;
+  ASSERT_TRUE(ns.started());
+  TempDir dir;
+  BrokerProcess broker(
+      {ns.address(), dir.Sub("broker"), "broker-a", {"brokerRole=SYNC_MASTER", "haListenPort=0"}});
+  ASSERT_TRUE(broker.Start()) << broker.process().ReadLog();
+
+  auto [prc, produced] = RunBench({"producer", "-n", ns.address(), "-t", "NoSlave", "-s", "128", "-w", "2",
+                                   "--mode", "async", "--window", "8", "--count", "40", "--json"},
+                                  dir.Sub("producer.out"));
+  EXPECT_NE(prc, 0) << produced;
+  EXPECT_EQ(Field(produced, "sent"), 0) << produced;
+  EXPECT_EQ(Field(produced, "failed"), 40) << produced;
+  EXPECT_EQ(Field(produced, "SLAVE_NOT_AVAILABLE"), 40) << produced;
+  EXPECT_EQ(Field(produced, "SEND_OK"), -1) << produced;
+
+  auto [brc, raw] = RunBench({"-b", broker.address(), "-t", "NoSlaveRaw", "--mode", "send", "--count", "40",
+                              "-s", "128", "--connections", "1", "--window", "4", "--queues", "2", "--json"},
+                             dir.Sub("broker_bench.out"), "broker_bench");
+  EXPECT_NE(brc, 0) << raw;
+  EXPECT_EQ(Field(raw, "messages"), 0) << raw;
+  EXPECT_EQ(Field(raw, "failed"), 40) << raw;
+  EXPECT_EQ(Field(raw, "SLAVE_NOT_AVAILABLE"), 40) << raw;
+  EXPECT_EQ(Field(raw, "tps"), 0) << raw;
 }
 
 TEST(MqbenchTest, UnreachableNameServerFailsClearly) {

@@ -4,7 +4,10 @@
 //   broker_bench -b 127.0.0.1:10911 -t BenchTopic --mode pull
 //   broker_bench -b 127.0.0.1:10911 -t BenchTopic --mode latency --rounds 200
 // send: --connections channels, each with --window SendMessage calls in flight, round-robin
-// over --queues queues. pull: drains every queue from offset 0 with pulls of 32 messages.
+// over --queues queues. Only SEND_OK replies count as sent; every other outcome (a not
+// durable FLUSH_DISK_TIMEOUT / FLUSH_SLAVE_TIMEOUT / SLAVE_NOT_AVAILABLE, or an RPC error) is
+// failed and counted per status ("status" in --json). pull: drains every queue from offset 0
+// with pulls of 32 messages.
 // Only point it at brokers on this machine or your own test hosts.
 #include <grpcpp/grpcpp.h>
 
@@ -17,6 +20,7 @@
 #include <cstdlib>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -31,12 +35,44 @@ using Clock = std::chrono::steady_clock;
 struct SendStats {
   std::mutex mu;
   std::condition_variable cv;
-  std::vector<int64_t> latencies_us;  // guarded by mu
+  std::vector<int64_t> latencies_us;  // guarded by mu; SEND_OK requests only
   int64_t in_flight = 0;              // guarded by mu
-  std::atomic<int64_t> errors{0};
+  std::atomic<int64_t> requests{0};
+  std::atomic<int64_t> ok_messages{0};
+  std::atomic<int64_t> failed_messages{0};
   std::atomic<int64_t> next{0};
+  mq::bench::StatusCounts outcomes;
 };
 
+std::string GrpcCodeName(grpc::StatusCode code) {
+  switch (code) {
+    case grpc::StatusCode::CANCELLED:
+      return "CANCELLED";
+    case grpc::StatusCode::INVALID_ARGUMENT:
+      return "INVALID_ARGUMENT";
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return "DEADLINE_EXCEEDED";
+    case grpc::StatusCode::NOT_FOUND:
+      return "NOT_FOUND";
+    case grpc::StatusCode::PERMISSION_DENIED:
+      return "PERMISSION_DENIED";
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+      return "RESOURCE_EXHAUSTED";
+    case grpc::StatusCode::FAILED_PRECONDITION:
+      return "FAILED_PRECONDITION";
+    case grpc::StatusCode::UNIMPLEMENTED:
+      return "UNIMPLEMENTED";
+    case grpc::StatusCode::INTERNAL:
+      return "INTERNAL";
+    case grpc::StatusCode::UNAVAILABLE:
+      return "UNAVAILABLE";
+    default:
+      return "GRPC_" + std::to_string(static_cast<int>(code));
+  }
+}
+
+// A send counts only when the broker says SEND_OK. FLUSH_DISK_TIMEOUT, FLUSH_SLAVE_TIMEOUT and
+// SLAVE_NOT_AVAILABLE mean stored but not durable as configured: failed, like RPC errors.
 int RunSend(const std::string& addr, const std::string& topic, int size, int64_t count, int connections,
             int window, int queues, int batch, bool json) {
   std::vector<std::unique_ptr<mq::v1::Messaging::Stub>> stubs;
@@ -71,13 +107,19 @@ int RunSend(const std::string& addr, const std::string& topic, int size, int64_t
     }
     stub->async()->SendMessage(&call->ctx, &call->req, &call->resp, [&, stub, call](grpc::Status s) {
       int64_t us = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - call->begin).count();
-      if (!s.ok()) {
-        if (stats.errors.fetch_add(1) == 0)
-          std::fprintf(stderr, "send failed: %s\n", s.error_message().c_str());
+      const bool ok = s.ok() && call->resp.status() == mq::v1::SEND_OK;
+      std::string outcome =
+          s.ok() ? mq::v1::SendStatus_Name(call->resp.status()) : GrpcCodeName(s.error_code());
+      stats.outcomes.Add(outcome, batch);
+      stats.requests.fetch_add(1);
+      if (ok) {
+        stats.ok_messages.fetch_add(batch);
+      } else if (stats.failed_messages.fetch_add(batch) == 0) {
+        std::fprintf(stderr, "send failed: %s %s\n", outcome.c_str(), s.error_message().c_str());
       }
       issue(stub);
       std::lock_guard lock(stats.mu);
-      stats.latencies_us.push_back(us);
+      if (ok) stats.latencies_us.push_back(us);
       --stats.in_flight;
       stats.cv.notify_all();
     });
@@ -92,25 +134,28 @@ int RunSend(const std::string& addr, const std::string& topic, int size, int64_t
   }
   double secs = std::chrono::duration<double>(Clock::now() - start).count();
   auto& lat = stats.latencies_us;
-  double tps = static_cast<double>(lat.size()) * batch / secs;
+  const long long ok = stats.ok_messages.load();
+  const long long failed = stats.failed_messages.load();
+  const long long requests = stats.requests.load();
+  double tps = static_cast<double>(ok) / secs;
   double mbps = tps * size / (1024.0 * 1024.0);
   double p50 = mq::bench::PercentileMs(lat, 0.5), p99 = mq::bench::PercentileMs(lat, 0.99),
          p999 = mq::bench::PercentileMs(lat, 0.999);
   double max = lat.empty() ? 0 : static_cast<double>(*std::max_element(lat.begin(), lat.end())) / 1000.0;
   if (json) {
     std::printf(
-        "{\"mode\":\"send\",\"messages\":%zu,\"seconds\":%.2f,\"tps\":%.0f,\"mb_per_s\":%.1f,\"p50_ms\":%.3f,"
-        "\"p99_ms\":%.3f,\"p999_ms\":%.3f,\"max_ms\":%.3f,\"errors\":%lld}\n",
-        lat.size(), secs, tps, mbps, p50, p99, p999, max, static_cast<long long>(stats.errors.load()));
+        "{\"mode\":\"send\",\"messages\":%lld,\"failed\":%lld,\"requests\":%lld,\"seconds\":%.2f,"
+        "\"tps\":%.0f,\"mb_per_s\":%.1f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"p999_ms\":%.3f,\"max_ms\":%.3f,"
+        "\"status\":%s}\n",
+        ok, failed, requests, secs, tps, mbps, p50, p99, p999, max, stats.outcomes.Json().c_str());
   } else {
     std::printf(
-        "send: %zu requests x %d msgs of %d B in %.2f s = %.0f msg/s, %.1f MB/s; request latency p50 %.3f "
-        "ms, "
-        "p99 %.3f ms, p99.9 %.3f ms, max %.3f ms; errors %lld\n",
-        lat.size(), batch, size, secs, tps, mbps, p50, p99, p999, max,
-        static_cast<long long>(stats.errors.load()));
+        "send: %lld requests x %d msgs of %d B in %.2f s: %lld msgs SEND_OK = %.0f msg/s, %.1f MB/s; "
+        "SEND_OK request latency p50 %.3f ms, p99 %.3f ms, p99.9 %.3f ms, max %.3f ms; failed %lld (%s)\n",
+        requests, batch, size, secs, ok, tps, mbps, p50, p99, p999, max, failed,
+        stats.outcomes.Text().c_str());
   }
-  return stats.errors.load() == 0 ? 0 : 1;
+  return failed == 0 ? 0 : 1;
 }
 
 int RunPull(const std::string& addr, const std::string& topic, int queues, bool json) {

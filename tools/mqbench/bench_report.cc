@@ -32,18 +32,22 @@ void BenchReport::Finish(bool json) const {
   double tps = secs > 0 ? static_cast<double>(ok) / secs : 0;
   double mbps = tps * static_cast<double>(bytes_per_message_) / (1024.0 * 1024.0);
   auto p = [&](double q) { return static_cast<unsigned long long>(total_.Percentile(q)); };
+  const std::string outcomes_json = outcomes_.Json();
+  const bool has_outcomes = outcomes_json != "{}";
   if (json) {
     std::printf(
         "{\"%s\":%lld,\"failed\":%lld,\"seconds\":%.3f,\"tps\":%.1f,\"mbps\":%.3f,\"p50_us\":%llu,"
-        "\"p99_us\":%llu,\"p999_us\":%llu,\"max_us\":%llu}\n",
+        "\"p99_us\":%llu,\"p999_us\":%llu,\"max_us\":%llu%s%s}\n",
         count_name_.c_str(), static_cast<long long>(ok), static_cast<long long>(failed_.load()), secs, tps,
-        mbps, p(0.5), p(0.99), p(0.999), static_cast<unsigned long long>(total_.max()));
+        mbps, p(0.5), p(0.99), p(0.999), static_cast<unsigned long long>(total_.max()),
+        has_outcomes ? ",\"status\":" : "", has_outcomes ? outcomes_json.c_str() : "");
   } else {
     std::printf(
         "summary: %s=%lld failed=%lld in %.2f s: %.0f msg/s, %.2f MB/s; latency p50=%lluus p99=%lluus "
-        "p99.9=%lluus max=%lluus\n",
+        "p99.9=%lluus max=%lluus%s%s\n",
         count_name_.c_str(), static_cast<long long>(ok), static_cast<long long>(failed_.load()), secs, tps,
-        mbps, p(0.5), p(0.99), p(0.999), static_cast<unsigned long long>(total_.max()));
+        mbps, p(0.5), p(0.99), p(0.999), static_cast<unsigned long long>(total_.max()),
+        has_outcomes ? "; outcomes " : "", has_outcomes ? outcomes_.Text().c_str() : "");
   }
   std::fflush(stdout);
 }

@@ -1,5 +1,6 @@
 // BenchReport: counters and latency histograms of one mqbench run, the per-second progress
-// line and the final summary (human text or the one-line JSON scripts parse).
+// line and the final summary (human text or the one-line JSON scripts parse). For sends, ok
+// means SEND_OK only; the summary also breaks messages down per outcome ("status").
 // Thread-safe: workers call Ok()/Failed() concurrently; Tick()/Finish() run on one thread.
 #pragma once
 
@@ -7,7 +8,9 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
+#include "bench_util.h"
 #include "latency_histogram.h"
 
 namespace mq::bench {
@@ -23,6 +26,8 @@ class BenchReport {
     total_.Record(latency_us);
   }
   void Failed(int64_t messages) { failed_.fetch_add(messages, std::memory_order_relaxed); }
+  // Per-outcome message counts of sends (SEND_OK, FLUSH_DISK_TIMEOUT, ...), in the summary.
+  void CountOutcome(std::string_view outcome, int64_t messages) { outcomes_.Add(outcome, messages); }
   int64_t ok() const { return ok_.load(); }
   int64_t failed() const { return failed_.load(); }
 
@@ -37,6 +42,7 @@ class BenchReport {
   const int64_t bytes_per_message_;
   std::atomic<int64_t> ok_{0};
   std::atomic<int64_t> failed_{0};
+  StatusCounts outcomes_;
   int64_t ok_at_last_tick_ = 0;
   int64_t failed_at_last_tick_ = 0;
   LatencyHistogram interval_;

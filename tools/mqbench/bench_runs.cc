@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 
 #include "bench_report.h"
@@ -38,6 +39,32 @@ void ProgressLoop(BenchReport& report, const std::function<bool()>& done) {
       next += std::chrono::seconds(1);
     }
   }
+}
+
+// Only SEND_OK is a sent message. FLUSH_DISK_TIMEOUT, FLUSH_SLAVE_TIMEOUT and
+// SLAVE_NOT_AVAILABLE mean stored but not durable as configured (RocketMQ SendStatus), so they
+// count as failed, like client errors (named by their status code).
+std::string Outcome(const Result<client::SendResult>& r) {
+  if (!r.ok()) return std::string(StatusCodeName(r.status().code()));
+  switch (r->status) {
+    case client::SendStatus::kSendOk:
+      return "SEND_OK";
+    case client::SendStatus::kFlushDiskTimeout:
+      return "FLUSH_DISK_TIMEOUT";
+    case client::SendStatus::kFlushSlaveTimeout:
+      return "FLUSH_SLAVE_TIMEOUT";
+    case client::SendStatus::kSlaveNotAvailable:
+      return "SLAVE_NOT_AVAILABLE";
+  }
+  return "UNKNOWN";
+}
+
+// Counts one send of `messages` messages that started at `begin`.
+void RecordSend(BenchReport& report, const Result<client::SendResult>& r, int64_t messages,
+                Clock::time_point begin) {
+  const std::string outcome = Outcome(r);
+  report.CountOutcome(outcome, messages);
+  outcome == "SEND_OK" ? report.Ok(messages, ElapsedMicros(begin)) : report.Failed(messages);
 }
 
 client::Message BenchMessage(const BenchParams& p, const std::string& body) {
@@ -93,21 +120,21 @@ int RunProducer(const BenchParams& p) {
         auto begin = Clock::now();
         if (p.batch > 1) {
           std::vector<client::Message> msgs(static_cast<size_t>(p.batch), BenchMessage(p, body));
-          auto r = producer.SendBatch(msgs);
-          r.ok() ? report.Ok(p.batch, ElapsedMicros(begin)) : report.Failed(p.batch);
+          RecordSend(report, producer.SendBatch(msgs), p.batch, begin);
         } else if (p.mode == "sync") {
-          auto r = producer.Send(BenchMessage(p, body));
-          r.ok() ? report.Ok(1, ElapsedMicros(begin)) : report.Failed(1);
+          RecordSend(report, producer.Send(BenchMessage(p, body)), 1, begin);
         } else if (p.mode == "oneway") {
-          producer.SendOneway(BenchMessage(p, body)).ok() ? report.Ok(1, ElapsedMicros(begin))
-                                                          : report.Failed(1);
+          // No reply, so no durability status: "sent" means handed to the transport.
+          Status s = producer.SendOneway(BenchMessage(p, body));
+          report.CountOutcome(s.ok() ? "ONEWAY_SENT" : StatusCodeName(s.code()), 1);
+          s.ok() ? report.Ok(1, ElapsedMicros(begin)) : report.Failed(1);
         } else {
           std::unique_lock lock(mu);
           cv.wait(lock, [&] { return in_flight < p.window; });
           ++in_flight;
           lock.unlock();
           producer.SendAsync(BenchMessage(p, body), [&, begin](const Result<client::SendResult>& r) {
-            r.ok() ? report.Ok(1, ElapsedMicros(begin)) : report.Failed(1);
+            RecordSend(report, r, 1, begin);
             std::lock_guard guard(mu);
             --in_flight;
             cv.notify_all();
@@ -218,8 +245,11 @@ int RunEndToEnd(const BenchParams& p) {
   std::thread sender([&] {
     for (int64_t i = 0; i < total; ++i) {
       std::this_thread::sleep_until(start + std::chrono::microseconds(i * 1'000'000 / rate));
-      producer.SendAsync(BenchMessage(p, body),
-                         [&](const Result<client::SendResult>& r) { r.ok() ? ++sent : ++failed; });
+      producer.SendAsync(BenchMessage(p, body), [&](const Result<client::SendResult>& r) {
+        const std::string outcome = Outcome(r);
+        received.CountOutcome(outcome, 1);  // the summary's "status" breaks the sends down
+        outcome == "SEND_OK" ? ++sent : ++failed;
+      });
     }
   });
   auto drain_deadline =
