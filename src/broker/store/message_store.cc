@@ -305,7 +305,9 @@ void MessageStore::AppendAndComplete(std::vector<PendingRecord> records, PutCall
     }
     // Records appended before the failure stay in the log (the producer's retry may
     // duplicate them: at-least-once), but the put as a whole failed.
-    r.error = a.status.ToString();
+    r.error = r.status == PutStatus::kMessageIllegal
+                  ? a.status.ToString()
+                  : "store: commit log write failed, the store is now read-only: " + a.status.ToString();
     return done(r);
   }
   r.status = PutStatus::kOk;
@@ -323,7 +325,7 @@ void MessageStore::AppendAndComplete(std::vector<PendingRecord> records, PutCall
   flush_->WaitDurable(a.end_offset,
                       [r = std::move(r), done = std::move(done)](PutStatus st, const Status& s) mutable {
                         r.status = st;
-                        if (!s.ok()) r.error = s.ToString();
+                        if (!s.ok()) r.error = "store: " + s.ToString();
                         done(r);
                       });
 }
