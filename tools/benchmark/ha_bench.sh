@@ -2,6 +2,7 @@
 # Replication benchmark (docs/benchmarks.md): ASYNC_MASTER vs SYNC_MASTER with one slave on
 # this host (loopback only: ports 21911/21912 and 22911/22912), then the catch-up speed of a
 # slave restarted behind a backlog. Needs the Release build in build/ (./tools/test.sh).
+# ROLES="SYNC_MASTER" runs one mode only (the catch-up runs with ASYNC_MASTER).
 set -u
 B=${B:-$(cd "$(dirname "$0")/../.." && pwd)/build/bin}
 D=$(mktemp -d /tmp/habench.XXXX)
@@ -18,7 +19,7 @@ start_broker() {  # name role id port ha extra...
   for _ in $(seq 200); do [[ -s $D/$name.ready ]] && break; sleep 0.05; done
 }
 lag0() { $B/mqadmin haStatus -n $NS -b 127.0.0.1:$1 --json 2>/dev/null | grep -q '"lagBytes":"0"'; }
-for role in ASYNC_MASTER SYNC_MASTER; do
+for role in ${ROLES:-ASYNC_MASTER SYNC_MASTER}; do
   rm -rf $D/m $D/s
   start_broker m $role 0 21911 21912
   start_broker s SLAVE 1 22911 22912
