@@ -208,6 +208,9 @@ TEST_F(MessageStoreTest, FailedSegmentCreationLatches) {
   };
   auto store = Open();
   ASSERT_TRUE(PutSync(*store, Msg("E", 0, "first")).ok());
+  // The hook fails every create: let the consume queue segment exist first, or its failed
+  // creation latches the store before the commit log roll is even tried.
+  ASSERT_TRUE(WaitUntil([&] { return store->MaxOffsetInQueue("E", 0) == 1; }));
   fail->store(true);
   PutResult r;
   for (int i = 0; i < 100 && (r = PutSync(*store, Msg("E", 0, std::string(2000, 'x')))).ok(); ++i) {
