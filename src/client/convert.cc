@@ -1,7 +1,6 @@
 #include "convert.h"
 
-#include <chrono>
-
+#include "common/clock.h"
 #include "common/naming.h"
 
 namespace mq::client {
@@ -28,9 +27,7 @@ void ToProto(const Message& msg, const std::string& unique_key, mq::v1::Message*
   for (const auto& [k, v] : msg.properties) (*out->mutable_user_properties())[k] = v;
   out->set_delay_level(msg.delay_level);
   out->set_unique_key(unique_key);
-  out->set_born_timestamp(std::chrono::duration_cast<std::chrono::milliseconds>(
-                              std::chrono::system_clock::now().time_since_epoch())
-                              .count());
+  out->set_born_timestamp(WallMillis());
 }
 
 ReceivedMessage FromProto(const mq::v1::MessageExt& ext) {

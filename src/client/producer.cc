@@ -8,6 +8,7 @@
 
 #include "backpressure.h"
 #include "client_instance.h"
+#include "common/clock.h"
 #include "common/logging.h"
 #include "common/message_id.h"
 #include "common/naming.h"
@@ -16,12 +17,6 @@
 
 namespace mq::client {
 namespace {
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 bool Retryable(const Status& s) {
   switch (s.code()) {
@@ -74,8 +69,8 @@ class ProducerImpl {
 
   void Shutdown() {
     if (!running_.exchange(false)) return;
-    auto deadline = NowMs() + options_.send_timeout_ms + options_.client.rpc_timeout_ms + 2000;
-    while (pending_.load() > 0 && NowMs() < deadline)
+    auto deadline = MonotonicMillis() + options_.send_timeout_ms + options_.client.rpc_timeout_ms + 2000;
+    while (pending_.load() > 0 && MonotonicMillis() < deadline)
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
     client_->Shutdown({options_.group}, {});
   }
@@ -150,13 +145,13 @@ class ProducerImpl {
     ctx->req.set_topic(msgs[0].topic);
     ctx->req.set_default_topic_queue_nums(options_.default_topic_queue_nums);
     ctx->max_attempts = options_.retry_times + 1;
-    ctx->deadline_ms = NowMs() + options_.send_timeout_ms;
+    ctx->deadline_ms = MonotonicMillis() + options_.send_timeout_ms;
     return ctx;
   }
 
   // Runs one attempt; on failure schedules the next on the internal executor.
   void Attempt(std::shared_ptr<SendContext> ctx) {
-    int64_t remaining = ctx->deadline_ms - NowMs();
+    int64_t remaining = ctx->deadline_ms - MonotonicMillis();
     if (ctx->attempts >= ctx->max_attempts || remaining <= 0) {
       Status s = ctx->last_error.ok() ? Status::Timeout("send: no attempt left within send_timeout_ms")
                                       : ctx->last_error;
@@ -175,7 +170,7 @@ class ProducerImpl {
   }
 
   void AttemptOn(std::shared_ptr<SendContext> ctx, Result<RouteAndQueues> queues) {
-    int64_t remaining = ctx->deadline_ms - NowMs();
+    int64_t remaining = ctx->deadline_ms - MonotonicMillis();
     if (!queues.ok()) {
       ctx->last_error = queues.status();
       if (!Retryable(queues.status()) || queues.status().IsNotFound()) {
@@ -204,13 +199,13 @@ class ProducerImpl {
     ctx->req.set_queue_id(mq.queue_id);
     ctx->last_broker = mq.broker_name;
     auto stub = client_->Broker(addr);
-    int64_t start = NowMs();
+    int64_t start = MonotonicMillis();
     auto* self = this;
     StartCall<mq::v1::SendMessageRequest, mq::v1::SendMessageResponse>(
         [stub](auto* c, auto* q, auto* r, auto cb) { stub->async()->SendMessage(c, q, r, std::move(cb)); },
         ctx->req, timeout, &client_->internal(), client_->inflight(),
         [self, ctx, mq, start, addr](Result<mq::v1::SendMessageResponse> r) {
-          int64_t latency = NowMs() - start;
+          int64_t latency = MonotonicMillis() - start;
           if (r.ok()) {
             self->faults_.Update(mq.broker_name, latency, false);
             SendResult result = FromProto(*r, mq);

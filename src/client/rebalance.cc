@@ -5,6 +5,7 @@
 #include <set>
 
 #include "broker_ops.h"
+#include "common/clock.h"
 #include "common/logging.h"
 #include "common/naming.h"
 #include "common/rpc/status_convert.h"
@@ -14,12 +15,6 @@ namespace mq::client {
 namespace {
 
 using MinMax = std::pair<int64_t, int64_t>;  // a queue's (min offset, max offset)
-
-int64_t WallMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 }  // namespace
 
@@ -356,7 +351,7 @@ Result<int64_t> PushConsumerImpl::StartOffset(const MessageQueue& q) {
   const std::string what = "start offset of " + q.ToString();
   if (options_.consume_from_where == ConsumeFromWhere::kTimestamp) {
     int64_t ts =
-        options_.consume_timestamp_ms > 0 ? options_.consume_timestamp_ms : WallMs() - 30 * 60 * 1000;
+        options_.consume_timestamp_ms > 0 ? options_.consume_timestamp_ms : WallMillis() - 30 * 60 * 1000;
     return CallWithFailover<Result<int64_t>>(
         addrs, reach_, what, [&](const std::string& addr) { return SearchOffset(*client_, addr, q, ts); });
   }

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "common/tag_expression.h"
+
 namespace mq::client {
 namespace {
 
@@ -89,28 +91,12 @@ std::vector<MessageQueue> AllocateAveragely(std::vector<MessageQueue> queues, st
 }
 
 Result<TagFilter> TagFilter::Parse(const std::string& expression) {
+  MQ_ASSIGN_OR_RETURN(auto tags, ParseTagExpression(expression));
   TagFilter f;
-  std::string trimmed = expression;
-  auto strip = [](std::string s) {
-    size_t b = s.find_first_not_of(" \t");
-    size_t e = s.find_last_not_of(" \t");
-    return b == std::string::npos ? std::string() : s.substr(b, e - b + 1);
-  };
-  trimmed = strip(trimmed);
-  if (trimmed.empty() || trimmed == "*") return f;
+  if (tags.empty()) return f;
   f.all_ = false;
-  f.expression_ = trimmed;
-  size_t pos = 0;
-  while (pos <= trimmed.size()) {
-    size_t bar = trimmed.find("||", pos);
-    std::string tag = strip(trimmed.substr(pos, bar == std::string::npos ? std::string::npos : bar - pos));
-    if (tag.empty() || tag.find_first_of("|* \t") != std::string::npos) {
-      return Status::InvalidArgument("subscription: '" + expression + "' is not '*' or 'TagA || TagB'");
-    }
-    f.tags_.insert(tag);
-    if (bar == std::string::npos) break;
-    pos = bar + 2;
-  }
+  f.expression_ = expression;
+  f.tags_.insert(tags.begin(), tags.end());
   return f;
 }
 

@@ -1,5 +1,6 @@
 // Clock: wall-clock milliseconds behind an interface so expiry and retention logic can be
-// tested with ManualClock. Both implementations are thread-safe.
+// tested with ManualClock. Both implementations are thread-safe. The free functions at the
+// end are the one place code without an injected Clock reads the time.
 #pragma once
 
 #include <atomic>
@@ -37,5 +38,22 @@ class ManualClock final : public Clock {
  private:
   std::atomic<int64_t> now_ms_;
 };
+
+// Wall-clock milliseconds since the epoch: timestamps that are stored or travel.
+inline int64_t WallMillis() { return SystemClock::Default()->NowMillis(); }
+
+// Wall-clock microseconds since the epoch (end-to-end latencies measured across processes).
+inline int64_t WallMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Monotonic milliseconds: deadlines and latencies inside one process, immune to clock steps.
+inline int64_t MonotonicMillis() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 
 }  // namespace mq

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "bench_report.h"
+#include "common/clock.h"
 #include "mq/client/producer.h"
 #include "mq/client/push_consumer.h"
 
@@ -18,12 +19,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr const char* kSendTimeProperty = "bench_send_us";  // wall-clock µs at send, for e2e
-
-int64_t WallMicros() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 int64_t ElapsedMicros(Clock::time_point since) {
   return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - since).count();

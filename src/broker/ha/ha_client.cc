@@ -12,7 +12,6 @@
 
 namespace mq::ha {
 namespace {
-int64_t NowMs() { return SystemClock::Default()->NowMillis(); }
 constexpr std::chrono::milliseconds kMinBackoff{100};
 constexpr std::chrono::milliseconds kMaxBackoff{3000};
 constexpr std::chrono::milliseconds kUnknownMasterPoll{200};
@@ -142,9 +141,9 @@ bool HaClient::RunStream(const std::string& addr) {
           connected_addr_ = addr;
           sync_md = true;
         }
-        last_chunk_ms_ = NowMs();
+        last_chunk_ms_ = WallMillis();
         master_max_ = chunk.master_max_offset();
-        if (now_max >= master_max_) caught_up_ms_ = NowMs();
+        if (now_max >= master_max_) caught_up_ms_ = WallMillis();
         if (chunk.metadata_version() != master_md_version_) sync_md = true;
         master_md_version_ = chunk.metadata_version();
         if (sync_md) md_requested_ = true;
@@ -242,7 +241,7 @@ std::string HaClient::NoteRefusal(const std::string& reason, bool diverged) {
 }
 
 void HaClient::MetadataLoop() {
-  int64_t next_periodic = NowMs() + kMetadataSyncInterval.count();
+  int64_t next_periodic = WallMillis() + kMetadataSyncInterval.count();
   int64_t last_attempt = 0;
   while (true) {
     std::string addr;
@@ -250,7 +249,7 @@ void HaClient::MetadataLoop() {
       std::unique_lock<std::mutex> lock(mu_);
       cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_ || md_requested_; });
       if (stop_) return;
-      const int64_t now = NowMs();
+      const int64_t now = WallMillis();
       // Watchdog: the master heartbeats every second, so a silent stream is a dead one.
       if (live_ != nullptr && last_chunk_ms_ != 0 && now - last_chunk_ms_ > kStreamSilenceMs) {
         MQ_LOG_WARN(Logger("ha"), "no data from master {} for {} ms; reconnecting", connected_addr_,
@@ -292,7 +291,7 @@ bool HaClient::SyncMetadata(const std::string& addr) {
   }
   last_master_offsets_ = resp.offsets();
   std::lock_guard<std::mutex> lock(mu_);
-  last_md_sync_ms_ = NowMs();
+  last_md_sync_ms_ = WallMillis();
   return true;
 }
 
@@ -304,7 +303,7 @@ void HaClient::AddRuntimeInfo(std::map<std::string, std::string>* t) const {
   (*t)["haConnected"] = connected_addr_.empty() ? "false" : "true";
   (*t)["haMasterMaxOffset"] = std::to_string(master_max_);
   (*t)["haLagBytes"] = std::to_string(lag);
-  (*t)["haLagTimeMills"] = std::to_string(lag == 0 || caught_up_ms_ == 0 ? 0 : NowMs() - caught_up_ms_);
+  (*t)["haLagTimeMills"] = std::to_string(lag == 0 || caught_up_ms_ == 0 ? 0 : WallMillis() - caught_up_ms_);
   (*t)["haDiverged"] = diverged_ ? "true" : "false";
   (*t)["haRefused"] = refused_;
   (*t)["haLastMetadataSync"] = std::to_string(last_md_sync_ms_);

@@ -14,9 +14,6 @@
 #include "mq/v1/ha.grpc.pb.h"
 
 namespace mq::ha {
-namespace {
-int64_t NowMs() { return SystemClock::Default()->NowMillis(); }
-}  // namespace
 
 class HaService::Impl final : public mq::v1::Replication::Service {
  public:
@@ -35,7 +32,7 @@ class HaService::Impl final : public mq::v1::Replication::Service {
     reply.set_start_offset(next);
     *reply.mutable_handshake() = MakeHandshakeReply(*store, verdict);
     reply.set_master_max_offset(reply.handshake().master_max_offset());
-    reply.set_master_time_ms(NowMs());
+    reply.set_master_time_ms(WallMillis());
     if (!verdict.accepted()) {
       owner_->RecordRefusal(first.broker_id(), first.slave_addr(), HandshakeStatusName(verdict.status),
                             verdict.message);
@@ -75,7 +72,7 @@ class HaService::Impl final : public mq::v1::Replication::Service {
       auto now = std::chrono::steady_clock::now();
       if (chunk.data().empty() && now - last_send < kHeartbeatInterval) continue;
       chunk.set_master_max_offset(store->MaxPhyOffset());
-      chunk.set_master_time_ms(NowMs());
+      chunk.set_master_time_ms(WallMillis());
       chunk.set_metadata_version(owner_->metadata_version());
       const auto size = static_cast<int64_t>(chunk.data().size());
       // Before the write: the slave may ack these bytes as soon as they leave.
@@ -156,7 +153,7 @@ void HaService::WaitForData(int64_t offset, std::chrono::steady_clock::time_poin
 void HaService::WaitForSlaves(int64_t end_offset, std::chrono::milliseconds timeout,
                               std::function<void(store::PutStatus)> done) {
   const int64_t max = store_->MaxPhyOffset();
-  const int64_t now = NowMs();
+  const int64_t now = WallMillis();
   bool any_in_sync = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -181,7 +178,7 @@ uint64_t HaService::AddSlave(int64_t broker_id, const std::string& addr, int64_t
     s.ack_offset = offset;
     s.reported_offset = offset;
     s.streamed_end = offset;
-    s.connected_ms = NowMs();
+    s.connected_ms = WallMillis();
     s.caught_up_ms = s.connected_ms;
     s.last_ack_ms = s.connected_ms;
     refusals_.erase(broker_id);
@@ -198,7 +195,7 @@ void HaService::OnStreamed(uint64_t conn_id, int64_t end) {
 
 void HaService::RecordRefusal(int64_t broker_id, const std::string& addr, const std::string& status,
                               const std::string& message) {
-  const int64_t now = NowMs();
+  const int64_t now = WallMillis();
   const std::string reason = status + ": " + message;
   bool changed = false;
   {
@@ -243,7 +240,7 @@ void HaService::OnAck(uint64_t conn_id, int64_t offset) {
     // A slave can only hold what it was accepted with plus what this stream sent it.
     s.reported_offset = offset;
     s.ack_offset = std::min(offset, s.streamed_end);
-    s.last_ack_ms = NowMs();
+    s.last_ack_ms = WallMillis();
     if (s.ack_offset >= store_->MaxPhyOffset()) s.caught_up_ms = s.last_ack_ms;
   }
   if (ahead.reported_ahead) {
@@ -256,7 +253,7 @@ void HaService::OnAck(uint64_t conn_id, int64_t offset) {
 
 void HaService::UpdateReplicated() {
   const int64_t max = store_->MaxPhyOffset();
-  const int64_t now = NowMs();
+  const int64_t now = WallMillis();
   int64_t replicated = -1;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -283,7 +280,7 @@ uint64_t HaService::metadata_version() {
 
 std::vector<SlaveStatus> HaService::Slaves() const {
   const int64_t max = store_->MaxPhyOffset();
-  const int64_t now = NowMs();
+  const int64_t now = WallMillis();
   std::vector<SlaveStatus> out;
   std::lock_guard<std::mutex> lock(mu_);
   for (const auto& [id, s] : slaves_) {
@@ -302,7 +299,7 @@ std::vector<SlaveStatus> HaService::Slaves() const {
 }
 
 std::vector<RefusedSlave> HaService::Refused() const {
-  const int64_t now = NowMs();
+  const int64_t now = WallMillis();
   std::vector<RefusedSlave> out;
   std::lock_guard<std::mutex> lock(mu_);
   for (const auto& [id, r] : refusals_) {

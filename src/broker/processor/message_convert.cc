@@ -33,31 +33,7 @@ const std::set<std::string, std::less<>> kSystemProperties = {"KEYS",
                                                               "CONSUME_START_TIME",
                                                               std::string(store::kPropertyCrc)};
 
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 }  // namespace
-
-Result<std::vector<std::string>> ParseTagExpression(std::string_view expression) {
-  std::vector<std::string> tags;
-  std::string_view rest = Trim(expression);
-  if (rest.empty() || rest == "*") return tags;
-  while (true) {
-    size_t bar = rest.find("||");
-    std::string_view tag = Trim(rest.substr(0, bar));
-    if (tag.empty() || tag == "*") {
-      return Status::InvalidArgument(
-          fmt::format("subscription: '{}' is not '*' or 'TagA || TagB'", expression));
-    }
-    tags.emplace_back(tag);
-    if (bar == std::string_view::npos) break;
-    rest = rest.substr(bar + 2);
-  }
-  return tags;
-}
 
 store::HostAddress ParseHostAddress(std::string_view host_port) {
   auto hp = ParseHostPort("host", host_port);

@@ -13,9 +13,6 @@
 
 namespace mq::broker {
 
-// "TagA || TagB" -> {"TagA", "TagB"}; "*" or empty -> {} (everything).
-Result<std::vector<std::string>> ParseTagExpression(std::string_view expression);
-
 // "host:port" -> packed IPv4 host; anything else -> 0.0.0.0:0.
 store::HostAddress ParseHostAddress(std::string_view host_port);
 std::string FormatHostAddress(const store::HostAddress& host);

@@ -12,6 +12,7 @@
 #include "common/coding.h"
 #include "common/naming.h"
 #include "common/perm.h"
+#include "common/tag_expression.h"
 
 namespace mq::broker {
 namespace {

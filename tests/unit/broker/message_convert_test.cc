@@ -5,15 +5,6 @@
 namespace mq::broker {
 namespace {
 
-TEST(MessageConvertTest, TagExpressions) {
-  EXPECT_TRUE(ParseTagExpression("*")->empty());
-  EXPECT_TRUE(ParseTagExpression("")->empty());
-  EXPECT_EQ(*ParseTagExpression("TagA"), std::vector<std::string>{"TagA"});
-  EXPECT_EQ(*ParseTagExpression(" TagA ||TagB || TagC "), (std::vector<std::string>{"TagA", "TagB", "TagC"}));
-  EXPECT_TRUE(ParseTagExpression("TagA ||").status().IsInvalidArgument());
-  EXPECT_TRUE(ParseTagExpression("|| TagA").status().IsInvalidArgument());
-}
-
 TEST(MessageConvertTest, HostAddresses) {
   auto h = ParseHostAddress("10.0.0.5:10911");
   EXPECT_EQ(h.ip, 0x0A000005u);
