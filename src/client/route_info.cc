@@ -1,5 +1,7 @@
 #include "route_info.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 
 #include "common/tag_expression.h"
@@ -95,8 +97,8 @@ Result<TagFilter> TagFilter::Parse(const std::string& expression) {
   TagFilter f;
   if (tags.empty()) return f;
   f.all_ = false;
-  f.expression_ = expression;
   f.tags_.insert(tags.begin(), tags.end());
+  f.expression_ = fmt::format("{}", fmt::join(tags, " || "));  // canonical form sent to brokers
   return f;
 }
 
