@@ -23,6 +23,7 @@
 #include "broker/processor/send_processor.h"
 #include "broker/store/message_store.h"
 #include "common/clock.h"
+#include "common/heap.h"
 #include "common/logging.h"
 #include "common/naming.h"
 #include "common/perm.h"
@@ -213,6 +214,8 @@ void BrokerController::StartTimers() {
       MQ_LOG_INFO(Logger("broker"), "client expired client_id={}", id);
     }
   });
+  // A burst of large messages (or a hostile client) leaves freed heap behind: give it back.
+  executor_.ScheduleEvery(milliseconds(3000), milliseconds(3000), [] { ReleaseFreeHeap(); });
   executor_.ScheduleEvery(milliseconds(1000), milliseconds(1000),
                           [this, last_put = int64_t{0}, last_got = int64_t{0}]() mutable {
                             int64_t put = stats_.put_messages.load();

@@ -6,14 +6,12 @@
 #include <cstdint>
 #include <cstdio>
 #include <iostream>
-#if defined(__GLIBC__)
-#include <malloc.h>
-#endif
 
 #include "broker/broker_config.h"
 #include "broker/broker_controller.h"
 #include "common/config_file.h"
 #include "common/daemon.h"
+#include "common/heap.h"
 #include "common/logging.h"
 #include "common/shutdown_signal.h"
 
@@ -43,13 +41,7 @@ void RaiseOpenFileLimit(const mq::broker::BrokerConfig& config) {
 }  // namespace
 
 int main(int argc, char** argv) {
-#if defined(__GLIBC__)
-  // Message-sized buffers (requests, pull responses: up to maxMessageSize) are mmapped and
-  // handed back to the kernel when freed. glibc otherwise raises its mmap threshold after the
-  // first such free and keeps later ones in the heap, so a burst of 4 MiB messages would pin
-  // its peak as resident memory long after the memory quotas released it.
-  mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
-#endif
+  mq::TuneAllocatorForLargeMessages();
   mq::BlockShutdownSignals();
   CLI::App app{"mqbroker: the message broker of the mq suite (RocketMQ-compatible configuration)"};
   mq::ConfigSources sources;
