@@ -8,6 +8,7 @@
 #include <set>
 
 #include "client_cluster.h"
+#include "delivery_counter.h"
 
 namespace mq::testing {
 namespace {
@@ -19,29 +20,19 @@ using mq::client::Producer;
 using mq::client::PushConsumer;
 using mq::client::ReceivedMessage;
 
-// Counts deliveries per body, per consumer. Thread-safe.
-class Collector {
+// Counts deliveries per body, per consumer, and keeps each key's order. Thread-safe.
+class Collector : public DeliveryCounter {
  public:
   mq::client::MessageListener Listener(int who) {
     return [this, who](const std::vector<ReceivedMessage>& msgs) {
-      std::lock_guard lock(mu_);
       for (const auto& m : msgs) {
-        seen_[m.message.body]++;
+        Add(m.message.body);
+        std::lock_guard lock(mu_);
         per_[who]++;
         order_[m.message.keys.empty() ? "" : m.message.keys[0]].push_back(m.message.body);
       }
       return ConsumeResult::kSuccess;
     };
-  }
-  size_t distinct() {
-    std::lock_guard lock(mu_);
-    return seen_.size();
-  }
-  int total() {
-    std::lock_guard lock(mu_);
-    int n = 0;
-    for (const auto& [b, c] : seen_) n += c;
-    return n;
   }
   int of(int who) {
     std::lock_guard lock(mu_);
@@ -54,9 +45,8 @@ class Collector {
 
  private:
   std::mutex mu_;
-  std::map<std::string, int> seen_;
-  std::map<int, int> per_;
-  std::map<std::string, std::vector<std::string>> order_;
+  std::map<int, int> per_;                                 // guarded by mu_
+  std::map<std::string, std::vector<std::string>> order_;  // guarded by mu_
 };
 
 class ClientConsumerTest : public ::testing::Test {

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "broker_fixture.h"
+#include "delivery_counter.h"
 #include "grpc_test_util.h"
 #include "mq/client/producer.h"
 #include "mq/client/pull_consumer.h"
@@ -26,38 +27,15 @@ using mq::client::ReceivedMessage;
 
 constexpr char kTopic[] = "SlaveTopic";
 
-// Deliveries per body. Thread-safe.
-class Bodies {
+// Deliveries per body, counted by a push consumer's listener. Thread-safe.
+class Bodies : public DeliveryCounter {
  public:
   mq::client::MessageListener Listener() {
     return [this](const std::vector<ReceivedMessage>& msgs) {
-      std::lock_guard lock(mu_);
-      for (const auto& m : msgs) seen_[m.message.body]++;
+      for (const auto& m : msgs) Add(m.message.body);
       return ConsumeResult::kSuccess;
     };
   }
-  void Add(const std::string& body) {
-    std::lock_guard lock(mu_);
-    seen_[body]++;
-  }
-  size_t distinct() {
-    std::lock_guard lock(mu_);
-    return seen_.size();
-  }
-  int total() {
-    std::lock_guard lock(mu_);
-    int n = 0;
-    for (const auto& [b, c] : seen_) n += c;
-    return n;
-  }
-  bool Has(const std::string& body) {
-    std::lock_guard lock(mu_);
-    return seen_.count(body) > 0;
-  }
-
- private:
-  std::mutex mu_;
-  std::map<std::string, int> seen_;
 };
 
 class ClientSlaveTest : public ::testing::Test {

@@ -1,0 +1,37 @@
+// DeliveryCounter: how many times each message body was delivered, for consumer tests that
+// check "all of them" (distinct) and "none twice" (total). Thread-safe: one mutex.
+#pragma once
+
+#include <map>
+#include <mutex>
+#include <string>
+
+namespace mq::testing {
+
+class DeliveryCounter {
+ public:
+  void Add(const std::string& body) {
+    std::lock_guard lock(mu_);
+    seen_[body]++;
+  }
+  size_t distinct() {
+    std::lock_guard lock(mu_);
+    return seen_.size();
+  }
+  int total() {
+    std::lock_guard lock(mu_);
+    int n = 0;
+    for (const auto& [body, count] : seen_) n += count;
+    return n;
+  }
+  bool Has(const std::string& body) {
+    std::lock_guard lock(mu_);
+    return seen_.count(body) > 0;
+  }
+
+ private:
+  std::mutex mu_;
+  std::map<std::string, int> seen_;  // guarded by mu_
+};
+
+}  // namespace mq::testing
