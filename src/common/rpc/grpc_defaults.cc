@@ -1,5 +1,6 @@
 #include "common/rpc/grpc_defaults.h"
 
+#include <absl/synchronization/mutex.h>
 #include <fmt/format.h>
 #include <grpcpp/create_channel.h>
 #include <grpcpp/resource_quota.h>
@@ -7,11 +8,26 @@
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/support/channel_arguments.h>
 
+#include <mutex>
+
 #include "common/naming.h"
 
 namespace mq::rpc {
+namespace {
+
+// Debian builds abseil without NDEBUG, which leaves absl::Mutex's deadlock-cycle detection on:
+// every lock gRPC takes updates a global lock graph (7 % of a broker's CPU under load,
+// docs/benchmarks.md). It is a debugging aid, so every process that uses this layer turns it
+// off once, before its first channel or server.
+void ApplyProcessDefaults() {
+  static std::once_flag once;
+  std::call_once(once, [] { absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore); });
+}
+
+}  // namespace
 
 void ApplyServerDefaults(grpc::ServerBuilder& builder, const ServerLimits& limits) {
+  ApplyProcessDefaults();
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxReceiveMessageSize(limits.max_receive_bytes);
   if (limits.memory_quota_bytes > 0) {
@@ -41,6 +57,7 @@ Result<StartedServer> StartServer(const std::string& host, int port,
 }
 
 std::shared_ptr<grpc::Channel> CreateChannel(const std::string& target) {
+  ApplyProcessDefaults();
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(kMaxGrpcMessageBytes);
   args.SetMaxSendMessageSize(kMaxGrpcMessageBytes);

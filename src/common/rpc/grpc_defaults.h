@@ -1,7 +1,8 @@
 // Transport settings every server and channel of the suite shares, in one place:
 // no SO_REUSEPORT (a second daemon on a taken port must fail, not share it), message size
 // limits above gRPC's 4 MiB default (a 4 MiB message body plus its envelope must fit), and
-// keepalive so dead peers are noticed. Thread-safe free functions.
+// keepalive so dead peers are noticed; absl::Mutex deadlock detection off in the process (see
+// grpc_defaults.cc). Thread-safe free functions.
 #pragma once
 
 #include <grpcpp/channel.h>
