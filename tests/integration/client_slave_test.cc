@@ -206,7 +206,7 @@ TEST_F(ClientSlaveTest, NewGroupConsumesEverythingFromTheSlaveAfterKillNineAndGo
   ASSERT_TRUE(WaitSlaveConnected());
   SendRange(kN, kN + 50);
   ASSERT_TRUE(WaitUntil([&] { return push.distinct() == kN + 50; }, 30s)) << push.distinct();
-  EXPECT_EQ(push.total(), kN + 50);
+  EXPECT_EQ(push.total(), kN + 50) << "delivered twice: " << push.Duplicates();
 
   // Offsets committed on the slave and on the master add up: a restarted member replays nothing.
   consumer->Shutdown();

@@ -24,6 +24,15 @@ class DeliveryCounter {
     for (const auto& [body, count] : seen_) n += count;
     return n;
   }
+  // "m3x2 m7x2 ..." for failure messages.
+  std::string Duplicates() {
+    std::lock_guard lock(mu_);
+    std::string out;
+    for (const auto& [body, count] : seen_) {
+      if (count > 1) out += body + "x" + std::to_string(count) + " ";
+    }
+    return out;
+  }
   bool Has(const std::string& body) {
     std::lock_guard lock(mu_);
     return seen_.count(body) > 0;

@@ -341,6 +341,10 @@ GetMessageResult MessageStore::GetMessages(std::string_view group, const std::st
     r.next_begin_offset = 0;
     return r;
   }
+  // Read before the queue's bounds: once every appended record is dispatched, the bounds read
+  // next include all of them.
+  const bool dispatch_behind =
+      dispatcher_ && dispatcher_->dispatched_offset() < commit_log_->committed_offset();
   r.min_offset = cq->min_offset();
   r.max_offset = cq->max_offset();
   if (r.max_offset == 0) {
@@ -350,6 +354,12 @@ GetMessageResult MessageStore::GetMessages(std::string_view group, const std::st
     r.status = GetMessageStatus::kOffsetTooSmall;
     r.next_begin_offset = r.min_offset;
   } else if (offset == r.max_offset) {
+    r.status = GetMessageStatus::kOffsetOverflowOne;
+    r.next_begin_offset = offset;
+  } else if (offset > r.max_offset && dispatch_behind) {
+    // The log holds records the consume queues do not show yet, and the position may be one of
+    // them: a consumer that read a replica which dispatched first asks here next. Not an
+    // overflow yet (answering one would rewind it, to 0 when min is 0).
     r.status = GetMessageStatus::kOffsetOverflowOne;
     r.next_begin_offset = offset;
   } else if (offset > r.max_offset) {

@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <filesystem>
+#include <mutex>
 #include <thread>
 
 #include "common/file_util.h"
@@ -362,6 +364,51 @@ TEST_F(MessageStoreTest, ArrivalListenerAndBatch) {
   });
   ASSERT_TRUE(WaitUntil([&] { return done.load(); }));
   EXPECT_EQ(result.status, PutStatus::kMessageIllegal);
+}
+
+// A consumer that read a replica whose dispatcher ran ahead asks for a position this store's
+// log already holds but its consume queue does not show yet: not an overflow (answering one
+// would rewind it, to 0 when the queue starts at 0).
+TEST_F(MessageStoreTest, PositionInTheUndispatchedTailIsNotAnOverflow) {
+  auto store = std::make_unique<MessageStore>(options_, &clock_);
+  std::mutex mu;
+  std::condition_variable cv;
+  bool held = false;
+  bool release = false;
+  // Holds the dispatcher thread once "b" (queue offset 1) is in the consume queue.
+  store->AddArrivalListener([&](const std::string& topic, int32_t, int64_t max_offset) {
+    if (topic != "Lag" || max_offset != 2) return;
+    std::unique_lock lock(mu);
+    held = true;
+    cv.notify_all();
+    cv.wait(lock, [&] { return release; });
+  });
+  ASSERT_TRUE(store->Start().ok());
+  ASSERT_TRUE(PutSync(*store, Msg("Lag", 0, "a")).ok());
+  ASSERT_TRUE(PutSync(*store, Msg("Lag", 0, "b")).ok());
+  {
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return held; }));
+  }
+  ASSERT_TRUE(PutSync(*store, Msg("Lag", 0, "c")).ok());  // in the log, not dispatched
+
+  auto r = store->GetMessages("g", "Lag", 0, 3, 32, 1 << 20);
+  EXPECT_EQ(r.max_offset, 2);
+  EXPECT_EQ(r.status, GetMessageStatus::kOffsetOverflowOne);
+  EXPECT_EQ(r.next_begin_offset, 3);
+  {
+    std::lock_guard lock(mu);
+    release = true;
+  }
+  cv.notify_all();
+  ASSERT_TRUE(WaitUntil([&] { return Dispatched(*store); }));
+  r = store->GetMessages("g", "Lag", 0, 3, 32, 1 << 20);
+  EXPECT_EQ(r.max_offset, 3);
+  EXPECT_EQ(r.status, GetMessageStatus::kOffsetOverflowOne);
+  // Everything dispatched: a position past the end is an overflow again (RocketMQ's answer).
+  r = store->GetMessages("g", "Lag", 0, 5, 32, 1 << 20);
+  EXPECT_EQ(r.status, GetMessageStatus::kOffsetOverflowBadly);
+  EXPECT_EQ(r.next_begin_offset, 0);
 }
 
 TEST_F(MessageStoreTest, BatchAcrossSegmentRollReportsEveryPhysicalOffset) {
