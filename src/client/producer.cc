@@ -1,5 +1,7 @@
 // Producer implementation: SendContext drives attempts (queue choice, per-attempt deadline,
 // retry on another broker, fault bookkeeping); sync send waits on an async send with a deadline.
+// Single-message sends without a selector go through the SendAccumulator, which batches them
+// per topic while earlier requests are in flight; each message still gets its own result.
 #include "mq/client/producer.h"
 
 #include <chrono>
@@ -14,6 +16,7 @@
 #include "common/naming.h"
 #include "convert.h"
 #include "route_info.h"
+#include "send_accumulator.h"
 
 namespace mq::client {
 namespace {
@@ -41,7 +44,26 @@ struct SendContext {
   std::string last_broker;
   Status last_error;
   std::function<void(Result<SendResult>)> done;
+  // Set for auto-batched sends: gets the broker's answer (one entry per message) instead of
+  // `done` getting a SendResult.
+  std::function<void(const mq::v1::SendMessageResponse&, const MessageQueue&, int attempts)> on_response;
 };
+
+// The result of message `i` of a batch the broker answered with `resp`.
+SendResult EntryResult(const mq::v1::SendMessageResponse& resp, int i, const MessageQueue& queue,
+                       int attempts) {
+  SendResult r = FromProto(resp, queue);
+  r.attempts = attempts;
+  r.msg_ids.clear();
+  if (i < resp.entries_size()) {
+    const auto& e = resp.entries(i);
+    r.msg_id = e.msg_id();
+    r.offset_msg_id = e.offset_msg_id();
+    r.queue_offset = e.queue_offset();
+    r.msg_ids.push_back(e.msg_id());
+  }
+  return r;
+}
 
 }  // namespace
 
@@ -49,7 +71,12 @@ class ProducerImpl {
  public:
   explicit ProducerImpl(ProducerOptions options)
       : options_(std::move(options)),
-        client_(std::make_unique<ClientInstance>(options_.client, options_.client.callback_threads)) {}
+        client_(std::make_unique<ClientInstance>(options_.client, options_.client.callback_threads)),
+        accumulator_(SendAccumulator::Limits{options_.auto_batch_max_in_flight,
+                                             options_.auto_batch_max_messages, options_.auto_batch_max_bytes},
+                     [this](const std::string& topic, std::vector<PendingSend> batch) {
+                       DispatchBatch(topic, std::move(batch), /*holds_slot=*/true);
+                     }) {}
 
   Status Start() {
     MQ_RETURN_IF_ERROR(ValidateName("group", options_.group));
@@ -59,6 +86,12 @@ class ProducerImpl {
       return Status::InvalidArgument("back_pressure_for_async_send_num: must be positive");
     if (options_.back_pressure_for_async_send_size <= 0)
       return Status::InvalidArgument("back_pressure_for_async_send_size: must be positive");
+    if (options_.auto_batch_max_in_flight <= 0)
+      return Status::InvalidArgument("auto_batch_max_in_flight: must be positive");
+    if (options_.auto_batch_max_messages <= 0 || options_.auto_batch_max_messages > 1024)
+      return Status::InvalidArgument("auto_batch_max_messages: must be 1..1024 (the broker's batch limit)");
+    if (options_.auto_batch_max_bytes <= 0)
+      return Status::InvalidArgument("auto_batch_max_bytes: must be positive");
     std::string group = options_.group;
     client_->SetHeartbeatFiller(
         [group](mq::v1::HeartbeatRequest* req) { req->add_producers()->set_group(group); });
@@ -201,6 +234,7 @@ class ProducerImpl {
     auto stub = client_->Broker(addr);
     int64_t start = MonotonicMillis();
     auto* self = this;
+    requests_.fetch_add(1, std::memory_order_relaxed);
     StartCall<mq::v1::SendMessageRequest, mq::v1::SendMessageResponse>(
         [stub](auto* c, auto* q, auto* r, auto cb) { stub->async()->SendMessage(c, q, r, std::move(cb)); },
         ctx->req, timeout, &client_->internal(), client_->inflight(),
@@ -208,6 +242,7 @@ class ProducerImpl {
           int64_t latency = MonotonicMillis() - start;
           if (r.ok()) {
             self->faults_.Update(mq.broker_name, latency, false);
+            if (ctx->on_response) return ctx->on_response(*r, mq, ctx->attempts);
             SendResult result = FromProto(*r, mq);
             result.attempts = ctx->attempts;
             ctx->done(std::move(result));
@@ -235,6 +270,10 @@ class ProducerImpl {
     auto future = promise->get_future();
     ctx->done = [promise](Result<SendResult> r) { promise->set_value(std::move(r)); };
     Attempt(ctx);
+    return WaitFor(future);
+  }
+
+  Result<SendResult> WaitFor(std::future<Result<SendResult>>& future) {
     // Every attempt has a gRPC deadline inside send_timeout_ms; route queries add at most
     // rpc_timeout_ms each. The extra wait only guards against a stuck executor.
     auto wait =
@@ -243,9 +282,90 @@ class ProducerImpl {
     return future.get();
   }
 
+  // Delayed messages travel alone: the broker refuses a batch that holds one.
+  bool Batchable(const Message& msg, const MessageQueueSelector* selector) const {
+    return options_.auto_batch && selector == nullptr && msg.delay_level == 0;
+  }
+
+  // Hands a validated message to the accumulator; `done` later runs on a callback thread.
+  Status Enqueue(const Message& msg, std::function<void(Result<SendResult>)> done) {
+    MQ_RETURN_IF_ERROR(ValidateMessage(msg, options_.max_body_bytes));
+    PendingSend send;
+    ToProto(msg, NewUniqueMessageId(), &send.message);
+    send.deadline_ms = MonotonicMillis() + options_.send_timeout_ms;
+    send.done = std::move(done);
+    accumulator_.Add(msg.topic, std::move(send));
+    return Status::OK();
+  }
+
+  // Sends `batch` (one topic) as one request with the usual retries. The callbacks of a batch
+  // run in order in one task on a callback thread. `holds_slot`: the batch came from the
+  // accumulator, which hears when it is done.
+  void DispatchBatch(const std::string& topic, std::vector<PendingSend> batch, bool holds_slot) {
+    using Done = std::function<void(Result<SendResult>)>;
+    auto ctx = std::make_shared<SendContext>();
+    ctx->req.set_producer_group(options_.group);
+    ctx->req.set_topic(topic);
+    ctx->req.set_default_topic_queue_nums(options_.default_topic_queue_nums);
+    ctx->max_attempts = options_.retry_times + 1;
+    ctx->deadline_ms = batch.front().deadline_ms;
+    auto dones = std::make_shared<std::vector<Done>>();
+    dones->reserve(batch.size());
+    for (auto& send : batch) {
+      ctx->deadline_ms = std::min(ctx->deadline_ms, send.deadline_ms);
+      *ctx->req.add_messages() = std::move(send.message);
+      dones->push_back(std::move(send.done));
+    }
+    auto* self = this;
+    auto finish = [self, topic, holds_slot, dones](std::vector<Result<SendResult>> results) {
+      self->client_->callbacks().Post([dones, results = std::move(results)] {
+        for (size_t i = 0; i < dones->size(); ++i) (*dones)[i](results[i]);
+      });
+      if (holds_slot) self->client_->internal().Post([self, topic] { self->accumulator_.Completed(topic); });
+    };
+    ctx->on_response = [self, dones, finish](const mq::v1::SendMessageResponse& resp,
+                                             const MessageQueue& queue, int attempts) {
+      std::vector<Result<SendResult>> results;
+      results.reserve(dones->size());
+      for (size_t i = 0; i < dones->size(); ++i)
+        results.emplace_back(EntryResult(resp, static_cast<int>(i), queue, attempts));
+      self->messages_sent_.fetch_add(static_cast<int64_t>(dones->size()), std::memory_order_relaxed);
+      finish(std::move(results));
+    };
+    SendContext* raw = ctx.get();  // ctx outlives its own done; capturing it would leak it
+    ctx->done = [self, topic, holds_slot, dones, finish, raw](Result<SendResult> failed) {
+      if (failed.status().IsInvalidArgument() && dones->size() > 1) {
+        // The broker refused the batch as a whole (e.g. above its maxMessageSize): send each
+        // message alone so one message's error is not everybody's.
+        const int64_t deadline = raw->deadline_ms;
+        for (size_t i = 0; i < dones->size(); ++i) {
+          PendingSend alone;
+          alone.message = raw->req.messages(static_cast<int>(i));
+          alone.deadline_ms = deadline;
+          alone.done = (*dones)[i];
+          std::vector<PendingSend> one;
+          one.push_back(std::move(alone));
+          self->DispatchBatch(topic, std::move(one), /*holds_slot=*/false);
+        }
+        if (holds_slot)
+          self->client_->internal().Post([self, topic] { self->accumulator_.Completed(topic); });
+        return;
+      }
+      finish(std::vector<Result<SendResult>>(dones->size(), failed));
+    };
+    Attempt(std::move(ctx));
+  }
+
   Result<SendResult> Send(const std::vector<Message>& msgs, const MessageQueueSelector* selector,
                           const std::string& arg) {
     if (!running_) return Status::FailedPrecondition("producer: not started");
+    if (msgs.size() == 1 && Batchable(msgs[0], selector)) {
+      auto promise = std::make_shared<std::promise<Result<SendResult>>>();
+      auto future = promise->get_future();
+      MQ_RETURN_IF_ERROR(
+          Enqueue(msgs[0], [promise](Result<SendResult> r) { promise->set_value(std::move(r)); }));
+      return WaitFor(future);
+    }
     Status error;
     auto ctx = NewContext(msgs, &error);
     if (!ctx) return error;
@@ -267,17 +387,23 @@ class ProducerImpl {
     const int64_t bytes = static_cast<int64_t>(msg.body.size());
     Status room = AcquireRoom(bytes);
     const int64_t held = room.ok() ? bytes : -1;
-    // The room is returned after the callback, so queued callbacks count against the limit.
-    auto post = [this, callback, held](Result<SendResult> r) {
-      client_->callbacks().Post([callback, r = std::move(r), held, this]() mutable {
-        tls_in_send_callback = true;
-        callback(r);
-        tls_in_send_callback = false;
-        if (held >= 0) backpressure_->Release(held);
-        pending_.fetch_sub(1);
-      });
+    // Runs on a callback thread. The room is returned after the callback, so queued callbacks
+    // count against the limit.
+    auto finish = [this, callback, held](const Result<SendResult>& r) {
+      tls_in_send_callback = true;
+      callback(r);
+      tls_in_send_callback = false;
+      if (held >= 0) backpressure_->Release(held);
+      pending_.fetch_sub(1);
+    };
+    auto post = [this, finish](Result<SendResult> r) {
+      client_->callbacks().Post([finish, r = std::move(r)] { finish(r); });
     };
     if (!room.ok()) return post(room);
+    if (Batchable(msg, nullptr)) {
+      if (Status s = Enqueue(msg, finish); !s.ok()) post(s);
+      return;
+    }
     Status error;
     auto ctx = NewContext({msg}, &error);
     if (!ctx) return post(error);
@@ -313,6 +439,11 @@ class ProducerImpl {
     return backpressure_->Acquire(bytes, wait);
   }
 
+  ProducerStats Stats() const {
+    return ProducerStats{requests_.load(std::memory_order_relaxed),
+                         messages_sent_.load(std::memory_order_relaxed)};
+  }
+
   Result<std::vector<MessageQueue>> FetchPublishQueues(const std::string& topic) {
     MQ_RETURN_IF_ERROR(ValidateName("topic", topic));
     MQ_ASSIGN_OR_RETURN(auto q, Queues(topic));
@@ -325,7 +456,10 @@ class ProducerImpl {
   LatencyFaultTolerance faults_;
   QueueSelector selector_;
   std::atomic<bool> running_{false};
-  std::atomic<int64_t> pending_{0};  // async/oneway sends whose callback has not run yet
+  std::atomic<int64_t> pending_{0};        // async/oneway sends whose callback has not run yet
+  std::atomic<int64_t> requests_{0};       // send requests started (attempts, batches count once)
+  std::atomic<int64_t> messages_sent_{0};  // auto-batched messages a broker acknowledged
+  SendAccumulator accumulator_;
   std::unique_ptr<Backpressure> backpressure_ =
       std::make_unique<Backpressure>(std::max(1, options_.back_pressure_for_async_send_num),
                                      std::max<int64_t>(1, options_.back_pressure_for_async_send_size));
@@ -357,6 +491,7 @@ Result<SendResult> Producer::SendBatch(const std::vector<Message>& msgs) {
   if (msgs.empty()) return Status::InvalidArgument("messages: at least one message is required");
   return impl_->Send(msgs, nullptr, "");
 }
+ProducerStats Producer::stats() const { return impl_->Stats(); }
 Result<std::vector<MessageQueue>> Producer::FetchPublishQueues(const std::string& topic) {
   return impl_->FetchPublishQueues(topic);
 }

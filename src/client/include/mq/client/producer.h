@@ -43,6 +43,24 @@ struct ProducerOptions {
   // Defaults 10000 requests and 100 MiB.
   int back_pressure_for_async_send_num = 10'000;
   int64_t back_pressure_for_async_send_size = 100 * 1024 * 1024;
+  // Auto-batching (RocketMQ 5 autoBatch, Kafka's batching): Send and SendAsync of one message
+  // without a selector go out at once while the topic has fewer than auto_batch_max_in_flight
+  // requests outstanding; beyond that they gather per topic and leave together, one request per
+  // batch, as soon as a request completes. No linger: an idle producer adds no latency. Every
+  // message keeps its own SendResult, msg_id, offset, callback and error; a batch is retried as
+  // a whole (on another broker, within the oldest message's send_timeout_ms). Delayed messages,
+  // selector sends, SendOneway and SendBatch are never combined. Defaults: on, 4 requests in
+  // flight per topic, batches of at most 256 messages (1..1024) and 256 KiB of bodies.
+  bool auto_batch = true;
+  int auto_batch_max_in_flight = 4;
+  int auto_batch_max_messages = 256;
+  int64_t auto_batch_max_bytes = 256 * 1024;
+};
+
+// Counters of one producer, for monitoring (and to see batching at work).
+struct ProducerStats {
+  int64_t send_requests = 0;           // requests sent to brokers (each attempt, each batch once)
+  int64_t batched_messages_acked = 0;  // auto-batched messages a broker acknowledged
 };
 
 // Picks a queue for an ordered send: same arg -> same queue while the route is unchanged.
@@ -85,6 +103,8 @@ class Producer {
   Status SendOneway(const Message& msg);
   // One request carrying several messages of one topic to one queue (all or nothing).
   Result<SendResult> SendBatch(const std::vector<Message>& msgs);
+
+  ProducerStats stats() const;
 
   // The writable queues currently known for topic (fetches the route if needed).
   Result<std::vector<MessageQueue>> FetchPublishQueues(const std::string& topic);

@@ -1,0 +1,72 @@
+// SendAccumulator: transparent batching of single-message sends per topic (Kafka's
+// RecordAccumulator, RocketMQ 5's auto-batching). A send goes out at once while the topic has
+// fewer than `max_in_flight` requests outstanding; otherwise it joins the topic's open batch,
+// which leaves as soon as a request completes. So an idle producer adds no latency, and a busy
+// one sends one request per batch instead of one per message. Batches close at
+// `max_batch_messages` or `max_batch_bytes` of bodies; closed batches wait in FIFO order.
+//
+// The accumulator only decides what goes out when: `dispatch` (the producer) sends a batch and
+// must call Completed(topic) exactly once per dispatched batch, whatever its outcome.
+// Memory: pending sends are bounded by the producer's back pressure limits (async) and the
+// blocked callers (sync), not here.
+//
+// Thread-safety: all methods from any thread. mu_ guards topics_; `dispatch` is never called
+// with mu_ held (it may run inline in Add() or Completed(), on the caller's thread).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "mq/client/send_result.h"
+#include "mq/v1/common.pb.h"
+
+namespace mq::client {
+
+struct PendingSend {
+  mq::v1::Message message;  // converted, unique key set
+  int64_t deadline_ms = 0;  // MonotonicMillis() by which its send_timeout_ms ends
+  std::function<void(Result<SendResult>)> done;
+};
+
+class SendAccumulator {
+ public:
+  struct Limits {
+    int max_in_flight = 4;         // requests outstanding per topic before sends queue up
+    int max_batch_messages = 256;  // the broker takes up to 1,024 per request
+    int64_t max_batch_bytes = 256 * 1024;
+  };
+  using Dispatch = std::function<void(const std::string& topic, std::vector<PendingSend> batch)>;
+
+  SendAccumulator(Limits limits, Dispatch dispatch);
+  SendAccumulator(const SendAccumulator&) = delete;
+  SendAccumulator& operator=(const SendAccumulator&) = delete;
+
+  void Add(const std::string& topic, PendingSend send);
+  // A dispatched batch of `topic` has its outcome: frees its slot and sends the oldest waiting
+  // batch, if any.
+  void Completed(const std::string& topic);
+
+ private:
+  struct Batch {
+    std::vector<PendingSend> sends;
+    int64_t bytes = 0;
+  };
+  struct Topic {
+    int in_flight = 0;
+    std::deque<Batch> waiting;  // the back one is open while it has room
+  };
+  bool Fits(const Batch& batch, int64_t bytes) const;
+
+  const Limits limits_;
+  const Dispatch dispatch_;
+  std::mutex mu_;
+  std::map<std::string, Topic, std::less<>> topics_;  // guarded by mu_; idle topics are erased
+};
+
+}  // namespace mq::client

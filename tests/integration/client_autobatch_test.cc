@@ -1,0 +1,234 @@
+// Producer auto-batching (issue 11 item 2) against real processes. The brokers are paused with
+// SIGSTOP so that sends provably pile up behind the one request in flight (no timing luck),
+// then resumed: the pile must leave as one request, and every message keep its own result.
+#include <dirent.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "client_cluster.h"
+#include "common/file_util.h"
+
+namespace mq::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using mq::client::MakeMessage;
+using mq::client::Producer;
+using mq::client::ProducerOptions;
+using mq::client::SendResult;
+
+// Whether every thread of a process is stopped ('T' in /proc/<pid>/task/<tid>/stat): a group
+// stop reaches the threads one by one.
+bool AllThreadsStopped(pid_t pid) {
+  const std::string tasks = "/proc/" + std::to_string(pid) + "/task";
+  DIR* dir = ::opendir(tasks.c_str());
+  if (dir == nullptr) return false;
+  bool stopped = true;
+  while (dirent* e = ::readdir(dir)) {
+    if (e->d_name[0] == '.') continue;
+    auto stat = ReadFileToString(tasks + "/" + e->d_name + "/stat");
+    const size_t paren = stat.ok() ? stat->rfind(')') : std::string::npos;
+    if (paren == std::string::npos || paren + 2 >= stat->size() || (*stat)[paren + 2] != 'T') stopped = false;
+  }
+  ::closedir(dir);
+  return stopped;
+}
+
+// SIGSTOPs processes, and returns once they are stopped (the signal is asynchronous); SIGCONTs
+// them when resumed or destroyed (a stopped broker would ignore the fixture's SIGTERM).
+class Pause {
+ public:
+  explicit Pause(std::vector<ChildProcess*> processes) : processes_(std::move(processes)) {
+    for (auto* p : processes_) p->Signal(SIGSTOP);
+    for (auto* p : processes_) EXPECT_TRUE(WaitUntil([p] { return AllThreadsStopped(p->pid()); }, 10s));
+  }
+  ~Pause() { Resume(); }
+  void Resume() {
+    for (auto* p : processes_) p->Signal(SIGCONT);
+    processes_.clear();
+  }
+
+ private:
+  std::vector<ChildProcess*> processes_;
+};
+
+// The results of async sends by index. Thread-safe.
+class Results {
+ public:
+  mq::client::SendCallback For(int i) {
+    return [this, i](const Result<SendResult>& r) {
+      std::lock_guard lock(mu_);
+      results_.emplace(i, r);
+    };
+  }
+  size_t size() {
+    std::lock_guard lock(mu_);
+    return results_.size();
+  }
+  Result<SendResult> at(int i) {
+    std::lock_guard lock(mu_);
+    return results_.at(i);
+  }
+
+ private:
+  std::mutex mu_;
+  std::map<int, Result<SendResult>> results_;
+};
+
+class ClientAutoBatchTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(cluster_.Start());
+    ASSERT_TRUE(cluster_.CreateTopic(kTopic));
+  }
+  ProducerOptions Options() const {
+    ProducerOptions o;
+    o.client = cluster_.Client();
+    o.group = "batching-producer";
+    o.auto_batch_max_in_flight = 1;
+    o.send_timeout_ms = 30'000;  // the pause must not time the first request out
+    o.attempt_timeout_ms = 30'000;
+    return o;
+  }
+  std::vector<ChildProcess*> Brokers() {
+    return {&cluster_.broker(0).process(), &cluster_.broker(1).process()};
+  }
+  BrokerProcess& BrokerNamed(const std::string& name) { return cluster_.broker(name == "broker-a" ? 0 : 1); }
+
+  static constexpr char kTopic[] = "BatchTopic";
+  ClientCluster cluster_;
+};
+
+TEST_F(ClientAutoBatchTest, AsyncSendsQueuedBehindARequestLeaveAsOneBatchEachWithItsOwnResult) {
+  Producer producer(Options());
+  ASSERT_TRUE(producer.Start().ok());
+  // Caches the route without a send, whose slot the accumulator would free only after Send()
+  // returned.
+  ASSERT_TRUE(producer.FetchPublishQueues(kTopic).ok());
+
+  constexpr int kN = 200;
+  Results results;
+  {
+    Pause paused(Brokers());
+    for (int i = 0; i < kN; ++i)
+      producer.SendAsync(MakeMessage(kTopic, "m" + std::to_string(i)), results.For(i));
+  }
+  ASSERT_TRUE(WaitUntil([&] { return results.size() == kN; }, 30s)) << results.size();
+
+  EXPECT_EQ(producer.stats().send_requests, 2) << "m0 alone, then m1..m199 in one request";
+  EXPECT_EQ(producer.stats().batched_messages_acked, kN);
+  std::set<std::string> ids;
+  for (int i = 0; i < kN; ++i) {
+    auto r = results.at(i);
+    ASSERT_TRUE(r.ok()) << i << ": " << r.status().ToString();
+    EXPECT_EQ(r->status, mq::client::SendStatus::kSendOk);
+    ASSERT_EQ(r->msg_ids.size(), 1u);
+    EXPECT_EQ(r->msg_ids[0], r->msg_id);
+    ids.insert(r->msg_id);
+  }
+  EXPECT_EQ(ids.size(), static_cast<size_t>(kN)) << "every message has its own id";
+  // The batch went to one queue, in send order, at consecutive offsets.
+  const auto first = *results.at(1);
+  for (int i = 2; i < kN; ++i) {
+    auto r = *results.at(i);
+    EXPECT_EQ(r.queue, first.queue) << i;
+    EXPECT_EQ(r.queue_offset, first.queue_offset + i - 1) << i;
+  }
+  auto* stub = BrokerNamed(first.queue.broker_name).messaging();
+  ASSERT_TRUE(WaitForMaxOffset(stub, kTopic, first.queue.queue_id, first.queue_offset + kN - 1));
+  mq::v1::PullMessageResponse pulled;
+  ASSERT_TRUE(Pull(stub, "reader", kTopic, first.queue.queue_id, first.queue_offset, &pulled).ok());
+  ASSERT_GT(pulled.messages_size(), 0);
+  for (int i = 0; i < pulled.messages_size(); ++i) {
+    EXPECT_EQ(pulled.messages(i).message().body(), "m" + std::to_string(i + 1));
+    EXPECT_EQ(pulled.messages(i).msg_id(), results.at(i + 1)->msg_id);
+  }
+}
+
+TEST_F(ClientAutoBatchTest, SyncSendsFromManyThreadsEachGetTheirOwnResult) {
+  Producer producer(Options());
+  ASSERT_TRUE(producer.Start().ok());
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 25;
+  std::mutex mu;
+  std::set<std::pair<std::string, int64_t>> positions;  // (queue, offset): each message its own
+  std::set<std::string> ids;
+  std::atomic<int> failed{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        auto r = producer.Send(MakeMessage(kTopic, "t" + std::to_string(t) + "-" + std::to_string(i)));
+        if (!r.ok()) {
+          failed++;
+          continue;
+        }
+        std::lock_guard lock(mu);
+        positions.emplace(r->queue.ToString(), r->queue_offset);
+        ids.insert(r->msg_id);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_EQ(positions.size(), static_cast<size_t>(kThreads * kPerThread));
+  EXPECT_EQ(ids.size(), static_cast<size_t>(kThreads * kPerThread));
+  EXPECT_LE(producer.stats().send_requests, kThreads * kPerThread);
+  std::printf("%d sync sends from %d threads took %lld requests\n", kThreads * kPerThread, kThreads,
+              static_cast<long long>(producer.stats().send_requests));
+}
+
+// A broker that refuses a batch as a whole (here: larger than its maxMessageSize) gets each
+// message again alone, so only the message that is really too large fails.
+TEST(ClientAutoBatchRefusalTest, ABatchTheBrokerRefusesIsSentAgainOneByOne) {
+  TempDir dir;
+  NamesrvProcess namesrv;
+  ASSERT_TRUE(namesrv.started());
+  BrokerProcess broker({namesrv.address(),
+                        dir.Sub("broker"),
+                        "broker-a",
+                        {"maxMessageSize=8192", "autoCreateTopicEnable=true"}});
+  ASSERT_TRUE(broker.Start());
+  ProducerOptions o;
+  o.client.namesrv_addrs = {namesrv.address()};
+  o.group = "refused-producer";
+  o.auto_batch_max_in_flight = 1;
+  o.send_timeout_ms = 30'000;
+  o.attempt_timeout_ms = 30'000;
+  Producer producer(o);
+  ASSERT_TRUE(producer.Start().ok());
+  // The route (the auto-create template's until the first send creates the topic), no send.
+  ASSERT_TRUE(WaitUntil([&] { return producer.FetchPublishQueues("SmallMax").ok(); }, 10s));
+
+  constexpr int kN = 11;
+  constexpr int kTooLarge = 5;
+  Results results;
+  {
+    Pause paused({&broker.process()});
+    for (int i = 0; i < kN; ++i) {
+      std::string body(i == kTooLarge ? 9000 : 4000, static_cast<char>('a' + i));
+      producer.SendAsync(MakeMessage("SmallMax", body), results.For(i));
+    }
+  }
+  ASSERT_TRUE(WaitUntil([&] { return results.size() == kN; }, 30s)) << results.size();
+  for (int i = 0; i < kN; ++i) {
+    auto r = results.at(i);
+    if (i == kTooLarge) {
+      EXPECT_TRUE(r.status().IsInvalidArgument()) << r.status().ToString();
+      EXPECT_NE(r.status().message().find("body"), std::string::npos) << r.status().ToString();
+    } else {
+      EXPECT_TRUE(r.ok()) << i << ": " << r.status().ToString();
+    }
+  }
+  // The first alone, the refused batch of 10, then each of the 10 alone.
+  EXPECT_EQ(producer.stats().send_requests, 12);
+}
+
+}  // namespace
+}  // namespace mq::testing
