@@ -49,7 +49,9 @@ ReceivedMessage FromProto(const mq::v1::MessageExt& ext) {
   return r;
 }
 
-SendResult FromProto(const mq::v1::SendMessageResponse& resp, const MessageQueue& queue) {
+namespace {
+
+SendResult FromProtoHeader(const mq::v1::SendMessageResponse& resp, const MessageQueue& queue) {
   SendResult r;
   switch (resp.status()) {
     case mq::v1::FLUSH_DISK_TIMEOUT:
@@ -68,12 +70,33 @@ SendResult FromProto(const mq::v1::SendMessageResponse& resp, const MessageQueue
   if (!resp.broker_name().empty()) r.queue.broker_name = resp.broker_name();
   r.queue.queue_id = resp.queue_id();
   r.queue_offset = resp.queue_offset();
+  return r;
+}
+
+}  // namespace
+
+SendResult FromProto(const mq::v1::SendMessageResponse& resp, const MessageQueue& queue) {
+  SendResult r = FromProtoHeader(resp, queue);
   for (const auto& e : resp.entries()) r.msg_ids.push_back(e.msg_id());
   if (resp.entries_size() > 0) {
     r.msg_id = resp.entries(0).msg_id();
     r.offset_msg_id = resp.entries(0).offset_msg_id();
   }
   return r;
+}
+
+std::vector<SendResult> FromProtoPerMessage(const mq::v1::SendMessageResponse& resp,
+                                            const MessageQueue& queue, size_t messages) {
+  const SendResult header = FromProtoHeader(resp, queue);
+  std::vector<SendResult> out(messages, header);
+  for (size_t i = 0; i < messages && i < static_cast<size_t>(resp.entries_size()); ++i) {
+    const auto& e = resp.entries(static_cast<int>(i));
+    out[i].msg_id = e.msg_id();
+    out[i].offset_msg_id = e.offset_msg_id();
+    out[i].queue_offset = e.queue_offset();
+    out[i].msg_ids.push_back(e.msg_id());
+  }
+  return out;
 }
 
 mq::v1::QueueRef ToQueueRef(const MessageQueue& q) {

@@ -1,6 +1,7 @@
 // Conversions between the public client types and the wire protocol. Pure functions.
 #pragma once
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 #include "mq/client/message.h"
@@ -15,6 +16,10 @@ Status ValidateMessage(const Message& msg, int64_t max_body_bytes);
 void ToProto(const Message& msg, const std::string& unique_key, mq::v1::Message* out);
 ReceivedMessage FromProto(const mq::v1::MessageExt& ext);
 SendResult FromProto(const mq::v1::SendMessageResponse& resp, const MessageQueue& queue);
+// One result per message of an auto-batched request: entry i's ids and offset, the shared
+// status and queue.
+std::vector<SendResult> FromProtoPerMessage(const mq::v1::SendMessageResponse& resp,
+                                            const MessageQueue& queue, size_t messages);
 mq::v1::QueueRef ToQueueRef(const MessageQueue& q);
 
 }  // namespace mq::client

@@ -49,22 +49,6 @@ struct SendContext {
   std::function<void(const mq::v1::SendMessageResponse&, const MessageQueue&, int attempts)> on_response;
 };
 
-// The result of message `i` of a batch the broker answered with `resp`.
-SendResult EntryResult(const mq::v1::SendMessageResponse& resp, int i, const MessageQueue& queue,
-                       int attempts) {
-  SendResult r = FromProto(resp, queue);
-  r.attempts = attempts;
-  r.msg_ids.clear();
-  if (i < resp.entries_size()) {
-    const auto& e = resp.entries(i);
-    r.msg_id = e.msg_id();
-    r.offset_msg_id = e.offset_msg_id();
-    r.queue_offset = e.queue_offset();
-    r.msg_ids.push_back(e.msg_id());
-  }
-  return r;
-}
-
 }  // namespace
 
 class ProducerImpl {
@@ -327,8 +311,10 @@ class ProducerImpl {
                                              const MessageQueue& queue, int attempts) {
       std::vector<Result<SendResult>> results;
       results.reserve(dones->size());
-      for (size_t i = 0; i < dones->size(); ++i)
-        results.emplace_back(EntryResult(resp, static_cast<int>(i), queue, attempts));
+      for (auto& r : FromProtoPerMessage(resp, queue, dones->size())) {
+        r.attempts = attempts;
+        results.emplace_back(std::move(r));
+      }
       self->messages_sent_.fetch_add(static_cast<int64_t>(dones->size()), std::memory_order_relaxed);
       finish(std::move(results));
     };

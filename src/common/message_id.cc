@@ -13,17 +13,6 @@
 namespace mq {
 namespace {
 
-int64_t StartOfMonthMillis(std::chrono::system_clock::time_point now) {
-  std::time_t t = std::chrono::system_clock::to_time_t(now);
-  std::tm tm{};
-  localtime_r(&t, &tm);
-  tm.tm_mday = 1;
-  tm.tm_hour = 0;
-  tm.tm_min = 0;
-  tm.tm_sec = 0;
-  return static_cast<int64_t>(std::mktime(&tm)) * 1000;
-}
-
 struct Prefix {
   std::string hex;  // ip + pid + random: fixed for the process
   Prefix() {
@@ -33,6 +22,35 @@ struct Prefix {
   }
 };
 
+// The current month as [start, end) in epoch milliseconds, local time.
+struct Month {
+  int64_t start_ms = 0;
+  int64_t end_ms = 0;
+};
+
+Month MonthOf(std::chrono::system_clock::time_point now) {
+  std::time_t t = std::chrono::system_clock::to_time_t(now);
+  std::tm tm{};
+  localtime_r(&t, &tm);
+  tm.tm_mday = 1;
+  tm.tm_hour = 0;
+  tm.tm_min = 0;
+  tm.tm_sec = 0;
+  tm.tm_isdst = -1;
+  std::tm next = tm;
+  next.tm_mon += 1;  // mktime normalises December + 1
+  return Month{static_cast<int64_t>(std::mktime(&tm)) * 1000,
+               static_cast<int64_t>(std::mktime(&next)) * 1000};
+}
+
+// localtime_r and mktime consult the time zone file on every call (a stat() per message id):
+// each thread keeps the current month and asks again only when the clock leaves it.
+int64_t StartOfMonthMillis(std::chrono::system_clock::time_point now, int64_t now_ms) {
+  thread_local Month month;
+  if (now_ms < month.start_ms || now_ms >= month.end_ms) month = MonthOf(now);
+  return month.start_ms;
+}
+
 }  // namespace
 
 std::string NewUniqueMessageId() {
@@ -40,7 +58,7 @@ std::string NewUniqueMessageId() {
   static std::atomic<uint32_t> counter{0};
   auto now = std::chrono::system_clock::now();
   int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
-  uint32_t since_month = static_cast<uint32_t>(now_ms - StartOfMonthMillis(now));
+  uint32_t since_month = static_cast<uint32_t>(now_ms - StartOfMonthMillis(now, now_ms));
   uint16_t seq = static_cast<uint16_t>(counter.fetch_add(1, std::memory_order_relaxed));
   return fmt::format("{}{:08X}{:04X}", prefix.hex, since_month, seq);
 }
