@@ -94,7 +94,7 @@ class ClientInstance {
   std::atomic<bool> stopped_{false};
 
   std::mutex mu_;
-  std::map<std::string, mq::v1::TopicRouteData> routes_;                       // guarded by mu_
+  std::map<std::string, mq::v1::TopicRouteData> routes_;             // guarded by mu_
   std::map<std::string, std::vector<RouteCallback>> route_waiters_;  // guarded by mu_: queries in flight
   std::set<std::string> heartbeat_inflight_;                         // guarded by mu_
   std::condition_variable heartbeat_cv_;                             // signalled when a heartbeat completes

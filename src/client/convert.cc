@@ -30,6 +30,17 @@ void ToProto(const Message& msg, const std::string& unique_key, mq::v1::Message*
   out->set_born_timestamp(WallMillis());
 }
 
+void ToProto(Message&& msg, std::string unique_key, mq::v1::Message* out) {
+  out->set_topic(std::move(msg.topic));
+  out->set_tags(std::move(msg.tags));
+  for (auto& k : msg.keys) out->add_keys(std::move(k));
+  out->set_body(std::move(msg.body));
+  for (auto& [k, v] : msg.properties) (*out->mutable_user_properties())[k] = std::move(v);
+  out->set_delay_level(msg.delay_level);
+  out->set_unique_key(std::move(unique_key));
+  out->set_born_timestamp(WallMillis());
+}
+
 ReceivedMessage FromProto(const mq::v1::MessageExt& ext) {
   ReceivedMessage r;
   const auto& m = ext.message();

@@ -14,6 +14,8 @@ namespace mq::client {
 // Checks what the broker would refuse anyway, so bad input fails fast and without a network.
 Status ValidateMessage(const Message& msg, int64_t max_body_bytes);
 void ToProto(const Message& msg, const std::string& unique_key, mq::v1::Message* out);
+// The same, moving the message's strings (the body above all) instead of copying them.
+void ToProto(Message&& msg, std::string unique_key, mq::v1::Message* out);
 ReceivedMessage FromProto(const mq::v1::MessageExt& ext);
 SendResult FromProto(const mq::v1::SendMessageResponse& resp, const MessageQueue& queue);
 // One result per message of an auto-batched request: entry i's ids and offset, the shared

@@ -219,9 +219,9 @@ class ProducerImpl {
     int64_t start = MonotonicMillis();
     auto* self = this;
     requests_.fetch_add(1, std::memory_order_relaxed);
-    StartCall<mq::v1::SendMessageRequest, mq::v1::SendMessageResponse>(
+    StartCallWithRequestOf<mq::v1::SendMessageRequest, mq::v1::SendMessageResponse>(
         [stub](auto* c, auto* q, auto* r, auto cb) { stub->async()->SendMessage(c, q, r, std::move(cb)); },
-        ctx->req, timeout, &client_->internal(), client_->inflight(),
+        ctx, &ctx->req, timeout, &client_->internal(), client_->inflight(),
         [self, ctx, mq, start, addr](Result<mq::v1::SendMessageResponse> r) {
           int64_t latency = MonotonicMillis() - start;
           if (r.ok()) {
@@ -272,13 +272,14 @@ class ProducerImpl {
   }
 
   // Hands a validated message to the accumulator; `done` later runs on a callback thread.
-  Status Enqueue(const Message& msg, std::function<void(Result<SendResult>)> done) {
+  Status Enqueue(Message msg, std::function<void(Result<SendResult>)> done) {
     MQ_RETURN_IF_ERROR(ValidateMessage(msg, options_.max_body_bytes));
     PendingSend send;
-    ToProto(msg, NewUniqueMessageId(), &send.message);
+    const std::string topic = msg.topic;
+    ToProto(std::move(msg), NewUniqueMessageId(), &send.message);
     send.deadline_ms = MonotonicMillis() + options_.send_timeout_ms;
     send.done = std::move(done);
-    accumulator_.Add(msg.topic, std::move(send));
+    accumulator_.Add(topic, std::move(send));
     return Status::OK();
   }
 
@@ -363,7 +364,7 @@ class ProducerImpl {
     return SendSync(std::move(ctx));
   }
 
-  void SendAsync(const Message& msg, SendCallback callback) {
+  void SendAsync(Message msg, SendCallback callback) {
     if (!running_) {
       // No executor to hand the callback to: the only case where it runs inline.
       callback(Status::FailedPrecondition("producer: not started"));
@@ -387,7 +388,7 @@ class ProducerImpl {
     };
     if (!room.ok()) return post(room);
     if (Batchable(msg, nullptr)) {
-      if (Status s = Enqueue(msg, finish); !s.ok()) post(s);
+      if (Status s = Enqueue(std::move(msg), finish); !s.ok()) post(s);
       return;
     }
     Status error;
@@ -471,6 +472,9 @@ Result<SendResult> Producer::Send(const Message& msg, const MessageQueueSelector
 }
 void Producer::SendAsync(const Message& msg, SendCallback callback) {
   impl_->SendAsync(msg, std::move(callback));
+}
+void Producer::SendAsync(Message&& msg, SendCallback callback) {
+  impl_->SendAsync(std::move(msg), std::move(callback));
 }
 Status Producer::SendOneway(const Message& msg) { return impl_->SendOneway(msg); }
 Result<SendResult> Producer::SendBatch(const std::vector<Message>& msgs) {

@@ -59,6 +59,34 @@ std::shared_ptr<grpc::ClientContext> StartCall(Start start, Req req, int64_t tim
   return std::shared_ptr<grpc::ClientContext>(call, &call->ctx);
 }
 
+// As StartCall, for a request the caller keeps: `req` must stay unchanged until `done` runs,
+// and `owner` (kept by the call) is what keeps it alive. Saves copying a large request (a
+// batch of messages) per attempt.
+template <typename Req, typename Resp, typename Start>
+void StartCallWithRequestOf(Start start, std::shared_ptr<void> owner, const Req* req, int64_t timeout_ms,
+                            IoExecutor* exec, std::shared_ptr<InflightCounter> inflight,
+                            std::function<void(Result<Resp>)> done) {
+  struct State {
+    grpc::ClientContext ctx;
+    Resp resp;
+    std::shared_ptr<void> owner;
+  };
+  auto call = std::make_shared<State>();
+  call->owner = std::move(owner);
+  SetTimeout(&call->ctx, timeout_ms);
+  inflight->count.fetch_add(1);
+  start(&call->ctx, req, &call->resp, [call, exec, inflight, done = std::move(done)](grpc::Status s) mutable {
+    exec->Post([call, s = std::move(s), done = std::move(done)]() {
+      if (s.ok()) {
+        done(std::move(call->resp));
+      } else {
+        done(rpc::FromGrpcStatus(s));
+      }
+    });
+    inflight->count.fetch_sub(1);
+  });
+}
+
 // fn(ctx, resp) -> grpc::Status, e.g. [&](auto* c, auto* r) { return stub->Heartbeat(c, req, r); }
 template <typename Resp, typename Fn>
 Result<Resp> BlockingCall(int64_t timeout_ms, Fn fn) {

@@ -98,6 +98,8 @@ class Producer {
   // the producer is not started). Blocks while the back pressure limits are reached (see
   // ProducerOptions), at most send_timeout_ms; the callback then gets kResourceExhausted.
   void SendAsync(const Message& msg, SendCallback callback);
+  // The same, taking the message's body and strings instead of copying them.
+  void SendAsync(Message&& msg, SendCallback callback);
   // Fire and forget: one attempt, no result. Returns only validation, route and back pressure
   // (kResourceExhausted) errors.
   Status SendOneway(const Message& msg);
