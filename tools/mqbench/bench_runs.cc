@@ -68,6 +68,15 @@ client::Message BenchMessage(const BenchParams& p, const std::string& body) {
   return m;
 }
 
+client::ProducerOptions ProducerOptionsOf(const BenchParams& p) {
+  client::ProducerOptions options;
+  options.client.namesrv_addrs = p.namesrv_addrs;
+  options.group = "benchmark_producer";
+  options.auto_batch = p.auto_batch;
+  options.auto_batch_max_in_flight = p.batch_in_flight;
+  return options;
+}
+
 // Send budget shared by the producer threads: a count, a deadline, or both.
 class Budget {
  public:
@@ -92,10 +101,7 @@ class Budget {
 }  // namespace
 
 int RunProducer(const BenchParams& p) {
-  client::ProducerOptions options;
-  options.client.namesrv_addrs = p.namesrv_addrs;
-  options.group = "benchmark_producer";
-  client::Producer producer(options);
+  client::Producer producer(ProducerOptionsOf(p));
   if (Status s = producer.Start(); !s.ok()) {
     std::fprintf(stderr, "mqbench producer: %s\n", s.ToString().c_str());
     return 1;
@@ -211,10 +217,7 @@ int RunEndToEnd(const BenchParams& p) {
     std::fprintf(stderr, "mqbench e2e: %s\n", s.ToString().c_str());
     return 1;
   }
-  client::ProducerOptions options;
-  options.client.namesrv_addrs = p.namesrv_addrs;
-  options.group = "benchmark_producer";
-  client::Producer producer(options);
+  client::Producer producer(ProducerOptionsOf(p));
   if (Status s = producer.Start(); !s.ok()) {
     std::fprintf(stderr, "mqbench e2e: %s\n", s.ToString().c_str());
     return 1;

@@ -22,6 +22,8 @@ struct BenchParams {
   int64_t count = 0;           // messages; 0 = until seconds
   int64_t rate = 0;            // e2e: messages per second sent
   bool from_first = false;     // consumer: start at the first offset of new queues
+  bool auto_batch = true;      // producer, e2e: ProducerOptions::auto_batch
+  int batch_in_flight = 4;     // producer, e2e: ProducerOptions::auto_batch_max_in_flight
   bool json = false;
 };
 

@@ -20,6 +20,13 @@ void AddCommon(CLI::App* cmd, std::string* namesrv, mq::bench::BenchParams* p) {
   cmd->add_flag("--json", p->json, "end with one JSON summary line");
 }
 
+void AddProducerOptions(CLI::App* cmd, mq::bench::BenchParams* p) {
+  cmd->add_option("--auto-batch", p->auto_batch, "combine sends of one topic while requests are in flight")
+      ->default_val(true);
+  cmd->add_option("--batch-in-flight", p->batch_in_flight, "auto-batching: requests in flight per topic")
+      ->check(CLI::Range(1, 1024));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -36,6 +43,7 @@ int main(int argc, char** argv) {
   producer->add_option("--batch", p.batch, "messages per request (batch sends are synchronous)")
       ->check(CLI::Range(1, 1024));
   producer->add_option("--tags", p.tags, "tag of every message");
+  AddProducerOptions(producer, &p);
   auto* consumer = app.add_subcommand("consumer", "consume with a push consumer (clustering)");
   AddCommon(consumer, &namesrv, &p);
   consumer->add_option("-g,--group", p.group, "consumer group");
@@ -43,6 +51,7 @@ int main(int argc, char** argv) {
   auto* e2e = app.add_subcommand("e2e", "send at a fixed rate and measure send-to-consume latency");
   AddCommon(e2e, &namesrv, &p);
   e2e->add_option("-g,--group", p.group, "consumer group");
+  AddProducerOptions(e2e, &p);
   e2e->add_option("--rate", p.rate, "messages per second")->check(CLI::Range(int64_t{1}, int64_t{1'000'000}));
   CLI11_PARSE(app, argc, argv);
 
