@@ -205,6 +205,10 @@ class ProducerImpl {
         ctx->done(Status::InvalidArgument("selector: returned " + mq.ToString() + ", not a writable queue"));
         return;
       }
+    } else if (ctx->on_response) {
+      mq = selector_.SelectBalanced(list, ctx->last_broker,
+                                    options_.latency_fault_tolerance ? &faults_ : nullptr,
+                                    ctx->req.messages_size());
     } else {
       mq = selector_.Select(list, ctx->last_broker, options_.latency_fault_tolerance ? &faults_ : nullptr);
     }

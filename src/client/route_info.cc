@@ -74,6 +74,37 @@ MessageQueue QueueSelector::Select(const std::vector<MessageQueue>& queues, cons
   return queues[next_.fetch_add(1) % n];
 }
 
+MessageQueue QueueSelector::SelectBalanced(const std::vector<MessageQueue>& queues,
+                                           const std::string& last_broker,
+                                           const LatencyFaultTolerance* faults, int64_t messages) {
+  const size_t n = queues.size();
+  auto eligible = [&](const MessageQueue& q) {
+    return (q.broker_name != last_broker || n == 1) &&
+           (faults == nullptr || faults->IsAvailable(q.broker_name));
+  };
+  std::lock_guard lock(mu_);
+  int64_t floor = -1;  // the lowest count among known queues: where a new one starts
+  for (const auto& q : queues) {
+    if (auto it = given_.find(q); it != given_.end() && (floor < 0 || it->second < floor)) floor = it->second;
+  }
+  for (const auto& q : queues) given_.emplace(q, std::max<int64_t>(floor, 0));
+  const MessageQueue* best = nullptr;
+  const size_t start = next_.fetch_add(1) % n;  // ties rotate
+  for (size_t i = 0; i < n; ++i) {
+    const MessageQueue& q = queues[(start + i) % n];
+    if (!eligible(q)) continue;
+    if (best == nullptr || given_[q] < given_[*best]) best = &q;
+  }
+  if (best == nullptr) {
+    // Everything excluded: as Select, prefer another broker than the last one.
+    MessageQueue q = Select(queues, last_broker, nullptr);
+    given_[q] += messages;
+    return q;
+  }
+  given_[*best] += messages;
+  return *best;
+}
+
 std::vector<MessageQueue> AllocateAveragely(std::vector<MessageQueue> queues, std::vector<std::string> cids,
                                             const std::string& me) {
   std::sort(queues.begin(), queues.end());

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdint>
 #include <map>
+#include <mutex>
 #include <set>
 #include <string>
 #include <vector>
@@ -33,9 +34,17 @@ class QueueSelector {
  public:
   MessageQueue Select(const std::vector<MessageQueue>& queues, const std::string& last_broker,
                       const LatencyFaultTolerance* faults);
+  // For requests of varying size (auto-batches): the eligible queue that has been given the
+  // fewest messages so far, charged `messages`. Per-request round robin would skew queues by
+  // batch size; this keeps their message counts within one batch of each other. A queue seen
+  // for the first time starts at the lowest count of the others, so it is not flooded.
+  MessageQueue SelectBalanced(const std::vector<MessageQueue>& queues, const std::string& last_broker,
+                              const LatencyFaultTolerance* faults, int64_t messages);
 
  private:
   std::atomic<uint64_t> next_{0};
+  std::mutex mu_;
+  std::map<MessageQueue, int64_t> given_;  // guarded by mu_: messages per queue
 };
 
 // RocketMQ AllocateMessageQueueAveragely: queues and consumer ids sorted; consumer i of n gets a

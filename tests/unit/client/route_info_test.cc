@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <map>
 
 #include "common/clock.h"
@@ -59,6 +61,41 @@ TEST(RouteInfoTest, SelectorRoundRobinsAndAvoidsLastAndFaultyBrokers) {
   EXPECT_EQ(sel.Select(q, "broker-a", &faults).broker_name, "broker-b");
   clock.Advance(30'001);
   EXPECT_TRUE(faults.IsAvailable("broker-a"));
+}
+
+TEST(RouteInfoTest, BalancedSelectorEvensOutMessageCountsOverBatchesOfAnySize) {
+  auto q = PublishQueues("T", Route());
+  ASSERT_EQ(q.size(), 4u);
+  QueueSelector sel;
+  std::map<std::string, int64_t> given;
+  // Batches of very different sizes: per-request round robin would give one queue all the
+  // large ones.
+  for (int i = 0; i < 400; ++i) {
+    const int64_t batch = (i % 4 == 0) ? 200 : 1;
+    given[sel.SelectBalanced(q, "", nullptr, batch).ToString()] += batch;
+  }
+  int64_t lo = INT64_MAX, hi = 0;
+  for (const auto& [name, n] : given) {
+    lo = std::min(lo, n);
+    hi = std::max(hi, n);
+  }
+  EXPECT_EQ(given.size(), 4u);
+  EXPECT_LE(hi - lo, 200) << "within one batch of each other";
+
+  // The last broker and isolated brokers are avoided, as by Select.
+  for (int i = 0; i < 10; ++i)
+    EXPECT_EQ(sel.SelectBalanced(q, "broker-a", nullptr, 1).broker_name, "broker-b");
+  ManualClock clock;
+  LatencyFaultTolerance faults(&clock);
+  faults.Update("broker-b", 0, true);
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(sel.SelectBalanced(q, "", &faults, 50).broker_name, "broker-a");
+
+  // A queue that appears later starts level with the others instead of taking everything.
+  auto more = q;
+  more.push_back(MessageQueue{"T", "broker-c", 0});
+  std::map<std::string, int> picks;
+  for (int i = 0; i < 50; ++i) picks[sel.SelectBalanced(more, "", nullptr, 10).broker_name]++;
+  EXPECT_LT(picks["broker-c"], 30);
 }
 
 TEST(LatencyFaultTest, SlowBrokersAreIsolatedByLatencyStep) {
