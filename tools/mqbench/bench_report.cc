@@ -34,13 +34,15 @@ void BenchReport::Finish(bool json) const {
   auto p = [&](double q) { return static_cast<unsigned long long>(total_.Percentile(q)); };
   const std::string outcomes_json = outcomes_.Json();
   const bool has_outcomes = outcomes_json != "{}";
+  std::string extra_json;
+  if (has_outcomes) extra_json += ",\"status\":" + outcomes_json;
+  if (requests_ > 0) extra_json += ",\"requests\":" + std::to_string(requests_);
   if (json) {
     std::printf(
         "{\"%s\":%lld,\"failed\":%lld,\"seconds\":%.3f,\"tps\":%.1f,\"mbps\":%.3f,\"p50_us\":%llu,"
-        "\"p99_us\":%llu,\"p999_us\":%llu,\"max_us\":%llu%s%s}\n",
+        "\"p99_us\":%llu,\"p999_us\":%llu,\"max_us\":%llu%s}\n",
         count_name_.c_str(), static_cast<long long>(ok), static_cast<long long>(failed_.load()), secs, tps,
-        mbps, p(0.5), p(0.99), p(0.999), static_cast<unsigned long long>(total_.max()),
-        has_outcomes ? ",\"status\":" : "", has_outcomes ? outcomes_json.c_str() : "");
+        mbps, p(0.5), p(0.99), p(0.999), static_cast<unsigned long long>(total_.max()), extra_json.c_str());
   } else {
     std::printf(
         "summary: %s=%lld failed=%lld in %.2f s: %.0f msg/s, %.2f MB/s; latency p50=%lluus p99=%lluus "

@@ -28,6 +28,8 @@ class BenchReport {
   void Failed(int64_t messages) { failed_.fetch_add(messages, std::memory_order_relaxed); }
   // Per-outcome message counts of sends (SEND_OK, FLUSH_DISK_TIMEOUT, ...), in the summary.
   void CountOutcome(std::string_view outcome, int64_t messages) { outcomes_.Add(outcome, messages); }
+  // Requests the producer sent (auto-batching puts several messages in one), in the summary.
+  void SetRequests(int64_t requests) { requests_ = requests; }
   int64_t ok() const { return ok_.load(); }
   int64_t failed() const { return failed_.load(); }
 
@@ -43,6 +45,7 @@ class BenchReport {
   std::atomic<int64_t> ok_{0};
   std::atomic<int64_t> failed_{0};
   StatusCounts outcomes_;
+  int64_t requests_ = 0;
   int64_t ok_at_last_tick_ = 0;
   int64_t failed_at_last_tick_ = 0;
   LatencyHistogram interval_;

@@ -150,6 +150,7 @@ int RunProducer(const BenchParams& p) {
   ProgressLoop(report, [&] { return running.load() == 0; });
   for (auto& w : workers) w.join();
   producer.Shutdown();
+  report.SetRequests(producer.stats().send_requests);
   report.Finish(p.json);
   return report.failed() == 0 ? 0 : 1;
 }
