@@ -49,7 +49,8 @@ void PushConsumerImpl::Pull(std::shared_ptr<ProcessQueue> pq) {
     // when the first alone is larger).
     req.set_max_msg_nums(static_cast<int32_t>(
         std::min<int64_t>(options_.pull_batch_size, options_.pull_threshold_for_queue - count)));
-    req.set_max_bytes(static_cast<int32_t>(std::min<int64_t>(max_bytes - pq->cached_bytes, INT32_MAX)));
+    req.set_max_bytes(static_cast<int32_t>(
+        std::min<int64_t>({max_bytes - pq->cached_bytes, options_.pull_batch_max_bytes, INT32_MAX})));
   }
   // Commit piggy-backed on the pull: the broker stores the offset before serving it, so a
   // busy queue's progress reaches the broker without an extra RPC. Only when the pull goes to
@@ -132,12 +133,10 @@ void PushConsumerImpl::OnPulled(const std::shared_ptr<ProcessQueue>& pq, const s
         consume_->Post([this, pq] { ConsumeOrderly(pq); });
       }
     } else {
-      for (size_t i = 0; i < fresh.size(); i += static_cast<size_t>(options_.consume_batch_max)) {
-        size_t end = std::min(fresh.size(), i + static_cast<size_t>(options_.consume_batch_max));
-        std::vector<int64_t> batch(fresh.begin() + static_cast<long>(i),
-                                   fresh.begin() + static_cast<long>(end));
-        consume_->Post([this, pq, batch = std::move(batch)] { ConsumeConcurrently(pq, batch); });
-      }
+      auto run = std::make_shared<ConsumeRun>();
+      run->pq = pq;
+      run->offsets = std::move(fresh);
+      consume_->Post([this, run] { ConsumeRunTask(run); });
     }
   }
   Pull(pq);
@@ -152,6 +151,19 @@ bool PushConsumerImpl::RunListener(std::vector<ReceivedMessage>& batch) {
     MQ_LOG_WARN(Logger("client"), "listener threw a non-std exception");
   }
   return false;
+}
+
+void PushConsumerImpl::ConsumeRunTask(std::shared_ptr<ConsumeRun> run) {
+  const auto batch_max = static_cast<size_t>(options_.consume_batch_max);
+  const size_t total = run->offsets.size();
+  if (run->next.load() + batch_max < total && run->workers.fetch_add(1) + 1 < options_.consume_threads) {
+    consume_->Post([this, run] { ConsumeRunTask(run); });
+  }
+  for (size_t i = run->next.fetch_add(batch_max); i < total; i = run->next.fetch_add(batch_max)) {
+    const auto begin = run->offsets.begin() + static_cast<long>(i);
+    ConsumeConcurrently(
+        run->pq, std::vector<int64_t>(begin, begin + static_cast<long>(std::min(batch_max, total - i))));
+  }
 }
 
 void PushConsumerImpl::ConsumeConcurrently(std::shared_ptr<ProcessQueue> pq, std::vector<int64_t> offsets) {

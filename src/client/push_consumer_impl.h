@@ -101,6 +101,19 @@ class PushConsumerImpl {
   bool IsMaster(const MessageQueue& q, const std::string& addr);
   void OnPulled(const std::shared_ptr<ProcessQueue>& pq, const std::string& addr, int64_t offset,
                 Result<mq::v1::PullMessageResponse> r);
+  // The fresh messages of one pull response, consumed by one or more pool tasks that take
+  // consume_batch_max of them at a time.
+  struct ConsumeRun {
+    std::shared_ptr<ProcessQueue> pq;
+    std::vector<int64_t> offsets;
+    std::atomic<size_t> next{0};  // index of the first offset no task has taken yet
+    std::atomic<int> workers{0};
+  };
+  // Consumes what is left of `run`; when it starts with work left, it first posts one more
+  // task (up to consume_threads in all). A fast listener finishes the run before that task
+  // wakes (about two posts per pull instead of one per message); a slow one fans out over
+  // the pool.
+  void ConsumeRunTask(std::shared_ptr<ConsumeRun> run);
   void ConsumeConcurrently(std::shared_ptr<ProcessQueue> pq, std::vector<int64_t> offsets);
   void ConsumeOrderly(std::shared_ptr<ProcessQueue> pq);
   bool RunListener(std::vector<ReceivedMessage>& batch);

@@ -42,6 +42,11 @@ Status PushConsumerImpl::Start() {
     return Status::InvalidArgument(
         "pull_batch_size, consume_batch_max, pull_threshold_for_queue: must be positive");
   }
+  if (options_.pull_batch_size > 1024) {
+    return Status::InvalidArgument("pull_batch_size: must be at most 1024 (the broker's limit per pull)");
+  }
+  if (options_.pull_batch_max_bytes <= 0)
+    return Status::InvalidArgument("pull_batch_max_bytes: must be positive");
   if (options_.pull_threshold_size_for_queue <= 0 || options_.pull_threshold_size_for_queue > 1024) {
     return Status::InvalidArgument("pull_threshold_size_for_queue: must be in [1, 1024] MiB");
   }

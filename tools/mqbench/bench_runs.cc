@@ -168,6 +168,7 @@ class BenchConsumer {
     options.consume_from_where =
         p.from_first ? client::ConsumeFromWhere::kFirstOffset : client::ConsumeFromWhere::kLastOffset;
     options.rebalance_interval_ms = 2000;
+    if (p.pull_batch > 0) options.pull_batch_size = p.pull_batch;
     consumer_ = std::make_unique<client::PushConsumer>(options);
   }
 

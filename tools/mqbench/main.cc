@@ -48,6 +48,8 @@ int main(int argc, char** argv) {
   AddCommon(consumer, &namesrv, &p);
   consumer->add_option("-g,--group", p.group, "consumer group");
   consumer->add_flag("--from-first", p.from_first, "new queues start at their first offset, not the last");
+  consumer->add_option("--pull-batch", p.pull_batch, "messages per pull (default: the client's)")
+      ->check(CLI::Range(1, 1024));
   auto* e2e = app.add_subcommand("e2e", "send at a fixed rate and measure send-to-consume latency");
   AddCommon(e2e, &namesrv, &p);
   e2e->add_option("-g,--group", p.group, "consumer group");

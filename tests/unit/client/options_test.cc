@@ -42,5 +42,27 @@ TEST(ClientOptionsTest, PullThresholdSizeForQueueMustBeInRange) {
   }
 }
 
+TEST(ClientOptionsTest, PullBatchLimitsAreChecked) {
+  struct Case {
+    int size;
+    int64_t bytes;
+    const char* field;
+  };
+  for (const Case& k : {Case{1025, 1024, "pull_batch_size"}, Case{0, 1024, "pull_batch_size"},
+                        Case{32, 0, "pull_batch_max_bytes"}}) {
+    PushConsumerOptions o;
+    o.client.namesrv_addrs = {"127.0.0.1:1"};
+    o.group = "g";
+    o.pull_batch_size = k.size;
+    o.pull_batch_max_bytes = k.bytes;
+    PushConsumer c(o);
+    ASSERT_TRUE(c.Subscribe("T", "*").ok());
+    c.RegisterListener([](const std::vector<ReceivedMessage>&) { return ConsumeResult::kSuccess; });
+    Status s = c.Start();
+    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << k.field;
+    EXPECT_EQ(s.message().rfind(k.field, 0), 0u) << s.ToString();
+  }
+}
+
 }  // namespace
 }  // namespace mq::client

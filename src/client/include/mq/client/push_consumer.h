@@ -41,7 +41,12 @@ struct PushConsumerOptions {
   int64_t consume_timestamp_ms = 0;  // for kTimestamp; 0 = now - 30 min
   bool orderly = false;
   int consume_threads = 20;
-  int pull_batch_size = 32;
+  // Messages and body bytes one pull asks for (RocketMQ pullBatchSize is 32; larger batches
+  // cut the per-pull cost: a 1 KiB backlog drained at 95-101k msg/s with 32, 155-198k with 256).
+  // The broker answers at most 1,024 messages and 4 MiB; a first message larger than the
+  // byte limit still comes alone. Defaults 256 messages, 1 MiB.
+  int pull_batch_size = 256;
+  int64_t pull_batch_max_bytes = 1024 * 1024;
   // Flow control (RocketMQ pullThresholdForQueue / pullThresholdSizeForQueue): a queue is not
   // pulled while this many messages, or this many MiB of message bodies, wait for consumption
   // in its local cache; a pull never asks for more than what is left below either limit, so a
