@@ -1,7 +1,7 @@
 // Helpers for calling the broker and NameServer: async unary calls whose completion hops from
 // the gRPC thread onto an IoExecutor (so no client code runs on gRPC threads), and blocking
-// calls with a deadline. The async call state (context, request, response) is one heap object
-// shared by the completion; StartCall returns its context for TryCancel().
+// calls with a deadline. The async call state (context, response, the request's owner) is one
+// heap object shared by the completion.
 #pragma once
 #include <grpcpp/client_context.h>
 
@@ -22,54 +22,26 @@ inline void SetTimeout(grpc::ClientContext* ctx, int64_t timeout_ms) {
   ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(timeout_ms));
 }
 
-template <typename Req, typename Resp>
-struct AsyncCallState {
-  grpc::ClientContext ctx;
-  Req req;
-  Resp resp;
-};
-
 // Counts calls whose gRPC completion has not run yet, so an owner can wait for zero before it
 // destroys the executor the completions post to.
 struct InflightCounter {
   std::atomic<int64_t> count{0};
 };
 
-// start(ctx, req, resp, on_done) issues the call, e.g. stub->async()->PullMessage(...).
-// done(Result<Resp>) runs on exec.
+// start(ctx, req, resp, on_done) issues the call, e.g. stub->async()->PullMessage(...), for a
+// request the caller keeps: `req` must stay unchanged until `done` runs, and `owner` (held by
+// the call) is what keeps it alive, so a large request (a batch of messages) is not copied per
+// attempt. done(Result<Resp>) runs on exec. Returns the call's context, for TryCancel().
 template <typename Req, typename Resp, typename Start>
-std::shared_ptr<grpc::ClientContext> StartCall(Start start, Req req, int64_t timeout_ms, IoExecutor* exec,
-                                               std::shared_ptr<InflightCounter> inflight,
-                                               std::function<void(Result<Resp>)> done) {
-  auto call = std::make_shared<AsyncCallState<Req, Resp>>();
-  call->req = std::move(req);
-  SetTimeout(&call->ctx, timeout_ms);
-  inflight->count.fetch_add(1);
-  start(&call->ctx, &call->req, &call->resp,
-        [call, exec, inflight, done = std::move(done)](grpc::Status s) mutable {
-          exec->Post([call, s = std::move(s), done = std::move(done)]() {
-            if (s.ok()) {
-              done(std::move(call->resp));
-            } else {
-              done(rpc::FromGrpcStatus(s));
-            }
-          });
-          inflight->count.fetch_sub(1);
-        });
-  return std::shared_ptr<grpc::ClientContext>(call, &call->ctx);
-}
-
-// As StartCall, for a request the caller keeps: `req` must stay unchanged until `done` runs,
-// and `owner` (kept by the call) is what keeps it alive. Saves copying a large request (a
-// batch of messages) per attempt.
-template <typename Req, typename Resp, typename Start>
-void StartCallWithRequestOf(Start start, std::shared_ptr<void> owner, const Req* req, int64_t timeout_ms,
-                            IoExecutor* exec, std::shared_ptr<InflightCounter> inflight,
-                            std::function<void(Result<Resp>)> done) {
+std::shared_ptr<grpc::ClientContext> StartCallWithRequestOf(Start start, std::shared_ptr<const void> owner,
+                                                            const Req* req, int64_t timeout_ms,
+                                                            IoExecutor* exec,
+                                                            std::shared_ptr<InflightCounter> inflight,
+                                                            std::function<void(Result<Resp>)> done) {
   struct State {
     grpc::ClientContext ctx;
     Resp resp;
-    std::shared_ptr<void> owner;
+    std::shared_ptr<const void> owner;
   };
   auto call = std::make_shared<State>();
   call->owner = std::move(owner);
@@ -85,6 +57,18 @@ void StartCallWithRequestOf(Start start, std::shared_ptr<void> owner, const Req*
     });
     inflight->count.fetch_sub(1);
   });
+  return std::shared_ptr<grpc::ClientContext>(call, &call->ctx);
+}
+
+// The same for a request the call owns.
+template <typename Req, typename Resp, typename Start>
+std::shared_ptr<grpc::ClientContext> StartCall(Start start, Req req, int64_t timeout_ms, IoExecutor* exec,
+                                               std::shared_ptr<InflightCounter> inflight,
+                                               std::function<void(Result<Resp>)> done) {
+  auto owned = std::make_shared<const Req>(std::move(req));
+  const Req* raw = owned.get();
+  return StartCallWithRequestOf<Req, Resp>(std::move(start), std::move(owned), raw, timeout_ms, exec,
+                                           std::move(inflight), std::move(done));
 }
 
 // fn(ctx, resp) -> grpc::Status, e.g. [&](auto* c, auto* r) { return stub->Heartbeat(c, req, r); }
