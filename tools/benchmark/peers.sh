@@ -87,7 +87,9 @@ stop_all() {
   done
   PIDS=()
 }
+TOOL_PID=
 cleanup() {
+  [[ -n $TOOL_PID ]] && PIDS+=("$TOOL_PID")
   stop_all
   if [[ -n $LOG_DIR ]]; then
     mkdir -p "$LOG_DIR" && cp "$D"/*.out "$D"/*.err "$D/commands.txt" "$LOG_DIR"/ 2>/dev/null
@@ -130,7 +132,14 @@ run_tool() {
   local name=$1
   shift
   log_cmd "$@"
-  "$@" >"$D/$name.out" 2>"$D/$name.err"
+  # In the background so that Ctrl-C or TERM reaches the trap at once (bash runs traps only
+  # between foreground commands, but interrupts `wait`); cleanup stops the tool.
+  "$@" >"$D/$name.out" 2>"$D/$name.err" &
+  TOOL_PID=$!
+  wait "$TOOL_PID"
+  local rc=$?
+  TOOL_PID=
+  return $rc
 }
 # The last JSON line a tool printed, or {} when it printed none.
 last_json() { grep '^{' "$D/$1.out" 2>/dev/null | tail -1 | grep . || echo '{}'; }
