@@ -378,6 +378,7 @@ echo
 echo "## mq vs peers: $START_DATE, $RUNS run(s) of ${DURATION} s, 1 KiB bodies"
 echo
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load average $START_LOAD at start, $END_LOAD at end"
+echo "mq: $MQ_BIN, source tree at $(git -C "$MQ_ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"
 echo "versions: $(nats-server --version 2>&1 | head -1), $(redis-server --version | cut -d' ' -f1-3), libnats $(pkg-config --modversion libnats)"
 echo
 echo "| case | mq msg/s | peer msg/s | ratio | goal |"
