@@ -19,17 +19,6 @@ Status ValidateMessage(const Message& msg, int64_t max_body_bytes) {
   return Status::OK();
 }
 
-void ToProto(const Message& msg, const std::string& unique_key, mq::v1::Message* out) {
-  out->set_topic(msg.topic);
-  out->set_tags(msg.tags);
-  for (const auto& k : msg.keys) out->add_keys(k);
-  out->set_body(msg.body);
-  for (const auto& [k, v] : msg.properties) (*out->mutable_user_properties())[k] = v;
-  out->set_delay_level(msg.delay_level);
-  out->set_unique_key(unique_key);
-  out->set_born_timestamp(WallMillis());
-}
-
 void ToProto(Message&& msg, std::string unique_key, mq::v1::Message* out) {
   out->set_topic(std::move(msg.topic));
   out->set_tags(std::move(msg.tags));
@@ -39,6 +28,10 @@ void ToProto(Message&& msg, std::string unique_key, mq::v1::Message* out) {
   out->set_delay_level(msg.delay_level);
   out->set_unique_key(std::move(unique_key));
   out->set_born_timestamp(WallMillis());
+}
+
+void ToProto(const Message& msg, const std::string& unique_key, mq::v1::Message* out) {
+  ToProto(Message(msg), unique_key, out);
 }
 
 ReceivedMessage FromProto(const mq::v1::MessageExt& ext) {

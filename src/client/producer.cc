@@ -253,15 +253,13 @@ class ProducerImpl {
     client_->internal().Post([self, ctx] { self->Attempt(ctx); });
   }
 
-  Result<SendResult> SendSync(std::shared_ptr<SendContext> ctx) {
+  // Starts a send with `start(done)` and waits for `done`; an error from `start` itself (the
+  // send never began) is returned as is.
+  Result<SendResult> SendAndWait(
+      const std::function<Status(std::function<void(Result<SendResult>)>)>& start) {
     auto promise = std::make_shared<std::promise<Result<SendResult>>>();
     auto future = promise->get_future();
-    ctx->done = [promise](Result<SendResult> r) { promise->set_value(std::move(r)); };
-    Attempt(ctx);
-    return WaitFor(future);
-  }
-
-  Result<SendResult> WaitFor(std::future<Result<SendResult>>& future) {
+    MQ_RETURN_IF_ERROR(start([promise](Result<SendResult> r) { promise->set_value(std::move(r)); }));
     // Every attempt has a gRPC deadline inside send_timeout_ms; route queries add at most
     // rpc_timeout_ms each. The extra wait only guards against a stuck executor.
     auto wait =
@@ -306,11 +304,14 @@ class ProducerImpl {
       dones->push_back(std::move(send.done));
     }
     auto* self = this;
-    auto finish = [self, topic, holds_slot, dones](std::vector<Result<SendResult>> results) {
+    auto release_slot = [self, topic, holds_slot] {
+      if (holds_slot) self->client_->internal().Post([self, topic] { self->accumulator_.Completed(topic); });
+    };
+    auto finish = [self, dones, release_slot](std::vector<Result<SendResult>> results) {
       self->client_->callbacks().Post([dones, results = std::move(results)] {
         for (size_t i = 0; i < dones->size(); ++i) (*dones)[i](results[i]);
       });
-      if (holds_slot) self->client_->internal().Post([self, topic] { self->accumulator_.Completed(topic); });
+      release_slot();
     };
     ctx->on_response = [self, dones, finish](const mq::v1::SendMessageResponse& resp,
                                              const MessageQueue& queue, int attempts) {
@@ -324,7 +325,7 @@ class ProducerImpl {
       finish(std::move(results));
     };
     SendContext* raw = ctx.get();  // ctx outlives its own done; capturing it would leak it
-    ctx->done = [self, topic, holds_slot, dones, finish, raw](Result<SendResult> failed) {
+    ctx->done = [self, topic, dones, finish, release_slot, raw](Result<SendResult> failed) {
       if (failed.status().IsInvalidArgument() && dones->size() > 1) {
         // The broker refused the batch as a whole (e.g. above its maxMessageSize): send each
         // message alone so one message's error is not everybody's.
@@ -338,8 +339,7 @@ class ProducerImpl {
           one.push_back(std::move(alone));
           self->DispatchBatch(topic, std::move(one), /*holds_slot=*/false);
         }
-        if (holds_slot)
-          self->client_->internal().Post([self, topic] { self->accumulator_.Completed(topic); });
+        release_slot();
         return;
       }
       finish(std::vector<Result<SendResult>>(dones->size(), failed));
@@ -351,11 +351,7 @@ class ProducerImpl {
                           const std::string& arg) {
     if (!running_) return Status::FailedPrecondition("producer: not started");
     if (msgs.size() == 1 && Batchable(msgs[0], selector)) {
-      auto promise = std::make_shared<std::promise<Result<SendResult>>>();
-      auto future = promise->get_future();
-      MQ_RETURN_IF_ERROR(
-          Enqueue(msgs[0], [promise](Result<SendResult> r) { promise->set_value(std::move(r)); }));
-      return WaitFor(future);
+      return SendAndWait([&](auto done) { return Enqueue(msgs[0], std::move(done)); });
     }
     Status error;
     auto ctx = NewContext(msgs, &error);
@@ -365,7 +361,11 @@ class ProducerImpl {
       ctx->selector = &ctx->selector_copy;
       ctx->arg = arg;
     }
-    return SendSync(std::move(ctx));
+    return SendAndWait([&](auto done) {
+      ctx->done = std::move(done);
+      Attempt(ctx);
+      return Status::OK();
+    });
   }
 
   void SendAsync(Message msg, SendCallback callback) {
