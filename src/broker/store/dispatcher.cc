@@ -119,11 +119,13 @@ void Dispatcher::Loop() {
     busy = dispatched_offset() < limit;
     if (!busy) continue;
     Status s = DispatchRange(dispatched_offset(), limit, true);
-    if (!s.ok() && s.ToString() != last_error.ToString()) {
-      MQ_LOG_ERROR(Logger("store"), "dispatch failed, store is now read-only: {}", s.ToString());
+    if (!s.ok()) {
+      if (s.ToString() != last_error.ToString()) {
+        MQ_LOG_ERROR(Logger("store"), "dispatch failed, store is now read-only: {}", s.ToString());
+      }
+      if (latch_ != nullptr) latch_->Set(s);
+      busy = false;
     }
-    if (!s.ok() && latch_ != nullptr) latch_->Set(s);
-    if (!s.ok()) busy = false;
     last_error = s;
   }
   // Drain what is readable so a clean shutdown leaves complete consume queues.

@@ -60,9 +60,8 @@ Result<std::shared_ptr<IndexService::File>> IndexService::OpenFile(int64_t begin
   MQ_ASSIGN_OR_RETURN(file->mapped, MappedFile::Open(dir_ + "/" + OffsetToFileName(begin_phy), begin_phy,
                                                      static_cast<int32_t>(size), create, hook));
   if (create) {
-    Status s = hook ? hook("fsync_dir", dir_) : Status::OK();
-    if (s.ok()) s = FsyncDir(dir_);
-    if (!s.ok()) return s.WithContext(fmt::format("new index file {}", file->mapped->path()));
+    MQ_RETURN_IF_ERROR(
+        FsyncDirOfNewFile(dir_, hook).WithContext(fmt::format("new index file {}", file->mapped->path())));
   }
   file->mapped->SetWrotePosition(static_cast<int32_t>(size));
   int32_t stored_slots = file->Get32(32);

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/check.h"
+#include "common/file_util.h"
 
 namespace mq::store {
 namespace {
@@ -23,6 +24,11 @@ Status Errno(std::string_view what, const std::string& path, int err) {
 constexpr int64_t kPageSize = 4096;
 
 }  // namespace
+
+Status FsyncDirOfNewFile(const std::string& dir, const FaultHook& hook) {
+  if (hook) MQ_RETURN_IF_ERROR(hook("fsync_dir", dir));
+  return FsyncDir(dir);
+}
 
 Result<std::shared_ptr<MappedFile>> MappedFile::Open(const std::string& path, int64_t from_offset,
                                                      int32_t size, bool preallocate, const FaultHook& hook) {

@@ -23,6 +23,10 @@
 
 namespace mq::store {
 
+// Makes the name of a file just created in `dir` durable (fsyncs the directory; `hook` sees op
+// "fsync_dir" first): until then a crash may lose the file and every byte flushed into it.
+Status FsyncDirOfNewFile(const std::string& dir, const FaultHook& hook);
+
 class MappedFile {
  public:
   // Opens or creates `path`, extends it to `size` bytes (fallocate'd when `preallocate`, so a

@@ -102,11 +102,7 @@ Result<std::shared_ptr<MappedFile>> MappedFileQueue::CreateFile(int64_t from) {
 Result<std::shared_ptr<MappedFile>> MappedFileQueue::OpenNewFile(int64_t from) const {
   MQ_ASSIGN_OR_RETURN(auto file,
                       MappedFile::Open(dir_ + "/" + OffsetToFileName(from), from, file_size_, true, hook_));
-  // Until the directory is fsynced the new name may not survive a crash, and with it every
-  // byte flushed (and acknowledged) into the segment.
-  Status s = hook_ ? hook_("fsync_dir", dir_) : Status::OK();
-  if (s.ok()) s = FsyncDir(dir_);
-  if (!s.ok()) return s.WithContext(fmt::format("new segment {}", file->path()));
+  MQ_RETURN_IF_ERROR(FsyncDirOfNewFile(dir_, hook_).WithContext(fmt::format("new segment {}", file->path())));
   return file;
 }
 
