@@ -3,9 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <condition_variable>
 #include <filesystem>
-#include <mutex>
 #include <thread>
 
 #include "common/file_util.h"
@@ -18,6 +16,7 @@ namespace {
 
 using mq::testing::TempDir;
 using mq::testing::WaitUntil;
+using testing::Dispatched;
 using testing::Msg;
 using testing::PutSync;
 namespace fs = std::filesystem;
@@ -28,16 +27,7 @@ class MessageStoreTest : public ::testing::Test {
   StoreOptions options_ = testing::SmallOptions(dir_.path());
   ManualClock clock_;
 
-  std::unique_ptr<MessageStore> Open() {
-    auto store = std::make_unique<MessageStore>(options_, &clock_);
-    Status s = store->Start();
-    EXPECT_TRUE(s.ok()) << s.ToString();
-    return store;
-  }
-
-  static bool Dispatched(const MessageStore& store) {
-    return store.DispatchedPhyOffset() == store.MaxPhyOffset();
-  }
+  std::unique_ptr<MessageStore> Open() { return testing::OpenStore(options_, &clock_); }
 };
 
 TEST_F(MessageStoreTest, PutThenGetAllStatuses) {
@@ -335,80 +325,6 @@ TEST_F(MessageStoreTest, OffsetByTimestamp) {
   EXPECT_EQ(*store->GetOffsetByTimestamp("TS", 0, t0 + 4500), 5);
   EXPECT_EQ(*store->GetOffsetByTimestamp("TS", 0, t0 + 100000), 20);
   EXPECT_FALSE(store->GetOffsetByTimestamp("none", 0, t0).ok());
-}
-
-TEST_F(MessageStoreTest, ArrivalListenerAndBatch) {
-  auto store = std::make_unique<MessageStore>(options_, &clock_);
-  std::atomic<int64_t> seen{0};
-  store->AddArrivalListener([&](const std::string& topic, int32_t qid, int64_t max) {
-    if (topic == "B" && qid == 2) seen = max;
-  });
-  ASSERT_TRUE(store->Start().ok());
-  std::vector<MessageInput> batch;
-  for (int i = 0; i < 5; ++i) batch.push_back(Msg("B", 2, "b" + std::to_string(i)));
-  std::atomic<bool> done{false};
-  PutResult result;
-  store->PutMessages(std::move(batch), [&](const PutResult& r) {
-    result = r;
-    done = true;
-  });
-  ASSERT_TRUE(WaitUntil([&] { return done.load(); }));
-  EXPECT_TRUE(result.ok());
-  EXPECT_EQ(result.msg_num, 5);
-  ASSERT_TRUE(WaitUntil([&] { return seen.load() == 5; }));
-  std::vector<MessageInput> mixed{Msg("B", 0, "x"), Msg("C", 0, "y")};
-  done = false;
-  store->PutMessages(std::move(mixed), [&](const PutResult& r) {
-    result = r;
-    done = true;
-  });
-  ASSERT_TRUE(WaitUntil([&] { return done.load(); }));
-  EXPECT_EQ(result.status, PutStatus::kMessageIllegal);
-}
-
-// A consumer that read a replica whose dispatcher ran ahead asks for a position this store's
-// log already holds but its consume queue does not show yet: not an overflow (answering one
-// would rewind it, to 0 when the queue starts at 0).
-TEST_F(MessageStoreTest, PositionInTheUndispatchedTailIsNotAnOverflow) {
-  auto store = std::make_unique<MessageStore>(options_, &clock_);
-  std::mutex mu;
-  std::condition_variable cv;
-  bool held = false;
-  bool release = false;
-  // Holds the dispatcher thread once "b" (queue offset 1) is in the consume queue.
-  store->AddArrivalListener([&](const std::string& topic, int32_t, int64_t max_offset) {
-    if (topic != "Lag" || max_offset != 2) return;
-    std::unique_lock lock(mu);
-    held = true;
-    cv.notify_all();
-    cv.wait(lock, [&] { return release; });
-  });
-  ASSERT_TRUE(store->Start().ok());
-  ASSERT_TRUE(PutSync(*store, Msg("Lag", 0, "a")).ok());
-  ASSERT_TRUE(PutSync(*store, Msg("Lag", 0, "b")).ok());
-  {
-    std::unique_lock lock(mu);
-    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return held; }));
-  }
-  ASSERT_TRUE(PutSync(*store, Msg("Lag", 0, "c")).ok());  // in the log, not dispatched
-
-  auto r = store->GetMessages("g", "Lag", 0, 3, 32, 1 << 20);
-  EXPECT_EQ(r.max_offset, 2);
-  EXPECT_EQ(r.status, GetMessageStatus::kOffsetOverflowOne);
-  EXPECT_EQ(r.next_begin_offset, 3);
-  {
-    std::lock_guard lock(mu);
-    release = true;
-  }
-  cv.notify_all();
-  ASSERT_TRUE(WaitUntil([&] { return Dispatched(*store); }));
-  r = store->GetMessages("g", "Lag", 0, 3, 32, 1 << 20);
-  EXPECT_EQ(r.max_offset, 3);
-  EXPECT_EQ(r.status, GetMessageStatus::kOffsetOverflowOne);
-  // Everything dispatched: a position past the end is an overflow again (RocketMQ's answer).
-  r = store->GetMessages("g", "Lag", 0, 5, 32, 1 << 20);
-  EXPECT_EQ(r.status, GetMessageStatus::kOffsetOverflowBadly);
-  EXPECT_EQ(r.next_begin_offset, 0);
 }
 
 TEST_F(MessageStoreTest, BatchAcrossSegmentRollReportsEveryPhysicalOffset) {

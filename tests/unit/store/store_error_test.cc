@@ -39,12 +39,7 @@ class StoreErrorTest : public ::testing::Test {
   StoreOptions options_ = testing::SmallOptions(dir_.Sub("store"));
   ManualClock clock_;
 
-  std::unique_ptr<MessageStore> Open() {
-    auto store = std::make_unique<MessageStore>(options_, &clock_);
-    Status s = store->Start();
-    EXPECT_TRUE(s.ok()) << s.ToString();
-    return store;
-  }
+  std::unique_ptr<MessageStore> Open() { return testing::OpenStore(options_, &clock_); }
 };
 
 // Fails "create" of files whose path contains `part` while armed.

@@ -1,8 +1,12 @@
-// Helpers shared by the store tests: small-segment options and a blocking put wrapper.
+// Helpers shared by the store tests: small-segment options, starting a store, a blocking put
+// wrapper.
 #pragma once
+
+#include <gtest/gtest.h>
 
 #include <chrono>
 #include <future>
+#include <memory>
 #include <string>
 
 #include "broker/store/message_store.h"
@@ -34,6 +38,19 @@ inline MessageInput Msg(const std::string& topic, int32_t queue_id, const std::s
   if (!keys.empty()) m.properties["KEYS"] = keys;
   if (!uniq.empty()) m.properties["UNIQ_KEY"] = uniq;
   return m;
+}
+
+// A started store on `options`; a failed start fails the calling test.
+inline std::unique_ptr<MessageStore> OpenStore(const StoreOptions& options, Clock* clock) {
+  auto store = std::make_unique<MessageStore>(options, clock);
+  Status s = store->Start();
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  return store;
+}
+
+// Whether the consume queues and index have caught up with the whole log.
+inline bool Dispatched(const MessageStore& store) {
+  return store.DispatchedPhyOffset() == store.MaxPhyOffset();
 }
 
 // Puts and waits (bounded) for the completion.
