@@ -14,5 +14,13 @@ function(mq_cc_test)
   target_compile_options(${ARG_NAME} PRIVATE ${MQ_WARNINGS})
   gtest_discover_tests(${ARG_NAME}
     DISCOVERY_TIMEOUT 60
-    PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT})
+    PROPERTIES TIMEOUT ${ARG_TIMEOUT})
+  # Labels come from a file ctest reads after the discovered tests: a list passed through
+  # gtest_discover_tests's PROPERTIES keeps only its first element ("unit;slow" was "unit").
+  set(labels_file "${CMAKE_CURRENT_BINARY_DIR}/${ARG_NAME}_labels.cmake")
+  file(WRITE "${labels_file}"
+       "if(DEFINED ${ARG_NAME}_TESTS)\n"
+       "  set_tests_properties(\${${ARG_NAME}_TESTS} PROPERTIES LABELS \"${ARG_LABELS}\")\n"
+       "endif()\n")
+  set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES "${labels_file}")
 endfunction()
