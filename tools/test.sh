@@ -4,6 +4,7 @@
 #   ./tools/test.sh                 the full suite
 #   ./tools/test.sh --asan          the full suite under AddressSanitizer + UBSan (build-asan/)
 #   ./tools/test.sh -L unit         extra arguments go to ctest (here: unit tests only)
+#   ./tools/test.sh -L soak         the soak run (minutes; label soak), left out otherwise
 set -euo pipefail
 source "$(dirname "$0")/deps.sh"
 mq_ensure_deps
@@ -22,4 +23,9 @@ echo "==> building in $build_dir"
 mq_build "$build_dir" "$cmake_args"
 echo "==> running tests"
 cd "$build_dir"
-ctest --output-on-failure -j "$(nproc 2>/dev/null || echo 2)" --timeout 300 "$@"
+# The soak runs for minutes: only when the arguments ask for it.
+label_args=(-LE soak)
+for arg in "$@"; do
+  if [[ "$arg" == *soak* ]]; then label_args=(); fi
+done
+ctest --output-on-failure -j "$(nproc 2>/dev/null || echo 2)" --timeout 300 "${label_args[@]}" "$@"
