@@ -117,7 +117,9 @@ HaService::~HaService() { Shutdown(); }
 
 Status HaService::Start() {
   MQ_ASSIGN_OR_RETURN(auto started,
-                      rpc::StartServer(options_.bind_host, options_.port, {impl_.get()}, "haListenPort"));
+                      rpc::StartServer(options_.bind_host, options_.port, {impl_.get()}, "haListenPort",
+                                       {.keepalive_time_ms = kSlaveKeepaliveMs,
+                                        .keepalive_timeout_ms = kSlaveKeepaliveTimeoutMs}));
   server_ = std::move(started.server);
   port_ = started.port;
   waiters_.Start();

@@ -54,6 +54,11 @@ inline constexpr int64_t kMaxGapNotInSync = 256LL * 1024 * 1024;
 // A slave acks at least every heartbeat (1 s); one silent for longer is not in sync (it may
 // be hung with its connection still open) and stops holding SYNC_MASTER sends back.
 inline constexpr int64_t kAckStaleMs = 3000;
+// The replication server pings every slave connection this often; one that leaves a ping
+// unanswered for kSlaveKeepaliveTimeoutMs is closed, ending its stream (a slave host that
+// vanished, or a partition, would otherwise stay a connected slave until TCP gives up).
+inline constexpr int kSlaveKeepaliveMs = 5000;
+inline constexpr int kSlaveKeepaliveTimeoutMs = 5000;
 inline constexpr int32_t kMaxChunkBytes = 1024 * 1024;
 inline constexpr std::chrono::milliseconds kHeartbeatInterval{1000};
 // A refused slave retries every few seconds (HaClient backoff <= 3 s); one not heard from for

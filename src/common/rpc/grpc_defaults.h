@@ -28,6 +28,11 @@ struct ServerLimits {
   // grpc::ResourceQuota over the server's connections and in-flight request data (bytes;
   // 0 = none). Under pressure gRPC shrinks reads and sheds streams instead of growing.
   int64_t memory_quota_bytes = 0;
+  // Server-side keepalive: every connection is pinged this often and closed (ending its
+  // calls) when a ping goes unanswered for keepalive_timeout_ms. 0 = gRPC's default (2 h), so
+  // a peer that vanished without a FIN or RST holds its streams until TCP gives up.
+  int keepalive_time_ms = 0;
+  int keepalive_timeout_ms = 0;
 };
 
 void ApplyServerDefaults(grpc::ServerBuilder& builder, const ServerLimits& limits = {});

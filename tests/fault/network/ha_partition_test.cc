@@ -132,5 +132,20 @@ TEST_F(HaFaultTest, AsyncMasterSlaveCatchesUpAfterPartitionHeals) {
   ExpectCommitLogsEqual(master_store(), slave_store(), InfoInt(*master_, "commitLogMaxOffset"));
 }
 
+TEST_F(HaFaultTest, MasterDropsASlaveThatWentSilent) {
+  StartMaster("ASYNC_MASTER");
+  StartSlaveBehindProxy();
+  ASSERT_EQ(Info(*master_, "haSlaveCount"), "1");
+  // A partition that never heals (a slave host that vanished without a FIN or RST): the
+  // master must stop counting the stream as a connected slave and free its threads.
+  proxy_->SetMode(Mode::kStall);
+  const auto t = std::chrono::steady_clock::now();
+  EXPECT_TRUE(WaitUntil([&] { return Info(*master_, "haSlaveCount") == "0"; }, 30s))
+      << "haSlaveCount " << Info(*master_, "haSlaveCount");
+  std::printf("[ network ] silent slave dropped by the master after %.1f s\n",
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count());
+  EXPECT_EQ(Info(*master_, "haSlaveInSync_1"), "");
+}
+
 }  // namespace
 }  // namespace mq::testing
