@@ -94,6 +94,61 @@ TEST_F(HaFaultTest, SyncMasterAcksNothingDuringPartitionAndAckedSurviveMasterKil
       acked.size());
 }
 
+TEST_F(HaFaultTest, SyncMasterAcksNothingAcrossOneWayPartitions) {
+  StartMaster("SYNC_MASTER");
+  StartSlaveBehindProxy();
+  CreateTopic(*master_, "NetOneWay", 2);
+  ASSERT_TRUE(WaitUntil([&] { return HasTopic(*slave_, "NetOneWay"); }));
+  std::vector<SentMessage> acked;
+  int seq = 0;
+  auto send_ok = [&](int n) {
+    for (int i = 0; i < n; ++i, ++seq) {
+      auto m = SendOne(*master_, "NetOneWay", seq % 2, Body("oneway", seq));
+      ASSERT_TRUE(m.has_value());
+      ASSERT_EQ(m->status, mq::v1::SEND_OK);
+      acked.push_back(*m);
+    }
+  };
+  send_ok(10);
+  // Acks lost (the slave gets the bytes but the master never hears so), then chunks lost
+  // (the slave's reports and reconnects reach the master, nothing comes back).
+  for (Mode mode : {Mode::kStallToUpstream, Mode::kStallToClient}) {
+    const bool acks_lost = mode == Mode::kStallToUpstream;
+    SCOPED_TRACE(acks_lost ? "acks lost" : "chunks lost");
+    const int64_t slave_before = InfoInt(*slave_, "commitLogMaxOffset");
+    proxy_->SetMode(mode);
+    std::map<mq::v1::SendStatus, int> statuses;
+    int sends = 0;
+    EXPECT_TRUE(WaitUntil(
+        [&] {
+          if (sends >= 60) return false;
+          auto m = SendOne(*master_, "NetOneWay", seq % 2, Body("oneway-cut", seq));
+          ++seq;
+          if (!m) return false;
+          ++sends;
+          ++statuses[m->status];
+          EXPECT_NE(m->status, mq::v1::SEND_OK) << "acknowledged across a one-way partition: " << m->body;
+          return sends >= 5 && statuses[mq::v1::SLAVE_NOT_AVAILABLE] > 0;
+        },
+        20s, 1ms));
+    std::printf("[ network ] %s: %d sends, FLUSH_SLAVE_TIMEOUT %d, SLAVE_NOT_AVAILABLE %d\n",
+                acks_lost ? "acks lost" : "chunks lost", sends, statuses[mq::v1::FLUSH_SLAVE_TIMEOUT],
+                statuses[mq::v1::SLAVE_NOT_AVAILABLE]);
+    if (acks_lost) {
+      EXPECT_GT(InfoInt(*slave_, "commitLogMaxOffset"), slave_before) << "the slave should hold the bytes";
+    } else {
+      EXPECT_EQ(InfoInt(*slave_, "commitLogMaxOffset"), slave_before);
+    }
+    proxy_->SetMode(Mode::kForward);
+    ASSERT_TRUE(WaitSlaveInSync(20s));
+    ASSERT_TRUE(WaitCaughtUp());
+    send_ok(10);
+  }
+  proxy_->SetMode(Mode::kStall);
+  master_->process().Kill();
+  ExpectHolds(*slave_, "NetOneWay", acked);
+}
+
 TEST_F(HaFaultTest, AsyncMasterSlaveCatchesUpAfterPartitionHeals) {
   StartMaster("ASYNC_MASTER");
   StartSlaveBehindProxy();

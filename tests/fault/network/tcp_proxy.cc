@@ -177,7 +177,10 @@ void TcpProxy::Pump(Conn* c, double reset_factor) {
       reset = true;
       break;
     }
-    if (mode == Mode::kStall) {
+    // A held direction neither reads nor writes: its bytes wait in the kernel buffers.
+    const bool held[2] = {mode == Mode::kStall || mode == Mode::kStallToUpstream,
+                          mode == Mode::kStall || mode == Mode::kStallToClient};
+    if (held[0] && held[1]) {
       (void)poll(nullptr, 0, kTickMs);
       continue;
     }
@@ -187,6 +190,7 @@ void TcpProxy::Pump(Conn* c, double reset_factor) {
     pollfd fds[2] = {{c->client_fd, 0, 0}, {c->upstream_fd, 0, 0}};
     for (int d = 0; d < 2; ++d) {
       Direction& dir = dirs[d];
+      if (held[d]) continue;
       if (!dir.eof && dir.queued < kMaxQueuedBytes) fds[d].events |= POLLIN;
       if (!dir.queue.empty()) {
         const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(dir.queue.front().due - now);
@@ -203,6 +207,7 @@ void TcpProxy::Pump(Conn* c, double reset_factor) {
     }
     for (int d = 0; d < 2 && !reset; ++d) {
       Direction& dir = dirs[d];
+      if (held[d]) continue;
       if ((fds[d].events & POLLIN) && (fds[d].revents & (POLLIN | POLLHUP | POLLERR))) {
         const ssize_t n = read(dir.from, buf, sizeof(buf));
         if (n > 0) {

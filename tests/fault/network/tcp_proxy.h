@@ -4,6 +4,9 @@
 //   kStall    a partition: nothing is read or written on any connection, old or new, so
 //             peers see silence (buffered bytes flow again after heal, as after a real
 //             partition that heals before TCP gives up);
+//   kStallToUpstream / kStallToClient  a one-way partition: only bytes towards the
+//             upstream (here: the slave's acks) or towards the client (the master's chunks)
+//             are held;
 //   kRefuse   every live connection is reset (RST) and new ones are reset on accept.
 // ResetAll() resets the live connections mid-stream; SetResetAfterBytes() makes every
 // connection (old or new) reset itself after a pseudo-random number of forwarded bytes in
@@ -29,7 +32,7 @@ namespace mq::testing {
 
 class TcpProxy {
  public:
-  enum class Mode { kForward, kStall, kRefuse };
+  enum class Mode { kForward, kStall, kStallToUpstream, kStallToClient, kRefuse };
 
   // upstream: "host:port" of the real server (IPv4 literal, e.g. 127.0.0.1:41234).
   explicit TcpProxy(std::string upstream);
