@@ -72,7 +72,7 @@ TEST_F(HaFaultTest, ReplicationResumesAfterDelayAndMidStreamResetsWithoutGapOrDu
   proxy_->SetDelay(5ms);
   proxy_->SetResetAfterBytes(1 << 20);
   const int64_t resets_before = proxy_->resets();
-  for (int burst = 0; burst < 6; ++burst) {
+  for (int burst = 0; burst < 8; ++burst) {
     send_batch(400, 2048);
     ASSERT_TRUE(WaitCaughtUp(30s)) << "burst " << burst << ": slave " << Info(*slave_, "commitLogMaxOffset")
                                    << " master " << Info(*master_, "commitLogMaxOffset");
