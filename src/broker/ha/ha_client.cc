@@ -91,6 +91,9 @@ bool HaClient::RunStream(const std::string& addr) {
     std::lock_guard<std::mutex> lock(mu_);
     if (stop_) return false;
     live_ = &ctx;
+    // The watchdog times the stream from its start: a handshake reply that never comes (the
+    // connection went silent mid-connect) is as dead as a stream gone quiet.
+    last_chunk_ms_ = WallMillis();
   }
   auto stream = stub->Replicate(&ctx);
   mq::v1::SlaveReport report;
@@ -252,8 +255,9 @@ void HaClient::MetadataLoop() {
       const int64_t now = WallMillis();
       // Watchdog: the master heartbeats every second, so a silent stream is a dead one.
       if (live_ != nullptr && last_chunk_ms_ != 0 && now - last_chunk_ms_ > kStreamSilenceMs) {
-        MQ_LOG_WARN(Logger("ha"), "no data from master {} for {} ms; reconnecting", connected_addr_,
-                    now - last_chunk_ms_);
+        MQ_LOG_WARN(Logger("ha"), "no data from master {} for {} ms{}; reconnecting",
+                    connected_addr_.empty() ? master_() : connected_addr_, now - last_chunk_ms_,
+                    connected_addr_.empty() ? " (no handshake reply)" : "");
         live_->TryCancel();
         last_chunk_ms_ = 0;
       }

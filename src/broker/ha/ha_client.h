@@ -12,8 +12,9 @@
 // error, reports it as haRefused (and haDiverged=true for a log that is ahead or diverged) and
 // keeps retrying; an operator must act (see docs/replication.md).
 //
-// Metadata thread: also the stream watchdog (a stream silent for 5 s is cancelled, since the
-// master heartbeats every second). It calls GetMetadata every kMetadataSyncInterval (10 s), immediately after
+// Metadata thread: also the stream watchdog (a stream silent for 5 s, counted from its start
+// so a handshake reply that never comes counts too, is cancelled, since the master heartbeats
+// every second). It calls GetMetadata every kMetadataSyncInterval (10 s), immediately after
 // a stream connects, and whenever the master's metadata fingerprint in a chunk changes; it sends offsets
 // committed locally (consumers reading from this slave) so the master keeps them. It syncs only
 // once a handshake was accepted and while none is refused.
@@ -105,7 +106,7 @@ class HaClient {
   uint64_t master_md_version_ = 0;                   // GUARDED_BY(mu_)
   bool md_requested_ = false;                        // GUARDED_BY(mu_)
   int64_t last_md_sync_ms_ = 0;                      // GUARDED_BY(mu_)
-  int64_t last_chunk_ms_ = 0;                        // GUARDED_BY(mu_), 0 = no live stream
+  int64_t last_chunk_ms_ = 0;                        // GUARDED_BY(mu_), stream start or last chunk; 0 = none
   mq::v1::ConsumerOffsetTable last_master_offsets_;  // metadata thread only
   std::optional<store::RecordAnchor> anchor_;        // replication thread only
   std::thread repl_thread_;

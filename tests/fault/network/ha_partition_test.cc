@@ -202,5 +202,27 @@ TEST_F(HaFaultTest, MasterDropsASlaveThatWentSilent) {
   EXPECT_EQ(Info(*master_, "haSlaveInSync_1"), "");
 }
 
+TEST_F(HaFaultTest, SlaveRetriesAReconnectWhoseHandshakeNeverAnswers) {
+  StartMaster("ASYNC_MASTER");
+  StartSlaveBehindProxy();
+  proxy_->SetMode(Mode::kStall);
+  // The slave's watchdog drops the silent stream and reconnects; that connection is stuck too.
+  ASSERT_TRUE(WaitUntil([&] { return Info(*slave_, "haConnected") == "false"; }, 15s));
+  const int64_t accepted = proxy_->accepted();
+  ASSERT_TRUE(WaitUntil([&] { return proxy_->accepted() > accepted; }, 15s));
+  // The network heals for new connections only: the stuck ones stay silent, as after a
+  // middlebox lost their state. The slave must give up on its stuck handshake and reconnect.
+  proxy_->FreezeLive();
+  proxy_->SetMode(Mode::kForward);
+  const auto t = std::chrono::steady_clock::now();
+  EXPECT_TRUE(WaitUntil([&] { return Info(*slave_, "haConnected") == "true"; }, 30s));
+  std::printf("[ network ] slave reconnected %.1f s after its handshake got stuck\n",
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count());
+  EXPECT_LT(std::chrono::steady_clock::now() - t, 12s);
+  CreateTopic(*master_, "NetStuck", 1);
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(SendOne(*master_, "NetStuck", 0, Body("stuck", i)).has_value());
+  EXPECT_TRUE(WaitCaughtUp());
+}
+
 }  // namespace
 }  // namespace mq::testing

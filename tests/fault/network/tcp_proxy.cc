@@ -110,6 +110,14 @@ void TcpProxy::SetMode(Mode mode) {
 
 void TcpProxy::ResetAll() { ++reset_epoch_; }
 
+void TcpProxy::FreezeLive() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& c : conns_) c->frozen = true;
+  }
+  SetMode(mode_);  // returns once every pump saw the flag
+}
+
 void TcpProxy::ReapFinished() {
   for (auto it = conns_.begin(); it != conns_.end();) {
     if ((*it)->done) {
@@ -178,8 +186,9 @@ void TcpProxy::Pump(Conn* c, double reset_factor) {
       break;
     }
     // A held direction neither reads nor writes: its bytes wait in the kernel buffers.
-    const bool held[2] = {mode == Mode::kStall || mode == Mode::kStallToUpstream,
-                          mode == Mode::kStall || mode == Mode::kStallToClient};
+    const bool frozen = c->frozen;
+    const bool held[2] = {frozen || mode == Mode::kStall || mode == Mode::kStallToUpstream,
+                          frozen || mode == Mode::kStall || mode == Mode::kStallToClient};
     if (held[0] && held[1]) {
       (void)poll(nullptr, 0, kTickMs);
       continue;

@@ -51,6 +51,9 @@ class TcpProxy {
   void SetDelay(std::chrono::milliseconds delay) { delay_ms_ = delay.count(); }
   void SetResetAfterBytes(int64_t bytes) { reset_after_ = bytes; }
   void ResetAll();
+  // Every live connection goes silent for good (as kStall, whatever the mode later is); new
+  // connections follow the mode. A peer that vanished while its connections stay open.
+  void FreezeLive();
 
   int64_t accepted() const { return accepted_; }
   int64_t resets() const { return resets_; }
@@ -63,6 +66,7 @@ class TcpProxy {
     uint64_t reset_epoch = 0;            // ResetAll() calls before this connection existed
     std::atomic<uint64_t> seen_mode{0};  // last mode_epoch_ the pump acted on
     std::atomic<bool> done{false};
+    std::atomic<bool> frozen{false};
     std::thread thread;
   };
 
