@@ -9,6 +9,7 @@
 // and reports messages, kills, duplicates and duration. Label `soak`: not in the default
 // ./tools/test.sh run; run it with ./tools/test.sh -L soak.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
 #include <atomic>
 #include <chrono>
@@ -107,7 +108,12 @@ class SoakTest : public ::testing::Test {
     for (auto& c : consumers_) {
       if (c.running()) {
         c.Signal(SIGTERM);
-        if (!c.Wait(20s)) c.Kill();
+        auto status = c.Wait(20s);
+        // A clean shutdown (under ASan: no leak, no error) exits 0.
+        EXPECT_TRUE(status && WIFEXITED(*status) && WEXITSTATUS(*status) == 0)
+            << "consumer exit status " << (status ? *status : -1) << "\n"
+            << Tail(c.ReadLog());
+        if (!status) c.Kill();
       }
     }
     if (HasFailure()) {
