@@ -10,6 +10,7 @@
 #include "namesrv_fixture.h"
 #include "testutil/process.h"
 #include "testutil/temp_dir.h"
+#include "testutil/wait.h"
 
 namespace mq::testing {
 namespace {
@@ -37,6 +38,12 @@ std::pair<int, std::string> RunBench(const std::vector<std::string>& args, const
   return {WIFEXITED(*status) ? WEXITSTATUS(*status) : -1, json};
 }
 
+// The broker registers with the NameServer on its own thread after it is ready; a producer
+// started before that finds no route for the auto-create template (NotFound).
+bool WaitRegistered(NamesrvProcess& ns) {
+  return WaitUntil([&] { return QueryRoute(ns.stub(), "TBW102").ok(); }, std::chrono::seconds(15));
+}
+
 int64_t Field(const std::string& json, const std::string& name) {
   std::smatch m;
   if (!std::regex_search(json, m, std::regex("\"" + name + "\":([0-9]+)"))) return -1;
@@ -49,6 +56,7 @@ TEST(MqbenchTest, ProducerAndConsumerCountsAddUp) {
   TempDir dir;
   BrokerProcess broker({ns.address(), dir.Sub("broker"), "broker-a", {}});
   ASSERT_TRUE(broker.Start()) << broker.process().ReadLog();
+  ASSERT_TRUE(WaitRegistered(ns));
 
   auto [prc, produced] = RunBench({"producer", "-n", ns.address(), "-t", "BenchCount", "-s", "128", "-w", "2",
                                    "--mode", "async", "--window", "16", "--count", "300", "--json"},
@@ -75,6 +83,7 @@ TEST(MqbenchTest, SyncMasterWithoutSlaveCountsEverySendFailed) {
   BrokerProcess broker(
       {ns.address(), dir.Sub("broker"), "broker-a", {"brokerRole=SYNC_MASTER", "haListenPort=0"}});
   ASSERT_TRUE(broker.Start()) << broker.process().ReadLog();
+  ASSERT_TRUE(WaitRegistered(ns));
 
   auto [prc, produced] = RunBench({"producer", "-n", ns.address(), "-t", "NoSlave", "-s", "128", "-w", "2",
                                    "--mode", "async", "--window", "8", "--count", "40", "--json"},
