@@ -147,17 +147,22 @@ TEST_F(MessageStoreTest, SyncFlushCompletesWhenDurableAndGatesReads) {
 
 TEST_F(MessageStoreTest, SyncFlushTimeoutReported) {
   options_.flush_disk_type = FlushDiskType::kSyncFlush;
-  options_.sync_flush_timeout_ms = 50;
-  auto slow = std::make_shared<std::atomic<bool>>(false);
-  options_.fault_hook = [slow](std::string_view op, const std::string&) {
-    if (op == "flush" && slow->load()) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  // The stuck flush is held until the put has timed out, and the timeout is long enough for a
+  // healthy flush on a loaded machine, so neither put depends on how fast the disk is today.
+  options_.sync_flush_timeout_ms = 500;
+  auto stuck = std::make_shared<std::atomic<bool>>(false);
+  options_.fault_hook = [stuck](std::string_view op, const std::string&) {
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (op == "flush" && stuck->load() && std::chrono::steady_clock::now() < give_up) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
     return Status::OK();
   };
   auto store = Open();
-  slow->store(true);
+  stuck->store(true);
   auto r = PutSync(*store, Msg("S", 0, "slow"));
   EXPECT_EQ(r.status, PutStatus::kFlushDiskTimeout);
-  slow->store(false);
+  stuck->store(false);
   // Once the stuck flush finishes, puts are fast again.
   ASSERT_TRUE(WaitUntil([&] { return store->FlushedPhyOffset() == store->MaxPhyOffset(); }));
   EXPECT_TRUE(PutSync(*store, Msg("S", 0, "fast")).ok());
