@@ -7,6 +7,7 @@ MQ_DEBIAN_PACKAGES=(
   cmake ninja-build g++ pkg-config ccache
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libspdlog-dev libfmt-dev libasio-dev libcli11-dev libgtest-dev libgmock-dev
+  libfuse3-dev fuse3
 )
 
 mq_ensure_deps() {

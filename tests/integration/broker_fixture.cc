@@ -16,8 +16,10 @@ BrokerProcess::BrokerProcess(BrokerOptions options) : options_(std::move(options
 bool BrokerProcess::Start() {
   std::filesystem::create_directories(options_.store_dir);
   std::string ready = options_.store_dir + "/ready." + std::to_string(++starts_);
+  const std::string store_path =
+      options_.store_path.empty() ? options_.store_dir + "/store" : options_.store_path;
   std::vector<std::string> args = {"--listen-port", "0",
-                                   "--store-dir",   options_.store_dir + "/store",
+                                   "--store-dir",   store_path,
                                    "--ready-file",  ready,
                                    "--set",         "brokerName=" + options_.broker_name,
                                    "--set",         "brokerIP1=127.0.0.1",
