@@ -64,8 +64,8 @@ Status FsyncDir(const std::string& dir) {
 
 Status WriteFileAtomically(const std::string& path, std::string_view content) {
   std::filesystem::path target(path);
-  std::error_code ec;
-  if (target.has_parent_path()) std::filesystem::create_directories(target.parent_path(), ec);
+  // A directory created here must be as durable as the file renamed into it.
+  if (target.has_parent_path()) MQ_RETURN_IF_ERROR(CreateDirectoriesDurably(target.parent_path().string()));
   std::string tmp = path + ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return Errno("open", tmp);

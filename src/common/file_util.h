@@ -23,7 +23,8 @@ Status CreateDirectoriesDurably(const std::string& dir);
 Result<std::vector<int64_t>> ListSegmentOffsets(const std::string& dir);
 
 // Writes content to path.tmp, fsyncs it, renames it over path and fsyncs the directory,
-// so a crash leaves either the old or the new file, never a torn one.
+// so a crash leaves either the old or the new file, never a torn one. Missing parent
+// directories are created durably (CreateDirectoriesDurably).
 Status WriteFileAtomically(const std::string& path, std::string_view content);
 Result<std::string> ReadFileToString(const std::string& path);
 Status FsyncDir(const std::string& dir);

@@ -47,9 +47,8 @@ int64_t MessageStore::ReadableLimit() const {
 Status MessageStore::Start() {
   if (running_.load()) return Status::FailedPrecondition("store already started");
   MQ_RETURN_IF_ERROR(ValidateStoreOptions(options_));
-  std::error_code ec;
-  fs::create_directories(options_.store_path_root_dir, ec);
-  if (ec) return Status::IoError(fmt::format("create '{}': {}", options_.store_path_root_dir, ec.message()));
+  // Durably: every segment below is lost with the root if its entry never reaches the disk.
+  MQ_RETURN_IF_ERROR(CreateDirectoriesDurably(options_.store_path_root_dir));
   std::string lock_path = options_.store_path_root_dir + "/lock";
   lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (lock_fd_ < 0) return Status::IoError(fmt::format("open '{}': {}", lock_path, std::strerror(errno)));
