@@ -17,7 +17,7 @@ struct BrokerOptions {
   std::string store_dir;     // required
   std::string broker_name = "broker-a";
   std::vector<std::string> sets;  // extra key=value settings
-  std::string store_path;         // storePathRootDir; empty: store_dir + "/store"
+  std::string store_path = "";    // storePathRootDir; empty: store_dir + "/store"
 };
 
 class BrokerProcess {
