@@ -258,6 +258,7 @@ AssertionResult CrashHarness::VerifyConsistentPrefix(std::chrono::milliseconds d
                << " ms before the cut is lost";
       }
       lost_one = lost_one || !present;
+      lost_acked_ += present ? 0 : 1;
     }
     // The index agrees with the log: the newest survivor is found by its key.
     if (!msgs.empty()) {

@@ -65,6 +65,8 @@ class CrashHarness {
   ::testing::AssertionResult VerifyConsistentPrefix(std::chrono::milliseconds durable_after);
 
   int64_t sends_refused() const { return refused_.load(); }
+  // ASYNC_FLUSH: acknowledged messages the cuts took (allowed, within the flush bound).
+  int64_t lost_acked() const { return lost_acked_; }
 
  private:
   void Produce(int thread_index);
@@ -85,6 +87,7 @@ class CrashHarness {
   std::chrono::steady_clock::time_point cut_at_;
   // ASYNC_FLUSH: per queue, the bodies found after the previous cut.
   std::map<int32_t, std::vector<std::string>> survived_;
+  int64_t lost_acked_ = 0;
 };
 
 // The self-verifying body for `id`.
