@@ -176,19 +176,23 @@ void VolatileFs::ZeroRange(Content* c, int64_t off, int64_t len) {
   }
 }
 
+void VolatileFs::FillStat(const Inode& ino, struct stat* st) {
+  std::memset(st, 0, sizeof(*st));
+  st->st_ino = ino.id;
+  st->st_mode = ino.mode;
+  st->st_nlink = ino.live_links > 0 ? (ino.dir ? 2 : 1) : 0;
+  st->st_size = ino.dir ? 4096 : ino.live.size;
+  st->st_blksize = kPageSize;
+  st->st_blocks = static_cast<blkcnt_t>(ino.live.pages.size() * (kPageSize / 512));
+  st->st_mtim = st->st_ctim = st->st_atim = ino.mtime;
+}
+
 int VolatileFs::GetAttr(const std::string& path, struct stat* st) {
   std::lock_guard<std::mutex> lock(mu_);
   if (frozen_) return -EIO;
   Inode* ino = Lookup(path);
   if (!ino) return -ENOENT;
-  std::memset(st, 0, sizeof(*st));
-  st->st_ino = ino->id;
-  st->st_mode = ino->mode;
-  st->st_nlink = ino->dir ? 2 : 1;
-  st->st_size = ino->dir ? 4096 : ino->live.size;
-  st->st_blksize = kPageSize;
-  st->st_blocks = static_cast<blkcnt_t>(ino->live.pages.size() * (kPageSize / 512));
-  st->st_mtim = st->st_ctim = st->st_atim = ino->mtime;
+  FillStat(*ino, st);
   return 0;
 }
 
@@ -197,14 +201,7 @@ int VolatileFs::GetAttrByHandle(uint64_t fh, struct stat* st) {
   if (frozen_) return -EIO;
   Inode* ino = ByHandle(fh);
   if (!ino) return -EBADF;
-  std::memset(st, 0, sizeof(*st));
-  st->st_ino = ino->id;
-  st->st_mode = ino->mode;
-  st->st_nlink = ino->live_links > 0 ? (ino->dir ? 2 : 1) : 0;
-  st->st_size = ino->dir ? 4096 : ino->live.size;
-  st->st_blksize = kPageSize;
-  st->st_blocks = static_cast<blkcnt_t>(ino->live.pages.size() * (kPageSize / 512));
-  st->st_mtim = st->st_ctim = st->st_atim = ino->mtime;
+  FillStat(*ino, st);
   return 0;
 }
 
@@ -326,8 +323,11 @@ int VolatileFs::Open(const std::string& path, uint64_t* fh) {
 
 int VolatileFs::Release(uint64_t fh) {
   std::lock_guard<std::mutex> lock(mu_);
+  // Handles die with the mount at a cut (open counts were reset then); the old session's
+  // releases all arrive before the remount thaws the model.
+  if (frozen_) return 0;
   Inode* ino = ByHandle(fh);
-  if (!ino) return 0;  // a handle from before a cut
+  if (!ino) return 0;
   ino->open--;
   CollectIfUnreachable(fh);
   return 0;

@@ -112,6 +112,7 @@ class VolatileFs {
   static Page* Writable(Content* c, int64_t page_index);
   static void ZeroRange(Content* c, int64_t off, int64_t len);
   void Touch(Inode* ino);
+  static void FillStat(const Inode& ino, struct stat* st);
 
   std::mutex mu_;
   std::unordered_map<uint64_t, std::unique_ptr<Inode>> inodes_;

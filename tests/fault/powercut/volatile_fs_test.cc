@@ -179,5 +179,21 @@ TEST(VolatileFsTest, FailRuleRefusesMatchingOperationsUntilHealed) {
   EXPECT_FALSE(VolatileFs::IsKnownOp("fsnyc"));
 }
 
+TEST(VolatileFsTest, ReleaseOfAHandleFromBeforeTheCutDoesNotCloseANewOne) {
+  VolatileFs fs;
+  uint64_t fh = CreateWith(&fs, "/f", "x");
+  ASSERT_EQ(fs.Fsync(fh), 0);
+  ASSERT_EQ(FsyncDir(&fs, "/"), 0);
+  fs.Cut();
+  fs.Release(fh);  // the dying mount closes its files
+  fs.Thaw();
+  uint64_t again = 0;
+  ASSERT_EQ(fs.Open("/f", &again), 0);
+  ASSERT_EQ(fs.Unlink("/f"), 0);
+  char c = 0;
+  EXPECT_EQ(fs.Read(again, 0, 1, &c), 1) << "an unlinked file stays readable while open";
+  EXPECT_EQ(c, 'x');
+}
+
 }  // namespace
 }  // namespace mq::powercut
