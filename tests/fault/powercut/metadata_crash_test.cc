@@ -101,7 +101,7 @@ class MetadataLoad {
     return ::testing::AssertionFailure() << "consumer offset " << qr.offset() << " was never committed";
   }
   std::string log = broker->process().ReadLog();
-  if (log.find("loaded backup") != std::string::npos || log.find("corrupt") != std::string::npos) {
+  if (log.find("loaded backup") != std::string::npos || log.find("unusable (") != std::string::npos) {
     return ::testing::AssertionFailure() << "a config file was half-written:\n" << log;
   }
   return ::testing::AssertionSuccess();
