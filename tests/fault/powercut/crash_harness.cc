@@ -52,6 +52,8 @@ CrashHarness::~CrashHarness() {
 }
 
 AssertionResult CrashHarness::StartBroker() {
+  // A second start would orphan the running broker (and keep the old mount busy).
+  if (broker_->process().running()) return AssertionFailure() << "broker already running";
   if (!broker_->Start())
     return AssertionFailure() << "broker did not start:\n" << broker_->process().ReadLog();
   if (!mount_.SetVictim(broker_->process().pid())) return AssertionFailure() << "cannot set the cut's victim";
