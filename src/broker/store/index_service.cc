@@ -41,7 +41,8 @@ struct IndexService::File {
   int64_t end_ts() const { return Get64(8); }
   int64_t begin_phy() const { return Get64(16); }
   int64_t end_phy() const { return Get64(24); }
-  int32_t index_count() const { return std::max(1, Get32(36)); }
+  // Bounded by the geometry: a damaged header must not send lookups or appends past the file.
+  int32_t index_count() const { return std::clamp(Get32(36), 1, index_num); }
   int32_t SlotPos(int32_t hash) const { return kHeaderSize + (hash % slot_num) * kSlotSize; }
   int32_t EntryPos(int32_t n) const { return kHeaderSize + slot_num * kSlotSize + n * kEntrySize; }
   bool IsFull() const { return index_count() >= index_num; }
