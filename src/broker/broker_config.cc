@@ -36,7 +36,15 @@ ConfigSchema BindBrokerConfig(BrokerConfig* c) {
   s.AddString("deleteWhen", &c->deleteWhen, "hours of the day expired files are deleted, e.g. 04 or 01;02");
   s.AddInt("fileReservedTime", &c->fileReservedTime, 1, 24 * 365, "hours a commit log file is kept");
   s.AddInt("diskMaxUsedSpaceRatio", &c->diskMaxUsedSpaceRatio, 10, 95, "disk percent that triggers cleaning");
+  s.AddInt("diskSpaceCleanForciblyRatio", &c->diskSpaceCleanForciblyRatio, 10, 100,
+           "disk percent above which the oldest files are deleted even if not expired");
+  s.AddInt("diskSpaceWarningLevelRatio", &c->diskSpaceWarningLevelRatio, 10, 100,
+           "disk percent above which sends are refused (disk full)");
+  s.AddInt("cleanResourceInterval", &c->cleanResourceInterval, 10, 3600000,
+           "ms between disk usage checks and retention passes");
   s.AddBool("messageIndexEnable", &c->messageIndexEnable, "build the key index");
+  s.AddInt("maxHashSlotNum", &c->maxHashSlotNum, 1, 50000000, "hash slots per index file");
+  s.AddInt("maxIndexNum", &c->maxIndexNum, 2, 100000000, "entries per index file");
   s.AddInt("maxMessageSize", &c->maxMessageSize, 1024, 64 * 1024 * 1024, "largest message body (bytes)");
   s.AddInt("defaultTopicQueueNums", &c->defaultTopicQueueNums, 1, 1024, "queues of TBW102 (auto-create cap)");
   s.AddBool("autoCreateTopicEnable", &c->autoCreateTopicEnable, "create unknown topics on first send");
@@ -135,7 +143,12 @@ store::StoreOptions ToStoreOptions(const BrokerConfig& c) {
   o.delete_when = c.deleteWhen;
   o.file_reserved_time_hours = c.fileReservedTime;
   o.disk_max_used_space_ratio = c.diskMaxUsedSpaceRatio;
+  o.disk_space_clean_forcibly_ratio = c.diskSpaceCleanForciblyRatio / 100.0;
+  o.disk_space_warning_level_ratio = c.diskSpaceWarningLevelRatio / 100.0;
+  o.clean_resource_interval_ms = c.cleanResourceInterval;
   o.message_index_enable = c.messageIndexEnable;
+  o.max_hash_slot_num = c.maxHashSlotNum;
+  o.max_index_num = c.maxIndexNum;
   // The store bounds the whole encoded record; leave room for the header and properties.
   o.max_message_size = c.maxMessageSize + 64 * 1024;
   in_addr addr{};

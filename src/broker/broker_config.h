@@ -45,7 +45,14 @@ struct BrokerConfig {
   std::string deleteWhen = "04";
   int32_t fileReservedTime = 72;
   int32_t diskMaxUsedSpaceRatio = 75;
+  // Percent of the store disk above which the oldest files go even if unexpired / puts are
+  // refused (RocketMQ 5 MessageStoreConfig keys; 4.x reads them as -Drocketmq.broker.*).
+  int32_t diskSpaceCleanForciblyRatio = 85;
+  int32_t diskSpaceWarningLevelRatio = 90;
+  int32_t cleanResourceInterval = 10000;  // ms between disk checks / retention passes
   bool messageIndexEnable = true;
+  int32_t maxHashSlotNum = 5000000;
+  int32_t maxIndexNum = 5000000 * 4;
   int32_t maxMessageSize = 4 * 1024 * 1024;
   // --- topics, groups, permissions
   int32_t defaultTopicQueueNums = 8;

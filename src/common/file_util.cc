@@ -14,7 +14,11 @@ namespace mq {
 namespace {
 
 Status Errno(std::string_view what, const std::string& path) {
-  return Status::IoError(fmt::format("{} '{}': {}", what, path, std::strerror(errno)));
+  const int err = errno;
+  std::string m = fmt::format("{} '{}': {}", what, path, std::strerror(err));
+  // A full disk passes; callers may retry later instead of treating the file as broken.
+  if (err == ENOSPC || err == EDQUOT) return Status::ResourceExhausted(std::move(m));
+  return Status::IoError(std::move(m));
 }
 
 }  // namespace

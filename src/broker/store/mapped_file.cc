@@ -18,7 +18,16 @@ namespace mq::store {
 namespace {
 
 Status Errno(std::string_view what, const std::string& path, int err) {
-  return Status::IoError(fmt::format("{} '{}': {}", what, path, std::strerror(err)));
+  std::string m = fmt::format("{} '{}': {}", what, path, std::strerror(err));
+  // Out of space is a condition that passes (retention, an operator), not a broken file.
+  if (err == ENOSPC || err == EDQUOT) return Status::ResourceExhausted(std::move(m));
+  return Status::IoError(std::move(m));
+}
+
+// Unlike a failed open or fallocate, a failed msync may have lost written data: always an
+// I/O error, whatever errno says, so the store latches.
+Status WritebackError(const std::string& path, int err) {
+  return Status::IoError(fmt::format("msync '{}': {}", path, std::strerror(err)));
 }
 
 constexpr int64_t kPageSize = 4096;
@@ -108,7 +117,7 @@ Status MappedFile::Flush(const FaultHook& hook) {
   if (hook) MQ_RETURN_IF_ERROR(hook("flush", path_));
   int64_t start = (flushed / kPageSize) * kPageSize;
   if (::msync(data_ + start, static_cast<size_t>(wrote - start), MS_SYNC) != 0) {
-    return Errno("msync", path_, errno);
+    return WritebackError(path_, errno);
   }
   flushed_.store(wrote, std::memory_order_release);
   return Status::OK();
@@ -132,7 +141,7 @@ Status MappedFile::ZeroFrom(int32_t pos, const FaultHook& hook) {
   std::memset(data_ + pos, 0, static_cast<size_t>(len));
   int64_t start = (pos / kPageSize) * kPageSize;
   if (::msync(data_ + start, static_cast<size_t>(size_ - start), MS_SYNC) != 0) {
-    return Errno("msync", path_, errno);
+    return WritebackError(path_, errno);
   }
   return Status::OK();
 }

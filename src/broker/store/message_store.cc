@@ -200,6 +200,7 @@ Status MessageStore::SaveCheckpoint() {
 
 void MessageStore::MaintenanceLoop() {
   auto last_clean = std::chrono::steady_clock::now();
+  bool checkpoint_no_space = false;
   while (true) {
     {
       std::unique_lock<std::mutex> lock(maint_mu_);
@@ -209,10 +210,19 @@ void MessageStore::MaintenanceLoop() {
       }
     }
     Status s = SaveCheckpoint();
-    if (!s.ok() && latch_.ok()) {
+    if (s.code() == StatusCode::kResourceExhausted) {
+      // Only the checkpoint file write can report a full disk here (flushes of mapped segments
+      // are I/O errors): the previous checkpoint stays valid, so retry on the next tick.
+      if (!checkpoint_no_space)
+        MQ_LOG_WARN(Logger("store"), "checkpoint not saved, will retry: {}", s.ToString());
+      checkpoint_no_space = true;
+    } else if (!s.ok() && latch_.ok()) {
       MQ_LOG_ERROR(Logger("store"), "consume queue flush / checkpoint failed, store is now read-only: {}",
                    s.ToString());
       latch_.Set(s);
+    } else if (s.ok() && checkpoint_no_space) {
+      checkpoint_no_space = false;
+      MQ_LOG_INFO(Logger("store"), "checkpoint saved again");
     }
     auto now = std::chrono::steady_clock::now();
     if (now - last_clean >= std::chrono::milliseconds(options_.clean_resource_interval_ms)) {
@@ -309,6 +319,14 @@ void MessageStore::AppendAndComplete(std::vector<PendingRecord> records, PutCall
   if (!a.status.ok()) {
     if (a.status.code() == StatusCode::kInvalidArgument) {
       r.status = PutStatus::kMessageIllegal;
+    } else if (a.status.code() == StatusCode::kResourceExhausted) {
+      // No room for the next segment: MappedFile::Open removed the file it could not size, so
+      // the log is as before and the next put retries the roll (accepted once space is freed).
+      r.status = PutStatus::kCreateMappedFileFailed;
+      r.error = "store: no space for the next commit log segment, puts are refused until space is freed: " +
+                a.status.ToString();
+      MQ_LOG_ERROR(Logger("store"), "{}", r.error);
+      return done(r);
     } else {
       r.status = PutStatus::kCreateMappedFileFailed;
       MQ_LOG_ERROR(Logger("store"), "commit log append failed, store is now read-only: {}",

@@ -79,6 +79,10 @@ Status ValidateStoreOptions(const StoreOptions& o) {
   if (o.max_hash_slot_num <= 0 || o.max_index_num <= 1) {
     return Status::InvalidArgument("maxHashSlotNum/maxIndexNum: must be positive");
   }
+  if (o.message_index_enable &&
+      40 + int64_t{o.max_hash_slot_num} * 4 + int64_t{o.max_index_num} * 20 > INT32_MAX) {
+    return Status::InvalidArgument("maxHashSlotNum/maxIndexNum: an index file would exceed 2 GiB");
+  }
   if (o.file_reserved_time_hours < 0 || o.delete_file_batch_max <= 0) {
     return Status::InvalidArgument("fileReservedTime/deleteFileBatchMax: out of range");
   }
