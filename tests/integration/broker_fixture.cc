@@ -5,6 +5,8 @@
 
 #include <csignal>
 #include <filesystem>
+#include <fstream>
+#include <optional>
 
 #include "common/rpc/grpc_defaults.h"
 #include "testutil/wait.h"
@@ -38,7 +40,16 @@ bool BrokerProcess::Start() {
   }
   address_.clear();
   if (!process_.Start(BinaryPath("mqbroker"), args, options_.store_dir + "/broker.out")) return false;
-  auto addr = WaitForReadyFile(ready, std::chrono::seconds(20));
+  // A broker that refuses to start (bad config, damaged store) exits: stop waiting then.
+  std::optional<std::string> addr;
+  WaitUntil(
+      [&] {
+        std::ifstream in(ready);
+        std::string content;
+        if (in && std::getline(in, content) && !content.empty()) addr = content;
+        return addr.has_value() || !process_.running();
+      },
+      std::chrono::seconds(20));
   if (!addr) return false;
   address_ = *addr;
   // The ready file holds the advertised address (brokerIP1); the broker binds 127.0.0.1.
