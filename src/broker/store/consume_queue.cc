@@ -59,7 +59,35 @@ Status ConsumeQueue::Recover(int64_t commit_log_min, int64_t commit_log_end) {
   max_logic_bytes_.store(max_bytes, std::memory_order_release);
   min_logic_bytes_.store(min_bytes, std::memory_order_release);
   CorrectMinOffset(commit_log_min);
+  damage_ = FindDamage(commit_log_min, commit_log_end);
   return Status::OK();
+}
+
+std::string ConsumeQueue::FindDamage(int64_t commit_log_min, int64_t commit_log_end) const {
+  if (queue_.first_short_segment() >= 0) {
+    return fmt::format("segment {} is short", OffsetToFileName(queue_.first_short_segment()));
+  }
+  // Like RocketMQ's recovery, look at the last three segments only (the rest was validated by
+  // earlier starts): units are holes or point into the log in increasing order.
+  auto files = queue_.Snapshot();
+  const int64_t max_bytes = max_logic_bytes_.load();
+  int64_t prev_end = -1;
+  for (size_t i = files.size() > 3 ? files.size() - 3 : 0; i < files.size(); ++i) {
+    const auto& file = files[i];
+    const int64_t limit =
+        std::min<int64_t>(file->size() - file->size() % kCqUnitSize, max_bytes - file->from_offset());
+    for (int32_t pos = 0; pos < limit; pos += kCqUnitSize) {
+      CqUnit unit = UnitAt(*file, pos);
+      if (unit.size == 0 && unit.phy_offset == 0) continue;  // hole
+      const int64_t at = (file->from_offset() + pos) / kCqUnitSize;
+      if (unit.size <= 0 || unit.phy_offset < prev_end || unit.phy_offset + unit.size > commit_log_end) {
+        return fmt::format("unit at queue offset {} ({}+{}) is out of order or outside the log [{}, {})", at,
+                           unit.phy_offset, unit.size, commit_log_min, commit_log_end);
+      }
+      prev_end = unit.phy_offset + unit.size;
+    }
+  }
+  return "";
 }
 
 Status ConsumeQueue::Put(int64_t queue_offset, const CqUnit& unit) {

@@ -53,6 +53,10 @@ class ConsumeQueue {
   // Finds the last written unit and drops units that reference bytes at or beyond
   // commit_log_end; min offset skips units below commit_log_min.
   Status Recover(int64_t commit_log_min, int64_t commit_log_end);
+  // After Recover(): why this queue cannot be trusted (a short segment, or units out of order or
+  // outside the log in its last segments), empty if it looks sound. The store then rebuilds the
+  // consume queues from the commit log instead of serving a queue that lost or garbled units.
+  const std::string& damage() const { return damage_; }
 
   // Dispatcher: stores `unit` at queue_offset. Re-dispatching an existing offset is a no-op
   // (or repairs a differing unit); a forward gap is filled with holes.
@@ -76,6 +80,7 @@ class ConsumeQueue {
 
  private:
   void CorrectMinOffset(int64_t min_phy);
+  std::string FindDamage(int64_t commit_log_min, int64_t commit_log_end) const;
   CqUnit UnitAt(const MappedFile& file, int32_t pos) const;
 
   const std::string topic_;
@@ -83,6 +88,7 @@ class ConsumeQueue {
   MappedFileQueue queue_;
   std::atomic<int64_t> min_logic_bytes_{0};
   std::atomic<int64_t> max_logic_bytes_{0};
+  std::string damage_;  // set by Recover(), before any other thread runs
 };
 
 class ConsumeQueueTable {

@@ -141,11 +141,20 @@ Status MessageStore::Recover() {
     }
   }
   auto cqs = queues_->All();
-  for (const auto& cq : cqs) MQ_RETURN_IF_ERROR(cq->Recover(min, end));
+  bool cq_damaged = false;
+  for (const auto& cq : cqs) {
+    MQ_RETURN_IF_ERROR(cq->Recover(min, end));
+    if (!cq->damage().empty()) {
+      MQ_LOG_WARN(Logger("store"), "consume queue {}-{} is damaged ({}); rebuilding it from the commit log",
+                  cq->topic(), cq->queue_id(), cq->damage());
+      cq_damaged = true;
+    }
+  }
   if (index_) MQ_RETURN_IF_ERROR(index_->Recover(end));
 
   int64_t dispatch_from = (cp.logic_offset >= min && cp.logic_offset <= end) ? cp.logic_offset : min;
-  if (cq_dir_missing || cqs.empty()) dispatch_from = min;
+  // Re-dispatching repairs differing units and refills lost ones (ConsumeQueue::Put).
+  if (cq_dir_missing || cqs.empty() || cq_damaged) dispatch_from = min;
   if (index_ && index_dir_missing) dispatch_from = min;
   if (dispatch_from < end) {
     MQ_LOG_INFO(Logger("store"), "rebuilding consume queues and index from offset {} to {}", dispatch_from,

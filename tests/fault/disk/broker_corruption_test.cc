@@ -21,6 +21,7 @@
 #include "integration/grpc_test_util.h"
 #include "testutil/temp_dir.h"
 #include "testutil/tmpfs_mount.h"
+#include "testutil/wait.h"
 
 namespace mq::testing {
 namespace {
@@ -138,6 +139,12 @@ void RunRound(uint64_t seed, const std::string& parent, Totals* totals) {
   const int n = 40 + static_cast<int>(rng() % 60);
   for (int i = 0; i < n; ++i) ASSERT_GRPC_OK(acked.SendOne(broker.messaging(), kTopic, i % 4, rng, 8192));
   for (int32_t q = 0; q < 4; ++q) CommitOffset(broker.messaging(), q, 1);
+  // The checkpoint (every second) and consumer offsets (flushConsumerOffsetInterval) are
+  // written in the background: wait for them, so a kill -9 round has them to damage too.
+  const std::string store = dir + "/store";
+  ASSERT_TRUE(WaitUntil([&] {
+    return fs::exists(store + "/checkpoint") && fs::exists(store + "/config/consumerOffset.json");
+  }));
   // Half the rounds stop cleanly, half crash (kill -9: the page cache keeps what was acked,
   // the abort marker makes recovery validate the log).
   const bool crash = rng() % 2 == 0;
@@ -162,11 +169,15 @@ void RunRound(uint64_t seed, const std::string& parent, Totals* totals) {
         << "the broker refused to start without naming " << damaged << ":\n"
         << log;
     ++totals->refused;
+    std::printf("round %llu: %s: refused to start\n", static_cast<unsigned long long>(seed), what.c_str());
     return;
   }
   std::string pull_error;
   const size_t delivered = acked.VerifyDelivered(broker.messaging(), what, &pull_error);
   totals->delivered += delivered;
+  std::printf("round %llu: %s%s: %zu of %zu acked delivered%s\n", static_cast<unsigned long long>(seed),
+              what.c_str(), crash ? " after kill -9" : "", delivered, acked.size(),
+              pull_error.empty() ? "" : " (topic lost)");
   broker.process().Kill();  // its store is thrown away; a clean stop would only cost time
   const std::string log = broker.process().ReadLog().substr(log_before.size());
   if (!pull_error.empty()) {
