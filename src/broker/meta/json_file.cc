@@ -104,13 +104,13 @@ Result<std::string> ToJson(const google::protobuf::Message& message) {
 
 Status SaveJsonFile(const std::string& path, const google::protobuf::Message& message) {
   MQ_ASSIGN_OR_RETURN(std::string json, ToJson(message));
-  // Keep the previous version as .bak, but never replace a good backup with a corrupt file.
-  std::unique_ptr<google::protobuf::Message> scratch(message.New());
-  Attempt current = TryParse(path, scratch.get(), nullptr);
-  if (current.exists && current.status.ok()) {
-    MQ_RETURN_IF_ERROR(WriteFileAtomically(path + ".bak", current.content));
-  }
-  return WriteFileAtomically(path, json);
+  // Both writes are atomic, so neither file is ever torn by a crash; the backup exists for a
+  // file damaged later (bit rot, a bad edit). A backup one version behind would then lose the
+  // latest change, e.g. an auto-created topic and with it the reach of all its messages, so
+  // the backup mirrors what was just written. A crash between the two writes leaves the main
+  // file newer, which Load prefers.
+  MQ_RETURN_IF_ERROR(WriteFileAtomically(path, json));
+  return WriteFileAtomically(path + ".bak", json);
 }
 
 }  // namespace mq::broker

@@ -1,7 +1,8 @@
 // Persistence of one metadata table as a JSON file (protobuf's canonical JSON mapping), the
 // way RocketMQ's ConfigManager keeps topics.json & co:
-//   - SaveJsonFile() copies the current, still-valid file to "<path>.bak", then writes the new
-//     content to "<path>" atomically (write temp, fsync, rename, fsync dir).
+//   - SaveJsonFile() writes the new content to "<path>" and then to "<path>.bak", each
+//     atomically (write temp, fsync, rename, fsync dir). Unlike RocketMQ's .bak (the previous
+//     version) the backup mirrors the latest content, so damage to one file loses nothing.
 //   - LoadJsonFile() parses "<path>"; if it is missing, empty or corrupt it falls back to
 //     "<path>.bak" (logging a warning). If neither can be used because of corruption the
 //     result is Status::Corruption naming the file; nothing is silently dropped.

@@ -1,5 +1,5 @@
 // SubscriptionGroupManager: consumer group settings (RocketMQ SubscriptionGroupManager),
-// persisted as <storePathRootDir>/config/subscriptionGroup.json (+ .bak, the previous version).
+// persisted as <storePathRootDir>/config/subscriptionGroup.json (+ its mirror .bak).
 //
 // Durability: explicit changes (CreateOrUpdate, Delete) are written before they return;
 // groups auto-created by pulls and heartbeats (FindOrAutoCreate) are written by a

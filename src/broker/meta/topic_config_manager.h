@@ -1,5 +1,5 @@
 // TopicConfigManager: the broker's topic table (RocketMQ TopicConfigManager), persisted as
-// <storePathRootDir>/config/topics.json (+ topics.json.bak, the previous version).
+// <storePathRootDir>/config/topics.json (+ its mirror topics.json.bak).
 //
 // Durability: explicit changes (CreateOrUpdate, Delete: mqadmin, metadata sync) are written
 // before they return, as RocketMQ's updateTopic is. Topics created by client traffic

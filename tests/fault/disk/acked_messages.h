@@ -34,10 +34,8 @@ class AckedMessages {
 
   // Pulls every queue this object sent to; each delivered message must be one that was acked,
   // at its acked offset, with the same body and key. Returns how many acked messages were
-  // delivered (a caller expecting no loss compares it with size()). A failed pull is a test
-  // failure unless `pull_error` is given, which then receives the first one.
-  size_t VerifyDelivered(mq::v1::Messaging::Stub* stub, const std::string& where,
-                         std::string* pull_error = nullptr) const {
+  // delivered (a caller expecting no loss compares it with size()).
+  size_t VerifyDelivered(mq::v1::Messaging::Stub* stub, const std::string& where) const {
     std::map<std::pair<std::string, int32_t>, int64_t> queues;
     for (const auto& [k, v] : sent_) queues[{std::get<0>(k), std::get<1>(k)}] = 0;
     size_t delivered = 0;
@@ -45,13 +43,8 @@ class AckedMessages {
       for (int guard = 0; guard < 10000; ++guard) {
         mq::v1::PullMessageResponse resp;
         grpc::Status s = Pull(stub, "verify_group", q.first, q.second, offset, &resp);
-        if (!s.ok()) {
-          std::string e =
-              where + ": pull " + q.first + "-" + std::to_string(q.second) + ": " + s.error_message();
-          if (pull_error == nullptr) ADD_FAILURE() << e;
-          if (pull_error != nullptr && pull_error->empty()) *pull_error = e;
-          break;
-        }
+        EXPECT_TRUE(s.ok()) << where << ": pull " << q.first << "-" << q.second << ": " << s.error_message();
+        if (!s.ok()) break;
         if (resp.status() == mq::v1::OFFSET_ILLEGAL && resp.next_begin_offset() > offset) {
           offset = resp.next_begin_offset();
           continue;

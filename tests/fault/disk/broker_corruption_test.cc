@@ -172,19 +172,16 @@ void RunRound(uint64_t seed, const std::string& parent, Totals* totals) {
     std::printf("round %llu: %s: refused to start\n", static_cast<unsigned long long>(seed), what.c_str());
     return;
   }
-  std::string pull_error;
-  const size_t delivered = acked.VerifyDelivered(broker.messaging(), what, &pull_error);
+  // Pulls must work: a damaged topics.json falls back to its mirror, which has the topic.
+  const size_t delivered = acked.VerifyDelivered(broker.messaging(), what);
   totals->delivered += delivered;
-  std::printf("round %llu: %s%s: %zu of %zu acked delivered%s\n", static_cast<unsigned long long>(seed),
-              what.c_str(), crash ? " after kill -9" : "", delivered, acked.size(),
-              pull_error.empty() ? "" : " (topic lost)");
+  std::printf("round %llu: %s%s: %zu of %zu acked delivered\n", static_cast<unsigned long long>(seed),
+              what.c_str(), crash ? " after kill -9" : "", delivered, acked.size());
   broker.process().Kill();  // its store is thrown away; a clean stop would only cost time
   const std::string log = broker.process().ReadLog().substr(log_before.size());
-  if (!pull_error.empty()) {
-    // Only a damaged topics.json may lose a topic: the broker fell back to topics.json.bak,
-    // which predates the auto-created topic, and said so.
-    EXPECT_EQ(target, 4) << pull_error;
-    EXPECT_NE(log.find("loaded backup="), std::string::npos) << pull_error << "\n" << log;
+  if (target >= 4 && log.find("loaded backup=") != std::string::npos) {
+    // Config damage the parser caught: the backup mirror replaced the file, nothing was lost.
+    EXPECT_EQ(delivered, acked.size());
   }
   if (delivered < acked.size()) {
     // A loss is never silent: recovery or the read path said what it dropped.

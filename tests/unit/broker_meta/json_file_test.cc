@@ -36,12 +36,13 @@ TEST_F(JsonFileTest, MissingFileLoadsNothing) {
   EXPECT_EQ(table.offset_table_size(), 0);
 }
 
-TEST_F(JsonFileTest, RoundTripsWithSnakeCaseNamesAndKeepsPreviousVersionAsBak) {
+TEST_F(JsonFileTest, RoundTripsWithSnakeCaseNamesAndMirrorsTheLatestVersionAsBak) {
   ASSERT_TRUE(SaveJsonFile(path_, Table(1)).ok());
   std::string first = ReadOrDie(path_);
   EXPECT_NE(first.find("\"offset_table\""), std::string::npos) << first;
-  ASSERT_TRUE(SaveJsonFile(path_, Table(2)).ok());
   EXPECT_EQ(ReadOrDie(path_ + ".bak"), first);
+  ASSERT_TRUE(SaveJsonFile(path_, Table(2)).ok());
+  EXPECT_EQ(ReadOrDie(path_ + ".bak"), ReadOrDie(path_));
 
   mq::v1::ConsumerOffsetTable loaded;
   auto source = LoadJsonFile(path_, &loaded);
@@ -80,7 +81,7 @@ TEST_F(JsonFileTest, CorruptMainFallsBackToBackup) {
   auto source = LoadJsonFile(path_, &loaded);
   ASSERT_TRUE(source.ok()) << source.status().ToString();
   EXPECT_EQ(*source, LoadSource::kBackup);
-  EXPECT_EQ(OffsetOf(loaded), 1);
+  EXPECT_EQ(OffsetOf(loaded), 2) << "the backup holds the latest version";
 }
 
 TEST_F(JsonFileTest, BothCorruptIsCorruption) {
@@ -93,15 +94,14 @@ TEST_F(JsonFileTest, BothCorruptIsCorruption) {
   EXPECT_NE(source.status().message().find(path_ + ".bak"), std::string::npos);
 }
 
-TEST_F(JsonFileTest, SaveDoesNotReplaceGoodBackupWithCorruptMain) {
+TEST_F(JsonFileTest, SaveAfterADamagedMainRewritesBothCopies) {
   ASSERT_TRUE(SaveJsonFile(path_, Table(1)).ok());
-  ASSERT_TRUE(SaveJsonFile(path_, Table(2)).ok());  // bak = 1
   Overwrite(path_, "garbage");
   ASSERT_TRUE(SaveJsonFile(path_, Table(3)).ok());
   mq::v1::ConsumerOffsetTable bak;
   Overwrite(path_, "garbage");
   ASSERT_TRUE(LoadJsonFile(path_, &bak).ok());
-  EXPECT_EQ(OffsetOf(bak), 1);
+  EXPECT_EQ(OffsetOf(bak), 3);
 }
 
 TEST_F(JsonFileTest, ValidatorFailureCountsAsCorruption) {
