@@ -174,7 +174,9 @@ class PullConsumerImpl {
 
   Status CommitLocked() {
     Status first;
-    for (auto& [q, p] : positions_) {
+    for (auto& entry : positions_) {  // not a structured binding: clang 14 cannot capture one
+      const auto& q = entry.first;
+      auto& p = entry.second;
       if (p.next == p.committed) continue;
       auto route = client_->GetRoute(q.topic);
       Status s = route.status();

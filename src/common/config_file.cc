@@ -166,13 +166,15 @@ void ConfigSchema::AddDouble(std::string key, double* field, double min, double 
 }
 
 Status ConfigSchema::Apply(const ConfigMap& values, std::vector<std::string>* unknown) const {
-  for (const auto& [key, value] : values) {
-    auto it = std::find_if(fields_.begin(), fields_.end(), [&](const Field& f) { return f.key == key; });
+  // A pair, not a structured binding: clang 14 cannot capture bindings in the lambda.
+  for (const auto& entry : values) {
+    const std::string& key = entry.first;
+    auto it = std::find_if(fields_.begin(), fields_.end(), [&key](const Field& f) { return f.key == key; });
     if (it == fields_.end()) {
       if (unknown) unknown->push_back(key);
       continue;
     }
-    MQ_RETURN_IF_ERROR(it->set(value));
+    MQ_RETURN_IF_ERROR(it->set(entry.second));
   }
   return Status::OK();
 }

@@ -50,8 +50,8 @@ void IoExecutor::Shutdown() {
     stopped_ = true;
     timers.swap(timers_);
   }
-  for (auto& [id, timer] : timers) {
-    asio::post(*io_, [timer] { timer->timer.cancel(); });
+  for (auto& entry : timers) {  // not a structured binding: clang 14 cannot capture one
+    asio::post(*io_, [timer = entry.second] { timer->timer.cancel(); });
   }
   work_.reset();
   io_->stop();

@@ -19,8 +19,7 @@ std::string QueueKey(std::string_view topic, int32_t queue_id) {
 }  // namespace
 
 CommitLog::CommitLog(const StoreOptions& options, Clock* clock)
-    : options_(options),
-      clock_(clock),
+    : clock_(clock),
       queue_(options.store_path_root_dir + "/commitlog", options.mapped_file_size_commit_log,
              options.preallocate_next_segment, options.fault_hook) {}
 

@@ -100,7 +100,6 @@ class CommitLog {
  private:
   int64_t ScanValid(int64_t start);
 
-  const StoreOptions& options_;
   Clock* const clock_;
   MappedFileQueue queue_;
   std::atomic<int64_t> committed_{0};
