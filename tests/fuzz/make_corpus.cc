@@ -1,0 +1,182 @@
+// Writes the committed seed corpus of every fuzz target, one directory per target:
+//   build/bin/fuzz_make_corpus tests/fuzz/corpus
+// The seeds are well-formed inputs produced by the product's own encoders (records, JSON
+// tables, checkpoint, serialized requests), so mutations start from the valid format.
+// Deterministic: the same bytes on every run, so regenerating leaves git clean.
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "broker/meta/consumer_offset_manager.h"
+#include "broker/meta/subscription_group_manager.h"
+#include "broker/meta/topic_config_manager.h"
+#include "broker/store/checkpoint.h"
+#include "broker/store/message_format.h"
+#include "common/clock.h"
+#include "common/file_util.h"
+#include "common/logging.h"
+#include "mq/v1/common.pb.h"
+#include "sample_requests.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+std::string g_root;
+
+// The selector byte most targets start with (a std::string: "\x00" + ... would be empty).
+std::string Sel(int b) { return std::string(1, static_cast<char>(b)); }
+
+void Put(const std::string& target, const std::string& name, const std::string& bytes) {
+  fs::create_directories(g_root + "/" + target);
+  std::ofstream(g_root + "/" + target + "/" + name, std::ios::binary) << bytes;
+}
+
+std::string Record(const std::string& topic, const std::string& body, const std::string& tags, int64_t phys) {
+  mq::store::MessageInput in;
+  in.topic = topic;
+  in.body = body;
+  in.born_timestamp = 1700000000000;
+  if (!tags.empty()) in.properties["TAGS"] = tags;
+  in.properties["UNIQ_KEY"] = "7F0000010000000000000001";
+  in.properties["KEYS"] = "k1 k2";
+  std::string rec;
+  if (!mq::store::EncodeMessage(in, {0x7F000001, 10911}, &rec).ok()) std::abort();
+  mq::store::FinalizeRecord(rec.data(), static_cast<int32_t>(rec.size()), 0, phys, 1700000000001);
+  return rec;
+}
+
+void Records() {
+  Put("record_decode", "message", Record("TopicTest", "hello", "TagA", 0));
+  Put("record_decode", "empty_body", Record("T", "", "", 4096));
+  Put("record_decode", "binary_body", Record("TopicTest", std::string("\x00\x01\x02\xff", 4), "TagB", 123));
+  std::string blank(16, '\0');
+  mq::store::EncodeBlank(blank.data(), 16);
+  Put("record_decode", "blank", blank);
+  Put("record_decode", "offset_msg_id", mq::store::CreateOffsetMessageId({0x7F000001, 10911}, 4096));
+}
+
+void Properties() {
+  Put("message_properties", "raw", Sel(0) + "TAGS\x01TagA\x02KEYS\x01k1 k2\x02UNIQ_KEY\x01id\x02");
+  Put("message_properties", "raw_odd",
+      Sel(0) +
+          "TAGS\x01\x02\x01x\x02noval\x02__CRC32C\x01"
+          "0000000000\x02");
+  mq::v1::Message m;
+  m.set_topic("TopicTest");
+  m.set_tags("TagA");
+  m.add_keys("k1");
+  m.add_keys("k2");
+  m.set_body("body");
+  (*m.mutable_user_properties())["color"] = "blue";
+  m.set_born_host("127.0.0.1:40000");
+  Put("message_properties", "producer_message", Sel(1) + m.SerializeAsString());
+  mq::v1::MessageExt ext;
+  *ext.mutable_message() = m;
+  (*ext.mutable_system_properties())["UNIQ_KEY"] = "id";
+  Put("message_properties", "message_ext", Sel(2) + ext.SerializeAsString());
+}
+
+void Recovery() {
+  constexpr int32_t kSegment = 4096;  // commit_log_recovery_fuzz.cc
+  std::string seg;
+  for (int i = 0; i < 3; ++i) {
+    seg += Record("TopicTest", "message " + std::to_string(i), "TagA", static_cast<int64_t>(seg.size()));
+  }
+  Put("commit_log_recovery", "one_segment", Sel(0) + seg);
+  Put("commit_log_recovery", "clean_with_checkpoint",
+      Sel(3) + Sel(static_cast<int>(seg.size() >> 8)) + Sel(static_cast<int>(seg.size() & 0xFF)) + seg);
+  std::string two = seg;
+  std::string blank(static_cast<size_t>(kSegment) - two.size(), '\0');
+  mq::store::EncodeBlank(blank.data(), static_cast<int32_t>(blank.size()));
+  two += blank;
+  two += Record("TopicTest", "in the second segment", "", kSegment);
+  Put("commit_log_recovery", "rolled", Sel(0) + two);
+  Put("commit_log_recovery", "torn_tail", Sel(0) + seg.substr(0, seg.size() - 7));
+}
+
+void Config() {
+  Put("config_file", "broker.conf",
+      Sel(0) +
+          "# broker\nbrokerClusterName = DefaultCluster\nbrokerName = broker-a\nbrokerId = 0\n"
+          "namesrvAddr = 127.0.0.1:9876;127.0.0.2:9876\nlistenPort = 10911\ndeleteWhen = 04\n"
+          "fileReservedTime = 48\nbrokerRole = ASYNC_MASTER\nflushDiskType = ASYNC_FLUSH\n"
+          "mappedFileSizeCommitLog = 1073741824\nslaveReadEnable = true\n");
+  Put("config_file", "broker-slave.conf",
+      std::string("\0", 1) +
+          "brokerName=broker-a\nbrokerId=1\nbrokerRole=SLAVE\nhaMasterAddress=127.0.0.1:10912\n"
+          "storePathRootDir=/tmp/store\n! bang comment\n");
+  Put("config_file", "namesrv.conf", Sel(1) + "listenPort = 9876\nscanNotActiveBrokerInterval = 5000\n");
+}
+
+void Metadata() {
+  const std::string dir = fs::temp_directory_path().string() + "/mq-make-corpus";
+  fs::remove_all(dir);
+  {
+    mq::broker::TopicConfigManager::Options options;
+    options.cluster_name = "DefaultCluster";
+    options.broker_name = "broker-a";
+    mq::broker::TopicConfigManager topics(dir, options, mq::SystemClock::Default());
+    if (!topics.Load().ok()) std::abort();
+    mq::v1::TopicConfig t;
+    t.set_topic_name("TopicTest");
+    t.set_read_queue_nums(4);
+    t.set_write_queue_nums(4);
+    t.set_perm(6);
+    if (!topics.CreateOrUpdate(t).ok()) std::abort();
+    mq::broker::SubscriptionGroupManager groups(dir);
+    if (!groups.Load().ok()) std::abort();
+    mq::v1::SubscriptionGroupConfig g;
+    g.set_group_name("GroupA");
+    g.set_consume_enable(true);
+    g.set_retry_queue_nums(1);
+    g.set_retry_max_times(16);
+    if (!groups.CreateOrUpdate(g).ok()) std::abort();
+    mq::broker::ConsumerOffsetManager offsets(dir);
+    offsets.Commit("GroupA", "TopicTest", 0, 42);
+    offsets.Commit("GroupA", "TopicTest", 3, 7);
+    if (!offsets.Persist().ok()) std::abort();
+    mq::store::StoreCheckpoint cp{4096, 2048, 1700000000000, 1700000000000};
+    if (!cp.Save(dir + "/checkpoint").ok()) std::abort();
+  }
+  auto read = [&dir](const std::string& name) { return *mq::ReadFileToString(dir + "/" + name); };
+  Put("metadata_files", "topics", Sel(0) + read("topics.json"));
+  Put("metadata_files", "groups", Sel(1) + read("subscriptionGroup.json"));
+  Put("metadata_files", "offsets", Sel(2) + read("consumerOffset.json"));
+  Put("metadata_files", "checkpoint", Sel(3) + read("checkpoint"));
+  std::string bad_main = "{\"topics\": [";
+  Put("metadata_files", "offsets_with_bak",
+      Sel(6) + Sel(static_cast<int>(bad_main.size())) + bad_main + read("consumerOffset.json"));
+  fs::remove_all(dir);
+}
+
+void Requests() {
+  for (const auto& s : mq::fuzz::BrokerSamples("TopicTest", "GroupA")) {
+    Put("broker_requests", "rpc_" + std::to_string(s.method), Sel(s.method) + s.bytes);
+  }
+  for (const auto& s : mq::fuzz::NamesrvSamples("TopicTest", "127.0.0.1:10911")) {
+    Put("namesrv_requests", "rpc_" + std::to_string(s.method), Sel(s.method) + s.bytes);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: %s CORPUS_DIR   (e.g. tests/fuzz/corpus)\n", argv[0]);
+    return 2;
+  }
+  mq::LogOptions quiet;
+  quiet.level = "off";
+  quiet.to_stderr = false;
+  (void)mq::InitLogging(quiet);
+  g_root = argv[1];
+  Records();
+  Properties();
+  Recovery();
+  Config();
+  Metadata();
+  Requests();
+  return 0;
+}
