@@ -149,6 +149,9 @@ std::vector<int64_t> IndexService::Query(std::string_view topic, std::string_vie
   std::vector<int64_t> out;
   std::string full = fmt::format("{}#{}", topic, key);
   int32_t hash = KeyHash(full);
+  // Entries keep seconds, so an entry matches from one second before begin_ms; clamped, since
+  // begin_ms comes from requests and may be as small as INT64_MIN.
+  const int64_t from_ms = begin_ms > INT64_MIN + 999 ? begin_ms - 999 : INT64_MIN;
   std::lock_guard<std::mutex> lock(mu_);
   for (auto it = files_.rbegin(); it != files_.rend() && static_cast<int>(out.size()) < max_num; ++it) {
     const File& file = **it;
@@ -159,7 +162,7 @@ std::vector<int64_t> IndexService::Query(std::string_view topic, std::string_vie
          ++steps) {
       int32_t pos = file.EntryPos(n);
       int64_t ts = file.begin_ts() + int64_t{file.Get32(pos + 12)} * 1000;
-      if (file.Get32(pos) == hash && ts >= begin_ms - 999 && ts <= end_ms) {
+      if (file.Get32(pos) == hash && ts >= from_ms && ts <= end_ms) {
         int64_t phy = file.Get64(pos + 4);
         if (std::find(out.begin(), out.end(), phy) == out.end()) out.push_back(phy);
       }
