@@ -8,6 +8,7 @@ MQ_DEBIAN_PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libspdlog-dev libfmt-dev libasio-dev libcli11-dev libgtest-dev libgmock-dev
   libfuse3-dev fuse3
+  clang  # libFuzzer targets (tools/fuzz.sh)
 )
 
 mq_ensure_deps() {

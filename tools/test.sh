@@ -5,6 +5,8 @@
 #   ./tools/test.sh --asan          the full suite under AddressSanitizer + UBSan (build-asan/)
 #   ./tools/test.sh -L unit         extra arguments go to ctest (here: unit tests only)
 #   ./tools/test.sh -L soak         the soak run (minutes; label soak), left out otherwise
+# The default run also fuzzes every libFuzzer target for a few seconds (tools/fuzz.sh; about a
+# minute in all, skipped with the reason when clang/libFuzzer is missing, or MQ_SKIP_FUZZ=1).
 set -euo pipefail
 source "$(dirname "$0")/deps.sh"
 mq_ensure_deps
@@ -29,3 +31,7 @@ for arg in "$@"; do
   if [[ "$arg" == *soak* ]]; then label_args=(); fi
 done
 ctest --output-on-failure -j "$(nproc 2>/dev/null || echo 2)" --timeout 300 "${label_args[@]}" "$@"
+if [[ $# -eq 0 && "$build_dir" == "$MQ_ROOT/build" && "${MQ_SKIP_FUZZ:-0}" != 1 ]]; then
+  echo "==> fuzzing"
+  "$MQ_ROOT/tools/fuzz.sh"
+fi

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <functional>
 #include <future>
 #include <memory>
@@ -128,6 +129,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!harness || ++inputs % kInputsPerHarness == 0) {
     harness.reset();
     harness = std::make_unique<BrokerHarness>();
+    // Shut the broker down before the statics it uses (SystemClock, loggers) are destroyed:
+    // a handler registered after they were constructed runs before their destructors.
+    static const bool registered = [] { return std::atexit([] { harness.reset(); }) == 0; }();
+    (void)registered;
   }
   std::string_view payload(reinterpret_cast<const char*>(data) + 1, size - 1);
   rpcs[data[0] % rpcs.size()](*harness, payload);
