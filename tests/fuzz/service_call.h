@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <thread>
 
 #include "fuzz_support.h"
 
@@ -52,6 +53,9 @@ void CallUnary(Service& service,
   grpc::testing::DefaultReactorTestPeer peer(&ctx, [done](grpc::Status s) { done->set_value(std::move(s)); });
   (service.*method)(&ctx, &request, &response);
   CheckGrpc(WaitOrDie(future, rpc), rpc);
+  // The test reactor calls our callback before it marks itself finished; a handler finishing
+  // on another thread (GetConsumerIds) may still be inside Finish(), so ctx must outlive it.
+  while (!peer.test_status_set()) std::this_thread::yield();
 }
 
 }  // namespace mq::fuzz

@@ -66,8 +66,10 @@ int64_t ProtoMutator::WildInt() {
   return kValues[Pick(std::size(kValues))];
 }
 
-std::string ProtoMutator::WildString() {
-  switch (Pick(10)) {
+std::string ProtoMutator::WildString(bool allow_big) {
+  size_t choice = Pick(10);
+  if (choice == 2 && !allow_big) choice = 1;
+  switch (choice) {
     case 0:
       return "";
     case 1:
@@ -101,7 +103,9 @@ void ProtoMutator::MutateField(Message* m, const FieldDescriptor* f, int depth) 
       r->ClearField(m, f);
       return;
     }
-    const int adds = Pick(3) == 0 ? 200 + static_cast<int>(Pick(800)) : 1 + static_cast<int>(Pick(3));
+    // Many elements only at the top level: nested growth would multiply into gigabytes.
+    const int adds =
+        depth == 0 && Pick(3) == 0 ? 200 + static_cast<int>(Pick(800)) : 1 + static_cast<int>(Pick(3));
     for (int i = 0; i < adds; ++i) {
       switch (f->cpp_type()) {
         case FieldDescriptor::CPPTYPE_MESSAGE: {
@@ -110,7 +114,7 @@ void ProtoMutator::MutateField(Message* m, const FieldDescriptor* f, int depth) 
           break;
         }
         case FieldDescriptor::CPPTYPE_STRING:
-          r->AddString(m, f, WildString());
+          r->AddString(m, f, WildString(/*allow_big=*/false));
           break;
         case FieldDescriptor::CPPTYPE_INT32:
           r->AddInt32(m, f, static_cast<int32_t>(WildInt()));
@@ -129,7 +133,7 @@ void ProtoMutator::MutateField(Message* m, const FieldDescriptor* f, int depth) 
       if (depth < 4) MutateMessage(r->MutableMessage(m, f), depth + 1);
       break;
     case FieldDescriptor::CPPTYPE_STRING:
-      r->SetString(m, f, WildString());
+      r->SetString(m, f, WildString(/*allow_big=*/depth == 0));
       break;
     case FieldDescriptor::CPPTYPE_INT32:
       r->SetInt32(m, f, static_cast<int32_t>(WildInt()));
@@ -176,7 +180,7 @@ std::string ProtoMutator::WithUnknownFields(const std::string& valid) {
     };
     varint(key);
     if (length_delimited) {
-      std::string payload = WildString().substr(0, 64);
+      std::string payload = WildString(/*allow_big=*/false).substr(0, 64);
       varint(payload.size());
       out += payload;
     } else {

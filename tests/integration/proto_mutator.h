@@ -39,7 +39,9 @@ class ProtoMutator {
   size_t Pick(size_t n) { return static_cast<size_t>(rng_() % n); }
   void MutateMessage(google::protobuf::Message* m, int depth);
   void MutateField(google::protobuf::Message* m, const google::protobuf::FieldDescriptor* f, int depth);
-  std::string WildString();
+  // allow_big: may return 64-128 KiB (never for repeated elements, so that a request stays
+  // within a few MiB: the test is about content, the size limits have their own tests).
+  std::string WildString(bool allow_big);
   int64_t WildInt();
 
   std::mt19937_64 rng_;
