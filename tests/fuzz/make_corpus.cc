@@ -2,7 +2,7 @@
 //   build/bin/fuzz_make_corpus tests/fuzz/corpus
 // The seeds are well-formed inputs produced by the product's own encoders (records, JSON
 // tables, checkpoint, serialized requests), so mutations start from the valid format.
-// Deterministic: the same bytes on every run, so regenerating leaves git clean.
+// The same bytes on every run, except the DataVersion timestamps inside the metadata seeds.
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
