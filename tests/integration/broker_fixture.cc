@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "common/rpc/grpc_defaults.h"
+#include "grpc_test_util.h"
 #include "testutil/wait.h"
 
 namespace mq::testing {
@@ -64,6 +65,15 @@ int BrokerProcess::Stop() {
   auto status = process_.Wait(std::chrono::seconds(20));
   if (!status) return -1;
   return WIFEXITED(*status) ? WEXITSTATUS(*status) : 128 + WTERMSIG(*status);
+}
+
+std::string RuntimeValue(mq::v1::BrokerAdmin::Stub* admin, const std::string& key) {
+  using Admin = mq::v1::BrokerAdmin::Stub;
+  mq::v1::GetBrokerRuntimeInfoResponse info;
+  if (!Call(admin, &Admin::GetBrokerRuntimeInfo, mq::v1::GetBrokerRuntimeInfoRequest(), &info).ok())
+    return "";
+  auto it = info.table().find(key);
+  return it == info.table().end() ? "" : it->second;
 }
 
 bool WaitForMaxOffset(mq::v1::Messaging::Stub* stub, const std::string& topic, int32_t queue_id,

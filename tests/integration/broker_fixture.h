@@ -46,6 +46,10 @@ class BrokerProcess {
 bool WaitForMaxOffset(mq::v1::Messaging::Stub* stub, const std::string& topic, int32_t queue_id,
                       int64_t at_least);
 
+// One value of GetBrokerRuntimeInfo's table (e.g. "storeStatus"); "" when the call fails or
+// the key is absent.
+std::string RuntimeValue(mq::v1::BrokerAdmin::Stub* admin, const std::string& key);
+
 mq::v1::Message TextMessage(const std::string& body, const std::string& tags = "",
                             const std::string& keys = "");
 grpc::Status Send(mq::v1::Messaging::Stub* stub, const std::string& topic, int32_t queue_id,

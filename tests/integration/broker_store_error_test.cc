@@ -16,16 +16,6 @@
 namespace mq::testing {
 namespace {
 
-using Admin = mq::v1::BrokerAdmin::Stub;
-
-std::string StoreStatus(Admin* admin) {
-  mq::v1::GetBrokerRuntimeInfoResponse info;
-  if (!Call(admin, &Admin::GetBrokerRuntimeInfo, mq::v1::GetBrokerRuntimeInfoRequest(), &info).ok())
-    return "";
-  auto it = info.table().find("storeStatus");
-  return it == info.table().end() ? "" : it->second;
-}
-
 TEST(BrokerStoreErrorTest, ConsumeQueueEnospcRefusesSendsAndShowsInBrokerStatus) {
   TempDir dir;
   TmpfsMount tmpfs(dir.Sub("tmpfs"), 32 * 1024 * 1024);
@@ -34,13 +24,13 @@ TEST(BrokerStoreErrorTest, ConsumeQueueEnospcRefusesSendsAndShowsInBrokerStatus)
   // stays far below the diskSpaceWarningLevelRatio guard (that one refuses puts on its own).
   BrokerProcess broker({"", tmpfs.dir() + "/store", "broker-a", {"mappedFileSizeConsumeQueue=40000000"}});
   ASSERT_TRUE(broker.Start()) << broker.process().ReadLog();
-  EXPECT_EQ(StoreStatus(broker.admin()), "OK");
+  EXPECT_EQ(RuntimeValue(broker.admin(), "storeStatus"), "OK");
 
   // Acknowledged: the record is in the commit log. Its consume queue cannot be created.
   ASSERT_GRPC_OK(Send(broker.messaging(), "Full", 0, {TextMessage("acked")}));
   std::string status;
   ASSERT_TRUE(WaitUntil([&] {
-    status = StoreStatus(broker.admin());
+    status = RuntimeValue(broker.admin(), "storeStatus");
     return !status.empty() && status != "OK";
   })) << "storeStatus stayed '"
       << status << "'";

@@ -68,16 +68,6 @@ bool FillUp(const std::string& path, int64_t max_bytes) {
   return full;
 }
 
-using Admin = mq::v1::BrokerAdmin::Stub;
-
-std::string RuntimeValue(Admin* admin, const std::string& key) {
-  mq::v1::GetBrokerRuntimeInfoResponse info;
-  if (!Call(admin, &Admin::GetBrokerRuntimeInfo, mq::v1::GetBrokerRuntimeInfoRequest(), &info).ok())
-    return "";
-  auto it = info.table().find(key);
-  return it == info.table().end() ? "" : it->second;
-}
-
 TEST(DiskFullTest, AboveTheWarningRatioSendsAreRefusedPullsServedAndFreedSpaceResumes) {
   TempDir dir;
   TmpfsMount tmpfs(dir.Sub("tmpfs"), 32 * kMiB);

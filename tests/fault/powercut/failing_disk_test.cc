@@ -17,16 +17,6 @@
 namespace mq::testing {
 namespace {
 
-using Admin = mq::v1::BrokerAdmin::Stub;
-
-std::string StoreStatus(Admin* admin) {
-  mq::v1::GetBrokerRuntimeInfoResponse info;
-  if (!Call(admin, &Admin::GetBrokerRuntimeInfo, mq::v1::GetBrokerRuntimeInfoRequest(), &info).ok())
-    return "";
-  auto it = info.table().find("storeStatus");
-  return it == info.table().end() ? "" : it->second;
-}
-
 std::string RunMqadmin(const std::string& args) {
   std::string cmd = BinaryPath("mqadmin") + " " + args + " 2>&1";
   std::string out;
@@ -54,7 +44,7 @@ TEST_P(FailingDiskTest, LatchRefusesSendsWithTheCauseAndBrokerStatusShowsIt) {
   CrashHarness h(/*sync_flush=*/true);
   if (!h.usable()) GTEST_SKIP() << h.skip_reason();
   ASSERT_TRUE(h.StartBroker());
-  ASSERT_EQ(StoreStatus(h.broker().admin()), "OK");
+  ASSERT_EQ(RuntimeValue(h.broker().admin(), "storeStatus"), "OK");
   for (int i = 0; i < 20; ++i) {
     ASSERT_GRPC_OK(Send(h.broker().messaging(), CrashHarness::kTopic, 0,
                         {TextMessage(CrashBody("pre" + std::to_string(i)))}));
@@ -82,7 +72,7 @@ TEST_P(FailingDiskTest, LatchRefusesSendsWithTheCauseAndBrokerStatusShowsIt) {
   ASSERT_TRUE(refused) << "no send failed; fs: " << h.mount().Command("status");
   std::string status;
   ASSERT_TRUE(WaitUntil([&] {
-    status = StoreStatus(h.broker().admin());
+    status = RuntimeValue(h.broker().admin(), "storeStatus");
     return !status.empty() && status != "OK";
   }));
   EXPECT_NE(status.find(std::strerror(EIO)), std::string::npos) << status;
