@@ -36,39 +36,26 @@ TEST(AsyncFlushCrashTest, RecoversAConsistentPrefixAfterRandomCuts) {
               static_cast<long long>(h.lost_acked()));
 }
 
-struct Moment {
-  const char* name;
-  const char* op;
-  const char* glob;
-  int nth;
-};
-void PrintTo(const Moment& m, std::ostream* os) { *os << m.name; }
-
-class AsyncFlushNamedCutTest : public ::testing::TestWithParam<Moment> {};
+class AsyncFlushNamedCutTest : public ::testing::TestWithParam<CutMoment> {};
 
 TEST_P(AsyncFlushNamedCutTest, RecoversAConsistentPrefix) {
-  const Moment& m = GetParam();
+  const CutMoment& m = GetParam();
   CrashHarness h(/*sync_flush=*/false);
   if (!h.usable()) GTEST_SKIP() << h.skip_reason();
   ASSERT_TRUE(h.StartBroker());
   for (int round = 0; round < 2; ++round) {
-    ASSERT_TRUE(h.mount().Arm(m.op, m.glob, m.nth));
-    h.StartLoad(2);
-    ASSERT_TRUE(h.mount().WaitFrozen(std::chrono::seconds(30)))
-        << m.name << " never reached: " << h.mount().Command("status");
-    ASSERT_TRUE(h.PowerCut()) << m.name;
-    ASSERT_TRUE(h.StartBroker()) << m.name << " restart";
+    ASSERT_TRUE(h.CutUnderLoadAt(m, /*load_threads=*/2));
     ASSERT_TRUE(h.VerifyConsistentPrefix(kDurableAfter)) << m.name << " round " << round;
   }
 }
 
 INSTANTIATE_TEST_SUITE_P(Moments, AsyncFlushNamedCutTest,
-                         ::testing::Values(Moment{"MidCommitLogFlush", "write", "*/commitlog/*", 40},
-                                           Moment{"MidSegmentRoll", "create", "*/commitlog/*", 3},
-                                           Moment{"MidCheckpoint", "rename", "*/checkpoint.tmp", 2},
-                                           Moment{"MidConsumeQueueWrite", "write", "*/consumequeue/*", 9},
-                                           Moment{"MidIndexFlush", "fsync", "*/index/*", 2}),
-                         [](const auto& param_info) { return std::string(param_info.param.name); });
+                         ::testing::Values(CutMoment{"MidCommitLogFlush", "write", "*/commitlog/*", 40},
+                                           CutMoment{"MidSegmentRoll", "create", "*/commitlog/*", 3},
+                                           CutMoment{"MidCheckpoint", "rename", "*/checkpoint.tmp", 2},
+                                           CutMoment{"MidConsumeQueueWrite", "write", "*/consumequeue/*", 9},
+                                           CutMoment{"MidIndexFlush", "fsync", "*/index/*", 2}),
+                         CutMomentName);
 
 }  // namespace
 }  // namespace mq::testing

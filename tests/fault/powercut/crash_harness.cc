@@ -112,6 +112,24 @@ void CrashHarness::Produce(int thread_index) {
   }
 }
 
+void PrintTo(const CutMoment& m, std::ostream* os) {
+  *os << m.name << " (" << m.op << " " << m.glob << " #" << m.nth << ")";
+}
+
+std::string CutMomentName(const ::testing::TestParamInfo<CutMoment>& info) { return info.param.name; }
+
+AssertionResult CrashHarness::CutUnderLoadAt(const CutMoment& m, int load_threads) {
+  if (!mount_.Arm(m.op, m.glob, m.nth)) return ::testing::AssertionFailure() << m.name << ": arm failed";
+  StartLoad(load_threads);
+  if (!mount_.WaitFrozen(std::chrono::seconds(30))) {
+    return ::testing::AssertionFailure()
+           << m.name << " never reached: " << mount_.Command("status") << " acked=" << acked_count();
+  }
+  if (AssertionResult cut = PowerCut(); !cut) return cut << " (" << m.name << ")";
+  if (AssertionResult up = StartBroker(); !up) return up << " (" << m.name << " restart)";
+  return ::testing::AssertionSuccess();
+}
+
 AssertionResult CrashHarness::PowerCut() {
   stop_ = true;  // producers finish their in-flight send and stop
   if (mount_.Command("status").find(" frozen=1") == std::string::npos) {

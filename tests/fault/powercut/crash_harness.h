@@ -33,6 +33,18 @@ struct AckedMessage {
   std::chrono::steady_clock::time_point acked_at;
 };
 
+// A named moment to cut at: just before the `nth` operation `op` on a path matching `glob`
+// (PowercutMount::Arm). A test parameter of the crash tests.
+struct CutMoment {
+  const char* name;
+  const char* op;
+  const char* glob;
+  int nth;
+};
+void PrintTo(const CutMoment& m, std::ostream* os);
+// The test name suffix of a CutMoment parameter.
+std::string CutMomentName(const ::testing::TestParamInfo<CutMoment>& info);
+
 class CrashHarness {
  public:
   static constexpr int kQueues = 4;
@@ -55,6 +67,8 @@ class CrashHarness {
   size_t acked_count();
   // Cuts now (unless a cut already happened, e.g. an armed one), reaps the broker, remounts.
   ::testing::AssertionResult PowerCut();
+  // Arms the moment, runs `load_threads` producers until it is reached, cuts and restarts.
+  ::testing::AssertionResult CutUnderLoadAt(const CutMoment& m, int load_threads);
 
   // SYNC_FLUSH: every acknowledged message is served at its queue offset, byte-exact, with
   // its msgId and offsetMsgId; every served message is intact.

@@ -107,18 +107,10 @@ class MetadataLoad {
   return ::testing::AssertionSuccess();
 }
 
-struct Moment {
-  const char* name;
-  const char* op;
-  const char* glob;
-  int nth;
-};
-void PrintTo(const Moment& m, std::ostream* os) { *os << m.name; }
-
-class MetadataCrashTest : public ::testing::TestWithParam<Moment> {};
+class MetadataCrashTest : public ::testing::TestWithParam<CutMoment> {};
 
 TEST_P(MetadataCrashTest, AcknowledgedMetadataSurvivesTheCut) {
-  const Moment& m = GetParam();
+  const CutMoment& m = GetParam();
   CrashHarness h(/*sync_flush=*/true);
   if (!h.usable()) GTEST_SKIP() << h.skip_reason();
   ASSERT_TRUE(h.StartBroker());
@@ -151,14 +143,14 @@ TEST_P(MetadataCrashTest, AcknowledgedMetadataSurvivesTheCut) {
 
 INSTANTIATE_TEST_SUITE_P(
     Moments, MetadataCrashTest,
-    ::testing::Values(Moment{"RandomMoment", "", "", 0},
-                      Moment{"MidTopicsWrite", "write", "*/config/topics.json.tmp", 4},
-                      Moment{"MidTopicsRename", "rename", "*/config/topics.json.tmp", 3},
-                      Moment{"MidTopicsBackup", "fsync", "*/config/topics.json.bak.tmp", 2},
-                      Moment{"MidGroupsRename", "rename", "*/config/subscriptionGroup.json.tmp", 3},
-                      Moment{"MidOffsetsWrite", "write", "*/config/consumerOffset.json.tmp", 2},
-                      Moment{"MidConfigDirFsync", "fsyncdir", "*/config", 5}),
-    [](const auto& param_info) { return std::string(param_info.param.name); });
+    ::testing::Values(CutMoment{"RandomMoment", "", "", 0},
+                      CutMoment{"MidTopicsWrite", "write", "*/config/topics.json.tmp", 4},
+                      CutMoment{"MidTopicsRename", "rename", "*/config/topics.json.tmp", 3},
+                      CutMoment{"MidTopicsBackup", "fsync", "*/config/topics.json.bak.tmp", 2},
+                      CutMoment{"MidGroupsRename", "rename", "*/config/subscriptionGroup.json.tmp", 3},
+                      CutMoment{"MidOffsetsWrite", "write", "*/config/consumerOffset.json.tmp", 2},
+                      CutMoment{"MidConfigDirFsync", "fsyncdir", "*/config", 5}),
+    CutMomentName);
 
 }  // namespace
 }  // namespace mq::testing

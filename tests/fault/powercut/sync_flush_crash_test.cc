@@ -30,47 +30,33 @@ TEST(SyncFlushCrashTest, EveryAckSurvivesRandomCutsUnderLoad) {
   RecordProperty("acked", static_cast<int>(h.acked_count()));
 }
 
-struct Moment {
-  const char* name;
-  const char* op;
-  const char* glob;
-  int nth;
-};
-void PrintTo(const Moment& m, std::ostream* os) {
-  *os << m.name << " (" << m.op << " " << m.glob << " #" << m.nth << ")";
-}
-
-class SyncFlushNamedCutTest : public ::testing::TestWithParam<Moment> {};
+class SyncFlushNamedCutTest : public ::testing::TestWithParam<CutMoment> {};
 
 TEST_P(SyncFlushNamedCutTest, EveryAckSurvivesTheCut) {
-  const Moment& m = GetParam();
+  const CutMoment& m = GetParam();
   CrashHarness h(/*sync_flush=*/true);
   if (!h.usable()) GTEST_SKIP() << h.skip_reason();
   // Twice per moment: the second cut hits a store that already recovered from the first.
   ASSERT_TRUE(h.StartBroker());
   for (int round = 0; round < 2; ++round) {
-    ASSERT_TRUE(h.mount().Arm(m.op, m.glob, m.nth));
-    h.StartLoad(2);
-    ASSERT_TRUE(h.mount().WaitFrozen(std::chrono::seconds(30)))
-        << m.name << " never reached: " << h.mount().Command("status") << " acked=" << h.acked_count();
-    ASSERT_TRUE(h.PowerCut()) << m.name;
-    ASSERT_TRUE(h.StartBroker()) << m.name << " restart";
+    ASSERT_TRUE(h.CutUnderLoadAt(m, /*load_threads=*/2));
     ASSERT_TRUE(h.VerifyEveryAckPresent()) << m.name << " round " << round;
   }
 }
 
 INSTANTIATE_TEST_SUITE_P(Moments, SyncFlushNamedCutTest,
-                         ::testing::Values(Moment{"MidAppend", "write", "*/commitlog/*", 150},
-                                           Moment{"MidAppendFsync", "fsync", "*/commitlog/*", 90},
-                                           Moment{"MidSegmentRollCreate", "create", "*/commitlog/*", 3},
-                                           Moment{"MidSegmentRollDirFsync", "fsyncdir", "*/commitlog", 3},
-                                           Moment{"MidCheckpointWrite", "write", "*/checkpoint.tmp", 3},
-                                           Moment{"MidCheckpointRename", "rename", "*/checkpoint.tmp", 2},
-                                           Moment{"MidConsumeQueueWrite", "write", "*/consumequeue/*", 60},
-                                           Moment{"MidConsumeQueueFsync", "fsync", "*/consumequeue/*", 6},
-                                           Moment{"MidConsumeQueueRoll", "create", "*/consumequeue/*/*/*", 6},
-                                           Moment{"MidIndexWrite", "write", "*/index/*", 20}),
-                         [](const auto& param_info) { return std::string(param_info.param.name); });
+                         ::testing::Values(CutMoment{"MidAppend", "write", "*/commitlog/*", 150},
+                                           CutMoment{"MidAppendFsync", "fsync", "*/commitlog/*", 90},
+                                           CutMoment{"MidSegmentRollCreate", "create", "*/commitlog/*", 3},
+                                           CutMoment{"MidSegmentRollDirFsync", "fsyncdir", "*/commitlog", 3},
+                                           CutMoment{"MidCheckpointWrite", "write", "*/checkpoint.tmp", 3},
+                                           CutMoment{"MidCheckpointRename", "rename", "*/checkpoint.tmp", 2},
+                                           CutMoment{"MidConsumeQueueWrite", "write", "*/consumequeue/*", 60},
+                                           CutMoment{"MidConsumeQueueFsync", "fsync", "*/consumequeue/*", 6},
+                                           CutMoment{"MidConsumeQueueRoll", "create", "*/consumequeue/*/*/*",
+                                                     6},
+                                           CutMoment{"MidIndexWrite", "write", "*/index/*", 20}),
+                         CutMomentName);
 
 }  // namespace
 }  // namespace mq::testing
