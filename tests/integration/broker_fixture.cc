@@ -76,6 +76,24 @@ std::string RuntimeValue(mq::v1::BrokerAdmin::Stub* admin, const std::string& ke
   return it == info.table().end() ? "" : it->second;
 }
 
+void CreateTopic(BrokerProcess& b, const std::string& topic, int queues) {
+  mq::v1::CreateTopicRequest req;
+  req.mutable_config()->set_topic_name(topic);
+  req.mutable_config()->set_read_queue_nums(queues);
+  req.mutable_config()->set_write_queue_nums(queues);
+  req.mutable_config()->set_perm(6);
+  mq::v1::CreateTopicResponse resp;
+  ASSERT_GRPC_OK(Call(b.admin(), &mq::v1::BrokerAdmin::Stub::CreateTopic, req, &resp));
+}
+
+bool HasTopic(BrokerProcess& b, const std::string& topic) {
+  mq::v1::GetTopicConfigRequest req;
+  req.set_topic(topic);
+  mq::v1::GetTopicConfigResponse resp;
+  return Call(b.admin(), &mq::v1::BrokerAdmin::Stub::GetTopicConfig, req, &resp).ok() &&
+         resp.configs_size() == 1;
+}
+
 bool WaitForMaxOffset(mq::v1::Messaging::Stub* stub, const std::string& topic, int32_t queue_id,
                       int64_t at_least) {
   return WaitUntil(

@@ -50,6 +50,10 @@ bool WaitForMaxOffset(mq::v1::Messaging::Stub* stub, const std::string& topic, i
 // the key is absent.
 std::string RuntimeValue(mq::v1::BrokerAdmin::Stub* admin, const std::string& key);
 
+// Creates `topic` with `queues` read/write queues through the admin API (asserts success).
+void CreateTopic(BrokerProcess& b, const std::string& topic, int queues);
+bool HasTopic(BrokerProcess& b, const std::string& topic);
+
 mq::v1::Message TextMessage(const std::string& body, const std::string& tags = "",
                             const std::string& keys = "");
 grpc::Status Send(mq::v1::Messaging::Stub* stub, const std::string& topic, int32_t queue_id,

@@ -63,24 +63,6 @@ std::vector<mq::v1::MessageExt> PullN(Stub* stub, const std::string& topic, int3
   return out;
 }
 
-bool HasTopic(BrokerProcess& b, const std::string& topic) {
-  mq::v1::GetTopicConfigRequest req;
-  req.set_topic(topic);
-  mq::v1::GetTopicConfigResponse resp;
-  return Call(b.admin(), &mq::v1::BrokerAdmin::Stub::GetTopicConfig, req, &resp).ok() &&
-         resp.configs_size() == 1;
-}
-
-void CreateTopic(BrokerProcess& b, const std::string& topic, int queues) {
-  mq::v1::CreateTopicRequest req;
-  req.mutable_config()->set_topic_name(topic);
-  req.mutable_config()->set_read_queue_nums(queues);
-  req.mutable_config()->set_write_queue_nums(queues);
-  req.mutable_config()->set_perm(6);
-  mq::v1::CreateTopicResponse resp;
-  ASSERT_GRPC_OK(Call(b.admin(), &mq::v1::BrokerAdmin::Stub::CreateTopic, req, &resp));
-}
-
 std::optional<int64_t> QueryOffset(BrokerProcess& b, const std::string& group, const std::string& topic,
                                    int32_t queue_id) {
   mq::v1::QueryConsumerOffsetRequest req;

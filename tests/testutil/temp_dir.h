@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace mq::testing {
 
@@ -19,5 +20,8 @@ class TempDir {
  private:
   std::string path_;
 };
+
+// The regular files below `dir`, recursively, sorted by path; none when `dir` is missing.
+std::vector<std::string> RegularFilesUnder(const std::string& dir);
 
 }  // namespace mq::testing

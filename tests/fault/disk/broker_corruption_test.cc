@@ -34,29 +34,18 @@ uint64_t EnvOr(const char* name, uint64_t fallback) {
   return v != nullptr && *v != '\0' ? std::strtoull(v, nullptr, 10) : fallback;
 }
 
-std::vector<std::string> FilesUnder(const std::string& dir) {
-  std::vector<std::string> out;
-  std::error_code ec;
-  if (!fs::exists(dir, ec)) return out;
-  for (const auto& e : fs::recursive_directory_iterator(dir, ec)) {
-    if (e.is_regular_file()) out.push_back(e.path().string());
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
 // Damages one file of the stopped broker's store, chosen by `target`; describes what it did.
 std::string Damage(const std::string& store, int target, std::mt19937_64& rng, std::string* damaged) {
   std::vector<std::string> files;
   switch (target) {
     case 0:
-      files = FilesUnder(store + "/commitlog");
+      files = RegularFilesUnder(store + "/commitlog");
       break;
     case 1:
-      files = FilesUnder(store + "/consumequeue/" + kTopic);
+      files = RegularFilesUnder(store + "/consumequeue/" + kTopic);
       break;
     case 2:
-      files = FilesUnder(store + "/index");
+      files = RegularFilesUnder(store + "/index");
       break;
     case 3:
       files = {store + "/checkpoint"};

@@ -27,6 +27,7 @@
 namespace mq::store::testing {
 namespace {
 namespace fs = std::filesystem;
+using mq::testing::RegularFilesUnder;
 using mq::testing::TempDir;
 using mq::testing::WaitUntil;
 
@@ -57,17 +58,6 @@ const char* TargetName(Target t) {
   return "?";
 }
 
-std::vector<std::string> FilesOf(const std::string& dir) {
-  std::vector<std::string> out;
-  std::error_code ec;
-  if (!fs::exists(dir, ec)) return out;
-  for (const auto& e : fs::recursive_directory_iterator(dir, ec)) {
-    if (e.is_regular_file()) out.push_back(e.path().string());
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
 // Bytes up to the last non-zero one: flips aimed there hit written data, not the zero tail.
 int64_t UsedLength(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -85,13 +75,13 @@ std::string Corrupt(const std::string& root, std::mt19937_64& rng, std::string* 
   std::vector<std::string> files;
   switch (target) {
     case Target::kCommitLog:
-      files = FilesOf(root + "/commitlog");
+      files = RegularFilesUnder(root + "/commitlog");
       break;
     case Target::kConsumeQueue:
-      files = FilesOf(root + "/consumequeue");
+      files = RegularFilesUnder(root + "/consumequeue");
       break;
     case Target::kIndex:
-      files = FilesOf(root + "/index");
+      files = RegularFilesUnder(root + "/index");
       break;
     case Target::kCheckpoint:
       files = {root + "/checkpoint"};
@@ -349,7 +339,7 @@ TEST(StoreCorruptionTest, DamagedIndexCountAndSlotsDoNotReadOutsideTheFile) {
     }
     ASSERT_TRUE(WaitUntil([&] { return Dispatched(store); }));
   }
-  auto files = FilesOf(options.store_path_root_dir + "/index");
+  auto files = RegularFilesUnder(options.store_path_root_dir + "/index");
   ASSERT_EQ(files.size(), 1u);
   {
     std::fstream f(files[0], std::ios::in | std::ios::out | std::ios::binary);

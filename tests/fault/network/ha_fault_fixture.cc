@@ -14,38 +14,11 @@ namespace mq::testing {
 
 using namespace std::chrono_literals;
 
-std::string Info(BrokerProcess& b, const std::string& key) {
-  mq::v1::GetBrokerRuntimeInfoResponse resp;
-  if (!Call(b.admin(), &mq::v1::BrokerAdmin::Stub::GetBrokerRuntimeInfo,
-            mq::v1::GetBrokerRuntimeInfoRequest(), &resp)
-           .ok()) {
-    return "";
-  }
-  auto it = resp.table().find(key);
-  return it == resp.table().end() ? "" : it->second;
-}
+std::string Info(BrokerProcess& b, const std::string& key) { return RuntimeValue(b.admin(), key); }
 
 int64_t InfoInt(BrokerProcess& b, const std::string& key) {
   const std::string v = Info(b, key);
   return v.empty() ? 0 : std::stoll(v);
-}
-
-void CreateTopic(BrokerProcess& b, const std::string& topic, int queues) {
-  mq::v1::CreateTopicRequest req;
-  req.mutable_config()->set_topic_name(topic);
-  req.mutable_config()->set_read_queue_nums(queues);
-  req.mutable_config()->set_write_queue_nums(queues);
-  req.mutable_config()->set_perm(6);
-  mq::v1::CreateTopicResponse resp;
-  ASSERT_GRPC_OK(Call(b.admin(), &mq::v1::BrokerAdmin::Stub::CreateTopic, req, &resp));
-}
-
-bool HasTopic(BrokerProcess& b, const std::string& topic) {
-  mq::v1::GetTopicConfigRequest req;
-  req.set_topic(topic);
-  mq::v1::GetTopicConfigResponse resp;
-  return Call(b.admin(), &mq::v1::BrokerAdmin::Stub::GetTopicConfig, req, &resp).ok() &&
-         resp.configs_size() == 1;
 }
 
 int64_t QueueMaxOffset(BrokerProcess& b, const std::string& topic, int32_t queue_id) {

@@ -30,9 +30,7 @@ struct SentMessage {
 };
 
 std::string Info(BrokerProcess& b, const std::string& key);
-int64_t InfoInt(BrokerProcess& b, const std::string& key);  // 0 when absent
-void CreateTopic(BrokerProcess& b, const std::string& topic, int queues);
-bool HasTopic(BrokerProcess& b, const std::string& topic);
+int64_t InfoInt(BrokerProcess& b, const std::string& key);                             // 0 when absent
 int64_t QueueMaxOffset(BrokerProcess& b, const std::string& topic, int32_t queue_id);  // -1 on error
 // Sends one message of `body` to topic/queue; nullopt on a transport error.
 std::optional<SentMessage> SendOne(BrokerProcess& b, const std::string& topic, int32_t queue_id,
