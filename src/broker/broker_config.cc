@@ -79,6 +79,12 @@ ConfigSchema BindBrokerConfig(BrokerConfig* c) {
            "registration period (ms; RocketMQ clamps to 10-60 s)");
   s.AddInt("registerBrokerTimeoutMills", &c->registerBrokerTimeoutMills, 100, 60000,
            "registration RPC timeout (ms)");
+  s.AddInt("transactionTimeOut", &c->transactionTimeOut, 100, 7LL * 24 * 3600 * 1000,
+           "ms after which a half message is first checked");
+  s.AddInt("transactionCheckInterval", &c->transactionCheckInterval, 100, 7LL * 24 * 3600 * 1000,
+           "ms between two checks of one half message");
+  s.AddInt("transactionCheckMax", &c->transactionCheckMax, 1, 1000,
+           "checks before a half message goes to TRANS_CHECK_MAX_TIME_TOPIC");
   s.AddString("logDir", &c->logDir, "directory of broker.log (empty: stderr only)");
   s.AddEnum("logLevel", &c->logLevel, {"trace", "debug", "info", "warn", "error", "critical", "off"},
             "log level");

@@ -92,6 +92,14 @@ struct BrokerConfig {
   // --- registration
   int64_t registerNameServerPeriod = 30000;
   int64_t registerBrokerTimeoutMills = 6000;
+  // --- transactional messages (RocketMQ 5 BrokerConfig names and defaults)
+  // A half message is first checked this long (ms) after it was stored, unless its
+  // CHECK_IMMUNITY_TIME_IN_SECONDS property says otherwise.
+  int64_t transactionTimeOut = 6000;
+  // Time (ms) between two checks of one half message (4.x: 60 s; 5.x: 30 s).
+  int64_t transactionCheckInterval = 30000;
+  // Checks of one half message before it is moved to TRANS_CHECK_MAX_TIME_TOPIC.
+  int32_t transactionCheckMax = 15;
   // --- logging
   std::string logDir;
   std::string logLevel = "info";

@@ -18,10 +18,13 @@
 #include "broker/processor/admin_processor.h"
 #include "broker/processor/admin_service.h"
 #include "broker/processor/client_processor.h"
+#include "broker/processor/end_transaction_check_streams.h"
+#include "broker/processor/end_transaction_processor.h"
 #include "broker/processor/messaging_service.h"
 #include "broker/processor/pull_processor.h"
 #include "broker/processor/send_processor.h"
 #include "broker/store/message_store.h"
+#include "broker/transaction/transactional_message_service.h"
 #include "common/clock.h"
 #include "common/heap.h"
 #include "common/logging.h"
@@ -133,6 +136,27 @@ Status BrokerController::Start() {
   client_ = std::make_unique<ClientProcessor>(ctx);
   messaging_ = std::make_unique<MessagingService>(send_.get(), pull_.get(), client_.get(),
                                                   config_.sendRequestMemoryQuota);
+  check_streams_ = std::make_unique<TransactionCheckStreams>();
+  if (!IsSlave(config_)) {
+    txn::TransactionOptions txn_options;
+    txn_options.transaction_timeout_ms = config_.transactionTimeOut;
+    txn_options.check_interval_ms = config_.transactionCheckInterval;
+    txn_options.check_max = config_.transactionCheckMax;
+    txn_options.broker_name = config_.brokerName;
+    txn_options.progress_path = config_dir + "/transactionProgress";
+    transactions_ = std::make_unique<txn::TransactionalMessageService>(
+        txn_options, store_.get(), topics_.get(), check_streams_.get(),
+        [this] { ha_service_->NotifyAppended(); }, clock);
+    if (Status s = transactions_->Start(); !s.ok()) {
+      transactions_.reset();
+      ha_service_->Shutdown();
+      store_->Shutdown();
+      executor_.Shutdown();
+      return s;
+    }
+  }
+  end_transaction_ = std::make_unique<EndTransactionProcessor>(ctx, transactions_.get());
+  messaging_->SetTransactions(end_transaction_.get(), check_streams_.get());
   admin_processor_ = std::make_unique<AdminProcessor>(ctx, start_ms_);
   admin_processor_->set_runtime_info_hook([this](std::map<std::string, std::string>* table) {
     if (ha_service_) ha_service_->AddRuntimeInfo(table);
@@ -143,6 +167,7 @@ Status BrokerController::Start() {
   auto started = rpc::StartServer(config_.bindAddress, config_.listenPort, {messaging_.get(), admin_.get()},
                                   "listenPort", ServerLimitsOf(config_));
   if (!started.ok()) {
+    if (transactions_) transactions_->Shutdown();
     if (ha_service_) ha_service_->Shutdown();
     store_->Shutdown();
     executor_.Shutdown();
@@ -231,6 +256,10 @@ void BrokerController::Shutdown() {
   if (!started_) return;
   started_ = false;
   auto log = Logger("broker");
+  // The check thread appends to the store and wakes replication: stop it before both.
+  if (transactions_) transactions_->Shutdown();
+  // Open check streams would hold the server's drain until its deadline.
+  check_streams_->CloseAll();
   // The slave's metadata sync may touch topics (and so the registrar): stop it first.
   if (ha_client_) ha_client_->Shutdown();
   if (registrar_) registrar_->Shutdown(/*unregister=*/true);

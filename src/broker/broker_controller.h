@@ -45,6 +45,11 @@ class MessagingService;
 class AdminService;
 class AdminProcessor;
 class NamesrvRegistrar;
+class EndTransactionProcessor;
+class TransactionCheckStreams;
+namespace txn {
+class TransactionalMessageService;
+}
 
 class BrokerController {
  public:
@@ -87,6 +92,9 @@ class BrokerController {
   std::unique_ptr<AdminService> admin_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<NamesrvRegistrar> registrar_;
+  std::unique_ptr<TransactionCheckStreams> check_streams_;
+  std::unique_ptr<txn::TransactionalMessageService> transactions_;  // masters only
+  std::unique_ptr<EndTransactionProcessor> end_transaction_;
   bool started_ = false;
 };
 

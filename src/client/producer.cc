@@ -17,6 +17,7 @@
 #include "convert.h"
 #include "route_info.h"
 #include "send_accumulator.h"
+#include "transaction_producer_access.h"
 
 namespace mq::client {
 namespace {
@@ -368,6 +369,23 @@ class ProducerImpl {
     });
   }
 
+  // A transactional half message: one message, never auto-batched (the broker refuses a
+  // prepared batch), with the usual retries.
+  Result<SendResult> SendHalf(const Message& msg) {
+    if (!running_) return Status::FailedPrecondition("producer: not started");
+    Status error;
+    auto ctx = NewContext({msg}, &error);
+    if (!ctx) return error;
+    ctx->req.set_transaction_prepared(true);
+    return SendAndWait([&](auto done) {
+      ctx->done = std::move(done);
+      Attempt(ctx);
+      return Status::OK();
+    });
+  }
+
+  ClientInstance& client() { return *client_; }
+
   void SendAsync(Message msg, SendCallback callback) {
     if (!running_) {
       // No executor to hand the callback to: the only case where it runs inline.
@@ -489,5 +507,10 @@ ProducerStats Producer::stats() const { return impl_->Stats(); }
 Result<std::vector<MessageQueue>> Producer::FetchPublishQueues(const std::string& topic) {
   return impl_->FetchPublishQueues(topic);
 }
+
+Result<SendResult> ProducerAccess::SendHalf(Producer& producer, const Message& msg) {
+  return producer.impl_->SendHalf(msg);
+}
+ClientInstance& ProducerAccess::Client(Producer& producer) { return producer.impl_->client(); }
 
 }  // namespace mq::client

@@ -140,4 +140,27 @@ grpc::ServerUnaryReactor* MessagingService::UnlockBatchQueues(grpc::CallbackServ
   return Reply(ctx, client_->UnlockBatch(*request));
 }
 
+grpc::ServerUnaryReactor* MessagingService::EndTransaction(grpc::CallbackServerContext* ctx,
+                                                           const mq::v1::EndTransactionRequest* request,
+                                                           mq::v1::EndTransactionResponse* response) {
+  auto* reactor = ctx->DefaultReactor();
+  end_transaction_->EndTransaction(
+      *request, [reactor, response](const Status& s, const mq::v1::EndTransactionResponse& r) {
+        if (s.ok()) *response = r;
+        reactor->Finish(rpc::ToGrpcStatus(s));
+      });
+  return reactor;
+}
+
+grpc::ServerWriteReactor<mq::v1::TransactionCheck>* MessagingService::TransactionCheckStream(
+    grpc::CallbackServerContext*, const mq::v1::TransactionCheckStreamRequest* request) {
+  return check_streams_->Open(*request);
+}
+
+grpc::ServerUnaryReactor* MessagingService::QueryTransactionHalf(
+    grpc::CallbackServerContext* ctx, const mq::v1::QueryTransactionHalfRequest* request,
+    mq::v1::QueryTransactionHalfResponse* response) {
+  return ReplyWith(ctx, end_transaction_->QueryTransactionHalf(*request), response);
+}
+
 }  // namespace mq::broker

@@ -11,6 +11,8 @@
 
 #include "broker/processor/byte_budget.h"
 #include "broker/processor/client_processor.h"
+#include "broker/processor/end_transaction_check_streams.h"
+#include "broker/processor/end_transaction_processor.h"
 #include "broker/processor/pull_processor.h"
 #include "broker/processor/send_processor.h"
 #include "mq/v1/broker.grpc.pb.h"
@@ -56,12 +58,28 @@ class MessagingService final : public mq::v1::Messaging::CallbackService {
   grpc::ServerUnaryReactor* UnlockBatchQueues(grpc::CallbackServerContext* ctx,
                                               const mq::v1::LockBatchRequest* request,
                                               mq::v1::LockBatchResponse* response) override;
+  grpc::ServerUnaryReactor* EndTransaction(grpc::CallbackServerContext* ctx,
+                                           const mq::v1::EndTransactionRequest* request,
+                                           mq::v1::EndTransactionResponse* response) override;
+  grpc::ServerWriteReactor<mq::v1::TransactionCheck>* TransactionCheckStream(
+      grpc::CallbackServerContext* ctx, const mq::v1::TransactionCheckStreamRequest* request) override;
+  grpc::ServerUnaryReactor* QueryTransactionHalf(grpc::CallbackServerContext* ctx,
+                                                 const mq::v1::QueryTransactionHalfRequest* request,
+                                                 mq::v1::QueryTransactionHalfResponse* response) override;
+
+  // Before the server starts; both outlive the service.
+  void SetTransactions(EndTransactionProcessor* end_transaction, TransactionCheckStreams* check_streams) {
+    end_transaction_ = end_transaction;
+    check_streams_ = check_streams;
+  }
 
  private:
   SendProcessor* send_;
   PullProcessor* pull_;
   ClientProcessor* client_;
   ByteBudget send_budget_;
+  EndTransactionProcessor* end_transaction_ = nullptr;
+  TransactionCheckStreams* check_streams_ = nullptr;
 };
 
 }  // namespace mq::broker

@@ -6,6 +6,7 @@
 #include "broker/meta/topic_config_manager.h"
 #include "broker/processor/message_convert.h"
 #include "broker/store/message_store.h"
+#include "broker/transaction/half_message.h"
 #include "common/message_id.h"
 #include "common/naming.h"
 #include "common/perm.h"
@@ -21,6 +22,19 @@ Status ValidateRequest(const mq::v1::SendMessageRequest& req, int64_t max_messag
     return Status::InvalidArgument("topic: TBW102 is the auto-create template topic and cannot be written");
   }
   if (!req.producer_group().empty()) MQ_RETURN_IF_ERROR(ValidateName("producer_group", req.producer_group()));
+  if (req.topic() == txn::kHalfTopic || req.topic() == txn::kOpHalfTopic) {
+    return Status::InvalidArgument(
+        fmt::format("topic: '{}' is the broker's transaction topic and cannot be written", req.topic()));
+  }
+  if (req.transaction_prepared()) {
+    if (req.producer_group().empty())
+      return Status::InvalidArgument("producer_group: required for a transactional (prepared) message");
+    if (req.messages_size() != 1) {
+      return Status::InvalidArgument(
+          fmt::format("messages: a transactional (prepared) send carries exactly one message, not {}",
+                      req.messages_size()));
+    }
+  }
   if (req.messages_size() == 0) return Status::InvalidArgument("messages: at least one message is required");
   if (req.messages_size() > kMaxBatchMessages) {
     return Status::InvalidArgument(
@@ -134,6 +148,7 @@ void SendProcessor::Send(const mq::v1::SendMessageRequest& req, Done done) {
   for (const auto& m : req.messages()) {
     ids.push_back(m.unique_key().empty() ? NewUniqueMessageId() : m.unique_key());
     inputs.push_back(ToMessageInput(m, req.topic(), queue_id, ids.back()));
+    if (req.transaction_prepared()) txn::ToHalfMessage(&inputs.back(), req.producer_group());
   }
   int64_t body_bytes = 0;
   for (const auto& in : inputs) body_bytes += static_cast<int64_t>(in.body.size());
@@ -155,6 +170,7 @@ void SendProcessor::Send(const mq::v1::SendMessageRequest& req, Done done) {
       e->set_msg_id(ids[i]);
       e->set_queue_offset(r.queue_offset + static_cast<int64_t>(i));
       e->set_offset_msg_id(store::CreateOffsetMessageId(store_host, r.physical_offsets.at(i)));
+      e->set_commit_log_offset(r.physical_offsets.at(i));
     }
     stats->put_messages += static_cast<int64_t>(ids.size());
     stats->put_bytes += body_bytes;

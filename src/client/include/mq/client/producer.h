@@ -112,6 +112,7 @@ class Producer {
   Result<std::vector<MessageQueue>> FetchPublishQueues(const std::string& topic);
 
  private:
+  friend struct ProducerAccess;  // TransactionProducer's half-message sends
   std::shared_ptr<ProducerImpl> impl_;
 };
 

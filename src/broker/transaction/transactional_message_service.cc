@@ -1,0 +1,514 @@
+#include "broker/transaction/transactional_message_service.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <future>
+#include <map>
+#include <memory>
+
+#include "broker/meta/topic_config_manager.h"
+#include "broker/processor/message_convert.h"
+#include "broker/store/message_store.h"
+#include "common/file_util.h"
+#include "common/logging.h"
+#include "common/naming.h"
+#include "common/perm.h"
+
+namespace mq::broker::txn {
+namespace {
+
+constexpr int32_t kReadBatch = 32;
+constexpr int32_t kReadBytes = 4 * 1024 * 1024;
+constexpr int64_t kQueryScanLimit = 100000;
+constexpr int32_t kQueryDefaultMax = 32;
+constexpr int32_t kQueryMaxMax = 1000;
+
+const std::string kHalf(kHalfTopic);
+const std::string kOp(kOpHalfTopic);
+
+// The record is in the store; only durability may be unconfirmed.
+bool Stored(const store::PutResult& r) {
+  switch (r.status) {
+    case store::PutStatus::kOk:
+    case store::PutStatus::kFlushDiskTimeout:
+    case store::PutStatus::kFlushSlaveTimeout:
+    case store::PutStatus::kSlaveNotAvailable:
+      return true;
+    default:
+      return false;
+  }
+}
+
+Status PutError(std::string_view what, const store::PutResult& r) {
+  return Status::Unavailable(
+      fmt::format("{}: the store refused the write ({}: {})", what, store::PutStatusName(r.status), r.error));
+}
+
+int64_t ParseKey(const std::string& content, std::string_view key) {
+  std::string prefix = std::string(key) + "=";
+  size_t pos = content.find(prefix);
+  if (pos == std::string::npos) return -1;
+  pos += prefix.size();
+  size_t end = content.find('\n', pos);
+  std::string_view digits(content.data() + pos, (end == std::string::npos ? content.size() : end) - pos);
+  int64_t v = -1;
+  auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v);
+  if (ec != std::errc() || p != digits.data() + digits.size()) return -1;
+  return v;
+}
+
+// Reads up to `budget` records of (topic, 0) from *offset, calling fn(record) until it returns
+// false. Skips a gap (cleaned files) by the store's next_begin_offset. Advances *offset past
+// every record fn accepted.
+template <typename Fn>
+void ScanQueue(const store::MessageStore& store, const std::string& topic, int64_t* offset, int64_t budget,
+               Fn fn) {
+  while (budget > 0) {
+    auto r = store.GetMessages("txn-check", topic, 0, *offset,
+                               static_cast<int32_t>(std::min<int64_t>(kReadBatch, budget)), kReadBytes);
+    if (r.status != store::GetMessageStatus::kFound || r.messages.empty()) {
+      const bool gap = r.status == store::GetMessageStatus::kOffsetTooSmall ||
+                       r.status == store::GetMessageStatus::kOffsetOverflowBadly;
+      if (gap && r.next_begin_offset != *offset) {
+        MQ_LOG_WARN(Logger("broker"), "transaction scan of {} jumps from {} to {} ({})", topic, *offset,
+                    r.next_begin_offset, store::GetMessageStatusName(r.status));
+        *offset = r.next_begin_offset;
+        --budget;
+        continue;
+      }
+      return;
+    }
+    for (size_t i = 0; i < r.messages.size(); ++i) {
+      auto view = store::DecodeRecord(r.messages[i], /*verify_crc=*/false);
+      if (view.ok()) {
+        if (!fn(store::ToStoredMessage(*view, r.messages[i]))) return;
+      } else {
+        MQ_LOG_WARN(Logger("broker"), "transaction scan of {} skips offset {}: {}", topic, r.queue_offsets[i],
+                    view.status().ToString());
+      }
+      *offset = r.queue_offsets[i] + 1;
+      --budget;
+    }
+  }
+}
+
+}  // namespace
+
+TransactionalMessageService::TransactionalMessageService(TransactionOptions options,
+                                                         store::MessageStore* store,
+                                                         TopicConfigManager* topics, CheckSender* sender,
+                                                         std::function<void()> on_appended, Clock* clock)
+    : options_(std::move(options)),
+      store_(store),
+      topics_(topics),
+      sender_(sender),
+      on_appended_(std::move(on_appended)),
+      clock_(clock) {}
+
+TransactionalMessageService::~TransactionalMessageService() { Shutdown(); }
+
+Status TransactionalMessageService::Start() {
+  auto content = ReadFileToString(options_.progress_path);
+  int64_t half = store_->MinOffsetInQueue(kHalf, 0);
+  int64_t op = store_->MinOffsetInQueue(kOp, 0);
+  if (content.ok()) {
+    int64_t h = ParseKey(*content, "halfOffset");
+    int64_t o = ParseKey(*content, "opOffset");
+    if (h < 0 || o < 0) {
+      return Status::Corruption(fmt::format("{}: expected halfOffset=N and opOffset=N lines, got '{}'",
+                                            options_.progress_path, *content));
+    }
+    half = std::max(half, h);
+    op = std::max(op, o);
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    half_progress_ = half;
+    op_read_offset_ = op;
+  }
+  // Every op the scan may still need (ends of transactions with halves ahead of the scan).
+  for (;;) {
+    int64_t before = 0;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      before = op_read_offset_;
+    }
+    ReadOps();
+    std::lock_guard<std::mutex> lock(mu_);
+    if (op_read_offset_ == before) break;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    state_.DropPassed(half_progress_);
+    MQ_LOG_INFO(Logger("broker"), "transaction check starts half_offset={} op_offset={} ended_tracked={}",
+                half_progress_, op_read_offset_, state_.active());
+  }
+  started_ = true;
+  if (options_.run_thread) thread_ = std::thread([this] { Loop(); });
+  return Status::OK();
+}
+
+void TransactionalMessageService::Shutdown() {
+  if (!started_.exchange(false)) return;
+  {
+    std::lock_guard<std::mutex> lock(loop_mu_);
+    stop_ = true;
+  }
+  loop_cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  PersistProgress(/*force=*/true);
+}
+
+void TransactionalMessageService::Loop() {
+  // Often enough that a check is at most a small fraction of the shorter period late.
+  const auto tick = std::chrono::milliseconds(std::clamp<int64_t>(
+      std::min(options_.transaction_timeout_ms, options_.check_interval_ms) / 4, 20, 1000));
+  std::unique_lock<std::mutex> lock(loop_mu_);
+  while (!stop_) {
+    lock.unlock();
+    RunRound();
+    lock.lock();
+    loop_cv_.wait_for(lock, tick, [this] { return stop_; });
+  }
+}
+
+void TransactionalMessageService::ReadOps() {
+  int64_t offset = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    offset = op_read_offset_;
+  }
+  ScanQueue(*store_, kOp, &offset, options_.max_ops_per_round, [this](const store::StoredMessage& m) {
+    auto op = DecodeOp(m);
+    if (!op.ok()) {
+      MQ_LOG_WARN(Logger("broker"), "transaction op at queue offset {} ignored: {}", m.header.queue_offset,
+                  op.status().ToString());
+      return true;
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!state_.Add(op->transaction_id, op->resolution, op->half_max_offset, m.header.queue_offset)) {
+      state_.SetOpOffset(op->transaction_id, m.header.queue_offset);
+    }
+    return true;
+  });
+  std::lock_guard<std::mutex> lock(mu_);
+  op_read_offset_ = std::max(op_read_offset_, offset);
+}
+
+int64_t TransactionalMessageService::RunRound() {
+  ReadOps();
+  int64_t looked_at = 0;
+  int64_t offset = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    offset = half_progress_;
+  }
+  ScanQueue(*store_, kHalf, &offset, options_.max_halves_per_round,
+            [this, &looked_at](const store::StoredMessage& m) {
+              ++looked_at;
+              if (!ScanHalf(m)) return false;
+              std::lock_guard<std::mutex> lock(mu_);
+              half_progress_ = m.header.queue_offset + 1;
+              return true;
+            });
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    half_progress_ = std::max(half_progress_, offset);
+    state_.DropPassed(half_progress_);
+  }
+  PersistProgress(/*force=*/false);
+  return looked_at;
+}
+
+bool TransactionalMessageService::ScanHalf(const store::StoredMessage& half) {
+  auto info = ParseHalf(half);
+  if (!info.ok()) {
+    MQ_LOG_WARN(Logger("broker"), "half message at {} skipped: {}", half.header.physical_offset,
+                info.status().ToString());
+    return true;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (state_.Find(info->transaction_id).has_value()) return true;
+  }
+  const int64_t now = clock_->NowMillis();
+  const int64_t stored = half.header.store_timestamp;
+  const int64_t due = info->check_times == 0 ? info->prepared_ts + (info->check_immunity_ms >= 0
+                                                                        ? info->check_immunity_ms
+                                                                        : options_.transaction_timeout_ms)
+                                             : stored + options_.check_interval_ms;
+  if (now >= due) return CheckOrDiscard(half, *info);
+  // Not due. Records behind it are younger, so they are due later too, unless this one has a
+  // long CHECK_IMMUNITY_TIME: then it moves to the end (at most once per transactionTimeOut),
+  // so it does not hold back the checks of the records behind it.
+  const bool long_immunity =
+      due - stored > std::max(options_.transaction_timeout_ms, options_.check_interval_ms);
+  if (!long_immunity || now - stored < options_.transaction_timeout_ms) return false;
+  auto put = PutAndWait(RenewHalf(half, *info, info->check_times));
+  if (!Stored(put)) return false;
+  std::lock_guard<std::mutex> lock(mu_);
+  last_copy_offset_ = put.queue_offset;
+  state_.ExtendHalfMax(info->transaction_id, put.queue_offset);
+  return true;
+}
+
+bool TransactionalMessageService::CheckOrDiscard(const store::StoredMessage& half, const HalfInfo& info) {
+  auto log = Logger("broker");
+  if (info.check_times >= options_.check_max) {
+    auto topic = topics_->CreateIfAbsent(std::string(kCheckMaxTimeTopic), 1, kPermRead | kPermWrite);
+    if (!topic.ok()) MQ_LOG_WARN(log, "cannot create {}: {}", kCheckMaxTimeTopic, topic.status().ToString());
+    store::MessageInput moved = RenewHalf(half, info, info.check_times);
+    moved.topic = std::string(kCheckMaxTimeTopic);
+    auto put = PutAndWait(std::move(moved));
+    if (!Stored(put)) {
+      MQ_LOG_ERROR(log, "moving half message txn={} to {} failed: {}", info.transaction_id,
+                   kCheckMaxTimeTopic, put.error);
+      return false;
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!state_.Add(info.transaction_id, Resolution::kDiscard, half.header.queue_offset + 1, -1))
+        return true;
+    }
+    auto op = PutAndWait(EncodeOp(
+        {info.transaction_id, Resolution::kDiscard, half.header.queue_offset, half.header.queue_offset + 1}));
+    std::lock_guard<std::mutex> lock(mu_);
+    if (Stored(op)) state_.SetOpOffset(info.transaction_id, op.queue_offset);
+    MQ_LOG_WARN(log, "half message txn={} group={} topic={} discarded to {} after {} checks",
+                info.transaction_id, info.producer_group, info.real_topic, kCheckMaxTimeTopic,
+                info.check_times);
+    return true;
+  }
+  // The copy goes first (RocketMQ putBackHalfMsgQueue): the scan may pass this record only
+  // once the transaction is represented behind it.
+  auto copy = PutAndWait(RenewHalf(half, info, info.check_times + 1));
+  if (!Stored(copy)) {
+    MQ_LOG_ERROR(log, "re-appending half message txn={} failed: {}", info.transaction_id, copy.error);
+    return false;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    last_copy_offset_ = copy.queue_offset;
+    // An end that raced with this copy must keep covering it.
+    if (state_.Find(info.transaction_id).has_value()) {
+      state_.ExtendHalfMax(info.transaction_id, copy.queue_offset);
+      return true;
+    }
+  }
+  mq::v1::TransactionCheck check;
+  ToMessageExt(half, options_.broker_name, check.mutable_message());
+  check.mutable_message()->mutable_message()->set_topic(info.real_topic);
+  check.mutable_message()->set_queue_id(info.real_queue_id);
+  check.mutable_message()->set_commit_log_offset(copy.physical_offset);
+  check.set_transaction_id(info.transaction_id);
+  check.set_commit_log_offset(copy.physical_offset);
+  check.set_check_times(info.check_times + 1);
+  if (!sender_->SendCheck(info.producer_group, check)) {
+    // Counted anyway, as RocketMQ does when the group has no channel.
+    MQ_LOG_INFO(log, "no live producer of group={} for check {} of txn={}", info.producer_group,
+                info.check_times + 1, info.transaction_id);
+  }
+  return true;
+}
+
+store::PutResult TransactionalMessageService::PutAndWait(store::MessageInput input) {
+  auto promise = std::make_shared<std::promise<store::PutResult>>();
+  auto future = promise->get_future();
+  store_->PutMessage(std::move(input), [promise](const store::PutResult& r) { promise->set_value(r); });
+  if (on_appended_) on_appended_();
+  // The store answers every put (SYNC_FLUSH: within syncFlushTimeout); the bound only guards
+  // the scan thread against a store that stopped answering.
+  if (future.wait_for(std::chrono::seconds(60)) != std::future_status::ready) {
+    store::PutResult r;
+    r.status = store::PutStatus::kUnknownError;
+    r.error = "no answer from the store within 60 s";
+    return r;
+  }
+  return future.get();
+}
+
+void TransactionalMessageService::Finish(const std::string& txn, Resolution resolution,
+                                         int64_t half_queue_offset, int64_t half_max,
+                                         std::function<void(const Status&, int64_t op_offset)> done) {
+  store_->PutMessage(EncodeOp({txn, resolution, half_queue_offset, half_max}),
+                     [this, txn, done = std::move(done)](const store::PutResult& r) {
+                       if (!Stored(r)) return done(PutError("op", r), -1);
+                       {
+                         std::lock_guard<std::mutex> lock(mu_);
+                         state_.SetOpOffset(txn, r.queue_offset);
+                       }
+                       done(Status::OK(), r.queue_offset);
+                     });
+  if (on_appended_) on_appended_();
+}
+
+void TransactionalMessageService::End(const mq::v1::EndTransactionRequest& req, EndDone done) {
+  mq::v1::EndTransactionResponse resp;
+  auto fail = [&](const Status& s) { done(s, resp); };
+  if (Status s = ValidateName("producer_group", req.producer_group()); !s.ok()) return fail(s);
+  if (req.transaction_id().empty()) return fail(Status::InvalidArgument("transaction_id: must not be empty"));
+  if (req.commit_log_offset() < 0) {
+    return fail(
+        Status::InvalidArgument(fmt::format("commit_log_offset: {} is negative", req.commit_log_offset())));
+  }
+  if (!mq::v1::TransactionResolution_IsValid(req.resolution())) {
+    return fail(Status::InvalidArgument(fmt::format("resolution: {} is not COMMIT, ROLLBACK or UNKNOWN",
+                                                    static_cast<int>(req.resolution()))));
+  }
+  // RocketMQ TRANSACTION_NOT_TYPE: the producer does not know yet; the check decides later.
+  if (req.resolution() == mq::v1::TRANSACTION_UNKNOWN) return done(Status::OK(), resp);
+  auto half = store_->LookMessageByOffset(req.commit_log_offset());
+  if (!half.ok()) {
+    return fail(Status::NotFound(fmt::format("commit_log_offset: no message at {} ({})",
+                                             req.commit_log_offset(), half.status().message())));
+  }
+  if (half->topic != kHalfTopic) {
+    return fail(Status::InvalidArgument(
+        fmt::format("commit_log_offset: {} holds a message of topic '{}', not a half message",
+                    req.commit_log_offset(), half->topic)));
+  }
+  auto info = ParseHalf(*half);
+  if (!info.ok()) return fail(Status::Internal(info.status().message()));
+  if (info->producer_group != req.producer_group()) {
+    return fail(
+        Status::InvalidArgument(fmt::format("producer_group: '{}' is not the group '{}' of the half message",
+                                            req.producer_group(), info->producer_group)));
+  }
+  if (info->transaction_id != req.transaction_id()) {
+    return fail(Status::InvalidArgument(
+        fmt::format("transaction_id: '{}' is not the id '{}' of the half message at commit_log_offset {}",
+                    req.transaction_id(), info->transaction_id, req.commit_log_offset())));
+  }
+  const Resolution resolution =
+      req.resolution() == mq::v1::TRANSACTION_COMMIT ? Resolution::kCommit : Resolution::kRollback;
+  const std::string txn = info->transaction_id;
+  int64_t half_max = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (auto known = state_.Find(txn)) {
+      if (*known != resolution) {
+        return fail(
+            Status::FailedPrecondition(fmt::format("transaction_id: '{}' is already {}; it cannot be {}", txn,
+                                                   ResolutionName(*known), ResolutionName(resolution))));
+      }
+      resp.set_duplicate(true);
+      resp.set_msg_id(txn);
+      return done(Status::OK(), resp);
+    }
+    half_max =
+        std::max({store_->MaxOffsetInQueue(kHalf, 0), half->header.queue_offset + 1, last_copy_offset_ + 1});
+    state_.Add(txn, resolution, half_max, -1);
+  }
+  const int64_t half_queue_offset = half->header.queue_offset;
+  if (resolution == Resolution::kRollback) {
+    Finish(txn, resolution, half_queue_offset, half_max, [this, txn, done](const Status& s, int64_t) {
+      mq::v1::EndTransactionResponse r;
+      if (!s.ok()) {
+        std::lock_guard<std::mutex> lock(mu_);
+        state_.Remove(txn);
+      }
+      done(s, r);
+    });
+    return;
+  }
+  store_->PutMessage(RestoreRealMessage(*half, *info), [this, txn, half_queue_offset, half_max,
+                                                        done](const store::PutResult& put) {
+    if (!Stored(put)) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        state_.Remove(txn);
+      }
+      return done(PutError("commit", put), {});
+    }
+    const int64_t committed_at = put.physical_offset;
+    Finish(txn, Resolution::kCommit, half_queue_offset, half_max,
+           [txn, committed_at, done](const Status& s, int64_t) {
+             // The message is committed either way; without its op the entry still answers
+             // duplicates until a restart (and a check may then ask the producer again).
+             if (!s.ok())
+               MQ_LOG_ERROR(Logger("broker"), "txn={} committed but its op was not written: {}", txn,
+                            s.ToString());
+             mq::v1::EndTransactionResponse r;
+             r.set_msg_id(txn);
+             r.set_commit_log_offset(committed_at);
+             done(Status::OK(), r);
+           });
+  });
+  if (on_appended_) on_appended_();
+}
+
+Result<mq::v1::QueryTransactionHalfResponse> TransactionalMessageService::QueryHalf(
+    const mq::v1::QueryTransactionHalfRequest& req) {
+  if (!req.topic().empty()) MQ_RETURN_IF_ERROR(ValidateName("topic", req.topic()));
+  if (req.max_num() < 0 || req.max_num() > kQueryMaxMax) {
+    return Status::InvalidArgument(fmt::format("max_num: {} is outside 0..{}", req.max_num(), kQueryMaxMax));
+  }
+  const int32_t max_num = req.max_num() == 0 ? kQueryDefaultMax : req.max_num();
+  int64_t offset = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    offset = half_progress_;
+  }
+  // Latest record per transaction (a pending one may have copies ahead of the scan).
+  std::map<std::string, mq::v1::TransactionHalfInfo> pending;
+  std::vector<std::string> order;
+  int64_t scanned = 0;
+  ScanQueue(*store_, kHalf, &offset, kQueryScanLimit, [&](const store::StoredMessage& m) {
+    ++scanned;
+    auto info = ParseHalf(m);
+    if (!info.ok()) return true;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (state_.Find(info->transaction_id).has_value()) return true;
+    }
+    auto [it, inserted] = pending.try_emplace(info->transaction_id);
+    if (inserted) order.push_back(info->transaction_id);
+    auto& h = it->second;
+    h.set_transaction_id(info->transaction_id);
+    h.set_topic(info->real_topic);
+    h.set_queue_id(info->real_queue_id);
+    h.set_producer_group(info->producer_group);
+    h.set_commit_log_offset(m.header.physical_offset);
+    h.set_prepared_timestamp(info->prepared_ts);
+    h.set_check_times(info->check_times);
+    return true;
+  });
+  mq::v1::QueryTransactionHalfResponse resp;
+  resp.set_scanned(scanned);
+  resp.set_truncated(offset < store_->MaxOffsetInQueue(kHalf, 0));
+  resp.set_pending_total(static_cast<int64_t>(pending.size()));
+  for (const auto& txn : order) {
+    const auto& h = pending[txn];
+    if (!req.topic().empty() && h.topic() != req.topic()) continue;
+    if (resp.halves_size() >= max_num) break;
+    *resp.add_halves() = h;
+  }
+  return resp;
+}
+
+void TransactionalMessageService::PersistProgress(bool force) {
+  const int64_t now = clock_->NowMillis();
+  if (!force && now - last_persist_ms_ < 1000) return;
+  int64_t half = 0;
+  int64_t op = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    half = half_progress_;
+    op = state_.MinOpOffset(op_read_offset_);
+  }
+  if (half == persisted_half_ && op == persisted_op_) return;
+  last_persist_ms_ = now;
+  Status s =
+      WriteFileAtomically(options_.progress_path, fmt::format("halfOffset={}\nopOffset={}\n", half, op));
+  if (!s.ok()) {
+    MQ_LOG_ERROR(Logger("broker"), "persist transaction progress: {}", s.ToString());
+    return;
+  }
+  persisted_half_ = half;
+  persisted_op_ = op;
+}
+
+}  // namespace mq::broker::txn

@@ -1,0 +1,231 @@
+// TransactionProducer against real mqnamesrv + mqbroker processes: commit delivers exactly
+// once, rollback never, UNKNOWN is settled by the checker, a checker that never knows ends in
+// TRANS_CHECK_MAX_TIME_TOPIC, and a broker killed (-9) between half and commit resolves the
+// transaction by a check after its restart. Short transaction timeouts keep each test within
+// a few seconds.
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "broker_fixture.h"
+#include "delivery_counter.h"
+#include "grpc_test_util.h"
+#include "mq/client/push_consumer.h"
+#include "mq/client/transaction_producer.h"
+#include "namesrv_fixture.h"
+#include "testutil/temp_dir.h"
+#include "testutil/wait.h"
+
+namespace mq::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using mq::client::LocalTransactionState;
+using Stub = mq::v1::Messaging::Stub;
+
+class TxnClientTest : public ::testing::Test {
+ protected:
+  void StartCluster(int check_max = 15) {
+    ASSERT_TRUE(namesrv_.started());
+    broker_ = std::make_unique<BrokerProcess>(
+        BrokerOptions{namesrv_.address(),
+                      dir_.Sub("broker-a"),
+                      "broker-a",
+                      {"transactionTimeOut=300", "transactionCheckInterval=300",
+                       "transactionCheckMax=" + std::to_string(check_max)}});
+    ASSERT_TRUE(broker_->Start()) << broker_->process().ReadLog();
+    CreateTopic(*broker_, "TxnTopic", 2);
+    ASSERT_TRUE(WaitUntil([&] {
+      mq::v1::TopicRouteData route;
+      return QueryRoute(namesrv_.stub(), "TxnTopic", &route).ok();
+    }));
+  }
+
+  mq::client::TransactionProducerOptions ProducerOptions() {
+    mq::client::TransactionProducerOptions o;
+    o.producer.client.namesrv_addrs = {namesrv_.address()};
+    o.producer.client.route_refresh_ms = 300;
+    o.producer.client.heartbeat_ms = 1000;
+    o.producer.group = "txn_producer_group";
+    o.check_topics = {"TxnTopic"};
+    return o;
+  }
+
+  // A push consumer counting deliveries of TxnTopic by body.
+  std::unique_ptr<mq::client::PushConsumer> StartConsumer(DeliveryCounter* counter) {
+    mq::client::PushConsumerOptions o;
+    o.client.namesrv_addrs = {namesrv_.address()};
+    o.client.route_refresh_ms = 300;
+    o.client.heartbeat_ms = 1000;
+    o.group = "txn_consumer_group";
+    o.consume_from_where = mq::client::ConsumeFromWhere::kFirstOffset;
+    o.rebalance_interval_ms = 500;
+    o.commit_interval_ms = 500;
+    o.pull_suspend_ms = 1000;
+    o.offset_dir = dir_.Sub("offsets");
+    auto consumer = std::make_unique<mq::client::PushConsumer>(o);
+    EXPECT_TRUE(consumer->Subscribe("TxnTopic").ok());
+    consumer->RegisterListener([counter](const std::vector<mq::client::ReceivedMessage>& msgs) {
+      for (const auto& m : msgs) counter->Add(m.message.body);
+      return mq::client::ConsumeResult::kSuccess;
+    });
+    EXPECT_TRUE(consumer->Start().ok());
+    return consumer;
+  }
+
+  int64_t MaxOffsetSum(const std::string& topic, int queues) {
+    int64_t sum = 0;
+    for (int q = 0; q < queues; ++q) {
+      mq::v1::GetQueueOffsetsRequest req;
+      req.mutable_queue()->set_topic(topic);
+      req.mutable_queue()->set_queue_id(q);
+      mq::v1::GetQueueOffsetsResponse resp;
+      if (!Call(broker_->messaging(), &Stub::GetQueueOffsets, req, &resp).ok()) return -1;
+      sum += resp.max_offset();
+    }
+    return sum;
+  }
+
+  TempDir dir_;
+  NamesrvProcess namesrv_;
+  std::unique_ptr<BrokerProcess> broker_;
+};
+
+TEST_F(TxnClientTest, CommitDeliversOnceRollbackNever) {
+  StartCluster();
+  std::atomic<int> checks{0};
+  mq::client::TransactionProducer producer(
+      ProducerOptions(),
+      [](const mq::client::Message&, const std::string& txn, const std::string& arg) {
+        EXPECT_FALSE(txn.empty());
+        return arg == "commit" ? LocalTransactionState::kCommitMessage
+                               : LocalTransactionState::kRollbackMessage;
+      },
+      [&](const mq::client::ReceivedMessage&) {
+        ++checks;
+        return LocalTransactionState::kUnknown;
+      });
+  ASSERT_TRUE(producer.Start().ok());
+  DeliveryCounter counter;
+  auto consumer = StartConsumer(&counter);
+  for (int i = 0; i < 10; ++i) {
+    auto commit = producer.SendMessageInTransaction(
+        mq::client::MakeMessage("TxnTopic", "c" + std::to_string(i)), "commit");
+    ASSERT_TRUE(commit.ok()) << commit.status().ToString();
+    EXPECT_EQ(commit->local_state, LocalTransactionState::kCommitMessage);
+    EXPECT_TRUE(commit->end_status.ok()) << commit->end_status.ToString();
+    EXPECT_EQ(commit->transaction_id, commit->send_result.msg_id);
+    auto rollback = producer.SendMessageInTransaction(
+        mq::client::MakeMessage("TxnTopic", "r" + std::to_string(i)), "rollback");
+    ASSERT_TRUE(rollback.ok()) << rollback.status().ToString();
+    EXPECT_TRUE(rollback->end_status.ok()) << rollback->end_status.ToString();
+  }
+  ASSERT_TRUE(WaitUntil([&] { return counter.distinct() == 10; }, 15s)) << counter.distinct();
+  // Past the first check time: nothing was checked (all ended) and nothing else arrived.
+  ASSERT_TRUE(WaitUntil([&] { return MaxOffsetSum("TxnTopic", 2) == 10; }));
+  std::this_thread::sleep_for(1s);  // a window for wrong extra deliveries, not synchronisation
+  EXPECT_EQ(counter.total(), 10) << counter.Duplicates();
+  for (int i = 0; i < 10; ++i) EXPECT_FALSE(counter.Has("r" + std::to_string(i)));
+  EXPECT_EQ(checks.load(), 0);
+  EXPECT_EQ(MaxOffsetSum("TxnTopic", 2), 10);
+  // A delayed transactional message is refused without a send.
+  auto delayed = mq::client::MakeMessage("TxnTopic", "d");
+  delayed.delay_level = 3;
+  EXPECT_EQ(producer.SendMessageInTransaction(delayed).status().code(), StatusCode::kInvalidArgument);
+  consumer->Shutdown();
+  producer.Shutdown();
+}
+
+TEST_F(TxnClientTest, UnknownIsCommittedByTheCheck) {
+  StartCluster();
+  std::atomic<int> checks{0};
+  std::atomic<bool> local_committed{false};
+  mq::client::TransactionProducer producer(
+      ProducerOptions(),
+      [](const mq::client::Message&, const std::string&, const std::string&) {
+        return LocalTransactionState::kUnknown;
+      },
+      [&](const mq::client::ReceivedMessage& msg) {
+        ++checks;
+        EXPECT_EQ(msg.message.topic, "TxnTopic");
+        EXPECT_EQ(msg.message.body, "later");
+        return local_committed ? LocalTransactionState::kCommitMessage : LocalTransactionState::kUnknown;
+      });
+  ASSERT_TRUE(producer.Start().ok());
+  ASSERT_TRUE(WaitUntil([&] { return producer.LiveCheckStreams() == 1; }));
+  DeliveryCounter counter;
+  auto consumer = StartConsumer(&counter);
+  auto r = producer.SendMessageInTransaction(mq::client::MakeMessage("TxnTopic", "later"));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->local_state, LocalTransactionState::kUnknown);
+  // Checked (UNKNOWN) at least once, not delivered meanwhile.
+  ASSERT_TRUE(WaitUntil([&] { return checks.load() >= 1; }, 10s));
+  EXPECT_FALSE(counter.Has("later"));
+  local_committed = true;
+  ASSERT_TRUE(WaitUntil([&] { return counter.Has("later"); }, 10s));
+  EXPECT_EQ(MaxOffsetSum("TxnTopic", 2), 1);
+  EXPECT_EQ(counter.total(), 1);
+  consumer->Shutdown();
+  producer.Shutdown();
+}
+
+TEST_F(TxnClientTest, NeverAnsweredEndsInCheckMaxTimeTopic) {
+  StartCluster(/*check_max=*/2);
+  std::atomic<int> checks{0};
+  mq::client::TransactionProducer producer(
+      ProducerOptions(),
+      [](const mq::client::Message&, const std::string&, const std::string&) {
+        return LocalTransactionState::kUnknown;
+      },
+      [&](const mq::client::ReceivedMessage&) {
+        ++checks;
+        return LocalTransactionState::kUnknown;
+      });
+  ASSERT_TRUE(producer.Start().ok());
+  ASSERT_TRUE(WaitUntil([&] { return producer.LiveCheckStreams() == 1; }));
+  auto r = producer.SendMessageInTransaction(mq::client::MakeMessage("TxnTopic", "limbo"));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_TRUE(WaitUntil([&] { return MaxOffsetSum("TRANS_CHECK_MAX_TIME_TOPIC", 1) == 1; }, 10s));
+  EXPECT_EQ(checks.load(), 2);
+  EXPECT_EQ(MaxOffsetSum("TxnTopic", 2), 0);
+  producer.Shutdown();
+}
+
+TEST_F(TxnClientTest, BrokerKilledBetweenHalfAndCommitIsResolvedByTheCheck) {
+  StartCluster();
+  std::atomic<int> checks{0};
+  BrokerProcess* broker = broker_.get();
+  mq::client::TransactionProducer producer(
+      ProducerOptions(),
+      [broker](const mq::client::Message&, const std::string&, const std::string&) {
+        // The half message is stored (and in the page cache); the broker dies before the end.
+        broker->process().Signal(SIGKILL);
+        broker->process().Wait(10s);
+        return LocalTransactionState::kCommitMessage;
+      },
+      [&](const mq::client::ReceivedMessage& msg) {
+        ++checks;
+        return msg.message.body == "survivor" ? LocalTransactionState::kCommitMessage
+                                              : LocalTransactionState::kRollbackMessage;
+      });
+  ASSERT_TRUE(producer.Start().ok());
+  auto r = producer.SendMessageInTransaction(mq::client::MakeMessage("TxnTopic", "survivor"));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_FALSE(r->end_status.ok());  // the broker was gone
+  ASSERT_TRUE(broker_->Start()) << broker_->process().ReadLog();
+  DeliveryCounter counter;
+  auto consumer = StartConsumer(&counter);
+  ASSERT_TRUE(WaitUntil([&] { return counter.Has("survivor"); }, 15s)) << "checks=" << checks.load();
+  EXPECT_GE(checks.load(), 1);
+  EXPECT_EQ(MaxOffsetSum("TxnTopic", 2), 1);
+  EXPECT_EQ(counter.total(), 1);
+  consumer->Shutdown();
+  producer.Shutdown();
+}
+
+}  // namespace
+}  // namespace mq::testing
