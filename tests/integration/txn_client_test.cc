@@ -6,6 +6,7 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/wait.h>
 
 #include <atomic>
 #include <memory>
@@ -17,6 +18,7 @@
 #include "mq/client/push_consumer.h"
 #include "mq/client/transaction_producer.h"
 #include "namesrv_fixture.h"
+#include "testutil/process.h"
 #include "testutil/temp_dir.h"
 #include "testutil/wait.h"
 
@@ -29,13 +31,13 @@ using Stub = mq::v1::Messaging::Stub;
 
 class TxnClientTest : public ::testing::Test {
  protected:
-  void StartCluster(int check_max = 15) {
+  void StartCluster(int check_max = 15, int64_t timeout_ms = 300) {
     ASSERT_TRUE(namesrv_.started());
     broker_ = std::make_unique<BrokerProcess>(
         BrokerOptions{namesrv_.address(),
                       dir_.Sub("broker-a"),
                       "broker-a",
-                      {"transactionTimeOut=300", "transactionCheckInterval=300",
+                      {"transactionTimeOut=" + std::to_string(timeout_ms), "transactionCheckInterval=300",
                        "transactionCheckMax=" + std::to_string(check_max)}});
     ASSERT_TRUE(broker_->Start()) << broker_->process().ReadLog();
     CreateTopic(*broker_, "TxnTopic", 2);
@@ -225,6 +227,57 @@ TEST_F(TxnClientTest, BrokerKilledBetweenHalfAndCommitIsResolvedByTheCheck) {
   EXPECT_EQ(counter.total(), 1);
   consumer->Shutdown();
   producer.Shutdown();
+}
+
+TEST_F(TxnClientTest, MqadminListsPendingHalvesOfATopic) {
+  StartCluster(/*check_max=*/15, /*timeout_ms=*/60000);  // nothing is checked meanwhile
+  auto send_half = [&](const std::string& topic, const std::string& body) {
+    mq::v1::SendMessageRequest req;
+    req.set_producer_group("txn_producer_group");
+    req.set_topic(topic);
+    req.set_queue_id(0);
+    req.set_transaction_prepared(true);
+    *req.add_messages() = TextMessage(body);
+    mq::v1::SendMessageResponse resp;
+    EXPECT_TRUE(Call(broker_->messaging(), &Stub::SendMessage, req, &resp).ok());
+    return resp.entries(0);
+  };
+  auto pending = send_half("TxnTopic", "p1");
+  auto committed = send_half("TxnTopic", "p2");
+  send_half("OtherTxnTopic", "p3");
+  mq::v1::EndTransactionRequest end;
+  end.set_producer_group("txn_producer_group");
+  end.set_transaction_id(committed.msg_id());
+  end.set_commit_log_offset(committed.commit_log_offset());
+  end.set_resolution(mq::v1::TRANSACTION_COMMIT);
+  mq::v1::EndTransactionResponse ended;
+  ASSERT_TRUE(Call(broker_->messaging(), &Stub::EndTransaction, end, &ended).ok());
+
+  auto run = [&](std::vector<std::string> args) {
+    args.push_back("-n");
+    args.push_back(namesrv_.address());
+    ChildProcess p;
+    std::string log = dir_.Sub("mqadmin." + std::to_string(args.size()) + args[0] + ".out");
+    EXPECT_TRUE(p.Start(BinaryPath("mqadmin"), args, log));
+    auto status = p.Wait(30s);
+    int code = status && WIFEXITED(*status) ? WEXITSTATUS(*status) : -1;
+    return std::make_pair(code, p.ReadLog());
+  };
+  ASSERT_TRUE(WaitUntil([&] {
+    auto [code, out] = run({"queryTransactionHalf", "-t", "TxnTopic", "--json"});
+    return code == 0 && out.find(pending.msg_id()) != std::string::npos;
+  }));
+  auto [code, out] = run({"queryTransactionHalf", "-t", "TxnTopic", "--json"});
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_EQ(out.find(committed.msg_id()), std::string::npos) << out;
+  EXPECT_NE(out.find("\"pendingAllTopics\":2"), std::string::npos) << out;
+  auto [tcode, table] = run({"queryTransactionHalf", "-t", "TxnTopic"});
+  ASSERT_EQ(tcode, 0) << table;
+  EXPECT_NE(table.find(pending.msg_id()), std::string::npos) << table;
+  EXPECT_NE(table.find("txn_producer_group"), std::string::npos) << table;
+  auto [bcode, bad] = run({"queryTransactionHalf", "-t", "TxnTopic", "-m", "0"});
+  EXPECT_EQ(bcode, 1) << bad;
+  EXPECT_NE(bad.find("max_num"), std::string::npos) << bad;
 }
 
 }  // namespace

@@ -94,6 +94,7 @@ Status RunQueryMsgByUniqueKey(const CommandArgs& a);
 Status RunQueryMsgByOffset(const CommandArgs& a);
 Status RunSendMessage(const CommandArgs& a);
 Status RunConsumeMessage(const CommandArgs& a);
+Status RunQueryTransactionHalf(const CommandArgs& a);
 
 // NameServer.
 Status RunUpdateKvConfig(const CommandArgs& a);

@@ -188,6 +188,13 @@ std::vector<Verb> Verbs() {
          c->add_option("-s,--beginTimestamp", a->begin_ms, "begin timestamp (ms)");
          c->add_option("-e,--endTimestamp", a->end_ms, "end timestamp (ms)");
        }},
+      {"queryTransactionHalf",
+       "Query pending (not committed or rolled back) transactional half messages of a topic.", true,
+       RunQueryTransactionHalf,
+       [](CLI::App* c, CommandArgs* a) {
+         Topic(c, a);
+         c->add_option("-m,--maxNum", a->max_num, "max number of half messages per broker (default 64)");
+       }},
       {"updateKvConfig", "Create or update KV config.", false, RunUpdateKvConfig,
        [](CLI::App* c, CommandArgs* a) {
          c->add_option("-s,--namespace", a->kv_namespace, "config namespace")->required();
