@@ -80,11 +80,21 @@ BrokerHarness::BrokerHarness() : executor_("fuzz-broker", 1) {
   client_ = std::make_unique<broker::ClientProcessor>(ctx);
   messaging_ = std::make_unique<broker::MessagingService>(send_.get(), pull_.get(), client_.get(),
                                                           config_.sendRequestMemoryQuota);
+  check_streams_ = std::make_unique<broker::TransactionCheckStreams>();
+  broker::txn::TransactionOptions txn_options;
+  txn_options.progress_path = config_dir + "/transactionProgress";
+  txn_options.run_thread = false;  // EndTransaction and QueryTransactionHalf need no scan
+  transactions_ = std::make_unique<broker::txn::TransactionalMessageService>(
+      txn_options, store_.get(), topics_.get(), check_streams_.get(), nullptr, clock);
+  CheckOk(transactions_->Start(), "transactions");
+  end_transaction_ = std::make_unique<broker::EndTransactionProcessor>(ctx, transactions_.get());
+  messaging_->SetTransactions(end_transaction_.get(), check_streams_.get());
   admin_processor_ = std::make_unique<broker::AdminProcessor>(ctx, SystemClock::Default()->NowMillis());
   admin_ = std::make_unique<broker::AdminService>(admin_processor_.get());
 }
 
 BrokerHarness::~BrokerHarness() {
+  transactions_->Shutdown();
   waits_->Shutdown();
   executor_.Shutdown();
   (void)offsets_->Persist();

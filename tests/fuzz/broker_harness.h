@@ -66,6 +66,9 @@ class BrokerHarness {
   std::unique_ptr<broker::PullProcessor> pull_;
   std::unique_ptr<broker::ClientProcessor> client_;
   std::unique_ptr<broker::MessagingService> messaging_;
+  std::unique_ptr<broker::TransactionCheckStreams> check_streams_;
+  std::unique_ptr<broker::txn::TransactionalMessageService> transactions_;
+  std::unique_ptr<broker::EndTransactionProcessor> end_transaction_;
   std::unique_ptr<broker::AdminProcessor> admin_processor_;
   std::unique_ptr<broker::AdminService> admin_;
 };

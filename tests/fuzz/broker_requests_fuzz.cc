@@ -111,6 +111,8 @@ std::vector<Rpc> Rpcs() {
       a(&AdminService::ResetOffsetByTimestamp, "ResetOffsetByTimestamp"),
       a(&AdminService::GetBrokerConfig, "GetBrokerConfig"),
       a(&AdminService::UpdateBrokerConfig, "UpdateBrokerConfig"),
+      m(&MessagingService::EndTransaction, "EndTransaction"),
+      m(&MessagingService::QueryTransactionHalf, "QueryTransactionHalf"),
   };
 }
 

@@ -33,6 +33,8 @@ const std::vector<std::string> kBrokerMethods = {
     "/mq.v1.BrokerAdmin/ResetOffsetByTimestamp",
     "/mq.v1.BrokerAdmin/GetBrokerConfig",
     "/mq.v1.BrokerAdmin/UpdateBrokerConfig",
+    "/mq.v1.Messaging/EndTransaction",
+    "/mq.v1.Messaging/QueryTransactionHalf",
 };
 
 const std::vector<std::string> kNamesrvMethods = {
@@ -201,6 +203,20 @@ std::vector<SampleRequest> BrokerSamples(const std::string& topic, const std::st
     mq::v1::UpdateBrokerConfigRequest u;
     (*u.mutable_config())["shortPollingTimeMills"] = "1000";
     add("UpdateBrokerConfig", u);
+  }
+  {
+    mq::v1::EndTransactionRequest r;
+    r.set_producer_group(group);
+    r.set_transaction_id("7F0000010001000000000000000000AA");
+    r.set_commit_log_offset(0);
+    r.set_resolution(mq::v1::TRANSACTION_COMMIT);
+    add("EndTransaction", r);
+  }
+  {
+    mq::v1::QueryTransactionHalfRequest r;
+    r.set_topic(topic);
+    r.set_max_num(8);
+    add("QueryTransactionHalf", r);
   }
   return out;
 }

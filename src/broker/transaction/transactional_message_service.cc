@@ -22,7 +22,7 @@ namespace {
 
 constexpr int32_t kReadBatch = 32;
 constexpr int32_t kReadBytes = 4 * 1024 * 1024;
-constexpr int64_t kQueryScanLimit = 100000;
+constexpr int64_t kQueryScanLimit = 20000;  // bounds the time of one query on a gRPC thread
 constexpr int32_t kQueryDefaultMax = 32;
 constexpr int32_t kQueryMaxMax = 1000;
 
