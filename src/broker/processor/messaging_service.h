@@ -12,6 +12,7 @@
 #include "broker/processor/byte_budget.h"
 #include "broker/processor/client_processor.h"
 #include "broker/processor/pull_processor.h"
+#include "broker/processor/send_back_processor.h"
 #include "broker/processor/send_processor.h"
 #include "mq/v1/broker.grpc.pb.h"
 
@@ -20,8 +21,8 @@ namespace mq::broker {
 class MessagingService final : public mq::v1::Messaging::CallbackService {
  public:
   MessagingService(SendProcessor* send, PullProcessor* pull, ClientProcessor* client,
-                   int64_t send_memory_quota)
-      : send_(send), pull_(pull), client_(client), send_budget_(send_memory_quota) {}
+                   int64_t send_memory_quota, SendBackProcessor* send_back = nullptr)
+      : send_(send), pull_(pull), client_(client), send_budget_(send_memory_quota), send_back_(send_back) {}
 
   grpc::ServerUnaryReactor* SendMessage(grpc::CallbackServerContext* ctx,
                                         const mq::v1::SendMessageRequest* request,
@@ -56,12 +57,16 @@ class MessagingService final : public mq::v1::Messaging::CallbackService {
   grpc::ServerUnaryReactor* UnlockBatchQueues(grpc::CallbackServerContext* ctx,
                                               const mq::v1::LockBatchRequest* request,
                                               mq::v1::LockBatchResponse* response) override;
+  grpc::ServerUnaryReactor* ConsumerSendMsgBack(grpc::CallbackServerContext* ctx,
+                                                const mq::v1::ConsumerSendMsgBackRequest* request,
+                                                mq::v1::ConsumerSendMsgBackResponse* response) override;
 
  private:
   SendProcessor* send_;
   PullProcessor* pull_;
   ClientProcessor* client_;
   ByteBudget send_budget_;
+  SendBackProcessor* send_back_;  // null: send-back answers UNIMPLEMENTED
 };
 
 }  // namespace mq::broker

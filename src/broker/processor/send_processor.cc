@@ -5,6 +5,7 @@
 #include "broker/ha/ha_service.h"
 #include "broker/meta/topic_config_manager.h"
 #include "broker/processor/message_convert.h"
+#include "broker/schedule/delay_levels.h"
 #include "broker/store/message_store.h"
 #include "common/message_id.h"
 #include "common/naming.h"
@@ -19,6 +20,10 @@ Status ValidateRequest(const mq::v1::SendMessageRequest& req, int64_t max_messag
   MQ_RETURN_IF_ERROR(ValidateName("topic", req.topic()));
   if (req.topic() == "TBW102") {
     return Status::InvalidArgument("topic: TBW102 is the auto-create template topic and cannot be written");
+  }
+  if (req.topic() == schedule::kScheduleTopic) {
+    return Status::InvalidArgument(
+        "topic: SCHEDULE_TOPIC_XXXX holds delayed messages; send to the real topic with a delay_level");
   }
   if (!req.producer_group().empty()) MQ_RETURN_IF_ERROR(ValidateName("producer_group", req.producer_group()));
   if (req.messages_size() == 0) return Status::InvalidArgument("messages: at least one message is required");
@@ -44,9 +49,10 @@ Status ValidateRequest(const mq::v1::SendMessageRequest& req, int64_t max_messag
       return Status::InvalidArgument(
           fmt::format("messages[{}].delay_level: {} is negative", i, m.delay_level()));
     }
-    if (m.delay_level() > 0) {
-      return Status::NotSupported(
-          fmt::format("messages[{}].delay_level: delayed delivery is not supported by this broker yet", i));
+    if (m.delay_level() > 0 && req.messages_size() > 1) {
+      // RocketMQ: "TimeDelayLevel is not supported for batched messages".
+      return Status::InvalidArgument(fmt::format(
+          "messages[{}].delay_level: a batch cannot carry delayed messages; send them one by one", i));
     }
     total += static_cast<int64_t>(m.body().size());
   }
@@ -134,6 +140,9 @@ void SendProcessor::Send(const mq::v1::SendMessageRequest& req, Done done) {
   for (const auto& m : req.messages()) {
     ids.push_back(m.unique_key().empty() ? NewUniqueMessageId() : m.unique_key());
     inputs.push_back(ToMessageInput(m, req.topic(), queue_id, ids.back()));
+    // Delayed: stored in SCHEDULE_TOPIC_XXXX until due. The reply still names the real queue
+    // (and the schedule queue's offset), as RocketMQ's SendResult does.
+    if (m.delay_level() > 0) schedule::ToScheduled(ctx_.delay_levels->Clamp(m.delay_level()), &inputs.back());
   }
   int64_t body_bytes = 0;
   for (const auto& in : inputs) body_bytes += static_cast<int64_t>(in.body.size());
