@@ -71,8 +71,9 @@ void SendBackProcessor::SendBack(const mq::v1::ConsumerSendMsgBackRequest& req, 
   }
 
   const int32_t reconsume_times = original->header.reconsume_times;
-  const int32_t max_times =
-      req.max_reconsume_times() >= 0 ? req.max_reconsume_times() : group->retry_max_times();
+  const int32_t max_times = req.has_max_reconsume_times() && req.max_reconsume_times() >= 0
+                                ? req.max_reconsume_times()
+                                : group->retry_max_times();
   const bool to_dlq = req.delay_level() < 0 || reconsume_times >= max_times;
   std::string topic;
   int32_t level = 0;
