@@ -109,6 +109,9 @@ void SendProcessor::Send(const mq::v1::SendMessageRequest& req, Done done) {
   auto fail = [&](const Status& s) { done(s, response); };
   const BrokerConfig& config = *ctx_.config;
   if (Status s = ValidateRequest(req, config.maxMessageSize); !s.ok()) return fail(s);
+  if (ctx_.delay_levels == nullptr && req.messages_size() == 1 && req.messages(0).delay_level() > 0) {
+    return fail(Status::NotSupported("messages[0].delay_level: this broker has no delay-level service"));
+  }
   if (IsSlave(config)) {
     return fail(Status::PermissionDenied(
         fmt::format("broker: {} (brokerId {}) is a SLAVE and refuses writes; send to the master",
