@@ -20,7 +20,9 @@ int main(int argc, char** argv) {
       std::printf("%s offset %lld: %s\n", m.queue.ToString().c_str(), static_cast<long long>(m.queue_offset),
                   m.message.body.c_str());
     }
-    return mq::client::ConsumeResult::kSuccess;  // kRetryLater redelivers after retry_delay_ms
+    // kRetryLater sends the message back: it returns through %RETRY%<group> after 10 s, 30 s,
+    // 1 m, ... and lands in %DLQ%<group> after max_reconsume_times (default 16).
+    return mq::client::ConsumeResult::kSuccess;
   });
   if (auto s = consumer.Start(); !s.ok()) {
     std::fprintf(stderr, "start: %s\n", s.ToString().c_str());

@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 
+#include "broker/schedule/delay_levels.h"
 #include "common/naming.h"
 #include "common/rpc/grpc_defaults.h"
 
@@ -88,6 +89,10 @@ ConfigSchema BindBrokerConfig(BrokerConfig* c) {
   s.AddString("logDir", &c->logDir, "directory of broker.log (empty: stderr only)");
   s.AddEnum("logLevel", &c->logLevel, {"trace", "debug", "info", "warn", "error", "critical", "off"},
             "log level");
+  s.AddString("messageDelayLevel", &c->messageDelayLevel,
+              "delay of each delay level, e.g. '1s 5s 10s 30s 1m' (units s m h d)");
+  s.AddInt("flushDelayOffsetInterval", &c->flushDelayOffsetInterval, 10, 3'600'000,
+           "ms between writes of delayOffset.json");
   return s;
 }
 
@@ -112,6 +117,7 @@ Status FinalizeBrokerConfig(BrokerConfig* c) {
         fmt::format("brokerId: {} is a slave id but brokerRole is {}", c->brokerId, c->brokerRole));
   }
   MQ_RETURN_IF_ERROR(ParseNamesrvAddr(c->namesrvAddr).status());
+  MQ_RETURN_IF_ERROR(schedule::DelayLevels::Parse(c->messageDelayLevel).status());
   if (static_cast<int64_t>(c->maxMessageSize) + 64 * 1024 + 8 > c->mappedFileSizeCommitLog) {
     return Status::InvalidArgument(
         fmt::format("maxMessageSize: {} bytes (+64 KiB of headers) do not fit in a commit log segment of "

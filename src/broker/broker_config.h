@@ -89,6 +89,10 @@ struct BrokerConfig {
   int64_t flushConsumerOffsetInterval = 5000;
   int64_t channelExpiredTimeout = 120000;
   int64_t queueLockMaxLiveTime = 60000;
+  // --- delay levels and retry (RocketMQ MessageStoreConfig / BrokerConfig)
+  // Delay of each level, units s m h d; levels above the table are clamped to its last one.
+  std::string messageDelayLevel = "1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h";
+  int64_t flushDelayOffsetInterval = 10000;  // ms between delayOffset.json writes
   // --- registration
   int64_t registerNameServerPeriod = 30000;
   int64_t registerBrokerTimeoutMills = 6000;

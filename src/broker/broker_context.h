@@ -17,6 +17,9 @@
 namespace mq::store {
 class MessageStore;
 }
+namespace mq::schedule {
+class DelayLevels;
+}
 
 namespace mq::broker {
 
@@ -62,6 +65,8 @@ struct BrokerContext {
   ClientRegistry* clients = nullptr;           // heartbeating producers and consumers
   QueueLockManager* locks = nullptr;           // orderly consumers' queue locks
   WaitRegistry* waits = nullptr;               // parked long-polling requests
+  // messageDelayLevel, parsed (immutable).
+  const schedule::DelayLevels* delay_levels = nullptr;
 };
 
 }  // namespace mq::broker

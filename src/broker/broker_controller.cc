@@ -22,7 +22,9 @@
 #include "broker/processor/end_transaction_processor.h"
 #include "broker/processor/messaging_service.h"
 #include "broker/processor/pull_processor.h"
+#include "broker/processor/send_back_processor.h"
 #include "broker/processor/send_processor.h"
+#include "broker/schedule/schedule_message_service.h"
 #include "broker/store/message_store.h"
 #include "broker/transaction/transactional_message_service.h"
 #include "common/clock.h"
@@ -92,6 +94,9 @@ Status BrokerController::Start() {
   MQ_RETURN_IF_ERROR(topics_->Load());
   MQ_RETURN_IF_ERROR(groups_->Load());
   MQ_RETURN_IF_ERROR(offsets_->Load());
+  MQ_ASSIGN_OR_RETURN(auto delay_levels, schedule::DelayLevels::Parse(config_.messageDelayLevel));
+  delay_offsets_ = std::make_unique<schedule::DelayOffsetTable>(config_dir);
+  MQ_RETURN_IF_ERROR(delay_offsets_->Load());
 
   executor_.Start();
   waits_ = std::make_unique<WaitRegistry>(&executor_, static_cast<size_t>(config_.maxSuspendedPullRequests));
@@ -99,8 +104,13 @@ Status BrokerController::Start() {
   store_->AddArrivalListener([this](const std::string& topic, int32_t queue_id, int64_t) {
     waits_->Notify(QueueWaitKey(topic, queue_id));
   });
+  schedule_ = std::make_unique<schedule::ScheduleMessageService>(
+      schedule::ScheduleMessageService::Options{delay_levels, config_.flushDelayOffsetInterval}, store_.get(),
+      delay_offsets_.get(), [this] {
+        if (ha_service_) ha_service_->NotifyAppended();
+      });
   MQ_RETURN_IF_ERROR(store_->Start());
-  const ha::MetadataManagers metadata{topics_.get(), groups_.get(), offsets_.get()};
+  const ha::MetadataManagers metadata{topics_.get(), groups_.get(), offsets_.get(), delay_offsets_.get()};
   if (!IsSlave(config_)) {
     // haListenPort=0 picks a free port; the real one is advertised in the registration.
     ha_service_ = std::make_unique<ha::HaService>(
@@ -131,11 +141,13 @@ Status BrokerController::Start() {
   ctx.clients = clients_.get();
   ctx.locks = locks_.get();
   ctx.waits = waits_.get();
+  ctx.delay_levels = &schedule_->levels();
   send_ = std::make_unique<SendProcessor>(ctx, ha_service_.get());
+  send_back_ = std::make_unique<SendBackProcessor>(ctx, ha_service_.get());
   pull_ = std::make_unique<PullProcessor>(ctx);
   client_ = std::make_unique<ClientProcessor>(ctx);
   messaging_ = std::make_unique<MessagingService>(send_.get(), pull_.get(), client_.get(),
-                                                  config_.sendRequestMemoryQuota);
+                                                  config_.sendRequestMemoryQuota, send_back_.get());
   check_streams_ = std::make_unique<TransactionCheckStreams>();
   if (!IsSlave(config_)) {
     txn::TransactionOptions txn_options;
@@ -176,6 +188,7 @@ Status BrokerController::Start() {
   server_ = std::move(started->server);
   started_ = true;
   StartTimers();
+  if (!IsSlave(config_)) schedule_->Start();
 
   auto namesrvs = ParseNamesrvAddr(config_.namesrvAddr);
   if (namesrvs.ok() && !namesrvs->empty()) {
@@ -269,6 +282,7 @@ void BrokerController::Shutdown() {
   server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(3));
   server_->Wait();
   executor_.Shutdown();
+  schedule_->Shutdown();  // before the store: its thread reads and writes it
   if (Status s = offsets_->Persist(); !s.ok()) MQ_LOG_ERROR(log, "persist offsets: {}", s.ToString());
   // Topics and groups auto-created within the last autoCreatePersistDelayMills.
   if (Status s = topics_->Flush(); !s.ok()) MQ_LOG_ERROR(log, "persist topics: {}", s.ToString());

@@ -30,6 +30,11 @@ class HaService;
 class HaClient;
 }  // namespace mq::ha
 
+namespace mq::schedule {
+class DelayOffsetTable;
+class ScheduleMessageService;
+}  // namespace mq::schedule
+
 namespace mq::broker {
 
 class TopicConfigManager;
@@ -39,6 +44,7 @@ class ClientRegistry;
 class QueueLockManager;
 class WaitRegistry;
 class SendProcessor;
+class SendBackProcessor;
 class PullProcessor;
 class ClientProcessor;
 class MessagingService;
@@ -81,10 +87,14 @@ class BrokerController {
   std::unique_ptr<ClientRegistry> clients_;
   std::unique_ptr<QueueLockManager> locks_;
   std::unique_ptr<store::MessageStore> store_;
+  std::unique_ptr<schedule::DelayOffsetTable> delay_offsets_;
+  // Installed on the store before it starts; delivers on masters only.
+  std::unique_ptr<schedule::ScheduleMessageService> schedule_;
   std::unique_ptr<ha::HaService> ha_service_;  // masters only
   std::unique_ptr<ha::HaClient> ha_client_;    // slaves only
   std::unique_ptr<WaitRegistry> waits_;
   std::unique_ptr<SendProcessor> send_;
+  std::unique_ptr<SendBackProcessor> send_back_;
   std::unique_ptr<PullProcessor> pull_;
   std::unique_ptr<ClientProcessor> client_;
   std::unique_ptr<MessagingService> messaging_;

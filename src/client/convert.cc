@@ -50,6 +50,7 @@ ReceivedMessage FromProto(const mq::v1::MessageExt& ext) {
   r.born_timestamp_ms = m.born_timestamp();
   r.store_timestamp_ms = ext.store_timestamp();
   r.reconsume_times = m.reconsume_times();
+  r.system_properties.insert(ext.system_properties().begin(), ext.system_properties().end());
   return r;
 }
 

@@ -3,9 +3,11 @@
 
 #include <climits>
 #include <exception>
+#include <set>
 
 #include "broker_ops.h"
 #include "common/logging.h"
+#include "consume_retry.h"
 #include "convert.h"
 #include "push_consumer_impl.h"
 
@@ -118,6 +120,7 @@ void PushConsumerImpl::OnPulled(const std::shared_ptr<ProcessQueue>& pq, const s
         if (!filter.Matches(ext.message().tags())) continue;
         ReceivedMessage m = FromProto(ext);
         if (m.queue.broker_name.empty()) m.queue.broker_name = pq->mq.broker_name;
+        RestoreRetryTopic(&m);
         fresh.push_back(m.queue_offset);
         pq->PutLocked(std::move(m));
       }
@@ -144,7 +147,17 @@ void PushConsumerImpl::OnPulled(const std::shared_ptr<ProcessQueue>& pq, const s
 
 bool PushConsumerImpl::RunListener(std::vector<ReceivedMessage>& batch) {
   try {
-    return listener_(batch) == ConsumeResult::kSuccess;
+    const auto start = std::chrono::steady_clock::now();
+    bool ok = listener_(batch) == ConsumeResult::kSuccess;
+    const auto took =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start)
+            .count();
+    if (ok && took > options_.consume_timeout_ms) {
+      MQ_LOG_WARN(Logger("client"), "listener took {} ms > consume_timeout_ms {}: the batch counts as failed",
+                  took, options_.consume_timeout_ms);
+      return false;
+    }
+    return ok;
   } catch (const std::exception& e) {
     MQ_LOG_WARN(Logger("client"), "listener threw: {}", e.what());
   } catch (...) {
@@ -177,25 +190,43 @@ void PushConsumerImpl::ConsumeConcurrently(std::shared_ptr<ProcessQueue> pq, std
   }
   if (batch.empty()) return;
   bool ok = RunListener(batch);
+  // On failure each message goes back to the broker (clustering) or is dropped (broadcasting,
+  // as RocketMQ); only one whose send-back failed stays here for a local retry.
+  std::set<int64_t> local_retry;
+  if (!ok) {
+    for (const auto& m : batch) {
+      if (options_.model == MessageModel::kBroadcasting) {
+        MQ_LOG_WARN(Logger("client"), "broadcasting: consume of {} at {} failed, dropped (no retry topic)",
+                    m.msg_id, m.queue.ToString());
+        continue;
+      }
+      Status s = SendMessageBack(*client_, options_.group, m, 0, options_.max_reconsume_times);
+      if (!s.ok()) {
+        MQ_LOG_WARN(Logger("client"), "send back {} from {}: {}; retrying locally", m.msg_id,
+                    m.queue.ToString(), s.ToString());
+        local_retry.insert(m.queue_offset);
+      }
+    }
+  }
   {
     std::lock_guard lock(pq->mu);
     for (int64_t off : offsets) {
       auto it = pq->msgs.find(off);
       if (it == pq->msgs.end()) continue;
-      if (ok) {
+      if (local_retry.count(off) == 0) {
         pq->EraseLocked(it);
       } else {
         ++it->second.reconsume_times;
       }
     }
   }
-  if (ok) {
-    UpdateStore(pq);
-    return;
-  }
+  UpdateStore(pq);
+  if (local_retry.empty()) return;
   // Local retry: the messages stay in the queue table, so the committed offset cannot pass them.
   consume_->ScheduleAfter(std::chrono::milliseconds(options_.retry_delay_ms),
-                          [this, pq, offsets = std::move(offsets)] { ConsumeConcurrently(pq, offsets); });
+                          [this, pq, offsets = std::vector<int64_t>(local_retry.begin(), local_retry.end())] {
+                            ConsumeConcurrently(pq, offsets);
+                          });
 }
 
 void PushConsumerImpl::ConsumeOrderly(std::shared_ptr<ProcessQueue> pq) {
@@ -213,21 +244,49 @@ void PushConsumerImpl::ConsumeOrderly(std::shared_ptr<ProcessQueue> pq) {
       }
     }
     bool ok = RunListener(batch);
+    // RocketMQ checkReconsumeTimes: a message that used up max_reconsume_times goes to the DLQ
+    // (and counts as consumed once it is there); any other failure suspends the queue and
+    // hands the same messages over again.
+    std::set<int64_t> done;
+    bool suspend = false;
+    for (const auto& m : batch) {
+      if (ok) {
+        done.insert(m.queue_offset);
+        continue;
+      }
+      const int max = options_.max_reconsume_times;
+      if (max < 0 || m.reconsume_times < max) {
+        suspend = true;
+        continue;
+      }
+      Status s = options_.model == MessageModel::kBroadcasting
+                     ? Status::OK()  // no DLQ for broadcasting: dropped, as RocketMQ
+                     : SendMessageBack(*client_, options_.group, m, -1, max);
+      if (s.ok()) {
+        MQ_LOG_WARN(Logger("client"), "orderly: {} from {} failed {} times, moved to the DLQ", m.msg_id,
+                    m.queue.ToString(), m.reconsume_times + 1);
+        done.insert(m.queue_offset);
+      } else {
+        MQ_LOG_WARN(Logger("client"), "orderly: send {} to the DLQ: {}; retrying", m.msg_id, s.ToString());
+        suspend = true;
+      }
+    }
     {
       std::lock_guard lock(pq->mu);
       for (const auto& m : batch) {
         auto it = pq->msgs.find(m.queue_offset);
         if (it == pq->msgs.end()) continue;
-        if (ok) {
+        if (done.count(m.queue_offset) != 0) {
           pq->EraseLocked(it);
         } else {
           ++it->second.reconsume_times;
         }
       }
     }
-    if (!ok) {
+    if (suspend) {
       // Keep the queue (consuming stays true) and retry the same messages after a pause.
-      consume_->ScheduleAfter(std::chrono::milliseconds(options_.retry_delay_ms),
+      if (!done.empty()) UpdateStore(pq);
+      consume_->ScheduleAfter(std::chrono::milliseconds(options_.suspend_current_queue_time_ms),
                               [this, pq] { ConsumeOrderly(pq); });
       return;
     }

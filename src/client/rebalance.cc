@@ -9,6 +9,7 @@
 #include "common/logging.h"
 #include "common/naming.h"
 #include "common/rpc/status_convert.h"
+#include "consume_retry.h"
 #include "push_consumer_impl.h"
 
 namespace mq::client {
@@ -77,6 +78,12 @@ Status PushConsumerImpl::Start() {
                                           });
         });
   }
+  if (options_.model == MessageModel::kClustering && !options_.orderly) {
+    // Sent-back messages come back through the group's retry topic (RocketMQ subscribes it for
+    // every clustering consumer; orderly ones retry locally and only ever send to the DLQ).
+    MQ_ASSIGN_OR_RETURN(auto all, TagFilter::Parse("*"));
+    subscriptions_.insert_or_assign(RetryTopic(options_.group), std::move(all));
+  }
   client_->SetHeartbeatFiller([this](mq::v1::HeartbeatRequest* req) { FillHeartbeat(req); });
   MQ_RETURN_IF_ERROR(client_->Start());
   consume_->Start();
@@ -132,7 +139,9 @@ std::vector<ProcessQueueInfo> PushConsumerImpl::ProcessQueueInfos() {
   std::vector<std::shared_ptr<ProcessQueue>> pqs;
   {
     std::lock_guard lock(mu_);
-    for (const auto& [q, pq] : queues_) pqs.push_back(pq);
+    for (const auto& [q, pq] : queues_) {
+      if (!IsRetryTopic(q.topic)) pqs.push_back(pq);  // the retry subscription is internal
+    }
   }
   std::vector<ProcessQueueInfo> out;
   for (const auto& pq : pqs) {
@@ -146,7 +155,9 @@ std::vector<ProcessQueueInfo> PushConsumerImpl::ProcessQueueInfos() {
 std::vector<MessageQueue> PushConsumerImpl::AssignedQueues() {
   std::lock_guard lock(mu_);
   std::vector<MessageQueue> out;
-  for (const auto& [q, pq] : queues_) out.push_back(q);
+  for (const auto& [q, pq] : queues_) {
+    if (!IsRetryTopic(q.topic)) out.push_back(q);  // the retry subscription is internal
+  }
   return out;
 }
 
@@ -232,7 +243,11 @@ void PushConsumerImpl::RebalanceOnce() {
     if (!running_) return;
     auto route = client_->GetRoute(topic);
     if (!route.ok()) {
-      MQ_LOG_WARN(Logger("client"), "rebalance {}: {}", topic, route.status().ToString());
+      // The broker creates the group's retry topic on the first heartbeat; until its route
+      // reaches the NameServer there is simply nothing to consume from it.
+      if (!(IsRetryTopic(topic) && route.status().IsNotFound())) {
+        MQ_LOG_WARN(Logger("client"), "rebalance {}: {}", topic, route.status().ToString());
+      }
       continue;
     }
     auto all = SubscribeQueues(topic, *route);

@@ -21,7 +21,11 @@ class ClientCluster {
   ClientCluster() {
     for (const char* name : {"broker-a", "broker-b"}) {
       brokers_.push_back(std::make_unique<BrokerProcess>(
-          BrokerOptions{namesrv_.address(), dir_.Sub(name), name, {"autoCreateTopicEnable=true"}}));
+          BrokerOptions{namesrv_.address(),
+                        dir_.Sub(name),
+                        name,
+                        // Short delay levels: a failed message comes back in about a second.
+                        {"autoCreateTopicEnable=true", "messageDelayLevel=1s 1s 1s 1s 1s 1s"}}));
     }
   }
   bool Start() {

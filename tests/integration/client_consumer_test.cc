@@ -165,13 +165,14 @@ TEST_F(ClientConsumerTest, GracefulShutdownAndRestartReplaysNothing) {
   EXPECT_EQ(first.total(), 500);
 }
 
-TEST_F(ClientConsumerTest, FailingListenerGetsTheMessageAgainLocally) {
+TEST_F(ClientConsumerTest, FailingListenerGetsTheMessageAgainThroughTheRetryTopic) {
   std::mutex mu;
   std::map<std::string, int> attempts;
   PushConsumer consumer(cluster_.Consumer("g-retry"));
   ASSERT_TRUE(consumer.Subscribe("ConsTopic", "TagA || TagB").ok());
   consumer.RegisterListener([&](const std::vector<ReceivedMessage>& msgs) {
     std::lock_guard lock(mu);
+    EXPECT_EQ(msgs[0].message.topic, "ConsTopic");  // restored for retried messages too
     int n = ++attempts[msgs[0].message.body];
     if (n == 1) throw std::runtime_error("first delivery fails");
     return n < 3 ? ConsumeResult::kRetryLater : ConsumeResult::kSuccess;

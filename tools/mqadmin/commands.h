@@ -59,6 +59,10 @@ struct CommandArgs {
   int64_t begin_ms = -1;  // -b / -s
   int64_t end_ms = -1;    // -e
   int32_t max_num = 64;   // -m (queryMsgByKey)
+
+  // Delay levels and dead-letter queues.
+  int32_t delay_level = 0;  // -d (sendMessage)
+  bool all = false;         // --all (resendDLQ)
 };
 
 // Topics.
@@ -95,6 +99,7 @@ Status RunQueryMsgByOffset(const CommandArgs& a);
 Status RunSendMessage(const CommandArgs& a);
 Status RunConsumeMessage(const CommandArgs& a);
 Status RunQueryTransactionHalf(const CommandArgs& a);
+Status RunResendDlq(const CommandArgs& a);
 
 // NameServer.
 Status RunUpdateKvConfig(const CommandArgs& a);

@@ -188,6 +188,7 @@ Status RunSendMessage(const CommandArgs& a) {
   client::Producer producer(options);
   MQ_RETURN_IF_ERROR(producer.Start());
   client::Message msg = client::MakeMessage(a.topic, a.body, a.tags);
+  msg.delay_level = a.delay_level;
   std::string keys = a.keys;
   for (size_t start = 0; start < keys.size();) {
     size_t end = keys.find(' ', start);

@@ -25,6 +25,7 @@ mq::v1::GetMetadataResponse BuildMetadata(const MetadataManagers& m) {
   auto* groups = resp.mutable_groups()->mutable_subscription_group_table();
   for (auto& g : m.groups->All()) (*groups)[g.group_name()] = std::move(g);
   *resp.mutable_offsets() = m.offsets->Snapshot();
+  if (m.delay_offsets != nullptr) *resp.mutable_delay_offsets() = m.delay_offsets->Snapshot();
   return resp;
 }
 
@@ -42,6 +43,8 @@ uint64_t MetadataFingerprint(const mq::v1::GetMetadataResponse& metadata) {
     for (const auto& [id, off] : q) v += std::to_string(id) + "=" + std::to_string(off) + ",";
     sorted["o/" + key] = std::move(v);
   }
+  for (const auto& [level, off] : metadata.delay_offsets().offset_table())
+    sorted["d/" + std::to_string(level)] = std::to_string(off);
   for (const auto& [k, v] : sorted) h = Mix(Mix(h, k), v);
   return h;
 }
@@ -85,6 +88,10 @@ Status ApplyMetadata(const mq::v1::GetMetadataResponse& metadata, const Metadata
     if (Status s = m.groups->CreateOrUpdate(group); !s.ok() && first.ok()) first = s;
   }
   m.offsets->MergeFrom(metadata.offsets());
+  if (m.delay_offsets != nullptr && metadata.has_delay_offsets()) {
+    m.delay_offsets->Adopt(metadata.delay_offsets());
+    if (Status s = m.delay_offsets->Persist(); !s.ok() && first.ok()) first = s;
+  }
   return first;
 }
 

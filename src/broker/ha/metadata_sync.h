@@ -15,6 +15,7 @@
 #include "broker/meta/consumer_offset_manager.h"
 #include "broker/meta/subscription_group_manager.h"
 #include "broker/meta/topic_config_manager.h"
+#include "broker/schedule/delay_offset_table.h"
 #include "mq/v1/ha.pb.h"
 
 namespace mq::ha {
@@ -23,6 +24,7 @@ struct MetadataManagers {
   broker::TopicConfigManager* topics = nullptr;
   broker::SubscriptionGroupManager* groups = nullptr;
   broker::ConsumerOffsetManager* offsets = nullptr;
+  schedule::DelayOffsetTable* delay_offsets = nullptr;  // delayOffset.json; may be null
 };
 
 // The master's answer: every topic, group and consumer offset.

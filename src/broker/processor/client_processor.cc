@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "broker/longpolling/wait_registry.h"
 #include "broker/meta/client_registry.h"
 #include "broker/meta/consumer_offset_manager.h"
@@ -10,6 +12,7 @@
 #include "broker/meta/topic_config_manager.h"
 #include "broker/store/message_store.h"
 #include "common/naming.h"
+#include "common/perm.h"
 
 namespace mq::broker {
 namespace {
@@ -100,6 +103,13 @@ Result<mq::v1::HeartbeatResponse> ClientProcessor::Heartbeat(const mq::v1::Heart
     }
     auto group = ctx_.groups->FindOrAutoCreate(c.group());
     if (!group.ok()) return group.status();
+    // RocketMQ creates the group's retry topic on heartbeat, so its route exists before the
+    // first send-back and consumers can subscribe to it at once (masters only: slaves copy it).
+    if (c.message_model() == mq::v1::CLUSTERING && !IsSlave(*ctx_.config)) {
+      auto retry = ctx_.topics->CreateIfAbsent("%RETRY%" + c.group(), std::max(1, group->retry_queue_nums()),
+                                               kPermReadWrite);
+      if (!retry.ok()) return retry.status();
+    }
   }
   mq::v1::HeartbeatResponse resp;
   MQ_ASSIGN_OR_RETURN(auto versions, ctx_.clients->TryHeartbeat(r.client_id(), peer, r));

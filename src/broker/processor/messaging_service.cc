@@ -1,10 +1,10 @@
 #include "broker/processor/messaging_service.h"
 
+#include <fmt/format.h>
+
 #include <memory>
 #include <string>
 #include <utility>
-
-#include <fmt/format.h>
 
 #include "broker/processor/byte_budget.h"
 #include "common/rpc/status_convert.h"
@@ -48,10 +48,10 @@ grpc::ServerUnaryReactor* MessagingService::SendMessage(grpc::CallbackServerCont
   const auto bytes = static_cast<int64_t>(request->ByteSizeLong());
   auto lease = send_budget_.TryAcquire(bytes);
   if (!lease) {
-    reactor->Finish(rpc::ToGrpcStatus(Status::ResourceExhausted(fmt::format(
-                        "send: the broker holds {} bytes of send requests in progress "
-                        "(sendRequestMemoryQuota={}); retry later",
-                        send_budget_.used(), send_budget_.limit()))),
+    reactor->Finish(rpc::ToGrpcStatus(Status::ResourceExhausted(
+                        fmt::format("send: the broker holds {} bytes of send requests in progress "
+                                    "(sendRequestMemoryQuota={}); retry later",
+                                    send_budget_.used(), send_budget_.limit()))),
                     {});
     return reactor;
   }
@@ -161,6 +161,22 @@ grpc::ServerUnaryReactor* MessagingService::QueryTransactionHalf(
     grpc::CallbackServerContext* ctx, const mq::v1::QueryTransactionHalfRequest* request,
     mq::v1::QueryTransactionHalfResponse* response) {
   return ReplyWith(ctx, end_transaction_->QueryTransactionHalf(*request), response);
+}
+
+grpc::ServerUnaryReactor* MessagingService::ConsumerSendMsgBack(
+    grpc::CallbackServerContext* ctx, const mq::v1::ConsumerSendMsgBackRequest* request,
+    mq::v1::ConsumerSendMsgBackResponse* response) {
+  auto* reactor = ctx->DefaultReactor();
+  if (send_back_ == nullptr) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "send-back is not served here"));
+    return reactor;
+  }
+  send_back_->SendBack(*request,
+                       [reactor, response](const Status& s, const mq::v1::ConsumerSendMsgBackResponse& r) {
+                         if (s.ok()) *response = r;
+                         reactor->Finish(rpc::ToGrpcStatus(s));
+                       });
+  return reactor;
 }
 
 }  // namespace mq::broker

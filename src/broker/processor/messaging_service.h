@@ -14,6 +14,7 @@
 #include "broker/processor/end_transaction_check_streams.h"
 #include "broker/processor/end_transaction_processor.h"
 #include "broker/processor/pull_processor.h"
+#include "broker/processor/send_back_processor.h"
 #include "broker/processor/send_processor.h"
 #include "mq/v1/broker.grpc.pb.h"
 
@@ -22,8 +23,8 @@ namespace mq::broker {
 class MessagingService final : public mq::v1::Messaging::CallbackService {
  public:
   MessagingService(SendProcessor* send, PullProcessor* pull, ClientProcessor* client,
-                   int64_t send_memory_quota)
-      : send_(send), pull_(pull), client_(client), send_budget_(send_memory_quota) {}
+                   int64_t send_memory_quota, SendBackProcessor* send_back = nullptr)
+      : send_(send), pull_(pull), client_(client), send_budget_(send_memory_quota), send_back_(send_back) {}
 
   grpc::ServerUnaryReactor* SendMessage(grpc::CallbackServerContext* ctx,
                                         const mq::v1::SendMessageRequest* request,
@@ -72,6 +73,9 @@ class MessagingService final : public mq::v1::Messaging::CallbackService {
     end_transaction_ = end_transaction;
     check_streams_ = check_streams;
   }
+  grpc::ServerUnaryReactor* ConsumerSendMsgBack(grpc::CallbackServerContext* ctx,
+                                                const mq::v1::ConsumerSendMsgBackRequest* request,
+                                                mq::v1::ConsumerSendMsgBackResponse* response) override;
 
  private:
   SendProcessor* send_;
@@ -80,6 +84,7 @@ class MessagingService final : public mq::v1::Messaging::CallbackService {
   ByteBudget send_budget_;
   EndTransactionProcessor* end_transaction_ = nullptr;
   TransactionCheckStreams* check_streams_ = nullptr;
+  SendBackProcessor* send_back_;  // null: send-back answers UNIMPLEMENTED
 };
 
 }  // namespace mq::broker

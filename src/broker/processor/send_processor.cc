@@ -5,6 +5,7 @@
 #include "broker/ha/ha_service.h"
 #include "broker/meta/topic_config_manager.h"
 #include "broker/processor/message_convert.h"
+#include "broker/schedule/delay_levels.h"
 #include "broker/store/message_store.h"
 #include "broker/transaction/half_message.h"
 #include "common/message_id.h"
@@ -20,6 +21,10 @@ Status ValidateRequest(const mq::v1::SendMessageRequest& req, int64_t max_messag
   MQ_RETURN_IF_ERROR(ValidateName("topic", req.topic()));
   if (req.topic() == "TBW102") {
     return Status::InvalidArgument("topic: TBW102 is the auto-create template topic and cannot be written");
+  }
+  if (req.topic() == schedule::kScheduleTopic) {
+    return Status::InvalidArgument(
+        "topic: SCHEDULE_TOPIC_XXXX holds delayed messages; send to the real topic with a delay_level");
   }
   if (!req.producer_group().empty()) MQ_RETURN_IF_ERROR(ValidateName("producer_group", req.producer_group()));
   if (req.topic() == txn::kHalfTopic || req.topic() == txn::kOpHalfTopic) {
@@ -58,9 +63,14 @@ Status ValidateRequest(const mq::v1::SendMessageRequest& req, int64_t max_messag
       return Status::InvalidArgument(
           fmt::format("messages[{}].delay_level: {} is negative", i, m.delay_level()));
     }
-    if (m.delay_level() > 0) {
-      return Status::NotSupported(
-          fmt::format("messages[{}].delay_level: delayed delivery is not supported by this broker yet", i));
+    if (m.delay_level() > 0 && req.messages_size() > 1) {
+      // RocketMQ: "TimeDelayLevel is not supported for batched messages".
+      return Status::InvalidArgument(fmt::format(
+          "messages[{}].delay_level: a batch cannot carry delayed messages; send them one by one", i));
+    }
+    if (m.delay_level() > 0 && req.transaction_prepared()) {
+      return Status::InvalidArgument(fmt::format(
+          "messages[{}].delay_level: a transactional (prepared) message cannot be delayed", i));
     }
     total += static_cast<int64_t>(m.body().size());
   }
@@ -117,6 +127,9 @@ void SendProcessor::Send(const mq::v1::SendMessageRequest& req, Done done) {
   auto fail = [&](const Status& s) { done(s, response); };
   const BrokerConfig& config = *ctx_.config;
   if (Status s = ValidateRequest(req, config.maxMessageSize); !s.ok()) return fail(s);
+  if (ctx_.delay_levels == nullptr && req.messages_size() == 1 && req.messages(0).delay_level() > 0) {
+    return fail(Status::NotSupported("messages[0].delay_level: this broker has no delay-level service"));
+  }
   if (IsSlave(config)) {
     return fail(Status::PermissionDenied(
         fmt::format("broker: {} (brokerId {}) is a SLAVE and refuses writes; send to the master",
@@ -149,6 +162,9 @@ void SendProcessor::Send(const mq::v1::SendMessageRequest& req, Done done) {
     ids.push_back(m.unique_key().empty() ? NewUniqueMessageId() : m.unique_key());
     inputs.push_back(ToMessageInput(m, req.topic(), queue_id, ids.back()));
     if (req.transaction_prepared()) txn::ToHalfMessage(&inputs.back(), req.producer_group());
+    // Delayed: stored in SCHEDULE_TOPIC_XXXX until due. The reply still names the real queue
+    // (and the schedule queue's offset), as RocketMQ's SendResult does.
+    if (m.delay_level() > 0) schedule::ToScheduled(ctx_.delay_levels->Clamp(m.delay_level()), &inputs.back());
   }
   int64_t body_bytes = 0;
   for (const auto& in : inputs) body_bytes += static_cast<int64_t>(in.body.size());

@@ -18,6 +18,10 @@ Dispatcher::~Dispatcher() { Shutdown(); }
 
 void Dispatcher::AddListener(ArrivalListener listener) { listeners_.push_back(std::move(listener)); }
 
+void Dispatcher::SetTagsCodeFunction(const std::string& topic, TagsCodeFn fn) {
+  tags_code_fns_[topic] = std::move(fn);
+}
+
 Status Dispatcher::DispatchRange(int64_t from, int64_t limit, bool notify) {
   std::map<std::pair<std::string, int32_t>, int64_t> arrived;
   int64_t pos = from;
@@ -38,7 +42,13 @@ Status Dispatcher::DispatchRange(int64_t from, int64_t limit, bool notify) {
       }
       std::string topic(view->topic);
       auto cq = queues_->FindOrCreate(topic, view->queue_id);
-      CqUnit unit{pos, view->total_size, TagsCode(FindProperty(view->properties, kPropertyTags))};
+      int64_t tags_code = 0;
+      if (auto fn = tags_code_fns_.find(view->topic); fn != tags_code_fns_.end()) {
+        tags_code = fn->second(*view);
+      } else {
+        tags_code = TagsCode(FindProperty(view->properties, kPropertyTags));
+      }
+      CqUnit unit{pos, view->total_size, tags_code};
       status = cq.ok() ? (*cq)->Put(view->queue_offset, unit) : cq.status();
       if (!status.ok()) {
         status = status.WithContext(

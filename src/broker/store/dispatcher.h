@@ -18,16 +18,22 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include "broker/store/commit_log.h"
 #include "broker/store/consume_queue.h"
 #include "broker/store/index_service.h"
+#include "broker/store/message_format.h"
 #include "broker/store/store_types.h"
 
 namespace mq::store {
+
+// A consume queue tags code computed from the whole record (runs on the dispatcher thread).
+using TagsCodeFn = std::function<int64_t(const RecordView&)>;
 
 class Dispatcher {
  public:
@@ -38,6 +44,9 @@ class Dispatcher {
   Dispatcher& operator=(const Dispatcher&) = delete;
 
   void AddListener(ArrivalListener listener);  // before Start()
+  // Before Start(): records of `topic` get fn(record) as their consume queue tags code instead
+  // of the TAGS hash (a delayed message's delivery time; see broker/schedule/).
+  void SetTagsCodeFunction(const std::string& topic, TagsCodeFn fn);
 
   // Dispatches every record in [from, limit) on the calling thread; sets dispatched_offset.
   Status DispatchRange(int64_t from, int64_t limit, bool notify);
@@ -58,6 +67,7 @@ class Dispatcher {
   ErrorLatch* const latch_;
   const std::function<int64_t()> readable_limit_;
   std::vector<ArrivalListener> listeners_;
+  std::map<std::string, TagsCodeFn, std::less<>> tags_code_fns_;  // fixed after Start()
   std::atomic<int64_t> dispatched_{0};
 
   // Wakeup() is on the put path: it only takes mu_ and signals when the thread sleeps.

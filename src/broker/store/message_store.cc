@@ -87,6 +87,7 @@ Status MessageStore::StartLocked() {
   dispatcher_ = std::make_unique<Dispatcher>(commit_log_.get(), queues_.get(), index_.get(), &latch_,
                                              [this] { return ReadableLimit(); });
   for (const auto& listener : pending_listeners_) dispatcher_->AddListener(listener);
+  for (const auto& [topic, fn] : pending_tags_code_fns_) dispatcher_->SetTagsCodeFunction(topic, fn);
   MQ_RETURN_IF_ERROR(Recover());
 
   // The abort marker exists exactly while the store runs.
@@ -521,6 +522,11 @@ Result<StoredMessage> MessageStore::QueryMessageByUniqueKey(const std::string& t
 void MessageStore::AddArrivalListener(ArrivalListener listener) {
   MQ_CHECK(!running_.load(), "AddArrivalListener must be called before Start()");
   pending_listeners_.push_back(std::move(listener));
+}
+
+void MessageStore::SetTagsCodeFunction(const std::string& topic, TagsCodeFn fn) {
+  MQ_CHECK(!running_.load(), "SetTagsCodeFunction must be called before Start()");
+  pending_tags_code_fns_.emplace_back(topic, std::move(fn));
 }
 
 Status MessageStore::ReplicaAppend(int64_t offset, std::string_view data) {

@@ -80,6 +80,9 @@ class MessageStore {
 
   // Before Start(): called as (topic, queue_id, max_queue_offset) when messages arrive.
   void AddArrivalListener(ArrivalListener listener);
+  // Before Start(): the consume queue tags code of `topic`'s records is fn(record) (recovery
+  // rebuilds queues with it too). The broker's delay-level service stores delivery times.
+  void SetTagsCodeFunction(const std::string& topic, TagsCodeFn fn);
 
   // Slave replication: raw commit log bytes at `offset` (== MaxPhyOffset()).
   Status ReplicaAppend(int64_t offset, std::string_view data);
@@ -128,6 +131,7 @@ class MessageStore {
   std::unique_ptr<CleanService> clean_;
   std::atomic<bool> running_{false};
   std::vector<ArrivalListener> pending_listeners_;  // added to the dispatcher by Start()
+  std::vector<std::pair<std::string, TagsCodeFn>> pending_tags_code_fns_;  // likewise
 
   std::mutex maint_mu_;
   std::condition_variable maint_cv_;

@@ -87,3 +87,35 @@ TEST(MetadataSyncTest, SlaveAppliesTopicsGroupsAndOffsets) {
 
 }  // namespace
 }  // namespace mq::ha
+
+namespace mq::ha {
+namespace {
+
+TEST(MetadataSyncTest, SlaveTakesTheMastersDelayOffsetsAndWritesDelayOffsetJson) {
+  TempDir master_dir;
+  TempDir slave_dir;
+  broker::TopicConfigManager::Options topt;
+  topt.broker_name = "broker-a";
+  broker::TopicConfigManager mt(master_dir.path(), topt, SystemClock::Default());
+  broker::SubscriptionGroupManager mg(master_dir.path());
+  broker::ConsumerOffsetManager mo(master_dir.path());
+  schedule::DelayOffsetTable md(master_dir.path());
+  broker::TopicConfigManager st(slave_dir.path(), topt, SystemClock::Default());
+  broker::SubscriptionGroupManager sg(slave_dir.path());
+  broker::ConsumerOffsetManager so(slave_dir.path());
+  schedule::DelayOffsetTable sd(slave_dir.path());
+  md.Set(3, 42);
+  auto metadata = BuildMetadata({&mt, &mg, &mo, &md});
+  const uint64_t before = MetadataFingerprint(metadata);
+  ASSERT_TRUE(ApplyMetadata(metadata, {&st, &sg, &so, &sd}).ok());
+  EXPECT_EQ(sd.Get(3), 42);
+  schedule::DelayOffsetTable reread(slave_dir.path());
+  ASSERT_TRUE(reread.Load().ok());
+  EXPECT_EQ(reread.Get(3), 42);
+  // Delivery progress changes the fingerprint, so slaves fetch it without waiting 10 s.
+  md.Set(3, 43);
+  EXPECT_NE(MetadataFingerprint(BuildMetadata({&mt, &mg, &mo, &md})), before);
+}
+
+}  // namespace
+}  // namespace mq::ha

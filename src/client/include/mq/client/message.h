@@ -16,8 +16,9 @@ struct Message {
   std::vector<std::string> keys;                  // indexed keys (queryable by admin tools)
   std::string body;                               // 1 byte .. ProducerOptions::max_body_bytes
   std::map<std::string, std::string> properties;  // user properties
-  // RocketMQ delay level 1..18; 0 = none. The current broker refuses delayed messages with
-  // kNotSupported, so the field is carried but delivery is never delayed.
+  // RocketMQ delay level (1..18 with the default messageDelayLevel); 0 = none. The broker keeps
+  // the message in SCHEDULE_TOPIC_XXXX and delivers it to `topic` once the level's delay has
+  // passed (a level above the broker's table is clamped to its last level). Single sends only.
   int32_t delay_level = 0;
 };
 
@@ -52,9 +53,14 @@ struct ReceivedMessage {
   int64_t queue_offset = 0;
   int64_t born_timestamp_ms = 0;
   int64_t store_timestamp_ms = 0;
-  // How often this consumer already handed the message to the listener and got a failure
-  // (local retry count; the broker has no retry topic yet).
+  // How often the message was already consumed and failed: the stored count (the broker adds
+  // one per send-back to %RETRY%<group>), plus local retries (orderly consumers, or a failed
+  // send-back). A message from the retry topic has `message.topic` restored to the original
+  // topic (RETRY_TOPIC) while `queue` names the %RETRY%<group> queue it was read from.
   int32_t reconsume_times = 0;
+  // Properties the broker or client set (RECONSUME_TIME, MAX_RECONSUME_TIMES, RETRY_TOPIC,
+  // ORIGIN_MESSAGE_ID, REAL_TOPIC, DELAY, ...); user properties are in message.properties.
+  std::map<std::string, std::string> system_properties;
 };
 
 }  // namespace mq::client

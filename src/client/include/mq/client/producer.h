@@ -88,8 +88,8 @@ class Producer {
   void Shutdown();
 
   // Synchronous send: round robin over writable queues of master brokers, retrying on another
-  // broker within send_timeout_ms. Errors: kInvalidArgument (bad topic/body), kNotFound (no
-  // route), kNotSupported (delay level), kUnavailable/kTimeout (brokers unreachable).
+  // broker within send_timeout_ms. Errors: kInvalidArgument (bad topic/body/delay level),
+  // kNotFound (no route), kUnavailable/kTimeout (brokers unreachable).
   Result<SendResult> Send(const Message& msg);
   // Ordered send: the selector picks the queue; retried on the same queue only (no failover,
   // which would break ordering).

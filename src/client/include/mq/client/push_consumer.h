@@ -6,9 +6,18 @@
 // message; offsets in a local file). Modes: concurrent, or orderly (per-queue broker lock,
 // one thread per queue at a time, in queue order).
 //
-// Delivery: at least once. A listener that returns kRetryLater or throws gets the messages
-// again from this consumer after retry_delay_ms (LOCAL retry: the broker has no retry topic
-// yet); the queue's committed offset never passes an unconsumed message. A crash, kill or
+// Delivery: at least once. Clustering, concurrent: a listener that returns kRetryLater, throws
+// or runs longer than consume_timeout_ms has its messages sent back to the broker
+// (ConsumerSendMsgBack), which redelivers them to this group through %RETRY%<group> after
+// RocketMQ's backoff (delay level 3 + reconsume times: 10 s, 30 s, 1 m, ...), and puts them in
+// %DLQ%<group> once max_reconsume_times is used up. The consumer subscribes %RETRY%<group>
+// itself (not shown by AssignedQueues) and hands those messages over with their original
+// topic. If a send-back fails the message is retried locally after retry_delay_ms and is never
+// committed before it is handled. Orderly: local retry (the queue is suspended for
+// suspend_current_queue_time_ms, then the same messages come again) and, after
+// max_reconsume_times, the message goes to the DLQ and the queue moves on. Broadcasting: no
+// retry topic; a failed message is logged and dropped, as RocketMQ does.
+// The queue's committed offset never passes an unconsumed message. A crash, kill or
 // rebalance handover can redeliver messages consumed since the last commit (at most
 // commit_interval_ms worth). A graceful Shutdown() commits, so a clean restart replays nothing.
 //
@@ -58,8 +67,18 @@ struct PushConsumerOptions {
   int64_t pull_suspend_ms = 15'000;
   int64_t rebalance_interval_ms = 20'000;
   int64_t commit_interval_ms = 5'000;
-  // Delay before a failed message is handed to the listener again. Default 1 s.
+  // Delay before a message whose send-back failed is handed to the listener again (local
+  // fallback). Default 1 s.
   int64_t retry_delay_ms = 1'000;
+  // RocketMQ maxReconsumeTimes. Concurrent: -1 = the group's retryMaxTimes on the broker
+  // (default 16; mqadmin updateSubGroup --retryMaxTimes), >= 0 overrides it. Orderly: -1 =
+  // unlimited local retries, else the DLQ after that many.
+  int max_reconsume_times = -1;
+  // Orderly: how long a queue pauses after a failed batch (suspendCurrentQueueTimeMillis).
+  int64_t suspend_current_queue_time_ms = 1'000;
+  // A listener call that takes longer counts as failed (sent back) even if it returned
+  // kSuccess (RocketMQ consumeTimeout, 15 min).
+  int64_t consume_timeout_ms = 15 * 60 * 1000;
   // Broadcasting offsets go to <offset_dir>/<instance_name>/<group>/offsets.json.
   // Empty = $HOME/.mq_offsets.
   std::string offset_dir;

@@ -1,0 +1,195 @@
+#include "broker/schedule/schedule_message_service.h"
+
+#include <fmt/format.h>
+
+#include <charconv>
+#include <chrono>
+#include <future>
+#include <memory>
+
+#include "common/logging.h"
+
+namespace mq::schedule {
+namespace {
+
+constexpr int32_t kBatch = 32;
+constexpr int32_t kBatchBytes = 1024 * 1024;
+// Messages one level delivers before the others get a turn.
+constexpr int kMaxPerPass = 1024;
+constexpr int64_t kRetryAfterFailureMs = 1000;
+constexpr auto kPutTimeout = std::chrono::seconds(30);
+
+}  // namespace
+
+ScheduleMessageService::ScheduleMessageService(Options options, store::MessageStore* store,
+                                               DelayOffsetTable* offsets, std::function<void()> on_appended,
+                                               Clock* clock)
+    : options_(std::move(options)),
+      store_(store),
+      offsets_(offsets),
+      on_appended_(std::move(on_appended)),
+      clock_(clock) {
+  DelayLevels levels = options_.levels;
+  store_->SetTagsCodeFunction(std::string(kScheduleTopic), [levels](const store::RecordView& view) {
+    return DeliverTimestamp(levels, view);
+  });
+  store_->AddArrivalListener([this](const std::string& topic, int32_t, int64_t) {
+    if (topic == kScheduleTopic) Wakeup();
+  });
+}
+
+ScheduleMessageService::~ScheduleMessageService() { Shutdown(); }
+
+void ScheduleMessageService::Start() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = false;
+  }
+  thread_ = std::thread([this] { Loop(); });
+  MQ_LOG_INFO(Logger("broker"), "schedule service started levels={}", options_.levels.max_level());
+}
+
+void ScheduleMessageService::Shutdown() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) {
+    thread_.join();
+    PersistOffsets();
+  }
+}
+
+void ScheduleMessageService::Wakeup() {
+  std::lock_guard lock(mu_);
+  wake_ = true;
+  cv_.notify_one();
+}
+
+void ScheduleMessageService::PersistOffsets() {
+  if (Status s = offsets_->Persist(); !s.ok()) {
+    MQ_LOG_ERROR(Logger("broker"), "persist {}: {}", offsets_->file_path(), s.ToString());
+  }
+}
+
+void ScheduleMessageService::Loop() {
+  int64_t last_persist = clock_->NowMillis();
+  while (true) {
+    {
+      std::lock_guard lock(mu_);
+      if (stop_) return;
+      wake_ = false;
+    }
+    int64_t now = clock_->NowMillis();
+    int64_t next = now + options_.persist_interval_ms;
+    for (int32_t level = 1; level <= options_.levels.max_level(); ++level) {
+      next = std::min(next, DeliverLevel(level, now));
+    }
+    now = clock_->NowMillis();
+    if (now - last_persist >= options_.persist_interval_ms) {
+      PersistOffsets();
+      last_persist = now;
+      next = std::min(next, now + options_.persist_interval_ms);
+    }
+    std::unique_lock lock(mu_);
+    const int64_t wait_ms = std::max<int64_t>(0, next - clock_->NowMillis());
+    cv_.wait_for(lock, std::chrono::milliseconds(wait_ms), [this] { return stop_ || wake_; });
+  }
+}
+
+int64_t ScheduleMessageService::DeliverLevel(int32_t level, int64_t now) {
+  const std::string topic(kScheduleTopic);
+  const int32_t queue_id = level - 1;
+  int64_t offset = std::max(offsets_->Get(level), store_->MinOffsetInQueue(topic, queue_id));
+  int delivered = 0;
+  int64_t next = INT64_MAX;  // nothing pending: the arrival listener wakes us
+  while (delivered < kMaxPerPass) {
+    auto got = store_->GetMessages("SCHEDULE", topic, queue_id, offset, kBatch, kBatchBytes);
+    if (got.status != store::GetMessageStatus::kFound) {
+      // Cleaned past our position, or the queue restarted below it: continue where it has data.
+      if (got.status == store::GetMessageStatus::kOffsetTooSmall ||
+          got.status == store::GetMessageStatus::kOffsetOverflowBadly) {
+        offset = got.next_begin_offset;
+      }
+      break;
+    }
+    bool stop = false;
+    for (size_t i = 0; i < got.messages.size(); ++i) {
+      const std::string& raw = got.messages[i];
+      auto view = store::DecodeRecord(raw, /*verify_crc=*/false);
+      if (!view.ok()) {
+        MQ_LOG_ERROR(Logger("broker"), "schedule level={} offset={}: undecodable record, skipped: {}", level,
+                     got.queue_offsets[i], view.status().ToString());
+        offset = got.queue_offsets[i] + 1;
+        continue;
+      }
+      const int64_t due = DeliverTimestamp(options_.levels, *view);
+      if (due > now) {
+        next = due;
+        stop = true;
+        break;
+      }
+      if (Status s = Redeliver(*view, raw); !s.ok()) {
+        MQ_LOG_WARN(Logger("broker"), "schedule level={} offset={}: redelivery failed, retrying: {}", level,
+                    got.queue_offsets[i], s.ToString());
+        next = now + kRetryAfterFailureMs;
+        stop = true;
+        break;
+      }
+      offset = got.queue_offsets[i] + 1;
+      ++delivered;
+    }
+    if (stop) break;
+    offset = std::max(offset, got.next_begin_offset);
+  }
+  if (delivered >= kMaxPerPass) next = now;  // more may be due: come back at once
+  offsets_->Set(level, offset);
+  return next;
+}
+
+Status ScheduleMessageService::Redeliver(const store::RecordView& view, std::string_view raw) {
+  store::StoredMessage stored = store::ToStoredMessage(view, raw);
+  store::MessageInput in;
+  auto real_topic = stored.properties.find(std::string(kPropertyRealTopic));
+  auto real_qid = stored.properties.find(std::string(kPropertyRealQueueId));
+  int32_t queue_id = -1;
+  if (real_qid != stored.properties.end()) {
+    const std::string& v = real_qid->second;
+    auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), queue_id);
+    if (ec != std::errc() || ptr != v.data() + v.size()) queue_id = -1;
+  }
+  if (real_topic == stored.properties.end() || real_topic->second.empty() || queue_id < 0) {
+    // Nothing to deliver to: a record RocketMQ would drop as well. Logged, and skipped.
+    MQ_LOG_ERROR(Logger("broker"), "schedule: record at {} lacks REAL_TOPIC/REAL_QID, dropped",
+                 view.physical_offset);
+    return Status::OK();
+  }
+  in.topic = real_topic->second;
+  in.queue_id = queue_id;
+  in.flag = view.flag;
+  in.body = std::move(stored.body);
+  in.properties = std::move(stored.properties);
+  in.properties.erase(std::string(kPropertyDelay));
+  in.sys_flag = view.sys_flag;
+  in.born_timestamp = view.born_timestamp;
+  in.born_host = view.born_host;
+  in.reconsume_times = view.reconsume_times;
+  in.prepared_transaction_offset = view.prepared_transaction_offset;
+
+  auto promise = std::make_shared<std::promise<store::PutResult>>();
+  auto future = promise->get_future();
+  store_->PutMessage(std::move(in), [promise](const store::PutResult& r) { promise->set_value(r); });
+  if (future.wait_for(kPutTimeout) != std::future_status::ready) {
+    return Status::Timeout("re-put did not complete in time");
+  }
+  store::PutResult r = future.get();
+  if (on_appended_) on_appended_();
+  // A put that is appended but not yet durable (FLUSH_DISK_TIMEOUT) still counts: the record
+  // is in the log, and a repeat would only duplicate it.
+  if (r.status == store::PutStatus::kOk || r.status == store::PutStatus::kFlushDiskTimeout)
+    return Status::OK();
+  return Status::Unavailable(fmt::format("{}: {}", store::PutStatusName(r.status), r.error));
+}
+
+}  // namespace mq::schedule

@@ -1,0 +1,412 @@
+// Retry topics, dead-letter queues and delay levels end to end: a real NameServer and broker
+// (short messageDelayLevel so every wait is a few seconds) and the C++ client.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <vector>
+
+#include "broker_fixture.h"
+#include "mq/client/producer.h"
+#include "mq/client/push_consumer.h"
+#include "namesrv_fixture.h"
+#include "testutil/temp_dir.h"
+#include "testutil/wait.h"
+
+namespace mq::testing {
+namespace {
+
+using mq::client::ConsumeResult;
+using mq::client::MakeMessage;
+using mq::client::MessageModel;
+using mq::client::Producer;
+using mq::client::PushConsumer;
+using mq::client::ReceivedMessage;
+using Clock = std::chrono::steady_clock;
+
+int64_t WallMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// One delivery as the listener saw it.
+struct Delivery {
+  std::string topic;
+  std::string body;
+  int32_t reconsume_times = 0;
+  std::string reconsume_time_property;
+  int64_t at_ms = 0;  // wall clock
+};
+
+// Records deliveries; fails the first `failures` deliveries of each body (-1: always). Thread-safe.
+class Recorder {
+ public:
+  explicit Recorder(int failures) : failures_(failures) {}
+  mq::client::MessageListener Listener() {
+    return [this](const std::vector<ReceivedMessage>& msgs) {
+      std::lock_guard lock(mu_);
+      bool fail = false;
+      for (const auto& m : msgs) {
+        Delivery d{m.message.topic, m.message.body, m.reconsume_times, "", WallMs()};
+        if (auto it = m.system_properties.find("RECONSUME_TIME"); it != m.system_properties.end()) {
+          d.reconsume_time_property = it->second;
+        }
+        const int n = ++count_[m.message.body];
+        if (failures_ < 0 || n <= failures_) fail = true;
+        log_.push_back(std::move(d));
+      }
+      return fail ? ConsumeResult::kRetryLater : ConsumeResult::kSuccess;
+    };
+  }
+  int count(const std::string& body) {
+    std::lock_guard lock(mu_);
+    return count_[body];
+  }
+  std::vector<Delivery> of(const std::string& body) {
+    std::lock_guard lock(mu_);
+    std::vector<Delivery> out;
+    for (const auto& d : log_) {
+      if (d.body == body) out.push_back(d);
+    }
+    return out;
+  }
+
+ private:
+  const int failures_;
+  std::mutex mu_;
+  std::map<std::string, int> count_;  // guarded by mu_
+  std::vector<Delivery> log_;         // guarded by mu_
+};
+
+class RetryMessageTest : public ::testing::Test {
+ protected:
+  static constexpr const char* kTopic = "RetryTopic";
+
+  void SetUp() override {
+    broker_ = std::make_unique<BrokerProcess>(
+        BrokerOptions{namesrv_.address(),
+                      dir_.Sub("broker"),
+                      "broker-a",
+                      {"messageDelayLevel=1s 1s 1s 1s 1s 1s 1s 3s", "flushDelayOffsetInterval=200",
+                       "autoCreateTopicEnable=true"}});
+    ASSERT_TRUE(namesrv_.started());
+    ASSERT_TRUE(broker_->Start());
+    CreateTopic(*broker_, kTopic, 2);
+    ASSERT_TRUE(WaitForRoute(kTopic));
+    mq::client::ProducerOptions o;
+    o.client = Client();
+    producer_ = std::make_unique<Producer>(o);
+    ASSERT_TRUE(producer_->Start().ok());
+  }
+  void TearDown() override {
+    producer_.reset();
+    // A clean exit: also catches sanitizer reports (leaks, UB) of the broker in ASan builds.
+    if (broker_) {
+      EXPECT_EQ(broker_->Stop(), 0) << broker_->process().ReadLog().substr(0, 4000);
+    }
+  }
+
+  bool WaitForRoute(const std::string& topic) {
+    return WaitUntil([&] {
+      mq::v1::TopicRouteData route;
+      return QueryRoute(namesrv_.stub(), topic, &route).ok() && route.queue_datas_size() == 1;
+    });
+  }
+  mq::client::ClientOptions Client() const {
+    mq::client::ClientOptions o;
+    o.namesrv_addrs = {namesrv_.address()};
+    o.route_refresh_ms = 300;
+    o.heartbeat_ms = 500;
+    return o;
+  }
+  mq::client::PushConsumerOptions Consumer(const std::string& group) const {
+    mq::client::PushConsumerOptions o;
+    o.client = Client();
+    o.group = group;
+    o.consume_from_where = mq::client::ConsumeFromWhere::kFirstOffset;
+    o.rebalance_interval_ms = 300;
+    o.commit_interval_ms = 200;
+    o.pull_suspend_ms = 2000;
+    o.retry_delay_ms = 100;
+    o.consume_threads = 2;
+    o.offset_dir = dir_.Sub("offsets");
+    return o;
+  }
+  std::unique_ptr<PushConsumer> StartConsumer(const mq::client::PushConsumerOptions& o, Recorder* r,
+                                              const std::string& topic = kTopic) {
+    auto c = std::make_unique<PushConsumer>(o);
+    EXPECT_TRUE(c->Subscribe(topic, "*").ok());
+    c->RegisterListener(r->Listener());
+    EXPECT_TRUE(c->Start().ok());
+    return c;
+  }
+  void SetRetryMaxTimes(const std::string& group, int times) {
+    mq::v1::CreateSubscriptionGroupRequest req;
+    auto* g = req.mutable_config();
+    g->set_group_name(group);
+    g->set_consume_enable(true);
+    g->set_consume_broadcast_enable(true);
+    g->set_retry_queue_nums(1);
+    g->set_retry_max_times(times);
+    g->set_which_broker_when_consume_slowly(1);
+    g->set_notify_consumer_ids_changed_enable(true);
+    mq::v1::CreateSubscriptionGroupResponse resp;
+    grpc::ClientContext ctx;
+    auto st = broker_->admin()->CreateSubscriptionGroup(&ctx, req, &resp);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+  }
+  // Every message of queue 0 of `topic` (e.g. a DLQ), pulled with an admin group.
+  std::vector<mq::v1::MessageExt> PullAll(const std::string& topic) {
+    mq::v1::PullMessageResponse resp;
+    auto st = Pull(broker_->messaging(), "retry-test-admin", topic, 0, 0, &resp);
+    if (!st.ok() || resp.status() != mq::v1::FOUND) return {};
+    return {resp.messages().begin(), resp.messages().end()};
+  }
+
+  TempDir dir_;
+  NamesrvProcess namesrv_;
+  std::unique_ptr<BrokerProcess> broker_;
+  std::unique_ptr<Producer> producer_;
+};
+
+TEST_F(RetryMessageTest, ListenerFailingThreeTimesGetsTheMessageFourTimesThroughTheRetryTopic) {
+  Recorder r(3);
+  auto consumer = StartConsumer(Consumer("g-flaky"), &r);
+  ASSERT_TRUE(producer_->Send(MakeMessage(kTopic, "flaky", "TagA")).ok());
+  ASSERT_TRUE(WaitUntil([&] { return r.count("flaky") >= 4; }, std::chrono::seconds(20)));
+  // The retry queue's progress reaches the broker: nothing more is coming.
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        mq::v1::QueryConsumerOffsetRequest req;
+        req.set_consumer_group("g-flaky");
+        req.mutable_queue()->set_topic("%RETRY%g-flaky");
+        req.mutable_queue()->set_queue_id(0);
+        mq::v1::QueryConsumerOffsetResponse resp;
+        grpc::ClientContext ctx;
+        return broker_->messaging()->QueryConsumerOffset(&ctx, req, &resp).ok() && resp.offset() == 3;
+      },
+      std::chrono::seconds(10)));
+  auto got = r.of("flaky");
+  ASSERT_EQ(got.size(), 4u);
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(got[i].topic, kTopic) << i;  // the original topic, restored from RETRY_TOPIC
+    EXPECT_EQ(got[i].reconsume_times, i);
+    EXPECT_EQ(got[i].reconsume_time_property, i == 0 ? "" : std::to_string(i));
+    // Each retry waits its delay level (1 s in this test's messageDelayLevel).
+    if (i > 0) {
+      EXPECT_GE(got[i].at_ms - got[i - 1].at_ms, 900) << i;
+    }
+  }
+}
+
+TEST_F(RetryMessageTest, AlwaysFailingLandsInTheDlqAfterRetryMaxTimes) {
+  SetRetryMaxTimes("g-doomed", 2);
+  Recorder r(-1);
+  auto consumer = StartConsumer(Consumer("g-doomed"), &r);
+  auto sent = producer_->Send(MakeMessage(kTopic, "doomed", "TagD"));
+  ASSERT_TRUE(sent.ok());
+  std::vector<mq::v1::MessageExt> dlq;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        dlq = PullAll("%DLQ%g-doomed");
+        return !dlq.empty();
+      },
+      std::chrono::seconds(20)));
+  ASSERT_EQ(dlq.size(), 1u);
+  const auto& m = dlq[0];
+  EXPECT_EQ(m.message().body(), "doomed");
+  EXPECT_EQ(m.message().tags(), "TagD");
+  EXPECT_EQ(m.msg_id(), sent->msg_id);
+  EXPECT_EQ(m.message().reconsume_times(), 3);
+  EXPECT_EQ(m.system_properties().at("RETRY_TOPIC"), kTopic);
+  EXPECT_EQ(m.system_properties().at("ORIGIN_MESSAGE_ID"), sent->msg_id);
+  EXPECT_EQ(m.system_properties().at("MAX_RECONSUME_TIMES"), "2");
+  // Deliveries 0, 1, 2: the third failure used up retryMaxTimes 2.
+  EXPECT_EQ(r.count("doomed"), 3);
+  // The DLQ is read-only by default (issue 13).
+  mq::v1::GetTopicConfigRequest treq;
+  treq.set_topic("%DLQ%g-doomed");
+  mq::v1::GetTopicConfigResponse tresp;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(broker_->admin()->GetTopicConfig(&ctx, treq, &tresp).ok());
+  ASSERT_EQ(tresp.configs_size(), 1);
+  EXPECT_EQ(tresp.configs(0).perm(), 4);
+}
+
+TEST_F(RetryMessageTest, DelayLevelIsDeliveredWithinItsWindowAndNotBefore) {
+  // Level 3 of "1s 1s 1s ..." is 1 s; level 30 is clamped to the last level (also 1 s).
+  Recorder r(0);
+  auto consumer = StartConsumer(Consumer("g-delay"), &r);
+  ASSERT_TRUE(WaitUntil([&] { return !consumer->AssignedQueues().empty(); }));
+  auto m = MakeMessage(kTopic, "later", "TagL");
+  m.delay_level = 3;
+  const int64_t sent_at = WallMs();
+  auto sent = producer_->Send(m);
+  ASSERT_TRUE(sent.ok()) << sent.status().ToString();
+  EXPECT_EQ(sent->queue.topic, kTopic);  // the SendResult names the real topic's queue
+  // The broker clamps a level above its table (the client itself accepts 1..18).
+  mq::v1::Message clamped = TextMessage("clamped", "TagL");
+  clamped.set_delay_level(30);
+  ASSERT_TRUE(Send(broker_->messaging(), kTopic, 0, {clamped}).ok());
+  // Not consumable before its time: the real queues are still empty.
+  for (int q = 0; q < 2; ++q) {
+    mq::v1::PullMessageResponse resp;
+    ASSERT_TRUE(Pull(broker_->messaging(), "g-peek", kTopic, q, 0, &resp).ok());
+    EXPECT_NE(resp.status(), mq::v1::FOUND) << q;
+  }
+  ASSERT_TRUE(
+      WaitUntil([&] { return r.count("later") == 1 && r.count("clamped") == 1; }, std::chrono::seconds(10)));
+  const int64_t got_at = r.of("later")[0].at_ms;
+  EXPECT_GE(got_at, sent_at + 1000);
+  EXPECT_LE(got_at, sent_at + 1000 + 1500);
+}
+
+TEST_F(RetryMessageTest, ScheduledMessageSurvivesKill9OfTheBroker) {
+  constexpr int kMessages = 20;
+  std::set<std::string> sent;
+  for (int i = 0; i < kMessages; ++i) {
+    mq::v1::Message m = TextMessage("delayed-" + std::to_string(i), "TagK");
+    m.set_delay_level(8);  // 3 s
+    ASSERT_TRUE(Send(broker_->messaging(), kTopic, 0, {m}).ok());
+    sent.insert(m.body());
+  }
+  // Nothing is in the real queue yet; the broker dies before anything is due.
+  mq::v1::GetQueueOffsetsRequest oreq;
+  oreq.mutable_queue()->set_topic(kTopic);
+  oreq.mutable_queue()->set_queue_id(0);
+  mq::v1::GetQueueOffsetsResponse oresp;
+  {
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(broker_->messaging()->GetQueueOffsets(&ctx, oreq, &oresp).ok());
+    EXPECT_EQ(oresp.max_offset(), 0);
+  }
+  broker_->process().Signal(SIGKILL);
+  ASSERT_TRUE(broker_->process().Wait(std::chrono::seconds(10)).has_value());
+  ASSERT_TRUE(broker_->Start());
+  std::set<std::string> got;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        mq::v1::PullMessageResponse resp;
+        if (!Pull(broker_->messaging(), "g-kill", kTopic, 0, 0, &resp).ok()) return false;
+        for (const auto& m : resp.messages()) {
+          got.insert(m.message().body());
+          EXPECT_EQ(m.system_properties().count("DELAY"), 0u);
+          EXPECT_EQ(m.system_properties().at("REAL_TOPIC"), kTopic);
+        }
+        return got.size() == sent.size();
+      },
+      std::chrono::seconds(10)));
+  EXPECT_EQ(got, sent);
+}
+
+TEST_F(RetryMessageTest, OrderlyConsumerRetriesLocallyThenMovesTheMessageToTheDlq) {
+  auto o = Consumer("g-orderly");
+  o.orderly = true;
+  o.max_reconsume_times = 2;
+  o.suspend_current_queue_time_ms = 200;
+  std::mutex mu;
+  std::vector<std::pair<std::string, int>> seen;
+  auto consumer = std::make_unique<PushConsumer>(o);
+  ASSERT_TRUE(consumer->Subscribe(kTopic, "*").ok());
+  consumer->RegisterListener([&](const std::vector<ReceivedMessage>& msgs) {
+    std::lock_guard lock(mu);
+    for (const auto& m : msgs) seen.emplace_back(m.message.body, m.reconsume_times);
+    return msgs[0].message.body == "poison" ? ConsumeResult::kRetryLater : ConsumeResult::kSuccess;
+  });
+  ASSERT_TRUE(consumer->Start().ok());
+  for (const std::string body : {"poison", "after"}) {
+    ASSERT_TRUE(Send(broker_->messaging(), kTopic, 1, {TextMessage(body)}).ok());
+  }
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        std::lock_guard lock(mu);
+        return !seen.empty() && seen.back().first == "after";
+      },
+      std::chrono::seconds(15)));
+  {
+    std::lock_guard lock(mu);
+    std::vector<std::pair<std::string, int>> want = {
+        {"poison", 0}, {"poison", 1}, {"poison", 2}, {"after", 0}};
+    EXPECT_EQ(seen, want);
+  }
+  std::vector<mq::v1::MessageExt> dlq;
+  ASSERT_TRUE(WaitUntil([&] {
+    dlq = PullAll("%DLQ%g-orderly");
+    return !dlq.empty();
+  }));
+  ASSERT_EQ(dlq.size(), 1u);
+  EXPECT_EQ(dlq[0].message().body(), "poison");
+}
+
+TEST_F(RetryMessageTest, BroadcastingDropsAFailedMessageWithoutARetryTopic) {
+  auto o = Consumer("g-broadcast");
+  o.model = MessageModel::kBroadcasting;
+  Recorder r(1);
+  auto consumer = StartConsumer(o, &r);
+  ASSERT_TRUE(WaitUntil([&] { return !consumer->AssignedQueues().empty(); }));
+  ASSERT_TRUE(Send(broker_->messaging(), kTopic, 0, {TextMessage("once")}).ok());
+  ASSERT_TRUE(Send(broker_->messaging(), kTopic, 0, {TextMessage("marker")}).ok());
+  ASSERT_TRUE(WaitUntil([&] { return r.count("marker") == 1 && r.count("once") == 1; }));
+  // Both failed (Recorder(1)) and were dropped: nothing waits for a local retry.
+  ASSERT_TRUE(WaitUntil([&] {
+    for (const auto& info : consumer->ProcessQueueInfos()) {
+      if (info.cached_msg_count != 0) return false;
+    }
+    return true;
+  }));
+  EXPECT_EQ(r.count("once"), 1);
+  EXPECT_EQ(r.count("marker"), 1);
+  EXPECT_FALSE(HasTopic(*broker_, "%RETRY%g-broadcast"));
+  EXPECT_FALSE(HasTopic(*broker_, "%DLQ%g-broadcast"));
+}
+
+TEST_F(RetryMessageTest, BadSendBackInputIsRefusedNamingTheField) {
+  mq::v1::SendMessageResponse sent;
+  ASSERT_TRUE(Send(broker_->messaging(), kTopic, 0, {TextMessage("orig")}, &sent).ok());
+  auto call = [&](mq::v1::ConsumerSendMsgBackRequest req) {
+    mq::v1::ConsumerSendMsgBackResponse resp;
+    grpc::ClientContext ctx;
+    return broker_->messaging()->ConsumerSendMsgBack(&ctx, req, &resp);
+  };
+  auto expect = [&](const mq::v1::ConsumerSendMsgBackRequest& req, grpc::StatusCode code,
+                    const std::string& field) {
+    auto st = call(req);
+    EXPECT_EQ(st.error_code(), code) << st.error_message();
+    EXPECT_EQ(st.error_message().rfind(field, 0), 0u) << st.error_message();
+  };
+  mq::v1::ConsumerSendMsgBackRequest req;
+  req.set_offset_msg_id(sent.entries(0).offset_msg_id());
+  expect(req, grpc::StatusCode::INVALID_ARGUMENT, "group");
+  req.set_group("bad group!");
+  expect(req, grpc::StatusCode::INVALID_ARGUMENT, "group");
+  req.set_group("g-bad");
+  req.set_offset_msg_id("not-hex");
+  expect(req, grpc::StatusCode::INVALID_ARGUMENT, "offset_msg_id");
+  req.clear_offset_msg_id();
+  req.set_commit_log_offset(-5);
+  expect(req, grpc::StatusCode::INVALID_ARGUMENT, "commit_log_offset");
+  req.set_commit_log_offset(int64_t{1} << 40);
+  expect(req, grpc::StatusCode::NOT_FOUND, "commit_log_offset");
+  req.set_offset_msg_id(sent.entries(0).offset_msg_id());
+  req.set_msg_id("0123456789ABCDEF0123456789ABCDEF");
+  expect(req, grpc::StatusCode::INVALID_ARGUMENT, "msg_id");
+  // The right id works and lands in the retry topic (via the schedule topic).
+  req.set_msg_id(sent.entries(0).msg_id());
+  mq::v1::ConsumerSendMsgBackResponse resp;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(broker_->messaging()->ConsumerSendMsgBack(&ctx, req, &resp).ok());
+  EXPECT_EQ(resp.topic(), "%RETRY%g-bad");
+  EXPECT_EQ(resp.reconsume_times(), 1);
+  EXPECT_EQ(resp.delay_level(), 3);
+  // Nobody may write the schedule topic directly.
+  auto st = Send(broker_->messaging(), "SCHEDULE_TOPIC_XXXX", 0, {TextMessage("x")});
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+}  // namespace
+}  // namespace mq::testing

@@ -1,0 +1,184 @@
+// Delay levels (broker/schedule/): parsing messageDelayLevel, the SCHEDULE_TOPIC_XXXX rewrite,
+// delivery times as consume queue tags codes, delayOffset.json, and the delivery service on a
+// real store with a manual clock.
+#include <gtest/gtest.h>
+
+#include <future>
+
+#include "broker/broker_config.h"
+#include "broker/schedule/delay_levels.h"
+#include "broker/schedule/delay_offset_table.h"
+#include "broker/schedule/schedule_message_service.h"
+#include "broker/store/message_store.h"
+#include "common/file_util.h"
+#include "testutil/temp_dir.h"
+#include "testutil/wait.h"
+
+namespace mq::schedule {
+namespace {
+
+using mq::testing::TempDir;
+using mq::testing::WaitUntil;
+
+TEST(DelayLevelsTest, ParsesRocketMqDefaultAndClampsAboveTheTable) {
+  auto levels = DelayLevels::Parse(kDefaultDelayLevels);
+  ASSERT_TRUE(levels.ok()) << levels.status().ToString();
+  EXPECT_EQ(levels->max_level(), 18);
+  EXPECT_EQ(levels->DelayMillis(1), 1000);
+  EXPECT_EQ(levels->DelayMillis(3), 10'000);
+  EXPECT_EQ(levels->DelayMillis(5), 60'000);
+  EXPECT_EQ(levels->DelayMillis(18), 2 * 3'600'000);
+  EXPECT_EQ(levels->Clamp(30), 18);
+  EXPECT_EQ(levels->Clamp(4), 4);
+  auto days = DelayLevels::Parse("  2d\t1h ");
+  ASSERT_TRUE(days.ok());
+  EXPECT_EQ(days->max_level(), 2);
+  EXPECT_EQ(days->DelayMillis(1), 2 * 86'400'000LL);
+}
+
+TEST(DelayLevelsTest, BadTablesAreRefusedNamingTheKeyAndLevel) {
+  for (const char* bad : {"", "   ", "1x", "0s", "s", "1s abc", "-1s", "1.5s", "99999999999999999d"}) {
+    auto r = DelayLevels::Parse(bad);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << bad;
+    EXPECT_EQ(r.status().message().rfind("messageDelayLevel: ", 0), 0u) << r.status().message();
+  }
+  EXPECT_NE(DelayLevels::Parse("1s abc").status().message().find("level 2 'abc'"), std::string::npos);
+}
+
+TEST(DelayLevelsTest, BrokerConfigRefusesABadMessageDelayLevel) {
+  broker::BrokerConfig config;
+  config.storePathRootDir = "/tmp/unused";
+  config.brokerIP1 = "127.0.0.1";
+  config.messageDelayLevel = "1s 2q";
+  Status s = broker::FinalizeBrokerConfig(&config);
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.message().rfind("messageDelayLevel: level 2 '2q'", 0), 0u) << s.message();
+  config.messageDelayLevel = "1s 2s 3s";
+  EXPECT_TRUE(broker::FinalizeBrokerConfig(&config).ok());
+}
+
+TEST(DelayLevelsTest, ScheduledCopyKeepsTheRealAddressInProperties) {
+  store::MessageInput in;
+  in.topic = "Orders";
+  in.queue_id = 3;
+  in.properties["TAGS"] = "TagA";
+  ToScheduled(2, &in);
+  EXPECT_EQ(in.topic, kScheduleTopic);
+  EXPECT_EQ(in.queue_id, 1);
+  EXPECT_EQ(in.properties["DELAY"], "2");
+  EXPECT_EQ(in.properties["REAL_TOPIC"], "Orders");
+  EXPECT_EQ(in.properties["REAL_QID"], "3");
+  EXPECT_EQ(in.properties["TAGS"], "TagA");
+}
+
+TEST(DelayOffsetTableTest, WritesRocketMqFormatAndReadsItBack) {
+  TempDir dir;
+  {
+    DelayOffsetTable table(dir.path());
+    ASSERT_TRUE(table.Load().ok());
+    EXPECT_EQ(table.Get(3), 0);
+    table.Set(1, 5);
+    table.Set(3, 12);
+    ASSERT_TRUE(table.Persist().ok());
+    auto text = ReadFileToString(table.file_path());
+    ASSERT_TRUE(text.ok());
+    EXPECT_NE(text->find("\"offsetTable\""), std::string::npos) << *text;
+    EXPECT_NE(text->find("\"3\":12"), std::string::npos) << *text;
+  }
+  DelayOffsetTable again(dir.path());
+  ASSERT_TRUE(again.Load().ok());
+  EXPECT_EQ(again.Get(1), 5);
+  EXPECT_EQ(again.Get(3), 12);
+  // A file RocketMQ wrote loads too; a corrupt main file falls back to the .bak copy.
+  ASSERT_TRUE(WriteFileAtomically(dir.path() + "/delayOffset.json", "{\"offsetTable\":{\"2\":7}}").ok());
+  ASSERT_TRUE(again.Load().ok());
+  EXPECT_EQ(again.Get(2), 7);
+  EXPECT_EQ(again.Get(1), 0);
+  ASSERT_TRUE(WriteFileAtomically(dir.path() + "/delayOffset.json", "{\"offsetTable\":{\"2\":").ok());
+  ASSERT_TRUE(again.Load().ok());
+  EXPECT_EQ(again.Get(3), 12);  // from .bak
+  ASSERT_TRUE(WriteFileAtomically(dir.path() + "/delayOffset.json.bak", "{\"offsetTable\":{\"0\":-1}}").ok());
+  EXPECT_EQ(again.Load().code(), StatusCode::kCorruption);
+}
+
+store::PutResult PutSync(store::MessageStore& s, store::MessageInput m) {
+  auto promise = std::make_shared<std::promise<store::PutResult>>();
+  auto future = promise->get_future();
+  s.PutMessage(std::move(m), [promise](const store::PutResult& r) { promise->set_value(r); });
+  return future.get();
+}
+
+class ScheduleServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    clock_.Set(1'000'000);
+    store::StoreOptions o;
+    o.store_path_root_dir = dir_.path();
+    o.mapped_file_size_commit_log = 64 * 1024;
+    o.mapped_file_size_consume_queue = 100 * 20;
+    o.max_message_size = 16 * 1024;
+    o.max_hash_slot_num = 64;
+    o.max_index_num = 256;
+    store_ = std::make_unique<store::MessageStore>(o, &clock_);
+    offsets_ = std::make_unique<DelayOffsetTable>(dir_.Sub("config"));
+    auto levels = DelayLevels::Parse("1s 5s");
+    ASSERT_TRUE(levels.ok());
+    service_ = std::make_unique<ScheduleMessageService>(ScheduleMessageService::Options{*levels, 50},
+                                                        store_.get(), offsets_.get(), nullptr, &clock_);
+    ASSERT_TRUE(store_->Start().ok());
+  }
+  void TearDown() override {
+    service_->Shutdown();
+    store_->Shutdown();
+  }
+
+  TempDir dir_;
+  ManualClock clock_;
+  std::unique_ptr<store::MessageStore> store_;
+  std::unique_ptr<DelayOffsetTable> offsets_;
+  std::unique_ptr<ScheduleMessageService> service_;
+};
+
+TEST_F(ScheduleServiceTest, DueMessageGoesToItsRealQueueWithItsPropertiesAndTheDeliveryTimeIsTheTagsCode) {
+  store::MessageInput in;
+  in.topic = "Real";
+  in.queue_id = 1;
+  in.body = "payload";
+  in.born_timestamp = 1;
+  in.reconsume_times = 2;
+  in.properties = {{"TAGS", "TagA"}, {"KEYS", "k1"}, {"UNIQ_KEY", "ID1"}, {"color", "red"}};
+  ToScheduled(2, &in);
+  ASSERT_TRUE(PutSync(*store_, in).ok());
+  const std::string topic(kScheduleTopic);
+  // The consume queue carries the delivery time (store time + 5 s), not the TAGS hash.
+  ASSERT_TRUE(WaitUntil([&] {
+    return store_->GetMessages("t", topic, 1, 0, 1, 1 << 20, [](int64_t code) { return code == 1'005'000; })
+               .status == store::GetMessageStatus::kFound;
+  }));
+  service_->Start();
+  clock_.Set(1'005'000);
+  service_->Wakeup();
+  ASSERT_TRUE(WaitUntil([&] { return store_->MaxOffsetInQueue("Real", 1) == 1; }));
+  auto got = store_->GetMessages("t", "Real", 1, 0, 1, 1 << 20, store::MakeTagFilter({"TagA"}));
+  ASSERT_EQ(got.status, store::GetMessageStatus::kFound);
+  auto view = store::DecodeRecord(got.messages[0], true);
+  ASSERT_TRUE(view.ok());
+  auto stored = store::ToStoredMessage(*view, got.messages[0]);
+  EXPECT_GE(stored.header.store_timestamp, 1'005'000);
+  EXPECT_EQ(stored.body, "payload");
+  EXPECT_EQ(stored.header.reconsume_times, 2);
+  EXPECT_EQ(stored.Property("UNIQ_KEY"), "ID1");
+  EXPECT_EQ(stored.Property("KEYS"), "k1");
+  EXPECT_EQ(stored.Property("color"), "red");
+  EXPECT_EQ(stored.Property("DELAY"), "");
+  EXPECT_EQ(stored.Property("REAL_TOPIC"), "Real");
+  ASSERT_TRUE(WaitUntil([&] { return offsets_->Get(2) == 1; }));
+  service_->Shutdown();  // writes delayOffset.json
+  DelayOffsetTable reread(dir_.Sub("config"));
+  ASSERT_TRUE(reread.Load().ok());
+  EXPECT_EQ(reread.Get(2), 1);
+}
+
+}  // namespace
+}  // namespace mq::schedule
