@@ -89,6 +89,8 @@ struct BrokerConfig {
   int64_t flushConsumerOffsetInterval = 5000;
   int64_t channelExpiredTimeout = 120000;
   int64_t queueLockMaxLiveTime = 60000;
+  // Accept SQL92 (property) subscriptions; off by default, as in RocketMQ.
+  bool enablePropertyFilter = false;
   // --- registration
   int64_t registerNameServerPeriod = 30000;
   int64_t registerBrokerTimeoutMills = 6000;

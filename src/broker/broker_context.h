@@ -26,6 +26,7 @@ class ConsumerOffsetManager;
 class ClientRegistry;
 class QueueLockManager;
 class WaitRegistry;
+class SqlFilterCache;
 
 struct RuntimeSettings {
   explicit RuntimeSettings(const BrokerConfig& c)
@@ -62,6 +63,7 @@ struct BrokerContext {
   ClientRegistry* clients = nullptr;           // heartbeating producers and consumers
   QueueLockManager* locks = nullptr;           // orderly consumers' queue locks
   WaitRegistry* waits = nullptr;               // parked long-polling requests
+  SqlFilterCache* sql_filters = nullptr;       // compiled SQL92 subscriptions
 };
 
 }  // namespace mq::broker

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "broker/filter/sql_filter_cache.h"
 #include "broker/ha/ha_client.h"
 #include "broker/ha/ha_service.h"
 #include "broker/longpolling/wait_registry.h"
@@ -94,6 +95,7 @@ Status BrokerController::Start() {
   MQ_RETURN_IF_ERROR(offsets_->Load());
 
   executor_.Start();
+  sql_filters_ = std::make_unique<SqlFilterCache>();
   waits_ = std::make_unique<WaitRegistry>(&executor_, static_cast<size_t>(config_.maxSuspendedPullRequests));
   store_ = std::make_unique<store::MessageStore>(ToStoreOptions(config_), clock);
   store_->AddArrivalListener([this](const std::string& topic, int32_t queue_id, int64_t) {
@@ -131,6 +133,7 @@ Status BrokerController::Start() {
   ctx.clients = clients_.get();
   ctx.locks = locks_.get();
   ctx.waits = waits_.get();
+  ctx.sql_filters = sql_filters_.get();
   send_ = std::make_unique<SendProcessor>(ctx, ha_service_.get());
   pull_ = std::make_unique<PullProcessor>(ctx);
   client_ = std::make_unique<ClientProcessor>(ctx);

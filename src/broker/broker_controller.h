@@ -38,6 +38,7 @@ class ConsumerOffsetManager;
 class ClientRegistry;
 class QueueLockManager;
 class WaitRegistry;
+class SqlFilterCache;
 class SendProcessor;
 class PullProcessor;
 class ClientProcessor;
@@ -84,6 +85,7 @@ class BrokerController {
   std::unique_ptr<ha::HaService> ha_service_;  // masters only
   std::unique_ptr<ha::HaClient> ha_client_;    // slaves only
   std::unique_ptr<WaitRegistry> waits_;
+  std::unique_ptr<SqlFilterCache> sql_filters_;
   std::unique_ptr<SendProcessor> send_;
   std::unique_ptr<PullProcessor> pull_;
   std::unique_ptr<ClientProcessor> client_;

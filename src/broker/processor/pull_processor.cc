@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include "broker/filter/subscription_filter.h"
 #include "broker/longpolling/wait_registry.h"
 #include "broker/meta/consumer_offset_manager.h"
 #include "broker/meta/subscription_group_manager.h"
@@ -12,7 +13,6 @@
 #include "common/coding.h"
 #include "common/naming.h"
 #include "common/perm.h"
-#include "common/tag_expression.h"
 
 namespace mq::broker {
 namespace {
@@ -80,6 +80,7 @@ std::string QueueWaitKey(const std::string& topic, int32_t queue_id) {
 struct PullProcessor::PullState {
   mq::v1::PullMessageRequest request;
   store::MessageFilter filter;
+  store::PropertyFilter property_filter;  // SQL92 subscriptions
   int64_t offset = 0;  // moves past non-matching messages while parked
   bool skipped = false;
   int64_t group_broker_id = 0;  // the group's brokerId (suggested when slave reads are off)
@@ -132,8 +133,9 @@ void PullProcessor::Pull(const mq::v1::PullMessageRequest& request, Done done) {
                                                      request.consumer_group())),
                 empty, {});
   }
-  auto tags = ParseTagExpression(request.subscription());
-  if (!tags.ok()) return done(tags.status(), empty, {});
+  auto filter = MakeSubscriptionFilter(request.expression_type(), request.subscription(),
+                                       config.enablePropertyFilter, ctx_.sql_filters, config.brokerName);
+  if (!filter.ok()) return done(filter.status(), empty, {});
 
   // A slave keeps commits too (consumers read from it while the master is away); metadata
   // sync hands them back to the master (see docs/replication.md).
@@ -144,7 +146,8 @@ void PullProcessor::Pull(const mq::v1::PullMessageRequest& request, Done done) {
 
   auto state = std::make_shared<PullState>();
   state->request = request;
-  state->filter = store::MakeTagFilter(*tags);
+  state->filter = std::move(filter->tags);
+  state->property_filter = std::move(filter->properties);
   state->offset = request.queue_offset();
   state->group_broker_id = group->broker_id();
   state->slow_broker_id = group->which_broker_when_consume_slowly();
@@ -186,7 +189,7 @@ bool PullProcessor::ReadOnce(PullState& state, bool timed_out) {
     return true;
   }
   auto result = ctx_.store->GetMessages(req.consumer_group(), req.topic(), req.queue_id(), state.offset,
-                                        max_nums, max_bytes, state.filter);
+                                        max_nums, max_bytes, state.filter, state.property_filter);
   auto& resp = state.response;
   resp.Clear();
   resp.set_min_offset(result.min_offset);
