@@ -3,6 +3,7 @@
 // included); enablePropertyFilter=false and bad syntax are refused with a clear reason; a tag
 // consumer and an SQL consumer share a topic.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
 #include <future>
 #include <mutex>
@@ -16,6 +17,7 @@
 #include "mq/client/pull_consumer.h"
 #include "mq/client/push_consumer.h"
 #include "namesrv_fixture.h"
+#include "testutil/process.h"
 #include "testutil/temp_dir.h"
 #include "testutil/wait.h"
 
@@ -287,6 +289,50 @@ TEST(SqlFilterTest, TagAndSqlConsumersSideBySide) {
   tag_consumer->Shutdown();
   sql_consumer->Shutdown();
   producer.Shutdown();
+}
+
+// mqadmin consumeMessage --sql prints only the matching messages; a bad selector is a
+// one-line error naming the position.
+TEST(SqlFilterTest, MqadminConsumeMessageWithSql) {
+  NamesrvProcess namesrv;
+  ASSERT_TRUE(namesrv.started());
+  TempDir dir;
+  BrokerProcess broker(
+      BrokerOptions{namesrv.address(), dir.Sub("b"), "broker-a", {"enablePropertyFilter=true"}});
+  ASSERT_TRUE(broker.Start());
+  CreateTopic(broker, "AdminSql", 2);
+  for (int q = 0; q < 2; ++q) {
+    std::vector<mq::v1::Message> batch;
+    for (int i = 0; i < 10; ++i) batch.push_back(PropertyMessage(q * 10 + i, "TagA"));
+    ASSERT_TRUE(Send(broker.messaging(), "AdminSql", q, batch).ok());
+    ASSERT_TRUE(WaitForMaxOffset(broker.messaging(), "AdminSql", q, 10));
+  }
+  ASSERT_TRUE(WaitUntil([&] {
+    mq::v1::TopicRouteData route;
+    return QueryRoute(namesrv.stub(), "AdminSql", &route).ok();
+  }));
+  int runs = 0;
+  auto run = [&](std::vector<std::string> args, int* code) {
+    args.push_back("-n");
+    args.push_back(namesrv.address());
+    ChildProcess p;
+    std::string log = dir.Sub("mqadmin." + std::to_string(++runs) + ".out");
+    EXPECT_TRUE(p.Start(BinaryPath("mqadmin"), args, log));
+    auto status = p.Wait(std::chrono::seconds(30));
+    *code = status && WIFEXITED(*status) ? WEXITSTATUS(*status) : -1;
+    return p.ReadLog();
+  };
+  int code = -1;
+  std::string out = run({"consumeMessage", "-t", "AdminSql", "--sql", "n > 7 AND n < 13"}, &code);
+  EXPECT_EQ(code, 0) << out;
+  for (const char* body : {"body=m8", "body=m9", "body=m10", "body=m11", "body=m12"}) {
+    EXPECT_NE(out.find(body), std::string::npos) << body << " missing in " << out;
+  }
+  EXPECT_EQ(out.find("body=m7\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("consumed 5 message(s)"), std::string::npos) << out;
+  out = run({"consumeMessage", "-t", "AdminSql", "--sql", "n >"}, &code);
+  EXPECT_NE(code, 0) << out;
+  EXPECT_NE(out.find("column 4"), std::string::npos) << out;
 }
 
 }  // namespace

@@ -59,6 +59,7 @@ struct CommandArgs {
   int64_t begin_ms = -1;  // -b / -s
   int64_t end_ms = -1;    // -e
   int32_t max_num = 64;   // -m (queryMsgByKey)
+  std::string sql;        // --sql (consumeMessage): SQL92 selector the broker evaluates
 };
 
 // Topics.
