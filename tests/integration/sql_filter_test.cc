@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <chrono>
+#include <functional>
 #include <future>
 #include <mutex>
 #include <set>
@@ -119,6 +121,53 @@ TEST(SqlFilterTest, PullCarriesOnlyMatchingMessages) {
   EXPECT_EQ(resp.status(), mq::v1::FOUND);
   EXPECT_EQ(Bodies(resp), std::set<std::string>{"m100"});
   EXPECT_EQ(resp.next_begin_offset(), 22);
+}
+
+// A backlog whose next matching message lies beyond one read window must not park the pull
+// waiting for an arrival that never comes: the broker reads on (a few windows) and then
+// answers NO_MATCHED_MSG with the new position at once, like RocketMQ's
+// PULL_RETRY_IMMEDIATELY. Tag filters had the same stall; both are checked.
+TEST(SqlFilterTest, SparseMatchesInABacklogAnswerWithoutWaiting) {
+  TempDir dir;
+  BrokerProcess broker(BrokerOptions{"", dir.Sub("b"), "broker-a", {"enablePropertyFilter=true"}});
+  ASSERT_TRUE(broker.Start());
+  CreateTopic(broker, "Sparse", 1);
+  constexpr int kMisses = 6000;
+  for (int sent = 0; sent < kMisses; sent += 500) {
+    std::vector<mq::v1::Message> batch(500, PropertyMessage(1, "TagMiss"));
+    ASSERT_TRUE(Send(broker.messaging(), "Sparse", 0, batch).ok());
+  }
+  ASSERT_TRUE(Send(broker.messaging(), "Sparse", 0, {PropertyMessage(2, "TagHit")}).ok());
+  ASSERT_TRUE(WaitForMaxOffset(broker.messaging(), "Sparse", 0, kMisses + 1));
+
+  constexpr int64_t kHoldMs = 20000;
+  auto drain = [&](const std::function<grpc::Status(int64_t, mq::v1::PullMessageResponse*)>& pull) {
+    int64_t offset = 0;
+    for (int round = 0; round < 20; ++round) {
+      mq::v1::PullMessageResponse r;
+      const auto begin = std::chrono::steady_clock::now();
+      grpc::Status s = pull(offset, &r);
+      const auto took = std::chrono::steady_clock::now() - begin;
+      EXPECT_TRUE(s.ok()) << s.error_message();
+      EXPECT_LT(took, std::chrono::milliseconds(kHoldMs / 2)) << "pull at " << offset << " was parked";
+      if (!s.ok() || took >= std::chrono::milliseconds(kHoldMs / 2)) return false;
+      if (r.status() == mq::v1::FOUND) {
+        EXPECT_EQ(Bodies(r), std::set<std::string>{"m2"});
+        return true;
+      }
+      EXPECT_EQ(r.status(), mq::v1::NO_MATCHED_MSG);
+      EXPECT_GT(r.next_begin_offset(), offset);
+      if (r.next_begin_offset() <= offset) return false;
+      offset = r.next_begin_offset();
+    }
+    return false;
+  };
+  EXPECT_TRUE(drain([&](int64_t offset, mq::v1::PullMessageResponse* r) {
+    return SqlPull(broker.messaging(), "Sparse", offset, "n = 2", r, kHoldMs);
+  }));
+  EXPECT_TRUE(drain([&](int64_t offset, mq::v1::PullMessageResponse* r) {
+    return Pull(broker.messaging(), "g-tag", "Sparse", 0, offset, r, kHoldMs, "TagHit");
+  }));
 }
 
 TEST(SqlFilterTest, SyntaxErrorIsInvalidArgumentWithPosition) {

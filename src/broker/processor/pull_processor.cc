@@ -21,6 +21,9 @@ constexpr int32_t kDefaultMaxMsgNums = 32;
 constexpr int32_t kMaxMsgNums = 1024;
 constexpr int32_t kMaxPullBytes = 4 * 1024 * 1024;
 constexpr int64_t kMaxSuspendMillis = 120000;
+// Read windows (each up to ~800 queue units) one pull scans past non-matching messages before
+// it answers NO_MATCHED_MSG: bounds the time a filtered pull holds an RPC thread.
+constexpr int kMaxFilteredWindows = 4;
 
 Status ValidatePull(const mq::v1::PullMessageRequest& r) {
   MQ_RETURN_IF_ERROR(ValidateName("consumer_group", r.consumer_group()));
@@ -190,6 +193,15 @@ bool PullProcessor::ReadOnce(PullState& state, bool timed_out) {
   }
   auto result = ctx_.store->GetMessages(req.consumer_group(), req.topic(), req.queue_id(), state.offset,
                                         max_nums, max_bytes, state.filter, state.property_filter);
+  for (int window = 1;
+       window < kMaxFilteredWindows && result.status == store::GetMessageStatus::kNoMatchedMessage &&
+       result.next_begin_offset < result.max_offset;
+       ++window) {
+    state.offset = result.next_begin_offset;
+    state.skipped = true;
+    result = ctx_.store->GetMessages(req.consumer_group(), req.topic(), req.queue_id(), state.offset,
+                                     max_nums, max_bytes, state.filter, state.property_filter);
+  }
   auto& resp = state.response;
   resp.Clear();
   resp.set_min_offset(result.min_offset);
@@ -214,11 +226,14 @@ bool PullProcessor::ReadOnce(PullState& state, bool timed_out) {
       return true;
     }
     case GS::kNoMatchedMessage:
-      // Only non-matching messages: move past them and keep waiting for a matching one.
+      // Only non-matching messages: move past them. At the end of the queue keep waiting for
+      // a matching arrival; with stored messages left, answer now (RocketMQ's
+      // PULL_RETRY_IMMEDIATELY) so the consumer asks again from the new position — parked,
+      // it would wait for an arrival a backlog never produces.
       state.offset = result.next_begin_offset;
       state.skipped = true;
       resp.set_status(mq::v1::NO_MATCHED_MSG);
-      return timed_out;
+      return timed_out || result.next_begin_offset < result.max_offset;
     case GS::kNoMessageInQueue:
     case GS::kOffsetOverflowOne:
     case GS::kNoMatchedLogicQueue:
