@@ -62,14 +62,16 @@ void RecordSend(BenchReport& report, const Result<client::SendResult>& r, int64_
   outcome == "SEND_OK" ? report.Ok(messages, ElapsedMicros(begin)) : report.Failed(messages);
 }
 
-client::Message BenchMessage(const BenchParams& p, const std::string& body) {
+// Spreads messages evenly over `buckets` values for selective SQL92 consumers.
+void SetBucket(const BenchParams& p, client::Message* m) {
+  static std::atomic<int64_t> sequence{0};
+  if (p.buckets > 0) m->properties["bucket"] = std::to_string(sequence.fetch_add(1) % p.buckets);
+}
+
+client::Message BenchMessage(const BenchParams& p, const std::string& body, bool with_bucket = true) {
   client::Message m = client::MakeMessage(p.topic, body, p.tags);
   m.properties[kSendTimeProperty] = std::to_string(WallMicros());
-  if (p.buckets > 0) {
-    // Spreads messages evenly over `buckets` values for selective SQL92 consumers.
-    static std::atomic<int64_t> sequence{0};
-    m.properties["bucket"] = std::to_string(sequence.fetch_add(1) % p.buckets);
-  }
+  if (with_bucket) SetBucket(p, &m);
   return m;
 }
 
@@ -125,7 +127,8 @@ int RunProducer(const BenchParams& p) {
       while (budget.Take(p.batch)) {
         auto begin = Clock::now();
         if (p.batch > 1) {
-          std::vector<client::Message> msgs(static_cast<size_t>(p.batch), BenchMessage(p, body));
+          std::vector<client::Message> msgs(static_cast<size_t>(p.batch), BenchMessage(p, body, false));
+          for (auto& m : msgs) SetBucket(p, &m);
           RecordSend(report, producer.SendBatch(msgs), p.batch, begin);
         } else if (p.mode == "sync") {
           RecordSend(report, producer.Send(BenchMessage(p, body)), 1, begin);
