@@ -70,6 +70,7 @@ ConfigSchema BindBrokerConfig(BrokerConfig* c) {
   s.AddInt("shortPollingTimeMills", &c->shortPollingTimeMills, 0, 60000,
            "hold time when long polling is off");
   s.AddBool("slaveReadEnable", &c->slaveReadEnable, "send lagging consumers to a slave");
+  s.AddBool("enablePropertyFilter", &c->enablePropertyFilter, "accept SQL92 property-filter subscriptions");
   s.AddInt("accessMessageInMemoryMaxRatio", &c->accessMessageInMemoryMaxRatio, 1, 100,
            "lag, in percent of RAM, above which consumers are sent to a slave");
   s.AddInt("flushConsumerOffsetInterval", &c->flushConsumerOffsetInterval, 100, 600000,

@@ -93,6 +93,8 @@ struct BrokerConfig {
   // Delay of each level, units s m h d; levels above the table are clamped to its last one.
   std::string messageDelayLevel = "1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h";
   int64_t flushDelayOffsetInterval = 10000;  // ms between delayOffset.json writes
+  // Accept SQL92 (property) subscriptions; off by default, as in RocketMQ.
+  bool enablePropertyFilter = false;
   // --- registration
   int64_t registerNameServerPeriod = 30000;
   int64_t registerBrokerTimeoutMills = 6000;

@@ -29,6 +29,7 @@ class ConsumerOffsetManager;
 class ClientRegistry;
 class QueueLockManager;
 class WaitRegistry;
+class SqlFilterCache;
 
 struct RuntimeSettings {
   explicit RuntimeSettings(const BrokerConfig& c)
@@ -67,6 +68,7 @@ struct BrokerContext {
   WaitRegistry* waits = nullptr;               // parked long-polling requests
   // messageDelayLevel, parsed (immutable).
   const schedule::DelayLevels* delay_levels = nullptr;
+  SqlFilterCache* sql_filters = nullptr;       // compiled SQL92 subscriptions
 };
 
 }  // namespace mq::broker

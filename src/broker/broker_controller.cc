@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "broker/filter/sql_filter_cache.h"
 #include "broker/ha/ha_client.h"
 #include "broker/ha/ha_service.h"
 #include "broker/longpolling/wait_registry.h"
@@ -99,6 +100,7 @@ Status BrokerController::Start() {
   MQ_RETURN_IF_ERROR(delay_offsets_->Load());
 
   executor_.Start();
+  sql_filters_ = std::make_unique<SqlFilterCache>();
   waits_ = std::make_unique<WaitRegistry>(&executor_, static_cast<size_t>(config_.maxSuspendedPullRequests));
   store_ = std::make_unique<store::MessageStore>(ToStoreOptions(config_), clock);
   store_->AddArrivalListener([this](const std::string& topic, int32_t queue_id, int64_t) {
@@ -142,6 +144,7 @@ Status BrokerController::Start() {
   ctx.locks = locks_.get();
   ctx.waits = waits_.get();
   ctx.delay_levels = &schedule_->levels();
+  ctx.sql_filters = sql_filters_.get();
   send_ = std::make_unique<SendProcessor>(ctx, ha_service_.get());
   send_back_ = std::make_unique<SendBackProcessor>(ctx, ha_service_.get());
   pull_ = std::make_unique<PullProcessor>(ctx);

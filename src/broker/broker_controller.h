@@ -43,6 +43,7 @@ class ConsumerOffsetManager;
 class ClientRegistry;
 class QueueLockManager;
 class WaitRegistry;
+class SqlFilterCache;
 class SendProcessor;
 class SendBackProcessor;
 class PullProcessor;
@@ -93,6 +94,7 @@ class BrokerController {
   std::unique_ptr<ha::HaService> ha_service_;  // masters only
   std::unique_ptr<ha::HaClient> ha_client_;    // slaves only
   std::unique_ptr<WaitRegistry> waits_;
+  std::unique_ptr<SqlFilterCache> sql_filters_;
   std::unique_ptr<SendProcessor> send_;
   std::unique_ptr<SendBackProcessor> send_back_;
   std::unique_ptr<PullProcessor> pull_;

@@ -91,4 +91,11 @@ Result<std::vector<MessageQueue>> LockQueues(ClientInstance& c, const std::strin
   return out;
 }
 
+Status SendHeartbeat(ClientInstance& c, const std::string& addr, const mq::v1::HeartbeatRequest& req) {
+  auto stub = c.Broker(addr);
+  auto r = BlockingCall<mq::v1::HeartbeatResponse>(
+      c.options().rpc_timeout_ms, [&](auto* ctx, auto* resp) { return stub->Heartbeat(ctx, req, resp); });
+  return r.ok() ? Status::OK() : r.status();
+}
+
 }  // namespace mq::client

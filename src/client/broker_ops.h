@@ -30,4 +30,7 @@ Result<std::vector<MessageQueue>> LockQueues(ClientInstance& c, const std::strin
                                              const std::string& group,
                                              const std::vector<MessageQueue>& queues, bool unlock);
 
+// One heartbeat to one broker (the broker validates the subscriptions in it).
+Status SendHeartbeat(ClientInstance& c, const std::string& addr, const mq::v1::HeartbeatRequest& req);
+
 }  // namespace mq::client

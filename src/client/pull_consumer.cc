@@ -49,8 +49,8 @@ class PullConsumerImpl {
     return SubscribeQueues(topic, route);
   }
 
-  Status Subscribe(const std::string& topic, const std::string& expression) {
-    MQ_ASSIGN_OR_RETURN(filter_, TagFilter::Parse(expression));
+  Status Subscribe(const std::string& topic, const MessageSelector& selector) {
+    MQ_ASSIGN_OR_RETURN(filter_, ParseSelector(selector));
     MQ_ASSIGN_OR_RETURN(auto queues, FetchQueues(topic));
     return Assign(queues);
   }
@@ -107,6 +107,7 @@ class PullConsumerImpl {
       req.set_queue_offset(it->second.next);
       req.set_max_msg_nums(options_.pull_batch_size);
       req.set_subscription(filter_.expression());
+      req.set_expression_type(filter_.expression_type());
       req.set_suspend_timeout_millis(hold);
       req.set_client_id(client_->client_id());
       MQ_ASSIGN_OR_RETURN(auto route, client_->GetRoute(it->first.topic));
@@ -210,7 +211,10 @@ PullConsumer::~PullConsumer() { Shutdown(); }
 Status PullConsumer::Start() { return impl_->Start(); }
 void PullConsumer::Shutdown() { impl_->Shutdown(); }
 Status PullConsumer::Subscribe(const std::string& topic, const std::string& expression) {
-  return impl_->Subscribe(topic, expression);
+  return impl_->Subscribe(topic, MessageSelector::ByTag(expression));
+}
+Status PullConsumer::Subscribe(const std::string& topic, const MessageSelector& selector) {
+  return impl_->Subscribe(topic, selector);
 }
 Status PullConsumer::Assign(const std::vector<MessageQueue>& queues) { return impl_->Assign(queues); }
 Result<std::vector<MessageQueue>> PullConsumer::FetchQueues(const std::string& topic) {

@@ -72,6 +72,7 @@ void PushConsumerImpl::Pull(std::shared_ptr<ProcessQueue> pq) {
   req.set_topic(pq->mq.topic);
   req.set_queue_id(pq->mq.queue_id);
   req.set_subscription(subscriptions_.at(pq->mq.topic).expression());
+  req.set_expression_type(subscriptions_.at(pq->mq.topic).expression_type());
   req.set_suspend_timeout_millis(options_.pull_suspend_ms);
   req.set_client_id(client_->client_id());
   const int64_t offset = req.queue_offset();
@@ -342,7 +343,10 @@ PushConsumer::PushConsumer(PushConsumerOptions options)
     : impl_(std::make_shared<PushConsumerImpl>(std::move(options))) {}
 PushConsumer::~PushConsumer() { Shutdown(); }
 Status PushConsumer::Subscribe(const std::string& topic, const std::string& expression) {
-  return impl_->Subscribe(topic, expression);
+  return impl_->Subscribe(topic, MessageSelector::ByTag(expression));
+}
+Status PushConsumer::Subscribe(const std::string& topic, const MessageSelector& selector) {
+  return impl_->Subscribe(topic, selector);
 }
 void PushConsumer::RegisterListener(MessageListener listener) {
   impl_->RegisterListener(std::move(listener));

@@ -70,7 +70,7 @@ class PushConsumerImpl {
   explicit PushConsumerImpl(PushConsumerOptions options);
   ~PushConsumerImpl();
 
-  Status Subscribe(const std::string& topic, const std::string& expression);
+  Status Subscribe(const std::string& topic, const MessageSelector& selector);
   void RegisterListener(MessageListener listener) { listener_ = std::move(listener); }
   Status Start();
   void Shutdown();
@@ -94,6 +94,9 @@ class PushConsumerImpl {
   void Drop(const std::shared_ptr<ProcessQueue>& pq, bool unlock);
   void Relock();
   void FillHeartbeat(mq::v1::HeartbeatRequest* req);
+  // RocketMQ's checkClientInBroker: the first broker of each SQL92-subscribed topic sees our
+  // heartbeat now, so a broker that refuses the selector fails Start() with its reason.
+  Status CheckSqlSubscriptions();
 
   // push_consumer.cc
   void Pull(std::shared_ptr<ProcessQueue> pq);

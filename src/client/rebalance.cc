@@ -6,6 +6,7 @@
 
 #include "broker_ops.h"
 #include "common/clock.h"
+#include "common/filter/sql_expression.h"
 #include "common/logging.h"
 #include "common/naming.h"
 #include "common/rpc/status_convert.h"
@@ -26,10 +27,10 @@ PushConsumerImpl::PushConsumerImpl(PushConsumerOptions options)
 
 PushConsumerImpl::~PushConsumerImpl() { Shutdown(); }
 
-Status PushConsumerImpl::Subscribe(const std::string& topic, const std::string& expression) {
+Status PushConsumerImpl::Subscribe(const std::string& topic, const MessageSelector& selector) {
   MQ_RETURN_IF_ERROR(ValidateName("topic", topic));
   if (running_) return Status::FailedPrecondition("consumer: subscribe before Start()");
-  MQ_ASSIGN_OR_RETURN(auto filter, TagFilter::Parse(expression));
+  MQ_ASSIGN_OR_RETURN(auto filter, ParseSelector(selector));
   subscriptions_.insert_or_assign(topic, std::move(filter));
   return Status::OK();
 }
@@ -86,6 +87,10 @@ Status PushConsumerImpl::Start() {
   }
   client_->SetHeartbeatFiller([this](mq::v1::HeartbeatRequest* req) { FillHeartbeat(req); });
   MQ_RETURN_IF_ERROR(client_->Start());
+  if (Status s = CheckSqlSubscriptions(); !s.ok()) {
+    client_->Shutdown({}, {options_.group});
+    return s;
+  }
   consume_->Start();
   running_ = true;
   auto commit = std::chrono::milliseconds(std::max<int64_t>(options_.commit_interval_ms, 10));
@@ -173,7 +178,32 @@ void PushConsumerImpl::FillHeartbeat(mq::v1::HeartbeatRequest* req) {
     auto* s = c->add_subscriptions();
     s->set_topic(topic);
     s->set_expression(filter.expression());
+    s->set_expression_type(filter.expression_type());
   }
+}
+
+Status PushConsumerImpl::CheckSqlSubscriptions() {
+  mq::v1::HeartbeatRequest req;
+  req.set_client_id(client_->client_id());
+  FillHeartbeat(&req);
+  for (const auto& [topic, filter] : subscriptions_) {
+    if (filter.expression_type() != filter::kExpressionTypeSql92) continue;
+    auto route = client_->GetRoute(topic);
+    if (!route.ok()) continue;  // no route yet: the pulls report it
+    std::set<std::string> seen;
+    for (const auto& q : SubscribeQueues(topic, *route)) {
+      if (!seen.insert(q.broker_name).second) continue;
+      auto addrs = ReadCandidates(*route, q.broker_name, 0, reach_);
+      if (addrs.empty()) continue;
+      // Only refusals fail Start(): an unreachable broker is the failover machinery's job.
+      Status s = SendHeartbeat(*client_, addrs.front(), req);
+      if (s.code() == StatusCode::kInvalidArgument || s.code() == StatusCode::kFailedPrecondition) {
+        return Status(s.code(), fmt::format("consumer: broker {} refuses the subscription to '{}': {}",
+                                            q.broker_name, topic, s.message()));
+      }
+    }
+  }
+  return Status::OK();
 }
 
 void PushConsumerImpl::RebalanceLoop() {

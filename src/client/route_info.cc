@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "common/filter/sql_expression.h"
 #include "common/tag_expression.h"
 
 namespace mq::client {
@@ -131,6 +132,19 @@ Result<TagFilter> TagFilter::Parse(const std::string& expression) {
   f.tags_.insert(tags.begin(), tags.end());
   f.expression_ = fmt::format("{}", fmt::join(tags, " || "));  // canonical form sent to brokers
   return f;
+}
+
+Result<TagFilter> TagFilter::ParseSql(const std::string& expression) {
+  MQ_RETURN_IF_ERROR(filter::SqlExpression::Parse(expression).status());
+  TagFilter f;
+  f.expression_ = expression;
+  f.expression_type_ = std::string(filter::kExpressionTypeSql92);
+  return f;
+}
+
+Result<TagFilter> ParseSelector(const MessageSelector& selector) {
+  return selector.type() == ExpressionType::kSql92 ? TagFilter::ParseSql(selector.expression())
+                                                   : TagFilter::Parse(selector.expression());
 }
 
 }  // namespace mq::client

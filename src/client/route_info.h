@@ -14,6 +14,7 @@
 #include "common/result.h"
 #include "latency_fault.h"
 #include "mq/client/message.h"
+#include "mq/client/message_selector.h"
 #include "mq/v1/common.pb.h"
 
 namespace mq::client {
@@ -52,17 +53,25 @@ class QueueSelector {
 std::vector<MessageQueue> AllocateAveragely(std::vector<MessageQueue> queues, std::vector<std::string> cids,
                                             const std::string& me);
 
-// "*" (or empty) matches everything; "TagA || TagB" matches those tags.
+// "*" (or empty) matches everything; "TagA || TagB" matches those tags. An SQL92 selector
+// (ParseSql) is validated here and evaluated by the broker alone, so it matches every
+// message the broker sends.
 class TagFilter {
  public:
   static Result<TagFilter> Parse(const std::string& expression);
+  static Result<TagFilter> ParseSql(const std::string& expression);
   bool Matches(const std::string& tag) const { return all_ || tags_.count(tag) > 0; }
   const std::string& expression() const { return expression_; }
+  // "TAG" or "SQL92", as sent in pulls and heartbeats.
+  const std::string& expression_type() const { return expression_type_; }
 
  private:
   bool all_ = true;
   std::set<std::string> tags_;
   std::string expression_ = "*";
+  std::string expression_type_ = "TAG";
 };
+
+Result<TagFilter> ParseSelector(const MessageSelector& selector);
 
 }  // namespace mq::client

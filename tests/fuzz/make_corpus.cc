@@ -151,6 +151,19 @@ void Metadata() {
   fs::remove_all(dir);
 }
 
+void SqlFilters() {
+  const std::string props = std::string("TAGS\x01TagA\x02n\x01") + "42\x02color\x01red\x02";
+  auto with_props = [&](const std::string& sql) { return sql + std::string(1, '\0') + props; };
+  Put("sql_filter", "compare", with_props("n > 5 AND n <= 100.5 OR n = -3 AND color <> 'blue'"));
+  Put("sql_filter", "between_in", with_props("n NOT BETWEEN 1 AND 10 AND TAGS IN ('TagA', 'it''s')"));
+  Put("sql_filter", "null_logic", with_props("NOT (missing IS NULL) OR color IS NOT NULL AND TRUE"));
+  Put("sql_filter", "strings",
+      with_props("color CONTAINS 'e' AND color NOT STARTSWITH 'b' AND color ENDSWITH 'd'"));
+  Put("sql_filter", "comments", with_props("/* c */ n = 42 -- line\n AND +n >= 4.2E1"));
+  Put("sql_filter", "syntax_error", with_props("n > 5 AND AND"));
+  Put("sql_filter", "type_error", with_props("n > 'x' OR (n = 1) > 2"));
+}
+
 void Requests() {
   for (const auto& s : mq::fuzz::BrokerSamples("TopicTest", "GroupA")) {
     Put("broker_requests", "rpc_" + std::to_string(s.method), Sel(s.method) + s.bytes);
@@ -178,5 +191,6 @@ int main(int argc, char** argv) {
   Config();
   Metadata();
   Requests();
+  SqlFilters();
   return 0;
 }

@@ -63,6 +63,7 @@ struct CommandArgs {
   // Delay levels and dead-letter queues.
   int32_t delay_level = 0;  // -d (sendMessage)
   bool all = false;         // --all (resendDLQ)
+  std::string sql;        // --sql (consumeMessage): SQL92 selector the broker evaluates
 };
 
 // Topics.

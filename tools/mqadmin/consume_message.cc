@@ -2,7 +2,8 @@
 // polling) and prints each message, stopping after -c COUNT messages or when every queue has
 // no more (or has reached the -e END_MS position). Each broker set is read from its master, or
 // from a slave of the route when the master is unreachable. With -g and no -o/-s, reading starts
-// at the group's committed offsets and the new positions are committed at the end.
+// at the group's committed offsets and the new positions are committed at the end. With --sql
+// the broker sends only the messages the SQL92 selector matches.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -133,7 +134,8 @@ Status RunConsumeMessage(const CommandArgs& a) {
         req.set_queue_id(qid);
         req.set_queue_offset(offset);
         req.set_max_msg_nums(static_cast<int32_t>(std::min<int64_t>(32, a.count - printed)));
-        req.set_subscription("*");
+        req.set_subscription(a.sql.empty() ? "*" : a.sql);
+        if (!a.sql.empty()) req.set_expression_type("SQL92");
         mq::v1::PullMessageResponse resp;
         MQ_RETURN_IF_ERROR(reader.Call(&MS::PullMessage, req, &resp));
         if (resp.status() == mq::v1::FOUND) {

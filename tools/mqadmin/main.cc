@@ -194,6 +194,8 @@ std::vector<Verb> Verbs() {
          c->add_option("-c,--MessageNumber", a->count, "number of messages to consume (default 128)");
          c->add_option("-s,--beginTimestamp", a->begin_ms, "begin timestamp (ms)");
          c->add_option("-e,--endTimestamp", a->end_ms, "end timestamp (ms)");
+         c->add_option("--sql", a->sql,
+                       "only messages matching this SQL92 selector (broker needs enablePropertyFilter=true)");
        }},
       {"queryTransactionHalf",
        "Query pending (not committed or rolled back) transactional half messages of a topic.", true,

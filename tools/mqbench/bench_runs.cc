@@ -62,9 +62,16 @@ void RecordSend(BenchReport& report, const Result<client::SendResult>& r, int64_
   outcome == "SEND_OK" ? report.Ok(messages, ElapsedMicros(begin)) : report.Failed(messages);
 }
 
-client::Message BenchMessage(const BenchParams& p, const std::string& body) {
+// Spreads messages evenly over `buckets` values for selective SQL92 consumers.
+void SetBucket(const BenchParams& p, client::Message* m) {
+  static std::atomic<int64_t> sequence{0};
+  if (p.buckets > 0) m->properties["bucket"] = std::to_string(sequence.fetch_add(1) % p.buckets);
+}
+
+client::Message BenchMessage(const BenchParams& p, const std::string& body, bool with_bucket = true) {
   client::Message m = client::MakeMessage(p.topic, body, p.tags);
   m.properties[kSendTimeProperty] = std::to_string(WallMicros());
+  if (with_bucket) SetBucket(p, &m);
   return m;
 }
 
@@ -120,7 +127,8 @@ int RunProducer(const BenchParams& p) {
       while (budget.Take(p.batch)) {
         auto begin = Clock::now();
         if (p.batch > 1) {
-          std::vector<client::Message> msgs(static_cast<size_t>(p.batch), BenchMessage(p, body));
+          std::vector<client::Message> msgs(static_cast<size_t>(p.batch), BenchMessage(p, body, false));
+          for (auto& m : msgs) SetBucket(p, &m);
           RecordSend(report, producer.SendBatch(msgs), p.batch, begin);
         } else if (p.mode == "sync") {
           RecordSend(report, producer.Send(BenchMessage(p, body)), 1, begin);
@@ -161,7 +169,7 @@ namespace {
 // from the producer's timestamp, otherwise the time since the consumer started.
 class BenchConsumer {
  public:
-  BenchConsumer(const BenchParams& p, BenchReport* report) : report_(report) {
+  BenchConsumer(const BenchParams& p, BenchReport* report) : report_(report), p_sql_(p.sql) {
     client::PushConsumerOptions options;
     options.client.namesrv_addrs = p.namesrv_addrs;
     options.group = p.group;
@@ -173,7 +181,8 @@ class BenchConsumer {
   }
 
   Status Start(const std::string& topic) {
-    MQ_RETURN_IF_ERROR(consumer_->Subscribe(topic, "*"));
+    MQ_RETURN_IF_ERROR(p_sql_.empty() ? consumer_->Subscribe(topic, "*")
+                                      : consumer_->Subscribe(topic, client::MessageSelector::BySql(p_sql_)));
     consumer_->RegisterListener([this](const std::vector<client::ReceivedMessage>& msgs) {
       int64_t now = WallMicros();
       for (const auto& m : msgs) {
@@ -190,6 +199,7 @@ class BenchConsumer {
 
  private:
   BenchReport* report_;
+  std::string p_sql_;  // SQL92 selector; empty = every message
   std::unique_ptr<client::PushConsumer> consumer_;
 };
 

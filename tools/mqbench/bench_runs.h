@@ -26,6 +26,8 @@ struct BenchParams {
   int batch_in_flight = 4;     // producer, e2e: ProducerOptions::auto_batch_max_in_flight
   int pull_batch = 0;          // consumer, e2e: PushConsumerOptions::pull_batch_size (0 = default)
   bool json = false;
+  int buckets = 0;  // producer, e2e: property "bucket" = send sequence % buckets (0 = none)
+  std::string sql;  // consumer, e2e: SQL92 selector instead of "*" (e.g. "bucket = 0")
 };
 
 int RunProducer(const BenchParams& params);

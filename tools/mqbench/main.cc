@@ -25,6 +25,8 @@ void AddProducerOptions(CLI::App* cmd, mq::bench::BenchParams* p) {
       ->default_val(true);
   cmd->add_option("--batch-in-flight", p->batch_in_flight, "auto-batching: requests in flight per topic")
       ->check(CLI::Range(1, 1024));
+  cmd->add_option("--buckets", p->buckets, "set property bucket = send sequence % N (for --sql consumers)")
+      ->check(CLI::Range(0, 1'000'000));
 }
 
 }  // namespace
@@ -50,6 +52,8 @@ int main(int argc, char** argv) {
   consumer->add_flag("--from-first", p.from_first, "new queues start at their first offset, not the last");
   consumer->add_option("--pull-batch", p.pull_batch, "messages per pull (default: the client's)")
       ->check(CLI::Range(1, 1024));
+  consumer->add_option("--sql", p.sql,
+                       "subscribe with this SQL92 selector (broker: enablePropertyFilter=true)");
   auto* e2e = app.add_subcommand("e2e", "send at a fixed rate and measure send-to-consume latency");
   AddCommon(e2e, &namesrv, &p);
   e2e->add_option("-g,--group", p.group, "consumer group");

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "broker/filter/subscription_filter.h"
 #include "broker/longpolling/wait_registry.h"
 #include "broker/meta/client_registry.h"
 #include "broker/meta/consumer_offset_manager.h"
@@ -100,6 +101,15 @@ Result<mq::v1::HeartbeatResponse> ClientProcessor::Heartbeat(const mq::v1::Heart
     for (int j = 0; j < c.subscriptions_size(); ++j) {
       MQ_RETURN_IF_ERROR(ValidateName(fmt::format("consumers[{}].subscriptions[{}].topic", i, j),
                                       c.subscriptions(j).topic()));
+      // Refused here too, so a consumer with a bad selector fails at start, not at its pulls.
+      const auto& sub = c.subscriptions(j);
+      if (auto f = MakeSubscriptionFilter(sub.expression_type(), sub.expression(),
+                                          ctx_.config->enablePropertyFilter, ctx_.sql_filters,
+                                          ctx_.config->brokerName);
+          !f.ok()) {
+        return Status(f.status().code(), fmt::format("consumers[{}].subscriptions[{}] (topic '{}'): {}", i, j,
+                                                     sub.topic(), f.status().message()));
+      }
     }
     auto group = ctx_.groups->FindOrAutoCreate(c.group());
     if (!group.ok()) return group.status();

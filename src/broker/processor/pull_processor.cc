@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include "broker/filter/subscription_filter.h"
 #include "broker/longpolling/wait_registry.h"
 #include "broker/meta/consumer_offset_manager.h"
 #include "broker/meta/subscription_group_manager.h"
@@ -12,7 +13,6 @@
 #include "common/coding.h"
 #include "common/naming.h"
 #include "common/perm.h"
-#include "common/tag_expression.h"
 
 namespace mq::broker {
 namespace {
@@ -21,6 +21,9 @@ constexpr int32_t kDefaultMaxMsgNums = 32;
 constexpr int32_t kMaxMsgNums = 1024;
 constexpr int32_t kMaxPullBytes = 4 * 1024 * 1024;
 constexpr int64_t kMaxSuspendMillis = 120000;
+// Read windows (each up to ~800 queue units) one pull scans past non-matching messages before
+// it answers NO_MATCHED_MSG: bounds the time a filtered pull holds an RPC thread.
+constexpr int kMaxFilteredWindows = 4;
 
 Status ValidatePull(const mq::v1::PullMessageRequest& r) {
   MQ_RETURN_IF_ERROR(ValidateName("consumer_group", r.consumer_group()));
@@ -80,6 +83,7 @@ std::string QueueWaitKey(const std::string& topic, int32_t queue_id) {
 struct PullProcessor::PullState {
   mq::v1::PullMessageRequest request;
   store::MessageFilter filter;
+  store::PropertyFilter property_filter;  // SQL92 subscriptions
   int64_t offset = 0;  // moves past non-matching messages while parked
   bool skipped = false;
   int64_t group_broker_id = 0;  // the group's brokerId (suggested when slave reads are off)
@@ -132,8 +136,9 @@ void PullProcessor::Pull(const mq::v1::PullMessageRequest& request, Done done) {
                                                      request.consumer_group())),
                 empty, {});
   }
-  auto tags = ParseTagExpression(request.subscription());
-  if (!tags.ok()) return done(tags.status(), empty, {});
+  auto filter = MakeSubscriptionFilter(request.expression_type(), request.subscription(),
+                                       config.enablePropertyFilter, ctx_.sql_filters, config.brokerName);
+  if (!filter.ok()) return done(filter.status(), empty, {});
 
   // A slave keeps commits too (consumers read from it while the master is away); metadata
   // sync hands them back to the master (see docs/replication.md).
@@ -144,7 +149,8 @@ void PullProcessor::Pull(const mq::v1::PullMessageRequest& request, Done done) {
 
   auto state = std::make_shared<PullState>();
   state->request = request;
-  state->filter = store::MakeTagFilter(*tags);
+  state->filter = std::move(filter->tags);
+  state->property_filter = std::move(filter->properties);
   state->offset = request.queue_offset();
   state->group_broker_id = group->broker_id();
   state->slow_broker_id = group->which_broker_when_consume_slowly();
@@ -186,7 +192,16 @@ bool PullProcessor::ReadOnce(PullState& state, bool timed_out) {
     return true;
   }
   auto result = ctx_.store->GetMessages(req.consumer_group(), req.topic(), req.queue_id(), state.offset,
-                                        max_nums, max_bytes, state.filter);
+                                        max_nums, max_bytes, state.filter, state.property_filter);
+  for (int window = 1;
+       window < kMaxFilteredWindows && result.status == store::GetMessageStatus::kNoMatchedMessage &&
+       result.next_begin_offset < result.max_offset;
+       ++window) {
+    state.offset = result.next_begin_offset;
+    state.skipped = true;
+    result = ctx_.store->GetMessages(req.consumer_group(), req.topic(), req.queue_id(), state.offset,
+                                     max_nums, max_bytes, state.filter, state.property_filter);
+  }
   auto& resp = state.response;
   resp.Clear();
   resp.set_min_offset(result.min_offset);
@@ -211,11 +226,14 @@ bool PullProcessor::ReadOnce(PullState& state, bool timed_out) {
       return true;
     }
     case GS::kNoMatchedMessage:
-      // Only non-matching messages: move past them and keep waiting for a matching one.
+      // Only non-matching messages: move past them. At the end of the queue keep waiting for
+      // a matching arrival; with stored messages left, answer now (RocketMQ's
+      // PULL_RETRY_IMMEDIATELY) so the consumer asks again from the new position — parked,
+      // it would wait for an arrival a backlog never produces.
       state.offset = result.next_begin_offset;
       state.skipped = true;
       resp.set_status(mq::v1::NO_MATCHED_MSG);
-      return timed_out;
+      return timed_out || result.next_begin_offset < result.max_offset;
     case GS::kNoMessageInQueue:
     case GS::kOffsetOverflowOne:
     case GS::kNoMatchedLogicQueue:

@@ -1,8 +1,10 @@
 // PullProcessor: serves PullMessage, with long polling. A pull that finds nothing new is
 // parked in the WaitRegistry under "topic@queueId" and re-run when the store's dispatcher
 // reports an arrival on that queue, or answered NO_NEW_MSG when its hold time ends.
-// Messages that do not match the subscription are skipped while parked (the offset moves on)
-// so a parked pull answers only for a matching message.
+// Messages that do not match the subscription (tags, or an SQL92 selector evaluated on each
+// record's properties) are skipped while parked (the offset moves on) so a parked pull answers
+// only for a matching message. A pull that scans a few windows of stored non-matching
+// messages answers NO_MATCHED_MSG at once with the new position instead of parking.
 // Memory: every response that carries messages holds a lease on the processor's ByteBudget
 // (pullResponseMemoryQuota) until the adapter is done sending it; a pull that would pass the
 // budget is answered RESOURCE_EXHAUSTED (consumers back off and retry) instead of pinning

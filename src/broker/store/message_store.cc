@@ -41,14 +41,15 @@ std::string CheckpointPath(const StoreOptions& o) { return o.store_path_root_dir
 // A consume queue unit is only a pointer: a damaged unit, or a damaged record behind a good
 // one, must not reach a consumer. The record must pass its CRCs and be the message the queue
 // says sits at this position.
-Status VerifyQueueRecord(std::string_view record, int64_t phy_offset, const std::string& topic,
-                         int32_t queue_id, int64_t queue_offset) {
+// The record's decoded view when it is the one the queue unit points at.
+Result<RecordView> VerifyQueueRecord(std::string_view record, int64_t phy_offset, const std::string& topic,
+                                     int32_t queue_id, int64_t queue_offset) {
   MQ_ASSIGN_OR_RETURN(RecordView view, DecodeRecord(record, /*verify_crc=*/true, phy_offset));
   if (view.topic != topic || view.queue_id != queue_id || view.queue_offset != queue_offset) {
     return Status::Corruption(fmt::format("record belongs to {}-{} at queue offset {}", view.topic,
                                           view.queue_id, view.queue_offset));
   }
-  return Status::OK();
+  return view;
 }
 }  // namespace
 
@@ -372,7 +373,8 @@ void MessageStore::AppendAndComplete(std::vector<PendingRecord> records, PutCall
 
 GetMessageResult MessageStore::GetMessages(std::string_view group, const std::string& topic, int32_t queue_id,
                                            int64_t offset, int32_t max_count, int32_t max_bytes,
-                                           const MessageFilter& filter) const {
+                                           const MessageFilter& filter,
+                                           const PropertyFilter& property_filter) const {
   (void)group;
   GetMessageResult r;
   auto cq = queues_ ? queues_->Find(topic, queue_id) : nullptr;
@@ -433,14 +435,15 @@ GetMessageResult MessageStore::GetMessages(std::string_view group, const std::st
         continue;
       }
       const int64_t queue_offset = offset + static_cast<int64_t>(i);
-      if (Status bad = VerifyQueueRecord(ref->bytes, u.phy_offset, topic, queue_id, queue_offset);
-          !bad.ok()) {
+      auto view = VerifyQueueRecord(ref->bytes, u.phy_offset, topic, queue_id, queue_offset);
+      if (!view.ok()) {
         // Skipped like a hole, so consumers move past it; logged so the loss is visible.
         MQ_LOG_ERROR(Logger("store"),
                      "consume queue {}-{}: dropping queue offset {} (commit log offset {}, {} bytes): {}",
-                     topic, queue_id, queue_offset, u.phy_offset, u.size, bad.ToString());
+                     topic, queue_id, queue_offset, u.phy_offset, u.size, view.status().ToString());
         continue;
       }
+      if (property_filter && !property_filter(view->properties)) continue;
       r.messages.emplace_back(ref->bytes);
       r.queue_offsets.push_back(queue_offset);
       r.buffer_total_size += u.size;

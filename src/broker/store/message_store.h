@@ -43,6 +43,10 @@ namespace mq::store {
 using MessageFilter = std::function<bool(int64_t tags_code)>;
 // Accepts messages whose TAGS is one of `tags` ("*" or an empty list accepts all).
 MessageFilter MakeTagFilter(const std::vector<std::string>& tags);
+// Record filter over a stored record's raw properties ("key\x01value\x02...", the CRC trailer
+// included), applied after the tag filter; an empty function accepts everything. The store
+// knows nothing of the language behind it (the broker's SQL92 filters supply one).
+using PropertyFilter = std::function<bool(std::string_view properties)>;
 
 class MessageStore {
  public:
@@ -60,10 +64,13 @@ class MessageStore {
   void PutMessages(std::vector<MessageInput> messages, PutCallback done);
 
   // Reads up to max_count messages / max_bytes from a queue, skipping tags the filter
-  // rejects. `group` is informational (logging/stats). Statuses as RocketMQ's getMessage().
+  // rejects and records the property filter rejects (both still advance next_begin_offset;
+  // kNoMatchedMessage when nothing matched). `group` is informational (logging/stats).
+  // Statuses as RocketMQ's getMessage().
   GetMessageResult GetMessages(std::string_view group, const std::string& topic, int32_t queue_id,
                                int64_t offset, int32_t max_count, int32_t max_bytes,
-                               const MessageFilter& filter = {}) const;
+                               const MessageFilter& filter = {},
+                               const PropertyFilter& property_filter = {}) const;
 
   int64_t MinOffsetInQueue(const std::string& topic, int32_t queue_id) const;
   // Next queue offset to be written, i.e. one past the last readable message.

@@ -76,6 +76,40 @@ TEST_F(MessageStoreTest, PutThenGetAllStatuses) {
   EXPECT_EQ(r.messages.size(), 10u);
 }
 
+TEST_F(MessageStoreTest, PropertyFilterSkipsRecordsAndAdvances) {
+  auto store = Open();
+  for (int i = 0; i < 10; ++i) {
+    auto m = Msg("T", 0, "body-" + std::to_string(i), i % 2 ? "TagA" : "TagB");
+    m.properties["n"] = std::to_string(i);
+    ASSERT_TRUE(PutSync(*store, std::move(m)).ok());
+  }
+  ASSERT_TRUE(WaitUntil([&] { return store->MaxOffsetInQueue("T", 0) == 10; }));
+  // The filter sees each record's raw properties; the tag filter runs first.
+  std::vector<std::string> seen;
+  PropertyFilter seven_up = [&](std::string_view props) {
+    seen.emplace_back(FindProperty(props, "n"));
+    return FindProperty(props, "n") >= "7";
+  };
+  auto r = store->GetMessages("g", "T", 0, 0, 32, 1 << 20, {}, seven_up);
+  EXPECT_EQ(r.status, GetMessageStatus::kFound);
+  EXPECT_EQ(r.queue_offsets, (std::vector<int64_t>{7, 8, 9}));
+  EXPECT_EQ(r.next_begin_offset, 10);
+  EXPECT_EQ(seen.size(), 10u);
+  seen.clear();
+  r = store->GetMessages("g", "T", 0, 0, 32, 1 << 20, MakeTagFilter({"TagA"}), seven_up);
+  EXPECT_EQ(r.queue_offsets, (std::vector<int64_t>{7, 9}));
+  EXPECT_EQ(seen.size(), 5u);  // records the tag filter rejects are not read
+  // Rejected records still count against max_count's scan, and nothing matching means
+  // kNoMatchedMessage with the position past the scanned records.
+  r = store->GetMessages("g", "T", 0, 0, 32, 1 << 20, {}, [](std::string_view) { return false; });
+  EXPECT_EQ(r.status, GetMessageStatus::kNoMatchedMessage);
+  EXPECT_TRUE(r.messages.empty());
+  EXPECT_EQ(r.next_begin_offset, 10);
+  r = store->GetMessages("g", "T", 0, 0, 2, 1 << 20, {}, seven_up);
+  EXPECT_EQ(r.queue_offsets, (std::vector<int64_t>{7, 8}));
+  EXPECT_EQ(r.next_begin_offset, 9);
+}
+
 TEST_F(MessageStoreTest, TooSmallAndOverflowAfterRetention) {
   options_.file_reserved_time_hours = 1;
   options_.delete_when = "";

@@ -46,6 +46,8 @@ class PullConsumer {
   void Shutdown();
   // Takes every readable queue of topic; expression filters by tag ("*" or "TagA || TagB").
   Status Subscribe(const std::string& topic, const std::string& expression = "*");
+  // A tag or SQL92 selector (evaluated by the broker; see message_selector.h).
+  Status Subscribe(const std::string& topic, const MessageSelector& selector);
   Status Assign(const std::vector<MessageQueue>& queues);
   // Readable queues of topic (for Assign).
   Result<std::vector<MessageQueue>> FetchQueues(const std::string& topic);

@@ -34,6 +34,7 @@
 #include "common/status.h"
 #include "mq/client/client_options.h"
 #include "mq/client/message.h"
+#include "mq/client/message_selector.h"
 
 namespace mq::client {
 
@@ -105,6 +106,9 @@ class PushConsumer {
 
   // expression: "*" or "TagA || TagB".
   Status Subscribe(const std::string& topic, const std::string& expression = "*");
+  // A tag or SQL92 selector; a malformed SQL92 expression is refused here (InvalidArgument
+  // naming the position), and Start() fails when a broker refuses SQL92 (enablePropertyFilter).
+  Status Subscribe(const std::string& topic, const MessageSelector& selector);
   void RegisterListener(MessageListener listener);
   // Needs at least one subscription and a listener. Fetches routes lazily (no NameServer needed).
   Status Start();
