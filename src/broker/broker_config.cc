@@ -79,6 +79,13 @@ ConfigSchema BindBrokerConfig(BrokerConfig* c) {
            "registration period (ms; RocketMQ clamps to 10-60 s)");
   s.AddInt("registerBrokerTimeoutMills", &c->registerBrokerTimeoutMills, 100, 60000,
            "registration RPC timeout (ms)");
+  s.AddBool("timerWheelEnable", &c->timerWheelEnable, "accept scheduled messages (delivery time)");
+  s.AddInt("timerPrecisionMs", &c->timerPrecisionMs, 10, 60000, "timer wheel slot (ms)");
+  s.AddInt("timerMaxDelaySec", &c->timerMaxDelaySec, 1, 10LL * 366 * 86400,
+           "farthest accepted delivery time (seconds ahead)");
+  s.AddInt("timerRollWindowSlot", &c->timerRollWindowSlot, 2, 100000000,
+           "timer wheel window in slots; farther messages are re-parked when it ends");
+  s.AddBool("recallMessageEnable", &c->recallMessageEnable, "accept RecallMessage for scheduled messages");
   s.AddString("logDir", &c->logDir, "directory of broker.log (empty: stderr only)");
   s.AddEnum("logLevel", &c->logLevel, {"trace", "debug", "info", "warn", "error", "critical", "off"},
             "log level");

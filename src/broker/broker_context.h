@@ -17,6 +17,9 @@
 namespace mq::store {
 class MessageStore;
 }
+namespace mq::broker::timer {
+class TimerService;
+}
 
 namespace mq::broker {
 
@@ -62,6 +65,7 @@ struct BrokerContext {
   ClientRegistry* clients = nullptr;           // heartbeating producers and consumers
   QueueLockManager* locks = nullptr;           // orderly consumers' queue locks
   WaitRegistry* waits = nullptr;               // parked long-polling requests
+  timer::TimerService* timer = nullptr;        // scheduled delivery and recall
 };
 
 }  // namespace mq::broker

@@ -30,6 +30,10 @@ class HaService;
 class HaClient;
 }  // namespace mq::ha
 
+namespace mq::broker::timer {
+class TimerService;
+}
+
 namespace mq::broker {
 
 class TopicConfigManager;
@@ -40,6 +44,7 @@ class QueueLockManager;
 class WaitRegistry;
 class SendProcessor;
 class PullProcessor;
+class RecallProcessor;
 class ClientProcessor;
 class MessagingService;
 class AdminService;
@@ -64,6 +69,7 @@ class BrokerController {
  private:
   Status PickListenPort();
   void StartTimers();
+  std::unique_ptr<timer::TimerService> MakeTimerService();
 
   BrokerConfig config_;
   RuntimeSettings runtime_;
@@ -79,6 +85,8 @@ class BrokerController {
   std::unique_ptr<ha::HaService> ha_service_;  // masters only
   std::unique_ptr<ha::HaClient> ha_client_;    // slaves only
   std::unique_ptr<WaitRegistry> waits_;
+  std::unique_ptr<timer::TimerService> timer_;  // delivers on a master, mirrors on a slave
+  std::unique_ptr<RecallProcessor> recall_;
   std::unique_ptr<SendProcessor> send_;
   std::unique_ptr<PullProcessor> pull_;
   std::unique_ptr<ClientProcessor> client_;

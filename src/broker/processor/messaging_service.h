@@ -12,6 +12,7 @@
 #include "broker/processor/byte_budget.h"
 #include "broker/processor/client_processor.h"
 #include "broker/processor/pull_processor.h"
+#include "broker/processor/recall_processor.h"
 #include "broker/processor/send_processor.h"
 #include "mq/v1/broker.grpc.pb.h"
 
@@ -20,8 +21,8 @@ namespace mq::broker {
 class MessagingService final : public mq::v1::Messaging::CallbackService {
  public:
   MessagingService(SendProcessor* send, PullProcessor* pull, ClientProcessor* client,
-                   int64_t send_memory_quota)
-      : send_(send), pull_(pull), client_(client), send_budget_(send_memory_quota) {}
+                   int64_t send_memory_quota, RecallProcessor* recall = nullptr)
+      : send_(send), pull_(pull), client_(client), recall_(recall), send_budget_(send_memory_quota) {}
 
   grpc::ServerUnaryReactor* SendMessage(grpc::CallbackServerContext* ctx,
                                         const mq::v1::SendMessageRequest* request,
@@ -56,11 +57,15 @@ class MessagingService final : public mq::v1::Messaging::CallbackService {
   grpc::ServerUnaryReactor* UnlockBatchQueues(grpc::CallbackServerContext* ctx,
                                               const mq::v1::LockBatchRequest* request,
                                               mq::v1::LockBatchResponse* response) override;
+  grpc::ServerUnaryReactor* RecallMessage(grpc::CallbackServerContext* ctx,
+                                          const mq::v1::RecallMessageRequest* request,
+                                          mq::v1::RecallMessageResponse* response) override;
 
  private:
   SendProcessor* send_;
   PullProcessor* pull_;
   ClientProcessor* client_;
+  RecallProcessor* recall_;  // null: RecallMessage is UNIMPLEMENTED
   ByteBudget send_budget_;
 };
 
