@@ -59,6 +59,8 @@ struct CommandArgs {
   int64_t begin_ms = -1;  // -b / -s
   int64_t end_ms = -1;    // -e
   int32_t max_num = 64;   // -m (queryMsgByKey)
+  int64_t deliver_time_ms = 0;  // --deliverTimeMs (sendMessage)
+  std::string recall_handle;    // -h (recallMessage)
 };
 
 // Topics.
@@ -94,6 +96,7 @@ Status RunQueryMsgByUniqueKey(const CommandArgs& a);
 Status RunQueryMsgByOffset(const CommandArgs& a);
 Status RunSendMessage(const CommandArgs& a);
 Status RunConsumeMessage(const CommandArgs& a);
+Status RunRecallMessage(const CommandArgs& a);
 
 // NameServer.
 Status RunUpdateKvConfig(const CommandArgs& a);

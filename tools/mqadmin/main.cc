@@ -176,6 +176,14 @@ std::vector<Verb> Verbs() {
          c->add_option("-c,--tags", a->tags, "message tag");
          c->add_option("-b,--broker", a->broker_name, "send to this broker (name)");
          c->add_option("-i,--qid", a->queue_id, "send to this queue id (with -b)");
+         c->add_option("--deliverTimeMs", a->deliver_time_ms,
+                       "deliver at this time (epoch ms; scheduled message, prints a recall handle)");
+       }},
+      {"recallMessage", "Recall (cancel) a scheduled message before its delivery time.", true, RunRecallMessage,
+       [](CLI::App* c, CommandArgs* a) {
+         c->set_help_flag("--help", "Print this help message and exit");  // -h is the handle (RocketMQ)
+         Topic(c, a);
+         c->add_option("-h,--recallHandle", a->recall_handle, "recall handle printed by sendMessage")->required();
        }},
       {"consumeMessage", "Consume message.", true, RunConsumeMessage,
        [](CLI::App* c, CommandArgs* a) {

@@ -19,6 +19,11 @@ struct Message {
   // RocketMQ delay level 1..18; 0 = none. The current broker refuses delayed messages with
   // kNotSupported, so the field is carried but delivery is never delayed.
   int32_t delay_level = 0;
+  // Scheduled delivery (RocketMQ 5 delivery timestamp), epoch ms; 0 = none, a past time =
+  // at once. The broker holds the message until then (never early, about a second late at
+  // most) and refuses times beyond its timerMaxDelaySec (3 days by default). A scheduled
+  // message is sent alone (never auto-batched); SendResult::recall_handle can cancel it.
+  int64_t deliver_time_ms = 0;
 };
 
 // Convenience constructor (designated initializers that skip members trip -Wextra).
