@@ -4,6 +4,7 @@
 // after (timerPrecisionMs=1000 plus the consumer's hop).
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
 #include <algorithm>
 #include <chrono>
@@ -19,6 +20,7 @@
 #include "mq/client/producer.h"
 #include "mq/client/push_consumer.h"
 #include "namesrv_fixture.h"
+#include "testutil/process.h"
 #include "testutil/temp_dir.h"
 #include "testutil/wait.h"
 
@@ -280,6 +282,43 @@ TEST_F(TimerDeliveryTest, SlaveHoldsThePendingTimersAndDropsThemOnceDelivered) {
   // The slave has the delivered copies by replication, not by delivering them itself.
   EXPECT_TRUE(WaitForMaxOffset(slave.messaging(), "TimerSlave", 0, 5));
   slave.Stop();
+}
+
+TEST_F(TimerDeliveryTest, MqadminSendsAScheduledMessageAndRecallsIt) {
+  StartClients("TimerAdmin", 1);
+  auto mqadmin = [&](std::vector<std::string> args) {
+    args.push_back("-n");
+    args.push_back(namesrv_.address());
+    static int runs = 0;
+    ChildProcess p;
+    const std::string log = dir_.Sub("mqadmin." + std::to_string(++runs) + ".out");
+    if (!p.Start(BinaryPath("mqadmin"), args, log)) return std::make_pair(-1, std::string());
+    auto st = p.Wait(30s);
+    if (!st) p.Kill();
+    return std::make_pair(st && WIFEXITED(*st) ? WEXITSTATUS(*st) : -1, p.ReadLog());
+  };
+  const int64_t t = WallMillis() + 3000;
+  auto [code, out] =
+      mqadmin({"sendMessage", "-t", "TimerAdmin", "-p", "recall-me", "--deliverTimeMs", std::to_string(t)});
+  ASSERT_EQ(code, 0) << out;
+  const size_t at = out.find("RecallHandle: ");
+  ASSERT_NE(at, std::string::npos) << out;
+  std::string handle = out.substr(at + 14);
+  handle = handle.substr(0, handle.find_first_of("\r\n"));
+  auto [kept_code, kept_out] =
+      mqadmin({"sendMessage", "-t", "TimerAdmin", "-p", "keep-me", "--deliverTimeMs", std::to_string(t)});
+  ASSERT_EQ(kept_code, 0) << kept_out;
+  auto [rc, rout] = mqadmin({"recallMessage", "-t", "TimerAdmin", "-h", handle});
+  EXPECT_EQ(rc, 0) << rout;
+  EXPECT_NE(rout.find("recall message success"), std::string::npos) << rout;
+  auto [bad, bad_out] = mqadmin({"recallMessage", "-t", "TimerAdmin", "-h", "not-a-handle"});
+  EXPECT_NE(bad, 0) << bad_out;
+  EXPECT_NE(bad_out.find("handle"), std::string::npos) << bad_out;
+  EXPECT_FALSE(recorder_.Has("keep-me"));
+  ASSERT_TRUE(WaitUntil([&] { return recorder_.Has("keep-me"); }, 10s));
+  ASSERT_TRUE(WaitUntil([&] { return RuntimeValue(broker_->admin(), "timerRecalled") == "1"; }));
+  EXPECT_FALSE(recorder_.Has("recall-me"));
+  for (const auto& r : recorder_.got()) ExpectInWindow(r);
 }
 
 }  // namespace

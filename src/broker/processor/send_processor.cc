@@ -181,6 +181,10 @@ void SendProcessor::Send(const mq::v1::SendMessageRequest& req, Done done) {
 Result<std::string> SendProcessor::ScheduleTimer(const mq::v1::SendMessageRequest& req,
                                                  std::vector<store::MessageInput>* inputs) const {
   const BrokerConfig& config = *ctx_.config;
+  if (req.topic() == timer::kTimerTopic) {
+    return Status::InvalidArgument(fmt::format("topic: {} is the timer's system topic and cannot be written",
+                                               timer::kTimerTopic));
+  }
   const timer::TimerPolicy policy{config.timerWheelEnable, config.timerPrecisionMs, config.timerMaxDelaySec};
   const int64_t now = WallMillis();
   std::string handle;

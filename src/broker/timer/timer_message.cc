@@ -122,6 +122,10 @@ void ParkInTimerTopic(store::MessageInput* in, int64_t deliver_ms, int64_t now_m
   in->properties[std::string(kPropRealQid)] = std::to_string(in->queue_id);
   in->properties[std::string(kPropOutMs)] = std::to_string(deliver_ms);
   in->properties[std::string(kPropEnqueueMs)] = std::to_string(now_ms);
+  // A relative delay is spent now: a delivered copy sent again (send-back, resend) must not
+  // be delayed once more. TIMER_OUT_MS keeps the absolute time.
+  in->properties.erase(std::string(kPropDelaySec));
+  in->properties.erase(std::string(kPropDelayMs));
   in->topic = std::string(kTimerTopic);
   in->queue_id = 0;
 }

@@ -55,14 +55,17 @@ Status TimerService::Start() {
   } else {
     progress_ms_ = FloorTo(clock_->NowMillis(), options_.precision_ms);
   }
+  const bool have_checkpoint = std::filesystem::exists(cp_path);
   saved_progress_ms_ = progress_ms_;
   saved_enqueue_offset_ = enqueue_offset_;
   log_ = std::make_unique<TimerLog>(options_.dir + "/timerlog", options_.units_per_segment);
   int64_t next_cq = enqueue_offset_;
   MQ_RETURN_IF_ERROR(log_->Open([&](int64_t pos, const TimerUnit& u) {
     next_cq = std::max(next_cq, u.cq_offset + 1);
-    if (u.slot_ms >= progress_ms_) AddUnit(pos, u);
+    // Without a checkpoint (a crash before the first one) nothing is known to be delivered.
+    if (u.slot_ms >= progress_ms_ || !have_checkpoint) AddUnit(pos, u);
   }));
+  if (!wheel_.empty()) progress_ms_ = std::min(progress_ms_, wheel_.begin()->first);
   // Units past the checkpoint are already in the wheel: resume after the newest one.
   enqueue_offset_ = next_cq;
   const int64_t min_cq = store_->MinOffsetInQueue(std::string(kTimerTopic), 0);

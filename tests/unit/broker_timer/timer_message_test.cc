@@ -66,8 +66,9 @@ TEST(TimerMessageTest, SlotsAreNeverEarly) {
 }
 
 TEST(TimerMessageTest, ParkAndRestoreRoundTrip) {
-  store::MessageInput in = Input({{"k", "v"}});
+  store::MessageInput in = Input({{"k", "v"}, {"TIMER_DELAY_SEC", "1"}});
   ParkInTimerTopic(&in, kNow + 10, kNow);
+  EXPECT_EQ(in.properties.count("TIMER_DELAY_SEC"), 0u);  // spent: a re-send is not delayed again
   EXPECT_EQ(in.topic, kTimerTopic);
   EXPECT_EQ(in.queue_id, 0);
   EXPECT_EQ(in.properties["REAL_TOPIC"], "T");

@@ -177,11 +177,14 @@ TEST_F(TimerServiceTest, RecoversFromATornTimerLogAndALostCheckpoint) {
   std::filesystem::remove(dir_.Sub("timer") + "/checkpoint");
   const std::string last = dir_.Sub("timer") + "/timerlog/" + OffsetToFileName(4 * TimerUnit::kSize);
   std::filesystem::resize_file(last, TimerUnit::kSize + 30);
+  // The broker comes back after the messages were due: without a checkpoint nothing counts
+  // as delivered. Five units survive; the sixth is re-read from the timer topic.
+  clock_.Set(kStart + 5000);
   StartTimer();
-  // Five units survive; the sixth is re-read from the timer topic.
-  ASSERT_TRUE(WaitUntil([&] { return timer_->Stats().pending == 6; }));
-  AdvanceTo(kStart + 5000);
-  ASSERT_TRUE(WaitUntil([&] { return Delivered() == 6; }));
+  ASSERT_TRUE(WaitUntil([&] {
+    timer_->Wake();
+    return Delivered() == 6;
+  }));
   std::set<std::string> keys;
   for (const auto& m : ReadDelivered()) keys.insert(m.Property("UNIQ_KEY"));
   EXPECT_EQ(keys.size(), 6u);
