@@ -192,10 +192,13 @@ int main(int argc, char** argv) {
   const double secs = Enqueue(o, stub.get(), first_due);
   if (secs < 0) return 1;
   // Wait (bounded) for the broker to index every parked message into its wheel.
+  // Deliveries may have begun (a short --lead-sec): what left the wheel counts as indexed.
   std::string pending;
   for (int i = 0; i < 600; ++i) {
     pending = RuntimeValue(admin.get(), "timerPending");
-    if (!pending.empty() && std::stoll(pending) >= o.count) break;
+    const std::string delivered = RuntimeValue(admin.get(), "timerDelivered");
+    if (!pending.empty() && !delivered.empty() && std::stoll(pending) + std::stoll(delivered) >= o.count)
+      break;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   const double rss_pending = o.pid > 0 ? RssAnonMiB(o.pid) : -1;
