@@ -87,6 +87,13 @@ ConfigSchema BindBrokerConfig(BrokerConfig* c) {
            "ms between two checks of one half message");
   s.AddInt("transactionCheckMax", &c->transactionCheckMax, 1, 1000,
            "checks before a half message goes to TRANS_CHECK_MAX_TIME_TOPIC");
+  s.AddBool("timerWheelEnable", &c->timerWheelEnable, "accept scheduled messages (delivery time)");
+  s.AddInt("timerPrecisionMs", &c->timerPrecisionMs, 10, 60000, "timer wheel slot (ms)");
+  s.AddInt("timerMaxDelaySec", &c->timerMaxDelaySec, 1, 10LL * 366 * 86400,
+           "farthest accepted delivery time (seconds ahead)");
+  s.AddInt("timerRollWindowSlot", &c->timerRollWindowSlot, 2, 100000000,
+           "timer wheel window in slots; farther messages are re-parked when it ends");
+  s.AddBool("recallMessageEnable", &c->recallMessageEnable, "accept RecallMessage for scheduled messages");
   s.AddString("logDir", &c->logDir, "directory of broker.log (empty: stderr only)");
   s.AddEnum("logLevel", &c->logLevel, {"trace", "debug", "info", "warn", "error", "critical", "off"},
             "log level");

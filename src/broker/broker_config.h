@@ -106,6 +106,13 @@ struct BrokerConfig {
   int64_t transactionCheckInterval = 30000;
   // Checks of one half message before it is moved to TRANS_CHECK_MAX_TIME_TOPIC.
   int32_t transactionCheckMax = 15;
+  // --- scheduled delivery (RocketMQ 5 timer, RIP-43) and recall
+  bool timerWheelEnable = true;
+  int32_t timerPrecisionMs = 1000;       // wheel slot; delivery is at most this late
+  int64_t timerMaxDelaySec = 259200;     // 3 days; farther delivery times are refused
+  int32_t timerRollWindowSlot = 172800;  // slots in the wheel window (2 days at 1 s); farther: rolled
+  // RocketMQ's default; a recall needs the handle only the producer received.
+  bool recallMessageEnable = false;
   // --- logging
   std::string logDir;
   std::string logLevel = "info";

@@ -20,6 +20,9 @@ class MessageStore;
 namespace mq::schedule {
 class DelayLevels;
 }
+namespace mq::broker::timer {
+class TimerService;
+}
 
 namespace mq::broker {
 
@@ -69,6 +72,7 @@ struct BrokerContext {
   // messageDelayLevel, parsed (immutable).
   const schedule::DelayLevels* delay_levels = nullptr;
   SqlFilterCache* sql_filters = nullptr;       // compiled SQL92 subscriptions
+  timer::TimerService* timer = nullptr;        // scheduled delivery and recall
 };
 
 }  // namespace mq::broker

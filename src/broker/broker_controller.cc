@@ -24,10 +24,13 @@
 #include "broker/processor/messaging_service.h"
 #include "broker/processor/pull_processor.h"
 #include "broker/processor/send_back_processor.h"
+#include "broker/processor/recall_processor.h"
 #include "broker/processor/send_processor.h"
 #include "broker/schedule/schedule_message_service.h"
 #include "broker/store/message_store.h"
 #include "broker/transaction/transactional_message_service.h"
+#include "broker/timer/timer_message.h"
+#include "broker/timer/timer_service.h"
 #include "common/clock.h"
 #include "common/heap.h"
 #include "common/logging.h"
@@ -36,6 +39,20 @@
 #include "common/rpc/grpc_defaults.h"
 
 namespace mq::broker {
+namespace {
+
+void AddTimerRuntimeInfo(const timer::TimerService& timer, std::map<std::string, std::string>* table) {
+  const timer::TimerStats s = timer.Stats();
+  (*table)["timerPending"] = std::to_string(s.pending);
+  (*table)["timerProgressMs"] = std::to_string(s.progress_ms);
+  (*table)["timerEnqueueOffset"] = std::to_string(s.enqueue_offset);
+  (*table)["timerDelivered"] = std::to_string(s.delivered);
+  (*table)["timerRecalled"] = std::to_string(s.recalled);
+  (*table)["timerRolled"] = std::to_string(s.rolled);
+  (*table)["timerSlots"] = std::to_string(s.slots);
+}
+
+}  // namespace
 
 BrokerController::BrokerController(BrokerConfig config)
     : config_(std::move(config)), runtime_(config_), executor_("broker", 2) {}
@@ -111,6 +128,10 @@ Status BrokerController::Start() {
       delay_offsets_.get(), [this] {
         if (ha_service_) ha_service_->NotifyAppended();
       });
+  timer_ = MakeTimerService();
+  store_->AddArrivalListener([this](const std::string& topic, int32_t, int64_t) {
+    if (topic == timer::kTimerTopic) timer_->Wake();
+  });
   MQ_RETURN_IF_ERROR(store_->Start());
   const ha::MetadataManagers metadata{topics_.get(), groups_.get(), offsets_.get(), delay_offsets_.get()};
   if (!IsSlave(config_)) {
@@ -125,6 +146,12 @@ Status BrokerController::Start() {
       return s;
     }
     config_.haListenPort = ha_service_->port();
+  }
+  if (Status s = timer_->Start(); !s.ok()) {
+    if (ha_service_) ha_service_->Shutdown();
+    store_->Shutdown();
+    executor_.Shutdown();
+    return s;
   }
   clients_->SetGroupChangedListener(
       [this](const std::string& group, int64_t) { waits_->Notify(GroupWaitKey(group)); });
@@ -145,12 +172,15 @@ Status BrokerController::Start() {
   ctx.waits = waits_.get();
   ctx.delay_levels = &schedule_->levels();
   ctx.sql_filters = sql_filters_.get();
+  ctx.timer = timer_.get();
   send_ = std::make_unique<SendProcessor>(ctx, ha_service_.get());
   send_back_ = std::make_unique<SendBackProcessor>(ctx, ha_service_.get());
   pull_ = std::make_unique<PullProcessor>(ctx);
   client_ = std::make_unique<ClientProcessor>(ctx);
+  recall_ = std::make_unique<RecallProcessor>(ctx);
   messaging_ = std::make_unique<MessagingService>(send_.get(), pull_.get(), client_.get(),
-                                                  config_.sendRequestMemoryQuota, send_back_.get());
+                                                  config_.sendRequestMemoryQuota, send_back_.get(),
+                                                  recall_.get());
   check_streams_ = std::make_unique<TransactionCheckStreams>();
   if (!IsSlave(config_)) {
     txn::TransactionOptions txn_options;
@@ -164,6 +194,7 @@ Status BrokerController::Start() {
         [this] { ha_service_->NotifyAppended(); }, clock);
     if (Status s = transactions_->Start(); !s.ok()) {
       transactions_.reset();
+      timer_->Shutdown();
       ha_service_->Shutdown();
       store_->Shutdown();
       executor_.Shutdown();
@@ -176,6 +207,7 @@ Status BrokerController::Start() {
   admin_processor_->set_runtime_info_hook([this](std::map<std::string, std::string>* table) {
     if (ha_service_) ha_service_->AddRuntimeInfo(table);
     if (ha_client_) ha_client_->AddRuntimeInfo(table);
+    AddTimerRuntimeInfo(*timer_, table);
   });
   admin_ = std::make_unique<AdminService>(admin_processor_.get());
 
@@ -183,6 +215,7 @@ Status BrokerController::Start() {
                                   "listenPort", ServerLimitsOf(config_));
   if (!started.ok()) {
     if (transactions_) transactions_->Shutdown();
+    timer_->Shutdown();
     if (ha_service_) ha_service_->Shutdown();
     store_->Shutdown();
     executor_.Shutdown();
@@ -242,6 +275,22 @@ Status BrokerController::Start() {
   return Status::OK();
 }
 
+std::unique_ptr<timer::TimerService> BrokerController::MakeTimerService() {
+  timer::TimerServiceOptions o;
+  o.dir = config_.storePathRootDir + "/timer";
+  o.broker_name = config_.brokerName;
+  o.precision_ms = config_.timerPrecisionMs;
+  o.roll_window_slots = config_.timerRollWindowSlot;
+  o.deliver = !IsSlave(config_);  // a slave's store takes replicated bytes only
+  auto put = [this](store::MessageInput in, store::PutCallback done) {
+    store_->PutMessage(std::move(in), [this, done = std::move(done)](const store::PutResult& r) {
+      if (ha_service_) ha_service_->NotifyAppended();
+      done(r);
+    });
+  };
+  return std::make_unique<timer::TimerService>(std::move(o), store_.get(), std::move(put));
+}
+
 void BrokerController::StartTimers() {
   using std::chrono::milliseconds;
   const auto persist_every = milliseconds(config_.flushConsumerOffsetInterval);
@@ -276,6 +325,8 @@ void BrokerController::Shutdown() {
   if (transactions_) transactions_->Shutdown();
   // Open check streams would hold the server's drain until its deadline.
   check_streams_->CloseAll();
+  // Deliveries stop first: they put into the store and wake replication.
+  timer_->Shutdown();
   // The slave's metadata sync may touch topics (and so the registrar): stop it first.
   if (ha_client_) ha_client_->Shutdown();
   if (registrar_) registrar_->Shutdown(/*unregister=*/true);

@@ -34,6 +34,9 @@ namespace mq::schedule {
 class DelayOffsetTable;
 class ScheduleMessageService;
 }  // namespace mq::schedule
+namespace mq::broker::timer {
+class TimerService;
+}
 
 namespace mq::broker {
 
@@ -47,6 +50,7 @@ class SqlFilterCache;
 class SendProcessor;
 class SendBackProcessor;
 class PullProcessor;
+class RecallProcessor;
 class ClientProcessor;
 class MessagingService;
 class AdminService;
@@ -76,6 +80,7 @@ class BrokerController {
  private:
   Status PickListenPort();
   void StartTimers();
+  std::unique_ptr<timer::TimerService> MakeTimerService();
 
   BrokerConfig config_;
   RuntimeSettings runtime_;
@@ -95,6 +100,8 @@ class BrokerController {
   std::unique_ptr<ha::HaClient> ha_client_;    // slaves only
   std::unique_ptr<WaitRegistry> waits_;
   std::unique_ptr<SqlFilterCache> sql_filters_;
+  std::unique_ptr<timer::TimerService> timer_;  // delivers on a master, mirrors on a slave
+  std::unique_ptr<RecallProcessor> recall_;
   std::unique_ptr<SendProcessor> send_;
   std::unique_ptr<SendBackProcessor> send_back_;
   std::unique_ptr<PullProcessor> pull_;

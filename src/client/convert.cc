@@ -16,6 +16,10 @@ Status ValidateMessage(const Message& msg, int64_t max_body_bytes) {
   if (msg.delay_level < 0 || msg.delay_level > 18) {
     return Status::InvalidArgument("delay_level: " + std::to_string(msg.delay_level) + " is not in 0..18");
   }
+  if (msg.deliver_time_ms < 0) {
+    return Status::InvalidArgument("deliver_time_ms: " + std::to_string(msg.deliver_time_ms) +
+                                   " is negative (epoch ms, 0 = none)");
+  }
   return Status::OK();
 }
 
@@ -26,6 +30,7 @@ void ToProto(Message&& msg, std::string unique_key, mq::v1::Message* out) {
   out->set_body(std::move(msg.body));
   for (auto& [k, v] : msg.properties) (*out->mutable_user_properties())[k] = std::move(v);
   out->set_delay_level(msg.delay_level);
+  out->set_deliver_time_ms(msg.deliver_time_ms);
   out->set_unique_key(std::move(unique_key));
   out->set_born_timestamp(WallMillis());
 }
@@ -86,8 +91,45 @@ SendResult FromProto(const mq::v1::SendMessageResponse& resp, const MessageQueue
   if (resp.entries_size() > 0) {
     r.msg_id = resp.entries(0).msg_id();
     r.offset_msg_id = resp.entries(0).offset_msg_id();
+    r.recall_handle = resp.entries(0).recall_handle();
   }
   return r;
+}
+
+bool IsScheduled(const Message& msg) {
+  if (msg.deliver_time_ms != 0) return true;
+  for (const char* key : {"TIMER_DELIVER_MS", "__STARTDELIVERTIME", "TIMER_DELAY_SEC", "TIMER_DELAY_MS"}) {
+    if (msg.properties.count(key) > 0) return true;
+  }
+  return false;
+}
+
+Result<std::string> RecallHandleBroker(const std::string& handle) {
+  static constexpr std::string_view kAlphabet =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  if (handle.empty() || handle.size() > 1024) return Status::InvalidArgument("handle: empty or too long");
+  std::string text;
+  uint32_t acc = 0;
+  int bits = 0;
+  for (char c : handle) {
+    if (c == '=') break;
+    size_t v = kAlphabet.find(c);
+    if (v == std::string_view::npos) return Status::InvalidArgument("handle: not base64url");
+    acc = (acc << 6) | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      text += static_cast<char>((acc >> bits) & 0xFF);
+    }
+  }
+  // "v1 <topic> <broker> <deliverMs> <msgId>"
+  size_t a = text.find(' ');
+  size_t b = a == std::string::npos ? a : text.find(' ', a + 1);
+  size_t c = b == std::string::npos ? b : text.find(' ', b + 1);
+  if (text.rfind("v1 ", 0) != 0 || c == std::string::npos || c == b + 1) {
+    return Status::InvalidArgument("handle: not a recall handle (SendResult::recall_handle)");
+  }
+  return text.substr(b + 1, c - b - 1);
 }
 
 std::vector<SendResult> FromProtoPerMessage(const mq::v1::SendMessageResponse& resp,
@@ -100,6 +142,7 @@ std::vector<SendResult> FromProtoPerMessage(const mq::v1::SendMessageResponse& r
     out[i].offset_msg_id = e.offset_msg_id();
     out[i].queue_offset = e.queue_offset();
     out[i].msg_ids.push_back(e.msg_id());
+    out[i].recall_handle = e.recall_handle();
   }
   return out;
 }

@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "common/result.h"
 #include "common/status.h"
 #include "mq/client/message.h"
 #include "mq/client/send_result.h"
@@ -18,6 +19,10 @@ void ToProto(const Message& msg, const std::string& unique_key, mq::v1::Message*
 void ToProto(Message&& msg, std::string unique_key, mq::v1::Message* out);
 ReceivedMessage FromProto(const mq::v1::MessageExt& ext);
 SendResult FromProto(const mq::v1::SendMessageResponse& resp, const MessageQueue& queue);
+// Whether the broker will schedule `msg` (deliver_time_ms or a RocketMQ timer property).
+bool IsScheduled(const Message& msg);
+// The broker a recall handle (base64url "v1 topic broker deliverMs msgId") was issued by.
+Result<std::string> RecallHandleBroker(const std::string& handle);
 // One result per message of an auto-batched request: entry i's ids and offset, the shared
 // status and queue.
 std::vector<SendResult> FromProtoPerMessage(const mq::v1::SendMessageResponse& resp,

@@ -271,7 +271,7 @@ class ProducerImpl {
 
   // Delayed messages travel alone: the broker refuses a batch that holds one.
   bool Batchable(const Message& msg, const MessageQueueSelector* selector) const {
-    return options_.auto_batch && selector == nullptr && msg.delay_level == 0;
+    return options_.auto_batch && selector == nullptr && msg.delay_level == 0 && !IsScheduled(msg);
   }
 
   // Hands a validated message to the accumulator; `done` later runs on a callback thread.
@@ -459,6 +459,25 @@ class ProducerImpl {
     return std::move(q.second);
   }
 
+  Result<std::string> Recall(const std::string& topic, const std::string& handle) {
+    if (!running_) return Status::FailedPrecondition("producer: not started");
+    MQ_RETURN_IF_ERROR(ValidateName("topic", topic));
+    MQ_ASSIGN_OR_RETURN(std::string broker, RecallHandleBroker(handle));
+    MQ_ASSIGN_OR_RETURN(auto q, Queues(topic));
+    const std::string addr = MasterAddress(q.first, broker);
+    if (addr.empty()) {
+      return Status::Unavailable("recall: no master of broker '" + broker + "' in the route of '" + topic + "'");
+    }
+    auto stub = client_->Broker(addr);
+    mq::v1::RecallMessageRequest req;
+    req.set_topic(topic);
+    req.set_recall_handle(handle);
+    MQ_ASSIGN_OR_RETURN(auto resp, BlockingCall<mq::v1::RecallMessageResponse>(
+                                       options_.send_timeout_ms,
+                                       [&](auto* c, auto* r) { return stub->RecallMessage(c, req, r); }));
+    return resp.msg_id();
+  }
+
  private:
   const ProducerOptions options_;
   std::unique_ptr<ClientInstance> client_;
@@ -504,6 +523,9 @@ Result<SendResult> Producer::SendBatch(const std::vector<Message>& msgs) {
   return impl_->Send(msgs, nullptr, "");
 }
 ProducerStats Producer::stats() const { return impl_->Stats(); }
+Result<std::string> Producer::RecallMessage(const std::string& topic, const std::string& handle) {
+  return impl_->Recall(topic, handle);
+}
 Result<std::vector<MessageQueue>> Producer::FetchPublishQueues(const std::string& topic) {
   return impl_->FetchPublishQueues(topic);
 }

@@ -64,6 +64,8 @@ struct CommandArgs {
   int32_t delay_level = 0;  // -d (sendMessage)
   bool all = false;         // --all (resendDLQ)
   std::string sql;        // --sql (consumeMessage): SQL92 selector the broker evaluates
+  int64_t deliver_time_ms = 0;  // --deliverTimeMs (sendMessage)
+  std::string recall_handle;    // -h (recallMessage)
 };
 
 // Topics.
@@ -101,6 +103,7 @@ Status RunSendMessage(const CommandArgs& a);
 Status RunConsumeMessage(const CommandArgs& a);
 Status RunQueryTransactionHalf(const CommandArgs& a);
 Status RunResendDlq(const CommandArgs& a);
+Status RunRecallMessage(const CommandArgs& a);
 
 // NameServer.
 Status RunUpdateKvConfig(const CommandArgs& a);

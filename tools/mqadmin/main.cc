@@ -177,12 +177,20 @@ std::vector<Verb> Verbs() {
          c->add_option("-b,--broker", a->broker_name, "send to this broker (name)");
          c->add_option("-i,--qid", a->queue_id, "send to this queue id (with -b)");
          c->add_option("-d,--delayLevel", a->delay_level, "delay level 1..18 (default 0: none)");
+         c->add_option("--deliverTimeMs", a->deliver_time_ms,
+                       "deliver at this time (epoch ms; scheduled message, prints a recall handle)");
        }},
       {"resendDLQ", "Resend dead-letter messages of a group to their original topic.", true, RunResendDlq,
        [](CLI::App* c, CommandArgs* a) {
          c->add_option("-g,--consumerGroup", a->group, "consumer group whose %DLQ% topic is read")->required();
          c->add_option("-i,--msgId", a->msg_id, "resend this message (msgId or offsetMsgId in the DLQ)");
          c->add_flag("--all", a->all, "resend every message of the DLQ");
+       }},
+      {"recallMessage", "Recall (cancel) a scheduled message before its delivery time.", true, RunRecallMessage,
+       [](CLI::App* c, CommandArgs* a) {
+         c->set_help_flag("--help", "Print this help message and exit");  // -h is the handle (RocketMQ)
+         Topic(c, a);
+         c->add_option("-h,--recallHandle", a->recall_handle, "recall handle printed by sendMessage")->required();
        }},
       {"consumeMessage", "Consume message.", true, RunConsumeMessage,
        [](CLI::App* c, CommandArgs* a) {

@@ -189,6 +189,8 @@ Status RunSendMessage(const CommandArgs& a) {
   MQ_RETURN_IF_ERROR(producer.Start());
   client::Message msg = client::MakeMessage(a.topic, a.body, a.tags);
   msg.delay_level = a.delay_level;
+  if (a.deliver_time_ms < 0) return Status::InvalidArgument("deliverTimeMs: must be epoch ms >= 0");
+  msg.deliver_time_ms = a.deliver_time_ms;
   std::string keys = a.keys;
   for (size_t start = 0; start < keys.size();) {
     size_t end = keys.find(' ', start);
@@ -231,13 +233,36 @@ Status RunSendMessage(const CommandArgs& a) {
                   .Set("offsetMsgId", r.offset_msg_id)
                   .Set("brokerName", r.queue.broker_name)
                   .Set("queueId", r.queue.queue_id)
-                  .Set("queueOffset", r.queue_offset));
+                  .Set("queueOffset", r.queue_offset)
+                  .Set("recallHandle", r.recall_handle));
     return Status::OK();
   }
   Table table({"#Broker Name", "#QID", "#Send Result", "#MsgId", "#OffsetMsgId", "#Queue Offset"});
   table.Add({r.queue.broker_name, std::to_string(r.queue.queue_id), status, r.msg_id, r.offset_msg_id,
              std::to_string(r.queue_offset)});
   table.Print(std::cout);
+  if (!r.recall_handle.empty()) std::cout << "RecallHandle: " << r.recall_handle << "\n";
+  return Status::OK();
+}
+
+Status RunRecallMessage(const CommandArgs& a) {
+  MQ_RETURN_IF_ERROR(ValidateName("topic", a.topic));
+  if (a.recall_handle.empty()) return Status::InvalidArgument("recallHandle: -h must not be empty");
+  MQ_ASSIGN_OR_RETURN(auto admin, AdminClient::Create(a.namesrv));
+  client::ProducerOptions options;
+  options.client.namesrv_addrs = admin->namesrv_addrs();
+  options.client.instance_name = fmt::format("mqadmin-{}", ::getpid());
+  options.group = kToolsProducerGroup;
+  client::Producer producer(options);
+  MQ_RETURN_IF_ERROR(producer.Start());
+  auto msg_id = producer.RecallMessage(a.topic, a.recall_handle);
+  producer.Shutdown();
+  MQ_RETURN_IF_ERROR(msg_id.status());
+  if (a.json) {
+    PrintJson(Json::Object().Set("status", "OK").Set("msgId", *msg_id));
+  } else {
+    std::cout << "recall message success, msgId=" << *msg_id << "\n";
+  }
   return Status::OK();
 }
 

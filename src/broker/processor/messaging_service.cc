@@ -179,4 +179,16 @@ grpc::ServerUnaryReactor* MessagingService::ConsumerSendMsgBack(
   return reactor;
 }
 
+grpc::ServerUnaryReactor* MessagingService::RecallMessage(grpc::CallbackServerContext* ctx,
+                                                          const mq::v1::RecallMessageRequest* request,
+                                                          mq::v1::RecallMessageResponse* response) {
+  if (recall_ == nullptr) return Reply(ctx, Status::NotSupported("recall: not served by this broker"));
+  auto* reactor = ctx->DefaultReactor();
+  recall_->Recall(*request, [reactor, response](const Status& s, const mq::v1::RecallMessageResponse& r) {
+    if (s.ok()) *response = r;
+    reactor->Finish(rpc::ToGrpcStatus(s));
+  });
+  return reactor;
+}
+
 }  // namespace mq::broker

@@ -14,6 +14,7 @@
 #include "broker/processor/end_transaction_check_streams.h"
 #include "broker/processor/end_transaction_processor.h"
 #include "broker/processor/pull_processor.h"
+#include "broker/processor/recall_processor.h"
 #include "broker/processor/send_back_processor.h"
 #include "broker/processor/send_processor.h"
 #include "mq/v1/broker.grpc.pb.h"
@@ -23,8 +24,14 @@ namespace mq::broker {
 class MessagingService final : public mq::v1::Messaging::CallbackService {
  public:
   MessagingService(SendProcessor* send, PullProcessor* pull, ClientProcessor* client,
-                   int64_t send_memory_quota, SendBackProcessor* send_back = nullptr)
-      : send_(send), pull_(pull), client_(client), send_budget_(send_memory_quota), send_back_(send_back) {}
+                   int64_t send_memory_quota, SendBackProcessor* send_back = nullptr,
+                   RecallProcessor* recall = nullptr)
+      : send_(send),
+        pull_(pull),
+        client_(client),
+        recall_(recall),
+        send_budget_(send_memory_quota),
+        send_back_(send_back) {}
 
   grpc::ServerUnaryReactor* SendMessage(grpc::CallbackServerContext* ctx,
                                         const mq::v1::SendMessageRequest* request,
@@ -76,11 +83,15 @@ class MessagingService final : public mq::v1::Messaging::CallbackService {
   grpc::ServerUnaryReactor* ConsumerSendMsgBack(grpc::CallbackServerContext* ctx,
                                                 const mq::v1::ConsumerSendMsgBackRequest* request,
                                                 mq::v1::ConsumerSendMsgBackResponse* response) override;
+  grpc::ServerUnaryReactor* RecallMessage(grpc::CallbackServerContext* ctx,
+                                          const mq::v1::RecallMessageRequest* request,
+                                          mq::v1::RecallMessageResponse* response) override;
 
  private:
   SendProcessor* send_;
   PullProcessor* pull_;
   ClientProcessor* client_;
+  RecallProcessor* recall_;  // null: RecallMessage is UNIMPLEMENTED
   ByteBudget send_budget_;
   EndTransactionProcessor* end_transaction_ = nullptr;
   TransactionCheckStreams* check_streams_ = nullptr;

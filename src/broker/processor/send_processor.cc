@@ -8,6 +8,8 @@
 #include "broker/schedule/delay_levels.h"
 #include "broker/store/message_store.h"
 #include "broker/transaction/half_message.h"
+#include "broker/timer/timer_message.h"
+#include "common/clock.h"
 #include "common/message_id.h"
 #include "common/naming.h"
 #include "common/perm.h"
@@ -166,6 +168,8 @@ void SendProcessor::Send(const mq::v1::SendMessageRequest& req, Done done) {
     // (and the schedule queue's offset), as RocketMQ's SendResult does.
     if (m.delay_level() > 0) schedule::ToScheduled(ctx_.delay_levels->Clamp(m.delay_level()), &inputs.back());
   }
+  auto recall_handle = ScheduleTimer(req, &inputs);
+  if (!recall_handle.ok()) return fail(recall_handle.status());
   int64_t body_bytes = 0;
   for (const auto& in : inputs) body_bytes += static_cast<int64_t>(in.body.size());
 
@@ -173,7 +177,8 @@ void SendProcessor::Send(const mq::v1::SendMessageRequest& req, Done done) {
   store::HostAddress store_host = store_host_;
   BrokerStats* stats = ctx_.stats;
   store::PutCallback complete = [done = std::move(done), ids = std::move(ids), broker_name, queue_id,
-                                 store_host, stats, body_bytes](const store::PutResult& r) {
+                                 store_host, stats, body_bytes,
+                                 recall_handle = std::move(*recall_handle)](const store::PutResult& r) {
     mq::v1::SendMessageResponse resp;
     Status s = PutStatusToStatus(r);
     if (!s.ok()) return done(s, resp);
@@ -187,6 +192,7 @@ void SendProcessor::Send(const mq::v1::SendMessageRequest& req, Done done) {
       e->set_queue_offset(r.queue_offset + static_cast<int64_t>(i));
       e->set_offset_msg_id(store::CreateOffsetMessageId(store_host, r.physical_offsets.at(i)));
       e->set_commit_log_offset(r.physical_offsets.at(i));
+      if (!recall_handle.empty()) e->set_recall_handle(recall_handle);
     }
     stats->put_messages += static_cast<int64_t>(ids.size());
     stats->put_bytes += body_bytes;
@@ -199,6 +205,43 @@ void SendProcessor::Send(const mq::v1::SendMessageRequest& req, Done done) {
   } else {
     ctx_.store->PutMessages(std::move(inputs), std::move(complete));
   }
+}
+
+// A message with a future delivery time is parked in the timer topic (RocketMQ
+// HookUtils.handleScheduleMessage); the reply then reports the timer queue's offset, as
+// RocketMQ does, plus the recall handle. Returns the handle ("" when nothing is scheduled).
+Result<std::string> SendProcessor::ScheduleTimer(const mq::v1::SendMessageRequest& req,
+                                                 std::vector<store::MessageInput>* inputs) const {
+  const BrokerConfig& config = *ctx_.config;
+  if (req.topic() == timer::kTimerTopic) {
+    return Status::InvalidArgument(fmt::format("topic: {} is the timer's system topic and cannot be written",
+                                               timer::kTimerTopic));
+  }
+  const timer::TimerPolicy policy{config.timerWheelEnable, config.timerPrecisionMs, config.timerMaxDelaySec};
+  const int64_t now = WallMillis();
+  std::string handle;
+  for (int i = 0; i < req.messages_size(); ++i) {
+    auto& in = (*inputs)[static_cast<size_t>(i)];
+    MQ_ASSIGN_OR_RETURN(int64_t deliver_ms,
+                        timer::RequestedDeliverMs(in, req.messages(i).deliver_time_ms(), now, policy, i));
+    if (deliver_ms == 0) continue;
+    if (req.messages(i).delay_level() > 0) {
+      return Status::InvalidArgument(fmt::format(
+          "messages[{}].deliver_time_ms: a message takes a delivery time or a delay_level, not both", i));
+    }
+    if (req.transaction_prepared()) {
+      return Status::InvalidArgument(fmt::format(
+          "messages[{}].deliver_time_ms: a transactional (prepared) message cannot be scheduled", i));
+    }
+    if (req.messages_size() > 1) {
+      return Status::InvalidArgument(fmt::format(
+          "messages[{}].deliver_time_ms: a scheduled message cannot be sent in a batch (as in RocketMQ)", i));
+    }
+    handle = timer::EncodeRecallHandle(timer::RecallHandle{
+        req.topic(), config.brokerName, deliver_ms, in.properties[std::string(store::kPropertyUniqKey)]});
+    timer::ParkInTimerTopic(&in, deliver_ms, now);
+  }
+  return handle;
 }
 
 store::PutCallback SendProcessor::WithDurableTopic(store::PutCallback complete) const {

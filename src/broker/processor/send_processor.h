@@ -12,10 +12,13 @@
 
 #include <atomic>
 #include <functional>
+#include <string>
+#include <vector>
 
 #include "broker/broker_context.h"
 #include "broker/store/message_format.h"
 #include "broker/store/store_types.h"
+#include "common/result.h"
 #include "common/status.h"
 #include "mq/v1/broker.pb.h"
 
@@ -39,6 +42,9 @@ class SendProcessor {
   // SYNC_FLUSH: an acknowledged message's topic must survive a crash too, so the reply also
   // waits for an auto-created topic to reach topics.json (TopicConfigManager::WhenDurable).
   store::PutCallback WithDurableTopic(store::PutCallback complete) const;
+  // Parks scheduled messages in the timer topic; returns the recall handle or "".
+  Result<std::string> ScheduleTimer(const mq::v1::SendMessageRequest& req,
+                                    std::vector<store::MessageInput>* inputs) const;
 
   BrokerContext ctx_;
   ha::HaService* const ha_;

@@ -20,6 +20,11 @@ struct Message {
   // the message in SCHEDULE_TOPIC_XXXX and delivers it to `topic` once the level's delay has
   // passed (a level above the broker's table is clamped to its last level). Single sends only.
   int32_t delay_level = 0;
+  // Scheduled delivery (RocketMQ 5 delivery timestamp), epoch ms; 0 = none, a past time =
+  // at once. The broker holds the message until then (never early, about a second late at
+  // most) and refuses times beyond its timerMaxDelaySec (3 days by default). A scheduled
+  // message is sent alone (never auto-batched); SendResult::recall_handle can cancel it.
+  int64_t deliver_time_ms = 0;
 };
 
 // Convenience constructor (designated initializers that skip members trip -Wextra).

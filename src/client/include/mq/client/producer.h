@@ -106,6 +106,12 @@ class Producer {
   // One request carrying several messages of one topic to one queue (all or nothing).
   Result<SendResult> SendBatch(const std::vector<Message>& msgs);
 
+  // Cancels a scheduled message before its delivery time (RocketMQ 5.3 recall; the broker
+  // needs recallMessageEnable=true). `handle` is SendResult::recall_handle. Returns the
+  // message's msg_id; kNotFound for an unknown handle, kFailedPrecondition once the delivery
+  // time has passed (delivered already) or when the broker has recall disabled.
+  Result<std::string> RecallMessage(const std::string& topic, const std::string& handle);
+
   ProducerStats stats() const;
 
   // The writable queues currently known for topic (fetches the route if needed).

@@ -21,6 +21,8 @@ struct SendResult {
   // One per message for a batch send (size 1 otherwise), in order.
   std::vector<std::string> msg_ids;
   int attempts = 1;  // send attempts used, including retries on other brokers
+  // Scheduled messages only: pass to Producer::RecallMessage to cancel the delivery.
+  std::string recall_handle;
 };
 
 }  // namespace mq::client

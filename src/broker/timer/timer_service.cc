@@ -1,0 +1,487 @@
+#include "broker/timer/timer_service.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <charconv>
+#include <filesystem>
+
+#include "broker/store/message_store.h"
+#include "common/file_util.h"
+#include "common/logging.h"
+
+namespace mq::broker::timer {
+namespace {
+
+constexpr int32_t kEnqueueBatch = 512;
+constexpr int32_t kEnqueueBatchBytes = 8 * 1024 * 1024;
+constexpr int64_t kRetryDelayMs = 1000;
+constexpr int64_t kCheckpointEveryMs = 1000;
+
+int64_t ParseI64(std::string_view v, int64_t fallback) {
+  int64_t out = 0;
+  auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
+  return (v.empty() || ec != std::errc() || ptr != v.data() + v.size()) ? fallback : out;
+}
+
+int64_t FloorTo(int64_t ms, int64_t precision) { return ms - ((ms % precision) + precision) % precision; }
+
+}  // namespace
+
+TimerService::TimerService(TimerServiceOptions options, store::MessageStore* store, PutFn put, Clock* clock)
+    : options_(std::move(options)),
+      roll_window_ms_(options_.roll_window_slots * options_.precision_ms),
+      store_(store),
+      put_(std::move(put)),
+      clock_(clock) {}
+
+TimerService::~TimerService() { Shutdown(); }
+
+Status TimerService::Start() {
+  MQ_RETURN_IF_ERROR(CreateDirectoriesDurably(options_.dir));
+  // Checkpoint: "progress_ms enqueue_offset".
+  const std::string cp_path = options_.dir + "/checkpoint";
+  if (std::filesystem::exists(cp_path)) {
+    MQ_ASSIGN_OR_RETURN(std::string cp, ReadFileToString(cp_path));
+    size_t sp = cp.find(' ');
+    if (sp == std::string::npos) return Status::Corruption(fmt::format("{}: expected two numbers", cp_path));
+    progress_ms_ = ParseI64(cp.substr(0, sp), -1);
+    std::string rest = cp.substr(sp + 1);
+    while (!rest.empty() && (rest.back() == '\n' || rest.back() == ' ')) rest.pop_back();
+    enqueue_offset_ = ParseI64(rest, -1);
+    if (progress_ms_ < 0 || enqueue_offset_ < 0) {
+      return Status::Corruption(fmt::format("{}: '{}' is not 'progress_ms enqueue_offset'", cp_path, cp));
+    }
+  } else {
+    progress_ms_ = FloorTo(clock_->NowMillis(), options_.precision_ms);
+  }
+  const bool have_checkpoint = std::filesystem::exists(cp_path);
+  saved_progress_ms_ = progress_ms_;
+  saved_enqueue_offset_ = enqueue_offset_;
+  log_ = std::make_unique<TimerLog>(options_.dir + "/timerlog", options_.units_per_segment);
+  int64_t next_cq = enqueue_offset_;
+  MQ_RETURN_IF_ERROR(log_->Open([&](int64_t pos, const TimerUnit& u) {
+    next_cq = std::max(next_cq, u.cq_offset + 1);
+    // Without a checkpoint (a crash before the first one) nothing is known to be delivered.
+    if (u.slot_ms >= progress_ms_ || !have_checkpoint) AddUnit(pos, u);
+  }));
+  if (!wheel_.empty()) progress_ms_ = std::min(progress_ms_, wheel_.begin()->first);
+  // Units past the checkpoint are already in the wheel: resume after the newest one.
+  enqueue_offset_ = next_cq;
+  const int64_t min_cq = store_->MinOffsetInQueue(std::string(kTimerTopic), 0);
+  if (enqueue_offset_ < min_cq) {
+    MQ_LOG_WARN(Logger("broker"), "timer: enqueue offset {} was cleaned; resuming at {}", enqueue_offset_,
+                min_cq);
+    enqueue_offset_ = min_cq;
+  }
+  stat_progress_ = progress_ms_;
+  stat_enqueue_ = enqueue_offset_;
+  MQ_LOG_INFO(Logger("broker"),
+              "timer started dir={} deliver={} progress_ms={} enqueue_offset={} pending={} slots={} "
+              "timer_log=[{}, {})",
+              options_.dir, options_.deliver, progress_ms_, enqueue_offset_, stat_pending_.load(),
+              wheel_.size(), log_->begin(), log_->end());
+  started_ = true;
+  thread_ = std::thread([this] { Loop(); });
+  return Status::OK();
+}
+
+void TimerService::Shutdown() {
+  if (!started_) return;
+  started_ = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+  std::deque<PendingRecall> left;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    left.swap(recalls_);
+  }
+  for (auto& r : left) r.done(Status::Unavailable("recall: the broker is shutting down"));
+  if (Status s = SaveCheckpoint(); !s.ok())
+    MQ_LOG_ERROR(Logger("broker"), "timer checkpoint: {}", s.ToString());
+}
+
+void TimerService::Wake() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    wake_ = true;
+  }
+  cv_.notify_one();
+}
+
+void TimerService::Recall(RecallHandle handle, RecallDone done) {
+  const int64_t now = clock_->NowMillis();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stop_) return done(Status::Unavailable("recall: the broker is shutting down"));
+    recalls_.push_back(PendingRecall{std::move(handle), std::move(done),
+                                     now + options_.recall_lookup_timeout_ms, store_->MaxPhyOffset()});
+    wake_ = true;
+  }
+  cv_.notify_one();
+}
+
+TimerStats TimerService::Stats() const {
+  TimerStats s;
+  s.pending = stat_pending_.load();
+  s.progress_ms = stat_progress_.load();
+  s.enqueue_offset = stat_enqueue_.load();
+  s.delivered = stat_delivered_.load();
+  s.recalled = stat_recalled_.load();
+  s.rolled = stat_rolled_.load();
+  s.slots = stat_slots_.load();
+  return s;
+}
+
+void TimerService::AddUnit(int64_t pos, const TimerUnit& u) {
+  Slot& slot = wheel_[u.slot_ms];
+  // Units are visited and appended in position order, so pos is the slot's newest unit.
+  slot.last_pos = pos;
+  ++slot.count;
+  ++stat_pending_;
+  stat_slots_ = static_cast<int64_t>(wheel_.size());
+}
+
+void TimerService::Loop() {
+  int64_t retry_at = 0;
+  while (true) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      if (stop_) break;
+      wake_ = false;
+    }
+    const int64_t now = clock_->NowMillis();
+    ProcessRecalls(now);
+    bool ok = true;
+    if (now >= retry_at) {
+      ok = EnqueueAvailable();
+      if (ok && options_.deliver) ok = DequeueDue(now);
+      if (!ok) retry_at = now + kRetryDelayMs;
+    }
+    if (now - last_save_ms_ >= kCheckpointEveryMs) {
+      last_save_ms_ = now;
+      if (Status s = SaveCheckpoint(); !s.ok())
+        MQ_LOG_ERROR(Logger("broker"), "timer checkpoint: {}", s.ToString());
+    }
+    // Sleep until the oldest slot is due, a record arrives, a recall comes, or at most 100 ms
+    // (the clock may be stepped; recalls waiting for the index re-check).
+    int64_t wait_ms = 100;
+    if (!ok) wait_ms = std::max<int64_t>(1, retry_at - clock_->NowMillis());
+    if (ok && enqueue_more_) continue;
+    if (ok && options_.deliver && !wheel_.empty()) {
+      wait_ms = std::min(wait_ms, wheel_.begin()->first + options_.precision_ms - clock_->NowMillis());
+    }
+    if (wait_ms <= 0) continue;
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, std::chrono::milliseconds(wait_ms), [this] { return stop_ || wake_; });
+  }
+}
+
+bool TimerService::EnqueueAvailable() {
+  const std::string topic(kTimerTopic);
+  enqueue_more_ = true;
+  for (int round = 0; round < 64; ++round) {  // bounded: dequeue must get its turn
+    const int64_t max = store_->MaxOffsetInQueue(topic, 0);
+    if (enqueue_offset_ > max) {
+      // The queue was rebuilt shorter (crash before its tail was flushed): the records beyond
+      // it are re-dispatched from the commit log at the same offsets.
+      enqueue_more_ = false;
+      return true;
+    }
+    if (enqueue_offset_ == max) {
+      enqueue_more_ = false;
+      return true;
+    }
+    auto got = store_->GetMessages("timer", topic, 0, enqueue_offset_, kEnqueueBatch, kEnqueueBatchBytes);
+    if (got.status == store::GetMessageStatus::kOffsetTooSmall) {
+      MQ_LOG_WARN(Logger("broker"), "timer: records from {} were cleaned; resuming at {}", enqueue_offset_,
+                  got.next_begin_offset);
+      enqueue_offset_ = got.next_begin_offset;
+      continue;
+    }
+    if (got.messages.empty()) {
+      if (got.next_begin_offset > enqueue_offset_) {
+        enqueue_offset_ = got.next_begin_offset;
+        continue;
+      }
+      enqueue_more_ = false;
+      return true;
+    }
+    for (size_t i = 0; i < got.messages.size(); ++i) {
+      auto view = store::DecodeRecord(got.messages[i], /*verify_crc=*/false);
+      if (!view.ok()) {
+        MQ_LOG_ERROR(Logger("broker"), "timer: undecodable record at queue offset {}: {}",
+                     got.queue_offsets[i], view.status().ToString());
+        enqueue_offset_ = got.queue_offsets[i] + 1;
+        continue;
+      }
+      if (!EnqueueRecord(*view, got.queue_offsets[i])) return false;
+      enqueue_offset_ = got.queue_offsets[i] + 1;
+    }
+    enqueue_offset_ = std::max(enqueue_offset_, got.next_begin_offset);
+    stat_enqueue_ = enqueue_offset_;
+  }
+  return true;  // enqueue_more_ stays set: the loop comes back at once
+}
+
+bool TimerService::EnqueueRecord(const store::RecordView& record, int64_t cq_offset) {
+  const int64_t out_ms = ParseI64(store::FindProperty(record.properties, kPropOutMs), -1);
+  if (out_ms < 0) {
+    MQ_LOG_WARN(Logger("broker"), "timer: record at commit log offset {} has no TIMER_OUT_MS; ignored",
+                record.physical_offset);
+    return true;
+  }
+  if (!store::FindProperty(record.properties, kPropProgress).empty()) {
+    // The master delivered every slot below out_ms. The master itself already knows.
+    if (!options_.deliver && out_ms > progress_ms_) {
+      progress_ms_ = out_ms;
+      while (!wheel_.empty() && wheel_.begin()->first < progress_ms_) {
+        stat_pending_ -= wheel_.begin()->second.count;
+        wheel_.erase(wheel_.begin());
+      }
+      stat_slots_ = static_cast<int64_t>(wheel_.size());
+      stat_progress_ = progress_ms_;
+      log_->DeleteDoneSegments(progress_ms_);
+    }
+    return true;
+  }
+  const bool marker = !store::FindProperty(record.properties, kPropDelUniqKey).empty();
+  TimerUnit unit;
+  unit.deliver_ms = out_ms;
+  unit.slot_ms = SlotOf(out_ms, options_.precision_ms);
+  unit.commit_log_offset = record.physical_offset;
+  unit.size = record.total_size;
+  unit.flags = marker ? TimerUnit::kFlagRecall : 0;
+  unit.cq_offset = cq_offset;
+  if (unit.slot_ms < progress_ms_) {
+    // Its slot was already taken (it arrived late, e.g. parked just before its time):
+    // deliver now — still not early, since its slot has fully passed. A late marker cancels
+    // nothing; Recall refused it before it was written unless the broker crashed in between.
+    if (marker || !options_.deliver) return true;
+    auto stored = store_->LookMessageByOffset(record.physical_offset);
+    if (!stored.ok()) {
+      MQ_LOG_ERROR(Logger("broker"), "timer: cannot read record {}: {}", record.physical_offset,
+                   stored.status().ToString());
+      return true;
+    }
+    auto restored = RestoreForDelivery(*stored, clock_->NowMillis());
+    if (!restored.ok()) {
+      MQ_LOG_ERROR(Logger("broker"), "timer: {}", restored.status().ToString());
+      return true;
+    }
+    std::vector<store::MessageInput> one;
+    one.push_back(std::move(*restored));
+    if (!PutAll(std::move(one))) return false;
+    ++stat_delivered_;
+    return true;
+  }
+  if (unit.slot_ms >= progress_ms_ + roll_window_ms_) {
+    // Beyond the window: wait in its last slot, then be parked again (a fresh record, so the
+    // commit log's retention never removes a pending message).
+    unit.slot_ms = progress_ms_ + roll_window_ms_ - options_.precision_ms;
+    unit.flags |= TimerUnit::kFlagRoll;
+  }
+  auto it = wheel_.find(unit.slot_ms);
+  unit.prev_pos = it == wheel_.end() ? -1 : it->second.last_pos;
+  auto pos = log_->Append(unit);
+  if (!pos.ok()) {
+    MQ_LOG_ERROR(Logger("broker"), "timer: {}", pos.status().ToString());
+    return false;
+  }
+  AddUnit(*pos, unit);
+  return true;
+}
+
+bool TimerService::DequeueDue(int64_t now_ms) {
+  while (!wheel_.empty() && wheel_.begin()->first + options_.precision_ms <= now_ms) {
+    const int64_t slot_ms = wheel_.begin()->first;
+    const Slot slot = wheel_.begin()->second;
+    if (!ProcessSlot(slot_ms, slot, now_ms)) return false;
+    wheel_.erase(wheel_.begin());
+    stat_pending_ -= slot.count;
+    stat_slots_ = static_cast<int64_t>(wheel_.size());
+    recalled_.erase(recalled_.begin(), recalled_.upper_bound(slot_ms));
+    progress_ms_ = slot_ms + options_.precision_ms;
+    stat_progress_ = progress_ms_;
+    // Tells slaves (through the replicated log) that these deliveries happened.
+    put_(MakeProgressRecord(progress_ms_, now_ms), [](const store::PutResult&) {});
+  }
+  // Every slot below floor(now) is empty or done.
+  const int64_t floor_now = FloorTo(now_ms, options_.precision_ms);
+  if (floor_now > progress_ms_ && (wheel_.empty() || wheel_.begin()->first >= floor_now)) {
+    progress_ms_ = floor_now;
+    stat_progress_ = progress_ms_;
+  }
+  if (log_->segment_count() > 1 && log_->DeleteDoneSegments(progress_ms_) > 0) {
+    MQ_LOG_INFO(Logger("broker"), "timer: deleted delivered timer log segments; begin={}", log_->begin());
+  }
+  return true;
+}
+
+bool TimerService::ProcessSlot(int64_t slot_ms, const Slot& slot, int64_t now_ms) {
+  std::vector<TimerUnit> units;
+  units.reserve(static_cast<size_t>(std::min<int64_t>(slot.count, 1 << 20)));
+  int64_t pos = slot.last_pos;
+  for (int64_t i = 0; i < slot.count && pos >= 0; ++i) {
+    auto unit = log_->Read(pos);
+    if (!unit.ok()) {
+      MQ_LOG_ERROR(Logger("broker"), "timer: slot {} chain broken at {}: {}", slot_ms, pos,
+                   unit.status().ToString());
+      break;
+    }
+    units.push_back(*unit);
+    pos = unit->prev_pos;
+  }
+  std::sort(units.begin(), units.end(), [](const TimerUnit& a, const TimerUnit& b) {
+    return a.deliver_ms != b.deliver_ms ? a.deliver_ms < b.deliver_ms : a.cq_offset < b.cq_offset;
+  });
+  std::set<std::string> deleted;
+  if (auto it = recalled_.find(slot_ms); it != recalled_.end()) deleted = it->second;
+  std::vector<store::StoredMessage> messages;
+  std::vector<store::MessageInput> out;
+  for (const TimerUnit& u : units) {
+    auto stored = store_->LookMessageByOffset(u.commit_log_offset);
+    if (!stored.ok()) {
+      MQ_LOG_ERROR(Logger("broker"), "timer: cannot read parked record {}: {}", u.commit_log_offset,
+                   stored.status().ToString());
+      continue;
+    }
+    if (u.flags & TimerUnit::kFlagRoll) {
+      out.push_back(CopyParked(*stored));
+      ++stat_rolled_;
+    } else if (u.flags & TimerUnit::kFlagRecall) {
+      deleted.insert(stored->Property(kPropDelUniqKey));
+    } else {
+      messages.push_back(std::move(*stored));
+    }
+  }
+  int64_t delivered = 0;
+  for (const auto& m : messages) {
+    if (deleted.count(m.Property(store::kPropertyUniqKey)) > 0) {
+      ++stat_recalled_;
+      continue;
+    }
+    auto restored = RestoreForDelivery(m, now_ms);
+    if (!restored.ok()) {
+      MQ_LOG_ERROR(Logger("broker"), "timer: {}", restored.status().ToString());
+      continue;
+    }
+    out.push_back(std::move(*restored));
+    ++delivered;
+  }
+  if (!PutAll(std::move(out))) return false;
+  stat_delivered_ += delivered;
+  return true;
+}
+
+bool TimerService::PutAll(std::vector<store::MessageInput> messages) {
+  if (messages.empty()) return true;
+  struct Wait {
+    std::mutex mu;
+    std::condition_variable cv;
+    size_t left = 0;
+    std::string error;  // GUARDED_BY(mu)
+  };
+  auto wait = std::make_shared<Wait>();
+  wait->left = messages.size();
+  for (auto& m : messages) {
+    put_(std::move(m), [wait](const store::PutResult& r) {
+      std::lock_guard<std::mutex> lock(wait->mu);
+      if (r.status != store::PutStatus::kOk && r.status != store::PutStatus::kFlushDiskTimeout &&
+          r.status != store::PutStatus::kFlushSlaveTimeout &&
+          r.status != store::PutStatus::kSlaveNotAvailable && wait->error.empty()) {
+        wait->error = fmt::format("{}: {}", store::PutStatusName(r.status), r.error);
+      }
+      if (--wait->left == 0) wait->cv.notify_all();
+    });
+  }
+  std::unique_lock<std::mutex> lock(wait->mu);
+  wait->cv.wait(lock, [&] { return wait->left == 0; });
+  if (!wait->error.empty()) {
+    // The slot is kept and retried: the messages already stored are delivered twice
+    // (at least once), none is lost.
+    MQ_LOG_ERROR(Logger("broker"), "timer: delivery refused by the store ({}); retrying in {} ms",
+                 wait->error, kRetryDelayMs);
+    return false;
+  }
+  return true;
+}
+
+void TimerService::ProcessRecalls(int64_t now_ms) {
+  std::deque<PendingRecall> batch;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    batch.swap(recalls_);
+  }
+  std::deque<PendingRecall> waiting;
+  for (auto& r : batch) {
+    if (!TryRecall(r, now_ms)) waiting.push_back(std::move(r));
+  }
+  if (waiting.empty()) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& r : waiting) recalls_.push_front(std::move(r));
+}
+
+bool TimerService::TryRecall(PendingRecall& r, int64_t now_ms) {
+  const RecallHandle& h = r.handle;
+  if (h.broker_name != options_.broker_name) {
+    r.done(Status::NotFound(fmt::format("handle: issued by broker '{}', this is '{}'; send the recall there",
+                                        h.broker_name, options_.broker_name)));
+    return true;
+  }
+  const int64_t slot_ms = SlotOf(h.deliver_ms, options_.precision_ms);
+  if (slot_ms < progress_ms_) {
+    r.done(Status::FailedPrecondition(fmt::format(
+        "handle: the message's delivery time {} has passed; it was delivered (or recalled) already",
+        h.deliver_ms)));
+    return true;
+  }
+  if (store_->options().message_index_enable) {
+    auto parked = store_->QueryMessageByUniqueKey(std::string(kTimerTopic), h.uniq_key);
+    bool found = false;
+    if (parked.ok()) {
+      found = parked->Property(kPropRealTopic) == h.topic &&
+              ParseI64(parked->Property(kPropOutMs), -1) == h.deliver_ms &&
+              parked->Property(kPropDelUniqKey).empty();
+    }
+    if (!found) {
+      // Its record may be stored but not yet indexed: wait for the dispatcher, bounded.
+      if (store_->DispatchedPhyOffset() < r.dispatch_target && now_ms < r.deadline_ms) return false;
+      r.done(Status::NotFound(fmt::format("handle: no scheduled message {} of topic '{}' for {}", h.uniq_key,
+                                          h.topic, h.deliver_ms)));
+      return true;
+    }
+  }
+  if (recalled_[slot_ms].count(h.uniq_key) > 0) {
+    r.done(Status::OK());  // recalled before: the marker is stored already
+    return true;
+  }
+  std::vector<store::MessageInput> marker;
+  marker.push_back(MakeRecallMarker(h, now_ms));
+  if (!PutAll(std::move(marker))) {
+    r.done(Status::Unavailable("recall: the store refused the recall marker; retry"));
+    return true;
+  }
+  // The marker is durable (as any acknowledged put); until the enqueue reads it back, this
+  // set keeps the slot from delivering the message.
+  recalled_[slot_ms].insert(h.uniq_key);
+  r.done(Status::OK());
+  return true;
+}
+
+Status TimerService::SaveCheckpoint() {
+  if (progress_ms_ == saved_progress_ms_ && enqueue_offset_ == saved_enqueue_offset_) return Status::OK();
+  // The units up to enqueue_offset_ must be durable before the checkpoint says so.
+  MQ_RETURN_IF_ERROR(log_->Sync());
+  MQ_RETURN_IF_ERROR(WriteFileAtomically(options_.dir + "/checkpoint",
+                                         fmt::format("{} {}\n", progress_ms_, enqueue_offset_)));
+  saved_progress_ms_ = progress_ms_;
+  saved_enqueue_offset_ = enqueue_offset_;
+  return Status::OK();
+}
+
+}  // namespace mq::broker::timer

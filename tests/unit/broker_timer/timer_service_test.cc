@@ -1,0 +1,225 @@
+#include "broker/timer/timer_service.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <random>
+
+#include "broker/store/message_store.h"
+#include "common/file_util.h"
+#include "testutil/temp_dir.h"
+#include "testutil/wait.h"
+#include "unit/store/store_test_util.h"
+
+namespace mq::broker::timer {
+namespace {
+
+using mq::store::testing::OpenStore;
+using mq::store::testing::PutSync;
+using mq::store::testing::SmallOptions;
+using mq::testing::WaitUntil;
+
+constexpr int64_t kStart = 1'700'000'000'000;  // a whole second
+
+class TimerServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto o = SmallOptions(dir_.Sub("store"));
+    o.mapped_file_size_commit_log = 1024 * 1024;
+    store_ = OpenStore(o, &clock_);
+  }
+  void TearDown() override {
+    if (timer_) timer_->Shutdown();
+    timer_.reset();
+    store_->Shutdown();
+  }
+  void StartTimer(bool deliver = true, int64_t roll_window_slots = 172800) {
+    TimerServiceOptions o;
+    o.dir = dir_.Sub("timer");
+    o.broker_name = "broker-a";
+    o.precision_ms = 1000;
+    o.roll_window_slots = roll_window_slots;
+    o.deliver = deliver;
+    o.units_per_segment = 4;
+    timer_ = std::make_unique<TimerService>(
+        o, store_.get(),
+        [this](store::MessageInput in, store::PutCallback done) {
+          store_->PutMessage(std::move(in), std::move(done));
+          timer_->Wake();
+        },
+        &clock_);
+    ASSERT_TRUE(timer_->Start().ok());
+  }
+  // Parks a message for topic "T" queue 1 due at `deliver_ms`; returns its UNIQ_KEY.
+  std::string Park(int64_t deliver_ms, const std::string& uniq) {
+    store::MessageInput in = store::testing::Msg("T", 1, "body-" + uniq, "", "", uniq);
+    ParkInTimerTopic(&in, deliver_ms, clock_.NowMillis());
+    EXPECT_TRUE(PutSync(*store_, std::move(in)).ok());
+    timer_->Wake();
+    return uniq;
+  }
+  int64_t Delivered() const { return store_->MaxOffsetInQueue("T", 1); }
+  bool Progress(int64_t ms) {
+    return WaitUntil([&] {
+      timer_->Wake();
+      return timer_->Stats().progress_ms >= ms;
+    });
+  }
+  // Moves the clock and waits until the service has seen it (progress reaches floor(now)).
+  void AdvanceTo(int64_t ms) {
+    clock_.Set(ms);
+    ASSERT_TRUE(Progress(ms - ms % 1000));
+  }
+  std::vector<store::StoredMessage> ReadDelivered() {
+    std::vector<store::StoredMessage> out;
+    auto got = store_->GetMessages("g", "T", 1, 0, 1000, 64 * 1024 * 1024);
+    for (const auto& raw : got.messages) {
+      auto view = store::DecodeRecord(raw, true);
+      EXPECT_TRUE(view.ok());
+      out.push_back(store::ToStoredMessage(*view, raw));
+    }
+    return out;
+  }
+
+  mq::testing::TempDir dir_;
+  ManualClock clock_{kStart};
+  std::unique_ptr<store::MessageStore> store_;
+  std::unique_ptr<TimerService> timer_;
+};
+
+TEST_F(TimerServiceTest, DeliversOnceTheSlotHasPassedNeverEarly) {
+  StartTimer();
+  Park(kStart + 2500, "A");
+  ASSERT_TRUE(WaitUntil([&] { return timer_->Stats().pending == 1; }));
+  AdvanceTo(kStart + 2999);
+  EXPECT_EQ(Delivered(), 0);
+  clock_.Set(kStart + 3000);
+  ASSERT_TRUE(WaitUntil([&] {
+    timer_->Wake();
+    return Delivered() == 1;
+  }));
+  auto got = ReadDelivered();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].body, "body-A");
+  EXPECT_EQ(got[0].Property("UNIQ_KEY"), "A");
+  EXPECT_EQ(got[0].Property("TIMER_OUT_MS"), std::to_string(kStart + 2500));
+  EXPECT_EQ(got[0].Property("REAL_TOPIC"), "");
+  EXPECT_EQ(timer_->Stats().pending, 0);
+  EXPECT_EQ(timer_->Stats().delivered, 1);
+}
+
+TEST_F(TimerServiceTest, ManyRandomTimesComeOutInTimeOrder) {
+  StartTimer();
+  std::mt19937 rng(7);
+  std::uniform_int_distribution<int64_t> delay(1, 20'000);
+  for (int i = 0; i < 200; ++i) Park(kStart + delay(rng), "M" + std::to_string(i));
+  ASSERT_TRUE(WaitUntil([&] { return timer_->Stats().pending == 200; }));
+  for (int64_t t = kStart + 1000; t <= kStart + 21'000; t += 1000) AdvanceTo(t);
+  ASSERT_TRUE(WaitUntil([&] { return Delivered() == 200; }));
+  int64_t last = 0;
+  for (const auto& m : ReadDelivered()) {
+    const int64_t out = std::stoll(m.Property("TIMER_OUT_MS"));
+    EXPECT_LE(last, out);
+    EXPECT_LE(out, std::stoll(m.Property("TIMER_DEQUEUE_MS")));  // never early
+    last = out;
+  }
+}
+
+TEST_F(TimerServiceTest, RecalledMessageIsNeverDeliveredAndLateRecallIsRefused) {
+  StartTimer();
+  Park(kStart + 1500, "keep");
+  Park(kStart + 1500, "drop");
+  ASSERT_TRUE(WaitUntil([&] { return timer_->Stats().pending == 2; }));
+  std::promise<Status> recalled;
+  timer_->Recall(RecallHandle{"T", "broker-a", kStart + 1500, "drop"},
+                 [&](const Status& s) { recalled.set_value(s); });
+  Status s = recalled.get_future().get();
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  std::promise<Status> unknown;
+  timer_->Recall(RecallHandle{"T", "broker-a", kStart + 1500, "nope"},
+                 [&](const Status& st) { unknown.set_value(st); });
+  EXPECT_EQ(unknown.get_future().get().code(), StatusCode::kNotFound);
+  AdvanceTo(kStart + 2000);
+  ASSERT_TRUE(WaitUntil([&] { return timer_->Stats().recalled == 1 && Delivered() == 1; }));
+  EXPECT_EQ(ReadDelivered()[0].Property("UNIQ_KEY"), "keep");
+  std::promise<Status> late;
+  timer_->Recall(RecallHandle{"T", "broker-a", kStart + 1500, "keep"},
+                 [&](const Status& st) { late.set_value(st); });
+  EXPECT_EQ(late.get_future().get().code(), StatusCode::kFailedPrecondition);
+}
+
+TEST_F(TimerServiceTest, RecallSurvivesRestart) {
+  StartTimer();
+  Park(kStart + 5500, "drop");
+  ASSERT_TRUE(WaitUntil([&] { return timer_->Stats().pending == 1; }));
+  std::promise<Status> recalled;
+  timer_->Recall(RecallHandle{"T", "broker-a", kStart + 5500, "drop"},
+                 [&](const Status& s) { recalled.set_value(s); });
+  ASSERT_TRUE(recalled.get_future().get().ok());
+  timer_->Shutdown();
+  timer_.reset();
+  StartTimer();  // the in-memory recall set is gone; the marker in the timer topic remains
+  ASSERT_TRUE(WaitUntil([&] { return timer_->Stats().pending == 2; }));
+  AdvanceTo(kStart + 7000);
+  ASSERT_TRUE(WaitUntil([&] { return timer_->Stats().recalled == 1; }));
+  EXPECT_EQ(Delivered(), 0);
+}
+
+TEST_F(TimerServiceTest, RecoversFromATornTimerLogAndALostCheckpoint) {
+  StartTimer();
+  for (int i = 0; i < 6; ++i) Park(kStart + 3000 + i * 100, "R" + std::to_string(i));
+  ASSERT_TRUE(WaitUntil([&] { return timer_->Stats().pending == 6; }));
+  timer_->Shutdown();
+  timer_.reset();
+  // As after a crash: the checkpoint never written, the last unit torn.
+  std::filesystem::remove(dir_.Sub("timer") + "/checkpoint");
+  const std::string last = dir_.Sub("timer") + "/timerlog/" + OffsetToFileName(4 * TimerUnit::kSize);
+  std::filesystem::resize_file(last, TimerUnit::kSize + 30);
+  // The broker comes back after the messages were due: without a checkpoint nothing counts
+  // as delivered. Five units survive; the sixth is re-read from the timer topic.
+  clock_.Set(kStart + 5000);
+  StartTimer();
+  ASSERT_TRUE(WaitUntil([&] {
+    timer_->Wake();
+    return Delivered() == 6;
+  }));
+  std::set<std::string> keys;
+  for (const auto& m : ReadDelivered()) keys.insert(m.Property("UNIQ_KEY"));
+  EXPECT_EQ(keys.size(), 6u);
+}
+
+TEST_F(TimerServiceTest, FarMessagesRollThroughASmallWindow) {
+  StartTimer(true, /*roll_window_slots=*/3);
+  Park(kStart + 9500, "far");
+  ASSERT_TRUE(WaitUntil([&] { return timer_->Stats().pending == 1; }));
+  for (int64_t t = kStart + 1000; t < kStart + 10'000; t += 1000) {
+    AdvanceTo(t);
+    EXPECT_EQ(Delivered(), 0) << "at +" << t - kStart;
+  }
+  EXPECT_GT(timer_->Stats().rolled, 0);
+  AdvanceTo(kStart + 10'000);
+  ASSERT_TRUE(WaitUntil([&] { return Delivered() == 1; }));
+  EXPECT_EQ(ReadDelivered()[0].Property("UNIQ_KEY"), "far");
+}
+
+TEST_F(TimerServiceTest, SlaveHoldsTimersAndFollowsProgressRecords) {
+  StartTimer(/*deliver=*/false);
+  Park(kStart + 1500, "S1");
+  Park(kStart + 4500, "S2");
+  ASSERT_TRUE(WaitUntil([&] { return timer_->Stats().pending == 2; }));
+  clock_.Set(kStart + 10'000);
+  timer_->Wake();
+  // A slave never delivers, however late; it drops a slot when the master says it is done.
+  ASSERT_TRUE(PutSync(*store_, MakeProgressRecord(kStart + 2000, clock_.NowMillis())).ok());
+  ASSERT_TRUE(WaitUntil([&] {
+    timer_->Wake();
+    return timer_->Stats().pending == 1;
+  }));
+  EXPECT_EQ(timer_->Stats().progress_ms, kStart + 2000);
+  EXPECT_EQ(Delivered(), 0);
+}
+
+}  // namespace
+}  // namespace mq::broker::timer
