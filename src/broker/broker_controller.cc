@@ -57,7 +57,10 @@ void AddTimerRuntimeInfo(const timer::TimerService& timer, std::map<std::string,
 BrokerController::BrokerController(BrokerConfig config)
     : config_(std::move(config)), runtime_(config_), executor_("broker", 2) {}
 
-BrokerController::~BrokerController() { Shutdown(); }
+BrokerController::~BrokerController() {
+  ReleaseListenPort();  // a Start() that failed early
+  Shutdown();
+}
 
 std::string BrokerController::broker_addr() const {
   return HostPort{config_.brokerIP1, static_cast<uint16_t>(config_.listenPort)}.ToString();
@@ -81,8 +84,15 @@ Status BrokerController::PickListenPort() {
     return Status::Unavailable("listenPort: cannot pick a free port");
   }
   config_.listenPort = ntohs(addr.sin_port);
-  ::close(fd);
+  // Held (bound, not listening) until the gRPC server binds it, so that nothing started
+  // meanwhile with port 0 (haListenPort=0) is handed the same port.
+  reserved_listen_fd_ = fd;
   return Status::OK();
+}
+
+void BrokerController::ReleaseListenPort() {
+  if (reserved_listen_fd_ >= 0) ::close(reserved_listen_fd_);
+  reserved_listen_fd_ = -1;
 }
 
 Status BrokerController::Start() {
@@ -211,6 +221,7 @@ Status BrokerController::Start() {
   });
   admin_ = std::make_unique<AdminService>(admin_processor_.get());
 
+  ReleaseListenPort();
   auto started = rpc::StartServer(config_.bindAddress, config_.listenPort, {messaging_.get(), admin_.get()},
                                   "listenPort", ServerLimitsOf(config_));
   if (!started.ok()) {

@@ -79,6 +79,7 @@ class BrokerController {
 
  private:
   Status PickListenPort();
+  void ReleaseListenPort();
   void StartTimers();
   std::unique_ptr<timer::TimerService> MakeTimerService();
 
@@ -115,6 +116,7 @@ class BrokerController {
   std::unique_ptr<txn::TransactionalMessageService> transactions_;  // masters only
   std::unique_ptr<EndTransactionProcessor> end_transaction_;
   bool started_ = false;
+  int reserved_listen_fd_ = -1;  // the picked listenPort, bound until the server takes it
 };
 
 }  // namespace mq::broker
