@@ -13,7 +13,8 @@ bool SameSubscriptions(const mq::v1::ConsumerData& a, const mq::v1::ConsumerData
   if (a.subscriptions_size() != b.subscriptions_size()) return false;
   for (int i = 0; i < a.subscriptions_size(); ++i) {
     if (a.subscriptions(i).topic() != b.subscriptions(i).topic() ||
-        a.subscriptions(i).expression() != b.subscriptions(i).expression()) {
+        a.subscriptions(i).expression() != b.subscriptions(i).expression() ||
+        a.subscriptions(i).expression_type() != b.subscriptions(i).expression_type()) {
       return false;
     }
   }

@@ -80,6 +80,10 @@ TEST_F(ClientRegistryTest, SubscriptionChangeBumpsVersion) {
   EXPECT_GT(v3, v2);
   auto v4 = registry_.Heartbeat("c1", "a", Request({}, {"G"}, {{"T", "TagA"}, {"U", "*"}})).at("G");
   EXPECT_EQ(v4, v3);
+  // The same text in another expression language is another subscription.
+  auto sql = Request({}, {"G"}, {{"T", "TagA"}, {"U", "*"}});
+  sql.mutable_consumers(0)->mutable_subscriptions(0)->set_expression_type("SQL92");
+  EXPECT_GT(registry_.Heartbeat("c1", "a", sql).at("G"), v4);
 }
 
 TEST_F(ClientRegistryTest, LeavingGroupsNoLongerNamed) {
