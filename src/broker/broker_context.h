@@ -71,8 +71,8 @@ struct BrokerContext {
   WaitRegistry* waits = nullptr;               // parked long-polling requests
   // messageDelayLevel, parsed (immutable).
   const schedule::DelayLevels* delay_levels = nullptr;
-  SqlFilterCache* sql_filters = nullptr;       // compiled SQL92 subscriptions
-  timer::TimerService* timer = nullptr;        // scheduled delivery and recall
+  SqlFilterCache* sql_filters = nullptr;  // compiled SQL92 subscriptions
+  timer::TimerService* timer = nullptr;   // scheduled delivery and recall
 };
 
 }  // namespace mq::broker

@@ -23,14 +23,14 @@
 #include "broker/processor/end_transaction_processor.h"
 #include "broker/processor/messaging_service.h"
 #include "broker/processor/pull_processor.h"
-#include "broker/processor/send_back_processor.h"
 #include "broker/processor/recall_processor.h"
+#include "broker/processor/send_back_processor.h"
 #include "broker/processor/send_processor.h"
 #include "broker/schedule/schedule_message_service.h"
 #include "broker/store/message_store.h"
-#include "broker/transaction/transactional_message_service.h"
 #include "broker/timer/timer_message.h"
 #include "broker/timer/timer_service.h"
+#include "broker/transaction/transactional_message_service.h"
 #include "common/clock.h"
 #include "common/heap.h"
 #include "common/logging.h"
@@ -188,9 +188,9 @@ Status BrokerController::Start() {
   pull_ = std::make_unique<PullProcessor>(ctx);
   client_ = std::make_unique<ClientProcessor>(ctx);
   recall_ = std::make_unique<RecallProcessor>(ctx);
-  messaging_ = std::make_unique<MessagingService>(send_.get(), pull_.get(), client_.get(),
-                                                  config_.sendRequestMemoryQuota, send_back_.get(),
-                                                  recall_.get());
+  messaging_ =
+      std::make_unique<MessagingService>(send_.get(), pull_.get(), client_.get(),
+                                         config_.sendRequestMemoryQuota, send_back_.get(), recall_.get());
   check_streams_ = std::make_unique<TransactionCheckStreams>();
   if (!IsSlave(config_)) {
     txn::TransactionOptions txn_options;

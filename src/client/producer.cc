@@ -466,7 +466,8 @@ class ProducerImpl {
     MQ_ASSIGN_OR_RETURN(auto q, Queues(topic));
     const std::string addr = MasterAddress(q.first, broker);
     if (addr.empty()) {
-      return Status::Unavailable("recall: no master of broker '" + broker + "' in the route of '" + topic + "'");
+      return Status::Unavailable("recall: no master of broker '" + broker + "' in the route of '" + topic +
+                                 "'");
     }
     auto stub = client_->Broker(addr);
     mq::v1::RecallMessageRequest req;

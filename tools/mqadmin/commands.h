@@ -61,9 +61,9 @@ struct CommandArgs {
   int32_t max_num = 64;   // -m (queryMsgByKey)
 
   // Delay levels and dead-letter queues.
-  int32_t delay_level = 0;  // -d (sendMessage)
-  bool all = false;         // --all (resendDLQ)
-  std::string sql;        // --sql (consumeMessage): SQL92 selector the broker evaluates
+  int32_t delay_level = 0;      // -d (sendMessage)
+  bool all = false;             // --all (resendDLQ)
+  std::string sql;              // --sql (consumeMessage): SQL92 selector the broker evaluates
   int64_t deliver_time_ms = 0;  // --deliverTimeMs (sendMessage)
   std::string recall_handle;    // -h (recallMessage)
 };

@@ -182,15 +182,18 @@ std::vector<Verb> Verbs() {
        }},
       {"resendDLQ", "Resend dead-letter messages of a group to their original topic.", true, RunResendDlq,
        [](CLI::App* c, CommandArgs* a) {
-         c->add_option("-g,--consumerGroup", a->group, "consumer group whose %DLQ% topic is read")->required();
+         c->add_option("-g,--consumerGroup", a->group, "consumer group whose %DLQ% topic is read")
+             ->required();
          c->add_option("-i,--msgId", a->msg_id, "resend this message (msgId or offsetMsgId in the DLQ)");
          c->add_flag("--all", a->all, "resend every message of the DLQ");
        }},
-      {"recallMessage", "Recall (cancel) a scheduled message before its delivery time.", true, RunRecallMessage,
+      {"recallMessage", "Recall (cancel) a scheduled message before its delivery time.", true,
+       RunRecallMessage,
        [](CLI::App* c, CommandArgs* a) {
          c->set_help_flag("--help", "Print this help message and exit");  // -h is the handle (RocketMQ)
          Topic(c, a);
-         c->add_option("-h,--recallHandle", a->recall_handle, "recall handle printed by sendMessage")->required();
+         c->add_option("-h,--recallHandle", a->recall_handle, "recall handle printed by sendMessage")
+             ->required();
        }},
       {"consumeMessage", "Consume message.", true, RunConsumeMessage,
        [](CLI::App* c, CommandArgs* a) {

@@ -84,7 +84,7 @@ struct PullProcessor::PullState {
   mq::v1::PullMessageRequest request;
   store::MessageFilter filter;
   store::PropertyFilter property_filter;  // SQL92 subscriptions
-  int64_t offset = 0;  // moves past non-matching messages while parked
+  int64_t offset = 0;                     // moves past non-matching messages while parked
   bool skipped = false;
   int64_t group_broker_id = 0;  // the group's brokerId (suggested when slave reads are off)
   int64_t slow_broker_id = 1;   // the group's whichBrokerWhenConsumeSlowly

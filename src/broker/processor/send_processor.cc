@@ -7,8 +7,8 @@
 #include "broker/processor/message_convert.h"
 #include "broker/schedule/delay_levels.h"
 #include "broker/store/message_store.h"
-#include "broker/transaction/half_message.h"
 #include "broker/timer/timer_message.h"
+#include "broker/transaction/half_message.h"
 #include "common/clock.h"
 #include "common/message_id.h"
 #include "common/naming.h"
@@ -71,8 +71,8 @@ Status ValidateRequest(const mq::v1::SendMessageRequest& req, int64_t max_messag
           "messages[{}].delay_level: a batch cannot carry delayed messages; send them one by one", i));
     }
     if (m.delay_level() > 0 && req.transaction_prepared()) {
-      return Status::InvalidArgument(fmt::format(
-          "messages[{}].delay_level: a transactional (prepared) message cannot be delayed", i));
+      return Status::InvalidArgument(
+          fmt::format("messages[{}].delay_level: a transactional (prepared) message cannot be delayed", i));
     }
     total += static_cast<int64_t>(m.body().size());
   }
@@ -214,8 +214,8 @@ Result<std::string> SendProcessor::ScheduleTimer(const mq::v1::SendMessageReques
                                                  std::vector<store::MessageInput>* inputs) const {
   const BrokerConfig& config = *ctx_.config;
   if (req.topic() == timer::kTimerTopic) {
-    return Status::InvalidArgument(fmt::format("topic: {} is the timer's system topic and cannot be written",
-                                               timer::kTimerTopic));
+    return Status::InvalidArgument(
+        fmt::format("topic: {} is the timer's system topic and cannot be written", timer::kTimerTopic));
   }
   const timer::TimerPolicy policy{config.timerWheelEnable, config.timerPrecisionMs, config.timerMaxDelaySec};
   const int64_t now = WallMillis();
