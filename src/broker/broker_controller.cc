@@ -16,6 +16,7 @@
 #include "broker/meta/subscription_group_manager.h"
 #include "broker/meta/topic_config_manager.h"
 #include "broker/out/namesrv_registrar.h"
+#include "broker/pop/pop_service.h"
 #include "broker/processor/admin_processor.h"
 #include "broker/processor/admin_service.h"
 #include "broker/processor/client_processor.h"
@@ -50,6 +51,21 @@ void AddTimerRuntimeInfo(const timer::TimerService& timer, std::map<std::string,
   (*table)["timerRecalled"] = std::to_string(s.recalled);
   (*table)["timerRolled"] = std::to_string(s.rolled);
   (*table)["timerSlots"] = std::to_string(s.slots);
+}
+
+pop::PopOptions PopOptionsOf(const BrokerConfig& c) {
+  pop::PopOptions o;
+  o.broker_name = c.brokerName;
+  o.journal_topic = "rmq_sys_REVIVE_LOG_" + c.brokerClusterName;
+  o.state_path = c.storePathRootDir + "/config/popState.json";
+  o.revive_interval_ms = c.reviveInterval;
+  o.snapshot_interval_ms = c.flushConsumerOffsetInterval;
+  o.default_invisible_ms = c.defaultInvisibleTimeMills;
+  o.renew_ahead_ms = c.renewAheadTimeMillis;
+  o.renew_max_ms = c.renewMaxTimeMillis;
+  o.pop_polling_size = static_cast<size_t>(c.popPollingSize);
+  o.max_pop_polling_size = static_cast<size_t>(c.maxPopPollingSize);
+  return o;
 }
 
 }  // namespace
@@ -132,6 +148,7 @@ Status BrokerController::Start() {
   store_ = std::make_unique<store::MessageStore>(ToStoreOptions(config_), clock);
   store_->AddArrivalListener([this](const std::string& topic, int32_t queue_id, int64_t) {
     waits_->Notify(QueueWaitKey(topic, queue_id));
+    waits_->Notify(pop::PopWaitKey(topic));
   });
   schedule_ = std::make_unique<schedule::ScheduleMessageService>(
       schedule::ScheduleMessageService::Options{delay_levels, config_.flushDelayOffsetInterval}, store_.get(),
@@ -212,6 +229,19 @@ Status BrokerController::Start() {
     }
   }
   end_transaction_ = std::make_unique<EndTransactionProcessor>(ctx, transactions_.get());
+  pop_ = std::make_unique<pop::PopService>(PopOptionsOf(config_), ctx, send_back_.get(), &executor_, clock,
+                                           [this] {
+                                             if (ha_service_) ha_service_->NotifyAppended();
+                                           });
+  if (Status s = pop_->Start(); !s.ok()) {
+    pop_.reset();
+    if (transactions_) transactions_->Shutdown();
+    timer_->Shutdown();
+    if (ha_service_) ha_service_->Shutdown();
+    store_->Shutdown();
+    executor_.Shutdown();
+    return s;
+  }
   messaging_->SetTransactions(end_transaction_.get(), check_streams_.get());
   admin_processor_ = std::make_unique<AdminProcessor>(ctx, start_ms_);
   admin_processor_->set_runtime_info_hook([this](std::map<std::string, std::string>* table) {
@@ -348,6 +378,7 @@ void BrokerController::Shutdown() {
   server_->Wait();
   executor_.Shutdown();
   schedule_->Shutdown();  // before the store: its thread reads and writes it
+  pop_->Shutdown();       // before the store: waits for its journal puts, then snapshots
   if (Status s = offsets_->Persist(); !s.ok()) MQ_LOG_ERROR(log, "persist offsets: {}", s.ToString());
   // Topics and groups auto-created within the last autoCreatePersistDelayMills.
   if (Status s = topics_->Flush(); !s.ok()) MQ_LOG_ERROR(log, "persist topics: {}", s.ToString());

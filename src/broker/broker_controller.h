@@ -61,6 +61,9 @@ class TransactionCheckStreams;
 namespace txn {
 class TransactionalMessageService;
 }
+namespace pop {
+class PopService;
+}
 
 class BrokerController {
  public:
@@ -115,6 +118,7 @@ class BrokerController {
   std::unique_ptr<TransactionCheckStreams> check_streams_;
   std::unique_ptr<txn::TransactionalMessageService> transactions_;  // masters only
   std::unique_ptr<EndTransactionProcessor> end_transaction_;
+  std::unique_ptr<pop::PopService> pop_;  // pop consumption (masters serve it)
   bool started_ = false;
   int reserved_listen_fd_ = -1;  // the picked listenPort, bound until the server takes it
 };
