@@ -167,7 +167,7 @@ TEST_F(PopServiceTest, ForwardToDeadLetterQueueAcksAtOnce) {
   auto first = PopSync(Request("g", "T", 1, 30000)).second;
   ASSERT_EQ(first.size(), 1u);
   ASSERT_TRUE(ForwardSync("g", "T", first[0].receipt_handle).ok());
-  EXPECT_EQ(store_->MaxOffsetInQueue("%DLQ%g", 0), 1);
+  EXPECT_TRUE(mq::testing::WaitUntil([&] { return store_->MaxOffsetInQueue("%DLQ%g", 0) == 1; }));
   EXPECT_EQ(pop_->InFlightCount(), 0u);
   EXPECT_EQ(pop_->LowWater("g", "T", 0), 1);
   EXPECT_EQ(ForwardSync("g", "T", first[0].receipt_handle).code(), StatusCode::kNotFound);
@@ -264,8 +264,8 @@ TEST_F(PopServiceTest, AutoRenewKeepsMessagesInvisibleWhileTheClientLives) {
   auto first = PopSync(req).second;
   ASSERT_EQ(first.size(), 1u);
   EXPECT_EQ(first[0].invisible_ms, 60000);
-  for (int i = 0; i < 6; ++i) {  // 3 minutes, renewed each time it gets within 10 s
-    clock_.Advance(30000);
+  for (int i = 0; i < 36; ++i) {  // 3 minutes in 5 s ticks, renewed each time it gets within 10 s
+    clock_.Advance(5000);
     pop_->OnClientAlive("client-1", "g");
     pop_->RunMaintenanceOnce();
     EXPECT_TRUE(PopSync(Request("g", "T", 1, 1000)).second.empty()) << i;
