@@ -8,6 +8,7 @@ MQ_DEBIAN_PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libspdlog-dev libfmt-dev libasio-dev libcli11-dev libgtest-dev libgmock-dev
   libfuse3-dev fuse3
+  libssl-dev  # MD5 body digests of v2 deliveries (broker)
   clang  # libFuzzer targets (tools/fuzz.sh)
 )
 

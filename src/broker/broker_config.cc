@@ -115,6 +115,10 @@ ConfigSchema BindBrokerConfig(BrokerConfig* c) {
            "ms between pop maintenance ticks (expiry wake-ups, auto-renewal)");
   s.AddInt("popPollingSize", &c->popPollingSize, 1, 10000000, "most parked pops per topic");
   s.AddInt("maxPopPollingSize", &c->maxPopPollingSize, 1, 10000000, "most parked pops in total");
+  s.AddInt("grpcClientConsumerMinLongPollingTimeoutMillis", &c->grpcClientConsumerMinLongPollingTimeoutMillis,
+           0, 600000, "shortest long polling of a ReceiveMessage (ms)");
+  s.AddInt("grpcClientConsumerMaxLongPollingTimeoutMillis", &c->grpcClientConsumerMaxLongPollingTimeoutMillis,
+           0, 600000, "longest long polling of a ReceiveMessage (ms)");
   return s;
 }
 

@@ -122,6 +122,9 @@ struct BrokerConfig {
   int64_t reviveInterval = 1000;                 // ms between pop maintenance ticks
   int32_t popPollingSize = 1024;                 // parked pops per topic
   int32_t maxPopPollingSize = 100000;            // parked pops in total
+  // ReceiveMessage long_polling_timeout is clamped into [min, max] (proxy keys).
+  int64_t grpcClientConsumerMinLongPollingTimeoutMillis = 5000;
+  int64_t grpcClientConsumerMaxLongPollingTimeoutMillis = 20000;
   // --- logging
   std::string logDir;
   std::string logLevel = "info";

@@ -32,6 +32,7 @@
 #include "broker/timer/timer_message.h"
 #include "broker/timer/timer_service.h"
 #include "broker/transaction/transactional_message_service.h"
+#include "broker/v2/consumer_service.h"
 #include "common/clock.h"
 #include "common/heap.h"
 #include "common/logging.h"
@@ -243,6 +244,12 @@ Status BrokerController::Start() {
     return s;
   }
   messaging_->SetTransactions(end_transaction_.get(), check_streams_.get());
+  v2::ConsumerServiceOptions v2_consumer_options;
+  v2_consumer_options.min_invisible_ms = config_.minInvisibleTimeMillsForRecv;
+  v2_consumer_options.max_invisible_ms = config_.maxInvisibleTimeMills;
+  v2_consumer_options.min_long_polling_ms = config_.grpcClientConsumerMinLongPollingTimeoutMillis;
+  v2_consumer_options.max_long_polling_ms = config_.grpcClientConsumerMaxLongPollingTimeoutMillis;
+  v2_consumer_ = std::make_unique<v2::ConsumerService>(v2_consumer_options, pop_.get());
   admin_processor_ = std::make_unique<AdminProcessor>(ctx, start_ms_);
   admin_processor_->set_runtime_info_hook([this](std::map<std::string, std::string>* table) {
     if (ha_service_) ha_service_->AddRuntimeInfo(table);

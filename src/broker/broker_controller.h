@@ -64,6 +64,9 @@ class TransactionalMessageService;
 namespace pop {
 class PopService;
 }
+namespace v2 {
+class ConsumerService;
+}
 
 class BrokerController {
  public:
@@ -119,6 +122,7 @@ class BrokerController {
   std::unique_ptr<txn::TransactionalMessageService> transactions_;  // masters only
   std::unique_ptr<EndTransactionProcessor> end_transaction_;
   std::unique_ptr<pop::PopService> pop_;  // pop consumption (masters serve it)
+  std::unique_ptr<v2::ConsumerService> v2_consumer_;  // v2 consumer RPCs over pop_
   bool started_ = false;
   int reserved_listen_fd_ = -1;  // the picked listenPort, bound until the server takes it
 };
