@@ -680,6 +680,16 @@ void PopService::OnClientGone(const std::string& client_id, const std::string& g
 void PopService::RunMaintenanceOnce() {
   std::vector<JournalEntry> renews;
   std::set<std::string> wake;
+  std::vector<DlqJob> dlq;
+  std::map<std::string, int32_t> max_attempts;  // per group, looked up once per pass
+  auto max_attempts_of = [&](const std::string& group) {
+    auto [it, added] = max_attempts.try_emplace(group, 0);
+    if (added) {
+      auto config = ctx_.groups->Get(group);
+      it->second = config ? config->retry_max_times() + 1 : 0;
+    }
+    return it->second;
+  };
   {
     std::lock_guard<std::mutex> lock(mu_);
     const int64_t now = clock_->NowMillis();
@@ -696,11 +706,20 @@ void PopService::RunMaintenanceOnce() {
           r.deadline_ms = e.deadline_ms;
           renews.push_back(std::move(r));
         }
-        if (e.deadline_ms <= now) wake.insert(key.topic);
+        if (e.deadline_ms > now) continue;
+        // Due for redelivery but out of attempts: to the DLQ now rather than on the next pop.
+        const int32_t max = max_attempts_of(key.group);
+        if (max > 0 && e.attempt >= max) {
+          dlq.push_back(DlqJob{key, offset, e.epoch, e.commit_log_offset});
+          e.deadline_ms = now + kDlqRetryMs;
+          continue;
+        }
+        wake.insert(key.topic);
       }
     }
     if (!renews.empty()) ++pending_puts_;
   }
+  RunDlqJobs(std::move(dlq));
   if (!renews.empty()) Journal(std::move(renews), [](bool) {});
   for (const auto& topic : wake) ctx_.waits->Notify(PopWaitKey(topic));
 }

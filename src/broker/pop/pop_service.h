@@ -147,7 +147,8 @@ class PopService {
   void OnClientAlive(const std::string& client_id, const std::string& group);
   void OnClientGone(const std::string& client_id, const std::string& group);
 
-  // One maintenance pass: auto-renewals, wake-ups for expired deliveries.
+  // One maintenance pass: auto-renewals, deliveries out of attempts to the DLQ, wake-ups for
+  // expired deliveries.
   void RunMaintenanceOnce();
   // Writes config/popState.json when no journal put is outstanding (else: skipped, OK).
   Status Snapshot();
