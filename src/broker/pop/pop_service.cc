@@ -732,11 +732,15 @@ Status PopService::Snapshot() {
     // With a journal put outstanding the table holds a change whose record offset is not
     // known yet; the next tick snapshots.
     if (pending_puts_ > 0) return Status::OK();
+    // Every change of the table writes a journal record: no new record, nothing to write.
+    if (journal_next_ == snapshot_journal_next_) return Status::OK();
     table_.ToProto(&snapshot);
     snapshot.set_journal_offset(journal_next_);
     snapshot.set_max_epoch(epoch_);
   }
-  return SaveJsonFile(options_.state_path, snapshot);
+  MQ_RETURN_IF_ERROR(SaveJsonFile(options_.state_path, snapshot));
+  snapshot_journal_next_ = snapshot.journal_offset();
+  return Status::OK();
 }
 
 size_t PopService::InFlightCount() const {

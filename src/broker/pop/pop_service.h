@@ -211,6 +211,7 @@ class PopService {
   std::mt19937 rng_{std::random_device{}()};  // GUARDED_BY(mu_)
   std::condition_variable idle_cv_;           // pending_puts_ reached 0
   std::mutex snapshot_mu_;
+  int64_t snapshot_journal_next_ = -1;  // GUARDED_BY(snapshot_mu_): journal_next_ last written
   std::vector<IoExecutor::TaskId> timers_;
   std::atomic<bool> started_{false};
 };
