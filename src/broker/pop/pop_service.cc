@@ -277,6 +277,10 @@ void PopService::ReleaseParked(const std::string& topic) {
 }
 
 bool PopService::TryPop(PopCall& call) {
+  if (call.req.cancelled && call.req.cancelled->load()) {
+    call.done(Status::OK(), {});
+    return true;
+  }
   Batch batch;
   std::vector<std::pair<QueueKey, int64_t>> low_waters;
   {

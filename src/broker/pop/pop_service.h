@@ -38,6 +38,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <random>
 #include <string>
@@ -96,6 +97,9 @@ struct PopRequest {
   std::string attempt_id;
   std::string client_id;
   int64_t poll_ms = 0;  // long polling: wait this long for a message (0: answer at once)
+  // Set by the caller when nobody waits for the answer any more (the client cancelled): a
+  // parked pop then answers empty instead of taking messages a live consumer should get.
+  std::shared_ptr<std::atomic<bool>> cancelled;
 };
 
 struct PoppedMessage {

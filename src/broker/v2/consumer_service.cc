@@ -4,6 +4,7 @@
 #include <google/protobuf/util/time_util.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <deque>
 #include <memory>
@@ -63,7 +64,10 @@ pb::Code ToV2Code(const Status& s) {
 // One ReceiveMessage stream: validates, pops, then writes the frames in order.
 class ConsumerService::ReceiveReactor final : public grpc::ServerWriteReactor<pb::ReceiveMessageResponse> {
  public:
-  ReceiveReactor() = default;
+  ReceiveReactor() : cancelled_(std::make_shared<std::atomic<bool>>(false)) {}
+
+  // Shared with the pop, so a parked pop of a cancelled call takes no message.
+  const std::shared_ptr<std::atomic<bool>>& cancelled() const { return cancelled_; }
 
   void Fail(pb::Code code, std::string message) {
     SetStatus(frames_.emplace_back().mutable_status(), code, std::move(message));
@@ -92,6 +96,7 @@ class ConsumerService::ReceiveReactor final : public grpc::ServerWriteReactor<pb
     WriteNext();
   }
 
+  void OnCancel() override { cancelled_->store(true); }
   void OnDone() override { delete this; }
 
  private:
@@ -104,6 +109,7 @@ class ConsumerService::ReceiveReactor final : public grpc::ServerWriteReactor<pb
   }
 
   std::deque<pb::ReceiveMessageResponse> frames_;  // front = being written
+  const std::shared_ptr<std::atomic<bool>> cancelled_;
 };
 
 ConsumerService::ConsumerService(ConsumerServiceOptions options, pop::PopService* pop)
@@ -166,6 +172,7 @@ grpc::ServerWriteReactor<pb::ReceiveMessageResponse>* ConsumerService::ReceiveMe
   r.attempt_id = request->attempt_id();
   r.client_id = call.client_id;
   r.poll_ms = PollMillis(ctx, *request);
+  r.cancelled = reactor->cancelled();
   pop_->Pop(std::move(r), [reactor](const Status& s, std::vector<pop::PoppedMessage> messages) {
     reactor->Answer(s, std::move(messages));
   });
