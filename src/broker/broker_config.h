@@ -113,6 +113,12 @@ struct BrokerConfig {
   int32_t timerRollWindowSlot = 172800;  // slots in the wheel window (2 days at 1 s); farther: rolled
   // RocketMQ's default; a recall needs the handle only the producer received.
   bool recallMessageEnable = false;
+  // --- apache.rocketmq.v2 gRPC front (RocketMQ proxy keys)
+  // Port of the v2 service the official RocketMQ 5 SDKs speak. 0 = off; -1 = any free port
+  // (tests: the ready file's second line says which).
+  int32_t grpcServerPort = 0;
+  // Farthest delivery_timestamp a v2 DELAY message may ask for (proxy maxDelayTimeMills, 24 h).
+  int64_t maxDelayTimeMills = 24LL * 3600 * 1000;
   // --- logging
   std::string logDir;
   std::string logLevel = "info";
