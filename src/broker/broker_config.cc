@@ -94,6 +94,10 @@ ConfigSchema BindBrokerConfig(BrokerConfig* c) {
   s.AddInt("timerRollWindowSlot", &c->timerRollWindowSlot, 2, 100000000,
            "timer wheel window in slots; farther messages are re-parked when it ends");
   s.AddBool("recallMessageEnable", &c->recallMessageEnable, "accept RecallMessage for scheduled messages");
+  s.AddInt("grpcServerPort", &c->grpcServerPort, -1, 65535,
+           "port of the apache.rocketmq.v2 service for RocketMQ 5 SDKs (0 = off, -1 = any free port)");
+  s.AddInt("maxDelayTimeMills", &c->maxDelayTimeMills, 1, 10LL * 366 * 86400 * 1000,
+           "farthest delivery time (ms ahead) a v2 DELAY message may ask for");
   s.AddString("logDir", &c->logDir, "directory of broker.log (empty: stderr only)");
   s.AddEnum("logLevel", &c->logLevel, {"trace", "debug", "info", "warn", "error", "critical", "off"},
             "log level");

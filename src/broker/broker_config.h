@@ -125,6 +125,12 @@ struct BrokerConfig {
   // ReceiveMessage long_polling_timeout is clamped into [min, max] (proxy keys).
   int64_t grpcClientConsumerMinLongPollingTimeoutMillis = 5000;
   int64_t grpcClientConsumerMaxLongPollingTimeoutMillis = 20000;
+  // --- apache.rocketmq.v2 gRPC front (RocketMQ proxy keys)
+  // Port of the v2 service the official RocketMQ 5 SDKs speak. 0 = off; -1 = any free port
+  // (tests: the ready file's second line says which).
+  int32_t grpcServerPort = 0;
+  // Farthest delivery_timestamp a v2 DELAY message may ask for (proxy maxDelayTimeMills, 24 h).
+  int64_t maxDelayTimeMills = 24LL * 3600 * 1000;
   // --- logging
   std::string logDir;
   std::string logLevel = "info";

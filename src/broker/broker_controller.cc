@@ -6,6 +6,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <thread>
+
 #include "broker/filter/sql_filter_cache.h"
 #include "broker/ha/ha_client.h"
 #include "broker/ha/ha_service.h"
@@ -33,6 +35,8 @@
 #include "broker/timer/timer_service.h"
 #include "broker/transaction/transactional_message_service.h"
 #include "broker/v2/consumer_service.h"
+#include "broker/v2/messaging_service_v2.h"
+#include "broker/v2/telemetry.h"
 #include "common/clock.h"
 #include "common/heap.h"
 #include "common/logging.h"
@@ -83,6 +87,11 @@ std::string BrokerController::broker_addr() const {
   return HostPort{config_.brokerIP1, static_cast<uint16_t>(config_.listenPort)}.ToString();
 }
 
+std::string BrokerController::v2_addr() const {
+  if (config_.grpcServerPort <= 0) return {};
+  return HostPort{config_.brokerIP1, static_cast<uint16_t>(config_.grpcServerPort)}.ToString();
+}
+
 // With listenPort=0 the port is chosen before the store opens, because every stored record
 // carries the broker's address (offset message ids decode to it).
 Status BrokerController::PickListenPort() {
@@ -104,6 +113,18 @@ Status BrokerController::PickListenPort() {
   // Held (bound, not listening) until the gRPC server binds it, so that nothing started
   // meanwhile with port 0 (haListenPort=0) is handed the same port.
   reserved_listen_fd_ = fd;
+  return Status::OK();
+}
+
+// grpcServerPort=-1 binds any free port; the real one is then advertised (registration, ready
+// file) like a configured one.
+Status BrokerController::StartV2Server() {
+  auto started = rpc::StartServer(config_.bindAddress, std::max(0, config_.grpcServerPort),
+                                  {messaging_v2_.get()}, "grpcServerPort", ServerLimitsOf(config_));
+  if (!started.ok()) return started.status();
+  v2_server_ = std::move(started->server);
+  config_.grpcServerPort = started->port;
+  messaging_v2_->set_v2_addr(v2_addr());
   return Status::OK();
 }
 
@@ -210,6 +231,7 @@ Status BrokerController::Start() {
       std::make_unique<MessagingService>(send_.get(), pull_.get(), client_.get(),
                                          config_.sendRequestMemoryQuota, send_back_.get(), recall_.get());
   check_streams_ = std::make_unique<TransactionCheckStreams>();
+  check_senders_ = std::make_unique<v2::CheckSenderChain>(check_streams_.get(), nullptr);
   if (!IsSlave(config_)) {
     txn::TransactionOptions txn_options;
     txn_options.transaction_timeout_ms = config_.transactionTimeOut;
@@ -218,7 +240,7 @@ Status BrokerController::Start() {
     txn_options.broker_name = config_.brokerName;
     txn_options.progress_path = config_dir + "/transactionProgress";
     transactions_ = std::make_unique<txn::TransactionalMessageService>(
-        txn_options, store_.get(), topics_.get(), check_streams_.get(),
+        txn_options, store_.get(), topics_.get(), check_senders_.get(),
         [this] { ha_service_->NotifyAppended(); }, clock);
     if (Status s = transactions_->Start(); !s.ok()) {
       transactions_.reset();
@@ -258,10 +280,37 @@ Status BrokerController::Start() {
   });
   admin_ = std::make_unique<AdminService>(admin_processor_.get());
 
+  if (config_.grpcServerPort != 0) {
+    v2::MessagingServiceV2::Deps deps;
+    deps.ctx = ctx;
+    deps.send = send_.get();
+    deps.end_transaction = end_transaction_.get();
+    deps.recall = recall_.get();
+    deps.client = client_.get();
+    deps.executor = &executor_;
+    if (auto namesrvs = ParseNamesrvAddr(config_.namesrvAddr); namesrvs.ok()) deps.namesrv_addrs = *namesrvs;
+    messaging_v2_ = std::make_unique<v2::MessagingServiceV2>(std::move(deps));
+    check_senders_->set_second(messaging_v2_->telemetry());
+    messaging_v2_->set_consumer_rpcs(v2_consumer_.get());
+    if (Status s = StartV2Server(); !s.ok()) {
+      check_senders_->set_second(nullptr);
+      if (transactions_) transactions_->Shutdown();
+      timer_->Shutdown();
+      if (ha_service_) ha_service_->Shutdown();
+      store_->Shutdown();
+      executor_.Shutdown();
+      return s;
+    }
+  }
   ReleaseListenPort();
   auto started = rpc::StartServer(config_.bindAddress, config_.listenPort, {messaging_.get(), admin_.get()},
                                   "listenPort", ServerLimitsOf(config_));
   if (!started.ok()) {
+    if (v2_server_) {
+      messaging_v2_->CloseStreams();
+      v2_server_->Shutdown(std::chrono::system_clock::now());
+      v2_server_->Wait();
+    }
     if (transactions_) transactions_->Shutdown();
     timer_->Shutdown();
     if (ha_service_) ha_service_->Shutdown();
@@ -281,6 +330,7 @@ Status BrokerController::Start() {
     identity.set_broker_name(config_.brokerName);
     identity.set_broker_id(config_.brokerId);
     identity.set_broker_addr(broker_addr());
+    identity.set_grpc_v2_addr(v2_addr());
     // Only a master serves replication, so only a master advertises an HA address.
     if (ha_service_) {
       identity.set_ha_server_addr(
@@ -381,8 +431,21 @@ void BrokerController::Shutdown() {
   // Replication stops before the server drains: parked SYNC_MASTER sends complete now.
   if (ha_service_) ha_service_->Shutdown();
   waits_->Shutdown();
-  server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(3));
+  // Both servers drain together, within one deadline: a client that keeps an idle connection
+  // holds a drain until the deadline, and two drains in a row would double the stop time.
+  const auto drain_deadline = std::chrono::system_clock::now() + std::chrono::seconds(3);
+  std::thread v2_drain;
+  if (v2_server_) {
+    // Open Telemetry streams would hold the drain until its deadline.
+    messaging_v2_->CloseStreams();
+    v2_drain = std::thread([this, drain_deadline] {
+      v2_server_->Shutdown(drain_deadline);
+      v2_server_->Wait();
+    });
+  }
+  server_->Shutdown(drain_deadline);
   server_->Wait();
+  if (v2_drain.joinable()) v2_drain.join();
   executor_.Shutdown();
   schedule_->Shutdown();  // before the store: its thread reads and writes it
   pop_->Shutdown();       // before the store: waits for its journal puts, then snapshots
