@@ -11,6 +11,7 @@
 #include <mutex>
 #include <vector>
 
+#include "broker/v2/call_context.h"
 #include "broker/v2/deliver_convert.h"
 #include "broker/v2/v2_status.h"
 #include "common/clock.h"
@@ -64,7 +65,8 @@ pb::Code ToV2Code(const Status& s) {
 // One ReceiveMessage stream: validates, pops, then writes the frames in order.
 class ConsumerService::ReceiveReactor final : public grpc::ServerWriteReactor<pb::ReceiveMessageResponse> {
  public:
-  ReceiveReactor() : cancelled_(std::make_shared<std::atomic<bool>>(false)) {}
+  explicit ReceiveReactor(std::string name_space)
+      : name_space_(std::move(name_space)), cancelled_(std::make_shared<std::atomic<bool>>(false)) {}
 
   // Shared with the pop, so a parked pop of a cancelled call takes no message.
   const std::shared_ptr<std::atomic<bool>>& cancelled() const { return cancelled_; }
@@ -83,7 +85,7 @@ class ConsumerService::ReceiveReactor final : public grpc::ServerWriteReactor<pb
       SetOk(frames_.emplace_back().mutable_status());
       // One message per frame keeps every frame under grpc-js's 4 MiB receive limit for any
       // message the broker accepts below it.
-      for (const auto& m : messages) ToV2Message(m, frames_.emplace_back().mutable_message());
+      for (const auto& m : messages) ToV2Message(m, name_space_, frames_.emplace_back().mutable_message());
       *frames_.emplace_back().mutable_delivery_timestamp() = TimeUtil::MillisecondsToTimestamp(WallMillis());
     }
     WriteNext();
@@ -108,6 +110,7 @@ class ConsumerService::ReceiveReactor final : public grpc::ServerWriteReactor<pb
     StartWrite(&frames_.front());
   }
 
+  const std::string name_space_;
   std::deque<pb::ReceiveMessageResponse> frames_;  // front = being written
   const std::shared_ptr<std::atomic<bool>> cancelled_;
 };
@@ -132,20 +135,19 @@ int64_t ConsumerService::PollMillis(grpc::CallbackServerContext* ctx,
 
 grpc::ServerWriteReactor<pb::ReceiveMessageResponse>* ConsumerService::ReceiveMessage(
     grpc::CallbackServerContext* ctx, const pb::ReceiveMessageRequest* request, const CallContext& call) {
-  auto* reactor = new ReceiveReactor();
-  const std::string& group = request->group().name();
-  const std::string& topic = request->message_queue().topic().name();
-  if (group.empty()) {
+  const pb::Resource& topic_resource = request->message_queue().topic();
+  auto* reactor = new ReceiveReactor(NamespaceOf(call, topic_resource));
+  if (request->group().name().empty()) {
     reactor->Fail(pb::Code::ILLEGAL_CONSUMER_GROUP, "group.name: is empty");
     return reactor;
   }
-  if (topic.empty()) {
+  if (topic_resource.name().empty()) {
     reactor->Fail(pb::Code::ILLEGAL_TOPIC, "message_queue.topic.name: is empty");
     return reactor;
   }
   pop::PopRequest r;
-  r.group = group;
-  r.topic = topic;
+  r.group = StoredName(call, request->group());
+  r.topic = StoredName(call, topic_resource);
   r.queue_id = -1;
   r.max_messages = std::clamp(request->batch_size(), 1, pop::kMaxPopMessages);
   r.auto_renew = request->auto_renew();
@@ -181,7 +183,8 @@ grpc::ServerWriteReactor<pb::ReceiveMessageResponse>* ConsumerService::ReceiveMe
 
 grpc::ServerUnaryReactor* ConsumerService::AckMessage(grpc::CallbackServerContext* ctx,
                                                       const pb::AckMessageRequest* request,
-                                                      pb::AckMessageResponse* response, const CallContext&) {
+                                                      pb::AckMessageResponse* response,
+                                                      const CallContext& call) {
   auto* reactor = ctx->DefaultReactor();
   const int n = request->entries_size();
   if (n == 0) {
@@ -213,8 +216,8 @@ grpc::ServerUnaryReactor* ConsumerService::AckMessage(grpc::CallbackServerContex
     reactor->Finish(grpc::Status::OK);
   };
   for (int i = 0; i < n; ++i) {
-    pop_->Ack(request->group().name(), request->topic().name(), request->entries(i).receipt_handle(),
-              [response, pending, finish, i](const Status& s) {
+    pop_->Ack(StoredName(call, request->group()), StoredName(call, request->topic()),
+              request->entries(i).receipt_handle(), [response, pending, finish, i](const Status& s) {
                 bool last = false;
                 {
                   std::lock_guard<std::mutex> lock(pending->mu);
@@ -234,7 +237,7 @@ grpc::ServerUnaryReactor* ConsumerService::AckMessage(grpc::CallbackServerContex
 
 grpc::ServerUnaryReactor* ConsumerService::ChangeInvisibleDuration(
     grpc::CallbackServerContext* ctx, const pb::ChangeInvisibleDurationRequest* request,
-    pb::ChangeInvisibleDurationResponse* response, const CallContext&) {
+    pb::ChangeInvisibleDurationResponse* response, const CallContext& call) {
   auto* reactor = ctx->DefaultReactor();
   const int64_t ms = TimeUtil::DurationToMilliseconds(request->invisible_duration());
   if (ms < 0 || ms > options_.max_invisible_ms) {
@@ -243,7 +246,8 @@ grpc::ServerUnaryReactor* ConsumerService::ChangeInvisibleDuration(
     reactor->Finish(grpc::Status::OK);
     return reactor;
   }
-  pop_->ChangeInvisible(request->group().name(), request->topic().name(), request->receipt_handle(), ms,
+  pop_->ChangeInvisible(StoredName(call, request->group()), StoredName(call, request->topic()),
+                        request->receipt_handle(), ms,
                         [reactor, response](const Status& s, const std::string& handle) {
                           if (s.ok()) {
                             SetOk(response->mutable_status());
@@ -258,10 +262,10 @@ grpc::ServerUnaryReactor* ConsumerService::ChangeInvisibleDuration(
 
 grpc::ServerUnaryReactor* ConsumerService::ForwardMessageToDeadLetterQueue(
     grpc::CallbackServerContext* ctx, const pb::ForwardMessageToDeadLetterQueueRequest* request,
-    pb::ForwardMessageToDeadLetterQueueResponse* response, const CallContext&) {
+    pb::ForwardMessageToDeadLetterQueueResponse* response, const CallContext& call) {
   auto* reactor = ctx->DefaultReactor();
-  pop_->ForwardToDeadLetterQueue(request->group().name(), request->topic().name(), request->receipt_handle(),
-                                 [reactor, response](const Status& s) {
+  pop_->ForwardToDeadLetterQueue(StoredName(call, request->group()), StoredName(call, request->topic()),
+                                 request->receipt_handle(), [reactor, response](const Status& s) {
                                    if (s.ok()) {
                                      SetOk(response->mutable_status());
                                    } else {

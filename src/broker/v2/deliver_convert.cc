@@ -2,11 +2,12 @@
 
 #include <fmt/format.h>
 #include <google/protobuf/util/time_util.h>
-#include <openssl/evp.h>
 
 #include <set>
 
 #include "broker/store/message_format.h"
+#include "broker/v2/call_context.h"
+#include "common/digest.h"
 #include "common/naming.h"
 
 namespace mq::broker::v2 {
@@ -80,19 +81,10 @@ bool IsSystemPropertyKey(std::string_view key) {
   return kSystemKeys.count(key) > 0 || key.substr(0, 2) == "__";
 }
 
-std::string Md5UpperHex(std::string_view data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int size = 0;
-  if (EVP_Digest(data.data(), data.size(), digest, &size, EVP_md5(), nullptr) != 1) return std::string();
-  std::string out;
-  out.reserve(size * 2);
-  for (unsigned int i = 0; i < size; ++i) fmt::format_to(std::back_inserter(out), "{:02X}", digest[i]);
-  return out;
-}
-
-void ToV2Message(const pop::PoppedMessage& popped, pb::Message* out) {
+void ToV2Message(const pop::PoppedMessage& popped, std::string_view name_space, pb::Message* out) {
   const store::StoredMessage& m = popped.message;
-  out->mutable_topic()->set_name(m.topic);
+  out->mutable_topic()->set_name(BareName(name_space, m.topic));
+  if (!name_space.empty()) out->mutable_topic()->set_resource_namespace(std::string(name_space));
   out->set_body(m.body);
   auto* sys = out->mutable_system_properties();
   const std::string tag = m.Property(store::kPropertyTags);
@@ -102,7 +94,7 @@ void ToV2Message(const pop::PoppedMessage& popped, pb::Message* out) {
   if (id.empty()) id = store::CreateOffsetMessageId(m.header.store_host, m.header.physical_offset);
   sys->set_message_id(id);
   sys->mutable_body_digest()->set_type(pb::DigestType::MD5);
-  sys->mutable_body_digest()->set_checksum(Md5UpperHex(m.body));
+  sys->mutable_body_digest()->set_checksum(mq::Md5UpperHex(m.body));
   sys->set_body_encoding(pb::Encoding::IDENTITY);
 
   const std::string group = m.Property(kShardingKey);

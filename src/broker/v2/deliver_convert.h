@@ -14,10 +14,9 @@
 
 namespace mq::broker::v2 {
 
-void ToV2Message(const pop::PoppedMessage& popped, apache::rocketmq::v2::Message* out);
-
-// MD5 of `data` as 32 uppercase hex digits.
-std::string Md5UpperHex(std::string_view data);
+// `name_space`: the caller's namespace; the topic is stored as "<ns>%<name>" and delivered bare.
+void ToV2Message(const pop::PoppedMessage& popped, std::string_view name_space,
+                 apache::rocketmq::v2::Message* out);
 
 // Whether a stored property is a system property (not shown as a user property).
 bool IsSystemPropertyKey(std::string_view key);

@@ -33,7 +33,7 @@ pop::PoppedMessage Popped() {
 
 TEST(DeliverConvertTest, FillsWhatTheSdkReads) {
   pb::Message out;
-  ToV2Message(Popped(), &out);
+  ToV2Message(Popped(), "", &out);
   const auto& sys = out.system_properties();
   EXPECT_EQ(out.topic().name(), "T");
   EXPECT_EQ(out.body(), "hello");
@@ -63,12 +63,20 @@ TEST(DeliverConvertTest, ScheduledAndIdLessMessages) {
   pop::PoppedMessage p = Popped();
   p.message.properties = {{"TIMER_DELIVER_MS", "1700000009000"}};
   pb::Message out;
-  ToV2Message(p, &out);
+  ToV2Message(p, "", &out);
   EXPECT_EQ(out.system_properties().message_type(), pb::MessageType::DELAY);
   EXPECT_EQ(out.system_properties().delivery_timestamp().seconds(), 1700000009);
   EXPECT_EQ(out.system_properties().message_id().size(), 32u);  // the offset message id
   EXPECT_FALSE(out.system_properties().has_tag());
-  EXPECT_EQ(Md5UpperHex(""), "D41D8CD98F00B204E9800998ECF8427E");
+}
+
+TEST(DeliverConvertTest, DeliversTheBareTopicOfANamespace) {
+  pop::PoppedMessage p = Popped();
+  p.message.topic = "ns1%T";
+  pb::Message out;
+  ToV2Message(p, "ns1", &out);
+  EXPECT_EQ(out.topic().name(), "T");
+  EXPECT_EQ(out.topic().resource_namespace(), "ns1");
 }
 
 TEST(DeliverConvertTest, MapsPopErrorsToV2Codes) {
