@@ -12,6 +12,7 @@
 #include "broker/processor/send_processor.h"
 #include "broker/schedule/delay_levels.h"
 #include "broker/store/message_format.h"
+#include "broker/v2/auth_header.h"
 #include "broker/v2/call_context.h"
 #include "broker/v2/route_convert.h"
 #include "broker/v2/settings_reply.h"
@@ -37,8 +38,16 @@ grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* ctx) {
 }
 
 // Reads the call's metadata; false (status filled) when x-mq-client-id is missing.
+// There is no ACL yet: the authorization header is parsed (so a broken one shows in the debug
+// log) but never refuses a call.
 bool ReadCall(const grpc::CallbackServerContext& ctx, CallContext* call, pb::Status* status) {
   *call = ReadCallContext(ctx);
+  if (std::string auth = HeaderValue(ctx, kAuthorizationHeader); !auth.empty()) {
+    if (auto parsed = ParseAuthorization(auth); !parsed.ok()) {
+      MQ_LOG_DEBUG(Logger("broker"), "v2 call from client_id={}: {} (ignored: no ACL)", call->client_id,
+                   parsed.status().message());
+    }
+  }
   if (call->client_id.empty()) {
     SetStatus(status, pb::Code::CLIENT_ID_REQUIRED, "x-mq-client-id: header is required");
     return false;
