@@ -123,6 +123,8 @@ ConfigSchema BindBrokerConfig(BrokerConfig* c) {
            0, 600000, "shortest long polling of a ReceiveMessage (ms)");
   s.AddInt("grpcClientConsumerMaxLongPollingTimeoutMillis", &c->grpcClientConsumerMaxLongPollingTimeoutMillis,
            0, 600000, "longest long polling of a ReceiveMessage (ms)");
+  s.AddInt("grpcClientIdleTimeMills", &c->grpcClientIdleTimeMills, 1000, 24LL * 3600 * 1000,
+           "a v2 client silent this long (ms) gets no more auto-renewals of its messages");
   return s;
 }
 

@@ -125,6 +125,8 @@ struct BrokerConfig {
   // ReceiveMessage long_polling_timeout is clamped into [min, max] (proxy keys).
   int64_t grpcClientConsumerMinLongPollingTimeoutMillis = 5000;
   int64_t grpcClientConsumerMaxLongPollingTimeoutMillis = 20000;
+  // A v2 client silent (no Heartbeat/Settings/receive) this long gets no more auto-renewals.
+  int64_t grpcClientIdleTimeMills = 120000;
   // --- apache.rocketmq.v2 gRPC front (RocketMQ proxy keys)
   // Port of the v2 service the official RocketMQ 5 SDKs speak. 0 = off; -1 = any free port
   // (tests: the ready file's second line says which).

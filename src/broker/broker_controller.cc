@@ -68,6 +68,7 @@ pop::PopOptions PopOptionsOf(const BrokerConfig& c) {
   o.default_invisible_ms = c.defaultInvisibleTimeMills;
   o.renew_ahead_ms = c.renewAheadTimeMillis;
   o.renew_max_ms = c.renewMaxTimeMillis;
+  o.client_idle_ms = c.grpcClientIdleTimeMills;
   o.pop_polling_size = static_cast<size_t>(c.popPollingSize);
   o.max_pop_polling_size = static_cast<size_t>(c.maxPopPollingSize);
   return o;
