@@ -23,6 +23,6 @@ run(async ctx => {
       got.add(rec.id);
     }
     return [ ...sent.keys() ].every(id => got.has(id));
-  }, ctx.int('timeout-ms', 20000), 0);
+  }, ctx.int('timeout-ms', 20000));
   emit('done', { topics: topics.length, received: got.size });
 });

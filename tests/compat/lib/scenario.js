@@ -209,7 +209,7 @@ class Context {
     while (this.clients.length > 0) {
       const { kind, client } = this.clients.pop();
       const t0 = Date.now();
-      await within(`${kind} shutdown`, client.shutdown(), 10000);
+      await within(`${kind} shutdown`, client.shutdown(), this.int('shutdown-timeout-ms', 10000));
       emit('shutdown', { client: kind, ms: Date.now() - t0 });
     }
   }
