@@ -10,6 +10,7 @@ find_package(gRPC 1.51 CONFIG REQUIRED)
 find_package(fmt 9 CONFIG REQUIRED)
 find_package(spdlog 1.10 CONFIG REQUIRED)
 find_package(CLI11 2 CONFIG REQUIRED)
+find_package(OpenSSL 3 REQUIRED)  # MD5 body digests and HMAC-SHA1 of the v2 protocol
 if(MQ_BUILD_TESTS)
   find_package(GTest 1.12 CONFIG REQUIRED)
 endif()

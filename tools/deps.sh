@@ -6,6 +6,7 @@ set -euo pipefail
 MQ_DEBIAN_PACKAGES=(
   cmake ninja-build g++ pkg-config ccache
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  libssl-dev  # MD5 and HMAC-SHA1 of the apache.rocketmq.v2 protocol
   libspdlog-dev libfmt-dev libasio-dev libcli11-dev libgtest-dev libgmock-dev
   libfuse3-dev fuse3
   clang  # libFuzzer targets (tools/fuzz.sh)

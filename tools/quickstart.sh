@@ -3,7 +3,7 @@
 # packages, builds Release into build/, and starts a NameServer on 127.0.0.1:9876 and one
 # master broker (broker-a) on 127.0.0.1:10911 with its store and logs under ./data/.
 # Ctrl-C stops everything cleanly (the broker unregisters and flushes first).
-#   NAMESRV_PORT=9876 BROKER_PORT=10911 ./tools/quickstart.sh
+#   NAMESRV_PORT=9876 BROKER_PORT=10911 GRPC_PORT=8081 ./tools/quickstart.sh
 set -euo pipefail
 source "$(dirname "$0")/deps.sh"
 mq_ensure_deps
@@ -15,6 +15,7 @@ data="$MQ_ROOT/data"
 mkdir -p "$data/namesrv/logs" "$data/broker-a/logs"
 port=${NAMESRV_PORT:-9876}
 broker_port=${BROKER_PORT:-10911}
+grpc_port=${GRPC_PORT:-8081}
 
 pids=()
 stop() {
@@ -51,6 +52,7 @@ wait_ready "$data/namesrv/ready" "${pids[0]}" mqnamesrv
 "$MQ_ROOT/build/bin/mqbroker" -c "$MQ_ROOT/conf/broker.conf" -n "127.0.0.1:$port" \
   --listen-port "$broker_port" --store-dir "$data/broker-a/store" \
   --set brokerIP1=127.0.0.1 --set bindAddress=127.0.0.1 --set "logDir=$data/broker-a/logs" \
+  --set "grpcServerPort=$grpc_port" \
   --ready-file "$data/broker-a/ready" &
 pids+=($!)
 wait_ready "$data/broker-a/ready" "${pids[1]}" mqbroker
@@ -59,6 +61,7 @@ cat <<INFO
 
   NameServer  127.0.0.1:$port        (logs: data/namesrv/logs/namesrv.log)
   Broker      127.0.0.1:$broker_port       broker-a, master  (store: data/broker-a/store, logs: data/broker-a/logs)
+  RocketMQ 5  127.0.0.1:$grpc_port        apache.rocketmq.v2 endpoint of broker-a for the official SDKs (Node.js, Java, Go, ...)
 
   Try next, in another terminal:
     export NAMESRV_ADDR=127.0.0.1:$port

@@ -94,6 +94,10 @@ ConfigSchema BindBrokerConfig(BrokerConfig* c) {
   s.AddInt("timerRollWindowSlot", &c->timerRollWindowSlot, 2, 100000000,
            "timer wheel window in slots; farther messages are re-parked when it ends");
   s.AddBool("recallMessageEnable", &c->recallMessageEnable, "accept RecallMessage for scheduled messages");
+  s.AddInt("grpcServerPort", &c->grpcServerPort, -1, 65535,
+           "port of the apache.rocketmq.v2 service for RocketMQ 5 SDKs (0 = off, -1 = any free port)");
+  s.AddInt("maxDelayTimeMills", &c->maxDelayTimeMills, 1, 10LL * 366 * 86400 * 1000,
+           "farthest delivery time (ms ahead) a v2 DELAY message may ask for");
   s.AddString("logDir", &c->logDir, "directory of broker.log (empty: stderr only)");
   s.AddEnum("logLevel", &c->logLevel, {"trace", "debug", "info", "warn", "error", "critical", "off"},
             "log level");
@@ -101,6 +105,24 @@ ConfigSchema BindBrokerConfig(BrokerConfig* c) {
               "delay of each delay level, e.g. '1s 5s 10s 30s 1m' (units s m h d)");
   s.AddInt("flushDelayOffsetInterval", &c->flushDelayOffsetInterval, 10, 3'600'000,
            "ms between writes of delayOffset.json");
+  s.AddInt("minInvisibleTimeMillsForRecv", &c->minInvisibleTimeMillsForRecv, 0, 43200000,
+           "shortest invisible_duration a ReceiveMessage may ask (ms)");
+  s.AddInt("maxInvisibleTimeMills", &c->maxInvisibleTimeMills, 1, 7LL * 24 * 3600 * 1000,
+           "longest invisible_duration a ReceiveMessage may ask (ms)");
+  s.AddInt("defaultInvisibleTimeMills", &c->defaultInvisibleTimeMills, 100, 43200000,
+           "invisible time of auto-renewed (push consumer) deliveries (ms)");
+  s.AddInt("renewAheadTimeMillis", &c->renewAheadTimeMillis, 10, 43200000,
+           "auto-renewed deliveries are extended this long before they expire (ms)");
+  s.AddInt("renewMaxTimeMillis", &c->renewMaxTimeMillis, 1000, 7LL * 24 * 3600 * 1000,
+           "no auto-renewal after this long since the first delivery (ms)");
+  s.AddInt("reviveInterval", &c->reviveInterval, 10, 60000,
+           "ms between pop maintenance ticks (expiry wake-ups, auto-renewal)");
+  s.AddInt("popPollingSize", &c->popPollingSize, 1, 10000000, "most parked pops per topic");
+  s.AddInt("maxPopPollingSize", &c->maxPopPollingSize, 1, 10000000, "most parked pops in total");
+  s.AddInt("grpcClientConsumerMinLongPollingTimeoutMillis", &c->grpcClientConsumerMinLongPollingTimeoutMillis,
+           0, 600000, "shortest long polling of a ReceiveMessage (ms)");
+  s.AddInt("grpcClientConsumerMaxLongPollingTimeoutMillis", &c->grpcClientConsumerMaxLongPollingTimeoutMillis,
+           0, 600000, "longest long polling of a ReceiveMessage (ms)");
   return s;
 }
 

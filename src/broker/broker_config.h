@@ -113,6 +113,24 @@ struct BrokerConfig {
   int32_t timerRollWindowSlot = 172800;  // slots in the wheel window (2 days at 1 s); farther: rolled
   // RocketMQ's default; a recall needs the handle only the producer received.
   bool recallMessageEnable = false;
+  // --- pop consumption (RocketMQ 5 proxy / broker names and defaults; src/broker/pop/)
+  int64_t minInvisibleTimeMillsForRecv = 10000;  // ReceiveMessage invisible_duration lower bound
+  int64_t maxInvisibleTimeMills = 43200000;      // upper bound (12 h)
+  int64_t defaultInvisibleTimeMills = 60000;     // auto-renewed deliveries (push consumers)
+  int64_t renewAheadTimeMillis = 10000;          // renew this long before the deadline
+  int64_t renewMaxTimeMillis = 10800000;         // stop renewing 3 h after the first delivery
+  int64_t reviveInterval = 1000;                 // ms between pop maintenance ticks
+  int32_t popPollingSize = 1024;                 // parked pops per topic
+  int32_t maxPopPollingSize = 100000;            // parked pops in total
+  // ReceiveMessage long_polling_timeout is clamped into [min, max] (proxy keys).
+  int64_t grpcClientConsumerMinLongPollingTimeoutMillis = 5000;
+  int64_t grpcClientConsumerMaxLongPollingTimeoutMillis = 20000;
+  // --- apache.rocketmq.v2 gRPC front (RocketMQ proxy keys)
+  // Port of the v2 service the official RocketMQ 5 SDKs speak. 0 = off; -1 = any free port
+  // (tests: the ready file's second line says which).
+  int32_t grpcServerPort = 0;
+  // Farthest delivery_timestamp a v2 DELAY message may ask for (proxy maxDelayTimeMills, 24 h).
+  int64_t maxDelayTimeMills = 24LL * 3600 * 1000;
   // --- logging
   std::string logDir;
   std::string logLevel = "info";

@@ -6,6 +6,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <thread>
+
 #include "broker/filter/sql_filter_cache.h"
 #include "broker/ha/ha_client.h"
 #include "broker/ha/ha_service.h"
@@ -16,6 +18,7 @@
 #include "broker/meta/subscription_group_manager.h"
 #include "broker/meta/topic_config_manager.h"
 #include "broker/out/namesrv_registrar.h"
+#include "broker/pop/pop_service.h"
 #include "broker/processor/admin_processor.h"
 #include "broker/processor/admin_service.h"
 #include "broker/processor/client_processor.h"
@@ -31,6 +34,9 @@
 #include "broker/timer/timer_message.h"
 #include "broker/timer/timer_service.h"
 #include "broker/transaction/transactional_message_service.h"
+#include "broker/v2/consumer_service.h"
+#include "broker/v2/messaging_service_v2.h"
+#include "broker/v2/telemetry.h"
 #include "common/clock.h"
 #include "common/heap.h"
 #include "common/logging.h"
@@ -52,6 +58,21 @@ void AddTimerRuntimeInfo(const timer::TimerService& timer, std::map<std::string,
   (*table)["timerSlots"] = std::to_string(s.slots);
 }
 
+pop::PopOptions PopOptionsOf(const BrokerConfig& c) {
+  pop::PopOptions o;
+  o.broker_name = c.brokerName;
+  o.journal_topic = "rmq_sys_REVIVE_LOG_" + c.brokerClusterName;
+  o.state_path = c.storePathRootDir + "/config/popState.json";
+  o.revive_interval_ms = c.reviveInterval;
+  o.snapshot_interval_ms = c.flushConsumerOffsetInterval;
+  o.default_invisible_ms = c.defaultInvisibleTimeMills;
+  o.renew_ahead_ms = c.renewAheadTimeMillis;
+  o.renew_max_ms = c.renewMaxTimeMillis;
+  o.pop_polling_size = static_cast<size_t>(c.popPollingSize);
+  o.max_pop_polling_size = static_cast<size_t>(c.maxPopPollingSize);
+  return o;
+}
+
 }  // namespace
 
 BrokerController::BrokerController(BrokerConfig config)
@@ -64,6 +85,11 @@ BrokerController::~BrokerController() {
 
 std::string BrokerController::broker_addr() const {
   return HostPort{config_.brokerIP1, static_cast<uint16_t>(config_.listenPort)}.ToString();
+}
+
+std::string BrokerController::v2_addr() const {
+  if (config_.grpcServerPort <= 0) return {};
+  return HostPort{config_.brokerIP1, static_cast<uint16_t>(config_.grpcServerPort)}.ToString();
 }
 
 // With listenPort=0 the port is chosen before the store opens, because every stored record
@@ -87,6 +113,18 @@ Status BrokerController::PickListenPort() {
   // Held (bound, not listening) until the gRPC server binds it, so that nothing started
   // meanwhile with port 0 (haListenPort=0) is handed the same port.
   reserved_listen_fd_ = fd;
+  return Status::OK();
+}
+
+// grpcServerPort=-1 binds any free port; the real one is then advertised (registration, ready
+// file) like a configured one.
+Status BrokerController::StartV2Server() {
+  auto started = rpc::StartServer(config_.bindAddress, std::max(0, config_.grpcServerPort),
+                                  {messaging_v2_.get()}, "grpcServerPort", ServerLimitsOf(config_));
+  if (!started.ok()) return started.status();
+  v2_server_ = std::move(started->server);
+  config_.grpcServerPort = started->port;
+  messaging_v2_->set_v2_addr(v2_addr());
   return Status::OK();
 }
 
@@ -132,6 +170,7 @@ Status BrokerController::Start() {
   store_ = std::make_unique<store::MessageStore>(ToStoreOptions(config_), clock);
   store_->AddArrivalListener([this](const std::string& topic, int32_t queue_id, int64_t) {
     waits_->Notify(QueueWaitKey(topic, queue_id));
+    waits_->Notify(pop::PopWaitKey(topic));
   });
   schedule_ = std::make_unique<schedule::ScheduleMessageService>(
       schedule::ScheduleMessageService::Options{delay_levels, config_.flushDelayOffsetInterval}, store_.get(),
@@ -192,6 +231,7 @@ Status BrokerController::Start() {
       std::make_unique<MessagingService>(send_.get(), pull_.get(), client_.get(),
                                          config_.sendRequestMemoryQuota, send_back_.get(), recall_.get());
   check_streams_ = std::make_unique<TransactionCheckStreams>();
+  check_senders_ = std::make_unique<v2::CheckSenderChain>(check_streams_.get(), nullptr);
   if (!IsSlave(config_)) {
     txn::TransactionOptions txn_options;
     txn_options.transaction_timeout_ms = config_.transactionTimeOut;
@@ -200,7 +240,7 @@ Status BrokerController::Start() {
     txn_options.broker_name = config_.brokerName;
     txn_options.progress_path = config_dir + "/transactionProgress";
     transactions_ = std::make_unique<txn::TransactionalMessageService>(
-        txn_options, store_.get(), topics_.get(), check_streams_.get(),
+        txn_options, store_.get(), topics_.get(), check_senders_.get(),
         [this] { ha_service_->NotifyAppended(); }, clock);
     if (Status s = transactions_->Start(); !s.ok()) {
       transactions_.reset();
@@ -212,7 +252,26 @@ Status BrokerController::Start() {
     }
   }
   end_transaction_ = std::make_unique<EndTransactionProcessor>(ctx, transactions_.get());
+  pop_ = std::make_unique<pop::PopService>(PopOptionsOf(config_), ctx, send_back_.get(), &executor_, clock,
+                                           [this] {
+                                             if (ha_service_) ha_service_->NotifyAppended();
+                                           });
+  if (Status s = pop_->Start(); !s.ok()) {
+    pop_.reset();
+    if (transactions_) transactions_->Shutdown();
+    timer_->Shutdown();
+    if (ha_service_) ha_service_->Shutdown();
+    store_->Shutdown();
+    executor_.Shutdown();
+    return s;
+  }
   messaging_->SetTransactions(end_transaction_.get(), check_streams_.get());
+  v2::ConsumerServiceOptions v2_consumer_options;
+  v2_consumer_options.min_invisible_ms = config_.minInvisibleTimeMillsForRecv;
+  v2_consumer_options.max_invisible_ms = config_.maxInvisibleTimeMills;
+  v2_consumer_options.min_long_polling_ms = config_.grpcClientConsumerMinLongPollingTimeoutMillis;
+  v2_consumer_options.max_long_polling_ms = config_.grpcClientConsumerMaxLongPollingTimeoutMillis;
+  v2_consumer_ = std::make_unique<v2::ConsumerService>(v2_consumer_options, pop_.get());
   admin_processor_ = std::make_unique<AdminProcessor>(ctx, start_ms_);
   admin_processor_->set_runtime_info_hook([this](std::map<std::string, std::string>* table) {
     if (ha_service_) ha_service_->AddRuntimeInfo(table);
@@ -221,10 +280,37 @@ Status BrokerController::Start() {
   });
   admin_ = std::make_unique<AdminService>(admin_processor_.get());
 
+  if (config_.grpcServerPort != 0) {
+    v2::MessagingServiceV2::Deps deps;
+    deps.ctx = ctx;
+    deps.send = send_.get();
+    deps.end_transaction = end_transaction_.get();
+    deps.recall = recall_.get();
+    deps.client = client_.get();
+    deps.executor = &executor_;
+    if (auto namesrvs = ParseNamesrvAddr(config_.namesrvAddr); namesrvs.ok()) deps.namesrv_addrs = *namesrvs;
+    messaging_v2_ = std::make_unique<v2::MessagingServiceV2>(std::move(deps));
+    check_senders_->set_second(messaging_v2_->telemetry());
+    messaging_v2_->set_consumer_rpcs(v2_consumer_.get());
+    if (Status s = StartV2Server(); !s.ok()) {
+      check_senders_->set_second(nullptr);
+      if (transactions_) transactions_->Shutdown();
+      timer_->Shutdown();
+      if (ha_service_) ha_service_->Shutdown();
+      store_->Shutdown();
+      executor_.Shutdown();
+      return s;
+    }
+  }
   ReleaseListenPort();
   auto started = rpc::StartServer(config_.bindAddress, config_.listenPort, {messaging_.get(), admin_.get()},
                                   "listenPort", ServerLimitsOf(config_));
   if (!started.ok()) {
+    if (v2_server_) {
+      messaging_v2_->CloseStreams();
+      v2_server_->Shutdown(std::chrono::system_clock::now());
+      v2_server_->Wait();
+    }
     if (transactions_) transactions_->Shutdown();
     timer_->Shutdown();
     if (ha_service_) ha_service_->Shutdown();
@@ -244,6 +330,7 @@ Status BrokerController::Start() {
     identity.set_broker_name(config_.brokerName);
     identity.set_broker_id(config_.brokerId);
     identity.set_broker_addr(broker_addr());
+    identity.set_grpc_v2_addr(v2_addr());
     // Only a master serves replication, so only a master advertises an HA address.
     if (ha_service_) {
       identity.set_ha_server_addr(
@@ -344,10 +431,24 @@ void BrokerController::Shutdown() {
   // Replication stops before the server drains: parked SYNC_MASTER sends complete now.
   if (ha_service_) ha_service_->Shutdown();
   waits_->Shutdown();
-  server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(3));
+  // Both servers drain together, within one deadline: a client that keeps an idle connection
+  // holds a drain until the deadline, and two drains in a row would double the stop time.
+  const auto drain_deadline = std::chrono::system_clock::now() + std::chrono::seconds(3);
+  std::thread v2_drain;
+  if (v2_server_) {
+    // Open Telemetry streams would hold the drain until its deadline.
+    messaging_v2_->CloseStreams();
+    v2_drain = std::thread([this, drain_deadline] {
+      v2_server_->Shutdown(drain_deadline);
+      v2_server_->Wait();
+    });
+  }
+  server_->Shutdown(drain_deadline);
   server_->Wait();
+  if (v2_drain.joinable()) v2_drain.join();
   executor_.Shutdown();
   schedule_->Shutdown();  // before the store: its thread reads and writes it
+  pop_->Shutdown();       // before the store: waits for its journal puts, then snapshots
   if (Status s = offsets_->Persist(); !s.ok()) MQ_LOG_ERROR(log, "persist offsets: {}", s.ToString());
   // Topics and groups auto-created within the last autoCreatePersistDelayMills.
   if (Status s = topics_->Flush(); !s.ok()) MQ_LOG_ERROR(log, "persist topics: {}", s.ToString());

@@ -61,6 +61,16 @@ class TransactionCheckStreams;
 namespace txn {
 class TransactionalMessageService;
 }
+namespace pop {
+class PopService;
+}
+namespace v2 {
+class ConsumerService;
+}
+namespace v2 {
+class MessagingServiceV2;
+class CheckSenderChain;
+}  // namespace v2
 
 class BrokerController {
  public:
@@ -75,10 +85,14 @@ class BrokerController {
 
   // brokerIP1:listenPort (the real port when listenPort was 0). Valid after Start().
   std::string broker_addr() const;
+  // brokerIP1:grpcServerPort of the apache.rocketmq.v2 service (the real port when it was -1);
+  // "" when grpcServerPort is 0. Valid after Start().
+  std::string v2_addr() const;
   const BrokerConfig& config() const { return config_; }
 
  private:
   Status PickListenPort();
+  Status StartV2Server();
   void ReleaseListenPort();
   void StartTimers();
   std::unique_ptr<timer::TimerService> MakeTimerService();
@@ -115,6 +129,12 @@ class BrokerController {
   std::unique_ptr<TransactionCheckStreams> check_streams_;
   std::unique_ptr<txn::TransactionalMessageService> transactions_;  // masters only
   std::unique_ptr<EndTransactionProcessor> end_transaction_;
+  std::unique_ptr<pop::PopService> pop_;  // pop consumption (masters serve it)
+  std::unique_ptr<v2::ConsumerService> v2_consumer_;  // v2 consumer RPCs over pop_
+  // Orphaned-transaction checks go to v1 check streams, then to v2 producers' Telemetry.
+  std::unique_ptr<v2::CheckSenderChain> check_senders_;
+  std::unique_ptr<v2::MessagingServiceV2> messaging_v2_;  // grpcServerPort != 0
+  std::unique_ptr<grpc::Server> v2_server_;
   bool started_ = false;
   int reserved_listen_fd_ = -1;  // the picked listenPort, bound until the server takes it
 };

@@ -86,7 +86,12 @@ int main(int argc, char** argv) {
   }
   mq::AnnounceReadyAndWait(fmt::format("The broker[{}, {}] boot success. namesrv={}", config.brokerName,
                                        controller.broker_addr(), config.namesrvAddr),
-                           ready_file, controller.broker_addr(), "broker");
+                           ready_file,
+                           // Second line for scripts and tests: where the RocketMQ 5 SDKs connect.
+                           controller.v2_addr().empty()
+                               ? controller.broker_addr()
+                               : controller.broker_addr() + "\nv2=" + controller.v2_addr(),
+                           "broker");
   controller.Shutdown();
   mq::ShutdownLogging();
   return 0;

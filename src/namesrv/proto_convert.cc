@@ -3,7 +3,8 @@
 namespace mq::namesrv {
 
 BrokerIdentity FromProto(const mq::v1::BrokerIdentity& p) {
-  return {p.cluster_name(), p.broker_name(), p.broker_id(), p.broker_addr(), p.ha_server_addr()};
+  return {p.cluster_name(), p.broker_name(),    p.broker_id(),
+          p.broker_addr(),  p.ha_server_addr(), p.grpc_v2_addr()};
 }
 
 DataVersion FromProto(const mq::v1::DataVersion& p) {
@@ -11,7 +12,14 @@ DataVersion FromProto(const mq::v1::DataVersion& p) {
 }
 
 TopicConfigEntry FromProto(const mq::v1::TopicConfig& p) {
-  return {p.topic_name(), p.read_queue_nums(), p.write_queue_nums(), p.perm(), p.topic_sys_flag(), p.order()};
+  auto type = p.attributes().find("message.type");
+  return {p.topic_name(),
+          p.read_queue_nums(),
+          p.write_queue_nums(),
+          p.perm(),
+          p.topic_sys_flag(),
+          p.order(),
+          type == p.attributes().end() ? std::string() : type->second};
 }
 
 void ToProto(const BrokerIdentity& b, mq::v1::BrokerIdentity* p) {
@@ -20,6 +28,7 @@ void ToProto(const BrokerIdentity& b, mq::v1::BrokerIdentity* p) {
   p->set_broker_id(b.broker_id);
   p->set_broker_addr(b.broker_addr);
   p->set_ha_server_addr(b.ha_server_addr);
+  p->set_grpc_v2_addr(b.grpc_v2_addr);
 }
 
 void ToProto(const DataVersion& v, mq::v1::DataVersion* p) {
@@ -32,6 +41,7 @@ void ToProto(const BrokerData& data, mq::v1::BrokerData* p) {
   p->set_cluster(data.cluster);
   p->set_broker_name(data.broker_name);
   for (const auto& [id, addr] : data.broker_addrs) (*p->mutable_broker_addrs())[id] = addr;
+  for (const auto& [id, addr] : data.v2_addrs) (*p->mutable_v2_addrs())[id] = addr;
 }
 
 void ToProto(const TopicRoute& route, mq::v1::TopicRouteData* p) {
@@ -42,6 +52,7 @@ void ToProto(const TopicRoute& route, mq::v1::TopicRouteData* p) {
     out->set_write_queue_nums(q.write_queue_nums);
     out->set_perm(q.perm);
     out->set_topic_sys_flag(q.topic_sys_flag);
+    out->set_message_type(q.message_type);
   }
   for (const auto& b : route.broker_datas) ToProto(b, p->add_broker_datas());
   p->set_order_topic(route.order_topic);

@@ -30,7 +30,8 @@ Status ValidateIdentity(const BrokerIdentity& broker) {
         fmt::format("broker.broker_id: {} is negative (0 is the master, > 0 a slave)", broker.broker_id));
   }
   MQ_RETURN_IF_ERROR(ValidateAddr("broker.broker_addr", broker.broker_addr, false));
-  return ValidateAddr("broker.ha_server_addr", broker.ha_server_addr, true);
+  MQ_RETURN_IF_ERROR(ValidateAddr("broker.ha_server_addr", broker.ha_server_addr, true));
+  return ValidateAddr("broker.grpc_v2_addr", broker.grpc_v2_addr, true);
 }
 
 Status ValidateTopicConfig(const TopicConfigEntry& topic, size_t index) {
@@ -96,6 +97,11 @@ Result<MasterInfo> RouteTable::RegisterBroker(const BrokerRegistration& registra
     broker_live_table_.erase(old_addr->second);
   }
   data.broker_addrs[b.broker_id] = b.broker_addr;
+  if (b.grpc_v2_addr.empty()) {
+    data.v2_addrs.erase(b.broker_id);
+  } else {
+    data.v2_addrs[b.broker_id] = b.grpc_v2_addr;
+  }
 
   const bool first_time = broker_live_table_.count(b.broker_addr) == 0;
   ApplyTopicsLocked(registration);
@@ -116,7 +122,8 @@ void RouteTable::ApplyTopicsLocked(const BrokerRegistration& registration) {
   const std::string& broker_name = registration.broker.broker_name;
   const bool is_master = registration.broker.broker_id == kMasterId;
   auto to_queue = [&](const TopicConfigEntry& t) {
-    return QueueData{broker_name, t.read_queue_nums, t.write_queue_nums, t.perm, t.topic_sys_flag, t.order};
+    return QueueData{broker_name,      t.read_queue_nums, t.write_queue_nums, t.perm,
+                     t.topic_sys_flag, t.order,           t.message_type};
   };
   if (!is_master) {
     for (const auto& t : registration.topics)
@@ -147,7 +154,8 @@ Result<HeartbeatResult> RouteTable::Heartbeat(const BrokerIdentity& broker, cons
   if (it == broker_live_table_.end() || it->second.broker.broker_name != broker.broker_name ||
       it->second.broker.broker_id != broker.broker_id ||
       it->second.broker.cluster_name != broker.cluster_name ||
-      it->second.broker.ha_server_addr != broker.ha_server_addr || !(it->second.data_version == version)) {
+      it->second.broker.ha_server_addr != broker.ha_server_addr ||
+      it->second.broker.grpc_v2_addr != broker.grpc_v2_addr || !(it->second.data_version == version)) {
     result.need_full_registration = true;
   } else {
     it->second.last_update_ms = clock_->NowMillis();
@@ -181,8 +189,10 @@ void RouteTable::RemoveAddressLocked(const std::string& addr) {
   auto data = broker_addr_table_.find(broker_name);
   if (data == broker_addr_table_.end()) return;
   auto addr_it = data->second.broker_addrs.find(broker_id);
-  if (addr_it != data->second.broker_addrs.end() && addr_it->second == addr)
+  if (addr_it != data->second.broker_addrs.end() && addr_it->second == addr) {
     data->second.broker_addrs.erase(addr_it);
+    data->second.v2_addrs.erase(broker_id);
+  }
   if (!data->second.broker_addrs.empty()) return;
 
   // Last address of the set gone: the set, its cluster membership and its queues go too.

@@ -27,6 +27,7 @@ struct BrokerIdentity {
   int64_t broker_id = 0;
   std::string broker_addr;
   std::string ha_server_addr;
+  std::string grpc_v2_addr;  // empty: the broker serves no apache.rocketmq.v2 port
 };
 
 struct TopicConfigEntry {
@@ -36,6 +37,7 @@ struct TopicConfigEntry {
   int32_t perm = kPermRead | kPermWrite;
   int32_t topic_sys_flag = 0;
   bool order = false;
+  std::string message_type;  // attribute message.type ("" = absent)
 };
 
 struct BrokerRegistration {
@@ -61,12 +63,14 @@ struct QueueData {
   int32_t perm = 0;
   int32_t topic_sys_flag = 0;
   bool order = false;
+  std::string message_type;  // attribute message.type ("" = absent)
 };
 
 struct BrokerData {
   std::string cluster;
   std::string broker_name;
   std::map<int64_t, std::string> broker_addrs;  // broker id -> address
+  std::map<int64_t, std::string> v2_addrs;      // broker id -> apache.rocketmq.v2 address
 };
 
 struct TopicRoute {

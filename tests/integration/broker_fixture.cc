@@ -40,14 +40,20 @@ bool BrokerProcess::Start() {
     args.push_back(s);
   }
   address_.clear();
+  v2_address_.clear();
   if (!process_.Start(BinaryPath("mqbroker"), args, options_.store_dir + "/broker.out")) return false;
   // A broker that refuses to start (bad config, damaged store) exits: stop waiting then.
   std::optional<std::string> addr;
+  std::string v2_line;
   WaitUntil(
       [&] {
+        // Written atomically (rename): both lines are there once the first is.
         std::ifstream in(ready);
         std::string content;
-        if (in && std::getline(in, content) && !content.empty()) addr = content;
+        if (in && std::getline(in, content) && !content.empty()) {
+          addr = content;
+          if (std::getline(in, v2_line) && v2_line.rfind("v2=", 0) == 0) v2_address_ = v2_line.substr(3);
+        }
         return addr.has_value() || !process_.running();
       },
       std::chrono::seconds(20));

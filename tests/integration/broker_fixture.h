@@ -26,6 +26,9 @@ class BrokerProcess {
   bool Start();  // (re)starts with the same store dir; false if it did not become ready
   bool started() const { return !address_.empty(); }
   const std::string& address() const { return address_; }
+  // brokerIP1:port of the apache.rocketmq.v2 service ("" unless started with grpcServerPort
+  // set; grpcServerPort=-1 picks a free port).
+  const std::string& v2_address() const { return v2_address_; }
   mq::v1::Messaging::Stub* messaging() { return messaging_.get(); }
   mq::v1::BrokerAdmin::Stub* admin() { return admin_.get(); }
   ChildProcess& process() { return process_; }
@@ -36,6 +39,7 @@ class BrokerProcess {
   BrokerOptions options_;
   ChildProcess process_;
   std::string address_;
+  std::string v2_address_;
   int starts_ = 0;
   std::unique_ptr<mq::v1::Messaging::Stub> messaging_;
   std::unique_ptr<mq::v1::BrokerAdmin::Stub> admin_;

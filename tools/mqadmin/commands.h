@@ -29,6 +29,7 @@ struct CommandArgs {
   int32_t write_queues = 8;  // -w
   int32_t perm = 6;          // -p
   std::string order;         // -o "true"/"false" (updateTopic)
+  std::string attributes;    // -a "+message.type=FIFO,-key" (updateTopic)
 
   std::string key;           // -k
   std::string value;         // -v

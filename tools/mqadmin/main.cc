@@ -50,6 +50,9 @@ std::vector<Verb> Verbs() {
          c->add_option("-w,--writeQueueNums", a->write_queues, "write queue number (default 8)");
          c->add_option("-p,--perm", a->perm, "topic permission: 2 W, 4 R, 6 RW (default 6)");
          c->add_option("-o,--order", a->order, "order topic: true|false (default false)");
+         c->add_option("-a,--attributes", a->attributes,
+                       "RocketMQ 5 attributes: +key=value adds, -key removes, comma separated "
+                       "(e.g. +message.type=FIFO)");
        }},
       {"deleteTopic", "Delete topic from broker and NameServer.", false, RunDeleteTopic,
        [](CLI::App* c, CommandArgs* a) {

@@ -5,6 +5,7 @@
 
 #include "message_util.h"
 #include "output.h"
+#include "topic_attributes.h"
 
 namespace mq::admin {
 namespace {
@@ -59,6 +60,31 @@ TEST(OffsetMsgIdTest, RejectsMalformedIds) {
   EXPECT_TRUE(DecodeOffsetMsgId("ZZ0000010000D80B00000000000000B5").status().IsInvalidArgument());
   // A unique key (ip + pid + random ...) usually has no valid port in bytes 4..7.
   EXPECT_TRUE(DecodeOffsetMsgId("C00002023B70493803A589279A710000").status().IsInvalidArgument());
+}
+
+}  // namespace
+}  // namespace mq::admin
+
+namespace mq::admin {
+namespace {
+
+TEST(TopicAttributes, ParsesAddsAndRemovals) {
+  auto changes = ParseAttributeChanges("+message.type=FIFO,-old.key");
+  ASSERT_TRUE(changes.ok()) << changes.status().ToString();
+  ASSERT_EQ(changes->size(), 2u);
+  EXPECT_EQ(changes->at("message.type"), "FIFO");
+  EXPECT_FALSE(changes->at("old.key").has_value());
+  std::map<std::string, std::string> attributes = {{"old.key", "1"}, {"kept", "2"}};
+  ApplyAttributeChanges(*changes, &attributes);
+  EXPECT_EQ(attributes, (std::map<std::string, std::string>{{"kept", "2"}, {"message.type", "FIFO"}}));
+}
+
+TEST(TopicAttributes, RefusesMalformedEntriesNamingThem) {
+  for (const char* bad : {"message.type=FIFO", "+message.type", "+=x", "-k=v", "+message.type=fifo", ","}) {
+    auto changes = ParseAttributeChanges(bad);
+    ASSERT_FALSE(changes.ok()) << bad;
+    EXPECT_EQ(changes.status().message().rfind("attributes: ", 0), 0u) << changes.status().message();
+  }
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include "commands.h"
 #include "common/naming.h"
 #include "output.h"
+#include "topic_attributes.h"
 
 namespace mq::admin {
 namespace {
@@ -58,6 +59,10 @@ Status RunUpdateTopic(const CommandArgs& a) {
   } else {
     MQ_ASSIGN_OR_RETURN(client, AdminClient::Create(a.namesrv));
   }
+  AttributeChanges changes;
+  if (!a.attributes.empty()) {
+    MQ_ASSIGN_OR_RETURN(changes, ParseAttributeChanges(a.attributes));
+  }
   MQ_ASSIGN_OR_RETURN(auto targets, client->ResolveMasters(a.broker_addr, a.cluster));
   mq::v1::CreateTopicRequest req;
   auto* cfg = req.mutable_config();
@@ -67,6 +72,17 @@ Status RunUpdateTopic(const CommandArgs& a) {
   cfg->set_perm(a.perm);
   cfg->set_order(order);
   for (const auto& t : targets) {
+    // An update keeps the attributes the topic has on this broker, changed by -a.
+    mq::v1::GetTopicConfigRequest greq;
+    greq.set_topic(a.topic);
+    mq::v1::GetTopicConfigResponse current;
+    std::map<std::string, std::string> attributes;
+    if (client->CallAdmin(t.addr, &BA::GetTopicConfig, greq, &current).ok() && current.configs_size() == 1) {
+      attributes.insert(current.configs(0).attributes().begin(), current.configs(0).attributes().end());
+    }
+    ApplyAttributeChanges(changes, &attributes);
+    cfg->mutable_attributes()->clear();
+    cfg->mutable_attributes()->insert(attributes.begin(), attributes.end());
     mq::v1::CreateTopicResponse resp;
     MQ_RETURN_IF_ERROR(client->CallAdmin(t.addr, &BA::CreateTopic, req, &resp));
     std::cout << fmt::format("create topic to {} success.\n", t.addr);

@@ -35,6 +35,8 @@ const std::set<std::string, std::less<>> kSystemProperties = {"KEYS",
 
 }  // namespace
 
+bool IsSystemPropertyKey(std::string_view key) { return kSystemProperties.count(key) > 0; }
+
 store::HostAddress ParseHostAddress(std::string_view host_port) {
   auto hp = ParseHostPort("host", host_port);
   store::HostAddress out;

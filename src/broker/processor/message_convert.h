@@ -13,6 +13,10 @@
 
 namespace mq::broker {
 
+// Whether RocketMQ reserves `key` for itself (KEYS, TAGS, UNIQ_KEY, __SHARDINGKEY, ...): such a
+// key is never a user property.
+bool IsSystemPropertyKey(std::string_view key);
+
 // "host:port" -> packed IPv4 host; anything else -> 0.0.0.0:0.
 store::HostAddress ParseHostAddress(std::string_view host_port);
 std::string FormatHostAddress(const store::HostAddress& host);

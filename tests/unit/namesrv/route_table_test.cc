@@ -9,9 +9,9 @@ BrokerRegistration Reg(const std::string& cluster, const std::string& name, int6
                        const std::string& addr, std::vector<std::string> topics, int64_t version = 1,
                        int32_t queues = 4) {
   BrokerRegistration r;
-  r.broker = {cluster, name, id, addr, id == 0 ? addr.substr(0, addr.find(':')) + ":10912" : ""};
+  r.broker = {cluster, name, id, addr, id == 0 ? addr.substr(0, addr.find(':')) + ":10912" : "", ""};
   r.data_version = {1000, version, "s"};
-  for (auto& t : topics) r.topics.push_back({t, queues, queues, kPermRead | kPermWrite, 0, false});
+  for (auto& t : topics) r.topics.push_back({t, queues, queues, kPermRead | kPermWrite, 0, false, ""});
   return r;
 }
 
@@ -200,6 +200,50 @@ TEST_F(RouteTableTest, HundredThousandTopics) {
   ASSERT_TRUE(table_.RegisterBroker(Reg("c1", "broker-a", 0, "10.0.0.1:10911", topics)).ok());
   EXPECT_EQ(table_.TopicCount(), 100'000u);
   EXPECT_TRUE(table_.PickRoute("topic_99999").ok());
+}
+
+}  // namespace
+}  // namespace mq::namesrv
+
+namespace mq::namesrv {
+namespace {
+
+// Each broker's apache.rocketmq.v2 address travels with its registration and comes back per
+// broker id in routes; it leaves with the broker.
+TEST_F(RouteTableTest, KeepsEachBrokersV2AddressAndTopicMessageType) {
+  BrokerRegistration a = Reg("c1", "broker-a", 0, "10.0.0.1:10911", {"T1"});
+  a.broker.grpc_v2_addr = "10.0.0.1:8081";
+  a.topics[0].message_type = "FIFO";
+  BrokerRegistration b = Reg("c1", "broker-b", 0, "10.0.0.2:10911", {"T1"});
+  ASSERT_TRUE(table_.RegisterBroker(a).ok());
+  ASSERT_TRUE(table_.RegisterBroker(b).ok());
+  auto route = table_.PickRoute("T1");
+  ASSERT_TRUE(route.ok());
+  ASSERT_EQ(route->broker_datas.size(), 2u);
+  for (const auto& data : route->broker_datas) {
+    if (data.broker_name == "broker-a") {
+      EXPECT_EQ(data.v2_addrs.at(0), "10.0.0.1:8081");
+    } else {
+      EXPECT_TRUE(data.v2_addrs.empty());
+    }
+  }
+  for (const auto& q : route->queue_datas)
+    EXPECT_EQ(q.message_type, q.broker_name == "broker-a" ? "FIFO" : "");
+
+  // A changed v2 address forces a full registration; an empty one removes it.
+  BrokerIdentity moved = a.broker;
+  moved.grpc_v2_addr = "10.0.0.1:9091";
+  auto hb = table_.Heartbeat(moved, a.data_version);
+  ASSERT_TRUE(hb.ok());
+  EXPECT_TRUE(hb->need_full_registration);
+  a.broker.grpc_v2_addr.clear();
+  ASSERT_TRUE(table_.RegisterBroker(a).ok());
+  for (const auto& data : table_.PickRoute("T1")->broker_datas) EXPECT_TRUE(data.v2_addrs.empty());
+
+  a.broker.grpc_v2_addr = "not-an-address";
+  auto bad = table_.RegisterBroker(a);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message().rfind("broker.grpc_v2_addr", 0), 0u) << bad.status().message();
 }
 
 }  // namespace
