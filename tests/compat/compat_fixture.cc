@@ -1,24 +1,8 @@
 #include "compat_fixture.h"
 
-#include <fstream>
-
 #include "grpc_test_util.h"
 
 namespace mq::testing {
-namespace {
-
-// The broker writes `v2=<host:port>` as the second line of its ready file (grpcServerPort=-1).
-// Read here because BrokerProcess has no accessor for it yet.
-std::string V2AddressFromReadyFile(const std::string& path) {
-  std::ifstream in(path);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("v2=", 0) == 0) return line.substr(3);
-  }
-  return "";
-}
-
-}  // namespace
 
 void CompatTest::SetUp() {
   if (auto reason = NodeSdkMissingReason()) GTEST_SKIP() << *reason;
@@ -51,7 +35,7 @@ void CompatTest::StartCluster() {
   for (auto& s : ExtraBrokerSettings()) options.sets.push_back(std::move(s));
   broker_ = std::make_unique<BrokerProcess>(std::move(options));
   ASSERT_TRUE(broker_->Start()) << broker_->process().ReadLog();
-  endpoints_ = V2AddressFromReadyFile(dir_.Sub("broker") + "/ready.1");
+  endpoints_ = broker_->v2_address();
   ASSERT_FALSE(endpoints_.empty()) << "the broker did not report a v2 address (grpcServerPort=-1)";
 }
 
