@@ -1,6 +1,7 @@
 #include "compat_fixture.h"
 
 #include "grpc_test_util.h"
+#include "testutil/wait.h"
 
 namespace mq::testing {
 
@@ -70,6 +71,12 @@ void CompatTest::CreateGroup(const std::string& group, bool orderly) {
   c->set_retry_max_times(16);
   mq::v1::CreateSubscriptionGroupResponse resp;
   ASSERT_GRPC_OK(Call(broker_->admin(), &mq::v1::BrokerAdmin::Stub::CreateSubscriptionGroup, req, &resp));
+}
+
+void CompatTest::CreateTopicAndWaitForRoute(const std::string& topic, int queues) {
+  CreateTopic(*broker_, topic, queues);
+  EXPECT_TRUE(WaitUntil([&] { return QueryRoute(namesrv_->stub(), topic).ok(); }, std::chrono::seconds(10)))
+      << "topic " << topic << " never appeared in the NameServer's routes";
 }
 
 std::set<std::string> AsSet(const std::vector<std::string>& v) { return {v.begin(), v.end()}; }

@@ -41,6 +41,10 @@ class CompatTest : public ::testing::Test {
   // Waits for a launched scenario (its timeout + a grace period) and asserts exit code 0.
   void ExpectExitOk(NodeScenario& scenario, std::chrono::milliseconds timeout = std::chrono::seconds(15));
 
+  // Creates `topic` on the broker and waits until the NameServer's route has it: a v1 client
+  // sending right after the cluster starts would otherwise race the broker's first registration.
+  void CreateTopicAndWaitForRoute(const std::string& topic, int queues = 4);
+
   // Creates a subscription group through the v1 admin API (FIFO groups need consumeMessageOrderly).
   void CreateGroup(const std::string& group, bool orderly);
 

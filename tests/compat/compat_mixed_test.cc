@@ -63,11 +63,13 @@ TEST_F(CompatMixedTest, NodeProducerToCppPushConsumer) {
 }
 
 TEST_F(CompatMixedTest, CppProducerToNodeSimpleConsumer) {
+  CreateTopicAndWaitForRoute("CompatMixedC2N");
   mq::client::ProducerOptions options;
   options.client = ClientOpts();
   options.group = "CppToNode";
   mq::client::Producer producer(options);
-  ASSERT_TRUE(producer.Start().ok());
+  auto started = producer.Start();
+  ASSERT_TRUE(started.ok()) << started.ToString();
   std::map<std::string, std::string> sent;  // body -> msg id
   for (int i = 0; i < 5; ++i) {
     auto msg = mq::client::MakeMessage("CompatMixedC2N", "from-cpp-" + std::to_string(i), "TagC");
