@@ -5,6 +5,7 @@
 #   ./tools/test.sh --asan          the full suite under AddressSanitizer + UBSan (build-asan/)
 #   ./tools/test.sh -L unit         extra arguments go to ctest (here: unit tests only)
 #   ./tools/test.sh -L soak         the soak run (minutes; label soak), left out otherwise
+# Before ctest it installs the pinned Node.js SDK for the compat tests (tests/compat, npm ci).
 # The default run also fuzzes every libFuzzer target for a few seconds (tools/fuzz.sh; about a
 # minute in all, skipped with the reason when clang/libFuzzer is missing, or MQ_SKIP_FUZZ=1).
 set -euo pipefail
@@ -21,6 +22,7 @@ if [[ "${1:-}" == "--asan" ]]; then
   export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 fi
 
+mq_compat_npm_ci
 echo "==> building in $build_dir"
 mq_build "$build_dir" "$cmake_args"
 echo "==> running tests"
