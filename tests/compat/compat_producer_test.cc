@@ -77,10 +77,6 @@ TEST_F(CompatProducerTest, DelayedMessagesAreNotDeliveredEarly) {
 }
 
 TEST_F(CompatProducerTest, DelayedMessageCarriesItsDeliveryTimestamp) {
-  GTEST_SKIP()
-      << "known defect, reported: a delivered v2 DELAY message has no "
-         "system_properties.delivery_timestamp and message_type NORMAL (the v2 delivery "
-         "conversion reads TIMER_DELIVER_MS/__STARTDELIVERTIME; the timer keeps the time in TIMER_OUT_MS)";
   auto producer = RunOk(
       "producer.js", {"--topic", "CompatDelayTs", "--mode", "delay", "--count", "1", "--delay-ms", "1000"});
   auto consumer =

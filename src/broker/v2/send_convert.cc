@@ -15,6 +15,9 @@ namespace {
 constexpr char kShardingKey[] = "__SHARDINGKEY";
 constexpr char kTimerDeliverMs[] = "TIMER_DELIVER_MS";
 constexpr char kTranMsg[] = "TRAN_MSG";
+constexpr char kTimerOutMs[] = "TIMER_OUT_MS";
+constexpr char kStartDeliverTime[] = "__STARTDELIVERTIME";
+constexpr char kDelayLevel[] = "DELAY";
 
 bool IsBlank(std::string_view s) { return s.find_first_not_of(" \t\r\n") == std::string_view::npos; }
 
@@ -248,31 +251,41 @@ void ToV2Message(const mq::v1::MessageExt& stored, std::string_view ns, pb::Mess
   auto* sp = out->mutable_system_properties();
   if (!m.tags().empty()) sp->set_tag(m.tags());
   for (const auto& k : m.keys()) sp->add_keys(k);
-  sp->set_message_id(stored.msg_id());
+  // A message stored without UNIQ_KEY (a v1 producer that set none) is named by its offset id.
+  sp->set_message_id(stored.msg_id().empty() ? stored.offset_msg_id() : stored.msg_id());
   sp->mutable_body_digest()->set_type(pb::DigestType::MD5);
   sp->mutable_body_digest()->set_checksum(Md5UpperHex(m.body()));
   sp->set_body_encoding(pb::Encoding::IDENTITY);
   const auto& props = stored.system_properties();
   auto group = props.find(kShardingKey);
-  auto deliver = props.find(kTimerDeliverMs);
   auto tran = props.find(kTranMsg);
+  // The delivery time as the sender asked (TIMER_DELIVER_MS / __STARTDELIVERTIME) or as the
+  // timer stamped it when it parked the message (TIMER_OUT_MS; the re-put keeps only that).
+  int64_t deliver_ms = 0;
+  for (const char* key : {kTimerDeliverMs, kTimerOutMs, kStartDeliverTime}) {
+    auto it = props.find(key);
+    if (it == props.end() || deliver_ms > 0) continue;
+    char* end = nullptr;
+    const long long ms = std::strtoll(it->second.c_str(), &end, 10);
+    if (end != it->second.c_str() && *end == '\0' && ms > 0) deliver_ms = ms;
+  }
+  const bool delay_level = props.count(kDelayLevel) > 0;
   if (tran != props.end() && tran->second == "true") {
     sp->set_message_type(pb::MessageType::TRANSACTION);
   } else if (group != props.end()) {
     sp->set_message_type(pb::MessageType::FIFO);
-  } else if (deliver != props.end()) {
+  } else if (deliver_ms > 0 || delay_level) {
     sp->set_message_type(pb::MessageType::DELAY);
   } else {
     sp->set_message_type(pb::MessageType::NORMAL);
   }
   if (group != props.end()) sp->set_message_group(group->second);
-  if (deliver != props.end()) {
-    char* end = nullptr;
-    const long long ms = std::strtoll(deliver->second.c_str(), &end, 10);
-    if (end != deliver->second.c_str()) SetMillis(ms, sp->mutable_delivery_timestamp());
-  }
+  if (deliver_ms > 0) SetMillis(deliver_ms, sp->mutable_delivery_timestamp());
   SetMillis(m.born_timestamp(), sp->mutable_born_timestamp());
-  sp->set_born_host(m.born_host());
+  // The SDKs show the born host as an address without a port (the proxy's getBornHostString).
+  const std::string& born = m.born_host();
+  const size_t colon = born.rfind(':');
+  sp->set_born_host(colon == std::string::npos ? born : born.substr(0, colon));
   SetMillis(stored.store_timestamp(), sp->mutable_store_timestamp());
   sp->set_store_host(stored.store_host());
   sp->set_queue_id(stored.queue_id());

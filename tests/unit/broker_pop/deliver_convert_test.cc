@@ -70,6 +70,18 @@ TEST(DeliverConvertTest, ScheduledAndIdLessMessages) {
   EXPECT_FALSE(out.system_properties().has_tag());
 }
 
+// The timer re-puts a due message with the time in TIMER_OUT_MS only (TIMER_DELIVER_MS is the
+// sender's request and is gone by then): the SDK must still see a DELAY message and its time.
+TEST(DeliverConvertTest, MessageDeliveredByTheTimerKeepsItsDeliveryTimestamp) {
+  pop::PoppedMessage p = Popped();
+  p.message.properties = {{"UNIQ_KEY", "ID1"}, {"TIMER_OUT_MS", "1700000009000"}, {"TIMER_ENQUEUE_MS", "1"}};
+  pb::Message out;
+  ToV2Message(p, "", &out);
+  EXPECT_EQ(out.system_properties().message_type(), pb::MessageType::DELAY);
+  EXPECT_EQ(out.system_properties().delivery_timestamp().seconds(), 1700000009);
+  EXPECT_TRUE(out.user_properties().empty());
+}
+
 TEST(DeliverConvertTest, DeliversTheBareTopicOfANamespace) {
   pop::PoppedMessage p = Popped();
   p.message.topic = "ns1%T";
