@@ -133,7 +133,7 @@ pb::Status ToV1Send(const pb::Message& message, std::string_view field, const st
   }
   size_t property_bytes = 0;
   for (const auto& [k, v] : message.user_properties()) {
-    if (k.empty() || IsSystemPropertyKey(k) || HasControlChar(k)) {
+    if (k.empty() || IsReservedPropertyKey(k) || HasControlChar(k)) {
       return Fail(
           pb::Code::ILLEGAL_MESSAGE_PROPERTY_KEY,
           fmt::format("{}.user_properties: key '{}' is empty, reserved by RocketMQ or has control characters",
@@ -246,7 +246,9 @@ void ToV2Message(const mq::v1::MessageExt& stored, std::string_view ns, pb::Mess
   const mq::v1::Message& m = stored.message();
   out->mutable_topic()->set_resource_namespace(std::string(ns));
   out->mutable_topic()->set_name(BareName(ns, m.topic()));
-  for (const auto& [k, v] : m.user_properties()) (*out->mutable_user_properties())[k] = v;
+  for (const auto& [k, v] : m.user_properties()) {
+    if (!IsReservedPropertyKey(k)) (*out->mutable_user_properties())[k] = v;
+  }
   out->set_body(m.body());
   auto* sp = out->mutable_system_properties();
   if (!m.tags().empty()) sp->set_tag(m.tags());
@@ -256,30 +258,36 @@ void ToV2Message(const mq::v1::MessageExt& stored, std::string_view ns, pb::Mess
   sp->mutable_body_digest()->set_type(pb::DigestType::MD5);
   sp->mutable_body_digest()->set_checksum(Md5UpperHex(m.body()));
   sp->set_body_encoding(pb::Encoding::IDENTITY);
-  const auto& props = stored.system_properties();
-  auto group = props.find(kShardingKey);
-  auto tran = props.find(kTranMsg);
+  // v1 keeps some reserved keys (the timer's, for one) among the user properties: look in both.
+  auto prop = [&](const char* key) -> const std::string* {
+    if (auto it = stored.system_properties().find(key); it != stored.system_properties().end())
+      return &it->second;
+    if (auto it = m.user_properties().find(key); it != m.user_properties().end()) return &it->second;
+    return nullptr;
+  };
+  const std::string* group = prop(kShardingKey);
+  const std::string* tran = prop(kTranMsg);
   // The delivery time as the sender asked (TIMER_DELIVER_MS / __STARTDELIVERTIME) or as the
   // timer stamped it when it parked the message (TIMER_OUT_MS; the re-put keeps only that).
   int64_t deliver_ms = 0;
   for (const char* key : {kTimerDeliverMs, kTimerOutMs, kStartDeliverTime}) {
-    auto it = props.find(key);
-    if (it == props.end() || deliver_ms > 0) continue;
+    const std::string* value = prop(key);
+    if (value == nullptr || deliver_ms > 0) continue;
     char* end = nullptr;
-    const long long ms = std::strtoll(it->second.c_str(), &end, 10);
-    if (end != it->second.c_str() && *end == '\0' && ms > 0) deliver_ms = ms;
+    const long long ms = std::strtoll(value->c_str(), &end, 10);
+    if (end != value->c_str() && *end == '\0' && ms > 0) deliver_ms = ms;
   }
-  const bool delay_level = props.count(kDelayLevel) > 0;
-  if (tran != props.end() && tran->second == "true") {
+  const bool delay_level = prop(kDelayLevel) != nullptr;
+  if (tran != nullptr && *tran == "true") {
     sp->set_message_type(pb::MessageType::TRANSACTION);
-  } else if (group != props.end()) {
+  } else if (group != nullptr) {
     sp->set_message_type(pb::MessageType::FIFO);
   } else if (deliver_ms > 0 || delay_level) {
     sp->set_message_type(pb::MessageType::DELAY);
   } else {
     sp->set_message_type(pb::MessageType::NORMAL);
   }
-  if (group != props.end()) sp->set_message_group(group->second);
+  if (group != nullptr) sp->set_message_group(*group);
   if (deliver_ms > 0) SetMillis(deliver_ms, sp->mutable_delivery_timestamp());
   SetMillis(m.born_timestamp(), sp->mutable_born_timestamp());
   // The SDKs show the born host as an address without a port (the proxy's getBornHostString).
