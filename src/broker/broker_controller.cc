@@ -183,6 +183,24 @@ Status BrokerController::Start() {
     if (topic == timer::kTimerTopic) timer_->Wake();
   });
   MQ_RETURN_IF_ERROR(store_->Start());
+  // A later step failed: stops what Start() started so far, in reverse order (each Shutdown is a
+  // no-op for a part that never started), and returns `s`.
+  auto unwind = [this](Status s) {
+    if (v2_server_) {
+      messaging_v2_->CloseStreams();
+      v2_server_->Shutdown(std::chrono::system_clock::now());
+      v2_server_->Wait();
+      v2_server_.reset();
+    }
+    if (check_senders_) check_senders_->set_second(nullptr);
+    if (pop_) pop_->Shutdown();
+    if (transactions_) transactions_->Shutdown();
+    timer_->Shutdown();
+    if (ha_service_) ha_service_->Shutdown();
+    store_->Shutdown();
+    executor_.Shutdown();
+    return s;
+  };
   const ha::MetadataManagers metadata{topics_.get(), groups_.get(), offsets_.get(), delay_offsets_.get()};
   if (!IsSlave(config_)) {
     // haListenPort=0 picks a free port; the real one is advertised in the registration.
@@ -191,18 +209,11 @@ Status BrokerController::Start() {
         metadata);
     if (Status s = ha_service_->Start(); !s.ok()) {
       ha_service_.reset();
-      store_->Shutdown();
-      executor_.Shutdown();
-      return s;
+      return unwind(s);
     }
     config_.haListenPort = ha_service_->port();
   }
-  if (Status s = timer_->Start(); !s.ok()) {
-    if (ha_service_) ha_service_->Shutdown();
-    store_->Shutdown();
-    executor_.Shutdown();
-    return s;
-  }
+  if (Status s = timer_->Start(); !s.ok()) return unwind(s);
   clients_->SetGroupChangedListener(
       [this](const std::string& group, int64_t) { waits_->Notify(GroupWaitKey(group)); });
 
@@ -245,11 +256,7 @@ Status BrokerController::Start() {
         [this] { ha_service_->NotifyAppended(); }, clock);
     if (Status s = transactions_->Start(); !s.ok()) {
       transactions_.reset();
-      timer_->Shutdown();
-      ha_service_->Shutdown();
-      store_->Shutdown();
-      executor_.Shutdown();
-      return s;
+      return unwind(s);
     }
   }
   end_transaction_ = std::make_unique<EndTransactionProcessor>(ctx, transactions_.get());
@@ -259,12 +266,7 @@ Status BrokerController::Start() {
                                            });
   if (Status s = pop_->Start(); !s.ok()) {
     pop_.reset();
-    if (transactions_) transactions_->Shutdown();
-    timer_->Shutdown();
-    if (ha_service_) ha_service_->Shutdown();
-    store_->Shutdown();
-    executor_.Shutdown();
-    return s;
+    return unwind(s);
   }
   messaging_->SetTransactions(end_transaction_.get(), check_streams_.get());
   v2::ConsumerServiceOptions v2_consumer_options;
@@ -293,32 +295,12 @@ Status BrokerController::Start() {
     messaging_v2_ = std::make_unique<v2::MessagingServiceV2>(std::move(deps));
     check_senders_->set_second(messaging_v2_->telemetry());
     messaging_v2_->set_consumer_rpcs(v2_consumer_.get());
-    if (Status s = StartV2Server(); !s.ok()) {
-      check_senders_->set_second(nullptr);
-      if (transactions_) transactions_->Shutdown();
-      timer_->Shutdown();
-      if (ha_service_) ha_service_->Shutdown();
-      store_->Shutdown();
-      executor_.Shutdown();
-      return s;
-    }
+    if (Status s = StartV2Server(); !s.ok()) return unwind(s);
   }
   ReleaseListenPort();
   auto started = rpc::StartServer(config_.bindAddress, config_.listenPort, {messaging_.get(), admin_.get()},
                                   "listenPort", ServerLimitsOf(config_));
-  if (!started.ok()) {
-    if (v2_server_) {
-      messaging_v2_->CloseStreams();
-      v2_server_->Shutdown(std::chrono::system_clock::now());
-      v2_server_->Wait();
-    }
-    if (transactions_) transactions_->Shutdown();
-    timer_->Shutdown();
-    if (ha_service_) ha_service_->Shutdown();
-    store_->Shutdown();
-    executor_.Shutdown();
-    return started.status();
-  }
+  if (!started.ok()) return unwind(started.status());
   server_ = std::move(started->server);
   started_ = true;
   StartTimers();
