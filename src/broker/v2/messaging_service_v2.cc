@@ -76,13 +76,19 @@ class StatusOnlyTelemetry final : public grpc::ServerBidiReactor<pb::TelemetryCo
   pb::TelemetryCommand out_;
 };
 
-pb::Status TopicRequired(const pb::Resource& topic, std::string_view field, const std::string& stored) {
-  if (topic.name().empty())
-    return MakeStatus(pb::Code::ILLEGAL_TOPIC, fmt::format("{}.name: required", field));
-  if (Status s = ValidateName("topic", stored); !s.ok()) {
-    return MakeStatus(pb::Code::ILLEGAL_TOPIC, fmt::format("{}.name: {}", field, s.message()));
+// The request's topic as stored (namespaced) in `*stored`; false, with the ILLEGAL_TOPIC status
+// naming "topic.name", when it is missing or not a valid name.
+bool ReadTopic(const CallContext& call, const pb::Resource& topic, std::string* stored, pb::Status* status) {
+  *stored = StoredName(call, topic);
+  if (topic.name().empty()) {
+    SetStatus(status, pb::Code::ILLEGAL_TOPIC, "topic.name: required");
+    return false;
   }
-  return MakeStatus(pb::Code::OK, "OK");
+  if (Status s = ValidateName("topic", *stored); !s.ok()) {
+    SetStatus(status, pb::Code::ILLEGAL_TOPIC, fmt::format("topic.name: {}", s.message()));
+    return false;
+  }
+  return true;
 }
 
 pb::Status RouteFailure(const Status& s, const std::string& topic) {
@@ -216,11 +222,8 @@ grpc::ServerUnaryReactor* MessagingServiceV2::QueryRoute(grpc::CallbackServerCon
                                                          pb::QueryRouteResponse* response) {
   CallContext call;
   if (!ReadCall(*ctx, &call, response->mutable_status())) return Done(ctx);
-  const std::string stored = StoredName(call, request->topic());
-  if (pb::Status s = TopicRequired(request->topic(), "topic", stored); !IsOk(s)) {
-    *response->mutable_status() = std::move(s);
-    return Done(ctx);
-  }
+  std::string stored;
+  if (!ReadTopic(call, request->topic(), &stored, response->mutable_status())) return Done(ctx);
   auto* reactor = ctx->DefaultReactor();
   pb::Resource bare;
   bare.set_resource_namespace(NamespaceOf(call, request->topic()));
@@ -248,11 +251,8 @@ grpc::ServerUnaryReactor* MessagingServiceV2::QueryAssignment(grpc::CallbackServ
                                                               pb::QueryAssignmentResponse* response) {
   CallContext call;
   if (!ReadCall(*ctx, &call, response->mutable_status())) return Done(ctx);
-  const std::string stored = StoredName(call, request->topic());
-  if (pb::Status s = TopicRequired(request->topic(), "topic", stored); !IsOk(s)) {
-    *response->mutable_status() = std::move(s);
-    return Done(ctx);
-  }
+  std::string stored;
+  if (!ReadTopic(call, request->topic(), &stored, response->mutable_status())) return Done(ctx);
   if (request->group().name().empty()) {
     SetStatus(response->mutable_status(), pb::Code::ILLEGAL_CONSUMER_GROUP, "group.name: required");
     return Done(ctx);
@@ -400,11 +400,8 @@ grpc::ServerUnaryReactor* MessagingServiceV2::EndTransaction(grpc::CallbackServe
     SetStatus(response->mutable_status(), pb::Code::ILLEGAL_MESSAGE_ID, "message_id: required");
     return Done(ctx);
   }
-  const std::string stored = StoredName(call, request->topic());
-  if (pb::Status s = TopicRequired(request->topic(), "topic", stored); !IsOk(s)) {
-    *response->mutable_status() = std::move(s);
-    return Done(ctx);
-  }
+  std::string stored;
+  if (!ReadTopic(call, request->topic(), &stored, response->mutable_status())) return Done(ctx);
   mq::v1::EndTransactionRequest v1;
   switch (request->resolution()) {
     case pb::TransactionResolution::COMMIT:
@@ -438,11 +435,8 @@ grpc::ServerUnaryReactor* MessagingServiceV2::RecallMessage(grpc::CallbackServer
                                                             pb::RecallMessageResponse* response) {
   CallContext call;
   if (!ReadCall(*ctx, &call, response->mutable_status())) return Done(ctx);
-  const std::string stored = StoredName(call, request->topic());
-  if (pb::Status s = TopicRequired(request->topic(), "topic", stored); !IsOk(s)) {
-    *response->mutable_status() = std::move(s);
-    return Done(ctx);
-  }
+  std::string stored;
+  if (!ReadTopic(call, request->topic(), &stored, response->mutable_status())) return Done(ctx);
   if (request->recall_handle().empty()) {
     SetStatus(response->mutable_status(), pb::Code::BAD_REQUEST, "recall_handle: required");
     return Done(ctx);
