@@ -129,7 +129,7 @@ class BrokerController {
   std::unique_ptr<TransactionCheckStreams> check_streams_;
   std::unique_ptr<txn::TransactionalMessageService> transactions_;  // masters only
   std::unique_ptr<EndTransactionProcessor> end_transaction_;
-  std::unique_ptr<pop::PopService> pop_;  // pop consumption (masters serve it)
+  std::unique_ptr<pop::PopService> pop_;              // pop consumption (masters serve it)
   std::unique_ptr<v2::ConsumerService> v2_consumer_;  // v2 consumer RPCs over pop_
   // Orphaned-transaction checks go to v1 check streams, then to v2 producers' Telemetry.
   std::unique_ptr<v2::CheckSenderChain> check_senders_;

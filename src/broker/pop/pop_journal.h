@@ -48,6 +48,15 @@ struct JournalEntry {
   std::string client_id;
 };
 
+inline JournalEntry MakeJournalEntry(JournalType type, const QueueKey& key, int64_t offset, int64_t epoch) {
+  JournalEntry e;
+  e.type = type;
+  e.key = key;
+  e.offset = offset;
+  e.epoch = epoch;
+  return e;
+}
+
 std::string EncodeJournal(const std::vector<JournalEntry>& entries);
 // Corruption for a body that is not a journal record of this version.
 Result<std::vector<JournalEntry>> DecodeJournal(std::string_view body);

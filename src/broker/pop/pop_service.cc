@@ -32,21 +32,6 @@ constexpr int kMaxFilteredWindows = 4;
 constexpr int64_t kDlqRetryMs = 10000;
 // NotifyClientTermination: the client's auto-renewed messages are visible again this soon.
 constexpr int64_t kGoneVisibleMs = 1000;
-constexpr int32_t kReplayBatch = 256;
-
-JournalEntry Entry(JournalType type, const QueueKey& key, int64_t offset, int64_t epoch) {
-  JournalEntry e;
-  e.type = type;
-  e.key = key;
-  e.offset = offset;
-  e.epoch = epoch;
-  return e;
-}
-
-Status StaleHandle() {
-  return Status::NotFound(
-      "receipt_handle: stale: the message was redelivered, its invisible time was changed, or it was acked");
-}
 
 }  // namespace
 
@@ -103,55 +88,6 @@ Status PopService::Start() {
           }
         }));
   }
-  return Status::OK();
-}
-
-Status PopService::Replay(int64_t from) {
-  const std::string& topic = options_.journal_topic;
-  const int64_t min = ctx_.store->MinOffsetInQueue(topic, 0);
-  const int64_t end = ctx_.store->MaxOffsetInQueue(topic, 0);
-  if (from < min) {
-    MQ_LOG_WARN(Logger("broker"), "pop journal: records {}..{} were removed by retention before replay", from,
-                min);
-  }
-  int64_t offset = std::max(from, min);
-  int64_t records = 0;
-  while (offset < end) {
-    auto r = ctx_.store->GetMessages("pop-journal", topic, 0, offset, kReplayBatch, kMaxPopBytes);
-    if (r.status != store::GetMessageStatus::kFound) {
-      if (r.next_begin_offset <= offset) break;
-      offset = r.next_begin_offset;
-      continue;
-    }
-    for (const auto& record : r.messages) {
-      auto view = store::DecodeRecord(record, /*verify_crc=*/false);
-      if (!view.ok()) continue;
-      auto entries = DecodeJournal(view->body);
-      if (!entries.ok()) {
-        MQ_LOG_WARN(Logger("broker"), "pop journal: skipping record at queue offset {}: {}",
-                    view->queue_offset, entries.status().ToString());
-        continue;
-      }
-      std::lock_guard<std::mutex> lock(mu_);
-      for (const auto& e : *entries) {
-        ApplyJournalEntry(e, &table_);
-        epoch_ = std::max({epoch_, e.epoch, e.new_epoch});
-      }
-      ++records;
-    }
-    offset = r.next_begin_offset;
-  }
-  std::vector<std::pair<QueueKey, int64_t>> low_waters;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    journal_next_ = std::max(end, from);
-    std::vector<QueueKey> keys;
-    for (const auto& [key, q] : table_.queues()) keys.push_back(key);
-    low_waters = LowWatersLocked(keys);
-  }
-  Commit(low_waters);
-  MQ_LOG_INFO(Logger("broker"), "pop state loaded in_flight={} journal_records_replayed={} journal_end={}",
-              InFlightCount(), records, end);
   return Status::OK();
 }
 
@@ -327,7 +263,7 @@ void PopService::PopQueueLocked(PopCall& call, int32_t queue_id, int64_t now, Ba
       if (committed) start = std::max(*committed, min);
     }
     table_.ApplyAdvance(key, start);
-    batch->journal.push_back(Entry(JournalType::kAdvance, key, qs.next_offset, 0));
+    batch->journal.push_back(MakeJournalEntry(JournalType::kAdvance, key, qs.next_offset, 0));
     batch->touched.push_back(key);
   }
   const auto max = static_cast<size_t>(call.req.max_messages);
@@ -393,7 +329,7 @@ void PopService::PopQueueLocked(PopCall& call, int32_t queue_id, int64_t now, Ba
   }
   if (next > qs.next_offset) {
     table_.ApplyAdvance(key, next);
-    batch->journal.push_back(Entry(JournalType::kAdvance, key, next, 0));
+    batch->journal.push_back(MakeJournalEntry(JournalType::kAdvance, key, next, 0));
     batch->touched.push_back(key);
   }
 }
@@ -434,7 +370,7 @@ void PopService::DeliverLocked(PopCall& call, const QueueKey& key, int64_t offse
   d.client_id = call.req.auto_renew ? call.req.client_id : std::string();
   if (!table_.ApplyPop(key, offset, d)) return;
   table_.ApplyAdvance(key, offset + 1);
-  JournalEntry e = Entry(JournalType::kPop, key, offset, d.epoch);
+  JournalEntry e = MakeJournalEntry(JournalType::kPop, key, offset, d.epoch);
   e.deadline_ms = d.deadline_ms;
   e.attempt = d.attempt;
   e.commit_log_offset = d.commit_log_offset;
@@ -466,7 +402,7 @@ void PopService::DeliverLocked(PopCall& call, const QueueKey& key, int64_t offse
 
 void PopService::AckAwayLocked(const QueueKey& key, int64_t offset, int64_t epoch, Batch* batch) {
   if (!table_.ApplyAck(key, offset, epoch)) return;
-  batch->journal.push_back(Entry(JournalType::kAck, key, offset, epoch));
+  batch->journal.push_back(MakeJournalEntry(JournalType::kAck, key, offset, epoch));
   batch->touched.push_back(key);
 }
 
@@ -524,130 +460,6 @@ void PopService::Journal(std::vector<JournalEntry> entries, std::function<void(b
   });
 }
 
-void PopService::RunDlqJobs(std::vector<DlqJob> jobs) {
-  for (const auto& job : jobs) {
-    ForwardOne(job, [job](const Status& s) {
-      if (!s.ok()) {
-        MQ_LOG_WARN(Logger("broker"), "pop: forward to %DLQ%{} of {} offset {} failed (retried later): {}",
-                    job.key.group, job.key.topic, job.offset, s.ToString());
-      }
-    });
-  }
-}
-
-void PopService::ForwardOne(const DlqJob& job, StatusCallback done) {
-  mq::v1::ConsumerSendMsgBackRequest request;
-  request.set_group(job.key.group);
-  request.set_origin_topic(job.key.topic);
-  request.set_commit_log_offset(job.commit_log_offset);
-  request.set_delay_level(-1);
-  send_back_->SendBack(request, [this, job, done = std::move(done)](
-                                    const Status& s, const mq::v1::ConsumerSendMsgBackResponse&) {
-    if (!s.ok()) return done(s);
-    std::vector<std::pair<QueueKey, int64_t>> low_waters;
-    bool acked = false;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      acked = table_.ApplyAck(job.key, job.offset, job.epoch);
-      if (acked) ++pending_puts_;
-      low_waters = LowWatersLocked({job.key});
-    }
-    Commit(low_waters);
-    ctx_.waits->Notify(PopWaitKey(job.key.topic));
-    // Acked meanwhile by the consumer: the copy in the DLQ stays (at-least-once).
-    if (!acked) return done(Status::OK());
-    Journal({Entry(JournalType::kAck, job.key, job.offset, job.epoch)}, [done](bool) { done(Status::OK()); });
-  });
-}
-
-Result<ReceiptHandle> PopService::CheckHandle(const std::string& topic, const std::string& handle) const {
-  MQ_ASSIGN_OR_RETURN(auto h, ReceiptHandle::Parse(handle));
-  if (h.broker_name != ctx_.config->brokerName) {
-    return Status::InvalidArgument(
-        fmt::format("receipt_handle: issued by broker {}, not {}", h.broker_name, ctx_.config->brokerName));
-  }
-  if (h.topic != topic) {
-    return Status::InvalidArgument(
-        fmt::format("receipt_handle: names topic '{}', the request names '{}'", h.topic, topic));
-  }
-  return h;
-}
-
-void PopService::Ack(const std::string& group, const std::string& topic, const std::string& handle,
-                     StatusCallback done) {
-  if (!started_)
-    return done(Status::Unavailable("pop: the broker is not serving acks (starting or stopping)"));
-  auto h = CheckHandle(topic, handle);
-  if (!h.ok()) return done(h.status());
-  const QueueKey key{group, topic, h->queue_id};
-  std::vector<std::pair<QueueKey, int64_t>> low_waters;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!table_.ApplyAck(key, h->queue_offset, h->epoch)) return done(StaleHandle());
-    ++pending_puts_;
-    low_waters = LowWatersLocked({key});
-  }
-  Commit(low_waters);
-  ctx_.waits->Notify(PopWaitKey(topic));  // a FIFO queue may be free now
-  // Answered once the ack is stored, like a send: an acked message is never redelivered.
-  Journal({Entry(JournalType::kAck, key, h->queue_offset, h->epoch)}, [done = std::move(done)](bool ok) {
-    done(ok ? Status::OK() : Status::Unavailable("ack: the store refused the ack record; retry"));
-  });
-}
-
-void PopService::ChangeInvisible(const std::string& group, const std::string& topic,
-                                 const std::string& handle, int64_t invisible_ms, HandleCallback done) {
-  if (!started_)
-    return done(Status::Unavailable("pop: the broker is not serving (starting or stopping)"), "");
-  auto h = CheckHandle(topic, handle);
-  if (!h.ok()) return done(h.status(), "");
-  if (invisible_ms < 0) {
-    return done(Status::InvalidArgument(fmt::format("invisible_duration: {} ms is negative", invisible_ms)),
-                "");
-  }
-  const QueueKey key{group, topic, h->queue_id};
-  ReceiptHandle next = *h;
-  JournalEntry entry = Entry(JournalType::kChange, key, h->queue_offset, h->epoch);
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (table_.FindDelivery(key, h->queue_offset, h->epoch) == nullptr) return done(StaleHandle(), "");
-    const int64_t now = clock_->NowMillis();
-    next.epoch = NextEpochLocked(now);
-    next.pop_time_ms = now;
-    next.deadline_ms = now + invisible_ms;
-    table_.ApplyChange(key, h->queue_offset, h->epoch, next.epoch, next.deadline_ms);
-    ++pending_puts_;
-  }
-  entry.new_epoch = next.epoch;
-  entry.deadline_ms = next.deadline_ms;
-  if (invisible_ms < options_.revive_interval_ms) {
-    // A nack with a short backoff: wake the parked pops when it is due, not at the next tick.
-    executor_->ScheduleAfter(std::chrono::milliseconds(invisible_ms + 1),
-                             [waits = ctx_.waits, topic] { waits->Notify(PopWaitKey(topic)); });
-  }
-  Journal({std::move(entry)}, [done = std::move(done), text = next.Encode()](bool ok) {
-    if (!ok)
-      return done(Status::Unavailable("change invisible duration: the store refused the record; retry"), "");
-    done(Status::OK(), text);
-  });
-}
-
-void PopService::ForwardToDeadLetterQueue(const std::string& group, const std::string& topic,
-                                          const std::string& handle, StatusCallback done) {
-  if (!started_) return done(Status::Unavailable("pop: the broker is not serving (starting or stopping)"));
-  auto h = CheckHandle(topic, handle);
-  if (!h.ok()) return done(h.status());
-  const QueueKey key{group, topic, h->queue_id};
-  DlqJob job{key, h->queue_offset, h->epoch, 0};
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    InFlight* e = table_.FindDelivery(key, h->queue_offset, h->epoch);
-    if (e == nullptr) return done(StaleHandle());
-    job.commit_log_offset = e->commit_log_offset;
-  }
-  ForwardOne(job, std::move(done));
-}
-
 void PopService::OnClientAlive(const std::string& client_id, const std::string& /*group*/) {
   std::lock_guard<std::mutex> lock(mu_);
   clients_[client_id] = clock_->NowMillis();
@@ -665,7 +477,7 @@ void PopService::OnClientGone(const std::string& client_id, const std::string& g
       for (auto& [offset, e] : q.entries) {
         if (e.acked || !e.auto_renew || e.client_id != client_id || e.deadline_ms <= visible_at) continue;
         e.deadline_ms = visible_at;
-        JournalEntry r = Entry(JournalType::kRenew, key, offset, e.epoch);
+        JournalEntry r = MakeJournalEntry(JournalType::kRenew, key, offset, e.epoch);
         r.deadline_ms = visible_at;
         renews.push_back(std::move(r));
         topics.insert(key.topic);
@@ -706,7 +518,7 @@ void PopService::RunMaintenanceOnce() {
         if (e.auto_renew && e.deadline_ms > now && e.deadline_ms - now < options_.renew_ahead_ms &&
             now - e.first_pop_ms < options_.renew_max_ms && clients_.count(e.client_id) > 0) {
           e.deadline_ms = now + options_.default_invisible_ms;
-          JournalEntry r = Entry(JournalType::kRenew, key, offset, e.epoch);
+          JournalEntry r = MakeJournalEntry(JournalType::kRenew, key, offset, e.epoch);
           r.deadline_ms = e.deadline_ms;
           renews.push_back(std::move(r));
         }
@@ -726,25 +538,6 @@ void PopService::RunMaintenanceOnce() {
   RunDlqJobs(std::move(dlq));
   if (!renews.empty()) Journal(std::move(renews), [](bool) {});
   for (const auto& topic : wake) ctx_.waits->Notify(PopWaitKey(topic));
-}
-
-Status PopService::Snapshot() {
-  std::lock_guard<std::mutex> snapshot_lock(snapshot_mu_);
-  mq::v1::PopStateSnapshot snapshot;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    // With a journal put outstanding the table holds a change whose record offset is not
-    // known yet; the next tick snapshots.
-    if (pending_puts_ > 0) return Status::OK();
-    // Every change of the table writes a journal record: no new record, nothing to write.
-    if (journal_next_ == snapshot_journal_next_) return Status::OK();
-    table_.ToProto(&snapshot);
-    snapshot.set_journal_offset(journal_next_);
-    snapshot.set_max_epoch(epoch_);
-  }
-  MQ_RETURN_IF_ERROR(SaveJsonFile(options_.state_path, snapshot));
-  snapshot_journal_next_ = snapshot.journal_offset();
-  return Status::OK();
 }
 
 size_t PopService::InFlightCount() const {

@@ -1,0 +1,87 @@
+// PopService's persistence: replay of the journal (rmq_sys_REVIVE_LOG_<cluster>) at start and
+// the config/popState.json snapshot. Locking as in pop_service.h (snapshot_mu_ -> mu_).
+#include <algorithm>
+
+#include "broker/meta/json_file.h"
+#include "broker/pop/pop_service.h"
+#include "broker/store/message_store.h"
+#include "common/logging.h"
+
+namespace mq::broker::pop {
+namespace {
+
+// Journal records read per store call while replaying, and their byte bound.
+constexpr int32_t kReplayBatch = 256;
+constexpr int32_t kReplayMaxBytes = 8 << 20;
+
+}  // namespace
+
+Status PopService::Replay(int64_t from) {
+  const std::string& topic = options_.journal_topic;
+  const int64_t min = ctx_.store->MinOffsetInQueue(topic, 0);
+  const int64_t end = ctx_.store->MaxOffsetInQueue(topic, 0);
+  if (from < min) {
+    MQ_LOG_WARN(Logger("broker"), "pop journal: records {}..{} were removed by retention before replay", from,
+                min);
+  }
+  int64_t offset = std::max(from, min);
+  int64_t records = 0;
+  while (offset < end) {
+    auto r = ctx_.store->GetMessages("pop-journal", topic, 0, offset, kReplayBatch, kReplayMaxBytes);
+    if (r.status != store::GetMessageStatus::kFound) {
+      if (r.next_begin_offset <= offset) break;
+      offset = r.next_begin_offset;
+      continue;
+    }
+    for (const auto& record : r.messages) {
+      auto view = store::DecodeRecord(record, /*verify_crc=*/false);
+      if (!view.ok()) continue;
+      auto entries = DecodeJournal(view->body);
+      if (!entries.ok()) {
+        MQ_LOG_WARN(Logger("broker"), "pop journal: skipping record at queue offset {}: {}",
+                    view->queue_offset, entries.status().ToString());
+        continue;
+      }
+      std::lock_guard<std::mutex> lock(mu_);
+      for (const auto& e : *entries) {
+        ApplyJournalEntry(e, &table_);
+        epoch_ = std::max({epoch_, e.epoch, e.new_epoch});
+      }
+      ++records;
+    }
+    offset = r.next_begin_offset;
+  }
+  std::vector<std::pair<QueueKey, int64_t>> low_waters;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    journal_next_ = std::max(end, from);
+    std::vector<QueueKey> keys;
+    for (const auto& [key, q] : table_.queues()) keys.push_back(key);
+    low_waters = LowWatersLocked(keys);
+  }
+  Commit(low_waters);
+  MQ_LOG_INFO(Logger("broker"), "pop state loaded in_flight={} journal_records_replayed={} journal_end={}",
+              InFlightCount(), records, end);
+  return Status::OK();
+}
+
+Status PopService::Snapshot() {
+  std::lock_guard<std::mutex> snapshot_lock(snapshot_mu_);
+  mq::v1::PopStateSnapshot snapshot;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    // With a journal put outstanding the table holds a change whose record offset is not
+    // known yet; the next tick snapshots.
+    if (pending_puts_ > 0) return Status::OK();
+    // Every change of the table writes a journal record: no new record, nothing to write.
+    if (journal_next_ == snapshot_journal_next_) return Status::OK();
+    table_.ToProto(&snapshot);
+    snapshot.set_journal_offset(journal_next_);
+    snapshot.set_max_epoch(epoch_);
+  }
+  MQ_RETURN_IF_ERROR(SaveJsonFile(options_.state_path, snapshot));
+  snapshot_journal_next_ = snapshot.journal_offset();
+  return Status::OK();
+}
+
+}  // namespace mq::broker::pop
