@@ -89,11 +89,25 @@ void ClientInstance::Shutdown(const std::vector<std::string>& producer_groups,
   callbacks_->Shutdown();
 }
 
+ClientInstance::BrokerStubs& ClientInstance::BrokerStubsLocked(const std::string& addr) {
+  auto& stubs = stubs_[addr];
+  if (!stubs.typed) {
+    auto channel = rpc::CreateChannel(addr);
+    stubs.typed = mq::v1::Messaging::NewStub(channel);
+    stubs.pre_encoded_send = std::make_shared<PreEncodedSendStub>(channel);
+  }
+  return stubs;
+}
+
 std::shared_ptr<mq::v1::Messaging::Stub> ClientInstance::Broker(const std::string& addr) {
   std::lock_guard lock(mu_);
-  auto& stub = stubs_[addr];
-  if (!stub) stub = mq::v1::Messaging::NewStub(rpc::CreateChannel(addr));
-  return stub;
+  return BrokerStubsLocked(addr).typed;
+}
+
+std::shared_ptr<ClientInstance::PreEncodedSendStub> ClientInstance::BrokerPreEncodedSend(
+    const std::string& addr) {
+  std::lock_guard lock(mu_);
+  return BrokerStubsLocked(addr).pre_encoded_send;
 }
 
 void ClientInstance::GetRouteAsync(const std::string& topic, bool force, RouteCallback done) {

@@ -12,6 +12,8 @@
 // ... -> Shutdown (idempotent; waits for in-flight async RPC completions, then stops both
 // executors).
 #pragma once
+#include <grpcpp/generic/generic_stub.h>
+
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -53,6 +55,10 @@ class ClientInstance {
   const std::shared_ptr<InflightCounter>& inflight() const { return inflight_; }
 
   std::shared_ptr<mq::v1::Messaging::Stub> Broker(const std::string& addr);
+  // SendMessage with a request the caller has already serialized (send_wire.h), on the same
+  // channel as Broker(addr).
+  using PreEncodedSendStub = grpc::TemplatedGenericStub<grpc::ByteBuffer, mq::v1::SendMessageResponse>;
+  std::shared_ptr<PreEncodedSendStub> BrokerPreEncodedSend(const std::string& addr);
 
   using RouteCallback = std::function<void(Result<mq::v1::TopicRouteData>)>;
   // Cached route; queried from the NameServers when absent or when force is set. kNotFound when
@@ -98,7 +104,12 @@ class ClientInstance {
   std::map<std::string, std::vector<RouteCallback>> route_waiters_;  // guarded by mu_: queries in flight
   std::set<std::string> heartbeat_inflight_;                         // guarded by mu_
   std::condition_variable heartbeat_cv_;                             // signalled when a heartbeat completes
-  std::map<std::string, std::shared_ptr<mq::v1::Messaging::Stub>> stubs_;      // guarded by mu_
+  struct BrokerStubs {
+    std::shared_ptr<mq::v1::Messaging::Stub> typed;
+    std::shared_ptr<PreEncodedSendStub> pre_encoded_send;
+  };
+  BrokerStubs& BrokerStubsLocked(const std::string& addr);
+  std::map<std::string, BrokerStubs> stubs_;                                   // guarded by mu_
   std::map<std::string, std::shared_ptr<mq::v1::NameServer::Stub>> ns_stubs_;  // guarded by mu_
   std::function<void(mq::v1::HeartbeatRequest*)> heartbeat_;                   // guarded by mu_
 };

@@ -4,8 +4,11 @@
 // per topic while earlier requests are in flight; each message still gets its own result.
 #include "mq/client/producer.h"
 
+#include <grpcpp/support/byte_buffer.h>
+
 #include <chrono>
 #include <future>
+#include <optional>
 #include <thread>
 
 #include "backpressure.h"
@@ -17,6 +20,7 @@
 #include "convert.h"
 #include "route_info.h"
 #include "send_accumulator.h"
+#include "send_wire.h"
 #include "transaction_producer_access.h"
 
 namespace mq::client {
@@ -34,8 +38,14 @@ bool Retryable(const Status& s) {
 }
 
 struct SendContext {
-  mq::v1::SendMessageRequest req;  // messages filled, queue_id set per attempt
-  Message first;                   // for the selector
+  mq::v1::SendMessageRequest req;  // messages filled (or pre_encoded), queue_id set per attempt
+  // Auto-batched sends: the messages already in wire form (SendMessageRequest field 4
+  // elements, send_wire.h), shared by every attempt; `req` then carries only the header
+  // fields, and each attempt sends header + these bytes as the request.
+  std::optional<grpc::Slice> pre_encoded;
+  int pre_encoded_count = 0;
+  grpc::ByteBuffer pre_encoded_request;  // the current attempt's request
+  Message first;                         // for the selector
   const MessageQueueSelector* selector = nullptr;
   MessageQueueSelector selector_copy;
   std::string arg;
@@ -209,7 +219,7 @@ class ProducerImpl {
     } else if (ctx->on_response) {
       mq = selector_.SelectBalanced(list, ctx->last_broker,
                                     options_.latency_fault_tolerance ? &faults_ : nullptr,
-                                    ctx->req.messages_size());
+                                    ctx->pre_encoded ? ctx->pre_encoded_count : ctx->req.messages_size());
     } else {
       mq = selector_.Select(list, ctx->last_broker, options_.latency_fault_tolerance ? &faults_ : nullptr);
     }
@@ -220,33 +230,47 @@ class ProducerImpl {
     int64_t timeout = std::max<int64_t>(1, std::min(remaining, std::max<int64_t>(per_attempt, 1)));
     ctx->req.set_queue_id(mq.queue_id);
     ctx->last_broker = mq.broker_name;
-    auto stub = client_->Broker(addr);
     int64_t start = MonotonicMillis();
     auto* self = this;
     requests_.fetch_add(1, std::memory_order_relaxed);
+    auto on_reply = [self, ctx, mq, start, addr](Result<mq::v1::SendMessageResponse> r) {
+      int64_t latency = MonotonicMillis() - start;
+      if (r.ok()) {
+        self->faults_.Update(mq.broker_name, latency, false);
+        if (ctx->on_response) return ctx->on_response(*r, mq, ctx->attempts);
+        SendResult result = FromProto(*r, mq);
+        result.attempts = ctx->attempts;
+        ctx->done(std::move(result));
+        return;
+      }
+      self->faults_.Update(mq.broker_name, latency, Retryable(r.status()));
+      self->client_->RefreshRoute(ctx->req.topic());
+      ctx->last_error = r.status().WithContext("send to " + mq.broker_name + " (" + addr + ")");
+      MQ_LOG_WARN(Logger("client"), "attempt {}: {}", ctx->attempts, ctx->last_error.ToString());
+      if (!Retryable(r.status())) {
+        ctx->done(ctx->last_error);
+        return;
+      }
+      self->Retry(ctx);
+    };
+    if (ctx->pre_encoded) {
+      const std::string header = EncodeSendRequestHeader(ctx->req.producer_group(), ctx->req.topic(),
+                                                         mq.queue_id, ctx->req.default_topic_queue_nums());
+      const grpc::Slice parts[] = {grpc::Slice(header), *ctx->pre_encoded};
+      ctx->pre_encoded_request = grpc::ByteBuffer(parts, 2);
+      auto send_stub = client_->BrokerPreEncodedSend(addr);
+      StartCallWithRequestOf<grpc::ByteBuffer, mq::v1::SendMessageResponse>(
+          [send_stub](auto* c, auto* q, auto* r, auto cb) {
+            send_stub->UnaryCall(c, "/mq.v1.Messaging/SendMessage", grpc::StubOptions(), q, r, std::move(cb));
+          },
+          ctx, &ctx->pre_encoded_request, timeout, &client_->internal(), client_->inflight(),
+          std::move(on_reply));
+      return;
+    }
+    auto stub = client_->Broker(addr);
     StartCallWithRequestOf<mq::v1::SendMessageRequest, mq::v1::SendMessageResponse>(
         [stub](auto* c, auto* q, auto* r, auto cb) { stub->async()->SendMessage(c, q, r, std::move(cb)); },
-        ctx, &ctx->req, timeout, &client_->internal(), client_->inflight(),
-        [self, ctx, mq, start, addr](Result<mq::v1::SendMessageResponse> r) {
-          int64_t latency = MonotonicMillis() - start;
-          if (r.ok()) {
-            self->faults_.Update(mq.broker_name, latency, false);
-            if (ctx->on_response) return ctx->on_response(*r, mq, ctx->attempts);
-            SendResult result = FromProto(*r, mq);
-            result.attempts = ctx->attempts;
-            ctx->done(std::move(result));
-            return;
-          }
-          self->faults_.Update(mq.broker_name, latency, Retryable(r.status()));
-          self->client_->RefreshRoute(ctx->req.topic());
-          ctx->last_error = r.status().WithContext("send to " + mq.broker_name + " (" + addr + ")");
-          MQ_LOG_WARN(Logger("client"), "attempt {}: {}", ctx->attempts, ctx->last_error.ToString());
-          if (!Retryable(r.status())) {
-            ctx->done(ctx->last_error);
-            return;
-          }
-          self->Retry(ctx);
-        });
+        ctx, &ctx->req, timeout, &client_->internal(), client_->inflight(), std::move(on_reply));
   }
 
   void Retry(std::shared_ptr<SendContext> ctx) {
@@ -275,11 +299,12 @@ class ProducerImpl {
   }
 
   // Hands a validated message to the accumulator; `done` later runs on a callback thread.
-  Status Enqueue(Message msg, std::function<void(Result<SendResult>)> done) {
+  Status Enqueue(const Message& msg, std::function<void(Result<SendResult>)> done) {
     MQ_RETURN_IF_ERROR(ValidateMessage(msg, options_.max_body_bytes));
     PendingSend send;
-    const std::string topic = msg.topic;
-    ToProto(std::move(msg), NewUniqueMessageId(), &send.message);
+    AppendMessageField(msg, NewUniqueMessageId(), WallMillis(), &send.wire);
+    send.body_bytes = static_cast<int64_t>(msg.body.size());
+    const std::string& topic = msg.topic;
     send.deadline_ms = MonotonicMillis() + options_.send_timeout_ms;
     send.done = std::move(done);
     accumulator_.Add(topic, std::move(send));
@@ -299,11 +324,22 @@ class ProducerImpl {
     ctx->deadline_ms = batch.front().deadline_ms;
     auto dones = std::make_shared<std::vector<Done>>();
     dones->reserve(batch.size());
+    // Where each message's bytes are, to resend them one by one if the batch is refused.
+    auto spans = std::make_shared<std::vector<std::pair<size_t, size_t>>>();
+    spans->reserve(batch.size());
+    size_t total = 0;
+    for (const auto& send : batch) total += send.wire.size();
+    auto* wire = new std::string();
+    wire->reserve(total);
     for (auto& send : batch) {
       ctx->deadline_ms = std::min(ctx->deadline_ms, send.deadline_ms);
-      *ctx->req.add_messages() = std::move(send.message);
+      spans->emplace_back(wire->size(), send.wire.size());
+      wire->append(send.wire);
       dones->push_back(std::move(send.done));
     }
+    ctx->pre_encoded_count = static_cast<int>(batch.size());
+    ctx->pre_encoded.emplace(
+        wire->data(), wire->size(), [](void* p) { delete static_cast<std::string*>(p); }, wire);
     auto* self = this;
     auto release_slot = [self, topic, holds_slot] {
       if (holds_slot) self->client_->internal().Post([self, topic] { self->accumulator_.Completed(topic); });
@@ -326,14 +362,15 @@ class ProducerImpl {
       finish(std::move(results));
     };
     SendContext* raw = ctx.get();  // ctx outlives its own done; capturing it would leak it
-    ctx->done = [self, topic, dones, finish, release_slot, raw](Result<SendResult> failed) {
+    ctx->done = [self, topic, dones, spans, finish, release_slot, raw](Result<SendResult> failed) {
       if (failed.status().IsInvalidArgument() && dones->size() > 1) {
         // The broker refused the batch as a whole (e.g. above its maxMessageSize): send each
         // message alone so one message's error is not everybody's.
         const int64_t deadline = raw->deadline_ms;
+        const auto* bytes = reinterpret_cast<const char*>(raw->pre_encoded->begin());
         for (size_t i = 0; i < dones->size(); ++i) {
           PendingSend alone;
-          alone.message = raw->req.messages(static_cast<int>(i));
+          alone.wire.assign(bytes + (*spans)[i].first, (*spans)[i].second);
           alone.deadline_ms = deadline;
           alone.done = (*dones)[i];
           std::vector<PendingSend> one;

@@ -13,7 +13,7 @@ bool SendAccumulator::Fits(const Batch& batch, int64_t bytes) const {
 }
 
 void SendAccumulator::Add(const std::string& topic, PendingSend send) {
-  const auto bytes = static_cast<int64_t>(send.message.body().size());
+  const int64_t bytes = send.body_bytes;
   std::vector<PendingSend> now;
   {
     std::lock_guard lock(mu_);

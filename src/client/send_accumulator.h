@@ -24,12 +24,12 @@
 
 #include "common/result.h"
 #include "mq/client/send_result.h"
-#include "mq/v1/common.pb.h"
 
 namespace mq::client {
 
 struct PendingSend {
-  mq::v1::Message message;  // converted, unique key set
+  std::string wire;         // the message as a SendMessageRequest.messages element (send_wire.h)
+  int64_t body_bytes = 0;   // its body's size, what max_batch_bytes counts
   int64_t deadline_ms = 0;  // MonotonicMillis() by which its send_timeout_ms ends
   std::function<void(Result<SendResult>)> done;
 };

@@ -11,7 +11,8 @@ namespace {
 
 PendingSend Body(const std::string& body) {
   PendingSend s;
-  s.message.set_body(body);
+  s.wire = body;
+  s.body_bytes = static_cast<int64_t>(body.size());
   return s;
 }
 
@@ -21,7 +22,7 @@ struct Recorder {
   SendAccumulator::Dispatch Dispatch() {
     return [this](const std::string& topic, std::vector<PendingSend> batch) {
       std::vector<std::string> bodies;
-      for (const auto& s : batch) bodies.push_back(s.message.body());
+      for (const auto& s : batch) bodies.push_back(s.wire);
       batches.emplace_back(topic, std::move(bodies));
     };
   }

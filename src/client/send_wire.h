@@ -1,0 +1,28 @@
+// The protobuf wire form of an auto-batched SendMessageRequest, written by hand so that a batch
+// is encoded once, straight from the user's Message, into one buffer: no mq::v1::Message
+// objects are built, serialized and destroyed per message (that was a third of the producer's
+// CPU per message). The bytes are exactly what protobuf would write for the same fields, so the
+// broker parses them as an ordinary mq.v1.SendMessageRequest. Pure functions, any thread.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "mq/client/message.h"
+
+namespace mq::client {
+
+// `msg` as one element of SendMessageRequest.messages (field 4): the field's tag and length,
+// then the mq.v1.Message fields tags, keys, body, user_properties, delay_level, unique_key,
+// born_timestamp and deliver_time_ms. The topic is left out: the request names it once (the
+// broker takes a message without a topic as the request's). Appends to `out`.
+void AppendMessageField(const Message& msg, std::string_view unique_key, int64_t born_timestamp_ms,
+                        std::string* out);
+
+// The SendMessageRequest fields other than the messages; appended to the messages above,
+// they make the whole request (protobuf accepts fields in any order).
+std::string EncodeSendRequestHeader(std::string_view producer_group, std::string_view topic, int32_t queue_id,
+                                    int32_t default_topic_queue_nums);
+
+}  // namespace mq::client
