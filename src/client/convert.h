@@ -14,6 +14,8 @@ namespace mq::client {
 
 // Checks what the broker would refuse anyway, so bad input fails fast and without a network.
 Status ValidateMessage(const Message& msg, int64_t max_body_bytes);
+// The typed form of a message. The producer sends send_wire.h's bytes instead; SendWireTest
+// checks that they parse to what this builds.
 void ToProto(const Message& msg, const std::string& unique_key, mq::v1::Message* out);
 // The same, moving the message's strings (the body above all) instead of copying them.
 void ToProto(Message&& msg, std::string unique_key, mq::v1::Message* out);

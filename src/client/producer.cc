@@ -8,7 +8,6 @@
 
 #include <chrono>
 #include <future>
-#include <optional>
 #include <thread>
 
 #include "backpressure.h"
@@ -38,14 +37,14 @@ bool Retryable(const Status& s) {
 }
 
 struct SendContext {
-  mq::v1::SendMessageRequest req;  // messages filled (or pre_encoded), queue_id set per attempt
-  // Auto-batched sends: the messages already in wire form (SendMessageRequest field 4
-  // elements, send_wire.h), shared by every attempt; `req` then carries only the header
-  // fields, and each attempt sends header + these bytes as the request.
-  std::optional<grpc::Slice> pre_encoded;
-  int pre_encoded_count = 0;
-  grpc::ByteBuffer pre_encoded_request;  // the current attempt's request
-  Message first;                         // for the selector
+  // The request's header fields (group, topic, ...); the messages are in `messages`, already in
+  // wire form (SendMessageRequest field 4 elements, send_wire.h) and shared by every attempt,
+  // which sends a header with its queue_id + these bytes as the request.
+  mq::v1::SendMessageRequest req;
+  grpc::Slice messages;
+  int message_count = 0;
+  grpc::ByteBuffer request;  // the current attempt's
+  Message first;             // for the selector
   const MessageQueueSelector* selector = nullptr;
   MessageQueueSelector selector_copy;
   std::string arg;
@@ -153,6 +152,8 @@ class ProducerImpl {
   std::shared_ptr<SendContext> NewContext(const std::vector<Message>& msgs, Status* error) {
     auto ctx = std::make_shared<SendContext>();
     int64_t total = 0;
+    std::string wire;
+    const int64_t born = WallMillis();
     for (const auto& m : msgs) {
       *error = ValidateMessage(m, options_.max_body_bytes);
       if (!error->ok()) return nullptr;
@@ -161,13 +162,14 @@ class ProducerImpl {
         return nullptr;
       }
       total += static_cast<int64_t>(m.body.size());
-      ToProto(m, NewUniqueMessageId(), ctx->req.add_messages());
+      AppendMessageField(m, NewUniqueMessageId(), born, &wire);
     }
     if (total > options_.max_body_bytes) {
       *error = Status::InvalidArgument("body: the batch of " + std::to_string(total) +
                                        " bytes exceeds max_body_bytes");
       return nullptr;
     }
+    SetMessages(ctx.get(), std::move(wire), static_cast<int>(msgs.size()));
     ctx->first = msgs[0];
     ctx->req.set_producer_group(options_.group);
     ctx->req.set_topic(msgs[0].topic);
@@ -175,6 +177,14 @@ class ProducerImpl {
     ctx->max_attempts = options_.retry_times + 1;
     ctx->deadline_ms = MonotonicMillis() + options_.send_timeout_ms;
     return ctx;
+  }
+
+  // The request's messages, as one reference-counted slice that every attempt shares.
+  static void SetMessages(SendContext* ctx, std::string wire, int count) {
+    auto* owned = new std::string(std::move(wire));
+    ctx->messages = grpc::Slice(
+        owned->data(), owned->size(), [](void* p) { delete static_cast<std::string*>(p); }, owned);
+    ctx->message_count = count;
   }
 
   // Runs one attempt; on failure schedules the next on the internal executor.
@@ -217,9 +227,8 @@ class ProducerImpl {
         return;
       }
     } else if (ctx->on_response) {
-      mq = selector_.SelectBalanced(list, ctx->last_broker,
-                                    options_.latency_fault_tolerance ? &faults_ : nullptr,
-                                    ctx->pre_encoded ? ctx->pre_encoded_count : ctx->req.messages_size());
+      mq = selector_.SelectBalanced(
+          list, ctx->last_broker, options_.latency_fault_tolerance ? &faults_ : nullptr, ctx->message_count);
     } else {
       mq = selector_.Select(list, ctx->last_broker, options_.latency_fault_tolerance ? &faults_ : nullptr);
     }
@@ -253,24 +262,17 @@ class ProducerImpl {
       }
       self->Retry(ctx);
     };
-    if (ctx->pre_encoded) {
-      const std::string header = EncodeSendRequestHeader(ctx->req.producer_group(), ctx->req.topic(),
-                                                         mq.queue_id, ctx->req.default_topic_queue_nums());
-      const grpc::Slice parts[] = {grpc::Slice(header), *ctx->pre_encoded};
-      ctx->pre_encoded_request = grpc::ByteBuffer(parts, 2);
-      auto send_stub = client_->BrokerPreEncodedSend(addr);
-      StartCallWithRequestOf<grpc::ByteBuffer, mq::v1::SendMessageResponse>(
-          [send_stub](auto* c, auto* q, auto* r, auto cb) {
-            send_stub->UnaryCall(c, "/mq.v1.Messaging/SendMessage", grpc::StubOptions(), q, r, std::move(cb));
-          },
-          ctx, &ctx->pre_encoded_request, timeout, &client_->internal(), client_->inflight(),
-          std::move(on_reply));
-      return;
-    }
-    auto stub = client_->Broker(addr);
-    StartCallWithRequestOf<mq::v1::SendMessageRequest, mq::v1::SendMessageResponse>(
-        [stub](auto* c, auto* q, auto* r, auto cb) { stub->async()->SendMessage(c, q, r, std::move(cb)); },
-        ctx, &ctx->req, timeout, &client_->internal(), client_->inflight(), std::move(on_reply));
+    const std::string header =
+        EncodeSendRequestHeader(ctx->req.producer_group(), ctx->req.topic(), mq.queue_id,
+                                ctx->req.default_topic_queue_nums(), ctx->req.transaction_prepared());
+    const grpc::Slice parts[] = {grpc::Slice(header), ctx->messages};
+    ctx->request = grpc::ByteBuffer(parts, 2);
+    auto stub = client_->BrokerPreEncodedSend(addr);
+    StartCallWithRequestOf<grpc::ByteBuffer, mq::v1::SendMessageResponse>(
+        [stub](auto* c, auto* q, auto* r, auto cb) {
+          stub->UnaryCall(c, "/mq.v1.Messaging/SendMessage", grpc::StubOptions(), q, r, std::move(cb));
+        },
+        ctx, &ctx->request, timeout, &client_->internal(), client_->inflight(), std::move(on_reply));
   }
 
   void Retry(std::shared_ptr<SendContext> ctx) {
@@ -329,17 +331,15 @@ class ProducerImpl {
     spans->reserve(batch.size());
     size_t total = 0;
     for (const auto& send : batch) total += send.wire.size();
-    auto* wire = new std::string();
-    wire->reserve(total);
+    std::string wire;
+    wire.reserve(total);
     for (auto& send : batch) {
       ctx->deadline_ms = std::min(ctx->deadline_ms, send.deadline_ms);
-      spans->emplace_back(wire->size(), send.wire.size());
-      wire->append(send.wire);
+      spans->emplace_back(wire.size(), send.wire.size());
+      wire.append(send.wire);
       dones->push_back(std::move(send.done));
     }
-    ctx->pre_encoded_count = static_cast<int>(batch.size());
-    ctx->pre_encoded.emplace(
-        wire->data(), wire->size(), [](void* p) { delete static_cast<std::string*>(p); }, wire);
+    SetMessages(ctx.get(), std::move(wire), static_cast<int>(batch.size()));
     auto* self = this;
     auto release_slot = [self, topic, holds_slot] {
       if (holds_slot) self->client_->internal().Post([self, topic] { self->accumulator_.Completed(topic); });
@@ -367,7 +367,7 @@ class ProducerImpl {
         // The broker refused the batch as a whole (e.g. above its maxMessageSize): send each
         // message alone so one message's error is not everybody's.
         const int64_t deadline = raw->deadline_ms;
-        const auto* bytes = reinterpret_cast<const char*>(raw->pre_encoded->begin());
+        const auto* bytes = reinterpret_cast<const char*>(raw->messages.begin());
         for (size_t i = 0; i < dones->size(); ++i) {
           PendingSend alone;
           alone.wire.assign(bytes + (*spans)[i].first, (*spans)[i].second);

@@ -20,6 +20,7 @@ enum RequestField : uint32_t {
   kQueueId = 3,
   kMessages = 4,
   kDefaultTopicQueueNums = 5,
+  kTransactionPrepared = 40,
 };
 constexpr uint32_t kVarint = 0;
 constexpr uint32_t kLengthDelimited = 2;
@@ -112,12 +113,13 @@ void AppendMessageField(const Message& msg, std::string_view unique_key, int64_t
 }
 
 std::string EncodeSendRequestHeader(std::string_view producer_group, std::string_view topic, int32_t queue_id,
-                                    int32_t default_topic_queue_nums) {
+                                    int32_t default_topic_queue_nums, bool transaction_prepared) {
   std::string out;
   PutNonEmpty(kProducerGroup, producer_group, &out);
   PutNonEmpty(kTopic, topic, &out);
   PutInt(kQueueId, queue_id, &out);
   PutInt(kDefaultTopicQueueNums, default_topic_queue_nums, &out);
+  PutInt(kTransactionPrepared, transaction_prepared ? 1 : 0, &out);
   return out;
 }
 

@@ -1,5 +1,5 @@
-// The protobuf wire form of an auto-batched SendMessageRequest, written by hand so that a batch
-// is encoded once, straight from the user's Message, into one buffer: no mq::v1::Message
+// The protobuf wire form of a SendMessageRequest, written by hand so that a send (an auto-batch
+// above all) is encoded once, straight from the user's Message, into one buffer: no mq::v1::Message
 // objects are built, serialized and destroyed per message (that was a third of the producer's
 // CPU per message). The bytes are exactly what protobuf would write for the same fields, so the
 // broker parses them as an ordinary mq.v1.SendMessageRequest. Pure functions, any thread.
@@ -23,6 +23,6 @@ void AppendMessageField(const Message& msg, std::string_view unique_key, int64_t
 // The SendMessageRequest fields other than the messages; appended to the messages above,
 // they make the whole request (protobuf accepts fields in any order).
 std::string EncodeSendRequestHeader(std::string_view producer_group, std::string_view topic, int32_t queue_id,
-                                    int32_t default_topic_queue_nums);
+                                    int32_t default_topic_queue_nums, bool transaction_prepared);
 
 }  // namespace mq::client

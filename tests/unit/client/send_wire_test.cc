@@ -37,7 +37,8 @@ TEST(SendWireTest, ParsesToTheRequestTheTypedPathBuilds) {
   expected.set_topic("T");
   expected.set_queue_id(300);
   expected.set_default_topic_queue_nums(4);
-  wire = EncodeSendRequestHeader("G", "T", 300, 4) + wire;
+  expected.set_transaction_prepared(true);
+  wire = EncodeSendRequestHeader("G", "T", 300, 4, true) + wire;
 
   mq::v1::SendMessageRequest parsed;
   ASSERT_TRUE(parsed.ParseFromString(wire));
@@ -50,7 +51,7 @@ TEST(SendWireTest, ParsesToTheRequestTheTypedPathBuilds) {
 TEST(SendWireTest, ZeroQueueIdAndEmptyGroupAreLeftOutAsProtobufDoes) {
   mq::v1::SendMessageRequest req;
   req.set_topic("T");
-  EXPECT_EQ(EncodeSendRequestHeader("", "T", 0, 0), req.SerializeAsString());
+  EXPECT_EQ(EncodeSendRequestHeader("", "T", 0, 0, false), req.SerializeAsString());
 }
 
 }  // namespace
