@@ -3,11 +3,13 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <ctime>
 #include <random>
 
+#include "common/coding.h"
 #include "common/naming.h"
 
 namespace mq {
@@ -60,7 +62,10 @@ std::string NewUniqueMessageId() {
   int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
   uint32_t since_month = static_cast<uint32_t>(now_ms - StartOfMonthMillis(now, now_ms));
   uint16_t seq = static_cast<uint16_t>(counter.fetch_add(1, std::memory_order_relaxed));
-  return fmt::format("{}{:08X}{:04X}", prefix.hex, since_month, seq);
+  std::string id(prefix.hex.size() + 12, '0');
+  char* p = std::copy(prefix.hex.begin(), prefix.hex.end(), id.data());
+  PutUpperHex(seq, 4, PutUpperHex(since_month, 8, p));
+  return id;
 }
 
 }  // namespace mq

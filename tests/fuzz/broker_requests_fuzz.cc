@@ -36,8 +36,8 @@ void Send(BrokerHarness& h, std::string_view bytes) {
   if (!Parse(bytes, &request)) return;
   auto done = std::make_shared<std::promise<mq::Status>>();
   auto future = done->get_future();
-  h.send().Send(request,
-                [done](const mq::Status& s, const mq::v1::SendMessageResponse&) { done->set_value(s); });
+  mq::v1::SendMessageResponse response;
+  h.send().Send(&request, &response, [done](const mq::Status& s) { done->set_value(s); });
   CheckGrpc(mq::rpc::ToGrpcStatus(WaitOrDie(future, "SendMessage")), "SendMessage");
 }
 

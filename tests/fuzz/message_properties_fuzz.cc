@@ -51,7 +51,7 @@ void RawProperties(std::string_view props) {
 void ProducerMessage(std::string_view payload) {
   mq::v1::Message message;
   if (!message.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) return;
-  mq::store::MessageInput in = mq::broker::ToMessageInput(message, "FuzzTopic", 0, "UNIQ");
+  mq::store::MessageInput in = mq::broker::ToMessageInput(&message, "FuzzTopic", 0, "UNIQ");
   std::string record;
   mq::Status s = mq::store::EncodeMessage(in, {0x7F000001, 10911}, &record);
   if (!s.ok()) {

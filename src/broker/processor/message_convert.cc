@@ -84,15 +84,17 @@ std::string FormatHostAddress(const store::HostAddress& host) {
                      host.ip & 0xFF, host.port);
 }
 
-store::MessageInput ToMessageInput(const mq::v1::Message& message, const std::string& topic, int32_t queue_id,
+store::MessageInput ToMessageInput(mq::v1::Message* msg, const std::string& topic, int32_t queue_id,
                                    const std::string& unique_key) {
+  const mq::v1::Message& message = *msg;
   store::MessageInput in;
   in.topic = topic;
   in.queue_id = queue_id;
   in.flag = message.flag();
-  in.body = message.body();
-  for (const auto& [k, v] : message.user_properties()) in.properties[k] = v;
-  if (!message.tags().empty()) in.properties[std::string(store::kPropertyTags)] = message.tags();
+  in.body = std::move(*msg->mutable_body());
+  for (auto& [k, v] : *msg->mutable_user_properties()) in.properties.emplace(k, std::move(v));
+  if (!message.tags().empty())
+    in.properties[std::string(store::kPropertyTags)] = std::move(*msg->mutable_tags());
   if (message.keys_size() > 0) {
     std::string keys;
     for (const auto& k : message.keys()) {

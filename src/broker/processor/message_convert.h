@@ -25,8 +25,9 @@ bool IsReservedPropertyKey(std::string_view key);
 store::HostAddress ParseHostAddress(std::string_view host_port);
 std::string FormatHostAddress(const store::HostAddress& host);
 
-// Builds the store input. `unique_key` is the UNIQ_KEY to store (already chosen).
-store::MessageInput ToMessageInput(const mq::v1::Message& message, const std::string& topic, int32_t queue_id,
+// Builds the store input, moving the body and strings out of `message`. `unique_key` is the
+// UNIQ_KEY to store (already chosen).
+store::MessageInput ToMessageInput(mq::v1::Message* message, const std::string& topic, int32_t queue_id,
                                    const std::string& unique_key);
 
 // Decodes an encoded record (as returned by GetMessages) into a MessageExt.

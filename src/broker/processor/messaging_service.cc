@@ -56,9 +56,10 @@ grpc::ServerUnaryReactor* MessagingService::SendMessage(grpc::CallbackServerCont
     return reactor;
   }
   auto shared_lease = std::make_shared<ByteBudget::Lease>(std::move(*lease));
-  send_->Send(*request,
-              [reactor, response, shared_lease](const Status& s, const mq::v1::SendMessageResponse& r) {
-                if (s.ok()) *response = r;
+  // gRPC hands the request as const, but it is this call's own object until Finish: the send
+  // moves the bodies out of it instead of copying them.
+  send_->Send(const_cast<mq::v1::SendMessageRequest*>(request), response,
+              [reactor, shared_lease](const Status& s) {
                 reactor->Finish(rpc::ToGrpcStatus(s), std::move(*shared_lease));
               });
   return reactor;

@@ -124,9 +124,10 @@ SendProcessor::SendProcessor(BrokerContext ctx, ha::HaService* ha)
       ha_(ha),
       store_host_{ToStoreOptions(*ctx.config).store_host_ip, static_cast<uint32_t>(ctx.config->listenPort)} {}
 
-void SendProcessor::Send(const mq::v1::SendMessageRequest& req, Done done) {
-  mq::v1::SendMessageResponse response;
-  auto fail = [&](const Status& s) { done(s, response); };
+void SendProcessor::Send(mq::v1::SendMessageRequest* request, mq::v1::SendMessageResponse* response,
+                         Done done) {
+  const mq::v1::SendMessageRequest& req = *request;
+  auto fail = [&](const Status& s) { done(s); };
   const BrokerConfig& config = *ctx_.config;
   if (Status s = ValidateRequest(req, config.maxMessageSize); !s.ok()) return fail(s);
   if (ctx_.delay_levels == nullptr && req.messages_size() == 1 && req.messages(0).delay_level() > 0) {
@@ -160,9 +161,9 @@ void SendProcessor::Send(const mq::v1::SendMessageRequest& req, Done done) {
   std::vector<store::MessageInput> inputs;
   std::vector<std::string> ids;
   inputs.reserve(static_cast<size_t>(req.messages_size()));
-  for (const auto& m : req.messages()) {
+  for (auto& m : *request->mutable_messages()) {
     ids.push_back(m.unique_key().empty() ? NewUniqueMessageId() : m.unique_key());
-    inputs.push_back(ToMessageInput(m, req.topic(), queue_id, ids.back()));
+    inputs.push_back(ToMessageInput(&m, req.topic(), queue_id, ids.back()));
     if (req.transaction_prepared()) txn::ToHalfMessage(&inputs.back(), req.producer_group());
     // Delayed: stored in SCHEDULE_TOPIC_XXXX until due. The reply still names the real queue
     // (and the schedule queue's offset), as RocketMQ's SendResult does.
@@ -176,12 +177,12 @@ void SendProcessor::Send(const mq::v1::SendMessageRequest& req, Done done) {
   std::string broker_name = config.brokerName;
   store::HostAddress store_host = store_host_;
   BrokerStats* stats = ctx_.stats;
-  store::PutCallback complete = [done = std::move(done), ids = std::move(ids), broker_name, queue_id,
-                                 store_host, stats, body_bytes,
+  store::PutCallback complete = [done = std::move(done), response, ids = std::move(ids), broker_name,
+                                 queue_id, store_host, stats, body_bytes,
                                  recall_handle = std::move(*recall_handle)](const store::PutResult& r) {
-    mq::v1::SendMessageResponse resp;
     Status s = PutStatusToStatus(r);
-    if (!s.ok()) return done(s, resp);
+    if (!s.ok()) return done(s);
+    mq::v1::SendMessageResponse& resp = *response;
     resp.set_status(ToSendStatus(r.status));
     resp.set_broker_name(broker_name);
     resp.set_queue_id(queue_id);
@@ -196,7 +197,7 @@ void SendProcessor::Send(const mq::v1::SendMessageRequest& req, Done done) {
     }
     stats->put_messages += static_cast<int64_t>(ids.size());
     stats->put_bytes += body_bytes;
-    done(Status::OK(), resp);
+    done(Status::OK());
   };
   if (config.flushDiskType == "SYNC_FLUSH") complete = WithDurableTopic(std::move(complete));
   if (ha_ != nullptr) complete = WithReplication(std::move(complete));

@@ -30,11 +30,14 @@ namespace mq::broker {
 
 class SendProcessor {
  public:
-  using Done = std::function<void(const Status&, const mq::v1::SendMessageResponse&)>;
+  using Done = std::function<void(const Status&)>;
 
   // `ha` (may be null: no replication) must outlive this processor.
   explicit SendProcessor(BrokerContext ctx, ha::HaService* ha = nullptr);
-  void Send(const mq::v1::SendMessageRequest& request, Done done);
+  // Moves the messages' bodies and strings out of `request` into the store's input (it is read
+  // during this call only). On success `response` is filled in place before `done` runs, so it
+  // must live until then (gRPC's own response object, for one).
+  void Send(mq::v1::SendMessageRequest* request, mq::v1::SendMessageResponse* response, Done done);
 
  private:
   // Wraps the completion with the replication step (ha_ != null).

@@ -228,8 +228,11 @@ int32_t JavaHashCode(std::string_view s) {
 int64_t TagsCode(std::string_view tags) { return tags.empty() ? 0 : JavaHashCode(tags); }
 
 std::string CreateOffsetMessageId(HostAddress store_host, int64_t physical_offset) {
-  return fmt::format("{:08X}{:08X}{:016X}", store_host.ip, store_host.port,
-                     static_cast<uint64_t>(physical_offset));
+  std::string id(32, '0');
+  char* p = PutUpperHex(store_host.ip, 8, id.data());
+  p = PutUpperHex(store_host.port, 8, p);
+  PutUpperHex(static_cast<uint64_t>(physical_offset), 16, p);
+  return id;
 }
 
 Result<int64_t> DecodeOffsetMessageId(std::string_view id) {

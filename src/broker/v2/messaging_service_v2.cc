@@ -196,25 +196,28 @@ grpc::ServerUnaryReactor* MessagingServiceV2::SendMessage(grpc::CallbackServerCo
     }
     const bool transactional = send.type == pb::MessageType::TRANSACTION;
     const bool recallable = send.type == pb::MessageType::DELAY && config.recallMessageEnable;
-    deps_.send->Send(send.request, [complete, i, entry, transactional, recallable](
-                                       const Status& s, const mq::v1::SendMessageResponse& r) mutable {
-      if (!s.ok()) {
-        *entry.mutable_status() = SendFailure(s);
-        return complete(i, std::move(entry));
-      }
-      const pb::Code code = SendOutcome(r.status());
-      SetStatus(
-          entry.mutable_status(), code,
-          code == pb::Code::OK ? "OK" : fmt::format("stored, but {}", mq::v1::SendStatus_Name(r.status())));
-      if (r.entries_size() > 0) {
-        const auto& e = r.entries(0);
-        entry.set_offset(e.queue_offset());
-        // The half message's position, which EndTransaction needs, travels in the id.
-        if (transactional) entry.set_transaction_id(e.offset_msg_id());
-        if (recallable) entry.set_recall_handle(e.recall_handle());
-      }
-      complete(i, std::move(entry));
-    });
+    auto reply = std::make_shared<mq::v1::SendMessageResponse>();
+    deps_.send->Send(&send.request, reply.get(),
+                     [complete, i, entry, transactional, recallable, reply](const Status& s) mutable {
+                       const mq::v1::SendMessageResponse& r = *reply;
+                       if (!s.ok()) {
+                         *entry.mutable_status() = SendFailure(s);
+                         return complete(i, std::move(entry));
+                       }
+                       const pb::Code code = SendOutcome(r.status());
+                       SetStatus(entry.mutable_status(), code,
+                                 code == pb::Code::OK
+                                     ? "OK"
+                                     : fmt::format("stored, but {}", mq::v1::SendStatus_Name(r.status())));
+                       if (r.entries_size() > 0) {
+                         const auto& e = r.entries(0);
+                         entry.set_offset(e.queue_offset());
+                         // The half message's position, which EndTransaction needs, travels in the id.
+                         if (transactional) entry.set_transaction_id(e.offset_msg_id());
+                         if (recallable) entry.set_recall_handle(e.recall_handle());
+                       }
+                       complete(i, std::move(entry));
+                     });
   }
   return reactor;
 }

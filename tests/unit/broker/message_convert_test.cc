@@ -22,7 +22,7 @@ TEST(MessageConvertTest, RoundTripThroughTheRecordFormat) {
   (*m.mutable_user_properties())["color"] = "blue";
   m.set_born_timestamp(1234);
   m.set_born_host("10.0.0.9:4000");
-  auto input = ToMessageInput(m, "Topic", 3, "UNIQ123");
+  auto input = ToMessageInput(&m, "Topic", 3, "UNIQ123");
   std::string record;
   ASSERT_TRUE(store::EncodeMessage(input, {0x7F000001, 10911}, &record).ok());
   store::FinalizeRecord(record.data(), static_cast<int32_t>(record.size()), 7, 4096, 99);
