@@ -192,17 +192,9 @@ StoredMessage ToStoredMessage(const RecordView& view, std::string_view raw) {
   m.topic = std::string(view.topic);
   m.body = std::string(view.body);
   m.raw = std::string(raw);
-  std::string_view props = view.properties;
-  while (!props.empty()) {
-    size_t end = props.find(kPropertySeparator);
-    if (end == std::string_view::npos) end = props.size();
-    std::string_view kv = props.substr(0, end);
-    size_t sep = kv.find(kNameValueSeparator);
-    if (sep != std::string_view::npos && kv.substr(0, sep) != kPropertyCrc) {
-      m.properties.emplace(std::string(kv.substr(0, sep)), std::string(kv.substr(sep + 1)));
-    }
-    props.remove_prefix(std::min(props.size(), end + 1));
-  }
+  ForEachProperty(view.properties, [&](std::string_view k, std::string_view v) {
+    m.properties.emplace(std::string(k), std::string(v));
+  });
   return m;
 }
 

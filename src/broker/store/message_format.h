@@ -31,6 +31,7 @@
 // the rest of the segment is ignored. Every segment keeps >= 8 bytes for it.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -139,6 +140,21 @@ StoredMessage ToStoredMessage(const RecordView& view, std::string_view raw);
 
 // Value of `key` in raw properties, or empty.
 std::string_view FindProperty(std::string_view properties, std::string_view key);
+
+// Calls fn(key, value) for each well-formed property of raw `properties` in stored order,
+// skipping the CRC trailer (what ToStoredMessage puts in its map, without the copies).
+template <typename Fn>
+void ForEachProperty(std::string_view props, const Fn& fn) {
+  while (!props.empty()) {
+    size_t end = props.find(kPropertySeparator);
+    if (end == std::string_view::npos) end = props.size();
+    std::string_view kv = props.substr(0, end);
+    size_t sep = kv.find(kNameValueSeparator);
+    if (sep != std::string_view::npos && kv.substr(0, sep) != kPropertyCrc)
+      fn(kv.substr(0, sep), kv.substr(sep + 1));
+    props.remove_prefix(std::min(props.size(), end + 1));
+  }
+}
 
 // RocketMQ's tag hash code: Java String.hashCode() of the TAGS value (equal for ASCII).
 int64_t TagsCode(std::string_view tags);
