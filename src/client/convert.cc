@@ -39,14 +39,17 @@ void ToProto(const Message& msg, const std::string& unique_key, mq::v1::Message*
   ToProto(Message(msg), unique_key, out);
 }
 
-ReceivedMessage FromProto(const mq::v1::MessageExt& ext) {
+ReceivedMessage FromProto(const mq::v1::MessageExt& ext) { return FromProto(mq::v1::MessageExt(ext)); }
+
+ReceivedMessage FromProto(mq::v1::MessageExt&& ext) {
   ReceivedMessage r;
-  const auto& m = ext.message();
+  auto& m = *ext.mutable_message();
   r.message.topic = m.topic();
-  r.message.tags = m.tags();
-  r.message.keys.assign(m.keys().begin(), m.keys().end());
-  r.message.body = m.body();
-  r.message.properties.insert(m.user_properties().begin(), m.user_properties().end());
+  r.message.tags = std::move(*m.mutable_tags());
+  r.message.keys.reserve(static_cast<size_t>(m.keys_size()));
+  for (auto& k : *m.mutable_keys()) r.message.keys.push_back(std::move(k));
+  r.message.body = std::move(*m.mutable_body());
+  for (auto& [k, v] : *m.mutable_user_properties()) r.message.properties.emplace(k, std::move(v));
   r.message.delay_level = m.delay_level();
   r.msg_id = ext.msg_id().empty() ? m.unique_key() : ext.msg_id();
   r.offset_msg_id = ext.offset_msg_id();

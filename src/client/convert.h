@@ -20,6 +20,8 @@ void ToProto(const Message& msg, const std::string& unique_key, mq::v1::Message*
 // The same, moving the message's strings (the body above all) instead of copying them.
 void ToProto(Message&& msg, std::string unique_key, mq::v1::Message* out);
 ReceivedMessage FromProto(const mq::v1::MessageExt& ext);
+// The same, moving the body and strings out of `ext`.
+ReceivedMessage FromProto(mq::v1::MessageExt&& ext);
 SendResult FromProto(const mq::v1::SendMessageResponse& resp, const MessageQueue& queue);
 // Whether the broker will schedule `msg` (deliver_time_ms or a RocketMQ timer property).
 bool IsScheduled(const Message& msg);

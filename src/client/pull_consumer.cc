@@ -134,9 +134,9 @@ class PullConsumerImpl {
         return out;
       }
       if (r->status() == mq::v1::FOUND) {
-        for (const auto& ext : r->messages()) {
+        for (auto& ext : *r->mutable_messages()) {
           if (!filter_.Matches(ext.message().tags())) continue;
-          out.push_back(FromProto(ext));
+          out.push_back(FromProto(std::move(ext)));
           if (out.back().queue.broker_name.empty()) out.back().queue.broker_name = it->first.broker_name;
         }
       }

@@ -117,9 +117,9 @@ void PushConsumerImpl::OnPulled(const std::shared_ptr<ProcessQueue>& pq, const s
   {
     std::lock_guard lock(pq->mu);
     if (r->status() == mq::v1::FOUND) {
-      for (const auto& ext : r->messages()) {
+      for (auto& ext : *r->mutable_messages()) {
         if (!filter.Matches(ext.message().tags())) continue;
-        ReceivedMessage m = FromProto(ext);
+        ReceivedMessage m = FromProto(std::move(ext));
         if (m.queue.broker_name.empty()) m.queue.broker_name = pq->mq.broker_name;
         RestoreRetryTopic(&m);
         fresh.push_back(m.queue_offset);
