@@ -83,6 +83,7 @@ Status Dispatcher::DispatchRange(int64_t from, int64_t limit, bool notify) {
 
 void Dispatcher::Start(int64_t from) {
   dispatched_.store(from, std::memory_order_release);
+  wake_.store(true);  // the first pass picks up whatever is readable already
   {
     std::lock_guard<std::mutex> lock(mu_);
     stop_ = false;
@@ -109,32 +110,31 @@ void Dispatcher::Wakeup() {
 
 void Dispatcher::Loop() {
   Status last_error;
-  bool busy = false;
   while (true) {
+    bool announced = true;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      if (busy) {
-        // Under load, poll every millisecond (RocketMQ ReputMessageService) so the put path
-        // does not pay for a signal per message.
-        cv_.wait_for(lock, std::chrono::milliseconds(1), [&] { return stop_; });
-      } else {
+      // Sleep only when no append announced itself since the last pass began. An append that
+      // lands while a pass runs sets wake_ without a signal (sleeping_ is false), so under load
+      // the put path pays no futex wake and the next pass starts at once; a fixed poll
+      // interval here would be waited out by every arrival before a consumer sees it.
+      if (!wake_.load() && !stop_) {
         sleeping_.store(true);
-        cv_.wait_for(lock, std::chrono::milliseconds(100), [&] { return wake_.load() || stop_; });
+        announced = cv_.wait_for(lock, kIdleWait, [&] { return wake_.load() || stop_; });
         sleeping_.store(false);
       }
       if (stop_) break;
       wake_.store(false);
     }
     int64_t limit = readable_limit_();
-    busy = dispatched_offset() < limit;
-    if (!busy) continue;
+    if (dispatched_offset() >= limit) continue;
+    if (!announced) unannounced_passes_.fetch_add(1, std::memory_order_relaxed);
     Status s = DispatchRange(dispatched_offset(), limit, true);
     if (!s.ok()) {
       if (s.ToString() != last_error.ToString()) {
         MQ_LOG_ERROR(Logger("store"), "dispatch failed, store is now read-only: {}", s.ToString());
       }
       if (latch_ != nullptr) latch_->Set(s);
-      busy = false;
     }
     last_error = s;
   }

@@ -9,12 +9,17 @@
 // from then on, naming the cause): otherwise the log would keep acknowledging messages that
 // never become consumable. The thread keeps retrying, so what was acknowledged before the
 // failure becomes consumable if the cause goes away (e.g. disk space is freed).
+// Wake-ups: every append calls Wakeup(), which signals only when the thread sleeps; a pass
+// starts as soon as the previous one ends if an append announced itself meanwhile, so an
+// arrival waits for no poll interval and a busy put path pays no futex wake per message.
+// The thread sleeps at most kIdleWait, which only bounds a lost wake-up.
 // Owns: its thread. Threads: DispatchRange() runs on the caller during recovery, before
 // Start(); afterwards only the dispatcher thread dispatches. Listeners run on that thread and
 // must not block. Locks: mu_ guards stop_ and pairs with cv_; wake_/sleeping_ are atomics.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -57,6 +62,12 @@ class Dispatcher {
   void Wakeup();
 
   int64_t dispatched_offset() const { return dispatched_.load(std::memory_order_acquire); }
+  // Passes that found records no Wakeup() had announced (started by the kIdleWait timeout):
+  // each is a lost wake-up whose arrivals waited up to kIdleWait. 0 while every appender
+  // calls Wakeup() after its records become readable.
+  int64_t unannounced_passes() const { return unannounced_passes_.load(std::memory_order_relaxed); }
+
+  static constexpr std::chrono::milliseconds kIdleWait{100};
 
  private:
   void Loop();
@@ -69,6 +80,7 @@ class Dispatcher {
   std::vector<ArrivalListener> listeners_;
   std::map<std::string, TagsCodeFn, std::less<>> tags_code_fns_;  // fixed after Start()
   std::atomic<int64_t> dispatched_{0};
+  std::atomic<int64_t> unannounced_passes_{0};
 
   // Wakeup() is on the put path: it only takes mu_ and signals when the thread sleeps.
   std::atomic<bool> wake_{false};

@@ -6,7 +6,12 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <thread>
+#include <vector>
 
+#include "broker/store/commit_log.h"
+#include "broker/store/consume_queue.h"
+#include "broker/store/dispatcher.h"
 #include "broker/store/message_store.h"
 #include "store_test_util.h"
 #include "testutil/temp_dir.h"
@@ -100,6 +105,53 @@ TEST_F(StoreDispatchTest, PositionInTheUndispatchedTailIsNotAnOverflow) {
   r = store->GetMessages("g", "Lag", 0, 5, 32, 1 << 20);
   EXPECT_EQ(r.status, GetMessageStatus::kOffsetOverflowBadly);
   EXPECT_EQ(r.next_begin_offset, 0);
+}
+
+// Every pass of the dispatcher thread starts because an append announced itself (Wakeup()),
+// never because a poll interval or the idle timeout ran out: an arrival that has to wait for a
+// timer reaches its long-polling consumer that much later. Two writers append back to back,
+// as a busy put path does, and every record must reach the arrival listener.
+TEST_F(StoreDispatchTest, EveryPassStartsOnAnAppendsWakeupNotOnATimer) {
+  options_.mapped_file_size_commit_log = 4 * 1024 * 1024;
+  options_.mapped_file_size_consume_queue = 10000 * 20;
+  CommitLog log(options_, &clock_);
+  ASSERT_TRUE(log.Load().ok());
+  ASSERT_TRUE(log.Recover(false, -1).ok());
+  ConsumeQueueTable queues(options_.store_path_root_dir + "/consumequeue",
+                           options_.mapped_file_size_consume_queue);
+  ErrorLatch latch;
+  Dispatcher dispatcher(&log, &queues, nullptr, &latch, [&] { return log.committed_offset(); });
+  constexpr int kWriters = 2;
+  constexpr int kPerWriter = 5000;
+  std::atomic<int64_t> seen[kWriters] = {};
+  dispatcher.AddListener([&](const std::string&, int32_t queue_id, int64_t max_offset) {
+    if (queue_id >= 0 && queue_id < kWriters) seen[queue_id] = max_offset;
+  });
+  dispatcher.Start(log.committed_offset());
+  std::vector<std::thread> writers;
+  std::atomic<bool> failed{false};
+  for (int w = 0; w < kWriters; ++w) {
+    writers.emplace_back([&, w] {
+      for (int i = 0; i < kPerWriter && !failed; ++i) {
+        std::vector<PendingRecord> records(1);
+        records[0].topic = "Busy";
+        records[0].queue_id = w;
+        if (!EncodeMessage(Msg("Busy", w, "m" + std::to_string(i)), {}, &records[0].bytes).ok() ||
+            !log.Append(&records).status.ok()) {
+          failed = true;
+        }
+        dispatcher.Wakeup();  // as MessageStore does after each ASYNC_FLUSH append
+      }
+    });
+  }
+  for (auto& t : writers) t.join();
+  ASSERT_FALSE(failed.load());
+  for (int w = 0; w < kWriters; ++w) {
+    ASSERT_TRUE(WaitUntil([&] { return seen[w].load() == kPerWriter; }))
+        << "queue " << w << " saw " << seen[w];
+  }
+  EXPECT_EQ(dispatcher.unannounced_passes(), 0);
+  dispatcher.Shutdown();
 }
 
 }  // namespace
