@@ -37,6 +37,26 @@ void BenchReport::Finish(bool json) const {
   std::string extra_json;
   if (has_outcomes) extra_json += ",\"status\":" + outcomes_json;
   if (requests_ > 0) extra_json += ",\"requests\":" + std::to_string(requests_);
+  std::string stages_text;
+  if (!stages_.empty()) {
+    extra_json += ",\"stages\":{";
+    for (size_t i = 0; i < stages_.size(); ++i) {
+      const auto& [name, h] = stages_[i];
+      char buf[256];
+      std::snprintf(
+          buf, sizeof(buf), "%s\"%s\":{\"p50_us\":%llu,\"p99_us\":%llu,\"p999_us\":%llu,\"max_us\":%llu}",
+          i == 0 ? "" : ",", name.c_str(), static_cast<unsigned long long>(h->Percentile(0.5)),
+          static_cast<unsigned long long>(h->Percentile(0.99)),
+          static_cast<unsigned long long>(h->Percentile(0.999)), static_cast<unsigned long long>(h->max()));
+      extra_json += buf;
+      std::snprintf(buf, sizeof(buf), "; %s p50=%lluus p99=%lluus p99.9=%lluus", name.c_str(),
+                    static_cast<unsigned long long>(h->Percentile(0.5)),
+                    static_cast<unsigned long long>(h->Percentile(0.99)),
+                    static_cast<unsigned long long>(h->Percentile(0.999)));
+      stages_text += buf;
+    }
+    extra_json += "}";
+  }
   if (json) {
     std::printf(
         "{\"%s\":%lld,\"failed\":%lld,\"seconds\":%.3f,\"tps\":%.1f,\"mbps\":%.3f,\"p50_us\":%llu,"
@@ -46,10 +66,10 @@ void BenchReport::Finish(bool json) const {
   } else {
     std::printf(
         "summary: %s=%lld failed=%lld in %.2f s: %.0f msg/s, %.2f MB/s; latency p50=%lluus p99=%lluus "
-        "p99.9=%lluus max=%lluus%s%s\n",
+        "p99.9=%lluus max=%lluus%s%s%s\n",
         count_name_.c_str(), static_cast<long long>(ok), static_cast<long long>(failed_.load()), secs, tps,
         mbps, p(0.5), p(0.99), p(0.999), static_cast<unsigned long long>(total_.max()),
-        has_outcomes ? "; outcomes " : "", has_outcomes ? outcomes_.Text().c_str() : "");
+        has_outcomes ? "; outcomes " : "", has_outcomes ? outcomes_.Text().c_str() : "", stages_text.c_str());
   }
   std::fflush(stdout);
 }

@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "bench_util.h"
 #include "latency_histogram.h"
@@ -30,6 +32,11 @@ class BenchReport {
   void CountOutcome(std::string_view outcome, int64_t messages) { outcomes_.Add(outcome, messages); }
   // Requests the producer sent (auto-batching puts several messages in one), in the summary.
   void SetRequests(int64_t requests) { requests_ = requests; }
+  // A named share of the latency (e2e: send -> store, store -> listener), in the summary as
+  // "stages": {name: {p50_us, p99_us, p999_us, max_us}}. Before Finish(), from one thread.
+  void AddStage(std::string name, const LatencyHistogram* histogram) {
+    stages_.emplace_back(std::move(name), histogram);
+  }
   int64_t ok() const { return ok_.load(); }
   int64_t failed() const { return failed_.load(); }
 
@@ -46,6 +53,7 @@ class BenchReport {
   std::atomic<int64_t> failed_{0};
   StatusCounts outcomes_;
   int64_t requests_ = 0;
+  std::vector<std::pair<std::string, const LatencyHistogram*>> stages_;
   int64_t ok_at_last_tick_ = 0;
   int64_t failed_at_last_tick_ = 0;
   LatencyHistogram interval_;

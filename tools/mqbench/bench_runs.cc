@@ -189,6 +189,10 @@ class BenchConsumer {
         auto it = m.message.properties.find(kSendTimeProperty);
         int64_t sent = it == m.message.properties.end() ? now : std::strtoll(it->second.c_str(), nullptr, 10);
         report_->Ok(1, now - sent);
+        // The broker's store timestamp has millisecond resolution: each share is +-1 ms.
+        const int64_t stored = m.store_timestamp_ms * 1000;
+        to_store_.Record(stored - sent);
+        from_store_.Record(now - stored);
       }
       return client::ConsumeResult::kSuccess;
     });
@@ -196,9 +200,16 @@ class BenchConsumer {
   }
   bool HasQueues() const { return !consumer_->AssignedQueues().empty(); }
   void Shutdown() { consumer_->Shutdown(); }
+  // Where the latency goes (for e2e, where `sent` is the producer's clock on this host).
+  void AddStages(BenchReport* report) const {
+    report->AddStage("send_to_store", &to_store_);
+    report->AddStage("store_to_listener", &from_store_);
+  }
 
  private:
   BenchReport* report_;
+  LatencyHistogram to_store_;
+  LatencyHistogram from_store_;
   std::string p_sql_;  // SQL92 selector; empty = every message
   std::unique_ptr<client::PushConsumer> consumer_;
 };
@@ -250,11 +261,16 @@ int RunEndToEnd(const BenchParams& p) {
   const int64_t total = static_cast<int64_t>(static_cast<double>(rate) * seconds);
   std::atomic<int64_t> sent{0};
   std::atomic<int64_t> failed{0};
+  LatencyHistogram pacer_lag;  // how late each send left against its schedule
+  consumer.AddStages(&received);
+  received.AddStage("pacer_lag", &pacer_lag);
   received.Start();
   auto start = Clock::now();
   std::thread sender([&] {
     for (int64_t i = 0; i < total; ++i) {
-      std::this_thread::sleep_until(start + std::chrono::microseconds(i * 1'000'000 / rate));
+      const auto due = start + std::chrono::microseconds(i * 1'000'000 / rate);
+      std::this_thread::sleep_until(due);
+      pacer_lag.Record(std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - due).count());
       producer.SendAsync(BenchMessage(p, body), [&](const Result<client::SendResult>& r) {
         const std::string outcome = Outcome(r);
         received.CountOutcome(outcome, 1);  // the summary's "status" breaks the sends down
