@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end latency (send -> listener) of `mqbench e2e` against a fresh local NameServer and
 # ASYNC_FLUSH broker, RUNS times per rate: prints one JSON line per run with p50/p99/p99.9 and
-# the broker's and the client's CPU microseconds per message (user + sys), then the median and
+# the broker's and the client's CPU microseconds per message (user + sys) and the broker's context
+# switches per message (thread hops; they move less with load than latency), then the median and
 # min-max of each rate. Loopback only; temp dirs removed.
 #   tools/mqbench/e2e_latency.sh 2000 20000 40000          # RUNS=3 DURATION=10 SIZE=1024
 #   BROKER_SETS="--set flushDiskType=SYNC_FLUSH" tools/mqbench/e2e_latency.sh 2000
@@ -24,6 +25,8 @@ cleanup() {
 trap cleanup EXIT
 wait_file() { for _ in $(seq 100); do [[ -s "$1" ]] && return 0; sleep 0.1; done; echo "no $1" >&2; exit 1; }
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# Context switches of every thread of a process (each thread hop on the message path is one).
+switches() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/ctxt_switches/ {n += $2} END {print n}'; }
 
 one_run() {  # rate run -> one JSON line on stdout
   local rate="$1" run="$2" d="$dir/r$1-$2"
@@ -42,17 +45,19 @@ one_run() {  # rate run -> one JSON line on stdout
   pids+=("$broker")
   wait_file "$d/b"
   "$bin/mqadmin" updateTopic -n "$ns" -c DefaultCluster -t E2E -r 4 -w 4 >/dev/null
-  local before after
+  local before after sw_before sw_after
   before=$(ticks "$broker")
+  sw_before=$(switches "$broker")
   # shellcheck disable=SC2086
   /usr/bin/time -f "%U %S" -o "$d/time" "$bin/mqbench" e2e -n "$ns" -t E2E -g e2e -s "$size" \
     --rate "$rate" -d "$duration" --json ${E2E_ARGS:-} 2>"$d/err" | tail -1 >"$d/out.json" || true
   after=$(ticks "$broker")
+  sw_after=$(switches "$broker")
   kill "$broker" "$ns_pid" 2>/dev/null || true
   wait "$broker" "$ns_pid" 2>/dev/null || true
-  python3 - "$d/out.json" "$d/time" "$before" "$after" "$(getconf CLK_TCK)" "$rate" <<'PY'
+  python3 - "$d/out.json" "$d/time" "$before" "$after" "$(getconf CLK_TCK)" "$rate" "$sw_before" "$sw_after" <<'PY'
 import json, sys
-out, timef, before, after, hz, rate = sys.argv[1:7]
+out, timef, before, after, hz, rate, sw_before, sw_after = sys.argv[1:9]
 try:
     o = json.load(open(out))
 except ValueError:
@@ -60,7 +65,8 @@ except ValueError:
 user, sys_ = map(float, open(timef).read().split()[-2:])
 n = max(o.get("received", 0), 1)
 print(json.dumps({"rate": int(rate), "broker_cpu_us_per_msg": round((int(after) - int(before)) / int(hz) * 1e6 / n, 1),
-                  "client_cpu_us_per_msg": round((user + sys_) * 1e6 / n, 1), "mqbench": o}))
+                  "client_cpu_us_per_msg": round((user + sys_) * 1e6 / n, 1),
+                  "broker_switches_per_msg": round((int(sw_after) - int(sw_before)) / n, 2), "mqbench": o}))
 PY
 }
 
@@ -76,6 +82,7 @@ def col(f):
 m = lambda k: (lambda r: r["mqbench"].get(k, 0))
 print(f"rate {rows[0]['rate']}: p50 {col(m('p50_us'))} us, p99 {col(m('p99_us'))} us, "
       f"p99.9 {col(m('p999_us'))} us, max {col(m('max_us'))} us, received {col(m('received'))}, "
-      f"broker {col(lambda r: r['broker_cpu_us_per_msg'])} us/msg, client {col(lambda r: r['client_cpu_us_per_msg'])} us/msg")
+      f"broker {col(lambda r: r['broker_cpu_us_per_msg'])} us/msg, client {col(lambda r: r['client_cpu_us_per_msg'])} us/msg, "
+      f"broker context switches {col(lambda r: r['broker_switches_per_msg'])} per msg")
 PY
 done

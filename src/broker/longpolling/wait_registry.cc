@@ -34,7 +34,10 @@ Status WaitRegistry::Park(const std::string& key, std::chrono::milliseconds time
     Run(key, id, waiter, true);
     return Status::OK();
   }
-  executor_->Post([this, key, id, waiter] { Run(key, id, waiter, false); });
+  // The first check runs here rather than on the executor: it closes the race with an arrival
+  // just before the request was registered, and a hop per parked request would wake an
+  // executor thread for every long poll (one per consumed message on a lightly loaded queue).
+  Run(key, id, waiter, false);
   return Status::OK();
 }
 

@@ -11,7 +11,9 @@
 // Capacity: at most `max_waiters` requests are parked at once (maxSuspendedPullRequests), so
 // clients cannot make the broker hold unbounded requests and their eventual responses; Park()
 // past it refuses with RESOURCE_EXHAUSTED and the caller answers the request with that.
-// Threads: checks run on the IoExecutor's threads; Park/Notify are thread-safe and never block.
+// Threads: the first check runs on the caller of Park() before it returns (callers hold no
+// lock there), later ones on the IoExecutor's threads; Park/Notify are thread-safe and never
+// block.
 // Locking: mu_ guards waiters_; each waiter's own mutex serialises its checks. mu_ is never
 // held while a check runs.
 #pragma once

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <thread>
 
 #include "testutil/wait.h"
 
@@ -75,6 +76,25 @@ TEST_F(WaitRegistryTest, ImmediateCheckAfterParkClosesTheRace) {
                         })
                   .ok());
   EXPECT_TRUE(testing::WaitUntil([&] { return answered.load(); }, 5s));
+}
+
+TEST_F(WaitRegistryTest, FirstCheckRunsOnTheParkingThread) {
+  // No executor hop per parked request: the re-check that closes the race with an arrival runs
+  // inside Park(), so a request that can be answered already is answered before Park returns.
+  std::thread::id checked_on;
+  bool answered = false;
+  ASSERT_TRUE(waits_
+                  .Park("k", 10s,
+                        [&](bool timed_out) {
+                          if (timed_out) return true;
+                          checked_on = std::this_thread::get_id();
+                          answered = true;
+                          return true;
+                        })
+                  .ok());
+  EXPECT_TRUE(answered);
+  EXPECT_EQ(checked_on, std::this_thread::get_id());
+  EXPECT_TRUE(testing::WaitUntil([&] { return waits_.size() == 0; }, 5s));
 }
 
 TEST_F(WaitRegistryTest, ShutdownAnswersParkedAndLaterRequests) {
