@@ -44,7 +44,12 @@ one_run() {  # rate run -> one JSON line on stdout
   local broker=$!
   pids+=("$broker")
   wait_file "$d/b"
-  "$bin/mqadmin" updateTopic -n "$ns" -c DefaultCluster -t E2E -r 4 -w 4 >/dev/null
+  # The ready file can precede the broker's first registration with the NameServer.
+  local tries=0
+  until "$bin/mqadmin" updateTopic -n "$ns" -c DefaultCluster -t E2E -r 4 -w 4 >/dev/null 2>"$d/admin.err"; do
+    ((++tries < 100)) || { cat "$d/admin.err" >&2; exit 1; }
+    sleep 0.1
+  done
   local before after sw_before sw_after
   before=$(ticks "$broker")
   sw_before=$(switches "$broker")
