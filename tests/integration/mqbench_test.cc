@@ -74,6 +74,28 @@ TEST(MqbenchTest, ProducerAndConsumerCountsAddUp) {
   EXPECT_GE(Field(consumed, "p99_us"), 0);
 }
 
+// e2e sends at a fixed rate and receives every message; its summary says where the latency
+// went (send -> store, store -> listener, how late the pacer sent), so a slow run can be read.
+TEST(MqbenchTest, EndToEndReceivesEverySendAndBreaksTheLatencyDown) {
+  NamesrvProcess ns;
+  ASSERT_TRUE(ns.started());
+  TempDir dir;
+  BrokerProcess broker({ns.address(), dir.Sub("broker"), "broker-a", {}});
+  ASSERT_TRUE(broker.Start()) << broker.process().ReadLog();
+  ASSERT_TRUE(WaitRegistered(ns));
+
+  auto [rc, out] = RunBench({"e2e", "-n", ns.address(), "-t", "BenchE2e", "-g", "e2e_group", "-s", "128",
+                             "--rate", "200", "-d", "1", "--json"},
+                            dir.Sub("e2e.out"));
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_GE(Field(out, "received"), 200) << out;  // plus the warm-up send
+  EXPECT_EQ(Field(out, "SEND_OK"), 200) << out;
+  for (const char* stage : {"send_to_store", "store_to_listener", "pacer_lag"}) {
+    EXPECT_NE(out.find(std::string("\"") + stage + "\":{\"p50_us\":"), std::string::npos)
+        << stage << ": " << out;
+  }
+}
+
 // A SYNC_MASTER without a slave stores every message but acknowledges none as durable
 // (SLAVE_NOT_AVAILABLE): both benchmarks must report every send failed, per status.
 TEST(MqbenchTest, SyncMasterWithoutSlaveCountsEverySendFailed) {

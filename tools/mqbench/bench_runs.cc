@@ -235,26 +235,33 @@ int RunConsumer(const BenchParams& p) {
 
 int RunEndToEnd(const BenchParams& p) {
   BenchReport received("received", p.body_size);
-  BenchConsumer consumer(p, &received);
-  if (Status s = consumer.Start(p.topic); !s.ok()) {
-    std::fprintf(stderr, "mqbench e2e: %s\n", s.ToString().c_str());
-    return 1;
-  }
   client::Producer producer(ProducerOptionsOf(p));
   if (Status s = producer.Start(); !s.ok()) {
     std::fprintf(stderr, "mqbench e2e: %s\n", s.ToString().c_str());
     return 1;
   }
-  // The consumer must own its queues before the first send, or early messages are skipped
-  // (it starts at the last offset). Bounded wait.
+  // The first send creates the topic before the consumer starts, so the consumer's first
+  // rebalance finds its route instead of the next route refresh (tens of seconds later).
   const std::string body(static_cast<size_t>(p.body_size), 'x');
-  if (auto first = producer.Send(BenchMessage(p, body)); !first.ok()) {  // also creates the topic
+  if (auto first = producer.Send(BenchMessage(p, body)); !first.ok()) {
     std::fprintf(stderr, "mqbench e2e: first send failed: %s\n", first.status().ToString().c_str());
     return 1;
   }
+  BenchConsumer consumer(p, &received);
+  if (Status s = consumer.Start(p.topic); !s.ok()) {
+    std::fprintf(stderr, "mqbench e2e: %s\n", s.ToString().c_str());
+    return 1;
+  }
+  // The consumer must own its queues before the timed sends, or early messages are skipped
+  // (it starts at the last offset). Bounded wait.
   auto ready_by = Clock::now() + std::chrono::seconds(30);
   while (!consumer.HasQueues() && Clock::now() < ready_by)
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  if (!consumer.HasQueues()) {
+    std::fprintf(stderr, "mqbench e2e: the consumer was assigned no queue of '%s' within 30 s\n",
+                 p.topic.c_str());
+    return 1;
+  }
   int64_t warmup = received.ok();
   const int64_t rate = p.rate > 0 ? p.rate : 1000;
   const double seconds = p.seconds > 0 ? p.seconds : 10;
