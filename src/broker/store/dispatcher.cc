@@ -128,7 +128,8 @@ void Dispatcher::Loop() {
     }
     int64_t limit = readable_limit_();
     if (dispatched_offset() >= limit) continue;
-    if (!announced) unannounced_passes_.fetch_add(1, std::memory_order_relaxed);
+    // A retry after a failed pass is expected to start on the timeout: only count real misses.
+    if (!announced && last_error.ok()) unannounced_passes_.fetch_add(1, std::memory_order_relaxed);
     Status s = DispatchRange(dispatched_offset(), limit, true);
     if (!s.ok()) {
       if (s.ToString() != last_error.ToString()) {

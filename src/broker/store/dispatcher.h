@@ -64,7 +64,8 @@ class Dispatcher {
   int64_t dispatched_offset() const { return dispatched_.load(std::memory_order_acquire); }
   // Passes that found records no Wakeup() had announced (started by the kIdleWait timeout):
   // each is a lost wake-up whose arrivals waited up to kIdleWait. 0 while every appender
-  // calls Wakeup() after its records become readable.
+  // calls Wakeup() after its records become readable (retries after a failed pass, which
+  // the timeout paces, are not counted).
   int64_t unannounced_passes() const { return unannounced_passes_.load(std::memory_order_relaxed); }
 
   static constexpr std::chrono::milliseconds kIdleWait{100};
