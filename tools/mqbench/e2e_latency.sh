@@ -28,9 +28,11 @@ ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 # Context switches of every thread of a process (each thread hop on the message path is one).
 switches() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/ctxt_switches/ {n += $2} END {print n}'; }
 
-one_run() {  # rate run -> one JSON line on stdout
+one_run() {  # rate run -> one JSON line on stdout; runs in the pipeline's subshell
   local rate="$1" run="$2" d="$dir/r$1-$2"
   mkdir -p "$d"
+  # This subshell's processes are not in the parent's pids: stop them on any exit here.
+  trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true' EXIT
   "$bin/mqnamesrv" --listen 127.0.0.1:0 --ready-file "$d/ns" --set logLevel=warn >"$d/ns.log" 2>&1 &
   local ns_pid=$!
   pids+=("$ns_pid")
