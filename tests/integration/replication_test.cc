@@ -359,6 +359,42 @@ TEST_F(ReplicationTest, SyncMasterAckedMessagesSurviveMasterKill) {
   ExpectAllReadable(*slave2, "ReplSync", sent);
 }
 
+// SYNC_MASTER + SYNC_FLUSH: replication starts at the append and overlaps the fsync, yet an
+// ack still means both: every SEND_OK message is on the slave after the master is killed,
+// and without an in-sync slave no send is acknowledged although each one is durable locally.
+TEST_F(ReplicationTest, SyncMasterWithSyncFlushAcksOnlyWhatTheSlaveHolds) {
+  auto master = StartBroker(master_dir_.path(), "SYNC_MASTER", 0, {"flushDiskType=SYNC_FLUSH"});
+  ExpectEverySendFails(*master, "DurableNoSlave");
+  auto slave = StartSlave(slave1_dir_, 1);
+  ASSERT_TRUE(WaitSlaves(*master, 1, slave.get()));
+  CreateTopic(*master, "ReplDurable", 4);
+  ASSERT_TRUE(WaitUntil([&] { return HasTopic(*slave, "ReplDurable"); }));
+
+  LatencyOfSequentialSends(*master, "SYNC_MASTER + SYNC_FLUSH, 1 slave");
+  auto sent = SendBatches(*master, "ReplDurable", 100, 1, 1024, 4, "d");
+  auto batches = SendBatches(*master, "ReplDurable", 20, 8, 512, 4, "db");
+  ASSERT_EQ(sent.size(), 100u);
+  ASSERT_EQ(batches.size(), 20u);
+  for (const auto& s : sent) ASSERT_EQ(s.response.status(), mq::v1::SEND_OK);
+  for (const auto& s : batches) ASSERT_EQ(s.response.status(), mq::v1::SEND_OK);
+  sent.insert(sent.end(), batches.begin(), batches.end());
+
+  master->process().Kill();
+  ExpectAllReadable(*slave, "ReplDurable", sent);
+}
+
+TEST_F(ReplicationTest, SyncMasterWithSyncFlushFailsEverySendOnceTheSlaveIsGone) {
+  auto master = StartBroker(master_dir_.path(), "SYNC_MASTER", 0, {"flushDiskType=SYNC_FLUSH"});
+  auto slave = StartSlave(slave1_dir_, 1);
+  ASSERT_TRUE(WaitSlaves(*master, 1, slave.get()));
+  mq::v1::SendMessageResponse resp;
+  ASSERT_GRPC_OK(Send(master->messaging(), "DurableGone", 0, {TextMessage("held")}, &resp));
+  EXPECT_EQ(resp.status(), mq::v1::SEND_OK);
+  slave->process().Kill();
+  ASSERT_TRUE(WaitSlaves(*master, 0));
+  ExpectEverySendFails(*master, "DurableGone");
+}
+
 TEST_F(ReplicationTest, MetadataReachesSlave) {
   auto master = StartMaster();
   auto slave = StartSlave(slave1_dir_, 1);

@@ -123,12 +123,16 @@ Status HaService::Start() {
   server_ = std::move(started.server);
   port_ = started.port;
   waiters_.Start();
+  // Writers ship each append at once, so a SYNC_MASTER send's replication overlaps its
+  // SYNC_FLUSH fsync instead of starting after it.
+  store_->SetAppendListener([this] { NotifyAppended(); });
   MQ_LOG_INFO(Logger("ha"), "replication service listening on {}:{}", options_.bind_host, port_);
   return Status::OK();
 }
 
 void HaService::Shutdown() {
   if (!server_) return;
+  store_->SetAppendListener(nullptr);
   {
     std::lock_guard<std::mutex> lock(mu_);
     stop_ = true;

@@ -104,7 +104,9 @@ class HaService {
   void Shutdown();
   int port() const { return port_; }
 
-  // New bytes were appended locally: wake the stream writers. Cheap; any thread.
+  // New bytes were appended locally: wake the stream writers. Cheap; any thread. Between
+  // Start() and Shutdown() the store calls it after every append (SetAppendListener), before
+  // the bytes are flushed, so replication runs alongside a SYNC_FLUSH fsync.
   void NotifyAppended();
   // SYNC_MASTER: `done` gets kOk once the in-sync slaves hold [.., end_offset), or
   // kSlaveNotAvailable (no in-sync slave) / kFlushSlaveTimeout. May run inline.

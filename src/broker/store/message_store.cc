@@ -324,6 +324,11 @@ void MessageStore::PutMessages(std::vector<MessageInput> messages, PutCallback d
   AppendAndComplete(std::move(records), std::move(done));
 }
 
+void MessageStore::SetAppendListener(std::function<void()> listener) {
+  std::unique_lock<std::shared_mutex> lock(append_listener_mu_);
+  append_listener_ = std::move(listener);
+}
+
 void MessageStore::AppendAndComplete(std::vector<PendingRecord> records, PutCallback done) {
   AppendResult a = commit_log_->Append(&records);
   PutResult r;
@@ -359,6 +364,10 @@ void MessageStore::AppendAndComplete(std::vector<PendingRecord> records, PutCall
   r.store_timestamp = a.store_timestamp;
   r.offset_msg_id = CreateOffsetMessageId({options_.store_host_ip, options_.store_host_port}, a.wrote_offset);
   r.physical_offsets = std::move(a.physical_offsets);
+  {
+    std::shared_lock<std::shared_mutex> lock(append_listener_mu_);
+    if (append_listener_) append_listener_();
+  }
   if (options_.flush_disk_type == FlushDiskType::kAsyncFlush) {
     dispatcher_->Wakeup();
     return done(r);

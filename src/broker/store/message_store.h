@@ -7,8 +7,9 @@
 // (final flush, checkpoint, remove the abort marker). The destructor calls Shutdown().
 // Threads: every public method is thread-safe. PutMessage never blocks on disk: in
 // ASYNC_FLUSH its callback runs inline once the record is in the page cache; in SYNC_FLUSH it
-// runs on the flush thread once the record is durable. ArrivalListeners run on the dispatcher
-// thread. Callbacks and listeners must not block.
+// runs on the flush service's thread once the record is durable. ArrivalListeners run on the
+// dispatcher thread; the append listener on the putting thread. Callbacks and listeners must
+// not block.
 // Files under storePathRootDir: commitlog/, consumequeue/<topic>/<queueId>/, index/,
 // checkpoint, abort (exists while running; a leftover one means the last run crashed), lock
 // (flock'ed while started, so two processes never open one store).
@@ -20,6 +21,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -87,6 +89,11 @@ class MessageStore {
 
   // Before Start(): called as (topic, queue_id, max_queue_offset) when messages arrive.
   void AddArrivalListener(ArrivalListener listener);
+  // Any time: `listener` runs on the putting thread right after every successful commit log
+  // append, before the bytes are durable (master replication ships them while the flush runs:
+  // a SYNC_MASTER + SYNC_FLUSH send then waits for the slower of the two, not their sum).
+  // One listener; nullptr removes it, and once that returns no call is running or will run.
+  void SetAppendListener(std::function<void()> listener);
   // Before Start(): the consume queue tags code of `topic`'s records is fn(record) (recovery
   // rebuilds queues with it too). The broker's delay-level service stores delivery times.
   void SetTagsCodeFunction(const std::string& topic, TagsCodeFn fn);
@@ -139,6 +146,9 @@ class MessageStore {
   std::atomic<bool> running_{false};
   std::vector<ArrivalListener> pending_listeners_;  // added to the dispatcher by Start()
   std::vector<std::pair<std::string, TagsCodeFn>> pending_tags_code_fns_;  // likewise
+  // Held while the listener runs, so removing it waits out a running call.
+  std::shared_mutex append_listener_mu_;
+  std::function<void()> append_listener_;  // GUARDED_BY(append_listener_mu_)
 
   std::mutex maint_mu_;
   std::condition_variable maint_cv_;
