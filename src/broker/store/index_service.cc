@@ -31,12 +31,21 @@ struct IndexService::File {
   std::shared_ptr<MappedFile> mapped;
   int32_t slot_num = 0;
   int32_t index_num = 0;
+  // Bytes [0, dirty_end) hold every write since the last flush (0: none). Entries are appended
+  // in order and the slots and header lie below them, so one bound covers all of it.
+  int32_t dirty_end = 0;
 
   char* base() const { return const_cast<char*>(mapped->data()); }
   int64_t Get64(int32_t pos) const { return static_cast<int64_t>(DecodeFixed64BE(base() + pos)); }
   int32_t Get32(int32_t pos) const { return static_cast<int32_t>(DecodeFixed32BE(base() + pos)); }
-  void Set64(int32_t pos, int64_t v) { EncodeFixed64BE(base() + pos, static_cast<uint64_t>(v)); }
-  void Set32(int32_t pos, int32_t v) { EncodeFixed32BE(base() + pos, static_cast<uint32_t>(v)); }
+  void Set64(int32_t pos, int64_t v) {
+    EncodeFixed64BE(base() + pos, static_cast<uint64_t>(v));
+    dirty_end = std::max(dirty_end, pos + 8);
+  }
+  void Set32(int32_t pos, int32_t v) {
+    EncodeFixed32BE(base() + pos, static_cast<uint32_t>(v));
+    dirty_end = std::max(dirty_end, pos + 4);
+  }
   int64_t begin_ts() const { return Get64(0); }
   int64_t end_ts() const { return Get64(8); }
   int64_t begin_phy() const { return Get64(16); }
@@ -185,14 +194,25 @@ bool IndexService::empty() const {
 }
 
 Status IndexService::Flush() {
-  std::vector<std::shared_ptr<File>> files;
+  std::vector<std::pair<std::shared_ptr<File>, int32_t>> dirty;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    files = files_;
+    for (auto& file : files_) {
+      if (file->dirty_end == 0) continue;
+      dirty.emplace_back(file, file->dirty_end);
+      file->dirty_end = 0;
+    }
   }
-  for (auto& file : files) {
-    file->mapped->SetFlushedPosition(0);
-    MQ_RETURN_IF_ERROR(file->mapped->Flush(options_.fault_hook));
+  for (size_t i = 0; i < dirty.size(); ++i) {
+    Status s = dirty[i].first->mapped->SyncRange(0, dirty[i].second, options_.fault_hook);
+    if (!s.ok()) {
+      // Not durable: this file and the ones not reached stay dirty for the next attempt.
+      std::lock_guard<std::mutex> lock(mu_);
+      for (size_t j = i; j < dirty.size(); ++j) {
+        dirty[j].first->dirty_end = std::max(dirty[j].first->dirty_end, dirty[j].second);
+      }
+      return s;
+    }
   }
   return Status::OK();
 }

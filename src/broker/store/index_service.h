@@ -12,8 +12,13 @@
 // returns candidate offsets; the caller verifies the key against the record (hash collisions,
 // entries left beyond a truncated log tail).
 //
+// Durability: files are written in place through the mapping; each File remembers how far
+// it was written since its last flush (dirty_end), so Flush() syncs only files that changed
+// and only up to their last written entry, never the unwritten tail of a fresh file nor the
+// full files behind it (default geometry: ~420 MB of mapping each).
 // Threads: BuildIndex from the dispatcher thread; queries, flush and retention from any
-// thread. Locks: mu_ guards files_ and every read/write of the mapped index files.
+// thread. Locks: mu_ guards files_, every File's dirty_end and every read/write of the mapped
+// index files; it is not held during the msync.
 #pragma once
 
 #include <cstdint>
@@ -55,6 +60,9 @@ class IndexService {
   // End of the last indexed record (0 if nothing indexed).
   int64_t IndexedEnd() const;
   bool empty() const;
+  // Makes what was written since the last Flush durable: one msync per file written since,
+  // from the header to the end of its last written entry; none for untouched files (e.g.
+  // full ones already flushed). On failure what was not synced stays dirty.
   Status Flush();
   // Deletes files whose records all lie below min_phy (never the newest).
   int DeleteExpired(int64_t min_phy);

@@ -123,6 +123,17 @@ Status MappedFile::Flush(const FaultHook& hook) {
   return Status::OK();
 }
 
+Status MappedFile::SyncRange(int32_t pos, int32_t len, const FaultHook& hook) const {
+  MQ_CHECK(pos >= 0 && len >= 0 && pos + len <= size_, "SyncRange out of range pos={} len={}", pos, len);
+  if (len == 0) return Status::OK();
+  if (hook) MQ_RETURN_IF_ERROR(hook("flush", path_));
+  int64_t start = (pos / kPageSize) * kPageSize;
+  if (::msync(data_ + start, static_cast<size_t>(pos + len - start), MS_SYNC) != 0) {
+    return WritebackError(path_, errno);
+  }
+  return Status::OK();
+}
+
 Status MappedFile::ZeroFrom(int32_t pos, const FaultHook& hook) {
   if (pos >= size_) return Status::OK();
   const off_t len = size_ - pos;

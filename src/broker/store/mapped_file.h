@@ -61,6 +61,10 @@ class MappedFile {
 
   // Flusher: msync(MS_SYNC) of [flushed, wrote) then advances flushed_position.
   Status Flush(const FaultHook& hook);
+  // msync(MS_SYNC) of [pos, pos+len) (widened to whole pages); positions untouched. For files
+  // written in place at scattered positions (the index), whose owner tracks what is dirty.
+  // `hook` sees op "flush" first.
+  Status SyncRange(int32_t pos, int32_t len, const FaultHook& hook) const;
 
   // Zeroes [pos, size) on disk and in the mapping (punch hole + re-fallocate, or explicit
   // zero writes when the filesystem cannot punch holes). Fails (e.g. ENOSPC) when the range
