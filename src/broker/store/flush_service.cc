@@ -14,11 +14,11 @@ void FlushService::Start() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     stop_ = false;
-    completer_stop_ = false;
+    watchdog_stop_ = false;
     flushed_seen_ = commit_log_->flushed_offset();
   }
   flush_thread_ = std::thread([this] { FlushLoop(); });
-  completer_thread_ = std::thread([this] { CompleterLoop(); });
+  watchdog_thread_ = std::thread([this] { WatchdogLoop(); });
 }
 
 void FlushService::Shutdown() {
@@ -30,10 +30,11 @@ void FlushService::Shutdown() {
   if (flush_thread_.joinable()) flush_thread_.join();  // ends after a final flush
   {
     std::lock_guard<std::mutex> lock(mu_);
-    completer_stop_ = true;
+    watchdog_stop_ = true;
   }
-  complete_cv_.notify_all();
-  if (completer_thread_.joinable()) completer_thread_.join();
+  watchdog_cv_.notify_all();
+  if (watchdog_thread_.joinable()) watchdog_thread_.join();
+  CompleteReady(/*all=*/true);  // waiters registered after the flush thread's last pass
 }
 
 void FlushService::WaitDurable(int64_t end_offset, DurableCallback done) {
@@ -82,6 +83,9 @@ void FlushService::FlushLoop() {
     }
     Status s;
     if (latch_->ok()) {
+      if (commit_log_->flushed_offset() < commit_log_->committed_offset()) {
+        flush_count_.fetch_add(1, std::memory_order_relaxed);
+      }
       s = commit_log_->Flush();
       if (!s.ok()) {
         MQ_LOG_ERROR(Logger("store"), "commit log flush failed, store is now read-only: {}", s.ToString());
@@ -95,7 +99,7 @@ void FlushService::FlushLoop() {
       // After a failure, nothing becomes durable again; stop retrying for the waiters.
       flushed_seen_ = latch_->ok() ? commit_log_->flushed_offset() : INT64_MAX;
     }
-    complete_cv_.notify_one();
+    CompleteReady(/*all=*/stopping);
     if (stopping) break;
   }
 }
@@ -130,20 +134,16 @@ void FlushService::CompleteReady(bool all) {
   }
 }
 
-void FlushService::CompleterLoop() {
+void FlushService::WatchdogLoop() {
   while (true) {
-    bool stopping;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      // Wake on flush progress, or every 10 ms to enforce deadlines while an msync hangs.
-      complete_cv_.wait_for(lock, std::chrono::milliseconds(10), [&] {
-        return completer_stop_ || (!waiters_.empty() && (waiters_.front().end_offset <= flushed_seen_ ||
-                                                         flushed_seen_ == INT64_MAX));
-      });
-      stopping = completer_stop_;
+      if (watchdog_cv_.wait_for(lock, std::chrono::milliseconds(kWatchdogMs), [&] { return watchdog_stop_; }))
+        return;
+      // Deadlines grow in registration order: nothing is due unless the oldest waiter is.
+      if (waiters_.empty() || std::chrono::steady_clock::now() <= waiters_.front().deadline) continue;
     }
-    CompleteReady(stopping);
-    if (stopping) return;
+    CompleteReady(/*all=*/false);
   }
 }
 

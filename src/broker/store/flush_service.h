@@ -6,18 +6,22 @@
 // a waiter {end offset, deadline, callback} and returns. Whenever some waiter is not yet
 // durable, the flush thread issues ONE msync covering everything appended so far; puts
 // arriving during an msync are batched into the next one, so fsyncs/s stays bounded while
-// throughput scales with the number of concurrent writers. A separate completer thread runs
-// the callbacks (kOk once durable; kFlushDiskTimeout at the deadline, even while an msync is
-// stuck), so the flush thread can start the next msync immediately.
+// throughput scales with the number of concurrent writers. The flush thread then runs the
+// callbacks of the waiters that msync made durable itself (no hand-off to another thread per
+// group: on a 2-core machine that wake-up cost as much as the callbacks) and loops; puts
+// made meanwhile, e.g. by those callbacks, go into the next msync.
+// A watchdog thread enforces deadlines (kFlushDiskTimeout) while an msync is stuck: it polls
+// every kWatchdogMs and only completes waiters past their deadline.
 // A failed msync latches the ErrorLatch (the store turns read-only) and fails every waiter
 // with kServiceNotAvailable; later waiters fail immediately.
 //
-// Owns: the flush thread, the completer thread and the waiter list. Threads:
-// WaitDurable/Wakeup from any thread; callbacks run on the completer thread, on_flushed on
-// the flush thread; neither may block.
+// Owns: the flush thread, the watchdog thread and the waiter list. Threads:
+// WaitDurable/Wakeup from any thread; callbacks run on the flush thread (or, past their
+// deadline, on the watchdog), on_flushed on the flush thread; neither may block.
 // Locks: mu_ guards every field below it; never held during msync or callbacks.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -46,10 +50,12 @@ class FlushService {
   // Stops the thread after a final flush; completes every remaining waiter.
   void Shutdown();
 
-  // SYNC_FLUSH: `done` runs on the completer thread once [0, end_offset) is durable, or with
+  // SYNC_FLUSH: `done` runs on the flush thread once [0, end_offset) is durable, or with
   // kFlushDiskTimeout at the deadline (or the latched error).
   void WaitDurable(int64_t end_offset, DurableCallback done);
   void Wakeup();
+  // Commit log flushes (msync passes that had bytes to sync) since Start(); any thread.
+  int64_t flush_count() const { return flush_count_.load(std::memory_order_relaxed); }
 
  private:
   struct Waiter {
@@ -57,8 +63,10 @@ class FlushService {
     std::chrono::steady_clock::time_point deadline;
     DurableCallback done;
   };
+  static constexpr int kWatchdogMs = 10;
+
   void FlushLoop();
-  void CompleterLoop();
+  void WatchdogLoop();
   // Completes every waiter that is durable, expired or failed; with `all`, every waiter.
   void CompleteReady(bool all);
 
@@ -69,15 +77,16 @@ class FlushService {
 
   std::mutex mu_;
   std::condition_variable flush_cv_;
-  std::condition_variable complete_cv_;
+  std::condition_variable watchdog_cv_;
   std::vector<Waiter> waiters_;  // GUARDED_BY(mu_)
   int64_t max_waiter_end_ = 0;   // GUARDED_BY(mu_)
   int64_t flushed_seen_ = 0;     // GUARDED_BY(mu_)
   bool wake_ = false;            // GUARDED_BY(mu_)
   bool stop_ = false;            // GUARDED_BY(mu_)
-  bool completer_stop_ = false;  // GUARDED_BY(mu_)
+  bool watchdog_stop_ = false;   // GUARDED_BY(mu_)
   std::thread flush_thread_;
-  std::thread completer_thread_;
+  std::thread watchdog_thread_;
+  std::atomic<int64_t> flush_count_{0};
 };
 
 }  // namespace mq::store

@@ -116,6 +116,9 @@ class MessageStore {
   int64_t MinPhyOffset() const;
   int64_t MaxPhyOffset() const;      // committed (appended) end
   int64_t FlushedPhyOffset() const;  // durable end
+  // Commit log flushes (msync passes with bytes to sync) since Start() (group commit size =
+  // puts / flushes; benchmarks report it).
+  int64_t CommitLogFlushCount() const { return flush_ ? flush_->flush_count() : 0; }
   int64_t DispatchedPhyOffset() const;
 
   // One retention pass now (the maintenance thread also runs it periodically).
