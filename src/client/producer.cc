@@ -301,7 +301,8 @@ class ProducerImpl {
   }
 
   // Hands a validated message to the accumulator; `done` later runs on a callback thread.
-  Status Enqueue(const Message& msg, std::function<void(Result<SendResult>)> done) {
+  Status Enqueue(const Message& msg, std::function<void(Result<SendResult>)> done,
+                 bool wakes_waiter = false) {
     MQ_RETURN_IF_ERROR(ValidateMessage(msg, options_.max_body_bytes));
     PendingSend send;
     AppendMessageField(msg, NewUniqueMessageId(), WallMillis(), &send.wire);
@@ -309,6 +310,7 @@ class ProducerImpl {
     const std::string& topic = msg.topic;
     send.deadline_ms = MonotonicMillis() + options_.send_timeout_ms;
     send.done = std::move(done);
+    send.wakes_waiter = wakes_waiter;
     accumulator_.Add(topic, std::move(send));
     return Status::OK();
   }
@@ -326,6 +328,7 @@ class ProducerImpl {
     ctx->deadline_ms = batch.front().deadline_ms;
     auto dones = std::make_shared<std::vector<Done>>();
     dones->reserve(batch.size());
+    auto waiters = std::make_shared<std::vector<bool>>();  // PendingSend::wakes_waiter of each
     // Where each message's bytes are, to resend them one by one if the batch is refused.
     auto spans = std::make_shared<std::vector<std::pair<size_t, size_t>>>();
     spans->reserve(batch.size());
@@ -338,16 +341,29 @@ class ProducerImpl {
       spans->emplace_back(wire.size(), send.wire.size());
       wire.append(send.wire);
       dones->push_back(std::move(send.done));
+      waiters->push_back(send.wakes_waiter);
     }
     SetMessages(ctx.get(), std::move(wire), static_cast<int>(batch.size()));
     auto* self = this;
     auto release_slot = [self, topic, holds_slot] {
       if (holds_slot) self->client_->internal().Post([self, topic] { self->accumulator_.Completed(topic); });
     };
-    auto finish = [self, dones, release_slot](std::vector<Result<SendResult>> results) {
-      self->client_->callbacks().Post([dones, results = std::move(results)] {
-        for (size_t i = 0; i < dones->size(); ++i) (*dones)[i](results[i]);
-      });
+    auto finish = [self, dones, waiters, release_slot](std::vector<Result<SendResult>> results) {
+      bool any_callback = false;
+      for (size_t i = 0; i < dones->size(); ++i) {
+        if ((*waiters)[i]) {
+          (*dones)[i](results[i]);
+        } else {
+          any_callback = true;
+        }
+      }
+      if (any_callback) {
+        self->client_->callbacks().Post([dones, waiters, results = std::move(results)] {
+          for (size_t i = 0; i < dones->size(); ++i) {
+            if (!(*waiters)[i]) (*dones)[i](results[i]);
+          }
+        });
+      }
       release_slot();
     };
     ctx->on_response = [self, dones, finish](const mq::v1::SendMessageResponse& resp,
@@ -362,7 +378,7 @@ class ProducerImpl {
       finish(std::move(results));
     };
     SendContext* raw = ctx.get();  // ctx outlives its own done; capturing it would leak it
-    ctx->done = [self, topic, dones, spans, finish, release_slot, raw](Result<SendResult> failed) {
+    ctx->done = [self, topic, dones, waiters, spans, finish, release_slot, raw](Result<SendResult> failed) {
       if (failed.status().IsInvalidArgument() && dones->size() > 1) {
         // The broker refused the batch as a whole (e.g. above its maxMessageSize): send each
         // message alone so one message's error is not everybody's.
@@ -373,6 +389,7 @@ class ProducerImpl {
           alone.wire.assign(bytes + (*spans)[i].first, (*spans)[i].second);
           alone.deadline_ms = deadline;
           alone.done = (*dones)[i];
+          alone.wakes_waiter = (*waiters)[i];
           std::vector<PendingSend> one;
           one.push_back(std::move(alone));
           self->DispatchBatch(topic, std::move(one), /*holds_slot=*/false);
@@ -389,7 +406,7 @@ class ProducerImpl {
                           const std::string& arg) {
     if (!running_) return Status::FailedPrecondition("producer: not started");
     if (msgs.size() == 1 && Batchable(msgs[0], selector)) {
-      return SendAndWait([&](auto done) { return Enqueue(msgs[0], std::move(done)); });
+      return SendAndWait([&](auto done) { return Enqueue(msgs[0], std::move(done), /*wakes_waiter=*/true); });
     }
     Status error;
     auto ctx = NewContext(msgs, &error);
