@@ -9,25 +9,13 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <unordered_set>
 
 #include "broker/store/checkpoint.h"
-#include "common/coding.h"
 #include "common/file_util.h"
 #include "common/logging.h"
 
 namespace mq::store {
 namespace fs = std::filesystem;
-
-MessageFilter MakeTagFilter(const std::vector<std::string>& tags) {
-  std::unordered_set<int64_t> codes;
-  for (const auto& tag : tags) {
-    if (tag == "*") return {};
-    codes.insert(TagsCode(tag));
-  }
-  if (codes.empty()) return {};
-  return [codes = std::move(codes)](int64_t code) { return codes.count(code) > 0; };
-}
 
 MessageStore::MessageStore(StoreOptions options, Clock* clock)
     : options_(std::move(options)), clock_(clock) {}
@@ -38,19 +26,6 @@ namespace {
 std::string AbortPath(const StoreOptions& o) { return o.store_path_root_dir + "/abort"; }
 std::string CheckpointPath(const StoreOptions& o) { return o.store_path_root_dir + "/checkpoint"; }
 
-// A consume queue unit is only a pointer: a damaged unit, or a damaged record behind a good
-// one, must not reach a consumer. The record must pass its CRCs and be the message the queue
-// says sits at this position.
-// The record's decoded view when it is the one the queue unit points at.
-Result<RecordView> VerifyQueueRecord(std::string_view record, int64_t phy_offset, const std::string& topic,
-                                     int32_t queue_id, int64_t queue_offset) {
-  MQ_ASSIGN_OR_RETURN(RecordView view, DecodeRecord(record, /*verify_crc=*/true, phy_offset));
-  if (view.topic != topic || view.queue_id != queue_id || view.queue_offset != queue_offset) {
-    return Status::Corruption(fmt::format("record belongs to {}-{} at queue offset {}", view.topic,
-                                          view.queue_id, view.queue_offset));
-  }
-  return view;
-}
 }  // namespace
 
 int64_t MessageStore::ReadableLimit() const {
@@ -378,157 +353,6 @@ void MessageStore::AppendAndComplete(std::vector<PendingRecord> records, PutCall
                         if (!s.ok()) r.error = "store: " + s.ToString();
                         done(r);
                       });
-}
-
-GetMessageResult MessageStore::GetMessages(std::string_view group, const std::string& topic, int32_t queue_id,
-                                           int64_t offset, int32_t max_count, int32_t max_bytes,
-                                           const MessageFilter& filter,
-                                           const PropertyFilter& property_filter) const {
-  (void)group;
-  GetMessageResult r;
-  auto cq = queues_ ? queues_->Find(topic, queue_id) : nullptr;
-  if (!cq) {
-    r.status = GetMessageStatus::kNoMatchedLogicQueue;
-    r.next_begin_offset = 0;
-    return r;
-  }
-  // Read before the queue's bounds: once every appended record is dispatched, the bounds read
-  // next include all of them.
-  const bool dispatch_behind =
-      dispatcher_ && dispatcher_->dispatched_offset() < commit_log_->committed_offset();
-  r.min_offset = cq->min_offset();
-  r.max_offset = cq->max_offset();
-  if (r.max_offset == 0) {
-    r.status = GetMessageStatus::kNoMessageInQueue;
-    r.next_begin_offset = 0;
-  } else if (offset < r.min_offset) {
-    r.status = GetMessageStatus::kOffsetTooSmall;
-    r.next_begin_offset = r.min_offset;
-  } else if (offset == r.max_offset) {
-    r.status = GetMessageStatus::kOffsetOverflowOne;
-    r.next_begin_offset = offset;
-  } else if (offset > r.max_offset && dispatch_behind) {
-    // The log holds records the consume queues do not show yet, and the position may be one of
-    // them: a consumer that read a replica which dispatched first asks here next. Not an
-    // overflow yet (answering one would rewind it, to 0 when min is 0).
-    r.status = GetMessageStatus::kOffsetOverflowOne;
-    r.next_begin_offset = offset;
-  } else if (offset > r.max_offset) {
-    r.status = GetMessageStatus::kOffsetOverflowBadly;
-    r.next_begin_offset = r.min_offset == 0 ? r.min_offset : r.max_offset;
-  } else {
-    int32_t scan = std::max(max_count, 16000 / kCqUnitSize);
-    auto units = cq->Read(offset, scan);
-    if (units.empty()) {
-      int64_t per_file = options_.mapped_file_size_consume_queue / kCqUnitSize;
-      r.status = GetMessageStatus::kOffsetFoundNull;
-      r.next_begin_offset = offset + per_file - offset % per_file;
-      return r;
-    }
-    r.status = GetMessageStatus::kNoMatchedMessage;
-    int64_t min_phy = commit_log_->min_offset();
-    size_t i = 0;
-    for (; i < units.size(); ++i) {
-      const CqUnit& u = units[i];
-      if (static_cast<int32_t>(r.messages.size()) >= max_count) break;
-      if (!r.messages.empty() && r.buffer_total_size + u.size > max_bytes) break;
-      if (u.size <= 0) continue;  // hole
-      if (filter && !filter(u.tags_code)) continue;
-      if (u.phy_offset < min_phy) {
-        if (r.messages.empty()) r.status = GetMessageStatus::kMessageWasRemoving;
-        continue;
-      }
-      auto ref = commit_log_->Read(u.phy_offset, u.size);
-      if (!ref.ok()) {
-        if (r.messages.empty()) r.status = GetMessageStatus::kMessageWasRemoving;
-        continue;
-      }
-      const int64_t queue_offset = offset + static_cast<int64_t>(i);
-      auto view = VerifyQueueRecord(ref->bytes, u.phy_offset, topic, queue_id, queue_offset);
-      if (!view.ok()) {
-        // Skipped like a hole, so consumers move past it; logged so the loss is visible.
-        MQ_LOG_ERROR(Logger("store"),
-                     "consume queue {}-{}: dropping queue offset {} (commit log offset {}, {} bytes): {}",
-                     topic, queue_id, queue_offset, u.phy_offset, u.size, view.status().ToString());
-        continue;
-      }
-      if (property_filter && !property_filter(view->properties)) continue;
-      r.messages.emplace_back(ref->bytes);
-      r.queue_offsets.push_back(queue_offset);
-      r.buffer_total_size += u.size;
-      r.status = GetMessageStatus::kFound;
-    }
-    r.next_begin_offset = offset + static_cast<int64_t>(i);
-  }
-  return r;
-}
-
-int64_t MessageStore::MinOffsetInQueue(const std::string& topic, int32_t queue_id) const {
-  auto cq = queues_ ? queues_->Find(topic, queue_id) : nullptr;
-  return cq ? cq->min_offset() : 0;
-}
-
-int64_t MessageStore::MaxOffsetInQueue(const std::string& topic, int32_t queue_id) const {
-  auto cq = queues_ ? queues_->Find(topic, queue_id) : nullptr;
-  return cq ? cq->max_offset() : 0;
-}
-
-Result<int64_t> MessageStore::GetOffsetByTimestamp(const std::string& topic, int32_t queue_id,
-                                                   int64_t timestamp_ms) const {
-  auto cq = queues_ ? queues_->Find(topic, queue_id) : nullptr;
-  if (!cq) return Status::NotFound(fmt::format("no consume queue {}-{}", topic, queue_id));
-  auto store_ts = [&](int64_t queue_offset) -> int64_t {
-    auto unit = cq->Get(queue_offset);
-    if (!unit || unit->size <= 0) return -1;
-    auto ref = commit_log_->Read(unit->phy_offset, unit->size);
-    if (!ref.ok()) return -1;
-    return static_cast<int64_t>(DecodeFixed64BE(ref->bytes.data() + kStoreTimestampPos));
-  };
-  int64_t lo = cq->min_offset();
-  int64_t hi = cq->max_offset();  // answer in [lo, hi]
-  while (lo < hi) {
-    int64_t mid = lo + (hi - lo) / 2;
-    if (store_ts(mid) >= timestamp_ms) {
-      hi = mid;
-    } else {
-      lo = mid + 1;
-    }
-  }
-  return lo;
-}
-
-Result<StoredMessage> MessageStore::LookMessageByOffset(int64_t physical_offset) const {
-  if (!commit_log_) return Status::Unavailable("store is not started");
-  return commit_log_->LookMessage(physical_offset, ReadableLimit());
-}
-
-std::vector<StoredMessage> MessageStore::QueryMessageByKey(const std::string& topic, const std::string& key,
-                                                           int max_num, int64_t begin_ms,
-                                                           int64_t end_ms) const {
-  std::vector<StoredMessage> out;
-  if (!index_) return out;
-  for (int64_t phy : index_->Query(topic, key, max_num, begin_ms, end_ms)) {
-    auto msg = LookMessageByOffset(phy);
-    if (!msg.ok() || msg->topic != topic) continue;
-    bool match = msg->Property(kPropertyUniqKey) == key;
-    std::string keys = msg->Property(kPropertyKeys);
-    std::string_view rest(keys);
-    while (!match && !rest.empty()) {
-      size_t sp = rest.find(' ');
-      match = rest.substr(0, sp) == key;
-      rest.remove_prefix(sp == std::string_view::npos ? rest.size() : sp + 1);
-    }
-    if (match) out.push_back(std::move(msg).value());
-  }
-  return out;
-}
-
-Result<StoredMessage> MessageStore::QueryMessageByUniqueKey(const std::string& topic,
-                                                            const std::string& uniq_key) const {
-  for (auto& msg : QueryMessageByKey(topic, uniq_key, 32)) {
-    if (msg.Property(kPropertyUniqKey) == uniq_key) return std::move(msg);
-  }
-  return Status::NotFound(fmt::format("no message with UNIQ_KEY '{}' in topic '{}'", uniq_key, topic));
 }
 
 void MessageStore::AddArrivalListener(ArrivalListener listener) {
