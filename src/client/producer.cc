@@ -300,7 +300,8 @@ class ProducerImpl {
     return options_.auto_batch && selector == nullptr && msg.delay_level == 0 && !IsScheduled(msg);
   }
 
-  // Hands a validated message to the accumulator; `done` later runs on a callback thread.
+  // Hands a validated message to the accumulator; `done` later runs on a callback thread, or on
+  // the client's internal thread when it only wakes a blocked Send() (`wakes_waiter`).
   Status Enqueue(const Message& msg, std::function<void(Result<SendResult>)> done,
                  bool wakes_waiter = false) {
     MQ_RETURN_IF_ERROR(ValidateMessage(msg, options_.max_body_bytes));
