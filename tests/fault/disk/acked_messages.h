@@ -7,9 +7,12 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <chrono>
 #include <map>
 #include <random>
 #include <string>
+#include <thread>
 #include <tuple>
 
 #include "integration/broker_fixture.h"
@@ -37,7 +40,16 @@ class AckedMessages {
   // delivered (a caller expecting no loss compares it with size()).
   size_t VerifyDelivered(mq::v1::Messaging::Stub* stub, const std::string& where) const {
     std::map<std::pair<std::string, int32_t>, int64_t> queues;
-    for (const auto& [k, v] : sent_) queues[{std::get<0>(k), std::get<1>(k)}] = 0;
+    std::map<std::pair<std::string, int32_t>, int64_t> last_acked;  // highest acked queue offset
+    for (const auto& [k, v] : sent_) {
+      queues[{std::get<0>(k), std::get<1>(k)}] = 0;
+      auto& last = last_acked[{std::get<0>(k), std::get<1>(k)}];
+      last = std::max(last, std::get<2>(k));
+    }
+    // An acknowledgement does not wait for the dispatcher to index the message (as in RocketMQ):
+    // a queue that answers "nothing new" below its last acked offset is asked again until this
+    // deadline before the checker counts what it got.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     size_t delivered = 0;
     for (auto& [q, offset] : queues) {
       for (int guard = 0; guard < 10000; ++guard) {
@@ -49,7 +61,13 @@ class AckedMessages {
           offset = resp.next_begin_offset();
           continue;
         }
-        if (resp.status() != mq::v1::FOUND) break;
+        if (resp.status() != mq::v1::FOUND) {
+          if (offset <= last_acked[q] && std::chrono::steady_clock::now() < deadline) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+            continue;
+          }
+          break;
+        }
         for (const auto& m : resp.messages()) {
           auto it = sent_.find({q.first, q.second, m.queue_offset()});
           EXPECT_NE(it, sent_.end()) << where << ": delivered " << q.first << "-" << q.second << "@"
