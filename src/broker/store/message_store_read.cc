@@ -1,11 +1,10 @@
 // MessageStore's read side: pulls (GetMessages, with read verification) and the queries by
 // offset, time, key and unique key. Any thread; see message_store.h.
-#include "broker/store/message_store.h"
-
 #include <fmt/format.h>
 
 #include <unordered_set>
 
+#include "broker/store/message_store.h"
 #include "common/coding.h"
 #include "common/logging.h"
 
