@@ -175,9 +175,7 @@ Status BrokerController::Start() {
   });
   schedule_ = std::make_unique<schedule::ScheduleMessageService>(
       schedule::ScheduleMessageService::Options{delay_levels, config_.flushDelayOffsetInterval}, store_.get(),
-      delay_offsets_.get(), [this] {
-        if (ha_service_) ha_service_->NotifyAppended();
-      });
+      delay_offsets_.get());
   timer_ = MakeTimerService();
   store_->AddArrivalListener([this](const std::string& topic, int32_t, int64_t) {
     if (topic == timer::kTimerTopic) timer_->Wake();
@@ -235,7 +233,7 @@ Status BrokerController::Start() {
   ctx.sql_filters = sql_filters_.get();
   ctx.timer = timer_.get();
   send_ = std::make_unique<SendProcessor>(ctx, ha_service_.get());
-  send_back_ = std::make_unique<SendBackProcessor>(ctx, ha_service_.get());
+  send_back_ = std::make_unique<SendBackProcessor>(ctx);
   pull_ = std::make_unique<PullProcessor>(ctx);
   client_ = std::make_unique<ClientProcessor>(ctx);
   recall_ = std::make_unique<RecallProcessor>(ctx);
@@ -252,18 +250,14 @@ Status BrokerController::Start() {
     txn_options.broker_name = config_.brokerName;
     txn_options.progress_path = config_dir + "/transactionProgress";
     transactions_ = std::make_unique<txn::TransactionalMessageService>(
-        txn_options, store_.get(), topics_.get(), check_senders_.get(),
-        [this] { ha_service_->NotifyAppended(); }, clock);
+        txn_options, store_.get(), topics_.get(), check_senders_.get(), clock);
     if (Status s = transactions_->Start(); !s.ok()) {
       transactions_.reset();
       return unwind(s);
     }
   }
   end_transaction_ = std::make_unique<EndTransactionProcessor>(ctx, transactions_.get());
-  pop_ = std::make_unique<pop::PopService>(PopOptionsOf(config_), ctx, send_back_.get(), &executor_, clock,
-                                           [this] {
-                                             if (ha_service_) ha_service_->NotifyAppended();
-                                           });
+  pop_ = std::make_unique<pop::PopService>(PopOptionsOf(config_), ctx, send_back_.get(), &executor_, clock);
   if (Status s = pop_->Start(); !s.ok()) {
     pop_.reset();
     return unwind(s);
@@ -364,10 +358,7 @@ std::unique_ptr<timer::TimerService> BrokerController::MakeTimerService() {
   o.roll_window_slots = config_.timerRollWindowSlot;
   o.deliver = !IsSlave(config_);  // a slave's store takes replicated bytes only
   auto put = [this](store::MessageInput in, store::PutCallback done) {
-    store_->PutMessage(std::move(in), [this, done = std::move(done)](const store::PutResult& r) {
-      if (ha_service_) ha_service_->NotifyAppended();
-      done(r);
-    });
+    store_->PutMessage(std::move(in), std::move(done));
   };
   return std::make_unique<timer::TimerService>(std::move(o), store_.get(), std::move(put));
 }

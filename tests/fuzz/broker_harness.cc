@@ -85,7 +85,7 @@ BrokerHarness::BrokerHarness() : executor_("fuzz-broker", 1) {
   txn_options.progress_path = config_dir + "/transactionProgress";
   txn_options.run_thread = false;  // EndTransaction and QueryTransactionHalf need no scan
   transactions_ = std::make_unique<broker::txn::TransactionalMessageService>(
-      txn_options, store_.get(), topics_.get(), check_streams_.get(), nullptr, clock);
+      txn_options, store_.get(), topics_.get(), check_streams_.get(), clock);
   CheckOk(transactions_->Start(), "transactions");
   end_transaction_ = std::make_unique<broker::EndTransactionProcessor>(ctx, transactions_.get());
   messaging_->SetTransactions(end_transaction_.get(), check_streams_.get());

@@ -49,13 +49,8 @@ struct PopService::PopCall {
 };
 
 PopService::PopService(PopOptions options, BrokerContext ctx, SendBackProcessor* send_back,
-                       IoExecutor* executor, Clock* clock, std::function<void()> on_appended)
-    : options_(std::move(options)),
-      ctx_(ctx),
-      send_back_(send_back),
-      executor_(executor),
-      clock_(clock),
-      on_appended_(std::move(on_appended)) {}
+                       IoExecutor* executor, Clock* clock)
+    : options_(std::move(options)), ctx_(ctx), send_back_(send_back), executor_(executor), clock_(clock) {}
 
 PopService::~PopService() { Shutdown(); }
 
@@ -455,7 +450,6 @@ void PopService::Journal(std::vector<JournalEntry> entries, std::function<void(b
       if (ok) journal_next_ = std::max(journal_next_, r.queue_offset + 1);
       if (--pending_puts_ == 0) idle_cv_.notify_all();
     }
-    if (on_appended_) on_appended_();
     done(ok);
   });
 }

@@ -124,9 +124,8 @@ class PopService {
   using HandleCallback = std::function<void(const Status&, const std::string& new_handle)>;
 
   // `ctx` needs config, runtime, store, topics, groups, offsets, waits and sql_filters.
-  // `on_appended` (may be empty) runs after each journal put (wakes replication).
   PopService(PopOptions options, BrokerContext ctx, SendBackProcessor* send_back, IoExecutor* executor,
-             Clock* clock, std::function<void()> on_appended = {});
+             Clock* clock);
   ~PopService();
   PopService(const PopService&) = delete;
   PopService& operator=(const PopService&) = delete;
@@ -202,7 +201,6 @@ class PopService {
   SendBackProcessor* const send_back_;
   IoExecutor* const executor_;
   Clock* const clock_;
-  const std::function<void()> on_appended_;
 
   mutable std::mutex mu_;
   PopStateTable table_;                       // GUARDED_BY(mu_)

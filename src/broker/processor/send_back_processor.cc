@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 
-#include "broker/ha/ha_service.h"
 #include "broker/meta/subscription_group_manager.h"
 #include "broker/meta/topic_config_manager.h"
 #include "broker/schedule/delay_levels.h"
@@ -35,7 +34,7 @@ Result<int64_t> ResolveOffset(const mq::v1::ConsumerSendMsgBackRequest& req) {
 
 }  // namespace
 
-SendBackProcessor::SendBackProcessor(BrokerContext ctx, ha::HaService* ha) : ctx_(ctx), ha_(ha) {}
+SendBackProcessor::SendBackProcessor(BrokerContext ctx) : ctx_(ctx) {}
 
 void SendBackProcessor::SendBack(const mq::v1::ConsumerSendMsgBackRequest& req, Done done) {
   mq::v1::ConsumerSendMsgBackResponse response;
@@ -117,10 +116,8 @@ void SendBackProcessor::SendBack(const mq::v1::ConsumerSendMsgBackRequest& req, 
   response.set_topic(topic);
   response.set_reconsume_times(reconsume_times + 1);
   response.set_delay_level(level);
-  ha::HaService* ha = ha_;
-  ctx_.store->PutMessage(std::move(in), [done = std::move(done), response,
-                                         ha](const store::PutResult& r) mutable {
-    if (ha != nullptr) ha->NotifyAppended();
+  ctx_.store->PutMessage(std::move(in), [done = std::move(done),
+                                         response](const store::PutResult& r) mutable {
     if (r.status != store::PutStatus::kOk && r.status != store::PutStatus::kFlushDiskTimeout) {
       const Status s =
           r.status == store::PutStatus::kMessageIllegal ||

@@ -19,10 +19,6 @@
 #include "common/status.h"
 #include "mq/v1/broker.pb.h"
 
-namespace mq::ha {
-class HaService;
-}
-
 namespace mq::broker {
 
 inline constexpr std::string_view kRetryGroupTopicPrefix = "%RETRY%";
@@ -32,15 +28,13 @@ class SendBackProcessor {
  public:
   using Done = std::function<void(const Status&, const mq::v1::ConsumerSendMsgBackResponse&)>;
 
-  // `ha` (may be null) is woken after each put so slaves copy the record promptly.
-  SendBackProcessor(BrokerContext ctx, ha::HaService* ha);
+  explicit SendBackProcessor(BrokerContext ctx);
   // INVALID_ARGUMENT naming the field for bad input, NOT_FOUND for no message at the offset,
   // PERMISSION_DENIED on a slave or when the retry topic refuses writes.
   void SendBack(const mq::v1::ConsumerSendMsgBackRequest& request, Done done);
 
  private:
   BrokerContext ctx_;
-  ha::HaService* const ha_;
 };
 
 }  // namespace mq::broker

@@ -266,16 +266,10 @@ store::PutCallback SendProcessor::WithDurableTopic(store::PutCallback complete) 
 
 store::PutCallback SendProcessor::WithReplication(store::PutCallback complete) const {
   ha::HaService* ha = ha_;
-  if (ctx_.config->brokerRole != "SYNC_MASTER") {
-    return [ha, complete = std::move(complete)](const store::PutResult& r) {
-      ha->NotifyAppended();
-      complete(r);
-    };
-  }
+  if (ctx_.config->brokerRole != "SYNC_MASTER") return complete;
   store::MessageStore* store = ctx_.store;
   const auto timeout = std::chrono::milliseconds(ctx_.config->syncFlushTimeout);
   return [ha, store, timeout, complete = std::move(complete)](const store::PutResult& r) {
-    ha->NotifyAppended();
     // A failed or not-durable local write is reported as such; replication is not awaited.
     if (r.status != store::PutStatus::kOk) return complete(r);
     // One record cannot straddle a segment roll; a batch can (a blank in between), so its end

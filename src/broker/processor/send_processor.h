@@ -2,8 +2,9 @@
 // hands the message(s) to the store. Completion is asynchronous: `done` runs inline when the
 // store acknowledges from the page cache (ASYNC_FLUSH) or later on the store's flush thread
 // (SYNC_FLUSH), so a network thread never waits on fsync. On a master with an HaService the
-// composition is PutMessage -> local flush policy -> replication: every append wakes the
-// replication streams and, on a SYNC_MASTER, `done` runs once the slaves acknowledged the
+// composition is PutMessage -> local flush policy -> replication: the store wakes the
+// replication streams at every append (HaService's append listener) and, on a SYNC_MASTER,
+// `done` runs once the slaves acknowledged the
 // bytes (on an HA ack thread) or with SLAVE_NOT_AVAILABLE / FLUSH_SLAVE_TIMEOUT. In
 // SYNC_FLUSH the first sends to an auto-created topic are answered once the topic is in
 // topics.json (from the metadata writer's thread; never a gRPC thread).

@@ -22,13 +22,8 @@ constexpr auto kPutTimeout = std::chrono::seconds(30);
 }  // namespace
 
 ScheduleMessageService::ScheduleMessageService(Options options, store::MessageStore* store,
-                                               DelayOffsetTable* offsets, std::function<void()> on_appended,
-                                               Clock* clock)
-    : options_(std::move(options)),
-      store_(store),
-      offsets_(offsets),
-      on_appended_(std::move(on_appended)),
-      clock_(clock) {
+                                               DelayOffsetTable* offsets, Clock* clock)
+    : options_(std::move(options)), store_(store), offsets_(offsets), clock_(clock) {
   DelayLevels levels = options_.levels;
   store_->SetTagsCodeFunction(std::string(kScheduleTopic), [levels](const store::RecordView& view) {
     return DeliverTimestamp(levels, view);
@@ -184,7 +179,6 @@ Status ScheduleMessageService::Redeliver(const store::RecordView& view, std::str
     return Status::Timeout("re-put did not complete in time");
   }
   store::PutResult r = future.get();
-  if (on_appended_) on_appended_();
   // A put that is appended but not yet durable (FLUSH_DISK_TIMEOUT) still counts: the record
   // is in the log, and a repeat would only duplicate it.
   if (r.status == store::PutStatus::kOk || r.status == store::PutStatus::kFlushDiskTimeout)

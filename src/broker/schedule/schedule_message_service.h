@@ -38,10 +38,9 @@ class ScheduleMessageService {
     DelayLevels levels;
     int64_t persist_interval_ms = 10'000;  // flushDelayOffsetInterval
   };
-  // `store` and `offsets` must outlive this service; `on_appended` (may be empty) runs after
-  // every re-put, e.g. to wake replication.
+  // `store` and `offsets` must outlive this service.
   ScheduleMessageService(Options options, store::MessageStore* store, DelayOffsetTable* offsets,
-                         std::function<void()> on_appended, Clock* clock = SystemClock::Default());
+                         Clock* clock = SystemClock::Default());
   ~ScheduleMessageService();
   ScheduleMessageService(const ScheduleMessageService&) = delete;
   ScheduleMessageService& operator=(const ScheduleMessageService&) = delete;
@@ -64,7 +63,6 @@ class ScheduleMessageService {
   const Options options_;
   store::MessageStore* const store_;
   DelayOffsetTable* const offsets_;
-  const std::function<void()> on_appended_;
   Clock* const clock_;
 
   std::mutex mu_;

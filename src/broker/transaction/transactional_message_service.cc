@@ -100,13 +100,8 @@ void ScanQueue(const store::MessageStore& store, const std::string& topic, int64
 TransactionalMessageService::TransactionalMessageService(TransactionOptions options,
                                                          store::MessageStore* store,
                                                          TopicConfigManager* topics, CheckSender* sender,
-                                                         std::function<void()> on_appended, Clock* clock)
-    : options_(std::move(options)),
-      store_(store),
-      topics_(topics),
-      sender_(sender),
-      on_appended_(std::move(on_appended)),
-      clock_(clock) {}
+                                                         Clock* clock)
+    : options_(std::move(options)), store_(store), topics_(topics), sender_(sender), clock_(clock) {}
 
 TransactionalMessageService::~TransactionalMessageService() { Shutdown(); }
 
@@ -318,7 +313,6 @@ store::PutResult TransactionalMessageService::PutAndWait(store::MessageInput inp
   auto promise = std::make_shared<std::promise<store::PutResult>>();
   auto future = promise->get_future();
   store_->PutMessage(std::move(input), [promise](const store::PutResult& r) { promise->set_value(r); });
-  if (on_appended_) on_appended_();
   // The store answers every put (SYNC_FLUSH: within syncFlushTimeout); the bound only guards
   // the scan thread against a store that stopped answering.
   if (future.wait_for(std::chrono::seconds(60)) != std::future_status::ready) {
@@ -342,7 +336,6 @@ void TransactionalMessageService::Finish(const std::string& txn, Resolution reso
                        }
                        done(Status::OK(), r.queue_offset);
                      });
-  if (on_appended_) on_appended_();
 }
 
 void TransactionalMessageService::End(const mq::v1::EndTransactionRequest& req, EndDone done) {
@@ -437,7 +430,6 @@ void TransactionalMessageService::End(const mq::v1::EndTransactionRequest& req, 
              done(Status::OK(), r);
            });
   });
-  if (on_appended_) on_appended_();
 }
 
 Result<mq::v1::QueryTransactionHalfResponse> TransactionalMessageService::QueryHalf(

@@ -64,11 +64,10 @@ class TransactionalMessageService {
  public:
   using EndDone = std::function<void(const Status&, const mq::v1::EndTransactionResponse&)>;
 
-  // `store`, `topics` and `sender` must outlive the service. `on_appended` (may be empty) runs
-  // after each put of the service (wakes replication).
+  // `store`, `topics` and `sender` must outlive the service.
   TransactionalMessageService(TransactionOptions options, store::MessageStore* store,
                               TopicConfigManager* topics, CheckSender* sender,
-                              std::function<void()> on_appended, Clock* clock = SystemClock::Default());
+                              Clock* clock = SystemClock::Default());
   ~TransactionalMessageService();
   TransactionalMessageService(const TransactionalMessageService&) = delete;
   TransactionalMessageService& operator=(const TransactionalMessageService&) = delete;
@@ -108,7 +107,6 @@ class TransactionalMessageService {
   store::MessageStore* const store_;
   TopicConfigManager* const topics_;
   CheckSender* const sender_;
-  const std::function<void()> on_appended_;
   Clock* const clock_;
 
   std::mutex mu_;

@@ -125,7 +125,7 @@ class ScheduleServiceTest : public ::testing::Test {
     auto levels = DelayLevels::Parse("1s 5s");
     ASSERT_TRUE(levels.ok());
     service_ = std::make_unique<ScheduleMessageService>(ScheduleMessageService::Options{*levels, 50},
-                                                        store_.get(), offsets_.get(), nullptr, &clock_);
+                                                        store_.get(), offsets_.get(), &clock_);
     ASSERT_TRUE(store_->Start().ok());
   }
   void TearDown() override {

@@ -63,8 +63,7 @@ class TxnServiceTest : public ::testing::Test {
     o.progress_path = dir_.Sub("progress");
     o.max_halves_per_round = max_per_round;
     o.run_thread = false;
-    auto s = std::make_unique<TransactionalMessageService>(o, store_.get(), topics_.get(), &sender_, nullptr,
-                                                           &clock_);
+    auto s = std::make_unique<TransactionalMessageService>(o, store_.get(), topics_.get(), &sender_, &clock_);
     EXPECT_TRUE(s->Start().ok());
     return s;
   }
@@ -227,7 +226,7 @@ TEST_F(TxnServiceTest, CorruptProgressFileIsReported) {
   TransactionOptions o;
   o.progress_path = dir_.Sub("progress");
   o.run_thread = false;
-  TransactionalMessageService s(o, store_.get(), topics_.get(), &sender_, nullptr, &clock_);
+  TransactionalMessageService s(o, store_.get(), topics_.get(), &sender_, &clock_);
   Status st = s.Start();
   EXPECT_EQ(st.code(), StatusCode::kCorruption);
   EXPECT_NE(st.message().find("halfOffset"), std::string::npos) << st.message();

@@ -74,7 +74,7 @@ class PopFixture : public ::testing::Test {
     ctx_.waits = waits_.get();
     ctx_.delay_levels = levels_.get();
     ctx_.sql_filters = &sql_filters_;
-    send_back_ = std::make_unique<SendBackProcessor>(ctx_, nullptr);
+    send_back_ = std::make_unique<SendBackProcessor>(ctx_);
     PopOptions o;
     o.broker_name = config_.brokerName;
     o.journal_topic = "rmq_sys_REVIVE_LOG_c1";
