@@ -237,7 +237,6 @@ class ProducerImpl {
                               ? options_.attempt_timeout_ms
                               : options_.send_timeout_ms / (options_.retry_times + 1);
     int64_t timeout = std::max<int64_t>(1, std::min(remaining, std::max<int64_t>(per_attempt, 1)));
-    ctx->req.set_queue_id(mq.queue_id);
     ctx->last_broker = mq.broker_name;
     int64_t start = MonotonicMillis();
     auto* self = this;

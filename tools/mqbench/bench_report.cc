@@ -42,17 +42,16 @@ void BenchReport::Finish(bool json) const {
     extra_json += ",\"stages\":{";
     for (size_t i = 0; i < stages_.size(); ++i) {
       const auto& [name, h] = stages_[i];
+      const auto p50 = static_cast<unsigned long long>(h->Percentile(0.5));
+      const auto p99 = static_cast<unsigned long long>(h->Percentile(0.99));
+      const auto p999 = static_cast<unsigned long long>(h->Percentile(0.999));
       char buf[256];
       std::snprintf(
           buf, sizeof(buf), "%s\"%s\":{\"p50_us\":%llu,\"p99_us\":%llu,\"p999_us\":%llu,\"max_us\":%llu}",
-          i == 0 ? "" : ",", name.c_str(), static_cast<unsigned long long>(h->Percentile(0.5)),
-          static_cast<unsigned long long>(h->Percentile(0.99)),
-          static_cast<unsigned long long>(h->Percentile(0.999)), static_cast<unsigned long long>(h->max()));
+          i == 0 ? "" : ",", name.c_str(), p50, p99, p999, static_cast<unsigned long long>(h->max()));
       extra_json += buf;
-      std::snprintf(buf, sizeof(buf), "; %s p50=%lluus p99=%lluus p99.9=%lluus", name.c_str(),
-                    static_cast<unsigned long long>(h->Percentile(0.5)),
-                    static_cast<unsigned long long>(h->Percentile(0.99)),
-                    static_cast<unsigned long long>(h->Percentile(0.999)));
+      std::snprintf(buf, sizeof(buf), "; %s p50=%lluus p99=%lluus p99.9=%lluus", name.c_str(), p50, p99,
+                    p999);
       stages_text += buf;
     }
     extra_json += "}";

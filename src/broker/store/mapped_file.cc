@@ -114,11 +114,7 @@ Status MappedFile::Flush(const FaultHook& hook) {
   int32_t wrote = wrote_position();
   int32_t flushed = flushed_position();
   if (flushed >= wrote) return Status::OK();
-  if (hook) MQ_RETURN_IF_ERROR(hook("flush", path_));
-  int64_t start = (flushed / kPageSize) * kPageSize;
-  if (::msync(data_ + start, static_cast<size_t>(wrote - start), MS_SYNC) != 0) {
-    return WritebackError(path_, errno);
-  }
+  MQ_RETURN_IF_ERROR(SyncRange(flushed, wrote - flushed, hook));
   flushed_.store(wrote, std::memory_order_release);
   return Status::OK();
 }
