@@ -40,7 +40,8 @@ Status FsyncDirOfNewFile(const std::string& dir, const FaultHook& hook) {
 }
 
 Result<std::shared_ptr<MappedFile>> MappedFile::Open(const std::string& path, int64_t from_offset,
-                                                     int32_t size, bool preallocate, const FaultHook& hook) {
+                                                     int32_t size, bool preallocate, const FaultHook& hook,
+                                                     AppendOptions append) {
   if (hook) MQ_RETURN_IF_ERROR(hook("create", path));
   bool created = true;
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
@@ -70,11 +71,20 @@ Result<std::shared_ptr<MappedFile>> MappedFile::Open(const std::string& path, in
   if (st.st_size < size && ::ftruncate(fd, size) != 0) return fail("ftruncate", errno);
   void* addr = ::mmap(nullptr, static_cast<size_t>(size), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   if (addr == MAP_FAILED) return fail("mmap", errno);
-  return std::shared_ptr<MappedFile>(new MappedFile(path, from_offset, size, fd, static_cast<char*>(addr)));
+  return std::shared_ptr<MappedFile>(
+      new MappedFile(path, from_offset, size, fd, static_cast<char*>(addr), append));
 }
 
-MappedFile::MappedFile(std::string path, int64_t from_offset, int32_t size, int fd, char* data)
-    : path_(std::move(path)), from_offset_(from_offset), size_(size), fd_(fd), data_(data) {}
+MappedFile::MappedFile(std::string path, int64_t from_offset, int32_t size, int fd, char* data,
+                       AppendOptions append)
+    : path_(std::move(path)),
+      from_offset_(from_offset),
+      size_(size),
+      fd_(fd),
+      data_(data),
+      by_write_(append.by_write),
+      zero_ahead_(append.by_write && append.zero_ahead),
+      zeroed_to_(zero_ahead_ ? 0 : size) {}
 
 MappedFile::~MappedFile() {
   ::munmap(data_, static_cast<size_t>(size_));
@@ -84,14 +94,41 @@ MappedFile::~MappedFile() {
 bool MappedFile::Append(const char* data, int32_t n) {
   int32_t pos = wrote_.load(std::memory_order_relaxed);
   if (n < 0 || n > size_ - pos) return false;
-  std::memcpy(data_ + pos, data, static_cast<size_t>(n));
+  WriteBytes(pos, data, n);
   wrote_.store(pos + n, std::memory_order_release);
   return true;
 }
 
 void MappedFile::WriteAt(int32_t pos, const char* data, int32_t n) {
   MQ_CHECK(pos >= 0 && n >= 0 && pos + n <= size_, "WriteAt out of range pos={} n={}", pos, n);
-  std::memcpy(data_ + pos, data, static_cast<size_t>(n));
+  WriteBytes(pos, data, n);
+}
+
+void MappedFile::ClaimForWrite(int32_t pos, int32_t n) {
+  if (pos + n <= zeroed_to_.load(std::memory_order_acquire)) return;
+  std::lock_guard<std::mutex> lock(zero_mu_);
+  claimed_to_ = std::max(claimed_to_, pos + n);
+}
+
+void MappedFile::WriteBytes(int32_t pos, const char* data, int32_t n) {
+  if (!by_write_) {
+    std::memcpy(data_ + pos, data, static_cast<size_t>(n));
+    return;
+  }
+  ClaimForWrite(pos, n);
+  int32_t done = 0;
+  while (done < n) {
+    ssize_t w = ::pwrite(fd_, data + done, static_cast<size_t>(n - done), pos + done);
+    if (w > 0) {
+      done += static_cast<int32_t>(w);
+      continue;
+    }
+    if (w < 0 && errno == EINTR) continue;
+    int expected = 0;
+    write_errno_.compare_exchange_strong(expected, w < 0 ? errno : EIO);
+    std::memcpy(data_ + pos + done, data + done, static_cast<size_t>(n - done));
+    return;
+  }
 }
 
 void MappedFile::SetWrotePosition(int32_t pos) {
@@ -123,6 +160,7 @@ Status MappedFile::SyncRange(int32_t pos, int32_t len, const FaultHook& hook) co
   MQ_CHECK(pos >= 0 && len >= 0 && pos + len <= size_, "SyncRange out of range pos={} len={}", pos, len);
   if (len == 0) return Status::OK();
   if (hook) MQ_RETURN_IF_ERROR(hook("flush", path_));
+  if (int err = write_errno_.load(std::memory_order_relaxed); err != 0) return WritebackError(path_, err);
   int64_t start = (pos / kPageSize) * kPageSize;
   if (::msync(data_ + start, static_cast<size_t>(pos + len - start), MS_SYNC) != 0) {
     return WritebackError(path_, errno);
@@ -159,6 +197,31 @@ void MappedFile::Warm(int32_t from, int32_t to) const {
     sink = sink + data_[pos];
   }
   (void)sink;
+}
+
+Result<int32_t> MappedFile::ZeroAhead(int32_t to) {
+  static const std::vector<char> kZeros(1 << 20, 0);
+  to = std::min(to, size_);
+  int32_t from;
+  {
+    std::lock_guard<std::mutex> lock(zero_mu_);
+    from = std::max({zeroed_to_.load(std::memory_order_relaxed), claimed_to_, wrote_position()});
+    if (from >= to) return zeroed_to_.load(std::memory_order_relaxed);
+    for (int32_t pos = from; pos < to;) {
+      auto n = static_cast<size_t>(std::min<int64_t>(to - pos, static_cast<int64_t>(kZeros.size())));
+      ssize_t w = ::pwrite(fd_, kZeros.data(), n, pos);
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) return Errno("pwrite (zeros ahead of the appender into)", path_, w < 0 ? errno : EIO);
+      pos += static_cast<int32_t>(w);
+    }
+    zeroed_to_.store(to, std::memory_order_release);
+  }
+  // Starting the zeros' writeback now converts the extents while nobody waits on a sync (the
+  // appender is kWarmAheadBytes behind); waiting for it would only slow the allocator down.
+  if (::sync_file_range(fd_, from, to - from, SYNC_FILE_RANGE_WRITE) != 0) {
+    return Errno("sync_file_range (zeros ahead of the appender in)", path_, errno);
+  }
+  return to;
 }
 
 Status MappedFile::Destroy() {

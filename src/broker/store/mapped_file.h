@@ -9,12 +9,23 @@
 //   flushed_position_ bytes known durable (msync'd)
 // Threads: exactly one appender thread at a time calls Append/SetWrotePosition (the owner
 // serialises, e.g. CommitLog's append mutex or the dispatcher thread); one flusher calls
-// Flush; any thread may Read below wrote_position().
+// Flush; one allocator thread calls Warm/ZeroAhead; any thread may Read below wrote_position().
+//
+// Appends go through the mapping (memcpy) or, with AppendOptions::by_write, through pwrite()
+// on the fd. Both land in the same page cache, so readers of the mapping see either. The commit
+// log uses pwrite only with SYNC_FLUSH: every sync cleans the tail page, so the next memcpy into
+// it takes a write-protect fault into the filesystem, once per sync; pwrite never faults. With
+// ASYNC_FLUSH (a sync every 500 ms) the syscall per append costs more than the faults it saves.
+// With zero_ahead the allocator thread also writes zeros ahead of the appender and starts their
+// writeback, turning fallocate's unwritten extents into written ones before the appender reaches
+// them, so a sync of appended data no longer has to convert extents (metadata) each time.
+// zero_mu_ keeps the zeros off every byte the appender writes. Figures: docs/benchmarks.md.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 
@@ -27,12 +38,19 @@ namespace mq::store {
 // "fsync_dir" first): until then a crash may lose the file and every byte flushed into it.
 Status FsyncDirOfNewFile(const std::string& dir, const FaultHook& hook);
 
+// How a segment's appends reach the file; see the class comment.
+struct AppendOptions {
+  bool by_write = false;
+  bool zero_ahead = false;  // only with by_write
+};
+
 class MappedFile {
  public:
   // Opens or creates `path`, extends it to `size` bytes (fallocate'd when `preallocate`, so a
   // full disk fails here rather than as SIGBUS later) and maps it. Positions start at 0.
   static Result<std::shared_ptr<MappedFile>> Open(const std::string& path, int64_t from_offset, int32_t size,
-                                                  bool preallocate, const FaultHook& hook);
+                                                  bool preallocate, const FaultHook& hook,
+                                                  AppendOptions append = {});
   ~MappedFile();
   MappedFile(const MappedFile&) = delete;
   MappedFile& operator=(const MappedFile&) = delete;
@@ -46,7 +64,8 @@ class MappedFile {
   bool IsFull() const { return wrote_position() >= size_; }
 
   // Appender: copies n bytes at wrote_position() and publishes them. Returns false (and
-  // writes nothing) if they do not fit.
+  // writes nothing) if they do not fit. A failed pwrite falls back to the mapping and is
+  // reported by the next Flush/SyncRange, as a failed writeback of mapped bytes would be.
   bool Append(const char* data, int32_t n);
   // Appender: writes at an absolute position without publishing (used for in-place updates
   // of already published fixed-size units, e.g. a re-dispatched consume queue entry).
@@ -75,6 +94,10 @@ class MappedFile {
   // Read-faults the pages of [from, to), so the first append to a page does not pay for
   // zeroing it (RocketMQ warmMappedFile, without dirtying the pages). Allocator thread.
   void Warm(int32_t from, int32_t to) const;
+  // Allocator (zero_ahead only): writes zeros over [max(zeroed, appender's end), to) and starts
+  // their writeback. Returns how far the file is zeroed ahead.
+  Result<int32_t> ZeroAhead(int32_t to);
+  bool zero_ahead() const { return zero_ahead_; }
 
   // Unlinks the file; the mapping lives until the last reference drops.
   Status Destroy();
@@ -84,7 +107,10 @@ class MappedFile {
   void UpdateMaxStoreTimestamp(int64_t ts);
 
  private:
-  MappedFile(std::string path, int64_t from_offset, int32_t size, int fd, char* data);
+  MappedFile(std::string path, int64_t from_offset, int32_t size, int fd, char* data, AppendOptions append);
+  // Appender: keeps ZeroAhead off [pos, pos+n) before the appender writes there.
+  void ClaimForWrite(int32_t pos, int32_t n);
+  void WriteBytes(int32_t pos, const char* data, int32_t n);
 
   const std::string path_;
   const int64_t from_offset_;
@@ -94,6 +120,15 @@ class MappedFile {
   std::atomic<int32_t> wrote_{0};
   std::atomic<int32_t> flushed_{0};
   std::atomic<int64_t> max_store_ts_{0};
+
+  const bool by_write_;
+  const bool zero_ahead_;
+  std::atomic<int> write_errno_{0};  // first failed pwrite, reported by the next sync
+  // Zeroes stop at zeroed_to_; the appender writes below it freely and takes zero_mu_ to write
+  // beyond it (which waits for a zeroing in progress and keeps later ones above its bytes).
+  std::atomic<int32_t> zeroed_to_;
+  std::mutex zero_mu_;
+  int32_t claimed_to_ = 0;  // GUARDED_BY(zero_mu_) end of the appender's writes beyond zeroed_to_
 };
 
 }  // namespace mq::store

@@ -12,8 +12,13 @@
 namespace mq::store {
 namespace fs = std::filesystem;
 
-MappedFileQueue::MappedFileQueue(std::string dir, int32_t file_size, bool prepare_next, FaultHook hook)
-    : dir_(std::move(dir)), file_size_(file_size), prepare_next_(prepare_next), hook_(std::move(hook)) {
+MappedFileQueue::MappedFileQueue(std::string dir, int32_t file_size, bool prepare_next, FaultHook hook,
+                                 AppendOptions append)
+    : dir_(std::move(dir)),
+      file_size_(file_size),
+      prepare_next_(prepare_next),
+      hook_(std::move(hook)),
+      append_(append) {
   if (prepare_next_) alloc_thread_ = std::thread([this] { AllocatorLoop(); });
 }
 
@@ -48,7 +53,7 @@ Status MappedFileQueue::Load() {
       if (first_short_segment_ < 0) first_short_segment_ = offsets[i];
     }
     MQ_ASSIGN_OR_RETURN(auto file, MappedFile::Open(dir_ + "/" + OffsetToFileName(offsets[i]), offsets[i],
-                                                    file_size_, false, hook_));
+                                                    file_size_, false, hook_, append_));
     file->SetWrotePosition(file_size_);
     file->SetFlushedPosition(file_size_);
     files.push_back(std::move(file));
@@ -100,8 +105,8 @@ Result<std::shared_ptr<MappedFile>> MappedFileQueue::CreateFile(int64_t from) {
 }
 
 Result<std::shared_ptr<MappedFile>> MappedFileQueue::OpenNewFile(int64_t from) const {
-  MQ_ASSIGN_OR_RETURN(auto file,
-                      MappedFile::Open(dir_ + "/" + OffsetToFileName(from), from, file_size_, true, hook_));
+  MQ_ASSIGN_OR_RETURN(auto file, MappedFile::Open(dir_ + "/" + OffsetToFileName(from), from, file_size_, true,
+                                                  hook_, append_));
   MQ_RETURN_IF_ERROR(FsyncDirOfNewFile(dir_, hook_).WithContext(fmt::format("new segment {}", file->path())));
   return file;
 }
@@ -177,7 +182,7 @@ void MappedFileQueue::AllocatorLoop() {
         alloc_cv_.notify_all();
       }
     }
-    // Keep the pages just ahead of the writer faulted in, 1 MiB at a time.
+    // Keep the pages just ahead of the writer faulted in (or zeroed), 1 MiB at a time.
     while (warm_file_ && !alloc_stop_) {
       auto file = warm_file_;
       int32_t target = static_cast<int32_t>(
@@ -186,6 +191,14 @@ void MappedFileQueue::AllocatorLoop() {
       if (from >= target) break;
       int32_t to = std::min(target, from + (1 << 20));
       lock.unlock();
+      if (file->zero_ahead() && !zero_ahead_failed_) {
+        auto zeroed = file->ZeroAhead(to);
+        if (!zeroed.ok()) {
+          // The appends stay correct on unwritten extents, only their syncs get slower.
+          MQ_LOG_WARN(Logger("store"), "zeroing ahead stopped: {}", zeroed.status().ToString());
+          zero_ahead_failed_ = true;
+        }
+      }
       file->Warm(from, to);
       lock.lock();
       if (warm_file_ == file) warmed_to_ = to;

@@ -32,8 +32,10 @@ class MappedFileQueue {
  public:
   // New segments are always fallocate'd (ENOSPC surfaces as a Status, not SIGBUS) and their
   // directory fsynced (the name survives a crash). With prepare_next, a background thread
-  // creates, fallocates and pre-faults the next segment.
-  MappedFileQueue(std::string dir, int32_t file_size, bool prepare_next, FaultHook hook);
+  // creates, fallocates and pre-faults the next segment (and, with append.zero_ahead, writes
+  // zeros ahead of the appender instead of only faulting pages in).
+  MappedFileQueue(std::string dir, int32_t file_size, bool prepare_next, FaultHook hook,
+                  AppendOptions append = {});
   ~MappedFileQueue();
   MappedFileQueue(const MappedFileQueue&) = delete;
   MappedFileQueue& operator=(const MappedFileQueue&) = delete;
@@ -97,6 +99,7 @@ class MappedFileQueue {
   const int32_t file_size_;
   const bool prepare_next_;
   const FaultHook hook_;
+  const AppendOptions append_;
   int64_t first_short_segment_ = -1;  // set by Load(), before any other thread runs
 
   mutable std::mutex mu_;
@@ -110,6 +113,7 @@ class MappedFileQueue {
   std::shared_ptr<MappedFile> warm_file_;  // GUARDED_BY(alloc_mu_) segment being written
   int32_t warmed_to_ = 0;                  // GUARDED_BY(alloc_mu_)
   bool alloc_stop_ = false;                // GUARDED_BY(alloc_mu_)
+  bool zero_ahead_failed_ = false;         // allocator thread only
   std::thread alloc_thread_;
 };
 

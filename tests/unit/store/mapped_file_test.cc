@@ -1,0 +1,111 @@
+// MappedFile's write paths: appends through pwrite() are what readers of the mapping see, and
+// the allocator's zeros ahead of the appender never land on a byte the appender wrote.
+#include "broker/store/mapped_file.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <string>
+#include <thread>
+
+#include "testutil/temp_dir.h"
+
+namespace mq::store {
+namespace {
+
+using mq::testing::TempDir;
+
+// Byte i of the appender's stream: never 0, so a zero in written data is always a lost byte.
+char PatternByte(int64_t i) { return static_cast<char>('a' + i % 23); }
+
+std::string ReadFile(const std::string& path, size_t n) {
+  std::string out(n, '\0');
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  EXPECT_GE(fd, 0);
+  EXPECT_EQ(::pread(fd, out.data(), n, 0), static_cast<ssize_t>(n));
+  ::close(fd);
+  return out;
+}
+
+TEST(MappedFileTest, AppendsByWriteAreWhatTheMappingAndTheFileHold) {
+  TempDir dir;
+  auto file = MappedFile::Open(dir.Sub("seg"), 0, 64 * 1024, true, nullptr, AppendOptions{.by_write = true});
+  ASSERT_TRUE(file.ok()) << file.status().ToString();
+  ASSERT_TRUE((*file)->Append("hello ", 6));
+  ASSERT_TRUE((*file)->Append("world", 5));
+  (*file)->WriteAt(0, "J", 1);
+  EXPECT_EQ((*file)->wrote_position(), 11);
+  EXPECT_EQ((*file)->View(0, 11), "Jello world");
+  EXPECT_FALSE((*file)->Append(std::string(64 * 1024, 'x').data(), 64 * 1024));
+  ASSERT_TRUE((*file)->Flush(nullptr).ok());
+  EXPECT_EQ((*file)->flushed_position(), 11);
+  EXPECT_EQ(ReadFile(dir.Sub("seg"), 11), "Jello world");
+}
+
+TEST(MappedFileTest, ZeroAheadZeroesOnlyBeyondTheAppender) {
+  TempDir dir;
+  auto file = MappedFile::Open(dir.Sub("seg"), 0, 256 * 1024, true, nullptr,
+                               AppendOptions{.by_write = true, .zero_ahead = true});
+  ASSERT_TRUE(file.ok()) << file.status().ToString();
+  ASSERT_TRUE((*file)->zero_ahead());
+  ASSERT_TRUE((*file)->Append("abc", 3));
+  auto zeroed = (*file)->ZeroAhead(8192);
+  ASSERT_TRUE(zeroed.ok()) << zeroed.status().ToString();
+  EXPECT_EQ(*zeroed, 8192);
+  EXPECT_EQ((*file)->View(0, 3), "abc");
+  EXPECT_EQ((*file)->View(3, 8189), std::string(8189, '\0'));
+  // Asking for less than is zeroed changes nothing; the end of the file caps the range.
+  EXPECT_EQ(*(*file)->ZeroAhead(4096), 8192);
+  EXPECT_EQ(*(*file)->ZeroAhead(1 << 30), 256 * 1024);
+  ASSERT_TRUE((*file)->Append("def", 3));
+  EXPECT_EQ(ReadFile(dir.Sub("seg"), 6), "abcdef");
+}
+
+// The allocator zeroes just ahead of an appender that keeps crossing the zeroed end: every
+// byte appended must survive, in the mapping and in the file.
+TEST(MappedFileTest, ZeroAheadRacingTheAppenderLosesNoByte) {
+  TempDir dir;
+  constexpr int32_t kSize = 3 * 1024 * 1024;
+  auto opened = MappedFile::Open(dir.Sub("seg"), 0, kSize, true, nullptr,
+                                 AppendOptions{.by_write = true, .zero_ahead = true});
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  std::shared_ptr<MappedFile> file = *opened;
+  std::atomic<int32_t> zeroed_to{0};
+  std::atomic<bool> done{false};
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  std::thread zeroer([&] {
+    for (int i = 0; !done.load() && std::chrono::steady_clock::now() < deadline; ++i) {
+      auto zeroed = file->ZeroAhead(file->wrote_position() + 600 + (i % 7) * 300);
+      ASSERT_TRUE(zeroed.ok()) << zeroed.status().ToString();
+      zeroed_to.store(*zeroed);
+    }
+  });
+  std::string record(997, '\0');
+  int64_t written = 0;
+  while (written < kSize && std::chrono::steady_clock::now() < deadline) {
+    // Append only once the zeroes are ahead, so the record crosses their end.
+    if (zeroed_to.load() <= written && zeroed_to.load() < kSize) {
+      std::this_thread::yield();
+      continue;
+    }
+    for (size_t k = 0; k < record.size(); ++k) record[k] = PatternByte(written + static_cast<int64_t>(k));
+    auto n = static_cast<int32_t>(std::min<int64_t>(record.size(), kSize - written));
+    ASSERT_TRUE(file->Append(record.data(), n));
+    written += n;
+  }
+  done.store(true);
+  zeroer.join();
+  ASSERT_EQ(written, kSize);
+  std::string on_disk = ReadFile(dir.Sub("seg"), kSize);
+  auto mapped = file->View(0, kSize);
+  for (int64_t i = 0; i < kSize; ++i) {
+    ASSERT_EQ(mapped[static_cast<size_t>(i)], PatternByte(i)) << "mapping byte " << i;
+    ASSERT_EQ(on_disk[static_cast<size_t>(i)], PatternByte(i)) << "file byte " << i;
+  }
+}
+
+}  // namespace
+}  // namespace mq::store
