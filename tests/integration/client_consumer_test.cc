@@ -117,6 +117,11 @@ TEST_F(ClientConsumerTest, JoinAndLeaveMidStreamLosesNothing) {
   ASSERT_TRUE(WaitUntil([&] { return TotalAssigned(consumers) == 8; }, std::chrono::seconds(20)));
   SendRange(0, 1000);
   consumers.push_back(NewConsumer(cluster_.Consumer("g-churn"), &c, 2));
+  // The joiner must own queues before the next range, or all of it may be consumed before the
+  // rebalance: 8 queues in all with 2 or more its own means the others gave theirs up.
+  ASSERT_TRUE(
+      WaitUntil([&] { return TotalAssigned(consumers) == 8 && consumers[2]->AssignedQueues().size() >= 2; },
+                std::chrono::seconds(20)));
   SendRange(1000, 2000);
   consumers[0]->Shutdown();
   SendRange(2000, 3000);

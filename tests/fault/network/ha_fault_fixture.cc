@@ -45,7 +45,10 @@ std::optional<SentMessage> SendOne(BrokerProcess& b, const std::string& topic, i
   return m;
 }
 
-std::vector<mq::v1::MessageExt> ReadQueue(BrokerProcess& b, const std::string& topic, int32_t queue_id) {
+std::vector<mq::v1::MessageExt> ReadQueue(BrokerProcess& b, const std::string& topic, int32_t queue_id,
+                                          int64_t at_least) {
+  // A commit log that caught up (or an ack) does not mean the dispatcher has indexed it yet.
+  (void)WaitUntil([&] { return QueueMaxOffset(b, topic, queue_id) >= at_least; }, 10s);
   const int64_t max = QueueMaxOffset(b, topic, queue_id);
   EXPECT_GE(max, 0) << "queue offsets of " << topic << ":" << queue_id << " on " << b.address();
   std::vector<mq::v1::MessageExt> out;
@@ -71,7 +74,7 @@ void ExpectHolds(BrokerProcess& b, const std::string& topic, const std::vector<S
   size_t checked = 0;
   for (const auto& [q, msgs] : want) {
     std::map<int64_t, const mq::v1::MessageExt*> got;
-    auto read = ReadQueue(b, topic, q);
+    auto read = ReadQueue(b, topic, q, msgs.rbegin()->first + 1);
     for (const auto& m : read) got[m.queue_offset()] = &m;
     for (const auto& [offset, sent] : msgs) {
       auto it = got.find(offset);
@@ -90,7 +93,7 @@ void ExpectQueuesIdentical(BrokerProcess& master, BrokerProcess& slave, const st
   std::set<std::string> bodies;
   for (int q = 0; q < queues; ++q) {
     auto on_master = ReadQueue(master, topic, q);
-    auto on_slave = ReadQueue(slave, topic, q);
+    auto on_slave = ReadQueue(slave, topic, q, static_cast<int64_t>(on_master.size()));
     ASSERT_EQ(on_master.size(), on_slave.size()) << "queue " << q;
     for (size_t i = 0; i < on_master.size(); ++i) {
       ASSERT_EQ(on_slave[i].queue_offset(), static_cast<int64_t>(i)) << "gap or duplicate in queue " << q;

@@ -35,8 +35,10 @@ int64_t QueueMaxOffset(BrokerProcess& b, const std::string& topic, int32_t queue
 // Sends one message of `body` to topic/queue; nullopt on a transport error.
 std::optional<SentMessage> SendOne(BrokerProcess& b, const std::string& topic, int32_t queue_id,
                                    const std::string& body);
-// Every message of the queue from offset 0 to its max, in order (empty plus a failure on error).
-std::vector<mq::v1::MessageExt> ReadQueue(BrokerProcess& b, const std::string& topic, int32_t queue_id);
+// Every message of the queue from offset 0 to its max, in order (empty plus a failure on error),
+// read once the max reached `at_least` (waits up to 10 s: the dispatcher indexes after the ack).
+std::vector<mq::v1::MessageExt> ReadQueue(BrokerProcess& b, const std::string& topic, int32_t queue_id,
+                                          int64_t at_least = 0);
 // Every acknowledged message is on `b` at its queue offset with the same body and id.
 void ExpectHolds(BrokerProcess& b, const std::string& topic, const std::vector<SentMessage>& acked);
 // Each queue holds offsets 0..max-1 exactly once on both brokers, message for message equal,
