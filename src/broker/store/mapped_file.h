@@ -124,7 +124,7 @@ class MappedFile {
   const bool by_write_;
   const bool zero_ahead_;
   std::atomic<int> write_errno_{0};  // first failed pwrite, reported by the next sync
-  // Zeroes stop at zeroed_to_; the appender writes below it freely and takes zero_mu_ to write
+  // Zeros stop at zeroed_to_; the appender writes below it freely and takes zero_mu_ to write
   // beyond it (which waits for a zeroing in progress and keeps later ones above its bytes).
   std::atomic<int32_t> zeroed_to_;
   std::mutex zero_mu_;

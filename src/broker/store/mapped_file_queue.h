@@ -33,7 +33,7 @@ class MappedFileQueue {
   // New segments are always fallocate'd (ENOSPC surfaces as a Status, not SIGBUS) and their
   // directory fsynced (the name survives a crash). With prepare_next, a background thread
   // creates, fallocates and pre-faults the next segment (and, with append.zero_ahead, writes
-  // zeros ahead of the appender instead of only faulting pages in).
+  // zeros ahead of the appender before faulting pages in).
   MappedFileQueue(std::string dir, int32_t file_size, bool prepare_next, FaultHook hook,
                   AppendOptions append = {});
   ~MappedFileQueue();
