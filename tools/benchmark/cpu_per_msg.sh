@@ -7,36 +7,21 @@
 # MQ_BIN selects the binaries (default: build/bin of this checkout).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
-bin="${MQ_BIN:-$root/build/bin}"
+mq_bin="${MQ_BIN:-$root/build/bin}"
+# shellcheck source=tools/benchmark/local_cluster.sh
+source "$root/tools/benchmark/local_cluster.sh"
 count="$1"
 shift
 [[ "${1:-}" == "--" ]] && shift
-dir="$(mktemp -d /tmp/mq-cpu.XXXXXX)"
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-wait_file() { for _ in $(seq 100); do [[ -s "$1" ]] && return 0; sleep 0.1; done; echo "no $1" >&2; exit 1; }
-
-"$bin/mqnamesrv" --listen 127.0.0.1:0 --ready-file "$dir/ns" --set logLevel=warn >"$dir/ns.log" 2>&1 &
-pids+=($!)
-wait_file "$dir/ns"
-ns="$(cat "$dir/ns")"
+mq_bench_tmpdir mq-cpu
+dir="$mq_dir"
 # shellcheck disable=SC2086
-"$bin/mqbroker" -n "$ns" --listen-port 0 --store-dir "$dir/store" --set brokerIP1=127.0.0.1 \
-  --set bindAddress=127.0.0.1 --set logLevel=warn ${BROKER_SETS:-} --ready-file "$dir/b" >"$dir/b.log" 2>&1 &
-broker=$!
-pids+=($broker)
-wait_file "$dir/b"
-"$bin/mqadmin" updateTopic -n "$ns" -c DefaultCluster -t CpuBench -r 4 -w 4 >/dev/null
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-before=$(ticks "$broker")
-/usr/bin/time -f "%U %S" -o "$dir/time" "$bin/mqbench" "$@" -n "$ns" -t CpuBench --count "$count" --json \
+mq_start_cluster "$dir" ${BROKER_SETS:-}
+mq_create_topic "$dir" CpuBench
+before=$(mq_cpu_ticks "$mq_broker_pid")
+/usr/bin/time -f "%U %S" -o "$dir/time" "$mq_bin/mqbench" "$@" -n "$mq_ns" -t CpuBench --count "$count" --json \
   2>/dev/null | tail -1 >"$dir/out.json" || true
-after=$(ticks "$broker")
+after=$(mq_cpu_ticks "$mq_broker_pid")
 python3 - "$dir/out.json" "$dir/time" "$before" "$after" "$(getconf CLK_TCK)" <<'PY'
 import json, sys
 out, timef, before, after, hz = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])

@@ -10,58 +10,36 @@
 # go in E2E_ARGS (e.g. E2E_ARGS="--batch-in-flight 8").
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
-bin="${MQ_BIN:-$root/build/bin}"
+mq_bin="${MQ_BIN:-$root/build/bin}"
+# shellcheck source=tools/benchmark/local_cluster.sh
+source "$root/tools/benchmark/local_cluster.sh"
 runs="${RUNS:-3}"
 duration="${DURATION:-10}"
 size="${SIZE:-1024}"
 [[ $# -gt 0 ]] || { echo "usage: $0 RATE [RATE...]" >&2; exit 2; }
-dir="$(mktemp -d /tmp/mq-e2e.XXXXXX)"
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-wait_file() { for _ in $(seq 100); do [[ -s "$1" ]] && return 0; sleep 0.1; done; echo "no $1" >&2; exit 1; }
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+mq_bench_tmpdir mq-e2e
+dir="$mq_dir"
 # Context switches of every thread of a process (each thread hop on the message path is one).
 switches() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/ctxt_switches/ {n += $2} END {print n}'; }
 
 one_run() {  # rate run -> one JSON line on stdout; runs in the pipeline's subshell
   local rate="$1" run="$2" d="$dir/r$1-$2"
   mkdir -p "$d"
-  # This subshell's processes are not in the parent's pids: stop them on any exit here.
-  trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true' EXIT
-  "$bin/mqnamesrv" --listen 127.0.0.1:0 --ready-file "$d/ns" --set logLevel=warn >"$d/ns.log" 2>&1 &
-  local ns_pid=$!
-  pids+=("$ns_pid")
-  wait_file "$d/ns"
-  local ns
-  ns="$(cat "$d/ns")"
+  # This subshell's processes are not in the parent's list: stop them on any exit here.
+  mq_pids=()
+  trap mq_kill_started EXIT
   # shellcheck disable=SC2086
-  "$bin/mqbroker" -n "$ns" --listen-port 0 --store-dir "$d/store" --set brokerIP1=127.0.0.1 \
-    --set bindAddress=127.0.0.1 --set flushDiskType=ASYNC_FLUSH --set logLevel=warn ${BROKER_SETS:-} \
-    --ready-file "$d/b" >"$d/b.log" 2>&1 &
-  local broker=$!
-  pids+=("$broker")
-  wait_file "$d/b"
-  # The ready file can precede the broker's first registration with the NameServer.
-  local tries=0
-  until "$bin/mqadmin" updateTopic -n "$ns" -c DefaultCluster -t E2E -r 4 -w 4 >/dev/null 2>"$d/admin.err"; do
-    ((++tries < 100)) || { cat "$d/admin.err" >&2; exit 1; }
-    sleep 0.1
-  done
+  mq_start_cluster "$d" --set flushDiskType=ASYNC_FLUSH ${BROKER_SETS:-}
+  mq_create_topic "$d" E2E
   local before after sw_before sw_after
-  before=$(ticks "$broker")
-  sw_before=$(switches "$broker")
+  before=$(mq_cpu_ticks "$mq_broker_pid")
+  sw_before=$(switches "$mq_broker_pid")
   # shellcheck disable=SC2086
-  /usr/bin/time -f "%U %S" -o "$d/time" "$bin/mqbench" e2e -n "$ns" -t E2E -g e2e -s "$size" \
+  /usr/bin/time -f "%U %S" -o "$d/time" "$mq_bin/mqbench" e2e -n "$mq_ns" -t E2E -g e2e -s "$size" \
     --rate "$rate" -d "$duration" --json ${E2E_ARGS:-} 2>"$d/err" | tail -1 >"$d/out.json" || true
-  after=$(ticks "$broker")
-  sw_after=$(switches "$broker")
-  kill "$broker" "$ns_pid" 2>/dev/null || true
-  wait "$broker" "$ns_pid" 2>/dev/null || true
+  after=$(mq_cpu_ticks "$mq_broker_pid")
+  sw_after=$(switches "$mq_broker_pid")
+  mq_kill_started
   python3 - "$d/out.json" "$d/time" "$before" "$after" "$(getconf CLK_TCK)" "$rate" "$sw_before" "$sw_after" <<'PY'
 import json, sys
 out, timef, before, after, hz, rate, sw_before, sw_after = sys.argv[1:9]
