@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <memory>
 #include <regex>
 
 #include "broker_fixture.h"
@@ -50,25 +51,38 @@ int64_t Field(const std::string& json, const std::string& name) {
   return std::stoll(m[1]);
 }
 
-TEST(MqbenchTest, ProducerAndConsumerCountsAddUp) {
-  NamesrvProcess ns;
-  ASSERT_TRUE(ns.started());
-  TempDir dir;
-  BrokerProcess broker({ns.address(), dir.Sub("broker"), "broker-a", {}});
-  ASSERT_TRUE(broker.Start()) << broker.process().ReadLog();
-  ASSERT_TRUE(WaitRegistered(ns));
+class MqbenchTest : public ::testing::Test {
+ protected:
+  // Starts a NameServer and a broker with the extra `sets`, and waits for its registration.
+  ::testing::AssertionResult StartCluster(std::vector<std::string> sets = {}) {
+    ns_ = std::make_unique<NamesrvProcess>();
+    if (!ns_->started()) return ::testing::AssertionFailure() << "the NameServer did not start";
+    broker_ = std::make_unique<BrokerProcess>(
+        BrokerOptions{ns_->address(), dir_.Sub("broker"), "broker-a", std::move(sets)});
+    if (!broker_->Start()) return ::testing::AssertionFailure() << broker_->process().ReadLog();
+    if (!WaitRegistered(*ns_)) return ::testing::AssertionFailure() << "the broker did not register";
+    return ::testing::AssertionSuccess();
+  }
 
-  auto [prc, produced] = RunBench({"producer", "-n", ns.address(), "-t", "BenchCount", "-s", "128", "-w", "2",
-                                   "--mode", "async", "--window", "16", "--count", "300", "--json"},
-                                  dir.Sub("producer.out"));
+  TempDir dir_;
+  std::unique_ptr<NamesrvProcess> ns_;
+  std::unique_ptr<BrokerProcess> broker_;
+};
+
+TEST_F(MqbenchTest, ProducerAndConsumerCountsAddUp) {
+  ASSERT_TRUE(StartCluster());
+
+  auto [prc, produced] = RunBench({"producer", "-n", ns_->address(), "-t", "BenchCount", "-s", "128", "-w",
+                                   "2", "--mode", "async", "--window", "16", "--count", "300", "--json"},
+                                  dir_.Sub("producer.out"));
   ASSERT_EQ(prc, 0) << produced;
   EXPECT_EQ(Field(produced, "sent"), 300) << produced;
   EXPECT_EQ(Field(produced, "failed"), 0);
   EXPECT_EQ(Field(produced, "SEND_OK"), 300) << produced;
 
-  auto [crc, consumed] = RunBench({"consumer", "-n", ns.address(), "-t", "BenchCount", "-g", "bench_group",
+  auto [crc, consumed] = RunBench({"consumer", "-n", ns_->address(), "-t", "BenchCount", "-g", "bench_group",
                                    "--from-first", "--count", "300", "-d", "45", "--json"},
-                                  dir.Sub("consumer.out"));
+                                  dir_.Sub("consumer.out"));
   ASSERT_EQ(crc, 0) << consumed;
   EXPECT_EQ(Field(consumed, "received"), 300) << consumed;
   EXPECT_GE(Field(consumed, "p99_us"), 0);
@@ -76,17 +90,12 @@ TEST(MqbenchTest, ProducerAndConsumerCountsAddUp) {
 
 // e2e sends at a fixed rate and receives every message; its summary says where the latency
 // went (send -> store, store -> listener, how late the pacer sent), so a slow run can be read.
-TEST(MqbenchTest, EndToEndReceivesEverySendAndBreaksTheLatencyDown) {
-  NamesrvProcess ns;
-  ASSERT_TRUE(ns.started());
-  TempDir dir;
-  BrokerProcess broker({ns.address(), dir.Sub("broker"), "broker-a", {}});
-  ASSERT_TRUE(broker.Start()) << broker.process().ReadLog();
-  ASSERT_TRUE(WaitRegistered(ns));
+TEST_F(MqbenchTest, EndToEndReceivesEverySendAndBreaksTheLatencyDown) {
+  ASSERT_TRUE(StartCluster());
 
-  auto [rc, out] = RunBench({"e2e", "-n", ns.address(), "-t", "BenchE2e", "-g", "e2e_group", "-s", "128",
+  auto [rc, out] = RunBench({"e2e", "-n", ns_->address(), "-t", "BenchE2e", "-g", "e2e_group", "-s", "128",
                              "--rate", "200", "-d", "1", "--json"},
-                            dir.Sub("e2e.out"));
+                            dir_.Sub("e2e.out"));
   ASSERT_EQ(rc, 0) << out;
   EXPECT_GE(Field(out, "received"), 200) << out;  // plus the warm-up send
   EXPECT_EQ(Field(out, "SEND_OK"), 200) << out;
@@ -98,27 +107,21 @@ TEST(MqbenchTest, EndToEndReceivesEverySendAndBreaksTheLatencyDown) {
 
 // A SYNC_MASTER without a slave stores every message but acknowledges none as durable
 // (SLAVE_NOT_AVAILABLE): both benchmarks must report every send failed, per status.
-TEST(MqbenchTest, SyncMasterWithoutSlaveCountsEverySendFailed) {
-  NamesrvProcess ns;
-  ASSERT_TRUE(ns.started());
-  TempDir dir;
-  BrokerProcess broker(
-      {ns.address(), dir.Sub("broker"), "broker-a", {"brokerRole=SYNC_MASTER", "haListenPort=0"}});
-  ASSERT_TRUE(broker.Start()) << broker.process().ReadLog();
-  ASSERT_TRUE(WaitRegistered(ns));
+TEST_F(MqbenchTest, SyncMasterWithoutSlaveCountsEverySendFailed) {
+  ASSERT_TRUE(StartCluster({"brokerRole=SYNC_MASTER", "haListenPort=0"}));
 
-  auto [prc, produced] = RunBench({"producer", "-n", ns.address(), "-t", "NoSlave", "-s", "128", "-w", "2",
+  auto [prc, produced] = RunBench({"producer", "-n", ns_->address(), "-t", "NoSlave", "-s", "128", "-w", "2",
                                    "--mode", "async", "--window", "8", "--count", "40", "--json"},
-                                  dir.Sub("producer.out"));
+                                  dir_.Sub("producer.out"));
   EXPECT_NE(prc, 0) << produced;
   EXPECT_EQ(Field(produced, "sent"), 0) << produced;
   EXPECT_EQ(Field(produced, "failed"), 40) << produced;
   EXPECT_EQ(Field(produced, "SLAVE_NOT_AVAILABLE"), 40) << produced;
   EXPECT_EQ(Field(produced, "SEND_OK"), -1) << produced;
 
-  auto [brc, raw] = RunBench({"-b", broker.address(), "-t", "NoSlaveRaw", "--mode", "send", "--count", "40",
+  auto [brc, raw] = RunBench({"-b", broker_->address(), "-t", "NoSlaveRaw", "--mode", "send", "--count", "40",
                               "-s", "128", "--connections", "1", "--window", "4", "--queues", "2", "--json"},
-                             dir.Sub("broker_bench.out"), "broker_bench");
+                             dir_.Sub("broker_bench.out"), "broker_bench");
   EXPECT_NE(brc, 0) << raw;
   EXPECT_EQ(Field(raw, "messages"), 0) << raw;
   EXPECT_EQ(Field(raw, "failed"), 40) << raw;
@@ -126,11 +129,10 @@ TEST(MqbenchTest, SyncMasterWithoutSlaveCountsEverySendFailed) {
   EXPECT_EQ(Field(raw, "tps"), 0) << raw;
 }
 
-TEST(MqbenchTest, UnreachableNameServerFailsClearly) {
-  TempDir dir;
+TEST_F(MqbenchTest, UnreachableNameServerFailsClearly) {
   auto [rc, out] =
       RunBench({"producer", "-n", "127.0.0.1:1", "-t", "T", "--count", "5", "--mode", "sync", "--json"},
-               dir.Sub("out"));
+               dir_.Sub("out"));
   EXPECT_NE(rc, 0);
   EXPECT_EQ(Field(out, "failed"), 5) << out;
 }

@@ -183,6 +183,18 @@ class ReplicationTest : public ::testing::Test {
         << Info(slave, "haRefused");
     return Info(master, "haRefusedReason_1");
   }
+  // With a slave 1 a send succeeds; once it is killed and the master has dropped it, every
+  // send fails.
+  void ExpectSendsFailOnceTheSlaveIsGone(BrokerProcess& master, const std::string& topic) {
+    auto slave = StartSlave(slave1_dir_, 1);
+    ASSERT_TRUE(WaitSlaves(master, 1, slave.get()));
+    mq::v1::SendMessageResponse resp;
+    ASSERT_GRPC_OK(Send(master.messaging(), topic, 0, {TextMessage("held")}, &resp));
+    EXPECT_EQ(resp.status(), mq::v1::SEND_OK);
+    slave->process().Kill();
+    ASSERT_TRUE(WaitSlaves(master, 0));
+    ExpectEverySendFails(master, topic);
+  }
   // Every send fails (SLAVE_NOT_AVAILABLE): singles and a batch.
   static void ExpectEverySendFails(BrokerProcess& master, const std::string& topic) {
     for (int i = 0; i < 3; ++i) {
@@ -331,14 +343,7 @@ TEST_F(ReplicationTest, SyncMasterWithoutSlaveFailsEverySend) {
   ExpectEverySendFails(*master, "NoSlave");
 
   // A slave makes sends succeed; once it is killed, every send fails again.
-  auto slave = StartSlave(slave1_dir_, 1);
-  ASSERT_TRUE(WaitSlaves(*master, 1, slave.get()));
-  mq::v1::SendMessageResponse resp;
-  ASSERT_GRPC_OK(Send(master->messaging(), "NoSlave", 0, {TextMessage("held")}, &resp));
-  EXPECT_EQ(resp.status(), mq::v1::SEND_OK);
-  slave->process().Kill();
-  ASSERT_TRUE(WaitSlaves(*master, 0));
-  ExpectEverySendFails(*master, "NoSlave");
+  ExpectSendsFailOnceTheSlaveIsGone(*master, "NoSlave");
 }
 
 TEST_F(ReplicationTest, SyncMasterAckedMessagesSurviveMasterKill) {
@@ -385,14 +390,7 @@ TEST_F(ReplicationTest, SyncMasterWithSyncFlushAcksOnlyWhatTheSlaveHolds) {
 
 TEST_F(ReplicationTest, SyncMasterWithSyncFlushFailsEverySendOnceTheSlaveIsGone) {
   auto master = StartBroker(master_dir_.path(), "SYNC_MASTER", 0, {"flushDiskType=SYNC_FLUSH"});
-  auto slave = StartSlave(slave1_dir_, 1);
-  ASSERT_TRUE(WaitSlaves(*master, 1, slave.get()));
-  mq::v1::SendMessageResponse resp;
-  ASSERT_GRPC_OK(Send(master->messaging(), "DurableGone", 0, {TextMessage("held")}, &resp));
-  EXPECT_EQ(resp.status(), mq::v1::SEND_OK);
-  slave->process().Kill();
-  ASSERT_TRUE(WaitSlaves(*master, 0));
-  ExpectEverySendFails(*master, "DurableGone");
+  ExpectSendsFailOnceTheSlaveIsGone(*master, "DurableGone");
 }
 
 TEST_F(ReplicationTest, MetadataReachesSlave) {
