@@ -319,16 +319,20 @@ class ProducerImpl {
   // run in order in one task on a callback thread. `holds_slot`: the batch came from the
   // accumulator, which hears when it is done.
   void DispatchBatch(const std::string& topic, std::vector<PendingSend> batch, bool holds_slot) {
-    using Done = std::function<void(Result<SendResult>)>;
+    // Who hears of each message: `done`, run on a callback thread unless it only wakes a
+    // blocked Send() (PendingSend::wakes_waiter), which it does on the thread the reply came on.
+    struct Completion {
+      std::function<void(Result<SendResult>)> done;
+      bool wakes_waiter;
+    };
     auto ctx = std::make_shared<SendContext>();
     ctx->req.set_producer_group(options_.group);
     ctx->req.set_topic(topic);
     ctx->req.set_default_topic_queue_nums(options_.default_topic_queue_nums);
     ctx->max_attempts = options_.retry_times + 1;
     ctx->deadline_ms = batch.front().deadline_ms;
-    auto dones = std::make_shared<std::vector<Done>>();
-    dones->reserve(batch.size());
-    auto waiters = std::make_shared<std::vector<bool>>();  // PendingSend::wakes_waiter of each
+    auto completions = std::make_shared<std::vector<Completion>>();
+    completions->reserve(batch.size());
     // Where each message's bytes are, to resend them one by one if the batch is refused.
     auto spans = std::make_shared<std::vector<std::pair<size_t, size_t>>>();
     spans->reserve(batch.size());
@@ -340,56 +344,55 @@ class ProducerImpl {
       ctx->deadline_ms = std::min(ctx->deadline_ms, send.deadline_ms);
       spans->emplace_back(wire.size(), send.wire.size());
       wire.append(send.wire);
-      dones->push_back(std::move(send.done));
-      waiters->push_back(send.wakes_waiter);
+      completions->push_back({std::move(send.done), send.wakes_waiter});
     }
     SetMessages(ctx.get(), std::move(wire), static_cast<int>(batch.size()));
     auto* self = this;
     auto release_slot = [self, topic, holds_slot] {
       if (holds_slot) self->client_->internal().Post([self, topic] { self->accumulator_.Completed(topic); });
     };
-    auto finish = [self, dones, waiters, release_slot](std::vector<Result<SendResult>> results) {
+    auto finish = [self, completions, release_slot](std::vector<Result<SendResult>> results) {
       bool any_callback = false;
-      for (size_t i = 0; i < dones->size(); ++i) {
-        if ((*waiters)[i]) {
-          (*dones)[i](results[i]);
+      for (size_t i = 0; i < completions->size(); ++i) {
+        if ((*completions)[i].wakes_waiter) {
+          (*completions)[i].done(results[i]);
         } else {
           any_callback = true;
         }
       }
       if (any_callback) {
-        self->client_->callbacks().Post([dones, waiters, results = std::move(results)] {
-          for (size_t i = 0; i < dones->size(); ++i) {
-            if (!(*waiters)[i]) (*dones)[i](results[i]);
+        self->client_->callbacks().Post([completions, results = std::move(results)] {
+          for (size_t i = 0; i < completions->size(); ++i) {
+            if (!(*completions)[i].wakes_waiter) (*completions)[i].done(results[i]);
           }
         });
       }
       release_slot();
     };
-    ctx->on_response = [self, dones, finish](const mq::v1::SendMessageResponse& resp,
-                                             const MessageQueue& queue, int attempts) {
+    ctx->on_response = [self, completions, finish](const mq::v1::SendMessageResponse& resp,
+                                                   const MessageQueue& queue, int attempts) {
       std::vector<Result<SendResult>> results;
-      results.reserve(dones->size());
-      for (auto& r : FromProtoPerMessage(resp, queue, dones->size())) {
+      results.reserve(completions->size());
+      for (auto& r : FromProtoPerMessage(resp, queue, completions->size())) {
         r.attempts = attempts;
         results.emplace_back(std::move(r));
       }
-      self->messages_sent_.fetch_add(static_cast<int64_t>(dones->size()), std::memory_order_relaxed);
+      self->messages_sent_.fetch_add(static_cast<int64_t>(completions->size()), std::memory_order_relaxed);
       finish(std::move(results));
     };
     SendContext* raw = ctx.get();  // ctx outlives its own done; capturing it would leak it
-    ctx->done = [self, topic, dones, waiters, spans, finish, release_slot, raw](Result<SendResult> failed) {
-      if (failed.status().IsInvalidArgument() && dones->size() > 1) {
+    ctx->done = [self, topic, completions, spans, finish, release_slot, raw](Result<SendResult> failed) {
+      if (failed.status().IsInvalidArgument() && completions->size() > 1) {
         // The broker refused the batch as a whole (e.g. above its maxMessageSize): send each
         // message alone so one message's error is not everybody's.
         const int64_t deadline = raw->deadline_ms;
         const auto* bytes = reinterpret_cast<const char*>(raw->messages.begin());
-        for (size_t i = 0; i < dones->size(); ++i) {
+        for (size_t i = 0; i < completions->size(); ++i) {
           PendingSend alone;
           alone.wire.assign(bytes + (*spans)[i].first, (*spans)[i].second);
           alone.deadline_ms = deadline;
-          alone.done = (*dones)[i];
-          alone.wakes_waiter = (*waiters)[i];
+          alone.done = (*completions)[i].done;
+          alone.wakes_waiter = (*completions)[i].wakes_waiter;
           std::vector<PendingSend> one;
           one.push_back(std::move(alone));
           self->DispatchBatch(topic, std::move(one), /*holds_slot=*/false);
@@ -397,7 +400,7 @@ class ProducerImpl {
         release_slot();
         return;
       }
-      finish(std::vector<Result<SendResult>>(dones->size(), failed));
+      finish(std::vector<Result<SendResult>>(completions->size(), failed));
     };
     Attempt(std::move(ctx));
   }
