@@ -8,6 +8,7 @@
 #include <set>
 #include <thread>
 
+#include "common/heap.h"
 #include "common/logging.h"
 #include "common/naming.h"
 #include "common/rpc/grpc_defaults.h"
@@ -47,6 +48,7 @@ Status ClientInstance::Start() {
   }
   if (options_.rpc_timeout_ms <= 0) return Status::InvalidArgument("rpc_timeout_ms: must be positive");
   if (started_.exchange(true)) return Status::FailedPrecondition("client: already started");
+  if (options_.tune_malloc) TuneAllocatorForClients();
   internal_->Start();
   callbacks_->Start();
   auto period = std::chrono::milliseconds(std::max<int64_t>(options_.route_refresh_ms, 100));
