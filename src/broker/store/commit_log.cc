@@ -97,9 +97,22 @@ AppendResult CommitLog::Append(std::vector<PendingRecord>* records) {
   int64_t now = clock_->NowMillis();
   result.store_timestamp = now;
   result.physical_offsets.reserve(records->size());
+  // The records bound for one segment go in one write and are published together.
+  std::vector<std::string_view> parts;
+  parts.reserve(records->size());
+  int32_t gathered = 0;
+  auto write_gathered = [&] {
+    if (parts.empty()) return;
+    write_file_->AppendGathered(parts);
+    write_file_->UpdateMaxStoreTimestamp(now);
+    committed_.store(write_file_->from_offset() + write_file_->wrote_position(), std::memory_order_release);
+    parts.clear();
+    gathered = 0;
+  };
   for (auto& rec : *records) {
     auto len = static_cast<int32_t>(rec.bytes.size());
     if (len + kEndFileMinBlankLength > queue_.file_size()) {
+      write_gathered();
       result.status = Status::InvalidArgument(
           fmt::format("record of {} bytes cannot fit a {}-byte segment", len, queue_.file_size()));
       return result;
@@ -114,7 +127,8 @@ AppendResult CommitLog::Append(std::vector<PendingRecord>* records) {
         write_file_ = std::move(file_or).value();
       }
       const auto& file = write_file_;
-      if (len + kEndFileMinBlankLength > file->remaining()) {
+      if (len + kEndFileMinBlankLength > file->remaining() - gathered) {
+        write_gathered();
         int32_t pos = file->wrote_position();
         char blank[kEndFileMinBlankLength];
         EncodeBlank(blank, file->size() - pos);
@@ -124,10 +138,10 @@ AppendResult CommitLog::Append(std::vector<PendingRecord>* records) {
         continue;
       }
       int64_t& next_queue_offset = topic_queue_table_[QueueKey(rec.topic, rec.queue_id)];
-      int64_t phy = file->from_offset() + file->wrote_position();
+      int64_t phy = file->from_offset() + file->wrote_position() + gathered;
       FinalizeRecord(rec.bytes.data(), len, next_queue_offset, phy, now);
-      file->Append(rec.bytes.data(), len);
-      file->UpdateMaxStoreTimestamp(now);
+      parts.emplace_back(rec.bytes);
+      gathered += len;
       if (result.msg_num == 0) {
         result.wrote_offset = phy;
         result.queue_offset = next_queue_offset;
@@ -136,10 +150,10 @@ AppendResult CommitLog::Append(std::vector<PendingRecord>* records) {
       ++next_queue_offset;
       ++result.msg_num;
       result.wrote_bytes += len;
-      committed_.store(phy + len, std::memory_order_release);
       break;
     }
   }
+  write_gathered();
   result.end_offset = committed_.load(std::memory_order_relaxed);
   return result;
 }

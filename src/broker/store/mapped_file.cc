@@ -4,10 +4,12 @@
 #include <fmt/format.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstring>
 #include <vector>
 
@@ -99,6 +101,59 @@ bool MappedFile::Append(const char* data, int32_t n) {
   return true;
 }
 
+bool MappedFile::AppendGathered(const std::vector<std::string_view>& parts) {
+  int32_t pos = wrote_.load(std::memory_order_relaxed);
+  size_t total = 0;
+  for (auto part : parts) total += part.size();
+  if (total > static_cast<size_t>(size_ - pos)) return false;
+  const auto n = static_cast<int32_t>(total);
+  if (!by_write_) {
+    for (auto part : parts) {
+      std::memcpy(data_ + pos, part.data(), part.size());
+      pos += static_cast<int32_t>(part.size());
+    }
+    wrote_.store(pos, std::memory_order_release);
+    return true;
+  }
+  ClaimForWrite(pos, n);
+  // Written in chunks of IOV_MAX parts; a short write resumes inside the part it stopped in.
+  std::vector<iovec> iov;
+  size_t next = 0;
+  int32_t at = pos;
+  while (at < pos + n) {
+    iov.clear();
+    for (size_t i = next; i < parts.size() && iov.size() < IOV_MAX; ++i) {
+      iov.push_back({const_cast<char*>(parts[i].data()), parts[i].size()});
+    }
+    ssize_t w = ::pwritev(fd_, iov.data(), static_cast<int>(iov.size()), at);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) {
+      RecordWriteError(w < 0 ? errno : EIO);
+      for (size_t i = next; i < parts.size(); ++i) {
+        std::memcpy(data_ + at, parts[i].data(), parts[i].size());
+        at += static_cast<int32_t>(parts[i].size());
+      }
+      break;
+    }
+    at += static_cast<int32_t>(w);
+    auto left = static_cast<size_t>(w);
+    while (next < parts.size() && left >= parts[next].size()) left -= parts[next++].size();
+    if (left > 0) {
+      // Short write inside parts[next]: its tail goes by the single-buffer path.
+      WriteBytes(at, parts[next].data() + left, static_cast<int32_t>(parts[next].size() - left));
+      at += static_cast<int32_t>(parts[next].size() - left);
+      ++next;
+    }
+  }
+  wrote_.store(pos + n, std::memory_order_release);
+  return true;
+}
+
+void MappedFile::RecordWriteError(int err) {
+  int expected = 0;
+  write_errno_.compare_exchange_strong(expected, err);
+}
+
 void MappedFile::WriteAt(int32_t pos, const char* data, int32_t n) {
   MQ_CHECK(pos >= 0 && n >= 0 && pos + n <= size_, "WriteAt out of range pos={} n={}", pos, n);
   WriteBytes(pos, data, n);
@@ -124,8 +179,7 @@ void MappedFile::WriteBytes(int32_t pos, const char* data, int32_t n) {
       continue;
     }
     if (w < 0 && errno == EINTR) continue;
-    int expected = 0;
-    write_errno_.compare_exchange_strong(expected, w < 0 ? errno : EIO);
+    RecordWriteError(w < 0 ? errno : EIO);
     std::memcpy(data_ + pos + done, data + done, static_cast<size_t>(n - done));
     return;
   }

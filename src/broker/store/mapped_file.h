@@ -15,7 +15,8 @@
 // on the fd. Both land in the same page cache, so readers of the mapping see either. The commit
 // log uses pwrite only with SYNC_FLUSH: every sync cleans the tail page, so the next memcpy into
 // it takes a write-protect fault into the filesystem, once per sync; pwrite never faults. With
-// ASYNC_FLUSH (a sync every 500 ms) the syscall per append costs more than the faults it saves.
+// ASYNC_FLUSH (a sync every 500 ms) the syscall per append costs more than the faults it saves
+// (a request's records go in one AppendGathered, but single-message appends halved).
 // With zero_ahead the allocator thread also writes zeros ahead of the appender and starts their
 // writeback, turning fallocate's unwritten extents into written ones before the appender reaches
 // them, so a sync of appended data no longer has to convert extents (metadata) each time.
@@ -28,6 +29,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "broker/store/store_options.h"
 #include "common/result.h"
@@ -67,6 +69,8 @@ class MappedFile {
   // writes nothing) if they do not fit. A failed pwrite falls back to the mapping and is
   // reported by the next Flush/SyncRange, as a failed writeback of mapped bytes would be.
   bool Append(const char* data, int32_t n);
+  // Appender: Append of the parts back to back, with one pwritev() when appending by write.
+  bool AppendGathered(const std::vector<std::string_view>& parts);
   // Appender: writes at an absolute position without publishing (used for in-place updates
   // of already published fixed-size units, e.g. a re-dispatched consume queue entry).
   void WriteAt(int32_t pos, const char* data, int32_t n);
@@ -91,13 +95,15 @@ class MappedFile {
   // `hook` sees op "fallocate" before the blocks are reserved.
   Status ZeroFrom(int32_t pos, const FaultHook& hook);
 
-  // Read-faults the pages of [from, to), so the first append to a page does not pay for
-  // zeroing it (RocketMQ warmMappedFile, without dirtying the pages). Allocator thread.
+  // Read-faults the pages of [from, to), so the first memcpy append to a page does not pay for
+  // zeroing it (RocketMQ warmMappedFile, without dirtying the pages). Allocator thread; not for
+  // files appended by write, which never fault (readers map the written pages on first read).
   void Warm(int32_t from, int32_t to) const;
   // Allocator (zero_ahead only): writes zeros over [max(zeroed, appender's end), to) and starts
   // their writeback. Returns how far the file is zeroed ahead.
   Result<int32_t> ZeroAhead(int32_t to);
   bool zero_ahead() const { return zero_ahead_; }
+  bool by_write() const { return by_write_; }
 
   // Unlinks the file; the mapping lives until the last reference drops.
   Status Destroy();
@@ -111,6 +117,8 @@ class MappedFile {
   // Appender: keeps ZeroAhead off [pos, pos+n) before the appender writes there.
   void ClaimForWrite(int32_t pos, int32_t n);
   void WriteBytes(int32_t pos, const char* data, int32_t n);
+  // The first failed pwrite is kept for the next sync; the bytes go through the mapping.
+  void RecordWriteError(int err);
 
   const std::string path_;
   const int64_t from_offset_;

@@ -199,7 +199,7 @@ void MappedFileQueue::AllocatorLoop() {
           zero_ahead_failed_ = true;
         }
       }
-      file->Warm(from, to);
+      if (!file->by_write()) file->Warm(from, to);
       lock.lock();
       if (warm_file_ == file) warmed_to_ = to;
     }

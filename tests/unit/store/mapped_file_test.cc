@@ -10,6 +10,7 @@
 #include <chrono>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "testutil/temp_dir.h"
 
@@ -43,6 +44,33 @@ TEST(MappedFileTest, AppendsByWriteAreWhatTheMappingAndTheFileHold) {
   ASSERT_TRUE((*file)->Flush(nullptr).ok());
   EXPECT_EQ((*file)->flushed_position(), 11);
   EXPECT_EQ(ReadFile(dir.Sub("seg"), 11), "Jello world");
+}
+
+// More parts than one pwritev() takes (IOV_MAX = 1024), through both write paths.
+TEST(MappedFileTest, GatheredAppendsLandBackToBackInBothModes) {
+  for (bool by_write : {false, true}) {
+    SCOPED_TRACE(by_write ? "pwritev" : "memcpy");
+    TempDir dir;
+    auto file =
+        MappedFile::Open(dir.Sub("seg"), 0, 64 * 1024, true, nullptr, AppendOptions{.by_write = by_write});
+    ASSERT_TRUE(file.ok()) << file.status().ToString();
+    ASSERT_TRUE((*file)->Append("head:", 5));
+    std::string expected = "head:";
+    std::vector<std::string> storage;
+    for (int i = 0; i < 1500; ++i) storage.push_back(std::string(1 + i % 29, PatternByte(i)));
+    storage.emplace_back();  // an empty part is allowed
+    std::vector<std::string_view> parts(storage.begin(), storage.end());
+    for (auto part : parts) expected.append(part);
+    ASSERT_TRUE((*file)->AppendGathered(parts));
+    EXPECT_EQ((*file)->wrote_position(), static_cast<int32_t>(expected.size()));
+    EXPECT_EQ((*file)->View(0, static_cast<int32_t>(expected.size())), expected);
+    // Parts that do not all fit write nothing.
+    std::string big(64 * 1024 - expected.size(), 'z');
+    EXPECT_FALSE((*file)->AppendGathered({"x", big}));
+    EXPECT_EQ((*file)->wrote_position(), static_cast<int32_t>(expected.size()));
+    ASSERT_TRUE((*file)->Flush(nullptr).ok());
+    EXPECT_EQ(ReadFile(dir.Sub("seg"), expected.size()), expected);
+  }
 }
 
 TEST(MappedFileTest, ZeroAheadZeroesOnlyBeyondTheAppender) {
