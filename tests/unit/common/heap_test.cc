@@ -26,7 +26,7 @@ TEST(UserSetMallocThresholdTest, LegacyVariableOrTunableEntryCounts) {
 // threshold comes from the heap (no extra mmapped block) and, freed, stays mapped as
 // releasable top instead of being handed back to the kernel at once, which is what glibc does
 // with fixed thresholds and its default 128 KiB trim threshold.
-void ExpectFreedBufferStaysInTheHeap(void (*tune)(), size_t bytes) {
+void ExpectFreedBufferStaysInTheHeap([[maybe_unused]] void (*tune)(), [[maybe_unused]] size_t bytes) {
 #if !defined(__GLIBC__) || defined(__SANITIZE_ADDRESS__)
   GTEST_SKIP() << "needs glibc's own malloc (sanitizers replace it)";
 #else
