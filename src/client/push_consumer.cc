@@ -77,11 +77,11 @@ void PushConsumerImpl::Pull(std::shared_ptr<ProcessQueue> pq) {
   req.set_client_id(client_->client_id());
   const int64_t offset = req.queue_offset();
   auto stub = client_->Broker(addr);
-  auto ctx = StartCall<mq::v1::PullMessageRequest, mq::v1::PullMessageResponse>(
-      [stub](auto* c, auto* q, auto* r, auto cb) { stub->async()->PullMessage(c, q, r, std::move(cb)); }, req,
-      options_.pull_suspend_ms + options_.client.rpc_timeout_ms + 5'000, &client_->internal(),
+  auto ctx = StartArenaCall<mq::v1::PullMessageRequest, mq::v1::PullMessageResponse>(
+      [stub](auto* c, auto* q, auto* r, auto cb) { stub->async()->PullMessage(c, q, r, std::move(cb)); },
+      std::move(req), options_.pull_suspend_ms + options_.client.rpc_timeout_ms + 5'000, &client_->internal(),
       client_->inflight(),
-      [this, pq, addr, offset, commit](Result<mq::v1::PullMessageResponse> r) {
+      [this, pq, addr, offset, commit](Result<mq::v1::PullMessageResponse*> r) {
         if (r.ok() && commit >= 0) pq->reported_offset = commit;
         OnPulled(pq, addr, offset, std::move(r));
       });
@@ -90,11 +90,11 @@ void PushConsumerImpl::Pull(std::shared_ptr<ProcessQueue> pq) {
 }
 
 void PushConsumerImpl::OnPulled(const std::shared_ptr<ProcessQueue>& pq, const std::string& addr,
-                                int64_t offset, Result<mq::v1::PullMessageResponse> r) {
+                                int64_t offset, Result<mq::v1::PullMessageResponse*> reply) {
   if (!running_ || pq->dropped) return;
-  if (!r.ok()) {
-    MQ_LOG_WARN(Logger("client"), "pull {} from {}: {}", pq->mq.ToString(), addr, r.status().ToString());
-    if (IsTransportFailure(r.status()) && !options_.orderly) {
+  if (!reply.ok()) {
+    MQ_LOG_WARN(Logger("client"), "pull {} from {}: {}", pq->mq.ToString(), addr, reply.status().ToString());
+    if (IsTransportFailure(reply.status()) && !options_.orderly) {
       // The node is down or hung: read from another node of the set right away.
       reach_.MarkUnreachable(addr);
       auto addrs = CachedCandidates(pq->mq, pq->suggested_broker_id.load());
@@ -103,6 +103,7 @@ void PushConsumerImpl::OnPulled(const std::shared_ptr<ProcessQueue>& pq, const s
     PullLater(pq, 1000);
     return;
   }
+  mq::v1::PullMessageResponse* r = *reply;  // on the call's arena, valid until we return
   reach_.MarkReachable(addr);
   pq->suggested_broker_id = r->suggest_which_broker_id();
   if (r->status() == mq::v1::OFFSET_ILLEGAL && offset > r->max_offset() && !IsMaster(pq->mq, addr)) {

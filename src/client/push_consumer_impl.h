@@ -103,7 +103,7 @@ class PushConsumerImpl {
   void PullLater(std::shared_ptr<ProcessQueue> pq, int64_t delay_ms);
   bool IsMaster(const MessageQueue& q, const std::string& addr);
   void OnPulled(const std::shared_ptr<ProcessQueue>& pq, const std::string& addr, int64_t offset,
-                Result<mq::v1::PullMessageResponse> r);
+                Result<mq::v1::PullMessageResponse*> reply);
   // The fresh messages of one pull response, consumed by one or more pool tasks that take
   // consume_batch_max of them at a time.
   struct ConsumeRun {

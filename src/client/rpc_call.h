@@ -3,6 +3,7 @@
 // calls with a deadline. The async call state (context, response, the request's owner) is one
 // heap object shared by the completion.
 #pragma once
+#include <google/protobuf/arena.h>
 #include <grpcpp/client_context.h>
 
 #include <atomic>
@@ -69,6 +70,40 @@ std::shared_ptr<grpc::ClientContext> StartCall(Start start, Req req, int64_t tim
   const Req* raw = owned.get();
   return StartCallWithRequestOf<Req, Resp>(std::move(start), std::move(owned), raw, timeout_ms, exec,
                                            std::move(inflight), std::move(done));
+}
+
+// StartCall for replies of many messages: the response is parsed onto a protobuf arena owned
+// by the call, so a pull reply of hundreds of messages is a few arena blocks instead of hundreds
+// of objects allocated and freed one by one (the consumer's biggest malloc cost,
+// docs/benchmarks.md). `done` borrows the response for its own duration only: it may move
+// strings out of it but must not keep pointers into it. done(Result<Resp*>) runs on exec.
+template <typename Req, typename Resp, typename Start>
+std::shared_ptr<grpc::ClientContext> StartArenaCall(Start start, Req req, int64_t timeout_ms,
+                                                    IoExecutor* exec,
+                                                    std::shared_ptr<InflightCounter> inflight,
+                                                    std::function<void(Result<Resp*>)> done) {
+  struct State {
+    grpc::ClientContext ctx;
+    Req req;
+    google::protobuf::Arena arena;
+    Resp* resp = google::protobuf::Arena::CreateMessage<Resp>(&arena);
+  };
+  auto call = std::make_shared<State>();
+  call->req = std::move(req);
+  SetTimeout(&call->ctx, timeout_ms);
+  inflight->count.fetch_add(1);
+  start(&call->ctx, &call->req, call->resp,
+        [call, exec, inflight, done = std::move(done)](grpc::Status s) mutable {
+          exec->Post([call, s = std::move(s), done = std::move(done)]() {
+            if (s.ok()) {
+              done(call->resp);
+            } else {
+              done(rpc::FromGrpcStatus(s));
+            }
+          });
+          inflight->count.fetch_sub(1);
+        });
+  return std::shared_ptr<grpc::ClientContext>(call, &call->ctx);
 }
 
 // fn(ctx, resp) -> grpc::Status, e.g. [&](auto* c, auto* r) { return stub->Heartbeat(c, req, r); }
