@@ -15,8 +15,8 @@
 // on the fd. Both land in the same page cache, so readers of the mapping see either. The commit
 // log uses pwrite only with SYNC_FLUSH: every sync cleans the tail page, so the next memcpy into
 // it takes a write-protect fault into the filesystem, once per sync; pwrite never faults. With
-// ASYNC_FLUSH (a sync every 500 ms) the syscall per append costs more than the faults it saves
-// (a request's records go in one AppendGathered, but single-message appends halved).
+// ASYNC_FLUSH (a sync every 500 ms) the syscall costs more than the faults it saves: even with
+// all records of a put in one write (AppendGathered), single-message puts ran at half the rate.
 // With zero_ahead the allocator thread also writes zeros ahead of the appender and starts their
 // writeback, turning fallocate's unwritten extents into written ones before the appender reaches
 // them, so a sync of appended data no longer has to convert extents (metadata) each time.
