@@ -38,6 +38,7 @@ void PushConsumerImpl::Pull(std::shared_ptr<ProcessQueue> pq) {
   }
   mq::v1::PullMessageRequest req;
   const int64_t max_bytes = int64_t{options_.pull_threshold_size_for_queue} * 1024 * 1024;
+  uint64_t generation;
   {
     std::lock_guard lock(pq->mu);
     const int64_t count = static_cast<int64_t>(pq->msgs.size());
@@ -53,6 +54,7 @@ void PushConsumerImpl::Pull(std::shared_ptr<ProcessQueue> pq) {
         std::min<int64_t>(options_.pull_batch_size, options_.pull_threshold_for_queue - count)));
     req.set_max_bytes(static_cast<int32_t>(
         std::min<int64_t>({max_bytes - pq->cached_bytes, options_.pull_batch_max_bytes, INT32_MAX})));
+    generation = ++pq->pull_generation;
   }
   // Commit piggy-backed on the pull: the broker stores the offset before serving it, so a
   // busy queue's progress reaches the broker without an extra RPC. Only when the pull goes to
@@ -85,8 +87,13 @@ void PushConsumerImpl::Pull(std::shared_ptr<ProcessQueue> pq) {
         if (r.ok() && commit >= 0) pq->reported_offset = commit;
         OnPulled(pq, addr, offset, std::move(r));
       });
+  // Shutdown() and Drop() cancel the call they find in pq->pull, under pq->mu. The reply may
+  // already have come and started the next pull, which stored its own context: keep that one.
+  // A drop after the check at the top missed this call, so it cancels itself. Either miss left
+  // a pull parked on the broker for pull_suspend_ms with Shutdown() waiting for it.
   std::lock_guard lock(pq->mu);
-  pq->pull = std::move(ctx);
+  if (pq->pull_generation == generation) pq->pull = ctx;
+  if (pq->dropped) ctx->TryCancel();
 }
 
 void PushConsumerImpl::OnPulled(const std::shared_ptr<ProcessQueue>& pq, const std::string& addr,

@@ -50,6 +50,9 @@ struct ProcessQueue {
   int64_t next_offset = 0;                    // next offset to pull; guarded by mu
   bool consuming = false;                     // orderly: a consume task owns the queue; guarded by mu
   std::shared_ptr<grpc::ClientContext> pull;  // in-flight pull for cancel; guarded by mu
+  // Numbers the pulls: a pull whose reply came before its starter stored `pull` has already
+  // started the next one, which must not be overwritten by the older context. Guarded by mu.
+  uint64_t pull_generation = 0;
 
   // Offset below which everything is consumed. Requires mu.
   int64_t CommitOffsetLocked() const { return msgs.empty() ? next_offset : msgs.begin()->first; }
