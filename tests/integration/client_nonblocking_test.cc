@@ -148,11 +148,13 @@ TEST_F(ClientNonBlockingTest, ConsumedOffsetsRideOnPulls) {
   EXPECT_EQ(consumed.load(), kMessages);
 }
 
-// A push consumer shut down the moment its listener saw the last message of a backlog: at that
-// moment its internal threads are re-issuing the pulls whose batches just came back, and a pull
-// started after Shutdown() looked for calls to cancel used to stay parked on the broker for
-// pull_suspend_ms, with Shutdown() waiting for it (mqbench consumer took 15 s instead of 0.3 s
-// in about one run of ten). Many queues and small batches put many re-issues at the end.
+// A push consumer shut down the moment its listener saw the last message of a backlog. When a
+// pull's reply came before its starter had recorded the call for cancellation, the reply had
+// already started the next pull, and the older record overwrote the newer one: Shutdown()
+// cancelled a finished call, the queue's last pull stayed parked on the broker for
+// pull_suspend_ms, and Shutdown() waited for it (mqbench consumer: 15 s instead of 0.3 s in
+// about one run of ten to thirty). Many queues, small batches and busy listeners (starters get
+// preempted) make that likely; without the fix this failed 1 of 3 runs.
 TEST_F(ClientNonBlockingTest, ShutdownRightAfterTheLastMessageDoesNotWaitForAParkedPull) {
   ASSERT_TRUE(cluster_.CreateTopic("NbStop", 16));
   ProducerOptions po;
