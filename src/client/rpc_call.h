@@ -29,6 +29,32 @@ struct InflightCounter {
   std::atomic<int64_t> count{0};
 };
 
+namespace detail {
+// Issues the call whose state `call` holds (a grpc::ClientContext `ctx` among its members):
+// sets the deadline, counts the call in flight until its gRPC completion has run, and posts
+// done(reply(*call)) -- or the failed status -- onto exec. Returns the call's context, kept
+// alive by the state, for TryCancel().
+template <typename Value, typename State, typename Start, typename Req, typename Resp, typename Reply>
+std::shared_ptr<grpc::ClientContext> IssueCall(std::shared_ptr<State> call, Start start, const Req* req,
+                                               Resp* resp, int64_t timeout_ms, IoExecutor* exec,
+                                               std::shared_ptr<InflightCounter> inflight, Reply reply,
+                                               std::function<void(Result<Value>)> done) {
+  SetTimeout(&call->ctx, timeout_ms);
+  inflight->count.fetch_add(1);
+  start(&call->ctx, req, resp, [call, exec, inflight, reply, done = std::move(done)](grpc::Status s) mutable {
+    exec->Post([call, reply, s = std::move(s), done = std::move(done)]() {
+      if (s.ok()) {
+        done(reply(*call));
+      } else {
+        done(rpc::FromGrpcStatus(s));
+      }
+    });
+    inflight->count.fetch_sub(1);
+  });
+  return std::shared_ptr<grpc::ClientContext>(call, &call->ctx);
+}
+}  // namespace detail
+
 // start(ctx, req, resp, on_done) issues the call, e.g. stub->async()->PullMessage(...), for a
 // request the caller keeps: `req` must stay unchanged until `done` runs, and `owner` (held by
 // the call) is what keeps it alive, so a large request (a batch of messages) is not copied per
@@ -46,19 +72,10 @@ std::shared_ptr<grpc::ClientContext> StartCallWithRequestOf(Start start, std::sh
   };
   auto call = std::make_shared<State>();
   call->owner = std::move(owner);
-  SetTimeout(&call->ctx, timeout_ms);
-  inflight->count.fetch_add(1);
-  start(&call->ctx, req, &call->resp, [call, exec, inflight, done = std::move(done)](grpc::Status s) mutable {
-    exec->Post([call, s = std::move(s), done = std::move(done)]() {
-      if (s.ok()) {
-        done(std::move(call->resp));
-      } else {
-        done(rpc::FromGrpcStatus(s));
-      }
-    });
-    inflight->count.fetch_sub(1);
-  });
-  return std::shared_ptr<grpc::ClientContext>(call, &call->ctx);
+  Resp* resp = &call->resp;
+  return detail::IssueCall<Resp>(
+      std::move(call), std::move(start), req, resp, timeout_ms, exec, std::move(inflight),
+      [](State& state) { return std::move(state.resp); }, std::move(done));
 }
 
 // The same for a request the call owns.
@@ -90,20 +107,11 @@ std::shared_ptr<grpc::ClientContext> StartArenaCall(Start start, Req req, int64_
   };
   auto call = std::make_shared<State>();
   call->req = std::move(req);
-  SetTimeout(&call->ctx, timeout_ms);
-  inflight->count.fetch_add(1);
-  start(&call->ctx, &call->req, call->resp,
-        [call, exec, inflight, done = std::move(done)](grpc::Status s) mutable {
-          exec->Post([call, s = std::move(s), done = std::move(done)]() {
-            if (s.ok()) {
-              done(call->resp);
-            } else {
-              done(rpc::FromGrpcStatus(s));
-            }
-          });
-          inflight->count.fetch_sub(1);
-        });
-  return std::shared_ptr<grpc::ClientContext>(call, &call->ctx);
+  const Req* req_ptr = &call->req;
+  Resp* resp = call->resp;
+  return detail::IssueCall<Resp*>(
+      std::move(call), std::move(start), req_ptr, resp, timeout_ms, exec, std::move(inflight),
+      [](State& state) { return state.resp; }, std::move(done));
 }
 
 // fn(ctx, resp) -> grpc::Status, e.g. [&](auto* c, auto* r) { return stub->Heartbeat(c, req, r); }
