@@ -1,6 +1,9 @@
 #include "convert.h"
 
+#include <algorithm>
+
 #include "common/clock.h"
+#include "common/message_record.h"
 #include "common/naming.h"
 
 namespace mq::client {
@@ -60,6 +63,64 @@ ReceivedMessage FromProto(mq::v1::MessageExt&& ext) {
   r.reconsume_times = m.reconsume_times();
   r.system_properties.insert(ext.system_properties().begin(), ext.system_properties().end());
   return r;
+}
+
+namespace {
+
+// The ReceivedMessage of a stored record: the same fields the broker's MessageExt carries
+// (TAGS, KEYS and UNIQ_KEY read from the system properties, every other key a user property;
+// a repeated key keeps its first value).
+ReceivedMessage FromRecord(const record::RecordView& v, const std::string& broker_name) {
+  ReceivedMessage r;
+  r.message.topic.assign(v.topic);
+  r.message.body.assign(v.body);
+  record::ForEachProperty(v.properties, [&r](std::string_view key, std::string_view value) {
+    if (!record::IsSystemPropertyKey(key)) {
+      r.message.properties.emplace(key, value);
+      return;
+    }
+    if (!r.system_properties.emplace(key, value).second) return;
+    if (key == record::kPropertyTags) {
+      r.message.tags.assign(value);
+    } else if (key == record::kPropertyUniqKey) {
+      r.msg_id.assign(value);
+    } else if (key == record::kPropertyKeys) {
+      while (!value.empty()) {
+        size_t space = std::min(value.find(' '), value.size());
+        if (space > 0) r.message.keys.emplace_back(value.substr(0, space));
+        value.remove_prefix(std::min(value.size(), space + 1));
+      }
+    }
+  });
+  r.offset_msg_id = record::CreateOffsetMessageId(v.store_host, v.physical_offset);
+  r.queue = MessageQueue{r.message.topic, broker_name, v.queue_id};
+  r.queue_offset = v.queue_offset;
+  r.born_timestamp_ms = v.born_timestamp;
+  r.store_timestamp_ms = v.store_timestamp;
+  r.reconsume_times = v.reconsume_times;
+  return r;
+}
+
+}  // namespace
+
+Result<std::vector<ReceivedMessage>> TakePulledMessages(mq::v1::PullMessageResponse* reply,
+                                                        const std::string& broker_name) {
+  std::vector<ReceivedMessage> out;
+  if (!reply->records().empty()) {
+    // The broker checked each record's structure; the CRCs are not verified here, as the
+    // broker does not when it converts records for older clients.
+    Status s = record::ForEachRecord(
+        reply->records(), /*verify_crc=*/false,
+        [&](const record::RecordView& v) { out.push_back(FromRecord(v, broker_name)); });
+    if (!s.ok()) return s.WithContext("pull reply from broker " + broker_name);
+    return out;
+  }
+  out.reserve(static_cast<size_t>(reply->messages_size()));
+  for (auto& ext : *reply->mutable_messages()) {
+    out.push_back(FromProto(std::move(ext)));
+    if (out.back().queue.broker_name.empty()) out.back().queue.broker_name = broker_name;
+  }
+  return out;
 }
 
 namespace {

@@ -22,6 +22,11 @@ void ToProto(Message&& msg, std::string unique_key, mq::v1::Message* out);
 ReceivedMessage FromProto(const mq::v1::MessageExt& ext);
 // The same, moving the body and strings out of `ext`.
 ReceivedMessage FromProto(mq::v1::MessageExt&& ext);
+// The messages of a FOUND pull reply from broker `broker_name`: decoded from its stored
+// records, or taken from its MessageExt list (a broker that sends no records). Corruption,
+// naming the record, when a record does not decode; nothing is returned then.
+Result<std::vector<ReceivedMessage>> TakePulledMessages(mq::v1::PullMessageResponse* reply,
+                                                        const std::string& broker_name);
 SendResult FromProto(const mq::v1::SendMessageResponse& resp, const MessageQueue& queue);
 // Whether the broker will schedule `msg` (deliver_time_ms or a RocketMQ timer property).
 bool IsScheduled(const Message& msg);

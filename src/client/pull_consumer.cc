@@ -110,6 +110,7 @@ class PullConsumerImpl {
       req.set_expression_type(filter_.expression_type());
       req.set_suspend_timeout_millis(hold);
       req.set_client_id(client_->client_id());
+      req.set_accept_records(true);
       MQ_ASSIGN_OR_RETURN(auto route, client_->GetRoute(it->first.topic));
       auto addrs = ReadCandidates(route, it->first.broker_name, it->second.suggested, reach_);
       if (addrs.empty())
@@ -134,10 +135,9 @@ class PullConsumerImpl {
         return out;
       }
       if (r->status() == mq::v1::FOUND) {
-        for (auto& ext : *r->mutable_messages()) {
-          if (!filter_.Matches(ext.message().tags())) continue;
-          out.push_back(FromProto(std::move(ext)));
-          if (out.back().queue.broker_name.empty()) out.back().queue.broker_name = it->first.broker_name;
+        MQ_ASSIGN_OR_RETURN(auto found, TakePulledMessages(&*r, it->first.broker_name));
+        for (auto& m : found) {
+          if (filter_.Matches(m.message.tags)) out.push_back(std::move(m));
         }
       }
       if (r->next_begin_offset() >= 0) it->second.next = r->next_begin_offset();

@@ -77,6 +77,7 @@ void PushConsumerImpl::Pull(std::shared_ptr<ProcessQueue> pq) {
   req.set_expression_type(subscriptions_.at(pq->mq.topic).expression_type());
   req.set_suspend_timeout_millis(options_.pull_suspend_ms);
   req.set_client_id(client_->client_id());
+  req.set_accept_records(true);
   const int64_t offset = req.queue_offset();
   auto stub = client_->Broker(addr);
   auto ctx = StartArenaCall<mq::v1::PullMessageRequest, mq::v1::PullMessageResponse>(
@@ -120,19 +121,27 @@ void PushConsumerImpl::OnPulled(const std::shared_ptr<ProcessQueue>& pq, const s
     PullLater(pq, 1000);
     return;
   }
+  std::vector<ReceivedMessage> found;
+  if (r->status() == mq::v1::FOUND) {
+    auto taken = TakePulledMessages(r, pq->mq.broker_name);
+    if (!taken.ok()) {
+      // Nothing of the reply is kept: the same position is asked again.
+      MQ_LOG_ERROR(Logger("client"), "pull {} from {}: {}", pq->mq.ToString(), addr,
+                   taken.status().ToString());
+      PullLater(pq, 1000);
+      return;
+    }
+    found = std::move(*taken);
+  }
   std::vector<int64_t> fresh;
   const TagFilter& filter = subscriptions_.at(pq->mq.topic);
   {
     std::lock_guard lock(pq->mu);
-    if (r->status() == mq::v1::FOUND) {
-      for (auto& ext : *r->mutable_messages()) {
-        if (!filter.Matches(ext.message().tags())) continue;
-        ReceivedMessage m = FromProto(std::move(ext));
-        if (m.queue.broker_name.empty()) m.queue.broker_name = pq->mq.broker_name;
-        RestoreRetryTopic(&m);
-        fresh.push_back(m.queue_offset);
-        pq->PutLocked(std::move(m));
-      }
+    for (auto& m : found) {
+      if (!filter.Matches(m.message.tags)) continue;
+      RestoreRetryTopic(&m);
+      fresh.push_back(m.queue_offset);
+      pq->PutLocked(std::move(m));
     }
     if (r->next_begin_offset() >= 0) pq->next_offset = r->next_begin_offset();
   }

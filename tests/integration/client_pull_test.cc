@@ -1,7 +1,10 @@
 // The lite pull consumer against 1 NameServer + 2 broker sets.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <map>
 #include <set>
+#include <vector>
 
 #include "client_cluster.h"
 #include "mq/client/pull_consumer.h"
@@ -76,6 +79,94 @@ TEST(ClientPullTest, PollSeekAndCommit) {
       },
       std::chrono::seconds(10)));
   EXPECT_EQ(later, std::vector<std::string>{"after-commit"});
+}
+
+// A consumer asks for the stored records (accept_records) and decodes them itself; a client
+// that does not ask gets the broker's MessageExt. Both must yield the same message, field by
+// field, including keys, user and system properties and the broker-assigned ids.
+TEST(ClientPullTest, StoredRecordsDecodeToWhatTheBrokersMessageExtCarries) {
+  ClientCluster cluster;
+  ASSERT_TRUE(cluster.Start());
+  ASSERT_TRUE(cluster.CreateTopic("RecordTopic", 1));
+  mq::client::ProducerOptions po;
+  po.client = cluster.Client();
+  mq::client::Producer producer(po);
+  ASSERT_TRUE(producer.Start().ok());
+  constexpr int kMessages = 12;
+  for (int i = 0; i < kMessages; ++i) {
+    auto m = MakeMessage("RecordTopic", std::string(static_cast<size_t>(100 * i + 1), 'a' + i % 26),
+                         i % 3 == 0 ? "" : "Tag" + std::to_string(i % 3));
+    if (i % 2 == 0) m.keys = {"k" + std::to_string(i), "shared key"};
+    if (i % 4 == 0) m.properties = {{"color", "blue"}, {"n", std::to_string(i)}};
+    ASSERT_TRUE(producer.Send(std::move(m)).ok());
+  }
+  PullConsumerOptions o;
+  o.client = cluster.Client();
+  o.group = "g-records";
+  o.consume_from_where = mq::client::ConsumeFromWhere::kFirstOffset;
+  PullConsumer consumer(o);
+  ASSERT_TRUE(consumer.Start().ok());
+  ASSERT_TRUE(consumer.Subscribe("RecordTopic").ok());
+  std::vector<mq::client::ReceivedMessage> got;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        auto msgs = consumer.Poll(200);
+        if (msgs.ok()) got.insert(got.end(), msgs->begin(), msgs->end());
+        return got.size() >= kMessages;
+      },
+      std::chrono::seconds(20)));
+  ASSERT_EQ(got.size(), static_cast<size_t>(kMessages));
+
+  int compared = 0;
+  for (int b = 0; b < 2; ++b) {
+    const std::string broker_name = b == 0 ? "broker-a" : "broker-b";
+    mq::v1::PullMessageRequest req;
+    req.set_consumer_group("g-raw");
+    req.set_topic("RecordTopic");
+    req.set_max_msg_nums(32);
+    mq::v1::PullMessageResponse with_records, with_messages;
+    {
+      req.set_accept_records(true);
+      grpc::ClientContext ctx;
+      ASSERT_TRUE(cluster.broker(b).messaging()->PullMessage(&ctx, req, &with_records).ok());
+    }
+    {
+      req.set_accept_records(false);
+      grpc::ClientContext ctx;
+      ASSERT_TRUE(cluster.broker(b).messaging()->PullMessage(&ctx, req, &with_messages).ok());
+    }
+    EXPECT_EQ(with_records.messages_size(), 0);
+    EXPECT_TRUE(with_messages.records().empty());
+    if (with_messages.status() != mq::v1::FOUND) continue;
+    EXPECT_FALSE(with_records.records().empty());
+    for (const auto& ext : with_messages.messages()) {
+      const auto& m = ext.message();
+      auto it = std::find_if(got.begin(), got.end(), [&](const auto& r) {
+        return r.queue.broker_name == broker_name && r.queue_offset == ext.queue_offset();
+      });
+      ASSERT_NE(it, got.end()) << broker_name << " offset " << ext.queue_offset();
+      const mq::client::ReceivedMessage& r = *it;
+      SCOPED_TRACE(broker_name + " offset " + std::to_string(ext.queue_offset()));
+      EXPECT_EQ(r.message.topic, m.topic());
+      EXPECT_EQ(r.message.body, m.body());
+      EXPECT_EQ(r.message.tags, m.tags());
+      EXPECT_EQ(r.message.keys, std::vector<std::string>(m.keys().begin(), m.keys().end()));
+      EXPECT_EQ(r.message.properties,
+                (std::map<std::string, std::string>(m.user_properties().begin(), m.user_properties().end())));
+      EXPECT_EQ(r.system_properties, (std::map<std::string, std::string>(ext.system_properties().begin(),
+                                                                         ext.system_properties().end())));
+      EXPECT_EQ(r.msg_id, ext.msg_id());
+      EXPECT_FALSE(r.msg_id.empty());
+      EXPECT_EQ(r.offset_msg_id, ext.offset_msg_id());
+      EXPECT_EQ(r.queue.topic, m.topic());
+      EXPECT_EQ(r.queue.queue_id, ext.queue_id());
+      EXPECT_EQ(r.born_timestamp_ms, m.born_timestamp());
+      EXPECT_EQ(r.store_timestamp_ms, ext.store_timestamp());
+      EXPECT_EQ(r.reconsume_times, m.reconsume_times());
+      ++compared;
+    }
+  }
+  EXPECT_EQ(compared, kMessages);
 }
 
 }  // namespace

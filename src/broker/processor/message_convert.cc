@@ -10,32 +10,9 @@
 namespace mq::broker {
 namespace {
 
-// Properties the broker and clients set themselves; everything else is a user property.
-const std::set<std::string, std::less<>> kSystemProperties = {"KEYS",
-                                                              "TAGS",
-                                                              "UNIQ_KEY",
-                                                              "DELAY",
-                                                              "WAIT",
-                                                              "RETRY_TOPIC",
-                                                              "REAL_TOPIC",
-                                                              "REAL_QID",
-                                                              "TRAN_MSG",
-                                                              "PGROUP",
-                                                              "MIN_OFFSET",
-                                                              "MAX_OFFSET",
-                                                              "BUYER_ID",
-                                                              "ORIGIN_MESSAGE_ID",
-                                                              "RECONSUME_TIME",
-                                                              "MAX_RECONSUME_TIMES",
-                                                              "__SHARDINGKEY",
-                                                              "TIMER_DELIVER_MS",
-                                                              "TIMER_DELAY_SEC",
-                                                              "CONSUME_START_TIME",
-                                                              std::string(store::kPropertyCrc)};
-
 // The rest of RocketMQ's MessageConst.STRING_HASH_SET and the keys its timer and the proxy add:
-// with kSystemProperties, what an SDK may not set and never sees as a user property (v2). v1
-// clients keep seeing these among the properties (the timer tests read TIMER_OUT_MS there).
+// with the system properties (record::IsSystemPropertyKey), what an SDK may not set and never sees as a user
+// property (v2). v1 clients keep seeing these among the properties (the timer tests read TIMER_OUT_MS there).
 const std::set<std::string, std::less<>> kReservedProperties = {
     "TRANSFER_FLAG",
     "CORRECTION_FLAG",
@@ -62,10 +39,8 @@ const std::set<std::string, std::less<>> kReservedProperties = {
 
 }  // namespace
 
-bool IsSystemPropertyKey(std::string_view key) { return kSystemProperties.count(key) > 0; }
-
 bool IsReservedPropertyKey(std::string_view key) {
-  return kReservedProperties.count(key) > 0 || kSystemProperties.count(key) > 0;
+  return kReservedProperties.count(key) > 0 || record::IsSystemPropertyKey(key);
 }
 
 store::HostAddress ParseHostAddress(std::string_view host_port) {
@@ -145,7 +120,7 @@ void FillMessageExt(const store::RecordView& h, std::string_view topic, std::str
   for_each_property([&](std::string_view k, std::string_view v) {
     if (k == store::kPropertyCrc) return;
     auto& map =
-        kSystemProperties.count(k) ? *out->mutable_system_properties() : *m->mutable_user_properties();
+        record::IsSystemPropertyKey(k) ? *out->mutable_system_properties() : *m->mutable_user_properties();
     // A repeated key keeps its first value, as StoredMessage's map does.
     if (!map.try_emplace(std::string(k), v.data(), v.size()).second) return;
     if (k == store::kPropertyTags) {

@@ -13,10 +13,7 @@
 
 namespace mq::broker {
 
-// Whether RocketMQ reserves `key` for itself (KEYS, TAGS, UNIQ_KEY, __SHARDINGKEY, ...): such a
-// key is never a user property.
-bool IsSystemPropertyKey(std::string_view key);
-// Whether `key` is any property RocketMQ reserves (IsSystemPropertyKey plus its other
+// Whether `key` is any property RocketMQ reserves (record::IsSystemPropertyKey plus its other
 // MessageConst keys, the timer's and the pop/proxy's): the v2 adapter refuses such a user
 // property and never delivers one as a user property. v1 keeps its split above.
 bool IsReservedPropertyKey(std::string_view key);

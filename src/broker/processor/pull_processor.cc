@@ -217,12 +217,26 @@ bool PullProcessor::ReadOnce(PullState& state, bool timed_out) {
       for (const auto& record : result.messages) bytes += static_cast<int64_t>(record.size());
       lease->Resize(bytes);
       state.lease = std::move(*lease);
-      for (const auto& record : result.messages) {
-        if (Status s = ToMessageExt(record, ctx_.config->brokerName, resp.add_messages()); !s.ok()) {
-          resp.mutable_messages()->RemoveLast();
+      int64_t delivered = 0;
+      if (req.accept_records()) {
+        // The records go as stored: no per-message conversion here, the consumer decodes them.
+        std::string* records = resp.mutable_records();
+        records->reserve(static_cast<size_t>(bytes));
+        for (const auto& record : result.messages) {
+          // Only records the consumer can decode: what ToMessageExt below would drop.
+          if (!store::DecodeRecord(record, /*verify_crc=*/false).ok()) continue;
+          records->append(record);
+          ++delivered;
         }
+      } else {
+        for (const auto& record : result.messages) {
+          if (Status s = ToMessageExt(record, ctx_.config->brokerName, resp.add_messages()); !s.ok()) {
+            resp.mutable_messages()->RemoveLast();
+          }
+        }
+        delivered = resp.messages_size();
       }
-      ctx_.stats->got_messages += resp.messages_size();
+      ctx_.stats->got_messages += delivered;
       return true;
     }
     case GS::kNoMatchedMessage:

@@ -1,70 +1,45 @@
-// On-disk commit log record format: RocketMQ's CommitLog message layout (v1 magic, IPv4
-// hosts, big-endian), made self-checking by a CRC32C trailer carried as the last property.
-//
-//  offset size field                      notes
-//  ------ ---- -------------------------- ----------------------------------------------
-//     0    4   TOTALSIZE                  whole record, bytes
-//     4    4   MAGICCODE                  0xDAA320A7 (v1); BLANK record uses 0xCBD43194
-//     8    4   BODYCRC                    crc32c(body) & 0x7FFFFFFF
-//    12    4   QUEUEID
-//    16    4   FLAG                       producer flag, opaque
-//    20    8   QUEUEOFFSET                index in the topic/queue's consume queue
-//    28    8   PHYSICALOFFSET             commit log offset of this record (self-position)
-//    36    4   SYSFLAG                    MessageSysFlag bits
-//    40    8   BORNTIMESTAMP              producer clock, ms
-//    48    8   BORNHOST                   IPv4 (4) + port (4)
-//    56    8   STORETIMESTAMP             broker clock at append, ms
-//    64    8   STOREHOSTADDRESS           IPv4 (4) + port (4)
-//    72    4   RECONSUMETIMES
-//    76    8   PreparedTransactionOffset
-//    84    4   BODYLEN   | BODY (BODYLEN bytes)
-//     .    1   TOPICLEN  | TOPIC (1..127 bytes)
-//     .    2   PROPLEN   | PROPERTIES: key 0x01 value 0x02 ... ending with the trailer
-//                          "__CRC32C" 0x01 dddddddddd 0x02   (10 decimal digits)
-//
-// The trailer's digits are crc32c(record[0, TOTALSIZE - 11)), i.e. of every byte before the
-// digits. RocketMQ's BODYCRC only covers the body; the trailer covers header, topic and
-// properties too, so a torn or stale tail is detected by recovery. The trailer is an ordinary
-// property, so RocketMQ-style decoders still parse the record.
-//
-// BLANK (end-of-file) record: TOTALSIZE = bytes left in the segment, MAGICCODE = 0xCBD43194;
-// the rest of the segment is ignored. Every segment keeps >= 8 bytes for it.
+// On-disk commit log record format, encode side: the layout, the decoder and the CRC trailer
+// are described in common/message_record.h.
 #pragma once
 
-#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <string>
 #include <string_view>
 
+#include "common/message_record.h"
 #include "common/result.h"
 
 namespace mq::store {
 
-inline constexpr uint32_t kMessageMagicCode = 0xDAA320A7u;
-inline constexpr uint32_t kMessageMagicCodeV2 = 0xDAA320ABu;  // recognised, not written
-inline constexpr uint32_t kBlankMagicCode = 0xCBD43194u;
-inline constexpr int32_t kEndFileMinBlankLength = 8;
-
-inline constexpr int32_t kQueueOffsetPos = 20;
-inline constexpr int32_t kPhysicalOffsetPos = 28;
-inline constexpr int32_t kStoreTimestampPos = 56;
-inline constexpr int32_t kBodyLenPos = 84;
-inline constexpr int32_t kMaxTopicLength = 127;
-inline constexpr int32_t kMaxPropertiesLength = 32767;
-
-inline constexpr char kNameValueSeparator = '\x01';
-inline constexpr char kPropertySeparator = '\x02';
-inline constexpr std::string_view kPropertyKeys = "KEYS";
-inline constexpr std::string_view kPropertyTags = "TAGS";
-inline constexpr std::string_view kPropertyUniqKey = "UNIQ_KEY";
-inline constexpr std::string_view kPropertyCrc = "__CRC32C";
-inline constexpr int32_t kCrcTrailerDigits = 10;
-
-struct HostAddress {
-  uint32_t ip = 0;  // IPv4, host byte order (127.0.0.1 = 0x7F000001)
-  uint32_t port = 0;
-};
+// The decode side of the format, shared with consumers (common/message_record.h).
+using record::CreateOffsetMessageId;
+using record::DecodeOffsetMessageId;
+using record::DecodeRecord;
+using record::FindProperty;
+using record::ForEachProperty;
+using record::HostAddress;
+using record::kBlankMagicCode;
+using record::kBodyLenPos;
+using record::kCrcTrailerDigits;
+using record::kEndFileMinBlankLength;
+using record::kMaxPropertiesLength;
+using record::kMaxTopicLength;
+using record::kMessageMagicCode;
+using record::kMessageMagicCodeV2;
+using record::kNameValueSeparator;
+using record::kPhysicalOffsetPos;
+using record::kPropertyCrc;
+using record::kPropertyKeys;
+using record::kPropertySeparator;
+using record::kPropertyTags;
+using record::kPropertyUniqKey;
+using record::kQueueOffsetPos;
+using record::kStoreTimestampPos;
+using record::ProbeRecord;
+using record::RecordKind;
+using record::RecordProbe;
+using record::RecordView;
 
 // What a producer hands to the store. Store-assigned fields are absent.
 struct MessageInput {
@@ -78,26 +53,6 @@ struct MessageInput {
   HostAddress born_host;
   int32_t reconsume_times = 0;
   int64_t prepared_transaction_offset = 0;
-};
-
-// A decoded record whose views point into the buffer it was decoded from.
-struct RecordView {
-  int32_t total_size = 0;
-  uint32_t body_crc = 0;
-  int32_t queue_id = 0;
-  int32_t flag = 0;
-  int64_t queue_offset = 0;
-  int64_t physical_offset = 0;
-  int32_t sys_flag = 0;
-  int64_t born_timestamp = 0;
-  HostAddress born_host;
-  int64_t store_timestamp = 0;
-  HostAddress store_host;
-  int32_t reconsume_times = 0;
-  int64_t prepared_transaction_offset = 0;
-  std::string_view body;
-  std::string_view topic;
-  std::string_view properties;  // raw, including the CRC trailer
 };
 
 // An owning copy of a record, as returned to callers.
@@ -122,47 +77,11 @@ void FinalizeRecord(char* record, int32_t size, int64_t queue_offset, int64_t ph
 // Writes a BLANK record of `size` (>= 8) bytes' header into dst.
 void EncodeBlank(char* dst, int32_t size);
 
-enum class RecordKind { kMessage, kBlank, kEndOfData };
-struct RecordProbe {
-  RecordKind kind;
-  int32_t size;  // record size, or the blank's size
-};
-// Looks at the first 8 bytes of `avail` (the rest of a segment). kEndOfData for zeros (or
-// fewer than 8 bytes), Corruption for an unknown magic or a size that cannot fit.
-Result<RecordProbe> ProbeRecord(std::string_view avail);
-
-// Decodes a full record. With verify_crc, checks BODYCRC and the CRC trailer. When
-// expected_physical_offset >= 0, PHYSICALOFFSET must equal it (catches stale records).
-Result<RecordView> DecodeRecord(std::string_view record, bool verify_crc,
-                                int64_t expected_physical_offset = -1);
-
 StoredMessage ToStoredMessage(const RecordView& view, std::string_view raw);
-
-// Value of `key` in raw properties, or empty.
-std::string_view FindProperty(std::string_view properties, std::string_view key);
-
-// Calls fn(key, value) for each well-formed property of raw `properties` in stored order,
-// skipping the CRC trailer (what ToStoredMessage puts in its map, without the copies).
-template <typename Fn>
-void ForEachProperty(std::string_view props, const Fn& fn) {
-  while (!props.empty()) {
-    size_t end = props.find(kPropertySeparator);
-    if (end == std::string_view::npos) end = props.size();
-    std::string_view kv = props.substr(0, end);
-    size_t sep = kv.find(kNameValueSeparator);
-    if (sep != std::string_view::npos && kv.substr(0, sep) != kPropertyCrc)
-      fn(kv.substr(0, sep), kv.substr(sep + 1));
-    props.remove_prefix(std::min(props.size(), end + 1));
-  }
-}
 
 // RocketMQ's tag hash code: Java String.hashCode() of the TAGS value (equal for ASCII).
 int64_t TagsCode(std::string_view tags);
 // Java String.hashCode() over bytes.
 int32_t JavaHashCode(std::string_view s);
-
-// offsetMsgId: store host ip(4) port(4) physical offset(8) as 32 uppercase hex digits.
-std::string CreateOffsetMessageId(HostAddress store_host, int64_t physical_offset);
-Result<int64_t> DecodeOffsetMessageId(std::string_view id);
 
 }  // namespace mq::store

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <vector>
+
 #include "common/coding.h"
 
 namespace mq::store {
@@ -54,6 +57,33 @@ TEST(MessageFormatTest, RoundTrip) {
   EXPECT_EQ(sm.properties.size(), 3u);
   EXPECT_EQ(sm.Property("UNIQ_KEY"), "ABCDEF");
   EXPECT_EQ(sm.raw, rec);
+}
+
+TEST(MessageFormatTest, ForEachRecordSplitsBackToBackRecordsAndStopsAtACutOne) {
+  MessageInput second = Sample();
+  second.body = "second body";
+  const std::string first_rec = EncodeFinal(Sample(), 5, 1000);
+  const std::string second_rec = EncodeFinal(second, 6, 1000 + static_cast<int64_t>(first_rec.size()));
+  const std::string both = first_rec + second_rec;
+  std::vector<std::string> bodies;
+  auto collect = [&](const RecordView& v) { bodies.emplace_back(v.body); };
+  ASSERT_TRUE(record::ForEachRecord(both, /*verify_crc=*/true, collect).ok());
+  EXPECT_EQ(bodies, (std::vector<std::string>{"hello body", "second body"}));
+  EXPECT_TRUE(record::ForEachRecord("", true, collect).ok());
+
+  for (size_t cut : {both.size() - 1, first_rec.size() + 3, first_rec.size() + 40}) {
+    bodies.clear();
+    Status s = record::ForEachRecord(std::string_view(both).substr(0, cut), true, collect);
+    EXPECT_EQ(s.code(), StatusCode::kCorruption) << cut << ": " << s.ToString();
+    EXPECT_NE(s.ToString().find("byte " + std::to_string(first_rec.size())), std::string::npos)
+        << s.ToString();
+    EXPECT_EQ(bodies, std::vector<std::string>{"hello body"});
+  }
+  std::string flipped = both;
+  flipped[first_rec.size() + 100] ^= 0x40;
+  bodies.clear();
+  EXPECT_EQ(record::ForEachRecord(flipped, true, collect).code(), StatusCode::kCorruption);
+  EXPECT_EQ(bodies, std::vector<std::string>{"hello body"});
 }
 
 TEST(MessageFormatTest, EveryFlippedByteIsDetected) {
