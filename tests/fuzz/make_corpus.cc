@@ -76,6 +76,9 @@ void Properties() {
   *ext.mutable_message() = m;
   (*ext.mutable_system_properties())["UNIQ_KEY"] = "id";
   Put("message_properties", "message_ext", Sel(2) + ext.SerializeAsString());
+  std::string records = Record("TopicTest", "first", "TagA", 0);
+  records += Record("TopicTest", "second", "", static_cast<int64_t>(records.size()));
+  Put("message_properties", "pull_records", Sel(3) + records);
 }
 
 void Recovery() {

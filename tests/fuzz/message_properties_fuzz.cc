@@ -4,8 +4,11 @@
 //           MessageExt conversion / the tag expression parser (consumers' filters);
 //   mode 1: a producer's mq.v1.Message (user properties, tags, keys) -> ToMessageInput ->
 //           EncodeMessage; what encodes must decode to exactly the same properties;
-//   mode 2: a broker's mq.v1.MessageExt -> the client's FromProto.
-// The first input byte picks the mode (modulo 3); the rest is the payload.
+//   mode 2: a broker's mq.v1.MessageExt -> the client's FromProto;
+//   mode 3: a pull reply's stored records -> the client's TakePulledMessages.
+// Mode 1 also decodes its record as a pull reply would carry it: the consumer's decoding must
+// give what FromProto gives for the broker's MessageExt of the same record.
+// The first input byte picks the mode (modulo 4); the rest is the payload.
 #include <fmt/format.h>
 
 #include <cstddef>
@@ -48,6 +51,15 @@ void RawProperties(std::string_view props) {
   (void)mq::store::TagsCode(mq::store::FindProperty(props, kPropertyTags));
 }
 
+bool SameMessage(const mq::client::ReceivedMessage& a, const mq::client::ReceivedMessage& b) {
+  return a.message.topic == b.message.topic && a.message.body == b.message.body &&
+         a.message.tags == b.message.tags && a.message.keys == b.message.keys &&
+         a.message.properties == b.message.properties && a.system_properties == b.system_properties &&
+         a.msg_id == b.msg_id && a.offset_msg_id == b.offset_msg_id && a.queue == b.queue &&
+         a.queue_offset == b.queue_offset && a.born_timestamp_ms == b.born_timestamp_ms &&
+         a.store_timestamp_ms == b.store_timestamp_ms && a.reconsume_times == b.reconsume_times;
+}
+
 void ProducerMessage(std::string_view payload) {
   mq::v1::Message message;
   if (!message.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) return;
@@ -67,7 +79,20 @@ void ProducerMessage(std::string_view payload) {
   mq::v1::MessageExt ext;
   MQ_FUZZ_CHECK(mq::broker::ToMessageExt(record, "broker-a", &ext).ok(),
                 "ToMessageExt refused a valid record");
-  (void)mq::client::FromProto(ext);
+  mq::client::ReceivedMessage converted = mq::client::FromProto(ext);
+  mq::v1::PullMessageResponse reply;
+  reply.set_records(record + record);
+  auto pulled = mq::client::TakePulledMessages(&reply, "broker-a");
+  MQ_FUZZ_CHECK(pulled.ok() && pulled->size() == 2, "a pull reply of two valid records does not decode");
+  MQ_FUZZ_CHECK(SameMessage((*pulled)[0], converted) && SameMessage((*pulled)[1], converted),
+                "a record decoded by the consumer differs from the broker's MessageExt of it");
+}
+
+void PulledRecords(std::string_view payload) {
+  mq::v1::PullMessageResponse reply;
+  reply.set_records(payload.data(), payload.size());
+  auto pulled = mq::client::TakePulledMessages(&reply, "broker-a");
+  if (!pulled.ok()) mq::fuzz::CheckClearError(pulled.status(), "TakePulledMessages");
 }
 
 void BrokerMessageExt(std::string_view payload) {
@@ -81,15 +106,18 @@ void BrokerMessageExt(std::string_view payload) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   std::string_view payload(reinterpret_cast<const char*>(data) + 1, size - 1);
-  switch (data[0] % 3) {
+  switch (data[0] % 4) {
     case 0:
       RawProperties(payload);
       break;
     case 1:
       ProducerMessage(payload);
       break;
-    default:
+    case 2:
       BrokerMessageExt(payload);
+      break;
+    default:
+      PulledRecords(payload);
       break;
   }
   return 0;
