@@ -37,12 +37,13 @@ void PushConsumerImpl::Pull(std::shared_ptr<ProcessQueue> pq) {
     addr = addrs->front();
   }
   mq::v1::PullMessageRequest req;
-  const int64_t max_bytes = int64_t{options_.pull_threshold_size_for_queue} * 1024 * 1024;
+  const int64_t max_msgs = pq->max_cached_msgs.load();
+  const int64_t max_bytes = pq->max_cached_bytes.load();
   uint64_t generation;
   {
     std::lock_guard lock(pq->mu);
     const int64_t count = static_cast<int64_t>(pq->msgs.size());
-    if (count >= options_.pull_threshold_for_queue || pq->cached_bytes >= max_bytes) {
+    if (count >= max_msgs || pq->cached_bytes >= max_bytes) {
       // Flow control: the listener is behind; look again shortly.
       client_->internal().ScheduleAfter(std::chrono::milliseconds(50), [this, pq] { Pull(pq); });
       return;
@@ -50,8 +51,7 @@ void PushConsumerImpl::Pull(std::shared_ptr<ProcessQueue> pq) {
     req.set_queue_offset(pq->next_offset);
     // Ask for no more than fits below both thresholds (the broker still returns one message
     // when the first alone is larger).
-    req.set_max_msg_nums(static_cast<int32_t>(
-        std::min<int64_t>(options_.pull_batch_size, options_.pull_threshold_for_queue - count)));
+    req.set_max_msg_nums(static_cast<int32_t>(std::min<int64_t>(options_.pull_batch_size, max_msgs - count)));
     req.set_max_bytes(static_cast<int32_t>(
         std::min<int64_t>({max_bytes - pq->cached_bytes, options_.pull_batch_max_bytes, INT32_MAX})));
     generation = ++pq->pull_generation;

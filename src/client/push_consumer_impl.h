@@ -43,6 +43,10 @@ struct ProcessQueue {
 
   // Offset last sent to the broker (piggy-backed on a pull or flushed); -1 before the first.
   std::atomic<int64_t> reported_offset{-1};
+  // Flow-control limits of this queue's cache (the per-queue options, or the per-topic ones
+  // split over the topic's queues); set by the rebalance.
+  std::atomic<int64_t> max_cached_msgs{0};
+  std::atomic<int64_t> max_cached_bytes{0};
 
   std::mutex mu;
   std::map<int64_t, ReceivedMessage> msgs;    // pulled, not yet consumed; guarded by mu

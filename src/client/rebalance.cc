@@ -1,5 +1,6 @@
 // PushConsumerImpl lifecycle and rebalance: which queues this consumer owns, where each starts,
 // orderly locks, and the membership long-poll that triggers an immediate rebalance.
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <set>
@@ -51,6 +52,15 @@ Status PushConsumerImpl::Start() {
     return Status::InvalidArgument("pull_batch_max_bytes: must be positive");
   if (options_.pull_threshold_size_for_queue <= 0 || options_.pull_threshold_size_for_queue > 1024) {
     return Status::InvalidArgument("pull_threshold_size_for_queue: must be in [1, 1024] MiB");
+  }
+  // RocketMQ's checkConfig ranges.
+  if (options_.pull_threshold_for_topic != -1 &&
+      (options_.pull_threshold_for_topic < 1 || options_.pull_threshold_for_topic > 6'553'500)) {
+    return Status::InvalidArgument("pull_threshold_for_topic: must be -1 (off) or in [1, 6553500]");
+  }
+  if (options_.pull_threshold_size_for_topic != -1 &&
+      (options_.pull_threshold_size_for_topic < 1 || options_.pull_threshold_size_for_topic > 102'400)) {
+    return Status::InvalidArgument("pull_threshold_size_for_topic: must be -1 (off) or in [1, 102400] MiB");
   }
   if (options_.model == MessageModel::kBroadcasting) {
     std::string dir = options_.offset_dir;
@@ -317,6 +327,16 @@ void PushConsumerImpl::UpdateQueues(const std::string& topic, const mq::v1::Topi
   std::set<MessageQueue> wanted(mine.begin(), mine.end());
   std::vector<std::shared_ptr<ProcessQueue>> drop;
   std::vector<MessageQueue> add;
+  // RocketMQ's RebalancePushImpl.messageQueueChanged: a per-topic limit is split over the
+  // queues of the new assignment.
+  const int64_t held = std::max<int64_t>(1, static_cast<int64_t>(mine.size()));
+  const int64_t max_msgs = options_.pull_threshold_for_topic == -1
+                               ? options_.pull_threshold_for_queue
+                               : std::max<int64_t>(1, options_.pull_threshold_for_topic / held);
+  const int64_t max_mib = options_.pull_threshold_size_for_topic == -1
+                              ? options_.pull_threshold_size_for_queue
+                              : std::max<int64_t>(1, options_.pull_threshold_size_for_topic / held);
+  const int64_t max_bytes = max_mib * 1024 * 1024;
   {
     std::lock_guard lock(mu_);
     for (auto it = queues_.begin(); it != queues_.end();) {
@@ -324,6 +344,10 @@ void PushConsumerImpl::UpdateQueues(const std::string& topic, const mq::v1::Topi
         drop.push_back(it->second);
         it = queues_.erase(it);
       } else {
+        if (it->first.topic == topic) {
+          it->second->max_cached_msgs = max_msgs;
+          it->second->max_cached_bytes = max_bytes;
+        }
         ++it;
       }
     }
@@ -363,6 +387,8 @@ void PushConsumerImpl::UpdateQueues(const std::string& topic, const mq::v1::Topi
     pq->master_addr = addr;
     pq->next_offset = *offset;
     pq->locked = options_.orderly;
+    pq->max_cached_msgs = max_msgs;
+    pq->max_cached_bytes = max_bytes;
     store_->Update(q, *offset);
     {
       std::lock_guard lock(mu_);

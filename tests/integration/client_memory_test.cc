@@ -192,5 +192,54 @@ TEST_F(ClientMemoryTest, PushConsumerCachesAtMostPullThresholdSizeForQueue) {
   EXPECT_EQ(consumed.load(), kMessages);
 }
 
+// pull_threshold_for_topic (RocketMQ pullThresholdForTopic) is split over the topic's queues:
+// 40 over the 4 queues this consumer holds caps each queue's cache at 10 messages, far below
+// the per-queue default of 1,000, and nothing is lost once the listener moves again.
+TEST_F(ClientMemoryTest, PullThresholdForTopicIsSplitOverTheTopicsQueues) {
+  ASSERT_TRUE(cluster_.CreateTopic("TopicLimit", 2));  // 2 queues on each of 2 brokers
+  Producer producer(Options());
+  ASSERT_TRUE(producer.Start().ok());
+  constexpr int kMessages = 200;
+  for (int i = 0; i < kMessages; ++i)
+    ASSERT_TRUE(producer.Send(MakeMessage("TopicLimit", "m" + std::to_string(i))).ok());
+
+  std::atomic<int> consumed{0};
+  auto o = cluster_.Consumer("g-topic-limit");
+  o.consume_threads = 1;
+  o.pull_threshold_for_topic = 40;
+  mq::client::PushConsumer consumer(o);
+  Gate release;
+  std::shared_future<void> gate = release.future();
+  ASSERT_TRUE(consumer.Subscribe("TopicLimit", "*").ok());
+  consumer.RegisterListener([&, gate](const std::vector<mq::client::ReceivedMessage>& msgs) {
+    gate.wait();
+    consumed += static_cast<int>(msgs.size());
+    return mq::client::ConsumeResult::kSuccess;
+  });
+  ASSERT_TRUE(consumer.Start().ok());
+
+  constexpr int64_t kPerQueue = 40 / 4;
+  auto largest = [&] {
+    int64_t m = 0;
+    for (const auto& info : consumer.ProcessQueueInfos()) m = std::max(m, info.cached_msg_count);
+    return m;
+  };
+  auto full = [&] {
+    auto infos = consumer.ProcessQueueInfos();
+    if (infos.size() != 4) return false;
+    for (const auto& info : infos) {
+      if (info.cached_msg_count < kPerQueue) return false;
+    }
+    return true;
+  };
+  ASSERT_TRUE(WaitUntil(full, std::chrono::seconds(20))) << "largest cache " << largest();
+  EXPECT_FALSE(WaitUntil([&] { return largest() > kPerQueue; }, std::chrono::milliseconds(1500)))
+      << "a queue cached " << largest() << " messages";
+  release.Open();
+  ASSERT_TRUE(WaitUntil([&] { return consumed.load() >= kMessages; }, std::chrono::seconds(30)))
+      << consumed.load();
+  EXPECT_EQ(consumed.load(), kMessages);
+}
+
 }  // namespace
 }  // namespace mq::testing

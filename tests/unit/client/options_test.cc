@@ -2,6 +2,8 @@
 // option, before any network activity.
 #include <gtest/gtest.h>
 
+#include <utility>
+
 #include "mq/client/producer.h"
 #include "mq/client/push_consumer.h"
 
@@ -39,6 +41,24 @@ TEST(ClientOptionsTest, PullThresholdSizeForQueueMustBeInRange) {
     Status s = c.Start();
     EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << mib;
     EXPECT_EQ(s.message().rfind("pull_threshold_size_for_queue", 0), 0u) << s.ToString();
+  }
+}
+
+TEST(ClientOptionsTest, PullThresholdsForTopicMustBeOffOrInRocketMQsRange) {
+  for (auto [count, mib] : {std::pair{0, -1}, std::pair{-2, -1}, std::pair{6'553'501, -1}, std::pair{-1, 0},
+                            std::pair{-1, 102'401}}) {
+    PushConsumerOptions o;
+    o.client.namesrv_addrs = {"127.0.0.1:1"};
+    o.group = "g";
+    o.pull_threshold_for_topic = count;
+    o.pull_threshold_size_for_topic = mib;
+    PushConsumer c(o);
+    ASSERT_TRUE(c.Subscribe("T", "*").ok());
+    c.RegisterListener([](const std::vector<ReceivedMessage>&) { return ConsumeResult::kSuccess; });
+    Status s = c.Start();
+    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << count << " " << mib;
+    const char* field = count != -1 ? "pull_threshold_for_topic" : "pull_threshold_size_for_topic";
+    EXPECT_EQ(s.message().rfind(field, 0), 0u) << s.ToString();
   }
 }
 

@@ -63,6 +63,13 @@ struct PushConsumerOptions {
   // queue caches at most max(limit, one message). Defaults 1000 messages and 100 MiB.
   int pull_threshold_for_queue = 1000;
   int pull_threshold_size_for_queue = 100;
+  // Per-topic flow control (RocketMQ pullThresholdForTopic / pullThresholdSizeForTopic, in
+  // messages and MiB): -1 = off. When set, it overrides the per-queue limit above for that
+  // topic's queues: each gets max(1, limit / the queues of the topic this consumer holds),
+  // recomputed at every rebalance, so the consumer caches about `limit` of the topic however
+  // many queues it is assigned. Ranges [1, 6553500] messages and [1, 102400] MiB.
+  int pull_threshold_for_topic = -1;
+  int pull_threshold_size_for_topic = -1;
   int consume_batch_max = 1;  // messages per listener call (concurrent mode)
   // Broker long-poll hold of one pull. Default 15 s.
   int64_t pull_suspend_ms = 15'000;
