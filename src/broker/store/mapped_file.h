@@ -95,9 +95,12 @@ class MappedFile {
   // `hook` sees op "fallocate" before the blocks are reserved.
   Status ZeroFrom(int32_t pos, const FaultHook& hook);
 
-  // Read-faults the pages of [from, to), so the first memcpy append to a page does not pay for
-  // zeroing it (RocketMQ warmMappedFile, without dirtying the pages). Allocator thread; not for
-  // files appended by write, which never fault (readers map the written pages on first read).
+  // Faults the pages of [from, to) in writable (madvise MADV_POPULATE_WRITE, one call; a
+  // read fault per page on kernels without it), so the first memcpy append to a page pays
+  // neither for zeroing it nor for its write-protect fault (RocketMQ warmMappedFile). The
+  // content is unchanged; the pages turn dirty, and Flush syncs only those below the write
+  // position. Allocator thread; not for files appended by write, which never fault (readers map
+  // the written pages on first read).
   void Warm(int32_t from, int32_t to) const;
   // Allocator (zero_ahead only): writes zeros over [max(zeroed, appender's end), to) and starts
   // their writeback. Returns how far the file is zeroed ahead.
