@@ -68,7 +68,8 @@ class MessageStore {
   // Reads up to max_count messages / max_bytes from a queue, skipping tags the filter
   // rejects and records the property filter rejects (both still advance next_begin_offset;
   // kNoMatchedMessage when nothing matched). `group` is informational (logging/stats).
-  // Statuses as RocketMQ's getMessage().
+  // Every returned record decodes and passed its CRCs, and is the message its queue unit points
+  // at (a damaged one is skipped and logged). Statuses as RocketMQ's getMessage().
   GetMessageResult GetMessages(std::string_view group, const std::string& topic, int32_t queue_id,
                                int64_t offset, int32_t max_count, int32_t max_bytes,
                                const MessageFilter& filter = {},
