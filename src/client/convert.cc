@@ -1,7 +1,5 @@
 #include "convert.h"
 
-#include <algorithm>
-
 #include "common/clock.h"
 #include "common/message_record.h"
 #include "common/naming.h"
@@ -85,11 +83,7 @@ ReceivedMessage FromRecord(const record::RecordView& v, const std::string& broke
     } else if (key == record::kPropertyUniqKey) {
       r.msg_id.assign(value);
     } else if (key == record::kPropertyKeys) {
-      while (!value.empty()) {
-        size_t space = std::min(value.find(' '), value.size());
-        if (space > 0) r.message.keys.emplace_back(value.substr(0, space));
-        value.remove_prefix(std::min(value.size(), space + 1));
-      }
+      record::ForEachKey(value, [&r](std::string_view k) { r.message.keys.emplace_back(k); });
     }
   });
   r.offset_msg_id = record::CreateOffsetMessageId(v.store_host, v.physical_offset);

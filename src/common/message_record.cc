@@ -38,11 +38,6 @@ const std::set<std::string, std::less<>> kSystemProperties = {"KEYS",
 
 bool IsSystemPropertyKey(std::string_view key) { return kSystemProperties.count(key) > 0; }
 
-int64_t PeekRecordSize(std::string_view records) {
-  if (records.size() < 4) return -1;
-  return static_cast<int32_t>(DecodeFixed32BE(records.data()));
-}
-
 Result<RecordProbe> ProbeRecord(std::string_view avail) {
   if (avail.size() < 8) return RecordProbe{RecordKind::kEndOfData, 0};
   auto size = static_cast<int32_t>(DecodeFixed32BE(avail.data()));

@@ -132,6 +132,16 @@ void ForEachProperty(std::string_view props, const Fn& fn) {
   }
 }
 
+// Calls fn(key) for each key of a KEYS property value (space separated; empty ones skipped).
+template <typename Fn>
+void ForEachKey(std::string_view keys, const Fn& fn) {
+  while (!keys.empty()) {
+    const size_t space = std::min(keys.find(' '), keys.size());
+    if (space > 0) fn(keys.substr(0, space));
+    keys.remove_prefix(std::min(keys.size(), space + 1));
+  }
+}
+
 // Properties the broker and clients set themselves (KEYS, TAGS, UNIQ_KEY, DELAY, RETRY_TOPIC,
 // ...); a consumer sees every other property as a user property.
 bool IsSystemPropertyKey(std::string_view key);
@@ -140,23 +150,20 @@ bool IsSystemPropertyKey(std::string_view key);
 std::string CreateOffsetMessageId(HostAddress store_host, int64_t physical_offset);
 Result<int64_t> DecodeOffsetMessageId(std::string_view id);
 
-// The size in TOTALSIZE of the record starting `records`, or -1 when fewer than 4 bytes.
-int64_t PeekRecordSize(std::string_view records);
-
 template <typename Fn>
 Status ForEachRecord(std::string_view records, bool verify_crc, const Fn& fn) {
   size_t pos = 0;
   while (pos < records.size()) {
-    int64_t size = PeekRecordSize(records.substr(pos));
-    if (size < kRecordFixedPart || static_cast<uint64_t>(size) > records.size() - pos) {
-      return Status::Corruption("record at byte " + std::to_string(pos) + " of " +
-                                std::to_string(records.size()) + ": TOTALSIZE " + std::to_string(size) +
-                                " does not fit");
-    }
-    auto view = DecodeRecord(records.substr(pos, static_cast<size_t>(size)), verify_crc);
-    if (!view.ok()) return view.status().WithContext("record at byte " + std::to_string(pos));
+    const std::string context =
+        "record at byte " + std::to_string(pos) + " of " + std::to_string(records.size());
+    auto probe = ProbeRecord(records.substr(pos));
+    if (!probe.ok()) return probe.status().WithContext(context);
+    // Only messages lie back to back; a blank or zeros mean the records were cut short.
+    if (probe->kind != RecordKind::kMessage) return Status::Corruption(context + ": not a message record");
+    auto view = DecodeRecord(records.substr(pos, static_cast<size_t>(probe->size)), verify_crc);
+    if (!view.ok()) return view.status().WithContext(context);
     fn(*view);
-    pos += static_cast<size_t>(size);
+    pos += static_cast<size_t>(probe->size);
   }
   return Status::OK();
 }

@@ -126,14 +126,7 @@ void FillMessageExt(const store::RecordView& h, std::string_view topic, std::str
     if (k == store::kPropertyTags) {
       m->set_tags(v.data(), v.size());
     } else if (k == store::kPropertyKeys) {
-      size_t pos = 0;
-      while (pos < v.size()) {
-        size_t space = v.find(' ', pos);
-        std::string_view key =
-            v.substr(pos, space == std::string_view::npos ? std::string_view::npos : space - pos);
-        if (!key.empty()) m->add_keys(key.data(), key.size());
-        pos = space == std::string_view::npos ? v.size() : space + 1;
-      }
+      record::ForEachKey(v, [m](std::string_view key) { m->add_keys(key.data(), key.size()); });
     } else if (k == store::kPropertyUniqKey) {
       m->set_unique_key(v.data(), v.size());
     }

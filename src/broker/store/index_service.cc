@@ -132,13 +132,8 @@ Status IndexService::BuildIndex(const IndexRequest& req) {
   if (req.uniq_key.empty() && req.keys.empty()) return Status::OK();
   std::vector<std::string> keys;
   if (!req.uniq_key.empty()) keys.push_back(fmt::format("{}#{}", req.topic, req.uniq_key));
-  std::string_view rest = req.keys;
-  while (!rest.empty()) {
-    size_t sp = rest.find(' ');
-    std::string_view token = rest.substr(0, sp);
-    if (!token.empty()) keys.push_back(fmt::format("{}#{}", req.topic, token));
-    rest.remove_prefix(sp == std::string_view::npos ? rest.size() : sp + 1);
-  }
+  record::ForEachKey(req.keys,
+                     [&](std::string_view key) { keys.push_back(fmt::format("{}#{}", req.topic, key)); });
   std::lock_guard<std::mutex> lock(mu_);
   if (!files_.empty() && req.phy_offset < files_.back()->end_phy()) return Status::OK();  // already indexed
   for (const auto& key : keys) {
