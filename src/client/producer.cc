@@ -7,7 +7,6 @@
 #include <grpcpp/support/byte_buffer.h>
 
 #include <chrono>
-#include <future>
 #include <thread>
 
 #include "backpressure.h"
@@ -17,6 +16,7 @@
 #include "common/message_id.h"
 #include "common/naming.h"
 #include "convert.h"
+#include "result_slot.h"
 #include "route_info.h"
 #include "send_accumulator.h"
 #include "send_wire.h"
@@ -138,15 +138,14 @@ class ProducerImpl {
 
   // Blocking form for user threads (FetchPublishQueues, SendOneway's route check).
   Result<RouteAndQueues> Queues(const std::string& topic) {
-    auto promise = std::make_shared<std::promise<Result<RouteAndQueues>>>();
-    auto future = promise->get_future();
-    QueuesAsync(topic, false, [promise](Result<RouteAndQueues> r) { promise->set_value(std::move(r)); });
+    auto slot = std::make_shared<ResultSlot<Result<RouteAndQueues>>>();
+    QueuesAsync(topic, false, [slot](Result<RouteAndQueues> r) { slot->Set(std::move(r)); });
     auto wait = std::chrono::milliseconds(2 * options_.client.rpc_timeout_ms *
                                               static_cast<int64_t>(options_.client.namesrv_addrs.size() + 1) +
                                           1000);
-    if (future.wait_for(wait) != std::future_status::ready)
-      return Status::Unavailable("route of '" + topic + "': no answer in time");
-    return future.get();
+    auto result = slot->WaitFor(wait);
+    if (!result) return Status::Unavailable("route of '" + topic + "': no answer in time");
+    return std::move(*result);
   }
 
   std::shared_ptr<SendContext> NewContext(const std::vector<Message>& msgs, Status* error) {
@@ -283,15 +282,15 @@ class ProducerImpl {
   // send never began) is returned as is.
   Result<SendResult> SendAndWait(
       const std::function<Status(std::function<void(Result<SendResult>)>)>& start) {
-    auto promise = std::make_shared<std::promise<Result<SendResult>>>();
-    auto future = promise->get_future();
-    MQ_RETURN_IF_ERROR(start([promise](Result<SendResult> r) { promise->set_value(std::move(r)); }));
+    auto slot = std::make_shared<ResultSlot<Result<SendResult>>>();
+    MQ_RETURN_IF_ERROR(start([slot](Result<SendResult> r) { slot->Set(std::move(r)); }));
     // Every attempt has a gRPC deadline inside send_timeout_ms; route queries add at most
     // rpc_timeout_ms each. The extra wait only guards against a stuck executor.
     auto wait =
         std::chrono::milliseconds(options_.send_timeout_ms + 2 * options_.client.rpc_timeout_ms + 1000);
-    if (future.wait_for(wait) != std::future_status::ready) return Status::Timeout("send: no result in time");
-    return future.get();
+    auto result = slot->WaitFor(wait);
+    if (!result) return Status::Timeout("send: no result in time");
+    return std::move(*result);
   }
 
   // Delayed messages travel alone: the broker refuses a batch that holds one.
