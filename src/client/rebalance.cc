@@ -11,6 +11,7 @@
 #include "common/logging.h"
 #include "common/naming.h"
 #include "common/rpc/status_convert.h"
+#include "common/thread_name.h"
 #include "consume_retry.h"
 #include "push_consumer_impl.h"
 
@@ -105,8 +106,15 @@ Status PushConsumerImpl::Start() {
   running_ = true;
   auto commit = std::chrono::milliseconds(std::max<int64_t>(options_.commit_interval_ms, 10));
   client_->internal().ScheduleEvery(commit, commit, [this] { CommitAll(); });
-  rebalance_thread_ = std::thread([this] { RebalanceLoop(); });
-  if (options_.model == MessageModel::kClustering) watch_thread_ = std::thread([this] { WatchLoop(); });
+  rebalance_thread_ = std::thread([this] {
+    SetCurrentThreadName("mq-rebalance");
+    RebalanceLoop();
+  });
+  if (options_.model == MessageModel::kClustering)
+    watch_thread_ = std::thread([this] {
+      SetCurrentThreadName("mq-rebal-watch");
+      WatchLoop();
+    });
   return Status::OK();
 }
 

@@ -6,6 +6,7 @@
 #include <asio/steady_timer.hpp>
 
 #include "common/logging.h"
+#include "common/thread_name.h"
 
 namespace mq {
 
@@ -32,6 +33,7 @@ void IoExecutor::Start() {
   work_ = std::make_unique<WorkGuard>(*io_);
   for (int i = 0; i < thread_count_; ++i) {
     threads_.emplace_back([this] {
+      SetCurrentThreadName(name_);
       try {
         io_->run();
       } catch (const std::exception& e) {

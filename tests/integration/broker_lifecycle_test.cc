@@ -3,8 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <csignal>
+#include <filesystem>
+#include <set>
 
 #include "broker_fixture.h"
+#include "common/file_util.h"
 #include "grpc_test_util.h"
 #include "namesrv_fixture.h"
 #include "testutil/temp_dir.h"
@@ -101,6 +104,24 @@ TEST(BrokerLifecycleTest, KillNineInSyncFlushLosesNoAcknowledgedMessage) {
   auto bodies = PullAllBodies(broker.messaging(), "Crash", 0);
   ASSERT_EQ(bodies.size(), 200u);
   for (int i = 0; i < 200; ++i) EXPECT_EQ(bodies[static_cast<size_t>(i)], "crash-" + std::to_string(i));
+}
+
+// `top -H` and perf tell the broker's threads apart by name (RocketMQ's service threads are
+// named too): the store's threads and the executor's must say what they do.
+TEST(BrokerLifecycleTest, ServiceThreadsAreNamedAfterTheirJobs) {
+  TempDir dir;
+  BrokerProcess broker({"", dir.path(), "broker-a", {}});
+  ASSERT_TRUE(broker.Start()) << broker.process().ReadLog();
+  std::set<std::string> names;
+  const std::string tasks = "/proc/" + std::to_string(broker.process().pid()) + "/task";
+  for (const auto& task : std::filesystem::directory_iterator(tasks)) {
+    auto comm = ReadFileToString(task.path().string() + "/comm");
+    if (comm.ok()) names.insert(comm->substr(0, comm->find('\n')));
+  }
+  for (const char* expected : {"mq-dispatch", "mq-flush", "mq-flush-watch", "mq-allocate", "mq-store-maint",
+                               "mq-schedule", "mq-timer", "mq-txn-check", "mq-persist", "broker"}) {
+    EXPECT_EQ(names.count(expected), 1u) << expected << " missing among " << ::testing::PrintToString(names);
+  }
 }
 
 TEST(BrokerRegistrationTest, RegistersEverywhereExpiresAfterKillAndLeavesAtOnceOnSigterm) {

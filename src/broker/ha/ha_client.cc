@@ -8,6 +8,7 @@
 #include "common/clock.h"
 #include "common/logging.h"
 #include "common/rpc/grpc_defaults.h"
+#include "common/thread_name.h"
 #include "mq/v1/ha.grpc.pb.h"
 
 namespace mq::ha {
@@ -31,8 +32,14 @@ void HaClient::Start() {
     if (!stop_) return;
     stop_ = false;
   }
-  repl_thread_ = std::thread([this] { ReplicationLoop(); });
-  md_thread_ = std::thread([this] { MetadataLoop(); });
+  repl_thread_ = std::thread([this] {
+    SetCurrentThreadName("mq-ha-replicate");
+    ReplicationLoop();
+  });
+  md_thread_ = std::thread([this] {
+    SetCurrentThreadName("mq-ha-metadata");
+    MetadataLoop();
+  });
 }
 
 void HaClient::Shutdown() {

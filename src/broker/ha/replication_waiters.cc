@@ -2,6 +2,8 @@
 
 #include <vector>
 
+#include "common/thread_name.h"
+
 namespace mq::ha {
 
 ReplicationWaiters::~ReplicationWaiters() { Shutdown(); }
@@ -11,7 +13,10 @@ void ReplicationWaiters::Start() {
   if (running_) return;
   running_ = true;
   stop_ = false;
-  thread_ = std::thread([this] { TimeoutLoop(); });
+  thread_ = std::thread([this] {
+    SetCurrentThreadName("mq-ha-timeouts");
+    TimeoutLoop();
+  });
 }
 
 void ReplicationWaiters::Shutdown() {

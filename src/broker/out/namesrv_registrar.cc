@@ -7,6 +7,7 @@
 #include "common/logging.h"
 #include "common/rpc/grpc_defaults.h"
 #include "common/rpc/namesrv_registration.h"
+#include "common/thread_name.h"
 #include "mq/v1/namesrv.grpc.pb.h"
 
 namespace mq::broker {
@@ -37,7 +38,11 @@ void NamesrvRegistrar::Start() {
     w->stub = mq::v1::NameServer::NewStub(rpc::CreateChannel(addr));
     workers_.push_back(std::move(w));
   }
-  for (auto& w : workers_) w->thread = std::thread([this, p = w.get()] { Run(p); });
+  for (auto& w : workers_)
+    w->thread = std::thread([this, p = w.get()] {
+      SetCurrentThreadName("mq-register");
+      Run(p);
+    });
 }
 
 void NamesrvRegistrar::TriggerNow() {

@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "common/logging.h"
+#include "common/thread_name.h"
 
 namespace mq::schedule {
 namespace {
@@ -40,7 +41,10 @@ void ScheduleMessageService::Start() {
     std::lock_guard lock(mu_);
     stop_ = false;
   }
-  thread_ = std::thread([this] { Loop(); });
+  thread_ = std::thread([this] {
+    SetCurrentThreadName("mq-schedule");
+    Loop();
+  });
   MQ_LOG_INFO(Logger("broker"), "schedule service started levels={}", options_.levels.max_level());
 }
 

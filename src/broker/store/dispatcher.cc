@@ -3,6 +3,7 @@
 #include <map>
 
 #include "common/logging.h"
+#include "common/thread_name.h"
 
 namespace mq::store {
 
@@ -88,7 +89,10 @@ void Dispatcher::Start(int64_t from) {
     std::lock_guard<std::mutex> lock(mu_);
     stop_ = false;
   }
-  thread_ = std::thread([this] { Loop(); });
+  thread_ = std::thread([this] {
+    SetCurrentThreadName("mq-dispatch");
+    Loop();
+  });
 }
 
 void Dispatcher::Shutdown() {

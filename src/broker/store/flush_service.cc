@@ -1,6 +1,7 @@
 #include "broker/store/flush_service.h"
 
 #include "common/logging.h"
+#include "common/thread_name.h"
 
 namespace mq::store {
 
@@ -17,8 +18,14 @@ void FlushService::Start() {
     watchdog_stop_ = false;
     flushed_seen_ = commit_log_->flushed_offset();
   }
-  flush_thread_ = std::thread([this] { FlushLoop(); });
-  watchdog_thread_ = std::thread([this] { WatchdogLoop(); });
+  flush_thread_ = std::thread([this] {
+    SetCurrentThreadName("mq-flush");
+    FlushLoop();
+  });
+  watchdog_thread_ = std::thread([this] {
+    SetCurrentThreadName("mq-flush-watch");
+    WatchdogLoop();
+  });
 }
 
 void FlushService::Shutdown() {

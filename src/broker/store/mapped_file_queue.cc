@@ -8,6 +8,7 @@
 
 #include "common/file_util.h"
 #include "common/logging.h"
+#include "common/thread_name.h"
 
 namespace mq::store {
 namespace fs = std::filesystem;
@@ -19,7 +20,11 @@ MappedFileQueue::MappedFileQueue(std::string dir, int32_t file_size, bool prepar
       prepare_next_(prepare_next),
       hook_(std::move(hook)),
       append_(append) {
-  if (prepare_next_) alloc_thread_ = std::thread([this] { AllocatorLoop(); });
+  if (prepare_next_)
+    alloc_thread_ = std::thread([this] {
+      SetCurrentThreadName("mq-allocate");
+      AllocatorLoop();
+    });
 }
 
 MappedFileQueue::~MappedFileQueue() {

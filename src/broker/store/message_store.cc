@@ -13,6 +13,7 @@
 #include "broker/store/checkpoint.h"
 #include "common/file_util.h"
 #include "common/logging.h"
+#include "common/thread_name.h"
 
 namespace mq::store {
 namespace fs = std::filesystem;
@@ -78,7 +79,10 @@ Status MessageStore::StartLocked() {
     std::lock_guard<std::mutex> lock(maint_mu_);
     maint_stop_ = false;
   }
-  maint_thread_ = std::thread([this] { MaintenanceLoop(); });
+  maint_thread_ = std::thread([this] {
+    SetCurrentThreadName("mq-store-maint");
+    MaintenanceLoop();
+  });
   running_.store(true, std::memory_order_release);
   MQ_LOG_INFO(Logger("store"), "store started dir={} min_offset={} max_offset={}",
               options_.store_path_root_dir, MinPhyOffset(), MaxPhyOffset());

@@ -9,6 +9,7 @@
 #include "broker/store/message_store.h"
 #include "common/file_util.h"
 #include "common/logging.h"
+#include "common/thread_name.h"
 
 namespace mq::broker::timer {
 namespace {
@@ -82,7 +83,10 @@ Status TimerService::Start() {
               options_.dir, options_.deliver, progress_ms_, enqueue_offset_, stat_pending_.load(),
               wheel_.size(), log_->begin(), log_->end());
   started_ = true;
-  thread_ = std::thread([this] { Loop(); });
+  thread_ = std::thread([this] {
+    SetCurrentThreadName("mq-timer");
+    Loop();
+  });
   return Status::OK();
 }
 

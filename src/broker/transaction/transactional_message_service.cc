@@ -16,6 +16,7 @@
 #include "common/logging.h"
 #include "common/naming.h"
 #include "common/perm.h"
+#include "common/thread_name.h"
 
 namespace mq::broker::txn {
 namespace {
@@ -142,7 +143,11 @@ Status TransactionalMessageService::Start() {
                 half_progress_, op_read_offset_, state_.active());
   }
   started_ = true;
-  if (options_.run_thread) thread_ = std::thread([this] { Loop(); });
+  if (options_.run_thread)
+    thread_ = std::thread([this] {
+      SetCurrentThreadName("mq-txn-check");
+      Loop();
+    });
   return Status::OK();
 }
 
