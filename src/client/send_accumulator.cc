@@ -1,5 +1,6 @@
 #include "send_accumulator.h"
 
+#include <algorithm>
 #include <utility>
 
 namespace mq::client {
@@ -12,13 +13,23 @@ bool SendAccumulator::Fits(const Batch& batch, int64_t bytes) const {
          batch.bytes + bytes <= limits_.max_batch_bytes;
 }
 
+int SendAccumulator::InFlightLimit(const std::string& topic) const {
+  auto it = brokers_.find(topic);
+  return limits_.max_in_flight * (it == brokers_.end() ? 1 : it->second);
+}
+
+void SendAccumulator::SetBrokers(const std::string& topic, int brokers) {
+  std::lock_guard lock(mu_);
+  brokers_[topic] = std::max(1, brokers);
+}
+
 void SendAccumulator::Add(const std::string& topic, PendingSend send) {
   const int64_t bytes = send.body_bytes;
   std::vector<PendingSend> now;
   {
     std::lock_guard lock(mu_);
     Topic& t = topics_[topic];
-    if (t.in_flight < limits_.max_in_flight && t.waiting.empty()) {
+    if (t.in_flight < InFlightLimit(topic) && t.waiting.empty()) {
       ++t.in_flight;
       now.push_back(std::move(send));
     } else {
@@ -34,20 +45,23 @@ void SendAccumulator::Add(const std::string& topic, PendingSend send) {
 }
 
 void SendAccumulator::Completed(const std::string& topic) {
-  std::vector<PendingSend> next;
+  std::vector<std::vector<PendingSend>> next;
   {
     std::lock_guard lock(mu_);
     auto it = topics_.find(topic);
     if (it == topics_.end()) return;
     Topic& t = it->second;
-    if (!t.waiting.empty()) {
-      next = std::move(t.waiting.front().sends);
+    --t.in_flight;
+    // The freed slot, and any the topic gained since (SetBrokers), take the oldest batches.
+    const int limit = InFlightLimit(topic);
+    while (!t.waiting.empty() && t.in_flight < limit) {
+      next.push_back(std::move(t.waiting.front().sends));
       t.waiting.pop_front();
-    } else if (--t.in_flight == 0) {
-      topics_.erase(it);
+      ++t.in_flight;
     }
+    if (t.in_flight == 0 && t.waiting.empty()) topics_.erase(it);
   }
-  if (!next.empty()) dispatch_(topic, std::move(next));
+  for (auto& batch : next) dispatch_(topic, std::move(batch));
 }
 
 }  // namespace mq::client

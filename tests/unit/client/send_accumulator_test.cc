@@ -107,3 +107,36 @@ TEST(SendAccumulatorTest, DispatchRunsOutsideTheLock) {
 
 }  // namespace
 }  // namespace mq::client
+
+namespace mq::client {
+namespace {
+
+// max_in_flight counts per broker: a topic on two brokers keeps two requests out, one on a
+// single broker one; a topic whose brokers are not known yet counts as one broker.
+TEST(SendAccumulatorTest, EachBrokerOfATopicGetsItsOwnRequestsInFlight) {
+  Recorder rec;
+  SendAccumulator acc({/*max_in_flight=*/1, /*max_batch_messages=*/100, /*max_batch_bytes=*/1000},
+                      rec.Dispatch());
+  acc.Add("T", Body("a"));
+  acc.Add("T", Body("b"));
+  ASSERT_EQ(rec.batches.size(), 1u) << "one broker known: one request out";
+  acc.SetBrokers("T", 2);
+  acc.SetBrokers("U", 0);  // clamped to one
+  acc.Add("T", Body("c"));
+  ASSERT_EQ(rec.batches.size(), 1u) << "b already waits: c joins its batch, in order";
+  acc.Completed("T");
+  ASSERT_EQ(rec.batches.size(), 2u);
+  EXPECT_EQ(rec.batches[1].second, (Bodies{"b", "c"}));
+  acc.Add("T", Body("d"));
+  ASSERT_EQ(rec.batches.size(), 3u) << "two brokers: a second request goes out at once";
+  EXPECT_EQ(rec.batches[2].second, Bodies{"d"});
+  acc.Add("T", Body("e"));
+  EXPECT_EQ(rec.batches.size(), 3u) << "both brokers' slots are taken";
+  acc.Add("U", Body("u1"));
+  acc.Add("U", Body("u2"));
+  ASSERT_EQ(rec.batches.size(), 4u) << "U has one broker: one request out";
+  EXPECT_EQ(rec.batches[3].first, "U");
+}
+
+}  // namespace
+}  // namespace mq::client
