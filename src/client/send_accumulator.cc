@@ -13,9 +13,9 @@ bool SendAccumulator::Fits(const Batch& batch, int64_t bytes) const {
          batch.bytes + bytes <= limits_.max_batch_bytes;
 }
 
-int SendAccumulator::InFlightLimit(const std::string& topic) const {
+int SendAccumulator::Brokers(const std::string& topic) const {
   auto it = brokers_.find(topic);
-  return limits_.max_in_flight * (it == brokers_.end() ? 1 : it->second);
+  return it == brokers_.end() ? 1 : it->second;
 }
 
 void SendAccumulator::SetBrokers(const std::string& topic, int brokers) {
@@ -23,45 +23,51 @@ void SendAccumulator::SetBrokers(const std::string& topic, int brokers) {
   brokers_[topic] = std::max(1, brokers);
 }
 
+void SendAccumulator::TakeReady(const std::string& topic, Topic* t,
+                                std::vector<std::vector<PendingSend>>* out) {
+  const int brokers = Brokers(topic);
+  while (!t->waiting.empty()) {
+    const Batch& front = t->waiting.front();
+    const bool full = t->waiting.size() > 1 ||
+                      static_cast<int>(front.sends.size()) >= limits_.max_batch_messages ||
+                      front.bytes >= limits_.max_batch_bytes;
+    const bool may_go = t->in_flight < brokers || (full && t->in_flight < limits_.max_in_flight * brokers);
+    if (!may_go) break;
+    out->push_back(std::move(t->waiting.front().sends));
+    t->waiting.pop_front();
+    ++t->in_flight;
+  }
+}
+
 void SendAccumulator::Add(const std::string& topic, PendingSend send) {
   const int64_t bytes = send.body_bytes;
-  std::vector<PendingSend> now;
+  std::vector<std::vector<PendingSend>> ready;
   {
     std::lock_guard lock(mu_);
     Topic& t = topics_[topic];
-    if (t.in_flight < InFlightLimit(topic) && t.waiting.empty()) {
-      ++t.in_flight;
-      now.push_back(std::move(send));
-    } else {
-      // An empty open batch takes any message, even one above max_batch_bytes.
-      if (t.waiting.empty() || (!t.waiting.back().sends.empty() && !Fits(t.waiting.back(), bytes)))
-        t.waiting.emplace_back();
-      Batch& open = t.waiting.back();
-      open.sends.push_back(std::move(send));
-      open.bytes += bytes;
-    }
+    // An empty open batch takes any message, even one above max_batch_bytes.
+    if (t.waiting.empty() || (!t.waiting.back().sends.empty() && !Fits(t.waiting.back(), bytes)))
+      t.waiting.emplace_back();
+    Batch& open = t.waiting.back();
+    open.sends.push_back(std::move(send));
+    open.bytes += bytes;
+    TakeReady(topic, &t, &ready);
   }
-  if (!now.empty()) dispatch_(topic, std::move(now));
+  for (auto& batch : ready) dispatch_(topic, std::move(batch));
 }
 
 void SendAccumulator::Completed(const std::string& topic) {
-  std::vector<std::vector<PendingSend>> next;
+  std::vector<std::vector<PendingSend>> ready;
   {
     std::lock_guard lock(mu_);
     auto it = topics_.find(topic);
     if (it == topics_.end()) return;
     Topic& t = it->second;
     --t.in_flight;
-    // The freed slot, and any the topic gained since (SetBrokers), take the oldest batches.
-    const int limit = InFlightLimit(topic);
-    while (!t.waiting.empty() && t.in_flight < limit) {
-      next.push_back(std::move(t.waiting.front().sends));
-      t.waiting.pop_front();
-      ++t.in_flight;
-    }
+    TakeReady(topic, &t, &ready);
     if (t.in_flight == 0 && t.waiting.empty()) topics_.erase(it);
   }
-  for (auto& batch : next) dispatch_(topic, std::move(batch));
+  for (auto& batch : ready) dispatch_(topic, std::move(batch));
 }
 
 }  // namespace mq::client

@@ -1,13 +1,12 @@
 // SendAccumulator: transparent batching of single-message sends per topic (Kafka's
-// RecordAccumulator, RocketMQ 5's auto-batching). A send goes out at once while the topic has
-// fewer than `max_in_flight` requests outstanding per broker serving it (SetBrokers; 1 until
-// known); otherwise it joins the topic's open batch, which leaves as soon as a request
-// completes. So an idle producer adds no latency, and a busy one sends one request per batch
-// instead of one per message: with one request per broker, everything sent during a round trip
-// (and the broker's fsync, with SYNC_FLUSH) leaves in the next request, group commit on the
-// client's side. Batches close at `max_batch_messages` or `max_batch_bytes` of bodies; closed
-// batches wait in FIFO order.
-//
+// RecordAccumulator, RocketMQ 5's auto-batching). Sends of a topic gather in its open batch.
+// A batch that is not full leaves while the topic has fewer requests outstanding than brokers
+// serving it (SetBrokers; 1 until known): an idle producer sends each message at once, and a
+// busy one sends what gathered during a round trip (and the broker's fsync, with SYNC_FLUSH) in
+// the next request, group commit on the client's side. A full batch (`max_batch_messages` or
+// `max_batch_bytes` of bodies, or one a message no longer fitted into) leaves while fewer than
+// `max_in_flight` requests per broker are outstanding, so a producer with more to send than
+// one request holds keeps several requests in flight per broker. Batches leave in FIFO order.
 // The accumulator only decides what goes out when: `dispatch` (the producer) sends a batch and
 // must call Completed(topic) exactly once per dispatched batch, whatever its outcome.
 // Memory: pending sends are bounded by the producer's back pressure limits (async) and the
@@ -43,7 +42,7 @@ struct PendingSend {
 class SendAccumulator {
  public:
   struct Limits {
-    int max_in_flight = 1;         // requests outstanding per broker of a topic before sends queue up
+    int max_in_flight = 4;         // requests outstanding per broker of a topic, full batches included
     int max_batch_messages = 256;  // the broker takes up to 1,024 per request
     int64_t max_batch_bytes = 256 * 1024;
   };
@@ -57,8 +56,8 @@ class SendAccumulator {
   // A dispatched batch of `topic` has its outcome: frees its slot and sends the oldest waiting
   // batches the slots allow, if any.
   void Completed(const std::string& topic);
-  // `brokers` (at least 1) serve `topic` now: the topic may have max_in_flight x brokers
-  // requests outstanding. The producer tells this whenever it picks a queue from a route.
+  // `brokers` (at least 1) serve `topic` now; the producer tells this whenever it picks a
+  // queue from a route. Takes effect at the topic's next Add or Completed.
   void SetBrokers(const std::string& topic, int brokers);
 
  private:
@@ -71,7 +70,9 @@ class SendAccumulator {
     std::deque<Batch> waiting;  // the back one is open while it has room
   };
   bool Fits(const Batch& batch, int64_t bytes) const;
-  int InFlightLimit(const std::string& topic) const;  // mu_ held
+  int Brokers(const std::string& topic) const;  // mu_ held
+  // Moves the batches the topic's slots allow from `t->waiting` to `out`, oldest first (mu_ held).
+  void TakeReady(const std::string& topic, Topic* t, std::vector<std::vector<PendingSend>>* out);
 
   const Limits limits_;
   const Dispatch dispatch_;

@@ -23,8 +23,9 @@ void AddCommon(CLI::App* cmd, std::string* namesrv, mq::bench::BenchParams* p) {
 void AddProducerOptions(CLI::App* cmd, mq::bench::BenchParams* p) {
   cmd->add_option("--auto-batch", p->auto_batch, "combine sends of one topic while requests are in flight")
       ->default_val(true);
-  cmd->add_option("--batch-in-flight", p->batch_in_flight,
-                  "auto-batching: requests in flight per broker of the topic")
+  cmd->add_option(
+         "--batch-in-flight", p->batch_in_flight,
+         "auto-batching: requests in flight per broker of the topic (full batches; one while not full)")
       ->check(CLI::Range(1, 1024));
   cmd->add_option("--buckets", p->buckets, "set property bucket = send sequence % N (for --sql consumers)")
       ->check(CLI::Range(0, 1'000'000));

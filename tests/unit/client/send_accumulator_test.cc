@@ -30,30 +30,36 @@ struct Recorder {
 
 using Bodies = std::vector<std::string>;
 
-TEST(SendAccumulatorTest, SendsGoOutAloneWhileASlotIsFreeThenGatherUntilOneCompletes) {
+// One broker: a batch that is not full waits for the one request out; full batches go while
+// fewer than max_in_flight requests are out.
+TEST(SendAccumulatorTest, PartialBatchesWaitForTheRequestOutFullOnesUseTheFreeSlots) {
   Recorder rec;
   SendAccumulator acc({/*max_in_flight=*/2, /*max_batch_messages=*/3, /*max_batch_bytes=*/1000},
                       rec.Dispatch());
   acc.Add("T", Body("a"));
-  acc.Add("T", Body("b"));
-  ASSERT_EQ(rec.batches.size(), 2u);
+  ASSERT_EQ(rec.batches.size(), 1u) << "an idle topic sends at once";
   EXPECT_EQ(rec.batches[0].second, Bodies{"a"});
-  EXPECT_EQ(rec.batches[1].second, Bodies{"b"});
-  for (const char* b : {"c", "d", "e", "f", "g"}) acc.Add("T", Body(b));
+  acc.Add("T", Body("b"));
+  acc.Add("T", Body("c"));
+  EXPECT_EQ(rec.batches.size(), 1u) << "a batch that is not full waits for the request out";
+  acc.Add("T", Body("d"));
+  ASSERT_EQ(rec.batches.size(), 2u) << "a full batch takes the second slot";
+  EXPECT_EQ(rec.batches[1].second, (Bodies{"b", "c", "d"}));
+  for (const char* b : {"e", "f", "g", "h"}) acc.Add("T", Body(b));
   EXPECT_EQ(rec.batches.size(), 2u) << "both slots are taken: nothing leaves";
   acc.Completed("T");
   ASSERT_EQ(rec.batches.size(), 3u);
-  EXPECT_EQ(rec.batches[2].second, (Bodies{"c", "d", "e"})) << "a batch closes at max_batch_messages";
+  EXPECT_EQ(rec.batches[2].second, (Bodies{"e", "f", "g"})) << "the full batch goes first";
+  acc.Completed("T");
+  EXPECT_EQ(rec.batches.size(), 3u) << "h is not full and one request is still out";
   acc.Completed("T");
   ASSERT_EQ(rec.batches.size(), 4u);
-  EXPECT_EQ(rec.batches[3].second, (Bodies{"f", "g"}));
+  EXPECT_EQ(rec.batches[3].second, Bodies{"h"});
   acc.Completed("T");
-  acc.Completed("T");
-  EXPECT_EQ(rec.batches.size(), 4u);
   // Every slot is free again: the next send leaves at once.
-  acc.Add("T", Body("h"));
+  acc.Add("T", Body("i"));
   ASSERT_EQ(rec.batches.size(), 5u);
-  EXPECT_EQ(rec.batches[4].second, Bodies{"h"});
+  EXPECT_EQ(rec.batches[4].second, Bodies{"i"});
 }
 
 TEST(SendAccumulatorTest, BatchesCloseAtMaxBytesAndAnOversizeMessageTravelsAlone) {
@@ -111,11 +117,11 @@ TEST(SendAccumulatorTest, DispatchRunsOutsideTheLock) {
 namespace mq::client {
 namespace {
 
-// max_in_flight counts per broker: a topic on two brokers keeps two requests out, one on a
-// single broker one; a topic whose brokers are not known yet counts as one broker.
+// Slots count per broker: a topic on two brokers keeps a request out to each even with
+// batches that are not full; a topic whose brokers are not known yet counts as one broker.
 TEST(SendAccumulatorTest, EachBrokerOfATopicGetsItsOwnRequestsInFlight) {
   Recorder rec;
-  SendAccumulator acc({/*max_in_flight=*/1, /*max_batch_messages=*/100, /*max_batch_bytes=*/1000},
+  SendAccumulator acc({/*max_in_flight=*/2, /*max_batch_messages=*/100, /*max_batch_bytes=*/1000},
                       rec.Dispatch());
   acc.Add("T", Body("a"));
   acc.Add("T", Body("b"));
@@ -123,15 +129,13 @@ TEST(SendAccumulatorTest, EachBrokerOfATopicGetsItsOwnRequestsInFlight) {
   acc.SetBrokers("T", 2);
   acc.SetBrokers("U", 0);  // clamped to one
   acc.Add("T", Body("c"));
-  ASSERT_EQ(rec.batches.size(), 1u) << "b already waits: c joins its batch, in order";
-  acc.Completed("T");
-  ASSERT_EQ(rec.batches.size(), 2u);
+  ASSERT_EQ(rec.batches.size(), 2u) << "the second broker's slot takes the waiting batch";
   EXPECT_EQ(rec.batches[1].second, (Bodies{"b", "c"}));
   acc.Add("T", Body("d"));
-  ASSERT_EQ(rec.batches.size(), 3u) << "two brokers: a second request goes out at once";
+  EXPECT_EQ(rec.batches.size(), 2u) << "a request out per broker: d waits";
+  acc.Completed("T");
+  ASSERT_EQ(rec.batches.size(), 3u);
   EXPECT_EQ(rec.batches[2].second, Bodies{"d"});
-  acc.Add("T", Body("e"));
-  EXPECT_EQ(rec.batches.size(), 3u) << "both brokers' slots are taken";
   acc.Add("U", Body("u1"));
   acc.Add("U", Body("u2"));
   ASSERT_EQ(rec.batches.size(), 4u) << "U has one broker: one request out";

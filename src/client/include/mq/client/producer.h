@@ -44,17 +44,18 @@ struct ProducerOptions {
   int back_pressure_for_async_send_num = 10'000;
   int64_t back_pressure_for_async_send_size = 100 * 1024 * 1024;
   // Auto-batching (RocketMQ 5 autoBatch, Kafka's batching): Send and SendAsync of one message
-  // without a selector go out at once while the topic has fewer than auto_batch_max_in_flight
-  // requests outstanding per broker serving it; beyond that they gather per topic and leave
-  // together, one request per batch, as soon as a request completes. No linger: an idle
-  // producer adds no latency. Every message keeps its own SendResult, msg_id, offset, callback
-  // and error; a batch is retried as a whole (on another broker, within the oldest message's
+  // without a selector gather per topic and leave together, one request per batch. A batch
+  // that is not full leaves while the topic has fewer requests outstanding than brokers serving
+  // it: an idle producer sends each message at once (no linger), a busy one sends what gathered
+  // during a round trip in the next request. A full batch (auto_batch_max_messages or
+  // auto_batch_max_bytes) leaves while fewer than auto_batch_max_in_flight requests per broker
+  // are outstanding. Every message keeps its own SendResult, msg_id, offset, callback and
+  // error; a batch is retried as a whole (on another broker, within the oldest message's
   // send_timeout_ms). Delayed messages, selector sends, SendOneway and SendBatch are never
-  // combined. Defaults: on, 1 request in flight per broker of the topic (what a round trip
-  // gathers leaves in the next request: fewer, larger requests), batches of at most 256
-  // messages (1..1024) and 256 KiB of bodies.
+  // combined. Defaults: on, 4 requests in flight per broker, batches of at most 256 messages
+  // (1..1024) and 256 KiB of bodies.
   bool auto_batch = true;
-  int auto_batch_max_in_flight = 1;
+  int auto_batch_max_in_flight = 4;
   int auto_batch_max_messages = 256;
   int64_t auto_batch_max_bytes = 256 * 1024;
 };
