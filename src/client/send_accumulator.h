@@ -7,13 +7,14 @@
 // `max_batch_bytes` of bodies, or one a message no longer fitted into) leaves while fewer than
 // `max_in_flight` requests per broker are outstanding, so a producer with more to send than
 // one request holds keeps several requests in flight per broker. Batches leave in FIFO order.
+//
 // The accumulator only decides what goes out when: `dispatch` (the producer) sends a batch and
 // must call Completed(topic) exactly once per dispatched batch, whatever its outcome.
 // Memory: pending sends are bounded by the producer's back pressure limits (async) and the
 // blocked callers (sync), not here.
 //
-// Thread-safety: all methods from any thread. mu_ guards topics_ and brokers_; `dispatch` is never called
-// with mu_ held (it may run inline in Add() or Completed(), on the caller's thread).
+// Thread-safety: all methods from any thread. mu_ guards topics_ and brokers_; `dispatch` is
+// never called with mu_ held (it may run inline in Add() or Completed(), on the caller's thread).
 #pragma once
 
 #include <cstdint>
