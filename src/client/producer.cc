@@ -136,15 +136,6 @@ class ProducerImpl {
     return std::make_pair(std::move(route), std::move(queues));
   }
 
-  // Distinct brokers among `queues` (a route lists each broker's queues together).
-  static int CountBrokers(const std::vector<MessageQueue>& queues) {
-    int brokers = 0;
-    for (size_t i = 0; i < queues.size(); ++i) {
-      if (i == 0 || queues[i].broker_name != queues[i - 1].broker_name) ++brokers;
-    }
-    return brokers;
-  }
-
   // Blocking form for user threads (FetchPublishQueues, SendOneway's route check).
   Result<RouteAndQueues> Queues(const std::string& topic) {
     auto slot = std::make_shared<ResultSlot<Result<RouteAndQueues>>>();

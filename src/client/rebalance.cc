@@ -106,15 +106,9 @@ Status PushConsumerImpl::Start() {
   running_ = true;
   auto commit = std::chrono::milliseconds(std::max<int64_t>(options_.commit_interval_ms, 10));
   client_->internal().ScheduleEvery(commit, commit, [this] { CommitAll(); });
-  rebalance_thread_ = std::thread([this] {
-    SetCurrentThreadName("mq-rebalance");
-    RebalanceLoop();
-  });
+  rebalance_thread_ = StartNamedThread("mq-rebalance", [this] { RebalanceLoop(); });
   if (options_.model == MessageModel::kClustering)
-    watch_thread_ = std::thread([this] {
-      SetCurrentThreadName("mq-rebal-watch");
-      WatchLoop();
-    });
+    watch_thread_ = StartNamedThread("mq-rebal-watch", [this] { WatchLoop(); });
   return Status::OK();
 }
 

@@ -58,6 +58,14 @@ std::vector<MessageQueue> SubscribeQueues(const std::string& topic, const mq::v1
   return Queues(topic, route, kPermRead, false);
 }
 
+int CountBrokers(const std::vector<MessageQueue>& queues) {
+  int brokers = 0;
+  for (size_t i = 0; i < queues.size(); ++i) {
+    if (i == 0 || queues[i].broker_name != queues[i - 1].broker_name) ++brokers;
+  }
+  return brokers;
+}
+
 MessageQueue QueueSelector::Select(const std::vector<MessageQueue>& queues, const std::string& last_broker,
                                    const LatencyFaultTolerance* faults) {
   const size_t n = queues.size();

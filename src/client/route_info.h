@@ -25,6 +25,8 @@ std::vector<MessageQueue> PublishQueues(const std::string& topic, const mq::v1::
 // Readable queues of broker sets with any live node (master or slave: consumers read from a
 // slave while the master is away, read_target.h), sorted.
 std::vector<MessageQueue> SubscribeQueues(const std::string& topic, const mq::v1::TopicRouteData& route);
+// Distinct brokers among `queues` sorted by broker name (as PublishQueues returns them).
+int CountBrokers(const std::vector<MessageQueue>& queues);
 // brokerName -> master address ("" when the broker has no master).
 std::string MasterAddress(const mq::v1::TopicRouteData& route, const std::string& broker_name);
 

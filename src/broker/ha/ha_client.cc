@@ -32,14 +32,8 @@ void HaClient::Start() {
     if (!stop_) return;
     stop_ = false;
   }
-  repl_thread_ = std::thread([this] {
-    SetCurrentThreadName("mq-ha-replicate");
-    ReplicationLoop();
-  });
-  md_thread_ = std::thread([this] {
-    SetCurrentThreadName("mq-ha-metadata");
-    MetadataLoop();
-  });
+  repl_thread_ = StartNamedThread("mq-ha-replicate", [this] { ReplicationLoop(); });
+  md_thread_ = StartNamedThread("mq-ha-metadata", [this] { MetadataLoop(); });
 }
 
 void HaClient::Shutdown() {

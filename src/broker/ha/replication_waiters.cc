@@ -13,10 +13,7 @@ void ReplicationWaiters::Start() {
   if (running_) return;
   running_ = true;
   stop_ = false;
-  thread_ = std::thread([this] {
-    SetCurrentThreadName("mq-ha-timeouts");
-    TimeoutLoop();
-  });
+  thread_ = StartNamedThread("mq-ha-timeouts", [this] { TimeoutLoop(); });
 }
 
 void ReplicationWaiters::Shutdown() {

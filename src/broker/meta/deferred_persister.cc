@@ -9,10 +9,7 @@ namespace mq::broker {
 
 DeferredPersister::DeferredPersister(std::string name, std::chrono::milliseconds max_delay, PersistFn persist)
     : name_(std::move(name)), max_delay_(max_delay), persist_(std::move(persist)) {
-  thread_ = std::jthread([this](std::stop_token stop) {
-    SetCurrentThreadName("mq-persist");
-    Run(stop);
-  });
+  thread_ = StartNamedThread<std::jthread>("mq-persist", [this](std::stop_token stop) { Run(stop); });
 }
 
 DeferredPersister::~DeferredPersister() { (void)Stop(); }

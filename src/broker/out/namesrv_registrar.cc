@@ -38,11 +38,7 @@ void NamesrvRegistrar::Start() {
     w->stub = mq::v1::NameServer::NewStub(rpc::CreateChannel(addr));
     workers_.push_back(std::move(w));
   }
-  for (auto& w : workers_)
-    w->thread = std::thread([this, p = w.get()] {
-      SetCurrentThreadName("mq-register");
-      Run(p);
-    });
+  for (auto& w : workers_) w->thread = StartNamedThread("mq-register", [this, p = w.get()] { Run(p); });
 }
 
 void NamesrvRegistrar::TriggerNow() {

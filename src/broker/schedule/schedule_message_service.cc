@@ -41,10 +41,7 @@ void ScheduleMessageService::Start() {
     std::lock_guard lock(mu_);
     stop_ = false;
   }
-  thread_ = std::thread([this] {
-    SetCurrentThreadName("mq-schedule");
-    Loop();
-  });
+  thread_ = StartNamedThread("mq-schedule", [this] { Loop(); });
   MQ_LOG_INFO(Logger("broker"), "schedule service started levels={}", options_.levels.max_level());
 }
 

@@ -89,10 +89,7 @@ void Dispatcher::Start(int64_t from) {
     std::lock_guard<std::mutex> lock(mu_);
     stop_ = false;
   }
-  thread_ = std::thread([this] {
-    SetCurrentThreadName("mq-dispatch");
-    Loop();
-  });
+  thread_ = StartNamedThread("mq-dispatch", [this] { Loop(); });
 }
 
 void Dispatcher::Shutdown() {

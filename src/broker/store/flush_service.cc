@@ -18,14 +18,8 @@ void FlushService::Start() {
     watchdog_stop_ = false;
     flushed_seen_ = commit_log_->flushed_offset();
   }
-  flush_thread_ = std::thread([this] {
-    SetCurrentThreadName("mq-flush");
-    FlushLoop();
-  });
-  watchdog_thread_ = std::thread([this] {
-    SetCurrentThreadName("mq-flush-watch");
-    WatchdogLoop();
-  });
+  flush_thread_ = StartNamedThread("mq-flush", [this] { FlushLoop(); });
+  watchdog_thread_ = StartNamedThread("mq-flush-watch", [this] { WatchdogLoop(); });
 }
 
 void FlushService::Shutdown() {

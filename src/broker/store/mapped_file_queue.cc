@@ -20,11 +20,7 @@ MappedFileQueue::MappedFileQueue(std::string dir, int32_t file_size, bool prepar
       prepare_next_(prepare_next),
       hook_(std::move(hook)),
       append_(append) {
-  if (prepare_next_)
-    alloc_thread_ = std::thread([this] {
-      SetCurrentThreadName("mq-allocate");
-      AllocatorLoop();
-    });
+  if (prepare_next_) alloc_thread_ = StartNamedThread("mq-allocate", [this] { AllocatorLoop(); });
 }
 
 MappedFileQueue::~MappedFileQueue() {

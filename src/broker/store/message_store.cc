@@ -79,10 +79,7 @@ Status MessageStore::StartLocked() {
     std::lock_guard<std::mutex> lock(maint_mu_);
     maint_stop_ = false;
   }
-  maint_thread_ = std::thread([this] {
-    SetCurrentThreadName("mq-store-maint");
-    MaintenanceLoop();
-  });
+  maint_thread_ = StartNamedThread("mq-store-maint", [this] { MaintenanceLoop(); });
   running_.store(true, std::memory_order_release);
   MQ_LOG_INFO(Logger("store"), "store started dir={} min_offset={} max_offset={}",
               options_.store_path_root_dir, MinPhyOffset(), MaxPhyOffset());

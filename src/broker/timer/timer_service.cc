@@ -83,10 +83,7 @@ Status TimerService::Start() {
               options_.dir, options_.deliver, progress_ms_, enqueue_offset_, stat_pending_.load(),
               wheel_.size(), log_->begin(), log_->end());
   started_ = true;
-  thread_ = std::thread([this] {
-    SetCurrentThreadName("mq-timer");
-    Loop();
-  });
+  thread_ = StartNamedThread("mq-timer", [this] { Loop(); });
   return Status::OK();
 }
 

@@ -143,11 +143,7 @@ Status TransactionalMessageService::Start() {
                 half_progress_, op_read_offset_, state_.active());
   }
   started_ = true;
-  if (options_.run_thread)
-    thread_ = std::thread([this] {
-      SetCurrentThreadName("mq-txn-check");
-      Loop();
-    });
+  if (options_.run_thread) thread_ = StartNamedThread("mq-txn-check", [this] { Loop(); });
   return Status::OK();
 }
 

@@ -41,6 +41,8 @@ TEST(RouteInfoTest, PublishQueuesAreWritableMastersSorted) {
   auto s = SubscribeQueues("T", Route());
   EXPECT_EQ(s.size(), 2u + 3u + 4u + 4u);
   for (const auto& mq : q) EXPECT_NE(mq.broker_name, "broker-slave");
+  EXPECT_EQ(CountBrokers(q), 2);
+  EXPECT_EQ(CountBrokers({}), 0);
   EXPECT_EQ(MasterAddress(Route(), "broker-a"), "broker-a:1");
   EXPECT_EQ(MasterAddress(Route(), "broker-slave"), "");
 }
