@@ -139,11 +139,15 @@ std::string_view FindProperty(std::string_view props, std::string_view key) {
   return {};
 }
 
-std::string CreateOffsetMessageId(HostAddress store_host, int64_t physical_offset) {
-  std::string id(32, '0');
-  char* p = PutUpperHex(store_host.ip, 8, id.data());
+void WriteOffsetMessageId(HostAddress store_host, int64_t physical_offset, char* out) {
+  char* p = PutUpperHex(store_host.ip, 8, out);
   p = PutUpperHex(store_host.port, 8, p);
   PutUpperHex(static_cast<uint64_t>(physical_offset), 16, p);
+}
+
+std::string CreateOffsetMessageId(HostAddress store_host, int64_t physical_offset) {
+  std::string id(kOffsetMessageIdLength, '0');
+  WriteOffsetMessageId(store_host, physical_offset, id.data());
   return id;
 }
 

@@ -49,6 +49,7 @@ inline constexpr uint32_t kMessageMagicCodeV2 = 0xDAA320ABu;  // recognised, not
 inline constexpr uint32_t kBlankMagicCode = 0xCBD43194u;
 inline constexpr int32_t kEndFileMinBlankLength = 8;
 
+inline constexpr int32_t kQueueIdPos = 12;
 inline constexpr int32_t kQueueOffsetPos = 20;
 inline constexpr int32_t kPhysicalOffsetPos = 28;
 inline constexpr int32_t kStoreTimestampPos = 56;
@@ -147,7 +148,10 @@ void ForEachKey(std::string_view keys, const Fn& fn) {
 bool IsSystemPropertyKey(std::string_view key);
 
 // offsetMsgId: store host ip(4) port(4) physical offset(8) as 32 uppercase hex digits.
+inline constexpr size_t kOffsetMessageIdLength = 32;
 std::string CreateOffsetMessageId(HostAddress store_host, int64_t physical_offset);
+// The same digits written to out[0, kOffsetMessageIdLength).
+void WriteOffsetMessageId(HostAddress store_host, int64_t physical_offset, char* out);
 Result<int64_t> DecodeOffsetMessageId(std::string_view id);
 
 template <typename Fn>

@@ -17,6 +17,7 @@
 #include "common/clock.h"
 #include "common/file_util.h"
 #include "common/logging.h"
+#include "mq/v1/broker.pb.h"
 #include "mq/v1/common.pb.h"
 #include "sample_requests.h"
 
@@ -167,6 +168,33 @@ void SqlFilters() {
   Put("sql_filter", "type_error", with_props("n > 'x' OR (n = 1) > 2"));
 }
 
+// SendMessageRequests as producers write them: the sample, a batch, and one of each kind the
+// wire reader leaves to protobuf.
+void SendWire() {
+  for (const auto& s : mq::fuzz::BrokerSamples("TopicTest", "GroupA")) {
+    if (s.method == 0) Put("send_wire", "sample", s.bytes);
+  }
+  mq::v1::SendMessageRequest batch;
+  batch.set_topic("TopicTest");
+  batch.set_queue_id(-1);
+  for (int i = 0; i < 3; ++i) {
+    auto* m = batch.add_messages();
+    m->set_body(std::string(64, static_cast<char>('a' + i)));
+    m->set_unique_key("7F000001000000000000000" + std::to_string(i));
+    m->set_born_timestamp(1700000000000 + i);
+    if (i == 1) {
+      m->add_keys("k1");
+      m->add_keys("k2");
+    }
+  }
+  Put("send_wire", "batch", batch.SerializeAsString());
+  mq::v1::SendMessageRequest odd = batch;
+  odd.mutable_messages(0)->set_delay_level(3);
+  odd.mutable_messages(1)->clear_unique_key();
+  (*odd.mutable_messages(2)->mutable_user_properties())["TIMER_DELAY_SEC"] = "5";
+  Put("send_wire", "left_to_protobuf", odd.SerializeAsString());
+}
+
 void Requests() {
   for (const auto& s : mq::fuzz::BrokerSamples("TopicTest", "GroupA")) {
     Put("broker_requests", "rpc_" + std::to_string(s.method), Sel(s.method) + s.bytes);
@@ -194,6 +222,7 @@ int main(int argc, char** argv) {
   Config();
   Metadata();
   Requests();
+  SendWire();
   SqlFilters();
   return 0;
 }

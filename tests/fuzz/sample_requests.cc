@@ -90,6 +90,7 @@ std::vector<SampleRequest> BrokerSamples(const std::string& topic, const std::st
     (*m->mutable_user_properties())["color"] = "blue";
     m->set_born_timestamp(1700000000000);
     m->set_born_host("127.0.0.1:40000");
+    m->set_unique_key("7F0000010000000000000001");  // as producers send it: the broker's wire path
     add("SendMessage", r);
   }
   {

@@ -1,4 +1,5 @@
 // The real mqbroker (and mqnamesrv) processes driven through the generated stubs.
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <sys/wait.h>
@@ -308,6 +309,101 @@ TEST_F(BrokerMessagingTest, BadInputGetsPreciseErrors) {
 
   // The broker is still fine.
   ASSERT_GRPC_OK(Send(stub(), "Exists", 0, {TextMessage("still alive")}));
+}
+
+// Messages with producer-chosen ids (what the client library sends) take the broker's wire
+// path (send_request_wire.h); without ids they take the protobuf path. Both must store the
+// same messages and refuse bad input with the same status.
+mq::v1::Message WithId(mq::v1::Message m, const std::string& id) {
+  m.set_unique_key(id);
+  return m;
+}
+
+TEST_F(BrokerMessagingTest, ProducerIdsTakeTheWirePathWithTheSameMessagesAndErrors) {
+  std::vector<mq::v1::Message> plain;
+  for (int i = 0; i < 5; ++i) {
+    auto m = TextMessage("body " + std::to_string(i), i % 2 ? "TagA" : "",
+                         i % 3 ? "key-" + std::to_string(i) : "");
+    if (i == 4) m.add_keys("second key");
+    if (i > 1) (*m.mutable_user_properties())["color"] = "c" + std::to_string(i);
+    m.set_flag(i);
+    plain.push_back(m);
+  }
+  std::vector<mq::v1::Message> with_ids;
+  for (size_t i = 0; i < plain.size(); ++i) with_ids.push_back(WithId(plain[i], "ID-" + std::to_string(i)));
+  mq::v1::SendMessageResponse sent_plain;
+  mq::v1::SendMessageResponse sent_ids;
+  ASSERT_GRPC_OK(Send(stub(), "Paths", 0, plain, &sent_plain));
+  ASSERT_GRPC_OK(Send(stub(), "Paths", 1, with_ids, &sent_ids));
+  ASSERT_EQ(sent_ids.entries_size(), 5);
+  EXPECT_EQ(sent_ids.queue_id(), 1);
+  EXPECT_EQ(sent_ids.broker_name(), "broker-a");
+  ASSERT_TRUE(WaitForMaxOffset(stub(), "Paths", 0, 5));
+  ASSERT_TRUE(WaitForMaxOffset(stub(), "Paths", 1, 5));
+  mq::v1::PullMessageResponse by_protobuf;
+  mq::v1::PullMessageResponse by_wire;
+  ASSERT_GRPC_OK(Pull(stub(), "g", "Paths", 0, 0, &by_protobuf));
+  ASSERT_GRPC_OK(Pull(stub(), "g", "Paths", 1, 0, &by_wire));
+  ASSERT_EQ(by_protobuf.messages_size(), 5);
+  ASSERT_EQ(by_wire.messages_size(), 5);
+  for (int i = 0; i < 5; ++i) {
+    const auto& p = by_protobuf.messages(i);
+    const auto& w = by_wire.messages(i);
+    EXPECT_EQ(w.msg_id(), "ID-" + std::to_string(i));
+    EXPECT_EQ(w.msg_id(), sent_ids.entries(i).msg_id());
+    EXPECT_EQ(w.offset_msg_id(), sent_ids.entries(i).offset_msg_id());
+    EXPECT_EQ(w.commit_log_offset(), sent_ids.entries(i).commit_log_offset());
+    EXPECT_EQ(w.queue_offset(), i);
+    EXPECT_EQ(w.queue_id(), 1);
+    EXPECT_EQ(w.message().unique_key(), w.msg_id());
+    mq::v1::Message stored_by_wire = w.message();
+    mq::v1::Message stored_by_protobuf = p.message();
+    stored_by_wire.clear_unique_key();
+    stored_by_protobuf.clear_unique_key();
+    EXPECT_EQ(stored_by_wire.SerializeAsString(), stored_by_protobuf.SerializeAsString()) << i;
+    EXPECT_EQ(w.store_size() + p.msg_id().size(), p.store_size() + w.msg_id().size())
+        << "the same record but for the id";
+  }
+
+  using grpc::StatusCode;
+  auto both = [&](const std::string& topic, int32_t queue, std::vector<mq::v1::Message> messages) {
+    grpc::Status without = Send(stub(), topic, queue, messages);
+    // As long as the ids the broker picks, so that size errors name the same sizes.
+    for (size_t i = 0; i < messages.size(); ++i)
+      messages[i] = WithId(messages[i], std::string(31, '0') + "1");
+    grpc::Status with = Send(stub(), topic, queue, messages);
+    EXPECT_FALSE(with.ok()) << topic;
+    EXPECT_EQ(with.error_code(), without.error_code()) << topic << ": " << with.error_message();
+    EXPECT_EQ(with.error_message(), without.error_message()) << topic;
+  };
+  auto other = TextMessage("y");
+  other.set_topic("Other");
+  both("bad topic", 0, {TextMessage("x")});
+  both("TBW102", 0, {TextMessage("x")});
+  both("SCHEDULE_TOPIC_XXXX", 0, {TextMessage("x")});
+  both("RMQ_SYS_TRANS_HALF_TOPIC", 0, {TextMessage("x")});
+  both("rmq_sys_wheel_timer", 0, {TextMessage("x")});
+  both("T", 0, {});
+  both("T", 0, {TextMessage("")});
+  both("T", 0, {TextMessage(std::string(1048577, 'x'))});
+  both("T", 0, {TextMessage("x"), other});
+  both("T", 99, {TextMessage("x")});
+  auto big_property = TextMessage("x");
+  (*big_property.mutable_user_properties())["big"] = std::string(40000, 'p');
+  both("T", 0, {big_property});
+
+  // Bytes that are no SendMessageRequest at all: refused, named, and the broker serves on.
+  grpc::GenericStub raw(grpc::CreateChannel(broker_->address(), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + 10s);
+  grpc::Slice garbage(std::string("\x12\xFF\x01T", 4));
+  grpc::ByteBuffer request(&garbage, 1);
+  grpc::ByteBuffer response;
+  std::promise<grpc::Status> done;
+  raw.UnaryCall(&ctx, "/mq.v1.Messaging/SendMessage", grpc::StubOptions(), &request, &response,
+                [&done](grpc::Status s) { done.set_value(std::move(s)); });
+  EXPECT_GRPC_ERROR(done.get_future().get(), StatusCode::INVALID_ARGUMENT, "request");
+  ASSERT_GRPC_OK(Send(stub(), "Paths", 1, {WithId(TextMessage("after"), "ID-after")}));
 }
 
 TEST(BrokerRoleTest, SlaveRefusesWritesAndAutoCreateOffRefusesUnknownTopics) {

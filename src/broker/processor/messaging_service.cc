@@ -4,7 +4,9 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
+#include <vector>
 
 #include "broker/processor/byte_budget.h"
 #include "common/rpc/status_convert.h"
@@ -42,11 +44,10 @@ class LeasedReactor : public grpc::ServerUnaryReactor {
 }  // namespace
 
 grpc::ServerUnaryReactor* MessagingService::SendMessage(grpc::CallbackServerContext*,
-                                                        const mq::v1::SendMessageRequest* request,
-                                                        mq::v1::SendMessageResponse* response) {
+                                                        const grpc::ByteBuffer* request,
+                                                        grpc::ByteBuffer* response) {
   auto* reactor = new LeasedReactor();
-  const auto bytes = static_cast<int64_t>(request->ByteSizeLong());
-  auto lease = send_budget_.TryAcquire(bytes);
+  auto lease = send_budget_.TryAcquire(static_cast<int64_t>(request->Length()));
   if (!lease) {
     reactor->Finish(rpc::ToGrpcStatus(Status::ResourceExhausted(
                         fmt::format("send: the broker holds {} bytes of send requests in progress "
@@ -55,13 +56,50 @@ grpc::ServerUnaryReactor* MessagingService::SendMessage(grpc::CallbackServerCont
                     {});
     return reactor;
   }
-  auto shared_lease = std::make_shared<ByteBudget::Lease>(std::move(*lease));
-  // gRPC hands the request as const, but it is this call's own object until Finish: the send
-  // moves the bodies out of it instead of copying them.
-  send_->Send(const_cast<mq::v1::SendMessageRequest*>(request), response,
-              [reactor, shared_lease](const Status& s) {
-                reactor->Finish(rpc::ToGrpcStatus(s), std::move(*shared_lease));
-              });
+  // What the send reads until it completes: the request's bytes (one slice kept as it is, or
+  // the slices joined) and, on the protobuf path, the parsed request and its response.
+  struct SendCall {
+    ByteBudget::Lease lease;
+    std::vector<grpc::Slice> slices;
+    std::string joined;
+    std::string_view wire;
+    mq::v1::SendMessageRequest parsed;
+    mq::v1::SendMessageResponse reply;
+  };
+  auto call = std::make_shared<SendCall>();
+  call->lease = std::move(*lease);
+  if (!request->Dump(&call->slices).ok()) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::INTERNAL, "send: could not read the request"),
+                    std::move(call->lease));
+    return reactor;
+  }
+  if (call->slices.size() == 1) {
+    call->wire =
+        std::string_view(reinterpret_cast<const char*>(call->slices[0].begin()), call->slices[0].size());
+  } else {
+    call->joined.reserve(request->Length());
+    for (const auto& slice : call->slices)
+      call->joined.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+    call->slices.clear();
+    call->wire = call->joined;
+  }
+  auto finish = [reactor, call, response](const Status& s, const std::string& bytes) {
+    if (s.ok()) {
+      grpc::Slice slice(bytes);
+      *response = grpc::ByteBuffer(&slice, 1);
+    }
+    reactor->Finish(rpc::ToGrpcStatus(s), std::move(call->lease));
+  };
+  if (send_->TrySendWire(call->wire, [finish](const Status& s, std::string bytes) { finish(s, bytes); })) {
+    return reactor;
+  }
+  if (!call->parsed.ParseFromArray(call->wire.data(), static_cast<int>(call->wire.size()))) {
+    finish(Status::InvalidArgument("request: not a valid mq.v1.SendMessageRequest"), {});
+    return reactor;
+  }
+  send_->Send(&call->parsed, &call->reply, [finish, call](const Status& s) {
+    finish(s, s.ok() ? call->reply.SerializeAsString() : std::string());
+  });
   return reactor;
 }
 

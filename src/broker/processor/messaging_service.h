@@ -21,7 +21,10 @@
 
 namespace mq::broker {
 
-class MessagingService final : public mq::v1::Messaging::CallbackService {
+// SendMessage takes the request's bytes (raw method): plain sends are read and answered in their
+// wire form (SendProcessor::TrySendWire), the rest parsed here and sent as protobuf.
+class MessagingService final
+    : public mq::v1::Messaging::WithRawCallbackMethod_SendMessage<mq::v1::Messaging::CallbackService> {
  public:
   MessagingService(SendProcessor* send, PullProcessor* pull, ClientProcessor* client,
                    int64_t send_memory_quota, SendBackProcessor* send_back = nullptr,
@@ -33,9 +36,8 @@ class MessagingService final : public mq::v1::Messaging::CallbackService {
         send_budget_(send_memory_quota),
         send_back_(send_back) {}
 
-  grpc::ServerUnaryReactor* SendMessage(grpc::CallbackServerContext* ctx,
-                                        const mq::v1::SendMessageRequest* request,
-                                        mq::v1::SendMessageResponse* response) override;
+  grpc::ServerUnaryReactor* SendMessage(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request,
+                                        grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* PullMessage(grpc::CallbackServerContext* ctx,
                                         const mq::v1::PullMessageRequest* request,
                                         mq::v1::PullMessageResponse* response) override;

@@ -5,6 +5,7 @@
 #include "broker/ha/ha_service.h"
 #include "broker/meta/topic_config_manager.h"
 #include "broker/processor/message_convert.h"
+#include "broker/processor/send_request_wire.h"
 #include "broker/schedule/delay_levels.h"
 #include "broker/store/message_store.h"
 #include "broker/timer/timer_message.h"
@@ -19,68 +20,85 @@ namespace {
 
 constexpr int kMaxBatchMessages = 1024;
 
-Status ValidateRequest(const mq::v1::SendMessageRequest& req, int64_t max_message_size) {
-  MQ_RETURN_IF_ERROR(ValidateName("topic", req.topic()));
-  if (req.topic() == "TBW102") {
+// What the checks read of one message.
+struct EntryFacts {
+  std::string_view topic;
+  size_t body_size = 0;
+  int32_t delay_level = 0;
+};
+
+// The checks of a send, on plain values so that the protobuf and the wire path share them.
+// `entry(i)` gives the EntryFacts of messages[i].
+template <typename EntryAt>
+Status ValidateSend(std::string_view topic, std::string_view producer_group, bool prepared, int count,
+                    int64_t max_message_size, const EntryAt& entry) {
+  MQ_RETURN_IF_ERROR(ValidateName("topic", topic));
+  if (topic == "TBW102") {
     return Status::InvalidArgument("topic: TBW102 is the auto-create template topic and cannot be written");
   }
-  if (req.topic() == schedule::kScheduleTopic) {
+  if (topic == schedule::kScheduleTopic) {
     return Status::InvalidArgument(
         "topic: SCHEDULE_TOPIC_XXXX holds delayed messages; send to the real topic with a delay_level");
   }
-  if (!req.producer_group().empty()) MQ_RETURN_IF_ERROR(ValidateName("producer_group", req.producer_group()));
-  if (req.topic() == txn::kHalfTopic || req.topic() == txn::kOpHalfTopic) {
+  if (!producer_group.empty()) MQ_RETURN_IF_ERROR(ValidateName("producer_group", producer_group));
+  if (topic == txn::kHalfTopic || topic == txn::kOpHalfTopic) {
     return Status::InvalidArgument(
-        fmt::format("topic: '{}' is the broker's transaction topic and cannot be written", req.topic()));
+        fmt::format("topic: '{}' is the broker's transaction topic and cannot be written", topic));
   }
-  if (req.transaction_prepared()) {
-    if (req.producer_group().empty())
+  if (prepared) {
+    if (producer_group.empty())
       return Status::InvalidArgument("producer_group: required for a transactional (prepared) message");
-    if (req.messages_size() != 1) {
-      return Status::InvalidArgument(
-          fmt::format("messages: a transactional (prepared) send carries exactly one message, not {}",
-                      req.messages_size()));
+    if (count != 1) {
+      return Status::InvalidArgument(fmt::format(
+          "messages: a transactional (prepared) send carries exactly one message, not {}", count));
     }
   }
-  if (req.messages_size() == 0) return Status::InvalidArgument("messages: at least one message is required");
-  if (req.messages_size() > kMaxBatchMessages) {
+  if (count == 0) return Status::InvalidArgument("messages: at least one message is required");
+  if (count > kMaxBatchMessages) {
     return Status::InvalidArgument(
-        fmt::format("messages: a batch of {} exceeds {} messages", req.messages_size(), kMaxBatchMessages));
+        fmt::format("messages: a batch of {} exceeds {} messages", count, kMaxBatchMessages));
   }
   int64_t total = 0;
-  for (int i = 0; i < req.messages_size(); ++i) {
-    const auto& m = req.messages(i);
-    if (!m.topic().empty() && m.topic() != req.topic()) {
-      return Status::InvalidArgument(
-          fmt::format("messages[{}].topic: '{}' differs from topic '{}' (a batch carries one topic)", i,
-                      m.topic(), req.topic()));
+  for (int i = 0; i < count; ++i) {
+    const EntryFacts m = entry(i);
+    if (!m.topic.empty() && m.topic != topic) {
+      return Status::InvalidArgument(fmt::format(
+          "messages[{}].topic: '{}' differs from topic '{}' (a batch carries one topic)", i, m.topic, topic));
     }
-    if (m.body().empty())
+    if (m.body_size == 0)
       return Status::InvalidArgument(fmt::format("messages[{}].body: must not be empty", i));
-    if (static_cast<int64_t>(m.body().size()) > max_message_size) {
+    if (static_cast<int64_t>(m.body_size) > max_message_size) {
       return Status::InvalidArgument(fmt::format("messages[{}].body: {} bytes exceed maxMessageSize {}", i,
-                                                 m.body().size(), max_message_size));
+                                                 m.body_size, max_message_size));
     }
-    if (m.delay_level() < 0) {
+    if (m.delay_level < 0) {
       return Status::InvalidArgument(
-          fmt::format("messages[{}].delay_level: {} is negative", i, m.delay_level()));
+          fmt::format("messages[{}].delay_level: {} is negative", i, m.delay_level));
     }
-    if (m.delay_level() > 0 && req.messages_size() > 1) {
+    if (m.delay_level > 0 && count > 1) {
       // RocketMQ: "TimeDelayLevel is not supported for batched messages".
       return Status::InvalidArgument(fmt::format(
           "messages[{}].delay_level: a batch cannot carry delayed messages; send them one by one", i));
     }
-    if (m.delay_level() > 0 && req.transaction_prepared()) {
+    if (m.delay_level > 0 && prepared) {
       return Status::InvalidArgument(
           fmt::format("messages[{}].delay_level: a transactional (prepared) message cannot be delayed", i));
     }
-    total += static_cast<int64_t>(m.body().size());
+    total += static_cast<int64_t>(m.body_size);
   }
   if (total > max_message_size) {
     return Status::InvalidArgument(fmt::format(
         "messages: the batch body of {} bytes exceeds maxMessageSize {}", total, max_message_size));
   }
   return Status::OK();
+}
+
+Status ValidateRequest(const mq::v1::SendMessageRequest& req, int64_t max_message_size) {
+  return ValidateSend(req.topic(), req.producer_group(), req.transaction_prepared(), req.messages_size(),
+                      max_message_size, [&req](int i) {
+                        const auto& m = req.messages(i);
+                        return EntryFacts{m.topic(), m.body().size(), m.delay_level()};
+                      });
 }
 
 Status PutStatusToStatus(const store::PutResult& r) {
@@ -124,6 +142,50 @@ SendProcessor::SendProcessor(BrokerContext ctx, ha::HaService* ha)
       ha_(ha),
       store_host_{ToStoreOptions(*ctx.config).store_host_ip, static_cast<uint32_t>(ctx.config->listenPort)} {}
 
+Result<int32_t> SendProcessor::ResolveQueue(const std::string& topic_name, int32_t default_topic_queue_nums,
+                                            int32_t requested_queue) {
+  const BrokerConfig& config = *ctx_.config;
+  if (IsSlave(config)) {
+    return Status::PermissionDenied(
+        fmt::format("broker: {} (brokerId {}) is a SLAVE and refuses writes; send to the master",
+                    config.brokerName, config.brokerId));
+  }
+  if (!IsWritable(ctx_.runtime->broker_permission.load())) {
+    return Status::PermissionDenied(fmt::format("broker: brokerPermission {} of {} forbids writes",
+                                                ctx_.runtime->broker_permission.load(), config.brokerName));
+  }
+  MQ_ASSIGN_OR_RETURN(auto topic, ctx_.topics->CreateOnSend(topic_name, default_topic_queue_nums));
+  if (!IsWritable(topic.perm())) {
+    return Status::PermissionDenied(
+        fmt::format("topic: '{}' has perm {} and refuses writes", topic_name, topic.perm()));
+  }
+  const int32_t queues = topic.write_queue_nums();
+  if (requested_queue < 0) {
+    return static_cast<int32_t>(round_robin_.fetch_add(1) % static_cast<uint32_t>(std::max(1, queues)));
+  }
+  if (requested_queue >= queues) {
+    return Status::InvalidArgument(fmt::format("queue_id: {} is out of range [0, {}) of topic '{}'",
+                                               requested_queue, queues, topic_name));
+  }
+  return requested_queue;
+}
+
+store::PutCallback SendProcessor::Completion(int64_t messages, int64_t body_bytes,
+                                             std::function<void(const store::PutResult&)> reply) const {
+  BrokerStats* stats = ctx_.stats;
+  store::PutCallback complete = [stats, messages, body_bytes,
+                                 reply = std::move(reply)](const store::PutResult& r) {
+    if (PutStatusToStatus(r).ok()) {
+      stats->put_messages += messages;
+      stats->put_bytes += body_bytes;
+    }
+    reply(r);
+  };
+  if (ctx_.config->flushDiskType == "SYNC_FLUSH") complete = WithDurableTopic(std::move(complete));
+  if (ha_ != nullptr) complete = WithReplication(std::move(complete));
+  return complete;
+}
+
 void SendProcessor::Send(mq::v1::SendMessageRequest* request, mq::v1::SendMessageResponse* response,
                          Done done) {
   const mq::v1::SendMessageRequest& req = *request;
@@ -133,30 +195,9 @@ void SendProcessor::Send(mq::v1::SendMessageRequest* request, mq::v1::SendMessag
   if (ctx_.delay_levels == nullptr && req.messages_size() == 1 && req.messages(0).delay_level() > 0) {
     return fail(Status::NotSupported("messages[0].delay_level: this broker has no delay-level service"));
   }
-  if (IsSlave(config)) {
-    return fail(Status::PermissionDenied(
-        fmt::format("broker: {} (brokerId {}) is a SLAVE and refuses writes; send to the master",
-                    config.brokerName, config.brokerId)));
-  }
-  if (!IsWritable(ctx_.runtime->broker_permission.load())) {
-    return fail(
-        Status::PermissionDenied(fmt::format("broker: brokerPermission {} of {} forbids writes",
-                                             ctx_.runtime->broker_permission.load(), config.brokerName)));
-  }
-  auto topic = ctx_.topics->CreateOnSend(req.topic(), req.default_topic_queue_nums());
-  if (!topic.ok()) return fail(topic.status());
-  if (!IsWritable(topic->perm())) {
-    return fail(Status::PermissionDenied(
-        fmt::format("topic: '{}' has perm {} and refuses writes", req.topic(), topic->perm())));
-  }
-  const int32_t queues = topic->write_queue_nums();
-  int32_t queue_id = req.queue_id();
-  if (queue_id < 0) {
-    queue_id = static_cast<int32_t>(round_robin_.fetch_add(1) % static_cast<uint32_t>(std::max(1, queues)));
-  } else if (queue_id >= queues) {
-    return fail(Status::InvalidArgument(
-        fmt::format("queue_id: {} is out of range [0, {}) of topic '{}'", queue_id, queues, req.topic())));
-  }
+  auto queue = ResolveQueue(req.topic(), req.default_topic_queue_nums(), req.queue_id());
+  if (!queue.ok()) return fail(queue.status());
+  const int32_t queue_id = *queue;
 
   std::vector<store::MessageInput> inputs;
   std::vector<std::string> ids;
@@ -174,38 +215,77 @@ void SendProcessor::Send(mq::v1::SendMessageRequest* request, mq::v1::SendMessag
   int64_t body_bytes = 0;
   for (const auto& in : inputs) body_bytes += static_cast<int64_t>(in.body.size());
 
-  std::string broker_name = config.brokerName;
-  store::HostAddress store_host = store_host_;
-  BrokerStats* stats = ctx_.stats;
-  store::PutCallback complete = [done = std::move(done), response, ids = std::move(ids), broker_name,
-                                 queue_id, store_host, stats, body_bytes,
-                                 recall_handle = std::move(*recall_handle)](const store::PutResult& r) {
-    Status s = PutStatusToStatus(r);
-    if (!s.ok()) return done(s);
-    mq::v1::SendMessageResponse& resp = *response;
-    resp.set_status(ToSendStatus(r.status));
-    resp.set_broker_name(broker_name);
-    resp.set_queue_id(queue_id);
-    resp.set_queue_offset(r.queue_offset);
-    for (size_t i = 0; i < ids.size(); ++i) {
-      auto* e = resp.add_entries();
-      e->set_msg_id(ids[i]);
-      e->set_queue_offset(r.queue_offset + static_cast<int64_t>(i));
-      e->set_offset_msg_id(store::CreateOffsetMessageId(store_host, r.physical_offsets.at(i)));
-      e->set_commit_log_offset(r.physical_offsets.at(i));
-      if (!recall_handle.empty()) e->set_recall_handle(recall_handle);
-    }
-    stats->put_messages += static_cast<int64_t>(ids.size());
-    stats->put_bytes += body_bytes;
-    done(Status::OK());
-  };
-  if (config.flushDiskType == "SYNC_FLUSH") complete = WithDurableTopic(std::move(complete));
-  if (ha_ != nullptr) complete = WithReplication(std::move(complete));
+  const auto messages = static_cast<int64_t>(ids.size());
+  store::PutCallback complete = Completion(
+      messages, body_bytes,
+      [done = std::move(done), response, ids = std::move(ids), broker_name = config.brokerName, queue_id,
+       store_host = store_host_, recall_handle = std::move(*recall_handle)](const store::PutResult& r) {
+        Status s = PutStatusToStatus(r);
+        if (!s.ok()) return done(s);
+        mq::v1::SendMessageResponse& resp = *response;
+        resp.set_status(ToSendStatus(r.status));
+        resp.set_broker_name(broker_name);
+        resp.set_queue_id(queue_id);
+        resp.set_queue_offset(r.queue_offset);
+        for (size_t i = 0; i < ids.size(); ++i) {
+          auto* e = resp.add_entries();
+          e->set_msg_id(ids[i]);
+          e->set_queue_offset(r.queue_offset + static_cast<int64_t>(i));
+          e->set_offset_msg_id(store::CreateOffsetMessageId(store_host, r.physical_offsets.at(i)));
+          e->set_commit_log_offset(r.physical_offsets.at(i));
+          if (!recall_handle.empty()) e->set_recall_handle(recall_handle);
+        }
+        done(Status::OK());
+      });
   if (inputs.size() == 1) {
     ctx_.store->PutMessage(std::move(inputs.front()), std::move(complete));
   } else {
     ctx_.store->PutMessages(std::move(inputs), std::move(complete));
   }
+}
+
+bool SendProcessor::TrySendWire(std::string_view wire, WireDone done) {
+  auto req = std::make_shared<WireSendRequest>();
+  if (!ReadSendRequest(wire, req.get()) || req->transaction_prepared) return false;
+  for (const WireMessage& m : req->messages) {
+    // Delays, schedules and broker-chosen ids are the protobuf path's.
+    if (m.delay_level != 0 || m.deliver_time_ms != 0 || m.unique_key.empty()) return false;
+  }
+  const BrokerConfig& config = *ctx_.config;
+  int64_t body_bytes = 0;
+  Status valid = ValidateSend(req->topic, req->producer_group, false, static_cast<int>(req->messages.size()),
+                              config.maxMessageSize, [&req, &body_bytes](int i) {
+                                const WireMessage& m = req->messages[static_cast<size_t>(i)];
+                                body_bytes += static_cast<int64_t>(m.body.size());
+                                return EntryFacts{m.topic, m.body.size(), m.delay_level};
+                              });
+  if (!valid.ok()) {
+    done(valid, {});
+    return true;
+  }
+  if (req->topic == timer::kTimerTopic) return false;  // ScheduleTimer's error
+  store::RecordBatch batch;
+  if (!EncodeRecords(*req, store_host_, config.maxMessageSize, &batch.bytes)) return false;
+  batch.topic = std::string(req->topic);
+  auto queue = ResolveQueue(batch.topic, req->default_topic_queue_nums, req->queue_id);
+  if (!queue.ok()) {
+    done(queue.status(), {});
+    return true;
+  }
+  batch.queue_id = *queue;
+  const auto messages = static_cast<int64_t>(req->messages.size());
+  ctx_.store->PutRecords(
+      std::move(batch),
+      Completion(messages, body_bytes,
+                 [done = std::move(done), req, broker_name = config.brokerName, queue_id = *queue,
+                  store_host = store_host_](const store::PutResult& r) {
+                   Status s = PutStatusToStatus(r);
+                   if (!s.ok()) return done(s, {});
+                   done(Status::OK(),
+                        EncodeSendResponse(ToSendStatus(r.status), broker_name, queue_id, r.queue_offset,
+                                           *req, r.physical_offsets, store_host));
+                 }));
+  return true;
 }
 
 // A message with a future delivery time is parked in the timer topic (RocketMQ

@@ -14,6 +14,7 @@
 #include <atomic>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "broker/broker_context.h"
@@ -40,7 +41,24 @@ class SendProcessor {
   // must live until then (gRPC's own response object, for one).
   void Send(mq::v1::SendMessageRequest* request, mq::v1::SendMessageResponse* response, Done done);
 
+  // The same send from the request's wire bytes, for plain messages (send_request_wire.h): the
+  // records are encoded straight from `wire` and the reply is the SendMessageResponse's bytes.
+  // Returns false, having done nothing, for a request it leaves to Send (a delayed, scheduled or
+  // transactional message, a message without a unique key, anything ReadSendRequest does not
+  // take): parse it and call Send, which reports every error the same way. `wire` must stay
+  // valid until `done` runs.
+  using WireDone = std::function<void(const Status&, std::string response)>;
+  bool TrySendWire(std::string_view wire, WireDone done);
+
  private:
+  // The queue a send goes to: checks the broker's role and permission, creates the topic if
+  // allowed, picks a queue round-robin (requested < 0) or checks the requested one.
+  Result<int32_t> ResolveQueue(const std::string& topic, int32_t default_topic_queue_nums,
+                               int32_t requested_queue);
+  // `reply` wrapped with what every send's completion does: stats, then the durable topic
+  // (SYNC_FLUSH) and replication steps.
+  store::PutCallback Completion(int64_t messages, int64_t body_bytes,
+                                std::function<void(const store::PutResult&)> reply) const;
   // Wraps the completion with the replication step (ha_ != null).
   store::PutCallback WithReplication(store::PutCallback complete) const;
   // SYNC_FLUSH: an acknowledged message's topic must survive a crash too, so the reply also

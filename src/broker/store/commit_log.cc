@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "common/coding.h"
 #include "common/logging.h"
 
 namespace mq::store {
@@ -91,15 +92,55 @@ int64_t CommitLog::ScanValid(int64_t start) {
   return pos;
 }
 
+namespace {
+
+// One record to append: its encoded bytes (finalized in place) and its queue.
+struct RecordToAppend {
+  char* data;
+  int32_t size;
+  std::string_view topic;
+  int32_t queue_id;
+};
+
+}  // namespace
+
 AppendResult CommitLog::Append(std::vector<PendingRecord>* records) {
+  return AppendEach(records->size(), [records](size_t i) {
+    PendingRecord& rec = (*records)[i];
+    return RecordToAppend{rec.bytes.data(), static_cast<int32_t>(rec.bytes.size()), rec.topic, rec.queue_id};
+  });
+}
+
+AppendResult CommitLog::Append(RecordBatch* batch) {
+  // Frame the records first: a size that does not add up is refused before anything is written.
+  std::vector<RecordToAppend> records;
+  for (size_t pos = 0; pos < batch->bytes.size();) {
+    const size_t left = batch->bytes.size() - pos;
+    const auto size = left < 4 ? 0 : static_cast<int32_t>(DecodeFixed32BE(batch->bytes.data() + pos));
+    if (size < record::kRecordFixedPart || static_cast<size_t>(size) > left) {
+      AppendResult bad;
+      bad.status = Status::InvalidArgument(fmt::format(
+          "batch: record {} at byte {} has size {} ({} bytes left)", records.size(), pos, size, left));
+      return bad;
+    }
+    char* data = batch->bytes.data() + pos;
+    EncodeFixed32BE(data + record::kQueueIdPos, static_cast<uint32_t>(batch->queue_id));
+    records.push_back(RecordToAppend{data, size, batch->topic, batch->queue_id});
+    pos += static_cast<size_t>(size);
+  }
+  return AppendEach(records.size(), [&records](size_t i) { return records[i]; });
+}
+
+template <typename RecordAt>
+AppendResult CommitLog::AppendEach(size_t count, const RecordAt& record_at) {
   AppendResult result;
   std::lock_guard<std::mutex> lock(append_mu_);
   int64_t now = clock_->NowMillis();
   result.store_timestamp = now;
-  result.physical_offsets.reserve(records->size());
+  result.physical_offsets.reserve(count);
   // The records bound for one segment go in one write and are published together.
   std::vector<std::string_view> parts;
-  parts.reserve(records->size());
+  parts.reserve(count);
   int32_t gathered = 0;
   auto write_gathered = [&] {
     if (parts.empty()) return;
@@ -109,8 +150,13 @@ AppendResult CommitLog::Append(std::vector<PendingRecord>* records) {
     parts.clear();
     gathered = 0;
   };
-  for (auto& rec : *records) {
-    auto len = static_cast<int32_t>(rec.bytes.size());
+  // A batch goes to one queue: its offset slot is looked up once, not per record.
+  int64_t* next_queue_offset = nullptr;
+  std::string_view slot_topic;
+  int32_t slot_queue = -1;
+  for (size_t i = 0; i < count; ++i) {
+    const RecordToAppend rec = record_at(i);
+    const int32_t len = rec.size;
     if (len + kEndFileMinBlankLength > queue_.file_size()) {
       write_gathered();
       result.status = Status::InvalidArgument(
@@ -137,17 +183,21 @@ AppendResult CommitLog::Append(std::vector<PendingRecord>* records) {
         committed_.store(file->from_offset() + file->size(), std::memory_order_release);
         continue;
       }
-      int64_t& next_queue_offset = topic_queue_table_[QueueKey(rec.topic, rec.queue_id)];
+      if (next_queue_offset == nullptr || rec.queue_id != slot_queue || rec.topic != slot_topic) {
+        next_queue_offset = &topic_queue_table_[QueueKey(rec.topic, rec.queue_id)];
+        slot_topic = rec.topic;
+        slot_queue = rec.queue_id;
+      }
       int64_t phy = file->from_offset() + file->wrote_position() + gathered;
-      FinalizeRecord(rec.bytes.data(), len, next_queue_offset, phy, now);
-      parts.emplace_back(rec.bytes);
+      FinalizeRecord(rec.data, len, *next_queue_offset, phy, now);
+      parts.emplace_back(rec.data, static_cast<size_t>(len));
       gathered += len;
       if (result.msg_num == 0) {
         result.wrote_offset = phy;
-        result.queue_offset = next_queue_offset;
+        result.queue_offset = *next_queue_offset;
       }
       result.physical_offsets.push_back(phy);
-      ++next_queue_offset;
+      ++*next_queue_offset;
       ++result.msg_num;
       result.wrote_bytes += len;
       break;

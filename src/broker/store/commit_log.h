@@ -34,6 +34,14 @@ struct PendingRecord {
   int32_t queue_id = 0;
 };
 
+// Encoded records bound for one queue, back to back in one buffer (one allocation for a whole
+// batch; AppendRecord's layout). Append writes queue_id into each record's QUEUEID.
+struct RecordBatch {
+  std::string topic;
+  int32_t queue_id = 0;
+  std::string bytes;
+};
+
 struct AppendResult {
   Status status;             // IoError when a segment could not be created
   int64_t wrote_offset = 0;  // physical offset of the first record
@@ -73,6 +81,8 @@ class CommitLog {
   // Appends encoded records contiguously, assigning physical and queue offsets and the store
   // timestamp. Rolls to a new segment with a BLANK record when one does not fit.
   AppendResult Append(std::vector<PendingRecord>* records);
+  // The same for a batch in one buffer; every record's TOTALSIZE must frame it exactly.
+  AppendResult Append(RecordBatch* batch);
 
   // Slave replication: appends raw log bytes that must start exactly at committed_offset().
   Status ReplicaAppend(int64_t offset, std::string_view data);
@@ -99,6 +109,9 @@ class CommitLog {
 
  private:
   int64_t ScanValid(int64_t start);
+  // The append loop of both Append forms: `record(i)` gives the i-th of `count` records.
+  template <typename RecordAt>
+  AppendResult AppendEach(size_t count, const RecordAt& record);
 
   Clock* const clock_;
   MappedFileQueue queue_;

@@ -25,12 +25,51 @@ std::string StoredMessage::Property(std::string_view key) const {
   return it == properties.end() ? std::string() : it->second;
 }
 
-Status EncodeMessage(const MessageInput& msg, HostAddress store_host, std::string* out) {
-  if (msg.topic.empty()) return Status::InvalidArgument("topic: must not be empty");
-  if (msg.topic.size() > static_cast<size_t>(kMaxTopicLength)) {
+Status AppendRecord(const RecordFields& f, std::string_view properties, HostAddress store_host,
+                    std::string* out) {
+  if (f.topic.empty()) return Status::InvalidArgument("topic: must not be empty");
+  if (f.topic.size() > static_cast<size_t>(kMaxTopicLength)) {
     return Status::InvalidArgument(
-        fmt::format("topic: {} bytes exceeds the maximum of {}", msg.topic.size(), kMaxTopicLength));
+        fmt::format("topic: {} bytes exceeds the maximum of {}", f.topic.size(), kMaxTopicLength));
   }
+  const size_t props_size = properties.size() + record::kCrcTrailerSize;
+  if (props_size > static_cast<size_t>(kMaxPropertiesLength)) {
+    return Status::InvalidArgument(
+        fmt::format("properties: {} bytes exceeds the maximum of {}", props_size, kMaxPropertiesLength));
+  }
+  if (f.body.size() > static_cast<size_t>(INT32_MAX - kFixedPart - 128 - kMaxPropertiesLength)) {
+    return Status::InvalidArgument("body: too large");
+  }
+  const size_t total = kFixedPart + f.body.size() + f.topic.size() + props_size;
+  out->reserve(out->size() + total);
+  PutFixed32BE(out, static_cast<uint32_t>(total));
+  PutFixed32BE(out, kMessageMagicCode);
+  PutFixed32BE(out, crc32c::Value(f.body) & 0x7FFFFFFFu);
+  PutFixed32BE(out, static_cast<uint32_t>(f.queue_id));
+  PutFixed32BE(out, static_cast<uint32_t>(f.flag));
+  PutFixed64BE(out, 0);  // QUEUEOFFSET
+  PutFixed64BE(out, 0);  // PHYSICALOFFSET
+  PutFixed32BE(out, static_cast<uint32_t>(f.sys_flag));
+  PutFixed64BE(out, static_cast<uint64_t>(f.born_timestamp));
+  PutFixed32BE(out, f.born_host.ip);
+  PutFixed32BE(out, f.born_host.port);
+  PutFixed64BE(out, 0);  // STORETIMESTAMP
+  PutFixed32BE(out, store_host.ip);
+  PutFixed32BE(out, store_host.port);
+  PutFixed32BE(out, static_cast<uint32_t>(f.reconsume_times));
+  PutFixed64BE(out, static_cast<uint64_t>(f.prepared_transaction_offset));
+  PutFixed32BE(out, static_cast<uint32_t>(f.body.size()));
+  out->append(f.body);
+  out->push_back(static_cast<char>(f.topic.size()));
+  out->append(f.topic);
+  PutFixed16BE(out, static_cast<uint16_t>(props_size));
+  out->append(properties);
+  out->append(kPropertyCrc).push_back(kNameValueSeparator);
+  out->append(static_cast<size_t>(kCrcTrailerDigits), '0').push_back(kPropertySeparator);
+  return Status::OK();
+}
+
+Status EncodeMessage(const MessageInput& msg, HostAddress store_host, std::string* out) {
   std::string props;
   for (const auto& [key, value] : msg.properties) {
     if (key.empty() || HasSeparator(key) || HasSeparator(value)) {
@@ -41,41 +80,11 @@ Status EncodeMessage(const MessageInput& msg, HostAddress store_host, std::strin
     props.append(key).push_back(kNameValueSeparator);
     props.append(value).push_back(kPropertySeparator);
   }
-  props.append(kPropertyCrc).push_back(kNameValueSeparator);
-  props.append(static_cast<size_t>(kCrcTrailerDigits), '0').push_back(kPropertySeparator);
-  if (props.size() > static_cast<size_t>(kMaxPropertiesLength)) {
-    return Status::InvalidArgument(
-        fmt::format("properties: {} bytes exceeds the maximum of {}", props.size(), kMaxPropertiesLength));
-  }
-  if (msg.body.size() > static_cast<size_t>(INT32_MAX - kFixedPart - 128 - kMaxPropertiesLength)) {
-    return Status::InvalidArgument("body: too large");
-  }
-  size_t total = kFixedPart + msg.body.size() + msg.topic.size() + props.size();
+  const RecordFields fields{msg.topic,     msg.queue_id,        msg.flag,
+                            msg.body,      msg.sys_flag,        msg.born_timestamp,
+                            msg.born_host, msg.reconsume_times, msg.prepared_transaction_offset};
   out->clear();
-  out->reserve(total);
-  PutFixed32BE(out, static_cast<uint32_t>(total));
-  PutFixed32BE(out, kMessageMagicCode);
-  PutFixed32BE(out, crc32c::Value(msg.body) & 0x7FFFFFFFu);
-  PutFixed32BE(out, static_cast<uint32_t>(msg.queue_id));
-  PutFixed32BE(out, static_cast<uint32_t>(msg.flag));
-  PutFixed64BE(out, 0);  // QUEUEOFFSET
-  PutFixed64BE(out, 0);  // PHYSICALOFFSET
-  PutFixed32BE(out, static_cast<uint32_t>(msg.sys_flag));
-  PutFixed64BE(out, static_cast<uint64_t>(msg.born_timestamp));
-  PutFixed32BE(out, msg.born_host.ip);
-  PutFixed32BE(out, msg.born_host.port);
-  PutFixed64BE(out, 0);  // STORETIMESTAMP
-  PutFixed32BE(out, store_host.ip);
-  PutFixed32BE(out, store_host.port);
-  PutFixed32BE(out, static_cast<uint32_t>(msg.reconsume_times));
-  PutFixed64BE(out, static_cast<uint64_t>(msg.prepared_transaction_offset));
-  PutFixed32BE(out, static_cast<uint32_t>(msg.body.size()));
-  out->append(msg.body);
-  out->push_back(static_cast<char>(msg.topic.size()));
-  out->append(msg.topic);
-  PutFixed16BE(out, static_cast<uint16_t>(props.size()));
-  out->append(props);
-  return Status::OK();
+  return AppendRecord(fields, props, store_host, out);
 }
 
 void FinalizeRecord(char* record, int32_t size, int64_t queue_offset, int64_t physical_offset,

@@ -65,6 +65,26 @@ struct StoredMessage {
   std::string Property(std::string_view key) const;
 };
 
+// The producer-supplied fields of one record, as views into the caller's buffers.
+struct RecordFields {
+  std::string_view topic;
+  int32_t queue_id = 0;
+  int32_t flag = 0;
+  std::string_view body;
+  int32_t sys_flag = 0;
+  int64_t born_timestamp = 0;
+  HostAddress born_host;
+  int32_t reconsume_times = 0;
+  int64_t prepared_transaction_offset = 0;
+};
+
+// Appends the record of `fields` to `out` (whatever it holds stays in front). `properties` are
+// "key\1value\2" pairs already checked for separators; the CRC trailer is added here. Fields
+// that FinalizeRecord() fills are left zero. InvalidArgument (nothing appended) for an empty or
+// oversized topic, oversized properties or body.
+Status AppendRecord(const RecordFields& fields, std::string_view properties, HostAddress store_host,
+                    std::string* out);
+
 // Validates and encodes `msg` into `out` (replacing its contents). QUEUEOFFSET,
 // PHYSICALOFFSET, STORETIMESTAMP and the CRC trailer are left for FinalizeRecord().
 // InvalidArgument for a bad topic, properties containing separators or oversized fields.

@@ -219,7 +219,7 @@ void MessageStore::MaintenanceLoop() {
   }
 }
 
-PutResult MessageStore::Precheck(const std::vector<MessageInput>& messages) const {
+PutResult MessageStore::CheckWritable() const {
   PutResult r;
   r.status = PutStatus::kServiceNotAvailable;
   if (!running_.load(std::memory_order_acquire)) {
@@ -238,6 +238,13 @@ PutResult MessageStore::Precheck(const std::vector<MessageInput>& messages) cons
                           clean_->last_disk_usage() * 100, options_.disk_space_warning_level_ratio * 100);
     return r;
   }
+  r.status = PutStatus::kOk;
+  return r;
+}
+
+PutResult MessageStore::Precheck(const std::vector<MessageInput>& messages) const {
+  PutResult r = CheckWritable();
+  if (!r.ok()) return r;
   r.status = PutStatus::kMessageIllegal;
   if (messages.empty()) {
     r.error = "batch is empty";
@@ -297,7 +304,23 @@ void MessageStore::PutMessages(std::vector<MessageInput> messages, PutCallback d
     records[i].topic = std::move(messages[i].topic);
     records[i].queue_id = messages[i].queue_id;
   }
-  AppendAndComplete(std::move(records), std::move(done));
+  Complete(commit_log_->Append(&records), std::move(done));
+}
+
+void MessageStore::PutRecords(RecordBatch batch, PutCallback done) {
+  PutResult r = CheckWritable();
+  if (!r.ok()) return done(r);
+  r.status = PutStatus::kMessageIllegal;
+  if (batch.bytes.empty()) {
+    r.error = "batch is empty";
+    return done(r);
+  }
+  if (batch.queue_id < 0 || batch.queue_id >= options_.max_queue_nums_per_topic) {
+    r.error =
+        fmt::format("queue_id: {} out of range [0, {})", batch.queue_id, options_.max_queue_nums_per_topic);
+    return done(r);
+  }
+  Complete(commit_log_->Append(&batch), std::move(done));
 }
 
 void MessageStore::SetAppendListener(std::function<void()> listener) {
@@ -305,8 +328,7 @@ void MessageStore::SetAppendListener(std::function<void()> listener) {
   append_listener_ = std::move(listener);
 }
 
-void MessageStore::AppendAndComplete(std::vector<PendingRecord> records, PutCallback done) {
-  AppendResult a = commit_log_->Append(&records);
+void MessageStore::Complete(AppendResult a, PutCallback done) {
   PutResult r;
   if (!a.status.ok()) {
     if (a.status.code() == StatusCode::kInvalidArgument) {

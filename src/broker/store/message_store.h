@@ -64,6 +64,9 @@ class MessageStore {
   void PutMessage(MessageInput message, PutCallback done);
   // Appends a batch of messages of ONE topic contiguously; one callback for all.
   void PutMessages(std::vector<MessageInput> messages, PutCallback done);
+  // Appends records a protocol adapter encoded itself (AppendRecord), all bound for one queue.
+  // Same results as PutMessages; the checks EncodeMessage makes are the encoder's to make.
+  void PutRecords(RecordBatch batch, PutCallback done);
 
   // Reads up to max_count messages / max_bytes from a queue, skipping tags the filter
   // rejects and records the property filter rejects (both still advance next_begin_offset;
@@ -135,8 +138,10 @@ class MessageStore {
   Status SaveCheckpoint();
   void MaintenanceLoop();
   int64_t ReadableLimit() const;
+  // Whether puts are accepted at all (running, not latched read-only, disk not full).
+  PutResult CheckWritable() const;
   PutResult Precheck(const std::vector<MessageInput>& messages) const;
-  void AppendAndComplete(std::vector<PendingRecord> records, PutCallback done);
+  void Complete(AppendResult appended, PutCallback done);
 
   const StoreOptions options_;
   Clock* const clock_;

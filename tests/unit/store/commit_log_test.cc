@@ -77,6 +77,12 @@ class CommitLogTest : public ::testing::Test {
     recs[0].queue_id = qid;
     return log.Append(&recs);
   }
+  static RecordFields Fields(std::string_view topic, std::string_view body) {
+    RecordFields f;
+    f.topic = topic;
+    f.body = body;
+    return f;
+  }
 };
 
 TEST_F(CommitLogTest, AssignsOffsetsAndRollsWithBlank) {
@@ -113,6 +119,54 @@ TEST_F(CommitLogTest, AssignsOffsetsAndRollsWithBlank) {
     EXPECT_EQ(m->header.physical_offset, r.wrote_offset);
   }
   EXPECT_FALSE(log.LookMessage(results.back().wrote_offset + 1, log.committed_offset()).ok());
+}
+
+TEST_F(CommitLogTest, OneBufferBatchStampsItsQueueAndRollsWithBlank) {
+  CommitLog log(options_, &clock_);
+  ASSERT_TRUE(log.Load().ok());
+  ASSERT_TRUE(log.Recover(false, -1).ok());
+  ASSERT_TRUE(AppendOne(log, "T", 5, 100).status.ok());
+  // 100 records of ~1.1 KB in 64 KiB segments: the batch rolls once or more.
+  RecordBatch batch{"T", 5, {}};
+  for (int i = 0; i < 100; ++i) {
+    // Encoded for queue 0: Append writes the batch's queue into every record.
+    const std::string body(1000, static_cast<char>('a' + i % 26));
+    ASSERT_TRUE(AppendRecord(Fields("T", body), "", {}, &batch.bytes).ok());
+  }
+  auto r = log.Append(&batch);
+  ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+  EXPECT_EQ(r.msg_num, 100);
+  EXPECT_EQ(r.queue_offset, 1);
+  ASSERT_EQ(r.physical_offsets.size(), 100u);
+  int rolled = 0;
+  for (size_t i = 0; i < r.physical_offsets.size(); ++i) {
+    auto m = log.LookMessage(r.physical_offsets[i], log.committed_offset());
+    ASSERT_TRUE(m.ok()) << m.status().ToString();
+    EXPECT_EQ(m->header.queue_id, 5);
+    EXPECT_EQ(m->header.queue_offset, static_cast<int64_t>(i) + 1);
+    EXPECT_EQ(m->body, std::string(1000, static_cast<char>('a' + i % 26)));
+    if (i > 0 && r.physical_offsets[i] % options_.mapped_file_size_commit_log == 0) ++rolled;
+  }
+  EXPECT_GE(rolled, 1);
+  EXPECT_EQ(AppendOne(log, "T", 5, 10).queue_offset, 101);
+}
+
+TEST_F(CommitLogTest, OneBufferBatchWithABadRecordSizeIsRefusedWhole) {
+  CommitLog log(options_, &clock_);
+  ASSERT_TRUE(log.Load().ok());
+  ASSERT_TRUE(log.Recover(false, -1).ok());
+  RecordBatch batch{"T", 0, {}};
+  ASSERT_TRUE(AppendRecord(Fields("T", "first"), "", {}, &batch.bytes).ok());
+  ASSERT_TRUE(AppendRecord(Fields("T", "second"), "", {}, &batch.bytes).ok());
+  const int64_t before = log.committed_offset();
+  for (size_t cut : {size_t{1}, size_t{5}}) {
+    RecordBatch torn = batch;
+    torn.bytes.resize(torn.bytes.size() - cut);
+    auto r = log.Append(&torn);
+    EXPECT_EQ(r.status.code(), StatusCode::kInvalidArgument) << r.status.ToString();
+    EXPECT_NE(r.status.message().find("record 1"), std::string::npos) << r.status.ToString();
+    EXPECT_EQ(log.committed_offset(), before) << "nothing of a refused batch is written";
+  }
 }
 
 TEST_F(CommitLogTest, RecoveryTruncatesTornTailAndCorruption) {

@@ -404,6 +404,44 @@ TEST_F(MessageStoreTest, BatchAcrossSegmentRollReportsEveryPhysicalOffset) {
   EXPECT_TRUE(rolled);
 }
 
+TEST_F(MessageStoreTest, PutRecordsStoresAndDispatchesAnEncodedBatch) {
+  auto store = Open();
+  auto put = [&](RecordBatch batch) {
+    std::atomic<bool> done{false};
+    PutResult result;
+    store->PutRecords(std::move(batch), [&](const PutResult& r) {
+      result = r;
+      done = true;
+    });
+    EXPECT_TRUE(WaitUntil([&] { return done.load(); }));
+    return result;
+  };
+  RecordBatch batch{"Enc", 2, {}};
+  for (int i = 0; i < 3; ++i) {
+    RecordFields f;
+    f.topic = "Enc";
+    const std::string body = "body " + std::to_string(i);
+    f.body = body;
+    ASSERT_TRUE(AppendRecord(f, "TAGS\x01TagA\x02", {}, &batch.bytes).ok());
+  }
+  PutResult r = put(batch);
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ(r.msg_num, 3);
+  ASSERT_TRUE(WaitUntil([&] { return store->MaxOffsetInQueue("Enc", 2) == 3; }));
+  auto got = store->GetMessages("g", "Enc", 2, 0, 10, 1 << 20);
+  ASSERT_EQ(got.status, GetMessageStatus::kFound);
+  ASSERT_EQ(got.messages.size(), 3u);
+
+  batch.queue_id = options_.max_queue_nums_per_topic;
+  r = put(batch);
+  EXPECT_EQ(r.status, PutStatus::kMessageIllegal);
+  EXPECT_NE(r.error.find("queue_id"), std::string::npos) << r.error;
+  r = put(RecordBatch{"Enc", 2, {}});
+  EXPECT_EQ(r.status, PutStatus::kMessageIllegal);
+  EXPECT_NE(r.error.find("empty"), std::string::npos) << r.error;
+  EXPECT_EQ(store->MaxOffsetInQueue("Enc", 2), 3);
+}
+
 TEST_F(MessageStoreTest, RetentionFollowsDeleteWhenAndDiskFull) {
   options_.file_reserved_time_hours = 1;
   // A deleteWhen hour that is not now: nothing is deleted at normal disk usage.

@@ -1,0 +1,205 @@
+#include "broker/processor/send_request_wire.h"
+
+#include <gtest/gtest.h>
+
+#include "broker/processor/message_convert.h"
+
+namespace mq::broker {
+namespace {
+
+constexpr store::HostAddress kStoreHost{0x7F000001, 10911};
+
+mq::v1::Message PlainMessage(const std::string& unique_key, const std::string& body) {
+  mq::v1::Message m;
+  m.set_body(body);
+  m.set_unique_key(unique_key);
+  m.set_born_timestamp(1700000000123);
+  return m;
+}
+
+// A request with every field the wire reader takes, in two messages.
+mq::v1::SendMessageRequest FullRequest() {
+  mq::v1::SendMessageRequest req;
+  req.set_producer_group("PG");
+  req.set_topic("TopicTest");
+  req.set_queue_id(3);
+  req.set_default_topic_queue_nums(8);
+  auto* a = req.add_messages();
+  *a = PlainMessage("7F00000100002A9F0000000000000001", "first body");
+  a->set_topic("TopicTest");
+  a->set_tags("TagA");
+  a->add_keys("k1");
+  a->add_keys("k2");
+  // Keys sorting before, between and after the system ones (KEYS, TAGS, UNIQ_KEY).
+  (*a->mutable_user_properties())["A"] = "1";
+  (*a->mutable_user_properties())["Lkey"] = "";
+  (*a->mutable_user_properties())["Uz"] = "3";
+  (*a->mutable_user_properties())["lower"] = "4";
+  a->set_flag(5);
+  a->set_born_host("10.0.0.9:4000");
+  a->set_reconsume_times(2);
+  *req.add_messages() = PlainMessage("7F00000100002A9F0000000000000002", std::string(1024, 'x'));
+  return req;
+}
+
+// What the protobuf path stores for `req`: ToMessageInput + EncodeMessage per message.
+std::string ProtobufPathRecords(mq::v1::SendMessageRequest req) {
+  std::string all;
+  for (auto& m : *req.mutable_messages()) {
+    const std::string id = m.unique_key();
+    std::string record;
+    EXPECT_TRUE(store::EncodeMessage(ToMessageInput(&m, req.topic(), 0, id), kStoreHost, &record).ok());
+    all += record;
+  }
+  return all;
+}
+
+bool Read(const std::string& wire, WireSendRequest* out) { return ReadSendRequest(wire, out); }
+
+TEST(SendRequestWireTest, ReadsWhatProtobufWrites) {
+  const mq::v1::SendMessageRequest req = FullRequest();
+  const std::string wire = req.SerializeAsString();
+  WireSendRequest w;
+  ASSERT_TRUE(Read(wire, &w));
+  EXPECT_EQ(w.producer_group, "PG");
+  EXPECT_EQ(w.topic, "TopicTest");
+  EXPECT_EQ(w.queue_id, 3);
+  EXPECT_EQ(w.default_topic_queue_nums, 8);
+  EXPECT_FALSE(w.transaction_prepared);
+  ASSERT_EQ(w.messages.size(), 2u);
+  const WireMessage& a = w.messages[0];
+  EXPECT_EQ(a.topic, "TopicTest");
+  EXPECT_EQ(a.tags, "TagA");
+  EXPECT_EQ(a.body, "first body");
+  EXPECT_EQ(a.unique_key, "7F00000100002A9F0000000000000001");
+  EXPECT_EQ(a.born_host, "10.0.0.9:4000");
+  EXPECT_EQ(a.flag, 5);
+  EXPECT_EQ(a.reconsume_times, 2);
+  EXPECT_EQ(a.born_timestamp, 1700000000123);
+  ASSERT_EQ(a.key_count, 2u);
+  EXPECT_EQ(w.keys[a.first_key + 1], "k2");
+  EXPECT_EQ(a.property_count, 4u);
+  EXPECT_EQ(w.messages[1].body.size(), 1024u);
+  EXPECT_EQ(w.messages[1].key_count, 0u);
+
+  mq::v1::SendMessageRequest negative;
+  negative.set_topic("T");
+  negative.set_queue_id(-1);  // a ten-byte varint
+  *negative.add_messages() = PlainMessage("id", "b");
+  negative.mutable_messages(0)->set_deliver_time_ms(42);
+  negative.mutable_messages(0)->set_delay_level(3);
+  negative.set_transaction_prepared(true);
+  WireSendRequest n;
+  ASSERT_TRUE(Read(negative.SerializeAsString(), &n));
+  EXPECT_EQ(n.queue_id, -1);
+  EXPECT_TRUE(n.transaction_prepared);
+  EXPECT_EQ(n.messages[0].deliver_time_ms, 42);
+  EXPECT_EQ(n.messages[0].delay_level, 3);
+}
+
+TEST(SendRequestWireTest, RecordsAreTheBytesOfTheProtobufPath) {
+  const mq::v1::SendMessageRequest req = FullRequest();
+  const std::string wire = req.SerializeAsString();
+  WireSendRequest w;
+  ASSERT_TRUE(Read(wire, &w));
+  std::string records = "kept";
+  ASSERT_TRUE(EncodeRecords(w, kStoreHost, 1 << 20, &records));
+  EXPECT_EQ(records, "kept" + ProtobufPathRecords(req));
+}
+
+TEST(SendRequestWireTest, LeavesUnusualRequestsToProtobuf) {
+  auto refused = [](const mq::v1::SendMessageRequest& req) {
+    WireSendRequest w;
+    return !Read(req.SerializeAsString(), &w);
+  };
+  auto with = [](auto change) {
+    mq::v1::SendMessageRequest req = FullRequest();
+    change(req.mutable_messages(0));
+    return req;
+  };
+  for (const char* reserved : {"DELAY", "TIMER_DELIVER_MS", "TIMER_DELAY_SEC", "__STARTDELIVERTIME",
+                               "TIMER_DELAY_MS", "UNIQ_KEY", "TAGS", "__CRC32C"}) {
+    EXPECT_TRUE(refused(with([&](mq::v1::Message* m) { (*m->mutable_user_properties())[reserved] = "1"; })))
+        << reserved;
+  }
+  EXPECT_TRUE(refused(with([](mq::v1::Message* m) { (*m->mutable_user_properties())[""] = "v"; })));
+  EXPECT_TRUE(refused(with([](mq::v1::Message* m) {
+    (*m->mutable_user_properties())["k"] =
+        "a\x01"
+        "b";
+  })));
+  EXPECT_TRUE(refused(with([](mq::v1::Message* m) { m->set_tags("T\x02"); })));
+  EXPECT_TRUE(refused(with([](mq::v1::Message* m) { m->add_keys("caf\xC3\xA9"); })));
+
+  const std::string wire = FullRequest().SerializeAsString();
+  WireSendRequest w;
+  EXPECT_FALSE(Read(wire.substr(0, wire.size() - 1), &w)) << "truncated";
+  EXPECT_FALSE(Read(wire + std::string("\xB8\x06\x01", 3), &w)) << "unknown field 103";
+  EXPECT_FALSE(Read(wire + std::string("\x18\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x01", 12), &w))
+      << "an eleven-byte varint";
+  EXPECT_FALSE(Read(wire + std::string("\x12\x01", 2), &w)) << "a length past the end";
+  EXPECT_FALSE(Read(wire + std::string("\x15\x00\x00\x00\x00", 5), &w)) << "topic as fixed32";
+
+  // A map entry repeating a key: protobuf keeps the last, the reader leaves it to protobuf.
+  std::string entry = std::string(
+      "\x0A\x01k\x12\x01"
+      "1",
+      6);
+  std::string dup = "\x12\x01T";
+  std::string message = std::string(
+                            "\x22\x01"
+                            "b",
+                            3) +
+                        "\x42\x02id";
+  for (int i = 0; i < 2; ++i) message += "\x2A" + std::string(1, static_cast<char>(entry.size())) + entry;
+  dup += "\x22" + std::string(1, static_cast<char>(message.size())) + message;
+  EXPECT_FALSE(Read(dup, &w));
+}
+
+TEST(SendRequestWireTest, EncodeLeavesBrokerChosenIdsAndStoreLimitsToProtobuf) {
+  mq::v1::SendMessageRequest no_id;
+  no_id.set_topic("T");
+  *no_id.add_messages() = PlainMessage("", "body");
+  WireSendRequest w;
+  ASSERT_TRUE(Read(no_id.SerializeAsString(), &w));
+  std::string out = "kept";
+  EXPECT_FALSE(EncodeRecords(w, kStoreHost, 1 << 20, &out));
+  EXPECT_EQ(out, "kept");
+
+  mq::v1::SendMessageRequest big = FullRequest();
+  (*big.mutable_messages(1)->mutable_user_properties())["big"] =
+      std::string(record::kMaxPropertiesLength, 'v');
+  WireSendRequest b;
+  ASSERT_TRUE(Read(big.SerializeAsString(), &b));
+  EXPECT_FALSE(EncodeRecords(b, kStoreHost, 1 << 20, &out));
+  EXPECT_EQ(out, "kept") << "the first record is taken back too";
+
+  WireSendRequest f;
+  ASSERT_TRUE(Read(FullRequest().SerializeAsString(), &f));
+  EXPECT_FALSE(EncodeRecords(f, kStoreHost, 1024, &out)) << "a 1 KiB body makes a record over 1024 bytes";
+}
+
+TEST(SendRequestWireTest, ResponseIsWhatProtobufWrites) {
+  WireSendRequest w;
+  ASSERT_TRUE(Read(FullRequest().SerializeAsString(), &w));
+  const std::vector<int64_t> offsets = {0, 123456789};
+  for (auto status : {mq::v1::SEND_OK, mq::v1::FLUSH_DISK_TIMEOUT}) {
+    mq::v1::SendMessageResponse expected;
+    expected.set_status(status);
+    expected.set_broker_name("broker-a");
+    expected.set_queue_id(3);
+    expected.set_queue_offset(0);
+    for (size_t i = 0; i < 2; ++i) {
+      auto* e = expected.add_entries();
+      e->set_msg_id(std::string(w.messages[i].unique_key));
+      e->set_offset_msg_id(store::CreateOffsetMessageId(kStoreHost, offsets[i]));
+      e->set_queue_offset(static_cast<int64_t>(i));
+      e->set_commit_log_offset(offsets[i]);
+    }
+    EXPECT_EQ(EncodeSendResponse(status, "broker-a", 3, 0, w, offsets, kStoreHost),
+              expected.SerializeAsString());
+  }
+}
+
+}  // namespace
+}  // namespace mq::broker
