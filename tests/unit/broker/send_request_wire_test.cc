@@ -54,7 +54,13 @@ std::string ProtobufPathRecords(mq::v1::SendMessageRequest req) {
   return all;
 }
 
+// The views point into `wire`: it must outlive the reading.
 bool Read(const std::string& wire, WireSendRequest* out) { return ReadSendRequest(wire, out); }
+bool Read(std::string&& wire, WireSendRequest* out) = delete;
+bool Refused(const std::string& wire) {
+  WireSendRequest w;
+  return !ReadSendRequest(wire, &w);
+}
 
 TEST(SendRequestWireTest, ReadsWhatProtobufWrites) {
   const mq::v1::SendMessageRequest req = FullRequest();
@@ -90,7 +96,8 @@ TEST(SendRequestWireTest, ReadsWhatProtobufWrites) {
   negative.mutable_messages(0)->set_delay_level(3);
   negative.set_transaction_prepared(true);
   WireSendRequest n;
-  ASSERT_TRUE(Read(negative.SerializeAsString(), &n));
+  const std::string negative_wire = negative.SerializeAsString();
+  ASSERT_TRUE(Read(negative_wire, &n));
   EXPECT_EQ(n.queue_id, -1);
   EXPECT_TRUE(n.transaction_prepared);
   EXPECT_EQ(n.messages[0].deliver_time_ms, 42);
@@ -108,10 +115,7 @@ TEST(SendRequestWireTest, RecordsAreTheBytesOfTheProtobufPath) {
 }
 
 TEST(SendRequestWireTest, LeavesUnusualRequestsToProtobuf) {
-  auto refused = [](const mq::v1::SendMessageRequest& req) {
-    WireSendRequest w;
-    return !Read(req.SerializeAsString(), &w);
-  };
+  auto refused = [](const mq::v1::SendMessageRequest& req) { return Refused(req.SerializeAsString()); };
   auto with = [](auto change) {
     mq::v1::SendMessageRequest req = FullRequest();
     change(req.mutable_messages(0));
@@ -132,28 +136,19 @@ TEST(SendRequestWireTest, LeavesUnusualRequestsToProtobuf) {
   EXPECT_TRUE(refused(with([](mq::v1::Message* m) { m->add_keys("caf\xC3\xA9"); })));
 
   const std::string wire = FullRequest().SerializeAsString();
-  WireSendRequest w;
-  EXPECT_FALSE(Read(wire.substr(0, wire.size() - 1), &w)) << "truncated";
-  EXPECT_FALSE(Read(wire + std::string("\xB8\x06\x01", 3), &w)) << "unknown field 103";
-  EXPECT_FALSE(Read(wire + std::string("\x18\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x01", 12), &w))
+  EXPECT_TRUE(Refused(wire.substr(0, wire.size() - 1))) << "truncated";
+  EXPECT_TRUE(Refused(wire + std::string("\xB8\x06\x01", 3))) << "unknown field 103";
+  EXPECT_TRUE(Refused(wire + std::string("\x18\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x01", 12)))
       << "an eleven-byte varint";
-  EXPECT_FALSE(Read(wire + std::string("\x12\x01", 2), &w)) << "a length past the end";
-  EXPECT_FALSE(Read(wire + std::string("\x15\x00\x00\x00\x00", 5), &w)) << "topic as fixed32";
+  EXPECT_TRUE(Refused(wire + std::string("\x12\x01", 2))) << "a length past the end";
+  EXPECT_TRUE(Refused(wire + std::string("\x15\x00\x00\x00\x00", 5))) << "topic as fixed32";
 
   // A map entry repeating a key: protobuf keeps the last, the reader leaves it to protobuf.
-  std::string entry = std::string(
-      "\x0A\x01k\x12\x01"
-      "1",
-      6);
-  std::string dup = "\x12\x01T";
-  std::string message = std::string(
-                            "\x22\x01"
-                            "b",
-                            3) +
-                        "\x42\x02id";
-  for (int i = 0; i < 2; ++i) message += "\x2A" + std::string(1, static_cast<char>(entry.size())) + entry;
-  dup += "\x22" + std::string(1, static_cast<char>(message.size())) + message;
-  EXPECT_FALSE(Read(dup, &w));
+  const std::string entry = {0x0A, 1, 'k', 0x12, 1, '1'};   // key "k", value "1"
+  std::string message = {0x22, 1, 'b', 0x42, 2, 'i', 'd'};  // body "b", unique_key "id"
+  for (int i = 0; i < 2; ++i) message += std::string{0x2A, static_cast<char>(entry.size())} + entry;
+  const std::string dup = std::string{0x12, 1, 'T', 0x22, static_cast<char>(message.size())} + message;
+  EXPECT_TRUE(Refused(dup));
 }
 
 TEST(SendRequestWireTest, EncodeLeavesBrokerChosenIdsAndStoreLimitsToProtobuf) {
@@ -161,7 +156,8 @@ TEST(SendRequestWireTest, EncodeLeavesBrokerChosenIdsAndStoreLimitsToProtobuf) {
   no_id.set_topic("T");
   *no_id.add_messages() = PlainMessage("", "body");
   WireSendRequest w;
-  ASSERT_TRUE(Read(no_id.SerializeAsString(), &w));
+  const std::string no_id_wire = no_id.SerializeAsString();
+  ASSERT_TRUE(Read(no_id_wire, &w));
   std::string out = "kept";
   EXPECT_FALSE(EncodeRecords(w, kStoreHost, 1 << 20, &out));
   EXPECT_EQ(out, "kept");
@@ -170,18 +166,21 @@ TEST(SendRequestWireTest, EncodeLeavesBrokerChosenIdsAndStoreLimitsToProtobuf) {
   (*big.mutable_messages(1)->mutable_user_properties())["big"] =
       std::string(record::kMaxPropertiesLength, 'v');
   WireSendRequest b;
-  ASSERT_TRUE(Read(big.SerializeAsString(), &b));
+  const std::string big_wire = big.SerializeAsString();
+  ASSERT_TRUE(Read(big_wire, &b));
   EXPECT_FALSE(EncodeRecords(b, kStoreHost, 1 << 20, &out));
   EXPECT_EQ(out, "kept") << "the first record is taken back too";
 
   WireSendRequest f;
-  ASSERT_TRUE(Read(FullRequest().SerializeAsString(), &f));
+  const std::string full_wire = FullRequest().SerializeAsString();
+  ASSERT_TRUE(Read(full_wire, &f));
   EXPECT_FALSE(EncodeRecords(f, kStoreHost, 1024, &out)) << "a 1 KiB body makes a record over 1024 bytes";
 }
 
 TEST(SendRequestWireTest, ResponseIsWhatProtobufWrites) {
   WireSendRequest w;
-  ASSERT_TRUE(Read(FullRequest().SerializeAsString(), &w));
+  const std::string wire = FullRequest().SerializeAsString();
+  ASSERT_TRUE(Read(wire, &w));
   const std::vector<int64_t> offsets = {0, 123456789};
   for (auto status : {mq::v1::SEND_OK, mq::v1::FLUSH_DISK_TIMEOUT}) {
     mq::v1::SendMessageResponse expected;
