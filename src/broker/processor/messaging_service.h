@@ -1,8 +1,8 @@
 // MessagingService: the gRPC adapter of mq.v1.Messaging (callback API). It converts between
 // gRPC and the processors and nothing else. Sends and parked pulls finish their reactor from
 // the store's or the executor's threads; no handler blocks.
-// Owns the send-request budget (sendRequestMemoryQuota): a send's decoded request is leased
-// until gRPC is done with the call, since gRPC's ResourceQuota stops counting it once parsed.
+// Owns the send-request budget (sendRequestMemoryQuota): a send's request bytes are leased
+// until gRPC is done with the call, since gRPC's ResourceQuota stops counting them once read.
 // BrokerController owns the processors and outlives the server.
 #pragma once
 
