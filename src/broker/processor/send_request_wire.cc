@@ -3,89 +3,14 @@
 #include <algorithm>
 
 #include "broker/processor/message_convert.h"
+#include "common/proto_wire.h"
 
 namespace mq::broker {
 namespace {
 
-// Field numbers of proto/mq/v1 (broker.proto, common.proto).
-enum RequestField : uint32_t {
-  kProducerGroup = 1,
-  kTopic = 2,
-  kQueueId = 3,
-  kMessages = 4,
-  kDefaultTopicQueueNums = 5,
-  kTransactionPrepared = 40,
-};
-enum MessageField : uint32_t {
-  kMessageTopic = 1,
-  kTags = 2,
-  kKeys = 3,
-  kBody = 4,
-  kUserProperties = 5,
-  kDelayLevel = 6,
-  kFlag = 7,
-  kUniqueKey = 8,
-  kBornTimestamp = 9,
-  kBornHost = 10,
-  kReconsumeTimes = 11,
-  kDeliverTimeMs = 30,
-};
-enum ResponseField : uint32_t {
-  kStatus = 1,
-  kBrokerName = 2,
-  kResponseQueueId = 3,
-  kQueueOffset = 4,
-  kEntries = 5,
-};
-enum EntryField : uint32_t {
-  kMsgId = 1,
-  kOffsetMsgId = 2,
-  kEntryQueueOffset = 3,
-  kCommitLogOffset = 40,
-};
-constexpr uint32_t kVarint = 0;
-constexpr uint32_t kLengthDelimited = 2;
 // More user properties than this on one message go the protobuf way (the duplicate check here
 // is quadratic).
 constexpr uint32_t kMaxWireProperties = 64;
-
-class WireReader {
- public:
-  explicit WireReader(std::string_view in) : p_(in.data()), end_(in.data() + in.size()) {}
-  bool done() const { return p_ == end_; }
-
-  bool Varint(uint64_t* v) {
-    uint64_t r = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-      if (p_ == end_) return false;
-      const auto b = static_cast<uint8_t>(*p_++);
-      r |= static_cast<uint64_t>(b & 0x7F) << shift;
-      if (b < 0x80) {
-        *v = r;
-        return true;
-      }
-    }
-    return false;
-  }
-  bool Tag(uint32_t* field, uint32_t* type) {
-    uint64_t tag = 0;
-    if (!Varint(&tag) || tag > UINT32_MAX) return false;
-    *field = static_cast<uint32_t>(tag >> 3);
-    *type = static_cast<uint32_t>(tag & 7);
-    return *field != 0;
-  }
-  bool Bytes(std::string_view* v) {
-    uint64_t n = 0;
-    if (!Varint(&n) || n > static_cast<uint64_t>(end_ - p_)) return false;
-    *v = std::string_view(p_, static_cast<size_t>(n));
-    p_ += n;
-    return true;
-  }
-
- private:
-  const char* p_;
-  const char* end_;
-};
 
 // ASCII (so valid UTF-8, as protobuf requires of a string) without the record's separators.
 bool IsPlainText(std::string_view s) {
@@ -99,20 +24,20 @@ bool IsPlainText(std::string_view s) {
   return true;
 }
 
-bool ReadText(WireReader* in, uint32_t type, std::string_view* out) {
-  return type == kLengthDelimited && in->Bytes(out) && IsPlainText(*out);
+bool ReadText(wire::Reader* in, uint32_t type, std::string_view* out) {
+  return type == wire::kLengthDelimited && in->Bytes(out) && IsPlainText(*out);
 }
 
 template <typename Int>
-bool ReadInt(WireReader* in, uint32_t type, Int* out) {
+bool ReadInt(wire::Reader* in, uint32_t type, Int* out) {
   uint64_t v = 0;
-  if (type != kVarint || !in->Varint(&v)) return false;
+  if (type != wire::kVarint || !in->Varint(&v)) return false;
   *out = static_cast<Int>(v);  // protobuf's truncation of an over-long int32 varint
   return true;
 }
 
 bool ReadProperty(std::string_view entry, WireSendRequest* req, WireMessage* msg) {
-  WireReader in(entry);
+  wire::Reader in(entry);
   std::string_view key;
   std::string_view value;
   while (!in.done()) {
@@ -140,20 +65,20 @@ bool ReadMessage(std::string_view bytes, WireSendRequest* req) {
   WireMessage msg;
   msg.first_key = static_cast<uint32_t>(req->keys.size());
   msg.first_property = static_cast<uint32_t>(req->properties.size());
-  WireReader in(bytes);
+  wire::Reader in(bytes);
   while (!in.done()) {
     uint32_t field = 0;
     uint32_t type = 0;
     if (!in.Tag(&field, &type)) return false;
     bool ok = false;
     switch (field) {
-      case kMessageTopic:
+      case wire::kMessageTopic:
         ok = ReadText(&in, type, &msg.topic);
         break;
-      case kTags:
+      case wire::kTags:
         ok = ReadText(&in, type, &msg.tags);
         break;
-      case kKeys: {
+      case wire::kKeys: {
         std::string_view key;
         ok = ReadText(&in, type, &key);
         if (ok) {
@@ -162,33 +87,33 @@ bool ReadMessage(std::string_view bytes, WireSendRequest* req) {
         }
         break;
       }
-      case kBody:
-        ok = type == kLengthDelimited && in.Bytes(&msg.body);
+      case wire::kBody:
+        ok = type == wire::kLengthDelimited && in.Bytes(&msg.body);
         break;
-      case kUserProperties: {
+      case wire::kUserProperties: {
         std::string_view entry;
-        ok = type == kLengthDelimited && in.Bytes(&entry) && ReadProperty(entry, req, &msg);
+        ok = type == wire::kLengthDelimited && in.Bytes(&entry) && ReadProperty(entry, req, &msg);
         break;
       }
-      case kDelayLevel:
+      case wire::kDelayLevel:
         ok = ReadInt(&in, type, &msg.delay_level);
         break;
-      case kFlag:
+      case wire::kFlag:
         ok = ReadInt(&in, type, &msg.flag);
         break;
-      case kUniqueKey:
+      case wire::kUniqueKey:
         ok = ReadText(&in, type, &msg.unique_key);
         break;
-      case kBornTimestamp:
+      case wire::kBornTimestamp:
         ok = ReadInt(&in, type, &msg.born_timestamp);
         break;
-      case kBornHost:
+      case wire::kBornHost:
         ok = ReadText(&in, type, &msg.born_host);
         break;
-      case kReconsumeTimes:
+      case wire::kReconsumeTimes:
         ok = ReadInt(&in, type, &msg.reconsume_times);
         break;
-      case kDeliverTimeMs:
+      case wire::kDeliverTimeMs:
         ok = ReadInt(&in, type, &msg.deliver_time_ms);
         break;
       default:
@@ -200,30 +125,6 @@ bool ReadMessage(std::string_view bytes, WireSendRequest* req) {
   return true;
 }
 
-void PutVarint(uint64_t v, std::string* out) {
-  while (v >= 0x80) {
-    out->push_back(static_cast<char>(v | 0x80));
-    v >>= 7;
-  }
-  out->push_back(static_cast<char>(v));
-}
-
-void PutTag(uint32_t field, uint32_t type, std::string* out) { PutVarint(field << 3 | type, out); }
-
-// proto3 leaves zero scalars and empty strings out.
-void PutInt(uint32_t field, int64_t v, std::string* out) {
-  if (v == 0) return;
-  PutTag(field, kVarint, out);
-  PutVarint(static_cast<uint64_t>(v), out);
-}
-
-void PutText(uint32_t field, std::string_view v, std::string* out) {
-  if (v.empty()) return;
-  PutTag(field, kLengthDelimited, out);
-  PutVarint(v.size(), out);
-  out->append(v);
-}
-
 // One record property: a user property, or a system one (the KEYS value is joined on writing).
 struct Property {
   std::string_view key;
@@ -233,34 +134,34 @@ struct Property {
 
 }  // namespace
 
-bool ReadSendRequest(std::string_view wire, WireSendRequest* out) {
-  WireReader in(wire);
+bool ReadSendRequest(std::string_view bytes, WireSendRequest* out) {
+  wire::Reader in(bytes);
   while (!in.done()) {
     uint32_t field = 0;
     uint32_t type = 0;
     if (!in.Tag(&field, &type)) return false;
     bool ok = false;
     switch (field) {
-      case kProducerGroup:
+      case wire::kProducerGroup:
         ok = ReadText(&in, type, &out->producer_group);
         break;
-      case kTopic:
+      case wire::kTopic:
         ok = ReadText(&in, type, &out->topic);
         break;
-      case kQueueId:
+      case wire::kQueueId:
         ok = ReadInt(&in, type, &out->queue_id);
         break;
-      case kMessages: {
+      case wire::kMessages: {
         std::string_view message;
-        ok = type == kLengthDelimited && in.Bytes(&message) && ReadMessage(message, out);
+        ok = type == wire::kLengthDelimited && in.Bytes(&message) && ReadMessage(message, out);
         break;
       }
-      case kDefaultTopicQueueNums:
+      case wire::kDefaultTopicQueueNums:
         ok = ReadInt(&in, type, &out->default_topic_queue_nums);
         break;
-      case kTransactionPrepared: {
+      case wire::kTransactionPrepared: {
         uint64_t v = 0;
-        ok = type == kVarint && in.Varint(&v);
+        ok = type == wire::kVarint && in.Varint(&v);
         out->transaction_prepared = v != 0;
         break;
       }
@@ -323,21 +224,21 @@ std::string EncodeSendResponse(mq::v1::SendStatus status, std::string_view broke
                                const std::vector<int64_t>& physical_offsets, store::HostAddress store_host) {
   std::string out;
   out.reserve(32 + req.messages.size() * 96);
-  PutInt(kStatus, status, &out);
-  PutText(kBrokerName, broker_name, &out);
-  PutInt(kResponseQueueId, queue_id, &out);
-  PutInt(kQueueOffset, queue_offset, &out);
+  wire::PutInt(wire::kStatus, status, &out);
+  wire::PutText(wire::kBrokerName, broker_name, &out);
+  wire::PutInt(wire::kResponseQueueId, queue_id, &out);
+  wire::PutInt(wire::kQueueOffset, queue_offset, &out);
   std::string entry;
   char offset_msg_id[record::kOffsetMessageIdLength];
   for (size_t i = 0; i < req.messages.size(); ++i) {
     entry.clear();
-    PutText(kMsgId, req.messages[i].unique_key, &entry);
+    wire::PutText(wire::kMsgId, req.messages[i].unique_key, &entry);
     record::WriteOffsetMessageId(store_host, physical_offsets[i], offset_msg_id);
-    PutText(kOffsetMsgId, std::string_view(offset_msg_id, sizeof offset_msg_id), &entry);
-    PutInt(kEntryQueueOffset, queue_offset + static_cast<int64_t>(i), &entry);
-    PutInt(kCommitLogOffset, physical_offsets[i], &entry);
-    PutTag(kEntries, kLengthDelimited, &out);
-    PutVarint(entry.size(), &out);
+    wire::PutText(wire::kOffsetMsgId, std::string_view(offset_msg_id, sizeof offset_msg_id), &entry);
+    wire::PutInt(wire::kEntryQueueOffset, queue_offset + static_cast<int64_t>(i), &entry);
+    wire::PutInt(wire::kCommitLogOffset, physical_offsets[i], &entry);
+    wire::PutTag(wire::kEntries, wire::kLengthDelimited, &out);
+    wire::PutVarint(entry.size(), &out);
     out.append(entry);
   }
   return out;

@@ -47,11 +47,11 @@ struct WireSendRequest {
   std::vector<std::pair<std::string_view, std::string_view>> properties;
 };
 
-// Reads `wire` (which must outlive `out`'s views). False when the bytes are malformed or use
-// anything left to protobuf: an unknown field or wire type, a non-ASCII string (protobuf
-// checks UTF-8), a user property key that is empty, repeated, reserved by RocketMQ or holds a
-// record separator, and the same for a value, the tags, the keys or the unique key.
-bool ReadSendRequest(std::string_view wire, WireSendRequest* out);
+// Reads a SendMessageRequest's `bytes` (which must outlive `out`'s views). False when the bytes are malformed
+// or use anything left to protobuf: an unknown field or wire type, a non-ASCII string (protobuf checks
+// UTF-8), a user property key that is empty, repeated, reserved by RocketMQ or holds a record separator, and
+// the same for a value, the tags, the keys or the unique key.
+bool ReadSendRequest(std::string_view bytes, WireSendRequest* out);
 
 // Appends each message of `req` as a commit-log record of req.topic to `out`, exactly as
 // EncodeMessage encodes what ToMessageInput makes of it, but for QUEUEID (0: the queue is
