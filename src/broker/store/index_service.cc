@@ -95,8 +95,11 @@ Status IndexService::Load() {
 
 Status IndexService::Recover(int64_t commit_log_end) {
   std::lock_guard<std::mutex> lock(mu_);
-  while (!files_.empty() && files_.back()->mapped->from_offset() >= commit_log_end &&
-         files_.back()->mapped->from_offset() > 0) {
+  // From the back: a file that starts at or after the log's end indexes nothing that exists, and
+  // a file whose header was never written (the process died between creating it and its first
+  // entry) holds nothing and would read as an index ending at offset 0.
+  while (!files_.empty() && files_.back()->mapped->from_offset() > 0 &&
+         (files_.back()->mapped->from_offset() >= commit_log_end || files_.back()->Get32(32) == 0)) {
     MQ_RETURN_IF_ERROR(files_.back()->mapped->Destroy());
     files_.pop_back();
   }
@@ -135,11 +138,23 @@ Status IndexService::BuildIndex(const IndexRequest& req) {
   record::ForEachKey(req.keys,
                      [&](std::string_view key) { keys.push_back(fmt::format("{}#{}", req.topic, key)); });
   std::lock_guard<std::mutex> lock(mu_);
-  if (!files_.empty() && req.phy_offset < files_.back()->end_phy()) return Status::OK();  // already indexed
+  // Already indexed, or older than the last file: files hold ascending offsets from their name on.
+  if (!files_.empty() &&
+      (req.phy_offset < files_.back()->end_phy() || req.phy_offset < files_.back()->mapped->from_offset())) {
+    return Status::OK();
+  }
   for (const auto& key : keys) {
     if (files_.empty() || files_.back()->IsFull()) {
+      // A file is named by the offset of its first record, so one record's keys that fill a whole
+      // file (only with a tiny maxIndexNum) cannot go on in a file of the same name: the rest of
+      // them stay unindexed rather than overwrite it.
+      if (!files_.empty() && files_.back()->mapped->from_offset() == req.phy_offset) break;
       MQ_ASSIGN_OR_RETURN(auto file, OpenFile(req.phy_offset, /*create=*/true));
-      if (file->Get32(32) == 0) file->Set64(16, req.phy_offset);
+      if (file->Get32(32) != 0) {
+        return Status::Corruption(fmt::format(
+            "index file {} exists already with entries, past the index's end", file->mapped->path()));
+      }
+      file->Set64(16, req.phy_offset);
       files_.push_back(std::move(file));
     }
     MQ_RETURN_IF_ERROR(PutKey(*files_.back(), key, req.phy_offset, req.store_timestamp));

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <map>
 #include <string>
 
@@ -102,6 +103,53 @@ TEST_F(IndexFlushTest, FlushedEntriesReadBackAfterReload) {
     ASSERT_EQ(found.size(), 1u) << "k" << i;
     EXPECT_EQ(found[0], i * 100);
   }
+}
+
+// The process died right after creating the next index file, before its first entry: the file
+// is there, its header all zeros. Recovery must not take it for the index's end (its end offset
+// reads 0), or re-dispatching would re-index from the checkpoint into it, fill it, and open a
+// "new" file at an offset that already has one (found by StoreCrashTest: a write past the end of
+// a full file, then an abort in Flush).
+TEST_F(IndexFlushTest, AFileDiedBeforeItsFirstEntryIsDroppedAtRecovery) {
+  {
+    IndexService index(options_);
+    ASSERT_TRUE(index.Load().ok());
+    for (int i = 0; i < 3; ++i) Put(index, "k" + std::to_string(i), i * 100);  // fills file 0
+    ASSERT_TRUE(index.Flush().ok());
+  }
+  {
+    // What the dead process left: the next file, sized, never written.
+    std::ofstream(dir_.Sub("index/00000000000000000300"), std::ios::binary);
+  }
+  IndexService recovered(options_);
+  ASSERT_TRUE(recovered.Load().ok());
+  ASSERT_TRUE(recovered.Recover(400).ok());
+  EXPECT_EQ(recovered.IndexedEnd(), 300);
+  // Re-dispatch from the checkpoint (0), as MessageStore does after a crash.
+  for (int i = 0; i < 4; ++i) Put(recovered, "k" + std::to_string(i), i * 100);
+  ASSERT_TRUE(recovered.Flush().ok());
+  for (int i = 0; i < 4; ++i) {
+    auto found = recovered.Query("T", "k" + std::to_string(i), 10, 0, INT64_MAX);
+    ASSERT_EQ(found.size(), 1u) << "k" << i;
+    EXPECT_EQ(found[0], i * 100);
+  }
+}
+
+TEST_F(IndexFlushTest, ARecordWhoseKeysFillAWholeFileDoesNotReopenIt) {
+  IndexService index(options_);
+  ASSERT_TRUE(index.Load().ok());
+  IndexRequest req;
+  req.topic = "T";
+  req.uniq_key = "u";
+  req.keys = "a b c d";  // five keys, three entries per file: the file named 0 is full after three
+  req.phy_offset = 0;
+  req.size = 100;
+  req.store_timestamp = 1'700'000'000'000;
+  ASSERT_TRUE(index.BuildIndex(req).ok());
+  Put(index, "next", 100);
+  ASSERT_TRUE(index.Flush().ok());
+  EXPECT_EQ(index.Query("T", "u", 10, 0, INT64_MAX), std::vector<int64_t>{0});
+  EXPECT_EQ(index.Query("T", "next", 10, 0, INT64_MAX), std::vector<int64_t>{100});
 }
 
 }  // namespace
