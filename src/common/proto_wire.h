@@ -74,17 +74,33 @@ class Reader {
     }
     return false;  // more than ten bytes
   }
+  // Tags and lengths are varint32s: at most five bytes (protobuf refuses longer ones, even
+  // padded with zero bytes).
+  bool Varint32(uint32_t* v) {
+    uint32_t r = 0;
+    for (int i = 0; i < 5; ++i) {
+      if (p_ == end_) return false;
+      const auto b = static_cast<uint8_t>(*p_++);
+      if (i == 4 && b > 0x0F) return false;
+      r |= static_cast<uint32_t>(b & 0x7F) << (7 * i);
+      if (b < 0x80) {
+        *v = r;
+        return true;
+      }
+    }
+    return false;
+  }
   bool Tag(uint32_t* field, uint32_t* wire_type) {
-    uint64_t tag = 0;
-    if (!Varint(&tag) || tag > UINT32_MAX) return false;
-    *field = static_cast<uint32_t>(tag >> 3);
-    *wire_type = static_cast<uint32_t>(tag & 7);
+    uint32_t tag = 0;
+    if (!Varint32(&tag)) return false;
+    *field = tag >> 3;
+    *wire_type = tag & 7;
     return *field != 0;
   }
   // A length-delimited field's contents, as a view into the buffer.
   bool Bytes(std::string_view* v) {
-    uint64_t n = 0;
-    if (!Varint(&n) || n > static_cast<uint64_t>(end_ - p_)) return false;
+    uint32_t n = 0;
+    if (!Varint32(&n) || n > INT32_MAX || n > static_cast<uint64_t>(end_ - p_)) return false;
     *v = std::string_view(p_, static_cast<size_t>(n));
     p_ += n;
     return true;

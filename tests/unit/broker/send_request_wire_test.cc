@@ -141,6 +141,10 @@ TEST(SendRequestWireTest, LeavesUnusualRequestsToProtobuf) {
   EXPECT_TRUE(Refused(wire + std::string("\x18\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x01", 12)))
       << "an eleven-byte varint";
   EXPECT_TRUE(Refused(wire + std::string("\x12\x01", 2))) << "a length past the end";
+  // Protobuf reads tags and lengths as varint32s of at most five bytes (fuzzing found the reader
+  // taking a seven-byte zero length protobuf refuses).
+  EXPECT_TRUE(Refused(wire + std::string("\x22\x80\x80\x80\x80\x80\x80\x00", 8))) << "a seven-byte length";
+  EXPECT_TRUE(Refused(wire + std::string("\xA2\x80\x80\x80\x80\x00\x00", 7))) << "a six-byte tag";
   EXPECT_TRUE(Refused(wire + std::string("\x15\x00\x00\x00\x00", 5))) << "topic as fixed32";
 
   // A map entry repeating a key: protobuf keeps the last, the reader leaves it to protobuf.
