@@ -143,6 +143,17 @@ void ForEachKey(std::string_view keys, const Fn& fn) {
   }
 }
 
+// Appends keys [first, last) as a KEYS property value: a space before each key once something
+// was written (so a leading empty key adds nothing). ForEachKey reads it back.
+template <typename It>
+void AppendJoinedKeys(It first, It last, std::string* out) {
+  const size_t start = out->size();
+  for (; first != last; ++first) {
+    if (out->size() > start) out->push_back(' ');
+    out->append(*first);
+  }
+}
+
 // Properties the broker and clients set themselves (KEYS, TAGS, UNIQ_KEY, DELAY, RETRY_TOPIC,
 // ...); a consumer sees every other property as a user property.
 bool IsSystemPropertyKey(std::string_view key);

@@ -88,11 +88,8 @@ store::MessageInput ToMessageInput(mq::v1::Message* msg, const std::string& topi
     in.properties[std::string(store::kPropertyTags)] = std::move(*msg->mutable_tags());
   if (message.keys_size() > 0) {
     std::string keys;
-    for (const auto& k : message.keys()) {
-      if (!keys.empty()) keys += ' ';
-      keys += k;
-    }
-    in.properties[std::string(store::kPropertyKeys)] = keys;
+    record::AppendJoinedKeys(message.keys().begin(), message.keys().end(), &keys);
+    in.properties[std::string(store::kPropertyKeys)] = std::move(keys);
   }
   in.properties[std::string(store::kPropertyUniqKey)] = unique_key;
   in.born_timestamp = message.born_timestamp();

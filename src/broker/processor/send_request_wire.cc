@@ -198,10 +198,8 @@ bool EncodeRecords(const WireSendRequest& req, store::HostAddress store_host, in
     for (const Property& p : props) {
       props_text.append(p.key).push_back(store::kNameValueSeparator);
       if (p.joined_keys) {
-        for (uint32_t k = 0; k < m.key_count; ++k) {
-          if (k > 0) props_text.push_back(' ');
-          props_text.append(req.keys[m.first_key + k]);
-        }
+        const auto first = req.keys.begin() + m.first_key;
+        record::AppendJoinedKeys(first, first + m.key_count, &props_text);
       } else {
         props_text.append(p.value);
       }

@@ -112,6 +112,18 @@ TEST(SendRequestWireTest, RecordsAreTheBytesOfTheProtobufPath) {
   std::string records = "kept";
   ASSERT_TRUE(EncodeRecords(w, kStoreHost, 1 << 20, &records));
   EXPECT_EQ(records, "kept" + ProtobufPathRecords(req));
+
+  // Empty keys: KEYS gets a space only once something was written, on both paths.
+  mq::v1::SendMessageRequest empty_keys;
+  empty_keys.set_topic("TopicTest");
+  *empty_keys.add_messages() = PlainMessage("id", "b");
+  for (const char* k : {"", "k1", "", "k2"}) empty_keys.mutable_messages(0)->add_keys(k);
+  const std::string empty_keys_wire = empty_keys.SerializeAsString();
+  WireSendRequest e;
+  ASSERT_TRUE(Read(empty_keys_wire, &e));
+  std::string empty_keys_records;
+  ASSERT_TRUE(EncodeRecords(e, kStoreHost, 1 << 20, &empty_keys_records));
+  EXPECT_EQ(empty_keys_records, ProtobufPathRecords(empty_keys));
 }
 
 TEST(SendRequestWireTest, LeavesUnusualRequestsToProtobuf) {
