@@ -115,14 +115,16 @@ AppendResult CommitLog::Append(RecordBatch* batch) {
   // Frame the records first: a size that does not add up is refused before anything is written.
   std::vector<RecordToAppend> records;
   for (size_t pos = 0; pos < batch->bytes.size();) {
-    const size_t left = batch->bytes.size() - pos;
-    const auto size = left < 4 ? 0 : static_cast<int32_t>(DecodeFixed32BE(batch->bytes.data() + pos));
-    if (size < record::kRecordFixedPart || static_cast<size_t>(size) > left) {
+    const std::string_view left = std::string_view(batch->bytes).substr(pos);
+    auto probe = ProbeRecord(left);
+    if (!probe.ok() || probe->kind != RecordKind::kMessage) {
       AppendResult bad;
-      bad.status = Status::InvalidArgument(fmt::format(
-          "batch: record {} at byte {} has size {} ({} bytes left)", records.size(), pos, size, left));
+      bad.status = Status::InvalidArgument(
+          fmt::format("batch: no message record {} at byte {} ({} bytes left){}", records.size(), pos,
+                      left.size(), probe.ok() ? "" : ": " + probe.status().message()));
       return bad;
     }
+    const int32_t size = probe->size;
     char* data = batch->bytes.data() + pos;
     EncodeFixed32BE(data + record::kQueueIdPos, static_cast<uint32_t>(batch->queue_id));
     records.push_back(RecordToAppend{data, size, batch->topic, batch->queue_id});
