@@ -247,16 +247,16 @@ void SendProcessor::Send(mq::v1::SendMessageRequest* request, mq::v1::SendMessag
 bool SendProcessor::TrySendWire(std::string_view wire, WireDone done) {
   auto req = std::make_shared<WireSendRequest>();
   if (!ReadSendRequest(wire, req.get()) || req->transaction_prepared) return false;
+  int64_t body_bytes = 0;
   for (const WireMessage& m : req->messages) {
     // Delays, schedules and broker-chosen ids are the protobuf path's.
     if (m.delay_level != 0 || m.deliver_time_ms != 0 || m.unique_key.empty()) return false;
+    body_bytes += static_cast<int64_t>(m.body.size());
   }
   const BrokerConfig& config = *ctx_.config;
-  int64_t body_bytes = 0;
   Status valid = ValidateSend(req->topic, req->producer_group, false, static_cast<int>(req->messages.size()),
-                              config.maxMessageSize, [&req, &body_bytes](int i) {
+                              config.maxMessageSize, [&req](int i) {
                                 const WireMessage& m = req->messages[static_cast<size_t>(i)];
-                                body_bytes += static_cast<int64_t>(m.body.size());
                                 return EntryFacts{m.topic, m.body.size(), m.delay_level};
                               });
   if (!valid.ok()) {
