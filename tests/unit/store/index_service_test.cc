@@ -34,11 +34,13 @@ class IndexFlushTest : public ::testing::Test {
     };
   }
 
-  // Indexes one record with UNIQ_KEY `key` at commit log offset `phy` (100 bytes long).
-  static void Put(IndexService& index, const std::string& key, int64_t phy) {
+  // Indexes one record with UNIQ_KEY `key` (and KEYS `keys`) at commit log offset `phy` (100
+  // bytes long).
+  static void Put(IndexService& index, const std::string& key, int64_t phy, const std::string& keys = "") {
     IndexRequest req;
     req.topic = "T";
     req.uniq_key = key;
+    req.keys = keys;
     req.phy_offset = phy;
     req.size = 100;
     req.store_timestamp = 1'700'000'000'000;
@@ -138,14 +140,8 @@ TEST_F(IndexFlushTest, AFileDiedBeforeItsFirstEntryIsDroppedAtRecovery) {
 TEST_F(IndexFlushTest, ARecordWhoseKeysFillAWholeFileDoesNotReopenIt) {
   IndexService index(options_);
   ASSERT_TRUE(index.Load().ok());
-  IndexRequest req;
-  req.topic = "T";
-  req.uniq_key = "u";
-  req.keys = "a b c d";  // five keys, three entries per file: the file named 0 is full after three
-  req.phy_offset = 0;
-  req.size = 100;
-  req.store_timestamp = 1'700'000'000'000;
-  ASSERT_TRUE(index.BuildIndex(req).ok());
+  // Five keys, three entries per file: the file named 0 is full after three.
+  Put(index, "u", 0, "a b c d");
   Put(index, "next", 100);
   ASSERT_TRUE(index.Flush().ok());
   EXPECT_EQ(index.Query("T", "u", 10, 0, INT64_MAX), std::vector<int64_t>{0});
