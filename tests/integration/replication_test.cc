@@ -16,6 +16,7 @@
 #include "broker_fixture.h"
 #include "grpc_test_util.h"
 #include "namesrv_fixture.h"
+#include "proc_status.h"
 #include "testutil/temp_dir.h"
 #include "testutil/wait.h"
 
@@ -277,6 +278,8 @@ TEST_F(ReplicationTest, AsyncMasterReplicatesLagDrainsAndKilledSlaveCatchesUp) {
   auto master = StartMaster();
   auto slave = StartSlave(slave1_dir_, 1);
   ASSERT_TRUE(WaitSlaves(*master, 1)) << slave->process().ReadLog();
+  auto stream_threads = [&] { return ThreadNames(master->process().pid())["mq-ha-stream"]; };
+  EXPECT_EQ(stream_threads(), 1);
   LatencyOfSequentialSends(*master, "ASYNC_MASTER, 1 slave");
 
   // ~12 MiB in 1 KiB messages: crosses several 4 MiB commit log segments.
@@ -301,6 +304,7 @@ TEST_F(ReplicationTest, AsyncMasterReplicatesLagDrainsAndKilledSlaveCatchesUp) {
   // kill -9 the slave, keep writing, restart it: it resumes from its own offset.
   slave->process().Kill();
   ASSERT_TRUE(WaitSlaves(*master, 0));
+  EXPECT_TRUE(WaitUntil([&] { return stream_threads() == 0; })) << "the dead slave's stream thread stayed";
   auto more = SendBatches(*master, "ReplAsync", 200, 32, 1024, 4, "b");
   const std::string master_max2 = Info(*master, "commitLogMaxOffset");
   ASSERT_TRUE(slave->Start()) << slave->process().ReadLog();

@@ -4,9 +4,8 @@
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
-#include <thread>
 
-#include "broker/ha/handshake.h"
+#include "broker/ha/replicate_stream.h"
 #include "broker/store/message_store.h"
 #include "common/clock.h"
 #include "common/logging.h"
@@ -15,83 +14,25 @@
 
 namespace mq::ha {
 
-class HaService::Impl final : public mq::v1::Replication::Service {
+class HaService::Impl final : public mq::v1::Replication::CallbackService {
  public:
   explicit Impl(HaService* owner) : owner_(owner) {}
 
-  grpc::Status Replicate(grpc::ServerContext* ctx,
-                         grpc::ServerReaderWriter<mq::v1::LogChunk, mq::v1::SlaveReport>* stream) override {
-    auto log = Logger("ha");
-    mq::v1::SlaveReport first;
-    if (!stream->Read(&first)) return grpc::Status(grpc::StatusCode::CANCELLED, "no slave report");
-    store::MessageStore* store = owner_->store_;
-    int64_t next = first.max_phy_offset();
-    // Nothing is streamed and no ack counts before the handshake proves a common history.
-    const HandshakeVerdict verdict = CheckHandshake(*store, owner_->options_.broker_name, first);
-    mq::v1::LogChunk reply;
-    reply.set_start_offset(next);
-    *reply.mutable_handshake() = MakeHandshakeReply(*store, verdict);
-    reply.set_master_max_offset(reply.handshake().master_max_offset());
-    reply.set_master_time_ms(WallMillis());
-    if (!verdict.accepted()) {
-      owner_->RecordRefusal(first.broker_id(), first.slave_addr(), HandshakeStatusName(verdict.status),
-                            verdict.message);
-      (void)stream->Write(reply);  // best effort: the status below says the same
-      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, verdict.message);
-    }
-    reply.set_metadata_version(owner_->metadata_version());
-    const uint64_t conn = owner_->AddSlave(first.broker_id(), first.slave_addr(), next);
-    MQ_LOG_INFO(log, "slave connected broker_id={} addr={} peer={} from_offset={} master_max={}",
-                first.broker_id(), first.slave_addr(), ctx->peer(), next, store->MaxPhyOffset());
-    std::atomic<bool> reader_done{false};
-    std::thread reader([&] {
-      mq::v1::SlaveReport report;
-      while (stream->Read(&report)) owner_->OnAck(conn, report.max_phy_offset());
-      reader_done = true;
-      owner_->NotifyAppended();
-    });
-    auto last_send = std::chrono::steady_clock::now();
-    std::string error;
-    if (!stream->Write(reply)) reader_done = true;
-    while (!reader_done.load() && !ctx->IsCancelled()) {
-      owner_->WaitForData(next, last_send + kHeartbeatInterval, reader_done);
-      {
-        std::lock_guard<std::mutex> lock(owner_->mu_);
-        if (owner_->stop_) break;
-      }
-      mq::v1::LogChunk chunk;
-      chunk.set_start_offset(next);
-      if (next <= store->MaxPhyOffset()) {
-        auto bytes = store->ReadReplicaBytes(next, kMaxChunkBytes);
-        if (!bytes.ok()) {
-          error = bytes.status().ToString();
-          break;
-        }
-        *chunk.mutable_data() = std::move(bytes).value();
-      }
-      auto now = std::chrono::steady_clock::now();
-      if (chunk.data().empty() && now - last_send < kHeartbeatInterval) continue;
-      chunk.set_master_max_offset(store->MaxPhyOffset());
-      chunk.set_master_time_ms(WallMillis());
-      chunk.set_metadata_version(owner_->metadata_version());
-      const auto size = static_cast<int64_t>(chunk.data().size());
-      // Before the write: the slave may ack these bytes as soon as they leave.
-      if (size > 0) owner_->OnStreamed(conn, next + size);
-      if (!stream->Write(chunk)) break;
-      next += size;
-      last_send = now;
-    }
-    ctx->TryCancel();  // unblocks the reader's Read
-    reader.join();
-    owner_->RemoveSlave(conn);
-    MQ_LOG_INFO(log, "slave disconnected broker_id={} addr={} sent_to={} {}", first.broker_id(),
-                first.slave_addr(), next, error);
-    if (!error.empty()) return grpc::Status(grpc::StatusCode::INTERNAL, error);
-    return grpc::Status::OK;
+  grpc::ServerBidiReactor<mq::v1::SlaveReport, mq::v1::LogChunk>* Replicate(
+      grpc::CallbackServerContext* ctx) override {
+    return new ReplicateStream(owner_, ctx);
   }
 
-  grpc::Status GetMetadata(grpc::ServerContext*, const mq::v1::GetMetadataRequest* req,
-                           mq::v1::GetMetadataResponse* resp) override {
+  grpc::ServerUnaryReactor* GetMetadata(grpc::CallbackServerContext* ctx,
+                                        const mq::v1::GetMetadataRequest* req,
+                                        mq::v1::GetMetadataResponse* resp) override {
+    grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+    reactor->Finish(Metadata(req, resp));
+    return reactor;
+  }
+
+ private:
+  grpc::Status Metadata(const mq::v1::GetMetadataRequest* req, mq::v1::GetMetadataResponse* resp) {
     if (req->broker_name() != owner_->options_.broker_name) {
       return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
                           fmt::format("broker_name: '{}' is not this master's broker set '{}'",
@@ -106,7 +47,6 @@ class HaService::Impl final : public mq::v1::Replication::Service {
     return grpc::Status::OK;
   }
 
- private:
   HaService* const owner_;
 };
 
@@ -140,6 +80,11 @@ void HaService::Shutdown() {
   data_cv_.notify_all();
   server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   server_->Wait();
+  {
+    // A stream thread may still be returning from its Finish.
+    std::unique_lock<std::mutex> lock(mu_);
+    streams_cv_.wait(lock, [&] { return live_streams_ == 0; });
+  }
   server_.reset();
   waiters_.Shutdown();
 }
@@ -147,6 +92,24 @@ void HaService::Shutdown() {
 void HaService::NotifyAppended() {
   { std::lock_guard<std::mutex> lock(mu_); }
   data_cv_.notify_all();
+}
+
+bool HaService::stopping() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stop_;
+}
+
+void HaService::StreamStarted() {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++live_streams_;
+}
+
+void HaService::StreamEnded() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    --live_streams_;
+  }
+  streams_cv_.notify_all();
 }
 
 void HaService::WaitForData(int64_t offset, std::chrono::steady_clock::time_point deadline,

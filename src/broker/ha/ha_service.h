@@ -17,10 +17,11 @@
 // connected, less than kMaxGapNotInSync bytes behind, acked within kAckStaleMs) has
 // acknowledged the offset — at least one is required.
 //
-// Threads: a synchronous gRPC service, so each stream handler owns a gRPC server thread for
-// the stream's life (the writer) plus one reader thread for acks; no disk I/O beyond memcpy
-// out of the page cache happens on them. Locks: mu_ guards the slave table and wakes writers;
-// it is never held across gRPC calls or callbacks. mu_ guards refusals_ too.
+// Threads: a gRPC callback service (no synchronous server thread, see replicate_stream.h).
+// Each stream has one thread of its own for its write loop; acks arrive on gRPC's threads;
+// no disk I/O beyond memcpy out of the page cache happens on either. GetMetadata runs on a
+// gRPC thread. Locks: mu_ guards the slave table, refusals_ and the live stream count, and
+// wakes writers; it is never held across gRPC calls or callbacks.
 #pragma once
 
 #include <atomic>
@@ -122,6 +123,7 @@ class HaService {
 
  private:
   class Impl;
+  friend class ReplicateStream;
   struct Slave {
     uint64_t conn_id = 0;
     int64_t broker_id = 0;
@@ -153,6 +155,10 @@ class HaService {
   void WaitForData(int64_t offset, std::chrono::steady_clock::time_point deadline,
                    const std::atomic<bool>& cancelled);
   uint64_t metadata_version();
+  bool stopping() const;
+  // A stream thread started / is about to return (Shutdown waits for every one to return).
+  void StreamStarted();
+  void StreamEnded();
 
   const Options options_;
   store::MessageStore* const store_;
@@ -165,6 +171,8 @@ class HaService {
   mutable std::mutex mu_;
   std::condition_variable data_cv_;
   bool stop_ = false;                                      // GUARDED_BY(mu_)
+  std::condition_variable streams_cv_;                     // live_streams_ dropped to 0
+  int live_streams_ = 0;                                   // GUARDED_BY(mu_)
   uint64_t next_conn_id_ = 1;                              // GUARDED_BY(mu_)
   std::map<uint64_t, Slave> slaves_;                       // GUARDED_BY(mu_)
   std::map<int64_t, RefusedSlave> refusals_;               // GUARDED_BY(mu_), by brokerId
