@@ -87,7 +87,6 @@ MappedFile::MappedFile(std::string path, int64_t from_offset, int32_t size, int 
       data_(data),
       by_write_(append.by_write),
       zero_ahead_(append.by_write && append.zero_ahead),
-      zeros_to_disk_(zero_ahead_ && append.zeros_to_disk),
       zeroed_to_(zero_ahead_ ? 0 : size) {}
 
 MappedFile::~MappedFile() {
@@ -282,7 +281,6 @@ Result<int32_t> MappedFile::ZeroAhead(int32_t to) {
     }
     zeroed_to_.store(to, std::memory_order_release);
   }
-  if (!zeros_to_disk_) return to;
   // Starting the zeros' writeback now converts the extents while nobody waits on a sync (the
   // appender is kWarmAheadBytes behind); waiting for it would only slow the allocator down.
   if (::sync_file_range(fd_, from, to - from, SYNC_FILE_RANGE_WRITE) != 0) {

@@ -13,20 +13,14 @@
 //
 // Appends go through the mapping (memcpy) or, with AppendOptions::by_write, through pwrite()
 // on the fd. Both land in the same page cache, so readers of the mapping see either. The commit
-// log appends by pwrite, with zero_ahead: the allocator thread writes zeros ahead of the
-// appender (zero_mu_ keeps them off every byte the appender writes), so the appender's pwrite
-// copies into page cache pages that already exist. A memcpy into the mapping needs the pages
-// faulted in writable ahead (Warm), and the kernel zeroes every new page of a fallocated file
-// for that: on this project's VMs that zeroing cost more than the whole rest of a batched send
-// (docs/benchmarks.md, "appends by pwrite under ASYNC_FLUSH too"); the zeros' pwrite is a
-// plain copy. Writing through the fd also leaves no writable mapping of appended pages, so
-// their writeback needs no write-protect and TLB flush, and a sync never makes the next append
-// fault (with memcpy, each sync cleaned the tail page and the next memcpy into it faulted).
-// With zeros_to_disk (SYNC_FLUSH) the allocator also starts the zeros' writeback, turning
-// fallocate's unwritten extents into written ones before the appender reaches them, so a sync
-// of appended data no longer has to convert extents (metadata) each time. Without it (ASYNC_FLUSH)
-// the zeros stay dirty in the page cache until the appender overwrites them, and nothing is
-// written to disk twice. Figures: docs/benchmarks.md.
+// log uses pwrite only with SYNC_FLUSH: every sync cleans the tail page, so the next memcpy into
+// it takes a write-protect fault into the filesystem, once per sync; pwrite never faults. With
+// ASYNC_FLUSH (a sync every 500 ms) the syscall costs more than the faults it saves: even with
+// all records of a put in one write (AppendGathered), single-message puts ran at half the rate.
+// With zero_ahead the allocator thread also writes zeros ahead of the appender and starts their
+// writeback, turning fallocate's unwritten extents into written ones before the appender reaches
+// them, so a sync of appended data no longer has to convert extents (metadata) each time.
+// zero_mu_ keeps the zeros off every byte the appender writes. Figures: docs/benchmarks.md.
 #pragma once
 
 #include <atomic>
@@ -49,8 +43,7 @@ Status FsyncDirOfNewFile(const std::string& dir, const FaultHook& hook);
 // How a segment's appends reach the file; see the class comment.
 struct AppendOptions {
   bool by_write = false;
-  bool zero_ahead = false;     // only with by_write
-  bool zeros_to_disk = false;  // only with zero_ahead: start the zeros' writeback at once
+  bool zero_ahead = false;  // only with by_write
 };
 
 class MappedFile {
@@ -109,11 +102,10 @@ class MappedFile {
   // position. Allocator thread; not for files appended by write, which never fault (readers map
   // the written pages on first read).
   void Warm(int32_t from, int32_t to) const;
-  // Allocator (zero_ahead only): writes zeros over [max(zeroed, appender's end), to) and, with
-  // zeros_to_disk, starts their writeback. Returns how far the file is zeroed ahead.
+  // Allocator (zero_ahead only): writes zeros over [max(zeroed, appender's end), to) and starts
+  // their writeback. Returns how far the file is zeroed ahead.
   Result<int32_t> ZeroAhead(int32_t to);
   bool zero_ahead() const { return zero_ahead_; }
-  bool zeros_to_disk() const { return zeros_to_disk_; }
   bool by_write() const { return by_write_; }
 
   // Unlinks the file; the mapping lives until the last reference drops.
@@ -142,7 +134,6 @@ class MappedFile {
 
   const bool by_write_;
   const bool zero_ahead_;
-  const bool zeros_to_disk_;
   std::atomic<int> write_errno_{0};  // first failed pwrite, reported by the next sync
   // Zeros stop at zeroed_to_; the appender writes below it freely and takes zero_mu_ to write
   // beyond it (which waits for a zeroing in progress and keeps later ones above its bytes).

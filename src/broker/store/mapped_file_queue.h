@@ -63,9 +63,8 @@ class MappedFileQueue {
 
   // With prepare_next: makes sure the segment for the next append exists (creating it if the
   // queue is empty or the last one is full) and starts warming it. The allocator thread keeps
-  // the pages up to kWarmAheadBytes past the write position in the page cache (zeros written
-  // ahead, or pre-faulted for memcpy appends), so appends do not pay for page allocation and
-  // zeroing (warming a whole 1 GiB segment up front would waste CPU and memory).
+  // the pages up to kWarmAheadBytes past the write position pre-faulted, so appends do not
+  // pay for page zeroing (warming a whole 1 GiB segment up front would waste CPU and memory).
   Status WarmActive(int64_t offset_if_empty);
   static constexpr int32_t kWarmAheadBytes = 64 * 1024 * 1024;
 

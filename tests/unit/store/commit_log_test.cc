@@ -121,30 +121,6 @@ TEST_F(CommitLogTest, AssignsOffsetsAndRollsWithBlank) {
   EXPECT_FALSE(log.LookMessage(results.back().wrote_offset + 1, log.committed_offset()).ok());
 }
 
-// Both flush types append through the fd onto zeros written ahead; only SYNC_FLUSH, whose
-// every ack waits for a sync, pays for writing those zeros to disk too.
-TEST_F(CommitLogTest, AppendsByWriteOntoZerosAheadThatOnlySyncFlushWritesToDisk) {
-  for (FlushDiskType type : {FlushDiskType::kAsyncFlush, FlushDiskType::kSyncFlush}) {
-    SCOPED_TRACE(type == FlushDiskType::kSyncFlush ? "SYNC_FLUSH" : "ASYNC_FLUSH");
-    TempDir dir;
-    StoreOptions options = testing::SmallOptions(dir.path());
-    options.flush_disk_type = type;
-    CommitLog log(options, &clock_);
-    ASSERT_TRUE(log.Load().ok());
-    ASSERT_TRUE(log.Recover(false, -1).ok());
-    auto r = AppendOne(log, "T", 0, 100);
-    ASSERT_TRUE(r.status.ok()) << r.status.ToString();
-    auto files = log.queue().Snapshot();
-    ASSERT_FALSE(files.empty());
-    EXPECT_TRUE(files.back()->by_write());
-    EXPECT_TRUE(files.back()->zero_ahead());
-    EXPECT_EQ(files.back()->zeros_to_disk(), type == FlushDiskType::kSyncFlush);
-    auto m = log.LookMessage(r.wrote_offset, log.committed_offset());
-    ASSERT_TRUE(m.ok()) << m.status().ToString();
-    EXPECT_EQ(m->body, std::string(100, 'b'));
-  }
-}
-
 TEST_F(CommitLogTest, OneBufferBatchStampsItsQueueAndRollsWithBlank) {
   CommitLog log(options_, &clock_);
   ASSERT_TRUE(log.Load().ok());

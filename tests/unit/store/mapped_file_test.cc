@@ -128,13 +128,12 @@ TEST(MappedFileTest, GatheredAppendsLandBackToBackInBothModes) {
   }
 }
 
-void CheckZeroAheadZeroesOnlyBeyondTheAppender(bool to_disk) {
+TEST(MappedFileTest, ZeroAheadZeroesOnlyBeyondTheAppender) {
   TempDir dir;
   auto file = MappedFile::Open(dir.Sub("seg"), 0, 256 * 1024, true, nullptr,
-                               AppendOptions{.by_write = true, .zero_ahead = true, .zeros_to_disk = to_disk});
+                               AppendOptions{.by_write = true, .zero_ahead = true});
   ASSERT_TRUE(file.ok()) << file.status().ToString();
   ASSERT_TRUE((*file)->zero_ahead());
-  EXPECT_EQ((*file)->zeros_to_disk(), to_disk);
   ASSERT_TRUE((*file)->Append("abc", 3));
   auto zeroed = (*file)->ZeroAhead(8192);
   ASSERT_TRUE(zeroed.ok()) << zeroed.status().ToString();
@@ -146,13 +145,6 @@ void CheckZeroAheadZeroesOnlyBeyondTheAppender(bool to_disk) {
   EXPECT_EQ(*(*file)->ZeroAhead(1 << 30), 256 * 1024);
   ASSERT_TRUE((*file)->Append("def", 3));
   EXPECT_EQ(ReadFile(dir.Sub("seg"), 6), "abcdef");
-}
-
-TEST(MappedFileTest, ZeroAheadZeroesOnlyBeyondTheAppender) {
-  for (bool to_disk : {false, true}) {
-    SCOPED_TRACE(to_disk ? "zeros to disk" : "zeros in the page cache");
-    CheckZeroAheadZeroesOnlyBeyondTheAppender(to_disk);
-  }
 }
 
 // The allocator zeroes just ahead of an appender that keeps crossing the zeroed end: every
