@@ -42,23 +42,16 @@ TEST_F(StoreDispatchTest, ArrivalListenerAndBatch) {
   ASSERT_TRUE(store->Start().ok());
   std::vector<MessageInput> batch;
   for (int i = 0; i < 5; ++i) batch.push_back(Msg("B", 2, "b" + std::to_string(i)));
-  std::atomic<bool> done{false};
-  PutResult result;
-  store->PutMessages(std::move(batch), [&](const PutResult& r) {
-    result = r;
-    done = true;
-  });
-  ASSERT_TRUE(WaitUntil([&] { return done.load(); }));
+  PutResult result =
+      testing::WaitForPut([&](PutCallback done) { store->PutMessages(std::move(batch), std::move(done)); },
+                          std::chrono::seconds(10));
   EXPECT_TRUE(result.ok());
   EXPECT_EQ(result.msg_num, 5);
   ASSERT_TRUE(WaitUntil([&] { return seen.load() == 5; }));
   std::vector<MessageInput> mixed{Msg("B", 0, "x"), Msg("C", 0, "y")};
-  done = false;
-  store->PutMessages(std::move(mixed), [&](const PutResult& r) {
-    result = r;
-    done = true;
-  });
-  ASSERT_TRUE(WaitUntil([&] { return done.load(); }));
+  result =
+      testing::WaitForPut([&](PutCallback done) { store->PutMessages(std::move(mixed), std::move(done)); },
+                          std::chrono::seconds(10));
   EXPECT_EQ(result.status, PutStatus::kMessageIllegal);
 }
 

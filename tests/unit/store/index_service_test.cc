@@ -46,6 +46,14 @@ class IndexFlushTest : public ::testing::Test {
     req.store_timestamp = 1'700'000'000'000;
     ASSERT_TRUE(index.BuildIndex(req).ok());
   }
+  // Each of k0 .. k<n-1> is found once, at its Put offset (i * 100).
+  static void ExpectKeysAtTheirOffsets(IndexService& index, int n) {
+    for (int i = 0; i < n; ++i) {
+      auto found = index.Query("T", "k" + std::to_string(i), 10, 0, INT64_MAX);
+      ASSERT_EQ(found.size(), 1u) << "k" << i;
+      EXPECT_EQ(found[0], i * 100);
+    }
+  }
   int TotalFlushes() const {
     int n = 0;
     for (const auto& [path, count] : flushes_) n += count;
@@ -100,11 +108,7 @@ TEST_F(IndexFlushTest, FlushedEntriesReadBackAfterReload) {
   IndexService reloaded(options_);
   ASSERT_TRUE(reloaded.Load().ok());
   EXPECT_EQ(reloaded.IndexedEnd(), 700);
-  for (int i = 0; i < 7; ++i) {
-    auto found = reloaded.Query("T", "k" + std::to_string(i), 10, 0, INT64_MAX);
-    ASSERT_EQ(found.size(), 1u) << "k" << i;
-    EXPECT_EQ(found[0], i * 100);
-  }
+  ExpectKeysAtTheirOffsets(reloaded, 7);
 }
 
 // The process died right after creating the next index file, before its first entry: the file
@@ -130,11 +134,7 @@ TEST_F(IndexFlushTest, AFileDiedBeforeItsFirstEntryIsDroppedAtRecovery) {
   // Re-dispatch from the checkpoint (0), as MessageStore does after a crash.
   for (int i = 0; i < 4; ++i) Put(recovered, "k" + std::to_string(i), i * 100);
   ASSERT_TRUE(recovered.Flush().ok());
-  for (int i = 0; i < 4; ++i) {
-    auto found = recovered.Query("T", "k" + std::to_string(i), 10, 0, INT64_MAX);
-    ASSERT_EQ(found.size(), 1u) << "k" << i;
-    EXPECT_EQ(found[0], i * 100);
-  }
+  ExpectKeysAtTheirOffsets(recovered, 4);
 }
 
 TEST_F(IndexFlushTest, ARecordWhoseKeysFillAWholeFileDoesNotReopenIt) {

@@ -384,13 +384,9 @@ TEST_F(MessageStoreTest, BatchAcrossSegmentRollReportsEveryPhysicalOffset) {
   std::vector<MessageInput> batch;
   for (int i = 0; i < 10; ++i)
     batch.push_back(Msg("Roll", 0, std::string(10 * 1024, static_cast<char>('a' + i))));
-  std::atomic<bool> done{false};
-  PutResult result;
-  store->PutMessages(std::move(batch), [&](const PutResult& r) {
-    result = r;
-    done = true;
-  });
-  ASSERT_TRUE(WaitUntil([&] { return done.load(); }));
+  const PutResult result =
+      testing::WaitForPut([&](PutCallback done) { store->PutMessages(std::move(batch), std::move(done)); },
+                          std::chrono::seconds(10));
   ASSERT_TRUE(result.ok()) << result.error;
   ASSERT_EQ(result.physical_offsets.size(), 10u);
   EXPECT_EQ(result.physical_offsets[0], result.physical_offset);
@@ -407,14 +403,9 @@ TEST_F(MessageStoreTest, BatchAcrossSegmentRollReportsEveryPhysicalOffset) {
 TEST_F(MessageStoreTest, PutRecordsStoresAndDispatchesAnEncodedBatch) {
   auto store = Open();
   auto put = [&](RecordBatch batch) {
-    std::atomic<bool> done{false};
-    PutResult result;
-    store->PutRecords(std::move(batch), [&](const PutResult& r) {
-      result = r;
-      done = true;
-    });
-    EXPECT_TRUE(WaitUntil([&] { return done.load(); }));
-    return result;
+    return testing::WaitForPut(
+        [&](PutCallback done) { store->PutRecords(std::move(batch), std::move(done)); },
+        std::chrono::seconds(10));
   };
   RecordBatch batch{"Enc", 2, {}};
   for (int i = 0; i < 3; ++i) {

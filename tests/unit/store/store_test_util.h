@@ -53,18 +53,25 @@ inline bool Dispatched(const MessageStore& store) {
   return store.DispatchedPhyOffset() == store.MaxPhyOffset();
 }
 
-// Puts and waits (bounded) for the completion.
-inline PutResult PutSync(MessageStore& store, MessageInput m) {
+// Starts a put with `start(done)` and waits up to `timeout` for `done`. The result lives in
+// shared state, so a completion after the wait gave up writes to live memory.
+template <typename Start>
+PutResult WaitForPut(Start&& start, std::chrono::seconds timeout = std::chrono::seconds(20)) {
   auto promise = std::make_shared<std::promise<PutResult>>();
   auto future = promise->get_future();
-  store.PutMessage(std::move(m), [promise](const PutResult& r) { promise->set_value(r); });
-  if (future.wait_for(std::chrono::seconds(20)) != std::future_status::ready) {
+  start(PutCallback([promise](const PutResult& r) { promise->set_value(r); }));
+  if (future.wait_for(timeout) != std::future_status::ready) {
     PutResult r;
     r.status = PutStatus::kUnknownError;
-    r.error = "test: put did not complete within 20 s";
+    r.error = "test: put did not complete within " + std::to_string(timeout.count()) + " s";
     return r;
   }
   return future.get();
+}
+
+// Puts one message and waits (bounded) for the completion.
+inline PutResult PutSync(MessageStore& store, MessageInput m) {
+  return WaitForPut([&](PutCallback done) { store.PutMessage(std::move(m), std::move(done)); });
 }
 
 }  // namespace mq::store::testing
