@@ -255,11 +255,8 @@ PutResult MessageStore::Precheck(const std::vector<MessageInput>& messages) cons
       r.error = "batch: all messages must have the same topic";
       return r;
     }
-    if (m.queue_id < 0 || m.queue_id >= options_.max_queue_nums_per_topic) {
-      r.error =
-          fmt::format("queue_id: {} out of range [0, {})", m.queue_id, options_.max_queue_nums_per_topic);
-      return r;
-    }
+    r.error = QueueIdError(m.queue_id);
+    if (!r.error.empty()) return r;
     size_t props = 0;
     for (const auto& [k, v] : m.properties) props += k.size() + v.size() + 2;
     if (props > static_cast<size_t>(kMaxPropertiesLength) - 20) {
@@ -276,6 +273,11 @@ PutResult MessageStore::Precheck(const std::vector<MessageInput>& messages) cons
   }
   r.status = PutStatus::kOk;
   return r;
+}
+
+std::string MessageStore::QueueIdError(int32_t queue_id) const {
+  if (queue_id >= 0 && queue_id < options_.max_queue_nums_per_topic) return "";
+  return fmt::format("queue_id: {} out of range [0, {})", queue_id, options_.max_queue_nums_per_topic);
 }
 
 void MessageStore::PutMessage(MessageInput message, PutCallback done) {
@@ -315,11 +317,8 @@ void MessageStore::PutRecords(RecordBatch batch, PutCallback done) {
     r.error = "batch is empty";
     return done(r);
   }
-  if (batch.queue_id < 0 || batch.queue_id >= options_.max_queue_nums_per_topic) {
-    r.error =
-        fmt::format("queue_id: {} out of range [0, {})", batch.queue_id, options_.max_queue_nums_per_topic);
-    return done(r);
-  }
+  r.error = QueueIdError(batch.queue_id);
+  if (!r.error.empty()) return done(r);
   Complete(commit_log_->Append(&batch), std::move(done));
 }
 

@@ -141,6 +141,8 @@ class MessageStore {
   // Whether puts are accepted at all (running, not latched read-only, disk not full).
   PutResult CheckWritable() const;
   PutResult Precheck(const std::vector<MessageInput>& messages) const;
+  // Why `queue_id` is outside [0, maxQueueNumsPerTopic), or "" when it is inside.
+  std::string QueueIdError(int32_t queue_id) const;
   void Complete(AppendResult appended, PutCallback done);
 
   const StoreOptions options_;
