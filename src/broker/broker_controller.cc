@@ -170,7 +170,9 @@ Status BrokerController::Start() {
   waits_ = std::make_unique<WaitRegistry>(&executor_, static_cast<size_t>(config_.maxSuspendedPullRequests));
   store_ = std::make_unique<store::MessageStore>(ToStoreOptions(config_), clock);
   store_->AddArrivalListener([this](const std::string& topic, int32_t queue_id, int64_t) {
-    waits_->Notify(QueueWaitKey(topic, queue_id));
+    // The dispatch thread answers a queue's few parked pulls itself (no hop per message); pops
+    // take the pop service's broker-wide lock, so they stay on the executor.
+    waits_->Notify(QueueWaitKey(topic, queue_id), WaitRegistry::NotifyOn::kCaller);
     waits_->Notify(pop::PopWaitKey(topic));
   });
   schedule_ = std::make_unique<schedule::ScheduleMessageService>(

@@ -3,7 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <mutex>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "testutil/wait.h"
 
@@ -95,6 +98,81 @@ TEST_F(WaitRegistryTest, FirstCheckRunsOnTheParkingThread) {
   EXPECT_TRUE(answered);
   EXPECT_EQ(checked_on, std::this_thread::get_id());
   EXPECT_TRUE(testing::WaitUntil([&] { return waits_.size() == 0; }, 5s));
+}
+
+TEST_F(WaitRegistryTest, AnEarlierDeadlineParkedLaterIsStillKept) {
+  // One timer serves every deadline: a request parked after a long one, with a shorter
+  // timeout, must move the timer earlier.
+  std::atomic<int> long_timeouts{0};
+  std::atomic<int> short_timeouts{0};
+  ASSERT_TRUE(waits_.Park("long", 60s, [&](bool timed_out) { return timed_out && ++long_timeouts; }).ok());
+  auto parked = std::chrono::steady_clock::now();
+  ASSERT_TRUE(waits_.Park("short", 50ms, [&](bool timed_out) { return timed_out && ++short_timeouts; }).ok());
+  ASSERT_TRUE(testing::WaitUntil([&] { return short_timeouts == 1; }, 5s));
+  EXPECT_GE(std::chrono::steady_clock::now() - parked, 50ms);
+  EXPECT_EQ(long_timeouts, 0);
+  EXPECT_EQ(waits_.size(), 1u);
+}
+
+TEST_F(WaitRegistryTest, EveryDeadlineAnswersOnceWhateverTheParkingOrder) {
+  // Deadlines out of parking order, some answered early: each request is answered exactly once,
+  // by its condition or by its deadline, never both.
+  constexpr int kWaiters = 24;
+  std::atomic<int> timeouts[kWaiters] = {};
+  std::atomic<int> early[kWaiters] = {};
+  for (int i = 0; i < kWaiters; ++i) {
+    auto timeout = std::chrono::milliseconds(20 + (i * 7919) % 200);
+    ASSERT_TRUE(waits_
+                    .Park("k" + std::to_string(i % 3), timeout,
+                          [&, i](bool timed_out) {
+                            if (timed_out) return ++timeouts[i] > 0;
+                            if (i % 4 != 0) return false;
+                            return ++early[i] > 0;  // answered by the first check, in Park()
+                          })
+                    .ok());
+  }
+  ASSERT_TRUE(testing::WaitUntil([&] { return waits_.size() == 0; }, 5s));
+  for (int i = 0; i < kWaiters; ++i) {
+    EXPECT_EQ(timeouts[i] + early[i], 1) << "waiter " << i;
+    EXPECT_EQ(early[i], i % 4 == 0 ? 1 : 0) << "waiter " << i;
+  }
+}
+
+TEST_F(WaitRegistryTest, NotifyOnCallerRunsFewChecksOnTheCallingThreadAndManyOnTheExecutor) {
+  // The store's dispatch thread answers a waiting consumer itself (no hop per message), but a
+  // key with many waiters goes to the executor so one arrival cannot stall dispatch.
+  std::atomic<bool> ready{false};
+  std::mutex mu;
+  std::vector<std::thread::id> checked_on;
+  auto check = [&](bool timed_out) {
+    if (timed_out || !ready) return timed_out;
+    std::lock_guard lock(mu);
+    checked_on.push_back(std::this_thread::get_id());
+    return true;
+  };
+  for (int i = 0; i < static_cast<int>(WaitRegistry::kMaxChecksOnCaller); ++i) {
+    ASSERT_TRUE(waits_.Park("few", 60s, check).ok());
+  }
+  for (int i = 0; i < static_cast<int>(WaitRegistry::kMaxChecksOnCaller) + 1; ++i) {
+    ASSERT_TRUE(waits_.Park("many", 60s, check).ok());
+  }
+  ready = true;
+  waits_.Notify("few", WaitRegistry::NotifyOn::kCaller);
+  {
+    std::lock_guard lock(mu);
+    ASSERT_EQ(checked_on.size(), WaitRegistry::kMaxChecksOnCaller);  // answered before Notify returned
+    for (auto id : checked_on) EXPECT_EQ(id, std::this_thread::get_id());
+    checked_on.clear();
+  }
+  waits_.Notify("many", WaitRegistry::NotifyOn::kCaller);
+  ASSERT_TRUE(testing::WaitUntil(
+      [&] {
+        std::lock_guard lock(mu);
+        return checked_on.size() == WaitRegistry::kMaxChecksOnCaller + 1;
+      },
+      5s));
+  std::lock_guard lock(mu);
+  for (auto id : checked_on) EXPECT_NE(id, std::this_thread::get_id());
 }
 
 TEST_F(WaitRegistryTest, ShutdownAnswersParkedAndLaterRequests) {
