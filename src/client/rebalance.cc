@@ -14,6 +14,8 @@
 #include "common/thread_name.h"
 #include "consume_retry.h"
 #include "push_consumer_impl.h"
+#include "result_slot.h"
+#include "rpc_call.h"
 
 namespace mq::client {
 namespace {
@@ -252,24 +254,35 @@ void PushConsumerImpl::WatchLoop() {
       req.set_consumer_group(options_.group);
       req.set_known_version(known);
       req.set_wait_millis(known < 0 ? 0 : 10'000);
-      auto call = std::make_shared<grpc::ClientContext>();
-      SetTimeout(call.get(), 10'000 + options_.client.rpc_timeout_ms);
+      // An async call waited on a futex: a thread blocked in a synchronous gRPC call polls
+      // gRPC's shared epoll set and so wakes for every reply of every channel of the process
+      // (pulls, sends), about one wake-up per consumed message.
+      const int64_t timeout_ms = 10'000 + options_.client.rpc_timeout_ms;
+      auto slot = std::make_shared<ResultSlot<Result<mq::v1::GetConsumerIdsResponse>>>();
       {
         std::lock_guard lock(watch_mu_);
         if (!running_) return;
-        watch_ctx_ = call;
+        auto stub = client_->Broker(addr);
+        watch_ctx_ = StartCall<mq::v1::GetConsumerIdsRequest, mq::v1::GetConsumerIdsResponse>(
+            [stub](auto* c, auto* q, auto* r, auto cb) {
+              stub->async()->GetConsumerIds(c, q, r, std::move(cb));
+            },
+            std::move(req), timeout_ms, &client_->internal(), client_->inflight(),
+            [slot](Result<mq::v1::GetConsumerIdsResponse> r) { slot->Set(std::move(r)); });
       }
-      mq::v1::GetConsumerIdsResponse resp;
-      auto st = client_->Broker(addr)->GetConsumerIds(call.get(), req, &resp);
-      ok = st.ok();
-      if (!ok && running_ && IsTransportFailure(rpc::FromGrpcStatus(st))) reach_.MarkUnreachable(addr);
-      if (ok && resp.version() != known) {
+      // The call's deadline always completes it; the extra wait only guards a stuck executor.
+      auto reply = slot->WaitFor(std::chrono::milliseconds(timeout_ms + 5'000));
+      Result<mq::v1::GetConsumerIdsResponse> r =
+          reply ? std::move(*reply) : Status::Timeout("GetConsumerIds: no completion in time");
+      ok = r.ok();
+      if (!ok && running_ && IsTransportFailure(r.status())) reach_.MarkUnreachable(addr);
+      if (ok && r->version() != known) {
         if (known >= 0) {
           std::lock_guard lock(wake_mu_);
           wake_ = true;
           wake_cv_.notify_all();
         }
-        known = resp.version();
+        known = r->version();
       }
     }
     if (!ok && running_) {

@@ -1,5 +1,6 @@
 // Push consumers (clustering, broadcasting, orderly) against 1 NameServer + 2 broker sets.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <condition_variable>
@@ -9,6 +10,7 @@
 
 #include "client_cluster.h"
 #include "delivery_counter.h"
+#include "proc_status.h"
 
 namespace mq::testing {
 namespace {
@@ -108,6 +110,26 @@ TEST_F(ClientConsumerTest, ClusteringSharesQueuesEvenlyAndConsumesEachMessageOnc
   EXPECT_EQ(c.distinct(), static_cast<size_t>(kMessages));
   EXPECT_EQ(c.total(), kMessages);  // no duplicate
   for (int i = 0; i < 3; ++i) EXPECT_GT(c.of(i), kMessages / 6) << "consumer " << i;
+}
+
+TEST_F(ClientConsumerTest, MembershipWatchSleepsWhileMessagesFlow) {
+  // The membership watch long-polls GetConsumerIds for 10 s at a time. Blocked in a
+  // synchronous gRPC call, its thread would poll gRPC's shared epoll set and wake for the
+  // replies of other calls (every send and pull); waiting on its own completion it does not.
+  Collector c;
+  auto consumer = NewConsumer(cluster_.Consumer("g-watch"), &c, 0);
+  ASSERT_TRUE(WaitUntil([&] { return consumer->AssignedQueues().size() == 8; }, std::chrono::seconds(20)));
+  SendRange(0, 1);  // the watch has answered its first (immediate) query by the time this arrives
+  ASSERT_TRUE(WaitUntil([&] { return c.total() >= 1; }, std::chrono::seconds(20)));
+  const int64_t before = ThreadSwitches(getpid(), "mq-rebal-watch");
+  constexpr int kMessages = 300;
+  for (int i = 1; i <= kMessages; ++i) {
+    ASSERT_TRUE(producer_->Send(MakeMessage("ConsTopic", "w" + std::to_string(i))).ok());
+  }
+  ASSERT_TRUE(WaitUntil([&] { return c.total() >= kMessages + 1; }, std::chrono::seconds(30)));
+  // A woken poller thread wakes about once per few calls (hundreds here); a sleeping one at
+  // most when a long poll ends (every 10 s) or the membership changes (never here).
+  EXPECT_LT(ThreadSwitches(getpid(), "mq-rebal-watch") - before, 10);
 }
 
 TEST_F(ClientConsumerTest, JoinAndLeaveMidStreamLosesNothing) {

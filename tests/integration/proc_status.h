@@ -1,5 +1,5 @@
-// What /proc tells about a daemon: a field of /proc/<pid>/status in bytes (memory) and the
-// names of its threads.
+// What /proc tells about a process: a field of /proc/<pid>/status in bytes (memory), the
+// names of its threads and how often threads of one name woke up.
 #pragma once
 
 #include <sys/types.h>
@@ -33,6 +33,24 @@ inline std::map<std::string, int> ThreadNames(pid_t pid) {
     if (comm.ok()) ++names[comm->substr(0, comm->find('\n'))];
   }
   return names;
+}
+
+// Context switches (voluntary + involuntary) of the threads of `pid` named `name`, summed: how
+// often they woke up. 0 when there are none.
+inline int64_t ThreadSwitches(pid_t pid, const std::string& name) {
+  int64_t total = 0;
+  std::error_code ec;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+    auto comm = ReadFileToString(task.path().string() + "/comm");
+    if (!comm.ok() || comm->substr(0, comm->find('\n')) != name) continue;
+    auto status = ReadFileToString(task.path().string() + "/status");
+    if (!status.ok()) continue;
+    for (std::string_view key : {"voluntary_ctxt_switches:", "nonvoluntary_ctxt_switches:"}) {
+      auto pos = status->find(std::string("\n") + std::string(key));
+      if (pos != std::string::npos) total += std::stoll(status->substr(pos + 1 + key.size()));
+    }
+  }
+  return total;
 }
 
 }  // namespace mq::testing
