@@ -24,14 +24,21 @@ inline int64_t ProcStatusBytes(pid_t pid, std::string_view field) {
   return pos == std::string::npos ? 0 : std::stoll(status->substr(pos + key.size())) * 1024;
 }
 
-// How many threads of `pid` carry each name (/proc/<pid>/task/*/comm); empty when it is gone.
-inline std::map<std::string, int> ThreadNames(pid_t pid) {
-  std::map<std::string, int> names;
+// Calls fn(task_dir, name) for each thread of `pid` (/proc/<pid>/task/*, name from comm); none
+// when the process is gone.
+template <typename Fn>
+void ForEachThread(pid_t pid, Fn fn) {
   std::error_code ec;
   for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
     auto comm = ReadFileToString(task.path().string() + "/comm");
-    if (comm.ok()) ++names[comm->substr(0, comm->find('\n'))];
+    if (comm.ok()) fn(task.path().string(), comm->substr(0, comm->find('\n')));
   }
+}
+
+// How many threads of `pid` carry each name; empty when it is gone.
+inline std::map<std::string, int> ThreadNames(pid_t pid) {
+  std::map<std::string, int> names;
+  ForEachThread(pid, [&](const std::string&, const std::string& name) { ++names[name]; });
   return names;
 }
 
@@ -39,17 +46,15 @@ inline std::map<std::string, int> ThreadNames(pid_t pid) {
 // often they woke up. 0 when there are none.
 inline int64_t ThreadSwitches(pid_t pid, const std::string& name) {
   int64_t total = 0;
-  std::error_code ec;
-  for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
-    auto comm = ReadFileToString(task.path().string() + "/comm");
-    if (!comm.ok() || comm->substr(0, comm->find('\n')) != name) continue;
-    auto status = ReadFileToString(task.path().string() + "/status");
-    if (!status.ok()) continue;
+  ForEachThread(pid, [&](const std::string& task, const std::string& thread_name) {
+    if (thread_name != name) return;
+    auto status = ReadFileToString(task + "/status");
+    if (!status.ok()) return;
     for (std::string_view key : {"voluntary_ctxt_switches:", "nonvoluntary_ctxt_switches:"}) {
       auto pos = status->find(std::string("\n") + std::string(key));
       if (pos != std::string::npos) total += std::stoll(status->substr(pos + 1 + key.size()));
     }
-  }
+  });
   return total;
 }
 
