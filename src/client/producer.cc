@@ -241,6 +241,8 @@ class ProducerImpl {
     int64_t start = MonotonicMillis();
     auto* self = this;
     requests_.fetch_add(1, std::memory_order_relaxed);
+    // Runs on gRPC's thread (kOnGrpcThread): it wakes sync senders, hands callbacks to the
+    // callback threads, and starts the next batch or a retry, none of which blocks.
     auto on_reply = [self, ctx, mq, start, addr](Result<mq::v1::SendMessageResponse> r) {
       int64_t latency = MonotonicMillis() - start;
       if (r.ok()) {
@@ -271,7 +273,7 @@ class ProducerImpl {
         [stub](auto* c, auto* q, auto* r, auto cb) {
           stub->UnaryCall(c, "/mq.v1.Messaging/SendMessage", grpc::StubOptions(), q, r, std::move(cb));
         },
-        ctx, &ctx->request, timeout, &client_->internal(), client_->inflight(), std::move(on_reply));
+        ctx, &ctx->request, timeout, kOnGrpcThread, client_->inflight(), std::move(on_reply));
   }
 
   void Retry(std::shared_ptr<SendContext> ctx) {
@@ -300,7 +302,7 @@ class ProducerImpl {
   }
 
   // Hands a validated message to the accumulator; `done` later runs on a callback thread, or on
-  // the client's internal thread when it only wakes a blocked Send() (`wakes_waiter`).
+  // the thread the reply came on when it only wakes a blocked Send() (`wakes_waiter`).
   Status Enqueue(const Message& msg, std::function<void(Result<SendResult>)> done,
                  bool wakes_waiter = false) {
     MQ_RETURN_IF_ERROR(ValidateMessage(msg, options_.max_body_bytes));
@@ -348,8 +350,9 @@ class ProducerImpl {
     }
     SetMessages(ctx.get(), std::move(wire), static_cast<int>(batch.size()));
     auto* self = this;
+    // The next batch leaves from the thread that freed the slot (no lock is held here).
     auto release_slot = [self, topic, holds_slot] {
-      if (holds_slot) self->client_->internal().Post([self, topic] { self->accumulator_.Completed(topic); });
+      if (holds_slot) self->accumulator_.Completed(topic);
     };
     auto finish = [self, completions, release_slot](std::vector<Result<SendResult>> results) {
       bool any_callback = false;

@@ -36,7 +36,7 @@ struct PendingSend {
   int64_t deadline_ms = 0;  // MonotonicMillis() by which its send_timeout_ms ends
   std::function<void(Result<SendResult>)> done;
   // `done` only hands the result to a Send() blocked on it (sets a promise): it may run on the
-  // client's internal thread, saving a hop through the callback pool per sync send.
+  // thread the reply came on, saving a hop through the callback pool per sync send.
   bool wakes_waiter = false;
 };
 

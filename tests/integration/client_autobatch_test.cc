@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <map>
@@ -13,6 +14,7 @@
 
 #include "client_cluster.h"
 #include "common/file_util.h"
+#include "proc_status.h"
 
 namespace mq::testing {
 namespace {
@@ -185,6 +187,26 @@ TEST_F(ClientAutoBatchTest, SyncSendsFromManyThreadsEachGetTheirOwnResult) {
   EXPECT_LE(producer.stats().send_requests, kThreads * kPerThread);
   std::printf("%d sync sends from %d threads took %lld requests\n", kThreads * kPerThread, kThreads,
               static_cast<long long>(producer.stats().send_requests));
+}
+
+TEST_F(ClientAutoBatchTest, SendRepliesAreHandledOnTheThreadTheyArriveOn) {
+  // A send's reply wakes its sync sender and frees the accumulator's slot on gRPC's callback
+  // thread: posting either to the client's internal threads would cost a thread wake-up per
+  // request (two, before), which at low rates is most of a send's CPU (docs/benchmarks.md).
+  ProducerOptions o = Options();
+  o.auto_batch_max_in_flight = 4;
+  Producer producer(o);
+  ASSERT_TRUE(producer.Start().ok());
+  ASSERT_TRUE(producer.Send(MakeMessage(kTopic, "first")).ok());  // route cached, channels up
+  const int64_t before = ThreadSwitches(getpid(), "mq-client");
+  constexpr int kSends = 300;
+  for (int i = 0; i < kSends; ++i) {
+    auto r = producer.Send(MakeMessage(kTopic, "s" + std::to_string(i)));
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+  }
+  // One request per sync send from one thread: 300 requests. Only the client's periodic work
+  // (route refresh, heartbeat: every 30 s) may wake its internal threads meanwhile.
+  EXPECT_LT(ThreadSwitches(getpid(), "mq-client") - before, 20);
 }
 
 // A broker that refuses a batch as a whole (here: larger than its maxMessageSize) gets each
