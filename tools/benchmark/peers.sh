@@ -7,7 +7,8 @@
 # compiler, jq), builds the project's Release tools into build/ if they are missing, builds the
 # NATS load generator (nats_bench.c) into its temp dir, and for each run and case starts fresh
 # servers on 127.0.0.1 (free ports, temp dirs), one side at a time, so that the two sides never
-# share the machine with each other:
+# share the machine with each other. Stopped servers' data dirs are deleted and every load
+# generator starts after a `sync`, so no run shares the disk with an earlier run's writeback:
 #   async    mqbench producer --mode async -w 2 --window 4096 (ASYNC_FLUSH broker)
 #            vs nats_bench pub: JetStream async publish, 2 publishers, 4096 pending acks each
 #   batch    mqbench producer --batch 64 -w 2 (ASYNC_FLUSH) vs the same NATS figure
@@ -77,6 +78,7 @@ fi
 
 D=$(mktemp -d /tmp/mqpeers.XXXXXX)
 PIDS=()  # servers and samplers started by this script, stopped by stop_all
+DATA_DIRS=()  # the running servers' stores, deleted when they stop
 stop_all() {
   local pid
   for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
@@ -86,6 +88,9 @@ stop_all() {
     wait "$pid" 2>/dev/null
   done
   PIDS=()
+  # Deleting drops their dirty pages unwritten: the next case does not pay for their writeback.
+  ((${#DATA_DIRS[@]})) && rm -rf "${DATA_DIRS[@]}"
+  DATA_DIRS=()
 }
 TOOL_PID=
 cleanup() {
@@ -132,6 +137,7 @@ run_tool() {
   local name=$1
   shift
   log_cmd "$@"
+  sync  # what is still dirty (a fill, a stopped server's log) is written back before, not during
   # In the background so that Ctrl-C or TERM reaches the trap at once (bash runs traps only
   # between foreground commands, but interrupts `wait`); cleanup stops the tool.
   "$@" >"$D/$name.out" 2>"$D/$name.err" &
@@ -154,6 +160,7 @@ wait_for() {
 start_mq() {
   local dir=$D/mq-$RUN-$1-$RANDOM
   mkdir -p "$dir"
+  DATA_DIRS+=("$dir/store")
   log_cmd "$MQ_BIN/mqnamesrv" --listen 127.0.0.1:0 --ready-file "$dir/ns.ready" --set logLevel=warn
   "$MQ_BIN/mqnamesrv" --listen 127.0.0.1:0 --ready-file "$dir/ns.ready" --set logLevel=warn \
     >"$dir/ns.log" 2>&1 &
@@ -186,6 +193,7 @@ start_mq() {
 start_nats() {
   local dir=$D/nats-$RUN-$RANDOM
   mkdir -p "$dir"
+  DATA_DIRS+=("$dir/js")
   local cmd=(nats-server -js -a 127.0.0.1 -p -1 -sd "$dir/js" --ports_file_dir "$dir" -l "$dir/nats.log")
   log_cmd "${cmd[@]}"
   "${cmd[@]}" &
@@ -201,11 +209,12 @@ redis_up() { [[ $(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null) == P
 # start_redis : redis-server, AOF on and fsynced on every write; sets REDIS_PORT.
 start_redis() {
   local dir=$D/redis-$RUN-$RANDOM pid
-  mkdir -p "$dir"
+  mkdir -p "$dir/data"
+  DATA_DIRS+=("$dir/data")
   for _ in 1 2 3 4 5; do
     REDIS_PORT=$((20000 + RANDOM % 30000))
     port_free "$REDIS_PORT" || continue
-    local cmd=(redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$dir" --appendonly yes
+    local cmd=(redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$dir/data" --appendonly yes
       --appendfsync always --save '' --daemonize no --logfile "$dir/redis.log")
     "${cmd[@]}" &
     pid=$!
