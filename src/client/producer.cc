@@ -350,9 +350,18 @@ class ProducerImpl {
     }
     SetMessages(ctx.get(), std::move(wire), static_cast<int>(batch.size()));
     auto* self = this;
-    // The next batch leaves from the thread that freed the slot (no lock is held here).
-    auto release_slot = [self, topic, holds_slot] {
-      if (holds_slot) self->accumulator_.Completed(topic);
+    // After a single message (low rates: nothing to coalesce) the next batch leaves from the
+    // thread that freed the slot; no lock is held here. After several, a post to the internal
+    // threads first gives the senders just woken time to queue their next messages, so the next
+    // request carries them (leaving at once took 10-14 % more requests for the same sync sends).
+    const bool let_senders_requeue = completions->size() > 1;
+    auto release_slot = [self, topic, holds_slot, let_senders_requeue] {
+      if (!holds_slot) return;
+      if (let_senders_requeue) {
+        self->client_->internal().Post([self, topic] { self->accumulator_.Completed(topic); });
+      } else {
+        self->accumulator_.Completed(topic);
+      }
     };
     auto finish = [self, completions, release_slot](std::vector<Result<SendResult>> results) {
       bool any_callback = false;
