@@ -19,7 +19,7 @@ void PushConsumerImpl::PullLater(std::shared_ptr<ProcessQueue> pq, int64_t delay
 }
 
 bool PushConsumerImpl::IsMaster(const MessageQueue& q, const std::string& addr) {
-  auto route = client_->CachedRoute(q.topic);  // internal executor: never wait for a query
+  auto route = client_->CachedRoute(q.topic);  // gRPC's or an internal thread: never wait for a query
   return route && MasterAddress(*route, q.broker_name) == addr;
 }
 
@@ -80,9 +80,11 @@ void PushConsumerImpl::Pull(std::shared_ptr<ProcessQueue> pq) {
   req.set_accept_records(true);
   const int64_t offset = req.queue_offset();
   auto stub = client_->Broker(addr);
+  // The reply is handled on gRPC's thread (kOnGrpcThread): OnPulled decodes, hands the messages
+  // to the consume threads and starts the next pull, none of which blocks.
   auto ctx = StartArenaCall<mq::v1::PullMessageRequest, mq::v1::PullMessageResponse>(
       [stub](auto* c, auto* q, auto* r, auto cb) { stub->async()->PullMessage(c, q, r, std::move(cb)); },
-      std::move(req), options_.pull_suspend_ms + options_.client.rpc_timeout_ms + 5'000, &client_->internal(),
+      std::move(req), options_.pull_suspend_ms + options_.client.rpc_timeout_ms + 5'000, kOnGrpcThread,
       client_->inflight(),
       [this, pq, addr, offset, commit](Result<mq::v1::PullMessageResponse*> r) {
         if (r.ok() && commit >= 0) pq->reported_offset = commit;

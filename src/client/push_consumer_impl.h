@@ -5,8 +5,9 @@
 // slave while the master is absent from the route or unreachable (read_target.h); orderly
 // queues stay on the master, where their locks are.
 //
-// Threads: pull completions and offset-commit ticks run on the client's internal executor and
-// never block (offsets ride on pulls, has_commit_offset, plus an asynchronous periodic flush);
+// Threads: pull completions run on gRPC's callback thread, offset-commit ticks and delayed
+// pulls on the client's internal executor; none blocks (offsets ride on pulls,
+// has_commit_offset, plus an asynchronous periodic flush);
 // listener calls on consume_ (consume_threads); rebalance and relock on rebalance_thread_;
 // the membership long-poll (GetConsumerIds) on watch_thread_.
 // Locks: mu_ guards queues_ (the ProcessQueue map); ProcessQueue::mu guards its message table.

@@ -132,6 +132,26 @@ TEST_F(ClientConsumerTest, MembershipWatchSleepsWhileMessagesFlow) {
   EXPECT_LT(ThreadSwitches(getpid(), "mq-rebal-watch") - before, 10);
 }
 
+TEST_F(ClientConsumerTest, RepliesOfSendsAndPullsAreHandledOnTheThreadTheyArriveOn) {
+  // A pull's reply is decoded and handed to the consume threads, and the queue's next pull
+  // started, on gRPC's callback thread; a send's reply likewise wakes its sender there. Posting
+  // them to the client's internal threads cost a thread wake-up per reply.
+  Collector c;
+  auto consumer = NewConsumer(cluster_.Consumer("g-inline"), &c, 0);
+  ASSERT_TRUE(WaitUntil([&] { return consumer->AssignedQueues().size() == 8; }, std::chrono::seconds(20)));
+  SendRange(0, 1);
+  ASSERT_TRUE(WaitUntil([&] { return c.total() >= 1; }, std::chrono::seconds(20)));
+  const int64_t before = ThreadSwitches(getpid(), "mq-client");
+  constexpr int kMessages = 300;
+  for (int i = 1; i <= kMessages; ++i) {
+    ASSERT_TRUE(producer_->Send(MakeMessage("ConsTopic", "i" + std::to_string(i))).ok());
+  }
+  ASSERT_TRUE(WaitUntil([&] { return c.total() >= kMessages + 1; }, std::chrono::seconds(30)));
+  // 300 send replies and at least as many pull replies; only periodic work (offset commits
+  // every 5 s, route refresh and heartbeats) may wake the internal threads meanwhile.
+  EXPECT_LT(ThreadSwitches(getpid(), "mq-client") - before, 40);
+}
+
 TEST_F(ClientConsumerTest, JoinAndLeaveMidStreamLosesNothing) {
   Collector c;
   std::vector<std::unique_ptr<PushConsumer>> consumers;
