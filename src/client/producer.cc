@@ -19,47 +19,11 @@
 #include "result_slot.h"
 #include "route_info.h"
 #include "send_accumulator.h"
+#include "send_context.h"
 #include "send_wire.h"
 #include "transaction_producer_access.h"
 
 namespace mq::client {
-namespace {
-
-bool Retryable(const Status& s) {
-  switch (s.code()) {
-    case StatusCode::kInvalidArgument:
-    case StatusCode::kNotSupported:
-    case StatusCode::kAlreadyExists:
-      return false;
-    default:
-      return true;
-  }
-}
-
-struct SendContext {
-  // The request's header fields (group, topic, ...); the messages are in `messages`, already in
-  // wire form (SendMessageRequest field 4 elements, send_wire.h) and shared by every attempt,
-  // which sends a header with its queue_id + these bytes as the request.
-  mq::v1::SendMessageRequest req;
-  grpc::Slice messages;
-  int message_count = 0;
-  grpc::ByteBuffer request;  // the current attempt's
-  Message first;             // for the selector
-  const MessageQueueSelector* selector = nullptr;
-  MessageQueueSelector selector_copy;
-  std::string arg;
-  int max_attempts = 1;
-  int attempts = 0;
-  int64_t deadline_ms = 0;
-  std::string last_broker;
-  Status last_error;
-  std::function<void(Result<SendResult>)> done;
-  // Set for auto-batched sends: gets the broker's answer (one entry per message) instead of
-  // `done` getting a SendResult.
-  std::function<void(const mq::v1::SendMessageResponse&, const MessageQueue&, int attempts)> on_response;
-};
-
-}  // namespace
 
 class ProducerImpl {
  public:
