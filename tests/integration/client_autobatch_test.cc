@@ -1,7 +1,6 @@
 // Producer auto-batching (issue 11 item 2) against real processes. The brokers are paused with
 // SIGSTOP so that sends provably pile up behind the one request in flight (no timing luck),
 // then resumed: the pile must leave as one request, and every message keep its own result.
-#include <dirent.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <unistd.h>
@@ -26,20 +25,17 @@ using mq::client::ProducerOptions;
 using mq::client::SendResult;
 
 // Whether every thread of a process is stopped ('T' in /proc/<pid>/task/<tid>/stat): a group
-// stop reaches the threads one by one.
+// stop reaches the threads one by one. False when the process is gone.
 bool AllThreadsStopped(pid_t pid) {
-  const std::string tasks = "/proc/" + std::to_string(pid) + "/task";
-  DIR* dir = ::opendir(tasks.c_str());
-  if (dir == nullptr) return false;
+  bool any = false;
   bool stopped = true;
-  while (dirent* e = ::readdir(dir)) {
-    if (e->d_name[0] == '.') continue;
-    auto stat = ReadFileToString(tasks + "/" + e->d_name + "/stat");
+  ForEachThread(pid, [&](const std::string& task, const std::string&) {
+    any = true;
+    auto stat = ReadFileToString(task + "/stat");
     const size_t paren = stat.ok() ? stat->rfind(')') : std::string::npos;
     if (paren == std::string::npos || paren + 2 >= stat->size() || (*stat)[paren + 2] != 'T') stopped = false;
-  }
-  ::closedir(dir);
-  return stopped;
+  });
+  return any && stopped;
 }
 
 // SIGSTOPs processes, and returns once they are stopped (the signal is asynchronous); SIGCONTs
