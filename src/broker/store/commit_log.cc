@@ -17,16 +17,28 @@ std::string QueueKey(std::string_view topic, int32_t queue_id) {
   return key;
 }
 
+// ASYNC_FLUSH: puts of fewer bytes are copied into the mapping; larger ones are written.
+constexpr int32_t kMemcpyBelowBytes = 16 * 1024;
+
+AppendOptions CommitLogAppendOptions(bool sync) {
+  return AppendOptions{.by_write = true,
+                       // With SYNC_FLUSH every append goes by pwrite: each sync cleans the tail
+                       // page, and a memcpy into it would fault. With ASYNC_FLUSH a single message
+                       // is cheaper to memcpy than to write (a syscall under the append lock), a
+                       // batch cheaper to write (docs/store.md §6).
+                       .memcpy_below = sync ? 0 : kMemcpyBelowBytes,
+                       .zero_ahead = true,
+                       // Only a sync per ack repays writing every byte twice.
+                       .zeros_to_disk = sync};
+}
+
 }  // namespace
 
 CommitLog::CommitLog(const StoreOptions& options, Clock* clock)
     : clock_(clock),
       queue_(options.store_path_root_dir + "/commitlog", options.mapped_file_size_commit_log,
              options.preallocate_next_segment, options.fault_hook,
-             // Only a sync per ack repays a syscall per append and a second write of every byte
-             // (zeros ahead): with ASYNC_FLUSH memcpy into the mapping costs less CPU.
-             AppendOptions{.by_write = options.flush_disk_type == FlushDiskType::kSyncFlush,
-                           .zero_ahead = options.flush_disk_type == FlushDiskType::kSyncFlush}) {}
+             CommitLogAppendOptions(options.flush_disk_type == FlushDiskType::kSyncFlush)) {}
 
 Status CommitLog::Load() { return queue_.Load(); }
 

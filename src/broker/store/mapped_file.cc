@@ -86,7 +86,9 @@ MappedFile::MappedFile(std::string path, int64_t from_offset, int32_t size, int 
       fd_(fd),
       data_(data),
       by_write_(append.by_write),
+      memcpy_below_(by_write_ ? append.memcpy_below : 0),
       zero_ahead_(append.by_write && append.zero_ahead),
+      zeros_to_disk_(zero_ahead_ && append.zeros_to_disk),
       zeroed_to_(zero_ahead_ ? 0 : size) {}
 
 MappedFile::~MappedFile() {
@@ -108,7 +110,8 @@ bool MappedFile::AppendGathered(const std::vector<std::string_view>& parts) {
   for (auto part : parts) total += part.size();
   if (total > static_cast<size_t>(size_ - pos)) return false;
   const auto n = static_cast<int32_t>(total);
-  if (!by_write_) {
+  ClaimForWrite(pos, n);
+  if (!WritesThroughFd(n)) {
     for (auto part : parts) {
       std::memcpy(data_ + pos, part.data(), part.size());
       pos += static_cast<int32_t>(part.size());
@@ -116,7 +119,6 @@ bool MappedFile::AppendGathered(const std::vector<std::string_view>& parts) {
     wrote_.store(pos, std::memory_order_release);
     return true;
   }
-  ClaimForWrite(pos, n);
   // Written in chunks of IOV_MAX parts; a short write resumes inside the part it stopped in.
   std::vector<iovec> iov;
   size_t next = 0;
@@ -167,11 +169,11 @@ void MappedFile::ClaimForWrite(int32_t pos, int32_t n) {
 }
 
 void MappedFile::WriteBytes(int32_t pos, const char* data, int32_t n) {
-  if (!by_write_) {
+  ClaimForWrite(pos, n);
+  if (!WritesThroughFd(n)) {
     std::memcpy(data_ + pos, data, static_cast<size_t>(n));
     return;
   }
-  ClaimForWrite(pos, n);
   int32_t done = 0;
   while (done < n) {
     ssize_t w = ::pwrite(fd_, data + done, static_cast<size_t>(n - done), pos + done);
@@ -281,6 +283,7 @@ Result<int32_t> MappedFile::ZeroAhead(int32_t to) {
     }
     zeroed_to_.store(to, std::memory_order_release);
   }
+  if (!zeros_to_disk_) return to;
   // Starting the zeros' writeback now converts the extents while nobody waits on a sync (the
   // appender is kWarmAheadBytes behind); waiting for it would only slow the allocator down.
   if (::sync_file_range(fd_, from, to - from, SYNC_FILE_RANGE_WRITE) != 0) {

@@ -12,15 +12,14 @@
 // Flush; one allocator thread calls Warm/ZeroAhead; any thread may Read below wrote_position().
 //
 // Appends go through the mapping (memcpy) or, with AppendOptions::by_write, through pwrite()
-// on the fd. Both land in the same page cache, so readers of the mapping see either. The commit
-// log uses pwrite only with SYNC_FLUSH: every sync cleans the tail page, so the next memcpy into
-// it takes a write-protect fault into the filesystem, once per sync; pwrite never faults. With
-// ASYNC_FLUSH (a sync every 500 ms) the syscall costs more than the faults it saves: even with
-// all records of a put in one write (AppendGathered), single-message puts ran at half the rate.
-// With zero_ahead the allocator thread also writes zeros ahead of the appender and starts their
+// on the fd, except appends shorter than memcpy_below bytes. Both land in the same page cache,
+// so readers of the mapping see either. With zero_ahead the allocator thread writes zeros ahead
+// of the appender (zero_mu_ keeps them off every byte the appender writes), so the appender
+// writes into page cache pages that exist already; with zeros_to_disk it also starts their
 // writeback, turning fallocate's unwritten extents into written ones before the appender reaches
 // them, so a sync of appended data no longer has to convert extents (metadata) each time.
-// zero_mu_ keeps the zeros off every byte the appender writes. Figures: docs/benchmarks.md.
+// Without zero_ahead, a queue appended by memcpy has its pages faulted in writable ahead (Warm).
+// The commit log's choice (commit_log.cc) and its figures: docs/store.md §6, docs/benchmarks.md.
 #pragma once
 
 #include <atomic>
@@ -43,7 +42,9 @@ Status FsyncDirOfNewFile(const std::string& dir, const FaultHook& hook);
 // How a segment's appends reach the file; see the class comment.
 struct AppendOptions {
   bool by_write = false;
-  bool zero_ahead = false;  // only with by_write
+  int32_t memcpy_below = 0;    // with by_write: appends of fewer bytes still go by memcpy
+  bool zero_ahead = false;     // only with by_write
+  bool zeros_to_disk = false;  // only with zero_ahead
 };
 
 class MappedFile {
@@ -99,13 +100,15 @@ class MappedFile {
   // read fault per page on kernels without it), so the first memcpy append to a page pays
   // neither for zeroing it nor for its write-protect fault (RocketMQ warmMappedFile). The
   // content is unchanged; the pages turn dirty, and Flush syncs only those below the write
-  // position. Allocator thread; not for files appended by write, which never fault (readers map
-  // the written pages on first read).
+  // position. Allocator thread; not for files appended by write, whose pages are zeroed ahead
+  // instead (a short memcpy append faults its page in itself; readers map pages on first read).
   void Warm(int32_t from, int32_t to) const;
-  // Allocator (zero_ahead only): writes zeros over [max(zeroed, appender's end), to) and starts
-  // their writeback. Returns how far the file is zeroed ahead.
+  // Allocator (zero_ahead only): writes zeros over [max(zeroed, appender's end), to) and, with
+  // zeros_to_disk, starts their writeback. Returns how far the file is zeroed ahead.
   Result<int32_t> ZeroAhead(int32_t to);
   bool zero_ahead() const { return zero_ahead_; }
+  bool zeros_to_disk() const { return zeros_to_disk_; }
+  int32_t memcpy_below() const { return memcpy_below_; }
   bool by_write() const { return by_write_; }
 
   // Unlinks the file; the mapping lives until the last reference drops.
@@ -132,8 +135,13 @@ class MappedFile {
   std::atomic<int32_t> flushed_{0};
   std::atomic<int64_t> max_store_ts_{0};
 
+  // Appender: whether n bytes go by pwrite (else memcpy into the mapping).
+  bool WritesThroughFd(int32_t n) const { return by_write_ && n >= memcpy_below_; }
+
   const bool by_write_;
+  const int32_t memcpy_below_;
   const bool zero_ahead_;
+  const bool zeros_to_disk_;
   std::atomic<int> write_errno_{0};  // first failed pwrite, reported by the next sync
   // Zeros stop at zeroed_to_; the appender writes below it freely and takes zero_mu_ to write
   // beyond it (which waits for a zeroing in progress and keeps later ones above its bytes).

@@ -32,8 +32,8 @@ class MappedFileQueue {
  public:
   // New segments are always fallocate'd (ENOSPC surfaces as a Status, not SIGBUS) and their
   // directory fsynced (the name survives a crash). With prepare_next, a background thread
-  // creates, fallocates and pre-faults the next segment (and, with append.zero_ahead, writes
-  // zeros ahead of the appender before faulting pages in).
+  // creates and fallocates the next segment and prepares the pages ahead of the appender:
+  // with append.zero_ahead it writes zeros there, otherwise it faults them in writable (Warm).
   MappedFileQueue(std::string dir, int32_t file_size, bool prepare_next, FaultHook hook,
                   AppendOptions append = {});
   ~MappedFileQueue();
@@ -63,8 +63,9 @@ class MappedFileQueue {
 
   // With prepare_next: makes sure the segment for the next append exists (creating it if the
   // queue is empty or the last one is full) and starts warming it. The allocator thread keeps
-  // the pages up to kWarmAheadBytes past the write position pre-faulted, so appends do not
-  // pay for page zeroing (warming a whole 1 GiB segment up front would waste CPU and memory).
+  // the pages up to kWarmAheadBytes past the write position prepared (zeroed or pre-faulted),
+  // so appends do not pay for page zeroing (a whole 1 GiB segment up front would waste CPU and
+  // memory).
   Status WarmActive(int64_t offset_if_empty);
   static constexpr int32_t kWarmAheadBytes = 64 * 1024 * 1024;
 

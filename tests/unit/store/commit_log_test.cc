@@ -121,6 +121,33 @@ TEST_F(CommitLogTest, AssignsOffsetsAndRollsWithBlank) {
   EXPECT_FALSE(log.LookMessage(results.back().wrote_offset + 1, log.committed_offset()).ok());
 }
 
+// SYNC_FLUSH writes every append through the fd and starts the zeros' writeback ahead of it;
+// ASYNC_FLUSH copies short puts (single messages) into the mapping, writes long ones (batches)
+// and leaves the zeros in the page cache.
+TEST_F(CommitLogTest, HowAppendsReachTheSegmentFollowsTheFlushType) {
+  for (FlushDiskType type : {FlushDiskType::kAsyncFlush, FlushDiskType::kSyncFlush}) {
+    const bool sync = type == FlushDiskType::kSyncFlush;
+    SCOPED_TRACE(sync ? "SYNC_FLUSH" : "ASYNC_FLUSH");
+    TempDir dir;
+    StoreOptions options = testing::SmallOptions(dir.path());
+    options.flush_disk_type = type;
+    CommitLog log(options, &clock_);
+    ASSERT_TRUE(log.Load().ok());
+    ASSERT_TRUE(log.Recover(false, -1).ok());
+    auto r = AppendOne(log, "T", 0, 100);
+    ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+    auto files = log.queue().Snapshot();
+    ASSERT_FALSE(files.empty());
+    EXPECT_TRUE(files.back()->by_write());
+    EXPECT_EQ(files.back()->memcpy_below(), sync ? 0 : 16 * 1024);
+    EXPECT_TRUE(files.back()->zero_ahead());
+    EXPECT_EQ(files.back()->zeros_to_disk(), sync);
+    auto m = log.LookMessage(r.wrote_offset, log.committed_offset());
+    ASSERT_TRUE(m.ok()) << m.status().ToString();
+    EXPECT_EQ(m->body, std::string(100, 'b'));
+  }
+}
+
 TEST_F(CommitLogTest, OneBufferBatchStampsItsQueueAndRollsWithBlank) {
   CommitLog log(options_, &clock_);
   ASSERT_TRUE(log.Load().ok());

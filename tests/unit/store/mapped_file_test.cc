@@ -49,12 +49,12 @@ TEST(MappedFileTest, AppendsByWriteAreWhatTheMappingAndTheFileHold) {
   EXPECT_EQ(ReadFile(dir.Sub("seg"), 11), "Jello world");
 }
 
-// Dirty kB of the mapping that holds `addr`, from /proc/self/smaps (shared + private).
-int64_t DirtyKbOfMappingAt(const void* addr) {
+// Sum of the smaps `fields` (e.g. "Rss") of the mapping that holds `addr`, in kB.
+int64_t SmapsKbOfMappingAt(const void* addr, const std::vector<std::string>& fields) {
   std::ifstream smaps("/proc/self/smaps");
   std::string line;
   bool in_mapping = false;
-  int64_t dirty = 0;
+  int64_t total = 0;
   const auto at = reinterpret_cast<uintptr_t>(addr);
   while (std::getline(smaps, line)) {
     uintptr_t lo = 0;
@@ -63,13 +63,18 @@ int64_t DirtyKbOfMappingAt(const void* addr) {
       in_mapping = lo <= at && at < hi;
       continue;
     }
-    int64_t kb = 0;
-    if (in_mapping && (std::sscanf(line.c_str(), "Shared_Dirty: %ld kB", &kb) == 1 ||
-                       std::sscanf(line.c_str(), "Private_Dirty: %ld kB", &kb) == 1)) {
-      dirty += kb;
+    if (!in_mapping) continue;
+    for (const auto& field : fields) {
+      int64_t kb = 0;
+      if (std::sscanf(line.c_str(), (field + ": %ld kB").c_str(), &kb) == 1) total += kb;
     }
   }
-  return dirty;
+  return total;
+}
+
+// Dirty kB of the mapping that holds `addr` (shared + private).
+int64_t DirtyKbOfMappingAt(const void* addr) {
+  return SmapsKbOfMappingAt(addr, {"Shared_Dirty", "Private_Dirty"});
 }
 
 // The allocator's warming faults the pages in writable in one call, so the appender's first
@@ -128,6 +133,40 @@ TEST(MappedFileTest, GatheredAppendsLandBackToBackInBothModes) {
   }
 }
 
+// With memcpy_below, a short append is copied into the mapping (it faults a page of this
+// process's mapping in) and a long one is written through the fd (no page of the mapping is
+// mapped for it); readers of the mapping and of the file see both, in order.
+TEST(MappedFileTest, ShortAppendsGoThroughTheMappingLongOnesThroughTheFd) {
+  constexpr int32_t kSize = 1 << 20;
+  constexpr int32_t kLong = 64 * 1024;
+  TempDir dir;
+  auto opened =
+      MappedFile::Open(dir.Sub("seg"), 0, kSize, true, nullptr,
+                       AppendOptions{.by_write = true, .memcpy_below = 16 * 1024, .zero_ahead = true});
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  std::shared_ptr<MappedFile> file = *opened;
+  EXPECT_EQ(file->memcpy_below(), 16 * 1024);
+  EXPECT_FALSE(file->zeros_to_disk());
+  ASSERT_EQ(*file->ZeroAhead(kSize), kSize);
+  const void* base = file->View(0, 1).data();
+  const int64_t rss_before = SmapsKbOfMappingAt(base, {"Rss"});
+  std::string expected;
+  for (int64_t i = 0; i < kLong; ++i) expected.push_back(PatternByte(i));
+  ASSERT_TRUE(file->Append(expected.data(), kLong));
+  EXPECT_EQ(SmapsKbOfMappingAt(base, {"Rss"}), rss_before) << "a long append was copied into the mapping";
+  const std::string short_record(100, 'S');
+  ASSERT_TRUE(file->AppendGathered({short_record.substr(0, 40), short_record.substr(40)}));
+  expected += short_record;
+  EXPECT_GT(SmapsKbOfMappingAt(base, {"Rss"}), rss_before)
+      << "a short append was not copied into the mapping";
+  ASSERT_TRUE(file->AppendGathered({expected.substr(0, kLong / 2), expected.substr(kLong / 2, kLong / 2)}));
+  expected += expected.substr(0, kLong);
+  ASSERT_EQ(file->wrote_position(), static_cast<int32_t>(expected.size()));
+  EXPECT_EQ(file->View(0, file->wrote_position()), expected);
+  ASSERT_TRUE(file->Flush(nullptr).ok());
+  EXPECT_EQ(ReadFile(dir.Sub("seg"), expected.size()), expected);
+}
+
 TEST(MappedFileTest, ZeroAheadZeroesOnlyBeyondTheAppender) {
   TempDir dir;
   auto file = MappedFile::Open(dir.Sub("seg"), 0, 256 * 1024, true, nullptr,
@@ -149,11 +188,13 @@ TEST(MappedFileTest, ZeroAheadZeroesOnlyBeyondTheAppender) {
 
 // The allocator zeroes just ahead of an appender that keeps crossing the zeroed end: every
 // byte appended must survive, in the mapping and in the file.
-TEST(MappedFileTest, ZeroAheadRacingTheAppenderLosesNoByte) {
+// With memcpy_below, records of both sizes (one path each) race the zeros.
+void CheckZeroAheadRacingTheAppenderLosesNoByte(int32_t memcpy_below) {
   TempDir dir;
   constexpr int32_t kSize = 3 * 1024 * 1024;
-  auto opened = MappedFile::Open(dir.Sub("seg"), 0, kSize, true, nullptr,
-                                 AppendOptions{.by_write = true, .zero_ahead = true});
+  auto opened =
+      MappedFile::Open(dir.Sub("seg"), 0, kSize, true, nullptr,
+                       AppendOptions{.by_write = true, .memcpy_below = memcpy_below, .zero_ahead = true});
   ASSERT_TRUE(opened.ok()) << opened.status().ToString();
   std::shared_ptr<MappedFile> file = *opened;
   std::atomic<int32_t> zeroed_to{0};
@@ -166,9 +207,10 @@ TEST(MappedFileTest, ZeroAheadRacingTheAppenderLosesNoByte) {
       zeroed_to.store(*zeroed);
     }
   });
-  std::string record(997, '\0');
+  std::string record;
   int64_t written = 0;
-  while (written < kSize && std::chrono::steady_clock::now() < deadline) {
+  for (int i = 0; written < kSize && std::chrono::steady_clock::now() < deadline; ++i) {
+    record.resize(i % 3 == 0 ? 2999 : 997);
     // Append only once the zeroes are ahead, so the record crosses their end.
     if (zeroed_to.load() <= written && zeroed_to.load() < kSize) {
       std::this_thread::yield();
@@ -187,6 +229,13 @@ TEST(MappedFileTest, ZeroAheadRacingTheAppenderLosesNoByte) {
   for (int64_t i = 0; i < kSize; ++i) {
     ASSERT_EQ(mapped[static_cast<size_t>(i)], PatternByte(i)) << "mapping byte " << i;
     ASSERT_EQ(on_disk[static_cast<size_t>(i)], PatternByte(i)) << "file byte " << i;
+  }
+}
+
+TEST(MappedFileTest, ZeroAheadRacingTheAppenderLosesNoByte) {
+  for (int32_t memcpy_below : {0, 2048}) {
+    SCOPED_TRACE(memcpy_below == 0 ? "every append by write" : "short appends by memcpy");
+    CheckZeroAheadRacingTheAppenderLosesNoByte(memcpy_below);
   }
 }
 
