@@ -31,8 +31,66 @@ uint32_t ExtendPortable(uint32_t crc, const unsigned char* p, size_t n) {
 }
 
 #if defined(__x86_64__)
+// Register values here are reflected: bit 31 holds the coefficient of x^0.
+// a * b modulo the CRC polynomial.
+constexpr uint32_t MultiplyModPoly(uint32_t a, uint32_t b) {
+  uint32_t product = 0;
+  for (uint32_t m = 1u << 31; m != 0; m >>= 1) {
+    if (a & m) product ^= b;
+    b = (b & 1) ? (b >> 1) ^ kPoly : b >> 1;
+  }
+  return product;
+}
+
+// Appending `bytes` zero bytes to a message multiplies its CRC register by x^(8 * bytes); the
+// tables hold that product for each byte of the register, so a shift is 4 lookups.
+using ShiftTables = std::array<std::array<uint32_t, 256>, 4>;
+constexpr ShiftTables MakeShiftTables(size_t bytes) {
+  uint32_t x_pow = 1u << 31;                                                    // x^0
+  for (size_t i = 0; i < bytes; ++i) x_pow = MultiplyModPoly(x_pow, 1u << 23);  // * x^8
+  ShiftTables tables{};
+  for (uint32_t k = 0; k < 4; ++k) {
+    for (uint32_t i = 0; i < 256; ++i) tables[k][i] = MultiplyModPoly(x_pow, i << (8 * k));
+  }
+  return tables;
+}
+
+uint32_t Shift(const ShiftTables& t, uint32_t reg) {
+  return t[0][reg & 0xff] ^ t[1][(reg >> 8) & 0xff] ^ t[2][(reg >> 16) & 0xff] ^ t[3][reg >> 24];
+}
+
+// The crc32 instruction takes 3 cycles but can start every cycle: three independent streams
+// over adjacent blocks run about 3x faster than one, and their registers are joined with
+// reg(A + B) = Shift(reg(A), |B|) ^ reg(B from 0), the CRC being linear.
+constexpr size_t kStreamBlock = 128;
+constexpr ShiftTables kShiftBlock = MakeShiftTables(kStreamBlock);
+
+// Consumes whole rounds of 3 blocks; returns the register and advances p and n past them.
+__attribute__((target("sse4.2"), noinline)) uint64_t ExtendThreeStreams(uint64_t c, const unsigned char*& p,
+                                                                        size_t& n) {
+  while (n >= 3 * kStreamBlock) {
+    uint64_t c1 = 0;
+    uint64_t c2 = 0;
+    for (size_t i = 0; i < kStreamBlock; i += 8) {
+      uint64_t v0, v1, v2;
+      std::memcpy(&v0, p + i, 8);
+      std::memcpy(&v1, p + kStreamBlock + i, 8);
+      std::memcpy(&v2, p + 2 * kStreamBlock + i, 8);
+      c = _mm_crc32_u64(c, v0);
+      c1 = _mm_crc32_u64(c1, v1);
+      c2 = _mm_crc32_u64(c2, v2);
+    }
+    c = Shift(kShiftBlock, Shift(kShiftBlock, static_cast<uint32_t>(c)) ^ static_cast<uint32_t>(c1)) ^
+        static_cast<uint32_t>(c2);
+    p += 3 * kStreamBlock;
+    n -= 3 * kStreamBlock;
+  }
+  return c;
+}
+
 __attribute__((target("sse4.2"))) uint32_t ExtendHardware(uint32_t crc, const unsigned char* p, size_t n) {
   uint64_t c = ~crc & 0xffffffffu;
+  if (n >= 3 * kStreamBlock) c = ExtendThreeStreams(c, p, n);
   while (n >= 8) {
     uint64_t v;
     std::memcpy(&v, p, 8);
