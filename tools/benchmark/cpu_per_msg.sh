@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # CPU cost per message of one mqbench run against a fresh local NameServer + broker: prints
 # msg/s and the broker's and the client's CPU microseconds per message (user + sys), a figure
-# that moves much less than msg/s on a shared machine. Loopback only; temp dirs removed.
+# that moves much less than msg/s on a shared machine, and the whole machine's busy and idle CPU
+# microseconds per message (/proc/stat: also counts kernel threads such as writeback, and the
+# idle time a latency-bound run leaves). Loopback only; temp dirs removed.
 #   tools/benchmark/cpu_per_msg.sh COUNT -- producer -s 1024 -w 2 --mode async --window 4096
 #   BROKER_SETS="--set flushDiskType=SYNC_FLUSH" tools/benchmark/cpu_per_msg.sh 100000 -- producer -w 50 --mode sync
 # MQ_BIN selects the binaries (default: build/bin of this checkout).
@@ -19,15 +21,20 @@ dir="$mq_dir"
 mq_start_cluster "$dir" ${BROKER_SETS:-}
 mq_create_topic "$dir" CpuBench
 before=$(mq_cpu_ticks "$mq_broker_pid")
+machine_before=$(mq_machine_ticks)
 /usr/bin/time -f "%U %S" -o "$dir/time" "$mq_bin/mqbench" "$@" -n "$mq_ns" -t CpuBench --count "$count" --json \
   2>/dev/null | tail -1 >"$dir/out.json" || true
 after=$(mq_cpu_ticks "$mq_broker_pid")
-python3 - "$dir/out.json" "$dir/time" "$before" "$after" "$(getconf CLK_TCK)" <<'PY'
+machine_after=$(mq_machine_ticks)
+python3 - "$dir/out.json" "$dir/time" "$before" "$after" "$(getconf CLK_TCK)" "$machine_before" "$machine_after" <<'PY'
 import json, sys
 out, timef, before, after, hz = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+(busy0, idle0), (busy1, idle1) = (map(int, a.split()) for a in sys.argv[6:8])
 o = json.load(open(out))
 user, sys_ = map(float, open(timef).read().split()[-2:])
 n = max(o.get("sent", o.get("received", 0)), 1)
 print(json.dumps({"messages": n, "msgs_per_s": round(o["tps"]), "broker_cpu_us_per_msg": round((after - before) / hz * 1e6 / n, 1),
-                  "client_cpu_us_per_msg": round((user + sys_) * 1e6 / n, 1), "mqbench": o}))
+                  "client_cpu_us_per_msg": round((user + sys_) * 1e6 / n, 1),
+                  "machine_busy_us_per_msg": round((busy1 - busy0) / hz * 1e6 / n, 1),
+                  "machine_idle_us_per_msg": round((idle1 - idle0) / hz * 1e6 / n, 1), "mqbench": o}))
 PY

@@ -53,3 +53,5 @@ mq_create_topic() {
 }
 
 mq_cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# The machine's busy and idle (idle + iowait) clock ticks so far, all CPUs: "busy idle".
+mq_machine_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8, $5 + $6}' /proc/stat; }
