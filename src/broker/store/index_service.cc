@@ -25,6 +25,16 @@ int32_t KeyHash(std::string_view key) {
   return h < 0 ? -h : h;
 }
 
+// "topic#key", the form RocketMQ's index files hash and store (built per message by the
+// dispatcher, so without fmt's format-string parsing).
+std::string IndexKey(std::string_view topic, std::string_view key) {
+  std::string full;
+  full.reserve(topic.size() + 1 + key.size());
+  full.append(topic).push_back('#');
+  full.append(key);
+  return full;
+}
+
 }  // namespace
 
 struct IndexService::File {
@@ -134,9 +144,8 @@ Status IndexService::PutKey(File& file, std::string_view key, int64_t phy, int64
 Status IndexService::BuildIndex(const IndexRequest& req) {
   if (req.uniq_key.empty() && req.keys.empty()) return Status::OK();
   std::vector<std::string> keys;
-  if (!req.uniq_key.empty()) keys.push_back(fmt::format("{}#{}", req.topic, req.uniq_key));
-  record::ForEachKey(req.keys,
-                     [&](std::string_view key) { keys.push_back(fmt::format("{}#{}", req.topic, key)); });
+  if (!req.uniq_key.empty()) keys.push_back(IndexKey(req.topic, req.uniq_key));
+  record::ForEachKey(req.keys, [&](std::string_view key) { keys.push_back(IndexKey(req.topic, key)); });
   std::lock_guard<std::mutex> lock(mu_);
   // Already indexed, or older than the last file: files hold ascending offsets from their name on.
   if (!files_.empty() &&
@@ -166,7 +175,7 @@ Status IndexService::BuildIndex(const IndexRequest& req) {
 std::vector<int64_t> IndexService::Query(std::string_view topic, std::string_view key, int max_num,
                                          int64_t begin_ms, int64_t end_ms) const {
   std::vector<int64_t> out;
-  std::string full = fmt::format("{}#{}", topic, key);
+  std::string full = IndexKey(topic, key);
   int32_t hash = KeyHash(full);
   // Entries keep seconds, so an entry matches from one second before begin_ms; clamped, since
   // begin_ms comes from requests and may be as small as INT64_MIN.

@@ -1,6 +1,7 @@
 // IndexService flushes incrementally: only files written since the last Flush are synced, a
 // failed sync leaves them dirty for the next attempt, and what was flushed reads back after a
 // reload. Syncs are observed through the store's FaultHook seam (op "flush", one per msync).
+// The on-disk entries follow RocketMQ's layout (hash of "topic#key").
 #include "broker/store/index_service.h"
 
 #include <gtest/gtest.h>
@@ -9,6 +10,8 @@
 #include <map>
 #include <string>
 
+#include "broker/store/message_format.h"
+#include "common/coding.h"
 #include "testutil/temp_dir.h"
 
 namespace mq::store {
@@ -65,6 +68,25 @@ class IndexFlushTest : public ::testing::Test {
   std::map<std::string, int> flushes_;  // path -> syncs
   bool fail_next_flush_ = false;
 };
+
+// RocketMQ's index layout: a key is stored as the Java hashCode of "topic#key" (made
+// non-negative), in the slot that hash picks; entry n sits after the 40-byte header and the slots.
+TEST_F(IndexFlushTest, EntriesHoldTheHashOfTopicHashKey) {
+  IndexService index(options_);
+  ASSERT_TRUE(index.Load().ok());
+  Put(index, "k0", 0);
+  ASSERT_TRUE(index.Flush().ok());
+  std::ifstream in(dir_.path() + "/index/00000000000000000000", std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const int32_t slots = options_.max_hash_slot_num;
+  ASSERT_GE(bytes.size(), static_cast<size_t>(40 + slots * 4 + 2 * 20));
+  int32_t hash = JavaHashCode("T#k0");
+  hash = hash == INT32_MIN ? 0 : (hash < 0 ? -hash : hash);
+  const size_t entry = 40 + slots * 4 + 1 * 20;  // entry 0 is never used
+  EXPECT_EQ(static_cast<int32_t>(DecodeFixed32BE(bytes.data() + entry)), hash);
+  EXPECT_EQ(static_cast<int64_t>(DecodeFixed64BE(bytes.data() + entry + 4)), 0);
+  EXPECT_EQ(static_cast<int32_t>(DecodeFixed32BE(bytes.data() + 40 + (hash % slots) * 4)), 1);
+}
 
 TEST_F(IndexFlushTest, SyncsOnlyFilesWrittenSinceTheLastFlush) {
   IndexService index(options_);
