@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <climits>
 #include <cstring>
@@ -246,24 +245,6 @@ Status MappedFile::ZeroFrom(int32_t pos, const FaultHook& hook) {
     return WritebackError(path_, errno);
   }
   return Status::OK();
-}
-
-void MappedFile::Warm(int32_t from, int32_t to) const {
-  const int64_t start = (from / kPageSize) * kPageSize;
-  const int64_t end = std::min(to, size_);
-  if (end <= start) return;
-#ifdef MADV_POPULATE_WRITE
-  // Kernels before 5.14 do not know the advice (EINVAL): read-fault page by page from then on.
-  static std::atomic<bool> populate_write{true};
-  if (populate_write.load(std::memory_order_relaxed)) {
-    if (::madvise(data_ + start, static_cast<size_t>(end - start), MADV_POPULATE_WRITE) == 0) return;
-    if (errno != EINVAL) return;  // warming only saves the appender work; its own faults report
-    populate_write.store(false, std::memory_order_relaxed);
-  }
-#endif
-  volatile char sink = 0;
-  for (int64_t pos = start; pos < end; pos += kPageSize) sink = sink + data_[pos];
-  (void)sink;
 }
 
 Result<int32_t> MappedFile::ZeroAhead(int32_t to) {

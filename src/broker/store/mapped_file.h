@@ -9,7 +9,7 @@
 //   flushed_position_ bytes known durable (msync'd)
 // Threads: exactly one appender thread at a time calls Append/SetWrotePosition (the owner
 // serialises, e.g. CommitLog's append mutex or the dispatcher thread); one flusher calls
-// Flush; one allocator thread calls Warm/ZeroAhead; any thread may Read below wrote_position().
+// Flush; one allocator thread calls ZeroAhead; any thread may Read below wrote_position().
 //
 // Appends go through the mapping (memcpy) or, with AppendOptions::by_write, through pwrite()
 // on the fd, except appends shorter than memcpy_below bytes. Both land in the same page cache,
@@ -18,7 +18,6 @@
 // writes into page cache pages that exist already; with zeros_to_disk it also starts their
 // writeback, turning fallocate's unwritten extents into written ones before the appender reaches
 // them, so a sync of appended data no longer has to convert extents (metadata) each time.
-// Without zero_ahead, a queue appended by memcpy has its pages faulted in writable ahead (Warm).
 // The commit log's choice (commit_log.cc) and its figures: docs/store.md §6, docs/benchmarks.md.
 #pragma once
 
@@ -96,13 +95,6 @@ class MappedFile {
   // `hook` sees op "fallocate" before the blocks are reserved.
   Status ZeroFrom(int32_t pos, const FaultHook& hook);
 
-  // Faults the pages of [from, to) in writable (madvise MADV_POPULATE_WRITE, one call; a
-  // read fault per page on kernels without it), so the first memcpy append to a page pays
-  // neither for zeroing it nor for its write-protect fault (RocketMQ warmMappedFile). The
-  // content is unchanged; the pages turn dirty, and Flush syncs only those below the write
-  // position. Allocator thread; not for files appended by write, whose pages are zeroed ahead
-  // instead (a short memcpy append faults its page in itself; readers map pages on first read).
-  void Warm(int32_t from, int32_t to) const;
   // Allocator (zero_ahead only): writes zeros over [max(zeroed, appender's end), to) and, with
   // zeros_to_disk, starts their writeback. Returns how far the file is zeroed ahead.
   Result<int32_t> ZeroAhead(int32_t to);

@@ -183,8 +183,8 @@ void MappedFileQueue::AllocatorLoop() {
         alloc_cv_.notify_all();
       }
     }
-    // Keep the pages just ahead of the writer faulted in (or zeroed), 1 MiB at a time.
-    while (warm_file_ && !alloc_stop_) {
+    // Keep the pages just ahead of the writer zeroed, 1 MiB at a time.
+    while (warm_file_ && warm_file_->zero_ahead() && !zero_ahead_failed_ && !alloc_stop_) {
       auto file = warm_file_;
       int32_t target = static_cast<int32_t>(
           std::min<int64_t>(file->size(), int64_t{file->wrote_position()} + kWarmAheadBytes));
@@ -192,15 +192,12 @@ void MappedFileQueue::AllocatorLoop() {
       if (from >= target) break;
       int32_t to = std::min(target, from + (1 << 20));
       lock.unlock();
-      if (file->zero_ahead() && !zero_ahead_failed_) {
-        auto zeroed = file->ZeroAhead(to);
-        if (!zeroed.ok()) {
-          // The appends stay correct on unwritten extents, only their syncs get slower.
-          MQ_LOG_WARN(Logger("store"), "zeroing ahead stopped: {}", zeroed.status().ToString());
-          zero_ahead_failed_ = true;
-        }
+      auto zeroed = file->ZeroAhead(to);
+      if (!zeroed.ok()) {
+        // The appends stay correct on unwritten extents, only their syncs get slower.
+        MQ_LOG_WARN(Logger("store"), "zeroing ahead stopped: {}", zeroed.status().ToString());
+        zero_ahead_failed_ = true;
       }
-      if (!file->by_write()) file->Warm(from, to);
       lock.lock();
       if (warm_file_ == file) warmed_to_ = to;
     }

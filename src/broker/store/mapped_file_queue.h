@@ -32,8 +32,8 @@ class MappedFileQueue {
  public:
   // New segments are always fallocate'd (ENOSPC surfaces as a Status, not SIGBUS) and their
   // directory fsynced (the name survives a crash). With prepare_next, a background thread
-  // creates and fallocates the next segment and prepares the pages ahead of the appender:
-  // with append.zero_ahead it writes zeros there, otherwise it faults them in writable (Warm).
+  // creates and fallocates the next segment, and with append.zero_ahead it also writes zeros
+  // ahead of the appender.
   MappedFileQueue(std::string dir, int32_t file_size, bool prepare_next, FaultHook hook,
                   AppendOptions append = {});
   ~MappedFileQueue();
@@ -62,10 +62,10 @@ class MappedFileQueue {
   Result<std::shared_ptr<MappedFile>> GetLastOrCreate(int64_t offset_if_empty);
 
   // With prepare_next: makes sure the segment for the next append exists (creating it if the
-  // queue is empty or the last one is full) and starts warming it. The allocator thread keeps
-  // the pages up to kWarmAheadBytes past the write position prepared (zeroed or pre-faulted),
-  // so appends do not pay for page zeroing (a whole 1 GiB segment up front would waste CPU and
-  // memory).
+  // queue is empty or the last one is full) and starts warming it: with zero_ahead the
+  // allocator thread keeps the pages up to kWarmAheadBytes past the write position zeroed, so
+  // appends do not pay for the kernel's page zeroing (a whole 1 GiB segment up front would
+  // waste CPU and memory).
   Status WarmActive(int64_t offset_if_empty);
   static constexpr int32_t kWarmAheadBytes = 64 * 1024 * 1024;
 
