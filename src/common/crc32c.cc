@@ -65,10 +65,10 @@ uint32_t Shift(const ShiftTables& t, uint32_t reg) {
 constexpr size_t kStreamBlock = 128;
 constexpr ShiftTables kShiftBlock = MakeShiftTables(kStreamBlock);
 
-// Consumes whole rounds of 3 blocks; returns the register and advances p and n past them.
-__attribute__((target("sse4.2"), noinline)) uint64_t ExtendThreeStreams(uint64_t c, const unsigned char*& p,
-                                                                        size_t& n) {
-  while (n >= 3 * kStreamBlock) {
+// Runs `rounds` rounds of 3 blocks from p; returns the register after them.
+__attribute__((target("sse4.2"), noinline)) uint64_t ExtendThreeStreams(uint64_t c, const unsigned char* p,
+                                                                        size_t rounds) {
+  for (; rounds > 0; --rounds, p += 3 * kStreamBlock) {
     uint64_t c1 = 0;
     uint64_t c2 = 0;
     for (size_t i = 0; i < kStreamBlock; i += 8) {
@@ -82,15 +82,18 @@ __attribute__((target("sse4.2"), noinline)) uint64_t ExtendThreeStreams(uint64_t
     }
     c = Shift(kShiftBlock, Shift(kShiftBlock, static_cast<uint32_t>(c)) ^ static_cast<uint32_t>(c1)) ^
         static_cast<uint32_t>(c2);
-    p += 3 * kStreamBlock;
-    n -= 3 * kStreamBlock;
   }
   return c;
 }
 
 __attribute__((target("sse4.2"))) uint32_t ExtendHardware(uint32_t crc, const unsigned char* p, size_t n) {
   uint64_t c = ~crc & 0xffffffffu;
-  if (n >= 3 * kStreamBlock) c = ExtendThreeStreams(c, p, n);
+  if (n >= 3 * kStreamBlock) {
+    const size_t rounds = n / (3 * kStreamBlock);
+    c = ExtendThreeStreams(c, p, rounds);
+    p += rounds * 3 * kStreamBlock;
+    n -= rounds * 3 * kStreamBlock;
+  }
   while (n >= 8) {
     uint64_t v;
     std::memcpy(&v, p, 8);
