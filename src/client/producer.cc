@@ -245,12 +245,11 @@ class ProducerImpl {
     client_->internal().Post([self, ctx] { self->Attempt(ctx); });
   }
 
-  // Starts a send with `start(done)` and waits for `done`; an error from `start` itself (the
-  // send never began) is returned as is.
-  Result<SendResult> SendAndWait(
-      const std::function<Status(std::function<void(Result<SendResult>)>)>& start) {
-    auto slot = std::make_shared<ResultSlot<Result<SendResult>>>();
-    MQ_RETURN_IF_ERROR(start([slot](Result<SendResult> r) { slot->Set(std::move(r)); }));
+  // Starts a send with `start(slot)` and waits for the slot's result; an error from `start`
+  // itself (the send never began) is returned as is.
+  Result<SendResult> SendAndWait(const std::function<Status(const std::shared_ptr<SendSlot>&)>& start) {
+    auto slot = std::make_shared<SendSlot>();
+    MQ_RETURN_IF_ERROR(start(slot));
     // Every attempt has a gRPC deadline inside send_timeout_ms; route queries add at most
     // rpc_timeout_ms each. The extra wait only guards against a stuck executor.
     auto wait =
@@ -265,10 +264,10 @@ class ProducerImpl {
     return options_.auto_batch && selector == nullptr && msg.delay_level == 0 && !IsScheduled(msg);
   }
 
-  // Hands a validated message to the accumulator; `done` later runs on a callback thread, or on
-  // the thread the reply came on when it only wakes a blocked Send() (`wakes_waiter`).
+  // Hands a validated message to the accumulator; its result goes to `done` (PendingSend) or,
+  // for a blocked Send(), to `waiter`.
   Status Enqueue(const Message& msg, std::function<void(Result<SendResult>)> done,
-                 bool wakes_waiter = false) {
+                 std::shared_ptr<SendSlot> waiter = nullptr) {
     MQ_RETURN_IF_ERROR(ValidateMessage(msg, options_.max_body_bytes));
     PendingSend send;
     AppendMessageField(msg, NewUniqueMessageId(), WallMillis(), &send.wire);
@@ -276,7 +275,7 @@ class ProducerImpl {
     const std::string& topic = msg.topic;
     send.deadline_ms = MonotonicMillis() + options_.send_timeout_ms;
     send.done = std::move(done);
-    send.wakes_waiter = wakes_waiter;
+    send.waiter = std::move(waiter);
     accumulator_.Add(topic, std::move(send));
     return Status::OK();
   }
@@ -285,11 +284,10 @@ class ProducerImpl {
   // run in order in one task on a callback thread. `holds_slot`: the batch came from the
   // accumulator, which hears when it is done.
   void DispatchBatch(const std::string& topic, std::vector<PendingSend> batch, bool holds_slot) {
-    // Who hears of each message: `done`, run on a callback thread unless it only wakes a
-    // blocked Send() (PendingSend::wakes_waiter), which it does on the thread the reply came on.
+    // Who hears of each message (PendingSend::done or ::waiter).
     struct Completion {
       std::function<void(Result<SendResult>)> done;
-      bool wakes_waiter;
+      std::shared_ptr<SendSlot> waiter;
     };
     auto ctx = std::make_shared<SendContext>();
     ctx->req.set_producer_group(options_.group);
@@ -310,7 +308,7 @@ class ProducerImpl {
       ctx->deadline_ms = std::min(ctx->deadline_ms, send.deadline_ms);
       spans->emplace_back(wire.size(), send.wire.size());
       wire.append(send.wire);
-      completions->push_back({std::move(send.done), send.wakes_waiter});
+      completions->push_back({std::move(send.done), std::move(send.waiter)});
     }
     SetMessages(ctx.get(), std::move(wire), static_cast<int>(batch.size()));
     auto* self = this;
@@ -329,17 +327,19 @@ class ProducerImpl {
     };
     auto finish = [self, completions, release_slot](std::vector<Result<SendResult>> results) {
       bool any_callback = false;
+      uint32_t waiters_to_wake = 0;
       for (size_t i = 0; i < completions->size(); ++i) {
-        if ((*completions)[i].wakes_waiter) {
-          (*completions)[i].done(results[i]);
+        if (const auto& waiter = (*completions)[i].waiter) {
+          waiters_to_wake |= waiter->SetQuietly(results[i]);
         } else {
           any_callback = true;
         }
       }
+      SlotWaiters::Wake(waiters_to_wake);
       if (any_callback) {
         self->client_->callbacks().Post([completions, results = std::move(results)] {
           for (size_t i = 0; i < completions->size(); ++i) {
-            if (!(*completions)[i].wakes_waiter) (*completions)[i].done(results[i]);
+            if (!(*completions)[i].waiter) (*completions)[i].done(results[i]);
           }
         });
       }
@@ -368,7 +368,7 @@ class ProducerImpl {
           alone.wire.assign(bytes + (*spans)[i].first, (*spans)[i].second);
           alone.deadline_ms = deadline;
           alone.done = (*completions)[i].done;
-          alone.wakes_waiter = (*completions)[i].wakes_waiter;
+          alone.waiter = (*completions)[i].waiter;
           std::vector<PendingSend> one;
           one.push_back(std::move(alone));
           self->DispatchBatch(topic, std::move(one), /*holds_slot=*/false);
@@ -385,7 +385,7 @@ class ProducerImpl {
                           const std::string& arg) {
     if (!running_) return Status::FailedPrecondition("producer: not started");
     if (msgs.size() == 1 && Batchable(msgs[0], selector)) {
-      return SendAndWait([&](auto done) { return Enqueue(msgs[0], std::move(done), /*wakes_waiter=*/true); });
+      return SendAndWait([&](const auto& slot) { return Enqueue(msgs[0], nullptr, slot); });
     }
     Status error;
     auto ctx = NewContext(msgs, &error);
@@ -395,8 +395,8 @@ class ProducerImpl {
       ctx->selector = &ctx->selector_copy;
       ctx->arg = arg;
     }
-    return SendAndWait([&](auto done) {
-      ctx->done = std::move(done);
+    return SendAndWait([&](const auto& slot) {
+      ctx->done = [slot](Result<SendResult> r) { slot->Set(std::move(r)); };
       Attempt(ctx);
       return Status::OK();
     });
@@ -410,8 +410,8 @@ class ProducerImpl {
     auto ctx = NewContext({msg}, &error);
     if (!ctx) return error;
     ctx->req.set_transaction_prepared(true);
-    return SendAndWait([&](auto done) {
-      ctx->done = std::move(done);
+    return SendAndWait([&](const auto& slot) {
+      ctx->done = [slot](Result<SendResult> r) { slot->Set(std::move(r)); };
       Attempt(ctx);
       return Status::OK();
     });

@@ -21,23 +21,29 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
 #include "common/result.h"
 #include "mq/client/send_result.h"
+#include "result_slot.h"
 
 namespace mq::client {
+
+// Where a Send() blocked on one message waits for its result.
+using SendSlot = ResultSlot<Result<SendResult>>;
 
 struct PendingSend {
   std::string wire;         // the message as a SendMessageRequest.messages element (send_wire.h)
   int64_t body_bytes = 0;   // its body's size, what max_batch_bytes counts
   int64_t deadline_ms = 0;  // MonotonicMillis() by which its send_timeout_ms ends
+  // Who hears of the result: `done` (run on a callback thread), or, for a Send() blocked on
+  // it, `waiter`, set on the thread the reply came on, with one wake-up for all the waiters of a
+  // reply (ResultSlot::SetQuietly), saving a hop through the callback pool per sync send.
   std::function<void(Result<SendResult>)> done;
-  // `done` only hands the result to a Send() blocked on it (sets a promise): it may run on the
-  // thread the reply came on, saving a hop through the callback pool per sync send.
-  bool wakes_waiter = false;
+  std::shared_ptr<SendSlot> waiter;
 };
 
 class SendAccumulator {
