@@ -14,6 +14,21 @@ TEST(MessageConvertTest, HostAddresses) {
   EXPECT_EQ(ParseHostAddress("not an address").ip, 0u);
 }
 
+// Anything but an IPv4 address with a port from 1 to 65535 is no address (0.0.0.0:0): the
+// empty born host every v1 send carries, host names, IPv6 and broken ports.
+TEST(MessageConvertTest, ABornHostThatIsNoIpv4AddressWithAPortIsZero) {
+  for (std::string_view bad : {"", ":", ":80", "10.0.0.5", "10.0.0.5:", "10.0.0.5:0", "10.0.0.5:65536",
+                               "10.0.0.5:80x", "10.0.0.5:-1", "10.0.0.256:80", "host.example:80", "[::1]:80",
+                               "::1:80", "1234567890.1234567890.1:80"}) {
+    auto h = ParseHostAddress(bad);
+    EXPECT_EQ(h.ip, 0u) << bad;
+    EXPECT_EQ(h.port, 0u) << bad;
+  }
+  auto h = ParseHostAddress("255.255.255.255:65535");
+  EXPECT_EQ(h.ip, 0xFFFFFFFFu);
+  EXPECT_EQ(h.port, 65535u);
+}
+
 TEST(MessageConvertTest, RoundTripThroughTheRecordFormat) {
   mq::v1::Message m;
   m.set_body("payload");
