@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -85,20 +86,21 @@ class ClientConsumerTest : public ::testing::Test {
   // Starts one consumer of `group` on every queue, then sends 300 messages one sync send at a
   // time and waits until all are consumed. Returns how often this process's threads named
   // `thread` switched meanwhile.
-  int64_t SwitchesWhileConsuming(const std::string& group, const std::string& thread) {
+  // How often `switches()` grew while 300 sync sends were consumed (after a first message).
+  int64_t SwitchesWhileConsuming(const std::string& group, const std::function<int64_t()>& switches) {
     Collector c;
     auto consumer = NewConsumer(cluster_.Consumer(group), &c, 0);
     EXPECT_TRUE(WaitUntil([&] { return consumer->AssignedQueues().size() == 8; }, std::chrono::seconds(20)));
     SendRange(0, 1);  // routes, channels and first replies are behind us before counting
     EXPECT_TRUE(WaitUntil([&] { return c.total() >= 1; }, std::chrono::seconds(20)));
-    const int64_t before = ThreadSwitches(getpid(), thread);
+    const int64_t before = switches();
     constexpr int kMessages = 300;
     for (int i = 1; i <= kMessages; ++i) {
       auto r = producer_->Send(MakeMessage("ConsTopic", "s" + std::to_string(i)));
       EXPECT_TRUE(r.ok()) << r.status().ToString();
     }
     EXPECT_TRUE(WaitUntil([&] { return c.total() >= kMessages + 1; }, std::chrono::seconds(30)));
-    return ThreadSwitches(getpid(), thread) - before;
+    return switches() - before;
   }
   static size_t TotalAssigned(const std::vector<std::unique_ptr<PushConsumer>>& cs) {
     size_t n = 0;
@@ -136,7 +138,7 @@ TEST_F(ClientConsumerTest, MembershipWatchSleepsWhileMessagesFlow) {
   // replies of other calls (every send and pull); waiting on its own completion it does not.
   // A woken poller thread wakes about once per few calls (hundreds here); a sleeping one at
   // most when a long poll ends (every 10 s) or the membership changes (never here).
-  EXPECT_LT(SwitchesWhileConsuming("g-watch", "mq-rebal-watch"), 10);
+  EXPECT_LT(SwitchesWhileConsuming("g-watch", [] { return ThreadSwitches(getpid(), "mq-rebal-watch"); }), 10);
 }
 
 TEST_F(ClientConsumerTest, RepliesOfSendsAndPullsAreHandledOnTheThreadTheyArriveOn) {
@@ -145,7 +147,19 @@ TEST_F(ClientConsumerTest, RepliesOfSendsAndPullsAreHandledOnTheThreadTheyArrive
   // them to the client's internal threads cost a thread wake-up per reply (491 and 554 here).
   // 300 send replies and at least as many pull replies; only periodic work (offset commits
   // every 5 s, route refresh and heartbeats) may wake the internal threads meanwhile.
-  EXPECT_LT(SwitchesWhileConsuming("g-inline", "mq-client"), 40);
+  EXPECT_LT(SwitchesWhileConsuming("g-inline", [] { return ThreadSwitches(getpid(), "mq-client"); }), 40);
+}
+
+TEST_F(ClientConsumerTest, BrokersEndSendsAndPullsWhereTheCallsFinish) {
+  // gRPC runs the end of a call (OnDone: its buffers freed, the byte budget's lease returned)
+  // on its executor thread unless the reactor says its reactions may run inline; the broker's
+  // send and pull reactor does. Handed over, the end of every send and pull woke the executor.
+  auto executor_switches = [this] {
+    int64_t n = 0;
+    for (int i = 0; i < 2; ++i) n += ThreadSwitches(cluster_.broker(i).process().pid(), "default-executo");
+    return n;
+  };
+  EXPECT_LT(SwitchesWhileConsuming("g-ondone", executor_switches), 40);
 }
 
 TEST_F(ClientConsumerTest, JoinAndLeaveMidStreamLosesNothing) {

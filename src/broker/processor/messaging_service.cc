@@ -36,6 +36,11 @@ class LeasedReactor : public grpc::ServerUnaryReactor {
     grpc::ServerUnaryReactor::Finish(status);
   }
   void OnDone() override { delete this; }
+  // OnDone only frees (the call's buffers, the lease's atomic counter) and OnCancel does
+  // nothing, so gRPC may run them where the call finishes, as it does for its DefaultReactor.
+  // Otherwise it hands every call's end to its executor thread: a wake-up per send and pull,
+  // 8 % of the broker's samples in batch produce.
+  bool InternalInlineable() override { return true; }
 
  private:
   ByteBudget::Lease lease_;
