@@ -19,8 +19,9 @@
 // again.
 //
 // Thread-safety: Set/SetQuietly from any threads (the first value wins), WaitFor from one thread
-// (always the same one: its bit is the slot's). value_ is written once, by the Set that took claimed_, and
-// read only after state_ was seen kSet (acquire).
+// (always the same one: its bit is the slot's). value_ is written once, by the Set that took
+// claimed_, and read only after state_ was seen kSet (acquire); sleeper_bit_ is written once,
+// before the waiter publishes kSleeping, and read by the setter that saw kSleeping.
 #pragma once
 
 #include <linux/futex.h>
@@ -89,13 +90,15 @@ class ResultSlot {
         std::chrono::duration_cast<std::chrono::nanoseconds>(deadline.time_since_epoch());
     const timespec until{static_cast<time_t>(since_epoch.count() / 1'000'000'000),
                          static_cast<long>(since_epoch.count() % 1'000'000'000)};
-    sleeper_bit_ = SlotWaiters::ThreadBit();
     for (;;) {
       uint32_t s = state_.load(std::memory_order_acquire);
       if (s == kSet) return std::move(value_);
       // Say we sleep before reading the word, so a setter that misses the state below wakes us
       // or changes the word first.
-      if (s == kEmpty && !state_.compare_exchange_strong(s, kSleeping, std::memory_order_seq_cst)) continue;
+      if (s == kEmpty) {
+        sleeper_bit_ = SlotWaiters::ThreadBit();
+        if (!state_.compare_exchange_strong(s, kSleeping, std::memory_order_seq_cst)) continue;
+      }
       const uint32_t seen = SlotWaiters::Load();
       if (state_.load(std::memory_order_acquire) == kSet) continue;
       if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;

@@ -84,9 +84,8 @@ class ClientConsumerTest : public ::testing::Test {
     ASSERT_EQ(failed.load(), 0);
   }
   // Starts one consumer of `group` on every queue, then sends 300 messages one sync send at a
-  // time and waits until all are consumed. Returns how often this process's threads named
-  // `thread` switched meanwhile.
-  // How often `switches()` grew while 300 sync sends were consumed (after a first message).
+  // time and waits until all are consumed. Returns how much `switches()` (a count of thread
+  // wake-ups) grew meanwhile.
   int64_t SwitchesWhileConsuming(const std::string& group, const std::function<int64_t()>& switches) {
     Collector c;
     auto consumer = NewConsumer(cluster_.Consumer(group), &c, 0);
