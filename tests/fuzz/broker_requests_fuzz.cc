@@ -37,7 +37,7 @@ void Send(BrokerHarness& h, std::string_view bytes) {
   auto future = done->get_future();
   mq::v1::SendMessageRequest request;
   mq::v1::SendMessageResponse response;
-  if (!h.send().TrySendWire(bytes, [done](const mq::Status& s, std::string) { done->set_value(s); })) {
+  if (!h.send().TrySendWire(bytes, {}, [done](const mq::Status& s, std::string) { done->set_value(s); })) {
     if (!Parse(bytes, &request)) return;
     h.send().Send(&request, &response, [done](const mq::Status& s) { done->set_value(s); });
   }

@@ -76,7 +76,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   CheckSameFields(w, pb);
 
   std::string fast;
-  const bool encoded = mq::broker::EncodeRecords(w, kStoreHost, kMaxRecord, &fast);
+  const bool encoded = mq::broker::EncodeRecords(w, kStoreHost, {}, kMaxRecord, &fast);
   bool has_ids = true;
   for (const auto& m : w.messages) has_ids = has_ids && !m.unique_key.empty();
   std::string slow;

@@ -406,6 +406,26 @@ TEST_F(BrokerMessagingTest, ProducerIdsTakeTheWirePathWithTheSameMessagesAndErro
   ASSERT_GRPC_OK(Send(stub(), "Paths", 1, {WithId(TextMessage("after"), "ID-after")}));
 }
 
+TEST_F(BrokerMessagingTest, AMessageWithoutABornHostWasBornAtTheSendersAddress) {
+  // As RocketMQ records the channel's remote address; a born host the message carries is kept.
+  // With a unique key the send takes the wire path, without one the protobuf path.
+  auto bare = TextMessage("bare");
+  bare.clear_born_host();
+  ASSERT_GRPC_OK(Send(stub(), "Born", 0, {WithId(bare, "ID-bare"), WithId(TextMessage("own"), "ID-own")}));
+  ASSERT_GRPC_OK(Send(stub(), "Born", 0, {bare, TextMessage("own")}));
+  ASSERT_TRUE(WaitForMaxOffset(stub(), "Born", 0, 4));
+  mq::v1::PullMessageResponse pulled;
+  ASSERT_GRPC_OK(Pull(stub(), "g", "Born", 0, 0, &pulled));
+  ASSERT_EQ(pulled.messages_size(), 4);
+  for (int i : {0, 2}) {
+    const std::string& born = pulled.messages(i).message().born_host();
+    EXPECT_EQ(born.rfind("127.0.0.1:", 0), 0u) << i << ": " << born;
+    EXPECT_NE(born, "127.0.0.1:0") << i;
+    EXPECT_NE(born, "127.0.0.1:5555") << i;
+  }
+  for (int i : {1, 3}) EXPECT_EQ(pulled.messages(i).message().born_host(), "127.0.0.1:5555") << i;
+}
+
 TEST(BrokerRoleTest, SlaveRefusesWritesAndAutoCreateOffRefusesUnknownTopics) {
   TempDir dir;
   BrokerProcess slave({"", dir.Sub("slave"), "broker-s", {"brokerRole=SLAVE", "brokerId=1"}});

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "broker/processor/byte_budget.h"
+#include "broker/processor/message_convert.h"
 #include "common/rpc/status_convert.h"
 #include "common/rpc/unary_reply.h"
 
@@ -48,7 +49,7 @@ class LeasedReactor : public grpc::ServerUnaryReactor {
 
 }  // namespace
 
-grpc::ServerUnaryReactor* MessagingService::SendMessage(grpc::CallbackServerContext*,
+grpc::ServerUnaryReactor* MessagingService::SendMessage(grpc::CallbackServerContext* ctx,
                                                         const grpc::ByteBuffer* request,
                                                         grpc::ByteBuffer* response) {
   auto* reactor = new LeasedReactor();
@@ -95,12 +96,19 @@ grpc::ServerUnaryReactor* MessagingService::SendMessage(grpc::CallbackServerCont
     }
     reactor->Finish(rpc::ToGrpcStatus(s), std::move(call->lease));
   };
-  if (send_->TrySendWire(call->wire, [finish](const Status& s, std::string bytes) { finish(s, bytes); })) {
+  // A message without a born host was born at the sender's address, which RocketMQ records
+  // from the channel (v1 clients send none).
+  const std::string sender = PeerAddress(ctx->peer());
+  if (send_->TrySendWire(call->wire, ParseHostAddress(sender),
+                         [finish](const Status& s, std::string bytes) { finish(s, bytes); })) {
     return reactor;
   }
   if (!call->parsed.ParseFromArray(call->wire.data(), static_cast<int>(call->wire.size()))) {
     finish(Status::InvalidArgument("request: not a valid mq.v1.SendMessageRequest"), {});
     return reactor;
+  }
+  for (auto& m : *call->parsed.mutable_messages()) {
+    if (m.born_host().empty()) m.set_born_host(sender);
   }
   send_->Send(&call->parsed, &call->reply, [finish, call](const Status& s) {
     finish(s, s.ok() ? call->reply.SerializeAsString() : std::string());

@@ -244,7 +244,7 @@ void SendProcessor::Send(mq::v1::SendMessageRequest* request, mq::v1::SendMessag
   }
 }
 
-bool SendProcessor::TrySendWire(std::string_view wire, WireDone done) {
+bool SendProcessor::TrySendWire(std::string_view wire, store::HostAddress sender, WireDone done) {
   auto req = std::make_shared<WireSendRequest>();
   if (!ReadSendRequest(wire, req.get()) || req->transaction_prepared) return false;
   int64_t body_bytes = 0;
@@ -265,7 +265,7 @@ bool SendProcessor::TrySendWire(std::string_view wire, WireDone done) {
   }
   if (req->topic == timer::kTimerTopic) return false;  // ScheduleTimer's error
   store::RecordBatch batch;
-  if (!EncodeRecords(*req, store_host_, config.maxMessageSize, &batch.bytes)) return false;
+  if (!EncodeRecords(*req, store_host_, sender, config.maxMessageSize, &batch.bytes)) return false;
   batch.topic = std::string(req->topic);
   auto queue = ResolveQueue(batch.topic, req->default_topic_queue_nums, req->queue_id);
   if (!queue.ok()) {

@@ -46,9 +46,10 @@ class SendProcessor {
   // Returns false, having done nothing, for a request it leaves to Send (a delayed, scheduled or
   // transactional message, a message without a unique key, anything ReadSendRequest does not
   // take): parse it and call Send, which reports every error the same way. `wire` must stay
-  // valid until `done` runs.
+  // valid until `done` runs. Messages without a born host get `sender` (the client's address,
+  // as RocketMQ records the channel's remote address).
   using WireDone = std::function<void(const Status&, std::string response)>;
-  bool TrySendWire(std::string_view wire, WireDone done);
+  bool TrySendWire(std::string_view wire, store::HostAddress sender, WireDone done);
 
  private:
   // The queue a send goes to: checks the broker's role and permission, creates the topic if

@@ -173,8 +173,8 @@ bool ReadSendRequest(std::string_view bytes, WireSendRequest* out) {
   return true;
 }
 
-bool EncodeRecords(const WireSendRequest& req, store::HostAddress store_host, int64_t max_record_size,
-                   std::string* out) {
+bool EncodeRecords(const WireSendRequest& req, store::HostAddress store_host, store::HostAddress sender,
+                   int64_t max_record_size, std::string* out) {
   const size_t start = out->size();
   std::vector<Property> props;
   std::string props_text;
@@ -205,9 +205,15 @@ bool EncodeRecords(const WireSendRequest& req, store::HostAddress store_host, in
       }
       props_text.push_back(store::kPropertySeparator);
     }
-    const store::RecordFields fields{
-        req.topic,         0, m.flag, m.body, 0, m.born_timestamp, ParseHostAddress(m.born_host),
-        m.reconsume_times, 0};
+    const store::RecordFields fields{req.topic,
+                                     0,
+                                     m.flag,
+                                     m.body,
+                                     0,
+                                     m.born_timestamp,
+                                     m.born_host.empty() ? sender : ParseHostAddress(m.born_host),
+                                     m.reconsume_times,
+                                     0};
     const size_t before = out->size();
     if (!store::AppendRecord(fields, props_text, store_host, out).ok() ||
         static_cast<int64_t>(out->size() - before) > max_record_size) {

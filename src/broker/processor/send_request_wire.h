@@ -58,8 +58,9 @@ bool ReadSendRequest(std::string_view bytes, WireSendRequest* out);
 // chosen later, and CommitLog::Append(RecordBatch*) writes it). False (out unchanged) when a
 // message has no unique key (the broker picks one) or a record would break a store limit
 // (properties, topic or record size): the protobuf path does the one and reports the other.
-bool EncodeRecords(const WireSendRequest& req, store::HostAddress store_host, int64_t max_record_size,
-                   std::string* out);
+// A message without a born host gets `sender`.
+bool EncodeRecords(const WireSendRequest& req, store::HostAddress store_host, store::HostAddress sender,
+                   int64_t max_record_size, std::string* out);
 
 // The SendMessageResponse of a stored batch: one entry per message with its msg id (the
 // message's unique key), offset msg id, queue offset and commit log offset.

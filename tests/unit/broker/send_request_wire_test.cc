@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <vector>
+
 #include "broker/processor/message_convert.h"
 
 namespace mq::broker {
@@ -110,7 +112,7 @@ TEST(SendRequestWireTest, RecordsAreTheBytesOfTheProtobufPath) {
   WireSendRequest w;
   ASSERT_TRUE(Read(wire, &w));
   std::string records = "kept";
-  ASSERT_TRUE(EncodeRecords(w, kStoreHost, 1 << 20, &records));
+  ASSERT_TRUE(EncodeRecords(w, kStoreHost, {}, 1 << 20, &records));
   EXPECT_EQ(records, "kept" + ProtobufPathRecords(req));
 
   // Empty keys: KEYS gets a space only once something was written, on both paths.
@@ -122,8 +124,29 @@ TEST(SendRequestWireTest, RecordsAreTheBytesOfTheProtobufPath) {
   WireSendRequest e;
   ASSERT_TRUE(Read(empty_keys_wire, &e));
   std::string empty_keys_records;
-  ASSERT_TRUE(EncodeRecords(e, kStoreHost, 1 << 20, &empty_keys_records));
+  ASSERT_TRUE(EncodeRecords(e, kStoreHost, {}, 1 << 20, &empty_keys_records));
   EXPECT_EQ(empty_keys_records, ProtobufPathRecords(empty_keys));
+}
+
+// v1 clients send no born host: the record gets the sender's address (RocketMQ takes the
+// channel's remote address); a born host the message carries is kept.
+TEST(SendRequestWireTest, AMessageWithoutABornHostWasBornAtTheSender) {
+  const mq::v1::SendMessageRequest req = FullRequest();  // 10.0.0.9:4000, then none
+  const std::string wire = req.SerializeAsString();
+  WireSendRequest w;
+  ASSERT_TRUE(Read(wire, &w));
+  constexpr store::HostAddress kSender{0x7F000001, 43210};
+  std::string records;
+  ASSERT_TRUE(EncodeRecords(w, kStoreHost, kSender, 1 << 20, &records));
+  std::vector<store::HostAddress> born;  // the records are not finalized yet: no CRC to check
+  ASSERT_TRUE(record::ForEachRecord(records, /*verify_crc=*/false, [&](const record::RecordView& v) {
+                born.push_back(v.born_host);
+              }).ok());
+  ASSERT_EQ(born.size(), 2u);
+  EXPECT_EQ(born[0].ip, 0x0A000009u);
+  EXPECT_EQ(born[0].port, 4000u);
+  EXPECT_EQ(born[1].ip, kSender.ip);
+  EXPECT_EQ(born[1].port, kSender.port);
 }
 
 TEST(SendRequestWireTest, LeavesUnusualRequestsToProtobuf) {
@@ -175,7 +198,7 @@ TEST(SendRequestWireTest, EncodeLeavesBrokerChosenIdsAndStoreLimitsToProtobuf) {
   const std::string no_id_wire = no_id.SerializeAsString();
   ASSERT_TRUE(Read(no_id_wire, &w));
   std::string out = "kept";
-  EXPECT_FALSE(EncodeRecords(w, kStoreHost, 1 << 20, &out));
+  EXPECT_FALSE(EncodeRecords(w, kStoreHost, {}, 1 << 20, &out));
   EXPECT_EQ(out, "kept");
 
   mq::v1::SendMessageRequest big = FullRequest();
@@ -184,13 +207,13 @@ TEST(SendRequestWireTest, EncodeLeavesBrokerChosenIdsAndStoreLimitsToProtobuf) {
   WireSendRequest b;
   const std::string big_wire = big.SerializeAsString();
   ASSERT_TRUE(Read(big_wire, &b));
-  EXPECT_FALSE(EncodeRecords(b, kStoreHost, 1 << 20, &out));
+  EXPECT_FALSE(EncodeRecords(b, kStoreHost, {}, 1 << 20, &out));
   EXPECT_EQ(out, "kept") << "the first record is taken back too";
 
   WireSendRequest f;
   const std::string full_wire = FullRequest().SerializeAsString();
   ASSERT_TRUE(Read(full_wire, &f));
-  EXPECT_FALSE(EncodeRecords(f, kStoreHost, 1024, &out)) << "a 1 KiB body makes a record over 1024 bytes";
+  EXPECT_FALSE(EncodeRecords(f, kStoreHost, {}, 1024, &out)) << "a 1 KiB body makes a record over 1024 bytes";
 }
 
 TEST(SendRequestWireTest, ResponseIsWhatProtobufWrites) {
