@@ -3,8 +3,9 @@
 #include <arpa/inet.h>
 #include <fmt/format.h>
 
-#include <charconv>
 #include <set>
+
+#include "common/naming.h"
 
 namespace mq::broker {
 namespace {
@@ -43,25 +44,13 @@ bool IsReservedPropertyKey(std::string_view key) {
 }
 
 store::HostAddress ParseHostAddress(std::string_view host_port) {
-  // Once per sent message: no Status and no allocation. Through ParseHostPort, the empty born
-  // host of every v1 send formatted an error message that was thrown away.
+  auto hp = ParseHostPort("host", host_port);
   store::HostAddress out;
-  const size_t colon = host_port.rfind(':');
-  if (colon == std::string_view::npos || colon == 0 || colon >= INET_ADDRSTRLEN) return out;
-  const std::string_view port_text = host_port.substr(colon + 1);
-  unsigned port = 0;
-  const auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  if (port_text.empty() || ec != std::errc() || end != port_text.data() + port_text.size() || port == 0 ||
-      port > 65535) {
-    return out;
-  }
-  char host[INET_ADDRSTRLEN];
-  host_port.copy(host, colon);
-  host[colon] = '\0';
   in_addr addr{};
-  if (inet_pton(AF_INET, host, &addr) != 1) return out;
-  out.ip = ntohl(addr.s_addr);
-  out.port = port;
+  if (hp.ok() && inet_pton(AF_INET, hp->host.c_str(), &addr) == 1) {
+    out.ip = ntohl(addr.s_addr);
+    out.port = hp->port;
+  }
   return out;
 }
 

@@ -14,8 +14,8 @@ TEST(MessageConvertTest, HostAddresses) {
   EXPECT_EQ(ParseHostAddress("not an address").ip, 0u);
 }
 
-// Anything but an IPv4 address with a port from 1 to 65535 is no address (0.0.0.0:0): the
-// empty born host every v1 send carries, host names, IPv6 and broken ports.
+// Anything but an IPv4 address with a port from 1 to 65535 is no address (0.0.0.0:0): an
+// empty born host, host names, IPv6 and broken ports.
 TEST(MessageConvertTest, ABornHostThatIsNoIpv4AddressWithAPortIsZero) {
   for (std::string_view bad : {"", ":", ":80", "10.0.0.5", "10.0.0.5:", "10.0.0.5:0", "10.0.0.5:65536",
                                "10.0.0.5:80x", "10.0.0.5:-1", "10.0.0.256:80", "host.example:80", "[::1]:80",
