@@ -54,6 +54,13 @@ store::HostAddress ParseHostAddress(std::string_view host_port) {
   return out;
 }
 
+std::string PeerHostPort(std::string_view peer) {
+  for (std::string_view scheme : {"ipv4:", "ipv6:"}) {
+    if (peer.substr(0, scheme.size()) == scheme) return std::string(peer.substr(scheme.size()));
+  }
+  return std::string(peer);
+}
+
 std::string FormatHostAddress(const store::HostAddress& host) {
   // By hand: two per delivered message, where fmt's format parsing showed in profiles.
   std::string out;

@@ -20,6 +20,9 @@ bool IsReservedPropertyKey(std::string_view key);
 
 // "host:port" -> packed IPv4 host; anything else -> 0.0.0.0:0.
 store::HostAddress ParseHostAddress(std::string_view host_port);
+// "ipv4:1.2.3.4:5" / "ipv6:[::1]:5" (grpc peer()) -> "1.2.3.4:5" / "[::1]:5"; both adapters
+// record a client's address with it.
+std::string PeerHostPort(std::string_view peer);
 std::string FormatHostAddress(const store::HostAddress& host);
 
 // Builds the store input, moving the body and strings out of `message`. `unique_key` is the

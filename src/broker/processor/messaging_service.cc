@@ -19,14 +19,6 @@ using rpc::Reply;
 using rpc::ReplyWith;
 namespace {
 
-// gRPC peers look like "ipv4:127.0.0.1:5000" or "ipv6:[::1]:5000"; keep host:port.
-std::string PeerAddress(const std::string& peer) {
-  for (const char* prefix : {"ipv4:", "ipv6:"}) {
-    if (peer.rfind(prefix, 0) == 0) return peer.substr(5);
-  }
-  return peer;
-}
-
 // Keeps a budget lease (a pull response's or a send request's bytes) until gRPC is done with
 // the call, i.e. until the request and response have been freed or the serialized response
 // has left; the default reactor has no such hook.
@@ -98,7 +90,7 @@ grpc::ServerUnaryReactor* MessagingService::SendMessage(grpc::CallbackServerCont
   };
   // A message without a born host was born at the sender's address, which RocketMQ records
   // from the channel (v1 clients send none).
-  const std::string sender = PeerAddress(ctx->peer());
+  const std::string sender = PeerHostPort(ctx->peer());
   if (send_->TrySendWire(call->wire, ParseHostAddress(sender),
                          [finish](const Status& s, std::string bytes) { finish(s, bytes); })) {
     return reactor;
@@ -159,7 +151,7 @@ grpc::ServerUnaryReactor* MessagingService::SearchOffset(grpc::CallbackServerCon
 grpc::ServerUnaryReactor* MessagingService::Heartbeat(grpc::CallbackServerContext* ctx,
                                                       const mq::v1::HeartbeatRequest* request,
                                                       mq::v1::HeartbeatResponse* response) {
-  return ReplyWith(ctx, client_->Heartbeat(*request, PeerAddress(ctx->peer())), response);
+  return ReplyWith(ctx, client_->Heartbeat(*request, PeerHostPort(ctx->peer())), response);
 }
 
 grpc::ServerUnaryReactor* MessagingService::UnregisterClient(grpc::CallbackServerContext* ctx,

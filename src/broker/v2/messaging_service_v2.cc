@@ -8,6 +8,7 @@
 #include "broker/meta/topic_config_manager.h"
 #include "broker/processor/client_processor.h"
 #include "broker/processor/end_transaction_processor.h"
+#include "broker/processor/message_convert.h"
 #include "broker/processor/recall_processor.h"
 #include "broker/processor/send_processor.h"
 #include "broker/schedule/delay_levels.h"

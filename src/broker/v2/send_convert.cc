@@ -235,13 +235,6 @@ pb::Code SendOutcome(mq::v1::SendStatus status) {
   }
 }
 
-std::string PeerHostPort(std::string_view peer) {
-  for (std::string_view scheme : {"ipv4:", "ipv6:"}) {
-    if (peer.substr(0, scheme.size()) == scheme) return std::string(peer.substr(scheme.size()));
-  }
-  return std::string(peer);
-}
-
 void ToV2Message(const mq::v1::MessageExt& stored, std::string_view ns, pb::Message* out) {
   const mq::v1::Message& m = stored.message();
   out->mutable_topic()->set_resource_namespace(std::string(ns));

@@ -47,9 +47,6 @@ apache::rocketmq::v2::Status SendFailure(const Status& status);
 // A stored-but-not-durable outcome (FLUSH_DISK_TIMEOUT, ...) -> its v2 code (OK for SEND_OK).
 apache::rocketmq::v2::Code SendOutcome(mq::v1::SendStatus status);
 
-// "ipv4:1.2.3.4:5" / "ipv6:[::1]:5" (grpc peer()) -> "1.2.3.4:5" / "[::1]:5".
-std::string PeerHostPort(std::string_view peer);
-
 // A stored message as the SDKs receive it: bare topic in `ns`, message_id = UNIQ_KEY,
 // body_digest = MD5 (uppercase hex; the SDKs refuse a message without a digest), the type
 // derived from its properties, delivery_attempt = reconsume times + 1.

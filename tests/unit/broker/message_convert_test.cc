@@ -12,6 +12,7 @@ TEST(MessageConvertTest, HostAddresses) {
   EXPECT_EQ(h.port, 10911u);
   EXPECT_EQ(FormatHostAddress(h), "10.0.0.5:10911");
   EXPECT_EQ(ParseHostAddress("not an address").ip, 0u);
+  EXPECT_EQ(PeerHostPort("ipv4:127.0.0.1:5000"), "127.0.0.1:5000");
 }
 
 // Anything but an IPv4 address with a port from 1 to 65535 is no address (0.0.0.0:0): an
