@@ -381,6 +381,15 @@ class ProducerImpl {
     Attempt(std::move(ctx));
   }
 
+  // Runs a send's attempts and waits for its result.
+  Result<SendResult> AttemptAndWait(std::shared_ptr<SendContext> ctx) {
+    return SendAndWait([&](const auto& slot) {
+      ctx->done = [slot](Result<SendResult> r) { slot->Set(std::move(r)); };
+      Attempt(std::move(ctx));
+      return Status::OK();
+    });
+  }
+
   Result<SendResult> Send(const std::vector<Message>& msgs, const MessageQueueSelector* selector,
                           const std::string& arg) {
     if (!running_) return Status::FailedPrecondition("producer: not started");
@@ -395,11 +404,7 @@ class ProducerImpl {
       ctx->selector = &ctx->selector_copy;
       ctx->arg = arg;
     }
-    return SendAndWait([&](const auto& slot) {
-      ctx->done = [slot](Result<SendResult> r) { slot->Set(std::move(r)); };
-      Attempt(ctx);
-      return Status::OK();
-    });
+    return AttemptAndWait(std::move(ctx));
   }
 
   // A transactional half message: one message, never auto-batched (the broker refuses a
@@ -410,11 +415,7 @@ class ProducerImpl {
     auto ctx = NewContext({msg}, &error);
     if (!ctx) return error;
     ctx->req.set_transaction_prepared(true);
-    return SendAndWait([&](const auto& slot) {
-      ctx->done = [slot](Result<SendResult> r) { slot->Set(std::move(r)); };
-      Attempt(ctx);
-      return Status::OK();
-    });
+    return AttemptAndWait(std::move(ctx));
   }
 
   ClientInstance& client() { return *client_; }
