@@ -8,12 +8,14 @@
 namespace mq::store {
 
 Dispatcher::Dispatcher(CommitLog* commit_log, ConsumeQueueTable* queues, IndexService* index,
-                       ErrorLatch* latch, std::function<int64_t()> readable_limit)
+                       ErrorLatch* latch, std::function<int64_t()> readable_limit,
+                       std::chrono::milliseconds idle_wait)
     : commit_log_(commit_log),
       queues_(queues),
       index_(index),
       latch_(latch),
-      readable_limit_(std::move(readable_limit)) {}
+      readable_limit_(std::move(readable_limit)),
+      idle_wait_(idle_wait) {}
 
 Dispatcher::~Dispatcher() { Shutdown(); }
 
@@ -86,6 +88,10 @@ void Dispatcher::Start(int64_t from) {
   dispatched_.store(from, std::memory_order_release);
   wake_.store(true);  // the first pass picks up whatever is readable already
   {
+    std::lock_guard<std::mutex> pass(pass_mu_);
+    stopped_ = false;
+  }
+  {
     std::lock_guard<std::mutex> lock(mu_);
     stop_ = false;
   }
@@ -99,6 +105,10 @@ void Dispatcher::Shutdown() {
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  // Waits out a pass running on an appender and refuses later ones: the store's parts a pass
+  // writes are torn down after this returns.
+  std::lock_guard<std::mutex> pass(pass_mu_);
+  stopped_ = true;
 }
 
 void Dispatcher::Wakeup() {
@@ -109,8 +119,39 @@ void Dispatcher::Wakeup() {
   }
 }
 
+void Dispatcher::DispatchHereOrWakeup() {
+  if (wake_.exchange(true)) return;  // already pending: whoever clears wake_ passes after
+  if (!sleeping_.load()) return;     // the thread is in a pass or about to re-check wake_
+  // The thread sleeps. A caller that finds another one passing leaves its records to it: the
+  // passer re-checks wake_ after unlocking, and this caller's exchange preceded that check.
+  while (pass_mu_.try_lock()) {
+    if (stopped_) {
+      pass_mu_.unlock();
+      return;
+    }
+    wake_.store(false);
+    PassLocked(true);
+    pass_mu_.unlock();
+    if (!wake_.load()) return;
+  }
+}
+
+void Dispatcher::PassLocked(bool announced) {
+  int64_t limit = readable_limit_();
+  if (dispatched_offset() >= limit) return;
+  // A retry after a failed pass is expected to start on the timeout: only count real misses.
+  if (!announced && last_error_.ok()) unannounced_passes_.fetch_add(1, std::memory_order_relaxed);
+  Status s = DispatchRange(dispatched_offset(), limit, true);
+  if (!s.ok()) {
+    if (s.ToString() != last_error_.ToString()) {
+      MQ_LOG_ERROR(Logger("store"), "dispatch failed, store is now read-only: {}", s.ToString());
+    }
+    if (latch_ != nullptr) latch_->Set(s);
+  }
+  last_error_ = s;
+}
+
 void Dispatcher::Loop() {
-  Status last_error;
   while (true) {
     bool announced = true;
     {
@@ -121,26 +162,17 @@ void Dispatcher::Loop() {
       // interval here would be waited out by every arrival before a consumer sees it.
       if (!wake_.load() && !stop_) {
         sleeping_.store(true);
-        announced = cv_.wait_for(lock, kIdleWait, [&] { return wake_.load() || stop_; });
+        announced = cv_.wait_for(lock, idle_wait_, [&] { return wake_.load() || stop_; });
         sleeping_.store(false);
       }
       if (stop_) break;
       wake_.store(false);
     }
-    int64_t limit = readable_limit_();
-    if (dispatched_offset() >= limit) continue;
-    // A retry after a failed pass is expected to start on the timeout: only count real misses.
-    if (!announced && last_error.ok()) unannounced_passes_.fetch_add(1, std::memory_order_relaxed);
-    Status s = DispatchRange(dispatched_offset(), limit, true);
-    if (!s.ok()) {
-      if (s.ToString() != last_error.ToString()) {
-        MQ_LOG_ERROR(Logger("store"), "dispatch failed, store is now read-only: {}", s.ToString());
-      }
-      if (latch_ != nullptr) latch_->Set(s);
-    }
-    last_error = s;
+    std::lock_guard<std::mutex> pass(pass_mu_);
+    PassLocked(announced);
   }
   // Drain what is readable so a clean shutdown leaves complete consume queues.
+  std::lock_guard<std::mutex> pass(pass_mu_);
   int64_t limit = readable_limit_();
   if (dispatched_offset() < limit) {
     Status s = DispatchRange(dispatched_offset(), limit, false);

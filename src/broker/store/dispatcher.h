@@ -9,13 +9,20 @@
 // from then on, naming the cause): otherwise the log would keep acknowledging messages that
 // never become consumable. The thread keeps retrying, so what was acknowledged before the
 // failure becomes consumable if the cause goes away (e.g. disk space is freed).
-// Wake-ups: every append calls Wakeup(), which signals only when the thread sleeps; a pass
-// starts as soon as the previous one ends if an append announced itself meanwhile, so an
-// arrival waits for no poll interval and a busy put path pays no futex wake per message.
-// The thread sleeps at most kIdleWait, which only bounds a lost wake-up.
+// Wake-ups: every append calls Wakeup() or DispatchHereOrWakeup(). Wakeup() signals only when
+// the thread sleeps; a pass starts as soon as the previous one ends if an append announced
+// itself meanwhile, so an arrival waits for no poll interval and a busy put path pays no
+// futex wake per message. DispatchHereOrWakeup() runs the pass on its caller instead of waking
+// the sleeping thread: a wake-up of another thread, and the move of the fresh records to the
+// other CPU, cost more than the pass itself (see docs/benchmarks.md). The thread sleeps at most
+// kIdleWait, which only bounds a lost wake-up.
 // Owns: its thread. Threads: DispatchRange() runs on the caller during recovery, before
-// Start(); afterwards only the dispatcher thread dispatches. Listeners run on that thread and
-// must not block. Locks: mu_ guards stop_ and pairs with cv_; wake_/sleeping_ are atomics.
+// Start(); afterwards passes run on the dispatcher thread or on a DispatchHereOrWakeup()
+// caller, one at a time. Listeners run on whichever thread passes and must not block or call
+// back into the store's put path.
+// Locks: pass_mu_ is held for a whole pass (so the dispatch state, consume queue writes and
+// listener calls are serial) and guards stopped_; mu_ guards stop_ and pairs with cv_;
+// wake_/sleeping_ are atomics. Order: pass_mu_ is never taken while holding mu_.
 #pragma once
 
 #include <atomic>
@@ -42,8 +49,12 @@ using TagsCodeFn = std::function<int64_t(const RecordView&)>;
 
 class Dispatcher {
  public:
+  static constexpr std::chrono::milliseconds kIdleWait{100};
+
+  // idle_wait: the longest sleep of the thread (kIdleWait; tests put it out of reach so that a
+  // lost announcement shows as a record that never arrives).
   Dispatcher(CommitLog* commit_log, ConsumeQueueTable* queues, IndexService* index, ErrorLatch* latch,
-             std::function<int64_t()> readable_limit);
+             std::function<int64_t()> readable_limit, std::chrono::milliseconds idle_wait = kIdleWait);
   ~Dispatcher();
   Dispatcher(const Dispatcher&) = delete;
   Dispatcher& operator=(const Dispatcher&) = delete;
@@ -60,6 +71,10 @@ class Dispatcher {
   void Shutdown();
   // Something new may be readable.
   void Wakeup();
+  // Something new is readable: dispatches it on the calling thread when the dispatcher thread
+  // sleeps and no other pass runs, otherwise announces it as Wakeup() does (the running pass
+  // picks it up). For appenders that hold no lock a listener may take.
+  void DispatchHereOrWakeup();
 
   int64_t dispatched_offset() const { return dispatched_.load(std::memory_order_acquire); }
   // Passes that found records no Wakeup() had announced (started by the kIdleWait timeout):
@@ -68,16 +83,18 @@ class Dispatcher {
   // the timeout paces, are not counted).
   int64_t unannounced_passes() const { return unannounced_passes_.load(std::memory_order_relaxed); }
 
-  static constexpr std::chrono::milliseconds kIdleWait{100};
-
  private:
   void Loop();
+  // One pass up to the readable limit; latches and logs a failure (once per distinct error).
+  // Caller holds pass_mu_.
+  void PassLocked(bool announced);
 
   CommitLog* const commit_log_;
   ConsumeQueueTable* const queues_;
   IndexService* const index_;
   ErrorLatch* const latch_;
   const std::function<int64_t()> readable_limit_;
+  const std::chrono::milliseconds idle_wait_;
   std::vector<ArrivalListener> listeners_;
   std::map<std::string, TagsCodeFn, std::less<>> tags_code_fns_;  // fixed after Start()
   std::atomic<int64_t> dispatched_{0};
@@ -86,6 +103,9 @@ class Dispatcher {
   // Wakeup() is on the put path: it only takes mu_ and signals when the thread sleeps.
   std::atomic<bool> wake_{false};
   std::atomic<bool> sleeping_{false};
+  std::mutex pass_mu_;
+  bool stopped_ = true;  // GUARDED_BY(pass_mu_): no passes before Start() or after Shutdown()
+  Status last_error_;    // GUARDED_BY(pass_mu_): the last pass's outcome
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;  // GUARDED_BY(mu_)

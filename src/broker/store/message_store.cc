@@ -366,8 +366,11 @@ void MessageStore::Complete(AppendResult a, PutCallback done) {
     if (append_listener_) append_listener_();
   }
   if (options_.flush_disk_type == FlushDiskType::kAsyncFlush) {
-    dispatcher_->Wakeup();
-    return done(r);
+    // The producer's acknowledgement first; then the consumers' side of the same records, here
+    // unless a pass is running already (see Dispatcher).
+    done(r);
+    dispatcher_->DispatchHereOrWakeup();
+    return;
   }
   flush_->WaitDurable(a.end_offset,
                       [r = std::move(r), done = std::move(done)](PutStatus st, const Status& s) mutable {

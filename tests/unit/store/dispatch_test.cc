@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -64,7 +65,8 @@ TEST_F(StoreDispatchTest, PositionInTheUndispatchedTailIsNotAnOverflow) {
   std::condition_variable cv;
   bool held = false;
   bool release = false;
-  // Holds the dispatcher thread once "b" (queue offset 1) is in the consume queue.
+  // Holds the pass that put "b" (queue offset 1) into the consume queue: on the dispatcher
+  // thread or, while that sleeps, on the thread that put "b".
   store->AddArrivalListener([&](const std::string& topic, int32_t, int64_t max_offset) {
     if (topic != "Lag" || max_offset != 2) return;
     std::unique_lock lock(mu);
@@ -72,9 +74,24 @@ TEST_F(StoreDispatchTest, PositionInTheUndispatchedTailIsNotAnOverflow) {
     cv.notify_all();
     cv.wait(lock, [&] { return release; });
   });
+  auto let_go = [&] {
+    {
+      std::lock_guard lock(mu);
+      release = true;
+    }
+    cv.notify_all();
+  };
   ASSERT_TRUE(store->Start().ok());
   ASSERT_TRUE(PutSync(*store, Msg("Lag", 0, "a")).ok());
-  ASSERT_TRUE(PutSync(*store, Msg("Lag", 0, "b")).ok());
+  std::thread put_b([&] { EXPECT_TRUE(PutSync(*store, Msg("Lag", 0, "b")).ok()); });
+  struct JoinOnExit {
+    std::function<void()> let_go;
+    std::thread& t;
+    ~JoinOnExit() {
+      let_go();
+      t.join();
+    }
+  } join_on_exit{let_go, put_b};
   {
     std::unique_lock lock(mu);
     ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return held; }));
@@ -85,11 +102,7 @@ TEST_F(StoreDispatchTest, PositionInTheUndispatchedTailIsNotAnOverflow) {
   EXPECT_EQ(r.max_offset, 2);
   EXPECT_EQ(r.status, GetMessageStatus::kOffsetOverflowOne);
   EXPECT_EQ(r.next_begin_offset, 3);
-  {
-    std::lock_guard lock(mu);
-    release = true;
-  }
-  cv.notify_all();
+  let_go();
   ASSERT_TRUE(WaitUntil([&] { return Dispatched(*store); }));
   r = store->GetMessages("g", "Lag", 0, 3, 32, 1 << 20);
   EXPECT_EQ(r.max_offset, 3);
@@ -100,20 +113,20 @@ TEST_F(StoreDispatchTest, PositionInTheUndispatchedTailIsNotAnOverflow) {
   EXPECT_EQ(r.next_begin_offset, 0);
 }
 
-// Every pass of the dispatcher thread starts because an append announced itself (Wakeup()),
-// never because a poll interval or the idle timeout ran out: an arrival that has to wait for a
-// timer reaches its long-polling consumer that much later. Two writers append back to back,
-// as a busy put path does, and every record must reach the arrival listener.
-TEST_F(StoreDispatchTest, EveryPassStartsOnAnAppendsWakeupNotOnATimer) {
-  options_.mapped_file_size_commit_log = 4 * 1024 * 1024;
-  options_.mapped_file_size_consume_queue = 10000 * 20;
-  CommitLog log(options_, &clock_);
-  ASSERT_TRUE(log.Load().ok());
-  ASSERT_TRUE(log.Recover(false, -1).ok());
-  ConsumeQueueTable queues(options_.store_path_root_dir + "/consumequeue",
-                           options_.mapped_file_size_consume_queue);
+// Two writers append back to back, as a busy put path does, each announcing its record with
+// `announce`; expects every record to reach the arrival listener although the dispatcher's
+// idle timeout is out of reach, so a lost announcement fails the wait instead of arriving
+// late. Returns the passes the timeout started (0 unless the test ran for an hour).
+int64_t AppendFromTwoWriters(const StoreOptions& options, Clock* clock,
+                             const std::function<void(Dispatcher&)>& announce) {
+  CommitLog log(options, clock);
+  EXPECT_TRUE(log.Load().ok());
+  EXPECT_TRUE(log.Recover(false, -1).ok());
+  ConsumeQueueTable queues(options.store_path_root_dir + "/consumequeue",
+                           options.mapped_file_size_consume_queue);
   ErrorLatch latch;
-  Dispatcher dispatcher(&log, &queues, nullptr, &latch, [&] { return log.committed_offset(); });
+  Dispatcher dispatcher(
+      &log, &queues, nullptr, &latch, [&] { return log.committed_offset(); }, std::chrono::hours(1));
   constexpr int kWriters = 2;
   constexpr int kPerWriter = 5000;
   std::atomic<int64_t> seen[kWriters] = {};
@@ -133,18 +146,66 @@ TEST_F(StoreDispatchTest, EveryPassStartsOnAnAppendsWakeupNotOnATimer) {
             !log.Append(&records).status.ok()) {
           failed = true;
         }
-        dispatcher.Wakeup();  // as MessageStore does after each ASYNC_FLUSH append
+        announce(dispatcher);
       }
     });
   }
   for (auto& t : writers) t.join();
-  ASSERT_FALSE(failed.load());
+  EXPECT_FALSE(failed.load());
   for (int w = 0; w < kWriters; ++w) {
-    ASSERT_TRUE(WaitUntil([&] { return seen[w].load() == kPerWriter; }))
+    EXPECT_TRUE(WaitUntil([&] { return seen[w].load() == kPerWriter; }))
         << "queue " << w << " saw " << seen[w];
   }
-  EXPECT_EQ(dispatcher.unannounced_passes(), 0);
   dispatcher.Shutdown();
+  return dispatcher.unannounced_passes();
+}
+
+// Every pass of the dispatcher thread starts because an append announced itself (Wakeup()),
+// never because a poll interval or the idle timeout ran out: an arrival that has to wait for a
+// timer reaches its long-polling consumer that much later.
+TEST_F(StoreDispatchTest, EveryPassStartsOnAnAppendsWakeupNotOnATimer) {
+  options_.mapped_file_size_commit_log = 4 * 1024 * 1024;
+  options_.mapped_file_size_consume_queue = 10000 * 20;
+  // As MessageStore announces what the flush thread made durable (SYNC_FLUSH).
+  EXPECT_EQ(AppendFromTwoWriters(options_, &clock_, [](Dispatcher& d) { d.Wakeup(); }), 0);
+}
+
+// The same when the appenders dispatch their records themselves while the thread sleeps (as
+// MessageStore does after each ASYNC_FLUSH append): one that finds another's pass running
+// leaves its record to that pass, which must not end without it.
+TEST_F(StoreDispatchTest, AppendersThatDispatchThemselvesLeaveNoRecordToTheTimer) {
+  options_.mapped_file_size_commit_log = 4 * 1024 * 1024;
+  options_.mapped_file_size_consume_queue = 10000 * 20;
+  EXPECT_EQ(AppendFromTwoWriters(options_, &clock_, [](Dispatcher& d) { d.DispatchHereOrWakeup(); }), 0);
+}
+
+// An ASYNC_FLUSH put while the dispatcher thread sleeps makes its record consumable on the
+// putting thread: waking the dispatcher for it cost a thread hop per send (and at low rates
+// more CPU than the pass itself). The thread may still be finishing its first pass when the
+// first puts arrive, so the test puts until one is dispatched here (bounded).
+TEST_F(StoreDispatchTest, AnAsyncFlushPutIsDispatchedOnThePuttingThreadWhileTheDispatcherSleeps) {
+  ASSERT_EQ(options_.flush_disk_type, FlushDiskType::kAsyncFlush);
+  auto store = std::make_unique<MessageStore>(options_, &clock_);
+  std::mutex mu;
+  std::vector<std::thread::id> arrived_on;  // GUARDED_BY(mu)
+  store->AddArrivalListener([&](const std::string& topic, int32_t, int64_t) {
+    if (topic != "Here") return;
+    std::lock_guard lock(mu);
+    arrived_on.push_back(std::this_thread::get_id());
+  });
+  ASSERT_TRUE(store->Start().ok());
+  bool here = false;
+  for (size_t i = 1; i <= 50 && !here; ++i) {
+    ASSERT_TRUE(PutSync(*store, Msg("Here", 0, "m" + std::to_string(i))).ok());
+    ASSERT_TRUE(WaitUntil([&] {
+      std::lock_guard lock(mu);
+      return arrived_on.size() == i;
+    }));
+    std::lock_guard lock(mu);
+    here = arrived_on.back() == std::this_thread::get_id();
+  }
+  EXPECT_TRUE(here) << "50 puts, every one dispatched by another thread";
+  store->Shutdown();
 }
 
 }  // namespace
