@@ -113,6 +113,10 @@ void Dispatcher::Shutdown() {
 
 void Dispatcher::Wakeup() {
   if (wake_.exchange(true)) return;  // already pending
+  SignalIfSleeping();
+}
+
+void Dispatcher::SignalIfSleeping() {
   if (sleeping_.load()) {
     std::lock_guard<std::mutex> lock(mu_);
     cv_.notify_one();
@@ -122,6 +126,9 @@ void Dispatcher::Wakeup() {
 void Dispatcher::DispatchHereOrWakeup() {
   if (wake_.exchange(true)) return;  // already pending: whoever clears wake_ passes after
   if (!sleeping_.load()) return;     // the thread is in a pass or about to re-check wake_
+  // A large range is worth the wake-up: the thread dispatches it on the other CPU while this
+  // one goes on with the next request (batch produce lost 3-5 % when its callers did it).
+  if (readable_limit_() - dispatched_offset() > kMostBytesDispatchedHere) return SignalIfSleeping();
   // The thread sleeps. A caller that finds another one passing leaves its records to it: the
   // passer re-checks wake_ after unlocking, and this caller's exchange preceded that check.
   while (pass_mu_.try_lock()) {

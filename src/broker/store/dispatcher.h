@@ -12,9 +12,10 @@
 // Wake-ups: every append calls Wakeup() or DispatchHereOrWakeup(). Wakeup() signals only when
 // the thread sleeps; a pass starts as soon as the previous one ends if an append announced
 // itself meanwhile, so an arrival waits for no poll interval and a busy put path pays no
-// futex wake per message. DispatchHereOrWakeup() runs the pass on its caller instead of waking
-// the sleeping thread: a wake-up of another thread, and the move of the fresh records to the
-// other CPU, cost more than the pass itself (see docs/benchmarks.md). The thread sleeps at most
+// futex wake per message. DispatchHereOrWakeup() runs the pass of a few records on its caller
+// instead of waking the sleeping thread: at low rates the wake-up of another thread, and the
+// move of the fresh records to the other CPU, cost more than the pass itself (see
+// docs/benchmarks.md); larger ranges still go to the thread. The thread sleeps at most
 // kIdleWait, which only bounds a lost wake-up.
 // Owns: its thread. Threads: DispatchRange() runs on the caller during recovery, before
 // Start(); afterwards passes run on the dispatcher thread or on a DispatchHereOrWakeup()
@@ -72,9 +73,10 @@ class Dispatcher {
   // Something new may be readable.
   void Wakeup();
   // Something new is readable: dispatches it on the calling thread when the dispatcher thread
-  // sleeps and no other pass runs, otherwise announces it as Wakeup() does (the running pass
-  // picks it up). For appenders that hold no lock a listener may take.
+  // sleeps, no other pass runs and at most kMostBytesDispatchedHere wait, otherwise announces
+  // it as Wakeup() does. For appenders that hold no lock a listener may take.
   void DispatchHereOrWakeup();
+  static constexpr int64_t kMostBytesDispatchedHere = 32 * 1024;
 
   int64_t dispatched_offset() const { return dispatched_.load(std::memory_order_acquire); }
   // Passes that found records no Wakeup() had announced (started by the kIdleWait timeout):
@@ -85,6 +87,7 @@ class Dispatcher {
 
  private:
   void Loop();
+  void SignalIfSleeping();
   // One pass up to the readable limit; latches and logs a failure (once per distinct error).
   // Caller holds pass_mu_.
   void PassLocked(bool announced);

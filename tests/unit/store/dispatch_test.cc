@@ -179,12 +179,14 @@ TEST_F(StoreDispatchTest, AppendersThatDispatchThemselvesLeaveNoRecordToTheTimer
   EXPECT_EQ(AppendFromTwoWriters(options_, &clock_, [](Dispatcher& d) { d.DispatchHereOrWakeup(); }), 0);
 }
 
-// An ASYNC_FLUSH put while the dispatcher thread sleeps makes its record consumable on the
-// putting thread: waking the dispatcher for it cost a thread hop per send (and at low rates
-// more CPU than the pass itself). The thread may still be finishing its first pass when the
-// first puts arrive, so the test puts until one is dispatched here (bounded).
-TEST_F(StoreDispatchTest, AnAsyncFlushPutIsDispatchedOnThePuttingThreadWhileTheDispatcherSleeps) {
+// An ASYNC_FLUSH put of a few records while the dispatcher thread sleeps makes them
+// consumable on the putting thread: waking the dispatcher for them cost a thread hop per send
+// (and at low rates more CPU than the pass itself). The thread may still be finishing its
+// first pass when the first puts arrive, so the test puts until one is dispatched here
+// (bounded). A put of more than kMostBytesDispatchedHere still wakes the thread.
+TEST_F(StoreDispatchTest, SmallAsyncFlushPutsAreDispatchedOnThePuttingThreadLargeOnesByTheDispatcher) {
   ASSERT_EQ(options_.flush_disk_type, FlushDiskType::kAsyncFlush);
+  options_.mapped_file_size_commit_log = 1024 * 1024;
   auto store = std::make_unique<MessageStore>(options_, &clock_);
   std::mutex mu;
   std::vector<std::thread::id> arrived_on;  // GUARDED_BY(mu)
@@ -193,18 +195,31 @@ TEST_F(StoreDispatchTest, AnAsyncFlushPutIsDispatchedOnThePuttingThreadWhileTheD
     std::lock_guard lock(mu);
     arrived_on.push_back(std::this_thread::get_id());
   });
-  ASSERT_TRUE(store->Start().ok());
-  bool here = false;
-  for (size_t i = 1; i <= 50 && !here; ++i) {
-    ASSERT_TRUE(PutSync(*store, Msg("Here", 0, "m" + std::to_string(i))).ok());
-    ASSERT_TRUE(WaitUntil([&] {
+  auto arrived_here = [&](size_t puts) {
+    EXPECT_TRUE(WaitUntil([&] {
       std::lock_guard lock(mu);
-      return arrived_on.size() == i;
+      return arrived_on.size() == puts;
     }));
     std::lock_guard lock(mu);
-    here = arrived_on.back() == std::this_thread::get_id();
+    return !arrived_on.empty() && arrived_on.back() == std::this_thread::get_id();
+  };
+  ASSERT_TRUE(store->Start().ok());
+  bool here = false;
+  size_t puts = 0;
+  while (puts < 50 && !here) {
+    ASSERT_TRUE(PutSync(*store, Msg("Here", 0, "m" + std::to_string(puts))).ok());
+    here = arrived_here(++puts);
   }
-  EXPECT_TRUE(here) << "50 puts, every one dispatched by another thread";
+  EXPECT_TRUE(here) << puts << " puts, every one dispatched by another thread";
+
+  std::vector<MessageInput> large;
+  for (int i = 0; i < 3; ++i) large.push_back(Msg("Here", 0, std::string(12 * 1024, 'x')));
+  ASSERT_GT(3 * 12 * 1024, Dispatcher::kMostBytesDispatchedHere);
+  PutResult r =
+      testing::WaitForPut([&](PutCallback done) { store->PutMessages(std::move(large), std::move(done)); },
+                          std::chrono::seconds(10));
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_FALSE(arrived_here(++puts)) << "a large put was dispatched on the putting thread";
   store->Shutdown();
 }
 
