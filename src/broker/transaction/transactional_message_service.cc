@@ -258,16 +258,20 @@ bool TransactionalMessageService::CheckOrDiscard(const store::StoredMessage& hal
     if (!topic.ok()) MQ_LOG_WARN(log, "cannot create {}: {}", kCheckMaxTimeTopic, topic.status().ToString());
     store::MessageInput moved = RenewHalf(half, info, info.check_times);
     moved.topic = std::string(kCheckMaxTimeTopic);
+    // Discarded before the moved copy can be consumed: an end from now on is refused, so a late
+    // commit cannot also deliver the message that TRANS_CHECK_MAX_TIME_TOPIC's readers get.
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!state_.Add(info.transaction_id, Resolution::kDiscard, half.header.queue_offset + 1, -1))
+        return true;  // ended meanwhile
+    }
     auto put = PutAndWait(std::move(moved));
     if (!Stored(put)) {
       MQ_LOG_ERROR(log, "moving half message txn={} to {} failed: {}", info.transaction_id,
                    kCheckMaxTimeTopic, put.error);
-      return false;
-    }
-    {
       std::lock_guard<std::mutex> lock(mu_);
-      if (!state_.Add(info.transaction_id, Resolution::kDiscard, half.header.queue_offset + 1, -1))
-        return true;
+      state_.Remove(info.transaction_id);  // pending again: the scan retries it
+      return false;
     }
     auto op = PutAndWait(EncodeOp(
         {info.transaction_id, Resolution::kDiscard, half.header.queue_offset, half.header.queue_offset + 1}));
