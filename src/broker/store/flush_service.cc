@@ -19,7 +19,10 @@ void FlushService::Start() {
     flushed_seen_ = commit_log_->flushed_offset();
   }
   flush_thread_ = StartNamedThread("mq-flush", [this] { FlushLoop(); });
-  watchdog_thread_ = StartNamedThread("mq-flush-watch", [this] { WatchdogLoop(); });
+  // Only SYNC_FLUSH puts wait on the flush; an ASYNC_FLUSH store's watchdog would only wake
+  // kWatchdogMs after kWatchdogMs (100 times a second on an idle broker).
+  if (options_.flush_disk_type == FlushDiskType::kSyncFlush)
+    watchdog_thread_ = StartNamedThread("mq-flush-watch", [this] { WatchdogLoop(); });
 }
 
 void FlushService::Shutdown() {

@@ -10,12 +10,13 @@
 // callbacks of the waiters that msync made durable itself (no hand-off to another thread per
 // group: on a 2-core machine that wake-up cost as much as the callbacks) and loops; puts
 // made meanwhile, e.g. by those callbacks, go into the next msync.
-// A watchdog thread enforces deadlines (kFlushDiskTimeout) while an msync is stuck: it polls
-// every kWatchdogMs and only completes waiters past their deadline.
+// A watchdog thread (SYNC_FLUSH only: ASYNC_FLUSH puts never wait on a flush) enforces deadlines
+// (kFlushDiskTimeout) while an msync is stuck: it polls every kWatchdogMs and only completes
+// waiters past their deadline.
 // A failed msync latches the ErrorLatch (the store turns read-only) and fails every waiter
 // with kServiceNotAvailable; later waiters fail immediately.
 //
-// Owns: the flush thread, the watchdog thread and the waiter list. Threads:
+// Owns: the flush thread, the watchdog thread (SYNC_FLUSH) and the waiter list. Threads:
 // WaitDurable/Wakeup from any thread; callbacks run on the flush thread (or, past their
 // deadline, on the watchdog), on_flushed on the flush thread; neither may block.
 // Locks: mu_ guards every field below it; never held during msync or callbacks.

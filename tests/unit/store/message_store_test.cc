@@ -4,6 +4,8 @@
 
 #include <atomic>
 #include <filesystem>
+#include <fstream>
+#include <string>
 #include <thread>
 
 #include "common/file_util.h"
@@ -200,6 +202,39 @@ TEST_F(MessageStoreTest, SyncFlushTimeoutReported) {
   // Once the stuck flush finishes, puts are fast again.
   ASSERT_TRUE(WaitUntil([&] { return store->FlushedPhyOffset() == store->MaxPhyOffset(); }));
   EXPECT_TRUE(PutSync(*store, Msg("S", 0, "fast")).ok());
+}
+
+// Threads of this process named `name` (/proc/self/task/*/comm).
+int ThreadsNamed(const std::string& name) {
+  int n = 0;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string line;
+    if (std::getline(comm, line) && line == name) ++n;
+  }
+  return n;
+}
+
+// Only SYNC_FLUSH puts wait on the flush, so only a SYNC_FLUSH store runs the thread that times
+// them out: an ASYNC_FLUSH broker (the default) would otherwise wake it 100 times a second.
+// A thread names itself once it runs, so the counts are read once no thread but the test's
+// own carries the binary's name.
+TEST_F(MessageStoreTest, OnlyASyncFlushStoreRunsTheFlushWatchdog) {
+  std::string unnamed;
+  ASSERT_TRUE(std::getline(std::ifstream("/proc/self/comm"), unnamed));
+  const int before = ThreadsNamed(unnamed);  // the test's own threads
+  auto all_named = [&] { return WaitUntil([&] { return ThreadsNamed(unnamed) == before; }); };
+  {
+    auto store = Open();
+    ASSERT_TRUE(all_named());
+    EXPECT_EQ(ThreadsNamed("mq-flush"), 1);
+    EXPECT_EQ(ThreadsNamed("mq-flush-watch"), 0);
+  }
+  options_.flush_disk_type = FlushDiskType::kSyncFlush;
+  auto store = Open();
+  ASSERT_TRUE(all_named());
+  EXPECT_EQ(ThreadsNamed("mq-flush-watch"), 1);
+  EXPECT_TRUE(PutSync(*store, Msg("W", 0, "durable")).ok());
 }
 
 TEST_F(MessageStoreTest, AsyncFlushEventuallyDurable) {
