@@ -7,7 +7,7 @@
 #include "broker_fixture.h"
 #include "grpc_test_util.h"
 #include "namesrv_fixture.h"
-#include "proc_status.h"
+#include "testutil/proc_status.h"
 #include "testutil/temp_dir.h"
 #include "testutil/wait.h"
 

@@ -19,7 +19,7 @@
 #include "common/naming.h"
 #include "common/rpc/grpc_defaults.h"
 #include "grpc_test_util.h"
-#include "proc_status.h"
+#include "testutil/proc_status.h"
 #include "testutil/temp_dir.h"
 #include "testutil/wait.h"
 

@@ -13,7 +13,7 @@
 
 #include "client_cluster.h"
 #include "common/file_util.h"
-#include "proc_status.h"
+#include "testutil/proc_status.h"
 
 namespace mq::testing {
 namespace {

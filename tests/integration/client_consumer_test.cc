@@ -11,7 +11,7 @@
 
 #include "client_cluster.h"
 #include "delivery_counter.h"
-#include "proc_status.h"
+#include "testutil/proc_status.h"
 
 namespace mq::testing {
 namespace {
