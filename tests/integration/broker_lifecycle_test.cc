@@ -111,7 +111,7 @@ TEST(BrokerLifecycleTest, ServiceThreadsAreNamedAfterTheirJobs) {
   BrokerProcess broker({"", dir.path(), "broker-a", {}});
   ASSERT_TRUE(broker.Start()) << broker.process().ReadLog();
   const auto names = ThreadNames(broker.process().pid());
-  // (mq-flush-watch runs with SYNC_FLUSH only: MessageStoreTest.OnlyASyncFlushStoreRunsTheFlushWatchdog.)
+  // (mq-flush-watch runs with SYNC_FLUSH only: StoreFlushTest.OnlyASyncFlushStoreRunsTheFlushWatchdog.)
   for (const char* expected : {"mq-dispatch", "mq-flush", "mq-allocate", "mq-store-maint", "mq-schedule",
                                "mq-timer", "mq-txn-check", "mq-persist", "broker"}) {
     EXPECT_EQ(names.count(expected), 1u) << expected << " missing among " << ::testing::PrintToString(names);

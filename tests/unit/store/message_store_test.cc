@@ -4,8 +4,6 @@
 
 #include <atomic>
 #include <filesystem>
-#include <fstream>
-#include <string>
 #include <thread>
 
 #include "common/file_util.h"
@@ -160,109 +158,6 @@ TEST_F(MessageStoreTest, BadInputGetsClearStatus) {
   EXPECT_EQ(store->MaxPhyOffset(), 0);
   store->Shutdown();
   EXPECT_EQ(PutSync(*store, Msg("T", 0, "x")).status, PutStatus::kServiceNotAvailable);
-}
-
-TEST_F(MessageStoreTest, SyncFlushCompletesWhenDurableAndGatesReads) {
-  options_.flush_disk_type = FlushDiskType::kSyncFlush;
-  options_.flush_interval_commit_log_ms = 10000;  // only group commit flushes
-  auto store = Open();
-  std::atomic<int> done{0};
-  std::atomic<int> ok{0};
-  for (int i = 0; i < 200; ++i) {
-    store->PutMessage(Msg("S", i % 4, "sync-" + std::to_string(i)), [&](const PutResult& r) {
-      if (r.ok()) ++ok;
-      ++done;
-    });
-  }
-  ASSERT_TRUE(WaitUntil([&] { return done.load() == 200; }));
-  EXPECT_EQ(ok.load(), 200);
-  EXPECT_EQ(store->FlushedPhyOffset(), store->MaxPhyOffset());
-  ASSERT_TRUE(WaitUntil([&] { return store->MaxOffsetInQueue("S", 3) == 50; }));
-  EXPECT_LE(store->DispatchedPhyOffset(), store->FlushedPhyOffset());
-}
-
-TEST_F(MessageStoreTest, SyncFlushTimeoutReported) {
-  options_.flush_disk_type = FlushDiskType::kSyncFlush;
-  // The stuck flush is held until the put has timed out, and the timeout is long enough for a
-  // healthy flush on a loaded machine, so neither put depends on how fast the disk is today.
-  options_.sync_flush_timeout_ms = 500;
-  auto stuck = std::make_shared<std::atomic<bool>>(false);
-  options_.fault_hook = [stuck](std::string_view op, const std::string&) {
-    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (op == "flush" && stuck->load() && std::chrono::steady_clock::now() < give_up) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    return Status::OK();
-  };
-  auto store = Open();
-  stuck->store(true);
-  auto r = PutSync(*store, Msg("S", 0, "slow"));
-  EXPECT_EQ(r.status, PutStatus::kFlushDiskTimeout);
-  stuck->store(false);
-  // Once the stuck flush finishes, puts are fast again.
-  ASSERT_TRUE(WaitUntil([&] { return store->FlushedPhyOffset() == store->MaxPhyOffset(); }));
-  EXPECT_TRUE(PutSync(*store, Msg("S", 0, "fast")).ok());
-}
-
-// Threads of this process named `name` (/proc/self/task/*/comm).
-int ThreadsNamed(const std::string& name) {
-  int n = 0;
-  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
-    std::ifstream comm(task.path() / "comm");
-    std::string line;
-    if (std::getline(comm, line) && line == name) ++n;
-  }
-  return n;
-}
-
-// Only SYNC_FLUSH puts wait on the flush, so only a SYNC_FLUSH store runs the thread that times
-// them out: an ASYNC_FLUSH broker (the default) would otherwise wake it 100 times a second.
-// A thread names itself once it runs, so the counts are read once no thread but the test's
-// own carries the binary's name.
-TEST_F(MessageStoreTest, OnlyASyncFlushStoreRunsTheFlushWatchdog) {
-  std::string unnamed;
-  ASSERT_TRUE(std::getline(std::ifstream("/proc/self/comm"), unnamed));
-  const int before = ThreadsNamed(unnamed);  // the test's own threads
-  auto all_named = [&] { return WaitUntil([&] { return ThreadsNamed(unnamed) == before; }); };
-  {
-    auto store = Open();
-    ASSERT_TRUE(all_named());
-    EXPECT_EQ(ThreadsNamed("mq-flush"), 1);
-    EXPECT_EQ(ThreadsNamed("mq-flush-watch"), 0);
-  }
-  options_.flush_disk_type = FlushDiskType::kSyncFlush;
-  auto store = Open();
-  ASSERT_TRUE(all_named());
-  EXPECT_EQ(ThreadsNamed("mq-flush-watch"), 1);
-  EXPECT_TRUE(PutSync(*store, Msg("W", 0, "durable")).ok());
-}
-
-TEST_F(MessageStoreTest, AsyncFlushEventuallyDurable) {
-  auto store = Open();
-  ASSERT_TRUE(PutSync(*store, Msg("A", 0, "async")).ok());
-  ASSERT_TRUE(WaitUntil([&] { return store->FlushedPhyOffset() == store->MaxPhyOffset(); }));
-}
-
-TEST_F(MessageStoreTest, FailedFlushLatchesReadOnly) {
-  options_.flush_disk_type = FlushDiskType::kSyncFlush;
-  auto fail = std::make_shared<std::atomic<bool>>(false);
-  options_.fault_hook = [fail](std::string_view op, const std::string& path) {
-    if (op == "flush" && fail->load()) return Status::IoError("injected EIO on msync " + path);
-    return Status::OK();
-  };
-  auto store = Open();
-  ASSERT_TRUE(PutSync(*store, Msg("E", 0, "before")).ok());
-  fail->store(true);
-  auto r = PutSync(*store, Msg("E", 0, "during"));
-  EXPECT_EQ(r.status, PutStatus::kServiceNotAvailable);
-  EXPECT_NE(r.error.find("injected EIO"), std::string::npos) << r.error;
-  fail->store(false);  // even when the disk "recovers", the latch stays
-  r = PutSync(*store, Msg("E", 0, "after"));
-  EXPECT_EQ(r.status, PutStatus::kServiceNotAvailable);
-  EXPECT_NE(r.error.find("read-only"), std::string::npos) << r.error;
-  EXPECT_FALSE(store->BackgroundError().ok());
-  store->Shutdown();
-  EXPECT_TRUE(fs::exists(dir_.Sub("abort")));  // next start recovers
 }
 
 TEST_F(MessageStoreTest, FailedSegmentCreationLatches) {

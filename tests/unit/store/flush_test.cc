@@ -1,0 +1,133 @@
+// The store's flush as its callers see it: SYNC_FLUSH group commit and its deadline, the
+// ASYNC_FLUSH interval flush, a failed flush, and which of these runs a watchdog thread.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <thread>
+
+#include "broker/store/message_store.h"
+#include "store_test_util.h"
+#include "testutil/proc_status.h"
+#include "testutil/temp_dir.h"
+#include "testutil/wait.h"
+
+namespace mq::store {
+namespace {
+
+using mq::testing::TempDir;
+using mq::testing::ThreadNames;
+using mq::testing::WaitUntil;
+using testing::Msg;
+using testing::PutSync;
+
+class StoreFlushTest : public ::testing::Test {
+ protected:
+  TempDir dir_;
+  StoreOptions options_ = testing::SmallOptions(dir_.path());
+  ManualClock clock_;
+
+  std::unique_ptr<MessageStore> Open() { return testing::OpenStore(options_, &clock_); }
+};
+
+TEST_F(StoreFlushTest, SyncFlushCompletesWhenDurableAndGatesReads) {
+  options_.flush_disk_type = FlushDiskType::kSyncFlush;
+  options_.flush_interval_commit_log_ms = 10000;  // only group commit flushes
+  auto store = Open();
+  std::atomic<int> done{0};
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 200; ++i) {
+    store->PutMessage(Msg("S", i % 4, "sync-" + std::to_string(i)), [&](const PutResult& r) {
+      if (r.ok()) ++ok;
+      ++done;
+    });
+  }
+  ASSERT_TRUE(WaitUntil([&] { return done.load() == 200; }));
+  EXPECT_EQ(ok.load(), 200);
+  EXPECT_EQ(store->FlushedPhyOffset(), store->MaxPhyOffset());
+  ASSERT_TRUE(WaitUntil([&] { return store->MaxOffsetInQueue("S", 3) == 50; }));
+  EXPECT_LE(store->DispatchedPhyOffset(), store->FlushedPhyOffset());
+}
+
+TEST_F(StoreFlushTest, SyncFlushTimeoutReported) {
+  options_.flush_disk_type = FlushDiskType::kSyncFlush;
+  // The stuck flush is held until the put has timed out, and the timeout is long enough for a
+  // healthy flush on a loaded machine, so neither put depends on how fast the disk is today.
+  options_.sync_flush_timeout_ms = 500;
+  auto stuck = std::make_shared<std::atomic<bool>>(false);
+  options_.fault_hook = [stuck](std::string_view op, const std::string&) {
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (op == "flush" && stuck->load() && std::chrono::steady_clock::now() < give_up) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return Status::OK();
+  };
+  auto store = Open();
+  stuck->store(true);
+  auto r = PutSync(*store, Msg("S", 0, "slow"));
+  EXPECT_EQ(r.status, PutStatus::kFlushDiskTimeout);
+  stuck->store(false);
+  // Once the stuck flush finishes, puts are fast again.
+  ASSERT_TRUE(WaitUntil([&] { return store->FlushedPhyOffset() == store->MaxPhyOffset(); }));
+  EXPECT_TRUE(PutSync(*store, Msg("S", 0, "fast")).ok());
+}
+
+// Only SYNC_FLUSH puts wait on the flush, so only a SYNC_FLUSH store runs the thread that times
+// them out: an ASYNC_FLUSH broker (the default) would otherwise wake it 100 times a second.
+// A thread names itself once it runs, so the counts are read once no thread but the test's
+// own carries the binary's name.
+TEST_F(StoreFlushTest, OnlyASyncFlushStoreRunsTheFlushWatchdog) {
+  auto threads_named = [](const std::string& name) { return ThreadNames(getpid())[name]; };
+  std::string unnamed;
+  ASSERT_TRUE(std::getline(std::ifstream("/proc/self/comm"), unnamed));
+  const int before = threads_named(unnamed);  // the test's own threads
+  auto all_named = [&] { return WaitUntil([&] { return threads_named(unnamed) == before; }); };
+  {
+    auto store = Open();
+    ASSERT_TRUE(all_named());
+    EXPECT_EQ(threads_named("mq-flush"), 1);
+    EXPECT_EQ(threads_named("mq-flush-watch"), 0);
+  }
+  options_.flush_disk_type = FlushDiskType::kSyncFlush;
+  auto store = Open();
+  ASSERT_TRUE(all_named());
+  EXPECT_EQ(threads_named("mq-flush-watch"), 1);
+  EXPECT_TRUE(PutSync(*store, Msg("W", 0, "durable")).ok());
+}
+
+TEST_F(StoreFlushTest, AsyncFlushEventuallyDurable) {
+  auto store = Open();
+  ASSERT_TRUE(PutSync(*store, Msg("A", 0, "async")).ok());
+  ASSERT_TRUE(WaitUntil([&] { return store->FlushedPhyOffset() == store->MaxPhyOffset(); }));
+}
+
+TEST_F(StoreFlushTest, FailedFlushLatchesReadOnly) {
+  options_.flush_disk_type = FlushDiskType::kSyncFlush;
+  auto fail = std::make_shared<std::atomic<bool>>(false);
+  options_.fault_hook = [fail](std::string_view op, const std::string& path) {
+    if (op == "flush" && fail->load()) return Status::IoError("injected EIO on msync " + path);
+    return Status::OK();
+  };
+  auto store = Open();
+  ASSERT_TRUE(PutSync(*store, Msg("E", 0, "before")).ok());
+  fail->store(true);
+  auto r = PutSync(*store, Msg("E", 0, "during"));
+  EXPECT_EQ(r.status, PutStatus::kServiceNotAvailable);
+  EXPECT_NE(r.error.find("injected EIO"), std::string::npos) << r.error;
+  fail->store(false);  // even when the disk "recovers", the latch stays
+  r = PutSync(*store, Msg("E", 0, "after"));
+  EXPECT_EQ(r.status, PutStatus::kServiceNotAvailable);
+  EXPECT_NE(r.error.find("read-only"), std::string::npos) << r.error;
+  EXPECT_FALSE(store->BackgroundError().ok());
+  store->Shutdown();
+  EXPECT_TRUE(std::filesystem::exists(dir_.Sub("abort")));  // next start recovers
+}
+
+}  // namespace
+}  // namespace mq::store
