@@ -15,26 +15,17 @@
 #include "broker/store/message_store.h"
 #include "store_test_util.h"
 #include "testutil/proc_status.h"
-#include "testutil/temp_dir.h"
 #include "testutil/wait.h"
 
 namespace mq::store {
 namespace {
 
-using mq::testing::TempDir;
 using mq::testing::ThreadNames;
 using mq::testing::WaitUntil;
 using testing::Msg;
 using testing::PutSync;
 
-class StoreFlushTest : public ::testing::Test {
- protected:
-  TempDir dir_;
-  StoreOptions options_ = testing::SmallOptions(dir_.path());
-  ManualClock clock_;
-
-  std::unique_ptr<MessageStore> Open() { return testing::OpenStore(options_, &clock_); }
-};
+class StoreFlushTest : public testing::StoreFixture {};
 
 TEST_F(StoreFlushTest, SyncFlushCompletesWhenDurableAndGatesReads) {
   options_.flush_disk_type = FlushDiskType::kSyncFlush;

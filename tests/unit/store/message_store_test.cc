@@ -14,21 +14,13 @@
 namespace mq::store {
 namespace {
 
-using mq::testing::TempDir;
 using mq::testing::WaitUntil;
 using testing::Dispatched;
 using testing::Msg;
 using testing::PutSync;
 namespace fs = std::filesystem;
 
-class MessageStoreTest : public ::testing::Test {
- protected:
-  TempDir dir_;
-  StoreOptions options_ = testing::SmallOptions(dir_.path());
-  ManualClock clock_;
-
-  std::unique_ptr<MessageStore> Open() { return testing::OpenStore(options_, &clock_); }
-};
+class MessageStoreTest : public testing::StoreFixture {};
 
 TEST_F(MessageStoreTest, PutThenGetAllStatuses) {
   auto store = Open();

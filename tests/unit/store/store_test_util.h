@@ -1,5 +1,5 @@
-// Helpers shared by the store tests: small-segment options, starting a store, a blocking put
-// wrapper.
+// Helpers shared by the store tests: small-segment options, starting a store, a fixture with
+// both over a fresh directory, a blocking put wrapper.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -10,6 +10,8 @@
 #include <string>
 
 #include "broker/store/message_store.h"
+#include "common/clock.h"
+#include "testutil/temp_dir.h"
 
 namespace mq::store::testing {
 
@@ -47,6 +49,16 @@ inline std::unique_ptr<MessageStore> OpenStore(const StoreOptions& options, Cloc
   EXPECT_TRUE(s.ok()) << s.ToString();
   return store;
 }
+
+// A fresh directory with SmallOptions over it; a test adjusts options_ before Open().
+class StoreFixture : public ::testing::Test {
+ protected:
+  mq::testing::TempDir dir_;
+  StoreOptions options_ = SmallOptions(dir_.path());
+  ManualClock clock_;
+
+  std::unique_ptr<MessageStore> Open() { return OpenStore(options_, &clock_); }
+};
 
 // Whether the consume queues and index have caught up with the whole log.
 inline bool Dispatched(const MessageStore& store) {
