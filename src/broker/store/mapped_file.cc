@@ -99,8 +99,32 @@ bool MappedFile::Append(const char* data, int32_t n) {
   int32_t pos = wrote_.load(std::memory_order_relaxed);
   if (n < 0 || n > size_ - pos) return false;
   WriteBytes(pos, data, n);
-  wrote_.store(pos + n, std::memory_order_release);
+  Publish(pos + n);
   return true;
+}
+
+void MappedFile::Publish(int32_t end) {
+  wrote_.store(end, std::memory_order_release);
+  // Pairs with the fence in WakeWhenWrittenTo: the allocator sees this end or we see its ask.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (end < wake_at_.load(std::memory_order_relaxed)) return;
+  std::function<void()> wake;
+  {
+    std::lock_guard<std::mutex> lock(wake_mu_);
+    if (end < wake_at_.load(std::memory_order_relaxed)) return;
+    wake_at_.store(std::numeric_limits<int32_t>::max(), std::memory_order_relaxed);
+    wake.swap(wake_);
+  }
+  if (wake) wake();
+}
+
+void MappedFile::WakeWhenWrittenTo(int32_t at, std::function<void()> wake) {
+  {
+    std::lock_guard<std::mutex> lock(wake_mu_);
+    wake_ = std::move(wake);
+    wake_at_.store(wake_ ? at : std::numeric_limits<int32_t>::max(), std::memory_order_relaxed);
+  }
+  std::atomic_thread_fence(std::memory_order_seq_cst);
 }
 
 bool MappedFile::AppendGathered(const std::vector<std::string_view>& parts) {
@@ -115,7 +139,7 @@ bool MappedFile::AppendGathered(const std::vector<std::string_view>& parts) {
       std::memcpy(data_ + pos, part.data(), part.size());
       pos += static_cast<int32_t>(part.size());
     }
-    wrote_.store(pos, std::memory_order_release);
+    Publish(pos);
     return true;
   }
   // Written in chunks of IOV_MAX parts; a short write resumes inside the part it stopped in.
@@ -147,7 +171,7 @@ bool MappedFile::AppendGathered(const std::vector<std::string_view>& parts) {
       ++next;
     }
   }
-  wrote_.store(pos + n, std::memory_order_release);
+  Publish(pos + n);
   return true;
 }
 

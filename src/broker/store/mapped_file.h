@@ -23,6 +23,8 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -98,6 +100,11 @@ class MappedFile {
   // Allocator (zero_ahead only): writes zeros over [max(zeroed, appender's end), to) and, with
   // zeros_to_disk, starts their writeback. Returns how far the file is zeroed ahead.
   Result<int32_t> ZeroAhead(int32_t to);
+  // Allocator: `wake` runs once, on the appender's thread, after the first append that ends at
+  // or past `at` (replacing an earlier request; nullptr cancels). The allocator sleeps until
+  // then instead of polling the write position; it must check wrote_position() after asking,
+  // as an append may have passed `at` already.
+  void WakeWhenWrittenTo(int32_t at, std::function<void()> wake);
   bool zero_ahead() const { return zero_ahead_; }
   bool zeros_to_disk() const { return zeros_to_disk_; }
   int32_t memcpy_below() const { return memcpy_below_; }
@@ -117,6 +124,8 @@ class MappedFile {
   void WriteBytes(int32_t pos, const char* data, int32_t n);
   // The first failed pwrite is kept for the next sync; the bytes go through the mapping.
   void RecordWriteError(int err);
+  // Appender: publishes `end` as the write position and runs a due WakeWhenWrittenTo request.
+  void Publish(int32_t end);
 
   const std::string path_;
   const int64_t from_offset_;
@@ -126,6 +135,11 @@ class MappedFile {
   std::atomic<int32_t> wrote_{0};
   std::atomic<int32_t> flushed_{0};
   std::atomic<int64_t> max_store_ts_{0};
+  // WakeWhenWrittenTo: the appender reads wake_at_ after every append (one load); wake_mu_
+  // guards wake_ and the hand-over of a due request.
+  std::atomic<int32_t> wake_at_{std::numeric_limits<int32_t>::max()};
+  std::mutex wake_mu_;
+  std::function<void()> wake_;  // GUARDED_BY(wake_mu_)
 
   // Appender: whether n bytes go by pwrite (else memcpy into the mapping).
   bool WritesThroughFd(int32_t n) const { return by_write_ && n >= memcpy_below_; }

@@ -31,6 +31,8 @@ MappedFileQueue::~MappedFileQueue() {
     }
     alloc_cv_.notify_all();
     alloc_thread_.join();
+    // The segment outlives the queue when a reader holds it; its wake-up must not.
+    if (warm_file_) warm_file_->WakeWhenWrittenTo(0, nullptr);
   }
 }
 
@@ -131,6 +133,7 @@ Result<std::shared_ptr<MappedFile>> MappedFileQueue::GetLastOrCreate(int64_t off
       std::lock_guard<std::mutex> lock(alloc_mu_);
       warm_file_ = file;
       warmed_to_ = 0;
+      zero_wanted_ = true;
     }
     RequestPrealloc(from + file_size_);
   }
@@ -144,6 +147,7 @@ Status MappedFileQueue::WarmActive(int64_t offset_if_empty) {
     std::lock_guard<std::mutex> lock(alloc_mu_);
     warmed_to_ = file->wrote_position();
     warm_file_ = std::move(file);
+    zero_wanted_ = true;
   }
   alloc_cv_.notify_all();
   return Status::OK();
@@ -157,11 +161,20 @@ void MappedFileQueue::RequestPrealloc(int64_t from) {
   alloc_cv_.notify_all();
 }
 
+void MappedFileQueue::WantZeroing() {
+  {
+    std::lock_guard<std::mutex> lock(alloc_mu_);
+    zero_wanted_ = true;
+  }
+  alloc_cv_.notify_all();
+}
+
 void MappedFileQueue::AllocatorLoop() {
   std::unique_lock<std::mutex> lock(alloc_mu_);
   while (true) {
-    alloc_cv_.wait_for(lock, std::chrono::milliseconds(5),
-                       [&] { return alloc_stop_ || (alloc_request_ && !alloc_busy_); });
+    // No timeout: segment requests, a new segment to warm and the appender's use of the zeroed
+    // lead all notify, so an idle store's allocator does not wake at all.
+    alloc_cv_.wait(lock, [&] { return alloc_stop_ || (alloc_request_ && !alloc_busy_) || zero_wanted_; });
     if (alloc_stop_) return;
     if (alloc_request_ && !alloc_busy_) {
       int64_t from = *alloc_request_;
@@ -183,24 +196,36 @@ void MappedFileQueue::AllocatorLoop() {
         alloc_cv_.notify_all();
       }
     }
-    // Keep the pages just ahead of the writer zeroed, 1 MiB at a time.
-    while (warm_file_ && warm_file_->zero_ahead() && !zero_ahead_failed_ && !alloc_stop_) {
-      auto file = warm_file_;
-      int32_t target = static_cast<int32_t>(
-          std::min<int64_t>(file->size(), int64_t{file->wrote_position()} + kWarmAheadBytes));
-      int32_t from = std::max(warmed_to_, file->wrote_position());
-      if (from >= target) break;
-      int32_t to = std::min(target, from + (1 << 20));
-      lock.unlock();
-      auto zeroed = file->ZeroAhead(to);
-      if (!zeroed.ok()) {
-        // The appends stay correct on unwritten extents, only their syncs get slower.
-        MQ_LOG_WARN(Logger("store"), "zeroing ahead stopped: {}", zeroed.status().ToString());
-        zero_ahead_failed_ = true;
-      }
-      lock.lock();
-      if (warm_file_ == file) warmed_to_ = to;
+    zero_wanted_ = false;
+    ZeroAheadOfAppender(lock);
+  }
+}
+
+void MappedFileQueue::ZeroAheadOfAppender(std::unique_lock<std::mutex>& lock) {
+  // 1 MiB per write, re-reading the appender's position in between.
+  while (warm_file_ && warm_file_->zero_ahead() && !zero_ahead_failed_ && !alloc_stop_) {
+    auto file = warm_file_;
+    int32_t target = static_cast<int32_t>(
+        std::min<int64_t>(file->size(), int64_t{file->wrote_position()} + kWarmAheadBytes));
+    int32_t from = std::max(warmed_to_, file->wrote_position());
+    if (from >= target) {
+      if (target >= file->size()) return;  // zeroed to its end: the next segment notifies
+      const int32_t wake_at =
+          target - kWarmAheadBytes + (file->zeros_to_disk() ? kZeroToDiskWakeStepBytes : kZeroWakeStepBytes);
+      file->WakeWhenWrittenTo(wake_at, [this] { WantZeroing(); });
+      if (file->wrote_position() < wake_at) return;
+      continue;  // the appender passed it while we asked
     }
+    int32_t to = std::min(target, from + (1 << 20));
+    lock.unlock();
+    auto zeroed = file->ZeroAhead(to);
+    if (!zeroed.ok()) {
+      // The appends stay correct on unwritten extents, only their syncs get slower.
+      MQ_LOG_WARN(Logger("store"), "zeroing ahead stopped: {}", zeroed.status().ToString());
+      zero_ahead_failed_ = true;
+    }
+    lock.lock();
+    if (warm_file_ == file) warmed_to_ = to;
   }
 }
 

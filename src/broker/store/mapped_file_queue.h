@@ -68,6 +68,12 @@ class MappedFileQueue {
   // waste CPU and memory).
   Status WarmActive(int64_t offset_if_empty);
   static constexpr int32_t kWarmAheadBytes = 64 * 1024 * 1024;
+  // Once zeroed kWarmAheadBytes ahead, the allocator sleeps until the appender has used up a
+  // step of the lead (MappedFile::WakeWhenWrittenTo), so an idle store's allocator never wakes.
+  // Zeros written to disk go in small steps: 8 MiB bursts of writeback doubled the p99 of
+  // SYNC_FLUSH sends (docs/benchmarks.md, tenth session).
+  static constexpr int32_t kZeroWakeStepBytes = 1024 * 1024;
+  static constexpr int32_t kZeroToDiskWakeStepBytes = 256 * 1024;
 
   // First byte offset still stored (0 if empty) / end of written data.
   int64_t MinOffset() const;
@@ -95,6 +101,10 @@ class MappedFileQueue {
   Result<std::shared_ptr<MappedFile>> OpenNewFile(int64_t from) const;
   void RequestPrealloc(int64_t from);
   void AllocatorLoop();
+  // Allocator thread, alloc_mu_ held (released around each write): zeroes warm_file_ up to
+  // kWarmAheadBytes past the appender, then asks the appender to wake it a step later.
+  void ZeroAheadOfAppender(std::unique_lock<std::mutex>& lock);
+  void WantZeroing();
 
   const std::string dir_;
   const int32_t file_size_;
@@ -114,6 +124,7 @@ class MappedFileQueue {
   std::shared_ptr<MappedFile> warm_file_;  // GUARDED_BY(alloc_mu_) segment being written
   int32_t warmed_to_ = 0;                  // GUARDED_BY(alloc_mu_)
   bool alloc_stop_ = false;                // GUARDED_BY(alloc_mu_)
+  bool zero_wanted_ = false;               // GUARDED_BY(alloc_mu_) warm_file_ needs zeroing
   bool zero_ahead_failed_ = false;         // allocator thread only
   std::thread alloc_thread_;
 };

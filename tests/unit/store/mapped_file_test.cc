@@ -147,6 +147,38 @@ TEST(MappedFileTest, ZeroAheadZeroesOnlyBeyondTheAppender) {
   EXPECT_EQ(ReadFile(dir.Sub("seg"), 6), "abcdef");
 }
 
+// The allocator sleeps until the appender reaches a position instead of polling it: the
+// wake-up runs once, from the append that reaches it (either append path), and can be cancelled.
+TEST(MappedFileTest, WakeWhenWrittenToRunsOnceFromTheAppendThatReachesIt) {
+  TempDir dir;
+  auto opened = MappedFile::Open(dir.Sub("seg"), 0, 64 * 1024, true, nullptr,
+                                 AppendOptions{.by_write = true, .memcpy_below = 16, .zero_ahead = true});
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  std::shared_ptr<MappedFile> file = *opened;
+  int wakes = 0;
+  file->WakeWhenWrittenTo(100, [&] { ++wakes; });
+  const std::string record(40, 'r');
+  ASSERT_TRUE(file->Append(record.data(), 40));                                  // ends at 40
+  ASSERT_TRUE(file->AppendGathered({record.substr(0, 20), record.substr(20)}));  // 80
+  EXPECT_EQ(wakes, 0);
+  ASSERT_TRUE(file->Append(record.data(), 8));  // 88: the memcpy path
+  EXPECT_EQ(wakes, 0);
+  ASSERT_TRUE(file->AppendGathered({record, record}));  // 168, past 100: the write path
+  EXPECT_EQ(wakes, 1);
+  ASSERT_TRUE(file->Append(record.data(), 40));
+  EXPECT_EQ(wakes, 1) << "a wake-up ran twice";
+  // Asking for a position already passed wakes on the next append; a cancelled ask never does.
+  file->WakeWhenWrittenTo(0, [&] { ++wakes; });
+  ASSERT_TRUE(file->Append(record.data(), 1));
+  EXPECT_EQ(wakes, 2);
+  file->WakeWhenWrittenTo(300, [&] { wakes += 100; });
+  file->WakeWhenWrittenTo(300, nullptr);
+  ASSERT_TRUE(file->Append(record.data(), 40));
+  ASSERT_TRUE(file->AppendGathered({record, record, record}));
+  EXPECT_GT(file->wrote_position(), 300);
+  EXPECT_EQ(wakes, 2);
+}
+
 // The allocator zeroes just ahead of an appender that keeps crossing the zeroed end: every
 // byte appended must survive, in the mapping and in the file.
 // With memcpy_below, records of both sizes (one path each) race the zeros.
