@@ -63,12 +63,8 @@ TEST(MappedFileQueueTest, ReloadRejectsGaps) {
   EXPECT_EQ(s.code(), StatusCode::kCorruption) << s.ToString();
 }
 
-class CommitLogTest : public ::testing::Test {
+class CommitLogTest : public testing::StoreFixture {
  protected:
-  TempDir dir_;
-  StoreOptions options_ = testing::SmallOptions(dir_.path());
-  ManualClock clock_;
-
   AppendResult AppendOne(CommitLog& log, const std::string& topic, int32_t qid, size_t body_size) {
     std::vector<PendingRecord> recs(1);
     EXPECT_TRUE(

@@ -21,18 +21,12 @@
 namespace mq::store {
 namespace {
 
-using mq::testing::TempDir;
 using mq::testing::WaitUntil;
 using testing::Dispatched;
 using testing::Msg;
 using testing::PutSync;
 
-class StoreDispatchTest : public ::testing::Test {
- protected:
-  TempDir dir_;
-  StoreOptions options_ = testing::SmallOptions(dir_.path());
-  ManualClock clock_;
-};
+class StoreDispatchTest : public testing::StoreFixture {};
 
 TEST_F(StoreDispatchTest, ArrivalListenerAndBatch) {
   auto store = std::make_unique<MessageStore>(options_, &clock_);
@@ -117,8 +111,10 @@ TEST_F(StoreDispatchTest, PositionInTheUndispatchedTailIsNotAnOverflow) {
 // `announce`; expects every record to reach the arrival listener although the dispatcher's
 // idle timeout is out of reach, so a lost announcement fails the wait instead of arriving
 // late. Returns the passes the timeout started (0 unless the test ran for an hour).
-int64_t AppendFromTwoWriters(const StoreOptions& options, Clock* clock,
+int64_t AppendFromTwoWriters(StoreOptions options, Clock* clock,
                              const std::function<void(Dispatcher&)>& announce) {
+  options.mapped_file_size_commit_log = 4 * 1024 * 1024;
+  options.mapped_file_size_consume_queue = 10000 * 20;
   CommitLog log(options, clock);
   EXPECT_TRUE(log.Load().ok());
   EXPECT_TRUE(log.Recover(false, -1).ok());
@@ -164,8 +160,6 @@ int64_t AppendFromTwoWriters(const StoreOptions& options, Clock* clock,
 // never because a poll interval or the idle timeout ran out: an arrival that has to wait for a
 // timer reaches its long-polling consumer that much later.
 TEST_F(StoreDispatchTest, EveryPassStartsOnAnAppendsWakeupNotOnATimer) {
-  options_.mapped_file_size_commit_log = 4 * 1024 * 1024;
-  options_.mapped_file_size_consume_queue = 10000 * 20;
   // As MessageStore announces what the flush thread made durable (SYNC_FLUSH).
   EXPECT_EQ(AppendFromTwoWriters(options_, &clock_, [](Dispatcher& d) { d.Wakeup(); }), 0);
 }
@@ -174,8 +168,6 @@ TEST_F(StoreDispatchTest, EveryPassStartsOnAnAppendsWakeupNotOnATimer) {
 // MessageStore does after each ASYNC_FLUSH append): one that finds another's pass running
 // leaves its record to that pass, which must not end without it.
 TEST_F(StoreDispatchTest, AppendersThatDispatchThemselvesLeaveNoRecordToTheTimer) {
-  options_.mapped_file_size_commit_log = 4 * 1024 * 1024;
-  options_.mapped_file_size_consume_queue = 10000 * 20;
   EXPECT_EQ(AppendFromTwoWriters(options_, &clock_, [](Dispatcher& d) { d.DispatchHereOrWakeup(); }), 0);
 }
 
