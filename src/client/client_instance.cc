@@ -47,6 +47,8 @@ Status ClientInstance::Start() {
     if (!hp.ok()) return hp.status();
   }
   if (options_.rpc_timeout_ms <= 0) return Status::InvalidArgument("rpc_timeout_ms: must be positive");
+  if (options_.send_connections_per_broker < 1 || options_.send_connections_per_broker > 16)
+    return Status::InvalidArgument("send_connections_per_broker: must be between 1 and 16");
   if (started_.exchange(true)) return Status::FailedPrecondition("client: already started");
   if (options_.tune_malloc) TuneAllocatorForClients();
   internal_->Start();
@@ -96,7 +98,10 @@ ClientInstance::BrokerStubs& ClientInstance::BrokerStubsLocked(const std::string
   if (!stubs.typed) {
     auto channel = rpc::CreateChannel(addr);
     stubs.typed = mq::v1::Messaging::NewStub(channel);
-    stubs.pre_encoded_send = std::make_shared<PreEncodedSendStub>(channel);
+    // Every channel gets a TCP connection of its own (CreateChannel sets a local subchannel pool).
+    stubs.sends = std::make_shared<SendChannelPool<PreEncodedSendStub>>(
+        std::make_shared<PreEncodedSendStub>(channel), options_.send_connections_per_broker,
+        [addr](int) { return std::make_shared<PreEncodedSendStub>(rpc::CreateChannel(addr)); });
   }
   return stubs;
 }
@@ -106,10 +111,20 @@ std::shared_ptr<mq::v1::Messaging::Stub> ClientInstance::Broker(const std::strin
   return BrokerStubsLocked(addr).typed;
 }
 
-std::shared_ptr<ClientInstance::PreEncodedSendStub> ClientInstance::BrokerPreEncodedSend(
+SendChannelPool<ClientInstance::PreEncodedSendStub>::Taken ClientInstance::BrokerPreEncodedSend(
     const std::string& addr) {
+  std::shared_ptr<SendChannelPool<PreEncodedSendStub>> pool;
+  {
+    std::lock_guard lock(mu_);
+    pool = BrokerStubsLocked(addr).sends;
+  }
+  return pool->Take();
+}
+
+int ClientInstance::SendConnections(const std::string& addr) {
   std::lock_guard lock(mu_);
-  return BrokerStubsLocked(addr).pre_encoded_send;
+  auto it = stubs_.find(addr);
+  return it == stubs_.end() ? 0 : it->second.sends->connections();
 }
 
 void ClientInstance::GetRouteAsync(const std::string& topic, bool force, RouteCallback done) {

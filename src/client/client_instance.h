@@ -32,6 +32,7 @@
 #include "mq/v1/broker.grpc.pb.h"
 #include "mq/v1/namesrv.grpc.pb.h"
 #include "rpc_call.h"
+#include "send_channel_pool.h"
 
 namespace mq::client {
 
@@ -55,10 +56,13 @@ class ClientInstance {
   const std::shared_ptr<InflightCounter>& inflight() const { return inflight_; }
 
   std::shared_ptr<mq::v1::Messaging::Stub> Broker(const std::string& addr);
-  // SendMessage with a request the caller has already serialized (send_wire.h), on the same
-  // channel as Broker(addr).
+  // SendMessage with a request the caller has already serialized (send_wire.h), on the
+  // broker's send connection with the fewest sends in flight (send_channel_pool.h; the first is
+  // Broker(addr)'s channel). Keep the lease until the call has completed.
   using PreEncodedSendStub = grpc::TemplatedGenericStub<grpc::ByteBuffer, mq::v1::SendMessageResponse>;
-  std::shared_ptr<PreEncodedSendStub> BrokerPreEncodedSend(const std::string& addr);
+  SendChannelPool<PreEncodedSendStub>::Taken BrokerPreEncodedSend(const std::string& addr);
+  // Connections opened so far to `addr` for sends (tests, diagnostics).
+  int SendConnections(const std::string& addr);
 
   using RouteCallback = std::function<void(Result<mq::v1::TopicRouteData>)>;
   // Cached route; queried from the NameServers when absent or when force is set. kNotFound when
@@ -106,7 +110,7 @@ class ClientInstance {
   std::condition_variable heartbeat_cv_;                             // signalled when a heartbeat completes
   struct BrokerStubs {
     std::shared_ptr<mq::v1::Messaging::Stub> typed;
-    std::shared_ptr<PreEncodedSendStub> pre_encoded_send;
+    std::shared_ptr<SendChannelPool<PreEncodedSendStub>> sends;
   };
   BrokerStubs& BrokerStubsLocked(const std::string& addr);
   std::map<std::string, BrokerStubs> stubs_;                                   // guarded by mu_

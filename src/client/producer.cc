@@ -204,10 +204,15 @@ class ProducerImpl {
     ctx->last_broker = mq.broker_name;
     int64_t start = MonotonicMillis();
     auto* self = this;
+    auto [stub, lease] = client_->BrokerPreEncodedSend(addr);
     requests_.fetch_add(1, std::memory_order_relaxed);
     // Runs on gRPC's thread (kOnGrpcThread): it wakes sync senders, hands callbacks to the
     // callback threads, and starts the next batch or a retry, none of which blocks.
-    auto on_reply = [self, ctx, mq, start, addr](Result<mq::v1::SendMessageResponse> r) {
+    auto on_reply = [self, ctx, mq, start, addr,
+                     lease = lease](Result<mq::v1::SendMessageResponse> r) mutable {
+      // The connection is free before anyone hears of the reply: a sender that sends again at
+      // once must find it idle, not open another.
+      lease.reset();
       int64_t latency = MonotonicMillis() - start;
       if (r.ok()) {
         self->faults_.Update(mq.broker_name, latency, false);
@@ -232,9 +237,8 @@ class ProducerImpl {
                                 ctx->req.default_topic_queue_nums(), ctx->req.transaction_prepared());
     const grpc::Slice parts[] = {grpc::Slice(header), ctx->messages};
     ctx->request = grpc::ByteBuffer(parts, 2);
-    auto stub = client_->BrokerPreEncodedSend(addr);
     StartCallWithRequestOf<grpc::ByteBuffer, mq::v1::SendMessageResponse>(
-        [stub](auto* c, auto* q, auto* r, auto cb) {
+        [stub = stub](auto* c, auto* q, auto* r, auto cb) {
           stub->UnaryCall(c, "/mq.v1.Messaging/SendMessage", grpc::StubOptions(), q, r, std::move(cb));
         },
         ctx, &ctx->request, timeout, kOnGrpcThread, client_->inflight(), std::move(on_reply));

@@ -1,6 +1,7 @@
-// Producer auto-batching (issue 11 item 2) against real processes. The brokers are paused with
-// SIGSTOP so that sends provably pile up behind the one request in flight (no timing luck),
-// then resumed: the pile must leave as one request, and every message keep its own result.
+// Producer auto-batching (issue 11 item 2) and the connections sends spread over, against real
+// processes. The brokers are paused with SIGSTOP so that sends provably pile up behind the one
+// request in flight (no timing luck), then resumed: the pile must leave as one request, and
+// every message keep its own result.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <unistd.h>
@@ -14,6 +15,7 @@
 #include "client_cluster.h"
 #include "common/file_util.h"
 #include "testutil/proc_status.h"
+#include "transaction_producer_access.h"
 
 namespace mq::testing {
 namespace {
@@ -203,6 +205,56 @@ TEST_F(ClientAutoBatchTest, SendRepliesAreHandledOnTheThreadTheyArriveOn) {
   // One request per sync send from one thread: 300 requests. Only the client's periodic work
   // (route refresh, heartbeat: every 30 s) may wake its internal threads meanwhile.
   EXPECT_LT(ThreadSwitches(getpid(), "mq-client") - before, 20);
+}
+
+// Sends in flight together take connections of their own, up to send_connections_per_broker;
+// one send at a time keeps the one connection (send_channel_pool.h). The paused broker holds
+// every send in flight, so the spread does not depend on timing.
+TEST_F(ClientAutoBatchTest, SendsInFlightTogetherSpreadOverUpToTheConfiguredConnections) {
+  ProducerOptions o = Options();
+  o.client.send_connections_per_broker = 3;
+  Producer producer(o);
+  ASSERT_TRUE(producer.Start().ok());
+  BrokerProcess& broker = cluster_.broker(0);
+  const std::string addr = broker.address();
+  const auto port = static_cast<uint16_t>(std::stoi(addr.substr(addr.rfind(':') + 1)));
+  // Ordered sends to queue 0 of broker-a: never auto-batched, so each is a request of its own.
+  const mq::client::MessageQueueSelector to_a = [](const std::vector<mq::client::MessageQueue>& queues,
+                                                   const mq::client::Message&, const std::string&) {
+    for (const auto& q : queues)
+      if (q.broker_name == "broker-a") return q;
+    return queues.front();
+  };
+  auto& client = mq::client::ProducerAccess::Client(producer);
+  for (int i = 0; i < 5; ++i) {
+    auto r = producer.Send(MakeMessage(kTopic, "one-" + std::to_string(i)), to_a, "");
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    ASSERT_EQ(r->queue.broker_name, "broker-a");
+  }
+  EXPECT_EQ(client.SendConnections(addr), 1) << "one send at a time";
+  const int before = EstablishedConnectionsTo(port);
+  const int64_t requests = producer.stats().send_requests;
+
+  constexpr int kSenders = 5;
+  std::atomic<int> ok{0};
+  std::vector<std::thread> senders;
+  {
+    Pause paused({&broker.process()});
+    for (int i = 0; i < kSenders; ++i) {
+      senders.emplace_back([&, i] {
+        if (producer.Send(MakeMessage(kTopic, "together-" + std::to_string(i)), to_a, "").ok()) ok++;
+      });
+    }
+    // A request is counted once it has taken its connection.
+    ASSERT_TRUE(WaitUntil([&] { return producer.stats().send_requests == requests + kSenders; }, 10s));
+    EXPECT_EQ(client.SendConnections(addr), 3) << "five sends in flight, at most three connections";
+    EXPECT_TRUE(WaitUntil([&] { return EstablishedConnectionsTo(port) == before + 2; }, 10s))
+        << "each connection is a TCP connection of its own: " << EstablishedConnectionsTo(port) << " vs "
+        << before;
+  }
+  for (auto& t : senders) t.join();
+  EXPECT_EQ(ok.load(), kSenders);
+  EXPECT_EQ(client.SendConnections(addr), 3);
 }
 
 // A broker that refuses a batch as a whole (here: larger than its maxMessageSize) gets each

@@ -1,5 +1,6 @@
 // What /proc tells about a process: a field of /proc/<pid>/status in bytes (memory), the
-// names of its threads and how often threads of one name woke up.
+// names of its threads and how often threads of one name woke up; this process's TCP
+// connections to a port.
 #pragma once
 
 #include <sys/types.h>
@@ -7,6 +8,8 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <set>
+#include <sstream>
 #include <string>
 #include <string_view>
 
@@ -56,6 +59,35 @@ inline int64_t ThreadSwitches(pid_t pid, const std::string& name) {
     }
   });
   return total;
+}
+
+// TCP connections of this process that are established to `port`: its client sockets to a
+// local server on that port (/proc/net/tcp and tcp6: gRPC connects from dual-stack sockets).
+inline int EstablishedConnectionsTo(uint16_t port) {
+  std::set<std::string> inodes;  // of established sockets whose remote end is `port`
+  for (const char* path : {"/proc/net/tcp", "/proc/net/tcp6"}) {
+    auto table = ReadFileToString(path);
+    if (!table.ok()) continue;
+    std::istringstream lines(*table);
+    std::string line;
+    std::getline(lines, line);  // header
+    while (std::getline(lines, line)) {
+      std::istringstream fields(line);
+      std::string slot, local, remote, state, queues, timer, retransmits, uid, timeout, inode;
+      fields >> slot >> local >> remote >> state >> queues >> timer >> retransmits >> uid >> timeout >> inode;
+      const auto colon = remote.rfind(':');
+      if (state != "01" || colon == std::string::npos) continue;  // 01: ESTABLISHED
+      if (std::stoul(remote.substr(colon + 1), nullptr, 16) == port) inodes.insert(inode);
+    }
+  }
+  int mine = 0;
+  std::error_code ec;
+  for (const auto& fd : std::filesystem::directory_iterator("/proc/self/fd", ec)) {
+    auto target = std::filesystem::read_symlink(fd.path(), ec);
+    const std::string t = ec ? std::string() : target.string();
+    if (t.rfind("socket:[", 0) == 0 && inodes.count(t.substr(8, t.size() - 9))) ++mine;
+  }
+  return mine;
 }
 
 }  // namespace mq::testing

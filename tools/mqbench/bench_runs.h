@@ -24,6 +24,7 @@ struct BenchParams {
   bool from_first = false;     // consumer: start at the first offset of new queues
   bool auto_batch = true;      // producer, e2e: ProducerOptions::auto_batch
   int batch_in_flight = 4;     // producer, e2e: ProducerOptions::auto_batch_max_in_flight
+  int send_connections = 4;    // producer, e2e: ClientOptions::send_connections_per_broker
   int pull_batch = 0;          // consumer, e2e: PushConsumerOptions::pull_batch_size (0 = default)
   bool json = false;
   int buckets = 0;  // producer, e2e: property "bucket" = send sequence % buckets (0 = none)

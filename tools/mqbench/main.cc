@@ -27,6 +27,9 @@ void AddProducerOptions(CLI::App* cmd, mq::bench::BenchParams* p) {
          "--batch-in-flight", p->batch_in_flight,
          "auto-batching: requests in flight per broker of the topic (full batches; one while not full)")
       ->check(CLI::Range(1, 1024));
+  cmd->add_option("--send-connections", p->send_connections,
+                  "most TCP connections per broker that sends spread over (ClientOptions)")
+      ->check(CLI::Range(1, 16));
   cmd->add_option("--buckets", p->buckets, "set property bucket = send sequence % N (for --sql consumers)")
       ->check(CLI::Range(0, 1'000'000));
 }

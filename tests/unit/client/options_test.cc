@@ -29,6 +29,16 @@ TEST(ClientOptionsTest, ProducerBackPressureLimitsMustBePositive) {
   EXPECT_EQ(s.message().rfind("back_pressure_for_async_send_size", 0), 0u) << s.ToString();
 }
 
+TEST(ClientOptionsTest, SendConnectionsPerBrokerMustBeInRange) {
+  for (int n : {0, -1, 17}) {
+    auto o = Producer1();
+    o.client.send_connections_per_broker = n;
+    Status s = Producer(o).Start();
+    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << n;
+    EXPECT_EQ(s.message().rfind("send_connections_per_broker", 0), 0u) << s.ToString();
+  }
+}
+
 TEST(ClientOptionsTest, PullThresholdSizeForQueueMustBeInRange) {
   for (int mib : {0, -5, 1025}) {
     PushConsumerOptions o;
