@@ -182,7 +182,8 @@ start_mq() {
     max=0
     while kill -0 "$BROKER_PID" 2>/dev/null; do
       kb=$(awk '/^RssAnon:/ {print $2}' "/proc/$BROKER_PID/status" 2>/dev/null)
-      if [[ -n $kb ]] && ((kb > max)); then max=$kb && echo "$max" >"$RSS_FILE"; fi
+      # Replaced, never rewritten in place: record_rss may read it at any moment.
+      if [[ -n $kb ]] && ((kb > max)); then max=$kb && echo "$max" >"$RSS_FILE.new" && mv -f "$RSS_FILE.new" "$RSS_FILE"; fi
       sleep 0.2
     done
   ) &
