@@ -218,7 +218,7 @@ TEST_F(ClientAutoBatchTest, SendsInFlightTogetherSpreadOverUpToTheConfiguredConn
   BrokerProcess& broker = cluster_.broker(0);
   const std::string addr = broker.address();
   const auto port = static_cast<uint16_t>(std::stoi(addr.substr(addr.rfind(':') + 1)));
-  // Ordered sends to queue 0 of broker-a: never auto-batched, so each is a request of its own.
+  // Sends with a selector (here: a queue of broker-a) are never auto-batched: one request each.
   const mq::client::MessageQueueSelector to_a = [](const std::vector<mq::client::MessageQueue>& queues,
                                                    const mq::client::Message&, const std::string&) {
     for (const auto& q : queues)
