@@ -394,6 +394,14 @@ class ProducerImpl {
     });
   }
 
+  // One message: an auto-batched one goes to the accumulator without being copied first.
+  Result<SendResult> SendOne(const Message& msg, const MessageQueueSelector* selector,
+                             const std::string& arg) {
+    if (running_ && Batchable(msg, selector)) {
+      return SendAndWait([&](const auto& slot) { return Enqueue(msg, nullptr, slot); });
+    }
+    return Send(std::vector<Message>{msg}, selector, arg);
+  }
   Result<SendResult> Send(const std::vector<Message>& msgs, const MessageQueueSelector* selector,
                           const std::string& arg) {
     if (!running_) return Status::FailedPrecondition("producer: not started");
@@ -545,10 +553,10 @@ Producer::Producer(ProducerOptions options) : impl_(std::make_shared<ProducerImp
 Producer::~Producer() { Shutdown(); }
 Status Producer::Start() { return impl_->Start(); }
 void Producer::Shutdown() { impl_->Shutdown(); }
-Result<SendResult> Producer::Send(const Message& msg) { return impl_->Send({msg}, nullptr, ""); }
+Result<SendResult> Producer::Send(const Message& msg) { return impl_->SendOne(msg, nullptr, ""); }
 Result<SendResult> Producer::Send(const Message& msg, const MessageQueueSelector& selector,
                                   const std::string& arg) {
-  return impl_->Send({msg}, &selector, arg);
+  return impl_->SendOne(msg, &selector, arg);
 }
 void Producer::SendAsync(const Message& msg, SendCallback callback) {
   impl_->SendAsync(msg, std::move(callback));
