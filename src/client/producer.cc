@@ -400,14 +400,17 @@ class ProducerImpl {
     if (running_ && Batchable(msg, selector)) {
       return SendAndWait([&](const auto& slot) { return Enqueue(msg, nullptr, slot); });
     }
-    return Send(std::vector<Message>{msg}, selector, arg);
+    return SendAsOneRequest(std::vector<Message>{msg}, selector, arg);
   }
   Result<SendResult> Send(const std::vector<Message>& msgs, const MessageQueueSelector* selector,
                           const std::string& arg) {
+    if (msgs.size() == 1) return SendOne(msgs[0], selector, arg);
+    return SendAsOneRequest(msgs, selector, arg);
+  }
+  // `msgs` as one request of their own, never auto-batched.
+  Result<SendResult> SendAsOneRequest(const std::vector<Message>& msgs, const MessageQueueSelector* selector,
+                                      const std::string& arg) {
     if (!running_) return Status::FailedPrecondition("producer: not started");
-    if (msgs.size() == 1 && Batchable(msgs[0], selector)) {
-      return SendAndWait([&](const auto& slot) { return Enqueue(msgs[0], nullptr, slot); });
-    }
     Status error;
     auto ctx = NewContext(msgs, &error);
     if (!ctx) return error;
