@@ -23,6 +23,12 @@ void SendAccumulator::SetBrokers(const std::string& topic, int brokers) {
   brokers_[topic] = std::max(1, brokers);
 }
 
+int64_t SendAccumulator::WaitingSends(const Topic& t) {
+  int64_t n = 0;
+  for (const auto& batch : t.waiting) n += static_cast<int64_t>(batch.sends.size());
+  return n;
+}
+
 void SendAccumulator::TakeReady(const std::string& topic, Topic* t,
                                 std::vector<std::vector<PendingSend>>* out) {
   const int brokers = Brokers(topic);
@@ -51,6 +57,11 @@ void SendAccumulator::Add(const std::string& topic, PendingSend send) {
     Batch& open = t.waiting.back();
     open.sends.push_back(std::move(send));
     open.bytes += bytes;
+    if (t.awaiting > 0 && WaitingSends(t) >= t.release_at) {
+      --t.awaiting;
+      ++t.released_early;
+      --t.in_flight;
+    }
     TakeReady(topic, &t, &ready);
   }
   for (auto& batch : ready) dispatch_(topic, std::move(batch));
@@ -63,11 +74,25 @@ void SendAccumulator::Completed(const std::string& topic) {
     auto it = topics_.find(topic);
     if (it == topics_.end()) return;
     Topic& t = it->second;
-    --t.in_flight;
+    if (t.released_early > 0) {
+      --t.released_early;  // Add freed this slot already
+    } else {
+      --t.in_flight;
+      if (t.awaiting > 0) --t.awaiting;
+    }
     TakeReady(topic, &t, &ready);
     if (t.in_flight == 0 && t.waiting.empty()) topics_.erase(it);
   }
   for (auto& batch : ready) dispatch_(topic, std::move(batch));
+}
+
+void SendAccumulator::AwaitRequeues(const std::string& topic, int requeues) {
+  std::lock_guard lock(mu_);
+  auto it = topics_.find(topic);
+  if (it == topics_.end() || requeues <= 0) return;
+  Topic& t = it->second;
+  ++t.awaiting;
+  t.release_at = WaitingSends(t) + requeues;
 }
 
 }  // namespace mq::client

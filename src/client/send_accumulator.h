@@ -63,6 +63,12 @@ class SendAccumulator {
   // A dispatched batch of `topic` has its outcome: frees its slot and sends the oldest waiting
   // batches the slots allow, if any.
   void Completed(const std::string& topic);
+  // A dispatched batch of `topic` has its outcome and `requeues` sync senders of it are about to
+  // be woken (call before waking them): most will send again at once. Its slot stays taken
+  // until the topic has gathered that many more sends, whose Add then frees it and sends them
+  // as one request from the sender's thread, or until the batch's Completed(topic), whichever
+  // comes first. Completed(topic) must still follow exactly once.
+  void AwaitRequeues(const std::string& topic, int requeues);
   // `brokers` (at least 1) serve `topic` now; the producer tells this whenever it picks a
   // queue from a route. Takes effect at the topic's next Add or Completed.
   void SetBrokers(const std::string& topic, int brokers);
@@ -73,9 +79,13 @@ class SendAccumulator {
     int64_t bytes = 0;
   };
   struct Topic {
-    int in_flight = 0;
+    int in_flight = 0;          // requests outstanding, slots awaiting requeues included
+    int awaiting = 0;           // slots of completed batches awaiting their senders' requeues
+    int64_t release_at = 0;     // the waiting sends that free an awaiting slot
+    int released_early = 0;     // awaiting slots freed by Add whose Completed is still due
     std::deque<Batch> waiting;  // the back one is open while it has room
   };
+  static int64_t WaitingSends(const Topic& t);
   bool Fits(const Batch& batch, int64_t bytes) const;
   int Brokers(const std::string& topic) const;  // mu_ held
   // Moves the batches the topic's slots allow from `t->waiting` to `out`, oldest first (mu_ held).

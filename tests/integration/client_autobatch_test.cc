@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <functional>
+#include <future>
 #include <map>
 #include <mutex>
 #include <set>
@@ -301,6 +303,65 @@ TEST(ClientAutoBatchRefusalTest, ABatchTheBrokerRefusesIsSentAgainOneByOne) {
   }
   // The first alone, the refused batch of 10, then each of the 10 alone.
   EXPECT_EQ(producer.stats().send_requests, 12);
+}
+
+// Sync senders woken by a batch's reply and sending again free its slot themselves: the last
+// of them sends their messages as the next request (SendAccumulator::AwaitRequeues), with no
+// hop through the client's internal threads, here kept busy the whole time. Without it every
+// batch of two or more messages waits for those threads to free its slot, and the senders stall.
+TEST_F(ClientAutoBatchTest, SyncSendersSendingAgainNeedNoInternalThread) {
+  Producer producer(Options());
+  ASSERT_TRUE(producer.Start().ok());
+  for (int i = 0; i < 16; ++i) {  // the route cached, a channel to each broker
+    ASSERT_TRUE(producer.Send(MakeMessage(kTopic, "warm-" + std::to_string(i))).ok());
+  }
+  const int64_t warm_requests = producer.stats().send_requests;
+
+  constexpr int kSenders = 4;
+  constexpr int kGoal = 400;
+  std::atomic<int> blocked{0};
+  std::promise<void> unblock;
+  std::atomic<int> ok{0};
+  std::atomic<int> failed{0};
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> senders;
+  // Ends the senders and frees the internal threads on every way out of the test.
+  struct Cleanup {
+    std::function<void()> run;
+    ~Cleanup() { run(); }
+  } cleanup{[&] {
+    stop = true;
+    if (blocked.load() > 0) unblock.set_value();
+    for (auto& t : senders) t.join();
+  }};
+  // Both internal threads (client_instance.cc) wait until the end of the test.
+  std::shared_future<void> released = unblock.get_future().share();
+  auto& client = mq::client::ProducerAccess::Client(producer);
+  for (int i = 0; i < 2; ++i) {
+    client.internal().Post([&blocked, released] {
+      blocked++;
+      released.wait();
+    });
+  }
+  ASSERT_TRUE(WaitUntil([&] { return blocked.load() == 2; }, 10s));
+  {
+    // Paused, the brokers hold the first requests while the other senders queue behind them,
+    // so later requests carry several messages.
+    Pause paused(Brokers());
+    for (int t = 0; t < kSenders; ++t) {
+      senders.emplace_back([&, t] {
+        for (int i = 0; !stop.load(); ++i) {
+          auto r = producer.Send(MakeMessage(kTopic, std::to_string(t) + "-" + std::to_string(i)));
+          r.ok() ? ok++ : failed++;
+        }
+      });
+    }
+    ASSERT_TRUE(WaitUntil([&] { return producer.stats().send_requests > warm_requests; }, 10s));
+  }
+  EXPECT_TRUE(WaitUntil([&] { return ok.load() >= kGoal; }, 20s))
+      << ok.load() << " sends in " << producer.stats().send_requests - warm_requests << " requests";
+  EXPECT_LT(producer.stats().send_requests - warm_requests, ok.load()) << "requests carried several messages";
+  EXPECT_EQ(failed.load(), 0);
 }
 
 }  // namespace

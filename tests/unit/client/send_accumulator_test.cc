@@ -144,3 +144,52 @@ TEST(SendAccumulatorTest, EachBrokerOfATopicGetsItsOwnRequestsInFlight) {
 
 }  // namespace
 }  // namespace mq::client
+
+namespace mq::client {
+namespace {
+
+// A completed batch whose sync senders will send again keeps its slot until they have: their
+// sends leave as one request from the last one's Add, and the batch's Completed frees nothing
+// more (the slot is free already).
+TEST(SendAccumulatorTest, ASlotAwaitingRequeuesIsFreedByTheLastOfThem) {
+  Recorder rec;
+  SendAccumulator acc({/*max_in_flight=*/4, /*max_batch_messages=*/100, /*max_batch_bytes=*/1000},
+                      rec.Dispatch());
+  acc.Add("T", Body("first"));
+  acc.Add("T", Body("early"));  // arrived during the round trip: waits, counts before the requeues
+  ASSERT_EQ(rec.batches.size(), 1u);
+  acc.AwaitRequeues("T", 3);
+  acc.Add("T", Body("r1"));
+  acc.Add("T", Body("r2"));
+  EXPECT_EQ(rec.batches.size(), 1u) << "the slot waits for the third requeue";
+  acc.Add("T", Body("r3"));
+  ASSERT_EQ(rec.batches.size(), 2u) << "the last requeue frees the slot";
+  EXPECT_EQ(rec.batches[1].second, (Bodies{"early", "r1", "r2", "r3"}));
+  acc.Completed("T");  // the first batch's, due anyway: its slot was freed by r3
+  acc.Add("T", Body("next"));
+  EXPECT_EQ(rec.batches.size(), 2u) << "the second request is out: next waits";
+  acc.Completed("T");
+  ASSERT_EQ(rec.batches.size(), 3u);
+  EXPECT_EQ(rec.batches[2].second, Bodies{"next"});
+}
+
+// Senders that do not come back (fewer than announced) cost no more than before: the batch's
+// Completed frees the slot and sends what gathered.
+TEST(SendAccumulatorTest, CompletedFreesASlotWhoseRequeuesDidNotAllCome) {
+  Recorder rec;
+  SendAccumulator acc({4, 100, 1000}, rec.Dispatch());
+  acc.Add("T", Body("first"));
+  acc.AwaitRequeues("T", 5);
+  acc.Add("T", Body("r1"));
+  acc.Add("T", Body("r2"));
+  EXPECT_EQ(rec.batches.size(), 1u);
+  acc.Completed("T");
+  ASSERT_EQ(rec.batches.size(), 2u);
+  EXPECT_EQ(rec.batches[1].second, (Bodies{"r1", "r2"}));
+  acc.AwaitRequeues("U", 2);  // a topic with nothing out: no effect
+  acc.Add("U", Body("u"));
+  EXPECT_EQ(rec.batches.size(), 3u) << "an idle topic still sends at once";
+}
+
+}  // namespace
+}  // namespace mq::client
