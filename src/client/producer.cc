@@ -343,7 +343,8 @@ class ProducerImpl {
       uint32_t waiters_to_wake = 0;
       for (size_t i = 0; i < completions->size(); ++i) {
         if (const auto& waiter = (*completions)[i].waiter) {
-          waiters_to_wake |= waiter->SetQuietly(results[i]);
+          // Moved: the callbacks below read only the results of the sends without a waiter.
+          waiters_to_wake |= waiter->SetQuietly(std::move(results[i]));
         } else {
           any_callback = true;
         }
