@@ -142,12 +142,6 @@ TEST(SendAccumulatorTest, EachBrokerOfATopicGetsItsOwnRequestsInFlight) {
   EXPECT_EQ(rec.batches[3].first, "U");
 }
 
-}  // namespace
-}  // namespace mq::client
-
-namespace mq::client {
-namespace {
-
 // A completed batch whose sync senders will send again keeps its slot until they have: their
 // sends leave as one request from the last one's Add, and the batch's Completed frees nothing
 // more (the slot is free already).
