@@ -331,7 +331,7 @@ TEST_F(ClientAutoBatchTest, SyncSendersSendingAgainNeedNoInternalThread) {
     ~Cleanup() { run(); }
   } cleanup{[&] {
     stop = true;
-    if (blocked.load() > 0) unblock.set_value();
+    unblock.set_value();  // also for tasks not started yet, or the producer's shutdown would hang
     for (auto& t : senders) t.join();
   }};
   // Both internal threads (client_instance.cc) wait until the end of the test.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Where a durable produce round trip goes: runs durable produce (SYNC_FLUSH broker, `mqbench
 # producer --mode sync -w 50`, 1 KiB) against a fresh local NameServer + broker, records a
-# scheduler and system-call timeline of the whole machine for SECONDS (default 0.25) with perf,
+# scheduler and system-call timeline of the whole machine for SECONDS_TRACED (0.25) with perf,
 # and prints, over every cycle between two commit log syncs, the median and mean of each step:
 # the broker's reply, the client reading it, the senders' wake-ups, the next request, the
 # broker's append and the sync (durable_cycle.py). Needs perf (Debian's linux-perf) and root.
