@@ -2,37 +2,36 @@
 
 #include <fmt/format.h>
 
-#include <set>
-
 #include "common/coding.h"
 #include "common/crc32c.h"
+#include "common/string_set.h"
 
 namespace mq::record {
 namespace {
 
 Status Bad(std::string_view what) { return Status::Corruption(std::string(what)); }
 
-const std::set<std::string, std::less<>> kSystemProperties = {"KEYS",
-                                                              "TAGS",
-                                                              "UNIQ_KEY",
-                                                              "DELAY",
-                                                              "WAIT",
-                                                              "RETRY_TOPIC",
-                                                              "REAL_TOPIC",
-                                                              "REAL_QID",
-                                                              "TRAN_MSG",
-                                                              "PGROUP",
-                                                              "MIN_OFFSET",
-                                                              "MAX_OFFSET",
-                                                              "BUYER_ID",
-                                                              "ORIGIN_MESSAGE_ID",
-                                                              "RECONSUME_TIME",
-                                                              "MAX_RECONSUME_TIMES",
-                                                              "__SHARDINGKEY",
-                                                              "TIMER_DELIVER_MS",
-                                                              "TIMER_DELAY_SEC",
-                                                              "CONSUME_START_TIME",
-                                                              std::string(kPropertyCrc)};
+const StringSet kSystemProperties = {"KEYS",
+                                     "TAGS",
+                                     "UNIQ_KEY",
+                                     "DELAY",
+                                     "WAIT",
+                                     "RETRY_TOPIC",
+                                     "REAL_TOPIC",
+                                     "REAL_QID",
+                                     "TRAN_MSG",
+                                     "PGROUP",
+                                     "MIN_OFFSET",
+                                     "MAX_OFFSET",
+                                     "BUYER_ID",
+                                     "ORIGIN_MESSAGE_ID",
+                                     "RECONSUME_TIME",
+                                     "MAX_RECONSUME_TIMES",
+                                     "__SHARDINGKEY",
+                                     "TIMER_DELIVER_MS",
+                                     "TIMER_DELAY_SEC",
+                                     "CONSUME_START_TIME",
+                                     std::string(kPropertyCrc)};
 
 }  // namespace
 

@@ -3,9 +3,8 @@
 #include <arpa/inet.h>
 #include <fmt/format.h>
 
-#include <set>
-
 #include "common/naming.h"
+#include "common/string_set.h"
 
 namespace mq::broker {
 namespace {
@@ -13,7 +12,7 @@ namespace {
 // The rest of RocketMQ's MessageConst.STRING_HASH_SET and the keys its timer and the proxy add:
 // with the system properties (record::IsSystemPropertyKey), what an SDK may not set and never sees as a user
 // property (v2). v1 clients keep seeing these among the properties (the timer tests read TIMER_OUT_MS there).
-const std::set<std::string, std::less<>> kReservedProperties = {
+const StringSet kReservedProperties = {
     "TRANSFER_FLAG",
     "CORRECTION_FLAG",
     "MQ2_FLAG",

@@ -6,6 +6,23 @@
 namespace mq::broker {
 namespace {
 
+// Keys are looked up as views into the wire bytes, not as strings of their own.
+TEST(MessageConvertTest, ReservedPropertyKeysAreTheSystemOnesAndRocketMqsOthers) {
+  for (const char* key : {"UNIQ_KEY", "KEYS", "TAGS", "DELAY", "TIMER_DELIVER_MS", "__CRC32C", "POP_CK",
+                          "TIMER_OUT_MS", "__STARTDELIVERTIME", "CHECK_IMMUNITY_TIME_IN_SECONDS"}) {
+    EXPECT_TRUE(IsReservedPropertyKey(key)) << key;
+  }
+  for (const char* key : {"", "order", "uniq_key", "UNIQ_KE", "UNIQ_KEYS", "bench_send_us"}) {
+    EXPECT_FALSE(IsReservedPropertyKey(key)) << key;
+  }
+  const std::string wire = "UNIQ_KEY\001abc\002TAGSX";
+  EXPECT_TRUE(IsReservedPropertyKey(std::string_view(wire).substr(0, 8)));
+  EXPECT_TRUE(IsReservedPropertyKey(std::string_view(wire).substr(13, 4)));
+  EXPECT_FALSE(IsReservedPropertyKey(std::string_view(wire).substr(13, 5)));
+  EXPECT_TRUE(record::IsSystemPropertyKey("UNIQ_KEY"));
+  EXPECT_FALSE(record::IsSystemPropertyKey("POP_CK")) << "reserved by the broker, not a system property";
+}
+
 TEST(MessageConvertTest, HostAddresses) {
   auto h = ParseHostAddress("10.0.0.5:10911");
   EXPECT_EQ(h.ip, 0x0A000005u);
