@@ -323,18 +323,17 @@ class ProducerImpl {
     // senders to send again (the last one's Add sends the request, saving a hop to another
     // thread on the way of every durable round trip), or for a post to the internal threads,
     // whichever comes first.
-    const bool let_senders_requeue = completions->size() > 1;
+    const bool let_senders_requeue = holds_slot && completions->size() > 1;
     auto release_slot = [self, topic, holds_slot, let_senders_requeue] {
-      if (!holds_slot) return;
       if (let_senders_requeue) {
         self->client_->internal().Post([self, topic] { self->accumulator_.Completed(topic); });
-      } else {
+      } else if (holds_slot) {
         self->accumulator_.Completed(topic);
       }
     };
-    auto finish = [self, topic, holds_slot, let_senders_requeue, completions,
+    auto finish = [self, topic, let_senders_requeue, completions,
                    release_slot](std::vector<Result<SendResult>> results) {
-      if (holds_slot && let_senders_requeue) {  // before they are woken, or one may be missed
+      if (let_senders_requeue) {  // before they are woken, or one may be missed
         int sync_senders = 0;
         for (const auto& c : *completions) sync_senders += c.waiter ? 1 : 0;
         if (sync_senders > 0) self->accumulator_.AwaitRequeues(topic, sync_senders);
