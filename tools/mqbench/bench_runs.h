@@ -6,7 +6,15 @@
 #include <string>
 #include <vector>
 
+#include "mq/client/producer.h"
+
 namespace mq::bench {
+
+// The client's defaults, which mqbench's options keep unless told otherwise.
+inline const client::ProducerOptions& ClientDefaults() {
+  static const client::ProducerOptions defaults;
+  return defaults;
+}
 
 struct BenchParams {
   std::vector<std::string> namesrv_addrs;
@@ -15,17 +23,19 @@ struct BenchParams {
   std::string tags = "bench";
   int body_size = 1024;
   int threads = 4;
-  std::string mode = "async";  // producer: sync | async | oneway
-  int window = 64;             // async sends in flight per thread
-  int batch = 1;               // messages per send (batch sends are sync)
-  double seconds = 0;          // run length; 0 = until count
-  int64_t count = 0;           // messages; 0 = until seconds
-  int64_t rate = 0;            // e2e: messages per second sent
-  bool from_first = false;     // consumer: start at the first offset of new queues
-  bool auto_batch = true;      // producer, e2e: ProducerOptions::auto_batch
-  int batch_in_flight = 4;     // producer, e2e: ProducerOptions::auto_batch_max_in_flight
-  int send_connections = 4;    // producer, e2e: ClientOptions::send_connections_per_broker
-  int pull_batch = 0;          // consumer, e2e: PushConsumerOptions::pull_batch_size (0 = default)
+  std::string mode = "async";                     // producer: sync | async | oneway
+  int window = 64;                                // async sends in flight per thread
+  int batch = 1;                                  // messages per send (batch sends are sync)
+  double seconds = 0;                             // run length; 0 = until count
+  int64_t count = 0;                              // messages; 0 = until seconds
+  int64_t rate = 0;                               // e2e: messages per second sent
+  bool from_first = false;                        // consumer: start at the first offset of new queues
+  bool auto_batch = ClientDefaults().auto_batch;  // producer, e2e: ProducerOptions::auto_batch
+  // producer, e2e: ProducerOptions::auto_batch_max_in_flight, default the client's
+  int batch_in_flight = ClientDefaults().auto_batch_max_in_flight;
+  // producer, e2e: ClientOptions::send_connections_per_broker, default the client's
+  int send_connections = ClientDefaults().client.send_connections_per_broker;
+  int pull_batch = 0;  // consumer, e2e: PushConsumerOptions::pull_batch_size (0 = default)
   bool json = false;
   int buckets = 0;  // producer, e2e: property "bucket" = send sequence % buckets (0 = none)
   std::string sql;  // consumer, e2e: SQL92 selector instead of "*" (e.g. "bucket = 0")
