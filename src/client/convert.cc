@@ -156,7 +156,12 @@ SendResult FromProto(const mq::v1::SendMessageResponse& resp, const MessageQueue
 
 bool IsScheduled(const Message& msg) {
   if (msg.deliver_time_ms != 0) return true;
-  for (const char* key : {"TIMER_DELIVER_MS", "__STARTDELIVERTIME", "TIMER_DELAY_SEC", "TIMER_DELAY_MS"}) {
+  if (msg.properties.empty()) return false;
+  // Strings made once: a lookup by `const char*` would build (and allocate) a key per call, and
+  // this runs for every message sent.
+  static const std::string kTimerKeys[] = {"TIMER_DELIVER_MS", "__STARTDELIVERTIME", "TIMER_DELAY_SEC",
+                                           "TIMER_DELAY_MS"};
+  for (const std::string& key : kTimerKeys) {
     if (msg.properties.count(key) > 0) return true;
   }
   return false;

@@ -179,5 +179,22 @@ TEST(ValidateMessageTest, RejectsBadTopicEmptyAndOversizeBodies) {
   EXPECT_FALSE(ValidateMessage(m, 10).ok());
 }
 
+// A scheduled message is sent alone (the broker refuses batches holding one), so every way
+// RocketMQ names a delivery time must be seen.
+TEST(IsScheduledTest, DeliverTimeOrAnyTimerPropertySchedulesOthersDoNot) {
+  Message m = MakeMessage("T", "x");
+  EXPECT_FALSE(IsScheduled(m));
+  m.properties["a"] = "1";
+  m.properties["TIMER_DELIVER_MS_NOT"] = "1";
+  EXPECT_FALSE(IsScheduled(m));
+  for (const char* key : {"TIMER_DELIVER_MS", "__STARTDELIVERTIME", "TIMER_DELAY_SEC", "TIMER_DELAY_MS"}) {
+    Message timed = m;
+    timed.properties[key] = "1000";
+    EXPECT_TRUE(IsScheduled(timed)) << key;
+  }
+  m.deliver_time_ms = 1;
+  EXPECT_TRUE(IsScheduled(m));
+}
+
 }  // namespace
 }  // namespace mq::client
