@@ -205,7 +205,7 @@ void PushConsumerImpl::ConsumeConcurrently(std::shared_ptr<ProcessQueue> pq, std
   {
     std::lock_guard lock(pq->mu);
     for (int64_t off : offsets) {
-      if (auto it = pq->msgs.find(off); it != pq->msgs.end()) batch.push_back(it->second);
+      if (auto it = pq->msgs.find(off); it != pq->msgs.end()) pq->LendLocked(it, &batch);
     }
   }
   if (batch.empty()) return;
@@ -230,13 +230,14 @@ void PushConsumerImpl::ConsumeConcurrently(std::shared_ptr<ProcessQueue> pq, std
   }
   {
     std::lock_guard lock(pq->mu);
-    for (int64_t off : offsets) {
-      auto it = pq->msgs.find(off);
+    for (auto& m : batch) {
+      auto it = pq->msgs.find(m.queue_offset);
       if (it == pq->msgs.end()) continue;
-      if (local_retry.count(off) == 0) {
+      if (local_retry.count(m.queue_offset) == 0) {
         pq->EraseLocked(it);
       } else {
-        ++it->second.reconsume_times;
+        ++m.reconsume_times;
+        pq->ReturnLocked(it, std::move(m));
       }
     }
   }
@@ -254,9 +255,11 @@ void PushConsumerImpl::ConsumeOrderly(std::shared_ptr<ProcessQueue> pq) {
     std::vector<ReceivedMessage> batch;
     {
       std::lock_guard lock(pq->mu);
+      // In offset order, stopping at a message another call still has (none should: one
+      // orderly task per queue at a time).
       for (auto it = pq->msgs.begin();
            it != pq->msgs.end() && static_cast<int>(batch.size()) < options_.consume_batch_max; ++it) {
-        batch.push_back(it->second);
+        if (!pq->LendLocked(it, &batch)) break;
       }
       if (batch.empty()) {
         pq->consuming = false;
@@ -293,13 +296,14 @@ void PushConsumerImpl::ConsumeOrderly(std::shared_ptr<ProcessQueue> pq) {
     }
     {
       std::lock_guard lock(pq->mu);
-      for (const auto& m : batch) {
+      for (auto& m : batch) {
         auto it = pq->msgs.find(m.queue_offset);
         if (it == pq->msgs.end()) continue;
         if (done.count(m.queue_offset) != 0) {
           pq->EraseLocked(it);
         } else {
-          ++it->second.reconsume_times;
+          ++m.reconsume_times;
+          pq->ReturnLocked(it, std::move(m));
         }
       }
     }

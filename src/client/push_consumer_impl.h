@@ -49,8 +49,17 @@ struct ProcessQueue {
   std::atomic<int64_t> max_cached_msgs{0};
   std::atomic<int64_t> max_cached_bytes{0};
 
+  // A pulled message not yet consumed. While a listener call has it (lent), `message` is empty
+  // (moved out, not copied) and the entry only holds its offset and its bytes' place.
+  struct CachedMessage {
+    ReceivedMessage message;
+    int64_t body_bytes = 0;
+    bool lent = false;
+  };
+  using Table = std::map<int64_t, CachedMessage>;
+
   std::mutex mu;
-  std::map<int64_t, ReceivedMessage> msgs;    // pulled, not yet consumed; guarded by mu
+  Table msgs;                                 // pulled, not yet consumed; guarded by mu
   int64_t cached_bytes = 0;                   // body bytes of msgs; guarded by mu
   int64_t next_offset = 0;                    // next offset to pull; guarded by mu
   bool consuming = false;                     // orderly: a consume task owns the queue; guarded by mu
@@ -63,13 +72,26 @@ struct ProcessQueue {
   int64_t CommitOffsetLocked() const { return msgs.empty() ? next_offset : msgs.begin()->first; }
   // Adds / removes a cached message, keeping cached_bytes in step. Require mu.
   void PutLocked(ReceivedMessage m) {
-    int64_t offset = m.queue_offset;
-    int64_t size = static_cast<int64_t>(m.message.body.size());
-    if (msgs.emplace(offset, std::move(m)).second) cached_bytes += size;
+    const int64_t offset = m.queue_offset;
+    const auto size = static_cast<int64_t>(m.message.body.size());
+    if (msgs.emplace(offset, CachedMessage{std::move(m), size, false}).second) cached_bytes += size;
   }
-  void EraseLocked(std::map<int64_t, ReceivedMessage>::iterator it) {
-    cached_bytes -= static_cast<int64_t>(it->second.message.body.size());
+  void EraseLocked(Table::iterator it) {
+    cached_bytes -= it->second.body_bytes;
     msgs.erase(it);
+  }
+  // Moves the message at `it` to the end of `batch` for a listener call; false (nothing moved)
+  // if another call has it. It stays cached (offset, bytes) until EraseLocked, or until
+  // ReturnLocked puts it back for another try. Require mu.
+  bool LendLocked(Table::iterator it, std::vector<ReceivedMessage>* batch) {
+    if (it->second.lent) return false;
+    batch->push_back(std::move(it->second.message));
+    it->second.lent = true;
+    return true;
+  }
+  void ReturnLocked(Table::iterator it, ReceivedMessage m) {
+    it->second.message = std::move(m);
+    it->second.lent = false;
   }
 };
 

@@ -343,6 +343,57 @@ TEST_F(RetryMessageTest, OrderlyConsumerRetriesLocallyThenMovesTheMessageToTheDl
   EXPECT_EQ(dlq[0].message().body(), "poison");
 }
 
+// A send-back the broker refuses (here: the retry topic is read-only) leaves the message with
+// the consumer, which hands it to the listener again after retry_delay_ms: the same message,
+// whole, with one more reconsume time, and only then is its offset committed.
+TEST_F(RetryMessageTest, ConcurrentConsumerRetriesLocallyWhenTheSendBackIsRefused) {
+  mq::v1::CreateTopicRequest req;
+  req.mutable_config()->set_topic_name("%RETRY%g-local");
+  req.mutable_config()->set_read_queue_nums(1);
+  req.mutable_config()->set_write_queue_nums(1);
+  req.mutable_config()->set_perm(4);  // read only: send-backs are refused
+  mq::v1::CreateTopicResponse created;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(broker_->admin()->CreateTopic(&ctx, req, &created).ok());
+
+  std::mutex mu;
+  std::vector<ReceivedMessage> seen;
+  auto o = Consumer("g-local");
+  auto consumer = std::make_unique<PushConsumer>(o);
+  ASSERT_TRUE(consumer->Subscribe(kTopic, "*").ok());
+  consumer->RegisterListener([&](const std::vector<ReceivedMessage>& msgs) {
+    std::lock_guard lock(mu);
+    seen.insert(seen.end(), msgs.begin(), msgs.end());
+    return seen.size() == 1 ? ConsumeResult::kRetryLater : ConsumeResult::kSuccess;
+  });
+  ASSERT_TRUE(consumer->Start().ok());
+  auto sent = producer_->Send(MakeMessage(kTopic, std::string(300, 'L'), "TagL"));
+  ASSERT_TRUE(sent.ok()) << sent.status().ToString();
+  ASSERT_TRUE(WaitUntil([&] {
+    std::lock_guard lock(mu);
+    return seen.size() >= 2;
+  }));
+  ASSERT_TRUE(WaitUntil([&] {
+    for (const auto& info : consumer->ProcessQueueInfos()) {
+      if (info.cached_msg_count != 0 || info.cached_msg_bytes != 0) return false;
+    }
+    return true;
+  }));
+  std::lock_guard lock(mu);
+  ASSERT_EQ(seen.size(), 2u);
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(seen[i].message.body, std::string(300, 'L')) << i;
+    EXPECT_EQ(seen[i].message.tags, "TagL") << i;
+    EXPECT_EQ(seen[i].msg_id, sent->msg_id) << i;
+    EXPECT_EQ(seen[i].message.topic, kTopic) << i;
+    EXPECT_EQ(seen[i].reconsume_times, i) << i;
+  }
+  // From the topic's own queue both times, not from %RETRY%g-local.
+  EXPECT_EQ(seen[1].queue.ToString(), seen[0].queue.ToString());
+  EXPECT_EQ(seen[1].queue.topic, kTopic);
+  EXPECT_EQ(seen[0].queue_offset, seen[1].queue_offset);
+}
+
 TEST_F(RetryMessageTest, BroadcastingDropsAFailedMessageWithoutARetryTopic) {
   auto o = Consumer("g-broadcast");
   o.model = MessageModel::kBroadcasting;

@@ -1,0 +1,63 @@
+// ProcessQueue's message table: a listener call borrows the cached messages (moved, not copied)
+// while their offsets and bytes stay counted until they are consumed or handed back.
+#include <gtest/gtest.h>
+
+#include "push_consumer_impl.h"
+
+namespace mq::client {
+namespace {
+
+ReceivedMessage Pulled(int64_t offset, std::string body) {
+  ReceivedMessage m;
+  m.message = MakeMessage("T", std::move(body));
+  m.msg_id = "id-" + std::to_string(offset);
+  m.queue_offset = offset;
+  return m;
+}
+
+TEST(ProcessQueueTest, LentMessagesStayCountedAndAreLentOnce) {
+  ProcessQueue pq;
+  pq.next_offset = 12;
+  pq.PutLocked(Pulled(10, std::string(100, 'a')));
+  pq.PutLocked(Pulled(11, std::string(50, 'b')));
+  ASSERT_EQ(pq.cached_bytes, 150);
+
+  std::vector<ReceivedMessage> batch;
+  ASSERT_TRUE(pq.LendLocked(pq.msgs.find(10), &batch));
+  ASSERT_EQ(batch.size(), 1u);
+  EXPECT_EQ(batch[0].message.body, std::string(100, 'a'));
+  EXPECT_EQ(batch[0].msg_id, "id-10");
+  // Still cached: the commit offset may not pass it and its bytes still hold back pulls.
+  EXPECT_EQ(pq.msgs.size(), 2u);
+  EXPECT_EQ(pq.cached_bytes, 150);
+  EXPECT_EQ(pq.CommitOffsetLocked(), 10);
+  // A second call (the same offset handed out twice) gets nothing while the first has it.
+  EXPECT_FALSE(pq.LendLocked(pq.msgs.find(10), &batch));
+  EXPECT_EQ(batch.size(), 1u);
+
+  pq.EraseLocked(pq.msgs.find(10));
+  EXPECT_EQ(pq.cached_bytes, 50);
+  EXPECT_EQ(pq.CommitOffsetLocked(), 11);
+}
+
+TEST(ProcessQueueTest, AReturnedMessageCanBeLentAgainWhole) {
+  ProcessQueue pq;
+  pq.PutLocked(Pulled(7, "body"));
+  std::vector<ReceivedMessage> batch;
+  ASSERT_TRUE(pq.LendLocked(pq.msgs.find(7), &batch));
+  batch[0].reconsume_times = 1;
+  pq.ReturnLocked(pq.msgs.find(7), std::move(batch[0]));
+  EXPECT_EQ(pq.cached_bytes, 4);
+
+  std::vector<ReceivedMessage> again;
+  ASSERT_TRUE(pq.LendLocked(pq.msgs.find(7), &again));
+  EXPECT_EQ(again[0].message.body, "body");
+  EXPECT_EQ(again[0].msg_id, "id-7");
+  EXPECT_EQ(again[0].reconsume_times, 1);
+  pq.EraseLocked(pq.msgs.find(7));
+  EXPECT_EQ(pq.cached_bytes, 0);
+  EXPECT_TRUE(pq.msgs.empty());
+}
+
+}  // namespace
+}  // namespace mq::client
