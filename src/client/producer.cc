@@ -24,6 +24,13 @@
 #include "transaction_producer_access.h"
 
 namespace mq::client {
+namespace {
+
+// Wire bytes reserved per message of a request beyond its body and tags: field tags, lengths,
+// the 32-character unique key, the born timestamp and a few properties.
+constexpr size_t kWireFieldsAllowance = 128;
+
+}  // namespace
 
 class ProducerImpl {
  public:
@@ -116,6 +123,11 @@ class ProducerImpl {
     auto ctx = std::make_shared<SendContext>();
     int64_t total = 0;
     std::string wire;
+    // Room for every message up front (bodies plus a generous allowance for the other fields):
+    // growing the buffer message by message copied a batch's bytes once more.
+    size_t room = 0;
+    for (const auto& m : msgs) room += m.body.size() + m.tags.size() + kWireFieldsAllowance;
+    wire.reserve(room);
     const int64_t born = WallMillis();
     for (const auto& m : msgs) {
       *error = ValidateMessage(m, options_.max_body_bytes);
@@ -133,7 +145,6 @@ class ProducerImpl {
       return nullptr;
     }
     SetMessages(ctx.get(), std::move(wire), static_cast<int>(msgs.size()));
-    ctx->first = msgs[0];
     ctx->req.set_producer_group(options_.group);
     ctx->req.set_topic(msgs[0].topic);
     ctx->req.set_default_topic_queue_nums(options_.default_topic_queue_nums);
@@ -424,6 +435,7 @@ class ProducerImpl {
     auto ctx = NewContext(msgs, &error);
     if (!ctx) return error;
     if (selector != nullptr) {
+      ctx->first = msgs[0];  // what the selector is shown; a copy only sends with one need
       ctx->selector_copy = *selector;
       ctx->selector = &ctx->selector_copy;
       ctx->arg = arg;

@@ -36,7 +36,7 @@ struct SendContext {
   grpc::Slice messages;
   int message_count = 0;
   grpc::ByteBuffer request;  // the current attempt's
-  Message first;             // for the selector
+  Message first;             // for the selector (set with it)
   const MessageQueueSelector* selector = nullptr;
   MessageQueueSelector selector_copy;
   std::string arg;
