@@ -193,13 +193,13 @@ void PushConsumerImpl::ConsumeRunTask(std::shared_ptr<ConsumeRun> run) {
     consume_->Post([this, run] { ConsumeRunTask(run); });
   }
   for (size_t i = run->next.fetch_add(batch_max); i < total; i = run->next.fetch_add(batch_max)) {
-    const auto begin = run->offsets.begin() + static_cast<long>(i);
-    ConsumeConcurrently(
-        run->pq, std::vector<int64_t>(begin, begin + static_cast<long>(std::min(batch_max, total - i))));
+    ConsumeConcurrently(run->pq,
+                        std::span<const int64_t>(run->offsets).subspan(i, std::min(batch_max, total - i)));
   }
 }
 
-void PushConsumerImpl::ConsumeConcurrently(std::shared_ptr<ProcessQueue> pq, std::vector<int64_t> offsets) {
+void PushConsumerImpl::ConsumeConcurrently(const std::shared_ptr<ProcessQueue>& pq,
+                                           std::span<const int64_t> offsets) {
   if (!running_ || pq->dropped) return;
   std::vector<ReceivedMessage> batch;
   {
@@ -240,8 +240,8 @@ void PushConsumerImpl::ConsumeConcurrently(std::shared_ptr<ProcessQueue> pq, std
         pq->ReturnLocked(it, std::move(m));
       }
     }
+    UpdateStoreLocked(*pq);
   }
-  UpdateStore(pq);
   if (local_retry.empty()) return;
   // Local retry: the messages stay in the queue table, so the committed offset cannot pass them.
   consume_->ScheduleAfter(std::chrono::milliseconds(options_.retry_delay_ms),
@@ -324,8 +324,12 @@ void PushConsumerImpl::UpdateStore(const std::shared_ptr<ProcessQueue>& pq, bool
   // The check and the write happen under pq->mu, where Drop sets dropped: a batch either records
   // its progress before the drop (and the drop's own final value includes it) or never.
   std::lock_guard lock(pq->mu);
-  if (pq->dropped && !even_if_dropped) return;
-  store_->Update(pq->mq, pq->CommitOffsetLocked());
+  UpdateStoreLocked(*pq, even_if_dropped);
+}
+
+void PushConsumerImpl::UpdateStoreLocked(ProcessQueue& pq, bool even_if_dropped) {
+  if (pq.dropped && !even_if_dropped) return;
+  store_->Update(pq.mq, pq.CommitOffsetLocked());
 }
 
 void PushConsumerImpl::CommitAll() {

@@ -19,6 +19,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -147,7 +148,7 @@ class PushConsumerImpl {
   // wakes (about two posts per pull instead of one per message); a slow one fans out over
   // the pool.
   void ConsumeRunTask(std::shared_ptr<ConsumeRun> run);
-  void ConsumeConcurrently(std::shared_ptr<ProcessQueue> pq, std::vector<int64_t> offsets);
+  void ConsumeConcurrently(const std::shared_ptr<ProcessQueue>& pq, std::span<const int64_t> offsets);
   void ConsumeOrderly(std::shared_ptr<ProcessQueue> pq);
   bool RunListener(std::vector<ReceivedMessage>& batch);
   void CommitAll();
@@ -155,6 +156,8 @@ class PushConsumerImpl {
   // lost): a batch that finishes after that must not write back. even_if_dropped is for the
   // owner of the drop (Drop, Shutdown), which records the final value itself.
   void UpdateStore(const std::shared_ptr<ProcessQueue>& pq, bool even_if_dropped = false);
+  // UpdateStore's write for a caller that holds pq->mu already.
+  void UpdateStoreLocked(ProcessQueue& pq, bool even_if_dropped = false);
 
   const PushConsumerOptions options_;
   std::unique_ptr<ClientInstance> client_;
