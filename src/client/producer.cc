@@ -279,11 +279,10 @@ class ProducerImpl {
     return options_.auto_batch && selector == nullptr && msg.delay_level == 0 && !IsScheduled(msg);
   }
 
-  // Hands a validated message to the accumulator; its result goes to `done` (PendingSend) or,
-  // for a blocked Send(), to `waiter`.
-  Status Enqueue(const Message& msg, std::function<void(Result<SendResult>)> done,
-                 std::shared_ptr<SendSlot> waiter = nullptr) {
-    MQ_RETURN_IF_ERROR(ValidateMessage(msg, options_.max_body_bytes));
+  // Hands a validated message (ValidateMessage) to the accumulator; its result goes to `done`
+  // (PendingSend) or, for a blocked Send(), to `waiter`.
+  void Enqueue(const Message& msg, std::function<void(Result<SendResult>)> done,
+               std::shared_ptr<SendSlot> waiter = nullptr) {
     PendingSend send;
     AppendMessageField(msg, NewUniqueMessageId(), WallMillis(), &send.wire);
     send.body_bytes = static_cast<int64_t>(msg.body.size());
@@ -292,7 +291,6 @@ class ProducerImpl {
     send.done = std::move(done);
     send.waiter = std::move(waiter);
     accumulator_.Add(topic, std::move(send));
-    return Status::OK();
   }
 
   // Sends `batch` (one topic) as one request with the usual retries. The callbacks of a batch
@@ -361,9 +359,9 @@ class ProducerImpl {
       }
       SlotWaiters::Wake(waiters_to_wake);
       if (any_callback) {
-        self->client_->callbacks().Post([completions, results = std::move(results)] {
+        self->client_->callbacks().Post([completions, results = std::move(results)]() mutable {
           for (size_t i = 0; i < completions->size(); ++i) {
-            if (!(*completions)[i].waiter) (*completions)[i].done(results[i]);
+            if (!(*completions)[i].waiter) (*completions)[i].done(std::move(results[i]));
           }
         });
       }
@@ -418,7 +416,11 @@ class ProducerImpl {
   Result<SendResult> SendOne(const Message& msg, const MessageQueueSelector* selector,
                              const std::string& arg) {
     if (running_ && Batchable(msg, selector)) {
-      return SendAndWait([&](const auto& slot) { return Enqueue(msg, nullptr, slot); });
+      return SendAndWait([&](const auto& slot) {
+        MQ_RETURN_IF_ERROR(ValidateMessage(msg, options_.max_body_bytes));
+        Enqueue(msg, nullptr, slot);
+        return Status::OK();
+      });
     }
     return SendAsOneRequest(std::vector<Message>{msg}, selector, arg);
   }
@@ -467,26 +469,25 @@ class ProducerImpl {
     Status room = AcquireRoom(bytes);
     const int64_t held = room.ok() ? bytes : -1;
     // Runs on a callback thread. The room is returned after the callback, so queued callbacks
-    // count against the limit.
-    auto finish = [this, callback, held](const Result<SendResult>& r) {
+    // count against the limit. Moved, never copied, on the way of a batched send: each copy of
+    // a caller's callback may be a heap allocation.
+    auto finish = [this, callback = std::move(callback), held](const Result<SendResult>& r) {
       tls_in_send_callback = true;
       callback(r);
       tls_in_send_callback = false;
       if (held >= 0) backpressure_->Release(held);
       pending_.fetch_sub(1);
     };
-    auto post = [this, finish](Result<SendResult> r) {
-      client_->callbacks().Post([finish, r = std::move(r)] { finish(r); });
+    auto post = [this](auto to, Result<SendResult> r) {
+      client_->callbacks().Post([to = std::move(to), r = std::move(r)] { to(r); });
     };
-    if (!room.ok()) return post(room);
-    if (Batchable(msg, nullptr)) {
-      if (Status s = Enqueue(std::move(msg), finish); !s.ok()) post(s);
-      return;
-    }
+    if (!room.ok()) return post(std::move(finish), std::move(room));
+    if (Status s = ValidateMessage(msg, options_.max_body_bytes); !s.ok()) return post(std::move(finish), s);
+    if (Batchable(msg, nullptr)) return Enqueue(msg, std::move(finish));
     Status error;
     auto ctx = NewContext({msg}, &error);
-    if (!ctx) return post(error);
-    ctx->done = post;
+    if (!ctx) return post(std::move(finish), error);
+    ctx->done = [post, finish = std::move(finish)](Result<SendResult> r) { post(finish, std::move(r)); };
     auto* self = this;
     client_->internal().Post([self, ctx] { self->Attempt(ctx); });
   }

@@ -3,7 +3,11 @@
 
 #include <atomic>
 #include <chrono>
+#include <map>
+#include <mutex>
 #include <set>
+#include <thread>
+#include <vector>
 
 #include "client_cluster.h"
 
@@ -119,6 +123,38 @@ TEST_F(ClientProducerTest, BadInputGivesClearErrorsWithoutHanging) {
   Producer unconfigured(none);
   EXPECT_EQ(unconfigured.Start().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(unconfigured.Send(MakeMessage("T", "x")).status().code(), StatusCode::kFailedPrecondition);
+}
+
+// Asynchronous sends refused before they leave, or not auto-batched (a delay level), still end
+// in exactly one callback each, on a callback thread, and leave nothing pending.
+TEST_F(ClientProducerTest, AsyncSendsOfEveryKindCallBackOnceOffTheCallersThread) {
+  const auto caller = std::this_thread::get_id();
+  std::mutex mu;
+  std::vector<std::pair<std::string, StatusCode>> outcomes;  // guarded by mu
+  bool on_caller = false;                                    // guarded by mu
+  auto record = [&](std::string what) {
+    return [&, what](const Result<mq::client::SendResult>& r) {
+      std::lock_guard lock(mu);
+      outcomes.emplace_back(what, r.status().code());
+      on_caller = on_caller || std::this_thread::get_id() == caller;
+    };
+  };
+  producer_->SendAsync(MakeMessage("ProdTopic", ""), record("empty"));
+  producer_->SendAsync(MakeMessage("bad topic", "x"), record("bad topic"));
+  producer_->SendAsync(Delayed("ProdTopic", "delayed"), record("delayed"));
+  producer_->SendAsync(MakeMessage("ProdTopic", "plain"), record("plain"));
+  ASSERT_TRUE(WaitUntil([&] {
+    std::lock_guard lock(mu);
+    return outcomes.size() == 4;
+  }));
+  std::lock_guard lock(mu);
+  EXPECT_FALSE(on_caller);
+  std::map<std::string, StatusCode> by_kind(outcomes.begin(), outcomes.end());
+  ASSERT_EQ(by_kind.size(), 4u);
+  EXPECT_EQ(by_kind["empty"], StatusCode::kInvalidArgument);
+  EXPECT_EQ(by_kind["bad topic"], StatusCode::kInvalidArgument);
+  EXPECT_EQ(by_kind["delayed"], StatusCode::kOk);
+  EXPECT_EQ(by_kind["plain"], StatusCode::kOk);
 }
 
 TEST_F(ClientProducerTest, SendsContinueOnTheOtherBrokerAfterKillNine) {
