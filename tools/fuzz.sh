@@ -14,7 +14,7 @@ shift || true
 targets=("$@")
 if ((${#targets[@]} == 0)); then
   targets=(record_decode message_properties commit_log_recovery config_file metadata_files
-           broker_requests namesrv_requests sql_filter send_wire)
+           broker_requests namesrv_requests sql_filter send_wire send_reply)
 fi
 
 if ! command -v clang++ >/dev/null 2>&1; then

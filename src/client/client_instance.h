@@ -59,7 +59,7 @@ class ClientInstance {
   // SendMessage with a request the caller has already serialized (send_wire.h), on the
   // broker's send connection with the fewest sends in flight (send_channel_pool.h; the first is
   // Broker(addr)'s channel). Keep the lease until the call has completed.
-  using PreEncodedSendStub = grpc::TemplatedGenericStub<grpc::ByteBuffer, mq::v1::SendMessageResponse>;
+  using PreEncodedSendStub = grpc::TemplatedGenericStub<grpc::ByteBuffer, grpc::ByteBuffer>;
   SendChannelPool<PreEncodedSendStub>::Taken BrokerPreEncodedSend(const std::string& addr);
   // Connections opened so far to `addr` for sends (tests, diagnostics).
   int SendConnections(const std::string& addr);

@@ -117,43 +117,6 @@ Result<std::vector<ReceivedMessage>> TakePulledMessages(mq::v1::PullMessageRespo
   return out;
 }
 
-namespace {
-
-SendResult FromProtoHeader(const mq::v1::SendMessageResponse& resp, const MessageQueue& queue) {
-  SendResult r;
-  switch (resp.status()) {
-    case mq::v1::FLUSH_DISK_TIMEOUT:
-      r.status = SendStatus::kFlushDiskTimeout;
-      break;
-    case mq::v1::FLUSH_SLAVE_TIMEOUT:
-      r.status = SendStatus::kFlushSlaveTimeout;
-      break;
-    case mq::v1::SLAVE_NOT_AVAILABLE:
-      r.status = SendStatus::kSlaveNotAvailable;
-      break;
-    default:
-      r.status = SendStatus::kSendOk;
-  }
-  r.queue = queue;
-  if (!resp.broker_name().empty()) r.queue.broker_name = resp.broker_name();
-  r.queue.queue_id = resp.queue_id();
-  r.queue_offset = resp.queue_offset();
-  return r;
-}
-
-}  // namespace
-
-SendResult FromProto(const mq::v1::SendMessageResponse& resp, const MessageQueue& queue) {
-  SendResult r = FromProtoHeader(resp, queue);
-  for (const auto& e : resp.entries()) r.msg_ids.push_back(e.msg_id());
-  if (resp.entries_size() > 0) {
-    r.msg_id = resp.entries(0).msg_id();
-    r.offset_msg_id = resp.entries(0).offset_msg_id();
-    r.recall_handle = resp.entries(0).recall_handle();
-  }
-  return r;
-}
-
 bool IsScheduled(const Message& msg) {
   if (msg.deliver_time_ms != 0) return true;
   if (msg.properties.empty()) return false;
@@ -193,21 +156,6 @@ Result<std::string> RecallHandleBroker(const std::string& handle) {
     return Status::InvalidArgument("handle: not a recall handle (SendResult::recall_handle)");
   }
   return text.substr(b + 1, c - b - 1);
-}
-
-std::vector<SendResult> FromProtoPerMessage(const mq::v1::SendMessageResponse& resp,
-                                            const MessageQueue& queue, size_t messages) {
-  const SendResult header = FromProtoHeader(resp, queue);
-  std::vector<SendResult> out(messages, header);
-  for (size_t i = 0; i < messages && i < static_cast<size_t>(resp.entries_size()); ++i) {
-    const auto& e = resp.entries(static_cast<int>(i));
-    out[i].msg_id = e.msg_id();
-    out[i].offset_msg_id = e.offset_msg_id();
-    out[i].queue_offset = e.queue_offset();
-    out[i].msg_ids.push_back(e.msg_id());
-    out[i].recall_handle = e.recall_handle();
-  }
-  return out;
 }
 
 mq::v1::QueueRef ToQueueRef(const MessageQueue& q) {

@@ -27,15 +27,10 @@ ReceivedMessage FromProto(mq::v1::MessageExt&& ext);
 // naming the record, when a record does not decode; nothing is returned then.
 Result<std::vector<ReceivedMessage>> TakePulledMessages(mq::v1::PullMessageResponse* reply,
                                                         const std::string& broker_name);
-SendResult FromProto(const mq::v1::SendMessageResponse& resp, const MessageQueue& queue);
 // Whether the broker will schedule `msg` (deliver_time_ms or a RocketMQ timer property).
 bool IsScheduled(const Message& msg);
 // The broker a recall handle (base64url "v1 topic broker deliverMs msgId") was issued by.
 Result<std::string> RecallHandleBroker(const std::string& handle);
-// One result per message of an auto-batched request: entry i's ids and offset, the shared
-// status and queue.
-std::vector<SendResult> FromProtoPerMessage(const mq::v1::SendMessageResponse& resp,
-                                            const MessageQueue& queue, size_t messages);
 mq::v1::QueueRef ToQueueRef(const MessageQueue& q);
 
 }  // namespace mq::client

@@ -20,6 +20,7 @@
 #include "route_info.h"
 #include "send_accumulator.h"
 #include "send_context.h"
+#include "send_reply.h"
 #include "send_wire.h"
 #include "transaction_producer_access.h"
 
@@ -219,25 +220,30 @@ class ProducerImpl {
     requests_.fetch_add(1, std::memory_order_relaxed);
     // Runs on gRPC's thread (kOnGrpcThread): it wakes sync senders, hands callbacks to the
     // callback threads, and starts the next batch or a retry, none of which blocks.
-    auto on_reply = [self, ctx, mq, start, addr,
-                     lease = lease](Result<mq::v1::SendMessageResponse> r) mutable {
+    auto on_reply = [self, ctx, mq, start, addr, lease = lease](Result<grpc::ByteBuffer> r) mutable {
       // The connection is free before anyone hears of the reply: a sender that sends again at
       // once must find it idle, not open another.
       lease.reset();
       int64_t latency = MonotonicMillis() - start;
+      Status failed = r.status();
       if (r.ok()) {
-        self->faults_.Update(mq.broker_name, latency, false);
-        if (ctx->on_response) return ctx->on_response(*r, mq, ctx->attempts);
-        SendResult result = FromProto(*r, mq);
-        result.attempts = ctx->attempts;
-        ctx->done(std::move(result));
-        return;
+        SendReplyBuffer buffer;
+        SendReply reply;
+        failed = DecodeSendReply(*r, &buffer, &reply);
+        if (failed.ok()) {
+          self->faults_.Update(mq.broker_name, latency, false);
+          if (ctx->on_response) return ctx->on_response(reply, mq, ctx->attempts);
+          SendResult result = SendResultOf(reply, mq);
+          result.attempts = ctx->attempts;
+          ctx->done(std::move(result));
+          return;
+        }
       }
-      self->faults_.Update(mq.broker_name, latency, Retryable(r.status()));
+      self->faults_.Update(mq.broker_name, latency, Retryable(failed));
       self->client_->RefreshRoute(ctx->req.topic());
-      ctx->last_error = r.status().WithContext("send to " + mq.broker_name + " (" + addr + ")");
+      ctx->last_error = failed.WithContext("send to " + mq.broker_name + " (" + addr + ")");
       MQ_LOG_WARN(Logger("client"), "attempt {}: {}", ctx->attempts, ctx->last_error.ToString());
-      if (!Retryable(r.status())) {
+      if (!Retryable(failed)) {
         ctx->done(ctx->last_error);
         return;
       }
@@ -248,7 +254,7 @@ class ProducerImpl {
                                 ctx->req.default_topic_queue_nums(), ctx->req.transaction_prepared());
     const grpc::Slice parts[] = {grpc::Slice(header), ctx->messages};
     ctx->request = grpc::ByteBuffer(parts, 2);
-    StartCallWithRequestOf<grpc::ByteBuffer, mq::v1::SendMessageResponse>(
+    StartCallWithRequestOf<grpc::ByteBuffer, grpc::ByteBuffer>(
         [stub = stub](auto* c, auto* q, auto* r, auto cb) {
           stub->UnaryCall(c, "/mq.v1.Messaging/SendMessage", grpc::StubOptions(), q, r, std::move(cb));
         },
@@ -367,11 +373,11 @@ class ProducerImpl {
       }
       release_slot();
     };
-    ctx->on_response = [self, completions, finish](const mq::v1::SendMessageResponse& resp,
-                                                   const MessageQueue& queue, int attempts) {
+    ctx->on_response = [self, completions, finish](const SendReply& reply, const MessageQueue& queue,
+                                                   int attempts) {
       std::vector<Result<SendResult>> results;
       results.reserve(completions->size());
-      for (auto& r : FromProtoPerMessage(resp, queue, completions->size())) {
+      for (auto& r : SendResultsPerMessage(reply, queue, completions->size())) {
         r.attempts = attempts;
         results.emplace_back(std::move(r));
       }

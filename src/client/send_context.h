@@ -14,6 +14,7 @@
 #include "common/status.h"
 #include "mq/client/producer.h"
 #include "mq/v1/broker.pb.h"
+#include "send_reply.h"
 
 namespace mq::client {
 
@@ -48,7 +49,7 @@ struct SendContext {
   std::function<void(Result<SendResult>)> done;
   // Set for auto-batched sends: gets the broker's answer (one entry per message) instead of
   // `done` getting a SendResult.
-  std::function<void(const mq::v1::SendMessageResponse&, const MessageQueue&, int attempts)> on_response;
+  std::function<void(const SendReply&, const MessageQueue&, int attempts)> on_response;
 };
 
 }  // namespace mq::client

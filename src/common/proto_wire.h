@@ -145,6 +145,7 @@ enum SendResultEntryField : uint32_t {
   kMsgId = 1,
   kOffsetMsgId = 2,
   kEntryQueueOffset = 3,
+  kRecallHandle = 30,
   kCommitLogOffset = 40,
 };
 

@@ -195,6 +195,26 @@ void SendWire() {
   Put("send_wire", "left_to_protobuf", odd.SerializeAsString());
 }
 
+void SendReplies() {
+  mq::v1::SendMessageResponse r;
+  r.set_status(mq::v1::SEND_OK);
+  r.set_broker_name("broker-a");
+  r.set_queue_id(2);
+  r.set_queue_offset(40);
+  for (int i = 0; i < 3; ++i) {
+    auto* e = r.add_entries();
+    e->set_msg_id("7F00000100002A9F0000000000000" + std::to_string(i));
+    e->set_offset_msg_id("7F00000100002A9F000000000000100" + std::to_string(i));
+    e->set_queue_offset(40 + i);
+    e->set_commit_log_offset(4096 + i * 1200);
+  }
+  Put("send_reply", "batch", r.SerializeAsString());
+  r.set_status(mq::v1::FLUSH_DISK_TIMEOUT);
+  r.mutable_entries(0)->set_recall_handle("djEgVCBicm9rZXItYSAxNzAwMDAwMDAwMDAwIGlk");
+  r.set_queue_id(-1);
+  Put("send_reply", "odd", r.SerializeAsString());
+}
+
 void Requests() {
   for (const auto& s : mq::fuzz::BrokerSamples("TopicTest", "GroupA")) {
     Put("broker_requests", "rpc_" + std::to_string(s.method), Sel(s.method) + s.bytes);
@@ -223,6 +243,7 @@ int main(int argc, char** argv) {
   Metadata();
   Requests();
   SendWire();
+  SendReplies();
   SqlFilters();
   return 0;
 }
