@@ -25,13 +25,6 @@
 #include "transaction_producer_access.h"
 
 namespace mq::client {
-namespace {
-
-// Wire bytes reserved per message of a request beyond its body and tags: field tags, lengths,
-// the 32-character unique key, the born timestamp and a few properties.
-constexpr size_t kWireFieldsAllowance = 128;
-
-}  // namespace
 
 class ProducerImpl {
  public:
@@ -121,31 +114,13 @@ class ProducerImpl {
   }
 
   std::shared_ptr<SendContext> NewContext(const std::vector<Message>& msgs, Status* error) {
-    auto ctx = std::make_shared<SendContext>();
-    int64_t total = 0;
-    std::string wire;
-    // Room for every message up front (bodies plus a generous allowance for the other fields):
-    // growing the buffer message by message copied a batch's bytes once more.
-    size_t room = 0;
-    for (const auto& m : msgs) room += m.body.size() + m.tags.size() + kWireFieldsAllowance;
-    wire.reserve(room);
-    const int64_t born = WallMillis();
-    for (const auto& m : msgs) {
-      *error = ValidateMessage(m, options_.max_body_bytes);
-      if (!error->ok()) return nullptr;
-      if (m.topic != msgs[0].topic) {
-        *error = Status::InvalidArgument("topic: a batch carries one topic");
-        return nullptr;
-      }
-      total += static_cast<int64_t>(m.body.size());
-      AppendMessageField(m, NewUniqueMessageId(), born, &wire);
-    }
-    if (total > options_.max_body_bytes) {
-      *error = Status::InvalidArgument("body: the batch of " + std::to_string(total) +
-                                       " bytes exceeds max_body_bytes");
+    auto wire = EncodeRequestMessages(msgs, options_.max_body_bytes, WallMillis());
+    if (!wire.ok()) {
+      *error = wire.status();
       return nullptr;
     }
-    SetMessages(ctx.get(), std::move(wire), static_cast<int>(msgs.size()));
+    auto ctx = std::make_shared<SendContext>();
+    SetMessages(ctx.get(), std::move(*wire), static_cast<int>(msgs.size()));
     ctx->req.set_producer_group(options_.group);
     ctx->req.set_topic(msgs[0].topic);
     ctx->req.set_default_topic_queue_nums(options_.default_topic_queue_nums);
@@ -488,9 +463,12 @@ class ProducerImpl {
       client_->callbacks().Post([to = std::move(to), r = std::move(r)] { to(r); });
     };
     if (!room.ok()) return post(std::move(finish), std::move(room));
-    if (Status s = ValidateMessage(msg, options_.max_body_bytes); !s.ok()) return post(std::move(finish), s);
-    if (Batchable(msg, nullptr)) return Enqueue(msg, std::move(finish));
-    Status error;
+    if (Batchable(msg, nullptr)) {
+      if (Status s = ValidateMessage(msg, options_.max_body_bytes); !s.ok())
+        return post(std::move(finish), s);
+      return Enqueue(msg, std::move(finish));
+    }
+    Status error;  // NewContext validates the others
     auto ctx = NewContext({msg}, &error);
     if (!ctx) return post(std::move(finish), error);
     ctx->done = [post, finish = std::move(finish)](Result<SendResult> r) { post(finish, std::move(r)); };

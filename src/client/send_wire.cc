@@ -1,9 +1,15 @@
 #include "send_wire.h"
 
+#include "common/message_id.h"
 #include "common/proto_wire.h"
+#include "convert.h"
 
 namespace mq::client {
 namespace {
+
+// Wire bytes reserved per message of a request beyond its body and tags: field tags, lengths,
+// the 32-character unique key, the born timestamp and a few properties.
+constexpr size_t kWireFieldsAllowance = 128;
 
 size_t BytesFieldSize(uint32_t field, size_t len) {
   return wire::VarintSize((field << 3) | wire::kLengthDelimited) + wire::VarintSize(len) + len;
@@ -52,6 +58,28 @@ void AppendMessageField(const Message& msg, std::string_view unique_key, int64_t
   wire::PutText(wire::kUniqueKey, unique_key, out);
   wire::PutInt(wire::kBornTimestamp, born_timestamp_ms, out);
   wire::PutInt(wire::kDeliverTimeMs, msg.deliver_time_ms, out);
+}
+
+Result<std::string> EncodeRequestMessages(const std::vector<Message>& msgs, int64_t max_body_bytes,
+                                          int64_t born_timestamp_ms) {
+  std::string wire;
+  // Room for every message up front: growing the buffer message by message copied a batch's
+  // bytes once more.
+  size_t room = 0;
+  for (const auto& m : msgs) room += m.body.size() + m.tags.size() + kWireFieldsAllowance;
+  wire.reserve(room);
+  int64_t total = 0;
+  for (const auto& m : msgs) {
+    MQ_RETURN_IF_ERROR(ValidateMessage(m, max_body_bytes));
+    if (m.topic != msgs[0].topic) return Status::InvalidArgument("topic: a batch carries one topic");
+    total += static_cast<int64_t>(m.body.size());
+    AppendMessageField(m, NewUniqueMessageId(), born_timestamp_ms, &wire);
+  }
+  if (total > max_body_bytes) {
+    return Status::InvalidArgument("body: the batch of " + std::to_string(total) +
+                                   " bytes exceeds max_body_bytes");
+  }
+  return wire;
 }
 
 std::string EncodeSendRequestHeader(std::string_view producer_group, std::string_view topic, int32_t queue_id,

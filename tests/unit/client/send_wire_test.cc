@@ -54,5 +54,32 @@ TEST(SendWireTest, ZeroQueueIdAndEmptyGroupAreLeftOutAsProtobufDoes) {
   EXPECT_EQ(EncodeSendRequestHeader("", "T", 0, 0, false), req.SerializeAsString());
 }
 
+TEST(SendWireTest, RequestMessagesGetNewKeysAndTheProducersChecks) {
+  auto wire = EncodeRequestMessages({Sample(0), Sample(1)}, 4096, 1700000000000);
+  ASSERT_TRUE(wire.ok()) << wire.status().ToString();
+  mq::v1::SendMessageRequest parsed;
+  ASSERT_TRUE(parsed.ParseFromString(*wire));
+  ASSERT_EQ(parsed.messages_size(), 2);
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(parsed.messages(i).body(), Sample(i).body);
+    EXPECT_EQ(parsed.messages(i).unique_key().size(), 32u);
+    EXPECT_EQ(parsed.messages(i).born_timestamp(), 1700000000000);
+  }
+  EXPECT_NE(parsed.messages(0).unique_key(), parsed.messages(1).unique_key());
+
+  Message other = Sample(1);
+  other.topic = "U";
+  auto mixed = EncodeRequestMessages({Sample(0), other}, 4096, 1);
+  EXPECT_EQ(mixed.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(mixed.status().message().find("topic"), std::string::npos);
+  // 100 + 400 body bytes: each within 450, together not.
+  auto large = EncodeRequestMessages({Sample(0), Sample(1)}, 450, 1);
+  EXPECT_EQ(large.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(large.status().message().find("batch of 500 bytes"), std::string::npos)
+      << large.status().ToString();
+  auto empty = EncodeRequestMessages({MakeMessage("T", "")}, 4096, 1);
+  EXPECT_NE(empty.status().message().find("body"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace mq::client
