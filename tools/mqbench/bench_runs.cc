@@ -39,8 +39,8 @@ void ProgressLoop(BenchReport& report, const std::function<bool()>& done) {
 // Only SEND_OK is a sent message. FLUSH_DISK_TIMEOUT, FLUSH_SLAVE_TIMEOUT and
 // SLAVE_NOT_AVAILABLE mean stored but not durable as configured (RocketMQ SendStatus), so they
 // count as failed, like client errors (named by their status code).
-std::string Outcome(const Result<client::SendResult>& r) {
-  if (!r.ok()) return std::string(StatusCodeName(r.status().code()));
+std::string_view Outcome(const Result<client::SendResult>& r) {
+  if (!r.ok()) return StatusCodeName(r.status().code());
   switch (r->status) {
     case client::SendStatus::kSendOk:
       return "SEND_OK";
@@ -57,7 +57,7 @@ std::string Outcome(const Result<client::SendResult>& r) {
 // Counts one send of `messages` messages that started at `begin`.
 void RecordSend(BenchReport& report, const Result<client::SendResult>& r, int64_t messages,
                 Clock::time_point begin) {
-  const std::string outcome = Outcome(r);
+  const std::string_view outcome = Outcome(r);
   report.CountOutcome(outcome, messages);
   outcome == "SEND_OK" ? report.Ok(messages, ElapsedMicros(begin)) : report.Failed(messages);
 }
@@ -287,7 +287,7 @@ int RunEndToEnd(const BenchParams& p) {
       std::this_thread::sleep_until(due);
       pacer_lag.Record(std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - due).count());
       producer.SendAsync(BenchMessage(p, body), [&](const Result<client::SendResult>& r) {
-        const std::string outcome = Outcome(r);
+        const std::string_view outcome = Outcome(r);
         received.CountOutcome(outcome, 1);  // the summary's "status" breaks the sends down
         outcome == "SEND_OK" ? ++sent : ++failed;
       });
