@@ -33,6 +33,9 @@ ConfigSchema BindBrokerConfig(BrokerConfig* c) {
   s.AddInt("mappedFileSizeConsumeQueue", &c->mappedFileSizeConsumeQueue, 20 * 16, INT32_MAX,
            "consume queue segment bytes (multiple of 20)");
   s.AddInt("flushIntervalCommitLog", &c->flushIntervalCommitLog, 1, 60000, "ASYNC_FLUSH period (ms)");
+  s.AddInt(
+      "commitLogPageCacheBytes", &c->commitLogPageCacheBytes, 0, INT64_MAX,
+      "commit log bytes behind the flushed end kept in the page cache, older ones dropped (0 = no limit)");
   s.AddInt("syncFlushTimeout", &c->syncFlushTimeout, 1, 600000, "SYNC_FLUSH wait (ms)");
   s.AddString("deleteWhen", &c->deleteWhen, "hours of the day expired files are deleted, e.g. 04 or 01;02");
   s.AddInt("fileReservedTime", &c->fileReservedTime, 1, 24 * 365, "hours a commit log file is kept");
@@ -179,6 +182,7 @@ store::StoreOptions ToStoreOptions(const BrokerConfig& c) {
   store::StoreOptions o;
   o.store_path_root_dir = c.storePathRootDir;
   o.mapped_file_size_commit_log = c.mappedFileSizeCommitLog;
+  o.commit_log_page_cache_bytes = c.commitLogPageCacheBytes;
   o.mapped_file_size_consume_queue = c.mappedFileSizeConsumeQueue;
   o.flush_disk_type =
       c.flushDiskType == "SYNC_FLUSH" ? store::FlushDiskType::kSyncFlush : store::FlushDiskType::kAsyncFlush;

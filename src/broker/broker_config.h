@@ -41,6 +41,8 @@ struct BrokerConfig {
   int32_t mappedFileSizeCommitLog = 1024 * 1024 * 1024;
   int32_t mappedFileSizeConsumeQueue = 300000 * 20;
   int32_t flushIntervalCommitLog = 500;
+  // Ours: bytes of the commit log behind its flushed end kept in the page cache (0 = no limit).
+  int64_t commitLogPageCacheBytes = 0;
   int32_t syncFlushTimeout = 5000;
   std::string deleteWhen = "04";
   int32_t fileReservedTime = 72;

@@ -306,6 +306,16 @@ Result<RecordRef> CommitLog::Read(int64_t offset, int32_t size) const {
 
 Status CommitLog::Flush() { return queue_.Flush(); }
 
+int64_t CommitLog::DropPageCacheBehind(int64_t keep_bytes) {
+  const int64_t to = flushed_offset() - keep_bytes;
+  // Nothing below the log's first byte is cached; a first call starts there, not at 0.
+  const int64_t from = std::max(page_cache_dropped_to_, queue_.MinOffset());
+  if (to - from < kPageCacheDropStepBytes) return page_cache_dropped_to_;
+  queue_.DropCache(from, to);
+  page_cache_dropped_to_ = to;
+  return to;
+}
+
 void CommitLog::SetNextQueueOffset(const std::string& topic, int32_t queue_id, int64_t next) {
   std::lock_guard<std::mutex> lock(append_mu_);
   topic_queue_table_[QueueKey(topic, queue_id)] = next;

@@ -97,6 +97,11 @@ class CommitLog {
   Result<RecordRef> Read(int64_t offset, int32_t size) const;
 
   Status Flush();
+  // Flush thread, after a flush: drops the flushed bytes more than `keep_bytes` behind the
+  // flushed end from the page cache (StoreOptions::commit_log_page_cache_bytes), a step of at
+  // least kPageCacheDropStepBytes at a time. Returns where the dropped bytes end.
+  int64_t DropPageCacheBehind(int64_t keep_bytes);
+  static constexpr int64_t kPageCacheDropStepBytes = 16 << 20;
   int64_t flushed_offset() const { return queue_.FlushedWhere(); }
   int64_t committed_offset() const { return committed_.load(std::memory_order_acquire); }
   int64_t min_offset() const { return queue_.MinOffset(); }
@@ -116,6 +121,7 @@ class CommitLog {
   Clock* const clock_;
   MappedFileQueue queue_;
   std::atomic<int64_t> committed_{0};
+  int64_t page_cache_dropped_to_ = 0;  // flush thread only: DropPageCacheBehind's progress
 
   std::mutex append_mu_;
   std::unordered_map<std::string, int64_t> topic_queue_table_;  // GUARDED_BY(append_mu_)

@@ -13,6 +13,8 @@
 // A watchdog thread (SYNC_FLUSH only: ASYNC_FLUSH puts never wait on a flush) enforces deadlines
 // (kFlushDiskTimeout) while an msync is stuck: it polls every kWatchdogMs and only completes
 // waiters past their deadline.
+// After each flush (and its callbacks) the flush thread drops the log's flushed bytes more than
+// commitLogPageCacheBytes behind from the page cache (CommitLog::DropPageCacheBehind).
 // A failed msync latches the ErrorLatch (the store turns read-only) and fails every waiter
 // with kServiceNotAvailable; later waiters fail immediately.
 //

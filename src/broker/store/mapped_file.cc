@@ -248,6 +248,18 @@ Status MappedFile::SyncRange(int32_t pos, int32_t len, const FaultHook& hook) co
   return Status::OK();
 }
 
+void MappedFile::DropCache(int32_t pos, int32_t len) const {
+  MQ_CHECK(pos >= 0 && len >= 0 && pos + len <= flushed_position(),
+           "DropCache of unflushed bytes pos={} len={}", pos, len);
+  const int64_t start = (int64_t{pos} + kPageSize - 1) / kPageSize * kPageSize;
+  const int64_t end = (int64_t{pos} + len) / kPageSize * kPageSize;
+  if (end <= start) return;
+  // Both are hints whose failure loses nothing (the bytes stay on disk and in the file); the
+  // mapping's pages go first, or the page cache would keep them for the mapping's sake.
+  (void)::madvise(data_ + start, static_cast<size_t>(end - start), MADV_DONTNEED);
+  (void)::posix_fadvise(fd_, start, end - start, POSIX_FADV_DONTNEED);
+}
+
 Status MappedFile::ZeroFrom(int32_t pos, const FaultHook& hook) {
   if (pos >= size_) return Status::OK();
   const off_t len = size_ - pos;

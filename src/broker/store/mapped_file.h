@@ -91,6 +91,11 @@ class MappedFile {
   // `hook` sees op "flush" first.
   Status SyncRange(int32_t pos, int32_t len, const FaultHook& hook) const;
 
+  // Flusher: drops the whole pages inside [pos, pos+len) from this process's mapping and from
+  // the page cache (madvise + posix_fadvise DONTNEED). Only for bytes already flushed: clean
+  // pages go, and a later read of them faults them back in from the file.
+  void DropCache(int32_t pos, int32_t len) const;
+
   // Zeroes [pos, size) on disk and in the mapping (punch hole + re-fallocate, or explicit
   // zero writes when the filesystem cannot punch holes). Fails (e.g. ENOSPC) when the range
   // cannot be backed by disk blocks again; the caller must then not write into it.

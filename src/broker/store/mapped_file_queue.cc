@@ -254,6 +254,15 @@ Status MappedFileQueue::Flush() {
   return Status::OK();
 }
 
+void MappedFileQueue::DropCache(int64_t from, int64_t to) const {
+  for (const auto& file : Snapshot()) {
+    const int64_t begin = std::max(from, file->from_offset());
+    const int64_t end = std::min(to, file->from_offset() + file->flushed_position());
+    if (end <= begin) continue;
+    file->DropCache(static_cast<int32_t>(begin - file->from_offset()), static_cast<int32_t>(end - begin));
+  }
+}
+
 Status MappedFileQueue::TruncateDirty(int64_t offset, bool zero_tail) {
   std::vector<std::shared_ptr<MappedFile>> doomed;
   std::shared_ptr<MappedFile> containing;

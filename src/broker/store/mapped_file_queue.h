@@ -82,6 +82,8 @@ class MappedFileQueue {
 
   // Flusher: msyncs every segment with unflushed bytes.
   Status Flush();
+  // Flusher: MappedFile::DropCache of the flushed bytes of [from, to).
+  void DropCache(int64_t from, int64_t to) const;
 
   // Drops everything at or beyond `offset`: later segments are deleted, the containing one
   // gets wrote = flushed = offset - from and, with zero_tail, a zeroed tail (skip it only when

@@ -39,6 +39,15 @@ struct StoreOptions {
   // flushIntervalCommitLog: ASYNC_FLUSH period in ms. Default: 500.
   int32_t flush_interval_commit_log_ms = 500;
 
+  // commitLogPageCacheBytes (ours, not RocketMQ's): how much of the commit log behind its
+  // flushed end stays in the page cache; the flush thread drops older, already durable bytes
+  // from it, so the log's page cache stops growing and the kernel recycles those pages for the
+  // new ones instead of taking more memory: for a broker whose memory limit counts its page
+  // cache (a container), or a VM whose host takes back freed guest memory (each new page is
+  // a host fault). Consumers and slaves further behind read from disk (docs/store.md §6).
+  // Default: 0, never drop (the kernel alone decides, as with RocketMQ).
+  int64_t commit_log_page_cache_bytes = 0;
+
   // syncFlushTimeout: SYNC_FLUSH wait before a put reports kFlushDiskTimeout, ms. Default: 5000.
   int32_t sync_flush_timeout_ms = 5000;
 

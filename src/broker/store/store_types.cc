@@ -70,6 +70,9 @@ Status ValidateStoreOptions(const StoreOptions& o) {
     return Status::InvalidArgument(
         fmt::format("maxMessageSize: must be in (0, mappedFileSizeCommitLog - {}]", kEndFileMinBlankLength));
   }
+  if (o.commit_log_page_cache_bytes < 0) {
+    return Status::InvalidArgument("commitLogPageCacheBytes: must not be negative (0 = never drop)");
+  }
   if (o.flush_interval_commit_log_ms <= 0 || o.sync_flush_timeout_ms <= 0 ||
       o.flush_interval_consume_queue_ms <= 0 || o.clean_resource_interval_ms <= 0) {
     return Status::InvalidArgument("flush/clean intervals and syncFlushTimeout must be positive");

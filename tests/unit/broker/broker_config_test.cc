@@ -51,6 +51,8 @@ TEST(BrokerConfigTest, InvalidValuesNameTheKey) {
   EXPECT_EQ(key_of({{"namesrvAddr", "127.0.0.1"}}), "namesrvAddr");
   EXPECT_EQ(key_of({{"mappedFileSizeCommitLog", "1048576"}}), "maxMessageSize");
   EXPECT_EQ(key_of({{"mappedFileSizeConsumeQueue", "1001"}}), "mappedFileSizeConsumeQueue");
+  EXPECT_EQ(key_of({{"commitLogPageCacheBytes", "-1"}}), "commitLogPageCacheBytes");
+  EXPECT_EQ(key_of({{"commitLogPageCacheBytes", "lots"}}), "commitLogPageCacheBytes");
 }
 
 TEST(BrokerConfigTest, NamesrvAddrListAndStoreOptions) {
@@ -66,6 +68,9 @@ TEST(BrokerConfigTest, NamesrvAddrListAndStoreOptions) {
   EXPECT_EQ(o.flush_disk_type, store::FlushDiskType::kSyncFlush);
   EXPECT_EQ(o.store_host_ip, 0x0A010203u);
   EXPECT_EQ(o.store_path_root_dir, "/tmp/x");
+  EXPECT_EQ(o.commit_log_page_cache_bytes, 0);  // the default: the kernel alone decides
+  ASSERT_TRUE(Finalize({{"commitLogPageCacheBytes", "268435456"}, {"storePathRootDir", "/tmp/x"}}, &c).ok());
+  EXPECT_EQ(ToStoreOptions(c).commit_log_page_cache_bytes, int64_t{256} << 20);
 }
 
 }  // namespace

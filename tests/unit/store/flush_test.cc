@@ -1,6 +1,8 @@
 // The store's flush as its callers see it: SYNC_FLUSH group commit and its deadline, the
 // ASYNC_FLUSH interval flush, a failed flush, and which of these runs a watchdog thread.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -11,6 +13,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 #include "broker/store/message_store.h"
 #include "store_test_util.h"
@@ -118,6 +121,68 @@ TEST_F(StoreFlushTest, FailedFlushLatchesReadOnly) {
   EXPECT_FALSE(store->BackgroundError().ok());
   store->Shutdown();
   EXPECT_TRUE(std::filesystem::exists(dir_.Sub("abort")));  // next start recovers
+}
+
+// Pages of `path` in the page cache, read with mincore() over a mapping of our own.
+int64_t CachedPages(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY);
+  if (fd < 0) return -1;
+  const auto size = static_cast<size_t>(std::filesystem::file_size(path));
+  void* map = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
+  ::close(fd);
+  if (map == MAP_FAILED) return -1;
+  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  std::vector<unsigned char> resident((size + page - 1) / page);
+  int64_t cached = -1;
+  if (::mincore(map, size, resident.data()) == 0) {
+    cached = 0;
+    for (unsigned char r : resident) cached += r & 1;
+  }
+  ::munmap(map, size);
+  return cached;
+}
+
+// The flush thread drops the durable log more than commit_log_page_cache_bytes behind its
+// flushed end from the page cache, so the log's cache stops growing; a read of dropped bytes
+// comes back from the file. With 0 nothing is dropped.
+TEST_F(StoreFlushTest, FlushedLogBehindItsPageCacheWindowLeavesTheCacheAndStaysReadable) {
+  for (const int64_t window : {int64_t{4} << 20, int64_t{0}}) {
+    SCOPED_TRACE("commit_log_page_cache_bytes " + std::to_string(window));
+    mq::testing::TempDir dir;
+    options_ = testing::SmallOptions(dir.path());
+    options_.mapped_file_size_commit_log = 8 << 20;
+    options_.max_message_size = 64 * 1024;
+    options_.commit_log_page_cache_bytes = window;
+    auto store = Open();
+    // 40 MiB: the first segments end more than the window and a drop step behind the end.
+    constexpr int kMessages = 640;
+    std::vector<int64_t> offsets;
+    for (int i = 0; i < kMessages; ++i) {
+      auto r =
+          PutSync(*store, Msg("W", i % 4, std::string(64 * 1024 - 1024, static_cast<char>('a' + i % 26))));
+      ASSERT_TRUE(r.ok()) << r.error;
+      offsets.push_back(r.physical_offset);
+    }
+    ASSERT_TRUE(WaitUntil([&] { return store->FlushedPhyOffset() == store->MaxPhyOffset(); }));
+    const std::string first_segment = dir.Sub("commitlog/00000000000000000000");
+    const std::string last_segment = dir.Sub("commitlog/00000000000033554432");
+    if (window > 0) {
+      ASSERT_TRUE(WaitUntil([&] { return CachedPages(first_segment) == 0; }))
+          << CachedPages(first_segment) << " pages of the first segment still cached";
+    } else {
+      // One more flush pass after the one that flushed the rest (a pass drops after it
+      // flushes): had it dropped anything, the first segment would be gone from the cache.
+      ASSERT_TRUE(PutSync(*store, Msg("W", 0, "one more")).ok());
+      ASSERT_TRUE(WaitUntil([&] { return store->FlushedPhyOffset() == store->MaxPhyOffset(); }));
+      // Nothing else takes the pages away on a machine not short of memory.
+      EXPECT_GT(CachedPages(first_segment), (8 << 20) / ::sysconf(_SC_PAGESIZE) / 2);
+    }
+    EXPECT_GT(CachedPages(last_segment), 0);  // within the window
+    auto first = store->LookMessageByOffset(offsets.front());
+    ASSERT_TRUE(first.ok()) << first.status().ToString();
+    EXPECT_EQ(first->body, std::string(64 * 1024 - 1024, 'a'));
+    store->Shutdown();
+  }
 }
 
 }  // namespace

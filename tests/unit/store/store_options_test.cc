@@ -32,6 +32,9 @@ TEST(StoreOptionsTest, ValidationNamesTheKey) {
   o = StoreOptions();
   o.max_message_size = o.mapped_file_size_commit_log;
   EXPECT_NE(ValidateStoreOptions(o).message().find("maxMessageSize"), std::string::npos);
+  o = StoreOptions();
+  o.commit_log_page_cache_bytes = -1;
+  EXPECT_NE(ValidateStoreOptions(o).message().find("commitLogPageCacheBytes"), std::string::npos);
   EXPECT_TRUE(ValidateStoreOptions(StoreOptions()).ok());
 }
 
