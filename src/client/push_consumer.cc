@@ -230,16 +230,7 @@ void PushConsumerImpl::ConsumeConcurrently(const std::shared_ptr<ProcessQueue>& 
   }
   {
     std::lock_guard lock(pq->mu);
-    for (auto& m : batch) {
-      auto it = pq->msgs.find(m.queue_offset);
-      if (it == pq->msgs.end()) continue;
-      if (local_retry.count(m.queue_offset) == 0) {
-        pq->EraseLocked(it);
-      } else {
-        ++m.reconsume_times;
-        pq->ReturnLocked(it, std::move(m));
-      }
-    }
+    pq->SettleLocked(batch, [&](int64_t offset) { return local_retry.count(offset) == 0; });
     UpdateStoreLocked(*pq);
   }
   if (local_retry.empty()) return;
@@ -296,16 +287,7 @@ void PushConsumerImpl::ConsumeOrderly(std::shared_ptr<ProcessQueue> pq) {
     }
     {
       std::lock_guard lock(pq->mu);
-      for (auto& m : batch) {
-        auto it = pq->msgs.find(m.queue_offset);
-        if (it == pq->msgs.end()) continue;
-        if (done.count(m.queue_offset) != 0) {
-          pq->EraseLocked(it);
-        } else {
-          ++m.reconsume_times;
-          pq->ReturnLocked(it, std::move(m));
-        }
-      }
+      pq->SettleLocked(batch, [&](int64_t offset) { return done.count(offset) != 0; });
     }
     if (suspend) {
       // Keep the queue (consuming stays true) and retry the same messages after a pause.

@@ -94,6 +94,21 @@ struct ProcessQueue {
     it->second.message = std::move(m);
     it->second.lent = false;
   }
+  // After a listener call on the lent `batch`: erases each message whose offset `consumed`
+  // accepts and returns the others with one more reconsume time. Require mu.
+  template <typename Consumed>
+  void SettleLocked(std::vector<ReceivedMessage>& batch, const Consumed& consumed) {
+    for (auto& m : batch) {
+      auto it = msgs.find(m.queue_offset);
+      if (it == msgs.end()) continue;
+      if (consumed(m.queue_offset)) {
+        EraseLocked(it);
+      } else {
+        ++m.reconsume_times;
+        ReturnLocked(it, std::move(m));
+      }
+    }
+  }
 };
 
 class PushConsumerImpl {

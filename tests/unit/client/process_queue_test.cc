@@ -59,5 +59,23 @@ TEST(ProcessQueueTest, AReturnedMessageCanBeLentAgainWhole) {
   EXPECT_TRUE(pq.msgs.empty());
 }
 
+TEST(ProcessQueueTest, SettlingABatchErasesTheConsumedAndReturnsTheRestForAnotherTry) {
+  ProcessQueue pq;
+  pq.next_offset = 3;
+  pq.PutLocked(Pulled(1, "one"));
+  pq.PutLocked(Pulled(2, "two"));
+  std::vector<ReceivedMessage> batch;
+  ASSERT_TRUE(pq.LendLocked(pq.msgs.find(1), &batch));
+  ASSERT_TRUE(pq.LendLocked(pq.msgs.find(2), &batch));
+  pq.SettleLocked(batch, [](int64_t offset) { return offset == 2; });
+  ASSERT_EQ(pq.msgs.size(), 1u);  // 2 consumed
+  EXPECT_EQ(pq.cached_bytes, 3);
+  EXPECT_EQ(pq.CommitOffsetLocked(), 1);
+  std::vector<ReceivedMessage> again;
+  ASSERT_TRUE(pq.LendLocked(pq.msgs.find(1), &again));
+  EXPECT_EQ(again[0].message.body, "one");
+  EXPECT_EQ(again[0].reconsume_times, 1);
+}
+
 }  // namespace
 }  // namespace mq::client
