@@ -23,6 +23,9 @@ ConfigSchema BindBrokerConfig(BrokerConfig* c) {
   s.AddInt("listenPort", &c->listenPort, 0, 65535, "client port (0 = any free port)");
   s.AddInt("haListenPort", &c->haListenPort, -1, 65535,
            "replication port (-1 = listenPort + 1, 0 = any free port)");
+  s.AddInt("fastListenPort", &c->fastListenPort, -1, 65535,
+           "fast send port (-1 = listenPort - 2, 0 = any free port)");
+  s.AddBool("fastSendEnable", &c->fastSendEnable, "serve the fast send port");
   s.AddString("haMasterAddress", &c->haMasterAddress,
               "slave: master's HA host:port (empty: from the NameServers)");
   s.AddEnum("brokerRole", &c->brokerRole, {"ASYNC_MASTER", "SYNC_MASTER", "SLAVE"}, "role");
@@ -166,6 +169,16 @@ Status FinalizeBrokerConfig(BrokerConfig* c) {
     // RocketMQ's rule; an ephemeral client port (tests) gets an ephemeral HA port too.
     c->haListenPort = c->listenPort == 0 ? 0 : c->listenPort + 1;
     if (c->haListenPort > 65535) return Status::InvalidArgument("haListenPort: listenPort + 1 exceeds 65535");
+  }
+  if (c->fastListenPort == -1) {
+    // RocketMQ's fast channel rule; an ephemeral client port (tests) gets an ephemeral one too.
+    c->fastListenPort = c->listenPort == 0 ? 0 : c->listenPort - 2;
+    if (c->fastSendEnable && c->fastListenPort < 1 && c->listenPort != 0) {
+      return Status::InvalidArgument(
+          fmt::format("fastListenPort: listenPort - 2 = {} is not a port; set fastListenPort or "
+                      "fastSendEnable=false",
+                      c->fastListenPort));
+    }
   }
   if (!c->haMasterAddress.empty())
     MQ_RETURN_IF_ERROR(ParseHostPort("haMasterAddress", c->haMasterAddress).status());

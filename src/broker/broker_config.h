@@ -32,6 +32,11 @@ struct BrokerConfig {
   int32_t listenPort = 10911;
   // Replication port; -1 = listenPort + 1 (RocketMQ's rule, 10912), 0 = any free port.
   int32_t haListenPort = -1;
+  // Ours: the fast send port, where producers send over plain TCP frames instead of gRPC calls
+  // (docs/protocol.md). -1 = listenPort - 2 (RocketMQ's fast/VIP channel rule, 10909), 0 = any
+  // free port. Advertised in the routes; clients fall back to listenPort without it.
+  int32_t fastListenPort = -1;
+  bool fastSendEnable = true;
   // Slave only: the master's HA address host:port. Empty: learned from the NameServers.
   std::string haMasterAddress;
   // --- roles and storage

@@ -8,6 +8,7 @@
 
 #include <thread>
 
+#include "broker/fast/fast_send_server.h"
 #include "broker/filter/sql_filter_cache.h"
 #include "broker/ha/ha_client.h"
 #include "broker/ha/ha_service.h"
@@ -91,6 +92,11 @@ std::string BrokerController::broker_addr() const {
 std::string BrokerController::v2_addr() const {
   if (config_.grpcServerPort <= 0) return {};
   return HostPort{config_.brokerIP1, static_cast<uint16_t>(config_.grpcServerPort)}.ToString();
+}
+
+std::string BrokerController::fast_send_addr() const {
+  if (!fast_send_) return {};
+  return HostPort{config_.brokerIP1, static_cast<uint16_t>(fast_send_->port())}.ToString();
 }
 
 // With listenPort=0 the port is chosen before the store opens, because every stored record
@@ -298,6 +304,20 @@ Status BrokerController::Start() {
                                   "listenPort", ServerLimitsOf(config_));
   if (!started.ok()) return unwind(started.status());
   server_ = std::move(started->server);
+  if (config_.fastSendEnable && !IsSlave(config_)) {
+    FastSendServer::Options fast_options;
+    fast_options.bind_address = config_.bindAddress;
+    fast_options.port = config_.fastListenPort;
+    fast_send_ = std::make_unique<FastSendServer>(fast_options, send_.get(), messaging_->send_budget());
+    if (Status s = fast_send_->Start(); !s.ok()) {
+      fast_send_.reset();
+      server_->Shutdown(std::chrono::system_clock::now());
+      server_->Wait();
+      server_.reset();
+      return unwind(s);
+    }
+    config_.fastListenPort = fast_send_->port();
+  }
   started_ = true;
   StartTimers();
   if (!IsSlave(config_)) schedule_->Start();
@@ -310,6 +330,7 @@ Status BrokerController::Start() {
     identity.set_broker_id(config_.brokerId);
     identity.set_broker_addr(broker_addr());
     identity.set_grpc_v2_addr(v2_addr());
+    identity.set_fast_send_addr(fast_send_addr());
     // Only a master serves replication, so only a master advertises an HA address.
     if (ha_service_) {
       identity.set_ha_server_addr(
@@ -419,6 +440,7 @@ void BrokerController::Shutdown() {
       v2_server_->Wait();
     });
   }
+  if (fast_send_) fast_send_->Shutdown(drain_deadline);
   server_->Shutdown(drain_deadline);
   server_->Wait();
   if (v2_drain.joinable()) v2_drain.join();

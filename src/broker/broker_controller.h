@@ -53,6 +53,7 @@ class PullProcessor;
 class RecallProcessor;
 class ClientProcessor;
 class MessagingService;
+class FastSendServer;
 class AdminService;
 class AdminProcessor;
 class NamesrvRegistrar;
@@ -88,6 +89,8 @@ class BrokerController {
   // brokerIP1:grpcServerPort of the apache.rocketmq.v2 service (the real port when it was -1);
   // "" when grpcServerPort is 0. Valid after Start().
   std::string v2_addr() const;
+  // brokerIP1:fastListenPort, "" when no fast send port is served. Valid after Start().
+  std::string fast_send_addr() const;
   const BrokerConfig& config() const { return config_; }
 
  private:
@@ -125,6 +128,8 @@ class BrokerController {
   std::unique_ptr<AdminProcessor> admin_processor_;
   std::unique_ptr<AdminService> admin_;
   std::unique_ptr<grpc::Server> server_;
+  // Masters with fastSendEnable; destroyed after the store ran every send's completion.
+  std::unique_ptr<FastSendServer> fast_send_;
   std::unique_ptr<NamesrvRegistrar> registrar_;
   std::unique_ptr<TransactionCheckStreams> check_streams_;
   std::unique_ptr<txn::TransactionalMessageService> transactions_;  // masters only

@@ -84,14 +84,15 @@ int main(int argc, char** argv) {
     mq::Logger("broker")->error("broker failed to start: {}", s.ToString());
     return Fail(s.message());
   }
-  mq::AnnounceReadyAndWait(fmt::format("The broker[{}, {}] boot success. namesrv={}", config.brokerName,
-                                       controller.broker_addr(), config.namesrvAddr),
-                           ready_file,
-                           // Second line for scripts and tests: where the RocketMQ 5 SDKs connect.
-                           controller.v2_addr().empty()
-                               ? controller.broker_addr()
-                               : controller.broker_addr() + "\nv2=" + controller.v2_addr(),
-                           "broker");
+  mq::AnnounceReadyAndWait(
+      fmt::format("The broker[{}, {}] boot success. namesrv={}", config.brokerName, controller.broker_addr(),
+                  config.namesrvAddr),
+      ready_file,
+      // Further lines for scripts and tests: where the RocketMQ 5 SDKs
+      // connect, and the fast send port.
+      controller.broker_addr() + (controller.v2_addr().empty() ? "" : "\nv2=" + controller.v2_addr()) +
+          (controller.fast_send_addr().empty() ? "" : "\nfast=" + controller.fast_send_addr()),
+      "broker");
   controller.Shutdown();
   mq::ShutdownLogging();
   return 0;

@@ -31,7 +31,8 @@ ClientInstance::ClientInstance(ClientOptions options, int callback_threads)
     : options_(std::move(options)),
       client_id_(MakeClientId(options_.instance_name)),
       internal_(std::make_unique<IoExecutor>("mq-client", 2)),
-      callbacks_(std::make_unique<IoExecutor>("mq-client-cb", callback_threads > 0 ? callback_threads : 1)) {
+      callbacks_(std::make_unique<IoExecutor>("mq-client-cb", callback_threads > 0 ? callback_threads : 1)),
+      fast_io_(std::make_unique<IoExecutor>("mq-fast-send", 1)) {
   if (!options_.namesrv_addrs.empty()) {
     namesrv_index_ = std::random_device{}() % options_.namesrv_addrs.size();
   }
@@ -53,6 +54,7 @@ Status ClientInstance::Start() {
   if (options_.tune_malloc) TuneAllocatorForClients();
   internal_->Start();
   callbacks_->Start();
+  fast_io_->Start();
   auto period = std::chrono::milliseconds(std::max<int64_t>(options_.route_refresh_ms, 100));
   internal_->ScheduleEvery(period, period, [this] { RefreshRoutes(); });
   auto hb = std::chrono::milliseconds(std::max<int64_t>(options_.heartbeat_ms, 100));
@@ -83,14 +85,45 @@ void ClientInstance::Shutdown(const std::vector<std::string>& producer_groups,
       if (!r.ok()) MQ_LOG_WARN(Logger("client"), "unregister from {}: {}", addr, r.status().ToString());
     }
   }
+  {
+    // Their calls in flight fail now (on fast_io_), and count in inflight_ until they did.
+    std::lock_guard lock(mu_);
+    for (auto& [addr, slot] : fast_send_) {
+      if (slot.connection) slot.connection->Close();
+    }
+  }
   // Completions of calls still in flight post to internal_; wait for them before stopping it.
   auto deadline =
       std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.rpc_timeout_ms + 20'000);
   while (inflight_->count.load() > 0 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
+  fast_io_->Shutdown();
   internal_->Shutdown();
   callbacks_->Shutdown();
+  std::lock_guard lock(mu_);
+  fast_send_.clear();
+}
+
+std::shared_ptr<FastSendConnection> ClientInstance::FastSend(const std::string& fast_addr) {
+  // A fresh connection that breaks at once (a port nobody listens on, a firewall) is not
+  // tried again for this long; sends go over gRPC meanwhile.
+  constexpr auto kRetryAfter = std::chrono::seconds(3);
+  const auto now = std::chrono::steady_clock::now();
+  std::lock_guard lock(mu_);
+  if (stopped_) return nullptr;
+  FastSendSlot& slot = fast_send_[fast_addr];
+  if (slot.connection && !slot.connection->broken()) return slot.connection;
+  if (slot.connection && now < slot.retry_after) return nullptr;
+  slot.connection = FastSendConnection::Open(fast_io_->context(), fast_addr);
+  slot.retry_after = now + kRetryAfter;
+  ++fast_send_opened_;
+  return slot.connection;
+}
+
+int ClientInstance::FastSendConnectionsOpened() {
+  std::lock_guard lock(mu_);
+  return fast_send_opened_;
 }
 
 ClientInstance::BrokerStubs& ClientInstance::BrokerStubsLocked(const std::string& addr) {

@@ -28,6 +28,7 @@
 
 #include "common/io_executor.h"
 #include "common/result.h"
+#include "fast_send_connection.h"
 #include "mq/client/client_options.h"
 #include "mq/v1/broker.grpc.pb.h"
 #include "mq/v1/namesrv.grpc.pb.h"
@@ -61,6 +62,12 @@ class ClientInstance {
   // Broker(addr)'s channel). Keep the lease until the call has completed.
   using PreEncodedSendStub = grpc::TemplatedGenericStub<grpc::ByteBuffer, grpc::ByteBuffer>;
   SendChannelPool<PreEncodedSendStub>::Taken BrokerPreEncodedSend(const std::string& addr);
+  // The connection to a broker's fast send port `fast_addr` (fast_send_connection.h); opened
+  // on first use and again after it broke, except within a few seconds of a failed one: then
+  // nullptr, and the caller sends over gRPC.
+  std::shared_ptr<FastSendConnection> FastSend(const std::string& fast_addr);
+  // Fast send connections opened so far, to any broker (tests, diagnostics).
+  int FastSendConnectionsOpened();
   // Connections opened so far to `addr` for sends (tests, diagnostics).
   int SendConnections(const std::string& addr);
 
@@ -98,6 +105,7 @@ class ClientInstance {
   const std::string client_id_;
   std::unique_ptr<IoExecutor> internal_;
   std::unique_ptr<IoExecutor> callbacks_;
+  std::unique_ptr<IoExecutor> fast_io_;  // connects and reads the fast send connections
   std::shared_ptr<InflightCounter> inflight_ = std::make_shared<InflightCounter>();
   std::atomic<size_t> namesrv_index_{0};
   std::atomic<bool> started_{false};
@@ -113,7 +121,13 @@ class ClientInstance {
     std::shared_ptr<SendChannelPool<PreEncodedSendStub>> sends;
   };
   BrokerStubs& BrokerStubsLocked(const std::string& addr);
-  std::map<std::string, BrokerStubs> stubs_;                                   // guarded by mu_
+  std::map<std::string, BrokerStubs> stubs_;  // guarded by mu_
+  struct FastSendSlot {
+    std::shared_ptr<FastSendConnection> connection;
+    std::chrono::steady_clock::time_point retry_after;  // no new connection before this
+  };
+  std::map<std::string, FastSendSlot> fast_send_;                              // guarded by mu_
+  int fast_send_opened_ = 0;                                                   // guarded by mu_
   std::map<std::string, std::shared_ptr<mq::v1::NameServer::Stub>> ns_stubs_;  // guarded by mu_
   std::function<void(mq::v1::HeartbeatRequest*)> heartbeat_;                   // guarded by mu_
 };

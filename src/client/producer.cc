@@ -191,28 +191,19 @@ class ProducerImpl {
     ctx->last_broker = mq.broker_name;
     int64_t start = MonotonicMillis();
     auto* self = this;
-    auto [stub, lease] = client_->BrokerPreEncodedSend(addr);
     requests_.fetch_add(1, std::memory_order_relaxed);
-    // Runs on gRPC's thread (kOnGrpcThread): it wakes sync senders, hands callbacks to the
-    // callback threads, and starts the next batch or a retry, none of which blocks.
-    auto on_reply = [self, ctx, mq, start, addr, lease = lease](Result<grpc::ByteBuffer> r) mutable {
-      // The connection is free before anyone hears of the reply: a sender that sends again at
-      // once must find it idle, not open another.
-      lease.reset();
+    // Runs on the thread the reply came on (gRPC's, or the fast send connection's): it wakes
+    // sync senders, hands callbacks to the callback threads, and starts the next batch or a
+    // retry, none of which blocks. `reply` points into bytes that live only during the call.
+    auto finish = [self, ctx, mq, start, addr](Status failed, const SendReply& reply) {
       int64_t latency = MonotonicMillis() - start;
-      Status failed = r.status();
-      if (r.ok()) {
-        SendReplyBuffer buffer;
-        SendReply reply;
-        failed = DecodeSendReply(*r, &buffer, &reply);
-        if (failed.ok()) {
-          self->faults_.Update(mq.broker_name, latency, false);
-          if (ctx->on_response) return ctx->on_response(reply, mq, ctx->attempts);
-          SendResult result = SendResultOf(reply, mq);
-          result.attempts = ctx->attempts;
-          ctx->done(std::move(result));
-          return;
-        }
+      if (failed.ok()) {
+        self->faults_.Update(mq.broker_name, latency, false);
+        if (ctx->on_response) return ctx->on_response(reply, mq, ctx->attempts);
+        SendResult result = SendResultOf(reply, mq);
+        result.attempts = ctx->attempts;
+        ctx->done(std::move(result));
+        return;
       }
       self->faults_.Update(mq.broker_name, latency, Retryable(failed));
       self->client_->RefreshRoute(ctx->req.topic());
@@ -227,6 +218,32 @@ class ProducerImpl {
     const std::string header =
         EncodeSendRequestHeader(ctx->req.producer_group(), ctx->req.topic(), mq.queue_id,
                                 ctx->req.default_topic_queue_nums(), ctx->req.transaction_prepared());
+    const std::string fast_addr =
+        options_.client.fast_send ? MasterFastSendAddress(route, mq.broker_name) : "";
+    if (auto fast = fast_addr.empty() ? nullptr : client_->FastSend(fast_addr)) {
+      auto inflight = client_->inflight();
+      inflight->count.fetch_add(1);
+      const std::string_view messages(reinterpret_cast<const char*>(ctx->messages.begin()),
+                                      ctx->messages.size());
+      fast->Call({header, messages}, timeout, [finish, inflight](Result<std::string_view> r) {
+        SendReplyBuffer buffer;
+        SendReply reply;
+        Status failed = r.ok() ? DecodeSendReply(*r, &buffer, &reply) : r.status();
+        finish(failed, reply);
+        inflight->count.fetch_sub(1);
+      });
+      return;
+    }
+    auto [stub, lease] = client_->BrokerPreEncodedSend(addr);
+    auto on_reply = [finish, lease = lease](Result<grpc::ByteBuffer> r) mutable {
+      // The connection is free before anyone hears of the reply: a sender that sends again at
+      // once must find it idle, not open another.
+      lease.reset();
+      SendReplyBuffer buffer;
+      SendReply reply;
+      Status failed = r.ok() ? DecodeSendReply(*r, &buffer, &reply) : r.status();
+      finish(failed, reply);
+    };
     const grpc::Slice parts[] = {grpc::Slice(header), ctx->messages};
     ctx->request = grpc::ByteBuffer(parts, 2);
     StartCallWithRequestOf<grpc::ByteBuffer, grpc::ByteBuffer>(

@@ -50,6 +50,15 @@ std::string MasterAddress(const mq::v1::TopicRouteData& route, const std::string
   return "";
 }
 
+std::string MasterFastSendAddress(const mq::v1::TopicRouteData& route, const std::string& broker_name) {
+  for (const auto& bd : route.broker_datas()) {
+    if (bd.broker_name() != broker_name) continue;
+    auto it = bd.fast_send_addrs().find(0);
+    if (it != bd.fast_send_addrs().end()) return it->second;
+  }
+  return "";
+}
+
 std::vector<MessageQueue> PublishQueues(const std::string& topic, const mq::v1::TopicRouteData& route) {
   return Queues(topic, route, kPermWrite, true);
 }

@@ -29,6 +29,8 @@ std::vector<MessageQueue> SubscribeQueues(const std::string& topic, const mq::v1
 int CountBrokers(const std::vector<MessageQueue>& queues);
 // brokerName -> master address ("" when the broker has no master).
 std::string MasterAddress(const mq::v1::TopicRouteData& route, const std::string& broker_name);
+// brokerName -> its master's fast send port address ("" when it advertises none).
+std::string MasterFastSendAddress(const mq::v1::TopicRouteData& route, const std::string& broker_name);
 
 // Round robin over queues, skipping the previous attempt's broker and brokers the fault
 // tolerance isolates; falls back to plain round robin when every broker is excluded.

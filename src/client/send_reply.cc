@@ -134,6 +134,10 @@ Status DecodeSendReply(const grpc::ByteBuffer& reply, SendReplyBuffer* buffer, S
       buffer->joined.append(reinterpret_cast<const char*>(s.begin()), s.size());
     bytes = buffer->joined;
   }
+  return DecodeSendReply(bytes, buffer, out);
+}
+
+Status DecodeSendReply(std::string_view bytes, SendReplyBuffer* buffer, SendReply* out) {
   if (ReadSendReply(bytes, out)) return Status::OK();
   if (!buffer->parsed.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
     return Status::Internal("send reply: not a SendMessageResponse (" + std::to_string(bytes.size()) +

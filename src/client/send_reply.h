@@ -53,6 +53,8 @@ struct SendReplyBuffer {
 
 // Decodes a reply's ByteBuffer: by hand, else by protobuf; an error if protobuf refuses it too.
 Status DecodeSendReply(const grpc::ByteBuffer& reply, SendReplyBuffer* buffer, SendReply* out);
+// The same for a reply's bytes in one piece (the fast send port's), which `out` may point into.
+Status DecodeSendReply(std::string_view bytes, SendReplyBuffer* buffer, SendReply* out);
 
 // The result of a send of one request: the first entry's ids, every entry's unique key in
 // msg_ids (RocketMQ's SendResult of a batch).

@@ -3,8 +3,8 @@
 namespace mq::namesrv {
 
 BrokerIdentity FromProto(const mq::v1::BrokerIdentity& p) {
-  return {p.cluster_name(), p.broker_name(),    p.broker_id(),
-          p.broker_addr(),  p.ha_server_addr(), p.grpc_v2_addr()};
+  return {p.cluster_name(),   p.broker_name(),  p.broker_id(),     p.broker_addr(),
+          p.ha_server_addr(), p.grpc_v2_addr(), p.fast_send_addr()};
 }
 
 DataVersion FromProto(const mq::v1::DataVersion& p) {
@@ -29,6 +29,7 @@ void ToProto(const BrokerIdentity& b, mq::v1::BrokerIdentity* p) {
   p->set_broker_addr(b.broker_addr);
   p->set_ha_server_addr(b.ha_server_addr);
   p->set_grpc_v2_addr(b.grpc_v2_addr);
+  p->set_fast_send_addr(b.fast_send_addr);
 }
 
 void ToProto(const DataVersion& v, mq::v1::DataVersion* p) {
@@ -42,6 +43,7 @@ void ToProto(const BrokerData& data, mq::v1::BrokerData* p) {
   p->set_broker_name(data.broker_name);
   for (const auto& [id, addr] : data.broker_addrs) (*p->mutable_broker_addrs())[id] = addr;
   for (const auto& [id, addr] : data.v2_addrs) (*p->mutable_v2_addrs())[id] = addr;
+  for (const auto& [id, addr] : data.fast_send_addrs) (*p->mutable_fast_send_addrs())[id] = addr;
 }
 
 void ToProto(const TopicRoute& route, mq::v1::TopicRouteData* p) {

@@ -31,7 +31,8 @@ Status ValidateIdentity(const BrokerIdentity& broker) {
   }
   MQ_RETURN_IF_ERROR(ValidateAddr("broker.broker_addr", broker.broker_addr, false));
   MQ_RETURN_IF_ERROR(ValidateAddr("broker.ha_server_addr", broker.ha_server_addr, true));
-  return ValidateAddr("broker.grpc_v2_addr", broker.grpc_v2_addr, true);
+  MQ_RETURN_IF_ERROR(ValidateAddr("broker.grpc_v2_addr", broker.grpc_v2_addr, true));
+  return ValidateAddr("broker.fast_send_addr", broker.fast_send_addr, true);
 }
 
 Status ValidateTopicConfig(const TopicConfigEntry& topic, size_t index) {
@@ -102,6 +103,11 @@ Result<MasterInfo> RouteTable::RegisterBroker(const BrokerRegistration& registra
   } else {
     data.v2_addrs[b.broker_id] = b.grpc_v2_addr;
   }
+  if (b.fast_send_addr.empty()) {
+    data.fast_send_addrs.erase(b.broker_id);
+  } else {
+    data.fast_send_addrs[b.broker_id] = b.fast_send_addr;
+  }
 
   const bool first_time = broker_live_table_.count(b.broker_addr) == 0;
   ApplyTopicsLocked(registration);
@@ -155,7 +161,8 @@ Result<HeartbeatResult> RouteTable::Heartbeat(const BrokerIdentity& broker, cons
       it->second.broker.broker_id != broker.broker_id ||
       it->second.broker.cluster_name != broker.cluster_name ||
       it->second.broker.ha_server_addr != broker.ha_server_addr ||
-      it->second.broker.grpc_v2_addr != broker.grpc_v2_addr || !(it->second.data_version == version)) {
+      it->second.broker.grpc_v2_addr != broker.grpc_v2_addr ||
+      it->second.broker.fast_send_addr != broker.fast_send_addr || !(it->second.data_version == version)) {
     result.need_full_registration = true;
   } else {
     it->second.last_update_ms = clock_->NowMillis();
@@ -192,6 +199,7 @@ void RouteTable::RemoveAddressLocked(const std::string& addr) {
   if (addr_it != data->second.broker_addrs.end() && addr_it->second == addr) {
     data->second.broker_addrs.erase(addr_it);
     data->second.v2_addrs.erase(broker_id);
+    data->second.fast_send_addrs.erase(broker_id);
   }
   if (!data->second.broker_addrs.empty()) return;
 

@@ -27,7 +27,8 @@ struct BrokerIdentity {
   int64_t broker_id = 0;
   std::string broker_addr;
   std::string ha_server_addr;
-  std::string grpc_v2_addr;  // empty: the broker serves no apache.rocketmq.v2 port
+  std::string grpc_v2_addr;    // empty: the broker serves no apache.rocketmq.v2 port
+  std::string fast_send_addr;  // empty: the broker serves no fast send port
 };
 
 struct TopicConfigEntry {
@@ -69,8 +70,9 @@ struct QueueData {
 struct BrokerData {
   std::string cluster;
   std::string broker_name;
-  std::map<int64_t, std::string> broker_addrs;  // broker id -> address
-  std::map<int64_t, std::string> v2_addrs;      // broker id -> apache.rocketmq.v2 address
+  std::map<int64_t, std::string> broker_addrs;     // broker id -> address
+  std::map<int64_t, std::string> v2_addrs;         // broker id -> apache.rocketmq.v2 address
+  std::map<int64_t, std::string> fast_send_addrs;  // broker id -> fast send port address
 };
 
 struct TopicRoute {

@@ -41,10 +41,11 @@ bool BrokerProcess::Start() {
   }
   address_.clear();
   v2_address_.clear();
+  fast_address_.clear();
   if (!process_.Start(BinaryPath("mqbroker"), args, options_.store_dir + "/broker.out")) return false;
   // A broker that refuses to start (bad config, damaged store) exits: stop waiting then.
   std::optional<std::string> addr;
-  std::string v2_line;
+  std::string line;
   WaitUntil(
       [&] {
         // Written atomically (rename): both lines are there once the first is.
@@ -52,7 +53,10 @@ bool BrokerProcess::Start() {
         std::string content;
         if (in && std::getline(in, content) && !content.empty()) {
           addr = content;
-          if (std::getline(in, v2_line) && v2_line.rfind("v2=", 0) == 0) v2_address_ = v2_line.substr(3);
+          while (std::getline(in, line)) {
+            if (line.rfind("v2=", 0) == 0) v2_address_ = line.substr(3);
+            if (line.rfind("fast=", 0) == 0) fast_address_ = line.substr(5);
+          }
         }
         return addr.has_value() || !process_.running();
       },

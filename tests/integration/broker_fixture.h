@@ -29,6 +29,8 @@ class BrokerProcess {
   // brokerIP1:port of the apache.rocketmq.v2 service ("" unless started with grpcServerPort
   // set; grpcServerPort=-1 picks a free port).
   const std::string& v2_address() const { return v2_address_; }
+  // brokerIP1:port of the fast send port ("" when not served, e.g. fastSendEnable=false).
+  const std::string& fast_address() const { return fast_address_; }
   mq::v1::Messaging::Stub* messaging() { return messaging_.get(); }
   mq::v1::BrokerAdmin::Stub* admin() { return admin_.get(); }
   ChildProcess& process() { return process_; }
@@ -40,6 +42,7 @@ class BrokerProcess {
   ChildProcess process_;
   std::string address_;
   std::string v2_address_;
+  std::string fast_address_;
   int starts_ = 0;
   std::unique_ptr<mq::v1::Messaging::Stub> messaging_;
   std::unique_ptr<mq::v1::BrokerAdmin::Stub> admin_;

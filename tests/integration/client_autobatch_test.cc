@@ -215,6 +215,7 @@ TEST_F(ClientAutoBatchTest, SendRepliesAreHandledOnTheThreadTheyArriveOn) {
 TEST_F(ClientAutoBatchTest, SendsInFlightTogetherSpreadOverUpToTheConfiguredConnections) {
   ProducerOptions o = Options();
   o.client.send_connections_per_broker = 3;
+  o.client.fast_send = false;  // the gRPC port's connections are what this is about
   Producer producer(o);
   ASSERT_TRUE(producer.Start().ok());
   BrokerProcess& broker = cluster_.broker(0);

@@ -35,6 +35,7 @@ struct BenchParams {
   int batch_in_flight = ClientDefaults().auto_batch_max_in_flight;
   // producer, e2e: ClientOptions::send_connections_per_broker, default the client's
   int send_connections = ClientDefaults().client.send_connections_per_broker;
+  bool fast_send = ClientDefaults().client.fast_send;  // producer, e2e: ClientOptions::fast_send
   int pull_batch = 0;  // consumer, e2e: PushConsumerOptions::pull_batch_size (0 = default)
   bool json = false;
   int buckets = 0;  // producer, e2e: property "bucket" = send sequence % buckets (0 = none)

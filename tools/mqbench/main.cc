@@ -30,6 +30,9 @@ void AddProducerOptions(CLI::App* cmd, mq::bench::BenchParams* p) {
   cmd->add_option("--send-connections", p->send_connections,
                   "most TCP connections per broker that sends spread over (ClientOptions)")
       ->check(CLI::Range(1, 16));
+  cmd->add_option("--fast-send", p->fast_send,
+                  "send over the brokers' fast send ports where routes name them (ClientOptions)")
+      ->default_val(p->fast_send);
   cmd->add_option("--buckets", p->buckets, "set property bucket = send sequence % N (for --sql consumers)")
       ->check(CLI::Range(0, 1'000'000));
 }

@@ -54,15 +54,13 @@ grpc::ServerUnaryReactor* MessagingService::SendMessage(grpc::CallbackServerCont
                     {});
     return reactor;
   }
-  // What the send reads until it completes: the request's bytes (one slice kept as it is, or
-  // the slices joined) and, on the protobuf path, the parsed request and its response.
+  // What the send reads until it completes: the request's bytes, one slice kept as it is or
+  // the slices joined.
   struct SendCall {
     ByteBudget::Lease lease;
     std::vector<grpc::Slice> slices;
     std::string joined;
     std::string_view wire;
-    mq::v1::SendMessageRequest parsed;
-    mq::v1::SendMessageResponse reply;
   };
   auto call = std::make_shared<SendCall>();
   call->lease = std::move(*lease);
@@ -81,30 +79,14 @@ grpc::ServerUnaryReactor* MessagingService::SendMessage(grpc::CallbackServerCont
     call->slices.clear();
     call->wire = call->joined;
   }
-  auto finish = [reactor, call, response](const Status& s, const std::string& bytes) {
-    if (s.ok()) {
-      grpc::Slice slice(bytes);
-      *response = grpc::ByteBuffer(&slice, 1);
-    }
-    reactor->Finish(rpc::ToGrpcStatus(s), std::move(call->lease));
-  };
-  // A message without a born host was born at the sender's address, which RocketMQ records
-  // from the channel (v1 clients send none).
-  const std::string sender = PeerHostPort(ctx->peer());
-  if (send_->TrySendWire(call->wire, ParseHostAddress(sender),
-                         [finish](const Status& s, std::string bytes) { finish(s, bytes); })) {
-    return reactor;
-  }
-  if (!call->parsed.ParseFromArray(call->wire.data(), static_cast<int>(call->wire.size()))) {
-    finish(Status::InvalidArgument("request: not a valid mq.v1.SendMessageRequest"), {});
-    return reactor;
-  }
-  for (auto& m : *call->parsed.mutable_messages()) {
-    if (m.born_host().empty()) m.set_born_host(sender);
-  }
-  send_->Send(&call->parsed, &call->reply, [finish, call](const Status& s) {
-    finish(s, s.ok() ? call->reply.SerializeAsString() : std::string());
-  });
+  send_->SendWire(call->wire, PeerHostPort(ctx->peer()),
+                  [reactor, call, response](const Status& s, std::string bytes) {
+                    if (s.ok()) {
+                      grpc::Slice slice(bytes);
+                      *response = grpc::ByteBuffer(&slice, 1);
+                    }
+                    reactor->Finish(rpc::ToGrpcStatus(s), std::move(call->lease));
+                  });
   return reactor;
 }
 

@@ -77,6 +77,10 @@ class MessagingService final
                                                  const mq::v1::QueryTransactionHalfRequest* request,
                                                  mq::v1::QueryTransactionHalfResponse* response) override;
 
+  // The budget of send request bytes in progress (sendRequestMemoryQuota), which the fast send
+  // port shares.
+  ByteBudget* send_budget() { return &send_budget_; }
+
   // Before the server starts; both outlive the service.
   void SetTransactions(EndTransactionProcessor* end_transaction, TransactionCheckStreams* check_streams) {
     end_transaction_ = end_transaction;

@@ -288,6 +288,27 @@ bool SendProcessor::TrySendWire(std::string_view wire, store::HostAddress sender
   return true;
 }
 
+void SendProcessor::SendWire(std::string_view wire, const std::string& sender, WireDone done) {
+  if (TrySendWire(wire, ParseHostAddress(sender), done)) return;
+  struct Parsed {
+    mq::v1::SendMessageRequest request;
+    mq::v1::SendMessageResponse reply;
+  };
+  auto parsed = std::make_shared<Parsed>();
+  if (!parsed->request.ParseFromArray(wire.data(), static_cast<int>(wire.size()))) {
+    done(Status::InvalidArgument("request: not a valid mq.v1.SendMessageRequest"), {});
+    return;
+  }
+  // A message without a born host was born at the sender's address, which RocketMQ records
+  // from the channel (v1 clients send none).
+  for (auto& m : *parsed->request.mutable_messages()) {
+    if (m.born_host().empty()) m.set_born_host(sender);
+  }
+  Send(&parsed->request, &parsed->reply, [done = std::move(done), parsed](const Status& s) {
+    done(s, s.ok() ? parsed->reply.SerializeAsString() : std::string());
+  });
+}
+
 // A message with a future delivery time is parked in the timer topic (RocketMQ
 // HookUtils.handleScheduleMessage); the reply then reports the timer queue's offset, as
 // RocketMQ does, plus the recall handle. Returns the handle ("" when nothing is scheduled).

@@ -50,6 +50,10 @@ class SendProcessor {
   // as RocketMQ records the channel's remote address).
   using WireDone = std::function<void(const Status&, std::string response)>;
   bool TrySendWire(std::string_view wire, store::HostAddress sender, WireDone done);
+  // Any send from its wire bytes, whatever carried them (the gRPC port, the fast send port):
+  // TrySendWire, else the bytes parsed and Send. `wire` must stay valid until `done` runs; an
+  // unparsable request is InvalidArgument. `sender` is the client's "host:port".
+  void SendWire(std::string_view wire, const std::string& sender, WireDone done);
 
  private:
   // The queue a send goes to: checks the broker's role and permission, creates the topic if

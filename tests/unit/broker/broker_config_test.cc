@@ -16,6 +16,8 @@ TEST(BrokerConfigTest, RocketMqDefaults) {
   ASSERT_TRUE(Finalize({}, &c).ok());
   EXPECT_EQ(c.listenPort, 10911);
   EXPECT_EQ(c.haListenPort, 10912);
+  EXPECT_EQ(c.fastListenPort, 10909);  // RocketMQ's fast channel: listenPort - 2
+  EXPECT_TRUE(c.fastSendEnable);
   EXPECT_EQ(c.brokerRole, "ASYNC_MASTER");
   EXPECT_EQ(c.flushDiskType, "ASYNC_FLUSH");
   EXPECT_EQ(c.defaultTopicQueueNums, 8);
@@ -24,6 +26,25 @@ TEST(BrokerConfigTest, RocketMqDefaults) {
   EXPECT_EQ(c.maxMessageSize, 4 * 1024 * 1024);
   EXPECT_FALSE(c.storePathRootDir.empty());
   EXPECT_FALSE(c.brokerIP1.empty());
+}
+
+TEST(BrokerConfigTest, TheFastSendPortFollowsListenPortUnlessSet) {
+  BrokerConfig ephemeral;
+  ASSERT_TRUE(Finalize({{"listenPort", "0"}}, &ephemeral).ok());
+  EXPECT_EQ(ephemeral.fastListenPort, 0);  // any free port, as listenPort
+  BrokerConfig explicit_port;
+  ASSERT_TRUE(Finalize({{"fastListenPort", "20000"}}, &explicit_port).ok());
+  EXPECT_EQ(explicit_port.fastListenPort, 20000);
+  BrokerConfig low;
+  Status s = Finalize({{"listenPort", "2"}}, &low);
+  ASSERT_TRUE(s.IsInvalidArgument());
+  EXPECT_EQ(s.message().rfind("fastListenPort", 0), 0u) << s.message();
+  BrokerConfig low_off;
+  EXPECT_TRUE(Finalize({{"listenPort", "2"}, {"fastSendEnable", "false"}}, &low_off).ok());
+  BrokerConfig out_of_range;
+  s = Finalize({{"fastListenPort", "70000"}}, &out_of_range);
+  ASSERT_TRUE(s.IsInvalidArgument());
+  EXPECT_NE(s.message().find("fastListenPort"), std::string::npos) << s.message();
 }
 
 TEST(BrokerConfigTest, RoleAndIdMustAgree) {

@@ -9,7 +9,7 @@ BrokerRegistration Reg(const std::string& cluster, const std::string& name, int6
                        const std::string& addr, std::vector<std::string> topics, int64_t version = 1,
                        int32_t queues = 4) {
   BrokerRegistration r;
-  r.broker = {cluster, name, id, addr, id == 0 ? addr.substr(0, addr.find(':')) + ":10912" : "", ""};
+  r.broker = {cluster, name, id, addr, id == 0 ? addr.substr(0, addr.find(':')) + ":10912" : "", "", ""};
   r.data_version = {1000, version, "s"};
   for (auto& t : topics) r.topics.push_back({t, queues, queues, kPermRead | kPermWrite, 0, false, ""});
   return r;
@@ -244,6 +244,37 @@ TEST_F(RouteTableTest, KeepsEachBrokersV2AddressAndTopicMessageType) {
   auto bad = table_.RegisterBroker(a);
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.status().message().rfind("broker.grpc_v2_addr", 0), 0u) << bad.status().message();
+}
+
+// The fast send port's address travels the same way: per broker id in routes, a change forces
+// a full registration, an empty one removes it, a malformed one is refused naming the field.
+TEST_F(RouteTableTest, KeepsEachBrokersFastSendAddress) {
+  BrokerRegistration a = Reg("c1", "broker-a", 0, "10.0.0.1:10911", {"T1"});
+  a.broker.fast_send_addr = "10.0.0.1:10909";
+  BrokerRegistration b = Reg("c1", "broker-b", 0, "10.0.0.2:10911", {"T1"});
+  ASSERT_TRUE(table_.RegisterBroker(a).ok());
+  ASSERT_TRUE(table_.RegisterBroker(b).ok());
+  auto route = table_.PickRoute("T1");
+  ASSERT_TRUE(route.ok());
+  for (const auto& data : route->broker_datas) {
+    if (data.broker_name == "broker-a") {
+      EXPECT_EQ(data.fast_send_addrs.at(0), "10.0.0.1:10909");
+    } else {
+      EXPECT_TRUE(data.fast_send_addrs.empty());
+    }
+  }
+  BrokerIdentity moved = a.broker;
+  moved.fast_send_addr = "10.0.0.1:20909";
+  auto hb = table_.Heartbeat(moved, a.data_version);
+  ASSERT_TRUE(hb.ok());
+  EXPECT_TRUE(hb->need_full_registration);
+  a.broker.fast_send_addr.clear();
+  ASSERT_TRUE(table_.RegisterBroker(a).ok());
+  for (const auto& data : table_.PickRoute("T1")->broker_datas) EXPECT_TRUE(data.fast_send_addrs.empty());
+  a.broker.fast_send_addr = "10.0.0.1";
+  auto bad = table_.RegisterBroker(a);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message().rfind("broker.fast_send_addr", 0), 0u) << bad.status().message();
 }
 
 }  // namespace

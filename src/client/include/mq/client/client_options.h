@@ -25,11 +25,17 @@ struct ClientOptions {
   // Threads that run user callbacks (async send callbacks, consume listeners). Default 4;
   // push consumers use their own consume_threads instead.
   int callback_threads = 4;
-  // Most TCP connections to one broker that sends spread over (1-16). A send takes the
+  // Most gRPC connections to one broker that sends spread over (1-16) where they go over gRPC
+  // (see fast_send). A send takes the
   // connection with the fewest sends in flight, and another is opened only while every open one
   // has a send in flight: a client with one request out at a time keeps a single connection.
   // Default 4.
   int send_connections_per_broker = 4;
+  // Send over a broker's fast send port (plain TCP frames, one connection per broker, many
+  // requests in flight on it) when its route advertises one, else over gRPC as before
+  // (RocketMQ's vipChannelEnabled in spirit). A port that cannot be reached is left alone for
+  // a few seconds while sends go over gRPC. Default on.
+  bool fast_send = true;
   // Process-wide, applied by the first client that starts with it set (glibc only): freed
   // buffers below 4 MiB stay in the heap and up to 8 MiB of free heap top stays mapped instead
   // of being returned to the kernel at every free, as a JVM keeps its heap. With glibc's

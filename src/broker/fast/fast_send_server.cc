@@ -1,0 +1,325 @@
+#include "broker/fast/fast_send_server.h"
+
+#include <fmt/format.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <asio.hpp>
+#include <cerrno>
+#include <cstring>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "common/frame.h"
+#include "common/logging.h"
+
+namespace mq::broker {
+
+namespace {
+constexpr size_t kReadChunk = 256 * 1024;
+constexpr size_t kMaxUnsentBytes = 4 * 1024 * 1024;  // replies queued before reading pauses
+}  // namespace
+
+struct FastSendServer::Acceptor {
+  explicit Acceptor(asio::io_context& io) : acceptor(io) {}
+  asio::ip::tcp::acceptor acceptor;
+};
+
+class FastSendServer::Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(asio::ip::tcp::socket socket, FastSendServer* server)
+      : socket_(std::move(socket)), server_(server), shared_(server->shared_) {
+    std::error_code ec;
+    socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+    auto remote = socket_.remote_endpoint(ec);
+    if (!ec) peer_ = fmt::format("{}:{}", remote.address().to_string(), remote.port());
+    fd_ = socket_.native_handle();
+  }
+
+  void Start() { ReadMore(); }
+
+  // Any thread: writes one response frame, straight into the socket when nothing is queued.
+  void Reply(uint64_t request_id, const Status& status, std::string_view payload) {
+    frame::Header h;
+    h.kind = frame::Kind::kResponse;
+    h.code = status.code();
+    h.request_id = request_id;
+    std::string_view body = status.ok() ? payload : std::string_view(status.message());
+    h.payload_bytes = static_cast<uint32_t>(body.size());
+    char header[frame::kHeaderBytes];
+    frame::WriteHeader(h, header);
+    std::lock_guard lock(mu_);
+    if (closed_) return;
+    if (!unsent_.empty()) {
+      unsent_.append(header, sizeof header);
+      unsent_.append(body);
+      return;
+    }
+    iovec parts[2] = {{header, sizeof header}, {const_cast<char*>(body.data()), body.size()}};
+    msghdr msg{};
+    msg.msg_iov = parts;
+    msg.msg_iovlen = body.empty() ? 1 : 2;
+    const ssize_t n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    size_t written = n > 0 ? static_cast<size_t>(n) : 0;
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+      return;  // the read sees the error
+    if (written == sizeof header + body.size()) return;
+    // The socket took part of it: the IO thread writes the rest when it can.
+    if (written < sizeof header) {
+      unsent_.append(header + written, sizeof header - written);
+      unsent_.append(body);
+    } else {
+      unsent_.append(body.substr(written - sizeof header));
+    }
+    asio::post(socket_.get_executor(), [self = shared_from_this()] { self->AwaitWritable(); });
+  }
+
+  // IO thread: closes the socket (no write after this) and leaves the server's set.
+  void Close() {
+    {
+      std::lock_guard lock(mu_);
+      if (closed_) return;
+      closed_ = true;
+      unsent_.clear();
+    }
+    std::error_code ec;
+    socket_.close(ec);
+    server_->RemoveConnection(shared_from_this());
+  }
+
+ private:
+  void ReadMore() {
+    if (in_.size() - in_len_ < kReadChunk / 4) in_.resize(std::max(in_.size() * 2, in_len_ + kReadChunk));
+    socket_.async_read_some(
+        asio::buffer(in_.data() + in_len_, in_.size() - in_len_),
+        [self = shared_from_this()](std::error_code ec, size_t n) { self->OnRead(ec, n); });
+  }
+
+  void OnRead(std::error_code ec, size_t n) {
+    if (ec) {
+      if (ec != asio::error::eof && ec != asio::error::operation_aborted &&
+          ec != asio::error::connection_reset)
+        MQ_LOG_DEBUG(Logger("broker"), "fast send port: {}: {}", peer_, ec.message());
+      return Close();
+    }
+    in_len_ += n;
+    size_t pos = 0;
+    while (in_len_ - pos >= frame::kHeaderBytes) {
+      auto header = frame::ReadHeader(in_.data() + pos, server_->options_.max_frame_bytes);
+      if (!header.ok()) {
+        // The stream cannot be resynchronised: say why, then hang up.
+        MQ_LOG_WARN(Logger("broker"), "fast send port: {} closed: {}", peer_, header.status().ToString());
+        Reply(0, header.status(), {});
+        return Close();
+      }
+      const size_t frame_bytes = frame::kHeaderBytes + header->payload_bytes;
+      if (in_len_ - pos < frame_bytes) {
+        if (in_.size() - pos < frame_bytes) {
+          // Make room for the whole frame at the front of the buffer.
+          std::memmove(in_.data(), in_.data() + pos, in_len_ - pos);
+          in_len_ -= pos;
+          pos = 0;
+          in_.resize(frame_bytes + kReadChunk);
+        }
+        break;
+      }
+      if (!Handle(*header, std::string_view(in_.data() + pos + frame::kHeaderBytes, header->payload_bytes))) {
+        return Close();
+      }
+      pos += frame_bytes;
+    }
+    if (pos > 0) {
+      std::memmove(in_.data(), in_.data() + pos, in_len_ - pos);
+      in_len_ -= pos;
+    }
+    if (in_.size() > 4 * kReadChunk && in_len_ < kReadChunk) in_.resize(kReadChunk);  // after a large frame
+    {
+      std::lock_guard lock(mu_);
+      if (unsent_.size() > kMaxUnsentBytes) {
+        read_paused_ = true;  // AwaitWritable reads again once the replies drained
+        return;
+      }
+    }
+    ReadMore();
+  }
+
+  // One request frame; false to hang up.
+  bool Handle(const frame::Header& h, std::string_view payload) {
+    if (h.kind != frame::Kind::kRequest) {
+      MQ_LOG_WARN(Logger("broker"), "fast send port: {} closed: frame.kind: a response sent to the broker",
+                  peer_);
+      return false;
+    }
+    if (h.method != frame::Method::kSendMessage) {
+      Reply(h.request_id,
+            Status::NotSupported(fmt::format("frame.method: {} is not served here (SendMessage = 1)",
+                                             static_cast<int>(h.method))),
+            {});
+      return true;
+    }
+    if (shared_->stopping.load()) {
+      Reply(h.request_id, Status::Unavailable("send: the broker is shutting down"), {});
+      return true;
+    }
+    ByteBudget* budget = server_->budget_;
+    auto lease = budget->TryAcquire(static_cast<int64_t>(payload.size()));
+    if (!lease) {
+      Reply(h.request_id,
+            Status::ResourceExhausted(fmt::format("send: the broker holds {} bytes of send requests in "
+                                                  "progress (sendRequestMemoryQuota={}); retry later",
+                                                  budget->used(), budget->limit())),
+            {});
+      return true;
+    }
+    // The request's bytes stay valid until the send completes, however long that takes.
+    struct Call {
+      ByteBudget::Lease lease;
+      std::string wire;
+    };
+    auto call = std::make_shared<Call>();
+    call->lease = std::move(*lease);
+    call->wire.assign(payload);
+    {
+      std::lock_guard lock(shared_->mu);
+      ++shared_->sends_in_progress;
+    }
+    server_->send_->SendWire(
+        call->wire, peer_,
+        [self = shared_from_this(), id = h.request_id, call](const Status& s, std::string bytes) {
+          self->Reply(id, s, bytes);
+          call->lease = {};
+          auto shared = self->shared_;
+          std::lock_guard lock(shared->mu);
+          if (--shared->sends_in_progress == 0) shared->idle.notify_all();
+        });
+    return true;
+  }
+
+  // IO thread: writes queued bytes as the socket takes them, then reads again if paused.
+  void AwaitWritable() {
+    socket_.async_wait(asio::ip::tcp::socket::wait_write, [self = shared_from_this()](std::error_code ec) {
+      if (ec) return;
+      bool resume = false;
+      {
+        std::lock_guard lock(self->mu_);
+        if (self->closed_) return;
+        while (!self->unsent_.empty()) {
+          const ssize_t n =
+              ::send(self->fd_, self->unsent_.data(), self->unsent_.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+          if (n > 0) {
+            self->unsent_.erase(0, static_cast<size_t>(n));
+            continue;
+          }
+          if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) break;
+          return;  // the read sees the error and closes
+        }
+        if (!self->unsent_.empty()) {
+          asio::post(self->socket_.get_executor(), [self] { self->AwaitWritable(); });
+          return;
+        }
+        resume = self->read_paused_;
+        self->read_paused_ = false;
+      }
+      if (resume) self->ReadMore();
+    });
+  }
+
+  asio::ip::tcp::socket socket_;
+  FastSendServer* const server_;  // IO thread only: the server stops its threads before it goes
+  const std::shared_ptr<Shared> shared_;
+  std::string peer_;
+  int fd_ = -1;
+  std::vector<char> in_;  // IO thread only: bytes read, in_len_ of them valid
+  size_t in_len_ = 0;
+  std::mutex mu_;
+  std::string unsent_;        // guarded by mu_: response bytes the socket has not taken yet
+  bool closed_ = false;       // guarded by mu_
+  bool read_paused_ = false;  // guarded by mu_
+};
+
+FastSendServer::FastSendServer(Options options, SendProcessor* send, ByteBudget* budget)
+    : options_(std::move(options)),
+      send_(send),
+      budget_(budget),
+      io_("mq-fast-io", std::max(1, options_.threads)) {}
+
+FastSendServer::~FastSendServer() { Shutdown(std::chrono::system_clock::now()); }
+
+Status FastSendServer::Start() {
+  io_.Start();
+  acceptor_ = std::make_unique<Acceptor>(io_.context());
+  std::error_code ec;
+  asio::ip::address address = asio::ip::make_address(options_.bind_address, ec);
+  if (ec) return Status::InvalidArgument("bindAddress: " + options_.bind_address + ": " + ec.message());
+  asio::ip::tcp::endpoint endpoint(address, static_cast<uint16_t>(options_.port));
+  auto& a = acceptor_->acceptor;
+  a.open(endpoint.protocol(), ec);
+  if (!ec) a.set_option(asio::ip::tcp::acceptor::reuse_address(true), ec);
+  if (!ec) a.bind(endpoint, ec);
+  if (!ec) a.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return Status::Unavailable(fmt::format("fastListenPort: cannot listen on {}:{}: {}",
+                                           options_.bind_address, options_.port, ec.message()));
+  }
+  port_ = a.local_endpoint().port();
+  started_ = true;
+  asio::post(io_.context(), [this] { Accept(); });
+  return Status::OK();
+}
+
+void FastSendServer::Accept() {
+  acceptor_->acceptor.async_accept([this](std::error_code ec, asio::ip::tcp::socket socket) {
+    if (ec == asio::error::operation_aborted || !acceptor_->acceptor.is_open()) return;
+    if (!ec) {
+      auto connection = std::make_shared<Connection>(std::move(socket), this);
+      {
+        std::lock_guard lock(mu_);
+        connections_.insert(connection);
+      }
+      connection->Start();
+    }
+    Accept();
+  });
+}
+
+void FastSendServer::RemoveConnection(const std::shared_ptr<Connection>& connection) {
+  std::lock_guard lock(mu_);
+  connections_.erase(connection);
+}
+
+void FastSendServer::Shutdown(std::chrono::system_clock::time_point deadline) {
+  if (!started_) return;
+  started_ = false;
+  shared_->stopping.store(true);
+  asio::post(io_.context(), [this] {
+    std::error_code ec;
+    acceptor_->acceptor.close(ec);
+  });
+  {
+    std::unique_lock lock(shared_->mu);
+    shared_->idle.wait_until(lock, deadline, [this] { return shared_->sends_in_progress == 0; });
+  }
+  // Close every connection on the IO thread (asio sockets are not for concurrent use), then stop.
+  std::mutex done_mu;
+  std::condition_variable done_cv;
+  bool done = false;
+  asio::post(io_.context(), [&] {
+    std::set<std::shared_ptr<Connection>> open;
+    {
+      std::lock_guard lock(mu_);
+      open = connections_;
+    }
+    for (const auto& c : open) c->Close();
+    std::lock_guard lock(done_mu);
+    done = true;
+    done_cv.notify_all();
+  });
+  {
+    std::unique_lock lock(done_mu);
+    done_cv.wait_for(lock, std::chrono::seconds(5), [&] { return done; });
+  }
+  io_.Shutdown();
+}
+
+}  // namespace mq::broker

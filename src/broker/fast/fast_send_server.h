@@ -1,0 +1,82 @@
+// FastSendServer: the broker's fast send port (fastListenPort, RocketMQ's rule listenPort - 2):
+// SendMessage requests as frames (common/frame.h) on plain TCP, each answered on its connection
+// by request id. It exists because a gRPC call on this kind of machine costs about 200 us of
+// CPU and five thread switches between the two processes, far more than a batch's own work
+// (docs/benchmarks.md, "fifteenth session"); here a request costs a read and a write.
+//
+// Threads: an IoExecutor ("mq-fast-io") accepts and reads, and hands each request to
+// SendProcessor::SendWire on the reading thread. The reply is written by whichever thread
+// completes the send (the reader itself under ASYNC_FLUSH, the flush thread under SYNC_FLUSH,
+// an HA thread on a SYNC_MASTER) straight into the socket; only what the socket does not take
+// at once is left to the IO thread. A connection whose unsent replies pass 4 MiB is not read
+// until they drain. Request bytes are leased from the same budget as the gRPC port's sends
+// (sendRequestMemoryQuota).
+// Locking: each connection's mutex guards its unsent bytes and its closed flag (no write after
+// its socket closed); mu_ guards the connection set. The processor and budget outlive this.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+
+#include "broker/processor/byte_budget.h"
+#include "broker/processor/send_processor.h"
+#include "common/io_executor.h"
+#include "common/status.h"
+
+namespace mq::broker {
+
+class FastSendServer {
+ public:
+  struct Options {
+    std::string bind_address = "0.0.0.0";
+    int port = 0;  // 0: any free port
+    int threads = 2;
+    uint32_t max_frame_bytes = 64u * 1024 * 1024;
+  };
+  FastSendServer(Options options, SendProcessor* send, ByteBudget* budget);
+  ~FastSendServer();
+  FastSendServer(const FastSendServer&) = delete;
+  FastSendServer& operator=(const FastSendServer&) = delete;
+
+  // Binds, listens and starts accepting; port() is the bound port after it.
+  Status Start();
+  int port() const { return port_; }
+  // Stops accepting and reading new requests, waits until `deadline` for the sends in
+  // progress to be answered, then closes every connection and stops the IO threads.
+  // Idempotent; the destructor runs it with no wait.
+  void Shutdown(std::chrono::system_clock::time_point deadline);
+
+  class Connection;
+  // What connections share with the server and still use after it stopped: the count of sends
+  // in progress (Shutdown waits for zero) and whether new requests are refused.
+  struct Shared {
+    std::mutex mu;
+    std::condition_variable idle;
+    int64_t sends_in_progress = 0;  // guarded by mu
+    std::atomic<bool> stopping{false};
+  };
+
+ private:
+  void Accept();
+  void RemoveConnection(const std::shared_ptr<Connection>& connection);
+
+  const Options options_;
+  SendProcessor* const send_;
+  ByteBudget* const budget_;
+  IoExecutor io_;
+  struct Acceptor;
+  std::unique_ptr<Acceptor> acceptor_;
+  int port_ = 0;
+  std::shared_ptr<Shared> shared_ = std::make_shared<Shared>();
+  std::mutex mu_;
+  std::set<std::shared_ptr<Connection>> connections_;  // guarded by mu_; removed when closed
+  bool started_ = false;
+};
+
+}  // namespace mq::broker

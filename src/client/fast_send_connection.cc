@@ -1,0 +1,263 @@
+#include "fast_send_connection.h"
+
+#include <fmt/format.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <asio.hpp>
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include "common/frame.h"
+#include "common/naming.h"
+
+namespace mq::client {
+
+namespace {
+constexpr size_t kReadChunk = 64 * 1024;
+constexpr auto kTick = std::chrono::milliseconds(50);
+}  // namespace
+
+struct FastSendConnection::Impl {
+  explicit Impl(asio::io_context& io) : socket(io), timer(io) {}
+  asio::ip::tcp::socket socket;
+  asio::steady_timer timer;
+  int fd = -1;  // once connected
+};
+
+std::shared_ptr<FastSendConnection> FastSendConnection::Open(asio::io_context& io, const std::string& addr) {
+  std::shared_ptr<FastSendConnection> c(new FastSendConnection(io, addr));
+  asio::post(io, [c] { c->Connect(); });
+  return c;
+}
+
+FastSendConnection::FastSendConnection(asio::io_context& io, std::string addr)
+    : addr_(std::move(addr)), impl_(std::make_unique<Impl>(io)) {}
+
+FastSendConnection::~FastSendConnection() = default;
+
+void FastSendConnection::Connect() {
+  auto hp = ParseHostPort("fast send address", addr_);
+  std::error_code parse_error;
+  asio::ip::address address;
+  if (hp.ok()) address = asio::ip::make_address(hp->host, parse_error);
+  if (!hp.ok() || parse_error) {
+    return Fail(Status::InvalidArgument(fmt::format("fast send address: '{}' is not an IP:port", addr_)));
+  }
+  impl_->socket.async_connect(asio::ip::tcp::endpoint(address, hp->port),
+                              [self = shared_from_this()](std::error_code ec) {
+                                if (ec) return self->Fail(Status::Unavailable("connect: " + ec.message()));
+                                std::error_code ignored;
+                                self->impl_->socket.set_option(asio::ip::tcp::no_delay(true), ignored);
+                                {
+                                  std::lock_guard lock(self->mu_);
+                                  if (self->closed_) return;
+                                  self->impl_->fd = self->impl_->socket.native_handle();
+                                  self->connected_ = true;
+                                }
+                                self->AwaitWritable();  // the calls made while connecting
+                                self->ReadMore();
+                              });
+}
+
+void FastSendConnection::Call(const std::vector<std::string_view>& parts, int64_t timeout_ms, Done done) {
+  size_t payload = 0;
+  for (auto p : parts) payload += p.size();
+  frame::Header h;
+  h.kind = frame::Kind::kRequest;
+  h.method = frame::Method::kSendMessage;
+  h.payload_bytes = static_cast<uint32_t>(payload);
+  char header[frame::kHeaderBytes];
+  std::unique_lock lock(mu_);
+  if (closed_) {
+    lock.unlock();
+    done(Status::Unavailable("fast send connection to " + addr_ + " is closed"));
+    return;
+  }
+  h.request_id = next_id_++;
+  frame::WriteHeader(h, header);
+  pending_[h.request_id] = {std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms),
+                            std::move(done)};
+  called_since_tick_ = true;
+  const bool arm = !tick_armed_;
+  tick_armed_ = true;
+  size_t written = 0;
+  if (connected_ && unsent_.empty()) {
+    iovec iov[8];
+    size_t n_iov = 0;
+    iov[n_iov++] = {header, sizeof header};
+    for (auto p : parts) {
+      if (!p.empty() && n_iov < 8) iov[n_iov++] = {const_cast<char*>(p.data()), p.size()};
+    }
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = n_iov;
+    const ssize_t n = n_iov <= 8 ? ::sendmsg(impl_->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) : 0;
+    if (n > 0) written = static_cast<size_t>(n);
+    // Any error shows on the read side too, which fails the call.
+  }
+  const size_t total = sizeof header + payload;
+  if (written < total) {
+    const bool was_empty = unsent_.empty();
+    std::string_view head(header, sizeof header);
+    size_t skip = written;
+    auto append = [&](std::string_view piece) {
+      if (skip >= piece.size()) {
+        skip -= piece.size();
+        return;
+      }
+      unsent_.append(piece.substr(skip));
+      skip = 0;
+    };
+    append(head);
+    for (auto p : parts) append(p);
+    if (connected_ && was_empty) {
+      asio::post(impl_->socket.get_executor(), [self = shared_from_this()] { self->AwaitWritable(); });
+    }
+  }
+  lock.unlock();
+  if (arm) asio::post(impl_->socket.get_executor(), [self = shared_from_this()] { self->ArmTick(); });
+}
+
+void FastSendConnection::AwaitWritable() {
+  {
+    std::lock_guard lock(mu_);
+    if (closed_ || unsent_.empty()) return;
+    while (!unsent_.empty()) {
+      const ssize_t n = ::send(impl_->fd, unsent_.data(), unsent_.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n > 0) {
+        unsent_.erase(0, static_cast<size_t>(n));
+        continue;
+      }
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) break;
+      return;  // the read sees the error
+    }
+    if (unsent_.empty()) return;
+  }
+  impl_->socket.async_wait(asio::ip::tcp::socket::wait_write,
+                           [self = shared_from_this()](std::error_code ec) {
+                             if (!ec) self->AwaitWritable();
+                           });
+}
+
+void FastSendConnection::ReadMore() {
+  if (in_.size() - in_len_ < kReadChunk / 4) in_.resize(std::max(in_.size() * 2, in_len_ + kReadChunk));
+  impl_->socket.async_read_some(
+      asio::buffer(in_.data() + in_len_, in_.size() - in_len_),
+      [self = shared_from_this()](std::error_code ec, size_t n) {
+        if (ec) {
+          return self->Fail(Status::Unavailable(ec == asio::error::eof ? "the broker closed the connection"
+                                                                       : "read: " + ec.message()));
+        }
+        self->OnRead(n);
+      });
+}
+
+void FastSendConnection::OnRead(size_t n) {
+  in_len_ += n;
+  size_t pos = 0;
+  while (in_len_ - pos >= frame::kHeaderBytes) {
+    auto header = frame::ReadHeader(in_.data() + pos, frame::kDefaultMaxFrameBytes);
+    if (!header.ok()) return Fail(header.status());
+    if (header->kind != frame::Kind::kResponse) {
+      return Fail(Status::Internal("frame.kind: the broker sent a request"));
+    }
+    const size_t frame_bytes = frame::kHeaderBytes + header->payload_bytes;
+    if (in_len_ - pos < frame_bytes) {
+      if (in_.size() - pos < frame_bytes) {
+        std::memmove(in_.data(), in_.data() + pos, in_len_ - pos);
+        in_len_ -= pos;
+        pos = 0;
+        in_.resize(frame_bytes + kReadChunk);
+      }
+      break;
+    }
+    std::string_view payload(in_.data() + pos + frame::kHeaderBytes, header->payload_bytes);
+    pos += frame_bytes;
+    Done done;
+    {
+      std::lock_guard lock(mu_);
+      auto it = pending_.find(header->request_id);
+      if (it == pending_.end()) {
+        // Request id 0: the broker refused the stream itself (bad frame) and hangs up next.
+        if (header->request_id == 0) {
+          return Fail(
+              frame::ResponseStatus(*header, payload).WithContext("the broker closed the connection"));
+        }
+        continue;  // timed out already
+      }
+      done = std::move(it->second.done);
+      pending_.erase(it);
+    }
+    Status s = frame::ResponseStatus(*header, payload);
+    if (s.ok()) {
+      done(payload);
+    } else {
+      done(s);
+    }
+  }
+  if (pos > 0) {
+    std::memmove(in_.data(), in_.data() + pos, in_len_ - pos);
+    in_len_ -= pos;
+  }
+  if (in_.size() > 4 * kReadChunk && in_len_ < kReadChunk) in_.resize(kReadChunk);
+  ReadMore();
+}
+
+void FastSendConnection::ArmTick() {
+  impl_->timer.expires_after(kTick);
+  impl_->timer.async_wait([self = shared_from_this()](std::error_code ec) {
+    if (!ec) self->Tick();
+  });
+}
+
+void FastSendConnection::Tick() {
+  const auto now = std::chrono::steady_clock::now();
+  std::vector<Done> expired;
+  bool again = false;
+  {
+    std::lock_guard lock(mu_);
+    for (auto it = pending_.begin(); it != pending_.end();) {
+      if (it->second.deadline <= now) {
+        expired.push_back(std::move(it->second.done));
+        it = pending_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    // A connection that was used since the last tick keeps ticking, so a sender never has to
+    // wake the IO thread to arm the timer; an idle one stops.
+    again = !closed_ && (!pending_.empty() || called_since_tick_);
+    called_since_tick_ = false;
+    tick_armed_ = again;
+  }
+  for (auto& done : expired) done(Status::Timeout("send: no reply from " + addr_ + " in time"));
+  if (again) ArmTick();
+}
+
+void FastSendConnection::Close() {
+  asio::post(impl_->socket.get_executor(), [self = shared_from_this()] {
+    self->Fail(Status::Unavailable("the client closed the connection"));
+  });
+}
+
+void FastSendConnection::Fail(const Status& why) {
+  std::map<uint64_t, Pending> failed;
+  {
+    std::lock_guard lock(mu_);
+    broken_.store(true, std::memory_order_release);
+    if (!closed_) {
+      closed_ = true;
+      std::error_code ec;
+      impl_->socket.close(ec);
+      impl_->timer.cancel();
+    }
+    failed.swap(pending_);
+    unsent_.clear();
+  }
+  const Status s = why.WithContext("fast send to " + addr_);
+  for (auto& [id, p] : failed) p.done(s);
+}
+
+}  // namespace mq::client

@@ -1,0 +1,266 @@
+// The broker's fast send port (fastListenPort) driven by a plain blocking socket that speaks
+// common/frame.h: pipelined sends answered by request id, errors as statuses on a connection
+// that stays open, frames that cannot be read answered with a reason and hung up on.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "broker_fixture.h"
+#include "common/coding.h"
+#include "common/frame.h"
+#include "grpc_test_util.h"
+#include "namesrv_fixture.h"
+#include "testutil/temp_dir.h"
+#include "testutil/wait.h"
+
+namespace mq::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+// A blocking client of the fast send port; every read waits at most 10 s.
+class FrameClient {
+ public:
+  explicit FrameClient(const std::string& host_port) {
+    const int port = std::stoi(host_port.substr(host_port.rfind(':') + 1));
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    connected_ = fd_ >= 0 && ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  }
+  ~FrameClient() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  bool connected() const { return connected_; }
+
+  bool Write(const std::string& bytes) {
+    size_t done = 0;
+    while (done < bytes.size()) {
+      ssize_t n = ::send(fd_, bytes.data() + done, bytes.size() - done, MSG_NOSIGNAL);
+      if (n <= 0) return false;
+      done += static_cast<size_t>(n);
+    }
+    return true;
+  }
+
+  // The next frame, or nullopt at end of stream / after 10 s.
+  std::optional<std::pair<frame::Header, std::string>> ReadFrame() {
+    std::string header;
+    if (!ReadExactly(frame::kHeaderBytes, &header)) return std::nullopt;
+    auto h = frame::ReadHeader(header.data(), frame::kDefaultMaxFrameBytes);
+    if (!h.ok()) return std::nullopt;
+    std::string payload;
+    if (!ReadExactly(h->payload_bytes, &payload)) return std::nullopt;
+    return std::make_pair(*h, payload);
+  }
+
+  // True when the peer closed the connection (within 10 s).
+  bool ClosedByPeer() {
+    std::string ignored;
+    return !ReadExactly(1, &ignored) && eof_;
+  }
+
+ private:
+  bool ReadExactly(size_t n, std::string* out) {
+    out->resize(n);
+    size_t got = 0;
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (got < n) {
+      pollfd p{fd_, POLLIN, 0};
+      auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
+      ssize_t r = ::recv(fd_, out->data() + got, n - got, 0);
+      if (r <= 0) {
+        eof_ = true;
+        return false;
+      }
+      got += static_cast<size_t>(r);
+    }
+    return true;
+  }
+
+  int fd_ = -1;
+  bool connected_ = false;
+  bool eof_ = false;
+};
+
+std::string SendFrame(uint64_t id, const std::string& payload,
+                      frame::Method method = frame::Method::kSendMessage) {
+  frame::Header h;
+  h.kind = frame::Kind::kRequest;
+  h.method = method;
+  h.request_id = id;
+  std::string out;
+  frame::AppendFrame(h, payload, &out);
+  return out;
+}
+
+std::string SendRequest(const std::string& topic, const std::string& body, int32_t queue_id = 0) {
+  mq::v1::SendMessageRequest req;
+  req.set_producer_group("fast_producer");
+  req.set_topic(topic);
+  req.set_queue_id(queue_id);
+  *req.add_messages() = TextMessage(body, "TagA", "key-" + body);
+  return req.SerializeAsString();
+}
+
+class BrokerFastSendTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    broker_ = std::make_unique<BrokerProcess>(BrokerOptions{"", dir_.path(), "broker-a", {}});
+    ASSERT_TRUE(broker_->Start()) << broker_->process().ReadLog();
+    ASSERT_FALSE(broker_->fast_address().empty()) << "the ready file names no fast send port";
+  }
+  TempDir dir_;
+  std::unique_ptr<BrokerProcess> broker_;
+};
+
+TEST_F(BrokerFastSendTest, PipelinedSendsAreStoredAndEachAnsweredByItsRequestId) {
+  CreateTopic(*broker_, "FastT", 1);
+  FrameClient client(broker_->fast_address());
+  ASSERT_TRUE(client.connected());
+  constexpr int kSends = 50;
+  std::string burst;
+  for (int i = 0; i < kSends; ++i)
+    burst += SendFrame(1000 + i, SendRequest("FastT", "body-" + std::to_string(i)));
+  ASSERT_TRUE(client.Write(burst));  // all in flight at once, on one connection
+  std::map<uint64_t, mq::v1::SendMessageResponse> replies;
+  for (int i = 0; i < kSends; ++i) {
+    auto f = client.ReadFrame();
+    ASSERT_TRUE(f.has_value()) << "reply " << i << " missing";
+    EXPECT_EQ(f->first.kind, frame::Kind::kResponse);
+    ASSERT_EQ(f->first.code, StatusCode::kOk) << f->second;
+    mq::v1::SendMessageResponse r;
+    ASSERT_TRUE(r.ParseFromString(f->second));
+    EXPECT_EQ(r.status(), mq::v1::SEND_OK);
+    ASSERT_EQ(r.entries_size(), 1);
+    replies[f->first.request_id] = r;
+  }
+  ASSERT_EQ(replies.size(), static_cast<size_t>(kSends));
+  EXPECT_EQ(replies.begin()->first, 1000u);
+  EXPECT_EQ(replies.rbegin()->first, 1000u + kSends - 1);
+  // One queue: the offsets are those of the order they were sent in.
+  for (const auto& [id, r] : replies) EXPECT_EQ(r.queue_offset(), static_cast<int64_t>(id - 1000));
+
+  ASSERT_TRUE(WaitForMaxOffset(broker_->messaging(), "FastT", 0, kSends));
+  std::vector<mq::v1::MessageExt> pulled;
+  while (pulled.size() < static_cast<size_t>(kSends)) {
+    mq::v1::PullMessageResponse r;
+    ASSERT_GRPC_OK(Pull(broker_->messaging(), "g", "FastT", 0, static_cast<int64_t>(pulled.size()), &r));
+    ASSERT_EQ(r.status(), mq::v1::FOUND);
+    for (const auto& m : r.messages()) pulled.push_back(m);
+  }
+  ASSERT_EQ(pulled.size(), static_cast<size_t>(kSends));
+  for (int i = 0; i < kSends; ++i) {
+    const auto& m = pulled[static_cast<size_t>(i)];
+    EXPECT_EQ(m.message().body(), "body-" + std::to_string(i));
+    EXPECT_EQ(m.msg_id(), replies[1000 + i].entries(0).msg_id());
+    // The born host the client sent is kept.
+    EXPECT_EQ(m.message().born_host(), "127.0.0.1:5555");
+  }
+}
+
+TEST_F(BrokerFastSendTest, RefusedRequestsAreAnsweredWithAStatusAndTheConnectionStaysOpen) {
+  FrameClient client(broker_->fast_address());
+  ASSERT_TRUE(client.connected());
+  auto expect_error = [&](uint64_t id, const std::string& frame_bytes, StatusCode code,
+                          const std::string& prefix) {
+    ASSERT_TRUE(client.Write(frame_bytes));
+    auto f = client.ReadFrame();
+    ASSERT_TRUE(f.has_value());
+    EXPECT_EQ(f->first.request_id, id);
+    EXPECT_EQ(f->first.code, code) << f->second;
+    EXPECT_EQ(f->second.rfind(prefix, 0), 0u) << f->second;
+  };
+  expect_error(1, SendFrame(1, SendRequest("T", "x"), static_cast<frame::Method>(77)),
+               StatusCode::kNotSupported, "frame.method");
+  expect_error(2, SendFrame(2, "\xff\xff\xff garbage"), StatusCode::kInvalidArgument, "request:");
+  expect_error(3, SendFrame(3, SendRequest("bad topic!", "x")), StatusCode::kInvalidArgument, "topic");
+  mq::v1::SendMessageRequest empty;
+  empty.set_topic("T");
+  expect_error(4, SendFrame(4, empty.SerializeAsString()), StatusCode::kInvalidArgument, "messages");
+  // Still open: a good send on the same connection goes through.
+  ASSERT_TRUE(client.Write(SendFrame(5, SendRequest("StillOpen", "ok"))));
+  auto f = client.ReadFrame();
+  ASSERT_TRUE(f.has_value());
+  EXPECT_EQ(f->first.request_id, 5u);
+  EXPECT_EQ(f->first.code, StatusCode::kOk) << f->second;
+}
+
+TEST_F(BrokerFastSendTest, AnUnreadableFrameIsAnsweredWithTheReasonAndTheConnectionClosed) {
+  {
+    FrameClient http2(broker_->fast_address());  // e.g. a gRPC client pointed at the wrong port
+    ASSERT_TRUE(http2.Write("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"));
+    auto f = http2.ReadFrame();
+    ASSERT_TRUE(f.has_value());
+    EXPECT_EQ(f->first.request_id, 0u);
+    EXPECT_EQ(f->first.code, StatusCode::kInvalidArgument);
+    EXPECT_EQ(f->second.rfind("frame.", 0), 0u) << f->second;
+    EXPECT_TRUE(http2.ClosedByPeer());
+  }
+  {
+    FrameClient huge(broker_->fast_address());
+    std::string frame_bytes = SendFrame(9, "x");
+    EncodeFixed32BE(frame_bytes.data(), 0x7fffffff);  // 2 GiB announced: refused before any allocation
+    ASSERT_TRUE(huge.Write(frame_bytes));
+    auto f = huge.ReadFrame();
+    ASSERT_TRUE(f.has_value());
+    EXPECT_EQ(f->second.rfind("frame.length", 0), 0u) << f->second;
+    EXPECT_TRUE(huge.ClosedByPeer());
+  }
+  {
+    // Half a frame, then gone: nothing to answer, nothing held.
+    FrameClient half(broker_->fast_address());
+    std::string frame_bytes = SendFrame(10, SendRequest("Half", "x"));
+    ASSERT_TRUE(half.Write(frame_bytes.substr(0, frame_bytes.size() / 2)));
+  }
+  FrameClient next(broker_->fast_address());
+  ASSERT_TRUE(next.Write(SendFrame(11, SendRequest("AfterBad", "ok"))));
+  auto f = next.ReadFrame();
+  ASSERT_TRUE(f.has_value());
+  EXPECT_EQ(f->first.code, StatusCode::kOk) << f->second;
+  EXPECT_TRUE(broker_->process().running());
+}
+
+TEST(BrokerFastSendRouteTest, TheRouteAdvertisesTheFastPortUnlessItIsOff) {
+  TempDir dir;
+  NamesrvProcess ns;
+  ASSERT_TRUE(ns.started());
+  BrokerProcess on(
+      BrokerOptions{ns.address(), dir.path() + "/a", "broker-a", {"autoCreateTopicEnable=true"}});
+  BrokerProcess off(BrokerOptions{ns.address(), dir.path() + "/b", "broker-b", {"fastSendEnable=false"}});
+  ASSERT_TRUE(on.Start()) << on.process().ReadLog();
+  ASSERT_TRUE(off.Start()) << off.process().ReadLog();
+  EXPECT_FALSE(on.fast_address().empty());
+  EXPECT_TRUE(off.fast_address().empty());
+  CreateTopic(on, "RouteT", 1);
+  CreateTopic(off, "RouteT", 1);
+  mq::v1::TopicRouteData route;
+  ASSERT_TRUE(WaitUntil(
+      [&] { return QueryRoute(ns.stub(), "RouteT", &route).ok() && route.broker_datas_size() == 2; }, 20s));
+  for (const auto& bd : route.broker_datas()) {
+    if (bd.broker_name() == "broker-a") {
+      ASSERT_EQ(bd.fast_send_addrs().count(0), 1u);
+      EXPECT_EQ(bd.fast_send_addrs().at(0), on.fast_address());
+    } else {
+      EXPECT_TRUE(bd.fast_send_addrs().empty());
+    }
+  }
+}
+
+}  // namespace
+}  // namespace mq::testing

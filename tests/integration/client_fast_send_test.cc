@@ -1,0 +1,203 @@
+// The producer over brokers' fast send ports (fastListenPort): one connection per broker for
+// every send, gRPC for a broker without the port, every send answered when a broker dies, the
+// restarted broker's new port used; and the connection's own timeouts and failures.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <future>
+#include <set>
+#include <string>
+
+#include "black_hole.h"
+#include "broker_fixture.h"
+#include "client_instance.h"
+#include "common/io_executor.h"
+#include "fast_send_connection.h"
+#include "mq/client/producer.h"
+#include "namesrv_fixture.h"
+#include "testutil/temp_dir.h"
+#include "testutil/wait.h"
+#include "transaction_producer_access.h"
+
+namespace mq::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using mq::client::MakeMessage;
+using mq::client::Producer;
+using mq::client::ProducerAccess;
+using mq::client::ProducerOptions;
+
+bool CreateTopicOn(NamesrvProcess& ns, std::vector<BrokerProcess*> brokers, const std::string& topic) {
+  for (auto* b : brokers) {
+    mq::v1::CreateTopicRequest req;
+    req.mutable_config()->set_topic_name(topic);
+    req.mutable_config()->set_read_queue_nums(2);
+    req.mutable_config()->set_write_queue_nums(2);
+    req.mutable_config()->set_perm(6);
+    mq::v1::CreateTopicResponse resp;
+    grpc::ClientContext ctx;
+    if (!b->admin()->CreateTopic(&ctx, req, &resp).ok()) return false;
+  }
+  return WaitUntil([&] {
+    mq::v1::TopicRouteData route;
+    return QueryRoute(ns.stub(), topic, &route).ok() &&
+           route.queue_datas_size() == static_cast<int>(brokers.size());
+  });
+}
+
+ProducerOptions Options(const NamesrvProcess& ns) {
+  ProducerOptions o;
+  o.client.namesrv_addrs = {ns.address()};
+  o.client.route_refresh_ms = 500;
+  o.group = "fast_pg";
+  return o;
+}
+
+TEST(ClientFastSendTest, SendsShareOneFastConnectionPerBrokerAndUseGrpcWhereThereIsNone) {
+  TempDir dir;
+  NamesrvProcess ns;
+  ASSERT_TRUE(ns.started());
+  BrokerProcess fast(BrokerOptions{ns.address(), dir.Sub("a"), "broker-a", {}});
+  BrokerProcess plain(BrokerOptions{ns.address(), dir.Sub("b"), "broker-b", {"fastSendEnable=false"}});
+  ASSERT_TRUE(fast.Start()) << fast.process().ReadLog();
+  ASSERT_TRUE(plain.Start()) << plain.process().ReadLog();
+  ASSERT_TRUE(CreateTopicOn(ns, {&fast, &plain}, "FastTopic"));
+  Producer producer(Options(ns));
+  ASSERT_TRUE(producer.Start().ok());
+  std::set<std::string> brokers;
+  for (int i = 0; i < 40; ++i) {
+    auto r = producer.Send(MakeMessage("FastTopic", "m" + std::to_string(i)));
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    brokers.insert(r->queue.broker_name);
+  }
+  EXPECT_EQ(brokers, (std::set<std::string>{"broker-a", "broker-b"}));
+  EXPECT_EQ(ProducerAccess::Client(producer).FastSendConnectionsOpened(), 1);
+
+  // Async sends and a batch ride the same connection.
+  std::promise<void> all;
+  std::atomic<int> left{50};
+  std::atomic<int> failed{0};
+  for (int i = 0; i < 50; ++i) {
+    producer.SendAsync(MakeMessage("FastTopic", "a" + std::to_string(i)),
+                       [&](mq::Result<mq::client::SendResult> r) {
+                         if (!r.ok()) failed.fetch_add(1);
+                         if (left.fetch_sub(1) == 1) all.set_value();
+                       });
+  }
+  ASSERT_EQ(all.get_future().wait_for(20s), std::future_status::ready);
+  EXPECT_EQ(failed.load(), 0);
+  auto batch = producer.SendBatch({MakeMessage("FastTopic", "b1"), MakeMessage("FastTopic", "b2")});
+  EXPECT_TRUE(batch.ok()) << batch.status().ToString();
+  EXPECT_EQ(ProducerAccess::Client(producer).FastSendConnectionsOpened(), 1);
+  producer.Shutdown();
+}
+
+TEST(ClientFastSendTest, SendsInFlightWhenTheBrokerIsKilledAllHearBackAndItsRestartIsUsed) {
+  TempDir dir;
+  NamesrvProcess ns;
+  ASSERT_TRUE(ns.started());
+  BrokerProcess broker(BrokerOptions{ns.address(), dir.Sub("a"), "broker-a", {}});
+  ASSERT_TRUE(broker.Start()) << broker.process().ReadLog();
+  ASSERT_TRUE(CreateTopicOn(ns, {&broker}, "KillTopic"));
+  auto options = Options(ns);
+  options.send_timeout_ms = 3000;
+  Producer producer(options);
+  ASSERT_TRUE(producer.Start().ok());
+  ASSERT_TRUE(producer.Send(MakeMessage("KillTopic", "warm")).ok());
+
+  constexpr int kSends = 300;
+  std::atomic<int> answered{0};
+  std::atomic<int> failed{0};
+  std::promise<void> all;
+  auto send = [&] {
+    producer.SendAsync(MakeMessage("KillTopic", std::string(512, 'k')),
+                       [&](mq::Result<mq::client::SendResult> r) {
+                         if (!r.ok()) failed.fetch_add(1);
+                         if (answered.fetch_add(1) + 1 == kSends) all.set_value();
+                       });
+  };
+  for (int i = 0; i < kSends / 3; ++i) send();
+  ASSERT_TRUE(WaitUntil([&] { return answered.load() == kSends / 3; }, 20s));
+  EXPECT_EQ(failed.load(), 0);
+  for (int i = kSends / 3; i < kSends; ++i) {
+    send();
+    if (i == kSends / 2) broker.process().Signal(SIGKILL);  // with sends in flight
+  }
+  // Each send hears back once, success or error, within its send timeout (and a margin).
+  ASSERT_EQ(all.get_future().wait_for(20s), std::future_status::ready) << answered.load() << " answered";
+  EXPECT_EQ(answered.load(), kSends);
+  EXPECT_GT(failed.load(), 0);
+
+  broker.process().Wait(10s);
+  ASSERT_TRUE(broker.Start()) << broker.process().ReadLog();  // a new port, a new fast port
+  ASSERT_TRUE(WaitUntil([&] { return producer.Send(MakeMessage("KillTopic", "again")).ok(); }, 30s));
+  EXPECT_GE(ProducerAccess::Client(producer).FastSendConnectionsOpened(), 2);
+  producer.Shutdown();
+}
+
+TEST(FastSendConnectionTest, ACallThatIsNeverAnsweredTimesOutAndARefusedConnectionFailsAtOnce) {
+  IoExecutor io("fast-test", 1);
+  io.Start();
+  BlackHoleListener hole;
+  ASSERT_TRUE(hole.ok());
+  auto silent = mq::client::FastSendConnection::Open(io.context(), hole.address());
+  std::promise<mq::Status> timed_out;
+  const auto start = std::chrono::steady_clock::now();
+  silent->Call({"request"}, 300, [&](mq::Result<std::string_view> r) { timed_out.set_value(r.status()); });
+  auto f = timed_out.get_future();
+  ASSERT_EQ(f.wait_for(5s), std::future_status::ready);
+  mq::Status s = f.get();
+  EXPECT_EQ(s.code(), mq::StatusCode::kTimeout) << s.ToString();
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 300ms);
+  EXPECT_FALSE(silent->broken());  // a slow call does not condemn the connection
+
+  // A port nobody listens on (the black hole's, once closed).
+  std::string closed_addr;
+  {
+    BlackHoleListener gone;
+    closed_addr = gone.address();
+  }
+  auto refused = mq::client::FastSendConnection::Open(io.context(), closed_addr);
+  std::promise<mq::Status> failed;
+  refused->Call({"request"}, 10'000, [&](mq::Result<std::string_view> r) { failed.set_value(r.status()); });
+  auto g = failed.get_future();
+  ASSERT_EQ(g.wait_for(5s), std::future_status::ready);
+  mq::Status why = g.get();
+  EXPECT_EQ(why.code(), mq::StatusCode::kUnavailable) << why.ToString();
+  EXPECT_NE(why.message().find("fast send to 127.0.0.1:"), std::string::npos) << why.ToString();
+  EXPECT_TRUE(refused->broken());
+  // Later calls on a broken connection fail at once, on the caller's thread.
+  bool called = false;
+  refused->Call({"x"}, 1000, [&](mq::Result<std::string_view> r) { called = !r.ok(); });
+  EXPECT_TRUE(called);
+  silent->Close();
+  refused->Close();
+  io.Shutdown();
+}
+
+TEST(FastSendConnectionTest, AClientFallsBackToGrpcForAWhileAfterAFastPortFailed) {
+  mq::client::ClientOptions options;
+  options.namesrv_addrs = {"127.0.0.1:1"};
+  mq::client::ClientInstance client(options, 1);
+  ASSERT_TRUE(client.Start().ok());
+  std::string addr;
+  {
+    BlackHoleListener gone;
+    addr = gone.address();
+  }
+  auto first = client.FastSend(addr);
+  ASSERT_NE(first, nullptr);
+  std::promise<void> done;
+  first->Call({"x"}, 5000, [&](mq::Result<std::string_view>) { done.set_value(); });
+  ASSERT_EQ(done.get_future().wait_for(5s), std::future_status::ready);
+  ASSERT_TRUE(first->broken());
+  EXPECT_EQ(client.FastSend(addr), nullptr);  // gRPC for now
+  EXPECT_EQ(client.FastSendConnectionsOpened(), 1);
+  client.Shutdown({}, {});
+}
+
+}  // namespace
+}  // namespace mq::testing
