@@ -39,6 +39,7 @@
 #include "broker/v2/messaging_service_v2.h"
 #include "broker/v2/telemetry.h"
 #include "common/clock.h"
+#include "common/frame.h"
 #include "common/heap.h"
 #include "common/logging.h"
 #include "common/naming.h"
@@ -308,6 +309,9 @@ Status BrokerController::Start() {
     FastSendServer::Options fast_options;
     fast_options.bind_address = config_.bindAddress;
     fast_options.port = config_.fastListenPort;
+    // The gRPC port's request limit (2 x maxMessageSize + 1 MiB) plus the frame header.
+    fast_options.max_frame_bytes =
+        static_cast<uint32_t>(ServerLimitsOf(config_).max_receive_bytes + frame::kHeaderBytes);
     fast_send_ = std::make_unique<FastSendServer>(fast_options, send_.get(), messaging_->send_budget());
     if (Status s = fast_send_->Start(); !s.ok()) {
       fast_send_.reset();

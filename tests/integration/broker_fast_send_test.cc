@@ -67,6 +67,12 @@ class FrameClient {
     return std::make_pair(*h, payload);
   }
 
+  // A byte (or the end of the stream) is waiting to be read.
+  bool Readable() {
+    pollfd p{fd_, POLLIN, 0};
+    return ::poll(&p, 1, 0) > 0;
+  }
+
   // True when the peer closed the connection (within 10 s).
   bool ClosedByPeer() {
     std::string ignored;
@@ -114,7 +120,7 @@ std::string SendRequest(const std::string& topic, const std::string& body, int32
   req.set_producer_group("fast_producer");
   req.set_topic(topic);
   req.set_queue_id(queue_id);
-  *req.add_messages() = TextMessage(body, "TagA", "key-" + body);
+  *req.add_messages() = TextMessage(body, "TagA", "key-" + body.substr(0, 64));
   return req.SerializeAsString();
 }
 
@@ -234,6 +240,50 @@ TEST_F(BrokerFastSendTest, AnUnreadableFrameIsAnsweredWithTheReasonAndTheConnect
   ASSERT_TRUE(f.has_value());
   EXPECT_EQ(f->first.code, StatusCode::kOk) << f->second;
   EXPECT_TRUE(broker_->process().running());
+}
+
+// A frame larger than the read buffer is leased from sendRequestMemoryQuota before it is
+// buffered: with the budget spent by one connection's half-sent 3 MiB frame, another's is
+// refused at once and its bytes skipped, and that connection goes on with its next frame.
+TEST(BrokerFastSendBudgetTest, ALargeFramePastTheSendBudgetIsRefusedAndSkipped) {
+  TempDir dir;
+  BrokerProcess broker(BrokerOptions{
+      "",
+      dir.path(),
+      "broker-a",
+      {"sendRequestMemoryQuota=4194304", "maxMessageSize=4194304", "mappedFileSizeCommitLog=16777216"}});
+  ASSERT_TRUE(broker.Start()) << broker.process().ReadLog();
+  CreateTopic(broker, "BigT", 1);
+  const std::string big = SendFrame(1, SendRequest("BigT", std::string(3 * 1024 * 1024, 'b')));
+  FrameClient a(broker.fast_address());
+  FrameClient b(broker.fast_address());
+  ASSERT_TRUE(a.Write(big.substr(0, big.size() / 2)));
+  ASSERT_TRUE(b.Write(big.substr(0, big.size() / 2)));
+  // Whichever header the broker reads second finds the budget spent and is answered at once.
+  FrameClient* refused = nullptr;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        refused = a.Readable() ? &a : b.Readable() ? &b : nullptr;
+        return refused != nullptr;
+      },
+      10s));
+  FrameClient* leased = refused == &a ? &b : &a;
+  auto reply = refused->ReadFrame();
+  ASSERT_TRUE(reply.has_value());
+  EXPECT_EQ(reply->first.request_id, 1u);
+  EXPECT_EQ(reply->first.code, StatusCode::kResourceExhausted) << reply->second;
+  EXPECT_NE(reply->second.find("sendRequestMemoryQuota"), std::string::npos) << reply->second;
+  // The rest of the refused frame is skipped; the next frame on that connection is read in step.
+  ASSERT_TRUE(refused->Write(big.substr(big.size() / 2) + SendFrame(2, SendRequest("BigT", "small"))));
+  auto small = refused->ReadFrame();
+  ASSERT_TRUE(small.has_value());
+  EXPECT_EQ(small->first.request_id, 2u);
+  EXPECT_EQ(small->first.code, StatusCode::kOk) << small->second;
+  ASSERT_TRUE(leased->Write(big.substr(big.size() / 2)));
+  auto stored = leased->ReadFrame();
+  ASSERT_TRUE(stored.has_value());
+  EXPECT_EQ(stored->first.request_id, 1u);
+  EXPECT_EQ(stored->first.code, StatusCode::kOk) << stored->second;
 }
 
 TEST(BrokerFastSendRouteTest, TheRouteAdvertisesTheFastPortUnlessItIsOff) {

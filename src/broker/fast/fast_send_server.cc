@@ -7,6 +7,7 @@
 #include <asio.hpp>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -105,7 +106,14 @@ class FastSendServer::Connection : public std::enable_shared_from_this<Connectio
     }
     in_len_ += n;
     size_t pos = 0;
-    while (in_len_ - pos >= frame::kHeaderBytes) {
+    while (true) {
+      if (skip_bytes_ > 0) {  // the rest of a frame refused for want of memory
+        const size_t skipped = std::min(skip_bytes_, in_len_ - pos);
+        pos += skipped;
+        skip_bytes_ -= skipped;
+        if (skip_bytes_ > 0) break;
+      }
+      if (in_len_ - pos < frame::kHeaderBytes) break;
       auto header = frame::ReadHeader(in_.data() + pos, server_->options_.max_frame_bytes);
       if (!header.ok()) {
         // The stream cannot be resynchronised: say why, then hang up.
@@ -116,6 +124,17 @@ class FastSendServer::Connection : public std::enable_shared_from_this<Connectio
       const size_t frame_bytes = frame::kHeaderBytes + header->payload_bytes;
       if (in_len_ - pos < frame_bytes) {
         if (in_.size() - pos < frame_bytes) {
+          // A frame larger than the buffer: its bytes are leased before they are buffered, so
+          // connections sending large frames slowly cannot hold more than the send budget.
+          if (!large_frame_lease_) {
+            large_frame_lease_ = server_->budget_->TryAcquire(static_cast<int64_t>(frame_bytes));
+            if (!large_frame_lease_) {
+              Reply(header->request_id, BudgetExhausted(), {});
+              skip_bytes_ = frame_bytes - (in_len_ - pos);
+              pos = in_len_;
+              continue;
+            }
+          }
           // Make room for the whole frame at the front of the buffer.
           std::memmove(in_.data(), in_.data() + pos, in_len_ - pos);
           in_len_ -= pos;
@@ -124,16 +143,20 @@ class FastSendServer::Connection : public std::enable_shared_from_this<Connectio
         }
         break;
       }
-      if (!Handle(*header, std::string_view(in_.data() + pos + frame::kHeaderBytes, header->payload_bytes))) {
-        return Close();
-      }
+      const bool keep =
+          Handle(*header, std::string_view(in_.data() + pos + frame::kHeaderBytes, header->payload_bytes),
+                 std::exchange(large_frame_lease_, std::nullopt));
+      if (!keep) return Close();
       pos += frame_bytes;
     }
     if (pos > 0) {
       std::memmove(in_.data(), in_.data() + pos, in_len_ - pos);
       in_len_ -= pos;
     }
-    if (in_.size() > 4 * kReadChunk && in_len_ < kReadChunk) in_.resize(kReadChunk);  // after a large frame
+    if (in_.size() > 4 * kReadChunk && in_len_ < kReadChunk) {  // after a large frame
+      in_.resize(kReadChunk);
+      in_.shrink_to_fit();
+    }
     {
       std::lock_guard lock(mu_);
       if (unsent_.size() > kMaxUnsentBytes) {
@@ -145,7 +168,8 @@ class FastSendServer::Connection : public std::enable_shared_from_this<Connectio
   }
 
   // One request frame; false to hang up.
-  bool Handle(const frame::Header& h, std::string_view payload) {
+  // `lease`: the frame's bytes, when they were leased while it was read.
+  bool Handle(const frame::Header& h, std::string_view payload, std::optional<ByteBudget::Lease> lease) {
     if (h.kind != frame::Kind::kRequest) {
       MQ_LOG_WARN(Logger("broker"), "fast send port: {} closed: frame.kind: a response sent to the broker",
                   peer_);
@@ -162,14 +186,13 @@ class FastSendServer::Connection : public std::enable_shared_from_this<Connectio
       Reply(h.request_id, Status::Unavailable("send: the broker is shutting down"), {});
       return true;
     }
-    ByteBudget* budget = server_->budget_;
-    auto lease = budget->TryAcquire(static_cast<int64_t>(payload.size()));
+    if (lease) {
+      lease->Resize(static_cast<int64_t>(payload.size()));  // the copy below replaces the buffer
+    } else {
+      lease = server_->budget_->TryAcquire(static_cast<int64_t>(payload.size()));
+    }
     if (!lease) {
-      Reply(h.request_id,
-            Status::ResourceExhausted(fmt::format("send: the broker holds {} bytes of send requests in "
-                                                  "progress (sendRequestMemoryQuota={}); retry later",
-                                                  budget->used(), budget->limit())),
-            {});
+      Reply(h.request_id, BudgetExhausted(), {});
       return true;
     }
     // The request's bytes stay valid until the send completes, however long that takes.
@@ -194,6 +217,14 @@ class FastSendServer::Connection : public std::enable_shared_from_this<Connectio
           if (--shared->sends_in_progress == 0) shared->idle.notify_all();
         });
     return true;
+  }
+
+  Status BudgetExhausted() const {
+    const ByteBudget* budget = server_->budget_;
+    return Status::ResourceExhausted(
+        fmt::format("send: the broker holds {} bytes of send requests in progress "
+                    "(sendRequestMemoryQuota={}); retry later",
+                    budget->used(), budget->limit()));
   }
 
   // IO thread: writes queued bytes as the socket takes them, then reads again if paused.
@@ -232,6 +263,8 @@ class FastSendServer::Connection : public std::enable_shared_from_this<Connectio
   int fd_ = -1;
   std::vector<char> in_;  // IO thread only: bytes read, in_len_ of them valid
   size_t in_len_ = 0;
+  std::optional<ByteBudget::Lease> large_frame_lease_;  // IO thread only: the frame being buffered
+  size_t skip_bytes_ = 0;                               // IO thread only
   std::mutex mu_;
   std::string unsent_;        // guarded by mu_: response bytes the socket has not taken yet
   bool closed_ = false;       // guarded by mu_

@@ -10,7 +10,9 @@
 // an HA thread on a SYNC_MASTER) straight into the socket; only what the socket does not take
 // at once is left to the IO thread. A connection whose unsent replies pass 4 MiB is not read
 // until they drain. Request bytes are leased from the same budget as the gRPC port's sends
-// (sendRequestMemoryQuota).
+// (sendRequestMemoryQuota), a frame larger than the read buffer before it is buffered (refused
+// with RESOURCE_EXHAUSTED and its bytes skipped when the budget is spent); frames are at most
+// max_frame_bytes (the gRPC port's request limit).
 // Locking: each connection's mutex guards its unsent bytes and its closed flag (no write after
 // its socket closed); mu_ guards the connection set. The processor and budget outlive this.
 #pragma once
@@ -37,7 +39,7 @@ class FastSendServer {
     std::string bind_address = "0.0.0.0";
     int port = 0;  // 0: any free port
     int threads = 2;
-    uint32_t max_frame_bytes = 64u * 1024 * 1024;
+    uint32_t max_frame_bytes = 9u * 1024 * 1024 + 20;
   };
   FastSendServer(Options options, SendProcessor* send, ByteBudget* budget);
   ~FastSendServer();
