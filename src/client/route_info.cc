@@ -39,24 +39,29 @@ std::vector<MessageQueue> Queues(const std::string& topic, const mq::v1::TopicRo
   return out;
 }
 
-}  // namespace
-
-std::string MasterAddress(const mq::v1::TopicRouteData& route, const std::string& broker_name) {
+// The broker id 0 entry of one of broker_name's address maps ("" when absent).
+template <typename AddressesOf>
+std::string MasterEntry(const mq::v1::TopicRouteData& route, const std::string& broker_name,
+                        AddressesOf addresses_of) {
   for (const auto& bd : route.broker_datas()) {
     if (bd.broker_name() != broker_name) continue;
-    auto it = bd.broker_addrs().find(0);
-    if (it != bd.broker_addrs().end()) return it->second;
+    const auto& addrs = addresses_of(bd);
+    auto it = addrs.find(0);
+    if (it != addrs.end()) return it->second;
   }
   return "";
 }
 
+}  // namespace
+
+std::string MasterAddress(const mq::v1::TopicRouteData& route, const std::string& broker_name) {
+  return MasterEntry(
+      route, broker_name, [](const mq::v1::BrokerData& bd) -> const auto& { return bd.broker_addrs(); });
+}
+
 std::string MasterFastSendAddress(const mq::v1::TopicRouteData& route, const std::string& broker_name) {
-  for (const auto& bd : route.broker_datas()) {
-    if (bd.broker_name() != broker_name) continue;
-    auto it = bd.fast_send_addrs().find(0);
-    if (it != bd.fast_send_addrs().end()) return it->second;
-  }
-  return "";
+  return MasterEntry(
+      route, broker_name, [](const mq::v1::BrokerData& bd) -> const auto& { return bd.fast_send_addrs(); });
 }
 
 std::vector<MessageQueue> PublishQueues(const std::string& topic, const mq::v1::TopicRouteData& route) {

@@ -31,16 +31,7 @@ using mq::client::ProducerAccess;
 using mq::client::ProducerOptions;
 
 bool CreateTopicOn(NamesrvProcess& ns, std::vector<BrokerProcess*> brokers, const std::string& topic) {
-  for (auto* b : brokers) {
-    mq::v1::CreateTopicRequest req;
-    req.mutable_config()->set_topic_name(topic);
-    req.mutable_config()->set_read_queue_nums(2);
-    req.mutable_config()->set_write_queue_nums(2);
-    req.mutable_config()->set_perm(6);
-    mq::v1::CreateTopicResponse resp;
-    grpc::ClientContext ctx;
-    if (!b->admin()->CreateTopic(&ctx, req, &resp).ok()) return false;
-  }
+  for (auto* b : brokers) CreateTopic(*b, topic, 2);
   return WaitUntil([&] {
     mq::v1::TopicRouteData route;
     return QueryRoute(ns.stub(), topic, &route).ok() &&

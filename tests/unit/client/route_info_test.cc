@@ -45,6 +45,13 @@ TEST(RouteInfoTest, PublishQueuesAreWritableMastersSorted) {
   EXPECT_EQ(CountBrokers({}), 0);
   EXPECT_EQ(MasterAddress(Route(), "broker-a"), "broker-a:1");
   EXPECT_EQ(MasterAddress(Route(), "broker-slave"), "");
+  // The fast send port only where the master advertises one.
+  auto route = Route();
+  (*route.mutable_broker_datas(1)->mutable_fast_send_addrs())[0] = "broker-a:2";
+  (*route.mutable_broker_datas(3)->mutable_fast_send_addrs())[1] = "broker-slave:2";
+  EXPECT_EQ(MasterFastSendAddress(route, "broker-a"), "broker-a:2");
+  EXPECT_EQ(MasterFastSendAddress(route, "broker-b"), "");
+  EXPECT_EQ(MasterFastSendAddress(route, "broker-slave"), "");
 }
 
 TEST(RouteInfoTest, SelectorRoundRobinsAndAvoidsLastAndFaultyBrokers) {
