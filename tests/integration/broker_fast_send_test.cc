@@ -45,6 +45,10 @@ class FrameClient {
     if (fd_ >= 0) ::close(fd_);
   }
   bool connected() const { return connected_; }
+  void NoDelay() {
+    int one = 1;
+    ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  }
 
   bool Write(const std::string& bytes) {
     size_t done = 0;
@@ -178,6 +182,27 @@ TEST_F(BrokerFastSendTest, PipelinedSendsAreStoredAndEachAnsweredByItsRequestId)
     // The born host the client sent is kept.
     EXPECT_EQ(m.message().born_host(), "127.0.0.1:5555");
   }
+}
+
+TEST_F(BrokerFastSendTest, FramesSplitAnywhereAcrossReadsAreReassembled) {
+  FrameClient client(broker_->fast_address());
+  ASSERT_TRUE(client.connected());
+  std::string stream;
+  for (uint64_t id = 1; id <= 3; ++id)
+    stream += SendFrame(id, SendRequest("Split", "body-" + std::to_string(id)));
+  // Pieces of 1..7 bytes, each its own segment (TCP_NODELAY), header and payload cut anywhere.
+  client.NoDelay();
+  for (size_t at = 0, piece = 1; at < stream.size(); at += piece, piece = piece % 7 + 1) {
+    ASSERT_TRUE(client.Write(stream.substr(at, piece)));
+  }
+  std::set<uint64_t> answered;
+  for (int i = 0; i < 3; ++i) {
+    auto f = client.ReadFrame();
+    ASSERT_TRUE(f.has_value());
+    EXPECT_EQ(f->first.code, StatusCode::kOk) << f->second;
+    answered.insert(f->first.request_id);
+  }
+  EXPECT_EQ(answered, (std::set<uint64_t>{1, 2, 3}));
 }
 
 TEST_F(BrokerFastSendTest, RefusedRequestsAreAnsweredWithAStatusAndTheConnectionStaysOpen) {

@@ -19,7 +19,7 @@ namespace mq::broker {
 
 namespace {
 constexpr size_t kReadChunk = 256 * 1024;
-constexpr size_t kMaxUnsentBytes = 4 * 1024 * 1024;  // replies queued before reading pauses
+constexpr size_t kMaxUnsentBytes = 1024 * 1024;  // replies queued before reading pauses
 }  // namespace
 
 struct FastSendServer::Acceptor {
@@ -30,7 +30,10 @@ struct FastSendServer::Acceptor {
 class FastSendServer::Connection : public std::enable_shared_from_this<Connection> {
  public:
   Connection(asio::ip::tcp::socket socket, FastSendServer* server)
-      : socket_(std::move(socket)), server_(server), shared_(server->shared_) {
+      : socket_(std::move(socket)),
+        server_(server),
+        shared_(server->shared_),
+        unsent_lease_(server->budget_->Hold(0)) {
     std::error_code ec;
     socket_.set_option(asio::ip::tcp::no_delay(true), ec);
     auto remote = socket_.remote_endpoint(ec);
@@ -55,6 +58,7 @@ class FastSendServer::Connection : public std::enable_shared_from_this<Connectio
     if (!unsent_.empty()) {
       unsent_.append(header, sizeof header);
       unsent_.append(body);
+      unsent_lease_.Resize(static_cast<int64_t>(unsent_.size()));
       return;
     }
     iovec parts[2] = {{header, sizeof header}, {const_cast<char*>(body.data()), body.size()}};
@@ -73,6 +77,7 @@ class FastSendServer::Connection : public std::enable_shared_from_this<Connectio
     } else {
       unsent_.append(body.substr(written - sizeof header));
     }
+    unsent_lease_.Resize(static_cast<int64_t>(unsent_.size()));
     asio::post(socket_.get_executor(), [self = shared_from_this()] { self->AwaitWritable(); });
   }
 
@@ -83,6 +88,7 @@ class FastSendServer::Connection : public std::enable_shared_from_this<Connectio
       if (closed_) return;
       closed_ = true;
       unsent_.clear();
+      unsent_lease_.Resize(0);
     }
     std::error_code ec;
     socket_.close(ec);
@@ -90,81 +96,106 @@ class FastSendServer::Connection : public std::enable_shared_from_this<Connectio
   }
 
  private:
+  // IO thread: reads when the socket has bytes, into the IO thread's buffer; only a frame that
+  // is not complete yet is kept by the connection (so an idle connection holds no buffer).
   void ReadMore() {
-    if (in_.size() - in_len_ < kReadChunk / 4) in_.resize(std::max(in_.size() * 2, in_len_ + kReadChunk));
-    socket_.async_read_some(
-        asio::buffer(in_.data() + in_len_, in_.size() - in_len_),
-        [self = shared_from_this()](std::error_code ec, size_t n) { self->OnRead(ec, n); });
+    socket_.async_wait(asio::ip::tcp::socket::wait_read, [self = shared_from_this()](std::error_code ec) {
+      if (ec) return self->Close();
+      self->OnReadable();
+    });
   }
 
-  void OnRead(std::error_code ec, size_t n) {
-    if (ec) {
-      if (ec != asio::error::eof && ec != asio::error::operation_aborted &&
-          ec != asio::error::connection_reset)
-        MQ_LOG_DEBUG(Logger("broker"), "fast send port: {}: {}", peer_, ec.message());
-      return Close();
-    }
-    in_len_ += n;
-    size_t pos = 0;
-    while (true) {
-      if (skip_bytes_ > 0) {  // the rest of a frame refused for want of memory
-        const size_t skipped = std::min(skip_bytes_, in_len_ - pos);
-        pos += skipped;
-        skip_bytes_ -= skipped;
-        if (skip_bytes_ > 0) break;
-      }
-      if (in_len_ - pos < frame::kHeaderBytes) break;
-      auto header = frame::ReadHeader(in_.data() + pos, server_->options_.max_frame_bytes);
-      if (!header.ok()) {
-        // The stream cannot be resynchronised: say why, then hang up.
-        MQ_LOG_WARN(Logger("broker"), "fast send port: {} closed: {}", peer_, header.status().ToString());
-        Reply(0, header.status(), {});
+  void OnReadable() {
+    static thread_local std::vector<char> buffer(kReadChunk);
+    for (int reads = 0; reads < 4; ++reads) {  // then let the thread's other connections in
+      const ssize_t n = ::recv(fd_, buffer.data(), buffer.size(), MSG_DONTWAIT);
+      if (n == 0) return Close();
+      if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) break;
+        MQ_LOG_DEBUG(Logger("broker"), "fast send port: {}: {}", peer_, std::strerror(errno));
         return Close();
       }
-      const size_t frame_bytes = frame::kHeaderBytes + header->payload_bytes;
-      if (in_len_ - pos < frame_bytes) {
-        if (in_.size() - pos < frame_bytes) {
-          // A frame larger than the buffer: its bytes are leased before they are buffered, so
-          // connections sending large frames slowly cannot hold more than the send budget.
-          if (!large_frame_lease_) {
-            large_frame_lease_ = server_->budget_->TryAcquire(static_cast<int64_t>(frame_bytes));
-            if (!large_frame_lease_) {
-              Reply(header->request_id, BudgetExhausted(), {});
-              skip_bytes_ = frame_bytes - (in_len_ - pos);
-              pos = in_len_;
-              continue;
-            }
-          }
-          // Make room for the whole frame at the front of the buffer.
-          std::memmove(in_.data(), in_.data() + pos, in_len_ - pos);
-          in_len_ -= pos;
-          pos = 0;
-          in_.resize(frame_bytes + kReadChunk);
-        }
-        break;
-      }
-      const bool keep =
-          Handle(*header, std::string_view(in_.data() + pos + frame::kHeaderBytes, header->payload_bytes),
-                 std::exchange(large_frame_lease_, std::nullopt));
-      if (!keep) return Close();
-      pos += frame_bytes;
-    }
-    if (pos > 0) {
-      std::memmove(in_.data(), in_.data() + pos, in_len_ - pos);
-      in_len_ -= pos;
-    }
-    if (in_.size() > 4 * kReadChunk && in_len_ < kReadChunk) {  // after a large frame
-      in_.resize(kReadChunk);
-      in_.shrink_to_fit();
+      if (!Consume(buffer.data(), static_cast<size_t>(n))) return Close();
+      if (static_cast<size_t>(n) < buffer.size()) break;
     }
     {
       std::lock_guard lock(mu_);
+      if (closed_) return;
       if (unsent_.size() > kMaxUnsentBytes) {
         read_paused_ = true;  // AwaitWritable reads again once the replies drained
         return;
       }
     }
     ReadMore();
+  }
+
+  // The frames in data[0, n), after what partial_ holds of one; false to hang up.
+  bool Consume(const char* data, size_t n) {
+    size_t pos = 0;
+    while (pos < n) {
+      if (skip_bytes_ > 0) {  // the rest of a frame refused for want of memory
+        const size_t skipped = std::min(skip_bytes_, n - pos);
+        pos += skipped;
+        skip_bytes_ -= skipped;
+        continue;
+      }
+      if (partial_.empty() && n - pos >= frame::kHeaderBytes) {
+        // Whole frames straight from the read buffer.
+        auto header = ReadFrameHeader(data + pos);
+        if (!header) return false;
+        const size_t frame_bytes = frame::kHeaderBytes + header->payload_bytes;
+        if (n - pos >= frame_bytes) {
+          if (!Handle(*header, std::string_view(data + pos + frame::kHeaderBytes, header->payload_bytes), {}))
+            return false;
+          pos += frame_bytes;
+          continue;
+        }
+      }
+      // The start of a frame: kept, its header first, then (leased) the rest of it.
+      const size_t want = partial_frame_bytes_ == 0 ? frame::kHeaderBytes : partial_frame_bytes_;
+      const size_t take = std::min(want - partial_.size(), n - pos);
+      partial_.append(data + pos, take);
+      pos += take;
+      if (partial_frame_bytes_ == 0 && partial_.size() == frame::kHeaderBytes) {
+        auto header = ReadFrameHeader(partial_.data());
+        if (!header) return false;
+        const size_t frame_bytes = frame::kHeaderBytes + header->payload_bytes;
+        // Leased before it is buffered, so connections sending frames slowly cannot hold more
+        // than the send budget.
+        partial_lease_ = server_->budget_->TryAcquire(static_cast<int64_t>(frame_bytes));
+        if (!partial_lease_) {
+          Reply(header->request_id, BudgetExhausted(), {});
+          skip_bytes_ = header->payload_bytes;
+          partial_.clear();
+          continue;
+        }
+        partial_frame_bytes_ = frame_bytes;
+        partial_.reserve(frame_bytes);
+      }
+      if (partial_frame_bytes_ != 0 && partial_.size() == partial_frame_bytes_) {
+        auto header = frame::ReadHeader(partial_.data(), server_->options_.max_frame_bytes);  // read before
+        const bool keep = Handle(*header, std::string_view(partial_).substr(frame::kHeaderBytes),
+                                 std::exchange(partial_lease_, std::nullopt));
+        partial_frame_bytes_ = 0;
+        if (partial_.capacity() > kReadChunk) {
+          std::string().swap(partial_);
+        } else {
+          partial_.clear();
+        }
+        if (!keep) return false;
+      }
+    }
+    return true;
+  }
+
+  // A frame's header, or nullopt after answering why it cannot be read (the stream cannot be
+  // resynchronised: the caller hangs up).
+  std::optional<frame::Header> ReadFrameHeader(const char* bytes) {
+    auto header = frame::ReadHeader(bytes, server_->options_.max_frame_bytes);
+    if (header.ok()) return *header;
+    MQ_LOG_WARN(Logger("broker"), "fast send port: {} closed: {}", peer_, header.status().ToString());
+    Reply(0, header.status(), {});
+    return std::nullopt;
   }
 
   // One request frame; false to hang up.
@@ -240,6 +271,7 @@ class FastSendServer::Connection : public std::enable_shared_from_this<Connectio
               ::send(self->fd_, self->unsent_.data(), self->unsent_.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
           if (n > 0) {
             self->unsent_.erase(0, static_cast<size_t>(n));
+            self->unsent_lease_.Resize(static_cast<int64_t>(self->unsent_.size()));
             continue;
           }
           if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) break;
@@ -261,14 +293,17 @@ class FastSendServer::Connection : public std::enable_shared_from_this<Connectio
   const std::shared_ptr<Shared> shared_;
   std::string peer_;
   int fd_ = -1;
-  std::vector<char> in_;  // IO thread only: bytes read, in_len_ of them valid
-  size_t in_len_ = 0;
-  std::optional<ByteBudget::Lease> large_frame_lease_;  // IO thread only: the frame being buffered
-  size_t skip_bytes_ = 0;                               // IO thread only
+  // IO thread only: the start of a frame not complete yet, its size once its header is in (0
+  // before), its lease, and the bytes of a refused frame still to skip.
+  std::string partial_;
+  size_t partial_frame_bytes_ = 0;
+  std::optional<ByteBudget::Lease> partial_lease_;
+  size_t skip_bytes_ = 0;
   std::mutex mu_;
-  std::string unsent_;        // guarded by mu_: response bytes the socket has not taken yet
-  bool closed_ = false;       // guarded by mu_
-  bool read_paused_ = false;  // guarded by mu_
+  std::string unsent_;              // guarded by mu_: response bytes the socket has not taken yet
+  ByteBudget::Lease unsent_lease_;  // guarded by mu_: unsent_'s bytes
+  bool closed_ = false;             // guarded by mu_
+  bool read_paused_ = false;        // guarded by mu_
 };
 
 FastSendServer::FastSendServer(Options options, SendProcessor* send, ByteBudget* budget)

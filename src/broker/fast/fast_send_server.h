@@ -8,11 +8,13 @@
 // SendProcessor::SendWire on the reading thread. The reply is written by whichever thread
 // completes the send (the reader itself under ASYNC_FLUSH, the flush thread under SYNC_FLUSH,
 // an HA thread on a SYNC_MASTER) straight into the socket; only what the socket does not take
-// at once is left to the IO thread. A connection whose unsent replies pass 4 MiB is not read
-// until they drain. Request bytes are leased from the same budget as the gRPC port's sends
-// (sendRequestMemoryQuota), a frame larger than the read buffer before it is buffered (refused
-// with RESOURCE_EXHAUSTED and its bytes skipped when the budget is spent); frames are at most
-// max_frame_bytes (the gRPC port's request limit).
+// at once is left to the IO thread.
+// Memory: a connection reads into its IO thread's buffer and keeps only the start of a frame not
+// complete yet; that frame (from its header on), a request until its send completes, and
+// replies the socket has not taken are all leased from the gRPC port's send budget
+// (sendRequestMemoryQuota): a frame that does not fit is refused with RESOURCE_EXHAUSTED and its
+// bytes skipped, and a connection with more than 1 MiB of unsent replies is not read until they
+// drain. Frames are at most max_frame_bytes (the gRPC port's request limit).
 // Locking: each connection's mutex guards its unsent bytes and its closed flag (no write after
 // its socket closed); mu_ guards the connection set. The processor and budget outlive this.
 #pragma once

@@ -12,6 +12,11 @@ std::optional<ByteBudget::Lease> ByteBudget::TryAcquire(int64_t bytes) {
   return Lease(this, bytes);
 }
 
+ByteBudget::Lease ByteBudget::Hold(int64_t bytes) {
+  used_.fetch_add(bytes, std::memory_order_relaxed);
+  return Lease(this, bytes);
+}
+
 ByteBudget::Lease::Lease(Lease&& other) noexcept
     : budget_(std::exchange(other.budget_, nullptr)), bytes_(std::exchange(other.bytes_, 0)) {}
 

@@ -45,6 +45,9 @@ class ByteBudget {
 
   // nullopt when reserving `bytes` more would pass the limit.
   std::optional<Lease> TryAcquire(int64_t bytes);
+  // Reserves `bytes` even past the limit, for data that exists already (later TryAcquires see
+  // it); a Lease to Resize as that data grows and shrinks.
+  Lease Hold(int64_t bytes);
   int64_t used() const { return used_.load(std::memory_order_relaxed); }
   int64_t limit() const { return limit_; }
 
