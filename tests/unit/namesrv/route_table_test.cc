@@ -238,7 +238,10 @@ TEST_F(RouteTableTest, KeepsEachBrokersV2AddressAndTopicMessageType) {
   EXPECT_TRUE(hb->need_full_registration);
   a.broker.grpc_v2_addr.clear();
   ASSERT_TRUE(table_.RegisterBroker(a).ok());
-  for (const auto& data : table_.PickRoute("T1")->broker_datas) EXPECT_TRUE(data.v2_addrs.empty());
+  // The route is kept in a variable: a range-for over a temporary's member would read it freed.
+  auto without_v2 = table_.PickRoute("T1");
+  ASSERT_TRUE(without_v2.ok());
+  for (const auto& data : without_v2->broker_datas) EXPECT_TRUE(data.v2_addrs.empty());
 
   a.broker.grpc_v2_addr = "not-an-address";
   auto bad = table_.RegisterBroker(a);
@@ -270,7 +273,9 @@ TEST_F(RouteTableTest, KeepsEachBrokersFastSendAddress) {
   EXPECT_TRUE(hb->need_full_registration);
   a.broker.fast_send_addr.clear();
   ASSERT_TRUE(table_.RegisterBroker(a).ok());
-  for (const auto& data : table_.PickRoute("T1")->broker_datas) EXPECT_TRUE(data.fast_send_addrs.empty());
+  auto without_fast = table_.PickRoute("T1");
+  ASSERT_TRUE(without_fast.ok());
+  for (const auto& data : without_fast->broker_datas) EXPECT_TRUE(data.fast_send_addrs.empty());
   a.broker.fast_send_addr = "10.0.0.1";
   auto bad = table_.RegisterBroker(a);
   ASSERT_FALSE(bad.ok());
