@@ -2,12 +2,12 @@
 """Cuts a durable-produce timeline (durable_cycle.sh) into the steps of each round trip.
 
 Input: `perf script -F comm,tid,cpu,time,event,trace` of sched_switch, sched_wakeup and the
-enter/exit of msync, fdatasync, sendmsg, recvmsg, pwritev and pwrite64, recorded machine-wide
-while one mqbench producer (threads named `mqbench`) sends to one SYNC_FLUSH broker.
+enter/exit of msync, fdatasync, sendmsg, recvmsg, recvfrom, pwritev and pwrite64, recorded
+machine-wide while one mqbench producer (threads named `mqbench`) sends to one SYNC_FLUSH broker.
 
-Threads are told apart by what they do: the broker's gRPC threads are the ones that append
-(pwritev/pwrite64), the flush thread is `mq-flush`, the client's gRPC threads are the other
-`nexting_thread`s. A cycle runs from one commit log sync returning to the next one returning.
+Threads are told apart by what they do: the broker's reading threads (gRPC's, or mq-fast-io on
+the fast send port) are the ones that append (pwritev/pwrite64), the flush thread is `mq-flush`,
+the client's reading threads are the other `nexting_thread`s or `mq-fast-send`. A cycle runs from one commit log sync returning to the next one returning.
 """
 import re
 import statistics
@@ -17,6 +17,7 @@ from collections import Counter
 LINE = re.compile(r"\s*(.+?)\s+(\d+)\s+\[(\d+)\]\s+([\d.]+):\s+(\S+):\s*(.*)")
 SYNC_CALLS = ("msync", "fdatasync")
 APPEND_CALLS = ("pwritev", "pwrite64")
+READ_CALLS = ("recvmsg", "recvfrom")
 
 
 def read_events(path):
@@ -39,15 +40,17 @@ def is_call(event, kind, calls):
 def main(path):
     events = read_events(path)
     broker_io = {e[2] for e in events if is_call(e, "enter", APPEND_CALLS)}
-    client_grpc = {e[2] for e in events if e[1] == "nexting_thread" and e[2] not in broker_io}
+    # The client reads replies on gRPC's threads, or on mq-fast-send over the fast send port.
+    client_grpc = {e[2] for e in events
+                   if e[1] in ("nexting_thread", "mq-fast-send") and e[2] not in broker_io}
     client = lambda e: e[1] in ("mqbench", "mq-client") or e[2] in client_grpc
     steps = [
         "broker: sync returns -> reply written (flush thread's sendmsg)",
-        "-> the client's gRPC thread has read it",
+        "-> the client's reading thread has read it",
         "-> first sender woken (reply parsed, slots set)",
         "-> last sender woken",
         "-> next request written (senders queue again, request built)",
-        "-> the broker's gRPC thread has read it",
+        "-> the broker's reading thread has read it",
         "-> append (parse, records, CRC)",
         "-> sync starts",
         "sync",
@@ -65,7 +68,7 @@ def main(path):
         reply = first(lambda e: e[1] == "mq-flush" and e[3] == "sys_exit_sendmsg", t0)
         if not reply:
             continue
-        read = first(lambda e: e[2] in client_grpc and e[3] == "sys_exit_recvmsg", reply[0])
+        read = first(lambda e: e[2] in client_grpc and is_call(e, "exit", READ_CALLS), reply[0])
         if not read:
             continue
         request = first(lambda e: client(e) and e[3] == "sys_enter_sendmsg", read[0])
@@ -75,7 +78,7 @@ def main(path):
                  and "comm=mqbench " in e[4]]
         if not wakes:
             continue
-        got = first(lambda e: e[2] in broker_io and e[3] == "sys_exit_recvmsg", request[0])
+        got = first(lambda e: e[2] in broker_io and is_call(e, "exit", READ_CALLS), request[0])
         append = got and first(lambda e: is_call(e, "enter", APPEND_CALLS), got[0])
         sync = append and first(lambda e: e[1] == "mq-flush" and is_call(e, "enter", SYNC_CALLS), append[0])
         if not sync:

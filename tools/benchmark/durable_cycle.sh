@@ -24,7 +24,7 @@ mq_create_topic "$dir" CycleBench
 bench=$!
 sleep 2  # warm-up: routes, connections and the first requests are not what is measured
 events=(-e sched:sched_switch -e sched:sched_wakeup)
-for call in msync fdatasync sendmsg recvmsg pwritev pwrite64; do
+for call in msync fdatasync sendmsg recvmsg recvfrom pwritev pwrite64; do
   events+=(-e "syscalls:sys_enter_$call" -e "syscalls:sys_exit_$call")
 done
 perf record "${events[@]}" -a -o "$dir/perf.data" -- sleep "${SECONDS_TRACED:-0.25}" >/dev/null 2>&1
