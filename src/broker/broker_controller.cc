@@ -305,14 +305,15 @@ Status BrokerController::Start() {
                                   "listenPort", ServerLimitsOf(config_));
   if (!started.ok()) return unwind(started.status());
   server_ = std::move(started->server);
-  if (config_.fastSendEnable && !IsSlave(config_)) {
+  if (config_.fastSendEnable) {
     FastSendServer::Options fast_options;
     fast_options.bind_address = config_.bindAddress;
     fast_options.port = config_.fastListenPort;
     // The gRPC port's request limit (2 x maxMessageSize + 1 MiB) plus the frame header.
     fast_options.max_frame_bytes =
         static_cast<uint32_t>(ServerLimitsOf(config_).max_receive_bytes + frame::kHeaderBytes);
-    fast_send_ = std::make_unique<FastSendServer>(fast_options, send_.get(), messaging_->send_budget());
+    fast_send_ =
+        std::make_unique<FastSendServer>(fast_options, send_.get(), messaging_->send_budget(), pull_.get());
     if (Status s = fast_send_->Start(); !s.ok()) {
       fast_send_.reset();
       server_->Shutdown(std::chrono::system_clock::now());

@@ -128,7 +128,8 @@ class BrokerController {
   std::unique_ptr<AdminProcessor> admin_processor_;
   std::unique_ptr<AdminService> admin_;
   std::unique_ptr<grpc::Server> server_;
-  // Masters with fastSendEnable; destroyed after the store ran every send's completion.
+  // With fastSendEnable (masters and slaves: slaves serve its pulls); destroyed after the store
+  // ran every send's completion.
   std::unique_ptr<FastSendServer> fast_send_;
   std::unique_ptr<NamesrvRegistrar> registrar_;
   std::unique_ptr<TransactionCheckStreams> check_streams_;

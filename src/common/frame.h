@@ -28,7 +28,8 @@ inline constexpr uint8_t kMagic = 0xA7;  // and the version: a new layout takes 
 inline constexpr uint32_t kDefaultMaxFrameBytes = 64u * 1024 * 1024;
 
 enum class Kind : uint8_t { kRequest = 1, kResponse = 2 };
-enum class Method : uint8_t { kSendMessage = 1 };  // payload: mq.v1.SendMessageRequest / Response
+// Payloads: mq.v1.SendMessageRequest / Response, mq.v1.PullMessageRequest / Response.
+enum class Method : uint8_t { kSendMessage = 1, kPullMessage = 2 };
 
 struct Header {
   uint32_t payload_bytes = 0;

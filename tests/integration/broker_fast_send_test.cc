@@ -184,6 +184,65 @@ TEST_F(BrokerFastSendTest, PipelinedSendsAreStoredAndEachAnsweredByItsRequestId)
   }
 }
 
+TEST_F(BrokerFastSendTest, PullsAreServedOnTheSamePortParkedOnesIncluded) {
+  CreateTopic(*broker_, "PullT", 1);
+  FrameClient client(broker_->fast_address());
+  ASSERT_TRUE(client.connected());
+  for (uint64_t id = 1; id <= 3; ++id) {
+    ASSERT_TRUE(client.Write(SendFrame(id, SendRequest("PullT", "p" + std::to_string(id)))));
+    auto f = client.ReadFrame();
+    ASSERT_TRUE(f.has_value());
+    ASSERT_EQ(f->first.code, StatusCode::kOk) << f->second;
+  }
+  ASSERT_TRUE(WaitForMaxOffset(broker_->messaging(), "PullT", 0, 3));
+  auto pull = [](int64_t offset, int64_t hold_ms) {
+    mq::v1::PullMessageRequest req;
+    req.set_consumer_group("fast_group");
+    req.set_topic("PullT");
+    req.set_queue_id(0);
+    req.set_queue_offset(offset);
+    req.set_max_msg_nums(32);
+    req.set_subscription("*");
+    req.set_suspend_timeout_millis(hold_ms);
+    return req.SerializeAsString();
+  };
+  ASSERT_TRUE(client.Write(SendFrame(10, pull(0, 0), frame::Method::kPullMessage)));
+  auto found = client.ReadFrame();
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(found->first.request_id, 10u);
+  ASSERT_EQ(found->first.code, StatusCode::kOk) << found->second;
+  mq::v1::PullMessageResponse r;
+  ASSERT_TRUE(r.ParseFromString(found->second));
+  EXPECT_EQ(r.status(), mq::v1::FOUND);
+  ASSERT_EQ(r.messages_size(), 3);
+  EXPECT_EQ(r.messages(2).message().body(), "p3");
+  EXPECT_EQ(r.next_begin_offset(), 3);
+
+  // Parked until a message arrives; a send on the same connection meanwhile is answered first.
+  ASSERT_TRUE(client.Write(SendFrame(11, pull(3, 10'000), frame::Method::kPullMessage)));
+  ASSERT_TRUE(client.Write(SendFrame(12, SendRequest("PullT", "late"))));
+  std::map<uint64_t, std::pair<frame::Header, std::string>> replies;
+  for (int i = 0; i < 2; ++i) {
+    auto f = client.ReadFrame();
+    ASSERT_TRUE(f.has_value());
+    replies[f->first.request_id] = *f;
+  }
+  ASSERT_EQ(replies.count(11), 1u);
+  ASSERT_EQ(replies.count(12), 1u);
+  ASSERT_EQ(replies[11].first.code, StatusCode::kOk) << replies[11].second;
+  ASSERT_TRUE(r.ParseFromString(replies[11].second));
+  EXPECT_EQ(r.status(), mq::v1::FOUND);
+  ASSERT_EQ(r.messages_size(), 1);
+  EXPECT_EQ(r.messages(0).message().body(), "late");
+
+  // A pull request that is no PullMessageRequest is refused naming it.
+  ASSERT_TRUE(client.Write(SendFrame(13, "\xff\xff garbage", frame::Method::kPullMessage)));
+  auto bad = client.ReadFrame();
+  ASSERT_TRUE(bad.has_value());
+  EXPECT_EQ(bad->first.code, StatusCode::kInvalidArgument);
+  EXPECT_EQ(bad->second.rfind("request:", 0), 0u) << bad->second;
+}
+
 TEST_F(BrokerFastSendTest, FramesSplitAnywhereAcrossReadsAreReassembled) {
   FrameClient client(broker_->fast_address());
   ASSERT_TRUE(client.connected());

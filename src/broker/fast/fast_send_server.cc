@@ -206,17 +206,20 @@ class FastSendServer::Connection : public std::enable_shared_from_this<Connectio
                   peer_);
       return false;
     }
-    if (h.method != frame::Method::kSendMessage) {
+    const bool pull = h.method == frame::Method::kPullMessage && server_->pull_ != nullptr;
+    if (h.method != frame::Method::kSendMessage && !pull) {
       Reply(h.request_id,
-            Status::NotSupported(fmt::format("frame.method: {} is not served here (SendMessage = 1)",
-                                             static_cast<int>(h.method))),
+            Status::NotSupported(
+                fmt::format("frame.method: {} is not served here (SendMessage = 1, PullMessage = 2)",
+                            static_cast<int>(h.method))),
             {});
       return true;
     }
     if (shared_->stopping.load()) {
-      Reply(h.request_id, Status::Unavailable("send: the broker is shutting down"), {});
+      Reply(h.request_id, Status::Unavailable("the broker is shutting down"), {});
       return true;
     }
+    if (pull) return Pull(h.request_id, payload);
     if (lease) {
       lease->Resize(static_cast<int64_t>(payload.size()));  // the copy below replaces the buffer
     } else {
@@ -234,20 +237,41 @@ class FastSendServer::Connection : public std::enable_shared_from_this<Connectio
     auto call = std::make_shared<Call>();
     call->lease = std::move(*lease);
     call->wire.assign(payload);
-    {
-      std::lock_guard lock(shared_->mu);
-      ++shared_->sends_in_progress;
-    }
+    CallStarted();
     server_->send_->SendWire(
         call->wire, peer_,
         [self = shared_from_this(), id = h.request_id, call](const Status& s, std::string bytes) {
           self->Reply(id, s, bytes);
           call->lease = {};
-          auto shared = self->shared_;
-          std::lock_guard lock(shared->mu);
-          if (--shared->sends_in_progress == 0) shared->idle.notify_all();
+          self->CallEnded();
         });
     return true;
+  }
+
+  // A PullMessage request (small, parsed at once): answered when the pull processor answers,
+  // at once or when a parked pull wakes.
+  bool Pull(uint64_t request_id, std::string_view payload) {
+    mq::v1::PullMessageRequest request;
+    if (!request.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
+      Reply(request_id, Status::InvalidArgument("request: not a valid mq.v1.PullMessageRequest"), {});
+      return true;
+    }
+    CallStarted();
+    server_->pull_->Pull(request, [self = shared_from_this(), request_id](
+                                      const Status& s, mq::v1::PullMessageResponse* r, ByteBudget::Lease) {
+      self->Reply(request_id, s, s.ok() ? r->SerializeAsString() : std::string());
+      self->CallEnded();
+    });
+    return true;
+  }
+
+  void CallStarted() {
+    std::lock_guard lock(shared_->mu);
+    ++shared_->calls_in_progress;
+  }
+  void CallEnded() {
+    std::lock_guard lock(shared_->mu);
+    if (--shared_->calls_in_progress == 0) shared_->idle.notify_all();
   }
 
   Status BudgetExhausted() const {
@@ -306,9 +330,10 @@ class FastSendServer::Connection : public std::enable_shared_from_this<Connectio
   bool read_paused_ = false;        // guarded by mu_
 };
 
-FastSendServer::FastSendServer(Options options, SendProcessor* send, ByteBudget* budget)
+FastSendServer::FastSendServer(Options options, SendProcessor* send, ByteBudget* budget, PullProcessor* pull)
     : options_(std::move(options)),
       send_(send),
+      pull_(pull),
       budget_(budget),
       io_("mq-fast-io", std::max(1, options_.threads)) {}
 
@@ -366,7 +391,7 @@ void FastSendServer::Shutdown(std::chrono::system_clock::time_point deadline) {
   });
   {
     std::unique_lock lock(shared_->mu);
-    shared_->idle.wait_until(lock, deadline, [this] { return shared_->sends_in_progress == 0; });
+    shared_->idle.wait_until(lock, deadline, [this] { return shared_->calls_in_progress == 0; });
   }
   // Close every connection on the IO thread (asio sockets are not for concurrent use), then stop.
   std::mutex done_mu;

@@ -1,6 +1,6 @@
 // FastSendServer: the broker's fast send port (fastListenPort, RocketMQ's rule listenPort - 2):
-// SendMessage requests as frames (common/frame.h) on plain TCP, each answered on its connection
-// by request id. It exists because a gRPC call on this kind of machine costs about 200 us of
+// SendMessage and PullMessage requests as frames (common/frame.h) on plain TCP, each answered on
+// its connection by request id. It exists because a gRPC call on this kind of machine costs about 200 us of
 // CPU and five thread switches between the two processes, far more than a batch's own work
 // (docs/benchmarks.md, "fifteenth session"); here a request costs a read and a write.
 //
@@ -29,6 +29,7 @@
 #include <string>
 
 #include "broker/processor/byte_budget.h"
+#include "broker/processor/pull_processor.h"
 #include "broker/processor/send_processor.h"
 #include "common/io_executor.h"
 #include "common/status.h"
@@ -43,7 +44,8 @@ class FastSendServer {
     int threads = 2;
     uint32_t max_frame_bytes = 9u * 1024 * 1024 + 20;
   };
-  FastSendServer(Options options, SendProcessor* send, ByteBudget* budget);
+  // `pull` (may be null: PullMessage is UNIMPLEMENTED here) serves pulls on the same port.
+  FastSendServer(Options options, SendProcessor* send, ByteBudget* budget, PullProcessor* pull = nullptr);
   ~FastSendServer();
   FastSendServer(const FastSendServer&) = delete;
   FastSendServer& operator=(const FastSendServer&) = delete;
@@ -62,7 +64,7 @@ class FastSendServer {
   struct Shared {
     std::mutex mu;
     std::condition_variable idle;
-    int64_t sends_in_progress = 0;  // guarded by mu
+    int64_t calls_in_progress = 0;  // guarded by mu: sends and pulls not answered yet
     std::atomic<bool> stopping{false};
   };
 
@@ -72,6 +74,7 @@ class FastSendServer {
 
   const Options options_;
   SendProcessor* const send_;
+  PullProcessor* const pull_;
   ByteBudget* const budget_;
   IoExecutor io_;
   struct Acceptor;
