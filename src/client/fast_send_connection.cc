@@ -61,19 +61,20 @@ void FastSendConnection::Connect() {
                               });
 }
 
-void FastSendConnection::Call(const std::vector<std::string_view>& parts, int64_t timeout_ms, Done done) {
+uint64_t FastSendConnection::Call(frame::Method method, const std::vector<std::string_view>& parts,
+                                  int64_t timeout_ms, Done done) {
   size_t payload = 0;
   for (auto p : parts) payload += p.size();
   frame::Header h;
   h.kind = frame::Kind::kRequest;
-  h.method = frame::Method::kSendMessage;
+  h.method = method;
   h.payload_bytes = static_cast<uint32_t>(payload);
   char header[frame::kHeaderBytes];
   std::unique_lock lock(mu_);
   if (closed_) {
     lock.unlock();
     done(Status::Unavailable("fast send connection to " + addr_ + " is closed"));
-    return;
+    return 0;
   }
   h.request_id = next_id_++;
   frame::WriteHeader(h, header);
@@ -116,8 +117,23 @@ void FastSendConnection::Call(const std::vector<std::string_view>& parts, int64_
       asio::post(impl_->socket.get_executor(), [self = shared_from_this()] { self->AwaitWritable(); });
     }
   }
+  const uint64_t id = h.request_id;
   lock.unlock();
   if (arm) asio::post(impl_->socket.get_executor(), [self = shared_from_this()] { self->ArmTick(); });
+  return id;
+}
+
+void FastSendConnection::Cancel(uint64_t request_id, const Status& why) {
+  Done done;
+  {
+    std::lock_guard lock(mu_);
+    auto it = pending_.find(request_id);
+    if (it == pending_.end()) return;
+    done = std::move(it->second.done);
+    pending_.erase(it);
+  }
+  // Never on the caller's thread: it may hold locks the completion takes.
+  asio::post(impl_->socket.get_executor(), [done = std::move(done), why] { done(why); });
 }
 
 void FastSendConnection::AwaitWritable() {

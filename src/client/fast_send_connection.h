@@ -1,5 +1,6 @@
 // FastSendConnection: one TCP connection to a broker's fast send port (common/frame.h), on
-// which any number of SendMessage calls are in flight at once, matched by request id.
+// which any number of SendMessage and PullMessage calls are in flight at once, matched by
+// request id.
 //
 // Threads: Call() runs on the sender's thread and writes the request straight into the socket
 // (no hand-off to another thread); only what the socket does not take at once, and requests
@@ -24,6 +25,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/frame.h"
 #include "common/result.h"
 
 namespace asio {
@@ -43,8 +45,12 @@ class FastSendConnection : public std::enable_shared_from_this<FastSendConnectio
   FastSendConnection(const FastSendConnection&) = delete;
   FastSendConnection& operator=(const FastSendConnection&) = delete;
 
-  // Sends a SendMessage request made of `parts` (concatenated) and calls done(reply) later.
-  void Call(const std::vector<std::string_view>& parts, int64_t timeout_ms, Done done);
+  // Sends a `method` request made of `parts` (concatenated) and calls done(reply) later;
+  // returns the call's request id (for Cancel).
+  uint64_t Call(frame::Method method, const std::vector<std::string_view>& parts, int64_t timeout_ms,
+                Done done);
+  // A call still in flight gets done(why) on the IO thread (its reply, if one comes, is dropped).
+  void Cancel(uint64_t request_id, const Status& why);
   // Fails every call in flight with Unavailable and closes the socket; later calls fail at once.
   void Close();
   // Failed or closed: no call will succeed on it.

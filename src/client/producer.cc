@@ -225,13 +225,14 @@ class ProducerImpl {
       inflight->count.fetch_add(1);
       const std::string_view messages(reinterpret_cast<const char*>(ctx->messages.begin()),
                                       ctx->messages.size());
-      fast->Call({header, messages}, timeout, [finish, inflight](Result<std::string_view> r) {
-        SendReplyBuffer buffer;
-        SendReply reply;
-        Status failed = r.ok() ? DecodeSendReply(*r, &buffer, &reply) : r.status();
-        finish(failed, reply);
-        inflight->count.fetch_sub(1);
-      });
+      fast->Call(frame::Method::kSendMessage, {header, messages}, timeout,
+                 [finish, inflight](Result<std::string_view> r) {
+                   SendReplyBuffer buffer;
+                   SendReply reply;
+                   Status failed = r.ok() ? DecodeSendReply(*r, &buffer, &reply) : r.status();
+                   finish(failed, reply);
+                   inflight->count.fetch_sub(1);
+                 });
       return;
     }
     auto [stub, lease] = client_->BrokerPreEncodedSend(addr);

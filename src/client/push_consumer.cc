@@ -79,24 +79,55 @@ void PushConsumerImpl::Pull(std::shared_ptr<ProcessQueue> pq) {
   req.set_client_id(client_->client_id());
   req.set_accept_records(true);
   const int64_t offset = req.queue_offset();
-  auto stub = client_->Broker(addr);
-  // The reply is handled on gRPC's thread (kOnGrpcThread): OnPulled decodes, hands the messages
-  // to the consume threads and starts the next pull, none of which blocks.
-  auto ctx = StartArenaCall<mq::v1::PullMessageRequest, mq::v1::PullMessageResponse>(
-      [stub](auto* c, auto* q, auto* r, auto cb) { stub->async()->PullMessage(c, q, r, std::move(cb)); },
-      std::move(req), options_.pull_suspend_ms + options_.client.rpc_timeout_ms + 5'000, kOnGrpcThread,
-      client_->inflight(),
-      [this, pq, addr, offset, commit](Result<mq::v1::PullMessageResponse*> r) {
-        if (r.ok() && commit >= 0) pq->reported_offset = commit;
-        OnPulled(pq, addr, offset, std::move(r));
-      });
-  // Shutdown() and Drop() cancel the call they find in pq->pull, under pq->mu. The reply may
-  // already have come and started the next pull, which stored its own context: keep that one.
-  // A drop after the check at the top missed this call, so it cancels itself. Either miss left
-  // a pull parked on the broker for pull_suspend_ms with Shutdown() waiting for it.
+  const int64_t timeout = options_.pull_suspend_ms + options_.client.rpc_timeout_ms + 5'000;
+  std::function<void()> cancel;
+  std::shared_ptr<FastSendConnection> fast;
+  if (options_.client.fast_send) {
+    if (auto route = client_->CachedRoute(pq->mq.topic)) {
+      if (auto fast_addr = FastSendAddressOf(*route, addr); !fast_addr.empty())
+        fast = client_->FastSend(fast_addr);
+    }
+  }
+  if (fast) {
+    // Over the broker's fast port: the reply is handled on the connection's reading thread.
+    auto inflight = client_->inflight();
+    inflight->count.fetch_add(1);
+    const std::string bytes = req.SerializeAsString();
+    const uint64_t id = fast->Call(
+        frame::Method::kPullMessage, {bytes}, timeout,
+        [this, pq, addr, offset, commit, inflight](Result<std::string_view> r) {
+          google::protobuf::Arena arena;
+          auto* reply = google::protobuf::Arena::CreateMessage<mq::v1::PullMessageResponse>(&arena);
+          using Parsed = Result<mq::v1::PullMessageResponse*>;
+          Parsed parsed = !r.ok() ? Parsed(r.status())
+                          : reply->ParseFromArray(r->data(), static_cast<int>(r->size()))
+                              ? Parsed(reply)
+                              : Parsed(Status::Internal("pull reply: not a PullMessageResponse"));
+          if (parsed.ok() && commit >= 0) pq->reported_offset = commit;
+          OnPulled(pq, addr, offset, std::move(parsed));
+          inflight->count.fetch_sub(1);
+        });
+    cancel = [fast, id] { fast->Cancel(id, Status::Unavailable("pull cancelled")); };
+  } else {
+    auto stub = client_->Broker(addr);
+    // The reply is handled on gRPC's thread (kOnGrpcThread): OnPulled decodes, hands the
+    // messages to the consume threads and starts the next pull, none of which blocks.
+    auto ctx = StartArenaCall<mq::v1::PullMessageRequest, mq::v1::PullMessageResponse>(
+        [stub](auto* c, auto* q, auto* r, auto cb) { stub->async()->PullMessage(c, q, r, std::move(cb)); },
+        std::move(req), timeout, kOnGrpcThread, client_->inflight(),
+        [this, pq, addr, offset, commit](Result<mq::v1::PullMessageResponse*> r) {
+          if (r.ok() && commit >= 0) pq->reported_offset = commit;
+          OnPulled(pq, addr, offset, std::move(r));
+        });
+    cancel = [ctx] { ctx->TryCancel(); };
+  }
+  // Shutdown() and Drop() cancel the call they find in pq->cancel_pull, under pq->mu. The reply
+  // may already have come and started the next pull, which stored its own: keep that one. A drop
+  // after the check at the top missed this call, so it cancels itself. Either miss left a pull
+  // parked on the broker for pull_suspend_ms with Shutdown() waiting for it.
   std::lock_guard lock(pq->mu);
-  if (pq->pull_generation == generation) pq->pull = ctx;
-  if (pq->dropped) ctx->TryCancel();
+  if (pq->pull_generation == generation) pq->cancel_pull = cancel;
+  if (pq->dropped) cancel();
 }
 
 void PushConsumerImpl::OnPulled(const std::shared_ptr<ProcessQueue>& pq, const std::string& addr,

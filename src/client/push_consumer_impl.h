@@ -16,6 +16,7 @@
 #pragma once
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -60,11 +61,11 @@ struct ProcessQueue {
   using Table = std::map<int64_t, CachedMessage>;
 
   std::mutex mu;
-  Table msgs;                                 // pulled, not yet consumed; guarded by mu
-  int64_t cached_bytes = 0;                   // body bytes of msgs; guarded by mu
-  int64_t next_offset = 0;                    // next offset to pull; guarded by mu
-  bool consuming = false;                     // orderly: a consume task owns the queue; guarded by mu
-  std::shared_ptr<grpc::ClientContext> pull;  // in-flight pull for cancel; guarded by mu
+  Table msgs;                         // pulled, not yet consumed; guarded by mu
+  int64_t cached_bytes = 0;           // body bytes of msgs; guarded by mu
+  int64_t next_offset = 0;            // next offset to pull; guarded by mu
+  bool consuming = false;             // orderly: a consume task owns the queue; guarded by mu
+  std::function<void()> cancel_pull;  // cancels the pull in flight (gRPC or fast port); guarded by mu
   // Numbers the pulls: a pull whose reply came before its starter stored `pull` has already
   // started the next one, which must not be overwritten by the older context. Guarded by mu.
   uint64_t pull_generation = 0;

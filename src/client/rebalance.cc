@@ -135,7 +135,7 @@ void PushConsumerImpl::Shutdown() {
   for (auto& pq : all) {
     std::lock_guard lock(pq->mu);
     pq->dropped = true;
-    if (pq->pull) pq->pull->TryCancel();
+    if (pq->cancel_pull) pq->cancel_pull();
   }
   consume_->Shutdown();  // running listener calls finish; queued ones are abandoned
   for (auto& pq : all) UpdateStore(pq, /*even_if_dropped=*/true);
@@ -457,7 +457,7 @@ void PushConsumerImpl::Drop(const std::shared_ptr<ProcessQueue>& pq, bool unlock
   {
     std::lock_guard lock(pq->mu);
     pq->dropped = true;  // from here on no consume batch writes this queue's offset
-    if (pq->pull) pq->pull->TryCancel();
+    if (pq->cancel_pull) pq->cancel_pull();
   }
   // Batches still in flight are not done: the hand-over commits below them, so the next owner
   // delivers them again (at least once) rather than skipping them.

@@ -64,6 +64,17 @@ std::string MasterFastSendAddress(const mq::v1::TopicRouteData& route, const std
       route, broker_name, [](const mq::v1::BrokerData& bd) -> const auto& { return bd.fast_send_addrs(); });
 }
 
+std::string FastSendAddressOf(const mq::v1::TopicRouteData& route, const std::string& broker_addr) {
+  for (const auto& bd : route.broker_datas()) {
+    for (const auto& [id, addr] : bd.broker_addrs()) {
+      if (addr != broker_addr) continue;
+      auto fast = bd.fast_send_addrs().find(id);
+      return fast == bd.fast_send_addrs().end() ? "" : fast->second;
+    }
+  }
+  return "";
+}
+
 std::vector<MessageQueue> PublishQueues(const std::string& topic, const mq::v1::TopicRouteData& route) {
   return Queues(topic, route, kPermWrite, true);
 }

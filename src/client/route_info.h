@@ -31,6 +31,8 @@ int CountBrokers(const std::vector<MessageQueue>& queues);
 std::string MasterAddress(const mq::v1::TopicRouteData& route, const std::string& broker_name);
 // brokerName -> its master's fast send port address ("" when it advertises none).
 std::string MasterFastSendAddress(const mq::v1::TopicRouteData& route, const std::string& broker_name);
+// The fast send port of the broker (master or slave) at `broker_addr` ("" when it advertises none).
+std::string FastSendAddressOf(const mq::v1::TopicRouteData& route, const std::string& broker_addr);
 
 // Round robin over queues, skipping the previous attempt's broker and brokers the fault
 // tolerance isolates; falls back to plain round robin when every broker is excluded.

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <csignal>
 #include <future>
+#include <mutex>
 #include <set>
 #include <string>
 
@@ -16,7 +17,9 @@
 #include "common/io_executor.h"
 #include "fast_send_connection.h"
 #include "mq/client/producer.h"
+#include "mq/client/push_consumer.h"
 #include "namesrv_fixture.h"
+#include "testutil/proc_status.h"
 #include "testutil/temp_dir.h"
 #include "testutil/wait.h"
 #include "transaction_producer_access.h"
@@ -129,6 +132,57 @@ TEST(ClientFastSendTest, SendsInFlightWhenTheBrokerIsKilledAllHearBackAndItsRest
   producer.Shutdown();
 }
 
+// A push consumer pulls over the broker's fast port (one connection of its own there) unless
+// told not to; either way it gets every message once, and its parked pulls do not hold up its
+// shutdown.
+TEST(ClientFastSendTest, APushConsumerPullsOverTheFastPortAndStopsPromptly) {
+  TempDir dir;
+  NamesrvProcess ns;
+  ASSERT_TRUE(ns.started());
+  BrokerProcess broker(BrokerOptions{ns.address(), dir.Sub("a"), "broker-a", {}});
+  ASSERT_TRUE(broker.Start()) << broker.process().ReadLog();
+  ASSERT_TRUE(CreateTopicOn(ns, {&broker}, "PullTopic"));
+  const auto fast_port =
+      static_cast<uint16_t>(std::stoi(broker.fast_address().substr(broker.fast_address().rfind(':') + 1)));
+  Producer producer(Options(ns));
+  ASSERT_TRUE(producer.Start().ok());
+  constexpr int kMessages = 100;
+  for (int i = 0; i < kMessages; ++i)
+    ASSERT_TRUE(producer.Send(MakeMessage("PullTopic", std::to_string(i))).ok());
+  const int producer_connections = EstablishedConnectionsTo(fast_port);
+  for (bool fast : {true, false}) {
+    mq::client::PushConsumerOptions o;
+    o.client.namesrv_addrs = {ns.address()};
+    o.client.fast_send = fast;
+    o.group = fast ? "fast_pull_group" : "grpc_pull_group";
+    o.consume_from_where = mq::client::ConsumeFromWhere::kFirstOffset;
+    o.pull_suspend_ms = 10'000;  // parked pulls outlast the test unless shutdown cancels them
+    o.offset_dir = dir.Sub(o.group);
+    mq::client::PushConsumer consumer(o);
+    std::mutex mu;
+    std::set<std::string> seen;
+    ASSERT_TRUE(consumer.Subscribe("PullTopic", "*").ok());
+    consumer.RegisterListener([&](const std::vector<mq::client::ReceivedMessage>& msgs) {
+      std::lock_guard lock(mu);
+      for (const auto& m : msgs) seen.insert(m.message.body);
+      return mq::client::ConsumeResult::kSuccess;
+    });
+    ASSERT_TRUE(consumer.Start().ok());
+    ASSERT_TRUE(WaitUntil(
+        [&] {
+          std::lock_guard lock(mu);
+          return seen.size() == static_cast<size_t>(kMessages);
+        },
+        20s));
+    EXPECT_EQ(EstablishedConnectionsTo(fast_port), producer_connections + (fast ? 1 : 0)) << "fast=" << fast;
+    const auto stop = std::chrono::steady_clock::now();
+    consumer.Shutdown();
+    EXPECT_LT(std::chrono::steady_clock::now() - stop, 5s)
+        << "a parked pull held up the shutdown, fast=" << fast;
+  }
+  producer.Shutdown();
+}
+
 TEST(FastSendConnectionTest, ACallThatIsNeverAnsweredTimesOutAndARefusedConnectionFailsAtOnce) {
   IoExecutor io("fast-test", 1);
   io.Start();
@@ -137,7 +191,8 @@ TEST(FastSendConnectionTest, ACallThatIsNeverAnsweredTimesOutAndARefusedConnecti
   auto silent = mq::client::FastSendConnection::Open(io.context(), hole.address());
   std::promise<mq::Status> timed_out;
   const auto start = std::chrono::steady_clock::now();
-  silent->Call({"request"}, 300, [&](mq::Result<std::string_view> r) { timed_out.set_value(r.status()); });
+  silent->Call(frame::Method::kSendMessage, {"request"}, 300,
+               [&](mq::Result<std::string_view> r) { timed_out.set_value(r.status()); });
   auto f = timed_out.get_future();
   ASSERT_EQ(f.wait_for(5s), std::future_status::ready);
   mq::Status s = f.get();
@@ -153,7 +208,8 @@ TEST(FastSendConnectionTest, ACallThatIsNeverAnsweredTimesOutAndARefusedConnecti
   }
   auto refused = mq::client::FastSendConnection::Open(io.context(), closed_addr);
   std::promise<mq::Status> failed;
-  refused->Call({"request"}, 10'000, [&](mq::Result<std::string_view> r) { failed.set_value(r.status()); });
+  refused->Call(frame::Method::kSendMessage, {"request"}, 10'000,
+                [&](mq::Result<std::string_view> r) { failed.set_value(r.status()); });
   auto g = failed.get_future();
   ASSERT_EQ(g.wait_for(5s), std::future_status::ready);
   mq::Status why = g.get();
@@ -162,7 +218,8 @@ TEST(FastSendConnectionTest, ACallThatIsNeverAnsweredTimesOutAndARefusedConnecti
   EXPECT_TRUE(refused->broken());
   // Later calls on a broken connection fail at once, on the caller's thread.
   bool called = false;
-  refused->Call({"x"}, 1000, [&](mq::Result<std::string_view> r) { called = !r.ok(); });
+  refused->Call(frame::Method::kSendMessage, {"x"}, 1000,
+                [&](mq::Result<std::string_view> r) { called = !r.ok(); });
   EXPECT_TRUE(called);
   silent->Close();
   refused->Close();
@@ -182,7 +239,8 @@ TEST(FastSendConnectionTest, AClientFallsBackToGrpcForAWhileAfterAFastPortFailed
   auto first = client.FastSend(addr);
   ASSERT_NE(first, nullptr);
   std::promise<void> done;
-  first->Call({"x"}, 5000, [&](mq::Result<std::string_view>) { done.set_value(); });
+  first->Call(frame::Method::kSendMessage, {"x"}, 5000,
+              [&](mq::Result<std::string_view>) { done.set_value(); });
   ASSERT_EQ(done.get_future().wait_for(5s), std::future_status::ready);
   ASSERT_TRUE(first->broken());
   EXPECT_EQ(client.FastSend(addr), nullptr);  // gRPC for now
