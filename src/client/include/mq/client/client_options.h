@@ -31,10 +31,10 @@ struct ClientOptions {
   // has a send in flight: a client with one request out at a time keeps a single connection.
   // Default 4.
   int send_connections_per_broker = 4;
-  // Send over a broker's fast send port (plain TCP frames, one connection per broker, many
-  // requests in flight on it) when its route advertises one, else over gRPC as before
+  // Send and pull over a broker's fast send port (plain TCP frames, one connection per broker,
+  // many requests in flight on it) when its route advertises one, else over gRPC as before
   // (RocketMQ's vipChannelEnabled in spirit). A port that cannot be reached is left alone for
-  // a few seconds while sends go over gRPC. Default on.
+  // a few seconds while calls go over gRPC. Default on.
   bool fast_send = true;
   // Process-wide, applied by the first client that starts with it set (glibc only): freed
   // buffers below 4 MiB stay in the heap and up to 8 MiB of free heap top stays mapped instead
