@@ -17,6 +17,9 @@ namespace mq::client {
 namespace {
 constexpr size_t kReadChunk = 64 * 1024;
 constexpr auto kTick = std::chrono::milliseconds(50);
+// A connection not open after this fails (and its calls with it), so a client whose SYNs go
+// unanswered goes back to gRPC instead of waiting for TCP's own give-up, minutes later.
+constexpr auto kConnectTimeout = std::chrono::seconds(3);
 }  // namespace
 
 struct FastSendConnection::Impl {
@@ -33,7 +36,9 @@ std::shared_ptr<FastSendConnection> FastSendConnection::Open(asio::io_context& i
 }
 
 FastSendConnection::FastSendConnection(asio::io_context& io, std::string addr)
-    : addr_(std::move(addr)), impl_(std::make_unique<Impl>(io)) {}
+    : addr_(std::move(addr)),
+      impl_(std::make_unique<Impl>(io)),
+      opened_at_(std::chrono::steady_clock::now()) {}
 
 FastSendConnection::~FastSendConnection() = default;
 
@@ -234,6 +239,14 @@ void FastSendConnection::Tick() {
   bool again = false;
   {
     std::lock_guard lock(mu_);
+    if (!connected_ && !closed_ && now - opened_at_ >= kConnectTimeout) {
+      tick_armed_ = false;
+      // Fail takes mu_ itself.
+      asio::post(impl_->socket.get_executor(), [self = shared_from_this()] {
+        self->Fail(Status::Unavailable("connect: no answer within 3 s"));
+      });
+      return;
+    }
     for (auto it = pending_.begin(); it != pending_.end();) {
       if (it->second.deadline <= now) {
         expired.push_back(std::move(it->second.done));

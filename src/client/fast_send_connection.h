@@ -9,7 +9,7 @@
 // so `done` must not block (as gRPC's callback threads). A call's `done` runs exactly once: its
 // reply, a timeout (checked every 50 ms while calls are in flight), or the connection's failure,
 // which fails every call in flight and marks the connection broken for good; the owner opens
-// another.
+// another. A connection not open within 3 s fails the same way.
 // Locking: mu_ guards the calls in flight, the unsent bytes, the state and the timer's flags;
 // `done` is never run with mu_ held. Destroy only after Close() on an IO executor still running.
 #pragma once
@@ -85,8 +85,9 @@ class FastSendConnection : public std::enable_shared_from_this<FastSendConnectio
   std::string unsent_;                   // guarded by mu_
   bool tick_armed_ = false;              // guarded by mu_
   bool called_since_tick_ = false;       // guarded by mu_
-  std::vector<char> in_;                 // IO thread only
-  size_t in_len_ = 0;                    // IO thread only
+  const std::chrono::steady_clock::time_point opened_at_;
+  std::vector<char> in_;  // IO thread only
+  size_t in_len_ = 0;     // IO thread only
 };
 
 }  // namespace mq::client

@@ -1,7 +1,11 @@
 // The producer over brokers' fast send ports (fastListenPort): one connection per broker for
 // every send, gRPC for a broker without the port, every send answered when a broker dies, the
 // restarted broker's new port used; and the connection's own timeouts and failures.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -224,6 +228,45 @@ TEST(FastSendConnectionTest, ACallThatIsNeverAnsweredTimesOutAndARefusedConnecti
   silent->Close();
   refused->Close();
   io.Shutdown();
+}
+
+// A listener whose accept queue is full drops further SYNs, as an unreachable host would:
+// the connection gives up after its connect timeout, not TCP's minutes.
+TEST(FastSendConnectionTest, AConnectThatIsNeverAnsweredFailsAfterItsTimeout) {
+  const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(listener, 0), 0);
+  ASSERT_EQ(::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  // Fill the accept queue (nobody accepts).
+  std::vector<int> fillers;
+  for (int i = 0; i < 4; ++i) {
+    int c = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    ::connect(c, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    fillers.push_back(c);
+  }
+  IoExecutor io("fast-test", 1);
+  io.Start();
+  auto conn =
+      mq::client::FastSendConnection::Open(io.context(), "127.0.0.1:" + std::to_string(ntohs(addr.sin_port)));
+  std::promise<mq::Status> failed;
+  const auto start = std::chrono::steady_clock::now();
+  conn->Call(frame::Method::kSendMessage, {"x"}, 60'000,
+             [&](mq::Result<std::string_view> r) { failed.set_value(r.status()); });
+  auto f = failed.get_future();
+  ASSERT_EQ(f.wait_for(10s), std::future_status::ready);
+  mq::Status why = f.get();
+  EXPECT_EQ(why.code(), mq::StatusCode::kUnavailable) << why.ToString();
+  EXPECT_NE(why.message().find("connect"), std::string::npos) << why.ToString();
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 3s);
+  EXPECT_TRUE(conn->broken());
+  conn->Close();
+  io.Shutdown();
+  for (int c : fillers) ::close(c);
+  ::close(listener);
 }
 
 TEST(FastSendConnectionTest, AClientFallsBackToGrpcForAWhileAfterAFastPortFailed) {
