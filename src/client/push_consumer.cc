@@ -107,7 +107,10 @@ void PushConsumerImpl::Pull(std::shared_ptr<ProcessQueue> pq) {
           OnPulled(pq, addr, offset, std::move(parsed));
           inflight->count.fetch_sub(1);
         });
-    cancel = [fast, id] { fast->Cancel(id, Status::Unavailable("pull cancelled")); };
+    // Weak: a queue must not keep the connection (and its socket) past the client's IO thread.
+    cancel = [weak = std::weak_ptr<FastSendConnection>(fast), id] {
+      if (auto connection = weak.lock()) connection->Cancel(id, Status::Unavailable("pull cancelled"));
+    };
   } else {
     auto stub = client_->Broker(addr);
     // The reply is handled on gRPC's thread (kOnGrpcThread): OnPulled decodes, hands the
