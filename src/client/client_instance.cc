@@ -165,7 +165,7 @@ void ClientInstance::GetRouteAsync(const std::string& topic, bool force, RouteCa
   {
     std::lock_guard lock(mu_);
     if (auto it = routes_.find(topic); !force && it != routes_.end()) {
-      cached = it->second;
+      cached = *it->second;
     } else {
       auto [w, first] = route_waiters_.try_emplace(topic);
       w->second.push_back(std::move(done));
@@ -200,11 +200,11 @@ void ClientInstance::OnRouteAnswer(const std::string& topic, Result<mq::v1::Topi
   {
     std::lock_guard lock(mu_);
     if (r.ok()) {
-      routes_[topic] = *r;
+      routes_[topic] = std::make_shared<const mq::v1::TopicRouteData>(*r);
     } else if (r.status().IsNotFound()) {
       routes_.erase(topic);
     } else if (auto it = routes_.find(topic); it != routes_.end()) {
-      r = it->second;  // keep serving the cached route while NameServers are unreachable
+      r = *it->second;  // keep serving the cached route while NameServers are unreachable
     }
     if (auto it = route_waiters_.find(topic); it != route_waiters_.end()) {
       waiters.swap(it->second);
@@ -239,8 +239,28 @@ Result<mq::v1::TopicRouteData> ClientInstance::GetRoute(const std::string& topic
 
 std::optional<mq::v1::TopicRouteData> ClientInstance::CachedRoute(const std::string& topic) {
   std::lock_guard lock(mu_);
-  if (auto it = routes_.find(topic); it != routes_.end()) return it->second;
+  if (auto it = routes_.find(topic); it != routes_.end()) return *it->second;
   return std::nullopt;
+}
+
+void ClientInstance::GetRouteSnapshotAsync(const std::string& topic, bool force, RouteSnapshotCallback done) {
+  if (!force) {
+    std::shared_ptr<const mq::v1::TopicRouteData> cached;
+    {
+      std::lock_guard lock(mu_);
+      if (auto it = routes_.find(topic); it != routes_.end()) cached = it->second;
+    }
+    if (cached) return done(std::move(cached));
+  }
+  GetRouteAsync(topic, force, [this, topic, done = std::move(done)](Result<mq::v1::TopicRouteData> r) {
+    if (!r.ok()) return done(r.status());
+    std::shared_ptr<const mq::v1::TopicRouteData> snapshot;
+    {
+      std::lock_guard lock(mu_);
+      if (auto it = routes_.find(topic); it != routes_.end()) snapshot = it->second;
+    }
+    done(snapshot ? std::move(snapshot) : std::make_shared<const mq::v1::TopicRouteData>(std::move(*r)));
+  });
 }
 
 void ClientInstance::RefreshRoute(const std::string& topic) {
@@ -261,7 +281,7 @@ std::vector<std::string> ClientInstance::MasterAddresses() {
   std::set<std::string> out;
   std::lock_guard lock(mu_);
   for (const auto& [t, route] : routes_) {
-    for (const auto& bd : route.broker_datas()) {
+    for (const auto& bd : route->broker_datas()) {
       auto it = bd.broker_addrs().find(0);
       if (it != bd.broker_addrs().end()) out.insert(it->second);
     }
@@ -273,7 +293,7 @@ std::vector<std::string> ClientInstance::AllBrokerAddresses() {
   std::set<std::string> out;
   std::lock_guard lock(mu_);
   for (const auto& [t, route] : routes_) {
-    for (const auto& bd : route.broker_datas()) {
+    for (const auto& bd : route->broker_datas()) {
       for (const auto& [id, addr] : bd.broker_addrs()) {
         if (!addr.empty()) out.insert(addr);
       }

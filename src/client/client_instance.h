@@ -77,6 +77,10 @@ class ClientInstance {
   // returned then). At most one query per topic is in flight: later callers wait for its answer.
   // `done` runs inline when the cached route is used, else on internal().
   void GetRouteAsync(const std::string& topic, bool force, RouteCallback done);
+  // GetRouteAsync without a copy: the cached route itself, immutable and shared (a new answer
+  // from the NameServers replaces it with a new snapshot).
+  using RouteSnapshotCallback = std::function<void(Result<std::shared_ptr<const mq::v1::TopicRouteData>>)>;
+  void GetRouteSnapshotAsync(const std::string& topic, bool force, RouteSnapshotCallback done);
   // Blocking form of GetRouteAsync. Never call it on internal() threads.
   Result<mq::v1::TopicRouteData> GetRoute(const std::string& topic, bool force = false);
   // The cached route only, never a query: for the internal executor, which must not wait.
@@ -112,7 +116,7 @@ class ClientInstance {
   std::atomic<bool> stopped_{false};
 
   std::mutex mu_;
-  std::map<std::string, mq::v1::TopicRouteData> routes_;             // guarded by mu_
+  std::map<std::string, std::shared_ptr<const mq::v1::TopicRouteData>> routes_;  // guarded by mu_
   std::map<std::string, std::vector<RouteCallback>> route_waiters_;  // guarded by mu_: queries in flight
   std::set<std::string> heartbeat_inflight_;                         // guarded by mu_
   std::condition_variable heartbeat_cv_;                             // signalled when a heartbeat completes

@@ -67,14 +67,14 @@ class ProducerImpl {
     client_->Shutdown({options_.group}, {});
   }
 
-  using RouteAndQueues = std::pair<mq::v1::TopicRouteData, std::vector<MessageQueue>>;
+  using RouteAndQueues = std::shared_ptr<const PublishRoute>;
   using QueuesCallback = std::function<void(Result<RouteAndQueues>)>;
 
   // Writable queues of topic plus its route; falls back to the auto-create template TBW102.
   // Never blocks: `done` runs inline (cached routes) or on the internal executor.
   void QueuesAsync(const std::string& topic, bool force, QueuesCallback done) {
     auto* self = this;
-    client_->GetRouteAsync(topic, force, [self, topic, force, done](Result<mq::v1::TopicRouteData> route) {
+    client_->GetRouteSnapshotAsync(topic, force, [self, topic, force, done](auto route) {
       if (!route.ok() && route.status().IsNotFound()) {
         Status not_found = route.status();
         self->client_->GetRouteAsync(
@@ -85,7 +85,7 @@ class ProducerImpl {
                 qd.set_write_queue_nums(
                     std::min(qd.write_queue_nums(), self->options_.default_topic_queue_nums));
               }
-              done(self->WithQueues(topic, std::move(r)));
+              done(self->WithQueues(topic, std::make_shared<const mq::v1::TopicRouteData>(std::move(r))));
             });
         return;
       }
@@ -94,11 +94,12 @@ class ProducerImpl {
     });
   }
 
-  Result<RouteAndQueues> WithQueues(const std::string& topic, mq::v1::TopicRouteData route) {
-    auto queues = PublishQueues(topic, route);
-    if (queues.empty())
+  Result<RouteAndQueues> WithQueues(const std::string& topic,
+                                    std::shared_ptr<const mq::v1::TopicRouteData> route) {
+    auto published = publish_routes_.Get(topic, std::move(route));
+    if (published->queues.empty())
       return Status::NotFound("topic: '" + topic + "' has no writable queue on a master broker");
-    return std::make_pair(std::move(route), std::move(queues));
+    return published;
   }
 
   // Blocking form for user threads (FetchPublishQueues, SendOneway's route check).
@@ -168,7 +169,8 @@ class ProducerImpl {
       Retry(std::move(ctx));
       return;
     }
-    const auto& [route, list] = *queues;
+    const mq::v1::TopicRouteData& route = *(*queues)->route;
+    const std::vector<MessageQueue>& list = (*queues)->queues;
     if (options_.auto_batch) accumulator_.SetBrokers(ctx->req.topic(), CountBrokers(list));
     MessageQueue mq;
     if (ctx->selector != nullptr) {
@@ -529,7 +531,7 @@ class ProducerImpl {
   Result<std::vector<MessageQueue>> FetchPublishQueues(const std::string& topic) {
     MQ_RETURN_IF_ERROR(ValidateName("topic", topic));
     MQ_ASSIGN_OR_RETURN(auto q, Queues(topic));
-    return std::move(q.second);
+    return q->queues;
   }
 
   Result<std::string> Recall(const std::string& topic, const std::string& handle) {
@@ -537,7 +539,7 @@ class ProducerImpl {
     MQ_RETURN_IF_ERROR(ValidateName("topic", topic));
     MQ_ASSIGN_OR_RETURN(std::string broker, RecallHandleBroker(handle));
     MQ_ASSIGN_OR_RETURN(auto q, Queues(topic));
-    const std::string addr = MasterAddress(q.first, broker);
+    const std::string addr = MasterAddress(*q->route, broker);
     if (addr.empty()) {
       return Status::Unavailable("recall: no master of broker '" + broker + "' in the route of '" + topic +
                                  "'");
@@ -557,6 +559,7 @@ class ProducerImpl {
   std::unique_ptr<ClientInstance> client_;
   LatencyFaultTolerance faults_;
   QueueSelector selector_;
+  PublishRouteCache publish_routes_;
   std::atomic<bool> running_{false};
   std::atomic<int64_t> pending_{0};        // async/oneway sends whose callback has not run yet
   std::atomic<int64_t> requests_{0};       // send requests started (attempts, batches count once)

@@ -75,6 +75,17 @@ std::string FastSendAddressOf(const mq::v1::TopicRouteData& route, const std::st
   return "";
 }
 
+std::shared_ptr<const PublishRoute> PublishRouteCache::Get(
+    const std::string& topic, std::shared_ptr<const mq::v1::TopicRouteData> route) {
+  std::lock_guard lock(mu_);
+  auto& entry = by_topic_[topic];
+  if (!entry || entry->route != route) {
+    auto queues = PublishQueues(topic, *route);
+    entry = std::make_shared<const PublishRoute>(PublishRoute{std::move(route), std::move(queues)});
+  }
+  return entry;
+}
+
 std::vector<MessageQueue> PublishQueues(const std::string& topic, const mq::v1::TopicRouteData& route) {
   return Queues(topic, route, kPermWrite, true);
 }

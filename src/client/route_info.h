@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <string>
@@ -33,6 +34,25 @@ std::string MasterAddress(const mq::v1::TopicRouteData& route, const std::string
 std::string MasterFastSendAddress(const mq::v1::TopicRouteData& route, const std::string& broker_name);
 // The fast send port of the broker (master or slave) at `broker_addr` ("" when it advertises none).
 std::string FastSendAddressOf(const mq::v1::TopicRouteData& route, const std::string& broker_addr);
+
+// A route snapshot with its publish queues (PublishQueues).
+struct PublishRoute {
+  std::shared_ptr<const mq::v1::TopicRouteData> route;
+  std::vector<MessageQueue> queues;
+};
+
+// The publish queues of each topic's current route snapshot, rebuilt only when the snapshot
+// changes (a new answer from the NameServers), so a send neither copies the route nor sorts its
+// queues. Thread-safe (mu_ guards by_topic_).
+class PublishRouteCache {
+ public:
+  std::shared_ptr<const PublishRoute> Get(const std::string& topic,
+                                          std::shared_ptr<const mq::v1::TopicRouteData> route);
+
+ private:
+  std::mutex mu_;
+  std::map<std::string, std::shared_ptr<const PublishRoute>, std::less<>> by_topic_;
+};
 
 // Round robin over queues, skipping the previous attempt's broker and brokers the fault
 // tolerance isolates; falls back to plain round robin when every broker is excluded.

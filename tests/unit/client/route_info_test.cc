@@ -54,6 +54,24 @@ TEST(RouteInfoTest, PublishQueuesAreWritableMastersSorted) {
   EXPECT_EQ(MasterFastSendAddress(route, "broker-slave"), "");
 }
 
+// A send reuses the topic's publish queues while the route snapshot is the same one, and gets
+// them rebuilt from a new snapshot (a new answer from the NameServers).
+TEST(RouteInfoTest, PublishRouteCacheRebuildsOnlyForANewSnapshot) {
+  PublishRouteCache cache;
+  auto snapshot = std::make_shared<const mq::v1::TopicRouteData>(Route());
+  auto first = cache.Get("T", snapshot);
+  EXPECT_EQ(first->route, snapshot);
+  EXPECT_EQ(first->queues, PublishQueues("T", *snapshot));
+  EXPECT_EQ(cache.Get("T", snapshot), first);  // the same object: no copy, no sort
+  auto changed = Route();
+  changed.mutable_queue_datas(0)->set_write_queue_nums(1);
+  auto second = cache.Get("T", std::make_shared<const mq::v1::TopicRouteData>(changed));
+  EXPECT_NE(second, first);
+  EXPECT_EQ(second->queues, PublishQueues("T", changed));
+  EXPECT_NE(second->queues.size(), first->queues.size());
+  EXPECT_EQ(cache.Get("U", snapshot)->queues, PublishQueues("U", *snapshot));  // per topic
+}
+
 TEST(RouteInfoTest, SelectorRoundRobinsAndAvoidsLastAndFaultyBrokers) {
   auto q = PublishQueues("T", Route());
   QueueSelector sel;
