@@ -1,7 +1,5 @@
 #include "broker/processor/messaging_service.h"
 
-#include <fmt/format.h>
-
 #include <memory>
 #include <string>
 #include <string_view>
@@ -47,11 +45,7 @@ grpc::ServerUnaryReactor* MessagingService::SendMessage(grpc::CallbackServerCont
   auto* reactor = new LeasedReactor();
   auto lease = send_budget_.TryAcquire(static_cast<int64_t>(request->Length()));
   if (!lease) {
-    reactor->Finish(rpc::ToGrpcStatus(Status::ResourceExhausted(
-                        fmt::format("send: the broker holds {} bytes of send requests in progress "
-                                    "(sendRequestMemoryQuota={}); retry later",
-                                    send_budget_.used(), send_budget_.limit()))),
-                    {});
+    reactor->Finish(rpc::ToGrpcStatus(SendBudgetExhausted(send_budget_)), {});
     return reactor;
   }
   // What the send reads until it completes: the request's bytes, one slice kept as it is or

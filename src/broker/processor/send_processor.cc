@@ -16,6 +16,13 @@
 #include "common/perm.h"
 
 namespace mq::broker {
+
+Status SendBudgetExhausted(const ByteBudget& budget) {
+  return Status::ResourceExhausted(fmt::format(
+      "send: the broker holds {} bytes of send requests in progress (sendRequestMemoryQuota={}); retry later",
+      budget.used(), budget.limit()));
+}
+
 namespace {
 
 constexpr int kMaxBatchMessages = 1024;

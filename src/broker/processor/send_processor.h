@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "broker/broker_context.h"
+#include "broker/processor/byte_budget.h"
 #include "broker/store/message_format.h"
 #include "broker/store/store_types.h"
 #include "common/result.h"
@@ -29,6 +30,10 @@ class HaService;
 }
 
 namespace mq::broker {
+
+// The refusal of a send whose request bytes would pass `budget` (sendRequestMemoryQuota), the
+// same from every port that takes sends.
+Status SendBudgetExhausted(const ByteBudget& budget);
 
 class SendProcessor {
  public:
