@@ -1,15 +1,13 @@
 #include "fast_send_connection.h"
 
 #include <fmt/format.h>
-#include <sys/socket.h>
-#include <sys/uio.h>
 
 #include <asio.hpp>
-#include <cerrno>
 #include <cstring>
 #include <utility>
 
 #include "common/frame.h"
+#include "common/frame_io.h"
 #include "common/naming.h"
 
 namespace mq::client {
@@ -66,7 +64,7 @@ void FastSendConnection::Connect() {
                               });
 }
 
-uint64_t FastSendConnection::Call(frame::Method method, const std::vector<std::string_view>& parts,
+uint64_t FastSendConnection::Call(frame::Method method, std::initializer_list<std::string_view> parts,
                                   int64_t timeout_ms, Done done) {
   size_t payload = 0;
   for (auto p : parts) payload += p.size();
@@ -88,39 +86,15 @@ uint64_t FastSendConnection::Call(frame::Method method, const std::vector<std::s
   called_since_tick_ = true;
   const bool arm = !tick_armed_;
   tick_armed_ = true;
-  size_t written = 0;
-  if (connected_ && unsent_.empty()) {
-    iovec iov[8];
-    size_t n_iov = 0;
-    iov[n_iov++] = {header, sizeof header};
-    for (auto p : parts) {
-      if (!p.empty() && n_iov < 8) iov[n_iov++] = {const_cast<char*>(p.data()), p.size()};
-    }
-    msghdr msg{};
-    msg.msg_iov = iov;
-    msg.msg_iovlen = n_iov;
-    const ssize_t n = n_iov <= 8 ? ::sendmsg(impl_->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) : 0;
-    if (n > 0) written = static_cast<size_t>(n);
-    // Any error shows on the read side too, which fails the call.
-  }
-  const size_t total = sizeof header + payload;
-  if (written < total) {
-    const bool was_empty = unsent_.empty();
-    std::string_view head(header, sizeof header);
-    size_t skip = written;
-    auto append = [&](std::string_view piece) {
-      if (skip >= piece.size()) {
-        skip -= piece.size();
-        return;
-      }
-      unsent_.append(piece.substr(skip));
-      skip = 0;
-    };
-    append(head);
-    for (auto p : parts) append(p);
-    if (connected_ && was_empty) {
-      asio::post(impl_->socket.get_executor(), [self = shared_from_this()] { self->AwaitWritable(); });
-    }
+  // While connecting (no fd yet) the request waits in unsent_; Connect writes it. A socket
+  // error is left to the read side, which fails every call.
+  const bool was_empty = unsent_.empty();
+  std::string_view pieces[8] = {std::string_view(header, sizeof header)};
+  size_t count = 1;
+  for (auto part : parts) pieces[count++] = part;
+  const auto outcome = frame::WriteOrQueue(connected_ ? impl_->fd : -1, std::span(pieces, count), &unsent_);
+  if (outcome == frame::WriteOutcome::kQueued && connected_ && was_empty) {
+    asio::post(impl_->socket.get_executor(), [self = shared_from_this()] { self->AwaitWritable(); });
   }
   const uint64_t id = h.request_id;
   lock.unlock();
@@ -144,17 +118,8 @@ void FastSendConnection::Cancel(uint64_t request_id, const Status& why) {
 void FastSendConnection::AwaitWritable() {
   {
     std::lock_guard lock(mu_);
-    if (closed_ || unsent_.empty()) return;
-    while (!unsent_.empty()) {
-      const ssize_t n = ::send(impl_->fd, unsent_.data(), unsent_.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-      if (n > 0) {
-        unsent_.erase(0, static_cast<size_t>(n));
-        continue;
-      }
-      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) break;
-      return;  // the read sees the error
-    }
-    if (unsent_.empty()) return;
+    if (closed_ || frame::Drain(impl_->fd, &unsent_) != frame::WriteOutcome::kQueued)
+      return;  // errors: the read sees them
   }
   impl_->socket.async_wait(asio::ip::tcp::socket::wait_write,
                            [self = shared_from_this()](std::error_code ec) {

@@ -18,6 +18,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -45,9 +46,9 @@ class FastSendConnection : public std::enable_shared_from_this<FastSendConnectio
   FastSendConnection(const FastSendConnection&) = delete;
   FastSendConnection& operator=(const FastSendConnection&) = delete;
 
-  // Sends a `method` request made of `parts` (concatenated) and calls done(reply) later;
+  // Sends a `method` request made of `parts` (concatenated, at most 7) and calls done(reply) later;
   // returns the call's request id (for Cancel).
-  uint64_t Call(frame::Method method, const std::vector<std::string_view>& parts, int64_t timeout_ms,
+  uint64_t Call(frame::Method method, std::initializer_list<std::string_view> parts, int64_t timeout_ms,
                 Done done);
   // A call still in flight gets done(why) on the IO thread (its reply, if one comes, is dropped).
   void Cancel(uint64_t request_id, const Status& why);

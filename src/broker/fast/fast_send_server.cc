@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
 
 #include <asio.hpp>
 #include <cerrno>
@@ -13,6 +12,7 @@
 #include <vector>
 
 #include "common/frame.h"
+#include "common/frame_io.h"
 #include "common/logging.h"
 
 namespace mq::broker {
@@ -55,30 +55,13 @@ class FastSendServer::Connection : public std::enable_shared_from_this<Connectio
     frame::WriteHeader(h, header);
     std::lock_guard lock(mu_);
     if (closed_) return;
-    if (!unsent_.empty()) {
-      unsent_.append(header, sizeof header);
-      unsent_.append(body);
-      unsent_lease_.Resize(static_cast<int64_t>(unsent_.size()));
-      return;
-    }
-    iovec parts[2] = {{header, sizeof header}, {const_cast<char*>(body.data()), body.size()}};
-    msghdr msg{};
-    msg.msg_iov = parts;
-    msg.msg_iovlen = body.empty() ? 1 : 2;
-    const ssize_t n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
-    size_t written = n > 0 ? static_cast<size_t>(n) : 0;
-    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-      return;  // the read sees the error
-    if (written == sizeof header + body.size()) return;
-    // The socket took part of it: the IO thread writes the rest when it can.
-    if (written < sizeof header) {
-      unsent_.append(header + written, sizeof header - written);
-      unsent_.append(body);
-    } else {
-      unsent_.append(body.substr(written - sizeof header));
-    }
+    const bool was_empty = unsent_.empty();
+    // A socket error is left to the read side, which closes the connection.
+    const std::string_view pieces[] = {std::string_view(header, sizeof header), body};
+    if (frame::WriteOrQueue(fd_, pieces, &unsent_) != frame::WriteOutcome::kQueued) return;
     unsent_lease_.Resize(static_cast<int64_t>(unsent_.size()));
-    asio::post(socket_.get_executor(), [self = shared_from_this()] { self->AwaitWritable(); });
+    // The IO thread writes the rest when the socket takes it (already under way if not empty).
+    if (was_empty) asio::post(socket_.get_executor(), [self = shared_from_this()] { self->AwaitWritable(); });
   }
 
   // IO thread: closes the socket (no write after this) and leaves the server's set.
@@ -152,11 +135,12 @@ class FastSendServer::Connection : public std::enable_shared_from_this<Connectio
         }
       }
       // The start of a frame: kept, its header first, then (leased) the rest of it.
-      const size_t want = partial_frame_bytes_ == 0 ? frame::kHeaderBytes : partial_frame_bytes_;
+      const size_t want =
+          partial_header_ ? frame::kHeaderBytes + partial_header_->payload_bytes : frame::kHeaderBytes;
       const size_t take = std::min(want - partial_.size(), n - pos);
       partial_.append(data + pos, take);
       pos += take;
-      if (partial_frame_bytes_ == 0 && partial_.size() == frame::kHeaderBytes) {
+      if (!partial_header_ && partial_.size() == frame::kHeaderBytes) {
         auto header = ReadFrameHeader(partial_.data());
         if (!header) return false;
         const size_t frame_bytes = frame::kHeaderBytes + header->payload_bytes;
@@ -169,14 +153,13 @@ class FastSendServer::Connection : public std::enable_shared_from_this<Connectio
           partial_.clear();
           continue;
         }
-        partial_frame_bytes_ = frame_bytes;
+        partial_header_ = header;
         partial_.reserve(frame_bytes);
       }
-      if (partial_frame_bytes_ != 0 && partial_.size() == partial_frame_bytes_) {
-        auto header = frame::ReadHeader(partial_.data(), server_->options_.max_frame_bytes);  // read before
-        const bool keep = Handle(*header, std::string_view(partial_).substr(frame::kHeaderBytes),
+      if (partial_header_ && partial_.size() == frame::kHeaderBytes + partial_header_->payload_bytes) {
+        const bool keep = Handle(*std::exchange(partial_header_, std::nullopt),
+                                 std::string_view(partial_).substr(frame::kHeaderBytes),
                                  std::exchange(partial_lease_, std::nullopt));
-        partial_frame_bytes_ = 0;
         if (partial_.capacity() > kReadChunk) {
           std::string().swap(partial_);
         } else {
@@ -274,13 +257,7 @@ class FastSendServer::Connection : public std::enable_shared_from_this<Connectio
     if (--shared_->calls_in_progress == 0) shared_->idle.notify_all();
   }
 
-  Status BudgetExhausted() const {
-    const ByteBudget* budget = server_->budget_;
-    return Status::ResourceExhausted(
-        fmt::format("send: the broker holds {} bytes of send requests in progress "
-                    "(sendRequestMemoryQuota={}); retry later",
-                    budget->used(), budget->limit()));
-  }
+  Status BudgetExhausted() const { return SendBudgetExhausted(*server_->budget_); }
 
   // IO thread: writes queued bytes as the socket takes them, then reads again if paused.
   void AwaitWritable() {
@@ -290,18 +267,10 @@ class FastSendServer::Connection : public std::enable_shared_from_this<Connectio
       {
         std::lock_guard lock(self->mu_);
         if (self->closed_) return;
-        while (!self->unsent_.empty()) {
-          const ssize_t n =
-              ::send(self->fd_, self->unsent_.data(), self->unsent_.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-          if (n > 0) {
-            self->unsent_.erase(0, static_cast<size_t>(n));
-            self->unsent_lease_.Resize(static_cast<int64_t>(self->unsent_.size()));
-            continue;
-          }
-          if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) break;
-          return;  // the read sees the error and closes
-        }
-        if (!self->unsent_.empty()) {
+        const frame::WriteOutcome drained = frame::Drain(self->fd_, &self->unsent_);
+        self->unsent_lease_.Resize(static_cast<int64_t>(self->unsent_.size()));
+        if (drained == frame::WriteOutcome::kFailed) return;  // the read sees the error and closes
+        if (drained == frame::WriteOutcome::kQueued) {
           asio::post(self->socket_.get_executor(), [self] { self->AwaitWritable(); });
           return;
         }
@@ -317,10 +286,10 @@ class FastSendServer::Connection : public std::enable_shared_from_this<Connectio
   const std::shared_ptr<Shared> shared_;
   std::string peer_;
   int fd_ = -1;
-  // IO thread only: the start of a frame not complete yet, its size once its header is in (0
-  // before), its lease, and the bytes of a refused frame still to skip.
+  // IO thread only: the start of a frame not complete yet, its header once that is in, its
+  // lease, and the bytes of a refused frame still to skip.
   std::string partial_;
-  size_t partial_frame_bytes_ = 0;
+  std::optional<frame::Header> partial_header_;
   std::optional<ByteBudget::Lease> partial_lease_;
   size_t skip_bytes_ = 0;
   std::mutex mu_;
