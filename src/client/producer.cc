@@ -21,6 +21,7 @@
 #include "send_accumulator.h"
 #include "send_context.h"
 #include "send_reply.h"
+#include "send_transport.h"
 #include "send_wire.h"
 #include "transaction_producer_access.h"
 
@@ -194,10 +195,10 @@ class ProducerImpl {
     int64_t start = MonotonicMillis();
     auto* self = this;
     requests_.fetch_add(1, std::memory_order_relaxed);
-    // Runs on the thread the reply came on (gRPC's, or the fast send connection's): it wakes
-    // sync senders, hands callbacks to the callback threads, and starts the next batch or a
-    // retry, none of which blocks. `reply` points into bytes that live only during the call.
-    auto finish = [self, ctx, mq, start, addr](Status failed, const SendReply& reply) {
+    // Runs on the thread the reply came on (send_transport.h): it wakes sync senders, hands
+    // callbacks to the callback threads, and starts the next batch or a retry, none of which
+    // blocks. `reply` points into bytes that live only during the call.
+    auto finish = [self, ctx, mq, start, addr](const Status& failed, const SendReply& reply) {
       int64_t latency = MonotonicMillis() - start;
       if (failed.ok()) {
         self->faults_.Update(mq.broker_name, latency, false);
@@ -222,38 +223,7 @@ class ProducerImpl {
                                 ctx->req.default_topic_queue_nums(), ctx->req.transaction_prepared());
     const std::string fast_addr =
         options_.client.fast_send ? MasterFastSendAddress(route, mq.broker_name) : "";
-    if (auto fast = fast_addr.empty() ? nullptr : client_->FastSend(fast_addr)) {
-      auto inflight = client_->inflight();
-      inflight->count.fetch_add(1);
-      const std::string_view messages(reinterpret_cast<const char*>(ctx->messages.begin()),
-                                      ctx->messages.size());
-      fast->Call(frame::Method::kSendMessage, {header, messages}, timeout,
-                 [finish, inflight](Result<std::string_view> r) {
-                   SendReplyBuffer buffer;
-                   SendReply reply;
-                   Status failed = r.ok() ? DecodeSendReply(*r, &buffer, &reply) : r.status();
-                   finish(failed, reply);
-                   inflight->count.fetch_sub(1);
-                 });
-      return;
-    }
-    auto [stub, lease] = client_->BrokerPreEncodedSend(addr);
-    auto on_reply = [finish, lease = lease](Result<grpc::ByteBuffer> r) mutable {
-      // The connection is free before anyone hears of the reply: a sender that sends again at
-      // once must find it idle, not open another.
-      lease.reset();
-      SendReplyBuffer buffer;
-      SendReply reply;
-      Status failed = r.ok() ? DecodeSendReply(*r, &buffer, &reply) : r.status();
-      finish(failed, reply);
-    };
-    const grpc::Slice parts[] = {grpc::Slice(header), ctx->messages};
-    ctx->request = grpc::ByteBuffer(parts, 2);
-    StartCallWithRequestOf<grpc::ByteBuffer, grpc::ByteBuffer>(
-        [stub = stub](auto* c, auto* q, auto* r, auto cb) {
-          stub->UnaryCall(c, "/mq.v1.Messaging/SendMessage", grpc::StubOptions(), q, r, std::move(cb));
-        },
-        ctx, &ctx->request, timeout, kOnGrpcThread, client_->inflight(), std::move(on_reply));
+    StartSendRequest(*client_, addr, fast_addr, header, ctx, timeout, std::move(finish));
   }
 
   void Retry(std::shared_ptr<SendContext> ctx) {
