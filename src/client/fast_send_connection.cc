@@ -75,8 +75,9 @@ uint64_t FastSendConnection::Call(frame::Method method, std::initializer_list<st
   char header[frame::kHeaderBytes];
   std::unique_lock lock(mu_);
   if (closed_) {
+    const Status why = failure_;  // what broke it, the same for every later call
     lock.unlock();
-    done(Status::Unavailable("fast send connection to " + addr_ + " is closed"));
+    done(why);
     return 0;
   }
   h.request_id = next_id_++;
@@ -238,19 +239,21 @@ void FastSendConnection::Close() {
 
 void FastSendConnection::Fail(const Status& why) {
   std::map<uint64_t, Pending> failed;
+  Status s;
   {
     std::lock_guard lock(mu_);
     broken_.store(true, std::memory_order_release);
     if (!closed_) {
       closed_ = true;
+      failure_ = why.WithContext("fast send to " + addr_);
       std::error_code ec;
       impl_->socket.close(ec);
       impl_->timer.cancel();
     }
     failed.swap(pending_);
     unsent_.clear();
+    s = failure_;
   }
-  const Status s = why.WithContext("fast send to " + addr_);
   for (auto& [id, p] : failed) p.done(s);
 }
 

@@ -79,8 +79,9 @@ class FastSendConnection : public std::enable_shared_from_this<FastSendConnectio
   std::unique_ptr<Impl> impl_;  // the socket and timer (IO thread, and writes under mu_)
   std::atomic<bool> broken_{false};
   std::mutex mu_;
-  bool connected_ = false;               // guarded by mu_
-  bool closed_ = false;                  // guarded by mu_: no write after the socket closed
+  bool connected_ = false;  // guarded by mu_
+  bool closed_ = false;     // guarded by mu_: no write after the socket closed
+  Status failure_;          // guarded by mu_: why it closed (set with closed_), every later call's answer
   std::map<uint64_t, Pending> pending_;  // guarded by mu_
   uint64_t next_id_ = 1;                 // guarded by mu_
   std::string unsent_;                   // guarded by mu_
