@@ -11,6 +11,7 @@
 #include <future>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -363,6 +364,52 @@ TEST_F(ClientAutoBatchTest, SyncSendersSendingAgainNeedNoInternalThread) {
       << ok.load() << " sends in " << producer.stats().send_requests - warm_requests << " requests";
   EXPECT_LT(producer.stats().send_requests - warm_requests, ok.load()) << "requests carried several messages";
   EXPECT_EQ(failed.load(), 0);
+}
+
+TEST_F(ClientAutoBatchTest, AsyncBatchesNeedNoInternalThread) {
+  // A reply to several async sends wakes no sender (their callbacks run on the callback
+  // threads), so the next batch leaves from the thread the reply came on. Freeing the slot
+  // through a post to the internal threads cost a wake-up per request; with both internal
+  // threads held here, the second wave below never left.
+  Producer producer(Options());
+  ASSERT_TRUE(producer.Start().ok());
+  for (int i = 0; i < 8; ++i) {  // the route cached, a channel to each broker
+    ASSERT_TRUE(producer.Send(MakeMessage(kTopic, "warm-" + std::to_string(i))).ok());
+  }
+  std::promise<void> unblock;
+  std::shared_future<void> released = unblock.get_future().share();
+  struct Cleanup {  // frees the internal threads on every way out, or Shutdown() would hang
+    std::promise<void>* unblock;
+    ~Cleanup() { unblock->set_value(); }
+  } cleanup{&unblock};
+  std::atomic<int> blocked{0};
+  auto& client = mq::client::ProducerAccess::Client(producer);
+  for (int i = 0; i < 2; ++i) {
+    client.internal().Post([&blocked, released] {
+      blocked++;
+      released.wait();
+    });
+  }
+  ASSERT_TRUE(WaitUntil([&] { return blocked.load() == 2; }, 10s));
+
+  // Each paused wave: its first message leaves alone for the one free slot, the rest gather
+  // into one batch behind it and leave when it is answered. Two such batches held both slots
+  // (one per broker) for good when freeing them waited for the internal threads: the third
+  // wave never left.
+  constexpr int kWave = 100;
+  Results results;
+  for (int wave = 0; wave < 3; ++wave) {
+    {
+      std::optional<Pause> paused;
+      if (wave < 2) paused.emplace(Brokers());
+      for (int i = wave * kWave; i < (wave + 1) * kWave; ++i)
+        producer.SendAsync(MakeMessage(kTopic, "m" + std::to_string(i)), results.For(i));
+    }
+    ASSERT_TRUE(WaitUntil([&] { return results.size() == static_cast<size_t>((wave + 1) * kWave); }, 20s))
+        << "wave " << wave << ": " << results.size();
+  }
+  for (int i = 0; i < 3 * kWave; ++i) EXPECT_TRUE(results.at(i).ok()) << i;
+  EXPECT_LT(producer.stats().send_requests, 8 + 3 * kWave) << "requests carried several messages";
 }
 
 }  // namespace
