@@ -97,24 +97,30 @@ ReceivedMessage FromRecord(const record::RecordView& v, const std::string& broke
 
 }  // namespace
 
-Result<std::vector<ReceivedMessage>> TakePulledMessages(mq::v1::PullMessageResponse* reply,
+Result<std::vector<ReceivedMessage>> TakePulledMessages(const PullReplyView& reply,
                                                         const std::string& broker_name) {
   std::vector<ReceivedMessage> out;
-  if (!reply->records().empty()) {
+  if (!reply.records.empty()) {
     // The broker checked each record's structure; the CRCs are not verified here, as the
     // broker does not when it converts records for older clients.
-    Status s = record::ForEachRecord(
-        reply->records(), /*verify_crc=*/false,
-        [&](const record::RecordView& v) { out.push_back(FromRecord(v, broker_name)); });
+    Status s = record::ForEachRecord(reply.records, /*verify_crc=*/false, [&](const record::RecordView& v) {
+      out.push_back(FromRecord(v, broker_name));
+    });
     if (!s.ok()) return s.WithContext("pull reply from broker " + broker_name);
     return out;
   }
-  out.reserve(static_cast<size_t>(reply->messages_size()));
-  for (auto& ext : *reply->mutable_messages()) {
+  if (reply.messages_from == nullptr) return out;
+  out.reserve(static_cast<size_t>(reply.messages_from->messages_size()));
+  for (auto& ext : *reply.messages_from->mutable_messages()) {
     out.push_back(FromProto(std::move(ext)));
     if (out.back().queue.broker_name.empty()) out.back().queue.broker_name = broker_name;
   }
   return out;
+}
+
+Result<std::vector<ReceivedMessage>> TakePulledMessages(mq::v1::PullMessageResponse* reply,
+                                                        const std::string& broker_name) {
+  return TakePulledMessages(PullReplyViewOf(reply), broker_name);
 }
 
 bool IsScheduled(const Message& msg) {

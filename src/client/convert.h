@@ -9,6 +9,7 @@
 #include "mq/client/send_result.h"
 #include "mq/v1/broker.pb.h"
 #include "mq/v1/common.pb.h"
+#include "pull_reply.h"
 
 namespace mq::client {
 
@@ -25,6 +26,8 @@ ReceivedMessage FromProto(mq::v1::MessageExt&& ext);
 // The messages of a FOUND pull reply from broker `broker_name`: decoded from its stored
 // records, or taken from its MessageExt list (a broker that sends no records). Corruption,
 // naming the record, when a record does not decode; nothing is returned then.
+Result<std::vector<ReceivedMessage>> TakePulledMessages(const PullReplyView& reply,
+                                                        const std::string& broker_name);
 Result<std::vector<ReceivedMessage>> TakePulledMessages(mq::v1::PullMessageResponse* reply,
                                                         const std::string& broker_name);
 // Whether the broker will schedule `msg` (deliver_time_ms or a RocketMQ timer property).

@@ -96,15 +96,21 @@ void PushConsumerImpl::Pull(std::shared_ptr<ProcessQueue> pq) {
     const uint64_t id = fast->Call(
         frame::Method::kPullMessage, {bytes}, timeout,
         [this, pq, addr, offset, commit, inflight](Result<std::string_view> r) {
-          google::protobuf::Arena arena;
-          auto* reply = google::protobuf::Arena::CreateMessage<mq::v1::PullMessageResponse>(&arena);
-          using Parsed = Result<mq::v1::PullMessageResponse*>;
-          Parsed parsed = !r.ok() ? Parsed(r.status())
-                          : reply->ParseFromArray(r->data(), static_cast<int>(r->size()))
-                              ? Parsed(reply)
-                              : Parsed(Status::Internal("pull reply: not a PullMessageResponse"));
-          if (parsed.ok() && commit >= 0) pq->reported_offset = commit;
-          OnPulled(pq, addr, offset, std::move(parsed));
+          // The records are read where they are, in the reply frame; only a reply this reader
+          // does not take (a MessageExt list, unknown fields) is parsed by protobuf.
+          auto deliver = [&](Result<PullReplyView> read) {
+            if (read.ok() && commit >= 0) pq->reported_offset = commit;
+            OnPulled(pq, addr, offset, std::move(read));
+          };
+          if (PullReplyView view; !r.ok() || ReadPullReply(*r, &view)) {
+            deliver(r.ok() ? Result<PullReplyView>(view) : r.status());
+          } else {
+            google::protobuf::Arena arena;
+            auto* parsed = google::protobuf::Arena::CreateMessage<mq::v1::PullMessageResponse>(&arena);
+            deliver(parsed->ParseFromArray(r->data(), static_cast<int>(r->size()))
+                        ? Result<PullReplyView>(PullReplyViewOf(parsed))
+                        : Status::Internal("pull reply: not a PullMessageResponse"));
+          }
           inflight->count.fetch_sub(1);
         });
     // Weak: a queue must not keep the connection (and its socket) past the client's IO thread.
@@ -120,7 +126,7 @@ void PushConsumerImpl::Pull(std::shared_ptr<ProcessQueue> pq) {
         std::move(req), timeout, kOnGrpcThread, client_->inflight(),
         [this, pq, addr, offset, commit](Result<mq::v1::PullMessageResponse*> r) {
           if (r.ok() && commit >= 0) pq->reported_offset = commit;
-          OnPulled(pq, addr, offset, std::move(r));
+          OnPulled(pq, addr, offset, r.ok() ? Result<PullReplyView>(PullReplyViewOf(*r)) : r.status());
         });
     cancel = [ctx] { ctx->TryCancel(); };
   }
@@ -134,7 +140,7 @@ void PushConsumerImpl::Pull(std::shared_ptr<ProcessQueue> pq) {
 }
 
 void PushConsumerImpl::OnPulled(const std::shared_ptr<ProcessQueue>& pq, const std::string& addr,
-                                int64_t offset, Result<mq::v1::PullMessageResponse*> reply) {
+                                int64_t offset, Result<PullReplyView> reply) {
   if (!running_ || pq->dropped) return;
   if (!reply.ok()) {
     MQ_LOG_WARN(Logger("client"), "pull {} from {}: {}", pq->mq.ToString(), addr, reply.status().ToString());
@@ -147,10 +153,10 @@ void PushConsumerImpl::OnPulled(const std::shared_ptr<ProcessQueue>& pq, const s
     PullLater(pq, 1000);
     return;
   }
-  mq::v1::PullMessageResponse* r = *reply;  // on the call's arena, valid until we return
+  const PullReplyView& r = *reply;  // views the call's bytes or arena, valid until we return
   reach_.MarkReachable(addr);
-  pq->suggested_broker_id = r->suggest_which_broker_id();
-  if (r->status() == mq::v1::OFFSET_ILLEGAL && offset > r->max_offset() && !IsMaster(pq->mq, addr)) {
+  pq->suggested_broker_id = r.suggest_which_broker_id;
+  if (r.status == mq::v1::OFFSET_ILLEGAL && offset > r.max_offset && !IsMaster(pq->mq, addr)) {
     // A slave behind its master (asynchronous replication) does not have our position yet;
     // its correction would rewind us. Keep the position and wait for it or for the master
     // (RocketMQ's slaves do not correct offsets either).
@@ -158,7 +164,7 @@ void PushConsumerImpl::OnPulled(const std::shared_ptr<ProcessQueue>& pq, const s
     return;
   }
   std::vector<ReceivedMessage> found;
-  if (r->status() == mq::v1::FOUND) {
+  if (r.status == mq::v1::FOUND) {
     auto taken = TakePulledMessages(r, pq->mq.broker_name);
     if (!taken.ok()) {
       // Nothing of the reply is kept: the same position is asked again.
@@ -179,9 +185,9 @@ void PushConsumerImpl::OnPulled(const std::shared_ptr<ProcessQueue>& pq, const s
       fresh.push_back(m.queue_offset);
       pq->PutLocked(std::move(m));
     }
-    if (r->next_begin_offset() >= 0) pq->next_offset = r->next_begin_offset();
+    if (r.next_begin_offset >= 0) pq->next_offset = r.next_begin_offset;
   }
-  if (r->status() != mq::v1::FOUND) UpdateStore(pq);  // filtered or reset: progress without messages
+  if (r.status != mq::v1::FOUND) UpdateStore(pq);  // filtered or reset: progress without messages
   if (!fresh.empty()) {
     if (options_.orderly) {
       std::lock_guard lock(pq->mu);
@@ -203,9 +209,13 @@ bool PushConsumerImpl::RunListener(std::vector<ReceivedMessage>& batch) {
   try {
     const auto start = std::chrono::steady_clock::now();
     bool ok = listener_(batch) == ConsumeResult::kSuccess;
-    const auto took =
-        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start)
+    const int64_t took_ns =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start)
             .count();
+    // Smoothed over about 8 calls; concurrent updates may lose one, which only delays the mean.
+    const int64_t mean = listener_call_ns_.load(std::memory_order_relaxed);
+    listener_call_ns_.store(mean + (took_ns - mean) / 8, std::memory_order_relaxed);
+    const int64_t took = took_ns / 1'000'000;
     if (ok && took > options_.consume_timeout_ms) {
       MQ_LOG_WARN(Logger("client"), "listener took {} ms > consume_timeout_ms {}: the batch counts as failed",
                   took, options_.consume_timeout_ms);
@@ -223,12 +233,22 @@ bool PushConsumerImpl::RunListener(std::vector<ReceivedMessage>& batch) {
 void PushConsumerImpl::ConsumeRunTask(std::shared_ptr<ConsumeRun> run) {
   const auto batch_max = static_cast<size_t>(options_.consume_batch_max);
   const size_t total = run->offsets.size();
-  if (run->next.load() + batch_max < total && run->workers.fetch_add(1) + 1 < options_.consume_threads) {
-    consume_->Post([this, run] { ConsumeRunTask(run); });
-  }
+  // One more thread when the listener calls left beyond the next one would take longer than
+  // waking it costs (a fast listener finishes a pull's messages alone, one wake-up per pull).
+  auto help_if_worth_it = [&] {
+    const size_t next = run->next.load();
+    if (next + batch_max >= total) return;
+    const auto calls_after_next = static_cast<int64_t>((total - next - 1) / batch_max);
+    if (calls_after_next * listener_call_ns_.load(std::memory_order_relaxed) < kHelperWorthNs) return;
+    if (run->workers.fetch_add(1) + 1 < options_.consume_threads) {
+      consume_->Post([this, run] { ConsumeRunTask(run); });
+    }
+  };
+  help_if_worth_it();
   for (size_t i = run->next.fetch_add(batch_max); i < total; i = run->next.fetch_add(batch_max)) {
     ConsumeConcurrently(run->pq,
                         std::span<const int64_t>(run->offsets).subspan(i, std::min(batch_max, total - i)));
+    help_if_worth_it();
   }
 }
 

@@ -28,6 +28,7 @@
 #include "client_instance.h"
 #include "mq/client/push_consumer.h"
 #include "offset_store.h"
+#include "pull_reply.h"
 #include "read_target.h"
 #include "route_info.h"
 
@@ -150,7 +151,7 @@ class PushConsumerImpl {
   void PullLater(std::shared_ptr<ProcessQueue> pq, int64_t delay_ms);
   bool IsMaster(const MessageQueue& q, const std::string& addr);
   void OnPulled(const std::shared_ptr<ProcessQueue>& pq, const std::string& addr, int64_t offset,
-                Result<mq::v1::PullMessageResponse*> reply);
+                Result<PullReplyView> reply);
   // The fresh messages of one pull response, consumed by one or more pool tasks that take
   // consume_batch_max of them at a time.
   struct ConsumeRun {
@@ -159,11 +160,13 @@ class PushConsumerImpl {
     std::atomic<size_t> next{0};  // index of the first offset no task has taken yet
     std::atomic<int> workers{0};
   };
-  // Consumes what is left of `run`; when it starts with work left, it first posts one more
-  // task (up to consume_threads in all). A fast listener finishes the run before that task
-  // wakes (about two posts per pull instead of one per message); a slow one fans out over
-  // the pool.
+  // Consumes what is left of `run`. Before each listener call it posts one more task (up to
+  // consume_threads in all) if the calls left after it would take, at the listener's mean
+  // time per call, longer than kHelperWorthNs: a fast listener consumes a pull's messages on
+  // one thread (one wake-up per pull), a slow one fans out over the pool.
   void ConsumeRunTask(std::shared_ptr<ConsumeRun> run);
+  // About what waking another consume thread costs, in latency, on a loaded machine.
+  static constexpr int64_t kHelperWorthNs = 200'000;
   void ConsumeConcurrently(const std::shared_ptr<ProcessQueue>& pq, std::span<const int64_t> offsets);
   void ConsumeOrderly(std::shared_ptr<ProcessQueue> pq);
   bool RunListener(std::vector<ReceivedMessage>& batch);
@@ -183,6 +186,7 @@ class PushConsumerImpl {
   MessageListener listener_;
   std::map<std::string, TagFilter> subscriptions_;  // set before Start()
   std::atomic<bool> running_{false};
+  std::atomic<int64_t> listener_call_ns_{0};  // the listener's time per call, smoothed (RunListener)
 
   std::mutex mu_;
   std::map<MessageQueue, std::shared_ptr<ProcessQueue>> queues_;  // guarded by mu_

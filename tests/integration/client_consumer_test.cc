@@ -370,5 +370,36 @@ TEST_F(ClientConsumerTest, InFlightBatchOfADroppedQueueDoesNotRewindItsNextOwner
   for (int i = 10; i < 20; ++i) EXPECT_EQ(b_seen.count("h" + std::to_string(i)), 0u) << "h" << i;
 }
 
+TEST_F(ClientConsumerTest, ASlowListenerFansAPullOutOverThePool) {
+  // A pull's messages are consumed by the task its reply posted, which posts helpers (up to
+  // consume_threads) while the listener calls left would take longer than waking a thread:
+  // always for a listener this slow, never for one of a few microseconds.
+  constexpr int kMessages = 16;
+  ASSERT_TRUE(cluster_.CreateTopic("SlowTopic", 1));  // one queue on each broker
+  for (int i = 0; i < kMessages; ++i) {
+    auto r = producer_->Send(MakeMessage("SlowTopic", "slow" + std::to_string(i)));
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+  }
+  std::atomic<int> running{0}, most{0}, consumed{0};
+  auto o = cluster_.Consumer("g-fan-out");
+  o.consume_threads = 8;
+  auto consumer = std::make_unique<PushConsumer>(o);
+  ASSERT_TRUE(consumer->Subscribe("SlowTopic", "*").ok());
+  consumer->RegisterListener([&](const std::vector<ReceivedMessage>& msgs) {
+    const int now = ++running;
+    for (int m = most.load(); now > m && !most.compare_exchange_weak(m, now);) {
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the listener's work
+    --running;
+    consumed += static_cast<int>(msgs.size());
+    return ConsumeResult::kSuccess;
+  });
+  ASSERT_TRUE(consumer->Start().ok());
+  ASSERT_TRUE(WaitUntil([&] { return consumed.load() >= kMessages; }, std::chrono::seconds(30)));
+  // 16 messages in 2 queues, 8 per pull: more listener calls at once than queues means the
+  // pulls were fanned out.
+  EXPECT_GT(most.load(), 2) << "listener calls at once";
+}
+
 }  // namespace
 }  // namespace mq::testing
