@@ -41,7 +41,11 @@ class FastSendServer::Connection : public std::enable_shared_from_this<Connectio
     fd_ = socket_.native_handle();
   }
 
-  void Start() { ReadMore(); }
+  // Its IO thread's (from any thread: the first read is posted there).
+  void Start() {
+    asio::post(socket_.get_executor(), [self = shared_from_this()] { self->ReadMore(); });
+  }
+  asio::any_io_executor executor() { return socket_.get_executor(); }
 
   // Any thread: writes one response frame, straight into the socket when nothing is queued.
   void Reply(uint64_t request_id, const Status& status, std::string_view payload) {
@@ -300,17 +304,16 @@ class FastSendServer::Connection : public std::enable_shared_from_this<Connectio
 };
 
 FastSendServer::FastSendServer(Options options, SendProcessor* send, ByteBudget* budget, PullProcessor* pull)
-    : options_(std::move(options)),
-      send_(send),
-      pull_(pull),
-      budget_(budget),
-      io_("mq-fast-io", std::max(1, options_.threads)) {}
+    : options_(std::move(options)), send_(send), pull_(pull), budget_(budget), io_() {
+  for (int i = 0; i < std::max(1, options_.threads); ++i)
+    io_.push_back(std::make_unique<IoExecutor>("mq-fast-io"));
+}
 
 FastSendServer::~FastSendServer() { Shutdown(std::chrono::system_clock::now()); }
 
 Status FastSendServer::Start() {
-  io_.Start();
-  acceptor_ = std::make_unique<Acceptor>(io_.context());
+  for (auto& io : io_) io->Start();
+  acceptor_ = std::make_unique<Acceptor>(io_[0]->context());
   std::error_code ec;
   asio::ip::address address = asio::ip::make_address(options_.bind_address, ec);
   if (ec) return Status::InvalidArgument("bindAddress: " + options_.bind_address + ": " + ec.message());
@@ -326,12 +329,13 @@ Status FastSendServer::Start() {
   }
   port_ = a.local_endpoint().port();
   started_ = true;
-  asio::post(io_.context(), [this] { Accept(); });
+  asio::post(io_[0]->context(), [this] { Accept(); });
   return Status::OK();
 }
 
 void FastSendServer::Accept() {
-  acceptor_->acceptor.async_accept([this](std::error_code ec, asio::ip::tcp::socket socket) {
+  asio::io_context& serving = io_[next_io_++ % io_.size()]->context();
+  acceptor_->acceptor.async_accept(serving, [this](std::error_code ec, asio::ip::tcp::socket socket) {
     if (ec == asio::error::operation_aborted || !acceptor_->acceptor.is_open()) return;
     if (!ec) {
       auto connection = std::make_shared<Connection>(std::move(socket), this);
@@ -354,7 +358,7 @@ void FastSendServer::Shutdown(std::chrono::system_clock::time_point deadline) {
   if (!started_) return;
   started_ = false;
   shared_->stopping.store(true);
-  asio::post(io_.context(), [this] {
+  asio::post(io_[0]->context(), [this] {
     std::error_code ec;
     acceptor_->acceptor.close(ec);
   });
@@ -362,26 +366,28 @@ void FastSendServer::Shutdown(std::chrono::system_clock::time_point deadline) {
     std::unique_lock lock(shared_->mu);
     shared_->idle.wait_until(lock, deadline, [this] { return shared_->calls_in_progress == 0; });
   }
-  // Close every connection on the IO thread (asio sockets are not for concurrent use), then stop.
+  // Close every connection on its IO thread (asio sockets are not for concurrent use), then stop.
+  std::set<std::shared_ptr<Connection>> open;
+  {
+    std::lock_guard lock(mu_);
+    open = connections_;
+  }
   std::mutex done_mu;
   std::condition_variable done_cv;
-  bool done = false;
-  asio::post(io_.context(), [&] {
-    std::set<std::shared_ptr<Connection>> open;
-    {
-      std::lock_guard lock(mu_);
-      open = connections_;
-    }
-    for (const auto& c : open) c->Close();
-    std::lock_guard lock(done_mu);
-    done = true;
-    done_cv.notify_all();
-  });
+  size_t closed = 0;
+  for (const auto& c : open) {
+    asio::post(c->executor(), [&, c] {
+      c->Close();
+      std::lock_guard lock(done_mu);
+      ++closed;
+      done_cv.notify_all();
+    });
+  }
   {
     std::unique_lock lock(done_mu);
-    done_cv.wait_for(lock, std::chrono::seconds(5), [&] { return done; });
+    done_cv.wait_for(lock, std::chrono::seconds(5), [&] { return closed == open.size(); });
   }
-  io_.Shutdown();
+  for (auto& io : io_) io->Shutdown();
 }
 
 }  // namespace mq::broker

@@ -4,13 +4,14 @@
 // CPU and five thread switches between the two processes, far more than a batch's own work
 // (docs/benchmarks.md, "fifteenth session"); here a request costs a read and a write.
 //
-// Threads: an IoExecutor ("mq-fast-io") accepts and reads, and hands each request to
-// SendProcessor::SendWire on the reading thread. The reply is written by whichever thread
-// completes the send (the reader itself under ASYNC_FLUSH, the flush thread under SYNC_FLUSH,
-// an HA thread on a SYNC_MASTER) straight into the socket; only what the socket does not take
-// at once is left to the IO thread.
-// Memory: a connection reads into its IO thread's buffer and keeps only the start of a frame not
-// complete yet; that frame (from its header on), a request until its send completes, and
+// Threads: `threads` IO threads ("mq-fast-io"), each running its own IoExecutor; the first also
+// accepts, and each connection is served by one of them (round robin) for its life, so no two
+// threads hand a connection's work back and forth (one shared context cost about two futex
+// calls per request). A thread reads and hands each request to SendProcessor::SendWire itself. The reply is
+// written by whichever thread completes the send (the reader itself under ASYNC_FLUSH, the flush thread under
+// SYNC_FLUSH, an HA thread on a SYNC_MASTER) straight into the socket; only what the socket does not take at
+// once is left to the IO thread. Memory: a connection reads into its IO thread's buffer and keeps only the
+// start of a frame not complete yet; that frame (from its header on), a request until its send completes, and
 // replies the socket has not taken are all leased from the gRPC port's send budget
 // (sendRequestMemoryQuota): a frame that does not fit is refused with RESOURCE_EXHAUSTED and its
 // bytes skipped, and a connection with more than 1 MiB of unsent replies is not read until they
@@ -27,6 +28,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "broker/processor/byte_budget.h"
 #include "broker/processor/pull_processor.h"
@@ -76,7 +78,8 @@ class FastSendServer {
   SendProcessor* const send_;
   PullProcessor* const pull_;
   ByteBudget* const budget_;
-  IoExecutor io_;
+  std::vector<std::unique_ptr<IoExecutor>> io_;  // one context per IO thread; io_[0] accepts
+  size_t next_io_ = 0;                           // IO thread only: the next connection's context
   struct Acceptor;
   std::unique_ptr<Acceptor> acceptor_;
   int port_ = 0;
