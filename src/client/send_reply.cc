@@ -5,9 +5,6 @@
 namespace mq::client {
 namespace {
 
-bool ReadVarint(wire::Reader* in, uint32_t type, uint64_t* v) {
-  return type == wire::kVarint && in->Varint(v);
-}
 // A string field in ASCII: protobuf refuses a string that is not UTF-8, so anything beyond
 // ASCII is left to it.
 bool ReadText(wire::Reader* in, uint32_t type, std::string_view* v) {
@@ -35,11 +32,11 @@ bool ReadEntry(std::string_view bytes, SendReplyEntry* e) {
         if (!ReadText(&in, type, &e->recall_handle)) return false;
         break;
       case wire::kEntryQueueOffset:
-        if (!ReadVarint(&in, type, &v)) return false;
+        if (!in.VarintField(type, &v)) return false;
         e->queue_offset = static_cast<int64_t>(v);
         break;
       case wire::kCommitLogOffset:
-        if (!ReadVarint(&in, type, &v)) return false;
+        if (!in.VarintField(type, &v)) return false;
         e->commit_log_offset = static_cast<int64_t>(v);
         break;
       default:
@@ -97,18 +94,18 @@ bool ReadSendReply(std::string_view bytes, SendReply* out) {
     if (!in.Tag(&field, &type)) return false;
     switch (field) {
       case wire::kStatus:
-        if (!ReadVarint(&in, type, &v)) return false;
+        if (!in.VarintField(type, &v)) return false;
         out->status = static_cast<int>(static_cast<int32_t>(v));
         break;
       case wire::kBrokerName:
         if (!ReadText(&in, type, &out->broker_name)) return false;
         break;
       case wire::kResponseQueueId:
-        if (!ReadVarint(&in, type, &v)) return false;
+        if (!in.VarintField(type, &v)) return false;
         out->queue_id = static_cast<int32_t>(v);
         break;
       case wire::kQueueOffset:
-        if (!ReadVarint(&in, type, &v)) return false;
+        if (!in.VarintField(type, &v)) return false;
         out->queue_offset = static_cast<int64_t>(v);
         break;
       case wire::kEntries:

@@ -1,6 +1,7 @@
 // The Protocol Buffers wire format by hand, for the send path that skips protobuf objects: the
 // client writes SendMessageRequests with it (client/send_wire.h), the broker reads them and
-// writes SendMessageResponses (broker/processor/send_request_wire.h). What is written is
+// writes SendMessageResponses (broker/processor/send_request_wire.h); the client also reads
+// PullMessageResponses with it (client/pull_reply.h). What is written is
 // exactly what protobuf writes for proto3 (zero scalars and empty strings left out). Also the
 // mq.v1 field numbers of those messages. Pure inline functions and a reader over one buffer;
 // any thread.
@@ -97,6 +98,17 @@ class Reader {
     *wire_type = tag & 7;
     return *field != 0;
   }
+  // A varint field's value, after its tag of wire type `type`.
+  bool VarintField(uint32_t type, uint64_t* v) { return type == kVarint && Varint(v); }
+  // An int32 or int64 field's value, after its tag (an over-long int32 varint truncated, as
+  // protobuf does).
+  template <typename Int>
+  bool IntField(uint32_t type, Int* out) {
+    uint64_t v = 0;
+    if (!VarintField(type, &v)) return false;
+    *out = static_cast<Int>(v);
+    return true;
+  }
   // A length-delimited field's contents, as a view into the buffer.
   bool Bytes(std::string_view* v) {
     uint32_t n = 0;
@@ -147,6 +159,15 @@ enum SendResultEntryField : uint32_t {
   kEntryQueueOffset = 3,
   kRecallHandle = 30,
   kCommitLogOffset = 40,
+};
+enum PullResponseField : uint32_t {
+  kPullStatus = 1,
+  kNextBeginOffset = 2,
+  kMinOffset = 3,
+  kMaxOffset = 4,
+  kSuggestWhichBrokerId = 5,
+  kPulledMessages = 6,
+  kRecords = 7,
 };
 
 }  // namespace mq::wire

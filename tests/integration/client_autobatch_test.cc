@@ -84,6 +84,20 @@ class Results {
   std::map<int, Result<SendResult>> results_;
 };
 
+// Parks both internal threads of `producer`'s client (client_instance.cc) until `released`
+// is ready.
+void HoldInternalThreads(Producer& producer, const std::shared_future<void>& released) {
+  auto blocked = std::make_shared<std::atomic<int>>(0);
+  auto& client = mq::client::ProducerAccess::Client(producer);
+  for (int i = 0; i < 2; ++i) {
+    client.internal().Post([blocked, released] {
+      ++*blocked;
+      released.wait();
+    });
+  }
+  ASSERT_TRUE(WaitUntil([&] { return blocked->load() == 2; }, 10s));
+}
+
 class ClientAutoBatchTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -321,7 +335,6 @@ TEST_F(ClientAutoBatchTest, SyncSendersSendingAgainNeedNoInternalThread) {
 
   constexpr int kSenders = 4;
   constexpr int kGoal = 400;
-  std::atomic<int> blocked{0};
   std::promise<void> unblock;
   std::atomic<int> ok{0};
   std::atomic<int> failed{0};
@@ -336,16 +349,8 @@ TEST_F(ClientAutoBatchTest, SyncSendersSendingAgainNeedNoInternalThread) {
     unblock.set_value();  // also for tasks not started yet, or the producer's shutdown would hang
     for (auto& t : senders) t.join();
   }};
-  // Both internal threads (client_instance.cc) wait until the end of the test.
-  std::shared_future<void> released = unblock.get_future().share();
-  auto& client = mq::client::ProducerAccess::Client(producer);
-  for (int i = 0; i < 2; ++i) {
-    client.internal().Post([&blocked, released] {
-      blocked++;
-      released.wait();
-    });
-  }
-  ASSERT_TRUE(WaitUntil([&] { return blocked.load() == 2; }, 10s));
+  // Both internal threads wait until the end of the test.
+  HoldInternalThreads(producer, unblock.get_future().share());
   {
     // Paused, the brokers hold the first requests while the other senders queue behind them,
     // so later requests carry several messages.
@@ -377,20 +382,11 @@ TEST_F(ClientAutoBatchTest, AsyncBatchesNeedNoInternalThread) {
     ASSERT_TRUE(producer.Send(MakeMessage(kTopic, "warm-" + std::to_string(i))).ok());
   }
   std::promise<void> unblock;
-  std::shared_future<void> released = unblock.get_future().share();
   struct Cleanup {  // frees the internal threads on every way out, or Shutdown() would hang
     std::promise<void>* unblock;
     ~Cleanup() { unblock->set_value(); }
   } cleanup{&unblock};
-  std::atomic<int> blocked{0};
-  auto& client = mq::client::ProducerAccess::Client(producer);
-  for (int i = 0; i < 2; ++i) {
-    client.internal().Post([&blocked, released] {
-      blocked++;
-      released.wait();
-    });
-  }
-  ASSERT_TRUE(WaitUntil([&] { return blocked.load() == 2; }, 10s));
+  HoldInternalThreads(producer, unblock.get_future().share());
 
   // Each paused wave: its first message leaves alone for the one free slot, the rest gather
   // into one batch behind it and leave when it is answered. Two such batches held both slots

@@ -28,14 +28,6 @@ bool ReadText(wire::Reader* in, uint32_t type, std::string_view* out) {
   return type == wire::kLengthDelimited && in->Bytes(out) && IsPlainText(*out);
 }
 
-template <typename Int>
-bool ReadInt(wire::Reader* in, uint32_t type, Int* out) {
-  uint64_t v = 0;
-  if (type != wire::kVarint || !in->Varint(&v)) return false;
-  *out = static_cast<Int>(v);  // protobuf's truncation of an over-long int32 varint
-  return true;
-}
-
 bool ReadProperty(std::string_view entry, WireSendRequest* req, WireMessage* msg) {
   wire::Reader in(entry);
   std::string_view key;
@@ -96,25 +88,25 @@ bool ReadMessage(std::string_view bytes, WireSendRequest* req) {
         break;
       }
       case wire::kDelayLevel:
-        ok = ReadInt(&in, type, &msg.delay_level);
+        ok = in.IntField(type, &msg.delay_level);
         break;
       case wire::kFlag:
-        ok = ReadInt(&in, type, &msg.flag);
+        ok = in.IntField(type, &msg.flag);
         break;
       case wire::kUniqueKey:
         ok = ReadText(&in, type, &msg.unique_key);
         break;
       case wire::kBornTimestamp:
-        ok = ReadInt(&in, type, &msg.born_timestamp);
+        ok = in.IntField(type, &msg.born_timestamp);
         break;
       case wire::kBornHost:
         ok = ReadText(&in, type, &msg.born_host);
         break;
       case wire::kReconsumeTimes:
-        ok = ReadInt(&in, type, &msg.reconsume_times);
+        ok = in.IntField(type, &msg.reconsume_times);
         break;
       case wire::kDeliverTimeMs:
-        ok = ReadInt(&in, type, &msg.deliver_time_ms);
+        ok = in.IntField(type, &msg.deliver_time_ms);
         break;
       default:
         break;
@@ -149,7 +141,7 @@ bool ReadSendRequest(std::string_view bytes, WireSendRequest* out) {
         ok = ReadText(&in, type, &out->topic);
         break;
       case wire::kQueueId:
-        ok = ReadInt(&in, type, &out->queue_id);
+        ok = in.IntField(type, &out->queue_id);
         break;
       case wire::kMessages: {
         std::string_view message;
@@ -157,11 +149,11 @@ bool ReadSendRequest(std::string_view bytes, WireSendRequest* out) {
         break;
       }
       case wire::kDefaultTopicQueueNums:
-        ok = ReadInt(&in, type, &out->default_topic_queue_nums);
+        ok = in.IntField(type, &out->default_topic_queue_nums);
         break;
       case wire::kTransactionPrepared: {
         uint64_t v = 0;
-        ok = type == wire::kVarint && in.Varint(&v);
+        ok = in.VarintField(type, &v);
         out->transaction_prepared = v != 0;
         break;
       }
