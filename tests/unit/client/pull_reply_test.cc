@@ -64,8 +64,9 @@ TEST(PullReplyTest, LeavesToProtobufWhatItDoesNotTake) {
 
 TEST(PullReplyTest, AParsedReplyGivesTheSameView) {
   mq::v1::PullMessageResponse reply = FullReply();
+  const std::string bytes = reply.SerializeAsString();  // the view reads into it
   PullReplyView read;
-  ASSERT_TRUE(ReadPullReply(reply.SerializeAsString(), &read));
+  ASSERT_TRUE(ReadPullReply(bytes, &read));
   const PullReplyView parsed = PullReplyViewOf(&reply);
   EXPECT_EQ(parsed.status, read.status);
   EXPECT_EQ(parsed.next_begin_offset, read.next_begin_offset);
