@@ -17,16 +17,12 @@ std::string QueueKey(std::string_view topic, int32_t queue_id) {
   return key;
 }
 
-// ASYNC_FLUSH: puts of fewer bytes are copied into the mapping; larger ones are written.
-constexpr int32_t kMemcpyBelowBytes = 16 * 1024;
-
 AppendOptions CommitLogAppendOptions(bool sync) {
+  // Every append goes by pwrite. With SYNC_FLUSH each sync cleans the tail page, and a memcpy
+  // into it would fault. With ASYNC_FLUSH a memcpy faults each new page in writable, and the
+  // periodic flush then write-protects it again with a TLB shootdown (an IPI to every other
+  // CPU running the broker): even single messages are cheaper written (docs/store.md §6).
   return AppendOptions{.by_write = true,
-                       // With SYNC_FLUSH every append goes by pwrite: each sync cleans the tail
-                       // page, and a memcpy into it would fault. With ASYNC_FLUSH a single message
-                       // is cheaper to memcpy than to write (a syscall under the append lock), a
-                       // batch cheaper to write (docs/store.md §6).
-                       .memcpy_below = sync ? 0 : kMemcpyBelowBytes,
                        .zero_ahead = true,
                        // Only a sync per ack repays writing every byte twice.
                        .zeros_to_disk = sync};

@@ -117,9 +117,9 @@ TEST_F(CommitLogTest, AssignsOffsetsAndRollsWithBlank) {
   EXPECT_FALSE(log.LookMessage(results.back().wrote_offset + 1, log.committed_offset()).ok());
 }
 
-// SYNC_FLUSH writes every append through the fd and starts the zeros' writeback ahead of it;
-// ASYNC_FLUSH copies short puts (single messages) into the mapping, writes long ones (batches)
-// and leaves the zeros in the page cache.
+// Both flush types write every append through the fd (none is copied into the mapping);
+// SYNC_FLUSH also starts the zeros' writeback ahead of it, ASYNC_FLUSH leaves the zeros in the
+// page cache.
 TEST_F(CommitLogTest, HowAppendsReachTheSegmentFollowsTheFlushType) {
   for (FlushDiskType type : {FlushDiskType::kAsyncFlush, FlushDiskType::kSyncFlush}) {
     const bool sync = type == FlushDiskType::kSyncFlush;
@@ -135,7 +135,7 @@ TEST_F(CommitLogTest, HowAppendsReachTheSegmentFollowsTheFlushType) {
     auto files = log.queue().Snapshot();
     ASSERT_FALSE(files.empty());
     EXPECT_TRUE(files.back()->by_write());
-    EXPECT_EQ(files.back()->memcpy_below(), sync ? 0 : 16 * 1024);
+    EXPECT_EQ(files.back()->memcpy_below(), 0);
     EXPECT_TRUE(files.back()->zero_ahead());
     EXPECT_EQ(files.back()->zeros_to_disk(), sync);
     auto m = log.LookMessage(r.wrote_offset, log.committed_offset());
