@@ -237,28 +237,19 @@ Result<mq::v1::TopicRouteData> ClientInstance::GetRoute(const std::string& topic
   return std::move(*w->result);
 }
 
-std::optional<mq::v1::TopicRouteData> ClientInstance::CachedRoute(const std::string& topic) {
+std::shared_ptr<const mq::v1::TopicRouteData> ClientInstance::CachedRoute(const std::string& topic) {
   std::lock_guard lock(mu_);
-  if (auto it = routes_.find(topic); it != routes_.end()) return *it->second;
-  return std::nullopt;
+  auto it = routes_.find(topic);
+  return it == routes_.end() ? nullptr : it->second;
 }
 
 void ClientInstance::GetRouteSnapshotAsync(const std::string& topic, bool force, RouteSnapshotCallback done) {
   if (!force) {
-    std::shared_ptr<const mq::v1::TopicRouteData> cached;
-    {
-      std::lock_guard lock(mu_);
-      if (auto it = routes_.find(topic); it != routes_.end()) cached = it->second;
-    }
-    if (cached) return done(std::move(cached));
+    if (auto cached = CachedRoute(topic)) return done(std::move(cached));
   }
   GetRouteAsync(topic, force, [this, topic, done = std::move(done)](Result<mq::v1::TopicRouteData> r) {
     if (!r.ok()) return done(r.status());
-    std::shared_ptr<const mq::v1::TopicRouteData> snapshot;
-    {
-      std::lock_guard lock(mu_);
-      if (auto it = routes_.find(topic); it != routes_.end()) snapshot = it->second;
-    }
+    auto snapshot = CachedRoute(topic);
     done(snapshot ? std::move(snapshot) : std::make_shared<const mq::v1::TopicRouteData>(std::move(*r)));
   });
 }

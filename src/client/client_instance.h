@@ -21,7 +21,6 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -83,8 +82,9 @@ class ClientInstance {
   void GetRouteSnapshotAsync(const std::string& topic, bool force, RouteSnapshotCallback done);
   // Blocking form of GetRouteAsync. Never call it on internal() threads.
   Result<mq::v1::TopicRouteData> GetRoute(const std::string& topic, bool force = false);
-  // The cached route only, never a query: for the internal executor, which must not wait.
-  std::optional<mq::v1::TopicRouteData> CachedRoute(const std::string& topic);
+  // The cached route only, never a query: for the internal executor, which must not wait. The
+  // snapshot itself (as GetRouteSnapshotAsync), null when none is cached.
+  std::shared_ptr<const mq::v1::TopicRouteData> CachedRoute(const std::string& topic);
   // Starts a background re-query of topic (e.g. after a failed send); does not wait.
   void RefreshRoute(const std::string& topic);
   // Master addresses of every cached route (heartbeat and unregister targets of producers).

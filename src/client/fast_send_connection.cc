@@ -73,6 +73,12 @@ uint64_t FastSendConnection::Call(frame::Method method, std::initializer_list<st
   h.method = method;
   h.payload_bytes = static_cast<uint32_t>(payload);
   char header[frame::kHeaderBytes];
+  std::string_view pieces[8];  // the header, then the parts
+  if (parts.size() >= std::size(pieces)) {
+    done(Status::Internal(
+        fmt::format("fast send call: {} parts, at most {}", parts.size(), std::size(pieces) - 1)));
+    return 0;
+  }
   std::unique_lock lock(mu_);
   if (closed_) {
     const Status why = failure_;  // what broke it, the same for every later call
@@ -90,7 +96,7 @@ uint64_t FastSendConnection::Call(frame::Method method, std::initializer_list<st
   // While connecting (no fd yet) the request waits in unsent_; Connect writes it. A socket
   // error is left to the read side, which fails every call.
   const bool was_empty = unsent_.empty();
-  std::string_view pieces[8] = {std::string_view(header, sizeof header)};
+  pieces[0] = std::string_view(header, sizeof header);
   size_t count = 1;
   for (auto part : parts) pieces[count++] = part;
   const auto outcome = frame::WriteOrQueue(connected_ ? impl_->fd : -1, std::span(pieces, count), &unsent_);

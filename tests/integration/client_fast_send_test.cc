@@ -228,6 +228,13 @@ TEST(FastSendConnectionTest, ACallThatIsNeverAnsweredTimesOutAndARefusedConnecti
                 [&](mq::Result<std::string_view> r) { later = r.status(); });
   ASSERT_TRUE(later.has_value());
   EXPECT_EQ(later->ToString(), why.ToString());
+  // More parts than a frame's write takes is the caller's error, answered at once.
+  std::optional<mq::Status> too_many;
+  silent->Call(frame::Method::kSendMessage, {"1", "2", "3", "4", "5", "6", "7", "8"}, 1000,
+               [&](mq::Result<std::string_view> r) { too_many = r.status(); });
+  ASSERT_TRUE(too_many.has_value());
+  EXPECT_EQ(too_many->code(), mq::StatusCode::kInternal) << too_many->ToString();
+  EXPECT_NE(too_many->message().find("8 parts, at most 7"), std::string::npos) << too_many->ToString();
   silent->Close();
   refused->Close();
   io.Shutdown();

@@ -304,7 +304,7 @@ class FastSendServer::Connection : public std::enable_shared_from_this<Connectio
 };
 
 FastSendServer::FastSendServer(Options options, SendProcessor* send, ByteBudget* budget, PullProcessor* pull)
-    : options_(std::move(options)), send_(send), pull_(pull), budget_(budget), io_() {
+    : options_(std::move(options)), send_(send), pull_(pull), budget_(budget) {
   for (int i = 0; i < std::max(1, options_.threads); ++i)
     io_.push_back(std::make_unique<IoExecutor>("mq-fast-io"));
 }
