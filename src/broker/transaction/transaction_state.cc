@@ -53,11 +53,16 @@ void TransactionStateTable::DropPassed(int64_t half_progress) {
     Resolution r = it->second.resolution;
     Unindex(txn, it->second);
     entries_.erase(it);
-    if (finished_.emplace(txn, r).second) finished_order_.push_back(txn);
-    while (finished_order_.size() > finished_capacity_) {
-      finished_.erase(finished_order_.front());
-      finished_order_.pop_front();
-    }
+    AddFinished(txn, r);
+  }
+}
+
+void TransactionStateTable::AddFinished(const std::string& txn, Resolution resolution) {
+  if (entries_.count(txn) > 0 || !finished_.emplace(txn, resolution).second) return;
+  finished_order_.push_back(txn);
+  while (finished_order_.size() > finished_capacity_) {
+    finished_.erase(finished_order_.front());
+    finished_order_.pop_front();
   }
 }
 

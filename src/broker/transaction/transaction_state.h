@@ -6,7 +6,8 @@
 // An entry covers every half record of its transaction below `half_max` (the half queue's end
 // when the transaction ended, raised if the scan appends a copy concurrently); once the scan
 // position reaches half_max no record of it is left to skip, and the entry moves to a bounded
-// FIFO of recently finished transactions, which still answers duplicate ends.
+// FIFO of recently finished transactions, which still answers duplicate ends (and is re-read
+// from the op queue after a restart).
 // Not thread-safe: TransactionalMessageService guards it with its mutex.
 #pragma once
 
@@ -38,6 +39,10 @@ class TransactionStateTable {
   void ExtendHalfMax(const std::string& txn, int64_t copy_offset);
   // Moves entries whose records are all behind the scan position to the finished FIFO.
   void DropPassed(int64_t half_progress);
+  // Remembers a finished transaction in the FIFO (the oldest one beyond its capacity is
+  // forgotten); nothing when txn is known. For a restart re-reading the ops of finished ones.
+  void AddFinished(const std::string& txn, Resolution resolution);
+  size_t finished_capacity() const { return finished_capacity_; }
   // Smallest op offset still needed after a restart, or `fallback` when none is.
   int64_t MinOpOffset(int64_t fallback) const;
   size_t active() const { return entries_.size(); }

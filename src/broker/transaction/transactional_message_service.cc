@@ -125,6 +125,18 @@ Status TransactionalMessageService::Start() {
     half_progress_ = half;
     op_read_offset_ = op;
   }
+  // The ops before `op` are of transactions the scan had passed: the recently finished ones
+  // among them still answer a late end (a COMMIT after a ROLLBACK is refused across a restart
+  // as before it, not only while the half is ahead of the scan).
+  int64_t finished_from =
+      std::max(store_->MinOffsetInQueue(kOp, 0), op - static_cast<int64_t>(state_.finished_capacity()));
+  ScanQueue(*store_, kOp, &finished_from, op - finished_from, [this](const store::StoredMessage& m) {
+    if (auto ended = DecodeOp(m); ended.ok()) {
+      std::lock_guard<std::mutex> lock(mu_);
+      state_.AddFinished(ended->transaction_id, ended->resolution);
+    }
+    return true;
+  });
   // Every op the scan may still need (ends of transactions with halves ahead of the scan).
   for (;;) {
     int64_t before = 0;

@@ -221,6 +221,29 @@ TEST_F(TxnServiceTest, EndsAreIdempotentAcrossRestartAndSkippedByTheScan) {
   EXPECT_TRUE(r.duplicate());
 }
 
+// The scan passes an ended transaction's half before the broker stops: after the restart its
+// end is still known (re-read from the op queue), so a late COMMIT cannot deliver a message
+// that was rolled back. (Before, only ends with a half ahead of the scan were re-learnt:
+// TxnBrokerTest.RollbackNeverDeliversAndSurvivesRestart failed whenever the broker was slow.)
+TEST_F(TxnServiceTest, AnEndTheScanHadPassedIsStillKnownAfterARestart) {
+  auto rolled = PutHalf("roll-me", "TXR");
+  auto committed = PutHalf("commit-me", "TXC");
+  auto s = Open();
+  ASSERT_TRUE(End(*s, "TXR", rolled.physical_offset, mq::v1::TRANSACTION_ROLLBACK).ok());
+  ASSERT_TRUE(End(*s, "TXC", committed.physical_offset, mq::v1::TRANSACTION_COMMIT).ok());
+  clock_.Advance(6000);
+  Round(*s);  // passes both halves: their ends move to the finished FIFO
+  s->Shutdown();
+  auto again = Open();
+  EXPECT_EQ(End(*again, "TXR", rolled.physical_offset, mq::v1::TRANSACTION_COMMIT).code(),
+            StatusCode::kFailedPrecondition);
+  mq::v1::EndTransactionResponse r;
+  ASSERT_TRUE(End(*again, "TXC", committed.physical_offset, mq::v1::TRANSACTION_COMMIT, &r).ok());
+  EXPECT_TRUE(r.duplicate());
+  EXPECT_EQ(Max("RealTopic", 1), 1);  // the committed one, once
+  EXPECT_EQ(sender_.count(), 0u);
+}
+
 TEST_F(TxnServiceTest, CorruptProgressFileIsReported) {
   ASSERT_TRUE(WriteFileAtomically(dir_.Sub("progress"), "garbage").ok());
   TransactionOptions o;
@@ -253,6 +276,16 @@ TEST(TransactionStateTableTest, TracksUntilPassedThenRemembersFinished) {
   EXPECT_FALSE(t.Find("b").has_value());
   EXPECT_EQ(t.Find("a"), Resolution::kCommit);
   EXPECT_EQ(t.Find("c"), Resolution::kCommit);
+  // Re-read after a restart: a known one keeps its resolution; a new one pushes out the oldest.
+  EXPECT_TRUE(t.Add("d", Resolution::kRollback, 50, 12));
+  t.AddFinished("d", Resolution::kCommit);
+  t.AddFinished("c", Resolution::kRollback);
+  EXPECT_EQ(t.Find("d"), Resolution::kRollback);
+  EXPECT_EQ(t.active(), 1u);
+  EXPECT_EQ(t.Find("c"), Resolution::kCommit);
+  t.AddFinished("e", Resolution::kRollback);
+  EXPECT_FALSE(t.Find("a").has_value());
+  EXPECT_EQ(t.Find("e"), Resolution::kRollback);
 }
 
 TEST(HalfMessageTest, HalfRoundTripAndRestore) {
