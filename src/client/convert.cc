@@ -65,56 +65,64 @@ ReceivedMessage FromProto(mq::v1::MessageExt&& ext) {
 
 namespace {
 
-// The ReceivedMessage of a stored record: the same fields the broker's MessageExt carries
-// (TAGS, KEYS and UNIQ_KEY read from the system properties, every other key a user property;
-// a repeated key keeps its first value).
-ReceivedMessage FromRecord(const record::RecordView& v, const std::string& broker_name) {
-  ReceivedMessage r;
-  r.message.topic.assign(v.topic);
-  r.message.body.assign(v.body);
-  record::ForEachProperty(v.properties, [&r](std::string_view key, std::string_view value) {
+// The ReceivedMessage of a stored record, into a default constructed *r: the same fields the
+// broker's MessageExt carries (TAGS, KEYS and UNIQ_KEY read from the system properties, every
+// other key a user property; a repeated key keeps its first value).
+void FromRecord(const record::RecordView& v, const std::string& broker_name, ReceivedMessage* r) {
+  r->message.topic.assign(v.topic);
+  r->message.body.assign(v.body);
+  record::ForEachProperty(v.properties, [r](std::string_view key, std::string_view value) {
     if (!record::IsSystemPropertyKey(key)) {
-      r.message.properties.emplace(key, value);
+      r->message.properties.emplace(key, value);
       return;
     }
-    if (!r.system_properties.emplace(key, value).second) return;
+    if (!r->system_properties.emplace(key, value).second) return;
     if (key == record::kPropertyTags) {
-      r.message.tags.assign(value);
+      r->message.tags.assign(value);
     } else if (key == record::kPropertyUniqKey) {
-      r.msg_id.assign(value);
+      r->msg_id.assign(value);
     } else if (key == record::kPropertyKeys) {
-      record::ForEachKey(value, [&r](std::string_view k) { r.message.keys.emplace_back(k); });
+      record::ForEachKey(value, [r](std::string_view k) { r->message.keys.emplace_back(k); });
     }
   });
-  r.offset_msg_id = record::CreateOffsetMessageId(v.store_host, v.physical_offset);
-  r.queue = MessageQueue{r.message.topic, broker_name, v.queue_id};
-  r.queue_offset = v.queue_offset;
-  r.born_timestamp_ms = v.born_timestamp;
-  r.store_timestamp_ms = v.store_timestamp;
-  r.reconsume_times = v.reconsume_times;
-  return r;
+  r->offset_msg_id = record::CreateOffsetMessageId(v.store_host, v.physical_offset);
+  r->queue = MessageQueue{r->message.topic, broker_name, v.queue_id};
+  r->queue_offset = v.queue_offset;
+  r->born_timestamp_ms = v.born_timestamp;
+  r->store_timestamp_ms = v.store_timestamp;
+  r->reconsume_times = v.reconsume_times;
 }
 
 }  // namespace
 
-Result<std::vector<ReceivedMessage>> TakePulledMessages(const PullReplyView& reply,
-                                                        const std::string& broker_name) {
-  std::vector<ReceivedMessage> out;
+Status DecodePulledMessages(const PullReplyView& reply, const std::string& broker_name,
+                            const std::function<ReceivedMessage*(int64_t queue_offset)>& slot) {
   if (!reply.records.empty()) {
     // The broker checked each record's structure; the CRCs are not verified here, as the
     // broker does not when it converts records for older clients.
     Status s = record::ForEachRecord(reply.records, /*verify_crc=*/false, [&](const record::RecordView& v) {
-      out.push_back(FromRecord(v, broker_name));
+      if (ReceivedMessage* r = slot(v.queue_offset)) FromRecord(v, broker_name, r);
     });
-    if (!s.ok()) return s.WithContext("pull reply from broker " + broker_name);
-    return out;
+    return s.ok() ? s : s.WithContext("pull reply from broker " + broker_name);
   }
-  if (reply.messages_from == nullptr) return out;
-  out.reserve(static_cast<size_t>(reply.messages_from->messages_size()));
+  if (reply.messages_from == nullptr) return Status::OK();
   for (auto& ext : *reply.messages_from->mutable_messages()) {
-    out.push_back(FromProto(std::move(ext)));
-    if (out.back().queue.broker_name.empty()) out.back().queue.broker_name = broker_name;
+    ReceivedMessage* r = slot(ext.queue_offset());
+    if (r == nullptr) continue;
+    *r = FromProto(std::move(ext));
+    if (r->queue.broker_name.empty()) r->queue.broker_name = broker_name;
   }
+  return Status::OK();
+}
+
+Result<std::vector<ReceivedMessage>> TakePulledMessages(const PullReplyView& reply,
+                                                        const std::string& broker_name) {
+  std::vector<ReceivedMessage> out;
+  // Sized first: growing moves every message decoded so far.
+  out.reserve(reply.messages_from != nullptr ? static_cast<size_t>(reply.messages_from->messages_size())
+                                             : record::CountRecords(reply.records));
+  MQ_RETURN_IF_ERROR(
+      DecodePulledMessages(reply, broker_name, [&out](int64_t) { return &out.emplace_back(); }));
   return out;
 }
 

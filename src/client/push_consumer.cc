@@ -142,6 +142,11 @@ void PushConsumerImpl::Pull(std::shared_ptr<ProcessQueue> pq) {
 void PushConsumerImpl::OnPulled(const std::shared_ptr<ProcessQueue>& pq, const std::string& addr,
                                 int64_t offset, Result<PullReplyView> reply) {
   if (!running_ || pq->dropped) return;
+  {
+    ProcessQueue::Settled consumed;  // destroyed here, where it was decoded, not under the lock
+    std::lock_guard lock(pq->mu);
+    consumed = pq->TakeSettledLocked();
+  }
   if (!reply.ok()) {
     MQ_LOG_WARN(Logger("client"), "pull {} from {}: {}", pq->mq.ToString(), addr, reply.status().ToString());
     if (IsTransportFailure(reply.status()) && !options_.orderly) {
@@ -163,28 +168,35 @@ void PushConsumerImpl::OnPulled(const std::shared_ptr<ProcessQueue>& pq, const s
     PullLater(pq, 1000);
     return;
   }
-  std::vector<ReceivedMessage> found;
+  // Decoded straight into table entries, outside the lock, and spliced in under it.
+  ProcessQueue::Table arrived;
+  std::vector<int64_t> fresh;
   if (r.status == mq::v1::FOUND) {
-    auto taken = TakePulledMessages(r, pq->mq.broker_name);
-    if (!taken.ok()) {
+    Status decoded = DecodePulledMessages(r, pq->mq.broker_name, [&arrived](int64_t queue_offset) {
+      auto [it, added] = arrived.try_emplace(queue_offset);
+      return added ? &it->second.message : nullptr;
+    });
+    if (!decoded.ok()) {
       // Nothing of the reply is kept: the same position is asked again.
-      MQ_LOG_ERROR(Logger("client"), "pull {} from {}: {}", pq->mq.ToString(), addr,
-                   taken.status().ToString());
+      MQ_LOG_ERROR(Logger("client"), "pull {} from {}: {}", pq->mq.ToString(), addr, decoded.ToString());
       PullLater(pq, 1000);
       return;
     }
-    found = std::move(*taken);
+    const TagFilter& filter = subscriptions_.at(pq->mq.topic);
+    fresh.reserve(arrived.size());
+    for (auto it = arrived.begin(); it != arrived.end();) {
+      if (!filter.Matches(it->second.message.message.tags)) {
+        it = arrived.erase(it);
+        continue;
+      }
+      RestoreRetryTopic(&it->second.message);
+      fresh.push_back(it->first);
+      ++it;
+    }
   }
-  std::vector<int64_t> fresh;
-  const TagFilter& filter = subscriptions_.at(pq->mq.topic);
   {
     std::lock_guard lock(pq->mu);
-    for (auto& m : found) {
-      if (!filter.Matches(m.message.tags)) continue;
-      RestoreRetryTopic(&m);
-      fresh.push_back(m.queue_offset);
-      pq->PutLocked(std::move(m));
-    }
+    pq->PutLocked(arrived);
     if (r.next_begin_offset >= 0) pq->next_offset = r.next_begin_offset;
   }
   if (r.status != mq::v1::FOUND) UpdateStore(pq);  // filtered or reset: progress without messages

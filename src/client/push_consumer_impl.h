@@ -23,6 +23,7 @@
 #include <span>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "client_instance.h"
@@ -61,8 +62,20 @@ struct ProcessQueue {
   };
   using Table = std::map<int64_t, CachedMessage>;
 
+  // Consumed messages and their table entries, kept for the next pull reply of this queue to
+  // destroy (TakeSettledLocked) on the thread that decoded them. glibc's malloc frees a block
+  // of another thread's arena under that arena's lock: with the consume threads freeing what
+  // the reply thread allocated, both fought over one lock per allocation, and the backlog
+  // consumer spent more than half of its CPU in futex waits (docs/client.md). At most about one
+  // pull's messages wait here once the queue goes idle, until its long poll returns (pull_suspend_ms).
+  struct Settled {
+    std::vector<ReceivedMessage> messages;
+    std::vector<Table::node_type> entries;
+  };
+
   std::mutex mu;
   Table msgs;                         // pulled, not yet consumed; guarded by mu
+  Settled settled;                    // guarded by mu
   int64_t cached_bytes = 0;           // body bytes of msgs; guarded by mu
   int64_t next_offset = 0;            // next offset to pull; guarded by mu
   bool consuming = false;             // orderly: a consume task owns the queue; guarded by mu
@@ -73,16 +86,23 @@ struct ProcessQueue {
 
   // Offset below which everything is consumed. Requires mu.
   int64_t CommitOffsetLocked() const { return msgs.empty() ? next_offset : msgs.begin()->first; }
-  // Adds / removes a cached message, keeping cached_bytes in step. Require mu.
-  void PutLocked(ReceivedMessage m) {
-    const int64_t offset = m.queue_offset;
-    const auto size = static_cast<int64_t>(m.message.body.size());
-    if (msgs.emplace(offset, CachedMessage{std::move(m), size, false}).second) cached_bytes += size;
+  // Caches the messages of `arrived` (a pull reply's, decoded into their entries outside the
+  // lock: the entries are spliced in, no message moves). An offset cached already keeps its
+  // entry; the newcomer stays in `arrived`. Removes a message with EraseLocked. Both keep
+  // cached_bytes in step. Require mu.
+  void PutLocked(Table& arrived) {
+    for (auto& [offset, entry] : arrived) {
+      entry.body_bytes = static_cast<int64_t>(entry.message.message.body.size());
+      cached_bytes += entry.body_bytes;
+    }
+    msgs.merge(arrived);
+    for (const auto& [offset, entry] : arrived) cached_bytes -= entry.body_bytes;
   }
   void EraseLocked(Table::iterator it) {
     cached_bytes -= it->second.body_bytes;
-    msgs.erase(it);
+    settled.entries.push_back(msgs.extract(it));
   }
+  Settled TakeSettledLocked() { return std::exchange(settled, {}); }
   // Moves the message at `it` to the end of `batch` for a listener call; false (nothing moved)
   // if another call has it. It stays cached (offset, bytes) until EraseLocked, or until
   // ReturnLocked puts it back for another try. Require mu.
@@ -105,6 +125,7 @@ struct ProcessQueue {
       if (it == msgs.end()) continue;
       if (consumed(m.queue_offset)) {
         EraseLocked(it);
+        settled.messages.push_back(std::move(m));
       } else {
         ++m.reconsume_times;
         ReturnLocked(it, std::move(m));

@@ -58,6 +58,20 @@ Result<RecordProbe> ProbeRecord(std::string_view avail) {
   return RecordProbe{RecordKind::kMessage, size};
 }
 
+std::string RecordPositionContext(size_t pos, size_t size) {
+  return fmt::format("record at byte {} of {}", pos, size);
+}
+
+size_t CountRecords(std::string_view records) {
+  size_t count = 0;
+  for (size_t pos = 0; pos < records.size(); ++count) {
+    auto probe = ProbeRecord(records.substr(pos));
+    if (!probe.ok() || probe->kind != RecordKind::kMessage) break;
+    pos += static_cast<size_t>(probe->size);
+  }
+  return count;
+}
+
 Result<RecordView> DecodeRecord(std::string_view rec, bool verify_crc, int64_t expected_physical_offset) {
   if (rec.size() < static_cast<size_t>(kRecordFixedPart)) return Bad("record shorter than its fixed header");
   const char* p = rec.data();

@@ -165,22 +165,29 @@ std::string CreateOffsetMessageId(HostAddress store_host, int64_t physical_offse
 void WriteOffsetMessageId(HostAddress store_host, int64_t physical_offset, char* out);
 Result<int64_t> DecodeOffsetMessageId(std::string_view id);
 
+// "record at byte <pos> of <size>", the context of ForEachRecord's errors.
+std::string RecordPositionContext(size_t pos, size_t size);
+
 template <typename Fn>
 Status ForEachRecord(std::string_view records, bool verify_crc, const Fn& fn) {
   size_t pos = 0;
   while (pos < records.size()) {
-    const std::string context =
-        "record at byte " + std::to_string(pos) + " of " + std::to_string(records.size());
     auto probe = ProbeRecord(records.substr(pos));
-    if (!probe.ok()) return probe.status().WithContext(context);
+    if (!probe.ok()) return probe.status().WithContext(RecordPositionContext(pos, records.size()));
     // Only messages lie back to back; a blank or zeros mean the records were cut short.
-    if (probe->kind != RecordKind::kMessage) return Status::Corruption(context + ": not a message record");
+    if (probe->kind != RecordKind::kMessage) {
+      return Status::Corruption(RecordPositionContext(pos, records.size()) + ": not a message record");
+    }
     auto view = DecodeRecord(records.substr(pos, static_cast<size_t>(probe->size)), verify_crc);
-    if (!view.ok()) return view.status().WithContext(context);
+    if (!view.ok()) return view.status().WithContext(RecordPositionContext(pos, records.size()));
     fn(*view);
     pos += static_cast<size_t>(probe->size);
   }
   return Status::OK();
 }
+
+// How many message records ForEachRecord would visit before the first one it refuses (reads
+// only each record's size and kind).
+size_t CountRecords(std::string_view records);
 
 }  // namespace mq::record

@@ -15,11 +15,18 @@ ReceivedMessage Pulled(int64_t offset, std::string body) {
   return m;
 }
 
+void Put(ProcessQueue& pq, ReceivedMessage m) {
+  ProcessQueue::Table arrived;
+  const int64_t offset = m.queue_offset;
+  arrived[offset].message = std::move(m);
+  pq.PutLocked(arrived);
+}
+
 TEST(ProcessQueueTest, LentMessagesStayCountedAndAreLentOnce) {
   ProcessQueue pq;
   pq.next_offset = 12;
-  pq.PutLocked(Pulled(10, std::string(100, 'a')));
-  pq.PutLocked(Pulled(11, std::string(50, 'b')));
+  Put(pq, Pulled(10, std::string(100, 'a')));
+  Put(pq, Pulled(11, std::string(50, 'b')));
   ASSERT_EQ(pq.cached_bytes, 150);
 
   std::vector<ReceivedMessage> batch;
@@ -42,7 +49,7 @@ TEST(ProcessQueueTest, LentMessagesStayCountedAndAreLentOnce) {
 
 TEST(ProcessQueueTest, AReturnedMessageCanBeLentAgainWhole) {
   ProcessQueue pq;
-  pq.PutLocked(Pulled(7, "body"));
+  Put(pq, Pulled(7, "body"));
   std::vector<ReceivedMessage> batch;
   ASSERT_TRUE(pq.LendLocked(pq.msgs.find(7), &batch));
   batch[0].reconsume_times = 1;
@@ -62,8 +69,8 @@ TEST(ProcessQueueTest, AReturnedMessageCanBeLentAgainWhole) {
 TEST(ProcessQueueTest, SettlingABatchErasesTheConsumedAndReturnsTheRestForAnotherTry) {
   ProcessQueue pq;
   pq.next_offset = 3;
-  pq.PutLocked(Pulled(1, "one"));
-  pq.PutLocked(Pulled(2, "two"));
+  Put(pq, Pulled(1, "one"));
+  Put(pq, Pulled(2, "two"));
   std::vector<ReceivedMessage> batch;
   ASSERT_TRUE(pq.LendLocked(pq.msgs.find(1), &batch));
   ASSERT_TRUE(pq.LendLocked(pq.msgs.find(2), &batch));
@@ -75,6 +82,44 @@ TEST(ProcessQueueTest, SettlingABatchErasesTheConsumedAndReturnsTheRestForAnothe
   ASSERT_TRUE(pq.LendLocked(pq.msgs.find(1), &again));
   EXPECT_EQ(again[0].message.body, "one");
   EXPECT_EQ(again[0].reconsume_times, 1);
+}
+
+TEST(ProcessQueueTest, PutKeepsTheCachedEntryOfAnOffsetAndCountsItsBytesOnce) {
+  ProcessQueue pq;
+  Put(pq, Pulled(5, "cached"));
+  ProcessQueue::Table arrived;
+  arrived[5].message = Pulled(5, "again");
+  arrived[6].message = Pulled(6, "new");
+  pq.PutLocked(arrived);
+  ASSERT_EQ(pq.msgs.size(), 2u);
+  EXPECT_EQ(pq.msgs.at(5).message.message.body, "cached");
+  EXPECT_EQ(pq.cached_bytes, 6 + 3);
+  ASSERT_EQ(arrived.size(), 1u);  // the newcomer for offset 5, not cached
+  EXPECT_EQ(arrived.begin()->second.message.message.body, "again");
+}
+
+// Consumed messages are not destroyed where they were settled (a consume thread) but kept,
+// whole, for the thread of the queue's next pull reply, which decoded them (TakeSettledLocked).
+TEST(ProcessQueueTest, ConsumedMessagesWaitWholeForThePullThreadToDestroyThem) {
+  ProcessQueue pq;
+  Put(pq, Pulled(1, "one"));
+  Put(pq, Pulled(2, "two"));
+  std::vector<ReceivedMessage> batch;
+  ASSERT_TRUE(pq.LendLocked(pq.msgs.find(1), &batch));
+  ASSERT_TRUE(pq.LendLocked(pq.msgs.find(2), &batch));
+  pq.SettleLocked(batch, [](int64_t offset) { return offset == 2; });
+  batch.clear();  // what the consume thread still holds: the returned message moved back
+
+  ProcessQueue::Settled settled = pq.TakeSettledLocked();
+  ASSERT_EQ(settled.messages.size(), 1u);
+  EXPECT_EQ(settled.messages[0].message.body, "two");
+  EXPECT_EQ(settled.messages[0].msg_id, "id-2");
+  ASSERT_EQ(settled.entries.size(), 1u);
+  EXPECT_EQ(settled.entries[0].key(), 2);
+  // Taken once: the next reply finds nothing left over.
+  EXPECT_TRUE(pq.TakeSettledLocked().messages.empty());
+  EXPECT_TRUE(pq.settled.entries.empty());
+  EXPECT_EQ(pq.msgs.at(1).message.message.body, "one");
 }
 
 }  // namespace

@@ -70,6 +70,10 @@ TEST(MessageFormatTest, ForEachRecordSplitsBackToBackRecordsAndStopsAtACutOne) {
   ASSERT_TRUE(record::ForEachRecord(both, /*verify_crc=*/true, collect).ok());
   EXPECT_EQ(bodies, (std::vector<std::string>{"hello body", "second body"}));
   EXPECT_TRUE(record::ForEachRecord("", true, collect).ok());
+  EXPECT_EQ(record::CountRecords(both), 2u);
+  EXPECT_EQ(record::CountRecords(""), 0u);
+  EXPECT_EQ(record::CountRecords(std::string_view(both).substr(0, both.size() - 1)), 1u);
+  EXPECT_EQ(record::CountRecords(std::string(64, '\xff')), 0u);
 
   for (size_t cut : {both.size() - 1, first_rec.size() + 3, first_rec.size() + 40}) {
     bodies.clear();
