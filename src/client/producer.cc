@@ -252,7 +252,7 @@ class ProducerImpl {
 
   // Hands a validated message (ValidateMessage) to the accumulator; its result goes to `done`
   // (PendingSend) or, for a blocked Send(), to `waiter`.
-  void Enqueue(const Message& msg, std::function<void(Result<SendResult>)> done,
+  void Enqueue(const Message& msg, SendCallback done, int64_t held_bytes,
                std::shared_ptr<SendSlot> waiter = nullptr) {
     PendingSend send;
     AppendMessageField(msg, NewUniqueMessageId(), WallMillis(), &send.wire);
@@ -260,6 +260,7 @@ class ProducerImpl {
     const std::string& topic = msg.topic;
     send.deadline_ms = MonotonicMillis() + options_.send_timeout_ms;
     send.done = std::move(done);
+    send.held_bytes = held_bytes;
     send.waiter = std::move(waiter);
     accumulator_.Add(topic, std::move(send));
   }
@@ -270,7 +271,8 @@ class ProducerImpl {
   void DispatchBatch(const std::string& topic, std::vector<PendingSend> batch, bool holds_slot) {
     // Who hears of each message (PendingSend::done or ::waiter).
     struct Completion {
-      std::function<void(Result<SendResult>)> done;
+      SendCallback done;
+      int64_t held_bytes;
       std::shared_ptr<SendSlot> waiter;
     };
     auto ctx = std::make_shared<SendContext>();
@@ -294,7 +296,7 @@ class ProducerImpl {
       spans->emplace_back(wire.size(), send.wire.size());
       wire.append(send.wire);
       sync_senders += send.waiter ? 1 : 0;
-      completions->push_back({std::move(send.done), std::move(send.waiter)});
+      completions->push_back({std::move(send.done), send.held_bytes, std::move(send.waiter)});
     }
     SetMessages(ctx.get(), std::move(wire), static_cast<int>(batch.size()));
     auto* self = this;
@@ -314,24 +316,25 @@ class ProducerImpl {
       }
     };
     auto finish = [self, topic, let_senders_requeue, sync_senders, completions,
-                   release_slot](std::vector<Result<SendResult>> results) {
+                   release_slot](BatchOutcome outcome) {
       // Before they are woken, or one may be missed.
       if (let_senders_requeue) self->accumulator_.AwaitRequeues(topic, sync_senders);
       bool any_callback = false;
       uint32_t waiters_to_wake = 0;
       for (size_t i = 0; i < completions->size(); ++i) {
         if (const auto& waiter = (*completions)[i].waiter) {
-          // Moved: the callbacks below read only the results of the sends without a waiter.
-          waiters_to_wake |= waiter->SetQuietly(std::move(results[i]));
+          waiters_to_wake |= waiter->SetQuietly(outcome.At(i));
         } else {
           any_callback = true;
         }
       }
       SlotWaiters::Wake(waiters_to_wake);
       if (any_callback) {
-        self->client_->callbacks().Post([completions, results = std::move(results)]() mutable {
+        // Each result is made on the callback thread that frees it (BatchOutcome).
+        self->client_->callbacks().Post([self, completions, outcome = std::move(outcome)] {
           for (size_t i = 0; i < completions->size(); ++i) {
-            if (!(*completions)[i].waiter) (*completions)[i].done(std::move(results[i]));
+            const Completion& c = (*completions)[i];
+            if (!c.waiter) self->FinishAsync(c.done, c.held_bytes, outcome.At(i));
           }
         });
       }
@@ -339,14 +342,8 @@ class ProducerImpl {
     };
     ctx->on_response = [self, completions, finish](const SendReply& reply, const MessageQueue& queue,
                                                    int attempts) {
-      std::vector<Result<SendResult>> results;
-      results.reserve(completions->size());
-      for (auto& r : SendResultsPerMessage(reply, queue, completions->size())) {
-        r.attempts = attempts;
-        results.emplace_back(std::move(r));
-      }
       self->messages_sent_.fetch_add(static_cast<int64_t>(completions->size()), std::memory_order_relaxed);
-      finish(std::move(results));
+      finish(BatchOutcome(reply, queue, completions->size(), attempts));
     };
     SendContext* raw = ctx.get();  // ctx outlives its own done; capturing it would leak it
     ctx->done = [self, topic, completions, spans, finish, release_slot, raw](Result<SendResult> failed) {
@@ -360,6 +357,7 @@ class ProducerImpl {
           alone.wire.assign(bytes + (*spans)[i].first, (*spans)[i].second);
           alone.deadline_ms = deadline;
           alone.done = (*completions)[i].done;
+          alone.held_bytes = (*completions)[i].held_bytes;
           alone.waiter = (*completions)[i].waiter;
           std::vector<PendingSend> one;
           one.push_back(std::move(alone));
@@ -368,7 +366,7 @@ class ProducerImpl {
         release_slot();
         return;
       }
-      finish(std::vector<Result<SendResult>>(completions->size(), failed));
+      finish(BatchOutcome(failed.status(), completions->size()));
     };
     Attempt(std::move(ctx));
   }
@@ -388,7 +386,7 @@ class ProducerImpl {
     if (running_ && Batchable(msg, selector)) {
       return SendAndWait([&](const auto& slot) {
         MQ_RETURN_IF_ERROR(ValidateMessage(msg, options_.max_body_bytes));
-        Enqueue(msg, nullptr, slot);
+        Enqueue(msg, nullptr, -1, slot);
         return Status::OK();
       });
     }
@@ -438,31 +436,35 @@ class ProducerImpl {
     const int64_t bytes = static_cast<int64_t>(msg.body.size());
     Status room = AcquireRoom(bytes);
     const int64_t held = room.ok() ? bytes : -1;
-    // Runs on a callback thread. The room is returned after the callback, so queued callbacks
-    // count against the limit. Moved, never copied, on the way of a batched send: each copy of
-    // a caller's callback may be a heap allocation.
+    if (room.ok() && Batchable(msg, nullptr)) {
+      room = ValidateMessage(msg, options_.max_body_bytes);
+      // The callback as given, not wrapped: a wrapper would be allocated here and freed on a
+      // callback thread, another arena's lock per message (BatchOutcome).
+      if (room.ok()) return Enqueue(msg, std::move(callback), held);
+    }
     auto finish = [this, callback = std::move(callback), held](const Result<SendResult>& r) {
-      tls_in_send_callback = true;
-      callback(r);
-      tls_in_send_callback = false;
-      if (held >= 0) backpressure_->Release(held);
-      pending_.fetch_sub(1);
+      FinishAsync(callback, held, r);
     };
     auto post = [this](auto to, Result<SendResult> r) {
       client_->callbacks().Post([to = std::move(to), r = std::move(r)] { to(r); });
     };
     if (!room.ok()) return post(std::move(finish), std::move(room));
-    if (Batchable(msg, nullptr)) {
-      if (Status s = ValidateMessage(msg, options_.max_body_bytes); !s.ok())
-        return post(std::move(finish), s);
-      return Enqueue(msg, std::move(finish));
-    }
     Status error;  // NewContext validates the others
     auto ctx = NewContext({msg}, &error);
     if (!ctx) return post(std::move(finish), error);
     ctx->done = [post, finish = std::move(finish)](Result<SendResult> r) { post(finish, std::move(r)); };
     auto* self = this;
     client_->internal().Post([self, ctx] { self->Attempt(ctx); });
+  }
+
+  // An async send's end, on a callback thread. The room is returned after the callback, so
+  // queued callbacks count against the limit.
+  void FinishAsync(const SendCallback& callback, int64_t held, const Result<SendResult>& r) {
+    tls_in_send_callback = true;
+    callback(r);
+    tls_in_send_callback = false;
+    if (held >= 0) backpressure_->Release(held);
+    pending_.fetch_sub(1);
   }
 
   Status SendOneway(const Message& msg) {

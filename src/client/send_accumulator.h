@@ -39,10 +39,13 @@ struct PendingSend {
   std::string wire;         // the message as a SendMessageRequest.messages element (send_wire.h)
   int64_t body_bytes = 0;   // its body's size, what max_batch_bytes counts
   int64_t deadline_ms = 0;  // MonotonicMillis() by which its send_timeout_ms ends
-  // Who hears of the result: `done` (run on a callback thread), or, for a Send() blocked on
-  // it, `waiter`, set on the thread the reply came on, with one wake-up for all the waiters of a
-  // reply (ResultSlot::SetQuietly), saving a hop through the callback pool per sync send.
-  std::function<void(Result<SendResult>)> done;
+  // Who hears of the result: `done` (an async send's callback as its caller gave it, run on a
+  // callback thread; `held_bytes` of backpressure room are returned after it), or, for a Send()
+  // blocked on it, `waiter`, set on the thread the reply came on, with one wake-up for all the
+  // waiters of a reply (ResultSlot::SetQuietly), saving a hop through the callback pool per
+  // sync send.
+  std::function<void(const Result<SendResult>&)> done;
+  int64_t held_bytes = -1;
   std::shared_ptr<SendSlot> waiter;
 };
 

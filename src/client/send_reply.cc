@@ -1,5 +1,7 @@
 #include "send_reply.h"
 
+#include <algorithm>
+
 #include "common/proto_wire.h"
 
 namespace mq::client {
@@ -156,19 +158,38 @@ SendResult SendResultOf(const SendReply& reply, const MessageQueue& queue) {
   return r;
 }
 
-std::vector<SendResult> SendResultsPerMessage(const SendReply& reply, const MessageQueue& queue,
-                                              size_t messages) {
-  const SendResult header = HeaderResult(reply, queue);
-  std::vector<SendResult> out(messages, header);
-  for (size_t i = 0; i < messages && i < reply.entries.size(); ++i) {
+BatchOutcome::BatchOutcome(const SendReply& reply, const MessageQueue& queue, size_t messages, int attempts)
+    : header_(HeaderResult(reply, queue)), messages_(messages) {
+  header_.attempts = attempts;
+  const size_t n = std::min(messages, reply.entries.size());
+  size_t bytes = 0;
+  for (size_t i = 0; i < n; ++i) {
     const SendReplyEntry& e = reply.entries[i];
-    out[i].msg_id = e.msg_id;
-    out[i].offset_msg_id = e.offset_msg_id;
-    out[i].queue_offset = e.queue_offset;
-    out[i].msg_ids.emplace_back(e.msg_id);
-    out[i].recall_handle = e.recall_handle;
+    bytes += e.msg_id.size() + e.offset_msg_id.size() + e.recall_handle.size();
   }
-  return out;
+  ids_.reserve(bytes);
+  entries_.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    const SendReplyEntry& e = reply.entries[i];
+    entries_.push_back({ids_.size(), static_cast<uint32_t>(e.msg_id.size()),
+                        static_cast<uint32_t>(e.offset_msg_id.size()),
+                        static_cast<uint32_t>(e.recall_handle.size()), e.queue_offset});
+    ids_.append(e.msg_id).append(e.offset_msg_id).append(e.recall_handle);
+  }
+}
+
+Result<SendResult> BatchOutcome::At(size_t i) const {
+  if (!failed_.ok()) return failed_;
+  SendResult r = header_;
+  if (i >= entries_.size()) return r;  // the broker answered fewer entries than messages
+  const Entry& e = entries_[i];
+  const std::string_view ids(ids_);
+  r.msg_id = ids.substr(e.at, e.msg_id_size);
+  r.offset_msg_id = ids.substr(e.at + e.msg_id_size, e.offset_msg_id_size);
+  r.recall_handle = ids.substr(e.at + e.msg_id_size + e.offset_msg_id_size, e.recall_handle_size);
+  r.queue_offset = e.queue_offset;
+  r.msg_ids.emplace_back(r.msg_id);
+  return r;
 }
 
 }  // namespace mq::client

@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/result.h"
 #include "common/status.h"
 #include "mq/client/message.h"
 #include "mq/client/send_result.h"
@@ -59,9 +60,29 @@ Status DecodeSendReply(std::string_view bytes, SendReplyBuffer* buffer, SendRepl
 // The result of a send of one request: the first entry's ids, every entry's unique key in
 // msg_ids (RocketMQ's SendResult of a batch).
 SendResult SendResultOf(const SendReply& reply, const MessageQueue& queue);
-// One result per message of an auto-batched request (entry i for message i): its own ids and
-// queue offset, the shared status and queue.
-std::vector<SendResult> SendResultsPerMessage(const SendReply& reply, const MessageQueue& queue,
-                                              size_t messages);
+// The outcome of an auto-batched request for each of its messages (entry i for message i: its
+// own ids and queue offset, the shared status and queue; or one error for all), kept in one
+// block. Made on the reply's thread, read into SendResults by At() on the thread that runs the
+// callbacks, so each result's strings are allocated and freed on one thread (glibc frees
+// another thread's block under that thread's arena lock: see docs/client.md). Immutable.
+class BatchOutcome {
+ public:
+  BatchOutcome(const SendReply& reply, const MessageQueue& queue, size_t messages, int attempts);
+  BatchOutcome(Status failed, size_t messages) : failed_(std::move(failed)), messages_(messages) {}
+  size_t size() const { return messages_; }
+  Result<SendResult> At(size_t i) const;
+
+ private:
+  struct Entry {
+    size_t at;  // in ids_: msg_id, offset_msg_id, recall_handle back to back
+    uint32_t msg_id_size, offset_msg_id_size, recall_handle_size;
+    int64_t queue_offset;
+  };
+  Status failed_;
+  SendResult header_;
+  std::string ids_;
+  std::vector<Entry> entries_;
+  size_t messages_ = 0;
+};
 
 }  // namespace mq::client

@@ -59,10 +59,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     CheckSameFields(reply, pb);
     const mq::client::MessageQueue queue{"T", "b", 0};
-    const auto each = mq::client::SendResultsPerMessage(reply, queue, reply.entries.size());
+    const mq::client::BatchOutcome each(reply, queue, reply.entries.size(), 1);
     for (size_t i = 0; i < each.size(); ++i) {
-      MQ_FUZZ_CHECK(each[i].msg_id == reply.entries[i].msg_id && each[i].msg_ids.size() == 1,
-                    "a per-message result lost its id");
+      const auto r = each.At(i);
+      MQ_FUZZ_CHECK(r.ok() && r->msg_id == reply.entries[i].msg_id && r->msg_ids.size() == 1 &&
+                        r->offset_msg_id == reply.entries[i].offset_msg_id &&
+                        r->recall_handle == reply.entries[i].recall_handle,
+                    "a per-message result lost its ids");
     }
     MQ_FUZZ_CHECK(mq::client::SendResultOf(reply, queue).msg_ids.size() == reply.entries.size(),
                   "the request's result lost ids");

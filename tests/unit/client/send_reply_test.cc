@@ -120,19 +120,33 @@ TEST(SendReplyTest, ResultsPerMessageAndForTheWholeRequest) {
   ASSERT_TRUE(ReadSendReply(bytes, &reply));
   const MessageQueue queue{"T", "broker-a", 0};
 
-  auto each = SendResultsPerMessage(reply, queue, 3);
-  ASSERT_EQ(each.size(), 3u);
+  const BatchOutcome outcome(reply, queue, 3, /*attempts=*/2);
+  ASSERT_EQ(outcome.size(), 3u);
   for (size_t i = 0; i < 3; ++i) {
-    EXPECT_EQ(each[i].status, SendStatus::kFlushDiskTimeout);
-    EXPECT_EQ(each[i].queue.topic, "T");
-    EXPECT_EQ(each[i].queue.broker_name, "broker-b");  // the broker's own name wins
-    EXPECT_EQ(each[i].queue.queue_id, 3);
-    EXPECT_EQ(each[i].msg_id, reply.entries[i].msg_id);
-    EXPECT_EQ(each[i].offset_msg_id, reply.entries[i].offset_msg_id);
-    EXPECT_EQ(each[i].queue_offset, 100 + static_cast<int64_t>(i));
-    EXPECT_EQ(each[i].msg_ids, std::vector<std::string>{std::string(reply.entries[i].msg_id)});
+    auto each = outcome.At(i);
+    ASSERT_TRUE(each.ok());
+    EXPECT_EQ(each->status, SendStatus::kFlushDiskTimeout);
+    EXPECT_EQ(each->queue.topic, "T");
+    EXPECT_EQ(each->queue.broker_name, "broker-b");  // the broker's own name wins
+    EXPECT_EQ(each->queue.queue_id, 3);
+    EXPECT_EQ(each->msg_id, reply.entries[i].msg_id);
+    EXPECT_EQ(each->offset_msg_id, reply.entries[i].offset_msg_id);
+    EXPECT_EQ(each->queue_offset, 100 + static_cast<int64_t>(i));
+    EXPECT_EQ(each->msg_ids, std::vector<std::string>{std::string(reply.entries[i].msg_id)});
+    EXPECT_EQ(each->attempts, 2);
   }
-  EXPECT_EQ(each[1].recall_handle, "handle-1");
+  EXPECT_EQ(outcome.At(1)->recall_handle, "handle-1");
+  EXPECT_EQ(outcome.At(0)->recall_handle, "");
+  // Fewer entries than messages (a broker that answers one entry): the rest get the header.
+  const BatchOutcome more(reply, queue, 4, 1);
+  ASSERT_TRUE(more.At(3).ok());
+  EXPECT_TRUE(more.At(3)->msg_id.empty());
+  EXPECT_EQ(more.At(3)->status, SendStatus::kFlushDiskTimeout);
+  // A failed request: the same error for every message.
+  const BatchOutcome failed(Status::Unavailable("broker-b down"), 2);
+  EXPECT_EQ(failed.size(), 2u);
+  EXPECT_EQ(failed.At(1).status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(failed.At(1).status().message(), "broker-b down");
 
   SendResult whole = SendResultOf(reply, queue);
   EXPECT_EQ(whole.msg_id, reply.entries[0].msg_id);
