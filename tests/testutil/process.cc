@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -27,9 +28,19 @@ bool ChildProcess::Start(const std::string& binary, const std::vector<std::strin
   for (auto& a : argv_storage) argv.push_back(a.data());
   argv.push_back(nullptr);
 
+  // A test process that dies without running destructors (abort, SIGKILL, a crash) takes its
+  // daemons along: left running they kept their deleted stores open and filled the disk until
+  // the brokers of later tests refused puts. The signal follows the forking *thread*, so it is
+  // set only for children started from the main thread (any test thread may end first).
+  const pid_t parent = ::getpid();
+  const bool from_main_thread = ::gettid() == parent;
   pid_t pid = ::fork();
   if (pid < 0) return false;
   if (pid == 0) {
+    if (from_main_thread) {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::getppid() != parent) ::_exit(127);  // the parent died before the prctl
+    }
     int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     if (fd >= 0) {
       ::dup2(fd, STDOUT_FILENO);

@@ -1,6 +1,7 @@
 // ChildProcess: runs one of the real daemons (mqnamesrv, mqbroker) for integration tests.
 // stdout/stderr go to a log file that is printed when a test fails to start the process.
-// The destructor SIGKILLs a child that is still running, so a failing test never leaks one.
+// The destructor SIGKILLs a child that is still running, so a failing test never leaks one;
+// a child started from the main thread is also SIGKILLed when the test process dies.
 // Not thread-safe; owned by one test.
 #pragma once
 
