@@ -66,7 +66,10 @@ TEST(ProcessQueueTest, AReturnedMessageCanBeLentAgainWhole) {
   EXPECT_TRUE(pq.msgs.empty());
 }
 
-TEST(ProcessQueueTest, SettlingABatchErasesTheConsumedAndReturnsTheRestForAnotherTry) {
+// Settling erases the consumed messages from the table, but does not destroy them where it runs
+// (a consume thread): they wait, whole, for the thread of the queue's next pull reply, which
+// decoded them (TakeSettledLocked). The others go back for another try.
+TEST(ProcessQueueTest, SettlingABatchKeepsTheConsumedForThePullThreadAndReturnsTheRest) {
   ProcessQueue pq;
   pq.next_offset = 3;
   Put(pq, Pulled(1, "one"));
@@ -75,9 +78,19 @@ TEST(ProcessQueueTest, SettlingABatchErasesTheConsumedAndReturnsTheRestForAnothe
   ASSERT_TRUE(pq.LendLocked(pq.msgs.find(1), &batch));
   ASSERT_TRUE(pq.LendLocked(pq.msgs.find(2), &batch));
   pq.SettleLocked(batch, [](int64_t offset) { return offset == 2; });
+  batch.clear();                  // what the consume thread still holds: husks, both messages moved out
   ASSERT_EQ(pq.msgs.size(), 1u);  // 2 consumed
   EXPECT_EQ(pq.cached_bytes, 3);
   EXPECT_EQ(pq.CommitOffsetLocked(), 1);
+
+  ProcessQueue::Settled settled = pq.TakeSettledLocked();
+  ASSERT_EQ(settled.messages.size(), 1u);
+  EXPECT_EQ(settled.messages[0].message.body, "two");
+  EXPECT_EQ(settled.messages[0].msg_id, "id-2");
+  ASSERT_EQ(settled.entries.size(), 1u);
+  EXPECT_EQ(settled.entries[0].key(), 2);
+  EXPECT_TRUE(pq.TakeSettledLocked().messages.empty());  // taken once
+
   std::vector<ReceivedMessage> again;
   ASSERT_TRUE(pq.LendLocked(pq.msgs.find(1), &again));
   EXPECT_EQ(again[0].message.body, "one");
@@ -96,30 +109,6 @@ TEST(ProcessQueueTest, PutKeepsTheCachedEntryOfAnOffsetAndCountsItsBytesOnce) {
   EXPECT_EQ(pq.cached_bytes, 6 + 3);
   ASSERT_EQ(arrived.size(), 1u);  // the newcomer for offset 5, not cached
   EXPECT_EQ(arrived.begin()->second.message.message.body, "again");
-}
-
-// Consumed messages are not destroyed where they were settled (a consume thread) but kept,
-// whole, for the thread of the queue's next pull reply, which decoded them (TakeSettledLocked).
-TEST(ProcessQueueTest, ConsumedMessagesWaitWholeForThePullThreadToDestroyThem) {
-  ProcessQueue pq;
-  Put(pq, Pulled(1, "one"));
-  Put(pq, Pulled(2, "two"));
-  std::vector<ReceivedMessage> batch;
-  ASSERT_TRUE(pq.LendLocked(pq.msgs.find(1), &batch));
-  ASSERT_TRUE(pq.LendLocked(pq.msgs.find(2), &batch));
-  pq.SettleLocked(batch, [](int64_t offset) { return offset == 2; });
-  batch.clear();  // what the consume thread still holds: the returned message moved back
-
-  ProcessQueue::Settled settled = pq.TakeSettledLocked();
-  ASSERT_EQ(settled.messages.size(), 1u);
-  EXPECT_EQ(settled.messages[0].message.body, "two");
-  EXPECT_EQ(settled.messages[0].msg_id, "id-2");
-  ASSERT_EQ(settled.entries.size(), 1u);
-  EXPECT_EQ(settled.entries[0].key(), 2);
-  // Taken once: the next reply finds nothing left over.
-  EXPECT_TRUE(pq.TakeSettledLocked().messages.empty());
-  EXPECT_TRUE(pq.settled.entries.empty());
-  EXPECT_EQ(pq.msgs.at(1).message.message.body, "one");
 }
 
 }  // namespace
