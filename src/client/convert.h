@@ -29,13 +29,13 @@ ReceivedMessage FromProto(mq::v1::MessageExt&& ext);
 // naming the record, when a record does not decode; nothing is returned then.
 Result<std::vector<ReceivedMessage>> TakePulledMessages(const PullReplyView& reply,
                                                         const std::string& broker_name);
+Result<std::vector<ReceivedMessage>> TakePulledMessages(mq::v1::PullMessageResponse* reply,
+                                                        const std::string& broker_name);
 // The same, each message decoded into the place `slot(queue_offset)` gives (a default
 // constructed ReceivedMessage; nullptr skips the message), so a caller that keeps them in a
 // table moves none. On Corruption the slots already handed out hold what was decoded so far.
 Status DecodePulledMessages(const PullReplyView& reply, const std::string& broker_name,
                             const std::function<ReceivedMessage*(int64_t queue_offset)>& slot);
-Result<std::vector<ReceivedMessage>> TakePulledMessages(mq::v1::PullMessageResponse* reply,
-                                                        const std::string& broker_name);
 // Whether the broker will schedule `msg` (deliver_time_ms or a RocketMQ timer property).
 bool IsScheduled(const Message& msg);
 // The broker a recall handle (base64url "v1 topic broker deliverMs msgId") was issued by.

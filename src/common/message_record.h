@@ -186,8 +186,8 @@ Status ForEachRecord(std::string_view records, bool verify_crc, const Fn& fn) {
   return Status::OK();
 }
 
-// How many message records ForEachRecord would visit before the first one it refuses (reads
-// only each record's size and kind).
+// How many message records lie back to back before the first whose size or magic code is
+// wrong (reads only those 8 bytes of each): an upper bound of what ForEachRecord visits.
 size_t CountRecords(std::string_view records);
 
 }  // namespace mq::record
