@@ -21,7 +21,6 @@ bool ReadEntry(std::string_view bytes, SendReplyEntry* e) {
   wire::Reader in(bytes);
   while (!in.done()) {
     uint32_t field = 0, type = 0;
-    uint64_t v = 0;
     if (!in.Tag(&field, &type)) return false;
     switch (field) {
       case wire::kMsgId:
@@ -34,12 +33,10 @@ bool ReadEntry(std::string_view bytes, SendReplyEntry* e) {
         if (!ReadText(&in, type, &e->recall_handle)) return false;
         break;
       case wire::kEntryQueueOffset:
-        if (!in.VarintField(type, &v)) return false;
-        e->queue_offset = static_cast<int64_t>(v);
+        if (!in.IntField(type, &e->queue_offset)) return false;
         break;
       case wire::kCommitLogOffset:
-        if (!in.VarintField(type, &v)) return false;
-        e->commit_log_offset = static_cast<int64_t>(v);
+        if (!in.IntField(type, &e->commit_log_offset)) return false;
         break;
       default:
         return false;
@@ -91,24 +88,20 @@ bool ReadSendReply(std::string_view bytes, SendReply* out) {
   wire::Reader in(bytes);
   while (!in.done()) {
     uint32_t field = 0, type = 0;
-    uint64_t v = 0;
     std::string_view entry;
     if (!in.Tag(&field, &type)) return false;
     switch (field) {
       case wire::kStatus:
-        if (!in.VarintField(type, &v)) return false;
-        out->status = static_cast<int>(static_cast<int32_t>(v));
+        if (!in.IntField(type, &out->status)) return false;
         break;
       case wire::kBrokerName:
         if (!ReadText(&in, type, &out->broker_name)) return false;
         break;
       case wire::kResponseQueueId:
-        if (!in.VarintField(type, &v)) return false;
-        out->queue_id = static_cast<int32_t>(v);
+        if (!in.IntField(type, &out->queue_id)) return false;
         break;
       case wire::kQueueOffset:
-        if (!in.VarintField(type, &v)) return false;
-        out->queue_offset = static_cast<int64_t>(v);
+        if (!in.IntField(type, &out->queue_offset)) return false;
         break;
       case wire::kEntries:
         if (type != wire::kLengthDelimited || !in.Bytes(&entry) ||
