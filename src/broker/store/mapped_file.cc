@@ -85,7 +85,6 @@ MappedFile::MappedFile(std::string path, int64_t from_offset, int32_t size, int 
       fd_(fd),
       data_(data),
       by_write_(append.by_write),
-      memcpy_below_(by_write_ ? append.memcpy_below : 0),
       zero_ahead_(append.by_write && append.zero_ahead),
       zeros_to_disk_(zero_ahead_ && append.zeros_to_disk),
       zeroed_to_(zero_ahead_ ? 0 : size) {}
@@ -134,7 +133,7 @@ bool MappedFile::AppendGathered(const std::vector<std::string_view>& parts) {
   if (total > static_cast<size_t>(size_ - pos)) return false;
   const auto n = static_cast<int32_t>(total);
   ClaimForWrite(pos, n);
-  if (!WritesThroughFd(n)) {
+  if (!by_write_) {
     for (auto part : parts) {
       std::memcpy(data_ + pos, part.data(), part.size());
       pos += static_cast<int32_t>(part.size());
@@ -193,7 +192,7 @@ void MappedFile::ClaimForWrite(int32_t pos, int32_t n) {
 
 void MappedFile::WriteBytes(int32_t pos, const char* data, int32_t n) {
   ClaimForWrite(pos, n);
-  if (!WritesThroughFd(n)) {
+  if (!by_write_) {
     std::memcpy(data_ + pos, data, static_cast<size_t>(n));
     return;
   }

@@ -12,13 +12,12 @@
 // Flush; one allocator thread calls ZeroAhead; any thread may Read below wrote_position().
 //
 // Appends go through the mapping (memcpy) or, with AppendOptions::by_write, through pwrite()
-// on the fd, except appends shorter than memcpy_below bytes. Both land in the same page cache,
-// so readers of the mapping see either. With zero_ahead the allocator thread writes zeros ahead
-// of the appender (zero_mu_ keeps them off every byte the appender writes), so the appender
-// writes into page cache pages that exist already; with zeros_to_disk it also starts their
-// writeback, turning fallocate's unwritten extents into written ones before the appender reaches
-// them, so a sync of appended data no longer has to convert extents (metadata) each time.
-// The commit log's choice (commit_log.cc) and its figures: docs/store.md §6, docs/benchmarks.md.
+// on the fd. Both land in the same page cache, so readers of the mapping see either. With zero_ahead the
+// allocator thread writes zeros ahead of the appender (zero_mu_ keeps them off every byte the appender
+// writes), so the appender writes into page cache pages that exist already; with zeros_to_disk it also starts
+// their writeback, turning fallocate's unwritten extents into written ones before the appender reaches them,
+// so a sync of appended data no longer has to convert extents (metadata) each time. The commit log's choice
+// (commit_log.cc) and its figures: docs/store.md §6, docs/benchmarks.md.
 #pragma once
 
 #include <atomic>
@@ -43,7 +42,6 @@ Status FsyncDirOfNewFile(const std::string& dir, const FaultHook& hook);
 // How a segment's appends reach the file; see the class comment.
 struct AppendOptions {
   bool by_write = false;
-  int32_t memcpy_below = 0;    // with by_write: appends of fewer bytes still go by memcpy
   bool zero_ahead = false;     // only with by_write
   bool zeros_to_disk = false;  // only with zero_ahead
 };
@@ -112,7 +110,6 @@ class MappedFile {
   void WakeWhenWrittenTo(int32_t at, std::function<void()> wake);
   bool zero_ahead() const { return zero_ahead_; }
   bool zeros_to_disk() const { return zeros_to_disk_; }
-  int32_t memcpy_below() const { return memcpy_below_; }
   bool by_write() const { return by_write_; }
 
   // Unlinks the file; the mapping lives until the last reference drops.
@@ -146,11 +143,7 @@ class MappedFile {
   std::mutex wake_mu_;
   std::function<void()> wake_;  // GUARDED_BY(wake_mu_)
 
-  // Appender: whether n bytes go by pwrite (else memcpy into the mapping).
-  bool WritesThroughFd(int32_t n) const { return by_write_ && n >= memcpy_below_; }
-
   const bool by_write_;
-  const int32_t memcpy_below_;
   const bool zero_ahead_;
   const bool zeros_to_disk_;
   std::atomic<int> write_errno_{0};  // first failed pwrite, reported by the next sync

@@ -135,7 +135,6 @@ TEST_F(CommitLogTest, HowAppendsReachTheSegmentFollowsTheFlushType) {
     auto files = log.queue().Snapshot();
     ASSERT_FALSE(files.empty());
     EXPECT_TRUE(files.back()->by_write());
-    EXPECT_EQ(files.back()->memcpy_below(), 0);
     EXPECT_TRUE(files.back()->zero_ahead());
     EXPECT_EQ(files.back()->zeros_to_disk(), sync);
     auto m = log.LookMessage(r.wrote_offset, log.committed_offset());

@@ -95,19 +95,18 @@ TEST(MappedFileTest, GatheredAppendsLandBackToBackInBothModes) {
   }
 }
 
-// With memcpy_below, a short append is copied into the mapping (it faults a page of this
-// process's mapping in) and a long one is written through the fd (no page of the mapping is
-// mapped for it); readers of the mapping and of the file see both, in order.
-TEST(MappedFileTest, ShortAppendsGoThroughTheMappingLongOnesThroughTheFd) {
+// With by_write, every append, short or long, is written through the fd (no page of this
+// process's mapping is faulted in for it, so the flush's writeback has no writable mapping to
+// shoot down); readers of the mapping and of the file see them all, in order.
+TEST(MappedFileTest, WrittenAppendsShortOrLongStayOutOfTheMapping) {
   constexpr int32_t kSize = 1 << 20;
   constexpr int32_t kLong = 64 * 1024;
   TempDir dir;
-  auto opened =
-      MappedFile::Open(dir.Sub("seg"), 0, kSize, true, nullptr,
-                       AppendOptions{.by_write = true, .memcpy_below = 16 * 1024, .zero_ahead = true});
+  auto opened = MappedFile::Open(dir.Sub("seg"), 0, kSize, true, nullptr,
+                                 AppendOptions{.by_write = true, .zero_ahead = true});
   ASSERT_TRUE(opened.ok()) << opened.status().ToString();
   std::shared_ptr<MappedFile> file = *opened;
-  EXPECT_EQ(file->memcpy_below(), 16 * 1024);
+  EXPECT_TRUE(file->by_write());
   EXPECT_FALSE(file->zeros_to_disk());
   ASSERT_EQ(*file->ZeroAhead(kSize), kSize);
   const void* base = file->View(0, 1).data();
@@ -119,7 +118,7 @@ TEST(MappedFileTest, ShortAppendsGoThroughTheMappingLongOnesThroughTheFd) {
   const std::string short_record(100, 'S');
   ASSERT_TRUE(file->AppendGathered({short_record.substr(0, 40), short_record.substr(40)}));
   expected += short_record;
-  EXPECT_GT(RssKbOfMappingAt(base), rss_before) << "a short append was not copied into the mapping";
+  EXPECT_EQ(RssKbOfMappingAt(base), rss_before) << "a short append was copied into the mapping";
   ASSERT_TRUE(file->AppendGathered({expected.substr(0, kLong / 2), expected.substr(kLong / 2, kLong / 2)}));
   expected += expected.substr(0, kLong);
   ASSERT_EQ(file->wrote_position(), static_cast<int32_t>(expected.size()));
@@ -148,11 +147,12 @@ TEST(MappedFileTest, ZeroAheadZeroesOnlyBeyondTheAppender) {
 }
 
 // The allocator sleeps until the appender reaches a position instead of polling it: the
-// wake-up runs once, from the append that reaches it (either append path), and can be cancelled.
+// wake-up runs once, from the append that reaches it (a single write or a gathered one), and can
+// be cancelled.
 TEST(MappedFileTest, WakeWhenWrittenToRunsOnceFromTheAppendThatReachesIt) {
   TempDir dir;
   auto opened = MappedFile::Open(dir.Sub("seg"), 0, 64 * 1024, true, nullptr,
-                                 AppendOptions{.by_write = true, .memcpy_below = 16, .zero_ahead = true});
+                                 AppendOptions{.by_write = true, .zero_ahead = true});
   ASSERT_TRUE(opened.ok()) << opened.status().ToString();
   std::shared_ptr<MappedFile> file = *opened;
   int wakes = 0;
@@ -161,9 +161,9 @@ TEST(MappedFileTest, WakeWhenWrittenToRunsOnceFromTheAppendThatReachesIt) {
   ASSERT_TRUE(file->Append(record.data(), 40));                                  // ends at 40
   ASSERT_TRUE(file->AppendGathered({record.substr(0, 20), record.substr(20)}));  // 80
   EXPECT_EQ(wakes, 0);
-  ASSERT_TRUE(file->Append(record.data(), 8));  // 88: the memcpy path
+  ASSERT_TRUE(file->Append(record.data(), 8));  // 88
   EXPECT_EQ(wakes, 0);
-  ASSERT_TRUE(file->AppendGathered({record, record}));  // 168, past 100: the write path
+  ASSERT_TRUE(file->AppendGathered({record, record}));  // 168, past 100
   EXPECT_EQ(wakes, 1);
   ASSERT_TRUE(file->Append(record.data(), 40));
   EXPECT_EQ(wakes, 1) << "a wake-up ran twice";
@@ -181,13 +181,11 @@ TEST(MappedFileTest, WakeWhenWrittenToRunsOnceFromTheAppendThatReachesIt) {
 
 // The allocator zeroes just ahead of an appender that keeps crossing the zeroed end: every
 // byte appended must survive, in the mapping and in the file.
-// With memcpy_below, records of both sizes (one path each) race the zeros.
-void CheckZeroAheadRacingTheAppenderLosesNoByte(int32_t memcpy_below) {
+TEST(MappedFileTest, ZeroAheadRacingTheAppenderLosesNoByte) {
   TempDir dir;
   constexpr int32_t kSize = 3 * 1024 * 1024;
-  auto opened =
-      MappedFile::Open(dir.Sub("seg"), 0, kSize, true, nullptr,
-                       AppendOptions{.by_write = true, .memcpy_below = memcpy_below, .zero_ahead = true});
+  auto opened = MappedFile::Open(dir.Sub("seg"), 0, kSize, true, nullptr,
+                                 AppendOptions{.by_write = true, .zero_ahead = true});
   ASSERT_TRUE(opened.ok()) << opened.status().ToString();
   std::shared_ptr<MappedFile> file = *opened;
   std::atomic<int32_t> zeroed_to{0};
@@ -222,13 +220,6 @@ void CheckZeroAheadRacingTheAppenderLosesNoByte(int32_t memcpy_below) {
   for (int64_t i = 0; i < kSize; ++i) {
     ASSERT_EQ(mapped[static_cast<size_t>(i)], PatternByte(i)) << "mapping byte " << i;
     ASSERT_EQ(on_disk[static_cast<size_t>(i)], PatternByte(i)) << "file byte " << i;
-  }
-}
-
-TEST(MappedFileTest, ZeroAheadRacingTheAppenderLosesNoByte) {
-  for (int32_t memcpy_below : {0, 2048}) {
-    SCOPED_TRACE(memcpy_below == 0 ? "every append by write" : "short appends by memcpy");
-    CheckZeroAheadRacingTheAppenderLosesNoByte(memcpy_below);
   }
 }
 
