@@ -1,5 +1,7 @@
 #include "convert.h"
 
+#include <algorithm>
+
 #include "common/clock.h"
 #include "common/message_record.h"
 #include "common/naming.h"
@@ -65,28 +67,77 @@ ReceivedMessage FromProto(mq::v1::MessageExt&& ext) {
 
 namespace {
 
-// The ReceivedMessage of a stored record, into a default constructed *r: the same fields the
-// broker's MessageExt carries (TAGS, KEYS and UNIQ_KEY read from the system properties, every
-// other key a user property; a repeated key keeps its first value).
+// Refills a property map with the pairs Insert() is given, reusing up to kReused of the nodes
+// (and the key and value buffers in them) the map held before; the rest are freed.
+class PropertyRefill {
+ public:
+  using Map = std::map<std::string, std::string>;
+  explicit PropertyRefill(Map* map) : map_(map) {
+    while (!map_->empty() && spare_count_ < kReused) spare_[spare_count_++] = map_->extract(map_->begin());
+    map_->clear();
+  }
+  // Adds key = value unless key is there already (the first value stays); whether it was added.
+  bool Insert(std::string_view key, std::string_view value) {
+    if (spare_count_ == 0) return map_->emplace(key, value).second;
+    Map::node_type& node = spare_[--spare_count_];
+    node.key().assign(key);
+    node.mapped().assign(value);
+    auto inserted = map_->insert(std::move(node));
+    if (!inserted.inserted) spare_[spare_count_++] = std::move(inserted.node);
+    return inserted.inserted;
+  }
+
+ private:
+  static constexpr int kReused = 8;
+  Map* map_;
+  Map::node_type spare_[kReused];
+  int spare_count_ = 0;
+};
+
+// `s` = `value`, in its own buffer unless that is much larger than needed (a consumed message's
+// buffers are reused for the next one, and one huge body must not pin its memory for good).
+void AssignReusing(std::string_view value, std::string* s) {
+  if (s->capacity() > std::max<size_t>(2 * value.size(), 4096)) {
+    std::string(value).swap(*s);
+  } else {
+    s->assign(value);
+  }
+}
+
+// The ReceivedMessage of a stored record, into *r: the same fields the broker's MessageExt
+// carries (TAGS, KEYS and UNIQ_KEY read from the system properties, every other key a user
+// property; a repeated key keeps its first value). *r may hold an earlier message (a consumed one
+// handed back for reuse): every field is overwritten, and its buffers and property nodes reused.
 void FromRecord(const record::RecordView& v, const std::string& broker_name, ReceivedMessage* r) {
-  r->message.topic.assign(v.topic);
-  r->message.body.assign(v.body);
-  record::ForEachProperty(v.properties, [r](std::string_view key, std::string_view value) {
+  Message& m = r->message;
+  AssignReusing(v.topic, &m.topic);
+  AssignReusing(v.body, &m.body);
+  m.tags.clear();
+  m.keys.clear();
+  m.delay_level = 0;
+  m.deliver_time_ms = 0;
+  r->msg_id.clear();
+  PropertyRefill user(&m.properties);
+  PropertyRefill system(&r->system_properties);
+  record::ForEachProperty(v.properties, [&](std::string_view key, std::string_view value) {
     if (!record::IsSystemPropertyKey(key)) {
-      r->message.properties.emplace(key, value);
+      user.Insert(key, value);
       return;
     }
-    if (!r->system_properties.emplace(key, value).second) return;
+    if (!system.Insert(key, value)) return;
     if (key == record::kPropertyTags) {
-      r->message.tags.assign(value);
+      m.tags.assign(value);
     } else if (key == record::kPropertyUniqKey) {
       r->msg_id.assign(value);
     } else if (key == record::kPropertyKeys) {
-      record::ForEachKey(value, [r](std::string_view k) { r->message.keys.emplace_back(k); });
+      record::ForEachKey(value, [&m](std::string_view k) { m.keys.emplace_back(k); });
     }
   });
-  r->offset_msg_id = record::CreateOffsetMessageId(v.store_host, v.physical_offset);
-  r->queue = MessageQueue{r->message.topic, broker_name, v.queue_id};
+  r->offset_msg_id.resize(record::kOffsetMessageIdLength);
+  record::WriteOffsetMessageId(v.store_host, v.physical_offset, r->offset_msg_id.data());
+  r->queue.topic.assign(m.topic);
+  r->queue.broker_name.assign(broker_name);
+  r->queue.queue_id = v.queue_id;
   r->queue_offset = v.queue_offset;
   r->born_timestamp_ms = v.born_timestamp;
   r->store_timestamp_ms = v.store_timestamp;

@@ -31,9 +31,10 @@ Result<std::vector<ReceivedMessage>> TakePulledMessages(const PullReplyView& rep
                                                         const std::string& broker_name);
 Result<std::vector<ReceivedMessage>> TakePulledMessages(mq::v1::PullMessageResponse* reply,
                                                         const std::string& broker_name);
-// The same, each message decoded into the place `slot(queue_offset)` gives (a default
-// constructed ReceivedMessage; nullptr skips the message), so a caller that keeps them in a
-// table moves none. On Corruption the slots already handed out hold what was decoded so far.
+// The same, each message decoded into the place `slot(queue_offset)` gives (nullptr skips the
+// message), so a caller that keeps them in a table moves none. The place may hold an earlier
+// message: every field is overwritten, its buffers and property map nodes reused. On Corruption the slots
+// already handed out hold what was decoded so far.
 Status DecodePulledMessages(const PullReplyView& reply, const std::string& broker_name,
                             const std::function<ReceivedMessage*(int64_t queue_offset)>& slot);
 // Whether the broker will schedule `msg` (deliver_time_ms or a RocketMQ timer property).

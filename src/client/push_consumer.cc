@@ -142,8 +142,10 @@ void PushConsumerImpl::Pull(std::shared_ptr<ProcessQueue> pq) {
 void PushConsumerImpl::OnPulled(const std::shared_ptr<ProcessQueue>& pq, const std::string& addr,
                                 int64_t offset, Result<PullReplyView> reply) {
   if (!running_ || pq->dropped) return;
+  // Reused for the reply's messages; what is left is destroyed here, where it was decoded, not
+  // under the lock.
+  ProcessQueue::Settled consumed;
   {
-    ProcessQueue::Settled consumed;  // destroyed here, where it was decoded, not under the lock
     std::lock_guard lock(pq->mu);
     consumed = pq->TakeSettledLocked();
   }
@@ -172,10 +174,18 @@ void PushConsumerImpl::OnPulled(const std::shared_ptr<ProcessQueue>& pq, const s
   ProcessQueue::Table arrived;
   std::vector<int64_t> fresh;
   if (r.status == mq::v1::FOUND) {
-    Status decoded = DecodePulledMessages(r, pq->mq.broker_name, [&arrived](int64_t queue_offset) {
-      auto [it, added] = arrived.try_emplace(queue_offset);
-      return added ? &it->second.message : nullptr;
-    });
+    Status decoded =
+        DecodePulledMessages(r, pq->mq.broker_name, [&](int64_t queue_offset) -> ReceivedMessage* {
+          ProcessQueue::Table::node_type reused = consumed.Reuse(queue_offset);
+          if (reused.empty()) {
+            auto [it, added] = arrived.try_emplace(queue_offset);
+            return added ? &it->second.message : nullptr;
+          }
+          auto put = arrived.insert(std::move(reused));
+          if (put.inserted) return &put.position->second.message;
+          consumed.entries.push_back(std::move(put.node));
+          return nullptr;
+        });
     if (!decoded.ok()) {
       // Nothing of the reply is kept: the same position is asked again.
       MQ_LOG_ERROR(Logger("client"), "pull {} from {}: {}", pq->mq.ToString(), addr, decoded.ToString());

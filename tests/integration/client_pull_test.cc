@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "client_cluster.h"
+#include "convert.h"
 #include "mq/client/pull_consumer.h"
 
 namespace mq::testing {
@@ -79,6 +80,53 @@ TEST(ClientPullTest, PollSeekAndCommit) {
       },
       std::chrono::seconds(10)));
   EXPECT_EQ(later, std::vector<std::string>{"after-commit"});
+}
+
+void ExpectSameMessage(const mq::client::ReceivedMessage& a, const mq::client::ReceivedMessage& b) {
+  EXPECT_EQ(a.message.topic, b.message.topic);
+  EXPECT_EQ(a.message.tags, b.message.tags);
+  EXPECT_EQ(a.message.keys, b.message.keys);
+  EXPECT_EQ(a.message.body, b.message.body);
+  EXPECT_EQ(a.message.properties, b.message.properties);
+  EXPECT_EQ(a.message.delay_level, b.message.delay_level);
+  EXPECT_EQ(a.message.deliver_time_ms, b.message.deliver_time_ms);
+  EXPECT_EQ(a.msg_id, b.msg_id);
+  EXPECT_EQ(a.offset_msg_id, b.offset_msg_id);
+  EXPECT_EQ(a.queue, b.queue);
+  EXPECT_EQ(a.queue_offset, b.queue_offset);
+  EXPECT_EQ(a.born_timestamp_ms, b.born_timestamp_ms);
+  EXPECT_EQ(a.store_timestamp_ms, b.store_timestamp_ms);
+  EXPECT_EQ(a.reconsume_times, b.reconsume_times);
+  EXPECT_EQ(a.system_properties, b.system_properties);
+}
+
+// A push consumer decodes a pull reply into the messages it consumed before (their buffers and
+// property nodes reused): each must come out as a freshly decoded one, nothing of the old left.
+void ExpectReusedMessagesDecodeAsNew(mq::v1::PullMessageResponse& reply, const std::string& broker_name,
+                                     const std::vector<mq::client::ReceivedMessage>& earlier) {
+  auto fresh = mq::client::TakePulledMessages(&reply, broker_name);
+  ASSERT_TRUE(fresh.ok()) << fresh.status().ToString();
+  std::vector<mq::client::ReceivedMessage> reused(earlier.rbegin(), earlier.rend());
+  for (auto& m : reused) {  // what a consumed message may carry that a stored record does not set
+    m.message.delay_level = 3;
+    m.message.deliver_time_ms = 5;
+    m.message.properties["left over"] = "x";
+    m.system_properties["RETRY_TOPIC"] = "old";
+    m.reconsume_times = 9;
+  }
+  reused.front().message.body.assign(1 << 20, 'z');  // a large buffer is not kept for a small body
+  ASSERT_GE(reused.size(), fresh->size());
+  size_t next = 0;
+  ASSERT_TRUE(
+      mq::client::DecodePulledMessages(mq::client::PullReplyViewOf(&reply), broker_name, [&](int64_t) {
+        return &reused[next++];
+      }).ok());
+  ASSERT_EQ(next, fresh->size());
+  for (size_t i = 0; i < next; ++i) {
+    SCOPED_TRACE("reused message " + std::to_string(i));
+    ExpectSameMessage(reused[i], (*fresh)[i]);
+  }
+  EXPECT_LT(reused.front().message.body.capacity(), size_t{1} << 20);
 }
 
 // A consumer asks for the stored records (accept_records) and decodes them itself; a client
@@ -165,6 +213,7 @@ TEST(ClientPullTest, StoredRecordsDecodeToWhatTheBrokersMessageExtCarries) {
       EXPECT_EQ(r.reconsume_times, m.reconsume_times());
       ++compared;
     }
+    ExpectReusedMessagesDecodeAsNew(with_records, broker_name, got);
   }
   EXPECT_EQ(compared, kMessages);
 }

@@ -97,6 +97,35 @@ TEST(ProcessQueueTest, SettlingABatchKeepsTheConsumedForThePullThreadAndReturnsT
   EXPECT_EQ(again[0].reconsume_times, 1);
 }
 
+// The next pull reply decodes into the consumed messages' entries: each comes keyed by its new
+// offset, not lent, holding a consumed message for the decoder to overwrite, until none is left.
+TEST(ProcessQueueTest, SettledEntriesAreReusedForNewOffsetsWithTheirMessages) {
+  ProcessQueue pq;
+  Put(pq, Pulled(1, "one"));
+  Put(pq, Pulled(2, "two"));
+  std::vector<ReceivedMessage> batch;
+  ASSERT_TRUE(pq.LendLocked(pq.msgs.find(1), &batch));
+  ASSERT_TRUE(pq.LendLocked(pq.msgs.find(2), &batch));
+  pq.SettleLocked(batch, [](int64_t) { return true; });
+  ProcessQueue::Settled settled = pq.TakeSettledLocked();
+
+  ProcessQueue::Table arrived;
+  for (int64_t offset : {7, 8}) {
+    ProcessQueue::Table::node_type node = settled.Reuse(offset);
+    ASSERT_FALSE(node.empty());
+    EXPECT_EQ(node.key(), offset);
+    EXPECT_FALSE(node.mapped().lent);
+    EXPECT_FALSE(node.mapped().message.msg_id.empty());  // a consumed message, not a husk
+    node.mapped().message = Pulled(offset, "new");
+    ASSERT_TRUE(arrived.insert(std::move(node)).inserted);
+  }
+  EXPECT_TRUE(settled.Reuse(9).empty());
+  pq.PutLocked(arrived);
+  EXPECT_EQ(pq.cached_bytes, 6);
+  ASSERT_TRUE(pq.LendLocked(pq.msgs.find(7), &batch));
+  EXPECT_EQ(batch.back().msg_id, "id-7");
+}
+
 TEST(ProcessQueueTest, PutKeepsTheCachedEntryOfAnOffsetAndCountsItsBytesOnce) {
   ProcessQueue pq;
   Put(pq, Pulled(5, "cached"));
