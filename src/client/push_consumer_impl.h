@@ -62,20 +62,18 @@ struct ProcessQueue {
   };
   using Table = std::map<int64_t, CachedMessage>;
 
-  // Consumed messages and their table entries, kept for the next pull reply of this queue to
-  // destroy (TakeSettledLocked) on the thread that decoded them. glibc's malloc frees a block
-  // of another thread's arena under that arena's lock: with the consume threads freeing what
-  // the reply thread allocated, both fought over one lock per allocation, and the backlog
-  // consumer spent more than half of its CPU in futex waits (docs/client.md). At most about one
-  // pull's messages wait here once the queue goes idle, until its long poll returns (pull_suspend_ms).
-  // The next pull reply decodes its messages into these (Reuse) rather than into new ones, so a
-  // steady consumer allocates about nothing per message; what is left over is freed.
+  // Consumed messages in their table entries, kept for the next pull reply of this queue, which
+  // decodes its messages into them (Reuse: a steady consumer allocates about nothing per message)
+  // and destroys the rest on the thread that decoded them. glibc's malloc frees a block of another
+  // thread's arena under that arena's lock: with the consume threads freeing what the reply
+  // thread allocated, both fought over one lock per allocation, and the backlog consumer spent
+  // more than half of its CPU in futex waits (docs/client.md). At most about one pull's messages
+  // wait here once the queue goes idle, until its long poll returns (pull_suspend_ms).
   struct Settled {
-    std::vector<ReceivedMessage> messages;
     std::vector<Table::node_type> entries;
 
-    // A settled entry, keyed `offset`, holding a settled message (its buffers to be overwritten),
-    // or an empty node handle when none is left.
+    // A settled entry, keyed `offset` and holding a consumed message (its buffers to be
+    // overwritten), or an empty node handle when none is left.
     Table::node_type Reuse(int64_t offset) {
       if (entries.empty()) return {};
       Table::node_type node = std::move(entries.back());
@@ -83,10 +81,6 @@ struct ProcessQueue {
       node.key() = offset;
       node.mapped().lent = false;
       node.mapped().body_bytes = 0;
-      if (!messages.empty()) {
-        node.mapped().message = std::move(messages.back());
-        messages.pop_back();
-      }
       return node;
     }
   };
@@ -142,8 +136,8 @@ struct ProcessQueue {
       auto it = msgs.find(m.queue_offset);
       if (it == msgs.end()) continue;
       if (consumed(m.queue_offset)) {
+        it->second.message = std::move(m);
         EraseLocked(it);
-        settled.messages.push_back(std::move(m));
       } else {
         ++m.reconsume_times;
         ReturnLocked(it, std::move(m));

@@ -84,12 +84,11 @@ TEST(ProcessQueueTest, SettlingABatchKeepsTheConsumedForThePullThreadAndReturnsT
   EXPECT_EQ(pq.CommitOffsetLocked(), 1);
 
   ProcessQueue::Settled settled = pq.TakeSettledLocked();
-  ASSERT_EQ(settled.messages.size(), 1u);
-  EXPECT_EQ(settled.messages[0].message.body, "two");
-  EXPECT_EQ(settled.messages[0].msg_id, "id-2");
   ASSERT_EQ(settled.entries.size(), 1u);
   EXPECT_EQ(settled.entries[0].key(), 2);
-  EXPECT_TRUE(pq.TakeSettledLocked().messages.empty());  // taken once
+  EXPECT_EQ(settled.entries[0].mapped().message.message.body, "two");
+  EXPECT_EQ(settled.entries[0].mapped().message.msg_id, "id-2");
+  EXPECT_TRUE(pq.TakeSettledLocked().entries.empty());  // taken once
 
   std::vector<ReceivedMessage> again;
   ASSERT_TRUE(pq.LendLocked(pq.msgs.find(1), &again));
