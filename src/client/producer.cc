@@ -34,7 +34,7 @@ class ProducerImpl {
         client_(std::make_unique<ClientInstance>(options_.client, options_.client.callback_threads)),
         accumulator_(SendAccumulator::Limits{options_.auto_batch_max_in_flight,
                                              options_.auto_batch_max_messages, options_.auto_batch_max_bytes},
-                     [this](const std::string& topic, std::vector<PendingSend> batch) {
+                     [this](const std::string& topic, SendBatch batch) {
                        DispatchBatch(topic, std::move(batch), /*holds_slot=*/true);
                      }) {}
 
@@ -255,20 +255,23 @@ class ProducerImpl {
   void Enqueue(const Message& msg, SendCallback done, int64_t held_bytes,
                std::shared_ptr<SendSlot> waiter = nullptr) {
     PendingSend send;
-    AppendMessageField(msg, NewUniqueMessageId(), WallMillis(), &send.wire);
     send.body_bytes = static_cast<int64_t>(msg.body.size());
-    const std::string& topic = msg.topic;
     send.deadline_ms = MonotonicMillis() + options_.send_timeout_ms;
     send.done = std::move(done);
     send.held_bytes = held_bytes;
     send.waiter = std::move(waiter);
-    accumulator_.Add(topic, std::move(send));
+    char unique_key[kUniqueMessageIdLength];
+    WriteUniqueMessageId(unique_key);
+    const int64_t born_ms = WallMillis();
+    accumulator_.Add(msg.topic, std::move(send), [&](std::string* wire) {
+      AppendMessageField(msg, std::string_view(unique_key, sizeof unique_key), born_ms, wire);
+    });
   }
 
   // Sends `batch` (one topic) as one request with the usual retries. The callbacks of a batch
   // run in order in one task on a callback thread. `holds_slot`: the batch came from the
   // accumulator, which hears when it is done.
-  void DispatchBatch(const std::string& topic, std::vector<PendingSend> batch, bool holds_slot) {
+  void DispatchBatch(const std::string& topic, SendBatch batch, bool holds_slot) {
     // Who hears of each message (PendingSend::done or ::waiter).
     struct Completion {
       SendCallback done;
@@ -280,25 +283,22 @@ class ProducerImpl {
     ctx->req.set_topic(topic);
     ctx->req.set_default_topic_queue_nums(options_.default_topic_queue_nums);
     ctx->max_attempts = options_.retry_times + 1;
-    ctx->deadline_ms = batch.front().deadline_ms;
+    ctx->deadline_ms = batch.sends.front().deadline_ms;
     auto completions = std::make_shared<std::vector<Completion>>();
-    completions->reserve(batch.size());
+    completions->reserve(batch.sends.size());
     // Where each message's bytes are, to resend them one by one if the batch is refused.
     auto spans = std::make_shared<std::vector<std::pair<size_t, size_t>>>();
-    spans->reserve(batch.size());
-    size_t total = 0;
+    spans->reserve(batch.sends.size());
+    size_t at = 0;
     int sync_senders = 0;  // sends blocked in Send() on their result
-    for (const auto& send : batch) total += send.wire.size();
-    std::string wire;
-    wire.reserve(total);
-    for (auto& send : batch) {
+    for (auto& send : batch.sends) {
       ctx->deadline_ms = std::min(ctx->deadline_ms, send.deadline_ms);
-      spans->emplace_back(wire.size(), send.wire.size());
-      wire.append(send.wire);
+      spans->emplace_back(at, send.wire_bytes);
+      at += send.wire_bytes;
       sync_senders += send.waiter ? 1 : 0;
       completions->push_back({std::move(send.done), send.held_bytes, std::move(send.waiter)});
     }
-    SetMessages(ctx.get(), std::move(wire), static_cast<int>(batch.size()));
+    SetMessages(ctx.get(), std::move(batch.wire), static_cast<int>(batch.sends.size()));
     auto* self = this;
     // The next batch leaves from the thread that freed the slot (no lock is held here), unless
     // this batch of several woke sync senders: they get time to queue their next messages, so the
@@ -353,14 +353,14 @@ class ProducerImpl {
         const int64_t deadline = raw->deadline_ms;
         const auto* bytes = reinterpret_cast<const char*>(raw->messages.begin());
         for (size_t i = 0; i < completions->size(); ++i) {
-          PendingSend alone;
-          alone.wire.assign(bytes + (*spans)[i].first, (*spans)[i].second);
+          SendBatch one;
+          one.wire.assign(bytes + (*spans)[i].first, (*spans)[i].second);
+          PendingSend& alone = one.sends.emplace_back();
+          alone.wire_bytes = one.wire.size();
           alone.deadline_ms = deadline;
           alone.done = (*completions)[i].done;
           alone.held_bytes = (*completions)[i].held_bytes;
           alone.waiter = (*completions)[i].waiter;
-          std::vector<PendingSend> one;
-          one.push_back(std::move(alone));
           self->DispatchBatch(topic, std::move(one), /*holds_slot=*/false);
         }
         release_slot();

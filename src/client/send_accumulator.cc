@@ -9,7 +9,7 @@ SendAccumulator::SendAccumulator(Limits limits, Dispatch dispatch)
     : limits_(limits), dispatch_(std::move(dispatch)) {}
 
 bool SendAccumulator::Fits(const Batch& batch, int64_t bytes) const {
-  return static_cast<int>(batch.sends.size()) < limits_.max_batch_messages &&
+  return static_cast<int>(batch.batch.sends.size()) < limits_.max_batch_messages &&
          batch.bytes + bytes <= limits_.max_batch_bytes;
 }
 
@@ -25,50 +25,52 @@ void SendAccumulator::SetBrokers(const std::string& topic, int brokers) {
 
 int64_t SendAccumulator::WaitingSends(const Topic& t) {
   int64_t n = 0;
-  for (const auto& batch : t.waiting) n += static_cast<int64_t>(batch.sends.size());
+  for (const auto& batch : t.waiting) n += static_cast<int64_t>(batch.batch.sends.size());
   return n;
 }
 
-void SendAccumulator::TakeReady(const std::string& topic, Topic* t,
-                                std::vector<std::vector<PendingSend>>* out) {
+void SendAccumulator::TakeReady(const std::string& topic, Topic* t, std::vector<SendBatch>* out) {
   const int brokers = Brokers(topic);
   while (!t->waiting.empty()) {
     const Batch& front = t->waiting.front();
     const bool full = t->waiting.size() > 1 ||
-                      static_cast<int>(front.sends.size()) >= limits_.max_batch_messages ||
+                      static_cast<int>(front.batch.sends.size()) >= limits_.max_batch_messages ||
                       front.bytes >= limits_.max_batch_bytes;
     const bool may_go = t->in_flight < brokers || (full && t->in_flight < limits_.max_in_flight * brokers);
     if (!may_go) break;
-    out->push_back(std::move(t->waiting.front().sends));
+    t->last_wire_bytes = front.batch.wire.size();
+    out->push_back(std::move(t->waiting.front().batch));
     t->waiting.pop_front();
     ++t->in_flight;
   }
 }
 
-void SendAccumulator::Add(const std::string& topic, PendingSend send) {
-  const int64_t bytes = send.body_bytes;
-  std::vector<std::vector<PendingSend>> ready;
-  {
-    std::lock_guard lock(mu_);
-    Topic& t = topics_[topic];
-    // An empty open batch takes any message, even one above max_batch_bytes.
-    if (t.waiting.empty() || (!t.waiting.back().sends.empty() && !Fits(t.waiting.back(), bytes)))
-      t.waiting.emplace_back();
-    Batch& open = t.waiting.back();
-    open.sends.push_back(std::move(send));
-    open.bytes += bytes;
-    if (t.awaiting > 0 && WaitingSends(t) >= t.release_at) {
-      --t.awaiting;
-      ++t.released_early;
-      --t.in_flight;
-    }
-    TakeReady(topic, &t, &ready);
+SendAccumulator::Topic& SendAccumulator::OpenLocked(const std::string& topic, int64_t body_bytes) {
+  Topic& t = topics_[topic];
+  // An empty open batch takes any message, even one above max_batch_bytes.
+  if (t.waiting.empty() || (!t.waiting.back().batch.sends.empty() && !Fits(t.waiting.back(), body_bytes))) {
+    // Room for as much as the last batch carried: growing the buffer message by message
+    // copies what it holds each time it doubles.
+    t.waiting.emplace_back().batch.wire.reserve(t.last_wire_bytes);
   }
-  for (auto& batch : ready) dispatch_(topic, std::move(batch));
+  return t;
+}
+
+void SendAccumulator::AddLocked(const std::string& topic, Topic& t, PendingSend send,
+                                std::vector<SendBatch>* ready) {
+  Batch& open = t.waiting.back();
+  open.bytes += send.body_bytes;
+  open.batch.sends.push_back(std::move(send));
+  if (t.awaiting > 0 && WaitingSends(t) >= t.release_at) {
+    --t.awaiting;
+    ++t.released_early;
+    --t.in_flight;
+  }
+  TakeReady(topic, &t, ready);
 }
 
 void SendAccumulator::Completed(const std::string& topic) {
-  std::vector<std::vector<PendingSend>> ready;
+  std::vector<SendBatch> ready;
   {
     std::lock_guard lock(mu_);
     auto it = topics_.find(topic);

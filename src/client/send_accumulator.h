@@ -36,7 +36,7 @@ namespace mq::client {
 using SendSlot = ResultSlot<Result<SendResult>>;
 
 struct PendingSend {
-  std::string wire;         // the message as a SendMessageRequest.messages element (send_wire.h)
+  size_t wire_bytes = 0;    // its message's bytes in its batch's wire (set by Add)
   int64_t body_bytes = 0;   // its body's size, what max_batch_bytes counts
   int64_t deadline_ms = 0;  // MonotonicMillis() by which its send_timeout_ms ends
   // Who hears of the result: `done` (an async send's callback as its caller gave it, run on a
@@ -49,6 +49,14 @@ struct PendingSend {
   std::shared_ptr<SendSlot> waiter;
 };
 
+// What `dispatch` gets: sends of one topic, oldest first, and their messages as
+// SendMessageRequest.messages elements (send_wire.h) back to back in the same order, each
+// sends[i].wire_bytes long.
+struct SendBatch {
+  std::vector<PendingSend> sends;
+  std::string wire;
+};
+
 class SendAccumulator {
  public:
   struct Limits {
@@ -56,13 +64,29 @@ class SendAccumulator {
     int max_batch_messages = 256;  // the broker takes up to 1,024 per request
     int64_t max_batch_bytes = 256 * 1024;
   };
-  using Dispatch = std::function<void(const std::string& topic, std::vector<PendingSend> batch)>;
+  using Dispatch = std::function<void(const std::string& topic, SendBatch batch)>;
 
   SendAccumulator(Limits limits, Dispatch dispatch);
   SendAccumulator(const SendAccumulator&) = delete;
   SendAccumulator& operator=(const SendAccumulator&) = delete;
 
-  void Add(const std::string& topic, PendingSend send);
+  // Adds `send`. append_wire(std::string* out) appends its message's wire bytes to `out`, the
+  // batch it joins (AppendMessageField): a message is encoded once, straight into the request it
+  // leaves in, with no buffer of its own to allocate and free. It runs under the lock.
+  template <typename AppendWire>
+  void Add(const std::string& topic, PendingSend send, const AppendWire& append_wire) {
+    std::vector<SendBatch> ready;
+    {
+      std::lock_guard lock(mu_);
+      Topic& t = OpenLocked(topic, send.body_bytes);
+      std::string& wire = t.waiting.back().batch.wire;
+      const size_t before = wire.size();
+      append_wire(&wire);
+      send.wire_bytes = wire.size() - before;
+      AddLocked(topic, t, std::move(send), &ready);
+    }
+    for (auto& batch : ready) dispatch_(topic, std::move(batch));
+  }
   // A dispatched batch of `topic` has its outcome: frees its slot and sends the oldest waiting
   // batches the slots allow, if any.
   void Completed(const std::string& topic);
@@ -78,21 +102,26 @@ class SendAccumulator {
 
  private:
   struct Batch {
-    std::vector<PendingSend> sends;
-    int64_t bytes = 0;
+    SendBatch batch;
+    int64_t bytes = 0;  // of bodies
   };
   struct Topic {
-    int in_flight = 0;          // requests outstanding, slots awaiting requeues included
-    int awaiting = 0;           // slots of completed batches awaiting their senders' requeues
-    int64_t release_at = 0;     // the waiting sends that free an awaiting slot
-    int released_early = 0;     // awaiting slots freed by Add whose Completed is still due
-    std::deque<Batch> waiting;  // the back one is open while it has room
+    int in_flight = 0;           // requests outstanding, slots awaiting requeues included
+    int awaiting = 0;            // slots of completed batches awaiting their senders' requeues
+    int64_t release_at = 0;      // the waiting sends that free an awaiting slot
+    int released_early = 0;      // awaiting slots freed by Add whose Completed is still due
+    std::deque<Batch> waiting;   // the back one is open while it has room
+    size_t last_wire_bytes = 0;  // of the last batch that left: what a new one reserves
   };
   static int64_t WaitingSends(const Topic& t);
   bool Fits(const Batch& batch, int64_t bytes) const;
   int Brokers(const std::string& topic) const;  // mu_ held
+  // The topic, its last waiting batch open to a send of `body_bytes` (mu_ held).
+  Topic& OpenLocked(const std::string& topic, int64_t body_bytes);
+  // Counts `send`, whose wire is in the open batch already, and takes what may leave (mu_ held).
+  void AddLocked(const std::string& topic, Topic& t, PendingSend send, std::vector<SendBatch>* ready);
   // Moves the batches the topic's slots allow from `t->waiting` to `out`, oldest first (mu_ held).
-  void TakeReady(const std::string& topic, Topic* t, std::vector<std::vector<PendingSend>>* out);
+  void TakeReady(const std::string& topic, Topic* t, std::vector<SendBatch>* out);
 
   const Limits limits_;
   const Dispatch dispatch_;

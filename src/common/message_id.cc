@@ -55,16 +55,21 @@ int64_t StartOfMonthMillis(std::chrono::system_clock::time_point now, int64_t no
 
 }  // namespace
 
-std::string NewUniqueMessageId() {
+void WriteUniqueMessageId(char* out) {
   static const Prefix prefix;
   static std::atomic<uint32_t> counter{0};
+  static_assert(kUniqueMessageIdLength == 20 + 12);
   auto now = std::chrono::system_clock::now();
   int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
   uint32_t since_month = static_cast<uint32_t>(now_ms - StartOfMonthMillis(now, now_ms));
   uint16_t seq = static_cast<uint16_t>(counter.fetch_add(1, std::memory_order_relaxed));
-  std::string id(prefix.hex.size() + 12, '0');
-  char* p = std::copy(prefix.hex.begin(), prefix.hex.end(), id.data());
+  char* p = std::copy(prefix.hex.begin(), prefix.hex.end(), out);
   PutUpperHex(seq, 4, PutUpperHex(since_month, 8, p));
+}
+
+std::string NewUniqueMessageId() {
+  std::string id(kUniqueMessageIdLength, '0');
+  WriteUniqueMessageId(id.data());
   return id;
 }
 

@@ -4,10 +4,15 @@
 // the broker fills it for messages that arrive without one. Thread-safe.
 #pragma once
 
+#include <cstddef>
 #include <string>
 
 namespace mq {
 
+inline constexpr size_t kUniqueMessageIdLength = 32;
+
 std::string NewUniqueMessageId();
+// A new id written to out[0, kUniqueMessageIdLength), with no string to allocate.
+void WriteUniqueMessageId(char* out);
 
 }  // namespace mq

@@ -9,20 +9,25 @@
 namespace mq::client {
 namespace {
 
-PendingSend Body(const std::string& body) {
+// A send whose wire bytes are its body.
+void Add(SendAccumulator& acc, const std::string& topic, const std::string& body) {
   PendingSend s;
-  s.wire = body;
   s.body_bytes = static_cast<int64_t>(body.size());
-  return s;
+  acc.Add(topic, std::move(s), [&body](std::string* wire) { wire->append(body); });
 }
 
-// Records every dispatched batch as its bodies.
+// Records every dispatched batch as its bodies, each cut from the batch's wire by its wire_bytes.
 struct Recorder {
   std::vector<std::pair<std::string, std::vector<std::string>>> batches;
   SendAccumulator::Dispatch Dispatch() {
-    return [this](const std::string& topic, std::vector<PendingSend> batch) {
+    return [this](const std::string& topic, SendBatch batch) {
       std::vector<std::string> bodies;
-      for (const auto& s : batch) bodies.push_back(s.wire);
+      size_t at = 0;
+      for (const auto& s : batch.sends) {
+        bodies.push_back(batch.wire.substr(at, s.wire_bytes));
+        at += s.wire_bytes;
+      }
+      EXPECT_EQ(at, batch.wire.size()) << "the wire holds the batch's sends and nothing else";
       batches.emplace_back(topic, std::move(bodies));
     };
   }
@@ -36,16 +41,16 @@ TEST(SendAccumulatorTest, PartialBatchesWaitForTheRequestOutFullOnesUseTheFreeSl
   Recorder rec;
   SendAccumulator acc({/*max_in_flight=*/2, /*max_batch_messages=*/3, /*max_batch_bytes=*/1000},
                       rec.Dispatch());
-  acc.Add("T", Body("a"));
+  Add(acc, "T", "a");
   ASSERT_EQ(rec.batches.size(), 1u) << "an idle topic sends at once";
   EXPECT_EQ(rec.batches[0].second, Bodies{"a"});
-  acc.Add("T", Body("b"));
-  acc.Add("T", Body("c"));
+  Add(acc, "T", "b");
+  Add(acc, "T", "c");
   EXPECT_EQ(rec.batches.size(), 1u) << "a batch that is not full waits for the request out";
-  acc.Add("T", Body("d"));
+  Add(acc, "T", "d");
   ASSERT_EQ(rec.batches.size(), 2u) << "a full batch takes the second slot";
   EXPECT_EQ(rec.batches[1].second, (Bodies{"b", "c", "d"}));
-  for (const char* b : {"e", "f", "g", "h"}) acc.Add("T", Body(b));
+  for (const char* b : {"e", "f", "g", "h"}) Add(acc, "T", b);
   EXPECT_EQ(rec.batches.size(), 2u) << "both slots are taken: nothing leaves";
   acc.Completed("T");
   ASSERT_EQ(rec.batches.size(), 3u);
@@ -57,7 +62,7 @@ TEST(SendAccumulatorTest, PartialBatchesWaitForTheRequestOutFullOnesUseTheFreeSl
   EXPECT_EQ(rec.batches[3].second, Bodies{"h"});
   acc.Completed("T");
   // Every slot is free again: the next send leaves at once.
-  acc.Add("T", Body("i"));
+  Add(acc, "T", "i");
   ASSERT_EQ(rec.batches.size(), 5u);
   EXPECT_EQ(rec.batches[4].second, Bodies{"i"});
 }
@@ -65,13 +70,13 @@ TEST(SendAccumulatorTest, PartialBatchesWaitForTheRequestOutFullOnesUseTheFreeSl
 TEST(SendAccumulatorTest, BatchesCloseAtMaxBytesAndAnOversizeMessageTravelsAlone) {
   Recorder rec;
   SendAccumulator acc({1, 100, 10}, rec.Dispatch());
-  acc.Add("T", Body("first"));
-  acc.Add("T", Body("1234"));
-  acc.Add("T", Body("5678"));
-  acc.Add("T", Body("90"));            // 4 + 4 + 2 = 10 bytes: still fits
-  acc.Add("T", Body("x"));             // 11: a new batch
-  acc.Add("T", Body("twelve bytes"));  // above the limit: its own batch
-  acc.Add("T", Body("y"));
+  Add(acc, "T", "first");
+  Add(acc, "T", "1234");
+  Add(acc, "T", "5678");
+  Add(acc, "T", "90");            // 4 + 4 + 2 = 10 bytes: still fits
+  Add(acc, "T", "x");             // 11: a new batch
+  Add(acc, "T", "twelve bytes");  // above the limit: its own batch
+  Add(acc, "T", "y");
   for (int i = 0; i < 4; ++i) acc.Completed("T");
   ASSERT_EQ(rec.batches.size(), 5u);
   EXPECT_EQ(rec.batches[1].second, (Bodies{"1234", "5678", "90"}));
@@ -83,9 +88,9 @@ TEST(SendAccumulatorTest, BatchesCloseAtMaxBytesAndAnOversizeMessageTravelsAlone
 TEST(SendAccumulatorTest, TopicsHaveTheirOwnSlots) {
   Recorder rec;
   SendAccumulator acc({1, 10, 1000}, rec.Dispatch());
-  acc.Add("A", Body("a1"));
-  acc.Add("B", Body("b1"));
-  acc.Add("A", Body("a2"));
+  Add(acc, "A", "a1");
+  Add(acc, "B", "b1");
+  Add(acc, "A", "a2");
   ASSERT_EQ(rec.batches.size(), 2u);
   EXPECT_EQ(rec.batches[0].first, "A");
   EXPECT_EQ(rec.batches[1].first, "B");
@@ -101,11 +106,11 @@ TEST(SendAccumulatorTest, DispatchRunsOutsideTheLock) {
   // A dispatch that sends again (as a retry path may) must not deadlock.
   SendAccumulator* self = nullptr;
   int dispatched = 0;
-  SendAccumulator acc({1, 10, 1000}, [&](const std::string& topic, std::vector<PendingSend>) {
-    if (++dispatched == 1) self->Add(topic, Body("from inside"));
+  SendAccumulator acc({1, 10, 1000}, [&](const std::string& topic, SendBatch) {
+    if (++dispatched == 1) Add(*self, topic, "from inside");
   });
   self = &acc;
-  acc.Add("T", Body("outside"));
+  Add(acc, "T", "outside");
   EXPECT_EQ(dispatched, 1);
   acc.Completed("T");
   EXPECT_EQ(dispatched, 2);
@@ -123,21 +128,21 @@ TEST(SendAccumulatorTest, EachBrokerOfATopicGetsItsOwnRequestsInFlight) {
   Recorder rec;
   SendAccumulator acc({/*max_in_flight=*/2, /*max_batch_messages=*/100, /*max_batch_bytes=*/1000},
                       rec.Dispatch());
-  acc.Add("T", Body("a"));
-  acc.Add("T", Body("b"));
+  Add(acc, "T", "a");
+  Add(acc, "T", "b");
   ASSERT_EQ(rec.batches.size(), 1u) << "one broker known: one request out";
   acc.SetBrokers("T", 2);
   acc.SetBrokers("U", 0);  // clamped to one
-  acc.Add("T", Body("c"));
+  Add(acc, "T", "c");
   ASSERT_EQ(rec.batches.size(), 2u) << "the second broker's slot takes the waiting batch";
   EXPECT_EQ(rec.batches[1].second, (Bodies{"b", "c"}));
-  acc.Add("T", Body("d"));
+  Add(acc, "T", "d");
   EXPECT_EQ(rec.batches.size(), 2u) << "a request out per broker: d waits";
   acc.Completed("T");
   ASSERT_EQ(rec.batches.size(), 3u);
   EXPECT_EQ(rec.batches[2].second, Bodies{"d"});
-  acc.Add("U", Body("u1"));
-  acc.Add("U", Body("u2"));
+  Add(acc, "U", "u1");
+  Add(acc, "U", "u2");
   ASSERT_EQ(rec.batches.size(), 4u) << "U has one broker: one request out";
   EXPECT_EQ(rec.batches[3].first, "U");
 }
@@ -149,18 +154,18 @@ TEST(SendAccumulatorTest, ASlotAwaitingRequeuesIsFreedByTheLastOfThem) {
   Recorder rec;
   SendAccumulator acc({/*max_in_flight=*/4, /*max_batch_messages=*/100, /*max_batch_bytes=*/1000},
                       rec.Dispatch());
-  acc.Add("T", Body("first"));
-  acc.Add("T", Body("early"));  // arrived during the round trip: waits, counts before the requeues
+  Add(acc, "T", "first");
+  Add(acc, "T", "early");  // arrived during the round trip: waits, counts before the requeues
   ASSERT_EQ(rec.batches.size(), 1u);
   acc.AwaitRequeues("T", 3);
-  acc.Add("T", Body("r1"));
-  acc.Add("T", Body("r2"));
+  Add(acc, "T", "r1");
+  Add(acc, "T", "r2");
   EXPECT_EQ(rec.batches.size(), 1u) << "the slot waits for the third requeue";
-  acc.Add("T", Body("r3"));
+  Add(acc, "T", "r3");
   ASSERT_EQ(rec.batches.size(), 2u) << "the last requeue frees the slot";
   EXPECT_EQ(rec.batches[1].second, (Bodies{"early", "r1", "r2", "r3"}));
   acc.Completed("T");  // the first batch's, due anyway: its slot was freed by r3
-  acc.Add("T", Body("next"));
+  Add(acc, "T", "next");
   EXPECT_EQ(rec.batches.size(), 2u) << "the second request is out: next waits";
   acc.Completed("T");
   ASSERT_EQ(rec.batches.size(), 3u);
@@ -172,16 +177,16 @@ TEST(SendAccumulatorTest, ASlotAwaitingRequeuesIsFreedByTheLastOfThem) {
 TEST(SendAccumulatorTest, CompletedFreesASlotWhoseRequeuesDidNotAllCome) {
   Recorder rec;
   SendAccumulator acc({4, 100, 1000}, rec.Dispatch());
-  acc.Add("T", Body("first"));
+  Add(acc, "T", "first");
   acc.AwaitRequeues("T", 5);
-  acc.Add("T", Body("r1"));
-  acc.Add("T", Body("r2"));
+  Add(acc, "T", "r1");
+  Add(acc, "T", "r2");
   EXPECT_EQ(rec.batches.size(), 1u);
   acc.Completed("T");
   ASSERT_EQ(rec.batches.size(), 2u);
   EXPECT_EQ(rec.batches[1].second, (Bodies{"r1", "r2"}));
   acc.AwaitRequeues("U", 2);  // a topic with nothing out: no effect
-  acc.Add("U", Body("u"));
+  Add(acc, "U", "u");
   EXPECT_EQ(rec.batches.size(), 3u) << "an idle topic still sends at once";
 }
 
