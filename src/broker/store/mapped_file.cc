@@ -283,7 +283,9 @@ Status MappedFile::ZeroFrom(int32_t pos, const FaultHook& hook) {
 }
 
 Result<int32_t> MappedFile::ZeroAhead(int32_t to) {
-  static const std::vector<char> kZeros(1 << 20, 0);
+  // 64 KiB per write: ext4 holds the file's inode lock for a whole buffered write, and the
+  // appender's own pwrite waited (spinning) for 1 MiB ones; a source this size also stays in cache.
+  static const std::vector<char> kZeros(64 << 10, 0);
   to = std::min(to, size_);
   int32_t from;
   {

@@ -202,7 +202,7 @@ void MappedFileQueue::AllocatorLoop() {
 }
 
 void MappedFileQueue::ZeroAheadOfAppender(std::unique_lock<std::mutex>& lock) {
-  // 1 MiB per write, re-reading the appender's position in between.
+  // 1 MiB per ZeroAhead call (in 64 KiB writes), re-reading the appender's position in between.
   while (warm_file_ && warm_file_->zero_ahead() && !zero_ahead_failed_ && !alloc_stop_) {
     auto file = warm_file_;
     int32_t target = static_cast<int32_t>(
