@@ -282,6 +282,21 @@ Status MappedFile::ZeroFrom(int32_t pos, const FaultHook& hook) {
   return Status::OK();
 }
 
+void MappedFile::PopulateForReaders(int32_t from, int32_t to) {
+  // Pages written only by pwrite() are in the page cache but not in this process's page tables:
+  // the dispatcher's and the pull path's first read of each 64 KiB took a page fault. Mapped
+  // here in one call per MiB, read-only (so their writeback still needs no TLB shootdown).
+  static std::atomic<bool> unsupported{false};
+  if (unsupported.load(std::memory_order_relaxed)) return;
+  const int64_t start = (int64_t{from} / kPageSize) * kPageSize;
+  const int64_t end = std::min<int64_t>(size_, (int64_t{to} + kPageSize - 1) / kPageSize * kPageSize);
+  if (end <= start) return;
+  if (::madvise(data_ + start, static_cast<size_t>(end - start), MADV_POPULATE_READ) != 0 &&
+      errno == EINVAL) {
+    unsupported.store(true, std::memory_order_relaxed);  // a kernel before 5.14
+  }
+}
+
 Result<int32_t> MappedFile::ZeroAhead(int32_t to) {
   // 64 KiB per write: ext4 holds the file's inode lock for a whole buffered write, and the
   // appender's own pwrite waited (spinning) for 1 MiB ones; a source this size also stays in cache.
@@ -301,6 +316,7 @@ Result<int32_t> MappedFile::ZeroAhead(int32_t to) {
     }
     zeroed_to_.store(to, std::memory_order_release);
   }
+  PopulateForReaders(from, to);
   if (!zeros_to_disk_) return to;
   // Starting the zeros' writeback now converts the extents while nobody waits on a sync (the
   // appender is kWarmAheadBytes behind); waiting for it would only slow the allocator down.

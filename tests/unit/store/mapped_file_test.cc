@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -110,7 +111,11 @@ TEST(MappedFileTest, WrittenAppendsShortOrLongStayOutOfTheMapping) {
   EXPECT_FALSE(file->zeros_to_disk());
   ASSERT_EQ(*file->ZeroAhead(kSize), kSize);
   const void* base = file->View(0, 1).data();
+  // ZeroAhead mapped the zeroed pages for readers; unmapped again, an append that went through
+  // the mapping would map them back.
+  ASSERT_EQ(::madvise(const_cast<void*>(base), kSize, MADV_DONTNEED), 0);
   const int64_t rss_before = RssKbOfMappingAt(base);
+  EXPECT_EQ(rss_before, 0);
   std::string expected;
   for (int64_t i = 0; i < kLong; ++i) expected.push_back(PatternByte(i));
   ASSERT_TRUE(file->Append(expected.data(), kLong));
@@ -144,6 +149,23 @@ TEST(MappedFileTest, ZeroAheadZeroesOnlyBeyondTheAppender) {
   EXPECT_EQ(*(*file)->ZeroAhead(1 << 30), 256 * 1024);
   ASSERT_TRUE((*file)->Append("def", 3));
   EXPECT_EQ(ReadFile(dir.Sub("seg"), 6), "abcdef");
+}
+
+// The zeros are written with pwrite(), which puts pages in the page cache but not in the
+// process's page tables: ZeroAhead maps them (read-only), so the dispatcher's and the pull path's
+// first reads of fresh records take no page fault.
+TEST(MappedFileTest, ZeroAheadMapsTheZeroedPagesForReaders) {
+  constexpr int32_t kSize = 1 << 20;
+  TempDir dir;
+  auto file = MappedFile::Open(dir.Sub("seg"), 0, kSize, true, nullptr,
+                               AppendOptions{.by_write = true, .zero_ahead = true});
+  ASSERT_TRUE(file.ok()) << file.status().ToString();
+  const void* base = (*file)->View(0, 1).data();
+  ASSERT_EQ(RssKbOfMappingAt(base), 0);
+  ASSERT_EQ(*(*file)->ZeroAhead(kSize / 2), kSize / 2);
+  EXPECT_EQ(RssKbOfMappingAt(base), kSize / 2 / 1024);
+  ASSERT_EQ(*(*file)->ZeroAhead(kSize), kSize);
+  EXPECT_EQ(RssKbOfMappingAt(base), kSize / 1024);
 }
 
 // The allocator sleeps until the appender reaches a position instead of polling it: the
