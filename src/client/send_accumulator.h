@@ -81,7 +81,13 @@ class SendAccumulator {
       Topic& t = OpenLocked(topic, send.body_bytes);
       std::string& wire = t.waiting.back().batch.wire;
       const size_t before = wire.size();
-      append_wire(&wire);
+      try {
+        append_wire(&wire);
+      } catch (...) {  // bad_alloc: the batch keeps only whole messages, and none is empty
+        wire.resize(before);
+        if (t.waiting.back().batch.sends.empty()) t.waiting.pop_back();
+        throw;
+      }
       send.wire_bytes = wire.size() - before;
       AddLocked(topic, t, std::move(send), &ready);
     }

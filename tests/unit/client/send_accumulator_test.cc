@@ -192,3 +192,36 @@ TEST(SendAccumulatorTest, CompletedFreesASlotWhoseRequeuesDidNotAllCome) {
 
 }  // namespace
 }  // namespace mq::client
+
+namespace mq::client {
+namespace {
+
+// A message whose encoding throws (bad_alloc) joins no batch: none of its bytes stay in the
+// batch it was appended to, and a batch it opened is not left behind empty.
+TEST(SendAccumulatorTest, AMessageWhoseEncodingThrowsLeavesNothingBehind) {
+  Recorder rec;
+  SendAccumulator acc({/*max_in_flight=*/1, /*max_batch_messages=*/10, /*max_batch_bytes=*/1000},
+                      rec.Dispatch());
+  auto add_throwing = [&] {
+    PendingSend s;
+    s.body_bytes = 1;
+    acc.Add("T", std::move(s), [](std::string* wire) {
+      wire->append("partial");
+      throw std::bad_alloc();
+    });
+  };
+  Add(acc, "T", "a");  // in flight: the next send opens a batch to wait in
+  EXPECT_THROW(add_throwing(), std::bad_alloc);
+  acc.Completed("T");  // frees the slot: there must be no (empty) batch to send
+  ASSERT_EQ(rec.batches.size(), 1u);
+  Add(acc, "T", "b");
+  Add(acc, "T", "c");
+  EXPECT_THROW(add_throwing(), std::bad_alloc);  // into the open batch holding c
+  acc.Completed("T");
+  ASSERT_EQ(rec.batches.size(), 3u);
+  EXPECT_EQ(rec.batches[1].second, Bodies{"b"});
+  EXPECT_EQ(rec.batches[2].second, Bodies{"c"});
+}
+
+}  // namespace
+}  // namespace mq::client
