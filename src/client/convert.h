@@ -33,8 +33,8 @@ Result<std::vector<ReceivedMessage>> TakePulledMessages(mq::v1::PullMessageRespo
                                                         const std::string& broker_name);
 // The same, each message decoded into the place `slot(queue_offset)` gives (nullptr skips the
 // message), so a caller that keeps them in a table moves none. The place may hold an earlier
-// message: every field is overwritten, its buffers and property map nodes reused. On Corruption the slots
-// already handed out hold what was decoded so far.
+// message: every field is overwritten, its buffers and property map nodes reused. On
+// Corruption the slots already handed out hold what was decoded so far.
 Status DecodePulledMessages(const PullReplyView& reply, const std::string& broker_name,
                             const std::function<ReceivedMessage*(int64_t queue_offset)>& slot);
 // Whether the broker will schedule `msg` (deliver_time_ms or a RocketMQ timer property).
