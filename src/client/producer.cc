@@ -277,6 +277,7 @@ class ProducerImpl {
       SendCallback done;
       int64_t held_bytes;
       std::shared_ptr<SendSlot> waiter;
+      size_t wire_bytes;  // its message's bytes in the request, to resend it alone if refused
     };
     auto ctx = std::make_shared<SendContext>();
     ctx->req.set_producer_group(options_.group);
@@ -286,17 +287,12 @@ class ProducerImpl {
     ctx->deadline_ms = batch.sends.front().deadline_ms;
     auto completions = std::make_shared<std::vector<Completion>>();
     completions->reserve(batch.sends.size());
-    // Where each message's bytes are, to resend them one by one if the batch is refused.
-    auto spans = std::make_shared<std::vector<std::pair<size_t, size_t>>>();
-    spans->reserve(batch.sends.size());
-    size_t at = 0;
     int sync_senders = 0;  // sends blocked in Send() on their result
     for (auto& send : batch.sends) {
       ctx->deadline_ms = std::min(ctx->deadline_ms, send.deadline_ms);
-      spans->emplace_back(at, send.wire_bytes);
-      at += send.wire_bytes;
       sync_senders += send.waiter ? 1 : 0;
-      completions->push_back({std::move(send.done), send.held_bytes, std::move(send.waiter)});
+      completions->push_back(
+          {std::move(send.done), send.held_bytes, std::move(send.waiter), send.wire_bytes});
     }
     SetMessages(ctx.get(), std::move(batch.wire), static_cast<int>(batch.sends.size()));
     auto* self = this;
@@ -346,21 +342,22 @@ class ProducerImpl {
       finish(BatchOutcome(reply, queue, completions->size(), attempts));
     };
     SendContext* raw = ctx.get();  // ctx outlives its own done; capturing it would leak it
-    ctx->done = [self, topic, completions, spans, finish, release_slot, raw](Result<SendResult> failed) {
+    ctx->done = [self, topic, completions, finish, release_slot, raw](Result<SendResult> failed) {
       if (failed.status().IsInvalidArgument() && completions->size() > 1) {
         // The broker refused the batch as a whole (e.g. above its maxMessageSize): send each
         // message alone so one message's error is not everybody's.
         const int64_t deadline = raw->deadline_ms;
         const auto* bytes = reinterpret_cast<const char*>(raw->messages.begin());
-        for (size_t i = 0; i < completions->size(); ++i) {
+        for (const Completion& c : *completions) {
           SendBatch one;
-          one.wire.assign(bytes + (*spans)[i].first, (*spans)[i].second);
+          one.wire.assign(bytes, c.wire_bytes);
+          bytes += c.wire_bytes;
           PendingSend& alone = one.sends.emplace_back();
-          alone.wire_bytes = one.wire.size();
+          alone.wire_bytes = c.wire_bytes;
           alone.deadline_ms = deadline;
-          alone.done = (*completions)[i].done;
-          alone.held_bytes = (*completions)[i].held_bytes;
-          alone.waiter = (*completions)[i].waiter;
+          alone.done = c.done;
+          alone.held_bytes = c.held_bytes;
+          alone.waiter = c.waiter;
           self->DispatchBatch(topic, std::move(one), /*holds_slot=*/false);
         }
         release_slot();

@@ -103,8 +103,6 @@ class MappedFile {
   // Allocator (zero_ahead only): writes zeros over [max(zeroed, appender's end), to) and, with
   // zeros_to_disk, starts their writeback. Returns how far the file is zeroed ahead.
   Result<int32_t> ZeroAhead(int32_t to);
-  // Maps [from, to) of the file into the page tables for reading (MADV_POPULATE_READ); best effort.
-  void PopulateForReaders(int32_t from, int32_t to);
   // Allocator: `wake` runs once, on the appender's thread, after the first append that ends at
   // or past `at` (replacing an earlier request; nullptr cancels). The allocator sleeps until
   // then instead of polling the write position; it must check wrote_position() after asking,
@@ -130,6 +128,8 @@ class MappedFile {
   void RecordWriteError(int err);
   // Appender: publishes `end` as the write position and runs a due WakeWhenWrittenTo request.
   void Publish(int32_t end);
+  // ZeroAhead: maps [from, to) into the page tables for reading (MADV_POPULATE_READ); best effort.
+  void PopulateForReaders(int32_t from, int32_t to);
 
   const std::string path_;
   const int64_t from_offset_;
