@@ -19,6 +19,7 @@
 #include "result_slot.h"
 #include "route_info.h"
 #include "send_accumulator.h"
+#include "send_callbacks.h"
 #include "send_context.h"
 #include "send_reply.h"
 #include "send_transport.h"
@@ -234,8 +235,16 @@ class ProducerImpl {
   // Starts a send with `start(slot)` and waits for the slot's result; an error from `start`
   // itself (the send never began) is returned as is.
   Result<SendResult> SendAndWait(const std::function<Status(const std::shared_ptr<SendSlot>&)>& start) {
+    if (SendCallbacks::OnReplyThreadCallback()) {
+      return Status::FailedPrecondition(
+          "send: a blocking send from a callback on the reply thread (callback_threads = 0) would wait "
+          "for a reply only that thread can read; use SendAsync there");
+    }
     auto slot = std::make_shared<SendSlot>();
-    MQ_RETURN_IF_ERROR(start(slot));
+    {
+      SendCallbacks::ProducerCallScope in_call;  // a send failing here still posts its callback
+      MQ_RETURN_IF_ERROR(start(slot));
+    }
     // Every attempt has a gRPC deadline inside send_timeout_ms; route queries add at most
     // rpc_timeout_ms each. The extra wait only guards against a stuck executor.
     auto wait =
@@ -269,7 +278,7 @@ class ProducerImpl {
   }
 
   // Sends `batch` (one topic) as one request with the usual retries. The callbacks of a batch
-  // run in order in one task on a callback thread. `holds_slot`: the batch came from the
+  // run in order in one task (SendCallbacks: on a callback thread or the reply's). `holds_slot`: the batch came from the
   // accumulator, which hears when it is done.
   void DispatchBatch(const std::string& topic, SendBatch batch, bool holds_slot) {
     // Who hears of each message (PendingSend::done or ::waiter).
@@ -327,7 +336,7 @@ class ProducerImpl {
       SlotWaiters::Wake(waiters_to_wake);
       if (any_callback) {
         // Each result is made on the callback thread that frees it (BatchOutcome).
-        self->client_->callbacks().Post([self, completions, outcome = std::move(outcome)] {
+        self->callbacks_.Run([self, completions, outcome = std::move(outcome)] {
           for (size_t i = 0; i < completions->size(); ++i) {
             const Completion& c = (*completions)[i];
             if (!c.waiter) self->FinishAsync(c.done, c.held_bytes, outcome.At(i));
@@ -429,6 +438,7 @@ class ProducerImpl {
       callback(Status::FailedPrecondition("producer: not started"));
       return;
     }
+    SendCallbacks::ProducerCallScope in_call;  // a send failing here still posts its callback
     pending_.fetch_add(1);
     const int64_t bytes = static_cast<int64_t>(msg.body.size());
     Status room = AcquireRoom(bytes);
@@ -443,7 +453,7 @@ class ProducerImpl {
       FinishAsync(callback, held, r);
     };
     auto post = [this](auto to, Result<SendResult> r) {
-      client_->callbacks().Post([to = std::move(to), r = std::move(r)] { to(r); });
+      callbacks_.Run([to = std::move(to), r = std::move(r)] { to(r); });
     };
     if (!room.ok()) return post(std::move(finish), std::move(room));
     Status error;  // NewContext validates the others
@@ -454,7 +464,7 @@ class ProducerImpl {
     client_->internal().Post([self, ctx] { self->Attempt(ctx); });
   }
 
-  // An async send's end, on a callback thread. The room is returned after the callback, so
+  // An async send's end, where SendCallbacks runs it. The room is returned after the callback, so
   // queued callbacks count against the limit.
   void FinishAsync(const SendCallback& callback, int64_t held, const Result<SendResult>& r) {
     tls_in_send_callback = true;
@@ -525,6 +535,7 @@ class ProducerImpl {
  private:
   const ProducerOptions options_;
   std::unique_ptr<ClientInstance> client_;
+  SendCallbacks callbacks_{&client_->callbacks(), options_.client.callback_threads == 0};
   LatencyFaultTolerance faults_;
   QueueSelector selector_;
   PublishRouteCache publish_routes_;

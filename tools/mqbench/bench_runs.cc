@@ -83,6 +83,7 @@ client::ProducerOptions ProducerOptionsOf(const BenchParams& p) {
   options.auto_batch_max_in_flight = p.batch_in_flight;
   options.client.send_connections_per_broker = p.send_connections;
   options.client.fast_send = p.fast_send;
+  options.client.callback_threads = p.callback_threads;
   return options;
 }
 

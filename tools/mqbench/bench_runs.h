@@ -36,6 +36,8 @@ struct BenchParams {
   // producer, e2e: ClientOptions::send_connections_per_broker, default the client's
   int send_connections = ClientDefaults().client.send_connections_per_broker;
   bool fast_send = ClientDefaults().client.fast_send;  // producer, e2e: ClientOptions::fast_send
+  // producer, e2e: ClientOptions::callback_threads (0: callbacks on the reply's thread)
+  int callback_threads = ClientDefaults().client.callback_threads;
   int pull_batch = 0;  // consumer, e2e: PushConsumerOptions::pull_batch_size (0 = default)
   bool json = false;
   int buckets = 0;  // producer, e2e: property "bucket" = send sequence % buckets (0 = none)

@@ -33,6 +33,10 @@ void AddProducerOptions(CLI::App* cmd, mq::bench::BenchParams* p) {
   cmd->add_option("--fast-send", p->fast_send,
                   "send over the brokers' fast send ports where routes name them (ClientOptions)")
       ->default_val(p->fast_send);
+  cmd->add_option("--callback-threads", p->callback_threads,
+                  "threads running send callbacks; 0 runs them on the thread that read the reply "
+                  "(ClientOptions)")
+      ->check(CLI::Range(0, 256));
   cmd->add_option("--buckets", p->buckets, "set property bucket = send sequence % N (for --sql consumers)")
       ->check(CLI::Range(0, 1'000'000));
 }
