@@ -1,11 +1,29 @@
 #include "broker/store/dispatcher.h"
 
+#include <cstdint>
 #include <map>
 
 #include "common/logging.h"
 #include "common/thread_name.h"
 
 namespace mq::store {
+
+namespace {
+// The records were mostly written on the other CPU: each one's header and tail (topic and
+// properties, past the body) are cache misses, the tail's first byte most of all (74 % of
+// DecodeRecord's samples in async produce). Asks for the next record's while this one is
+// dispatched: its header, and its tail where it would be if it had this one's layout
+// (messages of a topic tend to). A prefetch never faults, so a wrong guess costs nothing.
+// Addresses, not pointers: the guess may lie past the mapping.
+void PrefetchNextRecord(std::string_view record, size_t tail_offset) {
+  const uintptr_t next = reinterpret_cast<uintptr_t>(record.data()) + record.size();
+  auto prefetch = [](uintptr_t address) { __builtin_prefetch(reinterpret_cast<const void*>(address)); };
+  prefetch(next);
+  prefetch(next + 64);
+  for (size_t at = tail_offset; at < record.size(); at += 64) prefetch(next + at);
+  prefetch(next + record.size() - 1);
+}
+}  // namespace
 
 Dispatcher::Dispatcher(CommitLog* commit_log, ConsumeQueueTable* queues, IndexService* index,
                        ErrorLatch* latch, std::function<int64_t()> readable_limit,
@@ -43,6 +61,7 @@ Status Dispatcher::DispatchRange(int64_t from, int64_t limit, bool notify) {
         status = view.status().WithContext(fmt::format("dispatch at {}", pos));
         break;
       }
+      PrefetchNextRecord(ref->bytes, static_cast<size_t>(view->body.data() + view->body.size() - ref->bytes.data()));
       std::string topic(view->topic);
       auto cq = queues_->FindOrCreate(topic, view->queue_id);
       int64_t tags_code = 0;
