@@ -3,7 +3,7 @@
 namespace mq::client {
 
 namespace {
-thread_local int tls_producer_calls = 0;       // producer calls in progress on this thread
+thread_local int tls_producer_calls = 0;          // producer calls in progress on this thread
 thread_local int tls_reply_thread_callbacks = 0;  // callbacks SendCallbacks runs here
 }  // namespace
 

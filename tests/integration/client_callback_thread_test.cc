@@ -78,7 +78,8 @@ class ClientCallbackThreadTest : public ::testing::Test {
   }
   // Sends `n` async messages and waits for every callback.
   static void SendAsyncAndWait(Producer& producer, int n, Seen* seen) {
-    for (int i = 0; i < n; ++i) producer.SendAsync(MakeMessage(kTopic, "m" + std::to_string(i)), seen->Callback());
+    for (int i = 0; i < n; ++i)
+      producer.SendAsync(MakeMessage(kTopic, "m" + std::to_string(i)), seen->Callback());
     ASSERT_TRUE(WaitUntil([&] { return seen->size() == static_cast<size_t>(n); }, 20s)) << seen->size();
   }
 
@@ -92,7 +93,7 @@ TEST_F(ClientCallbackThreadTest, CallbacksRunOnCallbackThreadsByDefaultAndOnTheR
     Producer producer(Options(callback_threads));
     ASSERT_TRUE(producer.Start().ok());
     // The route cached and the fast connections open: every reply below comes over them.
-    for (int i = 0; i < 4; ++i) ASSERT_TRUE(producer.Send(MakeMessage(kTopic, "warm")).ok());
+    for (int i = 0; i < 8; ++i) ASSERT_TRUE(producer.Send(MakeMessage(kTopic, "warm")).ok());
     Seen seen;
     SendAsyncAndWait(producer, 200, &seen);
     for (const auto& s : seen.statuses()) EXPECT_TRUE(s.ok()) << s.ToString();

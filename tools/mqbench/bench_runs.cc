@@ -1,6 +1,7 @@
 #include "bench_runs.h"
 
 #include <atomic>
+#include <charconv>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -197,7 +198,9 @@ class BenchConsumer {
       int64_t now = WallMicros();
       for (const auto& m : msgs) {
         auto it = m.message.properties.find(kSendTimeProperty);
-        int64_t sent = it == m.message.properties.end() ? now : std::strtoll(it->second.c_str(), nullptr, 10);
+        int64_t sent = now;  // from_chars: strtoll's locale handling was 2 % of an e2e client's CPU
+        if (it != m.message.properties.end())
+          std::from_chars(it->second.data(), it->second.data() + it->second.size(), sent);
         report_->Ok(1, now - sent);
         // The broker's store timestamp has millisecond resolution: each share is +-1 ms.
         const int64_t stored = m.store_timestamp_ms * 1000;

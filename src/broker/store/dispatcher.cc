@@ -61,7 +61,8 @@ Status Dispatcher::DispatchRange(int64_t from, int64_t limit, bool notify) {
         status = view.status().WithContext(fmt::format("dispatch at {}", pos));
         break;
       }
-      PrefetchNextRecord(ref->bytes, static_cast<size_t>(view->body.data() + view->body.size() - ref->bytes.data()));
+      PrefetchNextRecord(ref->bytes,
+                         static_cast<size_t>(view->body.data() + view->body.size() - ref->bytes.data()));
       std::string topic(view->topic);
       auto cq = queues_->FindOrCreate(topic, view->queue_id);
       int64_t tags_code = 0;
