@@ -278,8 +278,8 @@ class ProducerImpl {
   }
 
   // Sends `batch` (one topic) as one request with the usual retries. The callbacks of a batch
-  // run in order in one task (SendCallbacks: on a callback thread or the reply's). `holds_slot`: the batch
-  // came from the accumulator, which hears when it is done.
+  // run in order in one task (SendCallbacks: on a callback thread or the reply's).
+  // `holds_slot`: the batch came from the accumulator, which hears when it is done.
   void DispatchBatch(const std::string& topic, SendBatch batch, bool holds_slot) {
     // Who hears of each message (PendingSend::done or ::waiter).
     struct Completion {

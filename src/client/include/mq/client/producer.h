@@ -3,8 +3,9 @@
 // Thread-safety: all methods may be called concurrently from any thread after Start().
 // Callbacks (SendAsync) run on the library's callback threads, never on gRPC threads and never
 // inline in SendAsync(); they must not block for long. With ClientOptions::callback_threads = 0
-// they run on the thread that read the broker's reply instead, and must return at once. The handle owns its implementation;
-// Shutdown() (also run by the destructor) waits for in-flight async sends to finish or fail.
+// they run on the thread that read the broker's reply instead, and must return at once. The
+// handle owns its implementation; Shutdown() (also run by the destructor) waits for in-flight
+// async sends to finish or fail.
 #pragma once
 #include <cstdint>
 #include <functional>
