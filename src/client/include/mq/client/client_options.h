@@ -24,9 +24,10 @@ struct ClientOptions {
   int64_t rpc_timeout_ms = 3'000;
   // Threads that run a producer's async send callbacks. Default 4; push consumers run their
   // listeners on their own consume_threads instead.
-  // 0: each callback runs on the thread that read its broker's reply (the client's IO thread),
-  // as Kafka's producer does, saving a thread hand-off per reply (about a tenth of an
-  // end-to-end client's CPU here). For callbacks that return at once (count, record, hand the
+  // 0: each callback runs on the thread that finished its send, as Kafka's producer does,
+  // saving a thread hand-off per reply (about a tenth of an end-to-end client's CPU here): the
+  // one that read the broker's reply (the client's fast-send IO thread, or a gRPC thread for a
+  // broker without a fast port), or an internal thread for a send that failed without one. For callbacks that return at once (count, record, hand the
   // result off): one that blocks holds up every reply of the producer, and a blocking Send()
   // from one fails at once with kFailedPrecondition (SendAsync is fine). A send that fails
   // inside SendAsync/Send still gets its callback on a callback thread, never re-entrantly.
