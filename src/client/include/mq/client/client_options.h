@@ -27,10 +27,11 @@ struct ClientOptions {
   // 0: each callback runs on the thread that finished its send, as Kafka's producer does,
   // saving a thread hand-off per reply (about a tenth of an end-to-end client's CPU here): the
   // one that read the broker's reply (the client's fast-send IO thread, or a gRPC thread for a
-  // broker without a fast port), or an internal thread for a send that failed without one. For callbacks that return at once (count, record, hand the
-  // result off): one that blocks holds up every reply of the producer, and a blocking Send()
-  // from one fails at once with kFailedPrecondition (SendAsync is fine). A send that fails
-  // inside SendAsync/Send still gets its callback on a callback thread, never re-entrantly.
+  // broker without a fast port), or an internal thread for a send that failed without one.
+  // For callbacks that return at once (count, record, hand the result off): one that blocks
+  // holds up every reply of the producer, and a blocking Send() from one fails at once with
+  // kFailedPrecondition (SendAsync is fine). A send that fails inside SendAsync/Send still gets
+  // its callback on a callback thread, never re-entrantly.
   int callback_threads = 4;
   // Most gRPC connections to one broker that sends spread over (1-16) where they go over gRPC
   // (see fast_send). A send takes the
