@@ -13,7 +13,6 @@
 // The marks are thread_local counters, so nesting (a callback sending) is counted correctly.
 #pragma once
 
-#include <functional>
 #include <utility>
 
 #include "common/io_executor.h"
@@ -25,20 +24,34 @@ class SendCallbacks {
   SendCallbacks(IoExecutor* pool, bool on_reply_thread) : pool_(pool), on_reply_thread_(on_reply_thread) {}
 
   // Runs fn here (on a reply thread, when configured and not inside a producer call) or on
-  // the callback threads.
-  void Run(std::function<void()> fn);
+  // the callback threads. A template, so a callback run here is not wrapped in a
+  // std::function (an allocation per reply for a batch's callbacks).
+  template <typename Fn>
+  void Run(Fn&& fn) {
+    if (!on_reply_thread_ || tls_producer_calls_ > 0) return pool_->Post(std::forward<Fn>(fn));
+    ReplyThreadCallbackMark mark;
+    fn();
+  }
 
   class ProducerCallScope {
    public:
-    ProducerCallScope();
-    ~ProducerCallScope();
+    ProducerCallScope() { ++tls_producer_calls_; }
+    ~ProducerCallScope() { --tls_producer_calls_; }
     ProducerCallScope(const ProducerCallScope&) = delete;
     ProducerCallScope& operator=(const ProducerCallScope&) = delete;
   };
 
-  static bool OnReplyThreadCallback();
+  static bool OnReplyThreadCallback() { return tls_reply_thread_callbacks_ > 0; }
 
  private:
+  struct ReplyThreadCallbackMark {
+    ReplyThreadCallbackMark() { ++tls_reply_thread_callbacks_; }
+    ~ReplyThreadCallbackMark() { --tls_reply_thread_callbacks_; }
+  };
+
+  static inline thread_local int tls_producer_calls_ = 0;          // producer calls in progress here
+  static inline thread_local int tls_reply_thread_callbacks_ = 0;  // callbacks Run() runs here
+
   IoExecutor* const pool_;
   const bool on_reply_thread_;
 };
