@@ -3,6 +3,7 @@
 //
 //   store_bench [--dir PATH] [--seconds N] [--json] [--benchmarks a,b,...] [--recovery_mb N]
 //               [--record_bytes 128|1024|4096] [--flush async|sync] [--writers 1|64]
+//               [--stage_bytes N]   (StoreOptions::sync_flush_stage_bytes; 0 = no staging)
 //
 // Benchmarks (default: all, a quick suite of well under a minute with --seconds 2):
 //   raw       plain sequential write() of 1 MiB chunks (+ final fdatasync), and a loop of
@@ -51,6 +52,7 @@ struct Flags {
   int record_bytes = 0;  // 0: all of 128, 1024, 4096
   std::string flush;     // "", "async" or "sync"
   int writers = 0;       // 0: both 1 and 64
+  int stage_bytes = -1;  // -1: the store's default
 };
 
 struct Raw {
@@ -119,8 +121,9 @@ Raw MeasureRaw(const Flags& flags) {
   return raw;
 }
 
-StoreOptions BenchOptions(const std::string& dir, FlushDiskType flush) {
+StoreOptions BenchOptions(const std::string& dir, FlushDiskType flush, int stage_bytes = -1) {
   StoreOptions o;
+  if (stage_bytes >= 0) o.sync_flush_stage_bytes = stage_bytes;
   o.store_path_root_dir = dir;
   o.flush_disk_type = flush;
   o.message_index_enable = false;
@@ -323,13 +326,16 @@ int Main(int argc, char** argv) {
       flags.flush = v6;
     } else if (const char* v7 = value("--writers")) {
       flags.writers = std::atoi(v7);
+    } else if (const char* v8 = value("--stage_bytes")) {
+      flags.stage_bytes = std::atoi(v8);
     } else if (a == "--json") {
       flags.json = true;
     } else {
       std::fprintf(
           stderr,
           "usage: store_bench [--dir PATH] [--seconds N] [--json] [--benchmarks raw,append,read,recovery,crc]"
-          " [--recovery_mb N] [--record_bytes 128|1024|4096] [--flush async|sync] [--writers 1|64]\n");
+           " [--recovery_mb N] [--record_bytes 128|1024|4096] [--flush async|sync] [--writers 1|64]"
+          " [--stage_bytes N]\n");
       return 2;
     }
   }
@@ -354,7 +360,7 @@ int Main(int argc, char** argv) {
           if (flags.writers != 0 && writers != flags.writers) continue;
           std::string dir = flags.dir + "/append";
           fs::remove_all(dir);
-          MessageStore store(BenchOptions(dir, flush));
+          MessageStore store(BenchOptions(dir, flush, flags.stage_bytes));
           Status s = store.Start();
           if (!s.ok()) {
             std::fprintf(stderr, "start failed: %s\n", s.ToString().c_str());

@@ -3,7 +3,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstring>
 
+#include "common/check.h"
 #include "common/coding.h"
 #include "common/logging.h"
 
@@ -34,7 +36,9 @@ CommitLog::CommitLog(const StoreOptions& options, Clock* clock)
     : clock_(clock),
       queue_(options.store_path_root_dir + "/commitlog", options.mapped_file_size_commit_log,
              options.preallocate_next_segment, options.fault_hook,
-             CommitLogAppendOptions(options.flush_disk_type == FlushDiskType::kSyncFlush)) {}
+             CommitLogAppendOptions(options.flush_disk_type == FlushDiskType::kSyncFlush)),
+      stage_capacity_(options.flush_disk_type == FlushDiskType::kSyncFlush ? options.sync_flush_stage_bytes
+                                                                              : 0) {}
 
 Status CommitLog::Load() { return queue_.Load(); }
 
@@ -148,15 +152,19 @@ AppendResult CommitLog::AppendEach(size_t count, const RecordAt& record_at) {
   int64_t now = clock_->NowMillis();
   result.store_timestamp = now;
   result.physical_offsets.reserve(count);
-  // The records bound for one segment go in one write and are published together.
+  // The records bound for one segment are staged or go in one write, and are published together.
   std::vector<std::string_view> parts;
   parts.reserve(count);
   int32_t gathered = 0;
   auto write_gathered = [&] {
     if (parts.empty()) return;
-    write_file_->AppendGathered(parts);
+    if (!StageLocked(parts, gathered)) {
+      DrainStageLocked();
+      write_file_->AppendGathered(parts);
+      committed_.store(write_file_->from_offset() + write_file_->wrote_position(), std::memory_order_release);
+    }
     write_file_->UpdateMaxStoreTimestamp(now);
-    committed_.store(write_file_->from_offset() + write_file_->wrote_position(), std::memory_order_release);
+    append_pos_ += gathered;
     parts.clear();
     gathered = 0;
   };
@@ -174,22 +182,26 @@ AppendResult CommitLog::AppendEach(size_t count, const RecordAt& record_at) {
       return result;
     }
     while (true) {
-      if (!write_file_ || write_file_->IsFull()) {
+      if (!write_file_ || append_pos_ >= write_file_->size()) {
+        // A full segment's staged bytes were drained by the roll below.
         auto file_or = queue_.GetLastOrCreate(committed_.load(std::memory_order_relaxed));
         if (!file_or.ok()) {
           result.status = file_or.status();
           return result;
         }
         write_file_ = std::move(file_or).value();
+        append_pos_ = write_file_->wrote_position();
       }
       const auto& file = write_file_;
-      if (len + kEndFileMinBlankLength > file->remaining() - gathered) {
+      if (len + kEndFileMinBlankLength > file->size() - append_pos_ - gathered) {
         write_gathered();
-        int32_t pos = file->wrote_position();
+        DrainStageLocked();
+        const int32_t pos = append_pos_;
         char blank[kEndFileMinBlankLength];
         EncodeBlank(blank, file->size() - pos);
         file->WriteAt(pos, blank, kEndFileMinBlankLength);
         file->SetWrotePosition(file->size());
+        append_pos_ = file->size();
         committed_.store(file->from_offset() + file->size(), std::memory_order_release);
         continue;
       }
@@ -198,7 +210,7 @@ AppendResult CommitLog::AppendEach(size_t count, const RecordAt& record_at) {
         slot_topic = rec.topic;
         slot_queue = rec.queue_id;
       }
-      int64_t phy = file->from_offset() + file->wrote_position() + gathered;
+      int64_t phy = file->from_offset() + append_pos_ + gathered;
       FinalizeRecord(rec.data, len, *next_queue_offset, phy, now);
       parts.emplace_back(rec.data, static_cast<size_t>(len));
       gathered += len;
@@ -214,12 +226,68 @@ AppendResult CommitLog::AppendEach(size_t count, const RecordAt& record_at) {
     }
   }
   write_gathered();
-  result.end_offset = committed_.load(std::memory_order_relaxed);
+  result.end_offset = write_file_ ? write_file_->from_offset() + append_pos_ : committed_offset();
   return result;
+}
+
+bool CommitLog::StageLocked(const std::vector<std::string_view>& parts, int32_t n) {
+  if (n > stage_capacity_) return false;  // also when staging is off (capacity 0)
+  const auto capacity = static_cast<uint64_t>(stage_capacity_);
+  if (stage_end_ + static_cast<uint64_t>(n) - stage_written_.load(std::memory_order_acquire) > capacity) {
+    DrainStageLocked();  // the flush thread is behind: write the ring out here, as without staging
+  }
+  if (!stage_) stage_ = std::make_unique<char[]>(capacity);
+  for (auto part : parts) {
+    while (!part.empty()) {
+      const auto at = static_cast<size_t>(stage_end_ % capacity);
+      const size_t k = std::min(part.size(), static_cast<size_t>(capacity) - at);
+      std::memcpy(stage_.get() + at, part.data(), k);
+      part.remove_prefix(k);
+      stage_end_ += k;
+    }
+  }
+  return true;
+}
+
+void CommitLog::DrainStageLocked() {
+  if (stage_written_.load(std::memory_order_acquire) == stage_end_) return;
+  std::lock_guard<std::mutex> commit(commit_mu_);  // after the flush thread's write in flight, if any
+  const uint64_t from = stage_claimed_;
+  stage_claimed_ = stage_end_;
+  WriteStaged(write_file_.get(), from, stage_end_);
+}
+
+bool CommitLog::CommitStaged() {
+  std::unique_lock<std::mutex> lock(append_mu_);
+  if (stage_claimed_ == stage_end_) return false;
+  std::lock_guard<std::mutex> commit(commit_mu_);
+  const std::shared_ptr<MappedFile> file = write_file_;
+  const uint64_t from = stage_claimed_;
+  const uint64_t to = stage_end_;
+  stage_claimed_ = to;
+  lock.unlock();  // puts stage behind the claimed range while it is written
+  WriteStaged(file.get(), from, to);
+  return true;
+}
+
+void CommitLog::WriteStaged(MappedFile* file, uint64_t from, uint64_t to) {
+  if (from < to) {
+    const auto capacity = static_cast<uint64_t>(stage_capacity_);
+    const auto at = static_cast<size_t>(from % capacity);
+    const auto n = static_cast<size_t>(to - from);
+    const size_t first = std::min(n, static_cast<size_t>(capacity) - at);
+    std::vector<std::string_view> parts{{stage_.get() + at, first}};
+    if (first < n) parts.emplace_back(stage_.get(), n - first);
+    // Staged bytes were placed after the append position, inside the segment: they fit.
+    MQ_CHECK(file->AppendGathered(parts), "staged bytes do not fit segment {}", file->path());
+    committed_.store(file->from_offset() + file->wrote_position(), std::memory_order_release);
+  }
+  stage_written_.store(to, std::memory_order_release);
 }
 
 Status CommitLog::ReplicaAppend(int64_t offset, std::string_view data) {
   std::lock_guard<std::mutex> lock(append_mu_);
+  if (write_file_) DrainStageLocked();
   int64_t committed = committed_.load(std::memory_order_relaxed);
   if (offset != committed) {
     return Status::FailedPrecondition(

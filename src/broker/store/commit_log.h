@@ -2,13 +2,19 @@
 // MappedFileQueue segments of mappedFileSizeCommitLog bytes under <root>/commitlog/.
 //
 // Owns: the segment queue and the per topic/queue next-queue-offset table.
-// Threads: Append/ReplicaAppend from any thread, serialised by append_mu_ (a memcpy into the
-// mapping, microseconds; the next segment is pre-allocated off-thread). Flush from the flush
-// thread only. Reads from any thread; they never see bytes beyond committed_offset(), which
-// is published (release) after a record is completely copied, so a reader never observes a
-// partial record.
-// Locks: append_mu_ guards topic_queue_table_ and the write position. The segment list has
-// its own lock inside MappedFileQueue.
+// Threads: Append/ReplicaAppend from any thread, serialised by append_mu_ (a pwrite into the
+// segment, microseconds; the next segment is pre-allocated off-thread). CommitStaged and Flush
+// from the flush thread only. Reads from any thread; they never see bytes beyond
+// committed_offset(), which is published (release) after a record is completely written, so a
+// reader never observes a partial record.
+// Staging (SYNC_FLUSH with sync_flush_stage_bytes > 0): Append copies the records into a ring
+// and returns; the flush thread's CommitStaged writes everything staged with one pwrite just
+// before its sync and only then publishes committed_offset(). A put that does not fit the ring
+// (or a roll, or a record larger than the ring) first writes the ring out itself.
+// Locks: append_mu_ guards topic_queue_table_, the write position and the ring's staged end.
+// commit_mu_ is held while staged bytes are written (taken after append_mu_, which CommitStaged
+// releases once it has claimed its range, so puts go on staging during that write). The segment
+// list has its own lock inside MappedFileQueue.
 #pragma once
 
 #include <atomic>
@@ -96,6 +102,9 @@ class CommitLog {
   // Raw bytes [offset, offset+size) inside one segment.
   Result<RecordRef> Read(int64_t offset, int32_t size) const;
 
+  // Flush thread: writes what is staged (see the class comment) and publishes it; false when
+  // nothing was staged.
+  bool CommitStaged();
   Status Flush();
   // Flush thread, after a flush: drops the flushed bytes more than `keep_bytes` behind the
   // flushed end from the page cache (StoreOptions::commit_log_page_cache_bytes), a step of at
@@ -117,6 +126,14 @@ class CommitLog {
   // The append loop of both Append forms: `record(i)` gives the i-th of `count` records.
   template <typename RecordAt>
   AppendResult AppendEach(size_t count, const RecordAt& record);
+  // append_mu_ held: copies `n` bytes of `parts` into the ring, writing the ring out first when
+  // they do not fit. False when staging is off or the bytes are larger than the ring.
+  bool StageLocked(const std::vector<std::string_view>& parts, int32_t n);
+  // append_mu_ held: writes everything staged, including a write in flight on the flush thread
+  // (waits for it), so write_file_'s wrote position is the append position again.
+  void DrainStageLocked();
+  // commit_mu_ held: writes ring bytes [from, to) at the end of `file` and publishes them.
+  void WriteStaged(MappedFile* file, uint64_t from, uint64_t to);
 
   Clock* const clock_;
   MappedFileQueue queue_;
@@ -126,6 +143,17 @@ class CommitLog {
   std::mutex append_mu_;
   std::unordered_map<std::string, int64_t> topic_queue_table_;  // GUARDED_BY(append_mu_)
   std::shared_ptr<MappedFile> write_file_;                      // GUARDED_BY(append_mu_)
+  // Where the next record goes in write_file_, staged bytes included.
+  int32_t append_pos_ = 0;  // GUARDED_BY(append_mu_)
+
+  // The staging ring, positions counted in bytes ever staged (ring index = position % capacity).
+  // Staged bytes always belong to write_file_: a roll drains the ring first.
+  const int32_t stage_capacity_;  // 0 = no staging
+  std::unique_ptr<char[]> stage_;  // allocated on the first staged put
+  uint64_t stage_end_ = 0;         // GUARDED_BY(append_mu_): end of the staged bytes
+  uint64_t stage_claimed_ = 0;     // GUARDED_BY(append_mu_): below this, written or being written
+  std::atomic<uint64_t> stage_written_{0};  // below this, written and free; stored under commit_mu_
+  std::mutex commit_mu_;
 };
 
 }  // namespace mq::store

@@ -6,8 +6,12 @@
 namespace mq::store {
 
 FlushService::FlushService(CommitLog* commit_log, const StoreOptions& options, ErrorLatch* latch,
-                           std::function<void()> on_flushed)
-    : commit_log_(commit_log), options_(options), latch_(latch), on_flushed_(std::move(on_flushed)) {}
+                           std::function<void()> on_committed, std::function<void()> on_flushed)
+    : commit_log_(commit_log),
+      options_(options),
+      latch_(latch),
+      on_committed_(std::move(on_committed)),
+      on_flushed_(std::move(on_flushed)) {}
 
 FlushService::~FlushService() { Shutdown(); }
 
@@ -87,6 +91,8 @@ void FlushService::FlushLoop() {
     }
     Status s;
     if (latch_->ok()) {
+      // Staged bytes stay in the ring after a failure: nothing may become readable or durable.
+      if (commit_log_->CommitStaged() && on_committed_) on_committed_();
       if (commit_log_->flushed_offset() < commit_log_->committed_offset()) {
         flush_count_.fetch_add(1, std::memory_order_relaxed);
       }

@@ -4,7 +4,8 @@
 // complete right after the append.
 // SYNC_FLUSH: group commit (RocketMQ GroupCommitService / leveldb writers_). A put registers
 // a waiter {end offset, deadline, callback} and returns. Whenever some waiter is not yet
-// durable, the flush thread issues ONE msync covering everything appended so far; puts
+// durable, the flush thread writes what the commit log staged (one pwrite, CommitLog::
+// CommitStaged) and issues ONE msync covering everything appended so far; puts
 // arriving during an msync are batched into the next one, so fsyncs/s stays bounded while
 // throughput scales with the number of concurrent writers. The flush thread then runs the
 // callbacks of the waiters that msync made durable itself (no hand-off to another thread per
@@ -43,8 +44,10 @@ class FlushService {
  public:
   using DurableCallback = std::function<void(PutStatus, const Status&)>;
 
+  // `on_committed` runs on the flush thread after it wrote staged commit log bytes (see
+  // CommitLog), before their sync; `on_flushed` after each flush.
   FlushService(CommitLog* commit_log, const StoreOptions& options, ErrorLatch* latch,
-               std::function<void()> on_flushed);
+               std::function<void()> on_committed, std::function<void()> on_flushed);
   ~FlushService();
   FlushService(const FlushService&) = delete;
   FlushService& operator=(const FlushService&) = delete;
@@ -76,6 +79,7 @@ class FlushService {
   CommitLog* const commit_log_;
   const StoreOptions& options_;
   ErrorLatch* const latch_;
+  const std::function<void()> on_committed_;
   const std::function<void()> on_flushed_;
 
   std::mutex mu_;

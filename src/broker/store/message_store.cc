@@ -69,8 +69,8 @@ Status MessageStore::StartLocked() {
 
   // The abort marker exists exactly while the store runs.
   MQ_RETURN_IF_ERROR(WriteFileAtomically(AbortPath(options_), "running\n"));
-  flush_ =
-      std::make_unique<FlushService>(commit_log_.get(), options_, &latch_, [this] { dispatcher_->Wakeup(); });
+  flush_ = std::make_unique<FlushService>(
+      commit_log_.get(), options_, &latch_, [this] { NotifyAppended(); }, [this] { dispatcher_->Wakeup(); });
   clean_ = std::make_unique<CleanService>(options_, clock_, commit_log_.get(), queues_.get(), index_.get(),
                                           [this] { return dispatcher_->dispatched_offset(); });
   dispatcher_->Start(dispatcher_->dispatched_offset());
@@ -361,10 +361,8 @@ void MessageStore::Complete(AppendResult a, PutCallback done) {
   r.store_timestamp = a.store_timestamp;
   r.offset_msg_id = CreateOffsetMessageId({options_.store_host_ip, options_.store_host_port}, a.wrote_offset);
   r.physical_offsets = std::move(a.physical_offsets);
-  {
-    std::shared_lock<std::shared_mutex> lock(append_listener_mu_);
-    if (append_listener_) append_listener_();
-  }
+  // Staged records become readable when the flush thread writes them, and it notifies then.
+  if (commit_log_->committed_offset() >= a.end_offset) NotifyAppended();
   if (options_.flush_disk_type == FlushDiskType::kAsyncFlush) {
     // The producer's acknowledgement first; then the consumers' side of the same records, here
     // unless a pass is running already (see Dispatcher).
@@ -378,6 +376,11 @@ void MessageStore::Complete(AppendResult a, PutCallback done) {
                         if (!s.ok()) r.error = "store: " + s.ToString();
                         done(r);
                       });
+}
+
+void MessageStore::NotifyAppended() {
+  std::shared_lock<std::shared_mutex> lock(append_listener_mu_);
+  if (append_listener_) append_listener_();
 }
 
 void MessageStore::AddArrivalListener(ArrivalListener listener) {

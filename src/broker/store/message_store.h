@@ -93,9 +93,11 @@ class MessageStore {
 
   // Before Start(): called as (topic, queue_id, max_queue_offset) when messages arrive.
   void AddArrivalListener(ArrivalListener listener);
-  // Any time: `listener` runs on the putting thread right after every successful commit log
-  // append, before the bytes are durable (master replication ships them while the flush runs:
-  // a SYNC_MASTER + SYNC_FLUSH send then waits for the slower of the two, not their sum).
+  // Any time: `listener` runs once appended commit log bytes are readable (MaxPhyOffset), before
+  // they are durable: on the putting thread right after its append, or, for staged SYNC_FLUSH
+  // appends, on the flush thread once it wrote them, just before their sync (master replication
+  // ships them while the sync runs: a SYNC_MASTER + SYNC_FLUSH send then waits for the slower
+  // of the two, not their sum).
   // One listener; nullptr removes it, and once that returns no call is running or will run.
   void SetAppendListener(std::function<void()> listener);
   // Before Start(): the consume queue tags code of `topic`'s records is fn(record) (recovery
@@ -144,6 +146,8 @@ class MessageStore {
   // Why `queue_id` is outside [0, maxQueueNumsPerTopic), or "" when it is inside.
   std::string QueueIdError(int32_t queue_id) const;
   void Complete(AppendResult appended, PutCallback done);
+  // Runs the append listener (see SetAppendListener).
+  void NotifyAppended();
 
   const StoreOptions options_;
   Clock* const clock_;

@@ -51,6 +51,14 @@ struct StoreOptions {
   // syncFlushTimeout: SYNC_FLUSH wait before a put reports kFlushDiskTimeout, ms. Default: 5000.
   int32_t sync_flush_timeout_ms = 5000;
 
+  // Ours (not a broker config key): with SYNC_FLUSH, appends are copied into a staging ring of
+  // this many bytes and the flush thread writes everything staged in one pwrite() just before
+  // each sync, instead of one pwrite() per put under the append lock (RocketMQ's
+  // transientStorePool idea, kept for SYNC_FLUSH, where no reader may see the bytes before the
+  // sync anyway). A put that does not fit writes the ring out itself. 0 = every put writes.
+  // Default: 4 MiB, allocated on the first put.
+  int32_t sync_flush_stage_bytes = 4 << 20;
+
   // flushIntervalConsumeQueue: how often consume queues and index are flushed and the
   // checkpoint is written, ms. Default: 1000.
   int32_t flush_interval_consume_queue_ms = 1000;

@@ -73,6 +73,9 @@ Status ValidateStoreOptions(const StoreOptions& o) {
   if (o.commit_log_page_cache_bytes < 0) {
     return Status::InvalidArgument("commitLogPageCacheBytes: must not be negative (0 = never drop)");
   }
+  if (o.sync_flush_stage_bytes < 0) {
+    return Status::InvalidArgument("sync_flush_stage_bytes: must not be negative (0 = no staging)");
+  }
   if (o.flush_interval_commit_log_ms <= 0 || o.sync_flush_timeout_ms <= 0 ||
       o.flush_interval_consume_queue_ms <= 0 || o.clean_resource_interval_ms <= 0) {
     return Status::InvalidArgument("flush/clean intervals and syncFlushTimeout must be positive");

@@ -137,6 +137,10 @@ TEST_F(CommitLogTest, HowAppendsReachTheSegmentFollowsTheFlushType) {
     EXPECT_TRUE(files.back()->by_write());
     EXPECT_TRUE(files.back()->zero_ahead());
     EXPECT_EQ(files.back()->zeros_to_disk(), sync);
+    // SYNC_FLUSH stages the record until the flush thread writes it (CommitStaged).
+    EXPECT_EQ(log.committed_offset(), sync ? 0 : r.end_offset);
+    EXPECT_EQ(log.CommitStaged(), sync);
+    EXPECT_EQ(log.committed_offset(), r.end_offset);
     auto m = log.LookMessage(r.wrote_offset, log.committed_offset());
     ASSERT_TRUE(m.ok()) << m.status().ToString();
     EXPECT_EQ(m->body, std::string(100, 'b'));

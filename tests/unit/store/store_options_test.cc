@@ -35,6 +35,9 @@ TEST(StoreOptionsTest, ValidationNamesTheKey) {
   o = StoreOptions();
   o.commit_log_page_cache_bytes = -1;
   EXPECT_NE(ValidateStoreOptions(o).message().find("commitLogPageCacheBytes"), std::string::npos);
+  o = StoreOptions();
+  o.sync_flush_stage_bytes = -1;
+  EXPECT_NE(ValidateStoreOptions(o).message().find("sync_flush_stage_bytes"), std::string::npos);
   EXPECT_TRUE(ValidateStoreOptions(StoreOptions()).ok());
 }
 
