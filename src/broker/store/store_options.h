@@ -56,8 +56,8 @@ struct StoreOptions {
   // each sync, instead of one pwrite() per put under the append lock (RocketMQ's
   // transientStorePool idea, kept for SYNC_FLUSH, where no reader may see the bytes before the
   // sync anyway). A put that does not fit writes the ring out itself. 0 = every put writes.
-  // Default: 4 MiB, allocated on the first put.
-  int32_t sync_flush_stage_bytes = 4 << 20;
+  // Default: 1 MiB (store_bench measured 4 MiB no faster), allocated on the first staged put.
+  int32_t sync_flush_stage_bytes = 1 << 20;
 
   // flushIntervalConsumeQueue: how often consume queues and index are flushed and the
   // checkpoint is written, ms. Default: 1000.
