@@ -334,7 +334,7 @@ int Main(int argc, char** argv) {
       std::fprintf(
           stderr,
           "usage: store_bench [--dir PATH] [--seconds N] [--json] [--benchmarks raw,append,read,recovery,crc]"
-           " [--recovery_mb N] [--record_bytes 128|1024|4096] [--flush async|sync] [--writers 1|64]"
+          " [--recovery_mb N] [--record_bytes 128|1024|4096] [--flush async|sync] [--writers 1|64]"
           " [--stage_bytes N]\n");
       return 2;
     }

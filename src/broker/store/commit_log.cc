@@ -38,7 +38,7 @@ CommitLog::CommitLog(const StoreOptions& options, Clock* clock)
              options.preallocate_next_segment, options.fault_hook,
              CommitLogAppendOptions(options.flush_disk_type == FlushDiskType::kSyncFlush)),
       stage_capacity_(options.flush_disk_type == FlushDiskType::kSyncFlush ? options.sync_flush_stage_bytes
-                                                                              : 0) {}
+                                                                           : 0) {}
 
 Status CommitLog::Load() { return queue_.Load(); }
 

@@ -148,10 +148,10 @@ class CommitLog {
 
   // The staging ring, positions counted in bytes ever staged (ring index = position % capacity).
   // Staged bytes always belong to write_file_: a roll drains the ring first.
-  const int32_t stage_capacity_;  // 0 = no staging
-  std::unique_ptr<char[]> stage_;  // allocated on the first staged put
-  uint64_t stage_end_ = 0;         // GUARDED_BY(append_mu_): end of the staged bytes
-  uint64_t stage_claimed_ = 0;     // GUARDED_BY(append_mu_): below this, written or being written
+  const int32_t stage_capacity_;            // 0 = no staging
+  std::unique_ptr<char[]> stage_;           // allocated on the first staged put
+  uint64_t stage_end_ = 0;                  // GUARDED_BY(append_mu_): end of the staged bytes
+  uint64_t stage_claimed_ = 0;              // GUARDED_BY(append_mu_): below this, written or being written
   std::atomic<uint64_t> stage_written_{0};  // below this, written and free; stored under commit_mu_
   std::mutex commit_mu_;
 };

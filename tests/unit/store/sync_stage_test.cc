@@ -171,7 +171,7 @@ TEST_F(SyncStageTest, ConcurrentStagedPutsAcrossRollsAreStoredInOrderAndRecovere
   constexpr int kThreads = 4;
   constexpr int kPutsPerThread = 150;
   std::mutex mu;
-  std::map<int64_t, std::string> bodies;                 // by physical offset
+  std::map<int64_t, std::string> bodies;                  // by physical offset
   std::map<int32_t, std::vector<int64_t>> queue_offsets;  // by queue id
   std::atomic<int> failures{0};
   std::vector<std::thread> threads;
