@@ -2,7 +2,6 @@
 // against real processes: on the callback threads by default, on the thread that read the
 // broker's reply with callback_threads = 0, and never re-entrantly inside a producer call.
 #include <gtest/gtest.h>
-#include <pthread.h>
 
 #include <mutex>
 #include <optional>
@@ -11,6 +10,7 @@
 #include <vector>
 
 #include "client_cluster.h"
+#include "common/thread_name.h"
 
 namespace mq::testing {
 namespace {
@@ -20,12 +20,6 @@ using mq::client::MakeMessage;
 using mq::client::Producer;
 using mq::client::ProducerOptions;
 using mq::client::SendResult;
-
-std::string CurrentThreadName() {
-  char name[32] = {};
-  pthread_getname_np(pthread_self(), name, sizeof name);
-  return name;
-}
 
 // What each callback saw: the thread it ran on and its result. Thread-safe.
 class Seen {
