@@ -40,6 +40,8 @@ ConfigSchema BindBrokerConfig(BrokerConfig* c) {
       "commitLogPageCacheBytes", &c->commitLogPageCacheBytes, 0, INT64_MAX,
       "commit log bytes behind the flushed end kept in the page cache, older ones dropped (0 = no limit)");
   s.AddInt("syncFlushTimeout", &c->syncFlushTimeout, 1, 600000, "SYNC_FLUSH wait (ms)");
+  s.AddInt("syncFlushStageBytes", &c->syncFlushStageBytes, 0, 1 << 30,
+           "SYNC_FLUSH: ring of appends written with one pwrite before each sync (0 = off)");
   s.AddString("deleteWhen", &c->deleteWhen, "hours of the day expired files are deleted, e.g. 04 or 01;02");
   s.AddInt("fileReservedTime", &c->fileReservedTime, 1, 24 * 365, "hours a commit log file is kept");
   s.AddInt("diskMaxUsedSpaceRatio", &c->diskMaxUsedSpaceRatio, 10, 95, "disk percent that triggers cleaning");
@@ -201,6 +203,7 @@ store::StoreOptions ToStoreOptions(const BrokerConfig& c) {
       c.flushDiskType == "SYNC_FLUSH" ? store::FlushDiskType::kSyncFlush : store::FlushDiskType::kAsyncFlush;
   o.flush_interval_commit_log_ms = c.flushIntervalCommitLog;
   o.sync_flush_timeout_ms = c.syncFlushTimeout;
+  o.sync_flush_stage_bytes = c.syncFlushStageBytes;
   o.delete_when = c.deleteWhen;
   o.file_reserved_time_hours = c.fileReservedTime;
   o.disk_max_used_space_ratio = c.diskMaxUsedSpaceRatio;

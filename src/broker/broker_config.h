@@ -49,6 +49,9 @@ struct BrokerConfig {
   // Ours: bytes of the commit log behind its flushed end kept in the page cache (0 = no limit).
   int64_t commitLogPageCacheBytes = 0;
   int32_t syncFlushTimeout = 5000;
+  // Ours: SYNC_FLUSH appends are staged in a ring of this many bytes that the flush thread
+  // writes with one pwrite before each sync (0 = each put writes its own bytes).
+  int32_t syncFlushStageBytes = 1 << 20;
   std::string deleteWhen = "04";
   int32_t fileReservedTime = 72;
   int32_t diskMaxUsedSpaceRatio = 75;

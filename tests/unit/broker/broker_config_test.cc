@@ -74,6 +74,8 @@ TEST(BrokerConfigTest, InvalidValuesNameTheKey) {
   EXPECT_EQ(key_of({{"mappedFileSizeConsumeQueue", "1001"}}), "mappedFileSizeConsumeQueue");
   EXPECT_EQ(key_of({{"commitLogPageCacheBytes", "-1"}}), "commitLogPageCacheBytes");
   EXPECT_EQ(key_of({{"commitLogPageCacheBytes", "lots"}}), "commitLogPageCacheBytes");
+  EXPECT_EQ(key_of({{"syncFlushStageBytes", "-1"}}), "syncFlushStageBytes");
+  EXPECT_EQ(key_of({{"syncFlushStageBytes", "2147483647"}}), "syncFlushStageBytes");
 }
 
 TEST(BrokerConfigTest, NamesrvAddrListAndStoreOptions) {
@@ -92,6 +94,9 @@ TEST(BrokerConfigTest, NamesrvAddrListAndStoreOptions) {
   EXPECT_EQ(o.commit_log_page_cache_bytes, 0);  // the default: the kernel alone decides
   ASSERT_TRUE(Finalize({{"commitLogPageCacheBytes", "268435456"}, {"storePathRootDir", "/tmp/x"}}, &c).ok());
   EXPECT_EQ(ToStoreOptions(c).commit_log_page_cache_bytes, int64_t{256} << 20);
+  EXPECT_EQ(ToStoreOptions(c).sync_flush_stage_bytes, 1 << 20);  // the default
+  ASSERT_TRUE(Finalize({{"syncFlushStageBytes", "0"}, {"storePathRootDir", "/tmp/x"}}, &c).ok());
+  EXPECT_EQ(ToStoreOptions(c).sync_flush_stage_bytes, 0);
 }
 
 }  // namespace
