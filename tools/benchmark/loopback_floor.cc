@@ -20,6 +20,7 @@
 #include <CLI/CLI.hpp>
 #include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -107,10 +108,16 @@ int main(int argc, char** argv) {
   }
   if (echo == 0) Echo(listener, bytes);
   ::close(listener);
+  // Every early exit takes the echo process with it (it would wait in accept or recv forever).
+  auto fail = [echo](const char* what) {
+    std::fprintf(stderr, "loopback_floor: %s\n", what);
+    ::kill(echo, SIGKILL);
+    ::waitpid(echo, nullptr, 0);
+    return 1;
+  };
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0 || ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
-    std::fprintf(stderr, "loopback_floor: connect: %s\n", std::strerror(errno));
-    return 1;
+    return fail(std::strerror(errno));
   }
   NoDelay(fd);
 
@@ -125,8 +132,7 @@ int main(int argc, char** argv) {
     std::this_thread::sleep_until(start + std::chrono::microseconds(i * 1'000'000 / rate));
     const auto sent = Clock::now();
     if (!WriteFully(fd, buffer.data(), bytes) || !ReadFully(fd, buffer.data(), bytes)) {
-      std::fprintf(stderr, "loopback_floor: the echo process hung up\n");
-      return 1;
+      return fail("the echo process hung up");
     }
     latencies_us.push_back(
         std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - sent).count());
