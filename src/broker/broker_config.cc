@@ -4,7 +4,9 @@
 #include <fmt/format.h>
 #include <netinet/in.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <thread>
 
 #include "broker/schedule/delay_levels.h"
 #include "common/naming.h"
@@ -26,6 +28,9 @@ ConfigSchema BindBrokerConfig(BrokerConfig* c) {
   s.AddInt("fastListenPort", &c->fastListenPort, -1, 65535,
            "fast send port (-1 = listenPort - 2, 0 = any free port)");
   s.AddBool("fastSendEnable", &c->fastSendEnable, "serve the fast send port");
+  s.AddInt(
+      "serverSelectorThreads", &c->serverSelectorThreads, 0, 64,
+      "IO threads of the fast send port, each serving its connections for their life (0 = half the cores)");
   s.AddString("haMasterAddress", &c->haMasterAddress,
               "slave: master's HA host:port (empty: from the NameServers)");
   s.AddEnum("brokerRole", &c->brokerRole, {"ASYNC_MASTER", "SYNC_MASTER", "SLAVE"}, "role");
@@ -232,5 +237,10 @@ rpc::ServerLimits ServerLimitsOf(const BrokerConfig& c) {
 }
 
 bool IsSlave(const BrokerConfig& c) { return c.brokerRole == "SLAVE"; }
+
+int FastIoThreads(const BrokerConfig& c) {
+  if (c.serverSelectorThreads > 0) return c.serverSelectorThreads;
+  return std::max(1, static_cast<int>(std::thread::hardware_concurrency() / 2));
+}
 
 }  // namespace mq::broker

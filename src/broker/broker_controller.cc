@@ -309,6 +309,7 @@ Status BrokerController::Start() {
     FastSendServer::Options fast_options;
     fast_options.bind_address = config_.bindAddress;
     fast_options.port = config_.fastListenPort;
+    fast_options.threads = FastIoThreads(config_);
     // The gRPC port's request limit (2 x maxMessageSize + 1 MiB) plus the frame header.
     fast_options.max_frame_bytes =
         static_cast<uint32_t>(ServerLimitsOf(config_).max_receive_bytes + frame::kHeaderBytes);

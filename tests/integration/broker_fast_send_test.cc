@@ -9,11 +9,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "broker_fixture.h"
@@ -21,6 +24,7 @@
 #include "common/frame.h"
 #include "grpc_test_util.h"
 #include "namesrv_fixture.h"
+#include "testutil/proc_status.h"
 #include "testutil/temp_dir.h"
 #include "testutil/wait.h"
 
@@ -368,6 +372,42 @@ TEST(BrokerFastSendBudgetTest, ALargeFramePastTheSendBudgetIsRefusedAndSkipped) 
   ASSERT_TRUE(stored.has_value());
   EXPECT_EQ(stored->first.request_id, 1u);
   EXPECT_EQ(stored->first.code, StatusCode::kOk) << stored->second;
+}
+
+TEST(BrokerFastSendThreadsTest, ServerSelectorThreadsSetsTheIoThreadsHalfTheCoresByDefault) {
+  TempDir dir;
+  BrokerProcess two(BrokerOptions{"", dir.path() + "/a", "broker-a", {"serverSelectorThreads=2"}});
+  BrokerProcess one(BrokerOptions{"", dir.path() + "/b", "broker-b", {"serverSelectorThreads=1"}});
+  ASSERT_TRUE(two.Start()) << two.process().ReadLog();
+  BrokerProcess automatic(BrokerOptions{"", dir.path() + "/c", "broker-c", {}});
+  ASSERT_TRUE(one.Start()) << one.process().ReadLog();
+  ASSERT_TRUE(automatic.Start()) << automatic.process().ReadLog();
+  EXPECT_EQ(ThreadNames(two.process().pid())["mq-fast-io"], 2);
+  EXPECT_EQ(ThreadNames(automatic.process().pid())["mq-fast-io"],
+            std::max(1, static_cast<int>(std::thread::hardware_concurrency() / 2)));  // the default
+  EXPECT_EQ(ThreadNames(one.process().pid())["mq-fast-io"], 1);
+  // The one thread serves several connections at once, each answered on its own.
+  CreateTopic(one, "OneT", 1);
+  std::vector<std::unique_ptr<FrameClient>> clients;
+  for (int c = 0; c < 3; ++c) {
+    clients.push_back(std::make_unique<FrameClient>(one.fast_address()));
+    ASSERT_TRUE(clients.back()->connected());
+    ASSERT_TRUE(clients.back()->Write(SendFrame(10 + c, SendRequest("OneT", "from-" + std::to_string(c)))));
+  }
+  for (int c = 0; c < 3; ++c) {
+    auto reply = clients[static_cast<size_t>(c)]->ReadFrame();
+    ASSERT_TRUE(reply.has_value()) << "connection " << c;
+    EXPECT_EQ(reply->first.request_id, static_cast<uint64_t>(10 + c));
+    EXPECT_EQ(reply->first.code, StatusCode::kOk) << reply->second;
+  }
+}
+
+TEST(BrokerFastSendThreadsTest, AnOutOfRangeThreadCountIsRefusedNamingTheKey) {
+  TempDir dir;
+  BrokerProcess none(BrokerOptions{"", dir.path(), "broker-a", {"serverSelectorThreads=65"}});
+  EXPECT_FALSE(none.Start());
+  EXPECT_NE(none.process().ReadLog().find("serverSelectorThreads"), std::string::npos)
+      << none.process().ReadLog();
 }
 
 TEST(BrokerFastSendRouteTest, TheRouteAdvertisesTheFastPortUnlessItIsOff) {

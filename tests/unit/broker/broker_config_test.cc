@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <thread>
+
 namespace mq::broker {
 namespace {
 
@@ -26,6 +29,16 @@ TEST(BrokerConfigTest, RocketMqDefaults) {
   EXPECT_EQ(c.maxMessageSize, 4 * 1024 * 1024);
   EXPECT_FALSE(c.storePathRootDir.empty());
   EXPECT_FALSE(c.brokerIP1.empty());
+}
+
+TEST(BrokerConfigTest, TheFastPortHasHalfTheCoresAsIoThreadsUnlessSet) {
+  BrokerConfig automatic;
+  ASSERT_TRUE(Finalize({}, &automatic).ok());
+  EXPECT_EQ(automatic.serverSelectorThreads, 0);
+  EXPECT_EQ(FastIoThreads(automatic), std::max(1, static_cast<int>(std::thread::hardware_concurrency() / 2)));
+  BrokerConfig three;
+  ASSERT_TRUE(Finalize({{"serverSelectorThreads", "3"}}, &three).ok());
+  EXPECT_EQ(FastIoThreads(three), 3);
 }
 
 TEST(BrokerConfigTest, TheFastSendPortFollowsListenPortUnlessSet) {
@@ -75,6 +88,8 @@ TEST(BrokerConfigTest, InvalidValuesNameTheKey) {
   EXPECT_EQ(key_of({{"commitLogPageCacheBytes", "-1"}}), "commitLogPageCacheBytes");
   EXPECT_EQ(key_of({{"commitLogPageCacheBytes", "lots"}}), "commitLogPageCacheBytes");
   EXPECT_EQ(key_of({{"syncFlushStageBytes", "-1"}}), "syncFlushStageBytes");
+  EXPECT_EQ(key_of({{"serverSelectorThreads", "-1"}}), "serverSelectorThreads");
+  EXPECT_EQ(key_of({{"serverSelectorThreads", "65"}}), "serverSelectorThreads");
   EXPECT_EQ(key_of({{"syncFlushStageBytes", "2147483647"}}), "syncFlushStageBytes");
 }
 
