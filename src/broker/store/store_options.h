@@ -51,7 +51,7 @@ struct StoreOptions {
   // syncFlushTimeout: SYNC_FLUSH wait before a put reports kFlushDiskTimeout, ms. Default: 5000.
   int32_t sync_flush_timeout_ms = 5000;
 
-  // Ours (not a broker config key): with SYNC_FLUSH, appends are copied into a staging ring of
+  // syncFlushStageBytes (ours): with SYNC_FLUSH, appends are copied into a staging ring of
   // this many bytes and the flush thread writes everything staged in one pwrite() just before
   // each sync, instead of one pwrite() per put under the append lock (RocketMQ's
   // transientStorePool idea, kept for SYNC_FLUSH, where no reader may see the bytes before the
