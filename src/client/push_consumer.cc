@@ -221,10 +221,23 @@ void PushConsumerImpl::OnPulled(const std::shared_ptr<ProcessQueue>& pq, const s
       auto run = std::make_shared<ConsumeRun>();
       run->pq = pq;
       run->offsets = std::move(fresh);
-      consume_->Post([this, run] { ConsumeRunTask(run); });
+      const size_t batch_max = static_cast<size_t>(options_.consume_batch_max);
+      if (OnReplyThreadWorthIt((run->offsets.size() + batch_max - 1) / batch_max)) {
+        Pull(pq);  // the broker prepares the next reply while this one is consumed
+        ConsumeRunTask(run, /*on_reply_thread=*/true);
+        return;
+      }
+      consume_->Post([this, run] { ConsumeRunTask(run, false); });
     }
   }
   Pull(pq);
+}
+
+bool PushConsumerImpl::OnReplyThreadWorthIt(size_t calls) const {
+  const int64_t max_call_ns = int64_t{options_.listener_on_reply_thread_max_us} * 1000;
+  if (max_call_ns == 0 || listener_calls_.load(std::memory_order_relaxed) < kMeasuredCalls) return false;
+  const int64_t mean = listener_call_ns_.load(std::memory_order_relaxed);
+  return mean <= max_call_ns && static_cast<int64_t>(calls) * mean <= kHelperWorthNs;
 }
 
 bool PushConsumerImpl::RunListener(std::vector<ReceivedMessage>& batch) {
@@ -236,7 +249,9 @@ bool PushConsumerImpl::RunListener(std::vector<ReceivedMessage>& batch) {
             .count();
     // Smoothed over about 8 calls; concurrent updates may lose one, which only delays the mean.
     const int64_t mean = listener_call_ns_.load(std::memory_order_relaxed);
-    listener_call_ns_.store(mean + (took_ns - mean) / 8, std::memory_order_relaxed);
+    // The first call sets the mean: starting from 0 would rate a slow listener fast for a while.
+    const bool first = listener_calls_.fetch_add(1, std::memory_order_relaxed) == 0;
+    listener_call_ns_.store(first ? took_ns : mean + (took_ns - mean) / 8, std::memory_order_relaxed);
     const int64_t took = took_ns / 1'000'000;
     if (ok && took > options_.consume_timeout_ms) {
       MQ_LOG_WARN(Logger("client"), "listener took {} ms > consume_timeout_ms {}: the batch counts as failed",
@@ -252,30 +267,42 @@ bool PushConsumerImpl::RunListener(std::vector<ReceivedMessage>& batch) {
   return false;
 }
 
-void PushConsumerImpl::ConsumeRunTask(std::shared_ptr<ConsumeRun> run) {
+void PushConsumerImpl::ConsumeRunTask(std::shared_ptr<ConsumeRun> run, bool on_reply_thread) {
   const auto batch_max = static_cast<size_t>(options_.consume_batch_max);
   const size_t total = run->offsets.size();
-  // One more thread when the listener calls left beyond the next one would take longer than
-  // waking it costs (a fast listener finishes a pull's messages alone, one wake-up per pull).
-  auto help_if_worth_it = [&] {
+  // Whether the listener calls left beyond the next one would take longer than waking another
+  // thread costs.
+  auto worth_a_thread = [&] {
     const size_t next = run->next.load();
-    if (next + batch_max >= total) return;
+    if (next + batch_max >= total) return false;
     const auto calls_after_next = static_cast<int64_t>((total - next - 1) / batch_max);
-    if (calls_after_next * listener_call_ns_.load(std::memory_order_relaxed) < kHelperWorthNs) return;
-    if (run->workers.fetch_add(1) + 1 < options_.consume_threads) {
-      consume_->Post([this, run] { ConsumeRunTask(run); });
-    }
+    return calls_after_next * listener_call_ns_.load(std::memory_order_relaxed) >= kHelperWorthNs;
   };
-  help_if_worth_it();
+  // On a consume thread: one more thread (a fast listener finishes a pull's messages alone, one
+  // wake-up per pull). On the reply's thread: the pool takes over, and the thread goes back to
+  // its replies. False when this task should stop taking calls.
+  auto go_on = [&] {
+    if (!worth_a_thread()) return true;
+    if (on_reply_thread) {
+      consume_->Post([this, run] { ConsumeRunTask(run, false); });
+      return false;
+    }
+    if (run->workers.fetch_add(1) + 1 < options_.consume_threads) {
+      consume_->Post([this, run] { ConsumeRunTask(run, false); });
+    }
+    return true;
+  };
+  if (!go_on()) return;
   for (size_t i = run->next.fetch_add(batch_max); i < total; i = run->next.fetch_add(batch_max)) {
     ConsumeConcurrently(run->pq,
-                        std::span<const int64_t>(run->offsets).subspan(i, std::min(batch_max, total - i)));
-    help_if_worth_it();
+                        std::span<const int64_t>(run->offsets).subspan(i, std::min(batch_max, total - i)),
+                        on_reply_thread);
+    if (!go_on()) return;
   }
 }
 
 void PushConsumerImpl::ConsumeConcurrently(const std::shared_ptr<ProcessQueue>& pq,
-                                           std::span<const int64_t> offsets) {
+                                           std::span<const int64_t> offsets, bool on_reply_thread) {
   if (!running_ || pq->dropped) return;
   std::vector<ReceivedMessage> batch;
   {
@@ -286,6 +313,17 @@ void PushConsumerImpl::ConsumeConcurrently(const std::shared_ptr<ProcessQueue>& 
   }
   if (batch.empty()) return;
   bool ok = RunListener(batch);
+  if (!ok && on_reply_thread) {
+    // The messages stay lent (their offsets uncommitted) until the pool has sent them back.
+    auto failed = std::make_shared<std::vector<ReceivedMessage>>(std::move(batch));
+    consume_->Post([this, pq, failed] { SettleConcurrent(pq, *failed, false); });
+    return;
+  }
+  SettleConcurrent(pq, batch, ok);
+}
+
+void PushConsumerImpl::SettleConcurrent(const std::shared_ptr<ProcessQueue>& pq,
+                                        std::vector<ReceivedMessage>& batch, bool ok) {
   // On failure each message goes back to the broker (clustering) or is dropped (broadcasting,
   // as RocketMQ); only one whose send-back failed stays here for a local retry.
   std::set<int64_t> local_retry;

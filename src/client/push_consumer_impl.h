@@ -5,14 +5,16 @@
 // slave while the master is absent from the route or unreachable (read_target.h); orderly
 // queues stay on the master, where their locks are.
 //
-// Threads: pull completions run on gRPC's callback thread, offset-commit ticks and delayed
-// pulls on the client's internal executor; none blocks (offsets ride on pulls,
-// has_commit_offset, plus an asynchronous periodic flush);
-// listener calls on consume_ (consume_threads); rebalance and relock on rebalance_thread_;
-// the membership long-poll (GetConsumerIds) on watch_thread_.
+// Threads: pull completions run on the thread their reply arrived on (the fast port's
+// mq-fast-send, or gRPC's callback thread), offset-commit ticks and delayed pulls on the
+// client's internal executor; none blocks (offsets ride on pulls, has_commit_offset, plus an
+// asynchronous periodic flush); listener calls on consume_ (consume_threads), or, for a
+// listener proven fast, on the reply's thread (OnReplyThreadWorthIt); rebalance and relock on
+// rebalance_thread_; the membership long-poll (GetConsumerIds) on watch_thread_.
 // Locks: mu_ guards queues_ (the ProcessQueue map); ProcessQueue::mu guards its message table.
 // Lock order: mu_ before ProcessQueue::mu before the offset store's lock; rebalance_mu_
-// serialises rebalance passes and is taken before mu_. No lock is held across an RPC or a listener call.
+// serialises rebalance passes and is taken before mu_. No lock is held across an RPC or a
+// listener call.
 #pragma once
 #include <atomic>
 #include <condition_variable>
@@ -193,14 +195,29 @@ class PushConsumerImpl {
     std::atomic<size_t> next{0};  // index of the first offset no task has taken yet
     std::atomic<int> workers{0};
   };
-  // Consumes what is left of `run`. Before each listener call it posts one more task (up to
-  // consume_threads in all) if the calls left after it would take, at the listener's mean
-  // time per call, longer than kHelperWorthNs: a fast listener consumes a pull's messages on
-  // one thread (one wake-up per pull), a slow one fans out over the pool.
-  void ConsumeRunTask(std::shared_ptr<ConsumeRun> run);
+  // Consumes what is left of `run`. On a consume thread, before each listener call it posts
+  // one more task (up to consume_threads in all) if the calls left after it would take, at the
+  // listener's mean time per call, longer than kHelperWorthNs: a fast listener consumes a
+  // pull's messages on one thread (one wake-up per pull), a slow one fans out over the pool.
+  // On the pull reply's thread (on_reply_thread, see OnReplyThreadWorthIt) it hands the rest
+  // to the pool as soon as the calls left would hold that thread longer than kHelperWorthNs.
+  void ConsumeRunTask(std::shared_ptr<ConsumeRun> run, bool on_reply_thread);
   // About what waking another consume thread costs, in latency, on a loaded machine.
   static constexpr int64_t kHelperWorthNs = 200'000;
-  void ConsumeConcurrently(const std::shared_ptr<ProcessQueue>& pq, std::span<const int64_t> offsets);
+  // Whether `calls` listener calls may run on the pull reply's thread instead of waking a
+  // consume thread: only a listener measured over at least kMeasuredCalls calls whose mean is
+  // at most options_.listener_on_reply_thread_max_us (no I/O) and whose `calls` together stay
+  // within kHelperWorthNs. A wake-up per pull, and the messages read again on another CPU,
+  // cost more than such a run (docs/client.md).
+  bool OnReplyThreadWorthIt(size_t calls) const;
+  static constexpr int64_t kMeasuredCalls = 16;
+  // Lends the messages at `offsets` of pq to one listener call and settles them. A failed call's
+  // send-back (blocking RPCs) never runs on the reply thread: it goes to the pool.
+  void ConsumeConcurrently(const std::shared_ptr<ProcessQueue>& pq, std::span<const int64_t> offsets,
+                           bool on_reply_thread = false);
+  // After a listener call on the lent `batch`: settles it, sending a failed batch back first.
+  void SettleConcurrent(const std::shared_ptr<ProcessQueue>& pq, std::vector<ReceivedMessage>& batch,
+                        bool ok);
   void ConsumeOrderly(std::shared_ptr<ProcessQueue> pq);
   bool RunListener(std::vector<ReceivedMessage>& batch);
   void CommitAll();
@@ -220,6 +237,7 @@ class PushConsumerImpl {
   std::map<std::string, TagFilter> subscriptions_;  // set before Start()
   std::atomic<bool> running_{false};
   std::atomic<int64_t> listener_call_ns_{0};  // the listener's time per call, smoothed (RunListener)
+  std::atomic<int64_t> listener_calls_{0};    // calls measured so far (RunListener)
 
   std::mutex mu_;
   std::map<MessageQueue, std::shared_ptr<ProcessQueue>> queues_;  // guarded by mu_

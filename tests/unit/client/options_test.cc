@@ -94,5 +94,20 @@ TEST(ClientOptionsTest, PullBatchLimitsAreChecked) {
   }
 }
 
+TEST(ClientOptionsTest, ListenerOnReplyThreadMaxUsMustBeInRange) {
+  for (int us : {-1, 201}) {
+    PushConsumerOptions o;
+    o.client.namesrv_addrs = {"127.0.0.1:1"};
+    o.group = "g";
+    o.listener_on_reply_thread_max_us = us;
+    PushConsumer c(o);
+    ASSERT_TRUE(c.Subscribe("T", "*").ok());
+    c.RegisterListener([](const std::vector<ReceivedMessage>&) { return ConsumeResult::kSuccess; });
+    Status s = c.Start();
+    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << us;
+    EXPECT_EQ(s.message().rfind("listener_on_reply_thread_max_us", 0), 0u) << s.ToString();
+  }
+}
+
 }  // namespace
 }  // namespace mq::client
