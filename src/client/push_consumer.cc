@@ -208,6 +208,11 @@ void PushConsumerImpl::OnPulled(const std::shared_ptr<ProcessQueue>& pq, const s
     std::lock_guard lock(pq->mu);
     pq->PutLocked(arrived);
     if (r.next_begin_offset >= 0) pq->next_offset = r.next_begin_offset;
+    // A reply without messages (an idle queue's long poll ending) frees what is left.
+    if (r.status == mq::v1::FOUND) {
+      pq->KeepSpareLocked(consumed, static_cast<size_t>(options_.pull_batch_size),
+                          options_.pull_batch_max_bytes);
+    }
   }
   if (r.status != mq::v1::FOUND) UpdateStore(pq);  // filtered or reset: progress without messages
   if (!fresh.empty()) {
@@ -304,7 +309,10 @@ void PushConsumerImpl::ConsumeRunTask(std::shared_ptr<ConsumeRun> run, bool on_r
 void PushConsumerImpl::ConsumeConcurrently(const std::shared_ptr<ProcessQueue>& pq,
                                            std::span<const int64_t> offsets, bool on_reply_thread) {
   if (!running_ || pq->dropped) return;
-  std::vector<ReceivedMessage> batch;
+  // One per thread, kept: a listener call allocates nothing for its batch. What it holds between
+  // calls was moved back into the queue's table (SettleConcurrent).
+  thread_local std::vector<ReceivedMessage> batch;
+  batch.clear();
   {
     std::lock_guard lock(pq->mu);
     for (int64_t off : offsets) {

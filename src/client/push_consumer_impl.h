@@ -69,7 +69,7 @@ struct ProcessQueue {
   // and destroys the rest on the thread that decoded them. glibc's malloc frees a block of another
   // thread's arena under that arena's lock: with the consume threads freeing what the reply
   // thread allocated, both fought over one lock per allocation, and the backlog consumer spent
-  // more than half of its CPU in futex waits (docs/client.md). At most about one pull's messages
+  // more than half of its CPU in futex waits (docs/client.md). At most about two pulls' messages
   // wait here once the queue goes idle, until its long poll returns (pull_suspend_ms).
   struct Settled {
     std::vector<Table::node_type> entries;
@@ -117,6 +117,20 @@ struct ProcessQueue {
     settled.entries.push_back(msgs.extract(it));
   }
   Settled TakeSettledLocked() { return std::exchange(settled, {}); }
+  // Puts entries of `spare` (taken by a reply that needed fewer) back for the next reply, at
+  // most `max_entries` waiting in all and `max_body_bytes` of body buffers among those put
+  // back; the rest stay in spare for the caller to destroy outside the lock. Replies of varying
+  // size would otherwise allocate what a smaller one before them destroyed. Requires mu.
+  void KeepSpareLocked(Settled& spare, size_t max_entries, int64_t max_body_bytes) {
+    int64_t kept_bytes = 0;
+    while (settled.entries.size() < max_entries && !spare.entries.empty()) {
+      Table::node_type& node = spare.entries.back();
+      kept_bytes += static_cast<int64_t>(node.mapped().message.message.body.capacity());
+      if (kept_bytes > max_body_bytes) break;
+      settled.entries.push_back(std::move(node));
+      spare.entries.pop_back();
+    }
+  }
   // Moves the message at `it` to the end of `batch` for a listener call; false (nothing moved)
   // if another call has it. It stays cached (offset, bytes) until EraseLocked, or until
   // ReturnLocked puts it back for another try. Require mu.

@@ -139,5 +139,34 @@ TEST(ProcessQueueTest, PutKeepsTheCachedEntryOfAnOffsetAndCountsItsBytesOnce) {
   EXPECT_EQ(arrived.begin()->second.message.message.body, "again");
 }
 
+TEST(ProcessQueueTest, SpareEntriesAreKeptUpToACountAndBodyBytes) {
+  // Five consumed entries of 100-byte bodies, as a reply that needed none of them leaves them.
+  ProcessQueue pq;
+  for (int64_t offset = 1; offset <= 5; ++offset) Put(pq, Pulled(offset, std::string(100, 'x')));
+  std::vector<ReceivedMessage> batch;
+  for (int64_t offset = 1; offset <= 5; ++offset) ASSERT_TRUE(pq.LendLocked(pq.msgs.find(offset), &batch));
+  pq.SettleLocked(batch, [](int64_t) { return true; });
+  ProcessQueue::Settled spare = pq.TakeSettledLocked();
+  ASSERT_EQ(spare.entries.size(), 5u);
+  const auto body_capacity = static_cast<int64_t>(spare.entries[0].mapped().message.message.body.capacity());
+
+  // At most 3 waiting in all, one of them settled meanwhile: two more are kept.
+  Put(pq, Pulled(6, "six"));
+  batch.clear();
+  ASSERT_TRUE(pq.LendLocked(pq.msgs.find(6), &batch));
+  pq.SettleLocked(batch, [](int64_t) { return true; });
+  pq.KeepSpareLocked(spare, 3, 1 << 20);
+  EXPECT_EQ(pq.settled.entries.size(), 3u);
+  EXPECT_EQ(spare.entries.size(), 3u);
+
+  // The byte limit: only as many as fit in it.
+  ProcessQueue other;
+  other.KeepSpareLocked(spare, 100, 2 * body_capacity);
+  EXPECT_EQ(other.settled.entries.size(), 2u);
+  EXPECT_EQ(spare.entries.size(), 1u);
+  ASSERT_FALSE(other.settled.entries.empty());
+  EXPECT_FALSE(other.settled.entries[0].mapped().message.msg_id.empty());  // kept whole
+}
+
 }  // namespace
 }  // namespace mq::client
