@@ -5,7 +5,6 @@
 // Counts operator new on that thread only (this binary replaces the global operator new).
 // Real NameServer + 2 brokers.
 #include <gtest/gtest.h>
-#include <pthread.h>
 
 #include <atomic>
 #include <cstdlib>
@@ -13,6 +12,7 @@
 #include <string>
 
 #include "client_cluster.h"
+#include "testutil/proc_status.h"
 
 namespace {
 std::atomic<bool> g_counting{false};
@@ -52,12 +52,6 @@ using mq::client::Producer;
 using mq::client::PushConsumer;
 using mq::client::ReceivedMessage;
 
-bool OnFastSendThread() {
-  char name[32] = {};
-  pthread_getname_np(pthread_self(), name, sizeof(name));
-  return std::string(name).rfind("mq-fast-send", 0) == 0;
-}
-
 TEST(ClientAllocTest, PullRepliesOfVaryingSizeReuseTheEntriesOfConsumedMessages) {
   ClientCluster cluster;
   ASSERT_TRUE(cluster.Start());
@@ -89,7 +83,7 @@ TEST(ClientAllocTest, PullRepliesOfVaryingSizeReuseTheEntriesOfConsumedMessages)
   PushConsumer consumer(o);
   ASSERT_TRUE(consumer.Subscribe(topic, "*").ok());
   consumer.RegisterListener([&](const std::vector<ReceivedMessage>& msgs) {
-    thread_local const bool reply_thread = OnFastSendThread();
+    thread_local const bool reply_thread = CurrentThreadNameStartsWith("mq-fast-send");
     if (reply_thread) {
       t_counted = true;
       on_reply_thread = true;

@@ -2,7 +2,6 @@
 // thread that received the pull reply once the listener has proven fast, on the consume threads
 // otherwise, and back on them as soon as it slows down or fails. Real NameServer + 2 brokers.
 #include <gtest/gtest.h>
-#include <pthread.h>
 
 #include <atomic>
 #include <chrono>
@@ -12,6 +11,7 @@
 #include <thread>
 
 #include "client_cluster.h"
+#include "testutil/proc_status.h"
 
 namespace mq::testing {
 namespace {
@@ -22,14 +22,10 @@ using mq::client::Producer;
 using mq::client::PushConsumer;
 using mq::client::ReceivedMessage;
 
-// Whether the calling thread is one of the consume threads ("mq-consume"). Looked up once per
-// thread: pthread_getname_np reads /proc, which would make the listener too slow to qualify.
+// Whether the calling thread is one of the consume threads ("mq-consume"), looked up once per
+// thread: a lookup per call would make the listener too slow to qualify.
 bool OnConsumeThread() {
-  thread_local const bool on_consume_thread = [] {
-    char name[32] = {};
-    pthread_getname_np(pthread_self(), name, sizeof(name));
-    return std::string(name).rfind("mq-consume", 0) == 0;
-  }();
+  thread_local const bool on_consume_thread = CurrentThreadNameStartsWith("mq-consume");
   return on_consume_thread;
 }
 
@@ -122,16 +118,21 @@ class ClientReplyThreadTest : public ::testing::Test {
     std::lock_guard lock(mu_);
     return std::exchange(phase_, {});
   }
-  // Sends small rounds until a call runs on the reply thread (the listener needs 16 measured
-  // calls, and a preempted call raises its mean for a while); false after 20 rounds.
+  // Sends 8 messages `tag`-0.. one by one and waits until each was delivered.
+  bool SendRound(const std::string& tag) {
+    std::vector<std::string> bodies;
+    for (int i = 0; i < 8; ++i) bodies.push_back(tag + "-" + std::to_string(i));
+    Send(bodies);
+    for (const auto& body : bodies) {
+      if (!Delivered(body)) return false;
+    }
+    return true;
+  }
+  // Sends rounds until a call runs on the reply thread (the listener needs 16 measured calls,
+  // and a preempted call raises its mean for a while); false after 20 rounds.
   bool WarmUpToTheReplyThread() {
     for (int round = 0; round < 20; ++round) {
-      std::vector<std::string> bodies;
-      for (int i = 0; i < 8; ++i) bodies.push_back("warm" + std::to_string(round) + "-" + std::to_string(i));
-      Send(bodies);
-      for (const auto& body : bodies) {
-        if (!Delivered(body)) return false;
-      }
+      if (!SendRound("warm" + std::to_string(round))) return false;
       std::lock_guard lock(mu_);
       if (phase_.elsewhere > 0) return true;
     }
@@ -154,12 +155,7 @@ TEST_F(ClientReplyThreadTest, AFastListenerRunsOnTheReplyThread) {
 
 TEST_F(ClientReplyThreadTest, TurnedOffEveryCallRunsOnTheConsumeThreads) {
   StartConsumer(false);
-  for (int round = 0; round < 5; ++round) {
-    std::vector<std::string> bodies;
-    for (int i = 0; i < 8; ++i) bodies.push_back("off" + std::to_string(round) + "-" + std::to_string(i));
-    Send(bodies);
-    for (const auto& body : bodies) ASSERT_TRUE(Delivered(body)) << body;
-  }
+  for (int round = 0; round < 5; ++round) ASSERT_TRUE(SendRound("off" + std::to_string(round))) << round;
   Calls calls = NextPhase();
   EXPECT_EQ(calls.elsewhere, 0);
   EXPECT_GE(calls.on_consume_threads, 40);
@@ -170,12 +166,7 @@ TEST_F(ClientReplyThreadTest, ASlowListenerStaysOnTheConsumeThreads) {
   // the reply thread here, yet a pull of one such call stays within its 200 µs.
   mode_ = Mode::kSpin100us;
   StartConsumer(true);
-  for (int round = 0; round < 5; ++round) {
-    std::vector<std::string> bodies;
-    for (int i = 0; i < 8; ++i) bodies.push_back("slow" + std::to_string(round) + "-" + std::to_string(i));
-    Send(bodies);
-    for (const auto& body : bodies) ASSERT_TRUE(Delivered(body)) << body;
-  }
+  for (int round = 0; round < 5; ++round) ASSERT_TRUE(SendRound("slow" + std::to_string(round))) << round;
   Calls calls = NextPhase();
   EXPECT_EQ(calls.elsewhere, 0);
   EXPECT_GE(calls.on_consume_threads, 40);
