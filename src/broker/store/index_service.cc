@@ -19,20 +19,15 @@ constexpr int32_t kHeaderSize = 40;
 constexpr int32_t kSlotSize = 4;
 constexpr int32_t kEntrySize = 20;
 
-int32_t KeyHash(std::string_view key) {
-  int32_t h = JavaHashCode(key);
-  if (h == INT32_MIN) return 0;
-  return h < 0 ? -h : h;
-}
-
-// "topic#key", the form RocketMQ's index files hash and store (built per message by the
-// dispatcher, so without fmt's format-string parsing).
-std::string IndexKey(std::string_view topic, std::string_view key) {
-  std::string full;
-  full.reserve(topic.size() + 1 + key.size());
-  full.append(topic).push_back('#');
-  full.append(key);
-  return full;
+// The slot hash of "topic#key", the form RocketMQ's index files hash: the absolute value of its
+// Java hashCode (0 for INT32_MIN). Folded byte by byte, so the dispatcher builds no string per key.
+int32_t IndexKeyHash(std::string_view topic, std::string_view key) {
+  uint32_t h = static_cast<uint32_t>(JavaHashCode(topic));
+  h = 31 * h + static_cast<uint32_t>('#');
+  for (char c : key) h = 31 * h + static_cast<uint32_t>(static_cast<unsigned char>(c));
+  const auto hash = static_cast<int32_t>(h);
+  if (hash == INT32_MIN) return 0;
+  return hash < 0 ? -hash : hash;
 }
 
 }  // namespace
@@ -119,8 +114,7 @@ Status IndexService::Recover(int64_t commit_log_end) {
   return Status::OK();
 }
 
-Status IndexService::PutKey(File& file, std::string_view key, int64_t phy, int64_t store_ts) {
-  int32_t hash = KeyHash(key);
+Status IndexService::PutKey(File& file, int32_t hash, int64_t phy, int64_t store_ts) {
   int32_t slot_pos = file.SlotPos(hash);
   int32_t prev = file.Get32(slot_pos);
   int32_t count = file.index_count();
@@ -143,31 +137,42 @@ Status IndexService::PutKey(File& file, std::string_view key, int64_t phy, int64
 
 Status IndexService::BuildIndex(const IndexRequest& req) {
   if (req.uniq_key.empty() && req.keys.empty()) return Status::OK();
-  std::vector<std::string> keys;
-  if (!req.uniq_key.empty()) keys.push_back(IndexKey(req.topic, req.uniq_key));
-  record::ForEachKey(req.keys, [&](std::string_view key) { keys.push_back(IndexKey(req.topic, key)); });
   std::lock_guard<std::mutex> lock(mu_);
   // Already indexed, or older than the last file: files hold ascending offsets from their name on.
   if (!files_.empty() &&
       (req.phy_offset < files_.back()->end_phy() || req.phy_offset < files_.back()->mapped->from_offset())) {
     return Status::OK();
   }
-  for (const auto& key : keys) {
+  Status status;
+  bool file_full_of_record = false;
+  auto put = [&](std::string_view key) {
+    if (!status.ok() || file_full_of_record) return;
     if (files_.empty() || files_.back()->IsFull()) {
       // A file is named by the offset of its first record, so one record's keys that fill a whole
       // file (only with a tiny maxIndexNum) cannot go on in a file of the same name: the rest of
       // them stay unindexed rather than overwrite it.
-      if (!files_.empty() && files_.back()->mapped->from_offset() == req.phy_offset) break;
-      MQ_ASSIGN_OR_RETURN(auto file, OpenFile(req.phy_offset, /*create=*/true));
-      if (file->Get32(32) != 0) {
-        return Status::Corruption(fmt::format(
-            "index file {} exists already with entries, past the index's end", file->mapped->path()));
+      if (!files_.empty() && files_.back()->mapped->from_offset() == req.phy_offset) {
+        file_full_of_record = true;
+        return;
       }
-      file->Set64(16, req.phy_offset);
-      files_.push_back(std::move(file));
+      auto file = OpenFile(req.phy_offset, /*create=*/true);
+      if (!file.ok()) {
+        status = file.status();
+        return;
+      }
+      if ((*file)->Get32(32) != 0) {
+        status = Status::Corruption(fmt::format(
+            "index file {} exists already with entries, past the index's end", (*file)->mapped->path()));
+        return;
+      }
+      (*file)->Set64(16, req.phy_offset);
+      files_.push_back(std::move(file).value());
     }
-    MQ_RETURN_IF_ERROR(PutKey(*files_.back(), key, req.phy_offset, req.store_timestamp));
-  }
+    status = PutKey(*files_.back(), IndexKeyHash(req.topic, key), req.phy_offset, req.store_timestamp);
+  };
+  if (!req.uniq_key.empty()) put(req.uniq_key);
+  record::ForEachKey(req.keys, put);
+  MQ_RETURN_IF_ERROR(status);
   files_.back()->Set64(24, req.phy_offset + req.size);
   return Status::OK();
 }
@@ -175,8 +180,7 @@ Status IndexService::BuildIndex(const IndexRequest& req) {
 std::vector<int64_t> IndexService::Query(std::string_view topic, std::string_view key, int max_num,
                                          int64_t begin_ms, int64_t end_ms) const {
   std::vector<int64_t> out;
-  std::string full = IndexKey(topic, key);
-  int32_t hash = KeyHash(full);
+  const int32_t hash = IndexKeyHash(topic, key);
   // Entries keep seconds, so an entry matches from one second before begin_ms; clamped, since
   // begin_ms comes from requests and may be as small as INT64_MIN.
   const int64_t from_ms = begin_ms > INT64_MIN + 999 ? begin_ms - 999 : INT64_MIN;

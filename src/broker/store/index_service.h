@@ -72,7 +72,7 @@ class IndexService {
   // Maps an existing index file, or with `create` a new one: fallocated (a full disk fails
   // here, not as a SIGBUS on a later write through the mapping) and its directory fsynced.
   Result<std::shared_ptr<File>> OpenFile(int64_t begin_phy, bool create) const;
-  Status PutKey(File& file, std::string_view key, int64_t phy, int64_t store_ts);
+  Status PutKey(File& file, int32_t hash, int64_t phy, int64_t store_ts);
 
   const StoreOptions& options_;
   const std::string dir_;
