@@ -45,6 +45,12 @@ void Dispatcher::SetTagsCodeFunction(const std::string& topic, TagsCodeFn fn) {
 
 Status Dispatcher::DispatchRange(int64_t from, int64_t limit, bool notify) {
   std::map<std::pair<std::string, int32_t>, int64_t> arrived;
+  // Consecutive records of one queue (a batch, a busy queue) look up their consume queue and
+  // their arrival entry once: no topic string copy, hash lookup or map search per record.
+  std::string cq_topic;
+  int32_t cq_queue = -1;
+  std::shared_ptr<ConsumeQueue> cq;
+  int64_t* arrived_end = nullptr;
   int64_t pos = from;
   Status status;
   std::shared_ptr<MappedFile> segment;
@@ -63,8 +69,18 @@ Status Dispatcher::DispatchRange(int64_t from, int64_t limit, bool notify) {
       }
       PrefetchNextRecord(ref->bytes,
                          static_cast<size_t>(view->body.data() + view->body.size() - ref->bytes.data()));
-      std::string topic(view->topic);
-      auto cq = queues_->FindOrCreate(topic, view->queue_id);
+      if (!cq || view->queue_id != cq_queue || view->topic != cq_topic) {
+        cq_topic.assign(view->topic);
+        cq_queue = view->queue_id;
+        auto found = queues_->FindOrCreate(cq_topic, cq_queue);
+        if (!found.ok()) {
+          status = found.status().WithContext(
+              fmt::format("consume queue {}-{} write at dispatch offset {}", cq_topic, cq_queue, pos));
+          break;
+        }
+        cq = std::move(found).value();
+        arrived_end = nullptr;
+      }
       int64_t tags_code = 0;
       if (auto fn = tags_code_fns_.find(view->topic); fn != tags_code_fns_.end()) {
         tags_code = fn->second(*view);
@@ -72,10 +88,10 @@ Status Dispatcher::DispatchRange(int64_t from, int64_t limit, bool notify) {
         tags_code = TagsCode(FindProperty(view->properties, kPropertyTags));
       }
       CqUnit unit{pos, view->total_size, tags_code};
-      status = cq.ok() ? (*cq)->Put(view->queue_offset, unit) : cq.status();
+      status = cq->Put(view->queue_offset, unit);
       if (!status.ok()) {
         status = status.WithContext(
-            fmt::format("consume queue {}-{} write at dispatch offset {}", topic, view->queue_id, pos));
+            fmt::format("consume queue {}-{} write at dispatch offset {}", cq_topic, cq_queue, pos));
         break;
       }
       if (index_ != nullptr) {
@@ -91,7 +107,10 @@ Status Dispatcher::DispatchRange(int64_t from, int64_t limit, bool notify) {
           break;
         }
       }
-      if (notify) arrived[{std::move(topic), view->queue_id}] = view->queue_offset + 1;
+      if (notify) {
+        if (arrived_end == nullptr) arrived_end = &arrived[{cq_topic, cq_queue}];
+        *arrived_end = view->queue_offset + 1;
+      }
     }
     pos = ref->next_offset;
     segment = std::move(ref->holder);

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -213,6 +214,49 @@ TEST_F(StoreDispatchTest, SmallAsyncFlushPutsAreDispatchedOnThePuttingThreadLarg
   ASSERT_TRUE(r.ok()) << r.error;
   EXPECT_FALSE(arrived_here(++puts)) << "a large put was dispatched on the putting thread";
   store->Shutdown();
+}
+
+// One pass over records of several queues, interleaved: "A" 0, 0, 1, then "B" 0 (the same queue
+// id in another topic), then "A" 0 again. Each record lands in its own consume queue at its own
+// offset, and each queue's arrival is announced once with its end (consecutive records of one
+// queue share one consume queue lookup, which must end when topic or queue id changes).
+TEST_F(StoreDispatchTest, APassOverInterleavedQueuesPutsEachRecordInItsOwnQueue) {
+  CommitLog log(options_, &clock_);
+  ASSERT_TRUE(log.Load().ok());
+  ASSERT_TRUE(log.Recover(false, -1).ok());
+  ConsumeQueueTable queues(options_.store_path_root_dir + "/consumequeue",
+                           options_.mapped_file_size_consume_queue);
+  ErrorLatch latch;
+  Dispatcher dispatcher(&log, &queues, nullptr, &latch, [&] { return log.committed_offset(); });
+  std::map<std::pair<std::string, int32_t>, std::vector<int64_t>> announced;
+  dispatcher.AddListener([&](const std::string& topic, int32_t queue_id, int64_t max_offset) {
+    announced[{topic, queue_id}].push_back(max_offset);
+  });
+  const std::vector<std::pair<std::string, int32_t>> order{{"A", 0}, {"A", 0}, {"A", 1}, {"B", 0}, {"A", 0}};
+  std::vector<int64_t> physical;
+  for (const auto& [topic, queue_id] : order) {
+    std::vector<PendingRecord> records(1);
+    records[0].topic = topic;
+    records[0].queue_id = queue_id;
+    ASSERT_TRUE(EncodeMessage(Msg(topic, queue_id, "m"), {}, &records[0].bytes).ok());
+    AppendResult appended = log.Append(&records);
+    ASSERT_TRUE(appended.status.ok());
+    physical.push_back(appended.wrote_offset);
+  }
+  ASSERT_TRUE(dispatcher.DispatchRange(0, log.committed_offset(), /*notify=*/true).ok());
+
+  auto units = [&](const std::string& topic, int32_t queue_id) {
+    std::vector<int64_t> phy;
+    auto cq = queues.Find(topic, queue_id);
+    if (cq == nullptr) return phy;
+    for (const CqUnit& unit : cq->Read(0, 10)) phy.push_back(unit.phy_offset);
+    return phy;
+  };
+  EXPECT_EQ(units("A", 0), (std::vector<int64_t>{physical[0], physical[1], physical[4]}));
+  EXPECT_EQ(units("A", 1), (std::vector<int64_t>{physical[2]}));
+  EXPECT_EQ(units("B", 0), (std::vector<int64_t>{physical[3]}));
+  using Announced = std::map<std::pair<std::string, int32_t>, std::vector<int64_t>>;
+  EXPECT_EQ(announced, (Announced{{{"A", 0}, {3}}, {{"A", 1}, {1}}, {{"B", 0}, {1}}}));
 }
 
 }  // namespace
