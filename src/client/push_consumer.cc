@@ -328,6 +328,7 @@ void PushConsumerImpl::ConsumeConcurrently(const std::shared_ptr<ProcessQueue>& 
     return;
   }
   SettleConcurrent(pq, batch, ok);
+  batch.clear();  // what a dropped queue did not take back is not kept until the next call
 }
 
 void PushConsumerImpl::SettleConcurrent(const std::shared_ptr<ProcessQueue>& pq,
