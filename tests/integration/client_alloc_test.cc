@@ -12,7 +12,7 @@
 #include <string>
 
 #include "client_cluster.h"
-#include "testutil/proc_status.h"
+#include "common/thread_name.h"
 
 namespace {
 std::atomic<bool> g_counting{false};
@@ -57,20 +57,7 @@ TEST(ClientAllocTest, PullRepliesOfVaryingSizeReuseTheEntriesOfConsumedMessages)
   ASSERT_TRUE(cluster.Start());
   // One queue on broker-a only: every batch lands in it, and each one is one pull reply.
   const std::string topic = "AllocTopic";
-  {
-    mq::v1::CreateTopicRequest req;
-    req.mutable_config()->set_topic_name(topic);
-    req.mutable_config()->set_read_queue_nums(1);
-    req.mutable_config()->set_write_queue_nums(1);
-    req.mutable_config()->set_perm(6);
-    mq::v1::CreateTopicResponse resp;
-    grpc::ClientContext ctx;
-    ASSERT_TRUE(cluster.broker(0).admin()->CreateTopic(&ctx, req, &resp).ok());
-    ASSERT_TRUE(WaitUntil([&] {
-      mq::v1::TopicRouteData route;
-      return QueryRoute(cluster.namesrv().stub(), topic, &route).ok() && route.queue_datas_size() == 1;
-    }));
-  }
+  ASSERT_TRUE(cluster.CreateTopic(topic, 1, /*brokers=*/1));
   mq::client::ProducerOptions po;
   po.client = cluster.Client();
   Producer producer(po);
@@ -83,7 +70,7 @@ TEST(ClientAllocTest, PullRepliesOfVaryingSizeReuseTheEntriesOfConsumedMessages)
   PushConsumer consumer(o);
   ASSERT_TRUE(consumer.Subscribe(topic, "*").ok());
   consumer.RegisterListener([&](const std::vector<ReceivedMessage>& msgs) {
-    thread_local const bool reply_thread = CurrentThreadNameStartsWith("mq-fast-send");
+    thread_local const bool reply_thread = CurrentThreadName().starts_with("mq-fast-send");
     if (reply_thread) {
       t_counted = true;
       on_reply_thread = true;

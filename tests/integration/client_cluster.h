@@ -39,9 +39,10 @@ class ClientCluster {
   NamesrvProcess& namesrv() { return namesrv_; }
   const TempDir& dir() const { return dir_; }
 
-  // Creates topic with `queues` queues on both brokers and waits until the route shows both.
-  bool CreateTopic(const std::string& topic, int queues = 4) {
-    for (auto& b : brokers_) {
+  // Creates topic with `queues` queues on the first `brokers` brokers (both by default) and
+  // waits until the route shows them.
+  bool CreateTopic(const std::string& topic, int queues = 4, int brokers = 2) {
+    for (int i = 0; i < brokers; ++i) {
       mq::v1::CreateTopicRequest req;
       req.mutable_config()->set_topic_name(topic);
       req.mutable_config()->set_read_queue_nums(queues);
@@ -49,11 +50,11 @@ class ClientCluster {
       req.mutable_config()->set_perm(6);
       mq::v1::CreateTopicResponse resp;
       grpc::ClientContext ctx;
-      if (!b->admin()->CreateTopic(&ctx, req, &resp).ok()) return false;
+      if (!brokers_[static_cast<size_t>(i)]->admin()->CreateTopic(&ctx, req, &resp).ok()) return false;
     }
     return WaitUntil([&] {
       mq::v1::TopicRouteData route;
-      return QueryRoute(namesrv_.stub(), topic, &route).ok() && route.queue_datas_size() == 2;
+      return QueryRoute(namesrv_.stub(), topic, &route).ok() && route.queue_datas_size() == brokers;
     });
   }
 

@@ -11,7 +11,7 @@
 #include <thread>
 
 #include "client_cluster.h"
-#include "testutil/proc_status.h"
+#include "common/thread_name.h"
 
 namespace mq::testing {
 namespace {
@@ -25,7 +25,7 @@ using mq::client::ReceivedMessage;
 // Whether the calling thread is one of the consume threads ("mq-consume"), looked up once per
 // thread: a lookup per call would make the listener too slow to qualify.
 bool OnConsumeThread() {
-  thread_local const bool on_consume_thread = CurrentThreadNameStartsWith("mq-consume");
+  thread_local const bool on_consume_thread = CurrentThreadName().starts_with("mq-consume");
   return on_consume_thread;
 }
 

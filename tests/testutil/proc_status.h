@@ -3,7 +3,6 @@
 // connections to a port.
 #pragma once
 
-#include <pthread.h>
 #include <sys/types.h>
 
 #include <cstdint>
@@ -26,14 +25,6 @@ inline int64_t ProcStatusBytes(pid_t pid, std::string_view field) {
   const std::string key = std::string(field) + ":";
   auto pos = status->find(key);
   return pos == std::string::npos ? 0 : std::stoll(status->substr(pos + key.size())) * 1024;
-}
-
-// Whether the calling thread's name starts with `prefix` (pthread_getname_np reads /proc: cache
-// the answer per thread where it is asked often).
-inline bool CurrentThreadNameStartsWith(std::string_view prefix) {
-  char name[32] = {};
-  pthread_getname_np(pthread_self(), name, sizeof(name));
-  return std::string_view(name).starts_with(prefix);
 }
 
 // Calls fn(task_dir, name) for each thread of `pid` (/proc/<pid>/task/*, name from comm); none
