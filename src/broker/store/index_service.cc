@@ -20,12 +20,9 @@ constexpr int32_t kSlotSize = 4;
 constexpr int32_t kEntrySize = 20;
 
 // The slot hash of "topic#key", the form RocketMQ's index files hash: the absolute value of its
-// Java hashCode (0 for INT32_MIN). Folded byte by byte, so the dispatcher builds no string per key.
+// Java hashCode (0 for INT32_MIN), continued part by part: the dispatcher builds no string per key.
 int32_t IndexKeyHash(std::string_view topic, std::string_view key) {
-  uint32_t h = static_cast<uint32_t>(JavaHashCode(topic));
-  h = 31 * h + static_cast<uint32_t>('#');
-  for (char c : key) h = 31 * h + static_cast<uint32_t>(static_cast<unsigned char>(c));
-  const auto hash = static_cast<int32_t>(h);
+  const int32_t hash = JavaHashCode(key, JavaHashCode("#", JavaHashCode(topic)));
   if (hash == INT32_MIN) return 0;
   return hash < 0 ? -hash : hash;
 }

@@ -115,8 +115,8 @@ StoredMessage ToStoredMessage(const RecordView& view, std::string_view raw) {
   return m;
 }
 
-int32_t JavaHashCode(std::string_view s) {
-  uint32_t h = 0;
+int32_t JavaHashCode(std::string_view s, int32_t prefix_hash) {
+  auto h = static_cast<uint32_t>(prefix_hash);
   for (char c : s) h = 31 * h + static_cast<uint32_t>(static_cast<unsigned char>(c));
   return static_cast<int32_t>(h);
 }

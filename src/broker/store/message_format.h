@@ -101,7 +101,8 @@ StoredMessage ToStoredMessage(const RecordView& view, std::string_view raw);
 
 // RocketMQ's tag hash code: Java String.hashCode() of the TAGS value (equal for ASCII).
 int64_t TagsCode(std::string_view tags);
-// Java String.hashCode() over bytes.
-int32_t JavaHashCode(std::string_view s);
+// Java String.hashCode() over bytes. With `prefix_hash`, the hash of a string that starts with
+// the bytes hashed into it and goes on with `s` (JavaHashCode(b, JavaHashCode(a)) == hash of a + b).
+int32_t JavaHashCode(std::string_view s, int32_t prefix_hash = 0);
 
 }  // namespace mq::store

@@ -148,6 +148,7 @@ TEST(MessageFormatTest, TagsCodeMatchesJavaHashCode) {
   EXPECT_EQ(TagsCode("TagA"), 2598919);  // "TagA".hashCode() in Java
   EXPECT_EQ(TagsCode(""), 0);
   EXPECT_EQ(JavaHashCode("hello"), 99162322);
+  EXPECT_EQ(JavaHashCode("lo", JavaHashCode("hel")), 99162322);  // continued from a prefix
 }
 
 TEST(MessageFormatTest, OffsetMessageIdRoundTrip) {
