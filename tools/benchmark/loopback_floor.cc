@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -77,6 +78,69 @@ double CpuSeconds(const rusage& u) {
   ::_exit(0);
 }
 
+// The --stream echo: writes back what each read returned, as the messages came.
+[[noreturn]] void StreamEcho(int listener) {
+  const int fd = ::accept(listener, nullptr, nullptr);
+  if (fd < 0) ::_exit(1);
+  NoDelay(fd);
+  std::vector<char> buffer(256 * 1024);
+  for (;;) {
+    const ssize_t r = ::recv(fd, buffer.data(), buffer.size(), 0);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0 || !WriteFully(fd, buffer.data(), static_cast<size_t>(r))) ::_exit(0);
+  }
+}
+
+int64_t NowNanos() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
+}
+
+// --stream: paces `total` messages of `bytes` (at least 8: the stamp) at `rate` over fd and
+// returns each one's latency in microseconds, or an empty vector when the echo hung up.
+std::vector<int64_t> Stream(int fd, int64_t rate, int64_t total, size_t bytes) {
+  std::vector<int64_t> latencies_us;
+  latencies_us.reserve(static_cast<size_t>(total));
+  std::thread reader([&] {  // one recv takes whatever arrived, as a consumer's IO thread would
+    std::vector<char> in(256 * 1024 + bytes);
+    size_t have = 0;
+    while (static_cast<int64_t>(latencies_us.size()) < total) {
+      const ssize_t r = ::recv(fd, in.data() + have, in.size() - have, 0);
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) return;
+      have += static_cast<size_t>(r);
+      const int64_t now = NowNanos();
+      size_t at = 0;
+      for (; have - at >= bytes; at += bytes) {
+        int64_t stamp = 0;
+        std::memcpy(&stamp, in.data() + at, sizeof stamp);
+        latencies_us.push_back((now - stamp) / 1000);
+      }
+      std::memmove(in.data(), in.data() + at, have - at);
+      have -= at;
+    }
+  });
+  constexpr int64_t kMostPerWrite = 256;
+  std::vector<char> batch(bytes * kMostPerWrite, 'x');
+  const auto start = Clock::now();
+  bool ok = true;
+  for (int64_t i = 0; i < total && ok;) {
+    std::this_thread::sleep_until(start + std::chrono::microseconds(i * 1'000'000 / rate));
+    const int64_t due_by_now =
+        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start).count() * rate /
+            1'000'000 +
+        1;
+    const int64_t n = std::clamp<int64_t>(due_by_now - i, 1, std::min(kMostPerWrite, total - i));
+    const int64_t stamp = NowNanos();
+    for (int64_t k = 0; k < n; ++k) std::memcpy(batch.data() + k * bytes, &stamp, sizeof stamp);
+    ok = WriteFully(fd, batch.data(), static_cast<size_t>(n) * bytes);
+    i += n;
+  }
+  if (!ok) ::shutdown(fd, SHUT_RDWR);
+  reader.join();
+  if (static_cast<int64_t>(latencies_us.size()) != total) latencies_us.clear();
+  return latencies_us;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -88,7 +152,18 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(int64_t{1}, int64_t{1'000'000}));
   app.add_option("--seconds", seconds, "run length")->check(CLI::Range(0.1, 600.0));
   app.add_option("--bytes", bytes, "request and reply size")->check(CLI::Range(size_t{1}, size_t{1} << 20));
+  bool stream = false;
+  app.add_flag("--stream", stream, "pace a one-way stream through the echo (see the file's comment)");
   CLI11_PARSE(app, argc, argv);
+  if (stream && bytes < sizeof(int64_t)) {
+    std::fprintf(stderr, "loopback_floor: --bytes must be at least 8 with --stream\n");
+    return 2;
+  }
+  const auto total = static_cast<int64_t>(static_cast<double>(rate) * seconds);
+  if (total < 1) {
+    std::fprintf(stderr, "loopback_floor: --rate times --seconds must be at least 1 message\n");
+    return 2;
+  }
 
   const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in address{};
@@ -106,7 +181,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "loopback_floor: fork: %s\n", std::strerror(errno));
     return 1;
   }
-  if (echo == 0) Echo(listener, bytes);
+  if (echo == 0) stream ? StreamEcho(listener) : Echo(listener, bytes);
   ::close(listener);
   // Every early exit takes the echo process with it (it would wait in accept or recv forever).
   auto fail = [echo](const char* what) {
@@ -122,20 +197,24 @@ int main(int argc, char** argv) {
   NoDelay(fd);
 
   std::vector<char> buffer(bytes, 'x');
-  const auto total = static_cast<int64_t>(static_cast<double>(rate) * seconds);
   std::vector<int64_t> latencies_us;
   latencies_us.reserve(static_cast<size_t>(total));
   rusage before{};
   ::getrusage(RUSAGE_SELF, &before);
   const auto start = Clock::now();
-  for (int64_t i = 0; i < total; ++i) {
-    std::this_thread::sleep_until(start + std::chrono::microseconds(i * 1'000'000 / rate));
-    const auto sent = Clock::now();
-    if (!WriteFully(fd, buffer.data(), bytes) || !ReadFully(fd, buffer.data(), bytes)) {
-      return fail("the echo process hung up");
+  if (stream) {
+    latencies_us = Stream(fd, rate, total, bytes);
+    if (latencies_us.empty()) return fail("the echo process hung up");
+  } else {
+    for (int64_t i = 0; i < total; ++i) {
+      std::this_thread::sleep_until(start + std::chrono::microseconds(i * 1'000'000 / rate));
+      const auto sent = Clock::now();
+      if (!WriteFully(fd, buffer.data(), bytes) || !ReadFully(fd, buffer.data(), bytes)) {
+        return fail("the echo process hung up");
+      }
+      latencies_us.push_back(
+          std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - sent).count());
     }
-    latencies_us.push_back(
-        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - sent).count());
   }
   const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
   rusage after{};
