@@ -215,6 +215,45 @@ void SendReplies() {
   Put("send_reply", "odd", r.SerializeAsString());
 }
 
+void PullReplies() {
+  mq::v1::PullMessageResponse r;
+  r.set_status(mq::v1::FOUND);
+  r.set_next_begin_offset(3);
+  r.set_max_offset(3);
+  mq::store::MessageInput with_properties;
+  with_properties.topic = "TopicTest";
+  with_properties.queue_id = 1;
+  with_properties.body = std::string(40, 'b');
+  with_properties.properties = {{"UNIQ_KEY", "7F0000010000000000000002"},
+                                {"KEYS", "k1  k3 "},
+                                {"color", "blue"},
+                                {"RECONSUME_TIME", "2"},
+                                {"zz-user", ""}};
+  with_properties.reconsume_times = 2;
+  std::string third;
+  if (!mq::store::EncodeMessage(with_properties, {0x7F000001, 10911}, &third).ok()) std::abort();
+  mq::store::FinalizeRecord(third.data(), static_cast<int32_t>(third.size()), 2, 8192, 1700000000002);
+  r.set_records(Record("TopicTest", "hello", "TagA", 0) + Record("TopicTest", "", "", 4096) + third);
+  Put("pull_reply", "found_records", r.SerializeAsString());
+  r.clear_records();
+  r.set_status(mq::v1::NO_NEW_MSG);
+  r.set_min_offset(1);
+  r.set_suggest_which_broker_id(1);
+  Put("pull_reply", "no_new_msg", r.SerializeAsString());
+  // A broker that sends no records: the consumer parses the MessageExt list with protobuf.
+  r.set_status(mq::v1::FOUND);
+  auto* ext = r.add_messages();
+  ext->mutable_message()->set_topic("TopicTest");
+  ext->mutable_message()->set_tags("TagA");
+  ext->mutable_message()->add_keys("k1");
+  ext->mutable_message()->set_body("body");
+  (*ext->mutable_message()->mutable_user_properties())["color"] = "blue";
+  ext->set_msg_id("7F0000010000000000000001");
+  ext->set_queue_offset(2);
+  (*ext->mutable_system_properties())["TAGS"] = "TagA";
+  Put("pull_reply", "message_ext_list", r.SerializeAsString());
+}
+
 void Requests() {
   for (const auto& s : mq::fuzz::BrokerSamples("TopicTest", "GroupA")) {
     Put("broker_requests", "rpc_" + std::to_string(s.method), Sel(s.method) + s.bytes);
@@ -244,6 +283,7 @@ int main(int argc, char** argv) {
   Requests();
   SendWire();
   SendReplies();
+  PullReplies();
   SqlFilters();
   return 0;
 }
