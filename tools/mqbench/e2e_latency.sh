@@ -8,6 +8,9 @@
 #   BROKER_SETS="--set flushDiskType=SYNC_FLUSH" tools/mqbench/e2e_latency.sh 2000
 # MQ_BIN selects the binaries (default: build/bin of this checkout); extra mqbench options
 # go in E2E_ARGS (e.g. E2E_ARGS="--batch-in-flight 8").
+# FLOOR=1 runs `loopback_floor --stream` at the same rate for 3 s before each run and reports
+# its p99 and cores beside mq's: what the machine gives a stream with no broker at that moment
+# (docs/benchmarks.md, twenty-third session), so a run on a busy minute shows as one.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 mq_bin="${MQ_BIN:-$root/build/bin}"
@@ -28,6 +31,10 @@ one_run() {  # rate run -> one JSON line on stdout; runs in the pipeline's subsh
   # This subshell's processes are not in the parent's list: stop them on any exit here.
   mq_pids=()
   trap mq_kill_started EXIT
+  local floor=""
+  if [[ "${FLOOR:-0}" == 1 ]]; then
+    floor=$("$mq_bin/loopback_floor" --stream --rate "$rate" --seconds 3 2>&1 | tail -1 || true)
+  fi
   # shellcheck disable=SC2086
   mq_start_cluster "$d" --set flushDiskType=ASYNC_FLUSH ${BROKER_SETS:-}
   mq_create_topic "$d" E2E
@@ -40,18 +47,25 @@ one_run() {  # rate run -> one JSON line on stdout; runs in the pipeline's subsh
   after=$(mq_cpu_ticks "$mq_broker_pid")
   sw_after=$(switches "$mq_broker_pid")
   mq_kill_started
-  python3 - "$d/out.json" "$d/time" "$before" "$after" "$(getconf CLK_TCK)" "$rate" "$sw_before" "$sw_after" <<'PY'
-import json, sys
-out, timef, before, after, hz, rate, sw_before, sw_after = sys.argv[1:9]
+  python3 - "$d/out.json" "$d/time" "$before" "$after" "$(getconf CLK_TCK)" "$rate" "$sw_before" "$sw_after" \
+    "$floor" <<'PY'
+import json, re, sys
+out, timef, before, after, hz, rate, sw_before, sw_after, floor = sys.argv[1:10]
 try:
     o = json.load(open(out))
 except ValueError:
     o = {"received": 0, "error": open(out).read().strip()}
 user, sys_ = map(float, open(timef).read().split()[-2:])
 n = max(o.get("received", 0), 1)
-print(json.dumps({"rate": int(rate), "broker_cpu_us_per_msg": round((int(after) - int(before)) / int(hz) * 1e6 / n, 1),
-                  "client_cpu_us_per_msg": round((user + sys_) * 1e6 / n, 1),
-                  "broker_switches_per_msg": round((int(sw_after) - int(sw_before)) / n, 2), "mqbench": o}))
+row = {"rate": int(rate), "broker_cpu_us_per_msg": round((int(after) - int(before)) / int(hz) * 1e6 / n, 1),
+       "client_cpu_us_per_msg": round((user + sys_) * 1e6 / n, 1),
+       "broker_switches_per_msg": round((int(sw_after) - int(sw_before)) / n, 2), "mqbench": o}
+if floor:
+    p99 = re.search(r"p99 ([0-9.]+) ms", floor)
+    cores = re.search(r"\(([0-9.]+) cores\)", floor)
+    row["floor"] = {"p99_us": round(float(p99.group(1)) * 1000), "cores": float(cores.group(1))} if p99 and cores \
+        else {"error": floor}
+print(json.dumps(row))
 PY
 }
 
@@ -69,5 +83,8 @@ print(f"rate {rows[0]['rate']}: p50 {col(m('p50_us'))} us, p99 {col(m('p99_us'))
       f"p99.9 {col(m('p999_us'))} us, max {col(m('max_us'))} us, received {col(m('received'))}, "
       f"broker {col(lambda r: r['broker_cpu_us_per_msg'])} us/msg, client {col(lambda r: r['client_cpu_us_per_msg'])} us/msg, "
       f"broker context switches {col(lambda r: r['broker_switches_per_msg'])} per msg")
+if all("p99_us" in r.get("floor", {}) for r in rows):
+    print(f"rate {rows[0]['rate']}: floor (loopback_floor --stream) p99 {col(lambda r: r['floor']['p99_us'])} us, "
+          f"{col(lambda r: r['floor']['cores'])} cores")
 PY
 done
