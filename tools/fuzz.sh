@@ -13,8 +13,11 @@ seconds=${1:-${MQ_FUZZ_SECONDS:-8}}
 shift || true
 targets=("$@")
 if ((${#targets[@]} == 0)); then
-  targets=(record_decode message_properties commit_log_recovery config_file metadata_files
-           broker_requests namesrv_requests sql_filter send_wire send_reply)
+  # Every target there is (tests/fuzz/<target>_fuzz.cc), so a new one cannot be left out.
+  for source in "$MQ_ROOT"/tests/fuzz/*_fuzz.cc; do
+    name="$(basename "$source")"
+    targets+=("${name%_fuzz.cc}")
+  done
 fi
 
 if ! command -v clang++ >/dev/null 2>&1; then
