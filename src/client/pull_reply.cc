@@ -51,4 +51,14 @@ PullReplyView PullReplyViewOf(mq::v1::PullMessageResponse* reply) {
   return v;
 }
 
+Result<PullReplyView> ReadPullReplyOrParse(std::string_view bytes,
+                                           std::unique_ptr<mq::v1::PullMessageResponse>* parsed) {
+  if (PullReplyView view; ReadPullReply(bytes, &view)) return view;
+  *parsed = std::make_unique<mq::v1::PullMessageResponse>();
+  if (!(*parsed)->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return Status::Internal("pull reply: not a PullMessageResponse");
+  }
+  return PullReplyViewOf(parsed->get());
+}
+
 }  // namespace mq::client

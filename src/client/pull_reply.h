@@ -5,8 +5,10 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string_view>
 
+#include "common/result.h"
 #include "mq/v1/broker.pb.h"
 
 namespace mq::client {
@@ -28,5 +30,10 @@ struct PullReplyView {
 bool ReadPullReply(std::string_view bytes, PullReplyView* out);
 // The view of a parsed reply (its records and messages stay in `reply`).
 PullReplyView PullReplyViewOf(mq::v1::PullMessageResponse* reply);
+// The view a consumer acts on, from a reply's wire bytes: ReadPullReply's, or, for what that
+// reader leaves to protobuf (a MessageExt list, an unknown field), the view of *parsed, which
+// this fills with protobuf's parse. Internal when protobuf refuses the bytes too.
+Result<PullReplyView> ReadPullReplyOrParse(std::string_view bytes,
+                                           std::unique_ptr<mq::v1::PullMessageResponse>* parsed);
 
 }  // namespace mq::client

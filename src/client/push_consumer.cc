@@ -93,26 +93,18 @@ void PushConsumerImpl::Pull(std::shared_ptr<ProcessQueue> pq) {
     auto inflight = client_->inflight();
     inflight->count.fetch_add(1);
     const std::string bytes = req.SerializeAsString();
-    const uint64_t id = fast->Call(
-        frame::Method::kPullMessage, {bytes}, timeout,
-        [this, pq, addr, offset, commit, inflight](Result<std::string_view> r) {
-          // The records are read where they are, in the reply frame; only a reply this reader
-          // does not take (a MessageExt list, unknown fields) is parsed by protobuf.
-          auto deliver = [&](Result<PullReplyView> read) {
-            if (read.ok() && commit >= 0) pq->reported_offset = commit;
-            OnPulled(pq, addr, offset, std::move(read));
-          };
-          if (PullReplyView view; !r.ok() || ReadPullReply(*r, &view)) {
-            deliver(r.ok() ? Result<PullReplyView>(view) : r.status());
-          } else {
-            google::protobuf::Arena arena;
-            auto* parsed = google::protobuf::Arena::CreateMessage<mq::v1::PullMessageResponse>(&arena);
-            deliver(parsed->ParseFromArray(r->data(), static_cast<int>(r->size()))
-                        ? Result<PullReplyView>(PullReplyViewOf(parsed))
-                        : Status::Internal("pull reply: not a PullMessageResponse"));
-          }
-          inflight->count.fetch_sub(1);
-        });
+    const uint64_t id = fast->Call(frame::Method::kPullMessage, {bytes}, timeout,
+                                   [this, pq, addr, offset, commit, inflight](Result<std::string_view> r) {
+                                     // The records are read where they are, in the reply frame; only a reply
+                                     // this reader does not take (a MessageExt list, unknown fields) is
+                                     // parsed by protobuf.
+                                     std::unique_ptr<mq::v1::PullMessageResponse> parsed;
+                                     Result<PullReplyView> read =
+                                         r.ok() ? ReadPullReplyOrParse(*r, &parsed) : r.status();
+                                     if (read.ok() && commit >= 0) pq->reported_offset = commit;
+                                     OnPulled(pq, addr, offset, std::move(read));
+                                     inflight->count.fetch_sub(1);
+                                   });
     // Weak: a queue must not keep the connection (and its socket) past the client's IO thread.
     cancel = [weak = std::weak_ptr<FastSendConnection>(fast), id] {
       if (auto connection = weak.lock()) connection->Cancel(id, Status::Unavailable("pull cancelled"));

@@ -1,13 +1,14 @@
 // Fuzz target: the consumer's reading of a broker's PullMessageResponse (client/pull_reply.h)
 // and of the messages it carries (client/convert.h), the bytes as a broker sends them on the
 // fast send port. The consumer reads them by hand and leaves to protobuf what the hand reader
-// refuses (a MessageExt list, an unknown field), as PushConsumerImpl::OnPulled does.
+// refuses (a MessageExt list, an unknown field): ReadPullReplyOrParse, as the push consumer does.
 // Properties: whatever ReadPullReply takes, protobuf parses to the same fields; the messages
 // either decode or are refused with a message; decoded into slots that hold earlier messages
 // (the consumer's reuse of consumed ones) they equal a fresh decode, field for field.
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -61,14 +62,6 @@ void CheckSame(const ReceivedMessage& a, const ReceivedMessage& b, size_t i) {
                 "message " + std::to_string(i) + ": a reused slot's fields differ from a fresh one's");
 }
 
-// The view the consumer acts on: the hand reader's, else protobuf's parse of `pb`.
-bool ViewOf(std::string_view bytes, mq::v1::PullMessageResponse* pb, mq::client::PullReplyView* view) {
-  if (mq::client::ReadPullReply(bytes, view)) return true;
-  if (!pb->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) return false;
-  *view = mq::client::PullReplyViewOf(pb);
-  return true;
-}
-
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -88,19 +81,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!protobuf_reads) return 0;
 
   // Taking messages out of a MessageExt list moves them: each decode reads its own parse.
-  mq::v1::PullMessageResponse fresh_pb;
-  mq::v1::PullMessageResponse reused_pb;
-  mq::client::PullReplyView fresh_view;
-  mq::client::PullReplyView reused_view;
-  MQ_FUZZ_CHECK(ViewOf(bytes, &fresh_pb, &fresh_view) && ViewOf(bytes, &reused_pb, &reused_view),
-                "bytes protobuf reads have no view");
-  const auto fresh = mq::client::TakePulledMessages(fresh_view, "broker-a");
+  std::unique_ptr<mq::v1::PullMessageResponse> fresh_pb;
+  std::unique_ptr<mq::v1::PullMessageResponse> reused_pb;
+  const auto fresh_view = mq::client::ReadPullReplyOrParse(bytes, &fresh_pb);
+  const auto reused_view = mq::client::ReadPullReplyOrParse(bytes, &reused_pb);
+  MQ_FUZZ_CHECK(fresh_view.ok() && reused_view.ok(), "bytes protobuf reads have no view");
+  const auto fresh = mq::client::TakePulledMessages(*fresh_view, "broker-a");
 
   std::vector<ReceivedMessage> slots;
   for (size_t i = 0; i < kSlots; ++i) slots.push_back(EarlierMessage(i));
   size_t handed = 0;
   const mq::Status reused = mq::client::DecodePulledMessages(
-      reused_view, "broker-a", [&](int64_t) { return handed < kSlots ? &slots[handed++] : nullptr; });
+      *reused_view, "broker-a", [&](int64_t) { return handed < kSlots ? &slots[handed++] : nullptr; });
   MQ_FUZZ_CHECK(reused.ok() == fresh.ok(),
                 "a decode into reused slots and a fresh one disagree on the bytes");
   if (!fresh.ok()) {

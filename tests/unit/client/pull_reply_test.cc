@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <string>
 
 namespace mq::client {
@@ -75,6 +76,28 @@ TEST(PullReplyTest, AParsedReplyGivesTheSameView) {
   EXPECT_EQ(parsed.suggest_which_broker_id, read.suggest_which_broker_id);
   EXPECT_EQ(parsed.records, read.records);
   EXPECT_EQ(parsed.messages_from, nullptr);
+}
+
+TEST(PullReplyTest, ReadOrParseTakesTheReadersViewOrProtobufsOrRefuses) {
+  const std::string plain = FullReply().SerializeAsString();
+  std::unique_ptr<mq::v1::PullMessageResponse> parsed;
+  auto read = ReadPullReplyOrParse(plain, &parsed);
+  ASSERT_TRUE(read.ok());
+  EXPECT_EQ(parsed, nullptr);  // the hand reader took it: nothing parsed
+  EXPECT_EQ(read->records.data(), plain.data() + plain.size() - 70'000);
+
+  mq::v1::PullMessageResponse with_messages = FullReply();
+  with_messages.add_messages()->set_queue_offset(3);
+  read = ReadPullReplyOrParse(with_messages.SerializeAsString(), &parsed);
+  ASSERT_TRUE(read.ok());
+  ASSERT_NE(parsed, nullptr);
+  EXPECT_EQ(read->messages_from, parsed.get());
+  EXPECT_EQ(parsed->messages(0).queue_offset(), 3);
+  EXPECT_EQ(read->status, mq::v1::OFFSET_ILLEGAL);
+
+  read = ReadPullReplyOrParse(std::string("\x0a\x05", 2), &parsed);  // cut short: neither reads it
+  EXPECT_EQ(read.status().code(), StatusCode::kInternal);
+  EXPECT_NE(read.status().message().find("not a PullMessageResponse"), std::string::npos);
 }
 
 }  // namespace
