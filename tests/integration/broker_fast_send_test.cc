@@ -22,6 +22,7 @@
 #include "broker_fixture.h"
 #include "common/coding.h"
 #include "common/frame.h"
+#include "common/message_record.h"
 #include "grpc_test_util.h"
 #include "namesrv_fixture.h"
 #include "testutil/proc_status.h"
@@ -221,6 +222,26 @@ TEST_F(BrokerFastSendTest, PullsAreServedOnTheSamePortParkedOnesIncluded) {
   ASSERT_EQ(r.messages_size(), 3);
   EXPECT_EQ(r.messages(2).message().body(), "p3");
   EXPECT_EQ(r.next_begin_offset(), 3);
+
+  // As our consumer asks: the stored records, and the reply's bytes exactly what protobuf writes
+  // (the broker serializes the fields before the records and writes the records after them).
+  mq::v1::PullMessageRequest with_records;
+  ASSERT_TRUE(with_records.ParseFromString(pull(0, 0)));
+  with_records.set_accept_records(true);
+  ASSERT_TRUE(client.Write(SendFrame(9, with_records.SerializeAsString(), frame::Method::kPullMessage)));
+  auto as_records = client.ReadFrame();
+  ASSERT_TRUE(as_records.has_value());
+  ASSERT_EQ(as_records->first.code, StatusCode::kOk) << as_records->second;
+  ASSERT_TRUE(r.ParseFromString(as_records->second));
+  EXPECT_EQ(r.SerializeAsString(), as_records->second);
+  EXPECT_EQ(r.status(), mq::v1::FOUND);
+  EXPECT_EQ(r.next_begin_offset(), 3);
+  std::vector<std::string> bodies;
+  ASSERT_TRUE(
+      mq::record::ForEachRecord(r.records(), /*verify_crc=*/true, [&](const mq::record::RecordView& v) {
+        bodies.emplace_back(v.body);
+      }).ok());
+  EXPECT_EQ(bodies, (std::vector<std::string>{"p1", "p2", "p3"}));
 
   // Parked until a message arrives; a send on the same connection meanwhile is answered first.
   ASSERT_TRUE(client.Write(SendFrame(11, pull(3, 10'000), frame::Method::kPullMessage)));

@@ -71,6 +71,8 @@ int main(int argc, char** argv) {
   e2e->add_option("-g,--group", p.group, "consumer group");
   AddProducerOptions(e2e, &p);
   e2e->add_option("--rate", p.rate, "messages per second")->check(CLI::Range(int64_t{1}, int64_t{1'000'000}));
+  e2e->add_option("--pull-batch", p.pull_batch, "messages per pull (default: the client's)")
+      ->check(CLI::Range(1, 1024));
   CLI11_PARSE(app, argc, argv);
 
   if (namesrv.empty()) {

@@ -3,17 +3,21 @@
 #include <fmt/format.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <asio.hpp>
 #include <cerrno>
 #include <cstring>
 #include <optional>
+#include <span>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "common/check.h"
 #include "common/frame.h"
 #include "common/frame_io.h"
 #include "common/logging.h"
+#include "common/proto_wire.h"
 
 namespace mq::broker {
 
@@ -49,20 +53,34 @@ class FastSendServer::Connection : public std::enable_shared_from_this<Connectio
 
   // Any thread: writes one response frame, straight into the socket when nothing is queued.
   void Reply(uint64_t request_id, const Status& status, std::string_view payload) {
+    const std::string_view pieces[] = {payload};
+    ReplyPieces(request_id, status, pieces);
+  }
+
+  // An OK reply's payload in pieces (at most 7), written in order after the header.
+  void ReplyPieces(uint64_t request_id, const Status& status, std::span<const std::string_view> payload) {
     frame::Header h;
     h.kind = frame::Kind::kResponse;
     h.code = status.code();
     h.request_id = request_id;
-    std::string_view body = status.ok() ? payload : std::string_view(status.message());
-    h.payload_bytes = static_cast<uint32_t>(body.size());
+    const std::string_view refusal[] = {status.message()};
+    if (!status.ok()) payload = refusal;
+    size_t bytes = 0;
+    for (std::string_view piece : payload) bytes += piece.size();
+    h.payload_bytes = static_cast<uint32_t>(bytes);
     char header[frame::kHeaderBytes];
     frame::WriteHeader(h, header);
+    std::string_view pieces[8];
+    MQ_CHECK(payload.size() < std::size(pieces), "a reply in {} pieces", payload.size());
+    pieces[0] = std::string_view(header, sizeof header);
+    std::copy(payload.begin(), payload.end(), pieces + 1);
     std::lock_guard lock(mu_);
     if (closed_) return;
     const bool was_empty = unsent_.empty();
     // A socket error is left to the read side, which closes the connection.
-    const std::string_view pieces[] = {std::string_view(header, sizeof header), body};
-    if (frame::WriteOrQueue(fd_, pieces, &unsent_) != frame::WriteOutcome::kQueued) return;
+    if (frame::WriteOrQueue(fd_, std::span(pieces, payload.size() + 1), &unsent_) !=
+        frame::WriteOutcome::kQueued)
+      return;
     unsent_lease_.Resize(static_cast<int64_t>(unsent_.size()));
     // The IO thread writes the rest when the socket takes it (already under way if not empty).
     if (was_empty) asio::post(socket_.get_executor(), [self = shared_from_this()] { self->AwaitWritable(); });
@@ -246,7 +264,22 @@ class FastSendServer::Connection : public std::enable_shared_from_this<Connectio
     CallStarted();
     server_->pull_->Pull(request, [self = shared_from_this(), request_id](
                                       const Status& s, mq::v1::PullMessageResponse* r, ByteBudget::Lease) {
-      self->Reply(request_id, s, s.ok() ? r->SerializeAsString() : std::string());
+      if (!s.ok()) {
+        self->Reply(request_id, s, std::string_view());
+      } else {
+        // The records, nearly all of a reply, are written from where the pull processor put
+        // them; only the fields before them are serialized. Records is the last field, so this
+        // is the bytes protobuf would write.
+        std::string records;
+        r->mutable_records()->swap(records);
+        std::string head = r->SerializeAsString();
+        if (!records.empty()) {
+          wire::PutTag(wire::kRecords, wire::kLengthDelimited, &head);
+          wire::PutVarint(records.size(), &head);
+        }
+        const std::string_view reply[] = {head, records};
+        self->ReplyPieces(request_id, s, reply);
+      }
       self->CallEnded();
     });
     return true;

@@ -191,19 +191,25 @@ bool PullProcessor::ReadOnce(PullState& state, bool timed_out) {
         budget_.used(), budget_.limit()));
     return true;
   }
-  auto result = ctx_.store->GetMessages(req.consumer_group(), req.topic(), req.queue_id(), state.offset,
-                                        max_nums, max_bytes, state.filter, state.property_filter);
+  auto& resp = state.response;
+  resp.Clear();
+  // Records go as stored: the store copies them out of its segments straight into the reply,
+  // with no per-message conversion here; the consumer decodes them. GetMessages returns only
+  // records that passed DecodeRecord with their CRCs.
+  std::string* records = req.accept_records() ? resp.mutable_records() : nullptr;
+  auto read = [&] {
+    return ctx_.store->GetMessages(req.consumer_group(), req.topic(), req.queue_id(), state.offset, max_nums,
+                                   max_bytes, state.filter, state.property_filter, records);
+  };
+  auto result = read();
   for (int window = 1;
        window < kMaxFilteredWindows && result.status == store::GetMessageStatus::kNoMatchedMessage &&
        result.next_begin_offset < result.max_offset;
        ++window) {
     state.offset = result.next_begin_offset;
     state.skipped = true;
-    result = ctx_.store->GetMessages(req.consumer_group(), req.topic(), req.queue_id(), state.offset,
-                                     max_nums, max_bytes, state.filter, state.property_filter);
+    result = read();
   }
-  auto& resp = state.response;
-  resp.Clear();
   resp.set_min_offset(result.min_offset);
   resp.set_max_offset(result.max_offset);
   resp.set_next_begin_offset(result.next_begin_offset);
@@ -213,18 +219,11 @@ bool PullProcessor::ReadOnce(PullState& state, bool timed_out) {
   switch (result.status) {
     case GS::kFound: {
       resp.set_status(mq::v1::FOUND);
-      int64_t bytes = 0;
-      for (const auto& record : result.messages) bytes += static_cast<int64_t>(record.size());
-      lease->Resize(bytes);
+      lease->Resize(result.buffer_total_size);
       state.lease = std::move(*lease);
       int64_t delivered = 0;
-      if (req.accept_records()) {
-        // The records go as stored: no per-message conversion here, the consumer decodes them.
-        // GetMessages returns only records that passed DecodeRecord with their CRCs.
-        std::string* records = resp.mutable_records();
-        records->reserve(static_cast<size_t>(bytes));
-        for (const auto& record : result.messages) records->append(record);
-        delivered = static_cast<int64_t>(result.messages.size());
+      if (records) {
+        delivered = static_cast<int64_t>(result.queue_offsets.size());
       } else {
         for (const auto& record : result.messages) {
           if (Status s = ToMessageExt(record, ctx_.config->brokerName, resp.add_messages()); !s.ok()) {

@@ -73,10 +73,13 @@ class MessageStore {
   // kNoMatchedMessage when nothing matched). `group` is informational (logging/stats).
   // Every returned record decodes and passed its CRCs, and is the message its queue unit points
   // at (a damaged one is skipped and logged). Statuses as RocketMQ's getMessage().
+  // With `records_out`, the found records are appended to it back to back (one copy out of the
+  // mapped segments, one allocation for the lot) instead of one string each in `messages`;
+  // `queue_offsets` and `buffer_total_size` are filled either way.
   GetMessageResult GetMessages(std::string_view group, const std::string& topic, int32_t queue_id,
                                int64_t offset, int32_t max_count, int32_t max_bytes,
-                               const MessageFilter& filter = {},
-                               const PropertyFilter& property_filter = {}) const;
+                               const MessageFilter& filter = {}, const PropertyFilter& property_filter = {},
+                               std::string* records_out = nullptr) const;
 
   int64_t MinOffsetInQueue(const std::string& topic, int32_t queue_id) const;
   // Next queue offset to be written, i.e. one past the last readable message.

@@ -40,8 +40,8 @@ Result<RecordView> VerifyQueueRecord(std::string_view record, int64_t phy_offset
 
 GetMessageResult MessageStore::GetMessages(std::string_view group, const std::string& topic, int32_t queue_id,
                                            int64_t offset, int32_t max_count, int32_t max_bytes,
-                                           const MessageFilter& filter,
-                                           const PropertyFilter& property_filter) const {
+                                           const MessageFilter& filter, const PropertyFilter& property_filter,
+                                           std::string* records_out) const {
   (void)group;
   GetMessageResult r;
   auto cq = queues_ ? queues_->Find(topic, queue_id) : nullptr;
@@ -85,20 +85,24 @@ GetMessageResult MessageStore::GetMessages(std::string_view group, const std::st
     }
     r.status = GetMessageStatus::kNoMatchedMessage;
     int64_t min_phy = commit_log_->min_offset();
+    // For records_out: the found records, each keeping its segment mapped until copied out.
+    std::vector<RecordRef> found;
+    if (records_out) found.reserve(std::min(units.size(), static_cast<size_t>(std::max(max_count, 0))));
     size_t i = 0;
     for (; i < units.size(); ++i) {
       const CqUnit& u = units[i];
-      if (static_cast<int32_t>(r.messages.size()) >= max_count) break;
-      if (!r.messages.empty() && r.buffer_total_size + u.size > max_bytes) break;
+      const size_t count = r.queue_offsets.size();
+      if (static_cast<int32_t>(count) >= max_count) break;
+      if (count > 0 && r.buffer_total_size + u.size > max_bytes) break;
       if (u.size <= 0) continue;  // hole
       if (filter && !filter(u.tags_code)) continue;
       if (u.phy_offset < min_phy) {
-        if (r.messages.empty()) r.status = GetMessageStatus::kMessageWasRemoving;
+        if (r.queue_offsets.empty()) r.status = GetMessageStatus::kMessageWasRemoving;
         continue;
       }
       auto ref = commit_log_->Read(u.phy_offset, u.size);
       if (!ref.ok()) {
-        if (r.messages.empty()) r.status = GetMessageStatus::kMessageWasRemoving;
+        if (r.queue_offsets.empty()) r.status = GetMessageStatus::kMessageWasRemoving;
         continue;
       }
       const int64_t queue_offset = offset + static_cast<int64_t>(i);
@@ -111,12 +115,20 @@ GetMessageResult MessageStore::GetMessages(std::string_view group, const std::st
         continue;
       }
       if (property_filter && !property_filter(view->properties)) continue;
-      r.messages.emplace_back(ref->bytes);
+      if (records_out) {
+        found.push_back(*std::move(ref));
+      } else {
+        r.messages.emplace_back(ref->bytes);
+      }
       r.queue_offsets.push_back(queue_offset);
       r.buffer_total_size += u.size;
       r.status = GetMessageStatus::kFound;
     }
     r.next_begin_offset = offset + static_cast<int64_t>(i);
+    if (records_out && !found.empty()) {
+      records_out->reserve(records_out->size() + static_cast<size_t>(r.buffer_total_size));
+      for (const RecordRef& ref : found) records_out->append(ref.bytes);
+    }
   }
   return r;
 }

@@ -102,6 +102,43 @@ TEST_F(MessageStoreTest, PropertyFilterSkipsRecordsAndAdvances) {
   EXPECT_EQ(r.next_begin_offset, 9);
 }
 
+// The pull path's read: the same records as the per-message read, back to back in the caller's
+// string, also when the queue's records are not adjacent in the commit log.
+TEST_F(MessageStoreTest, RecordsOutHoldsTheSameRecordsBackToBack) {
+  auto store = Open();
+  for (int i = 0; i < 12; ++i) {
+    ASSERT_TRUE(
+        PutSync(*store, Msg("T", i % 2, "body-" + std::to_string(i), i % 4 < 2 ? "TagA" : "TagB")).ok());
+  }
+  ASSERT_TRUE(WaitUntil([&] { return store->MaxOffsetInQueue("T", 1) == 6; }));
+  struct Read {
+    int64_t offset;
+    int32_t max_count;
+    int32_t max_bytes;
+    MessageFilter filter;
+  };
+  const Read reads[] = {{0, 32, 1 << 20, {}},
+                        {2, 3, 1 << 20, {}},
+                        {0, 32, 1, {}},
+                        {0, 32, 1 << 20, MakeTagFilter({"TagB"})},
+                        {6, 32, 1 << 20, {}}};
+  for (const Read& read : reads) {
+    SCOPED_TRACE(read.offset);
+    auto each = store->GetMessages("g", "T", 1, read.offset, read.max_count, read.max_bytes, read.filter);
+    std::string records = "kept";
+    auto joined = store->GetMessages("g", "T", 1, read.offset, read.max_count, read.max_bytes, read.filter,
+                                     {}, &records);
+    std::string expected = "kept";
+    for (const std::string& record : each.messages) expected += record;
+    EXPECT_EQ(records, expected);
+    EXPECT_TRUE(joined.messages.empty());
+    EXPECT_EQ(joined.status, each.status);
+    EXPECT_EQ(joined.queue_offsets, each.queue_offsets);
+    EXPECT_EQ(joined.next_begin_offset, each.next_begin_offset);
+    EXPECT_EQ(joined.buffer_total_size, static_cast<int64_t>(expected.size() - 4));
+  }
+}
+
 TEST_F(MessageStoreTest, TooSmallAndOverflowAfterRetention) {
   options_.file_reserved_time_hours = 1;
   options_.delete_when = "";
