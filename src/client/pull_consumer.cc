@@ -11,13 +11,35 @@
 #include "client_instance.h"
 #include "common/naming.h"
 #include "convert.h"
+#include "fast_send_connection.h"
+#include "pull_reply.h"
 #include "read_target.h"
+#include "result_slot.h"
 #include "route_info.h"
 
 namespace mq::client {
 namespace {
 
 using MinMax = std::pair<int64_t, int64_t>;  // a queue's (min offset, max offset)
+
+// What Poll acts on of one pull's reply, over either port.
+struct Pulled {
+  mq::v1::PullStatus status = mq::v1::FOUND;
+  int64_t next_begin_offset = 0;
+  int64_t max_offset = 0;
+  int64_t suggest_which_broker_id = 0;
+  std::vector<ReceivedMessage> messages;  // a FOUND reply's, before the tag filter
+};
+
+// `found` takes a FOUND reply's messages out of it.
+template <typename Found>
+Result<Pulled> PulledOf(const PullReplyView& reply, const Found& found) {
+  Pulled out{reply.status, reply.next_begin_offset, reply.max_offset, reply.suggest_which_broker_id, {}};
+  if (reply.status == mq::v1::FOUND) {
+    MQ_ASSIGN_OR_RETURN(out.messages, found());
+  }
+  return out;
+}
 
 }  // namespace
 
@@ -117,30 +139,24 @@ class PullConsumerImpl {
         return Status::Unavailable("pull " + it->first.ToString() + ": no broker in the route");
       // A node that is down or hung (a dead master) hands the pull to the next one (a slave).
       std::string addr;
-      auto r = CallWithFailover<Result<mq::v1::PullMessageResponse>>(
+      auto r = CallWithFailover<Result<Pulled>>(
           addrs, reach_, "pull " + it->first.ToString(), [&](const std::string& a) {
             addr = a;
-            auto stub = client_->Broker(a);
-            return BlockingCall<mq::v1::PullMessageResponse>(
-                hold + options_.client.rpc_timeout_ms,
-                [&](auto* c, auto* resp) { return stub->PullMessage(c, req, resp); });
+            return PullFrom(route, a, req, it->first.broker_name, hold + options_.client.rpc_timeout_ms);
           });
       if (!r.ok()) return r.status().WithContext("pull " + it->first.ToString() + " from " + addr);
-      it->second.suggested = r->suggest_which_broker_id();
+      it->second.suggested = r->suggest_which_broker_id;
       std::vector<ReceivedMessage> out;
-      if (r->status() == mq::v1::OFFSET_ILLEGAL && it->second.next > r->max_offset() &&
+      if (r->status == mq::v1::OFFSET_ILLEGAL && it->second.next > r->max_offset &&
           MasterAddress(route, it->first.broker_name) != addr) {
         // A slave behind its master lacks our position; its correction would rewind us. Keep
         // the position (RocketMQ's slaves do not correct either) and return what we have.
         return out;
       }
-      if (r->status() == mq::v1::FOUND) {
-        MQ_ASSIGN_OR_RETURN(auto found, TakePulledMessages(&*r, it->first.broker_name));
-        for (auto& m : found) {
-          if (filter_.Matches(m.message.tags)) out.push_back(std::move(m));
-        }
+      for (auto& m : r->messages) {
+        if (filter_.Matches(m.message.tags)) out.push_back(std::move(m));
       }
-      if (r->next_begin_offset() >= 0) it->second.next = r->next_begin_offset();
+      if (r->next_begin_offset >= 0) it->second.next = r->next_begin_offset;
       if (!out.empty() || left <= 0) return out;
     }
   }
@@ -167,6 +183,41 @@ class PullConsumerImpl {
   }
 
  private:
+  // One pull from the node at `addr`: over its broker's fast port when the route names one and
+  // the client may use it (ClientOptions::fast_send), else over gRPC.
+  Result<Pulled> PullFrom(const mq::v1::TopicRouteData& route, const std::string& addr,
+                          const mq::v1::PullMessageRequest& req, const std::string& broker_name,
+                          int64_t timeout_ms) {
+    std::shared_ptr<FastSendConnection> fast;
+    if (options_.client.fast_send) {
+      if (auto fast_addr = FastSendAddressOf(route, addr); !fast_addr.empty())
+        fast = client_->FastSend(fast_addr);
+    }
+    if (!fast) {
+      auto stub = client_->Broker(addr);
+      auto reply = BlockingCall<mq::v1::PullMessageResponse>(
+          timeout_ms, [&](auto* c, auto* resp) { return stub->PullMessage(c, req, resp); });
+      if (!reply.ok()) return reply.status();
+      return PulledOf(PullReplyViewOf(&*reply), [&] { return TakePulledMessages(&*reply, broker_name); });
+    }
+    // The reply frame is valid only while the callback runs, on the connection's IO thread: the
+    // messages are decoded there.
+    auto slot = std::make_shared<ResultSlot<Result<Pulled>>>();
+    const std::string bytes = req.SerializeAsString();
+    fast->Call(frame::Method::kPullMessage, {bytes}, timeout_ms,
+               [slot, broker_name](Result<std::string_view> r) {
+                 std::unique_ptr<mq::v1::PullMessageResponse> parsed;
+                 Result<PullReplyView> read = r.ok() ? ReadPullReplyOrParse(*r, &parsed) : r.status();
+                 slot->Set(read.ok() ? PulledOf(*read, [&] { return TakePulledMessages(*read, broker_name); })
+                                     : Result<Pulled>(read.status()));
+               });
+    // The connection fails a call without a reply after timeout_ms; this only guards against a
+    // stuck IO thread.
+    auto got = slot->WaitFor(std::chrono::milliseconds(timeout_ms + 5'000));
+    if (!got) return Status::Timeout("pull: no reply from " + fast->addr() + " in time");
+    return std::move(*got);
+  }
+
   struct Position {
     int64_t next = 0;       // next offset to pull
     int64_t committed = 0;  // last committed

@@ -22,6 +22,7 @@
 #include "common/io_executor.h"
 #include "fast_send_connection.h"
 #include "mq/client/producer.h"
+#include "mq/client/pull_consumer.h"
 #include "mq/client/push_consumer.h"
 #include "namesrv_fixture.h"
 #include "testutil/proc_status.h"
@@ -184,6 +185,57 @@ TEST(ClientFastSendTest, APushConsumerPullsOverTheFastPortAndStopsPromptly) {
     consumer.Shutdown();
     EXPECT_LT(std::chrono::steady_clock::now() - stop, 5s)
         << "a parked pull held up the shutdown, fast=" << fast;
+  }
+  producer.Shutdown();
+}
+
+// The lite pull consumer polls over the fast port too (one connection of its own there) unless
+// told not to, and reads the same messages either way, tag filter included.
+TEST(ClientFastSendTest, APullConsumerPollsOverTheFastPortUnlessToldNot) {
+  TempDir dir;
+  NamesrvProcess ns;
+  ASSERT_TRUE(ns.started());
+  BrokerProcess broker(BrokerOptions{ns.address(), dir.Sub("a"), "broker-a", {}});
+  ASSERT_TRUE(broker.Start()) << broker.process().ReadLog();
+  ASSERT_TRUE(CreateTopicOn(ns, {&broker}, "PollTopic"));
+  const auto fast_port =
+      static_cast<uint16_t>(std::stoi(broker.fast_address().substr(broker.fast_address().rfind(':') + 1)));
+  Producer producer(Options(ns));
+  ASSERT_TRUE(producer.Start().ok());
+  constexpr int kMessages = 60;
+  for (int i = 0; i < kMessages; ++i) {
+    auto m = MakeMessage("PollTopic", std::to_string(i));
+    m.tags = i % 3 == 0 ? "Keep" : "Skip";
+    ASSERT_TRUE(producer.Send(m).ok());
+  }
+  const int producer_connections = EstablishedConnectionsTo(fast_port);
+  for (bool fast : {true, false}) {
+    mq::client::PullConsumerOptions o;
+    o.client.namesrv_addrs = {ns.address()};
+    o.client.fast_send = fast;
+    o.group = fast ? "fast_poll_group" : "grpc_poll_group";
+    o.consume_from_where = mq::client::ConsumeFromWhere::kFirstOffset;
+    mq::client::PullConsumer consumer(o);
+    ASSERT_TRUE(consumer.Start().ok());
+    ASSERT_TRUE(consumer.Subscribe("PollTopic", mq::client::MessageSelector::ByTag("Keep")).ok());
+    std::set<std::string> seen;
+    ASSERT_TRUE(WaitUntil(
+        [&] {
+          auto msgs = consumer.Poll(200);
+          if (!msgs.ok()) return false;
+          for (const auto& m : *msgs) seen.insert(m.message.body);
+          return seen.size() >= static_cast<size_t>(kMessages / 3);
+        },
+        20s));
+    EXPECT_EQ(seen.size(), static_cast<size_t>(kMessages / 3)) << "fast=" << fast;
+    EXPECT_EQ(seen.count("0"), 1u);
+    EXPECT_EQ(seen.count("1"), 0u);
+    EXPECT_EQ(EstablishedConnectionsTo(fast_port), producer_connections + (fast ? 1 : 0)) << "fast=" << fast;
+    // A long poll of a drained topic ends empty at its timeout.
+    auto empty = consumer.Poll(300);
+    ASSERT_TRUE(empty.ok()) << empty.status().ToString();
+    EXPECT_TRUE(empty->empty());
+    consumer.Shutdown();
   }
   producer.Shutdown();
 }
