@@ -86,6 +86,16 @@ TEST_F(MqbenchTest, ProducerAndConsumerCountsAddUp) {
   ASSERT_EQ(crc, 0) << consumed;
   EXPECT_EQ(Field(consumed, "received"), 300) << consumed;
   EXPECT_GE(Field(consumed, "p99_us"), 0);
+
+  // The lite pull consumer reads the same messages, over the fast port and over gRPC.
+  for (const char* fast : {"true", "false"}) {
+    auto [lrc, polled] =
+        RunBench({"consumer", "--lite", "--fast-send", fast, "-n", ns_->address(), "-t", "BenchCount", "-g",
+                  std::string("lite_group_") + fast, "--from-first", "--count", "300", "-d", "45", "--json"},
+                 dir_.Sub(std::string("lite-") + fast + ".out"));
+    ASSERT_EQ(lrc, 0) << polled;
+    EXPECT_EQ(Field(polled, "received"), 300) << polled;
+  }
 }
 
 // e2e sends at a fixed rate and receives every message; its summary says where the latency

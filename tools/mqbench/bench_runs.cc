@@ -13,6 +13,7 @@
 #include "bench_report.h"
 #include "common/clock.h"
 #include "mq/client/producer.h"
+#include "mq/client/pull_consumer.h"
 #include "mq/client/push_consumer.h"
 
 namespace mq::bench {
@@ -23,6 +24,15 @@ constexpr const char* kSendTimeProperty = "bench_send_us";  // wall-clock µs at
 
 int64_t ElapsedMicros(Clock::time_point since) {
   return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - since).count();
+}
+
+// When `m` was sent (wall-clock µs, mqbench's own property), else `otherwise`.
+int64_t SentMicros(const client::ReceivedMessage& m, int64_t otherwise) {
+  auto it = m.message.properties.find(kSendTimeProperty);
+  int64_t sent = otherwise;  // from_chars: strtoll's locale handling was 2 % of an e2e client's CPU
+  if (it != m.message.properties.end())
+    std::from_chars(it->second.data(), it->second.data() + it->second.size(), sent);
+  return sent;
 }
 
 // Runs `tick` once a second until `done` says stop (bounded by the caller's own limits).
@@ -187,6 +197,7 @@ class BenchConsumer {
     options.consume_from_where =
         p.from_first ? client::ConsumeFromWhere::kFirstOffset : client::ConsumeFromWhere::kLastOffset;
     options.rebalance_interval_ms = 2000;
+    options.client.fast_send = p.fast_send;
     if (p.pull_batch > 0) options.pull_batch_size = p.pull_batch;
     consumer_ = std::make_unique<client::PushConsumer>(options);
   }
@@ -197,10 +208,7 @@ class BenchConsumer {
     consumer_->RegisterListener([this](const std::vector<client::ReceivedMessage>& msgs) {
       int64_t now = WallMicros();
       for (const auto& m : msgs) {
-        auto it = m.message.properties.find(kSendTimeProperty);
-        int64_t sent = now;  // from_chars: strtoll's locale handling was 2 % of an e2e client's CPU
-        if (it != m.message.properties.end())
-          std::from_chars(it->second.data(), it->second.data() + it->second.size(), sent);
+        const int64_t sent = SentMicros(m, now);
         report_->Ok(1, now - sent);
         // The broker's store timestamp has millisecond resolution: each share is +-1 ms.
         const int64_t stored = m.store_timestamp_ms * 1000;
@@ -229,7 +237,53 @@ class BenchConsumer {
 
 }  // namespace
 
+// The lite pull consumer, polled by one thread until the run ends.
+int RunLiteConsumer(const BenchParams& p) {
+  BenchReport report("received", p.body_size);
+  client::PullConsumerOptions options;
+  options.client.namesrv_addrs = p.namesrv_addrs;
+  options.client.fast_send = p.fast_send;
+  options.group = p.group;
+  options.consume_from_where =
+      p.from_first ? client::ConsumeFromWhere::kFirstOffset : client::ConsumeFromWhere::kLastOffset;
+  if (p.pull_batch > 0) options.pull_batch_size = p.pull_batch;
+  client::PullConsumer consumer(options);
+  Status started = consumer.Start();
+  if (started.ok()) {
+    started = consumer.Subscribe(
+        p.topic, p.sql.empty() ? client::MessageSelector::ByTag("*") : client::MessageSelector::BySql(p.sql));
+  }
+  if (!started.ok()) {
+    std::fprintf(stderr, "mqbench consumer --lite: %s\n", started.ToString().c_str());
+    return 1;
+  }
+  report.Start();
+  auto deadline = p.seconds > 0
+                      ? Clock::now() + std::chrono::microseconds(static_cast<int64_t>(p.seconds * 1e6))
+                      : Clock::time_point::max();
+  auto done = [&] { return (p.count > 0 && report.ok() >= p.count) || Clock::now() >= deadline; };
+  std::atomic<bool> stop{false};
+  std::thread poller([&] {
+    while (!stop) {
+      auto msgs = consumer.Poll(100);
+      if (!msgs.ok()) {
+        std::fprintf(stderr, "mqbench consumer --lite: %s\n", msgs.status().ToString().c_str());
+        continue;
+      }
+      const int64_t now = WallMicros();
+      for (const auto& m : *msgs) report.Ok(1, now - SentMicros(m, now));
+    }
+  });
+  ProgressLoop(report, done);
+  stop = true;
+  poller.join();
+  consumer.Shutdown();
+  report.Finish(p.json);
+  return p.count > 0 && report.ok() < p.count ? 1 : 0;
+}
+
 int RunConsumer(const BenchParams& p) {
+  if (p.lite) return RunLiteConsumer(p);
   BenchReport report("received", p.body_size);
   BenchConsumer consumer(p, &report);
   report.Start();

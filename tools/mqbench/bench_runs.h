@@ -35,7 +35,8 @@ struct BenchParams {
   int batch_in_flight = ClientDefaults().auto_batch_max_in_flight;
   // producer, e2e: ClientOptions::send_connections_per_broker, default the client's
   int send_connections = ClientDefaults().client.send_connections_per_broker;
-  bool fast_send = ClientDefaults().client.fast_send;  // producer, e2e: ClientOptions::fast_send
+  bool fast_send = ClientDefaults().client.fast_send;  // ClientOptions::fast_send, every client
+  bool lite = false;                                   // consumer: the lite pull consumer (Poll)
   // producer, e2e: ClientOptions::callback_threads (0: callbacks on the reply's thread)
   int callback_threads = ClientDefaults().client.callback_threads;
   int pull_batch = 0;  // consumer, e2e: PushConsumerOptions::pull_batch_size (0 = default)

@@ -64,6 +64,12 @@ int main(int argc, char** argv) {
   consumer->add_flag("--from-first", p.from_first, "new queues start at their first offset, not the last");
   consumer->add_option("--pull-batch", p.pull_batch, "messages per pull (default: the client's)")
       ->check(CLI::Range(1, 1024));
+  consumer->add_flag("--lite", p.lite,
+                     "poll with the lite pull consumer (PullConsumer) instead of a push consumer");
+  consumer
+      ->add_option("--fast-send", p.fast_send,
+                   "pull over the brokers' fast ports where routes name them (ClientOptions)")
+      ->default_val(p.fast_send);
   consumer->add_option("--sql", p.sql,
                        "subscribe with this SQL92 selector (broker: enablePropertyFilter=true)");
   auto* e2e = app.add_subcommand("e2e", "send at a fixed rate and measure send-to-consume latency");
