@@ -11,6 +11,7 @@
 #include <chrono>
 #include <csignal>
 #include <future>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -138,20 +139,32 @@ TEST(ClientFastSendTest, SendsInFlightWhenTheBrokerIsKilledAllHearBackAndItsRest
   producer.Shutdown();
 }
 
+// One NameServer, one broker holding the test's topic and a started producer: the consumer
+// tests' cluster. fast_port is the broker's fast port.
+class ClientFastConsumeTest : public ::testing::Test {
+ protected:
+  void Start(const std::string& topic) {
+    ASSERT_TRUE(ns.started());
+    broker = std::make_unique<BrokerProcess>(BrokerOptions{ns.address(), dir.Sub("a"), "broker-a", {}});
+    ASSERT_TRUE(broker->Start()) << broker->process().ReadLog();
+    ASSERT_TRUE(CreateTopicOn(ns, {broker.get()}, topic));
+    const std::string& addr = broker->fast_address();
+    fast_port = static_cast<uint16_t>(std::stoi(addr.substr(addr.rfind(':') + 1)));
+    ASSERT_TRUE(producer.Start().ok());
+  }
+
+  TempDir dir;
+  NamesrvProcess ns;
+  std::unique_ptr<BrokerProcess> broker;
+  uint16_t fast_port = 0;
+  Producer producer{Options(ns)};
+};
+
 // A push consumer pulls over the broker's fast port (one connection of its own there) unless
 // told not to; either way it gets every message once, and its parked pulls do not hold up its
 // shutdown.
-TEST(ClientFastSendTest, APushConsumerPullsOverTheFastPortAndStopsPromptly) {
-  TempDir dir;
-  NamesrvProcess ns;
-  ASSERT_TRUE(ns.started());
-  BrokerProcess broker(BrokerOptions{ns.address(), dir.Sub("a"), "broker-a", {}});
-  ASSERT_TRUE(broker.Start()) << broker.process().ReadLog();
-  ASSERT_TRUE(CreateTopicOn(ns, {&broker}, "PullTopic"));
-  const auto fast_port =
-      static_cast<uint16_t>(std::stoi(broker.fast_address().substr(broker.fast_address().rfind(':') + 1)));
-  Producer producer(Options(ns));
-  ASSERT_TRUE(producer.Start().ok());
+TEST_F(ClientFastConsumeTest, APushConsumerPullsOverTheFastPortAndStopsPromptly) {
+  ASSERT_NO_FATAL_FAILURE(Start("PullTopic"));
   constexpr int kMessages = 100;
   for (int i = 0; i < kMessages; ++i)
     ASSERT_TRUE(producer.Send(MakeMessage("PullTopic", std::to_string(i))).ok());
@@ -191,17 +204,8 @@ TEST(ClientFastSendTest, APushConsumerPullsOverTheFastPortAndStopsPromptly) {
 
 // The lite pull consumer polls over the fast port too (one connection of its own there) unless
 // told not to, and reads the same messages either way, tag filter included.
-TEST(ClientFastSendTest, APullConsumerPollsOverTheFastPortUnlessToldNot) {
-  TempDir dir;
-  NamesrvProcess ns;
-  ASSERT_TRUE(ns.started());
-  BrokerProcess broker(BrokerOptions{ns.address(), dir.Sub("a"), "broker-a", {}});
-  ASSERT_TRUE(broker.Start()) << broker.process().ReadLog();
-  ASSERT_TRUE(CreateTopicOn(ns, {&broker}, "PollTopic"));
-  const auto fast_port =
-      static_cast<uint16_t>(std::stoi(broker.fast_address().substr(broker.fast_address().rfind(':') + 1)));
-  Producer producer(Options(ns));
-  ASSERT_TRUE(producer.Start().ok());
+TEST_F(ClientFastConsumeTest, APullConsumerPollsOverTheFastPortUnlessToldNot) {
+  ASSERT_NO_FATAL_FAILURE(Start("PollTopic"));
   constexpr int kMessages = 60;
   for (int i = 0; i < kMessages; ++i) {
     auto m = MakeMessage("PollTopic", std::to_string(i));
