@@ -268,6 +268,7 @@ int RunLiteConsumer(const BenchParams& p) {
       auto msgs = consumer.Poll(100);
       if (!msgs.ok()) {
         std::fprintf(stderr, "mqbench consumer --lite: %s\n", msgs.status().ToString().c_str());
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));  // a failing poll returns at once
         continue;
       }
       const int64_t now = WallMicros();
