@@ -13,6 +13,7 @@
 #include "common/naming.h"
 #include "common/rpc/grpc_defaults.h"
 #include "namesrv_query.h"
+#include "route_info.h"
 
 namespace mq::client {
 namespace {
@@ -119,6 +120,13 @@ std::shared_ptr<FastSendConnection> ClientInstance::FastSend(const std::string& 
   slot.retry_after = now + kRetryAfter;
   ++fast_send_opened_;
   return slot.connection;
+}
+
+std::shared_ptr<FastSendConnection> ClientInstance::FastSendTo(const mq::v1::TopicRouteData& route,
+                                                               const std::string& broker_addr) {
+  if (!options_.fast_send) return nullptr;
+  const std::string fast_addr = FastSendAddressOf(route, broker_addr);
+  return fast_addr.empty() ? nullptr : FastSend(fast_addr);
 }
 
 int ClientInstance::FastSendConnectionsOpened() {

@@ -65,6 +65,11 @@ class ClientInstance {
   // on first use and again after it broke, except within a few seconds of a failed one: then
   // nullptr, and the caller sends over gRPC.
   std::shared_ptr<FastSendConnection> FastSend(const std::string& fast_addr);
+  // FastSend() to the fast port `route` names for the broker node at `broker_addr`, when the
+  // client may use fast ports (ClientOptions::fast_send); else nullptr, and the caller pulls over
+  // gRPC.
+  std::shared_ptr<FastSendConnection> FastSendTo(const mq::v1::TopicRouteData& route,
+                                                 const std::string& broker_addr);
   // Fast send connections opened so far, to any broker (tests, diagnostics).
   int FastSendConnectionsOpened();
   // Connections opened so far to `addr` for sends (tests, diagnostics).

@@ -188,11 +188,7 @@ class PullConsumerImpl {
   Result<Pulled> PullFrom(const mq::v1::TopicRouteData& route, const std::string& addr,
                           const mq::v1::PullMessageRequest& req, const std::string& broker_name,
                           int64_t timeout_ms) {
-    std::shared_ptr<FastSendConnection> fast;
-    if (options_.client.fast_send) {
-      if (auto fast_addr = FastSendAddressOf(route, addr); !fast_addr.empty())
-        fast = client_->FastSend(fast_addr);
-    }
+    std::shared_ptr<FastSendConnection> fast = client_->FastSendTo(route, addr);
     if (!fast) {
       auto stub = client_->Broker(addr);
       auto reply = BlockingCall<mq::v1::PullMessageResponse>(

@@ -82,12 +82,7 @@ void PushConsumerImpl::Pull(std::shared_ptr<ProcessQueue> pq) {
   const int64_t timeout = options_.pull_suspend_ms + options_.client.rpc_timeout_ms + 5'000;
   std::function<void()> cancel;
   std::shared_ptr<FastSendConnection> fast;
-  if (options_.client.fast_send) {
-    if (auto route = client_->CachedRoute(pq->mq.topic)) {
-      if (auto fast_addr = FastSendAddressOf(*route, addr); !fast_addr.empty())
-        fast = client_->FastSend(fast_addr);
-    }
-  }
+  if (auto route = client_->CachedRoute(pq->mq.topic)) fast = client_->FastSendTo(*route, addr);
   if (fast) {
     // Over the broker's fast port: the reply is handled on the connection's reading thread.
     auto inflight = client_->inflight();
