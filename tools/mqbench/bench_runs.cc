@@ -26,6 +26,17 @@ int64_t ElapsedMicros(Clock::time_point since) {
   return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - since).count();
 }
 
+// When a run of `p.seconds` started now ends (never when the run is bounded by a count only).
+Clock::time_point EndOf(const BenchParams& p) {
+  return p.seconds > 0 ? Clock::now() + std::chrono::microseconds(static_cast<int64_t>(p.seconds * 1e6))
+                       : Clock::time_point::max();
+}
+
+// What a consumer subscribes with: the SQL92 selector asked for, else every message.
+client::MessageSelector SelectorOf(const BenchParams& p) {
+  return p.sql.empty() ? client::MessageSelector::ByTag("*") : client::MessageSelector::BySql(p.sql);
+}
+
 // When `m` was sent (wall-clock µs, mqbench's own property), else `otherwise`.
 int64_t SentMicros(const client::ReceivedMessage& m, int64_t otherwise) {
   auto it = m.message.properties.find(kSendTimeProperty);
@@ -101,11 +112,7 @@ client::ProducerOptions ProducerOptionsOf(const BenchParams& p) {
 // Send budget shared by the producer threads: a count, a deadline, or both.
 class Budget {
  public:
-  explicit Budget(const BenchParams& p)
-      : count_(p.count),
-        deadline_(p.seconds > 0
-                      ? Clock::now() + std::chrono::microseconds(static_cast<int64_t>(p.seconds * 1e6))
-                      : Clock::time_point::max()) {}
+  explicit Budget(const BenchParams& p) : count_(p.count), deadline_(EndOf(p)) {}
   // Claims n messages; false once the run is over.
   bool Take(int n) {
     if (Clock::now() >= deadline_) return false;
@@ -190,7 +197,7 @@ namespace {
 // from the producer's timestamp, otherwise the time since the consumer started.
 class BenchConsumer {
  public:
-  BenchConsumer(const BenchParams& p, BenchReport* report) : report_(report), p_sql_(p.sql) {
+  BenchConsumer(const BenchParams& p, BenchReport* report) : report_(report), selector_(SelectorOf(p)) {
     client::PushConsumerOptions options;
     options.client.namesrv_addrs = p.namesrv_addrs;
     options.group = p.group;
@@ -203,8 +210,7 @@ class BenchConsumer {
   }
 
   Status Start(const std::string& topic) {
-    MQ_RETURN_IF_ERROR(p_sql_.empty() ? consumer_->Subscribe(topic, "*")
-                                      : consumer_->Subscribe(topic, client::MessageSelector::BySql(p_sql_)));
+    MQ_RETURN_IF_ERROR(consumer_->Subscribe(topic, selector_));
     consumer_->RegisterListener([this](const std::vector<client::ReceivedMessage>& msgs) {
       int64_t now = WallMicros();
       for (const auto& m : msgs) {
@@ -231,11 +237,21 @@ class BenchConsumer {
   BenchReport* report_;
   LatencyHistogram to_store_;
   LatencyHistogram from_store_;
-  std::string p_sql_;  // SQL92 selector; empty = every message
+  client::MessageSelector selector_;
   std::unique_ptr<client::PushConsumer> consumer_;
 };
 
 }  // namespace
+
+// Reports a consumer's progress until it has `p.count` messages or `p.seconds` have passed, then
+// `stop`s it; the exit code.
+int ConsumeUntilDone(const BenchParams& p, BenchReport& report, const std::function<void()>& stop) {
+  const auto deadline = EndOf(p);
+  ProgressLoop(report, [&] { return (p.count > 0 && report.ok() >= p.count) || Clock::now() >= deadline; });
+  stop();
+  report.Finish(p.json);
+  return p.count > 0 && report.ok() < p.count ? 1 : 0;
+}
 
 // The lite pull consumer, polled by one thread until the run ends.
 int RunLiteConsumer(const BenchParams& p) {
@@ -249,19 +265,12 @@ int RunLiteConsumer(const BenchParams& p) {
   if (p.pull_batch > 0) options.pull_batch_size = p.pull_batch;
   client::PullConsumer consumer(options);
   Status started = consumer.Start();
-  if (started.ok()) {
-    started = consumer.Subscribe(
-        p.topic, p.sql.empty() ? client::MessageSelector::ByTag("*") : client::MessageSelector::BySql(p.sql));
-  }
+  if (started.ok()) started = consumer.Subscribe(p.topic, SelectorOf(p));
   if (!started.ok()) {
     std::fprintf(stderr, "mqbench consumer --lite: %s\n", started.ToString().c_str());
     return 1;
   }
   report.Start();
-  auto deadline = p.seconds > 0
-                      ? Clock::now() + std::chrono::microseconds(static_cast<int64_t>(p.seconds * 1e6))
-                      : Clock::time_point::max();
-  auto done = [&] { return (p.count > 0 && report.ok() >= p.count) || Clock::now() >= deadline; };
   std::atomic<bool> stop{false};
   std::thread poller([&] {
     while (!stop) {
@@ -275,12 +284,11 @@ int RunLiteConsumer(const BenchParams& p) {
       for (const auto& m : *msgs) report.Ok(1, now - SentMicros(m, now));
     }
   });
-  ProgressLoop(report, done);
-  stop = true;
-  poller.join();
-  consumer.Shutdown();
-  report.Finish(p.json);
-  return p.count > 0 && report.ok() < p.count ? 1 : 0;
+  return ConsumeUntilDone(p, report, [&] {
+    stop = true;
+    poller.join();
+    consumer.Shutdown();
+  });
 }
 
 int RunConsumer(const BenchParams& p) {
@@ -292,13 +300,7 @@ int RunConsumer(const BenchParams& p) {
     std::fprintf(stderr, "mqbench consumer: %s\n", s.ToString().c_str());
     return 1;
   }
-  auto deadline = p.seconds > 0
-                      ? Clock::now() + std::chrono::microseconds(static_cast<int64_t>(p.seconds * 1e6))
-                      : Clock::time_point::max();
-  ProgressLoop(report, [&] { return (p.count > 0 && report.ok() >= p.count) || Clock::now() >= deadline; });
-  consumer.Shutdown();
-  report.Finish(p.json);
-  return p.count > 0 && report.ok() < p.count ? 1 : 0;
+  return ConsumeUntilDone(p, report, [&] { consumer.Shutdown(); });
 }
 
 int RunEndToEnd(const BenchParams& p) {
