@@ -51,6 +51,8 @@ Status ClientInstance::Start() {
   if (options_.rpc_timeout_ms <= 0) return Status::InvalidArgument("rpc_timeout_ms: must be positive");
   if (options_.send_connections_per_broker < 1 || options_.send_connections_per_broker > 16)
     return Status::InvalidArgument("send_connections_per_broker: must be between 1 and 16");
+  if (options_.callback_on_reply_thread_max_us < 0 || options_.callback_on_reply_thread_max_us > 200)
+    return Status::InvalidArgument("callback_on_reply_thread_max_us: must be in [0, 200] (0 = off)");
   if (started_.exchange(true)) return Status::FailedPrecondition("client: already started");
   if (options_.tune_malloc) TuneAllocatorForClients();
   internal_->Start();

@@ -53,6 +53,8 @@ class ClientInstance {
   const ClientOptions& options() const { return options_; }
   IoExecutor& internal() { return *internal_; }
   IoExecutor& callbacks() { return *callbacks_; }
+  // The thread that reads the fast send connections' replies (mq-fast-send).
+  const IoExecutor& fast_io() const { return *fast_io_; }
   const std::shared_ptr<InflightCounter>& inflight() const { return inflight_; }
 
   std::shared_ptr<mq::v1::Messaging::Stub> Broker(const std::string& addr);

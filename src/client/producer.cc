@@ -223,7 +223,7 @@ class ProducerImpl {
         EncodeSendRequestHeader(ctx->req.producer_group(), ctx->req.topic(), mq.queue_id,
                                 ctx->req.default_topic_queue_nums(), ctx->req.transaction_prepared());
     const std::string fast_addr =
-        options_.client.fast_send ? MasterFastSendAddress(route, mq.broker_name) : "";
+        options_.client.fast_send && !ctx->over_grpc ? MasterFastSendAddress(route, mq.broker_name) : "";
     StartSendRequest(*client_, addr, fast_addr, header, ctx, timeout, std::move(finish));
   }
 
@@ -234,11 +234,12 @@ class ProducerImpl {
 
   // Starts a send with `start(slot)` and waits for the slot's result; an error from `start`
   // itself (the send never began) is returned as is.
+  // A callback on a fast port's reply reader sends over gRPC instead (BlockingSendOverGrpc).
   Result<SendResult> SendAndWait(const std::function<Status(const std::shared_ptr<SendSlot>&)>& start) {
-    if (SendCallbacks::OnReplyThreadCallback()) {
+    if (SendCallbacks::OnReplyThreadCallback() && !SendCallbacks::OnFastReplyThreadCallback()) {
       return Status::FailedPrecondition(
-          "send: a blocking send from a callback on the reply thread (callback_threads = 0) would wait "
-          "for a reply only that thread can read; use SendAsync there");
+          "send: a blocking send from a callback on a gRPC or internal thread (callback_threads = 0) "
+          "would wait for work only that thread may do; use SendAsync there");
     }
     auto slot = std::make_shared<SendSlot>();
     {
@@ -324,24 +325,26 @@ class ProducerImpl {
                    release_slot](BatchOutcome outcome) {
       // Before they are woken, or one may be missed.
       if (let_senders_requeue) self->accumulator_.AwaitRequeues(topic, sync_senders);
-      bool any_callback = false;
+      size_t callbacks = 0;
       uint32_t waiters_to_wake = 0;
       for (size_t i = 0; i < completions->size(); ++i) {
         if (const auto& waiter = (*completions)[i].waiter) {
           waiters_to_wake |= waiter->SetQuietly(outcome.At(i));
         } else {
-          any_callback = true;
+          ++callbacks;
         }
       }
       SlotWaiters::Wake(waiters_to_wake);
-      if (any_callback) {
+      if (callbacks > 0) {
         // Each result is made on the callback thread that frees it (BatchOutcome).
-        self->callbacks_.Run([self, completions, outcome = std::move(outcome)] {
-          for (size_t i = 0; i < completions->size(); ++i) {
-            const Completion& c = (*completions)[i];
-            if (!c.waiter) self->FinishAsync(c.done, c.held_bytes, outcome.At(i));
-          }
-        });
+        self->callbacks_.Run(
+            [self, completions, outcome = std::move(outcome)] {
+              for (size_t i = 0; i < completions->size(); ++i) {
+                const Completion& c = (*completions)[i];
+                if (!c.waiter) self->FinishAsync(c.done, c.held_bytes, outcome.At(i));
+              }
+            },
+            callbacks);
       }
       release_slot();
     };
@@ -377,8 +380,14 @@ class ProducerImpl {
     Attempt(std::move(ctx));
   }
 
+  // A blocking send from a callback on a fast port's reply reader: it waits for its reply on
+  // that thread, so the reply must come over gRPC, and not with an auto-batch (whose request
+  // may wait behind one in flight on the fast port).
+  static bool BlockingSendOverGrpc() { return SendCallbacks::OnFastReplyThreadCallback(); }
+
   // Runs a send's attempts and waits for its result.
   Result<SendResult> AttemptAndWait(std::shared_ptr<SendContext> ctx) {
+    ctx->over_grpc = BlockingSendOverGrpc();
     return SendAndWait([&](const auto& slot) {
       ctx->done = [slot](Result<SendResult> r) { slot->Set(std::move(r)); };
       Attempt(std::move(ctx));
@@ -389,7 +398,7 @@ class ProducerImpl {
   // One message: an auto-batched one goes to the accumulator without being copied first.
   Result<SendResult> SendOne(const Message& msg, const MessageQueueSelector* selector,
                              const std::string& arg) {
-    if (running_ && Batchable(msg, selector)) {
+    if (running_ && Batchable(msg, selector) && !BlockingSendOverGrpc()) {
       return SendAndWait([&](const auto& slot) {
         MQ_RETURN_IF_ERROR(ValidateMessage(msg, options_.max_body_bytes));
         Enqueue(msg, nullptr, -1, slot);
@@ -535,7 +544,8 @@ class ProducerImpl {
  private:
   const ProducerOptions options_;
   std::unique_ptr<ClientInstance> client_;
-  SendCallbacks callbacks_{&client_->callbacks(), options_.client.callback_threads == 0};
+  SendCallbacks callbacks_{&client_->callbacks(), &client_->fast_io(), options_.client.callback_threads,
+                           options_.client.callback_on_reply_thread_max_us};
   LatencyFaultTolerance faults_;
   QueueSelector selector_;
   PublishRouteCache publish_routes_;

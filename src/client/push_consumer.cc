@@ -214,7 +214,7 @@ void PushConsumerImpl::OnPulled(const std::shared_ptr<ProcessQueue>& pq, const s
       run->pq = pq;
       run->offsets = std::move(fresh);
       const size_t batch_max = static_cast<size_t>(options_.consume_batch_max);
-      if (OnReplyThreadWorthIt((run->offsets.size() + batch_max - 1) / batch_max)) {
+      if (listener_meter_.ReplyThreadMayRun((run->offsets.size() + batch_max - 1) / batch_max)) {
         Pull(pq);  // the broker prepares the next reply while this one is consumed
         ConsumeRunTask(run, /*on_reply_thread=*/true);
         return;
@@ -225,13 +225,6 @@ void PushConsumerImpl::OnPulled(const std::shared_ptr<ProcessQueue>& pq, const s
   Pull(pq);
 }
 
-bool PushConsumerImpl::OnReplyThreadWorthIt(size_t calls) const {
-  const int64_t max_call_ns = int64_t{options_.listener_on_reply_thread_max_us} * 1000;
-  if (max_call_ns == 0 || listener_calls_.load(std::memory_order_relaxed) < kMeasuredCalls) return false;
-  const int64_t mean = listener_call_ns_.load(std::memory_order_relaxed);
-  return mean <= max_call_ns && static_cast<int64_t>(calls) * mean <= kHelperWorthNs;
-}
-
 bool PushConsumerImpl::RunListener(std::vector<ReceivedMessage>& batch) {
   try {
     const auto start = std::chrono::steady_clock::now();
@@ -239,11 +232,7 @@ bool PushConsumerImpl::RunListener(std::vector<ReceivedMessage>& batch) {
     const int64_t took_ns =
         std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start)
             .count();
-    // Smoothed over about 8 calls; concurrent updates may lose one, which only delays the mean.
-    const int64_t mean = listener_call_ns_.load(std::memory_order_relaxed);
-    // The first call sets the mean: starting from 0 would rate a slow listener fast for a while.
-    const bool first = listener_calls_.fetch_add(1, std::memory_order_relaxed) == 0;
-    listener_call_ns_.store(first ? took_ns : mean + (took_ns - mean) / 8, std::memory_order_relaxed);
+    listener_meter_.Record(took_ns);
     const int64_t took = took_ns / 1'000'000;
     if (ok && took > options_.consume_timeout_ms) {
       MQ_LOG_WARN(Logger("client"), "listener took {} ms > consume_timeout_ms {}: the batch counts as failed",
@@ -268,7 +257,7 @@ void PushConsumerImpl::ConsumeRunTask(std::shared_ptr<ConsumeRun> run, bool on_r
     const size_t next = run->next.load();
     if (next + batch_max >= total) return false;
     const auto calls_after_next = static_cast<int64_t>((total - next - 1) / batch_max);
-    return calls_after_next * listener_call_ns_.load(std::memory_order_relaxed) >= kHelperWorthNs;
+    return calls_after_next * listener_meter_.mean_ns() >= kHelperWorthNs;
   };
   // On a consume thread: one more thread (a fast listener finishes a pull's messages alone, one
   // wake-up per pull). On the reply's thread: the pool takes over, and the thread goes back to

@@ -9,7 +9,7 @@
 // mq-fast-send, or gRPC's callback thread), offset-commit ticks and delayed pulls on the
 // client's internal executor; none blocks (offsets ride on pulls, has_commit_offset, plus an
 // asynchronous periodic flush); listener calls on consume_ (consume_threads), or, for a
-// listener proven fast, on the reply's thread (OnReplyThreadWorthIt); rebalance and relock on
+// listener proven fast, on the reply's thread (listener_meter_); rebalance and relock on
 // rebalance_thread_; the membership long-poll (GetConsumerIds) on watch_thread_.
 // Locks: mu_ guards queues_ (the ProcessQueue map); ProcessQueue::mu guards its message table.
 // Lock order: mu_ before ProcessQueue::mu before the offset store's lock; rebalance_mu_
@@ -28,6 +28,7 @@
 #include <utility>
 #include <vector>
 
+#include "call_meter.h"
 #include "client_instance.h"
 #include "mq/client/push_consumer.h"
 #include "offset_store.h"
@@ -213,18 +214,14 @@ class PushConsumerImpl {
   // one more task (up to consume_threads in all) if the calls left after it would take, at the
   // listener's mean time per call, longer than kHelperWorthNs: a fast listener consumes a
   // pull's messages on one thread (one wake-up per pull), a slow one fans out over the pool.
-  // On the pull reply's thread (on_reply_thread, see OnReplyThreadWorthIt) it hands the rest
-  // to the pool as soon as the calls left would hold that thread longer than kHelperWorthNs.
+  // On the pull reply's thread (on_reply_thread) it hands the rest to the pool as soon as the
+  // calls left would hold that thread longer than kHelperWorthNs. A pull's calls start on
+  // its reply's thread when listener_meter_ allows them all there (a listener measured fast,
+  // no I/O): a wake-up per pull, and the messages read again on another CPU, cost more than
+  // such a run (docs/client.md).
   void ConsumeRunTask(std::shared_ptr<ConsumeRun> run, bool on_reply_thread);
   // About what waking another consume thread costs, in latency, on a loaded machine.
-  static constexpr int64_t kHelperWorthNs = 200'000;
-  // Whether `calls` listener calls may run on the pull reply's thread instead of waking a
-  // consume thread: only a listener measured over at least kMeasuredCalls calls whose mean is
-  // at most options_.listener_on_reply_thread_max_us (no I/O) and whose `calls` together stay
-  // within kHelperWorthNs. A wake-up per pull, and the messages read again on another CPU,
-  // cost more than such a run (docs/client.md).
-  bool OnReplyThreadWorthIt(size_t calls) const;
-  static constexpr int64_t kMeasuredCalls = 16;
+  static constexpr int64_t kHelperWorthNs = CallMeter::kMostNsOnReplyThread;
   // Lends the messages at `offsets` of pq to one listener call and settles them. A failed call's
   // send-back (blocking RPCs) never runs on the reply thread: it goes to the pool.
   void ConsumeConcurrently(const std::shared_ptr<ProcessQueue>& pq, std::span<const int64_t> offsets,
@@ -250,8 +247,7 @@ class PushConsumerImpl {
   MessageListener listener_;
   std::map<std::string, TagFilter> subscriptions_;  // set before Start()
   std::atomic<bool> running_{false};
-  std::atomic<int64_t> listener_call_ns_{0};  // the listener's time per call, smoothed (RunListener)
-  std::atomic<int64_t> listener_calls_{0};    // calls measured so far (RunListener)
+  CallMeter listener_meter_;  // the listener's time per call (RunListener)
 
   std::mutex mu_;
   std::map<MessageQueue, std::shared_ptr<ProcessQueue>> queues_;  // guarded by mu_

@@ -27,7 +27,8 @@ using MinMax = std::pair<int64_t, int64_t>;  // a queue's (min offset, max offse
 PushConsumerImpl::PushConsumerImpl(PushConsumerOptions options)
     : options_(std::move(options)),
       client_(std::make_unique<ClientInstance>(options_.client, 1)),
-      consume_(std::make_unique<IoExecutor>("mq-consume", std::max(1, options_.consume_threads))) {}
+      consume_(std::make_unique<IoExecutor>("mq-consume", std::max(1, options_.consume_threads))),
+      listener_meter_(int64_t{options_.listener_on_reply_thread_max_us} * 1000) {}
 
 PushConsumerImpl::~PushConsumerImpl() { Shutdown(); }
 

@@ -50,6 +50,9 @@ struct SendContext {
   // Set for auto-batched sends: gets the broker's answer (one entry per message) instead of
   // `done` getting a SendResult.
   std::function<void(const SendReply&, const MessageQueue&, int attempts)> on_response;
+  // A blocking send from a callback on a fast port's reply reader goes over gRPC: that thread
+  // cannot read its own reply (send_callbacks.h).
+  bool over_grpc = false;
 };
 
 }  // namespace mq::client

@@ -122,4 +122,6 @@ void IoExecutor::Cancel(TaskId id) {
 
 asio::io_context& IoExecutor::context() { return *io_; }
 
+bool IoExecutor::RunningInThisThread() const { return io_->get_executor().running_in_this_thread(); }
+
 }  // namespace mq

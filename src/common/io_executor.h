@@ -47,6 +47,8 @@ class IoExecutor {
   void Cancel(TaskId id);
 
   asio::io_context& context();
+  // Whether the calling thread is one of this executor's.
+  bool RunningInThisThread() const;
 
  private:
   struct Timer;

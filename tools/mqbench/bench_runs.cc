@@ -106,6 +106,7 @@ client::ProducerOptions ProducerOptionsOf(const BenchParams& p) {
   options.client.send_connections_per_broker = p.send_connections;
   options.client.fast_send = p.fast_send;
   options.client.callback_threads = p.callback_threads;
+  options.client.callback_on_reply_thread_max_us = p.callback_on_reply_thread_max_us;
   return options;
 }
 

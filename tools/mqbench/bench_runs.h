@@ -39,6 +39,8 @@ struct BenchParams {
   bool lite = false;                                   // consumer: the lite pull consumer (Poll)
   // producer, e2e: ClientOptions::callback_threads (0: callbacks on the reply's thread)
   int callback_threads = ClientDefaults().client.callback_threads;
+  // producer, e2e: ClientOptions::callback_on_reply_thread_max_us (0: never moved there)
+  int callback_on_reply_thread_max_us = ClientDefaults().client.callback_on_reply_thread_max_us;
   int pull_batch = 0;  // consumer, e2e: PushConsumerOptions::pull_batch_size (0 = default)
   bool json = false;
   int buckets = 0;  // producer, e2e: property "bucket" = send sequence % buckets (0 = none)

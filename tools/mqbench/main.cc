@@ -37,6 +37,10 @@ void AddProducerOptions(CLI::App* cmd, mq::bench::BenchParams* p) {
                   "threads running send callbacks; 0 runs them on the thread that read the reply "
                   "(ClientOptions)")
       ->check(CLI::Range(0, 256));
+  cmd->add_option("--callback-reply-thread-max-us", p->callback_on_reply_thread_max_us,
+                  "callbacks measured this fast run on the thread that read the reply; 0 = never "
+                  "(ClientOptions::callback_on_reply_thread_max_us)")
+      ->check(CLI::Range(0, 200));
   cmd->add_option("--buckets", p->buckets, "set property bucket = send sequence % N (for --sql consumers)")
       ->check(CLI::Range(0, 1'000'000));
 }

@@ -39,6 +39,16 @@ TEST(ClientOptionsTest, SendConnectionsPerBrokerMustBeInRange) {
   }
 }
 
+TEST(ClientOptionsTest, CallbackOnReplyThreadMaxUsMustBeInRange) {
+  for (int us : {-1, 201}) {
+    auto o = Producer1();
+    o.client.callback_on_reply_thread_max_us = us;
+    Status s = Producer(o).Start();
+    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << us;
+    EXPECT_EQ(s.message().rfind("callback_on_reply_thread_max_us", 0), 0u) << s.ToString();
+  }
+}
+
 TEST(ClientOptionsTest, PullThresholdSizeForQueueMustBeInRange) {
   for (int mib : {0, -5, 1025}) {
     PushConsumerOptions o;

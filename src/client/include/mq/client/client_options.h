@@ -29,10 +29,19 @@ struct ClientOptions {
   // one that read the broker's reply (the client's fast-send IO thread, or a gRPC thread for a
   // broker without a fast port), or an internal thread for a send that failed without one.
   // For callbacks that return at once (count, record, hand the result off): one that blocks
-  // holds up every reply of the producer, and a blocking Send() from one fails at once with
-  // kFailedPrecondition (SendAsync is fine). A send that fails inside SendAsync/Send still gets
-  // its callback on a callback thread, never re-entrantly.
+  // holds up every reply of the producer. A blocking Send() from one on the fast-send IO
+  // thread goes over gRPC; on a gRPC or internal thread it fails at once with kFailedPrecondition
+  // (SendAsync is fine). A send that fails inside SendAsync/Send still gets its callback on a
+  // callback thread, never re-entrantly.
   int callback_threads = 4;
+  // With callback_threads > 0: once 16 callbacks have been measured at this many µs or less on
+  // average, and a reply's callbacks take at most 200 µs together, they run on the fast-send
+  // IO thread that read the reply instead of waking a callback thread, as with
+  // callback_threads = 0; callbacks that slow down go back to the callback threads. The call
+  // that slows first holds the producer's other replies while it runs: set 0 (always the
+  // callback threads) for callbacks that can block without warning (a lock, a remote call).
+  // Range [0, 200]; default 20, as PushConsumerOptions::listener_on_reply_thread_max_us.
+  int callback_on_reply_thread_max_us = 20;
   // Most gRPC connections to one broker that sends spread over (1-16) where they go over gRPC
   // (see fast_send). A send takes the
   // connection with the fewest sends in flight, and another is opened only while every open one

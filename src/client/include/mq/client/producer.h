@@ -2,10 +2,12 @@
 //
 // Thread-safety: all methods may be called concurrently from any thread after Start().
 // Callbacks (SendAsync) run on the library's callback threads, never on gRPC threads and never
-// inline in SendAsync(); they must not block for long. With ClientOptions::callback_threads = 0
-// they run on the thread that read the broker's reply instead, and must return at once. The
-// handle owns its implementation; Shutdown() (also run by the destructor) waits for in-flight
-// async sends to finish or fail.
+// inline in SendAsync(); they must not block for long. Once measured fast
+// (ClientOptions::callback_on_reply_thread_max_us) they run on the thread that read the
+// broker's reply from its fast port, and go back to the callback threads when they slow down;
+// with ClientOptions::callback_threads = 0 they always run on the thread that read the reply,
+// and must return at once. The handle owns its implementation; Shutdown() (also run by the
+// destructor) waits for in-flight async sends to finish or fail.
 #pragma once
 #include <cstdint>
 #include <functional>
