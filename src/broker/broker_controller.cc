@@ -313,8 +313,8 @@ Status BrokerController::Start() {
     // The gRPC port's request limit (2 x maxMessageSize + 1 MiB) plus the frame header.
     fast_options.max_frame_bytes =
         static_cast<uint32_t>(ServerLimitsOf(config_).max_receive_bytes + frame::kHeaderBytes);
-    fast_send_ =
-        std::make_unique<FastSendServer>(fast_options, send_.get(), messaging_->send_budget(), pull_.get());
+    fast_send_ = std::make_unique<FastSendServer>(fast_options, send_.get(), messaging_->send_budget(),
+                                                  pull_.get(), client_.get());
     if (Status s = fast_send_->Start(); !s.ok()) {
       fast_send_.reset();
       server_->Shutdown(std::chrono::system_clock::now());

@@ -1,6 +1,7 @@
 #include "broker_ops.h"
 
 #include "convert.h"
+#include "fast_send_connection.h"
 
 namespace mq::client {
 
@@ -31,11 +32,24 @@ Status CommitOffset(ClientInstance& c, const std::string& addr, const std::strin
 }
 
 void CommitOffsetAsync(ClientInstance& c, const std::string& addr, const std::string& group,
-                       const MessageQueue& q, int64_t offset, std::function<void(Status)> done) {
+                       const MessageQueue& q, int64_t offset, std::function<void(Status)> done,
+                       const std::shared_ptr<FastSendConnection>& fast) {
   mq::v1::UpdateConsumerOffsetRequest req;
   req.set_consumer_group(group);
   *req.mutable_queue() = ToQueueRef(q);
   req.set_offset(offset);
+  if (fast) {
+    // A gRPC call costs the broker about 100 µs of CPU here, a fast port frame a few.
+    const std::string bytes = req.SerializeAsString();
+    fast->Call(frame::Method::kUpdateConsumerOffset, {bytes}, c.options().rpc_timeout_ms,
+               [&c, addr, group, q, offset, done](Result<std::string_view> r) {
+                 if (!r.ok() && r.status().code() == StatusCode::kNotSupported) {
+                   return CommitOffsetAsync(c, addr, group, q, offset, done);
+                 }
+                 done(r.ok() ? Status::OK() : r.status());
+               });
+    return;
+  }
   auto stub = c.Broker(addr);
   StartCall<mq::v1::UpdateConsumerOffsetRequest, mq::v1::UpdateConsumerOffsetResponse>(
       [stub](auto* ctx, auto* rq, auto* rs, auto cb) {

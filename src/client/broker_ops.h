@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -18,9 +19,13 @@ Result<int64_t> QueryCommittedOffset(ClientInstance& c, const std::string& addr,
                                      const MessageQueue& q);
 Status CommitOffset(ClientInstance& c, const std::string& addr, const std::string& group,
                     const MessageQueue& q, int64_t offset);
-// Non-blocking commit: `done` runs on the client's internal executor.
+// Non-blocking commit: `done` runs on the client's internal executor. With `fast` (the node's
+// fast port connection, ClientInstance::FastSendTo) it goes over that instead, and `done` runs
+// on the connection's IO thread; a broker whose fast port does not take commits
+// (kNotSupported) gets it over gRPC.
 void CommitOffsetAsync(ClientInstance& c, const std::string& addr, const std::string& group,
-                       const MessageQueue& q, int64_t offset, std::function<void(Status)> done);
+                       const MessageQueue& q, int64_t offset, std::function<void(Status)> done,
+                       const std::shared_ptr<FastSendConnection>& fast = nullptr);
 Result<std::pair<int64_t, int64_t>> QueueMinMax(ClientInstance& c, const std::string& addr,
                                                 const MessageQueue& q);
 Result<int64_t> SearchOffset(ClientInstance& c, const std::string& addr, const MessageQueue& q,

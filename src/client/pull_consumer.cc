@@ -1,10 +1,16 @@
 // PullConsumer: blocking pulls issued from Poll(); positions per queue; broker-side commits.
 // Reads and commits go to the master of a queue's broker set, or to a slave while the master is
-// absent from the route or unreachable (read_target.h).
+// absent from the route or unreachable (read_target.h). Poll()'s auto-commits are sent without
+// waiting for their answers (over the node's fast port when it has one, else gRPC), one at a
+// time per queue so they land in order; Commit() and Shutdown() wait for those, then commit
+// what is left and wait.
 #include "mq/client/pull_consumer.h"
 
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <map>
+#include <memory>
 #include <mutex>
 
 #include "broker_ops.h"
@@ -100,7 +106,7 @@ class PullConsumerImpl {
                                 [&](const std::string& addr) { return QueueMinMax(*client_, addr, q); }));
         offset = options_.consume_from_where == ConsumeFromWhere::kFirstOffset ? mm.first : mm.second;
       }
-      next[q] = Position{*offset, *offset, 0};
+      next[q] = Position{*offset, 0, std::make_shared<CommitTrack>(*offset)};
     }
     positions_ = std::move(next);
     return Status::OK();
@@ -110,7 +116,7 @@ class PullConsumerImpl {
     std::lock_guard lock(mu_);
     if (!running_) return Status::FailedPrecondition("consumer: not started");
     if (positions_.empty()) return Status::FailedPrecondition("consumer: no queue assigned");
-    if (options_.auto_commit) (void)CommitLocked();
+    if (options_.auto_commit) CommitMovedAsyncLocked();
     auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
     size_t tried = 0;
     while (true) {
@@ -214,18 +220,71 @@ class PullConsumerImpl {
     return std::move(*got);
   }
 
-  struct Position {
-    int64_t next = 0;       // next offset to pull
-    int64_t committed = 0;  // last committed
-    int64_t suggested = 0;  // the broker's suggest_which_broker_id from the last pull
+  // A queue's commits: the position the broker last acknowledged, and whether an auto-commit
+  // is on its way. Shared with that commit's callback (an internal thread), hence atomics.
+  struct CommitTrack {
+    explicit CommitTrack(int64_t offset) : acked(offset) {}
+    std::atomic<int64_t> acked;
+    std::atomic<bool> in_flight{false};
   };
 
+  struct Position {
+    int64_t next = 0;       // next offset to pull
+    int64_t suggested = 0;  // the broker's suggest_which_broker_id from the last pull
+    std::shared_ptr<CommitTrack> commit;
+  };
+
+  // Poll()'s auto-commit: sends each moved position to the queue's offset node without waiting
+  // for the answer, unless the queue's previous one is still on its way (the next Poll sends
+  // the newer position then). A failed one is sent again at the next Poll.
+  void CommitMovedAsyncLocked() {
+    for (auto& entry : positions_) {
+      const auto& q = entry.first;
+      const Position& p = entry.second;
+      if (p.next == p.commit->acked.load() || p.commit->in_flight.exchange(true)) continue;
+      auto route = client_->GetRoute(q.topic);
+      auto addrs = route.ok() ? OffsetCandidates(*route, q.broker_name, reach_) : std::vector<std::string>{};
+      if (addrs.empty()) {
+        p.commit->in_flight.store(false);
+        continue;
+      }
+      {
+        std::lock_guard lock(commits_mu_);
+        ++commits_in_flight_;
+      }
+      const std::string addr = addrs.front();
+      CommitOffsetAsync(
+          *client_, addr, options_.group, q, p.next,
+          [this, track = p.commit, offset = p.next, addr](Status s) {
+            if (s.ok()) {
+              reach_.MarkReachable(addr);
+              track->acked.store(offset);
+            } else if (IsTransportFailure(s)) {
+              reach_.MarkUnreachable(addr);
+            }
+            track->in_flight.store(false);
+            std::lock_guard lock(commits_mu_);
+            --commits_in_flight_;
+            commits_cv_.notify_all();
+          },
+          client_->FastSendTo(*route, addr));
+    }
+  }
+
+  // Waits for Poll()'s auto-commits still on their way, then commits every position the broker
+  // has not acknowledged, and waits for each.
   Status CommitLocked() {
+    {
+      std::unique_lock lock(commits_mu_);
+      // Each has an RPC deadline; this only guards against a stuck executor.
+      commits_cv_.wait_for(lock, std::chrono::milliseconds(options_.client.rpc_timeout_ms + 5'000),
+                           [&] { return commits_in_flight_ == 0; });
+    }
     Status first;
     for (auto& entry : positions_) {  // not a structured binding: clang 14 cannot capture one
       const auto& q = entry.first;
       auto& p = entry.second;
-      if (p.next == p.committed) continue;
+      if (p.next == p.commit->acked.load()) continue;
       auto route = client_->GetRoute(q.topic);
       Status s = route.status();
       if (route.ok()) {
@@ -234,7 +293,7 @@ class PullConsumerImpl {
             [&](const std::string& addr) { return CommitOffset(*client_, addr, options_.group, q, p.next); });
       }
       if (s.ok()) {
-        p.committed = p.next;
+        p.commit->acked.store(p.next);
       } else if (first.ok()) {
         first = s;
       }
@@ -250,6 +309,9 @@ class PullConsumerImpl {
   std::map<MessageQueue, Position> positions_;  // guarded by mu_
   MessageQueue last_;                           // round-robin cursor; guarded by mu_
   Reachability reach_;                          // nodes whose calls failed in transport
+  std::mutex commits_mu_;                       // guards commits_in_flight_; pairs with commits_cv_
+  std::condition_variable commits_cv_;
+  int commits_in_flight_ = 0;  // Poll()'s auto-commits not answered yet
 };
 
 PullConsumer::PullConsumer(PullConsumerOptions options)

@@ -28,8 +28,9 @@ inline constexpr uint8_t kMagic = 0xA7;  // and the version: a new layout takes 
 inline constexpr uint32_t kDefaultMaxFrameBytes = 64u * 1024 * 1024;
 
 enum class Kind : uint8_t { kRequest = 1, kResponse = 2 };
-// Payloads: mq.v1.SendMessageRequest / Response, mq.v1.PullMessageRequest / Response.
-enum class Method : uint8_t { kSendMessage = 1, kPullMessage = 2 };
+// Payloads: mq.v1.SendMessageRequest / Response, mq.v1.PullMessageRequest / Response,
+// mq.v1.UpdateConsumerOffsetRequest / Response.
+enum class Method : uint8_t { kSendMessage = 1, kPullMessage = 2, kUpdateConsumerOffset = 3 };
 
 struct Header {
   uint32_t payload_bytes = 0;

@@ -316,6 +316,56 @@ TEST_F(BrokerFastSendTest, RefusedRequestsAreAnsweredWithAStatusAndTheConnection
   EXPECT_EQ(f->first.code, StatusCode::kOk) << f->second;
 }
 
+// A lite pull consumer's commits (UpdateConsumerOffset, method 3) go over the same port: the
+// offset is stored as over gRPC, and a bad one is refused naming its field.
+TEST_F(BrokerFastSendTest, OffsetCommitsAreStoredOverTheSamePortAndBadOnesRefusedNamingTheField) {
+  FrameClient client(broker_->fast_address());
+  ASSERT_TRUE(client.connected());
+  ASSERT_TRUE(client.Write(SendFrame(1, SendRequest("CommitTopic", "m"))));  // creates the topic
+  auto sent = client.ReadFrame();
+  ASSERT_TRUE(sent.has_value());
+  ASSERT_EQ(sent->first.code, StatusCode::kOk) << sent->second;
+  auto commit = [](const std::string& group, const std::string& topic, int32_t queue_id, int64_t offset) {
+    mq::v1::UpdateConsumerOffsetRequest r;
+    r.set_consumer_group(group);
+    r.mutable_queue()->set_topic(topic);
+    r.mutable_queue()->set_queue_id(queue_id);
+    r.set_offset(offset);
+    return r.SerializeAsString();
+  };
+  ASSERT_TRUE(client.Write(
+      SendFrame(2, commit("g-fast", "CommitTopic", 0, 1), frame::Method::kUpdateConsumerOffset)));
+  auto ok = client.ReadFrame();
+  ASSERT_TRUE(ok.has_value());
+  EXPECT_EQ(ok->first.request_id, 2u);
+  EXPECT_EQ(ok->first.kind, frame::Kind::kResponse);
+  ASSERT_EQ(ok->first.code, StatusCode::kOk) << ok->second;
+  EXPECT_TRUE(ok->second.empty());
+  mq::v1::QueryConsumerOffsetRequest query;
+  query.set_consumer_group("g-fast");
+  query.mutable_queue()->set_topic("CommitTopic");
+  query.mutable_queue()->set_queue_id(0);
+  mq::v1::QueryConsumerOffsetResponse stored;
+  ASSERT_GRPC_OK(Call(broker_->messaging(), &mq::v1::Messaging::Stub::QueryConsumerOffset, query, &stored));
+  EXPECT_EQ(stored.offset(), 1);
+
+  auto expect_error = [&](uint64_t id, const std::string& payload, StatusCode code,
+                          const std::string& prefix) {
+    ASSERT_TRUE(client.Write(SendFrame(id, payload, frame::Method::kUpdateConsumerOffset)));
+    auto f = client.ReadFrame();
+    ASSERT_TRUE(f.has_value());
+    EXPECT_EQ(f->first.request_id, id);
+    EXPECT_EQ(f->first.code, code) << f->second;
+    EXPECT_EQ(f->second.rfind(prefix, 0), 0u) << f->second;
+  };
+  expect_error(3, "\xff\xff\xff garbage", StatusCode::kInvalidArgument, "request:");
+  expect_error(4, commit("g-fast", "CommitTopic", 0, -1), StatusCode::kInvalidArgument, "offset");
+  expect_error(5, commit("bad group!", "CommitTopic", 0, 1), StatusCode::kInvalidArgument, "consumer_group");
+  expect_error(6, commit("g-fast", "NoSuchTopic", 0, 1), StatusCode::kNotFound, "queue.topic");
+  ASSERT_GRPC_OK(Call(broker_->messaging(), &mq::v1::Messaging::Stub::QueryConsumerOffset, query, &stored));
+  EXPECT_EQ(stored.offset(), 1) << "a refused commit changed the offset";
+}
+
 TEST_F(BrokerFastSendTest, AnUnreadableFrameIsAnsweredWithTheReasonAndTheConnectionClosed) {
   {
     FrameClient http2(broker_->fast_address());  // e.g. a gRPC client pointed at the wrong port

@@ -8,6 +8,7 @@
 
 #include "client_cluster.h"
 #include "convert.h"
+#include "grpc_test_util.h"
 #include "mq/client/pull_consumer.h"
 
 namespace mq::testing {
@@ -80,6 +81,84 @@ TEST(ClientPullTest, PollSeekAndCommit) {
       },
       std::chrono::seconds(10)));
   EXPECT_EQ(later, std::vector<std::string>{"after-commit"});
+}
+
+// The offsets group committed on both brokers of the cluster for topic's `queues` queues each,
+// summed (a queue without a commit counts 0).
+int64_t CommittedSum(ClientCluster& cluster, const std::string& group, const std::string& topic, int queues) {
+  int64_t sum = 0;
+  for (int b = 0; b < 2; ++b) {
+    for (int q = 0; q < queues; ++q) {
+      mq::v1::QueryConsumerOffsetRequest req;
+      req.set_consumer_group(group);
+      req.mutable_queue()->set_topic(topic);
+      req.mutable_queue()->set_queue_id(q);
+      mq::v1::QueryConsumerOffsetResponse resp;
+      if (Call(cluster.broker(b).messaging(), &mq::v1::Messaging::Stub::QueryConsumerOffset, req, &resp).ok())
+        sum += std::max<int64_t>(resp.offset(), 0);
+    }
+  }
+  return sum;
+}
+
+// With auto_commit, each Poll() sends the positions earlier Polls moved without waiting for the
+// answers: they reach the brokers with no Commit() or Shutdown(), and the final Commit() waits
+// for those still on their way, so a consumer that takes over resumes after the last message.
+TEST(ClientPullTest, AutoCommitSendsWhatEarlierPollsReturnedAndCommitWaitsForIt) {
+  ClientCluster cluster;
+  ASSERT_TRUE(cluster.Start());
+  ASSERT_TRUE(cluster.CreateTopic("AutoCommitTopic", 2));
+  mq::client::ProducerOptions po;
+  po.client = cluster.Client();
+  mq::client::Producer producer(po);
+  ASSERT_TRUE(producer.Start().ok());
+  constexpr int kN = 40;
+  for (int i = 0; i < kN; ++i)
+    ASSERT_TRUE(producer.Send(MakeMessage("AutoCommitTopic", "a" + std::to_string(i))).ok());
+
+  PullConsumerOptions o;
+  o.client = cluster.Client();
+  o.group = "g-auto";
+  o.consume_from_where = mq::client::ConsumeFromWhere::kFirstOffset;
+  o.pull_batch_size = 4;  // many Polls, each moving one queue
+  PullConsumer consumer(o);
+  ASSERT_TRUE(consumer.Start().ok());
+  ASSERT_TRUE(consumer.Subscribe("AutoCommitTopic").ok());
+  std::set<std::string> seen;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        auto msgs = consumer.Poll(200);
+        if (!msgs.ok()) return false;
+        for (const auto& m : *msgs) seen.insert(m.message.body);
+        return seen.size() == kN;
+      },
+      std::chrono::seconds(20)));
+  // Polls made after the last message send its queue's position too; nothing else commits.
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        auto more = consumer.Poll(0);
+        EXPECT_TRUE(more.ok() && more->empty());
+        return CommittedSum(cluster, "g-auto", "AutoCommitTopic", 2) == kN;
+      },
+      std::chrono::seconds(10)))
+      << CommittedSum(cluster, "g-auto", "AutoCommitTopic", 2);
+
+  // Messages read and then committed by Commit(), right after Polls whose commits may still be
+  // on their way: what the brokers keep is the last position, not an older one landing after.
+  for (int i = 0; i < kN; ++i)
+    ASSERT_TRUE(producer.Send(MakeMessage("AutoCommitTopic", "b" + std::to_string(i))).ok());
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        auto msgs = consumer.Poll(200);
+        if (!msgs.ok()) return false;
+        for (const auto& m : *msgs) seen.insert(m.message.body);
+        return seen.size() == 2 * kN;
+      },
+      std::chrono::seconds(20)));
+  ASSERT_TRUE(consumer.Commit().ok());
+  EXPECT_EQ(CommittedSum(cluster, "g-auto", "AutoCommitTopic", 2), 2 * kN);
+  consumer.Shutdown();
+  EXPECT_EQ(CommittedSum(cluster, "g-auto", "AutoCommitTopic", 2), 2 * kN);
 }
 
 void ExpectSameMessage(const mq::client::ReceivedMessage& a, const mq::client::ReceivedMessage& b) {

@@ -212,11 +212,12 @@ class FastSendServer::Connection : public std::enable_shared_from_this<Connectio
       return false;
     }
     const bool pull = h.method == frame::Method::kPullMessage && server_->pull_ != nullptr;
-    if (h.method != frame::Method::kSendMessage && !pull) {
+    const bool commit = h.method == frame::Method::kUpdateConsumerOffset && server_->client_ != nullptr;
+    if (h.method != frame::Method::kSendMessage && !pull && !commit) {
       Reply(h.request_id,
-            Status::NotSupported(
-                fmt::format("frame.method: {} is not served here (SendMessage = 1, PullMessage = 2)",
-                            static_cast<int>(h.method))),
+            Status::NotSupported(fmt::format("frame.method: {} is not served here (SendMessage = 1, "
+                                             "PullMessage = 2, UpdateConsumerOffset = 3)",
+                                             static_cast<int>(h.method))),
             {});
       return true;
     }
@@ -225,6 +226,7 @@ class FastSendServer::Connection : public std::enable_shared_from_this<Connectio
       return true;
     }
     if (pull) return Pull(h.request_id, payload);
+    if (commit) return Commit(h.request_id, payload);
     if (lease) {
       lease->Resize(static_cast<int64_t>(payload.size()));  // the copy below replaces the buffer
     } else {
@@ -250,6 +252,18 @@ class FastSendServer::Connection : public std::enable_shared_from_this<Connectio
           call->lease = {};
           self->CallEnded();
         });
+    return true;
+  }
+
+  // An UpdateConsumerOffset request: stored and answered at once (an empty response).
+  bool Commit(uint64_t request_id, std::string_view payload) {
+    mq::v1::UpdateConsumerOffsetRequest request;
+    if (!request.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
+      Reply(request_id, Status::InvalidArgument("request: not a valid mq.v1.UpdateConsumerOffsetRequest"),
+            {});
+      return true;
+    }
+    Reply(request_id, server_->client_->UpdateConsumerOffset(request), {});
     return true;
   }
 
@@ -336,8 +350,9 @@ class FastSendServer::Connection : public std::enable_shared_from_this<Connectio
   bool read_paused_ = false;        // guarded by mu_
 };
 
-FastSendServer::FastSendServer(Options options, SendProcessor* send, ByteBudget* budget, PullProcessor* pull)
-    : options_(std::move(options)), send_(send), pull_(pull), budget_(budget) {
+FastSendServer::FastSendServer(Options options, SendProcessor* send, ByteBudget* budget, PullProcessor* pull,
+                               ClientProcessor* client)
+    : options_(std::move(options)), send_(send), pull_(pull), client_(client), budget_(budget) {
   for (int i = 0; i < std::max(1, options_.threads); ++i)
     io_.push_back(std::make_unique<IoExecutor>("mq-fast-io"));
 }

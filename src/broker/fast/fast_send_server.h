@@ -1,8 +1,8 @@
 // FastSendServer: the broker's fast send port (fastListenPort, RocketMQ's rule listenPort - 2):
-// SendMessage and PullMessage requests as frames (common/frame.h) on plain TCP, each answered on
-// its connection by request id. It exists because a gRPC call on this kind of machine costs about 200 us of
-// CPU and five thread switches between the two processes, far more than a batch's own work
-// (docs/benchmarks.md, "fifteenth session"); here a request costs a read and a write.
+// SendMessage, PullMessage and UpdateConsumerOffset requests as frames (common/frame.h) on plain
+// TCP, each answered on its connection by request id. It exists because a gRPC call on this kind of machine
+// costs about 200 us of CPU and five thread switches between the two processes, far more than a batch's own
+// work (docs/benchmarks.md, "fifteenth session"); here a request costs a read and a write.
 //
 // Threads: `threads` IO threads ("mq-fast-io"), each running its own IoExecutor; the first also
 // accepts, and each connection is served by one of them (round robin) for its life, so no two
@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "broker/processor/byte_budget.h"
+#include "broker/processor/client_processor.h"
 #include "broker/processor/pull_processor.h"
 #include "broker/processor/send_processor.h"
 #include "common/io_executor.h"
@@ -46,8 +47,10 @@ class FastSendServer {
     int threads = 2;
     uint32_t max_frame_bytes = 9u * 1024 * 1024 + 20;
   };
-  // `pull` (may be null: PullMessage is UNIMPLEMENTED here) serves pulls on the same port.
-  FastSendServer(Options options, SendProcessor* send, ByteBudget* budget, PullProcessor* pull = nullptr);
+  // `pull` and `client` (may be null: PullMessage, UpdateConsumerOffset are NOT_SUPPORTED here)
+  // serve pulls and offset commits on the same port.
+  FastSendServer(Options options, SendProcessor* send, ByteBudget* budget, PullProcessor* pull = nullptr,
+                 ClientProcessor* client = nullptr);
   ~FastSendServer();
   FastSendServer(const FastSendServer&) = delete;
   FastSendServer& operator=(const FastSendServer&) = delete;
@@ -77,6 +80,7 @@ class FastSendServer {
   const Options options_;
   SendProcessor* const send_;
   PullProcessor* const pull_;
+  ClientProcessor* const client_;
   ByteBudget* const budget_;
   std::vector<std::unique_ptr<IoExecutor>> io_;  // one context per IO thread; io_[0] accepts
   size_t next_io_ = 0;                           // IO thread only: the next connection's context

@@ -4,9 +4,11 @@
 // no sharing with other members of the group: use a PushConsumer for that). Each queue starts
 // at the group's committed offset, else at consume_from_where. Poll() returns the next
 // messages of one queue, long-polling the queues in turn until the timeout. Commit() stores, on
-// the broker, the position after the messages Poll() returned; with auto_commit (default) that
-// also happens on each Poll() and on Shutdown(), so a message counts as consumed once the next
-// Poll() is made (at least once).
+// the broker, the position after the messages Poll() returned, and waits for the answer. With
+// auto_commit (default) each Poll() also sends the positions earlier Polls moved, without
+// waiting for the answer (one on its way per queue; one that fails is sent again at the next
+// Poll()), and Shutdown() commits and waits: a message counts as consumed once the next Poll()
+// is made (at least once).
 //
 // Thread-safety: all methods are serialised by an internal mutex; Poll() holds it while it
 // waits, so call Poll() from one thread.
