@@ -4,11 +4,14 @@
 #pragma once
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "broker_fixture.h"
 #include "mq/client/producer.h"
+#include "mq/client/pull_consumer.h"
 #include "mq/client/push_consumer.h"
 #include "namesrv_fixture.h"
 #include "testutil/temp_dir.h"
@@ -65,6 +68,11 @@ class ClientCluster {
     o.heartbeat_ms = 1000;
     return o;
   }
+  mq::client::ProducerOptions Producer() const {
+    mq::client::ProducerOptions o;
+    o.client = Client();
+    return o;
+  }
   mq::client::PushConsumerOptions Consumer(const std::string& group) const {
     mq::client::PushConsumerOptions o;
     o.client = Client();
@@ -84,5 +92,17 @@ class ClientCluster {
   NamesrvProcess namesrv_;
   std::vector<std::unique_ptr<BrokerProcess>> brokers_;
 };
+
+// Polls `consumer` until `seen` holds at least `n` message bodies; false if 20 s pass first.
+inline bool PollUntilSeen(mq::client::PullConsumer& consumer, std::set<std::string>* seen, size_t n) {
+  return WaitUntil(
+      [&] {
+        auto msgs = consumer.Poll(200);
+        if (!msgs.ok()) return false;
+        for (const auto& m : *msgs) seen->insert(m.message.body);
+        return seen->size() >= n;
+      },
+      std::chrono::seconds(20));
+}
 
 }  // namespace mq::testing

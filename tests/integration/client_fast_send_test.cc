@@ -19,6 +19,7 @@
 
 #include "black_hole.h"
 #include "broker_fixture.h"
+#include "client_cluster.h"
 #include "client_instance.h"
 #include "common/io_executor.h"
 #include "fast_send_connection.h"
@@ -223,14 +224,7 @@ TEST_F(ClientFastConsumeTest, APullConsumerPollsOverTheFastPortUnlessToldNot) {
     ASSERT_TRUE(consumer.Start().ok());
     ASSERT_TRUE(consumer.Subscribe("PollTopic", mq::client::MessageSelector::ByTag("Keep")).ok());
     std::set<std::string> seen;
-    ASSERT_TRUE(WaitUntil(
-        [&] {
-          auto msgs = consumer.Poll(200);
-          if (!msgs.ok()) return false;
-          for (const auto& m : *msgs) seen.insert(m.message.body);
-          return seen.size() >= static_cast<size_t>(kMessages / 3);
-        },
-        20s));
+    ASSERT_TRUE(PollUntilSeen(consumer, &seen, static_cast<size_t>(kMessages / 3)));
     EXPECT_EQ(seen.size(), static_cast<size_t>(kMessages / 3)) << "fast=" << fast;
     EXPECT_EQ(seen.count("0"), 1u);
     EXPECT_EQ(seen.count("1"), 0u);

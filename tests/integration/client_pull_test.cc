@@ -22,9 +22,7 @@ TEST(ClientPullTest, PollSeekAndCommit) {
   ClientCluster cluster;
   ASSERT_TRUE(cluster.Start());
   ASSERT_TRUE(cluster.CreateTopic("PullTopic", 2));
-  mq::client::ProducerOptions po;
-  po.client = cluster.Client();
-  mq::client::Producer producer(po);
+  mq::client::Producer producer(cluster.Producer());
   ASSERT_TRUE(producer.Start().ok());
   for (int i = 0; i < 40; ++i)
     ASSERT_TRUE(producer.Send(MakeMessage("PullTopic", "p" + std::to_string(i))).ok());
@@ -40,14 +38,8 @@ TEST(ClientPullTest, PollSeekAndCommit) {
     ASSERT_TRUE(consumer.Start().ok());
     ASSERT_TRUE(consumer.Subscribe("PullTopic").ok());
     EXPECT_EQ(consumer.Assignment().size(), 4u);
-    ASSERT_TRUE(WaitUntil(
-        [&] {
-          auto msgs = consumer.Poll(200);
-          if (!msgs.ok()) return false;
-          for (const auto& m : *msgs) seen.insert(m.message.body);
-          return seen.size() == 40;
-        },
-        std::chrono::seconds(20)));
+    ASSERT_TRUE(PollUntilSeen(consumer, &seen, 40));
+    EXPECT_EQ(seen.size(), 40u);
     auto empty = consumer.Poll(300);
     ASSERT_TRUE(empty.ok());
     EXPECT_TRUE(empty->empty());
@@ -108,9 +100,7 @@ TEST(ClientPullTest, AutoCommitSendsWhatEarlierPollsReturnedAndCommitWaitsForIt)
   ClientCluster cluster;
   ASSERT_TRUE(cluster.Start());
   ASSERT_TRUE(cluster.CreateTopic("AutoCommitTopic", 2));
-  mq::client::ProducerOptions po;
-  po.client = cluster.Client();
-  mq::client::Producer producer(po);
+  mq::client::Producer producer(cluster.Producer());
   ASSERT_TRUE(producer.Start().ok());
   constexpr int kN = 40;
   for (int i = 0; i < kN; ++i)
@@ -125,14 +115,8 @@ TEST(ClientPullTest, AutoCommitSendsWhatEarlierPollsReturnedAndCommitWaitsForIt)
   ASSERT_TRUE(consumer.Start().ok());
   ASSERT_TRUE(consumer.Subscribe("AutoCommitTopic").ok());
   std::set<std::string> seen;
-  ASSERT_TRUE(WaitUntil(
-      [&] {
-        auto msgs = consumer.Poll(200);
-        if (!msgs.ok()) return false;
-        for (const auto& m : *msgs) seen.insert(m.message.body);
-        return seen.size() == kN;
-      },
-      std::chrono::seconds(20)));
+  ASSERT_TRUE(PollUntilSeen(consumer, &seen, kN));
+  EXPECT_EQ(seen.size(), static_cast<size_t>(kN));
   // Polls made after the last message send its queue's position too; nothing else commits.
   ASSERT_TRUE(WaitUntil(
       [&] {
@@ -147,14 +131,8 @@ TEST(ClientPullTest, AutoCommitSendsWhatEarlierPollsReturnedAndCommitWaitsForIt)
   // on their way: what the brokers keep is the last position, not an older one landing after.
   for (int i = 0; i < kN; ++i)
     ASSERT_TRUE(producer.Send(MakeMessage("AutoCommitTopic", "b" + std::to_string(i))).ok());
-  ASSERT_TRUE(WaitUntil(
-      [&] {
-        auto msgs = consumer.Poll(200);
-        if (!msgs.ok()) return false;
-        for (const auto& m : *msgs) seen.insert(m.message.body);
-        return seen.size() == 2 * kN;
-      },
-      std::chrono::seconds(20)));
+  ASSERT_TRUE(PollUntilSeen(consumer, &seen, 2 * kN));
+  EXPECT_EQ(seen.size(), static_cast<size_t>(2 * kN));
   ASSERT_TRUE(consumer.Commit().ok());
   EXPECT_EQ(CommittedSum(cluster, "g-auto", "AutoCommitTopic", 2), 2 * kN);
   consumer.Shutdown();
@@ -215,9 +193,7 @@ TEST(ClientPullTest, StoredRecordsDecodeToWhatTheBrokersMessageExtCarries) {
   ClientCluster cluster;
   ASSERT_TRUE(cluster.Start());
   ASSERT_TRUE(cluster.CreateTopic("RecordTopic", 1));
-  mq::client::ProducerOptions po;
-  po.client = cluster.Client();
-  mq::client::Producer producer(po);
+  mq::client::Producer producer(cluster.Producer());
   ASSERT_TRUE(producer.Start().ok());
   constexpr int kMessages = 12;
   for (int i = 0; i < kMessages; ++i) {
