@@ -2,7 +2,8 @@
 // and never reads or answers, like a host whose process hangs or whose network drops replies.
 // gRPC calls to it wait for their deadline. A background thread accepts (poll with a 50 ms
 // timeout so the destructor stops it promptly); the accepted sockets stay open until the
-// destructor. Not copyable; one per test.
+// destructor. With accept = false it only listens, and the test accepts on fd() itself (a fake
+// server). Not copyable; one per test.
 #pragma once
 
 #include <arpa/inet.h>
@@ -20,7 +21,7 @@ namespace mq::testing {
 
 class BlackHoleListener {
  public:
-  BlackHoleListener() {
+  explicit BlackHoleListener(bool accept = true) {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
@@ -32,6 +33,7 @@ class BlackHoleListener {
       return;
     }
     port_ = ntohs(addr.sin_port);
+    if (!accept) return;
     thread_ = std::thread([this] {
       while (!stop_) {
         pollfd p{fd_, POLLIN, 0};
@@ -51,6 +53,7 @@ class BlackHoleListener {
   BlackHoleListener& operator=(const BlackHoleListener&) = delete;
 
   bool ok() const { return port_ > 0; }
+  int fd() const { return fd_; }
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
 
  private:

@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -19,10 +20,12 @@
 
 #include "black_hole.h"
 #include "broker_fixture.h"
+#include "broker_ops.h"
 #include "client_cluster.h"
 #include "client_instance.h"
 #include "common/io_executor.h"
 #include "fast_send_connection.h"
+#include "grpc_test_util.h"
 #include "mq/client/producer.h"
 #include "mq/client/pull_consumer.h"
 #include "mq/client/push_consumer.h"
@@ -348,6 +351,89 @@ TEST(FastSendConnectionTest, AClientFallsBackToGrpcForAWhileAfterAFastPortFailed
   ASSERT_TRUE(first->broken());
   EXPECT_EQ(client.FastSend(addr), nullptr);  // gRPC for now
   EXPECT_EQ(client.FastSendConnectionsOpened(), 1);
+  client.Shutdown({}, {});
+}
+
+// A fast port that answers every request NOT_SUPPORTED, as a broker from before a method did:
+// one connection, served by a thread until the destructor.
+class NotSupportedFastPort {
+ public:
+  NotSupportedFastPort() {
+    thread_ = std::thread([this] {
+      pollfd p{hole_fd(), POLLIN, 0};
+      int c = -1;
+      while (!stop_ && c < 0) {
+        if (::poll(&p, 1, 50) > 0) c = ::accept(hole_fd(), nullptr, nullptr);
+      }
+      std::string in;
+      char buf[4096];
+      while (!stop_ && c >= 0) {
+        pollfd q{c, POLLIN, 0};
+        if (::poll(&q, 1, 50) <= 0) continue;
+        const ssize_t n = ::read(c, buf, sizeof buf);
+        if (n <= 0) break;
+        in.append(buf, static_cast<size_t>(n));
+        while (in.size() >= frame::kHeaderBytes) {
+          auto h = frame::ReadHeader(in.data(), frame::kDefaultMaxFrameBytes);
+          if (!h.ok() || in.size() < frame::kHeaderBytes + h->payload_bytes) break;
+          in.erase(0, frame::kHeaderBytes + h->payload_bytes);
+          ++requests_;
+          frame::Header reply;
+          reply.kind = frame::Kind::kResponse;
+          reply.method = h->method;
+          reply.code = mq::StatusCode::kNotSupported;
+          reply.request_id = h->request_id;
+          std::string out;
+          frame::AppendFrame(reply, "frame.method: not served here", &out);
+          if (::write(c, out.data(), out.size()) != static_cast<ssize_t>(out.size())) break;
+        }
+      }
+      if (c >= 0) ::close(c);
+    });
+  }
+  ~NotSupportedFastPort() {
+    stop_ = true;
+    thread_.join();
+  }
+  std::string address() const { return listener_.address(); }
+  int requests() const { return requests_; }
+
+ private:
+  int hole_fd() const { return listener_.fd(); }
+  BlackHoleListener listener_{/*accept=*/false};
+  std::atomic<bool> stop_{false};
+  std::atomic<int> requests_{0};
+  std::thread thread_;
+};
+
+// A commit sent to a fast port that does not take commits (kNotSupported) goes over gRPC.
+TEST(FastSendConnectionTest, ACommitAFastPortDoesNotServeGoesOverGrpc) {
+  ClientCluster cluster;
+  ASSERT_TRUE(cluster.Start());
+  ASSERT_TRUE(cluster.CreateTopic("FallbackTopic", 1, 1));
+  NotSupportedFastPort old_port;
+  mq::client::ClientInstance client(cluster.Client(), 1);
+  ASSERT_TRUE(client.Start().ok());
+  auto fast = client.FastSend(old_port.address());
+  ASSERT_NE(fast, nullptr);
+  std::promise<mq::Status> done;
+  mq::client::CommitOffsetAsync(
+      client, cluster.broker(0).address(), "g-fallback",
+      mq::client::MessageQueue{"FallbackTopic", "broker-a", 0}, 7, [&](mq::Status s) { done.set_value(s); },
+      fast);
+  auto f = done.get_future();
+  ASSERT_EQ(f.wait_for(10s), std::future_status::ready);
+  mq::Status s = f.get();
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(old_port.requests(), 1);
+  mq::v1::QueryConsumerOffsetRequest query;
+  query.set_consumer_group("g-fallback");
+  query.mutable_queue()->set_topic("FallbackTopic");
+  query.mutable_queue()->set_queue_id(0);
+  mq::v1::QueryConsumerOffsetResponse stored;
+  ASSERT_GRPC_OK(
+      Call(cluster.broker(0).messaging(), &mq::v1::Messaging::Stub::QueryConsumerOffset, query, &stored));
+  EXPECT_EQ(stored.offset(), 7);
   client.Shutdown({}, {});
 }
 
