@@ -16,6 +16,7 @@
 #include "common/message_id.h"
 #include "common/naming.h"
 #include "convert.h"
+#include "producer_options_check.h"
 #include "result_slot.h"
 #include "route_info.h"
 #include "send_accumulator.h"
@@ -40,19 +41,7 @@ class ProducerImpl {
                      }) {}
 
   Status Start() {
-    MQ_RETURN_IF_ERROR(ValidateName("group", options_.group));
-    if (options_.send_timeout_ms <= 0) return Status::InvalidArgument("send_timeout_ms: must be positive");
-    if (options_.retry_times < 0) return Status::InvalidArgument("retry_times: must not be negative");
-    if (options_.back_pressure_for_async_send_num <= 0)
-      return Status::InvalidArgument("back_pressure_for_async_send_num: must be positive");
-    if (options_.back_pressure_for_async_send_size <= 0)
-      return Status::InvalidArgument("back_pressure_for_async_send_size: must be positive");
-    if (options_.auto_batch_max_in_flight <= 0)
-      return Status::InvalidArgument("auto_batch_max_in_flight: must be positive");
-    if (options_.auto_batch_max_messages <= 0 || options_.auto_batch_max_messages > 1024)
-      return Status::InvalidArgument("auto_batch_max_messages: must be 1..1024 (the broker's batch limit)");
-    if (options_.auto_batch_max_bytes <= 0)
-      return Status::InvalidArgument("auto_batch_max_bytes: must be positive");
+    MQ_RETURN_IF_ERROR(ValidateProducerOptions(options_));
     std::string group = options_.group;
     client_->SetHeartbeatFiller(
         [group](mq::v1::HeartbeatRequest* req) { req->add_producers()->set_group(group); });
