@@ -66,6 +66,22 @@ void FastSendConnection::Connect() {
 
 uint64_t FastSendConnection::Call(frame::Method method, std::initializer_list<std::string_view> parts,
                                   int64_t timeout_ms, Done done) {
+  Pending pending;
+  pending.timeout = std::chrono::milliseconds(timeout_ms);
+  pending.done = std::move(done);
+  return Start(method, parts, std::move(pending));
+}
+
+uint64_t FastSendConnection::CallStream(frame::Method method, std::initializer_list<std::string_view> parts,
+                                        int64_t timeout_ms, StreamDone done) {
+  Pending pending;
+  pending.timeout = std::chrono::milliseconds(timeout_ms);
+  pending.stream = std::make_shared<StreamDone>(std::move(done));
+  return Start(method, parts, std::move(pending));
+}
+
+uint64_t FastSendConnection::Start(frame::Method method, std::initializer_list<std::string_view> parts,
+                                   Pending pending) {
   size_t payload = 0;
   for (auto p : parts) payload += p.size();
   frame::Header h;
@@ -75,7 +91,7 @@ uint64_t FastSendConnection::Call(frame::Method method, std::initializer_list<st
   char header[frame::kHeaderBytes];
   std::string_view pieces[8];  // the header, then the parts
   if (parts.size() >= std::size(pieces)) {
-    done(Status::Internal(
+    pending.End(Status::Internal(
         fmt::format("fast send call: {} parts, at most {}", parts.size(), std::size(pieces) - 1)));
     return 0;
   }
@@ -83,13 +99,13 @@ uint64_t FastSendConnection::Call(frame::Method method, std::initializer_list<st
   if (closed_) {
     const Status why = failure_;  // what broke it, the same for every later call
     lock.unlock();
-    done(why);
+    pending.End(why);
     return 0;
   }
   h.request_id = next_id_++;
   frame::WriteHeader(h, header);
-  pending_[h.request_id] = {std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms),
-                            std::move(done)};
+  pending.deadline = std::chrono::steady_clock::now() + pending.timeout;
+  pending_[h.request_id] = std::move(pending);
   called_since_tick_ = true;
   const bool arm = !tick_armed_;
   tick_armed_ = true;
@@ -110,16 +126,17 @@ uint64_t FastSendConnection::Call(frame::Method method, std::initializer_list<st
 }
 
 void FastSendConnection::Cancel(uint64_t request_id, const Status& why) {
-  Done done;
+  Pending cancelled;
   {
     std::lock_guard lock(mu_);
     auto it = pending_.find(request_id);
     if (it == pending_.end()) return;
-    done = std::move(it->second.done);
+    cancelled = std::move(it->second);
     pending_.erase(it);
   }
-  // Never on the caller's thread: it may hold locks the completion takes.
-  asio::post(impl_->socket.get_executor(), [done = std::move(done), why] { done(why); });
+  // Never on the caller's thread: it may hold locks the completion takes. On the IO thread, after
+  // any reply of a stream being handled there.
+  asio::post(impl_->socket.get_executor(), [cancelled = std::move(cancelled), why] { cancelled.End(why); });
 }
 
 void FastSendConnection::AwaitWritable() {
@@ -168,7 +185,9 @@ void FastSendConnection::OnRead(size_t n) {
     }
     std::string_view payload(in_.data() + pos + frame::kHeaderBytes, header->payload_bytes);
     pos += frame_bytes;
-    Done done;
+    const Status s = frame::ResponseStatus(*header, payload);
+    Pending ended;
+    std::shared_ptr<StreamDone> going_on;  // a stream's reply with more to come
     {
       std::lock_guard lock(mu_);
       auto it = pending_.find(header->request_id);
@@ -178,16 +197,22 @@ void FastSendConnection::OnRead(size_t n) {
           return Fail(
               frame::ResponseStatus(*header, payload).WithContext("the broker closed the connection"));
         }
-        continue;  // timed out already
+        continue;  // timed out or cancelled already
       }
-      done = std::move(it->second.done);
-      pending_.erase(it);
+      if (it->second.stream && s.ok() && (header->flags & frame::kMoreReplies) != 0) {
+        it->second.deadline = std::chrono::steady_clock::now() + it->second.timeout;
+        going_on = it->second.stream;
+      } else {
+        ended = std::move(it->second);
+        pending_.erase(it);
+      }
     }
-    Status s = frame::ResponseStatus(*header, payload);
-    if (s.ok()) {
-      done(payload);
+    const Result<std::string_view> reply =
+        s.ok() ? Result<std::string_view>(payload) : Result<std::string_view>(s);
+    if (going_on) {
+      (*going_on)(reply, true);
     } else {
-      done(s);
+      ended.End(reply);
     }
   }
   if (pos > 0) {
@@ -207,7 +232,7 @@ void FastSendConnection::ArmTick() {
 
 void FastSendConnection::Tick() {
   const auto now = std::chrono::steady_clock::now();
-  std::vector<Done> expired;
+  std::vector<Pending> expired;
   bool again = false;
   {
     std::lock_guard lock(mu_);
@@ -221,7 +246,7 @@ void FastSendConnection::Tick() {
     }
     for (auto it = pending_.begin(); it != pending_.end();) {
       if (it->second.deadline <= now) {
-        expired.push_back(std::move(it->second.done));
+        expired.push_back(std::move(it->second));
         it = pending_.erase(it);
       } else {
         ++it;
@@ -233,7 +258,7 @@ void FastSendConnection::Tick() {
     called_since_tick_ = false;
     tick_armed_ = again;
   }
-  for (auto& done : expired) done(Status::Timeout("send: no reply from " + addr_ + " in time"));
+  for (auto& call : expired) call.End(Status::Timeout("send: no reply from " + addr_ + " in time"));
   if (again) ArmTick();
 }
 
@@ -260,7 +285,7 @@ void FastSendConnection::Fail(const Status& why) {
     unsent_.clear();
     s = failure_;
   }
-  for (auto& [id, p] : failed) p.done(s);
+  for (auto& [id, p] : failed) p.End(s);
 }
 
 }  // namespace mq::client

@@ -9,7 +9,8 @@
 // so `done` must not block (as gRPC's callback threads). A call's `done` runs exactly once: its
 // reply, a timeout (checked every 50 ms while calls are in flight), or the connection's failure,
 // which fails every call in flight and marks the connection broken for good; the owner opens
-// another. A connection not open within 3 s fails the same way.
+// another. A connection not open within 3 s fails the same way. A CallStream() call (a standing
+// pull) takes every reply the broker flags kMoreReplies as well, then ends the same ways.
 // Locking: mu_ guards the calls in flight, the unsent bytes, the state and the timer's flags;
 // `done` is never run with mu_ held. Destroy only after Close() on an IO executor still running.
 #pragma once
@@ -39,6 +40,8 @@ class FastSendConnection : public std::enable_shared_from_this<FastSendConnectio
  public:
   // The reply's payload (a SendMessageResponse's bytes), valid only while `done` runs.
   using Done = std::function<void(Result<std::string_view>)>;
+  // The same, and whether the broker keeps the call open for more replies (frame::kMoreReplies).
+  using StreamDone = std::function<void(Result<std::string_view>, bool more)>;
 
   // Starts connecting to `addr` (host:port) on `io`'s thread; calls made meanwhile wait.
   static std::shared_ptr<FastSendConnection> Open(asio::io_context& io, const std::string& addr);
@@ -50,6 +53,10 @@ class FastSendConnection : public std::enable_shared_from_this<FastSendConnectio
   // returns the call's request id (for Cancel).
   uint64_t Call(frame::Method method, std::initializer_list<std::string_view> parts, int64_t timeout_ms,
                 Done done);
+  // As Call, for a request the broker may answer several times: done(reply, true) for each reply
+  // flagged kMoreReplies (each restarts the timeout), then exactly one done(..., false).
+  uint64_t CallStream(frame::Method method, std::initializer_list<std::string_view> parts, int64_t timeout_ms,
+                      StreamDone done);
   // A call still in flight gets done(why) on the IO thread (its reply, if one comes, is dropped).
   void Cancel(uint64_t request_id, const Status& why);
   // Fails every call in flight with Unavailable and closes the socket; later calls fail at once.
@@ -72,8 +79,16 @@ class FastSendConnection : public std::enable_shared_from_this<FastSendConnectio
 
   struct Pending {
     std::chrono::steady_clock::time_point deadline;
-    Done done;
+    std::chrono::milliseconds timeout{0};
+    Done done;                           // a Call's
+    std::shared_ptr<StreamDone> stream;  // a CallStream's (shared: called outside mu_ while kept)
+    // Its last call: the reply, or why there is none.
+    void End(const Result<std::string_view>& r) const {
+      if (stream) return (*stream)(r, false);
+      done(r);
+    }
   };
+  uint64_t Start(frame::Method method, std::initializer_list<std::string_view> parts, Pending pending);
 
   const std::string addr_;
   std::unique_ptr<Impl> impl_;  // the socket and timer (IO thread, and writes under mu_)

@@ -40,6 +40,7 @@ void PushConsumerImpl::Pull(std::shared_ptr<ProcessQueue> pq) {
   const int64_t max_msgs = pq->max_cached_msgs.load();
   const int64_t max_bytes = pq->max_cached_bytes.load();
   uint64_t generation;
+  int64_t standing = 0;  // more replies the pull may have, if it goes to a fast port
   {
     std::lock_guard lock(pq->mu);
     const int64_t count = static_cast<int64_t>(pq->msgs.size());
@@ -50,10 +51,15 @@ void PushConsumerImpl::Pull(std::shared_ptr<ProcessQueue> pq) {
     }
     req.set_queue_offset(pq->next_offset);
     // Ask for no more than fits below both thresholds (the broker still returns one message
-    // when the first alone is larger).
+    // when the first alone is larger). A standing pull's replies together fit there too: in
+    // messages by their total, in bytes by their count.
+    const int64_t reply_bytes =
+        std::min<int64_t>({max_bytes - pq->cached_bytes, options_.pull_batch_max_bytes, INT32_MAX});
     req.set_max_msg_nums(static_cast<int32_t>(std::min<int64_t>(options_.pull_batch_size, max_msgs - count)));
-    req.set_max_bytes(static_cast<int32_t>(
-        std::min<int64_t>({max_bytes - pq->cached_bytes, options_.pull_batch_max_bytes, INT32_MAX})));
+    req.set_max_bytes(static_cast<int32_t>(reply_bytes));
+    standing = std::max<int64_t>(0, std::min<int64_t>(options_.pull_standing_replies,
+                                                      (max_bytes - pq->cached_bytes) / reply_bytes - 1));
+    req.set_standing_max_msgs(static_cast<int32_t>(std::min<int64_t>(max_msgs - count, INT32_MAX)));
     generation = ++pq->pull_generation;
   }
   // Commit piggy-backed on the pull: the broker stores the offset before serving it, so a
@@ -84,22 +90,23 @@ void PushConsumerImpl::Pull(std::shared_ptr<ProcessQueue> pq) {
   std::shared_ptr<FastSendConnection> fast;
   if (auto route = client_->CachedRoute(pq->mq.topic)) fast = client_->FastSendTo(*route, addr);
   if (fast) {
-    // Over the broker's fast port: the reply is handled on the connection's reading thread.
+    // Over the broker's fast port: the replies are handled on the connection's reading thread.
     auto inflight = client_->inflight();
     inflight->count.fetch_add(1);
+    req.set_standing_replies(static_cast<int32_t>(standing));
+    if (standing == 0) req.clear_standing_max_msgs();
     const std::string bytes = req.SerializeAsString();
-    const uint64_t id = fast->Call(frame::Method::kPullMessage, {bytes}, timeout,
-                                   [this, pq, addr, offset, commit, inflight](Result<std::string_view> r) {
-                                     // The records are read where they are, in the reply frame; only a reply
-                                     // this reader does not take (a MessageExt list, unknown fields) is
-                                     // parsed by protobuf.
-                                     std::unique_ptr<mq::v1::PullMessageResponse> parsed;
-                                     Result<PullReplyView> read =
-                                         r.ok() ? ReadPullReplyOrParse(*r, &parsed) : r.status();
-                                     if (read.ok() && commit >= 0) pq->reported_offset = commit;
-                                     OnPulled(pq, addr, offset, std::move(read));
-                                     inflight->count.fetch_sub(1);
-                                   });
+    const uint64_t id = fast->CallStream(
+        frame::Method::kPullMessage, {bytes}, timeout,
+        [this, pq, addr, offset, commit, inflight](Result<std::string_view> r, bool more) {
+          // The records are read where they are, in the reply frame; only a reply this reader
+          // does not take (a MessageExt list, unknown fields) is parsed by protobuf.
+          std::unique_ptr<mq::v1::PullMessageResponse> parsed;
+          Result<PullReplyView> read = r.ok() ? ReadPullReplyOrParse(*r, &parsed) : r.status();
+          if (read.ok() && commit >= 0) pq->reported_offset = commit;
+          OnPulled(pq, addr, offset, std::move(read), more);
+          if (!more) inflight->count.fetch_sub(1);
+        });
     // Weak: a queue must not keep the connection (and its socket) past the client's IO thread.
     cancel = [weak = std::weak_ptr<FastSendConnection>(fast), id] {
       if (auto connection = weak.lock()) connection->Cancel(id, Status::Unavailable("pull cancelled"));
@@ -127,13 +134,20 @@ void PushConsumerImpl::Pull(std::shared_ptr<ProcessQueue> pq) {
 }
 
 void PushConsumerImpl::OnPulled(const std::shared_ptr<ProcessQueue>& pq, const std::string& addr,
-                                int64_t offset, Result<PullReplyView> reply) {
+                                int64_t offset, Result<PullReplyView> reply, bool more) {
   if (!running_ || pq->dropped) return;
   // Reused for the reply's messages; what is left is destroyed here, where it was decoded, not
   // under the lock.
   ProcessQueue::Settled consumed;
   {
     std::lock_guard lock(pq->mu);
+    if (pq->skip_standing) {
+      // A standing pull past a reply that failed to decode: nothing after the gap is kept.
+      if (more) return;
+      pq->skip_standing = false;
+      PullLater(pq, 1000);
+      return;
+    }
     consumed = pq->TakeSettledLocked();
   }
   if (!reply.ok()) {
@@ -174,8 +188,14 @@ void PushConsumerImpl::OnPulled(const std::shared_ptr<ProcessQueue>& pq, const s
           return nullptr;
         });
     if (!decoded.ok()) {
-      // Nothing of the reply is kept: the same position is asked again.
+      // Nothing of the reply is kept: the same position is asked again (after the standing
+      // pull's last reply, if more are coming).
       MQ_LOG_ERROR(Logger("client"), "pull {} from {}: {}", pq->mq.ToString(), addr, decoded.ToString());
+      if (more) {
+        std::lock_guard lock(pq->mu);
+        pq->skip_standing = true;
+        return;
+      }
       PullLater(pq, 1000);
       return;
     }
@@ -215,14 +235,14 @@ void PushConsumerImpl::OnPulled(const std::shared_ptr<ProcessQueue>& pq, const s
       run->offsets = std::move(fresh);
       const size_t batch_max = static_cast<size_t>(options_.consume_batch_max);
       if (listener_meter_.ReplyThreadMayRun((run->offsets.size() + batch_max - 1) / batch_max)) {
-        Pull(pq);  // the broker prepares the next reply while this one is consumed
+        if (!more) Pull(pq);  // the broker prepares the next reply while this one is consumed
         ConsumeRunTask(run, /*on_reply_thread=*/true);
         return;
       }
       consume_->Post([this, run] { ConsumeRunTask(run, false); });
     }
   }
-  Pull(pq);
+  if (!more) Pull(pq);
 }
 
 bool PushConsumerImpl::RunListener(std::vector<ReceivedMessage>& batch) {

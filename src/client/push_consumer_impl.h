@@ -98,6 +98,9 @@ struct ProcessQueue {
   // Numbers the pulls: a pull whose reply came before its starter stored `pull` has already
   // started the next one, which must not be overwritten by the older context. Guarded by mu.
   uint64_t pull_generation = 0;
+  // A standing pull's reply could not be decoded: its later replies are dropped and its last
+  // one pulls again from next_offset. Guarded by mu.
+  bool skip_standing = false;
 
   // Offset below which everything is consumed. Requires mu.
   int64_t CommitOffsetLocked() const { return msgs.empty() ? next_offset : msgs.begin()->first; }
@@ -200,8 +203,9 @@ class PushConsumerImpl {
   void Pull(std::shared_ptr<ProcessQueue> pq);
   void PullLater(std::shared_ptr<ProcessQueue> pq, int64_t delay_ms);
   bool IsMaster(const MessageQueue& q, const std::string& addr);
+  // `more`: a standing pull's reply with more to come (the broker pulls on; no next pull here).
   void OnPulled(const std::shared_ptr<ProcessQueue>& pq, const std::string& addr, int64_t offset,
-                Result<PullReplyView> reply);
+                Result<PullReplyView> reply, bool more = false);
   // The fresh messages of one pull response, consumed by one or more pool tasks that take
   // consume_batch_max of them at a time.
   struct ConsumeRun {

@@ -66,6 +66,9 @@ Status PushConsumerImpl::Start() {
       (options_.pull_threshold_size_for_topic < 1 || options_.pull_threshold_size_for_topic > 102'400)) {
     return Status::InvalidArgument("pull_threshold_size_for_topic: must be -1 (off) or in [1, 102400] MiB");
   }
+  if (options_.pull_standing_replies < 0 || options_.pull_standing_replies > 64) {
+    return Status::InvalidArgument("pull_standing_replies: must be in [0, 64] (0 = off)");
+  }
   if (options_.listener_on_reply_thread_max_us < 0 || options_.listener_on_reply_thread_max_us > 200) {
     return Status::InvalidArgument("listener_on_reply_thread_max_us: must be in [0, 200] (0 = off)");
   }

@@ -11,7 +11,7 @@ void WriteHeader(const Header& h, char* out) {
   out[4] = static_cast<char>(kMagic);
   out[5] = static_cast<char>(h.kind);
   out[6] = static_cast<char>(h.method);
-  out[7] = 0;
+  out[7] = static_cast<char>(h.flags);
   EncodeFixed32BE(out + 8, static_cast<uint32_t>(h.code));
   EncodeFixed64BE(out + 12, h.request_id);
 }
@@ -48,6 +48,7 @@ Result<Header> ReadHeader(const char* in, uint32_t max_frame_bytes) {
   h.payload_bytes = length - static_cast<uint32_t>(kHeaderBytes - 4);
   h.kind = static_cast<Kind>(kind);
   h.method = static_cast<Method>(static_cast<uint8_t>(in[6]));
+  h.flags = static_cast<uint8_t>(in[7]);
   h.code = static_cast<StatusCode>(DecodeFixed32BE(in + 8));
   h.request_id = DecodeFixed64BE(in + 12);
   return h;

@@ -3,13 +3,15 @@
 // remoting protocol frames its commands. Big-endian (network order), 20-byte header:
 //
 //   +--------+-------+------+--------+----------+------+------------+---------+
-//   | length | magic | kind | method | reserved | code | request id | payload |
+//   | length | magic | kind | method |  flags   | code | request id | payload |
 //   |   4    |   1   |  1   |   1    |    1     |  4   |     8      | length-16 |
 //   +--------+-------+------+--------+----------+------+------------+---------+
 //
 // `length` counts the bytes after itself. A request's payload is the method's protobuf request;
 // a response's is the protobuf response when `code` is 0 (StatusCode::kOk), else the error's
-// UTF-8 message. Pure functions; thread-safe.
+// UTF-8 message. `flags` is 0 on requests; on a response, kMoreReplies says that the request
+// stays open and more responses with its id may follow (a standing pull); a peer that does not
+// know a flag ignores it. Pure functions; thread-safe.
 #pragma once
 
 #include <cstddef>
@@ -32,10 +34,14 @@ enum class Kind : uint8_t { kRequest = 1, kResponse = 2 };
 // mq.v1.UpdateConsumerOffsetRequest / Response.
 enum class Method : uint8_t { kSendMessage = 1, kPullMessage = 2, kUpdateConsumerOffset = 3 };
 
+// Header::flags bits.
+inline constexpr uint8_t kMoreReplies = 0x01;
+
 struct Header {
   uint32_t payload_bytes = 0;
   Kind kind = Kind::kRequest;
   Method method = Method::kSendMessage;
+  uint8_t flags = 0;
   StatusCode code = StatusCode::kOk;
   uint64_t request_id = 0;
 };

@@ -23,6 +23,7 @@
 #include "common/coding.h"
 #include "common/frame.h"
 #include "common/message_record.h"
+#include "frame_client.h"
 #include "grpc_test_util.h"
 #include "namesrv_fixture.h"
 #include "testutil/proc_status.h"
@@ -33,105 +34,6 @@ namespace mq::testing {
 namespace {
 
 using namespace std::chrono_literals;
-
-// A blocking client of the fast send port; every read waits at most 10 s.
-class FrameClient {
- public:
-  explicit FrameClient(const std::string& host_port) {
-    const int port = std::stoi(host_port.substr(host_port.rfind(':') + 1));
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    connected_ = fd_ >= 0 && ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  }
-  ~FrameClient() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  bool connected() const { return connected_; }
-  void NoDelay() {
-    int one = 1;
-    ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  }
-
-  bool Write(const std::string& bytes) {
-    size_t done = 0;
-    while (done < bytes.size()) {
-      ssize_t n = ::send(fd_, bytes.data() + done, bytes.size() - done, MSG_NOSIGNAL);
-      if (n <= 0) return false;
-      done += static_cast<size_t>(n);
-    }
-    return true;
-  }
-
-  // The next frame, or nullopt at end of stream / after 10 s.
-  std::optional<std::pair<frame::Header, std::string>> ReadFrame() {
-    std::string header;
-    if (!ReadExactly(frame::kHeaderBytes, &header)) return std::nullopt;
-    auto h = frame::ReadHeader(header.data(), frame::kDefaultMaxFrameBytes);
-    if (!h.ok()) return std::nullopt;
-    std::string payload;
-    if (!ReadExactly(h->payload_bytes, &payload)) return std::nullopt;
-    return std::make_pair(*h, payload);
-  }
-
-  // A byte (or the end of the stream) is waiting to be read.
-  bool Readable() {
-    pollfd p{fd_, POLLIN, 0};
-    return ::poll(&p, 1, 0) > 0;
-  }
-
-  // True when the peer closed the connection (within 10 s).
-  bool ClosedByPeer() {
-    std::string ignored;
-    return !ReadExactly(1, &ignored) && eof_;
-  }
-
- private:
-  bool ReadExactly(size_t n, std::string* out) {
-    out->resize(n);
-    size_t got = 0;
-    const auto deadline = std::chrono::steady_clock::now() + 10s;
-    while (got < n) {
-      pollfd p{fd_, POLLIN, 0};
-      auto left =
-          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-      if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
-      ssize_t r = ::recv(fd_, out->data() + got, n - got, 0);
-      if (r <= 0) {
-        eof_ = true;
-        return false;
-      }
-      got += static_cast<size_t>(r);
-    }
-    return true;
-  }
-
-  int fd_ = -1;
-  bool connected_ = false;
-  bool eof_ = false;
-};
-
-std::string SendFrame(uint64_t id, const std::string& payload,
-                      frame::Method method = frame::Method::kSendMessage) {
-  frame::Header h;
-  h.kind = frame::Kind::kRequest;
-  h.method = method;
-  h.request_id = id;
-  std::string out;
-  frame::AppendFrame(h, payload, &out);
-  return out;
-}
-
-std::string SendRequest(const std::string& topic, const std::string& body, int32_t queue_id = 0) {
-  mq::v1::SendMessageRequest req;
-  req.set_producer_group("fast_producer");
-  req.set_topic(topic);
-  req.set_queue_id(queue_id);
-  *req.add_messages() = TextMessage(body, "TagA", "key-" + body.substr(0, 64));
-  return req.SerializeAsString();
-}
 
 class BrokerFastSendTest : public ::testing::Test {
  protected:

@@ -9,6 +9,7 @@
 #include <mutex>
 
 #include "client_cluster.h"
+#include "gate.h"
 
 namespace mq::testing {
 namespace {
@@ -22,23 +23,6 @@ using Clock = std::chrono::steady_clock;
 int64_t MsSince(Clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t).count();
 }
-
-// Holds callbacks/listeners until Open(). Opens on destruction too, so a failing assertion
-// never leaves a library thread blocked (declare it after the client it blocks).
-class Gate {
- public:
-  Gate() : future_(promise_.get_future().share()) {}
-  ~Gate() { Open(); }
-  void Open() {
-    std::call_once(once_, [this] { promise_.set_value(); });
-  }
-  std::shared_future<void> future() const { return future_; }
-
- private:
-  std::promise<void> promise_;
-  std::shared_future<void> future_;
-  std::once_flag once_;
-};
 
 class ClientMemoryTest : public ::testing::Test {
  protected:

@@ -207,6 +207,7 @@ class BenchConsumer {
     options.rebalance_interval_ms = 2000;
     options.client.fast_send = p.fast_send;
     if (p.pull_batch > 0) options.pull_batch_size = p.pull_batch;
+    if (p.pull_standing >= 0) options.pull_standing_replies = p.pull_standing;
     consumer_ = std::make_unique<client::PushConsumer>(options);
   }
 

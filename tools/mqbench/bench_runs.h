@@ -41,7 +41,8 @@ struct BenchParams {
   int callback_threads = ClientDefaults().client.callback_threads;
   // producer, e2e: ClientOptions::callback_on_reply_thread_max_us (0: never moved there)
   int callback_on_reply_thread_max_us = ClientDefaults().client.callback_on_reply_thread_max_us;
-  int pull_batch = 0;  // consumer, e2e: PushConsumerOptions::pull_batch_size (0 = default)
+  int pull_batch = 0;      // consumer, e2e: PushConsumerOptions::pull_batch_size (0 = default)
+  int pull_standing = -1;  // consumer, e2e: PushConsumerOptions::pull_standing_replies (-1 = default)
   bool json = false;
   int buckets = 0;  // producer, e2e: property "bucket" = send sequence % buckets (0 = none)
   std::string sql;  // consumer, e2e: SQL92 selector instead of "*" (e.g. "bucket = 0")

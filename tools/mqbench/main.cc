@@ -68,6 +68,10 @@ int main(int argc, char** argv) {
   consumer->add_flag("--from-first", p.from_first, "new queues start at their first offset, not the last");
   consumer->add_option("--pull-batch", p.pull_batch, "messages per pull (default: the client's)")
       ->check(CLI::Range(1, 1024));
+  consumer
+      ->add_option("--pull-standing", p.pull_standing,
+                   "more replies one pull may get over a fast port (default: the client's)")
+      ->check(CLI::Range(0, 64));
   consumer->add_flag("--lite", p.lite,
                      "poll with the lite pull consumer (PullConsumer) instead of a push consumer");
   consumer
@@ -83,6 +87,9 @@ int main(int argc, char** argv) {
   e2e->add_option("--rate", p.rate, "messages per second")->check(CLI::Range(int64_t{1}, int64_t{1'000'000}));
   e2e->add_option("--pull-batch", p.pull_batch, "messages per pull (default: the client's)")
       ->check(CLI::Range(1, 1024));
+  e2e->add_option("--pull-standing", p.pull_standing,
+                  "more replies one pull may get over a fast port (default: the client's)")
+      ->check(CLI::Range(0, 64));
   CLI11_PARSE(app, argc, argv);
 
   if (namesrv.empty()) {

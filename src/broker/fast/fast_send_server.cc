@@ -58,9 +58,11 @@ class FastSendServer::Connection : public std::enable_shared_from_this<Connectio
   }
 
   // An OK reply's payload in pieces (at most 7), written in order after the header.
-  void ReplyPieces(uint64_t request_id, const Status& status, std::span<const std::string_view> payload) {
+  void ReplyPieces(uint64_t request_id, const Status& status, std::span<const std::string_view> payload,
+                   uint8_t flags = 0) {
     frame::Header h;
     h.kind = frame::Kind::kResponse;
+    h.flags = flags;
     h.code = status.code();
     h.request_id = request_id;
     const std::string_view refusal[] = {status.message()};
@@ -268,7 +270,8 @@ class FastSendServer::Connection : public std::enable_shared_from_this<Connectio
   }
 
   // A PullMessage request (small, parsed at once): answered when the pull processor answers,
-  // at once or when a parked pull wakes.
+  // at once or when a parked pull wakes; a standing pull's replies but the last carry
+  // kMoreReplies, and it counts as one call in progress until its last.
   bool Pull(uint64_t request_id, std::string_view payload) {
     mq::v1::PullMessageRequest request;
     if (!request.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
@@ -276,26 +279,36 @@ class FastSendServer::Connection : public std::enable_shared_from_this<Connectio
       return true;
     }
     CallStarted();
-    server_->pull_->Pull(request, [self = shared_from_this(), request_id](
-                                      const Status& s, mq::v1::PullMessageResponse* r, ByteBudget::Lease) {
-      if (!s.ok()) {
-        self->Reply(request_id, s, std::string_view());
-      } else {
-        // The records, nearly all of a reply, are written from where the pull processor put
-        // them; only the fields before them are serialized. Records is the last field, so this
-        // is the bytes protobuf would write.
-        std::string records;
-        r->mutable_records()->swap(records);
-        std::string head = r->SerializeAsString();
-        if (!records.empty()) {
-          wire::PutTag(wire::kRecords, wire::kLengthDelimited, &head);
-          wire::PutVarint(records.size(), &head);
-        }
-        const std::string_view reply[] = {head, records};
-        self->ReplyPieces(request_id, s, reply);
-      }
-      self->CallEnded();
-    });
+    // A closed connection or a stopping server takes no further reply.
+    auto gone = [weak = weak_from_this(), shared = shared_] {
+      auto self = weak.lock();
+      if (!self || shared->stopping.load()) return true;
+      std::lock_guard lock(self->mu_);
+      return self->closed_;
+    };
+    server_->pull_->PullStanding(
+        request,
+        [self = shared_from_this(), request_id](const Status& s, mq::v1::PullMessageResponse* r,
+                                                ByteBudget::Lease, bool more) {
+          if (!s.ok()) {
+            self->Reply(request_id, s, std::string_view());
+          } else {
+            // The records, nearly all of a reply, are written from where the pull processor put
+            // them; only the fields before them are serialized. Records is the last field, so this
+            // is the bytes protobuf would write.
+            std::string records;
+            r->mutable_records()->swap(records);
+            std::string head = r->SerializeAsString();
+            if (!records.empty()) {
+              wire::PutTag(wire::kRecords, wire::kLengthDelimited, &head);
+              wire::PutVarint(records.size(), &head);
+            }
+            const std::string_view reply[] = {head, records};
+            self->ReplyPieces(request_id, s, reply, more ? frame::kMoreReplies : 0);
+          }
+          if (!more) self->CallEnded();
+        },
+        std::move(gone));
     return true;
   }
 

@@ -21,6 +21,7 @@ constexpr int32_t kDefaultMaxMsgNums = 32;
 constexpr int32_t kMaxMsgNums = 1024;
 constexpr int32_t kMaxPullBytes = 4 * 1024 * 1024;
 constexpr int64_t kMaxSuspendMillis = 120000;
+constexpr int32_t kMaxStandingReplies = 64;
 // Read windows (each up to ~800 queue units) one pull scans past non-matching messages before
 // it answers NO_MATCHED_MSG: bounds the time a filtered pull holds an RPC thread.
 constexpr int kMaxFilteredWindows = 4;
@@ -44,6 +45,13 @@ Status ValidatePull(const mq::v1::PullMessageRequest& r) {
   }
   if (r.has_commit_offset() && r.commit_offset() < 0) {
     return Status::InvalidArgument(fmt::format("commit_offset: {} is negative", r.commit_offset()));
+  }
+  if (r.standing_replies() < 0 || r.standing_replies() > kMaxStandingReplies) {
+    return Status::InvalidArgument(fmt::format("standing_replies: {} is out of range [0, {}]",
+                                               r.standing_replies(), kMaxStandingReplies));
+  }
+  if (r.standing_max_msgs() < 0) {
+    return Status::InvalidArgument(fmt::format("standing_max_msgs: {} is negative", r.standing_max_msgs()));
   }
   return Status::OK();
 }
@@ -88,22 +96,67 @@ struct PullProcessor::PullState {
   bool skipped = false;
   int64_t group_broker_id = 0;  // the group's brokerId (suggested when slave reads are off)
   int64_t slow_broker_id = 1;   // the group's whichBrokerWhenConsumeSlowly
+  int64_t hold_ms = 0;
+  int32_t standing_left = 0;        // replies a standing pull may still send after the next one
+  int64_t standing_msgs_left = -1;  // messages its replies may still carry; -1 = no bound
+  int64_t delivered = 0;            // messages of the FOUND reply being answered
+  std::function<bool()> gone;       // null: the caller stays
   mq::v1::PullMessageResponse response;
   Status error;             // when not OK, the answer instead of `response`
   ByteBudget::Lease lease;  // bytes of `response`'s messages
-  Done done;
+  StandingDone done;
 };
 
 PullProcessor::PullProcessor(BrokerContext ctx) : ctx_(ctx), budget_(ctx.config->pullResponseMemoryQuota) {}
 
-void PullProcessor::Answer(PullState& state) {
-  if (!state.error.ok()) state.response.Clear();
-  state.done(state.error, &state.response, std::move(state.lease));
+void PullProcessor::Answer(const std::shared_ptr<PullState>& state) {
+  if (!state->error.ok()) state->response.Clear();
+  const bool found = state->error.ok() && state->response.status() == mq::v1::FOUND;
+  if (found && state->standing_msgs_left > 0) {
+    state->standing_msgs_left = std::max<int64_t>(0, state->standing_msgs_left - state->delivered);
+  }
+  const bool more =
+      found && state->standing_left > 0 && state->standing_msgs_left != 0 && !(state->gone && state->gone());
+  const int64_t next = state->response.next_begin_offset();
+  state->done(state->error, &state->response, std::move(state->lease), more);
+  if (!more) return;
+  // Parked again as the consumer's next pull would be, from where this reply ended.
+  --state->standing_left;
+  state->offset = next;
+  state->skipped = false;
+  state->response.Clear();
+  const auto& request = state->request;
+  if (auto reset =
+          ctx_.offsets->TakePendingReset(request.consumer_group(), request.topic(), request.queue_id())) {
+    state->response.set_status(mq::v1::OFFSET_RESET);
+    state->response.set_next_begin_offset(*reset);
+    state->response.set_min_offset(ctx_.store->MinOffsetInQueue(request.topic(), request.queue_id()));
+    state->response.set_max_offset(ctx_.store->MaxOffsetInQueue(request.topic(), request.queue_id()));
+    return Answer(state);
+  }
+  AnswerOrPark(state);
 }
 
 void PullProcessor::Pull(const mq::v1::PullMessageRequest& request, Done done) {
+  Start(
+      request,
+      [done = std::move(done)](const Status& s, mq::v1::PullMessageResponse* r, ByteBudget::Lease lease,
+                               bool) { done(s, r, std::move(lease)); },
+      0, nullptr);
+}
+
+void PullProcessor::PullStanding(const mq::v1::PullMessageRequest& request, StandingDone done,
+                                 std::function<bool()> gone) {
+  Start(request, std::move(done), request.standing_replies(), std::move(gone));
+}
+
+void PullProcessor::Start(const mq::v1::PullMessageRequest& request, StandingDone done_standing,
+                          int32_t standing, std::function<bool()> gone) {
   mq::v1::PullMessageResponse empty_response;
   auto* empty = &empty_response;
+  auto done = [&done_standing](const Status& s, mq::v1::PullMessageResponse* r, ByteBudget::Lease lease) {
+    done_standing(s, r, std::move(lease), false);
+  };
   if (Status s = ValidatePull(request); !s.ok()) return done(s, empty, {});
   const BrokerConfig& config = *ctx_.config;
   if (!IsReadable(ctx_.runtime->broker_permission.load())) {
@@ -154,7 +207,11 @@ void PullProcessor::Pull(const mq::v1::PullMessageRequest& request, Done done) {
   state->offset = request.queue_offset();
   state->group_broker_id = group->broker_id();
   state->slow_broker_id = group->which_broker_when_consume_slowly();
-  state->done = std::move(done);
+  state->standing_left = standing;
+  if (standing > 0 && request.standing_max_msgs() > 0)
+    state->standing_msgs_left = request.standing_max_msgs();
+  state->gone = std::move(gone);
+  state->done = std::move(done_standing);
 
   if (auto reset =
           ctx_.offsets->TakePendingReset(request.consumer_group(), request.topic(), request.queue_id())) {
@@ -162,27 +219,36 @@ void PullProcessor::Pull(const mq::v1::PullMessageRequest& request, Done done) {
     state->response.set_next_begin_offset(*reset);
     state->response.set_min_offset(ctx_.store->MinOffsetInQueue(request.topic(), request.queue_id()));
     state->response.set_max_offset(ctx_.store->MaxOffsetInQueue(request.topic(), request.queue_id()));
-    return Answer(*state);
+    return Answer(state);
   }
 
   const bool long_polling = ctx_.runtime->long_polling_enable.load();
-  const int64_t hold_ms =
+  state->hold_ms =
       long_polling ? request.suspend_timeout_millis()
                    : std::min(request.suspend_timeout_millis(), ctx_.runtime->short_polling_time_ms.load());
-  if (ReadOnce(*state, /*timed_out=*/hold_ms == 0)) return Answer(*state);
+  AnswerOrPark(state);
+}
 
+void PullProcessor::AnswerOrPark(const std::shared_ptr<PullState>& state) {
+  if (ReadOnce(*state, /*timed_out=*/state->hold_ms == 0)) return Answer(state);
+  const auto& request = state->request;
   Status parked = ctx_.waits->Park(QueueWaitKey(request.topic(), request.queue_id()),
-                                   std::chrono::milliseconds(hold_ms), [this, state](bool timed_out) {
+                                   std::chrono::milliseconds(state->hold_ms), [this, state](bool timed_out) {
                                      if (!ReadOnce(*state, timed_out)) return false;
-                                     Answer(*state);
+                                     Answer(state);
                                      return true;
                                    });
-  if (!parked.ok()) state->done(parked, empty, {});
+  if (!parked.ok()) {
+    mq::v1::PullMessageResponse empty;
+    state->done(parked, &empty, {}, false);
+  }
 }
 
 bool PullProcessor::ReadOnce(PullState& state, bool timed_out) {
   const auto& req = state.request;
   int32_t max_nums = req.max_msg_nums() == 0 ? kDefaultMaxMsgNums : req.max_msg_nums();
+  if (state.standing_msgs_left > 0)
+    max_nums = static_cast<int32_t>(std::min<int64_t>(max_nums, state.standing_msgs_left));
   int32_t max_bytes = req.max_bytes() == 0 ? kMaxPullBytes : std::min(req.max_bytes(), kMaxPullBytes);
   auto lease = budget_.TryAcquire(max_bytes);
   if (!lease) {
@@ -233,6 +299,7 @@ bool PullProcessor::ReadOnce(PullState& state, bool timed_out) {
         delivered = resp.messages_size();
       }
       ctx_.stats->got_messages += delivered;
+      state.delivered = delivered;
       return true;
     }
     case GS::kNoMatchedMessage:

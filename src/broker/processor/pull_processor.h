@@ -9,7 +9,15 @@
 // (pullResponseMemoryQuota) until the adapter is done sending it; a pull that would pass the
 // budget is answered RESOURCE_EXHAUSTED (consumers back off and retry) instead of pinning
 // another copy of up to maxMessageSize.
-// Thread-safe; `done` runs on the caller's thread or, for parked pulls, on an IoExecutor thread.
+// Standing pulls (PullStanding, the fast port): a request with standing_replies = N is parked
+// again after each FOUND reply, from the reply's next_begin_offset, and answered up to N more
+// times before its final reply, so a consumer that keeps up asks once per N + 1 replies instead
+// of once per reply. Any other outcome (no new message by the hold time, an offset reset, an
+// error), or the caller's `gone()`, ends it with a final reply. Each re-park holds for the
+// request's suspend time again, reads the queue's pending offset reset first, and counts
+// against maxSuspendedPullRequests like a new pull.
+// Thread-safe; `done` runs on the caller's thread or, for parked pulls, on an IoExecutor thread
+// or the thread that notified an arrival.
 #pragma once
 
 #include <functional>
@@ -32,15 +40,27 @@ class PullProcessor {
   using Done =
       std::function<void(const Status&, mq::v1::PullMessageResponse* response, ByteBudget::Lease lease)>;
 
+  // `more`: the pull stays parked and done will run again; false on its final reply.
+  using StandingDone = std::function<void(const Status&, mq::v1::PullMessageResponse* response,
+                                          ByteBudget::Lease lease, bool more)>;
+
   explicit PullProcessor(BrokerContext ctx);
+  // Answers once; standing_replies is not honoured (a unary call has one reply).
   void Pull(const mq::v1::PullMessageRequest& request, Done done);
+  // Honours standing_replies; `gone()` true ends a standing pull early (its caller left).
+  void PullStanding(const mq::v1::PullMessageRequest& request, StandingDone done, std::function<bool()> gone);
   int64_t response_bytes_in_flight() const { return budget_.used(); }
 
  private:
   struct PullState;
-  // Reads once; returns true when `state` has a final answer (response or error).
+  void Start(const mq::v1::PullMessageRequest& request, StandingDone done, int32_t standing,
+             std::function<bool()> gone);
+  // Answers at once when there is something to answer, else parks `state`.
+  void AnswerOrPark(const std::shared_ptr<PullState>& state);
+  // Reads once; returns true when `state` has an answer (response or error).
   bool ReadOnce(PullState& state, bool timed_out);
-  static void Answer(PullState& state);
+  // Sends the answer; a standing pull with replies left goes on from its next offset.
+  void Answer(const std::shared_ptr<PullState>& state);
 
   BrokerContext ctx_;
   ByteBudget budget_;

@@ -19,6 +19,7 @@ TEST(FrameTest, AHeaderReadsBackAsWritten) {
   h.method = Method::kSendMessage;
   h.code = StatusCode::kResourceExhausted;
   h.request_id = 0x0102030405060708ULL;
+  h.flags = kMoreReplies;
   const std::string frame = FrameOf(h, "payload");
   ASSERT_EQ(frame.size(), kHeaderBytes + 7);
   // Big-endian length of everything after the length field.
@@ -30,6 +31,8 @@ TEST(FrameTest, AHeaderReadsBackAsWritten) {
   EXPECT_EQ(read->method, Method::kSendMessage);
   EXPECT_EQ(read->code, StatusCode::kResourceExhausted);
   EXPECT_EQ(read->request_id, 0x0102030405060708ULL);
+  EXPECT_EQ(read->flags, kMoreReplies);
+  EXPECT_EQ(static_cast<uint8_t>(frame[7]), kMoreReplies);  // the byte after the method
   EXPECT_EQ(frame.substr(kHeaderBytes), "payload");
   Status s = ResponseStatus(*read, "no room");
   EXPECT_EQ(s.code(), StatusCode::kResourceExhausted);

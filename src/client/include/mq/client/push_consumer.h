@@ -81,6 +81,13 @@ struct PushConsumerOptions {
   // the consume threads) for a listener that can block without warning (a lock, a remote
   // call). Orderly listeners always run on consume threads. Range [0, 200]; default 20.
   int listener_on_reply_thread_max_us = 20;
+  // Standing pulls over a broker's fast port: one pull request is answered up to this many
+  // more times (each time new messages arrive), so a consumer that keeps up asks once per
+  // several replies instead of once per reply (at 10,000 msg/s end to end, about a tenth less
+  // CPU in each process). Flow control holds: all of a pull's replies together stay within
+  // what the thresholds above leave room for when it is sent. A broker without standing pulls
+  // answers once. Range [0, 64]; 0 = off; default 8.
+  int pull_standing_replies = 8;
   // Broker long-poll hold of one pull. Default 15 s.
   int64_t pull_suspend_ms = 15'000;
   int64_t rebalance_interval_ms = 20'000;
