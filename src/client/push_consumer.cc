@@ -139,16 +139,16 @@ void PushConsumerImpl::OnPulled(const std::shared_ptr<ProcessQueue>& pq, const s
   // Reused for the reply's messages; what is left is destroyed here, where it was decoded, not
   // under the lock.
   ProcessQueue::Settled consumed;
+  bool past_a_gap = false;  // a standing pull past a reply that failed to decode: none is kept
   {
     std::lock_guard lock(pq->mu);
-    if (pq->skip_standing) {
-      // A standing pull past a reply that failed to decode: nothing after the gap is kept.
-      if (more) return;
-      pq->skip_standing = false;
-      PullLater(pq, 1000);
-      return;
-    }
-    consumed = pq->TakeSettledLocked();
+    past_a_gap = pq->skip_standing;
+    if (past_a_gap && !more) pq->skip_standing = false;
+    if (!past_a_gap) consumed = pq->TakeSettledLocked();
+  }
+  if (past_a_gap) {
+    if (!more) PullLater(pq, 1000);
+    return;
   }
   if (!reply.ok()) {
     MQ_LOG_WARN(Logger("client"), "pull {} from {}: {}", pq->mq.ToString(), addr, reply.status().ToString());

@@ -138,6 +138,45 @@ TEST_F(BrokerStandingPullTest, ItsRepliesTogetherCarryNoMoreThanItsMessageTotal)
   EXPECT_EQ(replies[1].response.next_begin_offset(), 3);
 }
 
+// An offset reset (mqadmin resetOffsetByTime) made while a pull stands ends it at its next
+// reply, with OFFSET_RESET and the new position, as it answers a new pull.
+TEST_F(BrokerStandingPullTest, AnOffsetResetEndsAStandingPull) {
+  ASSERT_TRUE(client_->Write(PullFrame(1, PullOf("StandT", 0, 32, 10'000, 8))));
+  auto a = SendAndReadPull(100, "a", 1);
+  ASSERT_TRUE(a.has_value());
+  EXPECT_TRUE(a->more);
+  mq::v1::ResetOffsetRequest reset;
+  reset.set_group("standing_group");
+  reset.set_topic("StandT");
+  reset.set_timestamp(0);  // back to the start
+  mq::v1::ResetOffsetResponse reset_resp;
+  ASSERT_GRPC_OK(
+      Call(broker_->admin(), &mq::v1::BrokerAdmin::Stub::ResetOffsetByTimestamp, reset, &reset_resp));
+  // The pull finds the reset when it parks again: right after "a" if the reset came first,
+  // else after answering "b" (the order of the reply's write and the test's reset).
+  ASSERT_TRUE(client_->Write(SendFrame(101, SendRequest("StandT", "b"))));
+  bool sent = false;
+  std::vector<PullReply> pulled;
+  while (!sent || pulled.empty() || pulled.back().more) {
+    auto f = client_->ReadFrame();
+    ASSERT_TRUE(f.has_value()) << "the standing pull went on past the reset";
+    if (f->first.request_id == 101) {
+      sent = true;
+      continue;
+    }
+    ASSERT_EQ(f->first.request_id, 1u);
+    auto r = ToPullReply(*f);
+    ASSERT_TRUE(r.has_value());
+    pulled.push_back(*r);
+    ASSERT_LE(pulled.size(), 2u);
+  }
+  if (pulled.size() == 2) {
+    EXPECT_EQ(pulled[0].bodies, std::vector<std::string>{"b"});
+  }
+  EXPECT_EQ(pulled.back().response.status(), mq::v1::OFFSET_RESET);
+  EXPECT_EQ(pulled.back().response.next_begin_offset(), 0);
+}
+
 TEST_F(BrokerStandingPullTest, OutOfRangeValuesAreRefusedNamingTheField) {
   struct Case {
     int32_t standing;

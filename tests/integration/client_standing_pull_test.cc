@@ -27,21 +27,6 @@ namespace {
 using namespace std::chrono_literals;
 using mq::client::MakeMessage;
 
-class ClientStandingPullTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    ASSERT_TRUE(cluster_.Start());
-    ASSERT_TRUE(cluster_.CreateTopic("StandTopic", 1, 1));
-    ASSERT_TRUE(producer_.Start().ok());
-  }
-  void TearDown() override { producer_.Shutdown(); }
-
-  void Send(const std::string& body) { ASSERT_TRUE(producer_.Send(MakeMessage("StandTopic", body)).ok()); }
-
-  ClientCluster cluster_;
-  mq::client::Producer producer_{cluster_.Producer()};
-};
-
 // What a stream call heard: each reply's next offset and flag, and how it ended.
 struct Heard {
   std::mutex mu;
@@ -73,6 +58,36 @@ struct Heard {
   }
 };
 
+class ClientStandingPullTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(cluster_.Start());
+    ASSERT_TRUE(cluster_.CreateTopic("StandTopic", 1, 1));
+    ASSERT_TRUE(producer_.Start().ok());
+  }
+  void TearDown() override {
+    if (connection_) connection_->Close();
+    io_.Shutdown();
+    producer_.Shutdown();
+  }
+  // A connection of the test's own to the broker's fast port.
+  mq::client::FastSendConnection& Connect() {
+    io_.Start();
+    connection_ = mq::client::FastSendConnection::Open(io_.context(), cluster_.broker(0).fast_address());
+    return *connection_;
+  }
+
+  void Send(const std::string& body) { ASSERT_TRUE(producer_.Send(MakeMessage("StandTopic", body)).ok()); }
+
+  ClientCluster cluster_;
+  mq::client::Producer producer_{cluster_.Producer()};
+  // What the test's stream calls heard; before the connection, which may still call them when
+  // a failed test leaves a call open.
+  Heard first_, second_;
+  IoExecutor io_{"stream-test", 1};
+  std::shared_ptr<mq::client::FastSendConnection> connection_;
+};
+
 std::string StandingPull(int64_t offset, int32_t standing) {
   mq::v1::PullMessageRequest req;
   req.set_consumer_group("stream_group");
@@ -89,13 +104,11 @@ std::string StandingPull(int64_t offset, int32_t standing) {
 // Three replies to one call, the first two flagged; the call's 2 s timeout runs from the last
 // reply, so replies 1.2 s apart keep it open past 2 s from its start.
 TEST_F(ClientStandingPullTest, AStreamCallTakesEachFlaggedReplyThenItsLast) {
-  IoExecutor io("stream-test", 1);
-  io.Start();
-  auto connection = mq::client::FastSendConnection::Open(io.context(), cluster_.broker(0).fast_address());
-  Heard heard;
+  auto& connection = Connect();
+  Heard& heard = first_;
   const std::string request = StandingPull(0, 2);
   const auto start = std::chrono::steady_clock::now();
-  connection->CallStream(frame::Method::kPullMessage, {request}, 2'000, heard.Done());
+  connection.CallStream(frame::Method::kPullMessage, {request}, 2'000, heard.Done());
   for (size_t i = 0; i < 3; ++i) {
     if (i > 0) std::this_thread::sleep_for(1200ms);  // the gap the timeout must survive
     ASSERT_NO_FATAL_FAILURE(Send("s" + std::to_string(i)));
@@ -107,29 +120,24 @@ TEST_F(ClientStandingPullTest, AStreamCallTakesEachFlaggedReplyThenItsLast) {
   EXPECT_TRUE(heard.ended_with->ok()) << heard.ended_with->ToString();
   const std::vector<std::pair<int64_t, bool>> expected = {{1, true}, {2, true}, {3, false}};
   EXPECT_EQ(heard.replies, expected);
-  connection->Close();
-  io.Shutdown();
 }
 
 // A cancelled stream ends once with the cancel's status; its later replies are dropped, and
 // one that gets no reply within its timeout ends with kTimeout.
 TEST_F(ClientStandingPullTest, ACancelledOrSilentStreamEndsOnce) {
-  IoExecutor io("stream-test", 1);
-  io.Start();
-  auto connection = mq::client::FastSendConnection::Open(io.context(), cluster_.broker(0).fast_address());
-  Heard cancelled;
+  auto& connection = Connect();
+  Heard& cancelled = first_;
   const std::string request = StandingPull(0, 8);
-  const uint64_t id =
-      connection->CallStream(frame::Method::kPullMessage, {request}, 10'000, cancelled.Done());
+  const uint64_t id = connection.CallStream(frame::Method::kPullMessage, {request}, 10'000, cancelled.Done());
   ASSERT_NO_FATAL_FAILURE(Send("c0"));
   ASSERT_TRUE(WaitUntil([&] { return cancelled.count() == 1; }, 10s));
-  connection->Cancel(id, mq::Status::Unavailable("cancelled by the test"));
+  connection.Cancel(id, mq::Status::Unavailable("cancelled by the test"));
   ASSERT_TRUE(WaitUntil([&] { return cancelled.ended(); }, 10s));
   ASSERT_NO_FATAL_FAILURE(Send("c1"));  // wakes the broker's side, whose reply is dropped
 
-  Heard silent;  // asks from offset 2: nothing comes within its 500 ms
+  Heard& silent = second_;  // asks from offset 2: nothing comes within its 500 ms
   const std::string quiet = StandingPull(2, 8);
-  connection->CallStream(frame::Method::kPullMessage, {quiet}, 500, silent.Done());
+  connection.CallStream(frame::Method::kPullMessage, {quiet}, 500, silent.Done());
   ASSERT_TRUE(WaitUntil([&] { return silent.ended(); }, 10s));
   {
     std::lock_guard lock(silent.mu);
@@ -138,8 +146,6 @@ TEST_F(ClientStandingPullTest, ACancelledOrSilentStreamEndsOnce) {
   std::lock_guard lock(cancelled.mu);
   EXPECT_EQ(cancelled.replies.size(), 1u);
   EXPECT_EQ(cancelled.ended_with->code(), mq::StatusCode::kUnavailable) << cancelled.ended_with->ToString();
-  connection->Close();
-  io.Shutdown();
 }
 
 // Messages sent one by one while the consumer keeps up arrive on standing pulls; each is

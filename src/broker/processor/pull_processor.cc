@@ -125,15 +125,6 @@ void PullProcessor::Answer(const std::shared_ptr<PullState>& state) {
   state->offset = next;
   state->skipped = false;
   state->response.Clear();
-  const auto& request = state->request;
-  if (auto reset =
-          ctx_.offsets->TakePendingReset(request.consumer_group(), request.topic(), request.queue_id())) {
-    state->response.set_status(mq::v1::OFFSET_RESET);
-    state->response.set_next_begin_offset(*reset);
-    state->response.set_min_offset(ctx_.store->MinOffsetInQueue(request.topic(), request.queue_id()));
-    state->response.set_max_offset(ctx_.store->MaxOffsetInQueue(request.topic(), request.queue_id()));
-    return Answer(state);
-  }
   AnswerOrPark(state);
 }
 
@@ -213,15 +204,6 @@ void PullProcessor::Start(const mq::v1::PullMessageRequest& request, StandingDon
   state->gone = std::move(gone);
   state->done = std::move(done_standing);
 
-  if (auto reset =
-          ctx_.offsets->TakePendingReset(request.consumer_group(), request.topic(), request.queue_id())) {
-    state->response.set_status(mq::v1::OFFSET_RESET);
-    state->response.set_next_begin_offset(*reset);
-    state->response.set_min_offset(ctx_.store->MinOffsetInQueue(request.topic(), request.queue_id()));
-    state->response.set_max_offset(ctx_.store->MaxOffsetInQueue(request.topic(), request.queue_id()));
-    return Answer(state);
-  }
-
   const bool long_polling = ctx_.runtime->long_polling_enable.load();
   state->hold_ms =
       long_polling ? request.suspend_timeout_millis()
@@ -230,8 +212,16 @@ void PullProcessor::Start(const mq::v1::PullMessageRequest& request, StandingDon
 }
 
 void PullProcessor::AnswerOrPark(const std::shared_ptr<PullState>& state) {
-  if (ReadOnce(*state, /*timed_out=*/state->hold_ms == 0)) return Answer(state);
   const auto& request = state->request;
+  if (auto reset =
+          ctx_.offsets->TakePendingReset(request.consumer_group(), request.topic(), request.queue_id())) {
+    state->response.set_status(mq::v1::OFFSET_RESET);
+    state->response.set_next_begin_offset(*reset);
+    state->response.set_min_offset(ctx_.store->MinOffsetInQueue(request.topic(), request.queue_id()));
+    state->response.set_max_offset(ctx_.store->MaxOffsetInQueue(request.topic(), request.queue_id()));
+    return Answer(state);
+  }
+  if (ReadOnce(*state, /*timed_out=*/state->hold_ms == 0)) return Answer(state);
   Status parked = ctx_.waits->Park(QueueWaitKey(request.topic(), request.queue_id()),
                                    std::chrono::milliseconds(state->hold_ms), [this, state](bool timed_out) {
                                      if (!ReadOnce(*state, timed_out)) return false;

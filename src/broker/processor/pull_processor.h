@@ -55,7 +55,7 @@ class PullProcessor {
   struct PullState;
   void Start(const mq::v1::PullMessageRequest& request, StandingDone done, int32_t standing,
              std::function<bool()> gone);
-  // Answers at once when there is something to answer, else parks `state`.
+  // Answers a pending offset reset (mqadmin resetOffsetByTime) or what is stored, else parks.
   void AnswerOrPark(const std::shared_ptr<PullState>& state);
   // Reads once; returns true when `state` has an answer (response or error).
   bool ReadOnce(PullState& state, bool timed_out);
