@@ -194,8 +194,7 @@ void FastSendConnection::OnRead(size_t n) {
       if (it == pending_.end()) {
         // Request id 0: the broker refused the stream itself (bad frame) and hangs up next.
         if (header->request_id == 0) {
-          return Fail(
-              frame::ResponseStatus(*header, payload).WithContext("the broker closed the connection"));
+          return Fail(s.WithContext("the broker closed the connection"));
         }
         continue;  // timed out or cancelled already
       }

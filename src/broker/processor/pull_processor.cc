@@ -229,8 +229,8 @@ void PullProcessor::AnswerOrPark(const std::shared_ptr<PullState>& state) {
                                      return true;
                                    });
   if (!parked.ok()) {
-    mq::v1::PullMessageResponse empty;
-    state->done(parked, &empty, {}, false);
+    state->error = parked;
+    Answer(state);
   }
 }
 
