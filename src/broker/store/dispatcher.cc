@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 
 #include "common/logging.h"
 #include "common/thread_name.h"
@@ -23,6 +24,27 @@ void PrefetchNextRecord(std::string_view record, size_t tail_offset) {
   for (size_t at = tail_offset; at < record.size(); at += 64) prefetch(next + at);
   prefetch(next + record.size() - 1);
 }
+
+// What a pass holds of the offers: the records offered from `from` (-1: none).
+struct Offer {
+  int64_t from = -1;
+  std::string bytes;
+
+  bool Covers(int64_t pos) const { return from >= 0 && pos >= from && pos < from + std::ssize(bytes); }
+  // The record at `pos` if it lies whole in the offer and below `limit`.
+  std::optional<RecordRef> Read(int64_t pos, int64_t limit) const {
+    if (!Covers(pos)) return std::nullopt;
+    const std::string_view left = std::string_view(bytes).substr(static_cast<size_t>(pos - from));
+    auto probe = ProbeRecord(left);
+    if (!probe.ok() || probe->kind != RecordKind::kMessage || pos + probe->size > limit) return std::nullopt;
+    RecordRef ref;
+    ref.kind = RecordKind::kMessage;
+    ref.size = probe->size;
+    ref.next_offset = pos + probe->size;
+    ref.bytes = left.substr(0, static_cast<size_t>(probe->size));
+    return ref;
+  }
+};
 }  // namespace
 
 Dispatcher::Dispatcher(CommitLog* commit_log, ConsumeQueueTable* queues, IndexService* index,
@@ -43,6 +65,39 @@ void Dispatcher::SetTagsCodeFunction(const std::string& topic, TagsCodeFn fn) {
   tags_code_fns_[topic] = std::move(fn);
 }
 
+void Dispatcher::OfferWritten(int64_t from, std::string records) {
+  std::lock_guard lock(offered_mu_);
+  offered_bytes_ += std::ssize(records);
+  auto [it, added] = offered_.try_emplace(from, std::move(records));
+  if (!added) offered_bytes_ -= std::ssize(records);  // not moved from: a second offer at `from`
+  while (offered_bytes_ > kMostOfferedBytes) {
+    offered_bytes_ -= std::ssize(offered_.begin()->second);
+    offered_.erase(offered_.begin());
+  }
+}
+
+int64_t Dispatcher::offered_bytes() const {
+  std::lock_guard lock(offered_mu_);
+  return offered_bytes_;
+}
+
+void Dispatcher::DropOfferedBelowLocked(int64_t pos) {
+  while (!offered_.empty() && offered_.begin()->first < pos) {
+    offered_bytes_ -= std::ssize(offered_.begin()->second);
+    offered_.erase(offered_.begin());
+  }
+}
+
+bool Dispatcher::TakeOffered(int64_t pos, std::string* bytes) {
+  std::lock_guard lock(offered_mu_);
+  DropOfferedBelowLocked(pos);
+  if (offered_.empty() || offered_.begin()->first != pos) return false;
+  *bytes = std::move(offered_.begin()->second);
+  offered_bytes_ -= std::ssize(*bytes);
+  offered_.erase(offered_.begin());
+  return true;
+}
+
 Status Dispatcher::DispatchRange(int64_t from, int64_t limit, bool notify) {
   std::map<std::pair<std::string, int32_t>, int64_t> arrived;
   // Consecutive records of one queue (a batch, a busy queue) look up their consume queue and
@@ -54,8 +109,12 @@ Status Dispatcher::DispatchRange(int64_t from, int64_t limit, bool notify) {
   int64_t pos = from;
   Status status;
   std::shared_ptr<MappedFile> segment;
+  Offer offer;
   while (pos < limit) {
-    auto ref = commit_log_->ReadRecordAt(pos, limit, &segment);
+    if (!offer.Covers(pos)) offer.from = TakeOffered(pos, &offer.bytes) ? pos : -1;
+    std::optional<RecordRef> offered = offer.Read(pos, limit);
+    Result<RecordRef> ref =
+        offered ? Result<RecordRef>(*std::move(offered)) : commit_log_->ReadRecordAt(pos, limit, &segment);
     if (!ref.ok()) {
       status = ref.status().WithContext(fmt::format("dispatch at {}", pos));
       break;
@@ -113,10 +172,14 @@ Status Dispatcher::DispatchRange(int64_t from, int64_t limit, bool notify) {
       }
     }
     pos = ref->next_offset;
-    segment = std::move(ref->holder);
+    if (ref->holder) segment = std::move(ref->holder);  // an offered record has none
     dispatched_.store(pos, std::memory_order_release);
   }
   if (pos > dispatched_.load()) dispatched_.store(pos, std::memory_order_release);
+  {
+    std::lock_guard lock(offered_mu_);
+    DropOfferedBelowLocked(pos);  // offered too late: the pass read those records from the log
+  }
   for (const auto& [key, max_offset] : arrived) {
     for (const auto& listener : listeners_) listener(key.first, key.second, max_offset);
   }

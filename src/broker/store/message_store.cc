@@ -319,7 +319,15 @@ void MessageStore::PutRecords(RecordBatch batch, PutCallback done) {
   }
   r.error = QueueIdError(batch.queue_id);
   if (!r.error.empty()) return done(r);
-  Complete(commit_log_->Append(&batch), std::move(done));
+  AppendResult appended = commit_log_->Append(&batch);
+  // Append stamped the records in place (offsets, store time, CRC), so they are the log's bytes
+  // and the dispatcher reads them here, still in this CPU's cache. A batch that rolled into the
+  // next segment has a blank between its records in the log: not offered.
+  if (appended.status.ok() && static_cast<size_t>(appended.wrote_bytes) == batch.bytes.size() &&
+      appended.end_offset - appended.wrote_offset == static_cast<int64_t>(batch.bytes.size())) {
+    dispatcher_->OfferWritten(appended.wrote_offset, std::move(batch.bytes));
+  }
+  Complete(std::move(appended), std::move(done));
 }
 
 void MessageStore::SetAppendListener(std::function<void()> listener) {

@@ -259,5 +259,76 @@ TEST_F(StoreDispatchTest, APassOverInterleavedQueuesPutsEachRecordInItsOwnQueue)
   EXPECT_EQ(announced, (Announced{{{"A", 0}, {3}}, {{"A", 1}, {1}}, {{"B", 0}, {1}}}));
 }
 
+// A pass reads an appender's offered records instead of the log. Real offers are the log's
+// bytes; this one differs in its TAGS value (same length), which shows in the tags code of the
+// consume queue unit. The record after it, not offered, is read from the log.
+TEST_F(StoreDispatchTest, APassReadsOfferedRecordsInsteadOfTheLog) {
+  CommitLog log(options_, &clock_);
+  ASSERT_TRUE(log.Load().ok());
+  ASSERT_TRUE(log.Recover(false, -1).ok());
+  ConsumeQueueTable queues(options_.store_path_root_dir + "/consumequeue",
+                           options_.mapped_file_size_consume_queue);
+  ErrorLatch latch;
+  Dispatcher dispatcher(&log, &queues, nullptr, &latch, [&] { return log.committed_offset(); });
+  std::string offered;
+  for (int i = 0; i < 2; ++i) {
+    std::vector<PendingRecord> records(1);
+    records[0].topic = "Off";
+    ASSERT_TRUE(EncodeMessage(Msg("Off", 0, "m", "InLog"), {}, &records[0].bytes).ok());
+    AppendResult appended = log.Append(&records);
+    ASSERT_TRUE(appended.status.ok());
+    if (i == 0) {
+      offered = records[0].bytes;
+      const size_t at = offered.find("InLog");
+      ASSERT_NE(at, std::string::npos);
+      offered.replace(at, 5, "Offer");
+      dispatcher.OfferWritten(appended.wrote_offset, std::move(offered));
+    }
+  }
+  ASSERT_TRUE(dispatcher.DispatchRange(0, log.committed_offset(), /*notify=*/false).ok());
+  auto cq = queues.Find("Off", 0);
+  ASSERT_NE(cq, nullptr);
+  const auto units = cq->Read(0, 10);
+  ASSERT_EQ(units.size(), 2u);
+  EXPECT_EQ(units[0].tags_code, TagsCode("Offer"));
+  EXPECT_EQ(units[1].tags_code, TagsCode("InLog"));
+  EXPECT_EQ(dispatcher.offered_bytes(), 0);
+}
+
+// Offers are bounded (the oldest go); one that does not hold a whole record where the pass is
+// changes nothing (the log is read); a pass drops the offers it has passed.
+TEST_F(StoreDispatchTest, OffersAreBoundedAndOnlyEverSaveALogRead) {
+  CommitLog log(options_, &clock_);
+  ASSERT_TRUE(log.Load().ok());
+  ASSERT_TRUE(log.Recover(false, -1).ok());
+  ConsumeQueueTable queues(options_.store_path_root_dir + "/consumequeue",
+                           options_.mapped_file_size_consume_queue);
+  ErrorLatch latch;
+  auto readable = [&] { return log.committed_offset(); };
+  {
+    Dispatcher dispatcher(&log, &queues, nullptr, &latch, readable);
+    constexpr int64_t kMiB = 1 << 20;
+    for (int64_t i = 0; i < 10; ++i) dispatcher.OfferWritten(i * kMiB, std::string(kMiB, 'x'));
+    EXPECT_EQ(dispatcher.offered_bytes(), Dispatcher::kMostOfferedBytes);
+  }
+  Dispatcher dispatcher(&log, &queues, nullptr, &latch, readable);
+  std::vector<PendingRecord> records(1);
+  records[0].topic = "Off";
+  ASSERT_TRUE(EncodeMessage(Msg("Off", 0, "m", "InLog"), {}, &records[0].bytes).ok());
+  dispatcher.OfferWritten(0, "not a record");
+  dispatcher.OfferWritten(7, "stale");
+  AppendResult appended = log.Append(&records);
+  ASSERT_TRUE(appended.status.ok());
+  ASSERT_EQ(appended.wrote_offset, 0);
+  ASSERT_TRUE(dispatcher.DispatchRange(0, log.committed_offset(), /*notify=*/false).ok());
+  auto cq = queues.Find("Off", 0);
+  ASSERT_NE(cq, nullptr);
+  const auto units = cq->Read(0, 10);
+  ASSERT_EQ(units.size(), 1u);
+  EXPECT_EQ(units[0].phy_offset, 0);
+  EXPECT_EQ(units[0].tags_code, TagsCode("InLog"));
+  EXPECT_EQ(dispatcher.offered_bytes(), 0);
+}
+
 }  // namespace
 }  // namespace mq::store
