@@ -22,8 +22,8 @@
 // caller, one at a time. Listeners run on whichever thread passes and must not block or call
 // back into the store's put path.
 // Offers: an appender hands over the records it just wrote (OfferWritten), and a pass reads
-// them there instead of through the mapping. Reading them back from the log was a third of the
-// dispatcher's time in async produce: each record's fields are cache misses on the other CPU.
+// them there instead of through the mapping: in async produce mq-dispatch took about 1.0 µs per
+// message reading the log and 0.55-0.75 reading offers (docs/benchmarks.md, 27th session).
 // Offers are bounded by kMostOfferedBytes (the oldest go) and dropped once a pass is past them;
 // a record no offer holds is read from the log, so offers change no outcome, only its cost.
 // Locks: pass_mu_ is held for a whole pass (so the dispatch state, consume queue writes and
@@ -92,9 +92,11 @@ class Dispatcher {
   // `records`, byte for byte what the caller has just appended to the log at `from` (whole
   // records, no blank between them). Call before announcing them (Wakeup()).
   void OfferWritten(int64_t from, std::string records);
-  // At most this many bytes wait in offers (records a pass has not reached, e.g. while
-  // SYNC_FLUSH waits for the disk): 8 MiB, about 100 ms of async produce at its fastest.
-  static constexpr int64_t kMostOfferedBytes = 8 << 20;
+  // At most this many bytes wait in offers (records no pass has reached yet, e.g. while
+  // SYNC_FLUSH waits for the disk): about 5 ms of async produce at its fastest. With 8 MiB the
+  // broker's anonymous memory peaked at 10-12 MiB there (3 without offers), with 2 MiB at 6,
+  // and mq-dispatch's saving was the same.
+  static constexpr int64_t kMostOfferedBytes = 2 << 20;
   int64_t offered_bytes() const;
 
   int64_t dispatched_offset() const { return dispatched_.load(std::memory_order_acquire); }
