@@ -29,6 +29,19 @@ using testing::PutSync;
 
 class StoreDispatchTest : public testing::StoreFixture {};
 
+// A recovered commit log and its consume queues, for tests that drive a Dispatcher themselves.
+struct LogAndQueues {
+  LogAndQueues(const StoreOptions& options, Clock* clock)
+      : log(options, clock),
+        queues(options.store_path_root_dir + "/consumequeue", options.mapped_file_size_consume_queue) {
+    EXPECT_TRUE(log.Load().ok());
+    EXPECT_TRUE(log.Recover(false, -1).ok());
+  }
+  CommitLog log;
+  ConsumeQueueTable queues;
+  ErrorLatch latch;
+};
+
 TEST_F(StoreDispatchTest, ArrivalListenerAndBatch) {
   auto store = std::make_unique<MessageStore>(options_, &clock_);
   std::atomic<int64_t> seen{0};
@@ -116,12 +129,10 @@ int64_t AppendFromTwoWriters(StoreOptions options, Clock* clock,
                              const std::function<void(Dispatcher&)>& announce) {
   options.mapped_file_size_commit_log = 4 * 1024 * 1024;
   options.mapped_file_size_consume_queue = 10000 * 20;
-  CommitLog log(options, clock);
-  EXPECT_TRUE(log.Load().ok());
-  EXPECT_TRUE(log.Recover(false, -1).ok());
-  ConsumeQueueTable queues(options.store_path_root_dir + "/consumequeue",
-                           options.mapped_file_size_consume_queue);
-  ErrorLatch latch;
+  LogAndQueues store(options, clock);
+  CommitLog& log = store.log;
+  ConsumeQueueTable& queues = store.queues;
+  ErrorLatch& latch = store.latch;
   Dispatcher dispatcher(
       &log, &queues, nullptr, &latch, [&] { return log.committed_offset(); }, std::chrono::hours(1));
   constexpr int kWriters = 2;
@@ -221,12 +232,10 @@ TEST_F(StoreDispatchTest, SmallAsyncFlushPutsAreDispatchedOnThePuttingThreadLarg
 // offset, and each queue's arrival is announced once with its end (consecutive records of one
 // queue share one consume queue lookup, which must end when topic or queue id changes).
 TEST_F(StoreDispatchTest, APassOverInterleavedQueuesPutsEachRecordInItsOwnQueue) {
-  CommitLog log(options_, &clock_);
-  ASSERT_TRUE(log.Load().ok());
-  ASSERT_TRUE(log.Recover(false, -1).ok());
-  ConsumeQueueTable queues(options_.store_path_root_dir + "/consumequeue",
-                           options_.mapped_file_size_consume_queue);
-  ErrorLatch latch;
+  LogAndQueues store(options_, &clock_);
+  CommitLog& log = store.log;
+  ConsumeQueueTable& queues = store.queues;
+  ErrorLatch& latch = store.latch;
   Dispatcher dispatcher(&log, &queues, nullptr, &latch, [&] { return log.committed_offset(); });
   std::map<std::pair<std::string, int32_t>, std::vector<int64_t>> announced;
   dispatcher.AddListener([&](const std::string& topic, int32_t queue_id, int64_t max_offset) {
@@ -263,12 +272,10 @@ TEST_F(StoreDispatchTest, APassOverInterleavedQueuesPutsEachRecordInItsOwnQueue)
 // bytes; this one differs in its TAGS value (same length), which shows in the tags code of the
 // consume queue unit. The record after it, not offered, is read from the log.
 TEST_F(StoreDispatchTest, APassReadsOfferedRecordsInsteadOfTheLog) {
-  CommitLog log(options_, &clock_);
-  ASSERT_TRUE(log.Load().ok());
-  ASSERT_TRUE(log.Recover(false, -1).ok());
-  ConsumeQueueTable queues(options_.store_path_root_dir + "/consumequeue",
-                           options_.mapped_file_size_consume_queue);
-  ErrorLatch latch;
+  LogAndQueues store(options_, &clock_);
+  CommitLog& log = store.log;
+  ConsumeQueueTable& queues = store.queues;
+  ErrorLatch& latch = store.latch;
   Dispatcher dispatcher(&log, &queues, nullptr, &latch, [&] { return log.committed_offset(); });
   std::string offered;
   for (int i = 0; i < 2; ++i) {
@@ -298,12 +305,10 @@ TEST_F(StoreDispatchTest, APassReadsOfferedRecordsInsteadOfTheLog) {
 // Offers are bounded (the oldest go); one that does not hold a whole record where the pass is
 // changes nothing (the log is read); a pass drops the offers it has passed.
 TEST_F(StoreDispatchTest, OffersAreBoundedAndOnlyEverSaveALogRead) {
-  CommitLog log(options_, &clock_);
-  ASSERT_TRUE(log.Load().ok());
-  ASSERT_TRUE(log.Recover(false, -1).ok());
-  ConsumeQueueTable queues(options_.store_path_root_dir + "/consumequeue",
-                           options_.mapped_file_size_consume_queue);
-  ErrorLatch latch;
+  LogAndQueues store(options_, &clock_);
+  CommitLog& log = store.log;
+  ConsumeQueueTable& queues = store.queues;
+  ErrorLatch& latch = store.latch;
   auto readable = [&] { return log.committed_offset(); };
   {
     Dispatcher dispatcher(&log, &queues, nullptr, &latch, readable);
