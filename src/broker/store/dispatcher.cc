@@ -67,13 +67,9 @@ void Dispatcher::SetTagsCodeFunction(const std::string& topic, TagsCodeFn fn) {
 
 void Dispatcher::OfferWritten(int64_t from, std::string records) {
   std::lock_guard lock(offered_mu_);
-  offered_bytes_ += std::ssize(records);
   auto [it, added] = offered_.try_emplace(from, std::move(records));
-  if (!added) offered_bytes_ -= std::ssize(records);  // not moved from: a second offer at `from`
-  while (offered_bytes_ > kMostOfferedBytes) {
-    offered_bytes_ -= std::ssize(offered_.begin()->second);
-    offered_.erase(offered_.begin());
-  }
+  if (added) offered_bytes_ += std::ssize(it->second);
+  while (offered_bytes_ > kMostOfferedBytes) PopOldestOfferLocked();
 }
 
 int64_t Dispatcher::offered_bytes() const {
@@ -81,20 +77,21 @@ int64_t Dispatcher::offered_bytes() const {
   return offered_bytes_;
 }
 
+std::string Dispatcher::PopOldestOfferLocked() {
+  std::string bytes = std::move(offered_.extract(offered_.begin()).mapped());
+  offered_bytes_ -= std::ssize(bytes);
+  return bytes;
+}
+
 void Dispatcher::DropOfferedBelowLocked(int64_t pos) {
-  while (!offered_.empty() && offered_.begin()->first < pos) {
-    offered_bytes_ -= std::ssize(offered_.begin()->second);
-    offered_.erase(offered_.begin());
-  }
+  while (!offered_.empty() && offered_.begin()->first < pos) PopOldestOfferLocked();
 }
 
 bool Dispatcher::TakeOffered(int64_t pos, std::string* bytes) {
   std::lock_guard lock(offered_mu_);
   DropOfferedBelowLocked(pos);
   if (offered_.empty() || offered_.begin()->first != pos) return false;
-  *bytes = std::move(offered_.begin()->second);
-  offered_bytes_ -= std::ssize(*bytes);
-  offered_.erase(offered_.begin());
+  *bytes = PopOldestOfferLocked();
   return true;
 }
 

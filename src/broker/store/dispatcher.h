@@ -114,7 +114,9 @@ class Dispatcher {
   void PassLocked(bool announced);
   // The records offered from exactly `pos` into *bytes, dropping offers that start below it.
   bool TakeOffered(int64_t pos, std::string* bytes);
-  void DropOfferedBelowLocked(int64_t pos);  // caller holds offered_mu_
+  // Callers hold offered_mu_.
+  std::string PopOldestOfferLocked();  // offered_ is not empty
+  void DropOfferedBelowLocked(int64_t pos);
 
   CommitLog* const commit_log_;
   ConsumeQueueTable* const queues_;

@@ -323,8 +323,7 @@ void MessageStore::PutRecords(RecordBatch batch, PutCallback done) {
   // Append stamped the records in place (offsets, store time, CRC), so they are the log's bytes
   // and the dispatcher reads them here, still in this CPU's cache. A batch that rolled into the
   // next segment has a blank between its records in the log: not offered.
-  if (appended.status.ok() && static_cast<size_t>(appended.wrote_bytes) == batch.bytes.size() &&
-      appended.end_offset - appended.wrote_offset == static_cast<int64_t>(batch.bytes.size())) {
+  if (appended.status.ok() && appended.end_offset - appended.wrote_offset == std::ssize(batch.bytes)) {
     dispatcher_->OfferWritten(appended.wrote_offset, std::move(batch.bytes));
   }
   Complete(std::move(appended), std::move(done));

@@ -37,6 +37,30 @@ struct LogAndQueues {
     EXPECT_TRUE(log.Load().ok());
     EXPECT_TRUE(log.Recover(false, -1).ok());
   }
+  // No index; the readable limit is the log's committed offset.
+  std::unique_ptr<Dispatcher> NewDispatcher(std::chrono::milliseconds idle_wait = Dispatcher::kIdleWait) {
+    return std::make_unique<Dispatcher>(
+        &log, &queues, nullptr, &latch, [this] { return log.committed_offset(); }, idle_wait);
+  }
+  // Appends `m` as one record; *stamped gets the record as the log holds it.
+  AppendResult Append(const MessageInput& m, std::string* stamped = nullptr) {
+    std::vector<PendingRecord> records(1);
+    records[0].topic = m.topic;
+    records[0].queue_id = m.queue_id;
+    if (Status s = EncodeMessage(m, {}, &records[0].bytes); !s.ok()) {
+      AppendResult failed;
+      failed.status = s;
+      return failed;
+    }
+    AppendResult appended = log.Append(&records);
+    if (stamped != nullptr) *stamped = std::move(records[0].bytes);
+    return appended;
+  }
+  std::vector<CqUnit> Units(const std::string& topic, int32_t queue_id) {
+    auto cq = queues.Find(topic, queue_id);
+    return cq == nullptr ? std::vector<CqUnit>{} : cq->Read(0, 10);
+  }
+
   CommitLog log;
   ConsumeQueueTable queues;
   ErrorLatch latch;
@@ -130,30 +154,21 @@ int64_t AppendFromTwoWriters(StoreOptions options, Clock* clock,
   options.mapped_file_size_commit_log = 4 * 1024 * 1024;
   options.mapped_file_size_consume_queue = 10000 * 20;
   LogAndQueues store(options, clock);
-  CommitLog& log = store.log;
-  ConsumeQueueTable& queues = store.queues;
-  ErrorLatch& latch = store.latch;
-  Dispatcher dispatcher(
-      &log, &queues, nullptr, &latch, [&] { return log.committed_offset(); }, std::chrono::hours(1));
+  auto made = store.NewDispatcher(std::chrono::hours(1));
+  Dispatcher& dispatcher = *made;
   constexpr int kWriters = 2;
   constexpr int kPerWriter = 5000;
   std::atomic<int64_t> seen[kWriters] = {};
   dispatcher.AddListener([&](const std::string&, int32_t queue_id, int64_t max_offset) {
     if (queue_id >= 0 && queue_id < kWriters) seen[queue_id] = max_offset;
   });
-  dispatcher.Start(log.committed_offset());
+  dispatcher.Start(store.log.committed_offset());
   std::vector<std::thread> writers;
   std::atomic<bool> failed{false};
   for (int w = 0; w < kWriters; ++w) {
     writers.emplace_back([&, w] {
       for (int i = 0; i < kPerWriter && !failed; ++i) {
-        std::vector<PendingRecord> records(1);
-        records[0].topic = "Busy";
-        records[0].queue_id = w;
-        if (!EncodeMessage(Msg("Busy", w, "m" + std::to_string(i)), {}, &records[0].bytes).ok() ||
-            !log.Append(&records).status.ok()) {
-          failed = true;
-        }
+        if (!store.Append(Msg("Busy", w, "m" + std::to_string(i))).status.ok()) failed = true;
         announce(dispatcher);
       }
     });
@@ -233,32 +248,23 @@ TEST_F(StoreDispatchTest, SmallAsyncFlushPutsAreDispatchedOnThePuttingThreadLarg
 // queue share one consume queue lookup, which must end when topic or queue id changes).
 TEST_F(StoreDispatchTest, APassOverInterleavedQueuesPutsEachRecordInItsOwnQueue) {
   LogAndQueues store(options_, &clock_);
-  CommitLog& log = store.log;
-  ConsumeQueueTable& queues = store.queues;
-  ErrorLatch& latch = store.latch;
-  Dispatcher dispatcher(&log, &queues, nullptr, &latch, [&] { return log.committed_offset(); });
+  auto dispatcher = store.NewDispatcher();
   std::map<std::pair<std::string, int32_t>, std::vector<int64_t>> announced;
-  dispatcher.AddListener([&](const std::string& topic, int32_t queue_id, int64_t max_offset) {
+  dispatcher->AddListener([&](const std::string& topic, int32_t queue_id, int64_t max_offset) {
     announced[{topic, queue_id}].push_back(max_offset);
   });
   const std::vector<std::pair<std::string, int32_t>> order{{"A", 0}, {"A", 0}, {"A", 1}, {"B", 0}, {"A", 0}};
   std::vector<int64_t> physical;
   for (const auto& [topic, queue_id] : order) {
-    std::vector<PendingRecord> records(1);
-    records[0].topic = topic;
-    records[0].queue_id = queue_id;
-    ASSERT_TRUE(EncodeMessage(Msg(topic, queue_id, "m"), {}, &records[0].bytes).ok());
-    AppendResult appended = log.Append(&records);
+    AppendResult appended = store.Append(Msg(topic, queue_id, "m"));
     ASSERT_TRUE(appended.status.ok());
     physical.push_back(appended.wrote_offset);
   }
-  ASSERT_TRUE(dispatcher.DispatchRange(0, log.committed_offset(), /*notify=*/true).ok());
+  ASSERT_TRUE(dispatcher->DispatchRange(0, store.log.committed_offset(), /*notify=*/true).ok());
 
   auto units = [&](const std::string& topic, int32_t queue_id) {
     std::vector<int64_t> phy;
-    auto cq = queues.Find(topic, queue_id);
-    if (cq == nullptr) return phy;
-    for (const CqUnit& unit : cq->Read(0, 10)) phy.push_back(unit.phy_offset);
+    for (const CqUnit& unit : store.Units(topic, queue_id)) phy.push_back(unit.phy_offset);
     return phy;
   };
   EXPECT_EQ(units("A", 0), (std::vector<int64_t>{physical[0], physical[1], physical[4]}));
@@ -273,66 +279,45 @@ TEST_F(StoreDispatchTest, APassOverInterleavedQueuesPutsEachRecordInItsOwnQueue)
 // consume queue unit. The record after it, not offered, is read from the log.
 TEST_F(StoreDispatchTest, APassReadsOfferedRecordsInsteadOfTheLog) {
   LogAndQueues store(options_, &clock_);
-  CommitLog& log = store.log;
-  ConsumeQueueTable& queues = store.queues;
-  ErrorLatch& latch = store.latch;
-  Dispatcher dispatcher(&log, &queues, nullptr, &latch, [&] { return log.committed_offset(); });
+  auto dispatcher = store.NewDispatcher();
   std::string offered;
-  for (int i = 0; i < 2; ++i) {
-    std::vector<PendingRecord> records(1);
-    records[0].topic = "Off";
-    ASSERT_TRUE(EncodeMessage(Msg("Off", 0, "m", "InLog"), {}, &records[0].bytes).ok());
-    AppendResult appended = log.Append(&records);
-    ASSERT_TRUE(appended.status.ok());
-    if (i == 0) {
-      offered = records[0].bytes;
-      const size_t at = offered.find("InLog");
-      ASSERT_NE(at, std::string::npos);
-      offered.replace(at, 5, "Offer");
-      dispatcher.OfferWritten(appended.wrote_offset, std::move(offered));
-    }
-  }
-  ASSERT_TRUE(dispatcher.DispatchRange(0, log.committed_offset(), /*notify=*/false).ok());
-  auto cq = queues.Find("Off", 0);
-  ASSERT_NE(cq, nullptr);
-  const auto units = cq->Read(0, 10);
+  AppendResult appended = store.Append(Msg("Off", 0, "m", "InLog"), &offered);
+  ASSERT_TRUE(appended.status.ok());
+  const size_t at = offered.find("InLog");
+  ASSERT_NE(at, std::string::npos);
+  offered.replace(at, 5, "Offer");
+  dispatcher->OfferWritten(appended.wrote_offset, std::move(offered));
+  ASSERT_TRUE(store.Append(Msg("Off", 0, "m", "InLog")).status.ok());
+  ASSERT_TRUE(dispatcher->DispatchRange(0, store.log.committed_offset(), /*notify=*/false).ok());
+  const auto units = store.Units("Off", 0);
   ASSERT_EQ(units.size(), 2u);
   EXPECT_EQ(units[0].tags_code, TagsCode("Offer"));
   EXPECT_EQ(units[1].tags_code, TagsCode("InLog"));
-  EXPECT_EQ(dispatcher.offered_bytes(), 0);
+  EXPECT_EQ(dispatcher->offered_bytes(), 0);
 }
 
 // Offers are bounded (the oldest go); one that does not hold a whole record where the pass is
 // changes nothing (the log is read); a pass drops the offers it has passed.
 TEST_F(StoreDispatchTest, OffersAreBoundedAndOnlyEverSaveALogRead) {
   LogAndQueues store(options_, &clock_);
-  CommitLog& log = store.log;
-  ConsumeQueueTable& queues = store.queues;
-  ErrorLatch& latch = store.latch;
-  auto readable = [&] { return log.committed_offset(); };
   {
-    Dispatcher dispatcher(&log, &queues, nullptr, &latch, readable);
+    auto dispatcher = store.NewDispatcher();
     constexpr int64_t kMiB = 1 << 20;
-    for (int64_t i = 0; i < 10; ++i) dispatcher.OfferWritten(i * kMiB, std::string(kMiB, 'x'));
-    EXPECT_EQ(dispatcher.offered_bytes(), Dispatcher::kMostOfferedBytes);
+    for (int64_t i = 0; i < 10; ++i) dispatcher->OfferWritten(i * kMiB, std::string(kMiB, 'x'));
+    EXPECT_EQ(dispatcher->offered_bytes(), Dispatcher::kMostOfferedBytes);
   }
-  Dispatcher dispatcher(&log, &queues, nullptr, &latch, readable);
-  std::vector<PendingRecord> records(1);
-  records[0].topic = "Off";
-  ASSERT_TRUE(EncodeMessage(Msg("Off", 0, "m", "InLog"), {}, &records[0].bytes).ok());
-  dispatcher.OfferWritten(0, "not a record");
-  dispatcher.OfferWritten(7, "stale");
-  AppendResult appended = log.Append(&records);
+  auto dispatcher = store.NewDispatcher();
+  dispatcher->OfferWritten(0, "not a record");
+  dispatcher->OfferWritten(7, "stale");
+  AppendResult appended = store.Append(Msg("Off", 0, "m", "InLog"));
   ASSERT_TRUE(appended.status.ok());
   ASSERT_EQ(appended.wrote_offset, 0);
-  ASSERT_TRUE(dispatcher.DispatchRange(0, log.committed_offset(), /*notify=*/false).ok());
-  auto cq = queues.Find("Off", 0);
-  ASSERT_NE(cq, nullptr);
-  const auto units = cq->Read(0, 10);
+  ASSERT_TRUE(dispatcher->DispatchRange(0, store.log.committed_offset(), /*notify=*/false).ok());
+  const auto units = store.Units("Off", 0);
   ASSERT_EQ(units.size(), 1u);
   EXPECT_EQ(units[0].phy_offset, 0);
   EXPECT_EQ(units[0].tags_code, TagsCode("InLog"));
-  EXPECT_EQ(dispatcher.offered_bytes(), 0);
+  EXPECT_EQ(dispatcher->offered_bytes(), 0);
 }
 
 }  // namespace
