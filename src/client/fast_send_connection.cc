@@ -109,16 +109,10 @@ uint64_t FastSendConnection::Start(frame::Method method, std::initializer_list<s
   called_since_tick_ = true;
   const bool arm = !tick_armed_;
   tick_armed_ = true;
-  // While connecting (no fd yet) the request waits in unsent_; Connect writes it. A socket
-  // error is left to the read side, which fails every call.
-  const bool was_empty = unsent_.empty();
   pieces[0] = std::string_view(header, sizeof header);
   size_t count = 1;
   for (auto part : parts) pieces[count++] = part;
-  const auto outcome = frame::WriteOrQueue(connected_ ? impl_->fd : -1, std::span(pieces, count), &unsent_);
-  if (outcome == frame::WriteOutcome::kQueued && connected_ && was_empty) {
-    asio::post(impl_->socket.get_executor(), [self = shared_from_this()] { self->AwaitWritable(); });
-  }
+  WriteLocked(std::span(pieces, count));
   const uint64_t id = h.request_id;
   lock.unlock();
   if (arm) asio::post(impl_->socket.get_executor(), [self = shared_from_this()] { self->ArmTick(); });
@@ -133,10 +127,34 @@ void FastSendConnection::Cancel(uint64_t request_id, const Status& why) {
     if (it == pending_.end()) return;
     cancelled = std::move(it->second);
     pending_.erase(it);
+    // A stream call (a pull) is cancelled on the broker too, which ends it at once (its last
+    // reply, which no call takes now), so a dropped queue's pull does not hold a place there
+    // until its hold time. A broker that predates kCancel answers NOT_SUPPORTED under this id,
+    // an answer dropped as well.
+    if (cancelled.stream && !closed_) {
+      frame::Header h;
+      h.kind = frame::Kind::kRequest;
+      h.method = frame::Method::kCancel;
+      h.request_id = request_id;
+      char header[frame::kHeaderBytes];
+      frame::WriteHeader(h, header);
+      const std::string_view pieces[] = {std::string_view(header, sizeof header)};
+      WriteLocked(pieces);
+    }
   }
   // Never on the caller's thread: it may hold locks the completion takes. On the IO thread, after
   // any reply of a stream being handled there.
   asio::post(impl_->socket.get_executor(), [cancelled = std::move(cancelled), why] { cancelled.End(why); });
+}
+
+void FastSendConnection::WriteLocked(std::span<const std::string_view> pieces) {
+  // While connecting (no fd yet) the frame waits in unsent_; Connect writes it. A socket
+  // error is left to the read side, which fails every call.
+  const bool was_empty = unsent_.empty();
+  const auto outcome = frame::WriteOrQueue(connected_ ? impl_->fd : -1, pieces, &unsent_);
+  if (outcome == frame::WriteOutcome::kQueued && connected_ && was_empty) {
+    asio::post(impl_->socket.get_executor(), [self = shared_from_this()] { self->AwaitWritable(); });
+  }
 }
 
 void FastSendConnection::AwaitWritable() {

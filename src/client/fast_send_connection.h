@@ -23,6 +23,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -58,6 +59,7 @@ class FastSendConnection : public std::enable_shared_from_this<FastSendConnectio
   uint64_t CallStream(frame::Method method, std::initializer_list<std::string_view> parts, int64_t timeout_ms,
                       StreamDone done);
   // A call still in flight gets done(why) on the IO thread (its reply, if one comes, is dropped).
+  // A CallStream() call is cancelled on the broker too (a kCancel frame): a pull it holds ends.
   void Cancel(uint64_t request_id, const Status& why);
   // Fails every call in flight with Unavailable and closes the socket; later calls fail at once.
   void Close();
@@ -71,6 +73,9 @@ class FastSendConnection : public std::enable_shared_from_this<FastSendConnectio
   void Connect();
   void ReadMore();
   void OnRead(size_t n);
+  // Writes a frame's pieces into the socket, or leaves what it does not take (all of it while
+  // connecting) to the IO thread. Caller holds mu_.
+  void WriteLocked(std::span<const std::string_view> pieces);
   void AwaitWritable();
   void ArmTick();
   void Tick();

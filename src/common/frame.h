@@ -31,8 +31,10 @@ inline constexpr uint32_t kDefaultMaxFrameBytes = 64u * 1024 * 1024;
 
 enum class Kind : uint8_t { kRequest = 1, kResponse = 2 };
 // Payloads: mq.v1.SendMessageRequest / Response, mq.v1.PullMessageRequest / Response,
-// mq.v1.UpdateConsumerOffsetRequest / Response.
-enum class Method : uint8_t { kSendMessage = 1, kPullMessage = 2, kUpdateConsumerOffset = 3 };
+// mq.v1.UpdateConsumerOffsetRequest / Response. kCancel has no payload and no response of its
+// own: its request id names a pull in progress on the same connection, which the broker ends at
+// once with its last reply (unknown or finished ids are ignored).
+enum class Method : uint8_t { kSendMessage = 1, kPullMessage = 2, kUpdateConsumerOffset = 3, kCancel = 4 };
 
 // Header::flags bits.
 inline constexpr uint8_t kMoreReplies = 0x01;

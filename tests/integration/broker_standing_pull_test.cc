@@ -1,6 +1,7 @@
 // Standing pulls on the broker's fast port (PullMessageRequest.standing_replies): one request
 // answered once per arrival under its request id, flagged kMoreReplies until its last reply,
-// bounded by its reply count and its message total; bad values refused naming the field.
+// bounded by its reply count and its message total, ended at once by a Cancel frame or the
+// connection's close; bad values refused naming the field.
 #include <gtest/gtest.h>
 
 #include <map>
@@ -13,9 +14,12 @@
 #include "frame_client.h"
 #include "grpc_test_util.h"
 #include "testutil/temp_dir.h"
+#include "testutil/wait.h"
 
 namespace mq::testing {
 namespace {
+
+using namespace std::chrono_literals;
 
 mq::v1::PullMessageRequest PullOf(const std::string& topic, int64_t offset, int32_t max_msgs, int64_t hold_ms,
                                   int32_t standing) {
@@ -210,12 +214,55 @@ TEST_F(BrokerStandingPullTest, OverGrpcAStandingPullIsAnsweredOnce) {
   ASSERT_EQ(resp.messages_size(), 1);
 }
 
+// A Cancel frame ends a pull the broker holds at once, with its last reply (NO_NEW_MSG at its
+// position, not flagged), where its 60 s hold would have kept its place; the pull takes no later
+// arrival. A Cancel for an id with no pull is ignored, one with a payload refused naming the field.
+TEST_F(BrokerStandingPullTest, ACancelEndsAPullAtOnceWithItsLastReply) {
+  ASSERT_TRUE(client_->Write(PullFrame(1, PullOf("StandT", 0, 32, 60'000, 8))));
+  auto first = SendAndReadPull(100, "a", 1);
+  ASSERT_TRUE(first.has_value());
+  EXPECT_TRUE(first->more);
+  auto suspended = [&] { return RuntimeValue(broker_->admin(), "suspendedRequests"); };
+  ASSERT_TRUE(WaitUntil([&] { return suspended() == "1"; }, 10s)) << suspended();
+  ASSERT_TRUE(client_->Write(SendFrame(7, "", frame::Method::kCancel)));  // no such pull
+  ASSERT_TRUE(client_->Write(SendFrame(1, "", frame::Method::kCancel)));
+  auto f = client_->ReadFrame();
+  ASSERT_TRUE(f.has_value()) << "the cancelled pull did not end within 10 s";
+  EXPECT_EQ(f->first.request_id, 1u) << "a reply to the Cancel of an unknown id";
+  auto last = ToPullReply(*f);
+  ASSERT_TRUE(last.has_value());
+  EXPECT_FALSE(last->more);
+  EXPECT_EQ(last->response.status(), mq::v1::NO_NEW_MSG);
+  EXPECT_EQ(last->response.next_begin_offset(), 1);
+  EXPECT_TRUE(WaitUntil([&] { return suspended() == "0"; }, 10s)) << suspended();
+
+  ASSERT_TRUE(SendAndReadPull(101, "b", 0).has_value());  // fails on a frame for pull 1
+  ASSERT_TRUE(client_->Write(PullFrame(2, PullOf("StandT", 1, 32, 0, 0))));
+  auto g = client_->ReadFrame();
+  ASSERT_TRUE(g.has_value());
+  EXPECT_EQ(g->first.request_id, 2u);
+  auto r = ToPullReply(*g);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->bodies, std::vector<std::string>{"b"});
+
+  ASSERT_TRUE(client_->Write(SendFrame(9, "x", frame::Method::kCancel)));
+  auto refused = client_->ReadFrame();
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_EQ(refused->first.request_id, 9u);
+  EXPECT_EQ(refused->first.code, StatusCode::kInvalidArgument);
+  EXPECT_EQ(refused->second.rfind("frame.length", 0), 0u) << refused->second;
+}
+
 TEST_F(BrokerStandingPullTest, AConnectionClosedUnderAStandingPullEndsItAndTheBrokerServesOn) {
-  ASSERT_TRUE(client_->Write(PullFrame(1, PullOf("StandT", 0, 32, 10'000, 8))));
+  ASSERT_TRUE(client_->Write(PullFrame(1, PullOf("StandT", 0, 32, 60'000, 8))));
   auto first = SendAndReadPull(100, "x", 1);
   ASSERT_TRUE(first.has_value());
   EXPECT_TRUE(first->more);
+  auto suspended = [&] { return RuntimeValue(broker_->admin(), "suspendedRequests"); };
+  ASSERT_TRUE(WaitUntil([&] { return suspended() == "1"; }, 10s)) << suspended();
   client_.reset();  // parked again for its next reply, with nobody to take it
+  // Its place is freed at once, not at its 60 s hold time or the next arrival.
+  EXPECT_TRUE(WaitUntil([&] { return suspended() == "0"; }, 10s)) << suspended();
   client_ = std::make_unique<FrameClient>(broker_->fast_address());
   ASSERT_TRUE(client_->connected());
   // Arrivals wake the orphaned pull, which must neither write to the closed socket nor go on.

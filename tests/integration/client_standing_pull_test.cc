@@ -1,7 +1,7 @@
 // Standing pulls from the client's side: a FastSendConnection stream call takes each reply the
 // broker flags kMoreReplies and then exactly one last (its timeout restarting with each reply,
-// a cancel ending it), and a push consumer on them gets every message once, in order, without
-// caching past its flow-control threshold.
+// a cancel ending it, on the broker too), and a push consumer on them gets every message once,
+// in order, without caching past its flow-control threshold.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -146,6 +146,22 @@ TEST_F(ClientStandingPullTest, ACancelledOrSilentStreamEndsOnce) {
   std::lock_guard lock(cancelled.mu);
   EXPECT_EQ(cancelled.replies.size(), 1u);
   EXPECT_EQ(cancelled.ended_with->code(), mq::StatusCode::kUnavailable) << cancelled.ended_with->ToString();
+}
+
+// A cancelled stream call ends the broker's pull too (a Cancel frame): its place there is freed
+// at once, not at its 20 s hold time.
+TEST_F(ClientStandingPullTest, ACancelledStreamEndsTheBrokersPullAtOnce) {
+  auto& connection = Connect();
+  const std::string request = StandingPull(0, 8);
+  const uint64_t id = connection.CallStream(frame::Method::kPullMessage, {request}, 30'000, first_.Done());
+  auto suspended = [&] { return RuntimeValue(cluster_.broker(0).admin(), "suspendedRequests"); };
+  ASSERT_TRUE(WaitUntil([&] { return suspended() == "1"; }, 10s)) << suspended();
+  connection.Cancel(id, mq::Status::Unavailable("cancelled by the test"));
+  EXPECT_TRUE(WaitUntil([&] { return suspended() == "0"; }, 10s)) << suspended();
+  ASSERT_TRUE(WaitUntil([&] { return first_.ended(); }, 10s));
+  std::lock_guard lock(first_.mu);
+  EXPECT_TRUE(first_.replies.empty());
+  EXPECT_EQ(first_.ended_with->code(), mq::StatusCode::kUnavailable) << first_.ended_with->ToString();
 }
 
 // Messages sent one by one while the consumer keeps up arrive on standing pulls; each is

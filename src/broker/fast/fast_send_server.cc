@@ -10,6 +10,7 @@
 #include <optional>
 #include <span>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -32,6 +33,14 @@ struct FastSendServer::Acceptor {
 };
 
 class FastSendServer::Connection : public std::enable_shared_from_this<Connection> {
+  // A pull in progress (until its last reply): where it may be parked, and whether its client
+  // cancelled it.
+  struct PullCall {
+    std::string topic;
+    int32_t queue_id = 0;
+    std::atomic<bool> cancelled{false};
+  };
+
  public:
   Connection(asio::ip::tcp::socket socket, FastSendServer* server)
       : socket_(std::move(socket)),
@@ -99,6 +108,9 @@ class FastSendServer::Connection : public std::enable_shared_from_this<Connectio
     }
     std::error_code ec;
     socket_.close(ec);
+    // Its pulls still parked end now rather than hold their places until an arrival or their
+    // hold time (they find the connection closed).
+    for (const auto& pull : PullsInProgress()) server_->pull_->WakeParked(pull->topic, pull->queue_id);
     server_->RemoveConnection(shared_from_this());
   }
 
@@ -215,10 +227,11 @@ class FastSendServer::Connection : public std::enable_shared_from_this<Connectio
     }
     const bool pull = h.method == frame::Method::kPullMessage && server_->pull_ != nullptr;
     const bool commit = h.method == frame::Method::kUpdateConsumerOffset && server_->client_ != nullptr;
+    if (h.method == frame::Method::kCancel) return Cancel(h.request_id, payload);
     if (h.method != frame::Method::kSendMessage && !pull && !commit) {
       Reply(h.request_id,
             Status::NotSupported(fmt::format("frame.method: {} is not served here (SendMessage = 1, "
-                                             "PullMessage = 2, UpdateConsumerOffset = 3)",
+                                             "PullMessage = 2, UpdateConsumerOffset = 3, Cancel = 4)",
                                              static_cast<int>(h.method))),
             {});
       return true;
@@ -279,8 +292,16 @@ class FastSendServer::Connection : public std::enable_shared_from_this<Connectio
       return true;
     }
     CallStarted();
-    // A closed connection or a stopping server takes no further reply.
-    auto gone = [weak = weak_from_this(), shared = shared_] {
+    auto call = std::make_shared<PullCall>();
+    call->topic = request.topic();
+    call->queue_id = request.queue_id();
+    {
+      std::lock_guard lock(mu_);
+      pulls_[request_id] = call;
+    }
+    // A cancelled pull, a closed connection or a stopping server takes no further reply.
+    auto gone = [weak = weak_from_this(), shared = shared_, call] {
+      if (call->cancelled.load()) return true;
       auto self = weak.lock();
       if (!self || shared->stopping.load()) return true;
       std::lock_guard lock(self->mu_);
@@ -288,8 +309,8 @@ class FastSendServer::Connection : public std::enable_shared_from_this<Connectio
     };
     server_->pull_->PullStanding(
         request,
-        [self = shared_from_this(), request_id](const Status& s, mq::v1::PullMessageResponse* r,
-                                                ByteBudget::Lease, bool more) {
+        [self = shared_from_this(), request_id, call](const Status& s, mq::v1::PullMessageResponse* r,
+                                                      ByteBudget::Lease, bool more) {
           if (!s.ok()) {
             self->Reply(request_id, s, std::string_view());
           } else {
@@ -306,10 +327,45 @@ class FastSendServer::Connection : public std::enable_shared_from_this<Connectio
             const std::string_view reply[] = {head, records};
             self->ReplyPieces(request_id, s, reply, more ? frame::kMoreReplies : 0);
           }
-          if (!more) self->CallEnded();
+          if (!more) {
+            self->ForgetPull(request_id, call);
+            self->CallEnded();
+          }
         },
         std::move(gone));
     return true;
+  }
+
+  // A Cancel frame (no payload) for the pull `request_id`: marked gone and woken, it ends with
+  // its last reply now. An id with no pull in progress (finished, or a send) is ignored.
+  bool Cancel(uint64_t request_id, std::string_view payload) {
+    if (!payload.empty()) {
+      Reply(request_id, Status::InvalidArgument("frame.length: a Cancel frame has no payload"), {});
+      return true;
+    }
+    std::shared_ptr<PullCall> call;
+    {
+      std::lock_guard lock(mu_);
+      auto it = pulls_.find(request_id);
+      if (it == pulls_.end()) return true;
+      call = it->second;
+    }
+    call->cancelled.store(true);
+    server_->pull_->WakeParked(call->topic, call->queue_id);
+    return true;
+  }
+
+  void ForgetPull(uint64_t request_id, const std::shared_ptr<PullCall>& call) {
+    std::lock_guard lock(mu_);
+    auto it = pulls_.find(request_id);
+    if (it != pulls_.end() && it->second == call) pulls_.erase(it);
+  }
+
+  std::vector<std::shared_ptr<PullCall>> PullsInProgress() {
+    std::vector<std::shared_ptr<PullCall>> pulls;
+    std::lock_guard lock(mu_);
+    for (const auto& [id, call] : pulls_) pulls.push_back(call);
+    return pulls;
   }
 
   void CallStarted() {
@@ -361,6 +417,7 @@ class FastSendServer::Connection : public std::enable_shared_from_this<Connectio
   ByteBudget::Lease unsent_lease_;  // guarded by mu_: unsent_'s bytes
   bool closed_ = false;             // guarded by mu_
   bool read_paused_ = false;        // guarded by mu_
+  std::unordered_map<uint64_t, std::shared_ptr<PullCall>> pulls_;  // guarded by mu_: by request id
 };
 
 FastSendServer::FastSendServer(Options options, SendProcessor* send, ByteBudget* budget, PullProcessor* pull,

@@ -1,8 +1,9 @@
 // FastSendServer: the broker's fast send port (fastListenPort, RocketMQ's rule listenPort - 2):
 // SendMessage, PullMessage and UpdateConsumerOffset requests as frames (common/frame.h) on plain
-// TCP, each answered on its connection by request id. It exists because a gRPC call on this kind of machine
-// costs about 200 us of CPU and five thread switches between the two processes, far more than a batch's own
-// work (docs/benchmarks.md, "fifteenth session"); here a request costs a read and a write.
+// TCP, each answered on its connection by request id, and Cancel frames that end a pull in progress. It
+// exists because a gRPC call on this kind of machine costs about 200 us of CPU and five thread switches
+// between the two processes, far more than a batch's own work (docs/benchmarks.md, "fifteenth session"); here
+// a request costs a read and a write.
 //
 // Threads: `threads` IO threads ("mq-fast-io"), each running its own IoExecutor; the first also
 // accepts, and each connection is served by one of them (round robin) for its life, so no two
@@ -16,8 +17,9 @@
 // (sendRequestMemoryQuota): a frame that does not fit is refused with RESOURCE_EXHAUSTED and its
 // bytes skipped, and a connection with more than 1 MiB of unsent replies is not read until they
 // drain. Frames are at most max_frame_bytes (the gRPC port's request limit).
-// Locking: each connection's mutex guards its unsent bytes and its closed flag (no write after
-// its socket closed); mu_ guards the connection set. The processor and budget outlive this.
+// Locking: each connection's mutex guards its unsent bytes, its closed flag (no write after
+// its socket closed) and its pulls in progress; mu_ guards the connection set. The processor and budget
+// outlive this.
 #pragma once
 
 #include <atomic>

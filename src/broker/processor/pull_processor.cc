@@ -224,6 +224,10 @@ void PullProcessor::AnswerOrPark(const std::shared_ptr<PullState>& state) {
   if (ReadOnce(*state, /*timed_out=*/state->hold_ms == 0)) return Answer(state);
   Status parked = ctx_.waits->Park(QueueWaitKey(request.topic(), request.queue_id()),
                                    std::chrono::milliseconds(state->hold_ms), [this, state](bool timed_out) {
+                                     if (state->gone && state->gone()) {
+                                       EndGone(state);
+                                       return true;
+                                     }
                                      if (!ReadOnce(*state, timed_out)) return false;
                                      Answer(state);
                                      return true;
@@ -232,6 +236,18 @@ void PullProcessor::AnswerOrPark(const std::shared_ptr<PullState>& state) {
     state->error = parked;
     Answer(state);
   }
+}
+
+void PullProcessor::EndGone(const std::shared_ptr<PullState>& state) {
+  state->error = Status::OK();
+  state->response.Clear();
+  state->response.set_status(mq::v1::NO_NEW_MSG);
+  state->response.set_next_begin_offset(state->offset);
+  Answer(state);  // not FOUND: its last reply
+}
+
+void PullProcessor::WakeParked(const std::string& topic, int32_t queue_id) {
+  ctx_.waits->Notify(QueueWaitKey(topic, queue_id));
 }
 
 bool PullProcessor::ReadOnce(PullState& state, bool timed_out) {

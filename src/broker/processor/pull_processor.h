@@ -13,9 +13,9 @@
 // again after each FOUND reply, from the reply's next_begin_offset, and answered up to N more
 // times before its final reply, so a consumer that keeps up asks once per N + 1 replies instead
 // of once per reply. Any other outcome (no new message by the hold time, an offset reset, an
-// error), or the caller's `gone()`, ends it with a final reply. Each re-park holds for the
-// request's suspend time again, reads the queue's pending offset reset first, and counts
-// against maxSuspendedPullRequests like a new pull.
+// error), or the caller's `gone()` (the connection closed, or the client cancelled the pull),
+// ends it with a final reply. Each re-park holds for the request's suspend time again, reads the
+// queue's pending offset reset first, and counts against maxSuspendedPullRequests like a new pull.
 // Thread-safe; `done` runs on the caller's thread or, for parked pulls, on an IoExecutor thread
 // or the thread that notified an arrival.
 #pragma once
@@ -47,8 +47,12 @@ class PullProcessor {
   explicit PullProcessor(BrokerContext ctx);
   // Answers once; standing_replies is not honoured (a unary call has one reply).
   void Pull(const mq::v1::PullMessageRequest& request, Done done);
-  // Honours standing_replies; `gone()` true ends a standing pull early (its caller left).
+  // Honours standing_replies; `gone()` true ends a standing pull early (its caller left or
+  // cancelled it): after its current reply, or, while parked, at its next wake-up without a read.
   void PullStanding(const mq::v1::PullMessageRequest& request, StandingDone done, std::function<bool()> gone);
+  // Wakes the pulls parked on the queue now, so one whose `gone()` turned true ends at once
+  // (with a final NO_NEW_MSG reply) instead of holding its place until an arrival or its hold time.
+  void WakeParked(const std::string& topic, int32_t queue_id);
   int64_t response_bytes_in_flight() const { return budget_.used(); }
 
  private:
@@ -57,6 +61,8 @@ class PullProcessor {
              std::function<bool()> gone);
   // Answers a pending offset reset (mqadmin resetOffsetByTime) or what is stored, else parks.
   void AnswerOrPark(const std::shared_ptr<PullState>& state);
+  // The final answer of a pull whose caller is gone: NO_NEW_MSG at its position, nothing read.
+  void EndGone(const std::shared_ptr<PullState>& state);
   // Reads once; returns true when `state` has an answer (response or error).
   bool ReadOnce(PullState& state, bool timed_out);
   // Sends the answer; a standing pull with replies left goes on from its next offset.
