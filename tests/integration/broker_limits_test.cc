@@ -49,14 +49,6 @@ bool GroupExists(BrokerProcess& broker, const std::string& group) {
   return Call(broker.admin(), &Admin::GetSubscriptionGroups, req, &resp).ok();
 }
 
-std::string RuntimeInfo(BrokerProcess& broker, const std::string& key) {
-  mq::v1::GetBrokerRuntimeInfoRequest req;
-  mq::v1::GetBrokerRuntimeInfoResponse resp;
-  if (!Call(broker.admin(), &Admin::GetBrokerRuntimeInfo, req, &resp).ok()) return "";
-  auto it = resp.table().find(key);
-  return it == resp.table().end() ? "" : it->second;
-}
-
 std::vector<std::string> PullAllBodies(Stub* stub, const std::string& topic, int32_t queue_id) {
   std::vector<std::string> bodies;
   int64_t offset = 0;
@@ -148,8 +140,8 @@ TEST(BrokerLimitsTest, TopicAndGroupCapsAnswerResourceExhausted) {
   mq::v1::HeartbeatResponse hb_resp;
   EXPECT_GRPC_ERROR(Call(broker.messaging(), &Stub::Heartbeat, hb, &hb_resp),
                     grpc::StatusCode::RESOURCE_EXHAUSTED, "consumer_group:");
-  EXPECT_EQ(RuntimeInfo(broker, "topicCount"), "16");
-  EXPECT_EQ(RuntimeInfo(broker, "subscriptionGroupCount"), "2");
+  EXPECT_EQ(RuntimeValue(broker.admin(), "topicCount"), "16");
+  EXPECT_EQ(RuntimeValue(broker.admin(), "subscriptionGroupCount"), "2");
 }
 
 TEST(BrokerLimitsTest, AutoCreationKeysAreHonoured) {
@@ -172,7 +164,7 @@ TEST(BrokerLimitsTest, AutoCreationKeysAreHonoured) {
   EXPECT_GRPC_ERROR(Pull(broker.messaging(), "nobody", "Known", 0, 0, &r), grpc::StatusCode::NOT_FOUND,
                     "consumer_group:");
   EXPECT_FALSE(GroupExists(broker, "nobody"));
-  EXPECT_EQ(RuntimeInfo(broker, "subscriptionGroupCount"), "0");
+  EXPECT_EQ(RuntimeValue(broker.admin(), "subscriptionGroupCount"), "0");
 }
 
 TEST(BrokerLimitsTest, HeartbeatsFromEverNewClientIdsAreCapped) {
@@ -237,7 +229,7 @@ TEST(BrokerLimitsTest, ParkedPullsPastTheCapAreRefusedAndSlotsComeBack) {
   ASSERT_TRUE(WaitForMaxOffset(broker.messaging(), "Parked", 0, 1));
   std::vector<std::unique_ptr<AsyncPull>> parked;
   for (int i = 0; i < 4; ++i) parked.push_back(StartParkedPull(broker.messaging(), "Parked", 1, 20000));
-  ASSERT_TRUE(WaitUntil([&] { return RuntimeInfo(broker, "suspendedRequests") == "4"; }, 10s));
+  ASSERT_TRUE(WaitUntil([&] { return RuntimeValue(broker.admin(), "suspendedRequests") == "4"; }, 10s));
   mq::v1::PullMessageResponse r;
   EXPECT_GRPC_ERROR(Pull(broker.messaging(), "parker", "Parked", 0, 1, &r, 20000),
                     grpc::StatusCode::RESOURCE_EXHAUSTED, "suspend_timeout_millis:");
@@ -258,9 +250,9 @@ TEST(BrokerLimitsTest, ParkedPullsPastTheCapAreRefusedAndSlotsComeBack) {
     EXPECT_TRUE(p->status.ok()) << p->status.error_message();
     EXPECT_EQ(p->resp.status(), mq::v1::FOUND);
   }
-  EXPECT_EQ(RuntimeInfo(broker, "suspendedRequests"), "0");
+  EXPECT_EQ(RuntimeValue(broker.admin(), "suspendedRequests"), "0");
   auto again = StartParkedPull(broker.messaging(), "Parked", 2, 20000);
-  EXPECT_TRUE(WaitUntil([&] { return RuntimeInfo(broker, "suspendedRequests") == "1"; }, 10s));
+  EXPECT_TRUE(WaitUntil([&] { return RuntimeValue(broker.admin(), "suspendedRequests") == "1"; }, 10s));
   ASSERT_GRPC_OK(Send(broker.messaging(), "Parked", 0, {TextMessage("m2")}));
   ASSERT_TRUE(WaitUntil([&] { return again->done.load(); }, 10s));
   EXPECT_EQ(again->resp.status(), mq::v1::FOUND);
@@ -370,7 +362,8 @@ TEST(BrokerMetadataBench, DISABLED_TopicsAutoCreatedBySends) {
                 static_cast<long long>(ms(marks.back() - marks[marks.size() - 2])));
   }
   // The store builds one consume queue per new topic asynchronously; wait until it caught up.
-  ASSERT_TRUE(WaitUntil([&] { return RuntimeInfo(broker, "dispatchBehindBytes") == "0"; }, 1800s, 50ms));
+  ASSERT_TRUE(
+      WaitUntil([&] { return RuntimeValue(broker.admin(), "dispatchBehindBytes") == "0"; }, 1800s, 50ms));
   std::printf("consume queues dispatched %lld ms after the first send\n",
               static_cast<long long>(ms(std::chrono::steady_clock::now() - start)));
   std::printf("broker VmRSS %lld -> %lld MiB, RssAnon %lld -> %lld MiB\n", static_cast<long long>(rss0 >> 20),

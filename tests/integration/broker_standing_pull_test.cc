@@ -78,6 +78,18 @@ class BrokerStandingPullTest : public ::testing::Test {
     return pulled ? pulled : PullReply{};
   }
 
+  std::string Suspended() { return RuntimeValue(broker_->admin(), "suspendedRequests"); }
+
+  // Pull 1 stands (held 60 s, up to 8 more replies) and is parked again after its first reply,
+  // `body`.
+  void StandAfterOneReply(const std::string& body) {
+    ASSERT_TRUE(client_->Write(PullFrame(1, PullOf("StandT", 0, 32, 60'000, 8))));
+    auto first = SendAndReadPull(100, body, 1);
+    ASSERT_TRUE(first.has_value());
+    EXPECT_TRUE(first->more);
+    ASSERT_TRUE(WaitUntil([&] { return Suspended() == "1"; }, 10s)) << Suspended();
+  }
+
   static std::optional<PullReply> ToPullReply(const std::pair<frame::Header, std::string>& f) {
     EXPECT_EQ(f.first.code, StatusCode::kOk) << f.second;
     PullReply r;
@@ -218,12 +230,7 @@ TEST_F(BrokerStandingPullTest, OverGrpcAStandingPullIsAnsweredOnce) {
 // position, not flagged), where its 60 s hold would have kept its place; the pull takes no later
 // arrival. A Cancel for an id with no pull is ignored, one with a payload refused naming the field.
 TEST_F(BrokerStandingPullTest, ACancelEndsAPullAtOnceWithItsLastReply) {
-  ASSERT_TRUE(client_->Write(PullFrame(1, PullOf("StandT", 0, 32, 60'000, 8))));
-  auto first = SendAndReadPull(100, "a", 1);
-  ASSERT_TRUE(first.has_value());
-  EXPECT_TRUE(first->more);
-  auto suspended = [&] { return RuntimeValue(broker_->admin(), "suspendedRequests"); };
-  ASSERT_TRUE(WaitUntil([&] { return suspended() == "1"; }, 10s)) << suspended();
+  ASSERT_NO_FATAL_FAILURE(StandAfterOneReply("a"));
   ASSERT_TRUE(client_->Write(SendFrame(7, "", frame::Method::kCancel)));  // no such pull
   ASSERT_TRUE(client_->Write(SendFrame(1, "", frame::Method::kCancel)));
   auto f = client_->ReadFrame();
@@ -234,7 +241,7 @@ TEST_F(BrokerStandingPullTest, ACancelEndsAPullAtOnceWithItsLastReply) {
   EXPECT_FALSE(last->more);
   EXPECT_EQ(last->response.status(), mq::v1::NO_NEW_MSG);
   EXPECT_EQ(last->response.next_begin_offset(), 1);
-  EXPECT_TRUE(WaitUntil([&] { return suspended() == "0"; }, 10s)) << suspended();
+  EXPECT_TRUE(WaitUntil([&] { return Suspended() == "0"; }, 10s)) << Suspended();
 
   ASSERT_TRUE(SendAndReadPull(101, "b", 0).has_value());  // fails on a frame for pull 1
   ASSERT_TRUE(client_->Write(PullFrame(2, PullOf("StandT", 1, 32, 0, 0))));
@@ -254,15 +261,10 @@ TEST_F(BrokerStandingPullTest, ACancelEndsAPullAtOnceWithItsLastReply) {
 }
 
 TEST_F(BrokerStandingPullTest, AConnectionClosedUnderAStandingPullEndsItAndTheBrokerServesOn) {
-  ASSERT_TRUE(client_->Write(PullFrame(1, PullOf("StandT", 0, 32, 60'000, 8))));
-  auto first = SendAndReadPull(100, "x", 1);
-  ASSERT_TRUE(first.has_value());
-  EXPECT_TRUE(first->more);
-  auto suspended = [&] { return RuntimeValue(broker_->admin(), "suspendedRequests"); };
-  ASSERT_TRUE(WaitUntil([&] { return suspended() == "1"; }, 10s)) << suspended();
+  ASSERT_NO_FATAL_FAILURE(StandAfterOneReply("x"));
   client_.reset();  // parked again for its next reply, with nobody to take it
   // Its place is freed at once, not at its 60 s hold time or the next arrival.
-  EXPECT_TRUE(WaitUntil([&] { return suspended() == "0"; }, 10s)) << suspended();
+  EXPECT_TRUE(WaitUntil([&] { return Suspended() == "0"; }, 10s)) << Suspended();
   client_ = std::make_unique<FrameClient>(broker_->fast_address());
   ASSERT_TRUE(client_->connected());
   // Arrivals wake the orphaned pull, which must neither write to the closed socket nor go on.
