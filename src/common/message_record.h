@@ -104,7 +104,8 @@ struct RecordProbe {
 // fewer than 8 bytes), Corruption for an unknown magic or a size that cannot fit.
 Result<RecordProbe> ProbeRecord(std::string_view avail);
 
-// Decodes a full record. With verify_crc, checks BODYCRC and the CRC trailer. When
+// Decodes a full record. With verify_crc, checks the CRC trailer first (it covers BODYCRC and
+// the body, so BODYCRC is not computed again). When
 // expected_physical_offset >= 0, PHYSICALOFFSET must equal it (catches stale records).
 Result<RecordView> DecodeRecord(std::string_view record, bool verify_crc,
                                 int64_t expected_physical_offset = -1);
