@@ -34,11 +34,18 @@ class ProducerImpl {
   explicit ProducerImpl(ProducerOptions options)
       : options_(std::move(options)),
         client_(std::make_unique<ClientInstance>(options_.client, options_.client.callback_threads)),
-        accumulator_(SendAccumulator::Limits{options_.auto_batch_max_in_flight,
-                                             options_.auto_batch_max_messages, options_.auto_batch_max_bytes},
-                     [this](const std::string& topic, SendBatch batch) {
-                       DispatchBatch(topic, std::move(batch), /*holds_slot=*/true);
-                     }) {}
+        accumulator_(
+            SendAccumulator::Limits{options_.auto_batch_max_in_flight, options_.auto_batch_max_messages,
+                                    options_.auto_batch_max_bytes,
+                                    std::chrono::microseconds(options_.auto_batch_linger_us)},
+            [this](const std::string& topic, SendBatch batch) {
+              DispatchBatch(topic, std::move(batch), /*holds_slot=*/true);
+            },
+            // Shutdown() waits for every send, so a lingering batch's timer runs before the
+            // executor stops, and the executor stops before the accumulator goes.
+            [this](std::chrono::microseconds delay, std::function<void()> task) {
+              client_->internal().ScheduleAfter(delay, std::move(task));
+            }) {}
 
   Status Start() {
     MQ_RETURN_IF_ERROR(ValidateProducerOptions(options_));

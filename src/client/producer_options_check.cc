@@ -17,6 +17,8 @@ Status ValidateProducerOptions(const ProducerOptions& o) {
   if (o.auto_batch_max_messages <= 0 || o.auto_batch_max_messages > 1024)
     return Status::InvalidArgument("auto_batch_max_messages: must be 1..1024 (the broker's batch limit)");
   if (o.auto_batch_max_bytes <= 0) return Status::InvalidArgument("auto_batch_max_bytes: must be positive");
+  if (o.auto_batch_linger_us < 0 || o.auto_batch_linger_us > 1'000'000)
+    return Status::InvalidArgument("auto_batch_linger_us: must be 0..1000000 (at most 1 s)");
   return Status::OK();
 }
 

@@ -3,10 +3,18 @@
 #include <algorithm>
 #include <utility>
 
+#include "common/check.h"
+
 namespace mq::client {
 
-SendAccumulator::SendAccumulator(Limits limits, Dispatch dispatch)
-    : limits_(limits), dispatch_(std::move(dispatch)) {}
+SendAccumulator::SendAccumulator(Limits limits, Dispatch dispatch, Schedule schedule,
+                                 std::function<Clock::time_point()> now)
+    : limits_(limits),
+      dispatch_(std::move(dispatch)),
+      schedule_(std::move(schedule)),
+      now_(now ? std::move(now) : std::function<Clock::time_point()>(&Clock::now)) {
+  MQ_CHECK(limits_.linger.count() == 0 || schedule_, "a linger needs a schedule");
+}
 
 bool SendAccumulator::Fits(const Batch& batch, int64_t bytes) const {
   return static_cast<int>(batch.batch.sends.size()) < limits_.max_batch_messages &&
@@ -31,13 +39,25 @@ int64_t SendAccumulator::WaitingSends(const Topic& t) {
 
 void SendAccumulator::TakeReady(const std::string& topic, Topic* t, std::vector<SendBatch>* out) {
   const int brokers = Brokers(topic);
+  const bool lingers = limits_.linger.count() > 0;
+  const Clock::time_point now = lingers ? now_() : Clock::time_point{};
   while (!t->waiting.empty()) {
     const Batch& front = t->waiting.front();
     const bool full = t->waiting.size() > 1 ||
                       static_cast<int>(front.batch.sends.size()) >= limits_.max_batch_messages ||
                       front.bytes >= limits_.max_batch_bytes;
-    const bool may_go = t->in_flight < brokers || (full && t->in_flight < limits_.max_in_flight * brokers);
-    if (!may_go) break;
+    const bool old_enough = !lingers || now - front.opened_at >= limits_.linger;
+    const bool may_go = (t->in_flight < brokers && (full || old_enough)) ||
+                        (full && t->in_flight < limits_.max_in_flight * brokers);
+    if (!may_go) {
+      if (t->in_flight < brokers && !t->timer_armed) {  // only the linger holds it back
+        t->timer_armed = true;
+        const auto left =
+            std::chrono::ceil<std::chrono::microseconds>(front.opened_at + limits_.linger - now);
+        schedule_(left, [this, topic] { OnLingerTimer(topic); });
+      }
+      break;
+    }
     t->last_wire_bytes = front.batch.wire.size();
     out->push_back(std::move(t->waiting.front().batch));
     t->waiting.pop_front();
@@ -51,9 +71,30 @@ SendAccumulator::Topic& SendAccumulator::OpenLocked(const std::string& topic, in
   if (t.waiting.empty() || (!t.waiting.back().batch.sends.empty() && !Fits(t.waiting.back(), body_bytes))) {
     // Room for as much as the last batch carried: growing the buffer message by message
     // copies what it holds each time it doubles.
-    t.waiting.emplace_back().batch.wire.reserve(t.last_wire_bytes);
+    Batch& opened = t.waiting.emplace_back();
+    opened.batch.wire.reserve(t.last_wire_bytes);
+    if (limits_.linger.count() > 0) opened.opened_at = now_();
   }
   return t;
+}
+
+void SendAccumulator::OnLingerTimer(const std::string& topic) {
+  std::vector<SendBatch> ready;
+  {
+    std::lock_guard lock(mu_);
+    auto it = topics_.find(topic);
+    if (it == topics_.end()) return;
+    it->second.timer_armed = false;
+    TakeReady(topic, &it->second, &ready);
+    EraseIfIdleLocked(it);
+  }
+  for (auto& batch : ready) dispatch_(topic, std::move(batch));
+}
+
+void SendAccumulator::EraseIfIdleLocked(std::map<std::string, Topic, std::less<>>::iterator it) {
+  const Topic& t = it->second;
+  // A topic with a timer scheduled stays: the timer's task finds it (and erases it then).
+  if (t.in_flight == 0 && t.waiting.empty() && !t.timer_armed) topics_.erase(it);
 }
 
 void SendAccumulator::AddLocked(const std::string& topic, Topic& t, PendingSend send,
@@ -83,7 +124,7 @@ void SendAccumulator::Completed(const std::string& topic) {
       if (t.awaiting > 0) --t.awaiting;
     }
     TakeReady(topic, &t, &ready);
-    if (t.in_flight == 0 && t.waiting.empty()) topics_.erase(it);
+    EraseIfIdleLocked(it);
   }
   for (auto& batch : ready) dispatch_(topic, std::move(batch));
 }

@@ -7,6 +7,10 @@
 // `max_batch_bytes` of bodies, or one a message no longer fitted into) leaves while fewer than
 // `max_in_flight` requests per broker are outstanding, so a producer with more to send than
 // one request holds keeps several requests in flight per broker. Batches leave in FIFO order.
+// With a linger (Kafka's linger.ms, RocketMQ 5's batchMaxDelayMs), a batch that is not full
+// also waits until its first send is that old: fewer, fuller requests at moderate rates, for up
+// to the linger in latency. It leaves from the Add or Completed that finds it old enough, or
+// from the topic's timer (`schedule`, one armed at a time per topic) when none comes.
 //
 // The accumulator only decides what goes out when: `dispatch` (the producer) sends a batch and
 // must call Completed(topic) exactly once per dispatched batch, whatever its outcome.
@@ -14,9 +18,11 @@
 // blocked callers (sync), not here.
 //
 // Thread-safety: all methods from any thread. mu_ guards topics_ and brokers_; `dispatch` is
-// never called with mu_ held (it may run inline in Add() or Completed(), on the caller's thread).
+// never called with mu_ held (it may run inline in Add(), Completed() or a linger timer's task,
+// on that thread). The owner keeps the accumulator alive until every scheduled task has run.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -59,14 +65,20 @@ struct SendBatch {
 
 class SendAccumulator {
  public:
+  using Clock = std::chrono::steady_clock;
   struct Limits {
     int max_in_flight = 4;         // requests outstanding per broker of a topic, full batches included
     int max_batch_messages = 256;  // the broker takes up to 1,024 per request
     int64_t max_batch_bytes = 256 * 1024;
+    std::chrono::microseconds linger{0};  // how long a batch that is not full waits for more
   };
   using Dispatch = std::function<void(const std::string& topic, SendBatch batch)>;
+  // Runs the task once, about `delay` from now, on some thread (not inline).
+  using Schedule = std::function<void(std::chrono::microseconds delay, std::function<void()> task)>;
 
-  SendAccumulator(Limits limits, Dispatch dispatch);
+  // `schedule` and `now` are used only with a linger (`now` defaults to Clock::now).
+  SendAccumulator(Limits limits, Dispatch dispatch, Schedule schedule = {},
+                  std::function<Clock::time_point()> now = {});
   SendAccumulator(const SendAccumulator&) = delete;
   SendAccumulator& operator=(const SendAccumulator&) = delete;
 
@@ -109,7 +121,8 @@ class SendAccumulator {
  private:
   struct Batch {
     SendBatch batch;
-    int64_t bytes = 0;  // of bodies
+    int64_t bytes = 0;              // of bodies
+    Clock::time_point opened_at{};  // its first send's Add (with a linger)
   };
   struct Topic {
     int in_flight = 0;           // requests outstanding, slots awaiting requeues included
@@ -118,6 +131,7 @@ class SendAccumulator {
     int released_early = 0;      // awaiting slots freed by Add whose Completed is still due
     std::deque<Batch> waiting;   // the back one is open while it has room
     size_t last_wire_bytes = 0;  // of the last batch that left: what a new one reserves
+    bool timer_armed = false;    // a linger timer task of this topic is scheduled
   };
   static int64_t WaitingSends(const Topic& t);
   bool Fits(const Batch& batch, int64_t bytes) const;
@@ -126,11 +140,18 @@ class SendAccumulator {
   Topic& OpenLocked(const std::string& topic, int64_t body_bytes);
   // Counts `send`, whose wire is in the open batch already, and takes what may leave (mu_ held).
   void AddLocked(const std::string& topic, Topic& t, PendingSend send, std::vector<SendBatch>* ready);
-  // Moves the batches the topic's slots allow from `t->waiting` to `out`, oldest first (mu_ held).
+  // Moves the batches the topic's slots allow from `t->waiting` to `out`, oldest first, and arms
+  // the topic's timer when only the linger holds the oldest back (mu_ held).
   void TakeReady(const std::string& topic, Topic* t, std::vector<SendBatch>* out);
+  // The topic's linger timer: sends what became old enough.
+  void OnLingerTimer(const std::string& topic);
+  // Erases a topic with nothing out, waiting or scheduled (mu_ held).
+  void EraseIfIdleLocked(std::map<std::string, Topic, std::less<>>::iterator it);
 
   const Limits limits_;
   const Dispatch dispatch_;
+  const Schedule schedule_;
+  const std::function<Clock::time_point()> now_;
   std::mutex mu_;
   std::map<std::string, Topic, std::less<>> topics_;  // guarded by mu_; idle topics are erased
   std::map<std::string, int, std::less<>> brokers_;   // guarded by mu_; one entry per topic sent to

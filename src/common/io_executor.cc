@@ -65,11 +65,11 @@ void IoExecutor::Shutdown() {
 
 void IoExecutor::Post(std::function<void()> fn) { asio::post(*io_, std::move(fn)); }
 
-IoExecutor::TaskId IoExecutor::ScheduleAfter(std::chrono::milliseconds delay, std::function<void()> fn) {
+IoExecutor::TaskId IoExecutor::ScheduleAfter(std::chrono::microseconds delay, std::function<void()> fn) {
   return ScheduleEvery(delay, std::chrono::milliseconds(0), std::move(fn));
 }
 
-IoExecutor::TaskId IoExecutor::ScheduleEvery(std::chrono::milliseconds initial_delay,
+IoExecutor::TaskId IoExecutor::ScheduleEvery(std::chrono::microseconds initial_delay,
                                              std::chrono::milliseconds interval, std::function<void()> fn) {
   auto timer = std::make_shared<Timer>(*io_);
   timer->fn = std::move(fn);
@@ -85,7 +85,7 @@ IoExecutor::TaskId IoExecutor::ScheduleEvery(std::chrono::milliseconds initial_d
   return id;
 }
 
-void IoExecutor::Arm(TaskId id, std::shared_ptr<Timer> timer, std::chrono::milliseconds delay) {
+void IoExecutor::Arm(TaskId id, std::shared_ptr<Timer> timer, std::chrono::microseconds delay) {
   timer->timer.expires_after(delay);
   timer->timer.async_wait([this, id, timer](const std::error_code& ec) {
     if (ec) return;  // cancelled

@@ -38,10 +38,10 @@ class IoExecutor {
 
   void Post(std::function<void()> fn);
   // Runs fn once after delay. Returns an id usable with Cancel().
-  TaskId ScheduleAfter(std::chrono::milliseconds delay, std::function<void()> fn);
+  TaskId ScheduleAfter(std::chrono::microseconds delay, std::function<void()> fn);
   // Runs fn after initial_delay and then every interval (fixed delay between runs, like
   // ScheduledExecutorService.scheduleWithFixedDelay).
-  TaskId ScheduleEvery(std::chrono::milliseconds initial_delay, std::chrono::milliseconds interval,
+  TaskId ScheduleEvery(std::chrono::microseconds initial_delay, std::chrono::milliseconds interval,
                        std::function<void()> fn);
   // Cancels a pending timer; a run already in progress completes.
   void Cancel(TaskId id);
@@ -52,7 +52,7 @@ class IoExecutor {
 
  private:
   struct Timer;
-  void Arm(TaskId id, std::shared_ptr<Timer> timer, std::chrono::milliseconds delay);
+  void Arm(TaskId id, std::shared_ptr<Timer> timer, std::chrono::microseconds delay);
 
   const std::string name_;
   const int thread_count_;

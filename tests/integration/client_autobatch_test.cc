@@ -122,6 +122,34 @@ class ClientAutoBatchTest : public ::testing::Test {
   ClientCluster cluster_;
 };
 
+// auto_batch_linger_us: sends of an idle producer wait for the linger and leave as one request,
+// each with its own result; Shutdown() right after them still sends them (the linger's timer
+// runs before the client's threads stop).
+TEST_F(ClientAutoBatchTest, ALingerGathersAnIdleProducersSendsIntoOneRequestAndShutdownSendsThem) {
+  auto options = Options();
+  options.auto_batch_linger_us = 300'000;
+  Producer producer(options);
+  ASSERT_TRUE(producer.Start().ok());
+  ASSERT_TRUE(producer.FetchPublishQueues(kTopic).ok());
+  constexpr int kN = 20;
+  Results results;
+  const auto started = std::chrono::steady_clock::now();
+  for (int i = 0; i < kN; ++i)
+    producer.SendAsync(MakeMessage(kTopic, "l" + std::to_string(i)), results.For(i));
+  producer.Shutdown();
+  const auto took = std::chrono::steady_clock::now() - started;
+  ASSERT_EQ(results.size(), static_cast<size_t>(kN)) << "Shutdown() returned with sends unanswered";
+  EXPECT_GE(took, 300ms) << "the first send lingered";
+  EXPECT_EQ(producer.stats().send_requests, 1) << "all " << kN << " sends lingered into one request";
+  for (int i = 0; i < kN; ++i) {
+    auto r = results.at(i);
+    ASSERT_TRUE(r.ok()) << i << ": " << r.status().ToString();
+    EXPECT_EQ(r->status, mq::client::SendStatus::kSendOk);
+    EXPECT_EQ(r->queue, results.at(0)->queue) << i;
+    EXPECT_EQ(r->queue_offset, results.at(0)->queue_offset + i) << "in send order";
+  }
+}
+
 TEST_F(ClientAutoBatchTest, AsyncSendsQueuedBehindARequestLeaveAsOneBatchEachWithItsOwnResult) {
   Producer producer(Options());
   ASSERT_TRUE(producer.Start().ok());

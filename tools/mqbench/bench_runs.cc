@@ -103,6 +103,7 @@ client::ProducerOptions ProducerOptionsOf(const BenchParams& p) {
   options.group = "benchmark_producer";
   options.auto_batch = p.auto_batch;
   options.auto_batch_max_in_flight = p.batch_in_flight;
+  options.auto_batch_linger_us = p.linger_us;
   options.client.send_connections_per_broker = p.send_connections;
   options.client.fast_send = p.fast_send;
   options.client.callback_threads = p.callback_threads;

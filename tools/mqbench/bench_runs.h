@@ -33,6 +33,8 @@ struct BenchParams {
   bool auto_batch = ClientDefaults().auto_batch;  // producer, e2e: ProducerOptions::auto_batch
   // producer, e2e: ProducerOptions::auto_batch_max_in_flight, default the client's
   int batch_in_flight = ClientDefaults().auto_batch_max_in_flight;
+  // producer, e2e: ProducerOptions::auto_batch_linger_us, default the client's
+  int64_t linger_us = ClientDefaults().auto_batch_linger_us;
   // producer, e2e: ClientOptions::send_connections_per_broker, default the client's
   int send_connections = ClientDefaults().client.send_connections_per_broker;
   bool fast_send = ClientDefaults().client.fast_send;  // ClientOptions::fast_send, every client

@@ -27,6 +27,10 @@ void AddProducerOptions(CLI::App* cmd, mq::bench::BenchParams* p) {
          "--batch-in-flight", p->batch_in_flight,
          "auto-batching: requests in flight per broker of the topic (full batches; one while not full)")
       ->check(CLI::Range(1, 1024));
+  cmd->add_option("--linger-us", p->linger_us,
+                  "auto-batching: how long a batch that is not full waits for more (ProducerOptions::"
+                  "auto_batch_linger_us)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1'000'000}));
   cmd->add_option("--send-connections", p->send_connections,
                   "most TCP connections per broker that sends spread over (ClientOptions)")
       ->check(CLI::Range(1, 16));

@@ -39,6 +39,16 @@ TEST(ClientOptionsTest, SendConnectionsPerBrokerMustBeInRange) {
   }
 }
 
+TEST(ClientOptionsTest, AutoBatchLingerUsMustBeInRange) {
+  for (int64_t us : {int64_t{-1}, int64_t{1'000'001}}) {
+    auto o = Producer1();
+    o.auto_batch_linger_us = us;
+    Status s = Producer(o).Start();
+    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << us;
+    EXPECT_EQ(s.message().rfind("auto_batch_linger_us", 0), 0u) << s.ToString();
+  }
+}
+
 TEST(ClientOptionsTest, CallbackOnReplyThreadMaxUsMustBeInRange) {
   for (int us : {-1, 201}) {
     auto o = Producer1();

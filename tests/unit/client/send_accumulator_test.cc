@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -221,6 +223,92 @@ TEST(SendAccumulatorTest, AMessageWhoseEncodingThrowsLeavesNothingBehind) {
   ASSERT_EQ(rec.batches.size(), 3u);
   EXPECT_EQ(rec.batches[1].second, Bodies{"b"});
   EXPECT_EQ(rec.batches[2].second, Bodies{"c"});
+}
+
+}  // namespace
+}  // namespace mq::client
+
+namespace mq::client {
+namespace {
+
+// A linger with a clock and a timer the test drives: what each scheduled task asked for, and
+// the tasks themselves, run when the test says.
+struct LingerHarness {
+  SendAccumulator::Clock::time_point now{std::chrono::seconds(100)};
+  std::vector<std::pair<std::chrono::microseconds, std::function<void()>>> scheduled;
+  SendAccumulator::Schedule Schedule() {
+    return [this](std::chrono::microseconds delay, std::function<void()> task) {
+      scheduled.emplace_back(delay, std::move(task));
+    };
+  }
+  std::function<SendAccumulator::Clock::time_point()> Now() {
+    return [this] { return now; };
+  }
+  void RunScheduled() {
+    auto tasks = std::move(scheduled);
+    scheduled.clear();
+    for (auto& [delay, task] : tasks) task();
+  }
+};
+
+// With a linger, a batch that is not full waits until its first send is that old, even with no
+// request out: the topic's timer sends it then, or a later Add that finds it old enough does.
+TEST(SendAccumulatorTest, ALingeringBatchLeavesOnceItsFirstSendIsOldEnough) {
+  Recorder rec;
+  LingerHarness h;
+  SendAccumulator acc({/*max_in_flight=*/2, /*max_batch_messages=*/3, /*max_batch_bytes=*/1000,
+                       /*linger=*/std::chrono::microseconds(500)},
+                      rec.Dispatch(), h.Schedule(), h.Now());
+  Add(acc, "T", "a");
+  EXPECT_TRUE(rec.batches.empty()) << "an idle topic's first send lingers";
+  ASSERT_EQ(h.scheduled.size(), 1u);
+  EXPECT_EQ(h.scheduled[0].first, std::chrono::microseconds(500));
+  h.now += std::chrono::microseconds(200);
+  Add(acc, "T", "b");
+  EXPECT_TRUE(rec.batches.empty());
+  EXPECT_EQ(h.scheduled.size(), 1u) << "one timer per topic";
+  h.now += std::chrono::microseconds(300);
+  h.RunScheduled();
+  ASSERT_EQ(rec.batches.size(), 1u) << "the timer sends the batch once it is old enough";
+  EXPECT_EQ(rec.batches[0].second, (Bodies{"a", "b"}));
+  EXPECT_TRUE(h.scheduled.empty()) << "nothing waits: no timer";
+
+  acc.Completed("T");
+  Add(acc, "T", "c");
+  ASSERT_EQ(h.scheduled.size(), 1u);
+  h.now += std::chrono::microseconds(600);
+  Add(acc, "T", "d");
+  ASSERT_EQ(rec.batches.size(), 2u) << "an Add that finds the batch old enough sends it";
+  EXPECT_EQ(rec.batches[1].second, (Bodies{"c", "d"}));
+  h.RunScheduled();
+  EXPECT_EQ(rec.batches.size(), 2u) << "the timer then finds nothing to send";
+}
+
+// The linger holds back only batches that are not full: a full one leaves at once, into a free
+// slot as without a linger; and a timer that fires early for a newer batch waits again.
+TEST(SendAccumulatorTest, AFullBatchDoesNotLingerAndAnEarlyTimerIsArmedAgain) {
+  Recorder rec;
+  LingerHarness h;
+  SendAccumulator acc({/*max_in_flight=*/2, /*max_batch_messages=*/2, /*max_batch_bytes=*/1000,
+                       /*linger=*/std::chrono::microseconds(1000)},
+                      rec.Dispatch(), h.Schedule(), h.Now());
+  Add(acc, "T", "a");
+  Add(acc, "T", "b");
+  ASSERT_EQ(rec.batches.size(), 1u) << "full: no linger";
+  EXPECT_EQ(rec.batches[0].second, (Bodies{"a", "b"}));
+  ASSERT_EQ(h.scheduled.size(), 1u) << "armed for the first send while the batch was partial";
+  acc.Completed("T");
+  h.now += std::chrono::microseconds(400);
+  Add(acc, "T", "c");  // a new batch, due 1,000 µs from now
+  h.now += std::chrono::microseconds(600);
+  h.RunScheduled();  // the first timer: c has waited 600 µs of its 1,000
+  EXPECT_EQ(rec.batches.size(), 1u) << "c is not old enough yet";
+  ASSERT_EQ(h.scheduled.size(), 1u) << "armed again for c";
+  EXPECT_EQ(h.scheduled[0].first, std::chrono::microseconds(400));
+  h.now += std::chrono::microseconds(400);
+  h.RunScheduled();
+  ASSERT_EQ(rec.batches.size(), 2u);
+  EXPECT_EQ(rec.batches[1].second, Bodies{"c"});
 }
 
 }  // namespace

@@ -50,18 +50,23 @@ struct ProducerOptions {
   // Auto-batching (RocketMQ 5 autoBatch, Kafka's batching): Send and SendAsync of one message
   // without a selector gather per topic and leave together, one request per batch. A batch
   // that is not full leaves while the topic has fewer requests outstanding than brokers serving
-  // it: an idle producer sends each message at once (no linger), a busy one sends what gathered
-  // during a round trip in the next request. A full batch (auto_batch_max_messages or
-  // auto_batch_max_bytes) leaves while fewer than auto_batch_max_in_flight requests per broker
-  // are outstanding. Every message keeps its own SendResult, msg_id, offset, callback and
-  // error; a batch is retried as a whole (on another broker, within the oldest message's
-  // send_timeout_ms). Delayed messages, selector sends, SendOneway and SendBatch are never
-  // combined. Defaults: on, 4 requests in flight per broker, batches of at most 256 messages
-  // (1..1024) and 256 KiB of bodies.
+  // it: an idle producer sends each message at once (unless auto_batch_linger_us), a busy one
+  // sends what gathered during a round trip in the next request. A full batch
+  // (auto_batch_max_messages or auto_batch_max_bytes) leaves while fewer than
+  // auto_batch_max_in_flight requests per broker are outstanding. Every message keeps its own
+  // SendResult, msg_id, offset, callback and error; a batch is retried as a whole (on another
+  // broker, within the oldest message's send_timeout_ms). Delayed messages, selector sends,
+  // SendOneway and SendBatch are never combined. Defaults: on, 4 requests in flight per broker,
+  // batches of at most 256 messages (1..1024) and 256 KiB of bodies.
   bool auto_batch = true;
   int auto_batch_max_in_flight = 4;
   int auto_batch_max_messages = 256;
   int64_t auto_batch_max_bytes = 256 * 1024;
+  // Linger (Kafka's linger.ms, RocketMQ 5's batchMaxDelayMs), µs: a batch that is not full also
+  // waits until its first message has waited this long, so a moderate rate leaves in fewer,
+  // fuller requests, for up to this much more latency per message. 0 (the default): no wait,
+  // as described above. Range [0, 1,000,000].
+  int64_t auto_batch_linger_us = 0;
 };
 
 // Counters of one producer, for monitoring (and to see batching at work).
