@@ -19,7 +19,7 @@
 //
 // Thread-safety: all methods from any thread. mu_ guards topics_ and brokers_; `dispatch` is
 // never called with mu_ held (it may run inline in Add(), Completed() or a linger timer's task,
-// on that thread). The owner keeps the accumulator alive until every scheduled task has run.
+// on that thread). The owner keeps the accumulator alive while a scheduled task may still run.
 #pragma once
 
 #include <chrono>
