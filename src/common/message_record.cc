@@ -75,12 +75,11 @@ size_t CountRecords(std::string_view records) {
 namespace {
 
 // The trailer's digits against a CRC of every byte before them: one sequential pass, taken
-// before the fields are read, so that the reads after it hit the cache (a record is usually
-// new to this CPU, and its header and its tail past the body were each a miss). BODYCRC is not
-// computed again: the trailer covers both it and the body, and the broker wrote both.
+// before any field or the digits are read, so that those reads hit the cache (a record is
+// usually new to this CPU; the first read of its last line was the costliest load when it came
+// before the pass). BODYCRC is not computed again: the trailer covers both it and the body, and
+// the broker wrote both.
 Status CheckRecordCrc(std::string_view rec) {
-  // The pass first: the digits lie past it, and the record's first read of its last line was
-  // its costliest load when it came before the pass.
   const uint32_t actual = crc32c::Value(rec.data(), rec.size() - kCrcTrailerTail);
   std::string_view digits = rec.substr(rec.size() - kCrcTrailerTail, kCrcTrailerDigits);
   uint64_t stored = 0;
