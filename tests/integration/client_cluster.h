@@ -10,6 +10,7 @@
 #include <string>
 
 #include "broker_fixture.h"
+#include "grpc_test_util.h"
 #include "mq/client/producer.h"
 #include "mq/client/pull_consumer.h"
 #include "mq/client/push_consumer.h"
@@ -73,6 +74,30 @@ class ClientCluster {
     o.client = Client();
     return o;
   }
+  // How far `group`'s committed offsets on the brokers are behind the ends of `topic`'s queues
+  // (`queues` on each broker), summed; -1 when a broker does not answer. A queue without a
+  // committed offset counts from 0.
+  int64_t CommittedLag(const std::string& topic, const std::string& group, int queues = 4) {
+    int64_t lag = 0;
+    for (auto& broker : brokers_) {
+      for (int q = 0; q < queues; ++q) {
+        mq::v1::GetQueueOffsetsRequest mreq;
+        mreq.mutable_queue()->set_topic(topic);
+        mreq.mutable_queue()->set_queue_id(q);
+        mq::v1::GetQueueOffsetsResponse mresp;
+        if (!Call(broker->messaging(), &mq::v1::Messaging::Stub::GetQueueOffsets, mreq, &mresp).ok())
+          return -1;
+        mq::v1::QueryConsumerOffsetRequest oreq;
+        oreq.set_consumer_group(group);
+        *oreq.mutable_queue() = mreq.queue();
+        mq::v1::QueryConsumerOffsetResponse oresp;
+        auto s = Call(broker->messaging(), &mq::v1::Messaging::Stub::QueryConsumerOffset, oreq, &oresp);
+        lag += mresp.max_offset() - (s.ok() ? oresp.offset() : 0);
+      }
+    }
+    return lag;
+  }
+
   mq::client::PushConsumerOptions Consumer(const std::string& group) const {
     mq::client::PushConsumerOptions o;
     o.client = Client();

@@ -122,28 +122,7 @@ TEST_F(ClientNonBlockingTest, ConsumedOffsetsRideOnPulls) {
   ASSERT_TRUE(WaitUntil([&] { return consumed.load() >= kMessages; }, std::chrono::seconds(20)));
 
   // The broker's committed offsets of every queue reach its max offset.
-  auto behind = [&] {
-    int64_t lag = 0;
-    for (int b = 0; b < 2; ++b) {
-      for (int q = 0; q < 4; ++q) {
-        mq::v1::GetQueueOffsetsRequest mreq;
-        mreq.mutable_queue()->set_topic("NbTopic");
-        mreq.mutable_queue()->set_queue_id(q);
-        mq::v1::GetQueueOffsetsResponse mresp;
-        if (!Call(cluster_.broker(b).messaging(), &mq::v1::Messaging::Stub::GetQueueOffsets, mreq, &mresp)
-                 .ok())
-          return int64_t{-1};
-        mq::v1::QueryConsumerOffsetRequest oreq;
-        oreq.set_consumer_group("g-piggy");
-        *oreq.mutable_queue() = mreq.queue();
-        mq::v1::QueryConsumerOffsetResponse oresp;
-        auto s =
-            Call(cluster_.broker(b).messaging(), &mq::v1::Messaging::Stub::QueryConsumerOffset, oreq, &oresp);
-        lag += mresp.max_offset() - (s.ok() ? oresp.offset() : 0);
-      }
-    }
-    return lag;
-  };
+  auto behind = [&] { return cluster_.CommittedLag("NbTopic", "g-piggy"); };
   EXPECT_TRUE(WaitUntil([&] { return behind() == 0; }, std::chrono::seconds(20))) << "lag " << behind();
   EXPECT_EQ(consumed.load(), kMessages);
 }

@@ -33,6 +33,11 @@ class DeliveryCounter {
     }
     return out;
   }
+  int Count(const std::string& body) {
+    std::lock_guard lock(mu_);
+    auto it = seen_.find(body);
+    return it == seen_.end() ? 0 : it->second;
+  }
   bool Has(const std::string& body) {
     std::lock_guard lock(mu_);
     return seen_.count(body) > 0;
