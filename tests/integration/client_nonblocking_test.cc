@@ -11,7 +11,6 @@
 
 #include "black_hole.h"
 #include "client_cluster.h"
-#include "grpc_test_util.h"
 
 namespace mq::testing {
 namespace {
