@@ -4,6 +4,7 @@
 
 #include <asio.hpp>
 #include <cstring>
+#include <span>
 #include <utility>
 
 #include "common/frame.h"
@@ -82,17 +83,9 @@ uint64_t FastSendConnection::CallStream(frame::Method method, std::initializer_l
 
 uint64_t FastSendConnection::Start(frame::Method method, std::initializer_list<std::string_view> parts,
                                    Pending pending) {
-  size_t payload = 0;
-  for (auto p : parts) payload += p.size();
-  frame::Header h;
-  h.kind = frame::Kind::kRequest;
-  h.method = method;
-  h.payload_bytes = static_cast<uint32_t>(payload);
-  char header[frame::kHeaderBytes];
-  std::string_view pieces[8];  // the header, then the parts
-  if (parts.size() >= std::size(pieces)) {
+  if (parts.size() > kMaxRequestParts) {
     pending.End(Status::Internal(
-        fmt::format("fast send call: {} parts, at most {}", parts.size(), std::size(pieces) - 1)));
+        fmt::format("fast send call: {} parts, at most {}", parts.size(), kMaxRequestParts)));
     return 0;
   }
   std::unique_lock lock(mu_);
@@ -102,18 +95,13 @@ uint64_t FastSendConnection::Start(frame::Method method, std::initializer_list<s
     pending.End(why);
     return 0;
   }
-  h.request_id = next_id_++;
-  frame::WriteHeader(h, header);
+  const uint64_t id = next_id_++;
   pending.deadline = std::chrono::steady_clock::now() + pending.timeout;
-  pending_[h.request_id] = std::move(pending);
+  pending_[id] = std::move(pending);
   called_since_tick_ = true;
   const bool arm = !tick_armed_;
   tick_armed_ = true;
-  pieces[0] = std::string_view(header, sizeof header);
-  size_t count = 1;
-  for (auto part : parts) pieces[count++] = part;
-  WriteLocked(std::span(pieces, count));
-  const uint64_t id = h.request_id;
+  WriteRequestLocked(method, id, parts);
   lock.unlock();
   if (arm) asio::post(impl_->socket.get_executor(), [self = shared_from_this()] { self->ArmTick(); });
   return id;
@@ -131,27 +119,34 @@ void FastSendConnection::Cancel(uint64_t request_id, const Status& why) {
     // reply, which no call takes now), so a dropped queue's pull does not hold a place there
     // until its hold time. A broker that predates kCancel answers NOT_SUPPORTED under this id,
     // an answer dropped as well.
-    if (cancelled.stream && !closed_) {
-      frame::Header h;
-      h.kind = frame::Kind::kRequest;
-      h.method = frame::Method::kCancel;
-      h.request_id = request_id;
-      char header[frame::kHeaderBytes];
-      frame::WriteHeader(h, header);
-      const std::string_view pieces[] = {std::string_view(header, sizeof header)};
-      WriteLocked(pieces);
-    }
+    if (cancelled.stream && !closed_) WriteRequestLocked(frame::Method::kCancel, request_id, {});
   }
   // Never on the caller's thread: it may hold locks the completion takes. On the IO thread, after
   // any reply of a stream being handled there.
   asio::post(impl_->socket.get_executor(), [cancelled = std::move(cancelled), why] { cancelled.End(why); });
 }
 
-void FastSendConnection::WriteLocked(std::span<const std::string_view> pieces) {
+void FastSendConnection::WriteRequestLocked(frame::Method method, uint64_t request_id,
+                                            std::initializer_list<std::string_view> parts) {
+  frame::Header h;
+  h.kind = frame::Kind::kRequest;
+  h.method = method;
+  h.request_id = request_id;
+  std::string_view pieces[kMaxRequestParts + 1];  // the header, then the parts
+  size_t count = 1;
+  size_t payload = 0;
+  for (auto part : parts) {
+    pieces[count++] = part;
+    payload += part.size();
+  }
+  h.payload_bytes = static_cast<uint32_t>(payload);
+  char header[frame::kHeaderBytes];
+  frame::WriteHeader(h, header);
+  pieces[0] = std::string_view(header, sizeof header);
   // While connecting (no fd yet) the frame waits in unsent_; Connect writes it. A socket
   // error is left to the read side, which fails every call.
   const bool was_empty = unsent_.empty();
-  const auto outcome = frame::WriteOrQueue(connected_ ? impl_->fd : -1, pieces, &unsent_);
+  const auto outcome = frame::WriteOrQueue(connected_ ? impl_->fd : -1, std::span(pieces, count), &unsent_);
   if (outcome == frame::WriteOutcome::kQueued && connected_ && was_empty) {
     asio::post(impl_->socket.get_executor(), [self = shared_from_this()] { self->AwaitWritable(); });
   }

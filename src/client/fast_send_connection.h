@@ -23,7 +23,6 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -68,14 +67,17 @@ class FastSendConnection : public std::enable_shared_from_this<FastSendConnectio
   const std::string& addr() const { return addr_; }
 
  private:
+  static constexpr size_t kMaxRequestParts = 7;  // a request's payload pieces
   struct Impl;
   FastSendConnection(asio::io_context& io, std::string addr);
   void Connect();
   void ReadMore();
   void OnRead(size_t n);
-  // Writes a frame's pieces into the socket, or leaves what it does not take (all of it while
-  // connecting) to the IO thread. Caller holds mu_.
-  void WriteLocked(std::span<const std::string_view> pieces);
+  // Writes a request frame (its header, then `parts`, at most kMaxRequestParts) into the socket,
+  // or leaves what it does not take (all of it while connecting) to the IO thread. Caller holds
+  // mu_.
+  void WriteRequestLocked(frame::Method method, uint64_t request_id,
+                          std::initializer_list<std::string_view> parts);
   void AwaitWritable();
   void ArmTick();
   void Tick();

@@ -225,12 +225,6 @@ TEST(SendAccumulatorTest, AMessageWhoseEncodingThrowsLeavesNothingBehind) {
   EXPECT_EQ(rec.batches[2].second, Bodies{"c"});
 }
 
-}  // namespace
-}  // namespace mq::client
-
-namespace mq::client {
-namespace {
-
 // A linger with a clock and a timer the test drives: what each scheduled task asked for, and
 // the tasks themselves, run when the test says.
 struct LingerHarness {
