@@ -24,7 +24,7 @@ inline void SetTimeout(grpc::ClientContext* ctx, int64_t timeout_ms) {
 }
 
 // Counts calls whose gRPC completion has not run yet, so an owner can wait for zero before it
-// destroys the executor the completions post to.
+// destroys the executor the completions post to, or its channels.
 struct InflightCounter {
   std::atomic<int64_t> count{0};
 };
@@ -40,6 +40,12 @@ namespace detail {
 // sets the deadline, counts the call in flight until its gRPC completion has run, and posts
 // done(reply(*call)) -- or the failed status -- onto exec (or runs it, for kOnGrpcThread).
 // Returns the call's context, kept alive by the state, for TryCancel().
+//
+// The completion lets go of the state before the count drops: the state's ClientContext holds
+// its channel, and an owner that sees zero in flight drops its own channels. Were the context
+// the channel's last holder, the channel would be destroyed on gRPC's thread, and gRPC 1.51,
+// when that was the process's last channel, deletes the completion queue that very thread is
+// serving (a double free in grpc_cq_internal_unref; broker_bench hit it between its phases).
 template <typename Value, typename State, typename Start, typename Req, typename Resp, typename Reply>
 std::shared_ptr<grpc::ClientContext> IssueCall(std::shared_ptr<State> call, Start start, const Req* req,
                                                Resp* resp, int64_t timeout_ms, IoExecutor* exec,
@@ -48,17 +54,19 @@ std::shared_ptr<grpc::ClientContext> IssueCall(std::shared_ptr<State> call, Star
   SetTimeout(&call->ctx, timeout_ms);
   inflight->count.fetch_add(1);
   start(&call->ctx, req, resp, [call, exec, inflight, reply, done = std::move(done)](grpc::Status s) mutable {
-    auto complete = [call, reply, s = std::move(s), done = std::move(done)]() {
-      if (s.ok()) {
-        done(reply(*call));
+    {
+      auto complete = [call = std::move(call), reply, s = std::move(s), done = std::move(done)]() {
+        if (s.ok()) {
+          done(reply(*call));
+        } else {
+          done(rpc::FromGrpcStatus(s));
+        }
+      };
+      if (exec == kOnGrpcThread) {
+        complete();
       } else {
-        done(rpc::FromGrpcStatus(s));
+        exec->Post(std::move(complete));
       }
-    };
-    if (exec == kOnGrpcThread) {
-      complete();
-    } else {
-      exec->Post(std::move(complete));
     }
     inflight->count.fetch_sub(1);
   });

@@ -37,7 +37,12 @@ class TransactionChecks::Stream final : public grpc::ClientReadReactor<mq::v1::T
                   status.error_message());
     }
     owner_->OnStreamDone(addr_, this);
+    // The reactor, and its context's hold on the channel, go before the owner hears: a
+    // Shutdown() waiting for this may then drop the channels, which must not die here on gRPC's
+    // thread (rpc_call.h, IssueCall).
+    TransactionChecks* owner = owner_;
     delete this;
+    owner->OnStreamGone();
   }
 
  private:
@@ -65,6 +70,7 @@ void TransactionChecks::OpenMissing() {
       if (stopping_ || streams_.count(addr) != 0) continue;
       stream = new Stream(this, addr);
       streams_[addr] = stream;
+      ++streams_alive_;
     }
     // Started outside mu_: its reactions may run at once and take mu_. Shutdown() waits for
     // this stream's OnDone, so `this` outlives it.
@@ -84,6 +90,11 @@ void TransactionChecks::OnStreamDone(const std::string& addr, Stream* stream) {
     streams_.erase(it);
     live_.erase(addr);
   }
+}
+
+void TransactionChecks::OnStreamGone() {
+  std::lock_guard<std::mutex> lock(mu_);
+  --streams_alive_;
   done_cv_.notify_all();
 }
 
@@ -137,7 +148,7 @@ void TransactionChecks::Shutdown() {
   stopping_ = true;
   for (auto& [addr, stream] : streams_) stream->Cancel();
   // Cancelled calls complete promptly; the bound only guards against a stuck gRPC.
-  done_cv_.wait_for(lock, std::chrono::seconds(10), [this] { return streams_.empty(); });
+  done_cv_.wait_for(lock, std::chrono::seconds(10), [this] { return streams_alive_ == 0; });
 }
 
 }  // namespace mq::client

@@ -4,8 +4,8 @@
 // checker for each TransactionCheck on the callback executor and answers with
 // EndTransaction(from_check=true) to the broker that asked.
 // Threads: stream reactions on gRPC threads only record and hand off; the checker runs on
-// callbacks(); the timer and EndTransaction completions on internal(). mu_ guards streams_
-// and stopping_; never held across a gRPC call start or user code.
+// callbacks(); the timer and EndTransaction completions on internal(). mu_ guards streams_,
+// streams_alive_ and stopping_; never held across a gRPC call start or user code.
 // Lifecycle: Start() after the client started; Shutdown() cancels every stream and waits for
 // their completion before the client's executors stop.
 #pragma once
@@ -41,7 +41,8 @@ class TransactionChecks : public std::enable_shared_from_this<TransactionChecks>
   friend class Stream;
   void OpenMissing();
   void OnStreamLive(const std::string& addr);
-  void OnStreamDone(const std::string& addr, Stream* stream);
+  void OnStreamDone(const std::string& addr, Stream* stream);  // before the stream is deleted
+  void OnStreamGone();                                         // after
   void OnCheck(const std::string& addr, const mq::v1::TransactionCheck& check);
 
   ClientInstance* const client_;
@@ -54,6 +55,7 @@ class TransactionChecks : public std::enable_shared_from_this<TransactionChecks>
   std::condition_variable done_cv_;
   std::map<std::string, Stream*> streams_;  // GUARDED_BY(mu_): broker address -> open call
   std::map<std::string, bool> live_;        // GUARDED_BY(mu_): address -> initial metadata seen
+  int streams_alive_ = 0;                   // GUARDED_BY(mu_): streams not deleted yet
   bool stopping_ = false;                   // GUARDED_BY(mu_)
 };
 

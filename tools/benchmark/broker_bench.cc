@@ -105,7 +105,7 @@ int RunSend(const std::string& addr, const std::string& topic, int size, int64_t
       std::lock_guard lock(stats.mu);
       ++stats.in_flight;
     }
-    stub->async()->SendMessage(&call->ctx, &call->req, &call->resp, [&, stub, call](grpc::Status s) {
+    stub->async()->SendMessage(&call->ctx, &call->req, &call->resp, [&, stub, call](grpc::Status s) mutable {
       int64_t us = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - call->begin).count();
       const bool ok = s.ok() && call->resp.status() == mq::v1::SEND_OK;
       std::string outcome =
@@ -118,6 +118,10 @@ int RunSend(const std::string& addr, const std::string& topic, int size, int64_t
         std::fprintf(stderr, "send failed: %s %s\n", outcome.c_str(), s.error_message().c_str());
       }
       issue(stub);
+      // Gone before the count lets RunSend drop the channels: a channel whose last holder is a
+      // call's context would die on gRPC's thread, and as the process's last channel take the
+      // completion queue that thread serves with it (gRPC 1.51; a double free in --mode both).
+      call.reset();
       std::lock_guard lock(stats.mu);
       if (ok) stats.latencies_us.push_back(us);
       --stats.in_flight;

@@ -98,10 +98,11 @@ double Enqueue(const Options& o, mq::v1::Messaging::Stub* stub, int64_t first_du
       std::lock_guard lock(mu);
       ++in_flight;
     }
-    stub->async()->SendMessage(&call->ctx, &call->req, &call->resp, [&, call](grpc::Status s) {
+    stub->async()->SendMessage(&call->ctx, &call->req, &call->resp, [&, call](grpc::Status s) mutable {
       if (!s.ok() && failed.fetch_add(1) == 0)
         std::fprintf(stderr, "send failed: %s\n", s.error_message().c_str());
       issue();
+      call.reset();  // before the count lets the channel go (broker_bench.cc says why)
       std::lock_guard lock(mu);
       --in_flight;
       cv.notify_all();

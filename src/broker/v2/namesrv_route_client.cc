@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <optional>
+
 #include "common/rpc/grpc_defaults.h"
 #include "common/rpc/status_convert.h"
 
@@ -51,22 +53,26 @@ void NamesrvRouteClient::Attempt(std::shared_ptr<Call> call) {
   attempt->ctx.set_deadline(std::chrono::system_clock::now() + timeout_);
   Call* raw = attempt.get();
   stubs_[index]->async()->QueryRoute(
-      &raw->ctx, &raw->request, &raw->response, [this, attempt, index](grpc::Status s) {
+      &raw->ctx, &raw->request, &raw->response, [this, attempt, index](grpc::Status s) mutable {
+        std::optional<Result<mq::v1::TopicRouteData>> answer;
         if (s.ok()) {
           preferred_.store(index);
-          return attempt->done(std::move(*attempt->response.mutable_route()));
-        }
-        if (s.error_code() == grpc::StatusCode::NOT_FOUND ||
-            s.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
+          answer.emplace(std::move(*attempt->response.mutable_route()));
+        } else if (s.error_code() == grpc::StatusCode::NOT_FOUND ||
+                   s.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
           preferred_.store(index);
-          return attempt->done(rpc::FromGrpcStatus(s));
+          answer.emplace(rpc::FromGrpcStatus(s));
+        } else {
+          attempt->errors += fmt::format("{}NameServer #{}: {}", attempt->errors.empty() ? "" : "; ", index,
+                                         s.error_message());
+          if (attempt->tried < stubs_.size()) return Attempt(std::move(attempt));
+          answer.emplace(Status::Unavailable("no NameServer answered: " + attempt->errors));
         }
-        attempt->errors += fmt::format("{}NameServer #{}: {}", attempt->errors.empty() ? "" : "; ", index,
-                                       s.error_message());
-        if (attempt->tried >= stubs_.size()) {
-          return attempt->done(Status::Unavailable("no NameServer answered: " + attempt->errors));
-        }
-        Attempt(attempt);
+        // The call's context holds its channel: it goes before `done` may let the owner finish and
+        // drop the channels, which must not die on gRPC's thread (src/client/rpc_call.h says why).
+        Done done = std::move(attempt->done);
+        attempt.reset();
+        done(std::move(*answer));
       });
 }
 
