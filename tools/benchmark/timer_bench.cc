@@ -6,6 +6,7 @@
 //   timer_bench -b 127.0.0.1:10911 --pid $(pgrep -n mqbroker) --count 1000000 --spread-sec 600 --lead-sec 60
 //   --measure 100000
 // Only point it at brokers on this machine or your own test hosts.
+#include <fmt/format.h>
 #include <grpcpp/grpcpp.h>
 
 #include <CLI/CLI.hpp>
@@ -188,7 +189,12 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  const double rss_before = o.pid > 0 ? RssAnonMiB(o.pid) : -1;
+  // "not measured" without --pid (a negative figure read like a measurement).
+  auto rss = [&o] {
+    const double mib = o.pid > 0 ? RssAnonMiB(o.pid) : -1;
+    return mib < 0 ? std::string("not measured (--pid)") : fmt::format("{:.1f} MiB", mib);
+  };
+  const std::string rss_before = rss();
   const int64_t first_due = NowMs() + o.lead_sec * 1000;
   const double secs = Enqueue(o, stub.get(), first_due);
   if (secs < 0) return 1;
@@ -202,13 +208,13 @@ int main(int argc, char** argv) {
       break;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  const double rss_pending = o.pid > 0 ? RssAnonMiB(o.pid) : -1;
+  const std::string rss_pending = rss();
   const int64_t enqueued_at = NowMs();
   std::printf(
       "enqueue: %lld messages in %.1f s = %.0f msg/s; wheel pending=%s (indexed %.1f s after the last ack)\n",
       static_cast<long long>(o.count), secs, static_cast<double>(o.count) / secs, pending.c_str(),
       static_cast<double>(enqueued_at - first_due + o.lead_sec * 1000) / 1000.0 - secs);
-  std::printf("broker RssAnon: %.1f MiB before, %.1f MiB with %lld pending\n", rss_before, rss_pending,
+  std::printf("broker RssAnon: %s before, %s with %lld pending\n", rss_before.c_str(), rss_pending.c_str(),
               static_cast<long long>(o.count));
   if (enqueued_at >= first_due)
     std::printf("warning: enqueue overran --lead-sec; lateness includes the backlog\n");
@@ -226,6 +232,6 @@ int main(int argc, char** argv) {
   const double max = mq::bench::PercentileMs(late, 1.0);
   std::printf("lateness over %zu deliveries: p50 %.0f ms, p99 %.0f ms, max %.0f ms, early %lld\n", n, p50,
               p99, max, static_cast<long long>(early));
-  std::printf("broker RssAnon during delivery: %.1f MiB\n", o.pid > 0 ? RssAnonMiB(o.pid) : -1.0);
+  std::printf("broker RssAnon during delivery: %s\n", rss().c_str());
   return 0;
 }
