@@ -398,6 +398,54 @@ TEST_F(MqadminTest, GroupsProgressAndConnections) {
   ExpectOneLineError(Run({"updateSubGroup", "-c", "DefaultCluster", "-g", "bad group"}), "group");
 }
 
+// During an outage the progress of a group is what an operator asks first: consumerProgress
+// reads a broker set through its slave while the master is down (RocketMQ's selectBrokerAddr
+// reads a slave once the master is gone from the route; here also before the NameServer has
+// dropped it). It failed outright with the master's "unreachable".
+TEST_F(MqadminTest, ConsumerProgressReadsABrokerSetThroughItsSlaveWhileTheMasterIsDown) {
+  BrokerProcess slave(
+      {namesrv_.address(), dir_.Sub("broker-a-s"), "broker-a", {"brokerRole=SLAVE", "brokerId=1"}});
+  ASSERT_TRUE(slave.Start()) << slave.process().ReadLog();
+  ASSERT_EQ(Run({"updateTopic", "-c", "DefaultCluster", "-t", "HaTopic", "-r", "1", "-w", "1"}).code, 0);
+  ASSERT_TRUE(WaitForRoute("HaTopic", 6));
+  ASSERT_EQ(Run({"updateSubGroup", "-c", "DefaultCluster", "-g", "HaGroup"}).code, 0);
+  for (int i = 0; i < 4; ++i) Send("HaTopic", "m" + std::to_string(i), "k");
+  ASSERT_TRUE(WaitForMaxOffset(broker_->messaging(), "HaTopic", 0, 4));
+  AdminRun r = Run({"consumeMessage", "-t", "HaTopic", "-g", "HaGroup", "-c", "3", "--json"});
+  ASSERT_EQ(r.code, 0) << r.out;
+  // The slave has the messages and, once the master's metadata reached it, the group's offset.
+  mq::v1::GetConsumeStatsRequest req;
+  req.set_group("HaGroup");
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        mq::v1::GetConsumeStatsResponse resp;
+        if (!Call(slave.admin(), &mq::v1::BrokerAdmin::Stub::GetConsumeStats, req, &resp).ok()) return false;
+        for (const auto& q : resp.queues()) {
+          if (q.topic() == "HaTopic" && q.broker_offset() == 4 && q.consumer_offset() == 3) return true;
+        }
+        return false;
+      },
+      std::chrono::seconds(30), std::chrono::milliseconds(100)))
+      << "the slave never had the group's offset";
+
+  broker_->process().Kill();
+  Struct progress = RunJson({"consumerProgress", "-g", "HaGroup"});
+  EXPECT_EQ(Field(progress, "diffTotal").number_value(), 1);
+  bool found = false;
+  for (const auto& v : Field(progress, "queues").list_value().values()) {
+    const auto& q = v.struct_value();
+    if (Field(q, "topic").string_value() != "HaTopic") continue;
+    found = true;
+    EXPECT_EQ(Field(q, "brokerName").string_value(), "broker-a");
+    EXPECT_EQ(Field(q, "brokerOffset").number_value(), 4);
+    EXPECT_EQ(Field(q, "consumerOffset").number_value(), 3);
+  }
+  EXPECT_TRUE(found) << "no row of HaTopic";
+  r = Run({"consumerProgress"});
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("HaGroup"), std::string::npos) << r.out;
+}
+
 TEST_F(MqadminTest, NamesrvKvAndConfig) {
   AdminRun r = Run({"updateKvConfig", "-s", "ORDER_TOPIC_CONFIG", "-k", "OrderTopic", "-v", "broker-a:4"});
   ASSERT_EQ(r.code, 0) << r.out;

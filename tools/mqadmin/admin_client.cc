@@ -114,6 +114,25 @@ Result<std::vector<BrokerTarget>> AdminClient::AllMasters() {
   return out;
 }
 
+Result<std::vector<BrokerSet>> AdminClient::AllBrokerSets() {
+  MQ_ASSIGN_OR_RETURN(auto info, ClusterInfo());
+  std::vector<BrokerSet> out;
+  for (const auto& [name, data] : info.broker_addr_table()) {
+    if (data.broker_addrs().empty()) continue;
+    out.push_back(BrokerSet{data.cluster(), name, AddrsMasterFirst(data)});
+  }
+  std::sort(out.begin(), out.end(),
+            [](const BrokerSet& x, const BrokerSet& y) { return x.broker_name < y.broker_name; });
+  return out;
+}
+
+std::vector<std::string> AdminClient::AddrsMasterFirst(const mq::v1::BrokerData& data) {
+  std::map<int64_t, std::string> by_id(data.broker_addrs().begin(), data.broker_addrs().end());
+  std::vector<std::string> out;
+  for (const auto& [id, addr] : by_id) out.push_back(addr);
+  return out;
+}
+
 Result<std::vector<BrokerTarget>> AdminClient::ResolveMasters(const std::string& broker_addr,
                                                               const std::string& cluster) {
   if (broker_addr.empty() == cluster.empty()) {

@@ -39,6 +39,13 @@ struct BrokerTarget {
   int64_t broker_id = 0;
 };
 
+// One broker set as the NameServer knows it.
+struct BrokerSet {
+  std::string cluster;
+  std::string broker_name;
+  std::vector<std::string> addrs;  // the master first (when registered), then the slaves by id
+};
+
 class AdminClient {
  public:
   // Parses the NameServer list (empty: $NAMESRV_ADDR). Fails when none is given or one is malformed.
@@ -70,8 +77,20 @@ class AdminClient {
                                                    const std::string& cluster);
   // Every registered master (all clusters), sorted by broker name.
   Result<std::vector<BrokerTarget>> AllMasters();
+  // Every registered broker set (all clusters), sorted by broker name; also a set whose master
+  // the NameServer has dropped and whose slaves still serve reads.
+  Result<std::vector<BrokerSet>> AllBrokerSets();
   // The master address of a broker set, from a topic route.
   static Result<std::string> MasterAddr(const mq::v1::BrokerData& data);
+  // A broker set's addresses: the master first, then the slaves by id.
+  static std::vector<std::string> AddrsMasterFirst(const mq::v1::BrokerData& data);
+  // Calls method on addrs in order while they are unreachable, so a read reaches a broker set
+  // through a slave while its master is down (RocketMQ's selectBrokerAddr picks a slave once the
+  // master is gone from the route); returns the first answer, or the last failure.
+  template <typename Req, typename Resp>
+  Status CallAdminFirstReachable(const std::vector<std::string>& addrs,
+                                 SyncMethod<mq::v1::BrokerAdmin::Stub, Req, Resp> method, const Req& req,
+                                 Resp* resp);
 
  private:
   explicit AdminClient(std::vector<std::string> addrs) : namesrv_addrs_(std::move(addrs)) {}
@@ -131,6 +150,19 @@ Status AdminClient::CallNamesrv(SyncMethod<mq::v1::NameServer::Stub, Req, Resp> 
   Status last;
   for (const auto& addr : ShuffledCopy(namesrv_addrs_)) {
     last = CallNamesrvAt(addr, method, req, resp);
+    if (!IsUnreachable(last)) return last;
+  }
+  return last;
+}
+
+template <typename Req, typename Resp>
+Status AdminClient::CallAdminFirstReachable(const std::vector<std::string>& addrs,
+                                            SyncMethod<mq::v1::BrokerAdmin::Stub, Req, Resp> method,
+                                            const Req& req, Resp* resp) {
+  Status last = Status::Unavailable("broker: the broker set has no registered address");
+  for (const auto& addr : addrs) {
+    resp->Clear();
+    last = CallAdmin(addr, method, req, resp);
     if (!IsUnreachable(last)) return last;
   }
   return last;

@@ -114,10 +114,7 @@ Status RunConsumeMessage(const CommandArgs& a) {
     auto data = std::find_if(route.broker_datas().begin(), route.broker_datas().end(),
                              [&](const auto& b) { return b.broker_name() == qd.broker_name(); });
     if (data == route.broker_datas().end()) continue;
-    std::map<int64_t, std::string> sorted(data->broker_addrs().begin(), data->broker_addrs().end());
-    std::vector<std::string> addrs;
-    for (const auto& [id, addr] : sorted) addrs.push_back(addr);
-    BrokerReader reader(client.get(), std::move(addrs));
+    BrokerReader reader(client.get(), AdminClient::AddrsMasterFirst(*data));
     for (int32_t qid = 0; qid < qd.read_queue_nums() && printed < a.count; ++qid) {
       if (a.queue_id >= 0 && qid != a.queue_id) continue;
       matched_queue = true;

@@ -26,20 +26,23 @@ Result<std::unique_ptr<AdminClient>> ClientFor(const CommandArgs& a) {
   return AdminClient::Create(a.namesrv);
 }
 
-// Consume stats of group on every master that knows it; NotFound when none does.
-Result<std::vector<mq::v1::GetConsumeStatsResponse>> CollectConsumeStats(
-    AdminClient* client, const std::vector<BrokerTarget>& masters, const std::string& group,
-    const std::string& topic) {
+// Consume stats of group on every broker set that knows it, each read from its master or, while
+// that is down or gone from the NameServer, from a slave (which holds the offsets the master
+// synced to it); NotFound when no set knows the group.
+Result<std::vector<mq::v1::GetConsumeStatsResponse>> CollectConsumeStats(AdminClient* client,
+                                                                         const std::vector<BrokerSet>& sets,
+                                                                         const std::string& group,
+                                                                         const std::string& topic) {
   std::vector<mq::v1::GetConsumeStatsResponse> out;
-  for (const auto& m : masters) {
+  for (const auto& set : sets) {
     mq::v1::GetConsumeStatsRequest req;
     req.set_group(group);
     req.set_topic(topic);
     mq::v1::GetConsumeStatsResponse resp;
-    Status s = client->CallAdmin(m.addr, &BA::GetConsumeStats, req, &resp);
+    Status s = client->CallAdminFirstReachable(set.addrs, &BA::GetConsumeStats, req, &resp);
     if (s.IsNotFound()) continue;
     MQ_RETURN_IF_ERROR(s);
-    if (resp.broker_name().empty()) resp.set_broker_name(m.broker_name);
+    if (resp.broker_name().empty()) resp.set_broker_name(set.broker_name);
     out.push_back(std::move(resp));
   }
   if (out.empty()) {
@@ -48,17 +51,19 @@ Result<std::vector<mq::v1::GetConsumeStatsResponse>> CollectConsumeStats(
   return out;
 }
 
-// Connections of group on the given brokers, merged by client id; NotFound when none is connected.
+// Connections of group on every broker set (its master, or a slave while the master is down:
+// consumers heartbeat to slaves too, producers only to masters), merged by client id; NotFound
+// when none is connected.
 Result<std::vector<mq::v1::ClientConnection>> CollectConnections(AdminClient* client,
-                                                                 const std::vector<std::string>& addrs,
+                                                                 const std::vector<BrokerSet>& sets,
                                                                  const std::string& group, bool producers) {
   std::map<std::string, mq::v1::ClientConnection> merged;
-  for (const auto& addr : addrs) {
+  for (const auto& set : sets) {
     mq::v1::GetConnectionsRequest req;
     req.set_group(group);
     mq::v1::GetConnectionsResponse resp;
-    Status s = client->CallAdmin(addr, producers ? &BA::GetProducerConnections : &BA::GetConsumerConnections,
-                                 req, &resp);
+    Status s = client->CallAdminFirstReachable(
+        set.addrs, producers ? &BA::GetProducerConnections : &BA::GetConsumerConnections, req, &resp);
     if (s.IsNotFound()) continue;
     MQ_RETURN_IF_ERROR(s);
     for (const auto& c : resp.connections()) merged.emplace(c.client_id(), c);
@@ -104,12 +109,6 @@ void PrintConnections(const std::vector<mq::v1::ClientConnection>& conns, const 
                subs.empty() ? "-" : subs, FormatTime(c.last_heartbeat())});
   }
   table.Print(std::cout);
-}
-
-std::vector<std::string> Addrs(const std::vector<BrokerTarget>& targets) {
-  std::vector<std::string> out;
-  for (const auto& t : targets) out.push_back(t.addr);
-  return out;
 }
 
 }  // namespace
@@ -175,9 +174,9 @@ Status RunConsumerProgress(const CommandArgs& a) {
   if (!a.group.empty()) MQ_RETURN_IF_ERROR(ValidateName("group", a.group));
   if (!a.topic.empty()) MQ_RETURN_IF_ERROR(ValidateName("topic", a.topic));
   MQ_ASSIGN_OR_RETURN(auto client, AdminClient::Create(a.namesrv));
-  MQ_ASSIGN_OR_RETURN(auto masters, client->AllMasters());
+  MQ_ASSIGN_OR_RETURN(auto sets, client->AllBrokerSets());
   if (!a.group.empty()) {
-    MQ_ASSIGN_OR_RETURN(auto stats, CollectConsumeStats(client.get(), masters, a.group, a.topic));
+    MQ_ASSIGN_OR_RETURN(auto stats, CollectConsumeStats(client.get(), sets, a.group, a.topic));
     std::vector<std::pair<std::string, mq::v1::QueueConsumeStats>> rows;
     int64_t total_lag = 0;
     for (const auto& s : stats) {
@@ -215,25 +214,24 @@ Status RunConsumerProgress(const CommandArgs& a) {
     std::cout << "\nDiff Total: " << total_lag << '\n';
     return Status::OK();
   }
-  // Every group known to any master: online consumers and total lag.
+  // Every group known to any broker set: online consumers and total lag.
   std::set<std::string> groups;
-  for (const auto& m : masters) {
+  for (const auto& set : sets) {
     mq::v1::GetSubscriptionGroupsRequest req;
     mq::v1::GetSubscriptionGroupsResponse resp;
-    MQ_RETURN_IF_ERROR(client->CallAdmin(m.addr, &BA::GetSubscriptionGroups, req, &resp));
+    MQ_RETURN_IF_ERROR(client->CallAdminFirstReachable(set.addrs, &BA::GetSubscriptionGroups, req, &resp));
     for (const auto& g : resp.configs()) groups.insert(g.group_name());
   }
   Table table({"#Group", "#Count", "#Model", "#Diff Total"});
   Json arr = Json::Array();
-  auto addrs = Addrs(masters);
   for (const auto& g : groups) {
-    auto stats = CollectConsumeStats(client.get(), masters, g, a.topic);
+    auto stats = CollectConsumeStats(client.get(), sets, g, a.topic);
     if (!stats.ok() && !stats.status().IsNotFound()) return stats.status();
     int64_t lag = 0;
     if (stats.ok()) {
       for (const auto& s : *stats) lag += s.total_lag();
     }
-    auto conns = CollectConnections(client.get(), addrs, g, false);
+    auto conns = CollectConnections(client.get(), sets, g, false);
     if (!conns.ok() && !conns.status().IsNotFound()) return conns.status();
     size_t count = conns.ok() ? conns->size() : 0;
     std::string model = conns.ok() ? mq::v1::MessageModel_Name(conns->front().message_model()) : "-";
@@ -255,8 +253,8 @@ Status RunConsumerProgress(const CommandArgs& a) {
 Status RunConsumerConnection(const CommandArgs& a) {
   MQ_RETURN_IF_ERROR(ValidateName("group", a.group));
   MQ_ASSIGN_OR_RETURN(auto client, AdminClient::Create(a.namesrv));
-  MQ_ASSIGN_OR_RETURN(auto masters, client->AllMasters());
-  MQ_ASSIGN_OR_RETURN(auto conns, CollectConnections(client.get(), Addrs(masters), a.group, false));
+  MQ_ASSIGN_OR_RETURN(auto sets, client->AllBrokerSets());
+  MQ_ASSIGN_OR_RETURN(auto conns, CollectConnections(client.get(), sets, a.group, false));
   PrintConnections(conns, a.group, a.json, false);
   return Status::OK();
 }
@@ -266,12 +264,12 @@ Status RunProducerConnection(const CommandArgs& a) {
   MQ_RETURN_IF_ERROR(ValidateName("topic", a.topic));
   MQ_ASSIGN_OR_RETURN(auto client, AdminClient::Create(a.namesrv));
   MQ_ASSIGN_OR_RETURN(auto route, client->Route(a.topic));
-  std::vector<std::string> addrs;
+  std::vector<BrokerSet> sets;  // producers heartbeat to masters only: a slave knows none
   for (const auto& b : route.broker_datas()) {
     auto addr = AdminClient::MasterAddr(b);
-    if (addr.ok()) addrs.push_back(*addr);
+    if (addr.ok()) sets.push_back(BrokerSet{b.cluster(), b.broker_name(), {*addr}});
   }
-  MQ_ASSIGN_OR_RETURN(auto conns, CollectConnections(client.get(), addrs, a.group, true));
+  MQ_ASSIGN_OR_RETURN(auto conns, CollectConnections(client.get(), sets, a.group, true));
   PrintConnections(conns, a.group, a.json, true);
   return Status::OK();
 }

@@ -74,14 +74,6 @@ Result<std::vector<mq::v1::MessageExt>> QueryByUniqueKey(AdminClient* client, co
   return QueryOnMasters(client, topic, req);
 }
 
-// Addresses of one broker set: the master first, then the slaves by id.
-std::vector<std::string> AddrsMasterFirst(const mq::v1::BrokerData& b) {
-  std::map<int64_t, std::string> sorted(b.broker_addrs().begin(), b.broker_addrs().end());
-  std::vector<std::string> out;
-  for (const auto& [id, addr] : sorted) out.push_back(addr);
-  return out;
-}
-
 }  // namespace
 
 Status RunQueryMsgById(const CommandArgs& a) {
@@ -161,7 +153,7 @@ Status RunQueryMsgByOffset(const CommandArgs& a) {
   req.mutable_queue_offset()->set_queue_id(a.queue_id);
   req.mutable_queue_offset()->set_offset(a.offset);
   Status last;
-  for (const auto& addr : AddrsMasterFirst(*it)) {
+  for (const auto& addr : AdminClient::AddrsMasterFirst(*it)) {
     mq::v1::QueryMessageResponse resp;
     last = client->CallAdmin(addr, &BA::QueryMessage, req, &resp);
     if (last.ok()) {
