@@ -399,8 +399,8 @@ TEST_F(MqadminTest, GroupsProgressAndConnections) {
 }
 
 // During an outage the progress of a group is what an operator asks first: consumerProgress
-// reads a broker set through its slave while the master is down (RocketMQ's selectBrokerAddr
-// reads a slave once the master is gone from the route; here also before the NameServer has
+// (and topicStatus) reads a broker set through its slave while the master is down (RocketMQ's
+// selectBrokerAddr reads a slave once the master is gone from the route; here also before the NameServer has
 // dropped it). It failed outright with the master's "unreachable".
 TEST_F(MqadminTest, ConsumerProgressReadsABrokerSetThroughItsSlaveWhileTheMasterIsDown) {
   BrokerProcess slave(
@@ -444,6 +444,10 @@ TEST_F(MqadminTest, ConsumerProgressReadsABrokerSetThroughItsSlaveWhileTheMaster
   r = Run({"consumerProgress"});
   EXPECT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("HaGroup"), std::string::npos) << r.out;
+  Struct status = RunJson({"topicStatus", "-t", "HaTopic"});
+  ASSERT_EQ(Field(status, "queues").list_value().values_size(), 1) << r.out;
+  EXPECT_EQ(Field(Field(status, "queues").list_value().values(0).struct_value(), "maxOffset").number_value(),
+            4);
 }
 
 TEST_F(MqadminTest, NamesrvKvAndConfig) {

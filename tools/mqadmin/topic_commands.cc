@@ -194,11 +194,12 @@ Status RunTopicStatus(const CommandArgs& a) {
   Table table({"#Broker Name", "#QID", "#Min Offset", "#Max Offset", "#Last Updated"});
   Json rows = Json::Array();
   for (const auto& b : SortedBrokers(route)) {
-    MQ_ASSIGN_OR_RETURN(auto addr, AdminClient::MasterAddr(b));
     mq::v1::GetTopicStatsRequest req;
     req.set_topic(a.topic);
     mq::v1::GetTopicStatsResponse resp;
-    MQ_RETURN_IF_ERROR(client->CallAdmin(addr, &BA::GetTopicStats, req, &resp));
+    // The master, or a slave while it is down (consumerProgress does the same).
+    MQ_RETURN_IF_ERROR(
+        client->CallAdminFirstReachable(AdminClient::AddrsMasterFirst(b), &BA::GetTopicStats, req, &resp));
     for (const auto& q : resp.queues()) {
       table.Add({b.broker_name(), std::to_string(q.queue_id()), std::to_string(q.min_offset()),
                  std::to_string(q.max_offset()), FormatTime(q.last_update_timestamp())});
