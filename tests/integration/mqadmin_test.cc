@@ -448,6 +448,9 @@ TEST_F(MqadminTest, ConsumerProgressReadsABrokerSetThroughItsSlaveWhileTheMaster
   ASSERT_EQ(Field(status, "queues").list_value().values_size(), 1) << r.out;
   EXPECT_EQ(Field(Field(status, "queues").list_value().values(0).struct_value(), "maxOffset").number_value(),
             4);
+  Struct by_offset = RunJson({"queryMsgByOffset", "-t", "HaTopic", "-b", "broker-a", "-i", "0", "-o", "3"});
+  EXPECT_EQ(Field(Field(by_offset, "messages").list_value().values(0).struct_value(), "body").string_value(),
+            "m3");
 }
 
 TEST_F(MqadminTest, NamesrvKvAndConfig) {

@@ -152,17 +152,11 @@ Status RunQueryMsgByOffset(const CommandArgs& a) {
   req.set_topic(a.topic);
   req.mutable_queue_offset()->set_queue_id(a.queue_id);
   req.mutable_queue_offset()->set_offset(a.offset);
-  Status last;
-  for (const auto& addr : AdminClient::AddrsMasterFirst(*it)) {
-    mq::v1::QueryMessageResponse resp;
-    last = client->CallAdmin(addr, &BA::QueryMessage, req, &resp);
-    if (last.ok()) {
-      PrintMessages({resp.messages().begin(), resp.messages().end()}, a.json);
-      return Status::OK();
-    }
-    if (!IsUnreachable(last)) return last;
-  }
-  return last;
+  mq::v1::QueryMessageResponse resp;
+  MQ_RETURN_IF_ERROR(
+      client->CallAdminFirstReachable(AdminClient::AddrsMasterFirst(*it), &BA::QueryMessage, req, &resp));
+  PrintMessages({resp.messages().begin(), resp.messages().end()}, a.json);
+  return Status::OK();
 }
 
 Status RunSendMessage(const CommandArgs& a) {
