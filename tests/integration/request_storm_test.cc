@@ -14,8 +14,6 @@
 
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
-#include <future>
 #include <map>
 #include <memory>
 #include <string>
@@ -30,6 +28,7 @@
 #include "namesrv_fixture.h"
 #include "proto_mutator.h"
 #include "sample_requests.h"
+#include "storm_call.h"
 #include "testutil/temp_dir.h"
 #include "testutil/wait.h"
 
@@ -44,18 +43,11 @@ constexpr auto kCallDeadline = std::chrono::seconds(3);
 constexpr auto kHardLimit = std::chrono::seconds(10);
 constexpr auto kStormTimeBudget = std::chrono::seconds(90);
 
-int64_t EnvOr(const char* name, int64_t fallback) {
-  const char* v = std::getenv(name);
-  return v == nullptr ? fallback : std::strtoll(v, nullptr, 10);
-}
-
-// "/mq.v1.Messaging/SendMessage" -> the request message type.
-const Descriptor* RequestType(const std::string& method) {
-  std::string full = method.substr(1);
-  full[full.find('/')] = '.';
-  const auto* m = google::protobuf::DescriptorPool::generated_pool()->FindMethodByName(full);
-  return m == nullptr ? nullptr : m->input_type();
-}
+using storm::EnvOr;
+using storm::Hex;
+using storm::RefusedByGrpc;
+using storm::RequestType;
+using storm::ResponseType;
 
 struct Target {
   std::string name;  // "broker" / "namesrv"
@@ -64,32 +56,6 @@ struct Target {
   std::vector<fuzz::SampleRequest> samples;
   ChildProcess* process;
 };
-
-struct Outcome {
-  bool completed = false;
-  grpc::Status status;
-};
-
-Outcome CallRaw(grpc::GenericStub* stub, const std::string& method, const std::string& bytes) {
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + kCallDeadline);
-  grpc::Slice slice(bytes);
-  grpc::ByteBuffer request(&slice, 1);
-  grpc::ByteBuffer response;
-  auto done = std::make_shared<std::promise<grpc::Status>>();
-  auto future = done->get_future();
-  stub->UnaryCall(&ctx, method, grpc::StubOptions(), &request, &response,
-                  [done](grpc::Status s) { done->set_value(std::move(s)); });
-  Outcome out;
-  if (future.wait_for(kCallDeadline + kHardLimit) != std::future_status::ready) {
-    ctx.TryCancel();
-    future.wait();  // the callback still references ctx
-    return out;
-  }
-  out.completed = true;
-  out.status = future.get();
-  return out;
-}
 
 // A request that legitimately holds longer than the call deadline (a long poll).
 bool HoldsPastDeadline(const std::string& method, const std::string& bytes) {
@@ -103,27 +69,6 @@ bool HoldsPastDeadline(const std::string& method, const std::string& bytes) {
     return r.ParseFromString(bytes) && r.suspend_timeout_millis() >= limit;
   }
   return false;
-}
-
-// gRPC itself (1.51) answers a request it cannot decode, or a method the server does not
-// have, with UNIMPLEMENTED and no message; the handler never sees such a call.
-bool RefusedByGrpc(const grpc::Status& s, const std::string& method, const std::string& sent_to,
-                   const std::string& bytes) {
-  if (s.error_code() != grpc::StatusCode::UNIMPLEMENTED) return false;
-  if (sent_to != method) return true;  // unknown method
-  std::unique_ptr<google::protobuf::Message> m(
-      google::protobuf::MessageFactory::generated_factory()->GetPrototype(RequestType(method))->New());
-  return !m->ParseFromString(bytes);
-}
-
-std::string Hex(const std::string& s) {
-  std::string out;
-  for (size_t i = 0; i < std::min<size_t>(s.size(), 48); ++i) {
-    char buf[4];
-    std::snprintf(buf, sizeof(buf), "%02x", static_cast<unsigned char>(s[i]));
-    out += buf;
-  }
-  return out + (s.size() > 48 ? "..." : "") + " (" + std::to_string(s.size()) + " bytes)";
 }
 
 class RequestStormTest : public ::testing::Test {
@@ -181,7 +126,8 @@ TEST_F(RequestStormTest, BrokerAndNamesrvSurviveAndStillServe) {
     std::string target_method = method;
     if (mutator.Next() % 200 == 0) target_method = method + "NoSuchMethod";
 
-    Outcome out = CallRaw(t.stub.get(), target_method, bytes);
+    storm::Outcome out =
+        storm::CallUnary(t.stub.get(), target_method, bytes, {kCallDeadline, kHardLimit, {}});
     const std::string what = "request #" + std::to_string(sent) + " seed=" + std::to_string(seed) + " " +
                              target_method + " kind=" + kKindNames[static_cast<int>(kind)] +
                              " bytes=" + Hex(bytes);
@@ -200,6 +146,12 @@ TEST_F(RequestStormTest, BrokerAndNamesrvSurviveAndStillServe) {
         ASSERT_TRUE(!s.error_message().empty() || RefusedByGrpc(s, method, target_method, bytes))
             << "code " << s.error_code() << " without a message: " << what;
       }
+    } else {
+      // As the client's protobuf reads it (proto3 strings must be UTF-8).
+      std::unique_ptr<google::protobuf::Message> response(
+          google::protobuf::MessageFactory::generated_factory()->GetPrototype(ResponseType(method))->New());
+      ASSERT_TRUE(response->ParseFromString(out.responses.at(0)))
+          << "a response that does not parse: " << Hex(out.responses.at(0)) << ": " << what;
     }
     if (sent % 250 == 0) {
       ASSERT_TRUE(broker_->process().running()) << "mqbroker died by " << what;

@@ -149,6 +149,40 @@ TEST_F(V2FrontTest, EveryRpcWantsAClientId) {
   EXPECT_GRPC_OK(stream->Finish());
 }
 
+// This broker serves consumers through ReceiveMessage; the pull-mode and lite consumer RPCs say
+// so (gRPC's own UNIMPLEMENTED carries no message), after the client id check every RPC makes.
+TEST_F(V2FrontTest, PullModeAndLiteRpcsAnswerNotImplementedNamingTheRpc) {
+  auto a = StartBroker("broker-a");
+  V2Client c(a->v2_address());
+  auto expect_not_served = [](const pb::Status& status, const std::string& rpc) {
+    EXPECT_EQ(status.code(), pb::Code::NOT_IMPLEMENTED) << rpc;
+    EXPECT_EQ(status.message().rfind(rpc + ": not served", 0), 0u) << status.message();
+  };
+  pb::UpdateOffsetResponse update;
+  ASSERT_GRPC_OK(c.Unary(&Stub::UpdateOffset, pb::UpdateOffsetRequest(), &update));
+  expect_not_served(update.status(), "UpdateOffset");
+  pb::GetOffsetResponse get;
+  ASSERT_GRPC_OK(c.Unary(&Stub::GetOffset, pb::GetOffsetRequest(), &get));
+  expect_not_served(get.status(), "GetOffset");
+  pb::QueryOffsetResponse query;
+  ASSERT_GRPC_OK(c.Unary(&Stub::QueryOffset, pb::QueryOffsetRequest(), &query));
+  expect_not_served(query.status(), "QueryOffset");
+  pb::SyncLiteSubscriptionResponse lite;
+  ASSERT_GRPC_OK(c.Unary(&Stub::SyncLiteSubscription, pb::SyncLiteSubscriptionRequest(), &lite));
+  expect_not_served(lite.status(), "SyncLiteSubscription");
+  ASSERT_GRPC_OK(c.Unary(&Stub::GetOffset, pb::GetOffsetRequest(), &get, /*with_client_id=*/false));
+  EXPECT_EQ(get.status().code(), pb::Code::CLIENT_ID_REQUIRED);
+
+  grpc::ClientContext ctx;
+  c.Prepare(&ctx);
+  auto reader = c.stub()->PullMessage(&ctx, pb::PullMessageRequest());
+  pb::PullMessageResponse pulled;
+  ASSERT_TRUE(reader->Read(&pulled));
+  expect_not_served(pulled.status(), "PullMessage");
+  EXPECT_FALSE(reader->Read(&pulled));
+  EXPECT_GRPC_OK(reader->Finish());
+}
+
 TEST_F(V2FrontTest, TelemetryAnswersSettingsResendsThemAndClosesCleanly) {
   ASSERT_TRUE(ns_.started());
   auto a = StartBroker("broker-a");

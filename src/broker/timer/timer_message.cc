@@ -2,12 +2,17 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
 
 #include "common/message_id.h"
+#include "common/naming.h"
 
 namespace mq::broker::timer {
 namespace {
+
+// The longest message id a v2 send accepts (send_convert.cc), and so the longest key a handle holds.
+constexpr size_t kMaxUniqKeyBytes = 128;
 
 constexpr std::string_view kBase64Url = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
@@ -190,6 +195,15 @@ Result<RecallHandle> DecodeRecallHandle(std::string_view handle) {
   h.uniq_key = std::string(parts[4]);
   if (h.topic.empty() || h.broker_name.empty() || h.uniq_key.empty() || h.deliver_ms <= 0) {
     return Status::InvalidArgument("handle: a field is empty or the delivery time is not positive");
+  }
+  // Fields come back to the caller (the key as a response's message id, a protobuf string that
+  // must be UTF-8): only what a broker issues passes, so a damaged handle is refused here.
+  MQ_RETURN_IF_ERROR(ValidateName("handle.topic", h.topic));
+  MQ_RETURN_IF_ERROR(ValidateName("handle.broker_name", h.broker_name));
+  if (h.uniq_key.size() > kMaxUniqKeyBytes ||
+      !std::all_of(h.uniq_key.begin(), h.uniq_key.end(), [](char c) { return c > ' ' && c < 0x7f; })) {
+    return Status::InvalidArgument(fmt::format(
+        "handle.uniq_key: not a message id (printable ASCII, at most {} characters)", kMaxUniqKeyBytes));
   }
   return h;
 }

@@ -31,16 +31,26 @@ constexpr auto kRouteTimeout = std::chrono::milliseconds(3000);
 const std::vector<std::chrono::milliseconds> kSettingsResends = {std::chrono::milliseconds(1000),
                                                                  std::chrono::milliseconds(3000)};
 
-// A stream that carries one status and ends (refusals of ReceiveMessage / Telemetry).
-class StatusOnlyWriter final : public grpc::ServerWriteReactor<pb::ReceiveMessageResponse> {
+// A stream that carries one status and ends (refusals of ReceiveMessage / PullMessage).
+template <typename Response>
+class StatusOnlyWriter final : public grpc::ServerWriteReactor<Response> {
  public:
   explicit StatusOnlyWriter(pb::Status status) { *out_.mutable_status() = std::move(status); }
-  void Begin() { StartWriteAndFinish(&out_, grpc::WriteOptions(), grpc::Status::OK); }
+  void Begin() { this->StartWriteAndFinish(&out_, grpc::WriteOptions(), grpc::Status::OK); }
   void OnDone() override { delete this; }
 
  private:
-  pb::ReceiveMessageResponse out_;
+  Response out_;
 };
+
+// What the RPCs of pull-mode and lite consumers answer: this broker serves consumers through
+// ReceiveMessage (SimpleConsumer, PushConsumer), as RocketMQ 5's proxy did before 5.3.
+std::string NotServed(std::string_view rpc) {
+  return fmt::format(
+      "{}: not served by this broker; consume with ReceiveMessage (SimpleConsumer or "
+      "PushConsumer)",
+      rpc);
+}
 
 class StatusOnlyTelemetry final : public grpc::ServerBidiReactor<pb::TelemetryCommand, pb::TelemetryCommand> {
  public:
@@ -427,7 +437,7 @@ grpc::ServerWriteReactor<pb::ReceiveMessageResponse>* MessagingServiceV2::Receiv
     if (consumer_rpcs_ != nullptr) return consumer_rpcs_->ReceiveMessage(ctx, request, call);
     SetStatus(&status, pb::Code::NOT_IMPLEMENTED, "ReceiveMessage: pop consumption is not available");
   }
-  auto* refusal = new StatusOnlyWriter(std::move(status));
+  auto* refusal = new StatusOnlyWriter<pb::ReceiveMessageResponse>(std::move(status));
   refusal->Begin();
   return refusal;
 }
@@ -464,6 +474,53 @@ grpc::ServerUnaryReactor* MessagingServiceV2::ForwardMessageToDeadLetterQueue(
   SetStatus(response->mutable_status(), pb::Code::NOT_IMPLEMENTED,
             "ForwardMessageToDeadLetterQueue: pop consumption is not available");
   return Done(ctx);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pull-mode and lite consumer RPCs: not served (NotServed), after the call's metadata is checked
+// as for every RPC.
+
+grpc::ServerWriteReactor<pb::PullMessageResponse>* MessagingServiceV2::PullMessage(
+    grpc::CallbackServerContext* ctx, const pb::PullMessageRequest* /*request*/) {
+  CallContext call;
+  pb::Status status;
+  if (ReadCall(*ctx, &call, &status)) SetStatus(&status, pb::Code::NOT_IMPLEMENTED, NotServed("PullMessage"));
+  auto* refusal = new StatusOnlyWriter<pb::PullMessageResponse>(std::move(status));
+  refusal->Begin();
+  return refusal;
+}
+
+template <typename Response>
+grpc::ServerUnaryReactor* MessagingServiceV2::RefuseNotServed(grpc::CallbackServerContext* ctx,
+                                                              std::string_view rpc, Response* response) {
+  CallContext call;
+  if (ReadCall(*ctx, &call, response->mutable_status()))
+    SetStatus(response->mutable_status(), pb::Code::NOT_IMPLEMENTED, NotServed(rpc));
+  return Done(ctx);
+}
+
+grpc::ServerUnaryReactor* MessagingServiceV2::UpdateOffset(grpc::CallbackServerContext* ctx,
+                                                           const pb::UpdateOffsetRequest* /*request*/,
+                                                           pb::UpdateOffsetResponse* response) {
+  return RefuseNotServed(ctx, "UpdateOffset", response);
+}
+
+grpc::ServerUnaryReactor* MessagingServiceV2::GetOffset(grpc::CallbackServerContext* ctx,
+                                                        const pb::GetOffsetRequest* /*request*/,
+                                                        pb::GetOffsetResponse* response) {
+  return RefuseNotServed(ctx, "GetOffset", response);
+}
+
+grpc::ServerUnaryReactor* MessagingServiceV2::QueryOffset(grpc::CallbackServerContext* ctx,
+                                                          const pb::QueryOffsetRequest* /*request*/,
+                                                          pb::QueryOffsetResponse* response) {
+  return RefuseNotServed(ctx, "QueryOffset", response);
+}
+
+grpc::ServerUnaryReactor* MessagingServiceV2::SyncLiteSubscription(
+    grpc::CallbackServerContext* ctx, const pb::SyncLiteSubscriptionRequest* /*request*/,
+    pb::SyncLiteSubscriptionResponse* response) {
+  return RefuseNotServed(ctx, "SyncLiteSubscription", response);
 }
 
 }  // namespace mq::broker::v2

@@ -8,7 +8,9 @@
 // with its own v2 endpoint); a topic only this broker knows yet (just auto-created, or the
 // NameServers unreachable) is answered from its own table.
 // The consumer RPCs (Receive/Ack/ChangeInvisibleDuration/ForwardToDLQ) are delegated to a
-// ConsumerRpcs (pop consumption); without one they answer NOT_IMPLEMENTED.
+// ConsumerRpcs (pop consumption); without one they answer NOT_IMPLEMENTED. So do, always, the
+// pull-mode and lite consumer RPCs (PullMessage, UpdateOffset, GetOffset, QueryOffset,
+// SyncLiteSubscription), with a message saying so.
 // Threads: gRPC callback threads; sends finish on the store's threads, routes on gRPC client
 // threads. No handler blocks. BrokerController owns the processors and outlives the server.
 #pragma once
@@ -17,6 +19,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "apache/rocketmq/v2/service.grpc.pb.h"
@@ -97,6 +100,21 @@ class MessagingServiceV2 final : public apache::rocketmq::v2::MessagingService::
   grpc::ServerUnaryReactor* RecallMessage(grpc::CallbackServerContext* ctx,
                                           const apache::rocketmq::v2::RecallMessageRequest* request,
                                           apache::rocketmq::v2::RecallMessageResponse* response) override;
+  // Not served (NOT_IMPLEMENTED with a message): the pull-mode and lite consumer RPCs.
+  grpc::ServerWriteReactor<apache::rocketmq::v2::PullMessageResponse>* PullMessage(
+      grpc::CallbackServerContext* ctx, const apache::rocketmq::v2::PullMessageRequest* request) override;
+  grpc::ServerUnaryReactor* UpdateOffset(grpc::CallbackServerContext* ctx,
+                                         const apache::rocketmq::v2::UpdateOffsetRequest* request,
+                                         apache::rocketmq::v2::UpdateOffsetResponse* response) override;
+  grpc::ServerUnaryReactor* GetOffset(grpc::CallbackServerContext* ctx,
+                                      const apache::rocketmq::v2::GetOffsetRequest* request,
+                                      apache::rocketmq::v2::GetOffsetResponse* response) override;
+  grpc::ServerUnaryReactor* QueryOffset(grpc::CallbackServerContext* ctx,
+                                        const apache::rocketmq::v2::QueryOffsetRequest* request,
+                                        apache::rocketmq::v2::QueryOffsetResponse* response) override;
+  grpc::ServerUnaryReactor* SyncLiteSubscription(
+      grpc::CallbackServerContext* ctx, const apache::rocketmq::v2::SyncLiteSubscriptionRequest* request,
+      apache::rocketmq::v2::SyncLiteSubscriptionResponse* response) override;
 
  private:
   using RouteDone = std::function<void(Result<mq::v1::TopicRouteData>)>;
@@ -109,6 +127,9 @@ class MessagingServiceV2 final : public apache::rocketmq::v2::MessagingService::
   apache::rocketmq::v2::TelemetryCommand ToCheckCommand(const mq::v1::TransactionCheck& check,
                                                         const std::string& ns) const;
   SendLimits Limits() const;
+  template <typename Response>
+  grpc::ServerUnaryReactor* RefuseNotServed(grpc::CallbackServerContext* ctx, std::string_view rpc,
+                                            Response* response);
 
   Deps deps_;
   std::unique_ptr<NamesrvRouteClient> routes_;

@@ -5,13 +5,16 @@
 #include <utility>
 
 #include "apache/rocketmq/v2/definition.pb.h"
+#include "common/utf8.h"
 
 namespace mq::broker::v2 {
 
+// A message may quote bytes a client sent; those that are not UTF-8 are escaped, or the SDK could
+// not parse the response at all (Status.message is a proto3 string).
 inline void SetStatus(apache::rocketmq::v2::Status* status, apache::rocketmq::v2::Code code,
                       std::string message) {
   status->set_code(code);
-  status->set_message(std::move(message));
+  status->set_message(IsValidUtf8(message) ? std::move(message) : EscapeInvalidUtf8(message));
 }
 
 inline apache::rocketmq::v2::Status MakeStatus(apache::rocketmq::v2::Code code, std::string message) {

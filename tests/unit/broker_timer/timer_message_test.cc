@@ -108,5 +108,27 @@ TEST(TimerMessageTest, RecallHandleRoundTripAndGarbage) {
   EXPECT_FALSE(DecodeRecallHandle(std::string(2000, 'A')).ok());
 }
 
+// A handle is echoed back (its key as RecallMessageResponse.message_id, a proto3 string): fields
+// that no broker issues, such as invalid UTF-8 from a damaged handle, are refused naming the field.
+TEST(TimerMessageTest, RecallHandleFieldsNoBrokerIssuesAreRefusedNamingTheField) {
+  const struct {
+    RecallHandle handle;
+    const char* field;
+  } cases[] = {
+      {{"Topic\xff", "broker-a", kNow, "ABC"}, "handle.topic"},
+      {{"Topic A", "broker-a", kNow, "ABC"}, "handle"},  // a sixth field
+      {{"TopicA", "broker/a", kNow, "ABC"}, "handle.broker_name"},
+      {{"TopicA", "broker-a", kNow, "AB\xc3\x28"}, "handle.uniq_key"},
+      {{"TopicA", "broker-a", kNow, std::string{'A', 'B', '\x01', 'C'}}, "handle.uniq_key"},
+      {{"TopicA", "broker-a", kNow, std::string(200, 'K')}, "handle.uniq_key"},
+  };
+  for (const auto& c : cases) {
+    auto r = DecodeRecallHandle(EncodeRecallHandle(c.handle));
+    ASSERT_FALSE(r.ok()) << c.field;
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ(r.status().message().rfind(std::string(c.field) + ":", 0), 0u) << r.status().ToString();
+  }
+}
+
 }  // namespace
 }  // namespace mq::broker::timer
