@@ -3,6 +3,7 @@
 #pragma once
 
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -97,6 +98,20 @@ class FrameClient {
   bool connected_ = false;
   bool eof_ = false;
 };
+
+// What a broker does with a frame it cannot take: one reply under request id 0, INVALID_ARGUMENT
+// with a message starting with `field` ("frame.magic", ...), then the hang-up.
+inline ::testing::AssertionResult RefusedThenHungUp(FrameClient& c, const std::string& field) {
+  auto f = c.ReadFrame();
+  if (!f.has_value()) return ::testing::AssertionFailure() << "no reason given";
+  if (f->first.request_id != 0 || f->first.code != StatusCode::kInvalidArgument ||
+      f->second.rfind(field, 0) != 0) {
+    return ::testing::AssertionFailure() << "request id " << f->first.request_id << ", code "
+                                         << static_cast<int>(f->first.code) << ": " << f->second;
+  }
+  if (!c.ClosedByPeer()) return ::testing::AssertionFailure() << "the connection stayed open";
+  return ::testing::AssertionSuccess();
+}
 
 inline std::string SendFrame(uint64_t id, const std::string& payload,
                              frame::Method method = frame::Method::kSendMessage) {

@@ -43,7 +43,6 @@ constexpr auto kCallDeadline = std::chrono::seconds(3);
 constexpr auto kHardLimit = std::chrono::seconds(10);
 constexpr auto kStormTimeBudget = std::chrono::seconds(90);
 
-using storm::EnvOr;
 using storm::Hex;
 using storm::RefusedByGrpc;
 using storm::RequestType;
@@ -95,10 +94,7 @@ class RequestStormTest : public ::testing::Test {
 };
 
 TEST_F(RequestStormTest, BrokerAndNamesrvSurviveAndStillServe) {
-  const auto seed = static_cast<uint64_t>(EnvOr("MQ_STORM_SEED", kDefaultSeed));
-  const int64_t requests = EnvOr("MQ_STORM_REQUESTS", kDefaultRequests);
-  std::printf("request storm: seed=%llu requests=%lld\n", static_cast<unsigned long long>(seed),
-              static_cast<long long>(requests));
+  const auto [seed, requests] = storm::SizeOf("request storm", kDefaultSeed, kDefaultRequests);
 
   std::vector<Target> targets;
   targets.push_back({"broker", std::make_unique<grpc::GenericStub>(rpc::CreateChannel(broker_->address())),
@@ -160,11 +156,8 @@ TEST_F(RequestStormTest, BrokerAndNamesrvSurviveAndStillServe) {
   }
   ASSERT_TRUE(broker_->process().running());
   ASSERT_TRUE(namesrv_.process().running());
-  std::string summary = "sent=" + std::to_string(sent);
-  for (const auto& [k, v] : by_target) summary += " " + k + "=" + std::to_string(v);
-  for (const auto& [k, v] : by_kind) summary += " " + k + "=" + std::to_string(v);
-  summary += " | grpc codes:";
-  for (const auto& [k, v] : by_code) summary += " " + k + ":" + std::to_string(v);
+  const std::string summary = "sent=" + std::to_string(sent) + storm::Counts("", by_target) +
+                              storm::Counts("", by_kind) + storm::Counts(" | grpc codes:", by_code);
   std::printf("request storm: %s\n", summary.c_str());
   RecordProperty("storm", summary);
   EXPECT_GE(sent, std::min<int64_t>(requests, 1000)) << "the storm ran out of time early";

@@ -109,9 +109,22 @@ const google::protobuf::Descriptor* ResponseType(const std::string& method) {
   return m == nullptr ? nullptr : m->output_type();
 }
 
-int64_t EnvOr(const char* name, int64_t fallback) {
-  const char* v = std::getenv(name);
-  return v == nullptr ? fallback : std::strtoll(v, nullptr, 10);
+Size SizeOf(const char* name, uint64_t default_seed, int64_t default_requests) {
+  auto env_or = [](const char* var, int64_t fallback) {
+    const char* v = std::getenv(var);
+    return v == nullptr ? fallback : std::strtoll(v, nullptr, 10);
+  };
+  Size size{static_cast<uint64_t>(env_or("MQ_STORM_SEED", static_cast<int64_t>(default_seed))),
+            env_or("MQ_STORM_REQUESTS", default_requests)};
+  std::printf("%s: seed=%llu requests=%lld\n", name, static_cast<unsigned long long>(size.seed),
+              static_cast<long long>(size.requests));
+  return size;
+}
+
+std::string Counts(const std::string& label, const std::map<std::string, int64_t>& counts) {
+  std::string out = label;
+  for (const auto& [k, v] : counts) out += " " + k + ":" + std::to_string(v);
+  return out;
 }
 
 std::string Hex(const std::string& s) {

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -22,8 +23,16 @@ namespace mq::testing::storm {
 const google::protobuf::Descriptor* RequestType(const std::string& method);
 const google::protobuf::Descriptor* ResponseType(const std::string& method);
 
-// An environment variable as a number, or `fallback` when unset.
-int64_t EnvOr(const char* name, int64_t fallback);
+// How big a storm is: MQ_STORM_SEED and MQ_STORM_REQUESTS, else the defaults; printed as
+// "<name>: seed=... requests=..." so that a failing run can be repeated.
+struct Size {
+  uint64_t seed = 0;
+  int64_t requests = 0;
+};
+Size SizeOf(const char* name, uint64_t default_seed, int64_t default_requests);
+
+// `label` then " key:count" for each entry, for a storm's summary line.
+std::string Counts(const std::string& label, const std::map<std::string, int64_t>& counts);
 
 // The first 48 bytes in hex and the size, for failure messages.
 std::string Hex(const std::string& s);

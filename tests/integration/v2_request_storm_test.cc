@@ -20,6 +20,7 @@
 #include <cstdio>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -83,6 +84,36 @@ std::string CheckResponses(const std::string& method, const std::vector<std::str
   return "";
 }
 
+pb::ReceiveMessageRequest ReceiveRequest(const std::string& group, const std::string& topic, int32_t batch,
+                                         int64_t invisible_ms) {
+  pb::ReceiveMessageRequest r;
+  r.mutable_group()->set_name(group);
+  r.mutable_message_queue()->mutable_topic()->set_name(topic);
+  r.mutable_filter_expression()->set_type(pb::FilterType::TAG);
+  r.mutable_filter_expression()->set_expression("*");
+  r.set_batch_size(batch);
+  *r.mutable_invisible_duration() = TimeUtil::MillisecondsToDuration(invisible_ms);
+  *r.mutable_long_polling_timeout() = TimeUtil::MillisecondsToDuration(500);
+  return r;
+}
+
+// The first message a receive returns, receiving again until one comes (WaitUntil's deadline).
+std::optional<pb::Message> ReceiveFirst(V2Client& c, const pb::ReceiveMessageRequest& request) {
+  std::optional<pb::Message> first;
+  WaitUntil([&] {
+    grpc::ClientContext ctx;
+    c.Prepare(&ctx);
+    auto reader = c.stub()->ReceiveMessage(&ctx, request);
+    pb::ReceiveMessageResponse r;
+    while (reader->Read(&r)) {
+      if (r.has_message() && !first) first = r.message();
+    }
+    reader->Finish();
+    return first.has_value();
+  });
+  return first;
+}
+
 class V2RequestStormTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -126,28 +157,12 @@ class V2RequestStormTest : public ::testing::Test {
         3600);
     const pb::SendResultEntry later = send(delayed);
 
-    pb::ReceiveMessageRequest receive;
-    receive.mutable_group()->set_name(kGroup);
-    receive.mutable_message_queue()->mutable_topic()->set_name(kTopic);
-    receive.mutable_message_queue()->set_id(0);
-    receive.mutable_filter_expression()->set_type(pb::FilterType::TAG);
-    receive.mutable_filter_expression()->set_expression("*");
-    receive.set_batch_size(1);
-    *receive.mutable_invisible_duration() = TimeUtil::MillisecondsToDuration(600000);
-    *receive.mutable_long_polling_timeout() = TimeUtil::MillisecondsToDuration(500);
     // Both queues may hold a message; the receive answers from either.
-    std::string receipt;
-    EXPECT_TRUE(WaitUntil([&] {
-      grpc::ClientContext ctx;
-      c.Prepare(&ctx);
-      auto reader = c.stub()->ReceiveMessage(&ctx, receive);
-      pb::ReceiveMessageResponse resp;
-      while (reader->Read(&resp)) {
-        if (resp.has_message()) receipt = resp.message().system_properties().receipt_handle();
-      }
-      reader->Finish();
-      return !receipt.empty();
-    }));
+    pb::ReceiveMessageRequest receive = ReceiveRequest(kGroup, kTopic, 1, 600000);
+    receive.mutable_message_queue()->set_id(0);
+    const std::optional<pb::Message> received = ReceiveFirst(c, receive);
+    EXPECT_TRUE(received.has_value());
+    const std::string receipt = received ? received->system_properties().receipt_handle() : "";
 
     pb::Resource topic;
     topic.set_name(kTopic);
@@ -274,10 +289,7 @@ std::function<void(grpc::ClientContext*)> MetadataOf(ProtoMutator& mutator, cons
 }
 
 TEST_F(V2RequestStormTest, TheV2FrontAnswersEveryMutatedRequestAndStillServes) {
-  const auto seed = static_cast<uint64_t>(storm::EnvOr("MQ_STORM_SEED", kDefaultSeed));
-  const int64_t requests = storm::EnvOr("MQ_STORM_REQUESTS", kDefaultRequests);
-  std::printf("v2 request storm: seed=%llu requests=%lld\n", static_cast<unsigned long long>(seed),
-              static_cast<long long>(requests));
+  const auto [seed, requests] = storm::SizeOf("v2 request storm", kDefaultSeed, kDefaultRequests);
   const std::vector<Sample> samples = Samples();
   ASSERT_FALSE(HasFailure());
   for (const auto& s : samples) ASSERT_NE(storm::RequestType(s.method), nullptr) << s.method;
@@ -286,7 +298,7 @@ TEST_F(V2RequestStormTest, TheV2FrontAnswersEveryMutatedRequestAndStillServes) {
 
   ProtoMutator mutator(seed);
   static const char* kKindNames[] = {"valid", "structured", "unknown_fields", "bytes", "garbage"};
-  std::map<std::string, int64_t> by_kind, by_code, by_front_code;
+  std::map<std::string, int64_t> by_kind, by_code;
   const auto budget_end = std::chrono::steady_clock::now() + kStormTimeBudget;
   int64_t sent = 0;
   for (; sent < requests && std::chrono::steady_clock::now() < budget_end; ++sent) {
@@ -329,10 +341,8 @@ TEST_F(V2RequestStormTest, TheV2FrontAnswersEveryMutatedRequestAndStillServes) {
     }
   }
   ASSERT_TRUE(broker_->process().running());
-  std::string summary = "sent=" + std::to_string(sent);
-  for (const auto& [k, v] : by_kind) summary += " " + k + "=" + std::to_string(v);
-  summary += " | grpc codes:";
-  for (const auto& [k, v] : by_code) summary += " " + k + ":" + std::to_string(v);
+  const std::string summary =
+      "sent=" + std::to_string(sent) + storm::Counts("", by_kind) + storm::Counts(" | grpc codes:", by_code);
   std::printf("v2 request storm: %s\n", summary.c_str());
   RecordProperty("storm", summary);
   EXPECT_GE(sent, std::min<int64_t>(requests, 1000)) << "the storm ran out of time early";
@@ -345,27 +355,9 @@ TEST_F(V2RequestStormTest, TheV2FrontAnswersEveryMutatedRequestAndStillServes) {
   pb::SendMessageResponse resp;
   ASSERT_TRUE(sdk.Unary(&Stub::SendMessage, req, &resp).ok());
   ASSERT_EQ(resp.status().code(), pb::Code::OK) << resp.status().message();
-  pb::ReceiveMessageRequest receive;
-  receive.mutable_group()->set_name("V2AfterStormGroup");
-  receive.mutable_message_queue()->mutable_topic()->set_name(topic);
-  receive.mutable_filter_expression()->set_type(pb::FilterType::TAG);
-  receive.mutable_filter_expression()->set_expression("*");
-  receive.set_batch_size(4);
-  *receive.mutable_invisible_duration() = TimeUtil::MillisecondsToDuration(10000);
-  *receive.mutable_long_polling_timeout() = TimeUtil::MillisecondsToDuration(500);
-  std::string body;
-  ASSERT_TRUE(WaitUntil([&] {
-    grpc::ClientContext ctx;
-    sdk.Prepare(&ctx);
-    auto reader = sdk.stub()->ReceiveMessage(&ctx, receive);
-    pb::ReceiveMessageResponse r;
-    while (reader->Read(&r)) {
-      if (r.has_message()) body = r.message().body();
-    }
-    reader->Finish();
-    return !body.empty();
-  }));
-  EXPECT_EQ(body, "still alive");
+  const auto received = ReceiveFirst(sdk, ReceiveRequest("V2AfterStormGroup", topic, 4, 10000));
+  ASSERT_TRUE(received.has_value());
+  EXPECT_EQ(received->body(), "still alive");
 }
 
 }  // namespace

@@ -221,8 +221,11 @@ class FastSendServer::Connection : public std::enable_shared_from_this<Connectio
   // `lease`: the frame's bytes, when they were leased while it was read.
   bool Handle(const frame::Header& h, std::string_view payload, std::optional<ByteBudget::Lease> lease) {
     if (h.kind != frame::Kind::kRequest) {
-      MQ_LOG_WARN(Logger("broker"), "fast send port: {} closed: frame.kind: a response sent to the broker",
-                  peer_);
+      // As for a header that cannot be read: the reason, then the hang-up (docs/protocol.md).
+      const Status why =
+          Status::InvalidArgument("frame.kind: a response (2) sent to the broker, which takes requests (1)");
+      MQ_LOG_WARN(Logger("broker"), "fast send port: {} closed: {}", peer_, why.ToString());
+      Reply(0, why, {});
       return false;
     }
     const bool pull = h.method == frame::Method::kPullMessage && server_->pull_ != nullptr;

@@ -13,6 +13,7 @@
 
 #include "broker/v2/call_context.h"
 #include "broker/v2/deliver_convert.h"
+#include "broker/v2/proto_time.h"
 #include "broker/v2/v2_status.h"
 #include "common/clock.h"
 
@@ -120,8 +121,8 @@ ConsumerService::ConsumerService(ConsumerServiceOptions options, pop::PopService
 
 int64_t ConsumerService::PollMillis(grpc::CallbackServerContext* ctx,
                                     const pb::ReceiveMessageRequest& r) const {
-  int64_t poll = r.has_long_polling_timeout() ? TimeUtil::DurationToMilliseconds(r.long_polling_timeout())
-                                              : options_.max_long_polling_ms;
+  int64_t poll =
+      r.has_long_polling_timeout() ? SaturatedMillis(r.long_polling_timeout()) : options_.max_long_polling_ms;
   poll = std::clamp(poll, options_.min_long_polling_ms, options_.max_long_polling_ms);
   const auto deadline = ctx->deadline();
   if (deadline != std::chrono::system_clock::time_point::max()) {
@@ -156,7 +157,7 @@ grpc::ServerWriteReactor<pb::ReceiveMessageResponse>* ConsumerService::ReceiveMe
       reactor->Fail(pb::Code::ILLEGAL_INVISIBLE_TIME, "invisible_duration: is required unless auto_renew");
       return reactor;
     }
-    r.invisible_ms = TimeUtil::DurationToMilliseconds(request->invisible_duration());
+    r.invisible_ms = SaturatedMillis(request->invisible_duration());
     if (r.invisible_ms < options_.min_invisible_ms || r.invisible_ms > options_.max_invisible_ms) {
       reactor->Fail(
           pb::Code::ILLEGAL_INVISIBLE_TIME,
@@ -239,7 +240,7 @@ grpc::ServerUnaryReactor* ConsumerService::ChangeInvisibleDuration(
     grpc::CallbackServerContext* ctx, const pb::ChangeInvisibleDurationRequest* request,
     pb::ChangeInvisibleDurationResponse* response, const CallContext& call) {
   auto* reactor = ctx->DefaultReactor();
-  const int64_t ms = TimeUtil::DurationToMilliseconds(request->invisible_duration());
+  const int64_t ms = SaturatedMillis(request->invisible_duration());
   if (ms < 0 || ms > options_.max_invisible_ms) {
     SetStatus(response->mutable_status(), pb::Code::ILLEGAL_INVISIBLE_TIME,
               fmt::format("invisible_duration: {} ms is outside [0, {}] ms", ms, options_.max_invisible_ms));

@@ -4,6 +4,7 @@
 
 #include "broker/processor/message_convert.h"
 #include "broker/v2/call_context.h"
+#include "broker/v2/proto_time.h"
 #include "broker/v2/v2_status.h"
 #include "common/digest.h"
 #include "common/naming.h"
@@ -27,8 +28,6 @@ bool HasControlChar(std::string_view s) {
   }
   return false;
 }
-
-int64_t ToMillis(const google::protobuf::Timestamp& t) { return t.seconds() * 1000 + t.nanos() / 1000000; }
 
 void SetMillis(int64_t ms, google::protobuf::Timestamp* t) {
   t->set_seconds(ms / 1000);
@@ -162,15 +161,15 @@ pb::Status ToV1Send(const pb::Message& message, std::string_view field, const st
   for (const auto& k : sp.keys()) m->add_keys(k);
   for (const auto& [k, v] : message.user_properties()) (*m->mutable_user_properties())[k] = v;
   m->set_unique_key(sp.message_id());
-  m->set_born_timestamp(sp.has_born_timestamp() ? ToMillis(sp.born_timestamp()) : now_ms);
+  m->set_born_timestamp(sp.has_born_timestamp() ? SaturatedMillis(sp.born_timestamp()) : now_ms);
   m->set_born_host(born_host);
   if (type == pb::MessageType::FIFO) {
     out->message_group = sp.message_group();
     (*m->mutable_user_properties())[kShardingKey] = sp.message_group();
   }
   if (type == pb::MessageType::DELAY) {
-    const int64_t deliver_ms = ToMillis(sp.delivery_timestamp());
-    if (deliver_ms - now_ms > limits.max_delay_ms) {
+    const int64_t deliver_ms = SaturatedMillis(sp.delivery_timestamp());
+    if (deliver_ms > now_ms && deliver_ms - now_ms > limits.max_delay_ms) {
       return Fail(
           pb::Code::ILLEGAL_DELIVERY_TIME,
           fmt::format(

@@ -1,7 +1,10 @@
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include "broker/v2/auth_header.h"
 #include "broker/v2/call_context.h"
+#include "broker/v2/proto_time.h"
 #include "broker/v2/route_convert.h"
 #include "broker/v2/send_convert.h"
 #include "broker/v2/settings_reply.h"
@@ -194,6 +197,34 @@ TEST(V2Send, EveryBadInputHasItsCode) {
   m = ValidMessage();
   m.mutable_system_properties()->set_message_type(pb::MessageType::LITE);
   EXPECT_EQ(Convert(m), pb::Code::UNSUPPORTED);
+}
+
+// Seconds past what int64 milliseconds hold: a delivery time centuries ahead must be refused, not
+// wrap into the past and be delivered at once; a born time that far off is kept saturated.
+TEST(V2Send, TimestampsPastTheMillisecondRangeSaturate) {
+  const int64_t far = std::numeric_limits<int64_t>::max() / 1000 + 1;
+  pb::Message m = ValidMessage();
+  m.mutable_system_properties()->set_message_type(pb::MessageType::DELAY);
+  m.mutable_system_properties()->mutable_delivery_timestamp()->set_seconds(far);
+  EXPECT_EQ(Convert(m), pb::Code::ILLEGAL_DELIVERY_TIME);
+  m.mutable_system_properties()->mutable_delivery_timestamp()->set_seconds(
+      std::numeric_limits<int64_t>::max());
+  EXPECT_EQ(Convert(m), pb::Code::ILLEGAL_DELIVERY_TIME);
+  m.mutable_system_properties()->mutable_delivery_timestamp()->set_seconds(-far);  // long past: at once
+  V1Send out;
+  ASSERT_EQ(Convert(m, &out), pb::Code::OK);
+  EXPECT_EQ(out.request.messages(0).deliver_time_ms(), 1);
+
+  m = ValidMessage();
+  m.mutable_system_properties()->mutable_born_timestamp()->set_seconds(std::numeric_limits<int64_t>::min());
+  out = V1Send();
+  ASSERT_EQ(Convert(m, &out), pb::Code::OK);
+  EXPECT_EQ(out.request.messages(0).born_timestamp(), std::numeric_limits<int64_t>::min());
+  EXPECT_EQ(SaturatedMillis(far, 0), std::numeric_limits<int64_t>::max());
+  EXPECT_EQ(SaturatedMillis(-far, 0), std::numeric_limits<int64_t>::min());
+  EXPECT_EQ(SaturatedMillis(std::numeric_limits<int64_t>::max() / 1000, 999'999'999),
+            std::numeric_limits<int64_t>::max());
+  EXPECT_EQ(SaturatedMillis(12, 345'678'901), 12'345);
 }
 
 TEST(V2Send, ErrorMessagesNameTheField) {
