@@ -65,4 +65,12 @@ std::string EscapeInvalidUtf8(std::string_view s) {
   return out;
 }
 
+std::string ClipText(std::string_view s, size_t max_bytes) {
+  if (s.size() <= max_bytes) return std::string(s);
+  size_t end = max_bytes;
+  // Back off continuation bytes (10xxxxxx) so that no character is cut in two.
+  while (end > 0 && (static_cast<uint8_t>(s[end]) & 0xC0) == 0x80) --end;
+  return std::string(s.substr(0, end)) + "...(" + std::to_string(s.size()) + " bytes)";
+}
+
 }  // namespace mq

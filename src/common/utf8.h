@@ -16,4 +16,10 @@ bool IsValidUtf8(std::string_view s);
 // characters \xNN; valid text comes back unchanged.
 std::string EscapeInvalidUtf8(std::string_view s);
 
+// For quoting a value a peer sent in an error message, whose size the peer chose (a status message
+// travels in gRPC's trailing metadata, 8 KiB at most by default: a longer one loses the whole
+// status): `s` itself when it has at most `max_bytes`, else its first `max_bytes` or fewer, cut
+// before a character, then "...(N bytes)".
+std::string ClipText(std::string_view s, size_t max_bytes = 128);
+
 }  // namespace mq

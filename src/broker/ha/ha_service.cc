@@ -10,6 +10,7 @@
 #include "common/clock.h"
 #include "common/logging.h"
 #include "common/rpc/grpc_defaults.h"
+#include "common/utf8.h"
 #include "mq/v1/ha.grpc.pb.h"
 
 namespace mq::ha {
@@ -36,7 +37,7 @@ class HaService::Impl final : public mq::v1::Replication::CallbackService {
     if (req->broker_name() != owner_->options_.broker_name) {
       return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
                           fmt::format("broker_name: '{}' is not this master's broker set '{}'",
-                                      req->broker_name(), owner_->options_.broker_name));
+                                      ClipText(req->broker_name()), owner_->options_.broker_name));
     }
     int moved = AdoptAhead(req->slave_offsets(), owner_->metadata_.offsets);
     if (moved > 0) {
@@ -206,9 +207,10 @@ void HaService::OnAck(uint64_t conn_id, int64_t offset) {
       s.reported_ahead = true;
       ahead = s;
     }
-    // A slave can only hold what it was accepted with plus what this stream sent it.
+    // A slave can only hold what it was accepted with plus what this stream sent it, and its log
+    // does not shrink while it streams: an ack below the last (a damaged report) counts nothing.
     s.reported_offset = offset;
-    s.ack_offset = std::min(offset, s.streamed_end);
+    s.ack_offset = std::max(s.ack_offset, std::min(offset, s.streamed_end));
     s.last_ack_ms = WallMillis();
     if (s.ack_offset >= store_->MaxPhyOffset()) s.caught_up_ms = s.last_ack_ms;
   }

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "broker/store/message_store.h"
+#include "common/utf8.h"
 
 namespace mq::ha {
 namespace {
@@ -12,7 +13,7 @@ HandshakeVerdict Refuse(mq::v1::HandshakeStatus status, std::string message) {
 }
 
 std::string Who(const mq::v1::SlaveReport& r) {
-  return fmt::format("slave {} (brokerId {})", r.slave_addr(), r.broker_id());
+  return fmt::format("slave {} (brokerId {})", ClipText(r.slave_addr()), r.broker_id());
 }
 
 constexpr const char* kWipe = "wipe the slave's store (after saving anything only it holds) to resync";
@@ -24,7 +25,7 @@ HandshakeVerdict CheckHandshake(const store::MessageStore& store, const std::str
   if (first.broker_name() != broker_name) {
     return Refuse(mq::v1::HANDSHAKE_WRONG_BROKER_SET,
                   fmt::format("{} belongs to broker set '{}', this master serves '{}'", Who(first),
-                              first.broker_name(), broker_name));
+                              ClipText(first.broker_name()), broker_name));
   }
   const int64_t slave_end = first.max_phy_offset();
   if (slave_end < 0) {

@@ -37,5 +37,14 @@ TEST(Utf8Test, MalformedBytesAreInvalidAndEscapedOneByOne) {
   }
 }
 
+TEST(Utf8Test, ClipTextKeepsShortTextAndCutsLongTextBeforeACharacter) {
+  EXPECT_EQ(ClipText("broker-a", 128), "broker-a");
+  EXPECT_EQ(ClipText(std::string(200, 'x'), 4), "xxxx...(200 bytes)");
+  // "a" then three 3-byte characters: a cut at 5 bytes would split the second one.
+  const std::string text = "a\xe4\xb8\xad\xe6\x96\x87\xe5\xad\x97";
+  EXPECT_EQ(ClipText(text, 5), "a\xe4\xb8\xad...(10 bytes)");
+  EXPECT_TRUE(IsValidUtf8(ClipText(text, 5)));
+}
+
 }  // namespace
 }  // namespace mq

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <future>
+#include <limits>
 #include <map>
 #include <memory>
 #include <string>
@@ -157,6 +158,24 @@ TEST_F(HaServiceTest, AnAckCountsOnlyUpToWhatTheStreamSent) {
   EXPECT_EQ(WaitForSlaves(end, 5s), PutStatus::kOk);
   EXPECT_EQ(ha_->Slaves()[0].ack_offset, end);
   EXPECT_EQ(Info()["haSlaveInSync_1"], "true");
+}
+
+// A slave's log does not shrink while it streams: an ack below the one before (or below zero, as
+// a damaged report says) counts nothing, and INT64_MIN does not overflow the in-sync check.
+TEST_F(HaServiceTest, AnAckBelowTheLastCountsNothing) {
+  const int64_t end = Append();
+  FakeSlave slave(ha_->port());
+  ASSERT_EQ(slave.Open(0, nullptr).status(), mq::v1::HANDSHAKE_ACCEPTED);
+  EXPECT_EQ(slave.ReadData(static_cast<size_t>(end)).size(), static_cast<size_t>(end));
+  ASSERT_TRUE(slave.Ack(end));
+  ASSERT_TRUE(WaitUntil([&] { return ha_->Slaves()[0].ack_offset == end; }));
+  for (int64_t bogus : {int64_t{0}, int64_t{-1}, std::numeric_limits<int64_t>::min()}) {
+    ASSERT_TRUE(slave.Ack(bogus));
+    ASSERT_TRUE(WaitUntil([&] { return ha_->Slaves()[0].reported_offset == bogus; }));
+    EXPECT_EQ(ha_->Slaves()[0].ack_offset, end) << bogus;
+    EXPECT_EQ(Info()["haSlaveInSync_1"], "true") << bogus;
+  }
+  EXPECT_EQ(WaitForSlaves(end, 5s), PutStatus::kOk);
 }
 
 TEST_F(HaServiceTest, ASlaveAheadIsRefusedReportedAndNeverCounted) {
