@@ -44,9 +44,7 @@ constexpr auto kHardLimit = std::chrono::seconds(10);
 constexpr auto kStormTimeBudget = std::chrono::seconds(90);
 
 using storm::Hex;
-using storm::RefusedByGrpc;
 using storm::RequestType;
-using storm::ResponseType;
 
 struct Target {
   std::string name;  // "broker" / "namesrv"
@@ -133,21 +131,10 @@ TEST_F(RequestStormTest, BrokerAndNamesrvSurviveAndStillServe) {
     ++by_kind[kKindNames[static_cast<int>(kind)]];
     ++by_code[std::to_string(s.error_code())];
     ++by_target[t.name];
-    if (!s.ok()) {
-      if (s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
-        ASSERT_TRUE(HoldsPastDeadline(method, bytes)) << "deadline exceeded: " << what;
-      } else {
-        ASSERT_NE(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message() << ": " << what;
-        ASSERT_NE(s.error_code(), grpc::StatusCode::UNKNOWN) << s.error_message() << ": " << what;
-        ASSERT_TRUE(!s.error_message().empty() || RefusedByGrpc(s, method, target_method, bytes))
-            << "code " << s.error_code() << " without a message: " << what;
-      }
-    } else {
-      // As the client's protobuf reads it (proto3 strings must be UTF-8).
-      std::unique_ptr<google::protobuf::Message> response(
-          google::protobuf::MessageFactory::generated_factory()->GetPrototype(ResponseType(method))->New());
-      ASSERT_TRUE(response->ParseFromString(out.responses.at(0)))
-          << "a response that does not parse: " << Hex(out.responses.at(0)) << ": " << what;
+    ASSERT_EQ(storm::CheckStatus(s, method, target_method, bytes, HoldsPastDeadline(method, bytes)), "")
+        << what;
+    if (s.ok()) {
+      ASSERT_EQ(storm::CheckParses(method, out.responses.at(0)), "") << what;
     }
     if (sent % 250 == 0) {
       ASSERT_TRUE(broker_->process().running()) << "mqbroker died by " << what;

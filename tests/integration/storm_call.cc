@@ -190,4 +190,31 @@ bool RefusedByGrpc(const grpc::Status& s, const std::string& method, const std::
   return !m->ParseFromString(bytes);
 }
 
+std::string CheckStatus(const grpc::Status& s, const std::string& method, const std::string& sent_to,
+                        const std::string& bytes, bool may_hold) {
+  if (s.ok()) return "";
+  const std::string code = "code " + std::to_string(s.error_code()) + " (" + s.error_message() + ")";
+  switch (s.error_code()) {
+    case grpc::StatusCode::UNKNOWN:
+    case grpc::StatusCode::UNAVAILABLE:
+      return code;
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return may_hold ? "" : code;
+    default:
+      break;
+  }
+  if (s.error_message().find("metadata size exceeds limit") != std::string::npos)
+    return code + ": the reason quoted so much that gRPC dropped it";
+  if (s.error_message().empty() && !RefusedByGrpc(s, method, sent_to, bytes))
+    return code + " without a message";
+  return "";
+}
+
+std::string CheckParses(const std::string& method, const std::string& bytes) {
+  std::unique_ptr<google::protobuf::Message> m(
+      google::protobuf::MessageFactory::generated_factory()->GetPrototype(ResponseType(method))->New());
+  if (m->ParseFromString(bytes)) return "";
+  return "a response that does not parse as " + m->GetDescriptor()->full_name() + ": " + Hex(bytes);
+}
+
 }  // namespace mq::testing::storm

@@ -59,6 +59,18 @@ Outcome CallUnary(grpc::GenericStub* stub, const std::string& method, const std:
 Outcome CallStream(grpc::GenericStub* stub, const std::string& method, const std::vector<std::string>& writes,
                    const CallLimits& limits);
 
+// What is wrong with the status a storm call ended with, or "" when it is fine: OK; or an error
+// that is not UNKNOWN (an unmapped error) or UNAVAILABLE (a dead server), not DEADLINE_EXCEEDED
+// unless `may_hold` (a long poll that asked to be held), and says why, unless gRPC refused the
+// call itself (RefusedByGrpc). A reason lost to gRPC's metadata limit (it quoted too much of the
+// request) counts as none.
+std::string CheckStatus(const grpc::Status& s, const std::string& method, const std::string& sent_to,
+                        const std::string& bytes, bool may_hold = false);
+
+// What is wrong with a response of `method` the server wrote, or "": it must parse as the
+// method's response, as the peer's protobuf would parse it (proto3 strings must be UTF-8).
+std::string CheckParses(const std::string& method, const std::string& bytes);
+
 // gRPC itself (1.51) answers a request it cannot decode, or a method the server does not have,
 // with UNIMPLEMENTED and no message; the handler never sees such a call. `sent_to` is the
 // method the call went to, `method` the one `bytes` were made for.

@@ -1,5 +1,7 @@
 #include "common/rpc/status_convert.h"
 
+#include "common/utf8.h"
+
 namespace mq::rpc {
 
 grpc::Status ToGrpcStatus(const Status& status) {
@@ -43,7 +45,7 @@ grpc::Status ToGrpcStatus(const Status& status) {
       code = grpc::StatusCode::INTERNAL;
       break;
   }
-  return grpc::Status(code, status.message());
+  return grpc::Status(code, ClipText(status.message(), kMaxStatusMessageBytes));
 }
 
 Status FromGrpcStatus(const grpc::Status& status) {
