@@ -6,7 +6,10 @@
 #include <net/if.h>
 #include <netinet/in.h>
 
+#include <algorithm>
 #include <charconv>
+
+#include "common/utf8.h"
 
 namespace mq {
 namespace {
@@ -30,6 +33,20 @@ Status ValidateName(std::string_view field, std::string_view value) {
           fmt::format("{}: '{}' contains an illegal character (allowed: letters, digits, '%', '|', '_', '-')",
                       field, value));
     }
+  }
+  return Status::OK();
+}
+
+Status ValidateMessageId(std::string_view field, std::string_view id) {
+  if (id.empty()) return Status::InvalidArgument(fmt::format("{}: must not be empty", field));
+  const bool control = std::any_of(id.begin(), id.end(), [](char c) {
+    const auto b = static_cast<unsigned char>(c);
+    return b < 0x20 || b == 0x7F;
+  });
+  if (id.size() > kMaxMessageIdBytes || control || !IsValidUtf8(id)) {
+    return Status::InvalidArgument(
+        fmt::format("{}: not a message id ({} bytes at most of UTF-8 without control characters)", field,
+                    kMaxMessageIdBytes));
   }
   return Status::OK();
 }

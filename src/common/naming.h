@@ -19,6 +19,12 @@ inline constexpr size_t kMaxNameLength = 127;
 // argument in the error ("topic", "broker_name", ...).
 Status ValidateName(std::string_view field, std::string_view value);
 
+// A message id (UNIQ_KEY, the v2 message_id) a client chose: at most 128 bytes of UTF-8 without
+// control characters, the RocketMQ proxy's rule. It comes back in protobuf strings (SendResult,
+// RecallMessage) and inside recall handles, so what one protocol stores every other can return.
+inline constexpr size_t kMaxMessageIdBytes = 128;
+Status ValidateMessageId(std::string_view field, std::string_view id);
+
 // Splits "a;b;;c" at `sep` into its non-empty parts {"a", "b", "c"}; nothing is trimmed.
 // The format of NameServer lists ("host:port;host:port") and deleteWhen ("01;02").
 std::vector<std::string> SplitList(std::string_view value, char sep = ';');

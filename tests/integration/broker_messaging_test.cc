@@ -272,6 +272,15 @@ TEST_F(BrokerMessagingTest, BadInputGetsPreciseErrors) {
   EXPECT_GRPC_ERROR(Send(stub(), "T", 0, {TextMessage("x"), other}), StatusCode::INVALID_ARGUMENT,
                     "messages[1].topic");
   EXPECT_GRPC_ERROR(Send(stub(), "T", 99, {TextMessage("x")}), StatusCode::INVALID_ARGUMENT, "queue_id");
+  // A client-chosen id comes back in SendResults and recall handles: the v2 front's rule.
+  auto long_id = TextMessage("x");
+  long_id.set_unique_key(std::string(129, 'K'));
+  EXPECT_GRPC_ERROR(Send(stub(), "T", 0, {TextMessage("x"), long_id}), StatusCode::INVALID_ARGUMENT,
+                    "messages[1].unique_key");
+  auto control_id = TextMessage("x");
+  control_id.set_unique_key("ID\x01");
+  EXPECT_GRPC_ERROR(Send(stub(), "T", 0, {control_id}), StatusCode::INVALID_ARGUMENT,
+                    "messages[0].unique_key");
   EXPECT_GRPC_ERROR(Send(stub(), "TBW102", 0, {TextMessage("x")}), StatusCode::INVALID_ARGUMENT, "topic");
   auto delayed = TextMessage("d");
   delayed.set_delay_level(3);

@@ -32,6 +32,7 @@ struct EntryFacts {
   std::string_view topic;
   size_t body_size = 0;
   int32_t delay_level = 0;
+  std::string_view unique_key;  // empty: the broker chooses one
 };
 
 // The checks of a send, on plain values so that the protobuf and the wire path share them.
@@ -78,6 +79,9 @@ Status ValidateSend(std::string_view topic, std::string_view producer_group, boo
       return Status::InvalidArgument(fmt::format("messages[{}].body: {} bytes exceed maxMessageSize {}", i,
                                                  m.body_size, max_message_size));
     }
+    if (!m.unique_key.empty()) {
+      MQ_RETURN_IF_ERROR(ValidateMessageId(fmt::format("messages[{}].unique_key", i), m.unique_key));
+    }
     if (m.delay_level < 0) {
       return Status::InvalidArgument(
           fmt::format("messages[{}].delay_level: {} is negative", i, m.delay_level));
@@ -104,7 +108,7 @@ Status ValidateRequest(const mq::v1::SendMessageRequest& req, int64_t max_messag
   return ValidateSend(req.topic(), req.producer_group(), req.transaction_prepared(), req.messages_size(),
                       max_message_size, [&req](int i) {
                         const auto& m = req.messages(i);
-                        return EntryFacts{m.topic(), m.body().size(), m.delay_level()};
+                        return EntryFacts{m.topic(), m.body().size(), m.delay_level(), m.unique_key()};
                       });
 }
 
@@ -264,7 +268,7 @@ bool SendProcessor::TrySendWire(std::string_view wire, store::HostAddress sender
   Status valid = ValidateSend(req->topic, req->producer_group, false, static_cast<int>(req->messages.size()),
                               config.maxMessageSize, [&req](int i) {
                                 const WireMessage& m = req->messages[static_cast<size_t>(i)];
-                                return EntryFacts{m.topic, m.body.size(), m.delay_level};
+                                return EntryFacts{m.topic, m.body.size(), m.delay_level, m.unique_key};
                               });
   if (!valid.ok()) {
     done(valid, {});

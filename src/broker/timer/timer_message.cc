@@ -11,9 +11,6 @@
 namespace mq::broker::timer {
 namespace {
 
-// The longest message id a v2 send accepts (send_convert.cc), and so the longest key a handle holds.
-constexpr size_t kMaxUniqKeyBytes = 128;
-
 constexpr std::string_view kBase64Url = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 Result<int64_t> ParseInt(std::string_view field, std::string_view value) {
@@ -175,15 +172,16 @@ Result<RecallHandle> DecodeRecallHandle(std::string_view handle) {
   if (handle.empty()) return Status::InvalidArgument("handle: must not be empty");
   if (handle.size() > 1024) return Status::InvalidArgument("handle: longer than 1024 characters");
   MQ_ASSIGN_OR_RETURN(std::string text, Base64UrlDecode(handle));
+  // The key is the last field and the rest of the text: a client may choose one with spaces.
   std::string_view rest = text;
-  std::string_view parts[5];
-  for (int i = 0; i < 5; ++i) {
-    size_t sp = i < 4 ? rest.find(' ') : rest.size();
-    if (sp == std::string_view::npos || (i == 4 && rest.find(' ') != std::string_view::npos)) {
+  std::string_view parts[4];
+  for (auto& part : parts) {
+    const size_t sp = rest.find(' ');
+    if (sp == std::string_view::npos) {
       return Status::InvalidArgument("handle: not a recall handle issued by a broker (expected 5 fields)");
     }
-    parts[i] = rest.substr(0, sp);
-    rest = sp < rest.size() ? rest.substr(sp + 1) : std::string_view();
+    part = rest.substr(0, sp);
+    rest.remove_prefix(sp + 1);
   }
   if (parts[0] != "v1") {
     return Status::InvalidArgument(fmt::format("handle: unknown version '{}' (expected v1)", parts[0]));
@@ -192,7 +190,7 @@ Result<RecallHandle> DecodeRecallHandle(std::string_view handle) {
   h.topic = std::string(parts[1]);
   h.broker_name = std::string(parts[2]);
   MQ_ASSIGN_OR_RETURN(h.deliver_ms, ParseInt("handle.deliver_ms", parts[3]));
-  h.uniq_key = std::string(parts[4]);
+  h.uniq_key = std::string(rest);
   if (h.topic.empty() || h.broker_name.empty() || h.uniq_key.empty() || h.deliver_ms <= 0) {
     return Status::InvalidArgument("handle: a field is empty or the delivery time is not positive");
   }
@@ -200,11 +198,7 @@ Result<RecallHandle> DecodeRecallHandle(std::string_view handle) {
   // must be UTF-8): only what a broker issues passes, so a damaged handle is refused here.
   MQ_RETURN_IF_ERROR(ValidateName("handle.topic", h.topic));
   MQ_RETURN_IF_ERROR(ValidateName("handle.broker_name", h.broker_name));
-  if (h.uniq_key.size() > kMaxUniqKeyBytes ||
-      !std::all_of(h.uniq_key.begin(), h.uniq_key.end(), [](char c) { return c > ' ' && c < 0x7f; })) {
-    return Status::InvalidArgument(fmt::format(
-        "handle.uniq_key: not a message id (printable ASCII, at most {} characters)", kMaxUniqKeyBytes));
-  }
+  MQ_RETURN_IF_ERROR(ValidateMessageId("handle.uniq_key", h.uniq_key));
   return h;
 }
 

@@ -92,11 +92,9 @@ pb::Status ToV1Send(const pb::Message& message, std::string_view field, const st
     return Fail(pb::Code::ILLEGAL_MESSAGE_ID,
                 fmt::format("{}.system_properties.message_id: required", field));
   }
-  if (sp.message_id().size() > 128 || HasControlChar(sp.message_id())) {
-    return Fail(
-        pb::Code::ILLEGAL_MESSAGE_ID,
-        fmt::format("{}.system_properties.message_id: longer than 128 bytes or has control characters",
-                    field));
+  if (Status s = ValidateMessageId(fmt::format("{}.system_properties.message_id", field), sp.message_id());
+      !s.ok()) {
+    return Fail(pb::Code::ILLEGAL_MESSAGE_ID, s.message());
   }
   if (message.body().empty()) {
     return Fail(pb::Code::MESSAGE_BODY_EMPTY, fmt::format("{}.body: must not be empty", field));

@@ -108,6 +108,17 @@ TEST(TimerMessageTest, RecallHandleRoundTripAndGarbage) {
   EXPECT_FALSE(DecodeRecallHandle(std::string(2000, 'A')).ok());
 }
 
+// A client chooses the id (v2 message_id, v1 unique_key): spaces and non-ASCII text are ids too.
+TEST(TimerMessageTest, RecallHandleKeepsAKeyWithSpacesAndUtf8) {
+  for (const std::string& key :
+       std::vector<std::string>{"order 42", " lead", "trail ", "caf\xc3\xa9 #1", std::string(128, 'K')}) {
+    auto dec = DecodeRecallHandle(EncodeRecallHandle(RecallHandle{"TopicA", "broker-a", kNow, key}));
+    ASSERT_TRUE(dec.ok()) << key << ": " << dec.status().ToString();
+    EXPECT_EQ(dec->uniq_key, key);
+    EXPECT_EQ(dec->deliver_ms, kNow);
+  }
+}
+
 // A handle is echoed back (its key as RecallMessageResponse.message_id, a proto3 string): fields
 // that no broker issues, such as invalid UTF-8 from a damaged handle, are refused naming the field.
 TEST(TimerMessageTest, RecallHandleFieldsNoBrokerIssuesAreRefusedNamingTheField) {
@@ -116,11 +127,11 @@ TEST(TimerMessageTest, RecallHandleFieldsNoBrokerIssuesAreRefusedNamingTheField)
     const char* field;
   } cases[] = {
       {{"Topic\xff", "broker-a", kNow, "ABC"}, "handle.topic"},
-      {{"Topic A", "broker-a", kNow, "ABC"}, "handle"},  // a sixth field
+      {{"Topic A", "broker-a", kNow, "ABC"}, "handle.deliver_ms"},  // fields shifted by a space
       {{"TopicA", "broker/a", kNow, "ABC"}, "handle.broker_name"},
       {{"TopicA", "broker-a", kNow, "AB\xc3\x28"}, "handle.uniq_key"},
       {{"TopicA", "broker-a", kNow, std::string{'A', 'B', '\x01', 'C'}}, "handle.uniq_key"},
-      {{"TopicA", "broker-a", kNow, std::string(200, 'K')}, "handle.uniq_key"},
+      {{"TopicA", "broker-a", kNow, std::string(129, 'K')}, "handle.uniq_key"},
   };
   for (const auto& c : cases) {
     auto r = DecodeRecallHandle(EncodeRecallHandle(c.handle));

@@ -54,6 +54,18 @@ TEST(NamingTest, SplitListDropsEmptyPartsAndKeepsSpaces) {
   EXPECT_EQ(SplitList("x,y", ','), (std::vector<std::string>{"x", "y"}));
 }
 
+TEST(NamingTest, MessageIdsAreUtf8WithoutControlCharactersUpTo128Bytes) {
+  EXPECT_TRUE(ValidateMessageId("id", "7F0000010001ABCD").ok());
+  EXPECT_TRUE(ValidateMessageId("id", "order 42 caf\xc3\xa9").ok());
+  EXPECT_TRUE(ValidateMessageId("id", std::string(128, 'K')).ok());
+  for (const std::string& bad : {std::string(), std::string(129, 'K'), std::string("a\x01"),
+                                 std::string("tab\t"), std::string("del\x7f"), std::string("AB\xc3\x28")}) {
+    Status s = ValidateMessageId("messages[2].unique_key", bad);
+    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << bad;
+    EXPECT_EQ(s.message().rfind("messages[2].unique_key: ", 0), 0u) << s.message();
+  }
+}
+
 TEST(NamingTest, Ipv4Addresses) {
   EXPECT_EQ(Ipv4ToString(0x7F000001), "127.0.0.1");
   EXPECT_EQ(Ipv4ToString(0x0A010203), "10.1.2.3");
