@@ -225,6 +225,7 @@ TEST_F(ClientConsumerTest, JoinAndLeaveMidStreamLosesNothing) {
 
 TEST_F(ClientConsumerTest, BroadcastingEveryoneGetsAllAndARestartResumesFromLocalOffsets) {
   Collector c[3];
+  Collector again;  // the restarted consumer's; declared before the consumers so that it outlives them
   std::vector<std::unique_ptr<PushConsumer>> consumers;
   auto options = [&](int i) {
     auto o = cluster_.Consumer("g-bcast");
@@ -239,7 +240,6 @@ TEST_F(ClientConsumerTest, BroadcastingEveryoneGetsAllAndARestartResumesFromLoca
   consumers[2]->Shutdown();
   consumers[2].reset();
   SendRange(300, 400);
-  Collector again;
   consumers[2] = NewConsumer(options(2), &again, 2);
   ASSERT_TRUE(WaitUntil([&] { return again.distinct() == 100; }, std::chrono::seconds(20)));
   for (int i = 0; i < 2; ++i) EXPECT_TRUE(WaitUntil([&] { return c[i].distinct() == 400; }));
@@ -248,13 +248,13 @@ TEST_F(ClientConsumerTest, BroadcastingEveryoneGetsAllAndARestartResumesFromLoca
 
 TEST_F(ClientConsumerTest, GracefulShutdownAndRestartReplaysNothing) {
   Collector first;
+  Collector second;  // declared before the consumer so that it outlives the consumer that calls it
   auto consumer = NewConsumer(cluster_.Consumer("g-restart"), &first, 0);
   SendRange(0, 500);
   ASSERT_TRUE(WaitUntil([&] { return first.distinct() == 500; }, std::chrono::seconds(20)));
   consumer->Shutdown();
   consumer.reset();
   SendRange(500, 600);
-  Collector second;
   consumer = NewConsumer(cluster_.Consumer("g-restart"), &second, 0);
   ASSERT_TRUE(WaitUntil([&] { return second.distinct() == 100; }, std::chrono::seconds(20)))
       << "distinct " << second.distinct() << " total " << second.total();

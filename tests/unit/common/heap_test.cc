@@ -27,7 +27,7 @@ TEST(UserSetMallocThresholdTest, LegacyVariableOrTunableEntryCounts) {
 // releasable top instead of being handed back to the kernel at once, which is what glibc does
 // with fixed thresholds and its default 128 KiB trim threshold.
 void ExpectFreedBufferStaysInTheHeap([[maybe_unused]] void (*tune)(), [[maybe_unused]] size_t bytes) {
-#if !defined(__GLIBC__) || defined(__SANITIZE_ADDRESS__)
+#if !defined(__GLIBC__) || defined(__SANITIZE_ADDRESS__) || defined(MQ_TSAN)
   GTEST_SKIP() << "needs glibc's own malloc (sanitizers replace it)";
 #else
   if (std::getenv("MALLOC_TRIM_THRESHOLD_") || std::getenv("MALLOC_MMAP_THRESHOLD_") ||
