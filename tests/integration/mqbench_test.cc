@@ -39,12 +39,6 @@ std::pair<int, std::string> RunBench(const std::vector<std::string>& args, const
   return {WIFEXITED(*status) ? WEXITSTATUS(*status) : -1, json};
 }
 
-// The broker registers with the NameServer on its own thread after it is ready; a producer
-// started before that finds no route for the auto-create template (NotFound).
-bool WaitRegistered(NamesrvProcess& ns) {
-  return WaitUntil([&] { return QueryRoute(ns.stub(), "TBW102").ok(); }, std::chrono::seconds(15));
-}
-
 int64_t Field(const std::string& json, const std::string& name) {
   std::smatch m;
   if (!std::regex_search(json, m, std::regex("\"" + name + "\":([0-9]+)"))) return -1;

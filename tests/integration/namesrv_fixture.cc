@@ -4,6 +4,7 @@
 
 #include "common/rpc/grpc_defaults.h"
 #include "common/rpc/namesrv_registration.h"
+#include "testutil/wait.h"
 
 namespace mq::testing {
 
@@ -74,6 +75,10 @@ grpc::Status QueryRoute(mq::v1::NameServer::Stub* stub, const std::string& topic
   auto s = stub->QueryRoute(&ctx, req, &resp);
   if (route) *route = resp.route();
   return s;
+}
+
+bool WaitRegistered(NamesrvProcess& ns) {
+  return WaitUntil([&] { return QueryRoute(ns.stub(), "TBW102").ok(); }, std::chrono::seconds(15));
 }
 
 }  // namespace mq::testing

@@ -39,5 +39,9 @@ grpc::Status Register(mq::v1::NameServer::Stub* stub, const mq::v1::BrokerIdenti
                       mq::v1::RegisterBrokerResponse* response = nullptr);
 grpc::Status QueryRoute(mq::v1::NameServer::Stub* stub, const std::string& topic,
                         mq::v1::TopicRouteData* route = nullptr);
+// A broker registers with the NameServer on its own thread after its ready file: until then
+// the NameServer knows no cluster and no route of the auto-create template. Waits (15 s at
+// most) until some broker has registered.
+bool WaitRegistered(NamesrvProcess& ns);
 
 }  // namespace mq::testing

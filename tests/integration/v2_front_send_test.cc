@@ -316,6 +316,7 @@ TEST_F(V2FrontTest, BadInputGetsItsCodeAndNamesTheField) {
 TEST_F(V2FrontTest, MqadminMessageTypeAttributeRestrictsTheTopic) {
   ASSERT_TRUE(ns_.started());
   auto a = StartBroker("broker-a");
+  ASSERT_TRUE(WaitRegistered(ns_));  // mqadmin finds DefaultCluster through the NameServer
   V2Client c(a->v2_address());
   auto mqadmin = [&](std::vector<std::string> args) {
     args.insert(args.end(), {"-n", ns_.address()});

@@ -106,10 +106,10 @@ void HaService::StreamStarted() {
 }
 
 void HaService::StreamEnded() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    --live_streams_;
-  }
+  // Notified under the lock: Shutdown may return, and the service be destroyed, as soon as it
+  // sees no stream left, so the stream thread must be done with streams_cv_ by then.
+  std::lock_guard<std::mutex> lock(mu_);
+  --live_streams_;
   streams_cv_.notify_all();
 }
 
