@@ -297,7 +297,10 @@ TEST_F(TimerDeliveryTest, MqadminSendsAScheduledMessageAndRecallsIt) {
     if (!st) p.Kill();
     return std::make_pair(st && WIFEXITED(*st) ? WEXITSTATUS(*st) : -1, p.ReadLog());
   };
-  const int64_t t = WallMillis() + 3000;
+  // Three mqadmin runs (two sends and the recall) must all reach the broker before t: a process
+  // start takes seconds under a sanitizer, and a send that arrives after t is delivered at once,
+  // with no recall handle.
+  const int64_t t = WallMillis() + 10'000;
   auto [code, out] =
       mqadmin({"sendMessage", "-t", "TimerAdmin", "-p", "recall-me", "--deliverTimeMs", std::to_string(t)});
   ASSERT_EQ(code, 0) << out;
@@ -314,8 +317,9 @@ TEST_F(TimerDeliveryTest, MqadminSendsAScheduledMessageAndRecallsIt) {
   auto [bad, bad_out] = mqadmin({"recallMessage", "-t", "TimerAdmin", "-h", "not-a-handle"});
   EXPECT_NE(bad, 0) << bad_out;
   EXPECT_NE(bad_out.find("handle"), std::string::npos) << bad_out;
+  ASSERT_LT(WallMillis(), t) << "the mqadmin runs took longer than the delivery delay";
   EXPECT_FALSE(recorder_.Has("keep-me"));
-  ASSERT_TRUE(WaitUntil([&] { return recorder_.Has("keep-me"); }, 10s));
+  ASSERT_TRUE(WaitUntil([&] { return recorder_.Has("keep-me"); }, 20s));
   ASSERT_TRUE(WaitUntil([&] { return RuntimeValue(broker_->admin(), "timerRecalled") == "1"; }));
   EXPECT_FALSE(recorder_.Has("recall-me"));
   for (const auto& r : recorder_.got()) ExpectInWindow(r);
