@@ -39,16 +39,19 @@ Status ValidateName(std::string_view field, std::string_view value) {
 
 Status ValidateMessageId(std::string_view field, std::string_view id) {
   if (id.empty()) return Status::InvalidArgument(fmt::format("{}: must not be empty", field));
-  const bool control = std::any_of(id.begin(), id.end(), [](char c) {
-    const auto b = static_cast<unsigned char>(c);
-    return b < 0x20 || b == 0x7F;
-  });
-  if (id.size() > kMaxMessageIdBytes || control || !IsValidUtf8(id)) {
+  if (id.size() > kMaxMessageIdBytes || HasControlChar(id) || !IsValidUtf8(id)) {
     return Status::InvalidArgument(
         fmt::format("{}: not a message id ({} bytes at most of UTF-8 without control characters)", field,
                     kMaxMessageIdBytes));
   }
   return Status::OK();
+}
+
+bool HasControlChar(std::string_view s) {
+  return std::any_of(s.begin(), s.end(), [](char c) {
+    const auto b = static_cast<unsigned char>(c);
+    return b < 0x20 || b == 0x7F;
+  });
 }
 
 std::vector<std::string> SplitList(std::string_view value, char sep) {

@@ -25,6 +25,9 @@ Status ValidateName(std::string_view field, std::string_view value);
 inline constexpr size_t kMaxMessageIdBytes = 128;
 Status ValidateMessageId(std::string_view field, std::string_view id);
 
+// Whether `s` holds an ASCII control character (below 0x20, or DEL).
+bool HasControlChar(std::string_view s);
+
 // Splits "a;b;;c" at `sep` into its non-empty parts {"a", "b", "c"}; nothing is trimmed.
 // The format of NameServer lists ("host:port;host:port") and deleteWhen ("01;02").
 std::vector<std::string> SplitList(std::string_view value, char sep = ';');

@@ -22,13 +22,6 @@ constexpr char kDelayLevel[] = "DELAY";
 
 bool IsBlank(std::string_view s) { return s.find_first_not_of(" \t\r\n") == std::string_view::npos; }
 
-bool HasControlChar(std::string_view s) {
-  for (unsigned char c : s) {
-    if (c < 0x20 || c == 0x7F) return true;
-  }
-  return false;
-}
-
 void SetMillis(int64_t ms, google::protobuf::Timestamp* t) {
   t->set_seconds(ms / 1000);
   t->set_nanos(static_cast<int32_t>(ms % 1000) * 1000000);
