@@ -423,6 +423,58 @@ TEST_F(ReplicationTest, MetadataReachesSlave) {
   EXPECT_TRUE(WaitUntil([&] { return QueryOffset(*slave, "meta_group", "MetaTopic", 1) == 42; }));
 }
 
+// What mqadmin deleteTopic and deleteSubGroup --removeOffsets remove on the master goes from the
+// slave too, and later syncs do not bring the offsets back to the master.
+TEST_F(ReplicationTest, DeletionsOnTheMasterReachTheSlaveAndStay) {
+  auto master = StartMaster();
+  auto slave = StartSlave(slave1_dir_, 1);
+  ASSERT_TRUE(WaitSlaves(*master, 1, slave.get()));
+  CreateTopic(*master, "Doomed", 1);
+  CreateTopic(*master, "Live", 1);
+  mq::v1::CreateSubscriptionGroupRequest group;
+  group.mutable_config()->set_group_name("doomed_group");
+  group.mutable_config()->set_consume_enable(true);
+  mq::v1::CreateSubscriptionGroupResponse group_resp;
+  ASSERT_GRPC_OK(
+      Call(master->admin(), &mq::v1::BrokerAdmin::Stub::CreateSubscriptionGroup, group, &group_resp));
+  ASSERT_GRPC_OK(CommitOffset(*master, "doomed_group", "Live", 0, 42));
+  auto slave_has_group = [&] {
+    mq::v1::GetSubscriptionGroupsRequest req;
+    req.set_group("doomed_group");
+    mq::v1::GetSubscriptionGroupsResponse resp;
+    return Call(slave->admin(), &mq::v1::BrokerAdmin::Stub::GetSubscriptionGroups, req, &resp).ok() &&
+           resp.configs_size() == 1;
+  };
+  ASSERT_TRUE(WaitUntil([&] {
+    return HasTopic(*slave, "Doomed") && slave_has_group() &&
+           QueryOffset(*slave, "doomed_group", "Live", 0) == 42;
+  }));
+
+  mq::v1::DeleteTopicOnBrokerRequest del_topic;
+  del_topic.set_topic("Doomed");
+  mq::v1::DeleteTopicOnBrokerResponse del_topic_resp;
+  ASSERT_GRPC_OK(Call(master->admin(), &mq::v1::BrokerAdmin::Stub::DeleteTopic, del_topic, &del_topic_resp));
+  mq::v1::DeleteSubscriptionGroupRequest del_group;
+  del_group.set_group("doomed_group");
+  del_group.set_remove_offsets(true);
+  mq::v1::DeleteSubscriptionGroupResponse del_group_resp;
+  ASSERT_GRPC_OK(
+      Call(master->admin(), &mq::v1::BrokerAdmin::Stub::DeleteSubscriptionGroup, del_group, &del_group_resp));
+  EXPECT_TRUE(WaitUntil([&] {
+    return !HasTopic(*slave, "Doomed") && !slave_has_group() &&
+           !QueryOffset(*slave, "doomed_group", "Live", 0).has_value();
+  })) << slave->process().ReadLog();
+
+  // Two more syncs, each prompted by a commit that changes the master's metadata: the slave
+  // offered the deleted offsets back as its own at the second sync after a delete.
+  for (int64_t probe = 1; probe <= 2; ++probe) {
+    ASSERT_GRPC_OK(CommitOffset(*master, "probe_group", "Live", 0, probe));
+    ASSERT_TRUE(WaitUntil([&] { return QueryOffset(*slave, "probe_group", "Live", 0) == probe; }));
+  }
+  EXPECT_FALSE(QueryOffset(*master, "doomed_group", "Live", 0).has_value());
+  EXPECT_FALSE(QueryOffset(*slave, "doomed_group", "Live", 0).has_value());
+}
+
 TEST_F(ReplicationTest, ConsumerReadsFromSlaveWhileMasterIsDownAndKeepsItsOffsets) {
   auto master = StartMaster();
   auto slave = StartSlave(slave1_dir_, 1);

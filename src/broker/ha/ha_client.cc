@@ -284,17 +284,17 @@ bool HaClient::SyncMetadata(const std::string& addr) {
   mq::v1::GetMetadataRequest req;
   req.set_broker_name(options_.broker_name);
   req.set_broker_id(options_.broker_id);
-  *req.mutable_slave_offsets() = LocalCommits(metadata_.offsets->Snapshot(), last_master_offsets_);
+  *req.mutable_slave_offsets() = LocalCommits(metadata_.offsets->Snapshot(), last_master_.offsets);
   mq::v1::GetMetadataResponse resp;
   grpc::Status s = stub->GetMetadata(&ctx, req, &resp);
   if (!s.ok()) {
     MQ_LOG_WARN(Logger("ha"), "metadata sync from master {} failed: {}", addr, s.error_message());
     return false;
   }
-  if (Status applied = ApplyMetadata(resp, metadata_); !applied.ok()) {
+  if (Status applied = ApplyMetadata(resp, last_master_, metadata_); !applied.ok()) {
     MQ_LOG_WARN(Logger("ha"), "metadata sync from master {}: {}", addr, applied.ToString());
   }
-  last_master_offsets_ = resp.offsets();
+  last_master_ = TablesOf(resp);
   std::lock_guard<std::mutex> lock(mu_);
   last_md_sync_ms_ = WallMillis();
   return true;

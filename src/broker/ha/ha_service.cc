@@ -226,14 +226,18 @@ void HaService::UpdateReplicated() {
   const int64_t max = store_->MaxPhyOffset();
   const int64_t now = WallMillis();
   int64_t replicated = -1;
+  uint64_t generation = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (const auto& [id, s] : slaves_) {
       if (!InSync(s, max, now)) continue;
       replicated = replicated < 0 ? s.ack_offset : std::min(replicated, s.ack_offset);
     }
+    generation = ++replicated_generation_;
   }
-  waiters_.SetReplicatedOffset(replicated);
+  // Published outside mu_ (waiters' callbacks complete sends); the generation keeps a value
+  // computed before a slave joined from overwriting the one computed after.
+  waiters_.SetReplicatedOffset(replicated, generation);
 }
 
 uint64_t HaService::metadata_version() {

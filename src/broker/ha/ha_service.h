@@ -175,6 +175,7 @@ class HaService {
   int live_streams_ = 0;                                   // GUARDED_BY(mu_)
   uint64_t next_conn_id_ = 1;                              // GUARDED_BY(mu_)
   std::map<uint64_t, Slave> slaves_;                       // GUARDED_BY(mu_)
+  uint64_t replicated_generation_ = 0;                     // GUARDED_BY(mu_), UpdateReplicated
   std::map<int64_t, RefusedSlave> refusals_;               // GUARDED_BY(mu_), by brokerId
   uint64_t md_version_ = 0;                                // GUARDED_BY(mu_)
   std::chrono::steady_clock::time_point md_version_at_{};  // GUARDED_BY(mu_)

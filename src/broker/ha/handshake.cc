@@ -70,7 +70,7 @@ HandshakeVerdict CheckHandshake(const store::MessageStore& store, const std::str
                               Who(first), slave_end));
   }
   const auto& claimed = first.handshake().last_record();
-  if (claimed.offset() < 0 || claimed.size() <= 0 || claimed.offset() + claimed.size() > slave_end) {
+  if (claimed.offset() < 0 || claimed.size() <= 0 || claimed.size() > slave_end - claimed.offset()) {
     return Refuse(mq::v1::HANDSHAKE_BAD_REQUEST,
                   fmt::format("handshake.last_record: [{}, +{}) of {} does not end at or before its end {}",
                               claimed.offset(), claimed.size(), Who(first), slave_end));

@@ -67,30 +67,61 @@ mq::v1::ConsumerOffsetTable LocalCommits(const mq::v1::ConsumerOffsetTable& curr
 }
 
 int AdoptAhead(const mq::v1::ConsumerOffsetTable& incoming, broker::ConsumerOffsetManager* offsets) {
-  const mq::v1::ConsumerOffsetTable mine = offsets->Snapshot();
-  mq::v1::ConsumerOffsetTable ahead = LocalCommits(incoming, mine);
-  int moved = 0;
-  for (const auto& [key, queues] : ahead.offset_table()) moved += queues.offsets_size();
-  if (moved > 0) offsets->MergeFrom(ahead);
-  return moved;
+  return offsets->MergeForward(incoming);
 }
 
-Status ApplyMetadata(const mq::v1::GetMetadataResponse& metadata, const MetadataManagers& m) {
+mq::v1::ConsumerOffsetTable GoneFrom(const mq::v1::ConsumerOffsetTable& previous,
+                                     const mq::v1::ConsumerOffsetTable& current) {
+  mq::v1::ConsumerOffsetTable gone;
+  for (const auto& [key, queues] : previous.offset_table()) {
+    auto now = current.offset_table().find(key);
+    for (const auto& [queue_id, offset] : queues.offsets()) {
+      if (now != current.offset_table().end() && now->second.offsets().count(queue_id) != 0) continue;
+      (*(*gone.mutable_offset_table())[key].mutable_offsets())[queue_id] = offset;
+    }
+  }
+  return gone;
+}
+
+MasterTables TablesOf(const mq::v1::GetMetadataResponse& metadata) {
+  MasterTables t;
+  for (const auto& [name, topic] : metadata.topics().topic_config_table()) t.topics.insert(name);
+  for (const auto& [name, group] : metadata.groups().subscription_group_table()) t.groups.insert(name);
+  t.offsets = metadata.offsets();
+  return t;
+}
+
+Status ApplyMetadata(const mq::v1::GetMetadataResponse& metadata, const MasterTables& previous,
+                     const MetadataManagers& m) {
   Status first;
+  auto keep_first = [&first](Status s) {
+    if (!s.ok() && first.ok()) first = std::move(s);
+  };
   for (const auto& [name, topic] : metadata.topics().topic_config_table()) {
     auto existing = m.topics->Get(name);
     if (existing && existing->SerializeAsString() == topic.SerializeAsString()) continue;
-    if (Status s = m.topics->CreateOrUpdate(topic); !s.ok() && first.ok()) first = s;
+    keep_first(m.topics->CreateOrUpdate(topic));
+  }
+  for (const auto& name : previous.topics) {
+    if (metadata.topics().topic_config_table().count(name) == 0 && m.topics->Get(name)) {
+      keep_first(m.topics->Delete(name));
+    }
   }
   for (const auto& [name, group] : metadata.groups().subscription_group_table()) {
     auto existing = m.groups->Get(name);
     if (existing && existing->SerializeAsString() == group.SerializeAsString()) continue;
-    if (Status s = m.groups->CreateOrUpdate(group); !s.ok() && first.ok()) first = s;
+    keep_first(m.groups->CreateOrUpdate(group));
+  }
+  for (const auto& name : previous.groups) {
+    if (metadata.groups().subscription_group_table().count(name) == 0 && m.groups->Get(name)) {
+      keep_first(m.groups->Delete(name));
+    }
   }
   m.offsets->MergeFrom(metadata.offsets());
+  m.offsets->RemoveUnchanged(GoneFrom(previous.offsets, metadata.offsets()));
   if (m.delay_offsets != nullptr && metadata.has_delay_offsets()) {
     m.delay_offsets->Adopt(metadata.delay_offsets());
-    if (Status s = m.delay_offsets->Persist(); !s.ok() && first.ok()) first = s;
+    keep_first(m.delay_offsets->Persist());
   }
   return first;
 }

@@ -11,6 +11,8 @@
 #pragma once
 
 #include <cstdint>
+#include <set>
+#include <string>
 
 #include "broker/meta/consumer_offset_manager.h"
 #include "broker/meta/subscription_group_manager.h"
@@ -35,13 +37,31 @@ uint64_t MetadataFingerprint(const mq::v1::GetMetadataResponse& metadata);
 // Offsets of `current` that are absent from, or greater than, `last_from_master`.
 mq::v1::ConsumerOffsetTable LocalCommits(const mq::v1::ConsumerOffsetTable& current,
                                          const mq::v1::ConsumerOffsetTable& last_from_master);
-// Master side: merges the offsets of `incoming` that are ahead of (or absent from) `offsets`.
-// Returns how many queue offsets moved.
+// Master side: takes the offsets of `incoming` that are ahead of (or absent from) `offsets`,
+// compared and set under the manager's lock. Returns how many queue offsets moved.
 int AdoptAhead(const mq::v1::ConsumerOffsetTable& incoming, broker::ConsumerOffsetManager* offsets);
 
+// The queue offsets of `previous` that `current` no longer has (with their values in `previous`).
+mq::v1::ConsumerOffsetTable GoneFrom(const mq::v1::ConsumerOffsetTable& previous,
+                                     const mq::v1::ConsumerOffsetTable& current);
+
+// What a slave keeps of the master's last answer, to tell what the master deleted since: the
+// names of its topics and groups, and its consumer offsets.
+struct MasterTables {
+  std::set<std::string> topics;
+  std::set<std::string> groups;
+  mq::v1::ConsumerOffsetTable offsets;
+};
+MasterTables TablesOf(const mq::v1::GetMetadataResponse& metadata);
+
 // Slave side: creates or updates every topic and group of `metadata` (unchanged ones are
-// no-ops) and takes every offset it carries. Topics and groups deleted on the master stay on
-// the slave (see docs/replication.md). Returns the first error, after trying everything.
-Status ApplyMetadata(const mq::v1::GetMetadataResponse& metadata, const MetadataManagers& m);
+// no-ops) and takes every offset it carries. What `previous` (the master's last answer) had
+// and `metadata` no longer has was deleted on the master, and is deleted here too (RocketMQ's
+// slaves mirror deletions as well): topics, groups, and offsets unless committed on this slave
+// since, so the next sync does not offer them back as local commits. What the slave created
+// itself (a group auto-created by a consumer reading from it) is kept. Returns the first
+// error, after trying everything.
+Status ApplyMetadata(const mq::v1::GetMetadataResponse& metadata, const MasterTables& previous,
+                     const MetadataManagers& m);
 
 }  // namespace mq::ha

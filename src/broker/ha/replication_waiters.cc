@@ -46,10 +46,12 @@ void ReplicationWaiters::Wait(int64_t end_offset, std::chrono::milliseconds time
   done(replicated);
 }
 
-void ReplicationWaiters::SetReplicatedOffset(int64_t offset) {
+void ReplicationWaiters::SetReplicatedOffset(int64_t offset, uint64_t generation) {
   std::vector<Callback> ready;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    if (generation < generation_) return;
+    generation_ = generation;
     replicated_ = offset;
     auto end = waiters_.upper_bound(offset);
     for (auto it = waiters_.begin(); it != end; ++it) ready.push_back(std::move(it->second.done));

@@ -37,8 +37,10 @@ class ReplicationWaiters {
   // has), or with false after `timeout`.
   void Wait(int64_t end_offset, std::chrono::milliseconds timeout, Callback done);
   // The offset every required slave holds. It may move backwards (a lagging slave joined the
-  // in-sync set); completed waiters stay completed.
-  void SetReplicatedOffset(int64_t offset);
+  // in-sync set); completed waiters stay completed. `generation` numbers the computations of
+  // the offset in the order they were made: one published after a newer one is ignored, as
+  // computations made in one order can reach here in another.
+  void SetReplicatedOffset(int64_t offset, uint64_t generation);
   int64_t replicated_offset() const;
   size_t pending() const;
 
@@ -54,6 +56,7 @@ class ReplicationWaiters {
   bool running_ = false;                    // GUARDED_BY(mu_)
   bool stop_ = false;                       // GUARDED_BY(mu_)
   int64_t replicated_ = -1;                 // GUARDED_BY(mu_)
+  uint64_t generation_ = 0;                 // GUARDED_BY(mu_), of replicated_
   std::multimap<int64_t, Waiter> waiters_;  // GUARDED_BY(mu_), keyed by end offset
   std::thread thread_;
 };

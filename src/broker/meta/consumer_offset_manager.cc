@@ -188,6 +188,44 @@ void ConsumerOffsetManager::MergeFrom(const mq::v1::ConsumerOffsetTable& table) 
   }
 }
 
+int ConsumerOffsetManager::MergeForward(const mq::v1::ConsumerOffsetTable& table) {
+  std::string t, g;
+  int moved = 0;
+  std::lock_guard lock(mu_);
+  for (const auto& [key, queues] : table.offset_table()) {
+    if (!SplitKey(key, &t, &g)) {
+      MQ_LOG_WARN(Logger("broker"), "ignored offset key={} in merged table: not 'topic@group'", key);
+      continue;
+    }
+    auto pending = pending_resets_.find(key);
+    for (const auto& [queue_id, offset] : queues.offsets()) {
+      if (pending != pending_resets_.end() && pending->second.count(queue_id) != 0) continue;
+      auto [it, inserted] = offsets_[key].try_emplace(queue_id, offset);
+      if (!inserted && it->second >= offset) continue;
+      it->second = offset;
+      ++moved;
+    }
+    if (offsets_[key].empty()) offsets_.erase(key);
+  }
+  if (moved > 0) ++change_seq_;
+  return moved;
+}
+
+void ConsumerOffsetManager::RemoveUnchanged(const mq::v1::ConsumerOffsetTable& table) {
+  std::lock_guard lock(mu_);
+  for (const auto& [key, queues] : table.offset_table()) {
+    auto mine = offsets_.find(key);
+    if (mine == offsets_.end()) continue;
+    for (const auto& [queue_id, offset] : queues.offsets()) {
+      auto it = mine->second.find(queue_id);
+      if (it == mine->second.end() || it->second != offset) continue;
+      mine->second.erase(it);
+      ++change_seq_;
+    }
+    if (mine->second.empty()) offsets_.erase(mine);
+  }
+}
+
 Status ConsumerOffsetManager::Persist() {
   std::lock_guard persist_lock(persist_mu_);
   uint64_t seq = 0;

@@ -61,6 +61,13 @@ class ConsumerOffsetManager {
   // every queue it names and keeps the others.
   mq::v1::ConsumerOffsetTable Snapshot() const;
   void MergeFrom(const mq::v1::ConsumerOffsetTable& table);
+  // Takes each queue offset of `table` that is ahead of (or absent from) this table, in one
+  // step under the lock, so a commit landing meanwhile is never rewound; queues with a pending
+  // reset are skipped, as their commits are. Returns how many queue offsets moved.
+  int MergeForward(const mq::v1::ConsumerOffsetTable& table);
+  // Removes each queue offset of `table` that still holds the value given there (and keys left
+  // without queues): what a master deleted, unless it was committed again here since.
+  void RemoveUnchanged(const mq::v1::ConsumerOffsetTable& table);
 
   static std::string Key(const std::string& topic, const std::string& group) { return topic + "@" + group; }
   const std::string& file_path() const { return file_path_; }

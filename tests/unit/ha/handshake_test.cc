@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <string>
 
 #include "broker/store/message_store.h"
@@ -159,6 +160,13 @@ TEST_F(HandshakeTest, MissingOrBadFieldsAreNamed) {
   r = Report(slave_);
   r.mutable_handshake()->mutable_last_record()->set_size(1 << 20);
   EXPECT_EQ(Check(r).status, mq::v1::HANDSHAKE_BAD_REQUEST);
+
+  // An offset near INT64_MAX: refused as malformed, without overflowing the end it implies.
+  r = Report(slave_);
+  r.mutable_handshake()->mutable_last_record()->set_offset(std::numeric_limits<int64_t>::max());
+  v = Check(r);
+  EXPECT_EQ(v.status, mq::v1::HANDSHAKE_BAD_REQUEST);
+  EXPECT_NE(v.message.find("handshake.last_record"), std::string::npos) << v.message;
 
   r = Report(slave_);
   r.set_max_phy_offset(-1);

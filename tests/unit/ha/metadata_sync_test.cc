@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+
 #include "common/clock.h"
 #include "testutil/temp_dir.h"
 
@@ -39,6 +42,109 @@ TEST(MetadataSyncTest, MasterAdoptsOnlyOffsetsThatMoveForward) {
   EXPECT_EQ(offsets.Query("g", "T", 2), 1);
 }
 
+TEST(MetadataSyncTest, AdoptionSkipsAQueueWithAPendingReset) {
+  TempDir dir;
+  broker::ConsumerOffsetManager offsets(dir.path());
+  offsets.ResetOffsets("g", "T", {{0, 5}});
+  // The slave's value predates the reset: like a consumer's commit, it must not undo it.
+  EXPECT_EQ(AdoptAhead(Table({{"T@g", 0, 50}, {"T@g", 1, 7}}), &offsets), 1);
+  EXPECT_EQ(offsets.Query("g", "T", 0), 5);
+  EXPECT_EQ(offsets.Query("g", "T", 1), 7);
+}
+
+// A commit landing on the master while it adopts a slave's offsets is never rewound: the
+// comparison and the write are one step.
+TEST(MetadataSyncTest, AdoptionNeverRewindsACommitMadeMeanwhile) {
+  TempDir dir;
+  broker::ConsumerOffsetManager offsets(dir.path());
+  offsets.Commit("g", "T", 0, 0);
+  std::atomic<int64_t> committed{0};
+  std::atomic<bool> done{false};
+  std::thread consumer([&] {
+    for (int64_t v = 2; !done && v < (int64_t{1} << 40); v += 2) {
+      offsets.Commit("g", "T", 0, v);
+      committed.store(v);
+    }
+  });
+  int64_t rewinds = 0;
+  for (int i = 0; i < 100'000; ++i) {
+    const int64_t before = committed.load();
+    // A slave one ahead of what the master had a moment ago.
+    AdoptAhead(Table({{"T@g", 0, offsets.Query("g", "T", 0).value_or(0) + 1}}), &offsets);
+    if (offsets.Query("g", "T", 0).value_or(0) < before) ++rewinds;
+  }
+  done = true;
+  consumer.join();
+  EXPECT_EQ(rewinds, 0);
+}
+
+// Topics, groups and offsets deleted on the master stay deleted: the slave drops them at the
+// next sync, and does not offer the offsets back as its own commits.
+TEST(MetadataSyncTest, OffsetsDeletedOnTheMasterStayDeleted) {
+  TempDir master_dir;
+  TempDir slave_dir;
+  broker::TopicConfigManager::Options topt;
+  topt.broker_name = "broker-a";
+  broker::TopicConfigManager mt(master_dir.path(), topt, SystemClock::Default());
+  broker::SubscriptionGroupManager mg(master_dir.path());
+  broker::ConsumerOffsetManager mo(master_dir.path());
+  broker::TopicConfigManager st(slave_dir.path(), topt, SystemClock::Default());
+  broker::SubscriptionGroupManager sg(slave_dir.path());
+  broker::ConsumerOffsetManager so(slave_dir.path());
+  ASSERT_TRUE(mt.Load().ok());
+  ASSERT_TRUE(st.Load().ok());
+  MetadataManagers master{&mt, &mg, &mo};
+  MetadataManagers slave{&st, &sg, &so};
+  mo.Commit("gone", "T", 0, 50);
+  mo.Commit("kept", "T", 0, 10);
+  mq::v1::TopicConfig topic;
+  topic.set_topic_name("Dropped");
+  topic.set_read_queue_nums(1);
+  topic.set_write_queue_nums(1);
+  topic.set_perm(6);
+  ASSERT_TRUE(mt.CreateOrUpdate(topic).ok());
+  ASSERT_TRUE(mg.CreateOrUpdate(broker::SubscriptionGroupManager::DefaultConfig("gone")).ok());
+  // Created by the slave itself (a consumer reading from it): not the master's to delete.
+  ASSERT_TRUE(sg.CreateOrUpdate(broker::SubscriptionGroupManager::DefaultConfig("slave_only")).ok());
+
+  // One sync round as HaClient::SyncMetadata and HaService::GetMetadata run it.
+  MasterTables last;
+  auto sync = [&] {
+    AdoptAhead(LocalCommits(so.Snapshot(), last.offsets), &mo);
+    auto resp = BuildMetadata(master);
+    ASSERT_TRUE(ApplyMetadata(resp, last, slave).ok());
+    last = TablesOf(resp);
+  };
+  sync();
+  ASSERT_EQ(so.Query("gone", "T", 0), 50);
+  ASSERT_TRUE(st.Get("Dropped").has_value());
+  ASSERT_TRUE(sg.Get("gone").has_value());
+  // What mqadmin deleteTopic and deleteSubGroup --removeOffsets do on the master.
+  ASSERT_TRUE(mt.Delete("Dropped").ok());
+  ASSERT_TRUE(mg.Delete("gone").ok());
+  mo.RemoveGroup("gone");
+  so.Commit("kept", "T", 0, 12);  // a consumer reading from the slave
+  for (int round = 0; round < 3; ++round) {
+    sync();
+    EXPECT_FALSE(mo.Query("gone", "T", 0).has_value()) << "round " << round;
+    EXPECT_FALSE(so.Query("gone", "T", 0).has_value()) << "round " << round;
+    EXPECT_FALSE(st.Get("Dropped").has_value()) << "round " << round;
+    EXPECT_FALSE(sg.Get("gone").has_value()) << "round " << round;
+    EXPECT_TRUE(sg.Get("slave_only").has_value()) << "round " << round;
+  }
+  EXPECT_EQ(mo.Query("kept", "T", 0), 12);
+  EXPECT_EQ(so.Query("kept", "T", 0), 12);
+
+  // Deleted on the master but committed on the slave since the last sync: a consumer still
+  // runs there, so the slave keeps it and the master takes it back, as from that consumer.
+  sync();
+  mo.RemoveGroup("kept");
+  so.Commit("kept", "T", 0, 13);
+  sync();
+  sync();
+  EXPECT_EQ(mo.Query("kept", "T", 0), 13);
+}
+
 TEST(MetadataSyncTest, SlaveAppliesTopicsGroupsAndOffsets) {
   TempDir master_dir;
   TempDir slave_dir;
@@ -69,7 +175,7 @@ TEST(MetadataSyncTest, SlaveAppliesTopicsGroupsAndOffsets) {
   auto md = BuildMetadata(master);
   const uint64_t fp = MetadataFingerprint(md);
   EXPECT_EQ(fp, MetadataFingerprint(BuildMetadata(master)));  // stable
-  ASSERT_TRUE(ApplyMetadata(md, slave).ok());
+  ASSERT_TRUE(ApplyMetadata(md, {}, slave).ok());
   ASSERT_TRUE(st.Get("Orders").has_value());
   EXPECT_EQ(st.Get("Orders")->read_queue_nums(), 3);
   ASSERT_TRUE(sg.Get("billing").has_value());
@@ -78,7 +184,7 @@ TEST(MetadataSyncTest, SlaveAppliesTopicsGroupsAndOffsets) {
 
   // Applying the same metadata again changes nothing (no topic version bump).
   auto version = st.data_version().counter();
-  ASSERT_TRUE(ApplyMetadata(md, slave).ok());
+  ASSERT_TRUE(ApplyMetadata(md, {}, slave).ok());
   EXPECT_EQ(st.data_version().counter(), version);
 
   mo.Commit("billing", "Orders", 2, 18);
@@ -107,7 +213,7 @@ TEST(MetadataSyncTest, SlaveTakesTheMastersDelayOffsetsAndWritesDelayOffsetJson)
   md.Set(3, 42);
   auto metadata = BuildMetadata({&mt, &mg, &mo, &md});
   const uint64_t before = MetadataFingerprint(metadata);
-  ASSERT_TRUE(ApplyMetadata(metadata, {&st, &sg, &so, &sd}).ok());
+  ASSERT_TRUE(ApplyMetadata(metadata, {}, {&st, &sg, &so, &sd}).ok());
   EXPECT_EQ(sd.Get(3), 42);
   schedule::DelayOffsetTable reread(slave_dir.path());
   ASSERT_TRUE(reread.Load().ok());
