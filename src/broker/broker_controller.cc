@@ -63,7 +63,7 @@ void AddTimerRuntimeInfo(const timer::TimerService& timer, std::map<std::string,
 pop::PopOptions PopOptionsOf(const BrokerConfig& c) {
   pop::PopOptions o;
   o.broker_name = c.brokerName;
-  o.journal_topic = "rmq_sys_REVIVE_LOG_" + c.brokerClusterName;
+  o.journal_topic = std::string(pop::kJournalTopicPrefix) + c.brokerClusterName;
   o.state_path = c.storePathRootDir + "/config/popState.json";
   o.revive_interval_ms = c.reviveInterval;
   o.snapshot_interval_ms = c.flushConsumerOffsetInterval;

@@ -289,6 +289,9 @@ TEST_F(BrokerMessagingTest, BadInputGetsPreciseErrors) {
                     "messages[0].delay_level");
   EXPECT_GRPC_ERROR(Send(stub(), "SCHEDULE_TOPIC_XXXX", 0, {TextMessage("x")}), StatusCode::INVALID_ARGUMENT,
                     "topic");
+  // The pop journal: replay at start applies whatever records it holds.
+  EXPECT_GRPC_ERROR(Send(stub(), "rmq_sys_REVIVE_LOG_DefaultCluster", 0, {TextMessage("x")}),
+                    StatusCode::INVALID_ARGUMENT, "topic");
 
   mq::v1::PullMessageResponse r;
   ASSERT_GRPC_OK(Send(stub(), "Exists", 0, {TextMessage("x")}));
@@ -392,6 +395,7 @@ TEST_F(BrokerMessagingTest, ProducerIdsTakeTheWirePathWithTheSameMessagesAndErro
   both("SCHEDULE_TOPIC_XXXX", 0, {TextMessage("x")});
   both("RMQ_SYS_TRANS_HALF_TOPIC", 0, {TextMessage("x")});
   both("rmq_sys_wheel_timer", 0, {TextMessage("x")});
+  both("rmq_sys_REVIVE_LOG_DefaultCluster", 0, {TextMessage("x")});
   both("T", 0, {});
   both("T", 0, {TextMessage("")});
   both("T", 0, {TextMessage(std::string(1048577, 'x'))});

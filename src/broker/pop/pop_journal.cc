@@ -116,7 +116,7 @@ Result<std::vector<JournalEntry>> DecodeJournal(std::string_view body) {
   return out;
 }
 
-void ApplyJournalEntry(const JournalEntry& e, PopStateTable* table) {
+void ApplyJournalEntry(const JournalEntry& e, int64_t settled_epoch, PopStateTable* table) {
   switch (e.type) {
     case JournalType::kPop: {
       InFlight d;
@@ -127,7 +127,7 @@ void ApplyJournalEntry(const JournalEntry& e, PopStateTable* table) {
       d.attempt = e.attempt;
       d.auto_renew = e.auto_renew;
       d.client_id = e.client_id;
-      table->ApplyPop(e.key, e.offset, d);
+      table->ApplyPop(e.key, e.offset, d, settled_epoch);
       table->ApplyAdvance(e.key, e.offset + 1);
       break;
     }

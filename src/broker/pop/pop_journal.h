@@ -26,6 +26,10 @@
 
 namespace mq::broker::pop {
 
+// The journal's topic is this prefix and the cluster name. Only PopService writes it: the send
+// path refuses every topic with the prefix, as replay applies whatever records it finds there.
+inline constexpr std::string_view kJournalTopicPrefix = "rmq_sys_REVIVE_LOG_";
+
 enum class JournalType : uint8_t {
   kPop = 'P',      // delivery `epoch` of `offset` (InFlight fields)
   kAdvance = 'N',  // next_offset = offset
@@ -62,6 +66,7 @@ std::string EncodeJournal(const std::vector<JournalEntry>& entries);
 Result<std::vector<JournalEntry>> DecodeJournal(std::string_view body);
 
 // Applies one entry to the table (the replay path; PopService applies the same way live).
-void ApplyJournalEntry(const JournalEntry& entry, PopStateTable* table);
+// settled_epoch: the max epoch of the snapshot the replay started from (PopStateTable::ApplyPop).
+void ApplyJournalEntry(const JournalEntry& entry, int64_t settled_epoch, PopStateTable* table);
 
 }  // namespace mq::broker::pop

@@ -16,7 +16,7 @@ constexpr int32_t kReplayMaxBytes = 8 << 20;
 
 }  // namespace
 
-Status PopService::Replay(int64_t from) {
+Status PopService::Replay(int64_t from, int64_t settled_epoch) {
   const std::string& topic = options_.journal_topic;
   const int64_t min = ctx_.store->MinOffsetInQueue(topic, 0);
   const int64_t end = ctx_.store->MaxOffsetInQueue(topic, 0);
@@ -44,7 +44,7 @@ Status PopService::Replay(int64_t from) {
       }
       std::lock_guard<std::mutex> lock(mu_);
       for (const auto& e : *entries) {
-        ApplyJournalEntry(e, &table_);
+        ApplyJournalEntry(e, settled_epoch, &table_);
         epoch_ = std::max({epoch_, e.epoch, e.new_epoch});
       }
       ++records;

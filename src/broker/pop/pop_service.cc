@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
 #include <set>
 #include <thread>
 
@@ -69,7 +70,7 @@ Status PopService::Start() {
     table_.FromProto(snapshot);
     epoch_ = std::max(snapshot.max_epoch(), clock_->NowMillis() * 1000);
   }
-  MQ_RETURN_IF_ERROR(Replay(snapshot.journal_offset()));
+  MQ_RETURN_IF_ERROR(Replay(snapshot.journal_offset(), snapshot.max_epoch()));
   started_ = true;
   if (options_.run_timers) {
     using std::chrono::milliseconds;
@@ -363,7 +364,7 @@ void PopService::DeliverLocked(PopCall& call, const QueueKey& key, int64_t offse
   d.attempt = attempt;
   d.auto_renew = call.req.auto_renew;
   d.client_id = call.req.auto_renew ? call.req.client_id : std::string();
-  if (!table_.ApplyPop(key, offset, d)) return;
+  if (!table_.ApplyPop(key, offset, d, std::numeric_limits<int64_t>::max())) return;
   table_.ApplyAdvance(key, offset + 1);
   JournalEntry e = MakeJournalEntry(JournalType::kPop, key, offset, d.epoch);
   e.deadline_ms = d.deadline_ms;

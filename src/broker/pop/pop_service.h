@@ -192,7 +192,7 @@ class PopService {
   // (key, low-water mark) of `keys`, deduplicated.
   std::vector<std::pair<QueueKey, int64_t>> LowWatersLocked(const std::vector<QueueKey>& keys) const;
   void Commit(const std::vector<std::pair<QueueKey, int64_t>>& low_waters);
-  Status Replay(int64_t from);
+  Status Replay(int64_t from, int64_t settled_epoch);
   Result<ReceiptHandle> CheckHandle(const std::string& topic, const std::string& handle) const;
   void ReleaseParked(const std::string& topic);
 

@@ -13,11 +13,13 @@ void PopStateTable::Trim(QueueState* q) {
   while (!q->entries.empty() && q->entries.begin()->second.acked) q->entries.erase(q->entries.begin());
 }
 
-bool PopStateTable::ApplyPop(const QueueKey& key, int64_t offset, const InFlight& delivery) {
+bool PopStateTable::ApplyPop(const QueueKey& key, int64_t offset, const InFlight& delivery,
+                             int64_t settled_epoch) {
   QueueState& q = queues_[key];
   auto it = q.entries.find(offset);
   if (it == q.entries.end()) {
-    if (q.next_offset >= 0 && offset < q.next_offset) return false;  // acked and trimmed, or filtered
+    // Acked and trimmed, or filtered.
+    if (q.next_offset >= 0 && offset < q.next_offset && delivery.epoch <= settled_epoch) return false;
     q.entries.emplace(offset, delivery);
     return true;
   }

@@ -11,7 +11,10 @@
 // journal is replayed after a restart, so both paths build the same state. They are
 // idempotent and guarded by epochs (strictly increasing per broker), which lets a replay start
 // from any journal offset at or before the snapshot's: re-applying a record the snapshot
-// already holds changes nothing.
+// already holds changes nothing. Records after the snapshot's offset need not be in the order
+// their changes were made (two pops of one queue store theirs concurrently): each pop carries
+// its own epoch and offset, advances only move forward, and an ack or change of a delivery is
+// always stored after the delivery's own record (it is answered only once that is stored).
 // Not thread-safe: PopService guards it with its mutex.
 #pragma once
 
@@ -60,8 +63,12 @@ class PopStateTable {
   Map& queues() { return queues_; }
 
   // A delivery (first or redelivery) of the message at `offset`. Ignored when a newer or equal
-  // epoch is recorded, or when the offset is below next_offset with no entry (done).
-  bool ApplyPop(const QueueKey& key, int64_t offset, const InFlight& delivery);
+  // epoch is recorded, or when the offset is below next_offset with no entry and the table
+  // already accounts for the delivery (epoch <= settled_epoch: acked and trimmed, or filtered).
+  // A replay passes the epoch its snapshot was taken at: a newer delivery below next_offset is
+  // one whose record was stored after a later pop's, as concurrent pops store their records in
+  // either order; it is in flight. Live deliveries are never below next_offset without an entry.
+  bool ApplyPop(const QueueKey& key, int64_t offset, const InFlight& delivery, int64_t settled_epoch);
   // next_offset = max(next_offset, offset): messages handed out or filtered away.
   void ApplyAdvance(const QueueKey& key, int64_t offset);
   // Acks the delivery `epoch`. True when it is (or already was) acked.

@@ -4,6 +4,7 @@
 
 #include "broker/ha/ha_service.h"
 #include "broker/meta/topic_config_manager.h"
+#include "broker/pop/pop_journal.h"
 #include "broker/processor/message_convert.h"
 #include "broker/processor/send_request_wire.h"
 #include "broker/schedule/delay_levels.h"
@@ -47,6 +48,10 @@ Status ValidateSend(std::string_view topic, std::string_view producer_group, boo
   if (topic == schedule::kScheduleTopic) {
     return Status::InvalidArgument(
         "topic: SCHEDULE_TOPIC_XXXX holds delayed messages; send to the real topic with a delay_level");
+  }
+  if (topic.starts_with(pop::kJournalTopicPrefix)) {
+    return Status::InvalidArgument(
+        fmt::format("topic: '{}' is the broker's pop journal and cannot be written", topic));
   }
   if (!producer_group.empty()) MQ_RETURN_IF_ERROR(ValidateName("producer_group", producer_group));
   if (topic == txn::kHalfTopic || topic == txn::kOpHalfTopic) {

@@ -58,7 +58,7 @@ TEST(PopJournalTest, ReplayingAPrefixAgainIsHarmless) {
   log.push_back(Make(JournalType::kAck, 3, 13));
 
   PopStateTable once;
-  for (const auto& e : log) ApplyJournalEntry(e, &once);
+  for (const auto& e : log) ApplyJournalEntry(e, 0, &once);
   const QueueKey key{"g", "T", 1};
   EXPECT_EQ(once.LowWater(key), 1);
   EXPECT_EQ(once.InFlightCount(), 2u);
@@ -70,12 +70,38 @@ TEST(PopJournalTest, ReplayingAPrefixAgainIsHarmless) {
     mq::v1::PopStateSnapshot snapshot;
     once.ToProto(&snapshot);
     twice.FromProto(snapshot);
-    for (size_t i = from; i < log.size(); ++i) ApplyJournalEntry(log[i], &twice);
+    for (size_t i = from; i < log.size(); ++i) ApplyJournalEntry(log[i], /*settled_epoch=*/21, &twice);
     mq::v1::PopStateSnapshot a, b;
     once.ToProto(&a);
     twice.ToProto(&b);
     EXPECT_EQ(a.SerializeAsString(), b.SerializeAsString()) << "replay from " << from;
   }
+}
+
+// Two pops of one queue store their records concurrently, so the later pop's record can come
+// first. Replayed in that order after a kill -9, the earlier pop's deliveries are below
+// next_offset with no entry; they are in flight, not done, and must come back.
+TEST(PopJournalTest, RecordsOfConcurrentPopsReplayInEitherOrder) {
+  std::vector<JournalEntry> first = {Make(JournalType::kAdvance, 0, 0)};
+  for (int64_t o = 0; o < 5; ++o) first.push_back(Make(JournalType::kPop, o, 10 + o));
+  std::vector<JournalEntry> second;
+  for (int64_t o = 5; o < 10; ++o) second.push_back(Make(JournalType::kPop, o, 20 + o));
+  second.push_back(Make(JournalType::kAdvance, 10, 0));
+  const QueueKey key{"g", "T", 1};
+  for (bool swapped : {false, true}) {
+    PopStateTable table;
+    for (const auto* record : {swapped ? &second : &first, swapped ? &first : &second}) {
+      for (const auto& e : *record) ApplyJournalEntry(e, /*settled_epoch=*/5, &table);
+    }
+    EXPECT_EQ(table.LowWater(key), 0) << "swapped " << swapped;
+    EXPECT_EQ(table.InFlightCount(), 10u) << "swapped " << swapped;
+    ASSERT_NE(table.FindDelivery(key, 0, 10), nullptr) << "swapped " << swapped;
+  }
+  // A delivery the snapshot already settled (acked and trimmed) stays done when replayed again.
+  PopStateTable table;
+  table.ApplyAdvance(key, 10);
+  ApplyJournalEntry(Make(JournalType::kPop, 3, 13), /*settled_epoch=*/29, &table);
+  EXPECT_EQ(table.InFlightCount(), 0u);
 }
 
 }  // namespace
