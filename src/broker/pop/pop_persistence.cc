@@ -51,18 +51,44 @@ Status PopService::Replay(int64_t from, int64_t settled_epoch) {
     }
     offset = r.next_begin_offset;
   }
+  const bool state_ahead = from > end;
+  if (state_ahead) TruncateToStore(from, end);
   std::vector<std::pair<QueueKey, int64_t>> low_waters;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    journal_next_ = std::max(end, from);
+    journal_next_ = end;
     std::vector<QueueKey> keys;
     for (const auto& [key, q] : table_.queues()) keys.push_back(key);
     low_waters = LowWatersLocked(keys);
   }
   Commit(low_waters);
+  // The corrected state replaces the snapshot at once: the next start must not find it ahead.
+  if (state_ahead) MQ_RETURN_IF_ERROR(Snapshot());
   MQ_LOG_INFO(Logger("broker"), "pop state loaded in_flight={} journal_records_replayed={} journal_end={}",
               InFlightCount(), records, end);
   return Status::OK();
+}
+
+void PopService::TruncateToStore(int64_t snapshot_journal_offset, int64_t journal_end) {
+  // Journal records follow the messages they hand out in the commit log, and the log loses
+  // only a suffix, so a journal that kept its snapshot's records kept those messages too. One
+  // that ends before the snapshot's offset lost its tail after the snapshot was written (a
+  // power cut under ASYNC_FLUSH, a store wiped under its config/): the snapshot may name
+  // positions and deliveries past the queues' ends, which new messages will reuse.
+  MQ_LOG_WARN(Logger("broker"),
+              "pop journal ends at {} but the snapshot was taken at {}: the store lost its tail since; "
+              "bringing every queue's pop position back to the queue's end",
+              journal_end, snapshot_journal_offset);
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& [key, q] : table_.queues()) {
+    const int64_t end = ctx_.store->MaxOffsetInQueue(key.topic, key.queue_id);
+    if (q.next_offset <= end) continue;
+    const int64_t was = q.next_offset;
+    const size_t dropped = table_.TruncateTo(key, end);
+    MQ_LOG_WARN(Logger("broker"),
+                "pop {}@{} queue={}: position {} -> {}, {} deliveries of lost messages dropped", key.topic,
+                key.group, key.queue_id, was, end, dropped);
+  }
 }
 
 Status PopService::Snapshot() {

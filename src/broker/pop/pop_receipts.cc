@@ -20,12 +20,22 @@ Status StaleHandle() {
 
 void PopService::RunDlqJobs(std::vector<DlqJob> jobs) {
   for (const auto& job : jobs) {
-    ForwardOne(job, [job](const Status& s) {
+    auto log_failure = [job](const Status& s) {
       if (!s.ok()) {
         MQ_LOG_WARN(Logger("broker"), "pop: forward to %DLQ%{} of {} offset {} failed (retried later): {}",
                     job.key.group, job.key.topic, job.offset, s.ToString());
       }
-    });
+    };
+    if (auto message = LookDelivery(job.key, job.offset, job.commit_log_offset); !message.ok()) {
+      // Nothing to forward (retention deleted it): the delivery ends here, as a redelivery of a
+      // gone message does. Retried instead, it would hold the queue's low-water mark (and a FIFO
+      // queue) for good.
+      MQ_LOG_WARN(Logger("broker"), "pop: dropping {}@{} queue={} offset={}, out of attempts: {}",
+                  job.key.topic, job.key.group, job.key.queue_id, job.offset, message.status().ToString());
+      EndDelivery(job, log_failure);
+      continue;
+    }
+    ForwardOne(job, log_failure);
   }
 }
 
@@ -36,23 +46,27 @@ void PopService::ForwardOne(const DlqJob& job, StatusCallback done) {
   request.set_commit_log_offset(job.commit_log_offset);
   request.set_delay_level(-1);
   send_back_->SendBack(request, [this, job, done = std::move(done)](
-                                    const Status& s, const mq::v1::ConsumerSendMsgBackResponse&) {
+                                    const Status& s, const mq::v1::ConsumerSendMsgBackResponse&) mutable {
     if (!s.ok()) return done(s);
-    std::vector<std::pair<QueueKey, int64_t>> low_waters;
-    bool acked = false;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      acked = table_.ApplyAck(job.key, job.offset, job.epoch);
-      if (acked) ++pending_puts_;
-      low_waters = LowWatersLocked({job.key});
-    }
-    Commit(low_waters);
-    ctx_.waits->Notify(PopWaitKey(job.key.topic));
-    // Acked meanwhile by the consumer: the copy in the DLQ stays (at-least-once).
-    if (!acked) return done(Status::OK());
-    Journal({MakeJournalEntry(JournalType::kAck, job.key, job.offset, job.epoch)},
-            [done](bool) { done(Status::OK()); });
+    EndDelivery(job, std::move(done));
   });
+}
+
+void PopService::EndDelivery(const DlqJob& job, StatusCallback done) {
+  std::vector<std::pair<QueueKey, int64_t>> low_waters;
+  bool acked = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    acked = table_.ApplyAck(job.key, job.offset, job.epoch);
+    if (acked) ++pending_puts_;
+    low_waters = LowWatersLocked({job.key});
+  }
+  Commit(low_waters);
+  ctx_.waits->Notify(PopWaitKey(job.key.topic));
+  // Acked meanwhile by the consumer: the copy in the DLQ stays (at-least-once).
+  if (!acked) return done(Status::OK());
+  Journal({MakeJournalEntry(JournalType::kAck, job.key, job.offset, job.epoch)},
+          [done](bool) { done(Status::OK()); });
 }
 
 Result<ReceiptHandle> PopService::CheckHandle(const std::string& topic, const std::string& handle) const {

@@ -278,7 +278,7 @@ void PopService::PopQueueLocked(PopCall& call, int32_t queue_id, int64_t now, Ba
       }
       for (const auto& [offset, e] : again) {
         if (room() == 0) break;
-        auto message = ctx_.store->LookMessageByOffset(e.commit_log_offset);
+        auto message = LookDelivery(key, offset, e.commit_log_offset);
         if (!message.ok()) continue;
         DeliverLocked(call, key, offset, std::move(*message), e.attempt, e.first_pop_ms, now, batch);
       }
@@ -330,6 +330,20 @@ void PopService::PopQueueLocked(PopCall& call, int32_t queue_id, int64_t now, Ba
   }
 }
 
+Result<store::StoredMessage> PopService::LookDelivery(const QueueKey& key, int64_t offset,
+                                                      int64_t commit_log_offset) const {
+  auto message = ctx_.store->LookMessageByOffset(commit_log_offset);
+  if (!message.ok()) return message.status();
+  if (message->topic != key.topic || message->header.queue_id != key.queue_id ||
+      message->header.queue_offset != offset) {
+    return Status::NotFound(
+        fmt::format("commit log offset {} holds {}-{} offset {}, not the delivered {}-{} offset {}",
+                    commit_log_offset, message->topic, message->header.queue_id, message->header.queue_offset,
+                    key.topic, key.queue_id, offset));
+  }
+  return message;
+}
+
 bool PopService::RedeliverLocked(PopCall& call, const QueueKey& key, int64_t offset, InFlight& entry,
                                  int64_t now, Batch* batch) {
   const int64_t epoch = entry.epoch;
@@ -338,7 +352,7 @@ bool PopService::RedeliverLocked(PopCall& call, const QueueKey& key, int64_t off
     entry.deadline_ms = now + kDlqRetryMs;
     return false;
   }
-  auto message = ctx_.store->LookMessageByOffset(entry.commit_log_offset);
+  auto message = LookDelivery(key, offset, entry.commit_log_offset);
   if (!message.ok()) {
     MQ_LOG_WARN(Logger("broker"), "pop: dropping in-flight {}@{} queue={} offset={}: {}", key.topic,
                 key.group, key.queue_id, offset, message.status().ToString());

@@ -187,12 +187,23 @@ class PopService {
   // Stores the entries (one record) then runs done(ok). Increment pending_puts_ under mu_
   // in the same critical section as the state change; this decrements it.
   void Journal(std::vector<JournalEntry> entries, std::function<void(bool)> done);
+  // Deliveries out of attempts: forwarded, or ended without a copy when the message is gone.
   void RunDlqJobs(std::vector<DlqJob> jobs);
+  // Forwards the delivery's message to %DLQ%<group> and ends the delivery.
   void ForwardOne(const DlqJob& job, StatusCallback done);
+  // Acks the delivery (journaled), commits the low-water mark and wakes the topic's pops.
+  void EndDelivery(const DlqJob& job, StatusCallback done);
   // (key, low-water mark) of `keys`, deduplicated.
   std::vector<std::pair<QueueKey, int64_t>> LowWatersLocked(const std::vector<QueueKey>& keys) const;
   void Commit(const std::vector<std::pair<QueueKey, int64_t>>& low_waters);
   Status Replay(int64_t from, int64_t settled_epoch);
+  // At start, when the journal ends before the snapshot's offset: every queue's position back
+  // to the store's end, deliveries of lost messages dropped.
+  void TruncateToStore(int64_t snapshot_journal_offset, int64_t journal_end);
+  // The message of the delivery at (key, offset), read at its commit log offset and checked to
+  // be that very message: NotFound when the record there is gone or is another one.
+  Result<store::StoredMessage> LookDelivery(const QueueKey& key, int64_t offset,
+                                            int64_t commit_log_offset) const;
   Result<ReceiptHandle> CheckHandle(const std::string& topic, const std::string& handle) const;
   void ReleaseParked(const std::string& topic);
 

@@ -59,6 +59,19 @@ bool PopStateTable::ApplyRenew(const QueueKey& key, int64_t offset, int64_t epoc
   return true;
 }
 
+size_t PopStateTable::TruncateTo(const QueueKey& key, int64_t end) {
+  auto qit = queues_.find(key);
+  if (qit == queues_.end()) return 0;
+  QueueState& q = qit->second;
+  q.next_offset = std::min(q.next_offset, end);
+  size_t dropped = 0;
+  for (auto it = q.entries.lower_bound(end); it != q.entries.end(); it = q.entries.erase(it)) {
+    dropped += it->second.acked ? 0 : 1;
+  }
+  Trim(&q);
+  return dropped;
+}
+
 int64_t PopStateTable::LowWater(const QueueKey& key) const {
   const QueueState* q = Find(key);
   if (q == nullptr) return -1;

@@ -79,6 +79,10 @@ class PopStateTable {
   // Sets the deadline of delivery `epoch` (auto-renew, client gone). True when applied.
   bool ApplyRenew(const QueueKey& key, int64_t offset, int64_t epoch, int64_t deadline_ms);
 
+  // The queue holds messages only below `end` (the store lost its tail after the state was
+  // saved): next_offset comes back to `end` and deliveries at or above it, of messages that no
+  // longer exist, are dropped. Returns how many deliveries were dropped.
+  size_t TruncateTo(const QueueKey& key, int64_t end);
   // First offset not yet acked (-1 when the queue is not initialised).
   int64_t LowWater(const QueueKey& key) const;
   // The unacked delivery at `offset` whose epoch is `epoch`, or null.

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <set>
 
+#include "broker/meta/json_file.h"
 #include "broker/pop/receipt_handle.h"
 #include "unit/broker_pop/pop_test_fixture.h"
 
@@ -325,6 +326,87 @@ TEST_F(PopServiceTest, StateSurvivesRestartWithSnapshotOlderSnapshotOrNone) {
     EXPECT_EQ(pop_->InFlightCount(), 0u);
     EXPECT_EQ(offsets_->Query("g", topic, 0), 5);
   }
+}
+
+// The store lost its tail after the pop state was saved (a power cut under ASYNC_FLUSH, or
+// here a store wiped under its config/): the saved position and deliveries lie past the
+// queue's end. The position comes back to the end, so messages sent afterwards (which reuse
+// those queue offsets) are delivered, and the lost deliveries are not redelivered.
+TEST_F(PopServiceTest, AStoreThatLostItsTailBringsThePopPositionBack) {
+  CreateTopic("T", 1);
+  for (int i = 0; i < 3; ++i) Put("T", 0, "old" + std::to_string(i));
+  auto got = PopSync(Request("g", "T", 32, 30000)).second;
+  ASSERT_EQ(got.size(), 3u);
+  ASSERT_TRUE(AckSync("g", "T", got[0].receipt_handle).ok());
+  Close();  // popState.json: position 3, offsets 1 and 2 in flight
+  std::filesystem::remove_all(dir_.Sub("store"));
+  Open();
+  EXPECT_EQ(pop_->InFlightCount(), 0u);
+  Put("T", 0, "new0");
+  Put("T", 0, "new1");
+  auto fresh = PopSync(Request("g", "T", 32, 30000)).second;
+  EXPECT_THAT(Bodies(fresh), ElementsAre("new0", "new1"));
+  clock_.Advance(30000);
+  auto again = PopSync(Request("g", "T", 32, 30000)).second;
+  EXPECT_THAT(Bodies(again), ElementsAre("new0", "new1"));
+  // The corrected state was saved at once: another restart finds nothing ahead.
+  for (const auto& m : again) ASSERT_TRUE(AckSync("g", "T", m.receipt_handle).ok());
+  Reopen();
+  EXPECT_EQ(pop_->LowWater("g", "T", 0), 2);
+  Put("T", 0, "new2");
+  EXPECT_THAT(Bodies(PopSync(Request("g", "T", 32, 30000)).second), ElementsAre("new2"));
+}
+
+// A delivery whose commit log offset holds another message (a damaged popState.json) is not
+// redelivered as that message: the record read back must be the delivered queue offset's.
+TEST_F(PopServiceTest, ARedeliveryReadsBackItsOwnMessageOrNone) {
+  CreateTopic("T", 1);
+  CreateTopic("U", 1);
+  Put("U", 0, "foreign");
+  Put("T", 0, "m0");
+  auto foreign = PopSync(Request("other", "U", 1, 30000)).second;
+  ASSERT_EQ(foreign.size(), 1u);
+  ASSERT_EQ(PopSync(Request("g", "T", 1, 1000)).second.size(), 1u);
+  Close();
+  const std::string state = dir_.Sub("config") + "/popState.json";
+  mq::v1::PopStateSnapshot snapshot;
+  ASSERT_TRUE(LoadJsonFile(state, &snapshot).ok());
+  for (auto& q : *snapshot.mutable_queues()) {
+    if (q.group() != "g") continue;
+    for (auto& e : *q.mutable_entries()) e.set_commit_log_offset(foreign[0].commit_log_offset);
+  }
+  ASSERT_TRUE(SaveJsonFile(state, snapshot).ok());
+  Open();
+  clock_.Advance(1000);
+  EXPECT_TRUE(PopSync(Request("g", "T", 32, 30000)).second.empty());
+  EXPECT_EQ(pop_->InFlightCount(), 1u);  // the other group's delivery of "foreign"
+}
+
+// A delivery out of attempts whose message is gone (retention deleted its segment; here its
+// commit log offset in the saved state points past the log) cannot be forwarded: it ends, so
+// the queue's low-water mark moves on and a FIFO queue delivers its next message, instead of
+// a forward retried every 10 s for good.
+TEST_F(PopServiceTest, ADeliveryOutOfAttemptsWhoseMessageIsGoneEnds) {
+  CreateTopic("T", 1);
+  CreateGroup("fg", /*orderly=*/true, /*retry_max_times=*/0);  // 1 attempt
+  Put("T", 0, "m0");
+  Put("T", 0, "m1");
+  ASSERT_THAT(Bodies(PopSync(Request("fg", "T", 1, 1000)).second), ElementsAre("m0"));
+  Close();
+  const std::string state = dir_.Sub("config") + "/popState.json";
+  mq::v1::PopStateSnapshot snapshot;
+  ASSERT_TRUE(LoadJsonFile(state, &snapshot).ok());
+  for (auto& q : *snapshot.mutable_queues()) {
+    for (auto& e : *q.mutable_entries()) e.set_commit_log_offset(int64_t{1} << 40);
+  }
+  ASSERT_TRUE(SaveJsonFile(state, snapshot).ok());
+  Open();
+  clock_.Advance(1000);
+  pop_->RunMaintenanceOnce();
+  ASSERT_TRUE(mq::testing::WaitUntil([&] { return pop_->InFlightCount() == 0; }));
+  EXPECT_EQ(store_->MaxOffsetInQueue("%DLQ%fg", 0), 0);
+  EXPECT_EQ(pop_->LowWater("fg", "T", 0), 1);
+  EXPECT_THAT(Bodies(PopSync(Request("fg", "T", 1, 1000)).second), ElementsAre("m1"));
 }
 
 }  // namespace
