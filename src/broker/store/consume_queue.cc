@@ -106,6 +106,9 @@ Status ConsumeQueue::Put(int64_t queue_offset, const CqUnit& unit) {
       MQ_LOG_WARN(Logger("store"), "consume queue {}-{}: repairing unit at offset {}", topic_, queue_id_,
                   queue_offset);
       file->WriteAt(pos, buf, kCqUnitSize);
+      // Below the segment's flushed position, which Flush() never syncs again, and the next
+      // checkpoint will count this record as dispatched: the repair is durable before that.
+      return file->SyncRange(pos, kCqUnitSize, queue_.hook());
     }
     return Status::OK();
   }

@@ -216,7 +216,8 @@ void MappedFileQueue::ZeroAheadOfAppender(std::unique_lock<std::mutex>& lock) {
       if (file->wrote_position() < wake_at) return;
       continue;  // the appender passed it while we asked
     }
-    int32_t to = std::min(target, from + (1 << 20));
+    // In int64: segments may be up to INT32_MAX bytes, so from + 1 MiB can pass it.
+    const auto to = static_cast<int32_t>(std::min<int64_t>(target, int64_t{from} + (1 << 20)));
     lock.unlock();
     auto zeroed = file->ZeroAhead(to);
     if (!zeroed.ok()) {

@@ -40,6 +40,9 @@ class MappedFileQueue {
   MappedFileQueue(const MappedFileQueue&) = delete;
   MappedFileQueue& operator=(const MappedFileQueue&) = delete;
 
+  // What the owner passes to a file's SyncRange for writes it makes in place.
+  const FaultHook& hook() const { return hook_; }
+
   // Opens every segment in dir (creating dir if missing). All positions are set to the
   // full file size; recovery then calls TruncateDirty() with the real end.
   Status Load();

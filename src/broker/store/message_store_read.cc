@@ -2,6 +2,7 @@
 // offset, time, key and unique key. Any thread; see message_store.h.
 #include <fmt/format.h>
 
+#include <limits>
 #include <unordered_set>
 
 #include "broker/store/message_store.h"
@@ -147,23 +148,39 @@ Result<int64_t> MessageStore::GetOffsetByTimestamp(const std::string& topic, int
                                                    int64_t timestamp_ms) const {
   auto cq = queues_ ? queues_->Find(topic, queue_id) : nullptr;
   if (!cq) return Status::NotFound(fmt::format("no consume queue {}-{}", topic, queue_id));
+  // A unit that does not lead to its own record (a hole, a damaged unit) reads as -1, as pulls
+  // skip it: its size comes from the queue file, so the record is verified before any field
+  // of it is read.
   auto store_ts = [&](int64_t queue_offset) -> int64_t {
     auto unit = cq->Get(queue_offset);
     if (!unit || unit->size <= 0) return -1;
     auto ref = commit_log_->Read(unit->phy_offset, unit->size);
     if (!ref.ok()) return -1;
-    return static_cast<int64_t>(DecodeFixed64BE(ref->bytes.data() + kStoreTimestampPos));
+    auto view = VerifyQueueRecord(ref->bytes, unit->phy_offset, topic, queue_id, queue_offset);
+    return view.ok() ? view->store_timestamp : -1;
   };
+  // The first readable unit whose time is at or after timestamp_ms, unreadable ones counting as
+  // absent. time_from(o, &at): the time of the first readable unit at or after o (at = its
+  // offset), or INT64_MAX with at = max when there is none.
   int64_t lo = cq->min_offset();
-  int64_t hi = cq->max_offset();  // answer in [lo, hi]
+  int64_t hi = cq->max_offset();
+  const int64_t max = hi;
+  auto time_from = [&](int64_t queue_offset, int64_t* at) {
+    for (*at = queue_offset; *at < max; ++*at) {
+      if (const int64_t ts = store_ts(*at); ts >= 0) return ts;
+    }
+    return std::numeric_limits<int64_t>::max();
+  };
   while (lo < hi) {
-    int64_t mid = lo + (hi - lo) / 2;
-    if (store_ts(mid) >= timestamp_ms) {
+    const int64_t mid = lo + (hi - lo) / 2;
+    int64_t at = mid;
+    if (time_from(mid, &at) >= timestamp_ms) {
       hi = mid;
     } else {
-      lo = mid + 1;
+      lo = at + 1;
     }
   }
+  if (lo < max) time_from(lo, &lo);  // past unreadable units to the message itself
   return lo;
 }
 

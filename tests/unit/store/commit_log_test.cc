@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <mutex>
+#include <string>
+#include <vector>
 
 #include "broker/store/consume_queue.h"
 #include "broker/store/mapped_file_queue.h"
@@ -281,6 +284,35 @@ TEST(ConsumeQueueTest, PutReadRecoverAndGaps) {
   EXPECT_EQ(cq.max_offset(), 21);
   EXPECT_EQ(cq.DeleteExpired(1000), 1);  // segment [0,10) references < 1000
   EXPECT_EQ(cq.min_offset(), 10);
+}
+
+// A unit repaired by re-dispatch lies below its segment's flushed position, which no later
+// Flush() syncs, while the next checkpoint counts its record as dispatched: the repair is
+// synced when it is made.
+TEST(ConsumeQueueTest, ARepairedUnitIsSyncedAtOnce) {
+  TempDir dir;
+  std::vector<std::string> synced;
+  std::mutex mu;
+  FaultHook hook = [&](std::string_view op, const std::string& path) {
+    std::lock_guard lock(mu);
+    if (op == "flush") synced.push_back(path);
+    return Status::OK();
+  };
+  ConsumeQueue cq("T", 0, dir.Sub("cq"), 10 * kCqUnitSize, hook);
+  ASSERT_TRUE(cq.Load().ok());
+  for (int i = 0; i < 25; ++i) ASSERT_TRUE(cq.Put(i, CqUnit{i * 100, 100, 7}).ok());
+  ASSERT_TRUE(cq.Flush().ok());
+  {
+    std::lock_guard lock(mu);
+    synced.clear();
+  }
+  ASSERT_TRUE(cq.Put(3, CqUnit{300, 100, 7}).ok());  // the same unit: nothing to repair
+  ASSERT_TRUE(cq.Put(3, CqUnit{300, 100, 8}).ok());  // differs (a torn tags code): repaired
+  ASSERT_TRUE(cq.Flush().ok());
+  std::lock_guard lock(mu);
+  ASSERT_EQ(synced.size(), 1u);
+  EXPECT_EQ(synced[0], dir.Sub("cq") + "/" + OffsetToFileName(0));
+  EXPECT_EQ(cq.Get(3)->tags_code, 8);
 }
 
 TEST(ConsumeQueueTest, RebuildStartsMidQueue) {

@@ -1,11 +1,14 @@
 #include "broker/store/message_store.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <filesystem>
 #include <thread>
 
+#include "common/coding.h"
 #include "common/file_util.h"
 #include "store_test_util.h"
 #include "testutil/temp_dir.h"
@@ -334,6 +337,34 @@ TEST_F(MessageStoreTest, OffsetByTimestamp) {
   EXPECT_EQ(*store->GetOffsetByTimestamp("TS", 0, t0 + 4500), 5);
   EXPECT_EQ(*store->GetOffsetByTimestamp("TS", 0, t0 + 100000), 20);
   EXPECT_FALSE(store->GetOffsetByTimestamp("none", 0, t0).ok());
+}
+
+// A damaged consume-queue unit (here: queue offset 10 pointing at message 15 with a size of 8)
+// is unreadable to the time search, as to pulls: the search neither reads past the unit's
+// bytes nor takes another message's time for it.
+TEST_F(MessageStoreTest, OffsetByTimestampSkipsADamagedUnit) {
+  auto store = Open();
+  const int64_t t0 = clock_.NowMillis();
+  int64_t phy15 = -1;
+  for (int i = 0; i < 20; ++i) {
+    auto r = PutSync(*store, Msg("TS", 0, "x"));
+    ASSERT_TRUE(r.ok());
+    if (i == 15) phy15 = r.physical_offset;
+    clock_.Advance(1000);
+  }
+  ASSERT_TRUE(WaitUntil([&] { return store->MaxOffsetInQueue("TS", 0) == 20; }));
+  char unit[20];
+  EncodeFixed64BE(unit, static_cast<uint64_t>(phy15));
+  EncodeFixed32BE(unit + 8, 8);
+  EncodeFixed64BE(unit + 12, 0);
+  // The queue is mapped shared: the store reads what this writes.
+  const std::string segment = dir_.Sub("consumequeue/TS/0/" + OffsetToFileName(0));
+  int fd = ::open(segment.c_str(), O_WRONLY);
+  ASSERT_GE(fd, 0) << segment;
+  ASSERT_EQ(::pwrite(fd, unit, sizeof(unit), 10 * 20), static_cast<ssize_t>(sizeof(unit)));
+  ::close(fd);
+  EXPECT_EQ(*store->GetOffsetByTimestamp("TS", 0, t0 + 10500), 11);
+  EXPECT_EQ(*store->GetOffsetByTimestamp("TS", 0, t0 + 5000), 5);
 }
 
 TEST_F(MessageStoreTest, BatchAcrossSegmentRollReportsEveryPhysicalOffset) {
