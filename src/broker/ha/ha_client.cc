@@ -216,7 +216,6 @@ bool HaClient::OnHandshakeReply(const std::string& addr, const mq::v1::LogChunk&
     refused_.clear();
     diverged_ = false;
     last_logged_refusal_.clear();
-    accepted_once_ = true;
   }
   MQ_LOG_INFO(Logger("ha"),
               "handshake accepted by master {}: replicating from offset {} (master min {} max {})", addr,
@@ -267,13 +266,14 @@ void HaClient::MetadataLoop() {
       md_requested_ = false;
       next_periodic = now + kMetadataSyncInterval.count();
       last_attempt = now;
-      // Only with a master whose log continues ours: a refused (e.g. diverged) slave's consumer
-      // offsets point into another history, and the master would adopt those that are ahead.
-      if (!accepted_once_ || !refused_.empty()) continue;
+      // Only over a live stream this master accepted: a refused (e.g. diverged) slave's consumer
+      // offsets point into another history, and the master would adopt those that are ahead. A
+      // master that restarted has not said yet whether it accepts this slave (an earlier
+      // master's acceptance does not count); the stream's first chunk asks for a sync.
+      if (connected_addr_.empty() || !refused_.empty()) continue;
       addr = connected_addr_;
     }
-    if (addr.empty()) addr = master_();
-    if (!addr.empty()) SyncMetadata(addr);
+    SyncMetadata(addr);
   }
 }
 

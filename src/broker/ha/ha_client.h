@@ -102,7 +102,6 @@ class HaClient {
   bool diverged_ = false;                      // GUARDED_BY(mu_)
   std::string refused_;                        // GUARDED_BY(mu_), last refusal, "" = none
   std::string last_logged_refusal_;            // GUARDED_BY(mu_), its kind, e.g. "SLAVE_AHEAD"
-  bool accepted_once_ = false;                 // GUARDED_BY(mu_), a handshake succeeded
   uint64_t master_md_version_ = 0;             // GUARDED_BY(mu_)
   bool md_requested_ = false;                  // GUARDED_BY(mu_)
   int64_t last_md_sync_ms_ = 0;                // GUARDED_BY(mu_)

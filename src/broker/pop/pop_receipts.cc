@@ -92,7 +92,10 @@ void PopService::Ack(const std::string& group, const std::string& topic, const s
   std::vector<std::pair<QueueKey, int64_t>> low_waters;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (!table_.ApplyAck(key, h->queue_offset, h->epoch)) return done(StaleHandle());
+    // Not ApplyAck alone: it also accepts an acked delivery not yet trimmed (replay needs
+    // that), and a second ack of a handle must be refused whether or not it was trimmed.
+    if (table_.FindDelivery(key, h->queue_offset, h->epoch) == nullptr) return done(StaleHandle());
+    table_.ApplyAck(key, h->queue_offset, h->epoch);
     ++pending_puts_;
     low_waters = LowWatersLocked({key});
   }

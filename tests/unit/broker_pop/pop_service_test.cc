@@ -51,6 +51,8 @@ TEST_F(PopServiceTest, PopsAcrossQueuesAndCommitsTheLowWaterMark) {
   }
   ASSERT_TRUE(q0[0] && q0[1] && q0[2]);
   ASSERT_TRUE(AckSync("g", "T", q0[1]->receipt_handle).ok());
+  // Acked but kept (offset 0 below it is not): a second ack is refused all the same.
+  EXPECT_EQ(AckSync("g", "T", q0[1]->receipt_handle).code(), StatusCode::kNotFound);
   EXPECT_EQ(pop_->LowWater("g", "T", 0), 0);
   EXPECT_EQ(offsets_->Query("g", "T", 0), 0);
   ASSERT_TRUE(AckSync("g", "T", q0[0]->receipt_handle).ok());
