@@ -59,7 +59,10 @@ ConfigSchema BindBrokerConfig(BrokerConfig* c) {
   s.AddBool("messageIndexEnable", &c->messageIndexEnable, "build the key index");
   s.AddInt("maxHashSlotNum", &c->maxHashSlotNum, 1, 50000000, "hash slots per index file");
   s.AddInt("maxIndexNum", &c->maxIndexNum, 2, 100000000, "entries per index file");
-  s.AddInt("maxMessageSize", &c->maxMessageSize, 1024, 64 * 1024 * 1024, "largest message body (bytes)");
+  // At most gRPC's message cap less 1 MiB: the record (body + up to 64 KiB of headers) must fit
+  // whole in one replication chunk and one pull reply, both gRPC messages.
+  s.AddInt("maxMessageSize", &c->maxMessageSize, 1024, rpc::kMaxGrpcMessageBytes - 1024 * 1024,
+           "largest message body (bytes)");
   s.AddInt("defaultTopicQueueNums", &c->defaultTopicQueueNums, 1, 1024, "queues of TBW102 (auto-create cap)");
   s.AddBool("autoCreateTopicEnable", &c->autoCreateTopicEnable, "create unknown topics on first send");
   s.AddBool("autoCreateSubscriptionGroup", &c->autoCreateSubscriptionGroup,

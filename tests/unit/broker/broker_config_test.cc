@@ -84,6 +84,9 @@ TEST(BrokerConfigTest, InvalidValuesNameTheKey) {
   EXPECT_EQ(key_of({{"brokerName", "bad name"}}), "brokerName");
   EXPECT_EQ(key_of({{"namesrvAddr", "127.0.0.1"}}), "namesrvAddr");
   EXPECT_EQ(key_of({{"mappedFileSizeCommitLog", "1048576"}}), "maxMessageSize");
+  // A record must fit one replication chunk and one pull reply under gRPC's 64 MiB cap.
+  EXPECT_EQ(key_of({{"maxMessageSize", "67108864"}}), "maxMessageSize");
+  EXPECT_EQ(key_of({{"maxMessageSize", "66060288"}}), "OK");
   EXPECT_EQ(key_of({{"mappedFileSizeConsumeQueue", "1001"}}), "mappedFileSizeConsumeQueue");
   EXPECT_EQ(key_of({{"commitLogPageCacheBytes", "-1"}}), "commitLogPageCacheBytes");
   EXPECT_EQ(key_of({{"commitLogPageCacheBytes", "lots"}}), "commitLogPageCacheBytes");
