@@ -25,6 +25,9 @@ using google::protobuf::util::TimeUtil;
 
 // Room left for the answer to travel before the client's deadline.
 constexpr int64_t kDeadlineMarginMs = 500;
+// A message popped for a receive whose stream broke before it was written is visible again
+// after this long (RocketMQ's proxy nacks such messages with 1 s as well).
+constexpr int64_t kUndeliveredVisibleMs = 1000;
 
 bool StartsWith(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
 
@@ -77,6 +80,9 @@ class ConsumerService::ReceiveReactor final : public grpc::ServerWriteReactor<pb
     WriteNext();
   }
 
+  // Sets what returns a delivery the client did not get (before the pop is issued).
+  void OnUndelivered(std::function<void(const std::string& receipt_handle)> nack) { nack_ = std::move(nack); }
+
   void Answer(const Status& s, std::vector<pop::PoppedMessage> messages) {
     if (!s.ok()) {
       SetStatus(frames_.emplace_back().mutable_status(), ToV2Code(s), s.message());
@@ -86,16 +92,31 @@ class ConsumerService::ReceiveReactor final : public grpc::ServerWriteReactor<pb
       SetOk(frames_.emplace_back().mutable_status());
       // One message per frame keeps every frame under grpc-js's 4 MiB receive limit for any
       // message the broker accepts below it.
-      for (const auto& m : messages) ToV2Message(m, name_space_, frames_.emplace_back().mutable_message());
+      for (const auto& m : messages) {
+        ToV2Message(m, name_space_, frames_.emplace_back().mutable_message());
+        handles_.resize(frames_.size());
+        handles_.back() = m.receipt_handle;
+      }
       *frames_.emplace_back().mutable_delivery_timestamp() = TimeUtil::MillisecondsToTimestamp(WallMillis());
     }
     WriteNext();
   }
 
   void OnWriteDone(bool ok) override {
+    if (!ok) {
+      // The stream broke (the client went away or was cut off): what it did not get, this
+      // write's message included, is visible again in a second, as RocketMQ's proxy nacks it.
+      // Left alone it would wait out its invisible time, and an auto-renewed one would be
+      // renewed for hours while the client lives on.
+      for (const auto& handle : handles_) {
+        if (!handle.empty() && nack_) nack_(handle);
+      }
+      frames_.clear();
+      handles_.clear();
+      return WriteNext();
+    }
     frames_.pop_front();
-    // The client went away: what it did not get comes back after its invisible time.
-    if (!ok) frames_.clear();
+    if (!handles_.empty()) handles_.pop_front();
     WriteNext();
   }
 
@@ -113,6 +134,8 @@ class ConsumerService::ReceiveReactor final : public grpc::ServerWriteReactor<pb
 
   const std::string name_space_;
   std::deque<pb::ReceiveMessageResponse> frames_;  // front = being written
+  std::deque<std::string> handles_;                // receipt handle of each frame's message, or ""
+  std::function<void(const std::string&)> nack_;
   const std::shared_ptr<std::atomic<bool>> cancelled_;
 };
 
@@ -176,6 +199,10 @@ grpc::ServerWriteReactor<pb::ReceiveMessageResponse>* ConsumerService::ReceiveMe
   r.client_id = call.client_id;
   r.poll_ms = PollMillis(ctx, *request);
   r.cancelled = reactor->cancelled();
+  reactor->OnUndelivered([pop = pop_, group = r.group, topic = r.topic](const std::string& handle) {
+    pop->ChangeInvisible(group, topic, handle, kUndeliveredVisibleMs,
+                         [](const Status&, const std::string&) {});
+  });
   pop_->Pop(std::move(r), [reactor](const Status& s, std::vector<pop::PoppedMessage> messages) {
     reactor->Answer(s, std::move(messages));
   });

@@ -72,8 +72,8 @@ class ConsumerServiceTest : public pop::testing::PopFixture {
     builder.RegisterService(front_.get());
     server_ = builder.BuildAndStart();
     ASSERT_NE(server_, nullptr);
-    stub_ = pb::MessagingService::NewStub(
-        grpc::CreateChannel("127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials()));
+    address_ = "127.0.0.1:" + std::to_string(port);
+    stub_ = pb::MessagingService::NewStub(grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
   }
   void TearDown() override {
     waits_->Shutdown();  // answers parked receives so the server can drain
@@ -119,6 +119,7 @@ class ConsumerServiceTest : public pop::testing::PopFixture {
   std::unique_ptr<Front> front_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<pb::MessagingService::Stub> stub_;
+  std::string address_;
 };
 
 TEST_F(ConsumerServiceTest, StreamsStatusMessagesThenDeliveryTimestamp) {
@@ -232,6 +233,44 @@ TEST_F(ConsumerServiceTest, LongPollingWakesOnArrivalAndSurvivesACancelledClient
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(4));
   ASSERT_GE(f.frames.size(), 2u);
   EXPECT_EQ(f.frames[1].message().body(), "late");
+}
+
+// A receive whose stream breaks after the pop took its messages: what was not written to the
+// client is visible again a second later (a nack, as RocketMQ's proxy does), not after the
+// receive's invisible time (nor, auto-renewed, after hours of renewals).
+TEST_F(ConsumerServiceTest, MessagesABrokenStreamDidNotDeliverComeBackInASecond) {
+  CreateTopic("T", 1);
+  for (int i = 0; i < 32; ++i) Put("T", 0, std::string(7 * 1024, static_cast<char>('a' + i % 26)));
+  // A client that takes little at a time: its stream window holds a few of the 32 frames, so
+  // the broker's writes wait for it while the pop's messages are still unwritten.
+  grpc::ChannelArguments args;
+  args.SetInt("grpc.http2.bdp_probe", 0);
+  args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 16 * 1024);
+  auto slow = pb::MessagingService::NewStub(
+      grpc::CreateCustomChannel(address_, grpc::InsecureChannelCredentials(), args));
+  {
+    grpc::ClientContext ctx;
+    auto reader = slow->ReceiveMessage(&ctx, ReceiveRequest("T", 32, 60000, 0));
+    pb::ReceiveMessageResponse frame;
+    ASSERT_TRUE(reader->Read(&frame));  // the status: the pop took the messages
+    ASSERT_TRUE(mq::testing::WaitUntil([&] { return pop_->InFlightCount() == 32; }));
+    ctx.TryCancel();
+    while (reader->Read(&frame)) {
+    }
+    reader->Finish();
+  }
+  // Each round a second later by the broker's clock: the nacked messages come back at attempt 2
+  // well before the 60 s invisible time of those the client got and dropped.
+  std::vector<pb::Message> again;
+  for (int round = 0; round < 30 && again.empty(); ++round) {
+    clock_.Advance(1000);
+    Frames f = Receive(ReceiveRequest("T", 32, 60000, 0));
+    for (const auto& fr : f.frames) {
+      if (fr.has_message()) again.push_back(fr.message());
+    }
+  }
+  ASSERT_FALSE(again.empty());
+  for (const auto& m : again) EXPECT_EQ(m.system_properties().delivery_attempt(), 2);
 }
 
 }  // namespace
