@@ -60,6 +60,7 @@ bool KnownType(uint8_t t) {
     case JournalType::kAck:
     case JournalType::kChange:
     case JournalType::kRenew:
+    case JournalType::kReset:
       return true;
   }
   return false;
@@ -142,6 +143,9 @@ void ApplyJournalEntry(const JournalEntry& e, int64_t settled_epoch, PopStateTab
       break;
     case JournalType::kRenew:
       table->ApplyRenew(e.key, e.offset, e.epoch, e.deadline_ms);
+      break;
+    case JournalType::kReset:
+      table->ApplyReset(e.key, e.offset);
       break;
   }
 }

@@ -36,6 +36,7 @@ enum class JournalType : uint8_t {
   kAck = 'A',      // ack of delivery `epoch`
   kChange = 'C',   // delivery `epoch` becomes `new_epoch` with deadline_ms
   kRenew = 'R',    // delivery `epoch` gets deadline_ms
+  kReset = 'S',    // an offset reset (mqadmin resetOffsetByTime): next_offset = offset, no deliveries
 };
 
 struct JournalEntry {

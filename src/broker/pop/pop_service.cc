@@ -249,6 +249,15 @@ bool PopService::TryPop(PopCall& call) {
 void PopService::PopQueueLocked(PopCall& call, int32_t queue_id, int64_t now, Batch* batch) {
   const QueueKey key{call.req.group, call.req.topic, queue_id};
   QueueState& qs = table_.Get(key);
+  // mqadmin resetOffsetByTime: the group pops from the reset offset on, and what it has in
+  // flight is over (RocketMQ's pop honours resets the same way).
+  if (auto reset = ctx_.offsets->TakePendingReset(key.group, key.topic, queue_id)) {
+    MQ_LOG_INFO(Logger("broker"), "pop {}@{} queue={}: offset reset from {} to {}", key.topic, key.group,
+                queue_id, qs.next_offset, *reset);
+    table_.ApplyReset(key, *reset);
+    batch->journal.push_back(MakeJournalEntry(JournalType::kReset, key, *reset, 0));
+    batch->touched.push_back(key);
+  }
   const int64_t min = ctx_.store->MinOffsetInQueue(key.topic, queue_id);
   if (qs.next_offset < 0 || qs.next_offset < min) {
     int64_t start = min;

@@ -33,6 +33,13 @@ void PopStateTable::ApplyAdvance(const QueueKey& key, int64_t offset) {
   q.next_offset = std::max(q.next_offset, offset);
 }
 
+void PopStateTable::ApplyReset(const QueueKey& key, int64_t offset) {
+  QueueState& q = queues_[key];
+  q.next_offset = offset;
+  q.entries.clear();
+  q.fifo_attempt_id.clear();
+}
+
 bool PopStateTable::ApplyAck(const QueueKey& key, int64_t offset, int64_t epoch) {
   auto qit = queues_.find(key);
   if (qit == queues_.end()) return false;

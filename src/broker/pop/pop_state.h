@@ -71,6 +71,9 @@ class PopStateTable {
   bool ApplyPop(const QueueKey& key, int64_t offset, const InFlight& delivery, int64_t settled_epoch);
   // next_offset = max(next_offset, offset): messages handed out or filtered away.
   void ApplyAdvance(const QueueKey& key, int64_t offset);
+  // An offset reset: next_offset = offset, backwards or forwards, and every delivery of the
+  // queue is over (their handles are stale).
+  void ApplyReset(const QueueKey& key, int64_t offset);
   // Acks the delivery `epoch`. True when it is (or already was) acked.
   bool ApplyAck(const QueueKey& key, int64_t offset, int64_t epoch);
   // Moves delivery `epoch` to `new_epoch` with a new deadline. True when applied.

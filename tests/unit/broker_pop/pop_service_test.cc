@@ -411,5 +411,29 @@ TEST_F(PopServiceTest, ADeliveryOutOfAttemptsWhoseMessageIsGoneEnds) {
   EXPECT_THAT(Bodies(PopSync(Request("fg", "T", 1, 1000)).second), ElementsAre("m1"));
 }
 
+// mqadmin resetOffsetByTime on a pop group: its next pop starts at the reset offset (backwards
+// here: the acked messages come again), and its committed offset follows the pops again.
+TEST_F(PopServiceTest, AnOffsetResetMovesThePopPosition) {
+  CreateTopic("T", 1);
+  for (int i = 0; i < 5; ++i) Put("T", 0, "m" + std::to_string(i));
+  auto first = PopSync(Request("g", "T", 32, 30000)).second;
+  ASSERT_EQ(first.size(), 5u);
+  for (const auto& m : first) ASSERT_TRUE(AckSync("g", "T", m.receipt_handle).ok());
+  ASSERT_EQ(offsets_->Query("g", "T", 0), 5);
+  offsets_->ResetOffsets("g", "T", {{0, 2}});
+  auto again = PopSync(Request("g", "T", 32, 30000)).second;
+  ASSERT_THAT(Bodies(again), ElementsAre("m2", "m3", "m4"));
+  EXPECT_EQ(again[0].delivery_attempt, 1);
+  EXPECT_EQ(offsets_->Query("g", "T", 0), 2);
+  Reopen();  // the reset is journaled: the restart keeps it
+  EXPECT_EQ(pop_->LowWater("g", "T", 0), 2);
+  for (const auto& m : again) ASSERT_TRUE(AckSync("g", "T", m.receipt_handle).ok());
+  Put("T", 0, "m5");
+  auto next = PopSync(Request("g", "T", 32, 30000)).second;
+  ASSERT_THAT(Bodies(next), ElementsAre("m5"));
+  ASSERT_TRUE(AckSync("g", "T", next[0].receipt_handle).ok());
+  EXPECT_EQ(offsets_->Query("g", "T", 0), 6);
+}
+
 }  // namespace
 }  // namespace mq::broker::pop::testing
