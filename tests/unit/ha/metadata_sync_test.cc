@@ -19,6 +19,38 @@ mq::v1::ConsumerOffsetTable Table(std::initializer_list<std::tuple<std::string, 
   return t;
 }
 
+// A master's and a slave's metadata managers, each over a directory of its own.
+struct MasterAndSlave {
+  static broker::TopicConfigManager::Options TopicOptions() {
+    broker::TopicConfigManager::Options o;
+    o.broker_name = "broker-a";
+    return o;
+  }
+  TempDir master_dir;
+  TempDir slave_dir;
+  struct Managers {
+    broker::TopicConfigManager& mt;
+    broker::SubscriptionGroupManager& mg;
+    broker::ConsumerOffsetManager& mo;
+    broker::TopicConfigManager& st;
+    broker::SubscriptionGroupManager& sg;
+    broker::ConsumerOffsetManager& so;
+  };
+  broker::TopicConfigManager mt{master_dir.path(), TopicOptions(), SystemClock::Default()};
+  broker::SubscriptionGroupManager mg{master_dir.path()};
+  broker::ConsumerOffsetManager mo{master_dir.path()};
+  broker::TopicConfigManager st{slave_dir.path(), TopicOptions(), SystemClock::Default()};
+  broker::SubscriptionGroupManager sg{slave_dir.path()};
+  broker::ConsumerOffsetManager so{slave_dir.path()};
+  Managers managers{mt, mg, mo, st, sg, so};
+  MetadataManagers master{&mt, &mg, &mo};
+  MetadataManagers slave{&st, &sg, &so};
+  MasterAndSlave() {
+    EXPECT_TRUE(mt.Load().ok());
+    EXPECT_TRUE(st.Load().ok());
+  }
+};
+
 TEST(MetadataSyncTest, LocalCommitsAreTheOffsetsAheadOfTheMastersCopy) {
   auto current = Table({{"T@g", 0, 10}, {"T@g", 1, 5}, {"T@g", 2, 7}, {"U@g", 0, 3}});
   auto last = Table({{"T@g", 0, 10}, {"T@g", 1, 8}});
@@ -81,20 +113,10 @@ TEST(MetadataSyncTest, AdoptionNeverRewindsACommitMadeMeanwhile) {
 // Topics, groups and offsets deleted on the master stay deleted: the slave drops them at the
 // next sync, and does not offer the offsets back as its own commits.
 TEST(MetadataSyncTest, OffsetsDeletedOnTheMasterStayDeleted) {
-  TempDir master_dir;
-  TempDir slave_dir;
-  broker::TopicConfigManager::Options topt;
-  topt.broker_name = "broker-a";
-  broker::TopicConfigManager mt(master_dir.path(), topt, SystemClock::Default());
-  broker::SubscriptionGroupManager mg(master_dir.path());
-  broker::ConsumerOffsetManager mo(master_dir.path());
-  broker::TopicConfigManager st(slave_dir.path(), topt, SystemClock::Default());
-  broker::SubscriptionGroupManager sg(slave_dir.path());
-  broker::ConsumerOffsetManager so(slave_dir.path());
-  ASSERT_TRUE(mt.Load().ok());
-  ASSERT_TRUE(st.Load().ok());
-  MetadataManagers master{&mt, &mg, &mo};
-  MetadataManagers slave{&st, &sg, &so};
+  MasterAndSlave pair;
+  auto& [mt, mg, mo, st, sg, so] = pair.managers;
+  const MetadataManagers& master = pair.master;
+  const MetadataManagers& slave = pair.slave;
   mo.Commit("gone", "T", 0, 50);
   mo.Commit("kept", "T", 0, 10);
   mq::v1::TopicConfig topic;
@@ -146,20 +168,10 @@ TEST(MetadataSyncTest, OffsetsDeletedOnTheMasterStayDeleted) {
 }
 
 TEST(MetadataSyncTest, SlaveAppliesTopicsGroupsAndOffsets) {
-  TempDir master_dir;
-  TempDir slave_dir;
-  broker::TopicConfigManager::Options topt;
-  topt.broker_name = "broker-a";
-  broker::TopicConfigManager mt(master_dir.path(), topt, SystemClock::Default());
-  broker::SubscriptionGroupManager mg(master_dir.path());
-  broker::ConsumerOffsetManager mo(master_dir.path());
-  broker::TopicConfigManager st(slave_dir.path(), topt, SystemClock::Default());
-  broker::SubscriptionGroupManager sg(slave_dir.path());
-  broker::ConsumerOffsetManager so(slave_dir.path());
-  ASSERT_TRUE(mt.Load().ok());
-  ASSERT_TRUE(st.Load().ok());
-  MetadataManagers master{&mt, &mg, &mo};
-  MetadataManagers slave{&st, &sg, &so};
+  MasterAndSlave pair;
+  auto& [mt, mg, mo, st, sg, so] = pair.managers;
+  const MetadataManagers& master = pair.master;
+  const MetadataManagers& slave = pair.slave;
 
   mq::v1::TopicConfig topic;
   topic.set_topic_name("Orders");
