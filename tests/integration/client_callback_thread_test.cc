@@ -171,31 +171,36 @@ TEST_F(ClientCallbackThreadTest, ABlockingSendFromAFastReplyThreadCallbackGoesOv
     Producer producer(Options(callback_threads, 200));
     ASSERT_TRUE(producer.Start().ok());
     Warm(producer);
-    if (callback_threads > 0) {
-      Seen warm;
-      ASSERT_GT(SendUntilOnReplyThread(producer, &warm, 200), 0);
-    }
-    std::mutex mu;
-    std::optional<Result<SendResult>> blocking;
+    // Measured fast, a callback runs on the reply thread; but one preempted while measured
+    // (sanitizer builds, a busy machine) lifts the mean and sends the next to the pool. So the
+    // case is tried until its callback ran on the reply thread; each try must work wherever it ran.
     std::string outer_thread;
-    Seen nested;
-    producer.SendAsync(MakeMessage(kTopic, "outer"), [&](const Result<SendResult>& r) {
-      EXPECT_TRUE(r.ok()) << r.status().ToString();
-      auto sent = producer.Send(MakeMessage(kTopic, "blocking"));
-      {
-        std::lock_guard lock(mu);
-        outer_thread = CurrentThreadName();
-        blocking = std::move(sent);
+    for (int attempt = 0; attempt < 20 && outer_thread != "mq-fast-send"; ++attempt) {
+      if (callback_threads > 0) {
+        Seen warm;
+        ASSERT_GT(SendUntilOnReplyThread(producer, &warm, 200), 0);
       }
-      producer.SendAsync(MakeMessage(kTopic, "nested"), nested.Callback());
-    });
-    ASSERT_TRUE(WaitUntil([&] { return nested.size() == 1; }, 20s));
-    std::lock_guard lock(mu);
-    EXPECT_EQ(outer_thread, "mq-fast-send");
-    ASSERT_TRUE(blocking.has_value());
-    ASSERT_TRUE(blocking->ok()) << blocking->status().ToString();
-    EXPECT_EQ((*blocking)->status, SendStatus::kSendOk);
-    EXPECT_TRUE(nested.statuses().at(0).ok()) << nested.statuses().at(0).ToString();
+      std::mutex mu;
+      std::optional<Result<SendResult>> blocking;
+      Seen nested;
+      producer.SendAsync(MakeMessage(kTopic, "outer"), [&](const Result<SendResult>& r) {
+        EXPECT_TRUE(r.ok()) << r.status().ToString();
+        auto sent = producer.Send(MakeMessage(kTopic, "blocking"));
+        {
+          std::lock_guard lock(mu);
+          outer_thread = CurrentThreadName();
+          blocking = std::move(sent);
+        }
+        producer.SendAsync(MakeMessage(kTopic, "nested"), nested.Callback());
+      });
+      ASSERT_TRUE(WaitUntil([&] { return nested.size() == 1; }, 20s));
+      std::lock_guard lock(mu);
+      ASSERT_TRUE(blocking.has_value());
+      ASSERT_TRUE(blocking->ok()) << blocking->status().ToString();
+      EXPECT_EQ((*blocking)->status, SendStatus::kSendOk);
+      EXPECT_TRUE(nested.statuses().at(0).ok()) << nested.statuses().at(0).ToString();
+    }
+    EXPECT_EQ(outer_thread, "mq-fast-send") << "no try's callback ran on the reply thread";
   }
 }
 
