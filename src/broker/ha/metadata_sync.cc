@@ -83,6 +83,25 @@ mq::v1::ConsumerOffsetTable GoneFrom(const mq::v1::ConsumerOffsetTable& previous
   return gone;
 }
 
+namespace {
+
+// Slave side, for topics or groups: creates or updates each entry of the master's `table`
+// (unchanged ones are no-ops) and deletes those `previous` named that `table` lacks.
+template <typename Table, typename Manager, typename KeepFirst>
+void MirrorTable(const Table& table, const std::set<std::string>& previous, Manager* manager,
+                 const KeepFirst& keep_first) {
+  for (const auto& [name, config] : table) {
+    auto existing = manager->Get(name);
+    if (existing && existing->SerializeAsString() == config.SerializeAsString()) continue;
+    keep_first(manager->CreateOrUpdate(config));
+  }
+  for (const auto& name : previous) {
+    if (table.count(name) == 0 && manager->Get(name)) keep_first(manager->Delete(name));
+  }
+}
+
+}  // namespace
+
 MasterTables TablesOf(const mq::v1::GetMetadataResponse& metadata) {
   MasterTables t;
   for (const auto& [name, topic] : metadata.topics().topic_config_table()) t.topics.insert(name);
@@ -97,26 +116,8 @@ Status ApplyMetadata(const mq::v1::GetMetadataResponse& metadata, const MasterTa
   auto keep_first = [&first](Status s) {
     if (!s.ok() && first.ok()) first = std::move(s);
   };
-  for (const auto& [name, topic] : metadata.topics().topic_config_table()) {
-    auto existing = m.topics->Get(name);
-    if (existing && existing->SerializeAsString() == topic.SerializeAsString()) continue;
-    keep_first(m.topics->CreateOrUpdate(topic));
-  }
-  for (const auto& name : previous.topics) {
-    if (metadata.topics().topic_config_table().count(name) == 0 && m.topics->Get(name)) {
-      keep_first(m.topics->Delete(name));
-    }
-  }
-  for (const auto& [name, group] : metadata.groups().subscription_group_table()) {
-    auto existing = m.groups->Get(name);
-    if (existing && existing->SerializeAsString() == group.SerializeAsString()) continue;
-    keep_first(m.groups->CreateOrUpdate(group));
-  }
-  for (const auto& name : previous.groups) {
-    if (metadata.groups().subscription_group_table().count(name) == 0 && m.groups->Get(name)) {
-      keep_first(m.groups->Delete(name));
-    }
-  }
+  MirrorTable(metadata.topics().topic_config_table(), previous.topics, m.topics, keep_first);
+  MirrorTable(metadata.groups().subscription_group_table(), previous.groups, m.groups, keep_first);
   m.offsets->MergeFrom(metadata.offsets());
   m.offsets->RemoveUnchanged(GoneFrom(previous.offsets, metadata.offsets()));
   if (m.delay_offsets != nullptr && metadata.has_delay_offsets()) {

@@ -205,7 +205,6 @@ int ConsumerOffsetManager::MergeForward(const mq::v1::ConsumerOffsetTable& table
       it->second = offset;
       ++moved;
     }
-    if (offsets_[key].empty()) offsets_.erase(key);
   }
   if (moved > 0) ++change_seq_;
   return moved;

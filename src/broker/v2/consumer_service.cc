@@ -92,11 +92,7 @@ class ConsumerService::ReceiveReactor final : public grpc::ServerWriteReactor<pb
       SetOk(frames_.emplace_back().mutable_status());
       // One message per frame keeps every frame under grpc-js's 4 MiB receive limit for any
       // message the broker accepts below it.
-      for (const auto& m : messages) {
-        ToV2Message(m, name_space_, frames_.emplace_back().mutable_message());
-        handles_.resize(frames_.size());
-        handles_.back() = m.receipt_handle;
-      }
+      for (const auto& m : messages) ToV2Message(m, name_space_, frames_.emplace_back().mutable_message());
       *frames_.emplace_back().mutable_delivery_timestamp() = TimeUtil::MillisecondsToTimestamp(WallMillis());
     }
     WriteNext();
@@ -108,15 +104,13 @@ class ConsumerService::ReceiveReactor final : public grpc::ServerWriteReactor<pb
       // write's message included, is visible again in a second, as RocketMQ's proxy nacks it.
       // Left alone it would wait out its invisible time, and an auto-renewed one would be
       // renewed for hours while the client lives on.
-      for (const auto& handle : handles_) {
-        if (!handle.empty() && nack_) nack_(handle);
+      for (const auto& frame : frames_) {
+        if (frame.has_message() && nack_) nack_(frame.message().system_properties().receipt_handle());
       }
       frames_.clear();
-      handles_.clear();
       return WriteNext();
     }
     frames_.pop_front();
-    if (!handles_.empty()) handles_.pop_front();
     WriteNext();
   }
 
@@ -134,7 +128,6 @@ class ConsumerService::ReceiveReactor final : public grpc::ServerWriteReactor<pb
 
   const std::string name_space_;
   std::deque<pb::ReceiveMessageResponse> frames_;  // front = being written
-  std::deque<std::string> handles_;                // receipt handle of each frame's message, or ""
   std::function<void(const std::string&)> nack_;
   const std::shared_ptr<std::atomic<bool>> cancelled_;
 };
