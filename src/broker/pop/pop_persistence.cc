@@ -52,16 +52,21 @@ Status PopService::Replay(int64_t from, int64_t settled_epoch) {
     offset = r.next_begin_offset;
   }
   const bool state_ahead = from > end;
-  if (state_ahead) TruncateToStore(from, end);
-  std::vector<std::pair<QueueKey, int64_t>> low_waters;
+  if (state_ahead) {
+    MQ_LOG_WARN(Logger("broker"),
+                "pop journal ends at {} but the snapshot was taken at {}: the store lost its tail since", end,
+                from);
+  }
+  // Also when the journal kept the snapshot's records: a snapshot holds the changes of puts
+  // still outstanding when it was taken, whose records (and messages) a power cut may lose.
+  TruncateToStore();
   {
     std::lock_guard<std::mutex> lock(mu_);
     journal_next_ = end;
     std::vector<QueueKey> keys;
     for (const auto& [key, q] : table_.queues()) keys.push_back(key);
-    low_waters = LowWatersLocked(keys);
+    CommitLowWatersLocked(keys);
   }
-  Commit(low_waters);
   // The corrected state replaces the snapshot at once: the next start must not find it ahead.
   if (state_ahead) MQ_RETURN_IF_ERROR(Snapshot());
   MQ_LOG_INFO(Logger("broker"), "pop state loaded in_flight={} journal_records_replayed={} journal_end={}",
@@ -69,16 +74,10 @@ Status PopService::Replay(int64_t from, int64_t settled_epoch) {
   return Status::OK();
 }
 
-void PopService::TruncateToStore(int64_t snapshot_journal_offset, int64_t journal_end) {
-  // Journal records follow the messages they hand out in the commit log, and the log loses
-  // only a suffix, so a journal that kept its snapshot's records kept those messages too. One
-  // that ends before the snapshot's offset lost its tail after the snapshot was written (a
-  // power cut under ASYNC_FLUSH, a store wiped under its config/): the snapshot may name
-  // positions and deliveries past the queues' ends, which new messages will reuse.
-  MQ_LOG_WARN(Logger("broker"),
-              "pop journal ends at {} but the snapshot was taken at {}: the store lost its tail since; "
-              "bringing every queue's pop position back to the queue's end",
-              journal_end, snapshot_journal_offset);
+void PopService::TruncateToStore() {
+  // A store that lost its tail after the snapshot was written (a power cut under ASYNC_FLUSH,
+  // a store wiped under its config/) leaves positions and deliveries past the queues' ends,
+  // which new messages will reuse.
   std::lock_guard<std::mutex> lock(mu_);
   for (auto& [key, q] : table_.queues()) {
     const int64_t end = ctx_.store->MaxOffsetInQueue(key.topic, key.queue_id);
@@ -96,11 +95,12 @@ Status PopService::Snapshot() {
   mq::v1::PopStateSnapshot snapshot;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    // With a journal put outstanding the table holds a change whose record offset is not
-    // known yet; the next tick snapshots.
-    if (pending_puts_ > 0) return Status::OK();
     // Every change of the table writes a journal record: no new record, nothing to write.
     if (journal_next_ == snapshot_journal_next_) return Status::OK();
+    // Taken with journal puts outstanding too: a busy broker may never be without one. The
+    // table holds the change of every record below journal_next_ (a change is made before its
+    // record is appended, and journal_next_ is past stored records only); records at or past
+    // it whose changes the table already holds replay as no-ops.
     table_.ToProto(&snapshot);
     snapshot.set_journal_offset(journal_next_);
     snapshot.set_max_epoch(epoch_);

@@ -53,15 +53,13 @@ void PopService::ForwardOne(const DlqJob& job, StatusCallback done) {
 }
 
 void PopService::EndDelivery(const DlqJob& job, StatusCallback done) {
-  std::vector<std::pair<QueueKey, int64_t>> low_waters;
   bool acked = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     acked = table_.ApplyAck(job.key, job.offset, job.epoch);
     if (acked) ++pending_puts_;
-    low_waters = LowWatersLocked({job.key});
+    CommitLowWatersLocked({job.key});
   }
-  Commit(low_waters);
   ctx_.waits->Notify(PopWaitKey(job.key.topic));
   // Acked meanwhile by the consumer: the copy in the DLQ stays (at-least-once).
   if (!acked) return done(Status::OK());
@@ -89,17 +87,19 @@ void PopService::Ack(const std::string& group, const std::string& topic, const s
   auto h = CheckHandle(topic, handle);
   if (!h.ok()) return done(h.status());
   const QueueKey key{group, topic, h->queue_id};
-  std::vector<std::pair<QueueKey, int64_t>> low_waters;
+  bool in_flight = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     // Not ApplyAck alone: it also accepts an acked delivery not yet trimmed (replay needs
     // that), and a second ack of a handle must be refused whether or not it was trimmed.
-    if (table_.FindDelivery(key, h->queue_offset, h->epoch) == nullptr) return done(StaleHandle());
-    table_.ApplyAck(key, h->queue_offset, h->epoch);
-    ++pending_puts_;
-    low_waters = LowWatersLocked({key});
+    in_flight = table_.FindDelivery(key, h->queue_offset, h->epoch) != nullptr;
+    if (in_flight) {
+      table_.ApplyAck(key, h->queue_offset, h->epoch);
+      ++pending_puts_;
+      CommitLowWatersLocked({key});
+    }
   }
-  Commit(low_waters);
+  if (!in_flight) return done(StaleHandle());
   ctx_.waits->Notify(PopWaitKey(topic));  // a FIFO queue may be free now
   // Answered once the ack is stored, like a send: an acked message is never redelivered.
   Journal({MakeJournalEntry(JournalType::kAck, key, h->queue_offset, h->epoch)},
@@ -121,16 +121,20 @@ void PopService::ChangeInvisible(const std::string& group, const std::string& to
   const QueueKey key{group, topic, h->queue_id};
   ReceiptHandle next = *h;
   JournalEntry entry = MakeJournalEntry(JournalType::kChange, key, h->queue_offset, h->epoch);
+  bool in_flight = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (table_.FindDelivery(key, h->queue_offset, h->epoch) == nullptr) return done(StaleHandle(), "");
-    const int64_t now = clock_->NowMillis();
-    next.epoch = NextEpochLocked(now);
-    next.pop_time_ms = now;
-    next.deadline_ms = now + invisible_ms;
-    table_.ApplyChange(key, h->queue_offset, h->epoch, next.epoch, next.deadline_ms);
-    ++pending_puts_;
+    in_flight = table_.FindDelivery(key, h->queue_offset, h->epoch) != nullptr;
+    if (in_flight) {
+      const int64_t now = clock_->NowMillis();
+      next.epoch = NextEpochLocked(now);
+      next.pop_time_ms = now;
+      next.deadline_ms = now + invisible_ms;
+      table_.ApplyChange(key, h->queue_offset, h->epoch, next.epoch, next.deadline_ms);
+      ++pending_puts_;
+    }
   }
+  if (!in_flight) return done(StaleHandle(), "");
   entry.new_epoch = next.epoch;
   entry.deadline_ms = next.deadline_ms;
   if (invisible_ms < options_.revive_interval_ms) {
@@ -152,12 +156,14 @@ void PopService::ForwardToDeadLetterQueue(const std::string& group, const std::s
   if (!h.ok()) return done(h.status());
   const QueueKey key{group, topic, h->queue_id};
   DlqJob job{key, h->queue_offset, h->epoch, 0};
+  bool in_flight = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    InFlight* e = table_.FindDelivery(key, h->queue_offset, h->epoch);
-    if (e == nullptr) return done(StaleHandle());
-    job.commit_log_offset = e->commit_log_offset;
+    const InFlight* e = table_.FindDelivery(key, h->queue_offset, h->epoch);
+    in_flight = e != nullptr;
+    if (in_flight) job.commit_log_offset = e->commit_log_offset;
   }
+  if (!in_flight) return done(StaleHandle());
   ForwardOne(job, std::move(done));
 }
 

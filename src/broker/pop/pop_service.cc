@@ -214,7 +214,6 @@ bool PopService::TryPop(PopCall& call) {
     return true;
   }
   Batch batch;
-  std::vector<std::pair<QueueKey, int64_t>> low_waters;
   {
     std::lock_guard<std::mutex> lock(mu_);
     const int64_t now = clock_->NowMillis();
@@ -228,9 +227,8 @@ bool PopService::TryPop(PopCall& call) {
       }
     }
     if (!batch.journal.empty()) ++pending_puts_;
-    low_waters = LowWatersLocked(batch.touched);
+    CommitLowWatersLocked(batch.touched);
   }
-  Commit(low_waters);
   RunDlqJobs(std::move(batch.dlq));
   if (batch.messages.empty()) {
     if (!batch.journal.empty()) Journal(std::move(batch.journal), [](bool) {});
@@ -442,19 +440,11 @@ int64_t PopService::NextEpochLocked(int64_t now) {
   return epoch_;
 }
 
-std::vector<std::pair<QueueKey, int64_t>> PopService::LowWatersLocked(
-    const std::vector<QueueKey>& keys) const {
-  std::set<QueueKey> unique(keys.begin(), keys.end());
-  std::vector<std::pair<QueueKey, int64_t>> out;
-  for (const auto& key : unique) {
+void PopService::CommitLowWatersLocked(const std::vector<QueueKey>& keys) {
+  for (const auto& key : std::set<QueueKey>(keys.begin(), keys.end())) {
     const int64_t low = table_.LowWater(key);
-    if (low >= 0) out.emplace_back(key, low);
+    if (low >= 0) ctx_.offsets->Commit(key.group, key.topic, key.queue_id, low);
   }
-  return out;
-}
-
-void PopService::Commit(const std::vector<std::pair<QueueKey, int64_t>>& low_waters) {
-  for (const auto& [key, low] : low_waters) ctx_.offsets->Commit(key.group, key.topic, key.queue_id, low);
 }
 
 void PopService::Journal(std::vector<JournalEntry> entries, std::function<void(bool)> done) {

@@ -29,7 +29,8 @@
 // completions run on the store's put-completion thread or inline. Callbacks must not block.
 // Locking: mu_ guards the table, the clients map and the epoch; it is held while reading the
 // store for one pop (memory-mapped reads), never across a put, a callback or file I/O.
-// snapshot_mu_ serialises snapshot writes (lock order snapshot_mu_ -> mu_).
+// snapshot_mu_ serialises snapshot writes (lock order snapshot_mu_ -> mu_ -> the
+// ConsumerOffsetManager's lock, taken to commit low-water marks and pending resets).
 // Lifecycle: construct, Start() (after the store started), use, Shutdown() (before the store).
 #pragma once
 
@@ -193,13 +194,13 @@ class PopService {
   void ForwardOne(const DlqJob& job, StatusCallback done);
   // Acks the delivery (journaled), commits the low-water mark and wakes the topic's pops.
   void EndDelivery(const DlqJob& job, StatusCallback done);
-  // (key, low-water mark) of `keys`, deduplicated.
-  std::vector<std::pair<QueueKey, int64_t>> LowWatersLocked(const std::vector<QueueKey>& keys) const;
-  void Commit(const std::vector<std::pair<QueueKey, int64_t>>& low_waters);
+  // Commits each queue's low-water mark as its consumer offset. Under mu_, so that a mark
+  // computed before another thread's change is never committed after that thread's higher one.
+  void CommitLowWatersLocked(const std::vector<QueueKey>& keys);
   Status Replay(int64_t from, int64_t settled_epoch);
-  // At start, when the journal ends before the snapshot's offset: every queue's position back
-  // to the store's end, deliveries of lost messages dropped.
-  void TruncateToStore(int64_t snapshot_journal_offset, int64_t journal_end);
+  // At start: every queue's position past the store's end back to that end, deliveries of
+  // lost messages dropped.
+  void TruncateToStore();
   // The message of the delivery at (key, offset), read at its commit log offset and checked to
   // be that very message: NotFound when the record there is gone or is another one.
   Result<store::StoredMessage> LookDelivery(const QueueKey& key, int64_t offset,

@@ -6,8 +6,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <filesystem>
 #include <set>
+#include <thread>
 
 #include "broker/meta/json_file.h"
 #include "broker/pop/receipt_handle.h"
@@ -433,6 +435,116 @@ TEST_F(PopServiceTest, AnOffsetResetMovesThePopPosition) {
   ASSERT_THAT(Bodies(next), ElementsAre("m5"));
   ASSERT_TRUE(AckSync("g", "T", next[0].receipt_handle).ok());
   EXPECT_EQ(offsets_->Query("g", "T", 0), 6);
+}
+
+TEST_F(PopServiceTest, TheCommittedOffsetNeverMovesBackwards) {
+  // Pops and acks of one queue from two threads: each computes the low-water mark, and a
+  // mark computed earlier must never be committed over a later, higher one.
+  constexpr int kMessages = 1500;
+  CreateTopic("T", 1);
+  for (int i = 0; i < kMessages; ++i) Put("T", 0, "m" + std::to_string(i));
+  std::atomic<bool> done{false};
+  std::atomic<int> rewinds{0};
+  std::thread watcher([&] {
+    int64_t last = 0;
+    while (!done.load()) {
+      const int64_t now = offsets_->Query("g", "T", 0).value_or(0);
+      if (now < last) rewinds.fetch_add(1);
+      last = std::max(last, now);
+    }
+  });
+  auto consume = [&] {
+    for (int i = 0; i < kMessages; ++i) {
+      auto [s, got] = PopSync(Request("g", "T", 2, 30000));
+      if (!s.ok() || got.empty()) return;
+      for (const auto& m : got) ASSERT_TRUE(AckSync("g", "T", m.receipt_handle).ok());
+    }
+  };
+  std::thread a(consume), b(consume);
+  a.join();
+  b.join();
+  done = true;
+  watcher.join();
+  EXPECT_EQ(offsets_->Query("g", "T", 0), kMessages);
+  EXPECT_EQ(rewinds.load(), 0);
+}
+
+TEST_F(PopServiceTest, AStaleHandleIsAnsweredWithoutTheLockHeld) {
+  // A callback may call back into the service (the v2 front does on a broken stream).
+  CreateTopic("T", 1);
+  Put("T", 0, "m0");
+  auto got = PopSync(Request("g", "T", 1, 30000)).second;
+  ASSERT_EQ(got.size(), 1u);
+  const std::string handle = got[0].receipt_handle;
+  ASSERT_TRUE(AckSync("g", "T", handle).ok());
+  // True when the service answers a call made from another thread within 2 s. The threads
+  // are joined at the end: one blocked by a held lock goes on once the callback returned.
+  std::vector<std::thread> callers;
+  auto service_free = [&] {
+    auto answered = std::make_shared<std::promise<void>>();
+    auto future = answered->get_future();
+    callers.emplace_back([this, answered] {
+      pop_->InFlightCount();
+      answered->set_value();
+    });
+    return future.wait_for(std::chrono::seconds(2)) == std::future_status::ready;
+  };
+  std::vector<std::pair<std::string, bool>> answers;
+  pop_->Ack("g", "T", handle, [&](const Status& s) { answers.emplace_back(s.ToString(), service_free()); });
+  pop_->ChangeInvisible("g", "T", handle, 1000, [&](const Status& s, const std::string&) {
+    answers.emplace_back(s.ToString(), service_free());
+  });
+  pop_->ForwardToDeadLetterQueue(
+      "g", "T", handle, [&](const Status& s) { answers.emplace_back(s.ToString(), service_free()); });
+  for (auto& t : callers) t.join();
+  ASSERT_EQ(answers.size(), 3u);
+  for (const auto& [status, free] : answers) {
+    EXPECT_THAT(status, ::testing::HasSubstr("receipt_handle")) << status;
+    EXPECT_TRUE(free) << status;
+  }
+}
+
+TEST_F(PopServiceTest, ASnapshotIsTakenWhileAJournalPutIsOutstanding) {
+  // A busy broker may never be without a journal put in flight: the snapshot must not wait for
+  // one. Under SYNC_FLUSH a put completes on the flush thread; a pop callback holding that
+  // thread keeps the next put (an ack) outstanding while the snapshot is taken.
+  flush_disk_type_ = store::FlushDiskType::kSyncFlush;
+  Reopen();
+  CreateTopic("T", 1);
+  Put("T", 0, "m0");
+  Put("T", 0, "m1");
+  auto first = PopSync(Request("g", "T", 1, 30000)).second;
+  ASSERT_EQ(first.size(), 1u);
+  std::promise<void> entered, release;
+  std::string second_handle;
+  pop_->Pop(Request("g", "T", 1, 30000), [&](const Status& s, std::vector<PoppedMessage> got) {
+    if (s.ok() && got.size() == 1) second_handle = got[0].receipt_handle;
+    entered.set_value();
+    release.get_future().wait();
+  });
+  entered.get_future().wait();
+  std::promise<Status> acked;
+  pop_->Ack("g", "T", first[0].receipt_handle, [&](const Status& s) { acked.set_value(s); });
+  const std::string state = dir_.Sub("config") + "/popState.json";
+  std::filesystem::remove(state);  // the restart's snapshot
+  Status snapshot = pop_->Snapshot();
+  const bool written = std::filesystem::exists(state);
+  const std::string saved = dir_.Sub("saved-popState.json");
+  if (written) std::filesystem::copy_file(state, saved);
+  release.set_value();
+  ASSERT_TRUE(acked.get_future().get().ok());
+  ASSERT_TRUE(snapshot.ok()) << snapshot.ToString();
+  ASSERT_TRUE(written);
+  ASSERT_FALSE(second_handle.empty());
+  // A crash right after that snapshot: the restart replays the ack's record over it.
+  Close();
+  std::filesystem::copy_file(saved, state, std::filesystem::copy_options::overwrite_existing);
+  Open();
+  EXPECT_EQ(pop_->InFlightCount(), 1u);
+  EXPECT_EQ(pop_->LowWater("g", "T", 0), 1);
+  EXPECT_EQ(AckSync("g", "T", first[0].receipt_handle).code(), StatusCode::kNotFound);
+  ASSERT_TRUE(AckSync("g", "T", second_handle).ok());
+  EXPECT_EQ(offsets_->Query("g", "T", 0), 2);
 }
 
 }  // namespace

@@ -47,7 +47,9 @@ class PopFixture : public ::testing::Test {
     executor_ = std::make_unique<IoExecutor>("pop-test", 1);
     executor_->Start();
     waits_ = std::make_unique<WaitRegistry>(executor_.get());
-    store_ = std::make_unique<store::MessageStore>(store::testing::SmallOptions(dir_.Sub("store")), &clock_);
+    store::StoreOptions store_options = store::testing::SmallOptions(dir_.Sub("store"));
+    store_options.flush_disk_type = flush_disk_type_;
+    store_ = std::make_unique<store::MessageStore>(store_options, &clock_);
     store_->AddArrivalListener([waits = waits_.get()](const std::string& topic, int32_t, int64_t) {
       waits->Notify(PopWaitKey(topic));
     });
@@ -189,6 +191,7 @@ class PopFixture : public ::testing::Test {
   }
 
   mq::testing::TempDir dir_;
+  store::FlushDiskType flush_disk_type_ = store::FlushDiskType::kAsyncFlush;  // set, then Reopen()
   ManualClock clock_;
   BrokerConfig config_;
   BrokerStats stats_;
