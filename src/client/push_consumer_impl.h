@@ -194,6 +194,9 @@ class PushConsumerImpl {
   Result<std::vector<std::string>> CachedCandidates(const MessageQueue& q, int64_t preferred_id);
   void Drop(const std::shared_ptr<ProcessQueue>& pq, bool unlock);
   void Relock();
+  // Orderly clustering consumers lock their queues on the broker; broadcasting ones consume every
+  // queue, each member on its own, so there is nothing to exclude (RocketMQ #8772).
+  bool LocksQueues() const { return options_.orderly && options_.model == MessageModel::kClustering; }
   void FillHeartbeat(mq::v1::HeartbeatRequest* req);
   // RocketMQ's checkClientInBroker: the first broker of each SQL92-subscribed topic sees our
   // heartbeat now, so a broker that refuses the selector fails Start() with its reason.

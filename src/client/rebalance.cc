@@ -155,7 +155,7 @@ void PushConsumerImpl::Shutdown() {
     s = store_->Persist();
   }
   if (!s.ok()) MQ_LOG_WARN(Logger("client"), "commit offsets on shutdown: {}", s.ToString());
-  if (options_.orderly) {
+  if (LocksQueues()) {
     for (auto& pq : all) (void)LockQueues(*client_, pq->master_addr, options_.group, {pq->mq}, true);
   }
   client_->Shutdown({}, {options_.group});
@@ -234,7 +234,7 @@ void PushConsumerImpl::RebalanceLoop() {
   client_->HeartbeatAll(/*wait=*/true);  // the first rebalance must see this client
   while (running_) {
     RebalanceOnce();
-    if (options_.orderly) Relock();
+    if (LocksQueues()) Relock();
     std::unique_lock lock(wake_mu_);
     wake_cv_.wait_for(lock, period, [this] { return wake_; });
     wake_ = false;
@@ -377,14 +377,14 @@ void PushConsumerImpl::UpdateQueues(const std::string& topic, const mq::v1::Topi
       if (queues_.count(q) == 0) add.push_back(q);
     }
   }
-  for (auto& pq : drop) Drop(pq, options_.orderly);
+  for (auto& pq : drop) Drop(pq, LocksQueues());
   bool retry_soon = false;
   for (const auto& q : add) {
     if (!running_) return;
     // Orderly queues need the master: their locks live there (RocketMQ locks on the master
     // only), so they pause while it is away.
     std::string addr = MasterAddress(route, q.broker_name);
-    if (options_.orderly) {
+    if (LocksQueues()) {
       if (addr.empty()) {
         retry_soon = true;
         continue;
@@ -447,7 +447,7 @@ Result<int64_t> PushConsumerImpl::StartOffset(const MessageQueue& q) {
   if (stored.ok() || !stored.status().IsNotFound()) return stored;
   MQ_ASSIGN_OR_RETURN(auto addrs, Candidates(q, 0));
   const std::string what = "start offset of " + q.ToString();
-  if (options_.consume_from_where == ConsumeFromWhere::kTimestamp) {
+  if (options_.consume_from_where == ConsumeFromWhere::kTimestamp && !IsRetryTopic(q.topic)) {
     int64_t ts =
         options_.consume_timestamp_ms > 0 ? options_.consume_timestamp_ms : WallMillis() - 30 * 60 * 1000;
     return CallWithFailover<Result<int64_t>>(
@@ -457,6 +457,10 @@ Result<int64_t> PushConsumerImpl::StartOffset(const MessageQueue& q) {
                       CallWithFailover<Result<MinMax>>(addrs, reach_, what, [&](const std::string& addr) {
                         return QueueMinMax(*client_, addr, q);
                       }));
+  // A retry queue holds only this group's messages sent back and not consumed yet: it is read
+  // from its start whatever consume_from_where says (RocketMQ starts it at 0 too), or what was
+  // sent back before the group first took the queue would be skipped for good.
+  if (IsRetryTopic(q.topic)) return mm.first;
   return options_.consume_from_where == ConsumeFromWhere::kFirstOffset ? mm.first : mm.second;
 }
 

@@ -287,6 +287,38 @@ TEST_F(ClientConsumerTest, FailingListenerGetsTheMessageAgainThroughTheRetryTopi
   EXPECT_EQ(attempts.count("filtered"), 0u);
 }
 
+TEST_F(ClientConsumerTest, BroadcastingOrderlyConsumersEachGetEveryQueueInOrder) {
+  // Broadcasting members share a group but not its queues: none may lock the others out.
+  Collector c[2];
+  std::vector<std::unique_ptr<PushConsumer>> consumers;
+  for (int i = 0; i < 2; ++i) {
+    auto o = cluster_.Consumer("g-bcast-orderly");
+    o.model = MessageModel::kBroadcasting;
+    o.orderly = true;
+    o.client.instance_name = "inst" + std::to_string(i);
+    consumers.push_back(NewConsumer(o, &c[i], i));
+  }
+  ASSERT_TRUE(WaitUntil([&] { return TotalAssigned(consumers) == 16; }, std::chrono::seconds(20)));
+  auto selector = mq::client::HashSelector();
+  constexpr int kPerKey = 20;
+  for (int i = 0; i < kPerKey; ++i) {
+    for (const std::string key : {"k1", "k2"}) {
+      auto m = MakeMessage("ConsTopic", key + "-" + std::to_string(i));
+      m.keys = {key};
+      ASSERT_TRUE(producer_->Send(m, selector, key).ok());
+    }
+  }
+  for (auto& x : c) {
+    ASSERT_TRUE(WaitUntil([&] { return x.distinct() == 2 * kPerKey; }, std::chrono::seconds(20)))
+        << "distinct " << x.distinct();
+    for (const std::string key : {"k1", "k2"}) {
+      auto seq = x.order(key);
+      ASSERT_EQ(seq.size(), static_cast<size_t>(kPerKey));
+      for (int i = 0; i < kPerKey; ++i) EXPECT_EQ(seq[static_cast<size_t>(i)], key + "-" + std::to_string(i));
+    }
+  }
+}
+
 TEST_F(ClientConsumerTest, OrderlyConsumesEachKeyInSendOrder) {
   Collector c;
   auto o = cluster_.Consumer("g-orderly");

@@ -459,5 +459,30 @@ TEST_F(RetryMessageTest, BadSendBackInputIsRefusedNamingTheField) {
   EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 }
 
+TEST_F(RetryMessageTest, ARetryQueueIsReadFromItsStartWhateverConsumeFromWhereSays) {
+  // A message sent back before the group's consumer first takes the retry queue (a new group,
+  // a broker added) must be delivered: RocketMQ starts a retry queue at 0 even under
+  // CONSUME_FROM_LAST_OFFSET.
+  mq::v1::SendMessageResponse sent;
+  ASSERT_TRUE(Send(broker_->messaging(), kTopic, 0, {TextMessage("sent-back-early")}, &sent).ok());
+  mq::v1::ConsumerSendMsgBackRequest req;
+  req.set_group("g-late");
+  req.set_offset_msg_id(sent.entries(0).offset_msg_id());
+  req.set_msg_id(sent.entries(0).msg_id());
+  req.set_delay_level(1);
+  mq::v1::ConsumerSendMsgBackResponse resp;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(broker_->messaging()->ConsumerSendMsgBack(&ctx, req, &resp).ok());
+  ASSERT_TRUE(WaitUntil([&] { return !PullAll("%RETRY%g-late").empty(); }, std::chrono::seconds(10)));
+  Recorder recorder(0);
+  auto o = Consumer("g-late");
+  o.consume_from_where = mq::client::ConsumeFromWhere::kLastOffset;  // the default
+  auto consumer = StartConsumer(o, &recorder);
+  ASSERT_TRUE(WaitUntil([&] { return recorder.count("sent-back-early") == 1; }, std::chrono::seconds(10)));
+  auto deliveries = recorder.of("sent-back-early");
+  EXPECT_EQ(deliveries[0].topic, kTopic);
+  EXPECT_EQ(deliveries[0].reconsume_times, 1);
+}
+
 }  // namespace
 }  // namespace mq::testing

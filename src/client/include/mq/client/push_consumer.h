@@ -46,7 +46,7 @@ struct PushConsumerOptions {
   ClientOptions client;
   std::string group;  // required
   MessageModel model = MessageModel::kClustering;
-  // Where a queue without a committed offset starts.
+  // Where a queue without a committed offset starts (a %RETRY% queue: always its first offset).
   ConsumeFromWhere consume_from_where = ConsumeFromWhere::kLastOffset;
   int64_t consume_timestamp_ms = 0;  // for kTimestamp; 0 = now - 30 min
   bool orderly = false;
