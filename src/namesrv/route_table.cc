@@ -81,15 +81,16 @@ Result<MasterInfo> RouteTable::RegisterBroker(const BrokerRegistration& registra
     if (cluster_addr_table_[existing->second.cluster].empty())
       cluster_addr_table_.erase(existing->second.cluster);
   }
-  cluster_addr_table_[b.cluster_name].insert(b.broker_name);
 
   // The same address may come back with another id (slave promoted to master) or another
-  // broker set: forget its old identity first.
+  // broker set: forget its old identity first. Before the set joins its cluster: forgetting
+  // the set's last address takes the set out of its cluster.
   auto live = broker_live_table_.find(b.broker_addr);
   if (live != broker_live_table_.end() &&
       (live->second.broker.broker_name != b.broker_name || live->second.broker.broker_id != b.broker_id)) {
     RemoveAddressLocked(b.broker_addr);
   }
+  cluster_addr_table_[b.cluster_name].insert(b.broker_name);
   BrokerData& data = broker_addr_table_[b.broker_name];
   data.cluster = b.cluster_name;
   data.broker_name = b.broker_name;
@@ -132,6 +133,12 @@ void RouteTable::ApplyTopicsLocked(const BrokerRegistration& registration) {
                      t.topic_sys_flag, t.order,           t.message_type};
   };
   if (!is_master) {
+    // A slave's topics only stand in for a master this table does not have (after a
+    // NameServer restart, before the master's registration). With the master registered, its
+    // list is the set's: a slave's may still hold a topic the master deleted (RocketMQ 5 takes
+    // a slave's topics only when the set has no master, too).
+    const auto data = broker_addr_table_.find(broker_name);
+    if (data != broker_addr_table_.end() && data->second.broker_addrs.count(kMasterId) > 0) return;
     for (const auto& t : registration.topics)
       topic_queue_table_[t.topic_name].try_emplace(broker_name, to_queue(t));
     return;

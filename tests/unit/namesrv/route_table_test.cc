@@ -92,6 +92,14 @@ TEST_F(RouteTableTest, SlaveTopicsFillInButNeverOverrideMaster) {
   EXPECT_EQ(table_.PickRoute("T1")->queue_datas[0].read_queue_nums, 8);
 }
 
+TEST_F(RouteTableTest, ASlaveDoesNotBringBackATopicItsRegisteredMasterDeleted) {
+  ASSERT_TRUE(table_.RegisterBroker(Reg("c1", "broker-a", 0, "10.0.0.1:10911", {"T1"}, 1)).ok());
+  // The slave still lists Gone (it was down when the master deleted it).
+  ASSERT_TRUE(table_.RegisterBroker(Reg("c1", "broker-a", 1, "10.0.0.2:10911", {"T1", "Gone"}, 1)).ok());
+  EXPECT_TRUE(table_.PickRoute("Gone").status().IsNotFound());
+  EXPECT_TRUE(table_.PickRoute("T1").ok());
+}
+
 TEST_F(RouteTableTest, MasterExpiryLeavesSlavesRoutable) {
   ASSERT_TRUE(table_.RegisterBroker(Reg("c1", "broker-a", 0, "10.0.0.1:10911", {"T1"})).ok());
   clock_.Advance(100'000);
@@ -125,6 +133,11 @@ TEST_F(RouteTableTest, SlavePromotedOnSameAddress) {
   ASSERT_EQ(route->broker_datas.size(), 1u);
   EXPECT_EQ(route->broker_datas[0].broker_addrs.size(), 1u);
   EXPECT_EQ(route->broker_datas[0].broker_addrs.at(0), "10.0.0.2:10911");
+  // The set stays in its cluster: mqadmin's -c verbs resolve masters through it.
+  auto clusters = table_.GetClusterInfo().cluster_addr_table;
+  ASSERT_EQ(clusters.count("c1"), 1u);
+  EXPECT_EQ(clusters.at("c1").count("broker-a"), 1u);
+  EXPECT_EQ(*table_.GetAllTopics("c1"), std::vector<std::string>{"T1"});
 }
 
 TEST_F(RouteTableTest, WipeAndAddWritePermSurviveHeartbeats) {
