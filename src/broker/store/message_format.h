@@ -53,6 +53,10 @@ struct MessageInput {
   HostAddress born_host;
   int32_t reconsume_times = 0;
   int64_t prepared_transaction_offset = 0;
+  // Bytes the record must leave free under both the properties and the maxMessageSize limits:
+  // later copies of it carry more properties (a transaction check's bookkeeping), and a copy
+  // the store refuses would stop whatever waits for it.
+  int32_t reserve_bytes = 0;
 };
 
 // An owning copy of a record, as returned to callers.

@@ -259,10 +259,12 @@ PutResult MessageStore::Precheck(const std::vector<MessageInput>& messages) cons
     if (!r.error.empty()) return r;
     size_t props = 0;
     for (const auto& [k, v] : m.properties) props += k.size() + v.size() + 2;
-    if (props > static_cast<size_t>(kMaxPropertiesLength) - 20) {
+    const int64_t max_props = kMaxPropertiesLength - 20 - std::max(m.reserve_bytes, 0);
+    if (static_cast<int64_t>(props) > max_props) {
       r.status = PutStatus::kPropertiesSizeExceeded;
       r.error =
-          fmt::format("properties: {} bytes exceeds the maximum of {}", props, kMaxPropertiesLength - 20);
+          fmt::format("properties: {} bytes exceeds the maximum of {}{}", props, max_props,
+                      m.reserve_bytes > 0 ? " (room is kept for what the broker adds to its copies)" : "");
       return r;
     }
     if (m.body.size() > static_cast<size_t>(options_.max_message_size)) {
@@ -293,9 +295,15 @@ void MessageStore::PutMessages(std::vector<MessageInput> messages, PutCallback d
   HostAddress store_host{options_.store_host_ip, options_.store_host_port};
   for (size_t i = 0; i < messages.size(); ++i) {
     Status s = EncodeMessage(messages[i], store_host, &records[i].bytes);
-    if (s.ok() && records[i].bytes.size() > static_cast<size_t>(options_.max_message_size)) {
-      s = Status::InvalidArgument(fmt::format("message of {} bytes exceeds maxMessageSize {}",
-                                              records[i].bytes.size(), options_.max_message_size));
+    const int64_t reserve = std::max(messages[i].reserve_bytes, 0);
+    if (s.ok() && static_cast<int64_t>(records[i].bytes.size()) + reserve > options_.max_message_size) {
+      s = Status::InvalidArgument(fmt::format("message of {} bytes exceeds maxMessageSize {}{}",
+                                              records[i].bytes.size(), options_.max_message_size,
+                                              reserve > 0
+                                                  ? fmt::format(" less {} bytes kept for the broker's "
+                                                                "copies of it",
+                                                                reserve)
+                                                  : ""));
     }
     if (!s.ok()) {
       PutResult r;

@@ -128,6 +128,12 @@ void ParkInTimerTopic(store::MessageInput* in, int64_t deliver_ms, int64_t now_m
   // be delayed once more. TIMER_OUT_MS keeps the absolute time.
   in->properties.erase(std::string(kPropDelaySec));
   in->properties.erase(std::string(kPropDelayMs));
+  // These mark the timer's own records (progress, recall markers) or are set at delivery: a
+  // client's copy would make this message one of those.
+  for (auto key : {kPropProgress, kPropDelUniqKey, kPropDequeueMs}) in->properties.erase(std::string(key));
+  // The delivered copy trades REAL_TOPIC and REAL_QID for TIMER_DEQUEUE_MS: up to 7 bytes more
+  // for a short topic name.
+  in->reserve_bytes = 32;
   in->topic = std::string(kTimerTopic);
   in->queue_id = 0;
 }

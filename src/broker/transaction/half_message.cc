@@ -34,10 +34,15 @@ store::MessageInput CopyRecord(const store::StoredMessage& half) {
 }  // namespace
 
 void ToHalfMessage(store::MessageInput* msg, const std::string& producer_group) {
+  // The check's own bookkeeping: a producer's copy could make the half unparseable or spend
+  // its checks.
+  msg->properties.erase(Key(kPropCheckTimes));
+  msg->properties.erase(Key(kPropPreparedTs));
   msg->properties[Key(kPropRealTopic)] = msg->topic;
   msg->properties[Key(kPropRealQid)] = std::to_string(msg->queue_id);
   msg->properties[Key(kPropTranMsg)] = "true";
   msg->properties[Key(kPropProducerGroup)] = producer_group;
+  msg->reserve_bytes = kHalfCopyGrowthBytes;
   // As RocketMQ's parseHalfMessageInner: the half record itself is an ordinary record of the
   // half topic (so it is indexed in that topic's queue); TRAN_MSG marks it.
   msg->sys_flag &= ~kSysFlagTransactionMask;
@@ -68,7 +73,7 @@ Result<HalfInfo> ParseHalf(const store::StoredMessage& half) {
   if (std::string v = half.Property(kPropCheckImmunity); !v.empty()) {
     // A bad value from a producer only loses its override (RocketMQ falls back the same way).
     auto secs = ParseInt("CHECK_IMMUNITY_TIME_IN_SECONDS", v);
-    if (secs.ok() && *secs >= 0) info.check_immunity_ms = *secs * 1000;
+    if (secs.ok() && *secs >= 0) info.check_immunity_ms = std::min(*secs, kMaxCheckImmunitySec) * 1000;
   }
   return info;
 }

@@ -38,6 +38,13 @@ inline constexpr std::string_view kPropCheckImmunity = "CHECK_IMMUNITY_TIME_IN_S
 // Ours: the store time (ms) of the first half record, carried by the copies the check service
 // appends, so the first check stays due at prepared time + transactionTimeOut.
 inline constexpr std::string_view kPropPreparedTs = "TRAN_PREPARED_TS";
+// CHECK_IMMUNITY_TIME_IN_SECONDS is honoured up to an hour (RocketMQ 5's proxy caps it there
+// too): a half waiting longer is copied again every transactionTimeOut meanwhile.
+inline constexpr int64_t kMaxCheckImmunitySec = 3600;
+// What a check's copy of a half adds (TRANSACTION_CHECK_TIMES and TRAN_PREPARED_TS, 57 bytes
+// at most), rounded up: a half is stored only with this much room left under the limits, so
+// no copy of it is ever refused for size.
+inline constexpr int32_t kHalfCopyGrowthBytes = 64;
 
 // Rewrites a producer's message (already addressed to its real topic/queue) into a half message.
 void ToHalfMessage(store::MessageInput* msg, const std::string& producer_group);

@@ -3,6 +3,7 @@
 // transactionCheckMax), the bounded cost of a round with many pending halves, persisted scan
 // progress, and idempotent ends across a restart. Plus the pure pieces: the state table and
 // the half/op record codecs.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <future>
@@ -146,6 +147,37 @@ TEST_F(TxnServiceTest, ChecksAfterTimeoutThenEveryIntervalThenDiscards) {
   auto pending = s->QueryHalf({});
   ASSERT_TRUE(pending.ok());
   EXPECT_EQ(pending->pending_total(), 0);
+}
+
+TEST_F(TxnServiceTest, AHalfIsStoredOnlyWithRoomForTheCopiesItsChecksAppend) {
+  // Each check appends a copy of the half with TRANSACTION_CHECK_TIMES and TRAN_PREPARED_TS
+  // added. A half stored without room for them had every copy refused, and the scan stopped
+  // at it for good: no later transaction was checked again.
+  const int64_t max_message_size = store::testing::SmallOptions("").max_message_size;
+  auto half_of_size = [](const std::string& uniq, int64_t record_bytes) {
+    store::MessageInput m = store::testing::Msg("RealTopic", 1, "b", "TagA", "", uniq);
+    ToHalfMessage(&m, "pg");
+    std::string encoded;
+    EXPECT_TRUE(store::EncodeMessage(m, {}, &encoded).ok());
+    m.body += std::string(static_cast<size_t>(record_bytes) - encoded.size(), 'x');
+    return m;
+  };
+  auto refused = store::testing::PutSync(*store_, half_of_size("TXFULL", max_message_size - 30));
+  EXPECT_EQ(refused.status, store::PutStatus::kMessageIllegal) << refused.error;
+  EXPECT_THAT(refused.error, ::testing::HasSubstr("kept for the broker's copies"));
+  auto roomy =
+      store::testing::PutSync(*store_, half_of_size("TXROOM", max_message_size - kHalfCopyGrowthBytes));
+  ASSERT_TRUE(roomy.ok()) << roomy.error;
+  PutHalf("b", "TXNEXT");
+  auto s = Open();
+  clock_.Advance(6000);
+  Round(*s);
+  ASSERT_EQ(sender_.count(), 2u);
+  EXPECT_EQ(sender_.checks[0].transaction_id(), "TXROOM");
+  EXPECT_EQ(sender_.checks[1].transaction_id(), "TXNEXT");
+  clock_.Advance(30000);
+  Round(*s);
+  EXPECT_EQ(sender_.count(), 4u);  // the copies are checked in their turn
 }
 
 TEST_F(TxnServiceTest, NoLiveProducerStillCountsTheCheck) {
@@ -321,6 +353,27 @@ TEST(HalfMessageTest, HalfRoundTripAndRestore) {
   // Not a half message.
   stored.topic = "Real";
   EXPECT_EQ(ParseHalf(stored).status().code(), StatusCode::kCorruption);
+}
+
+TEST(HalfMessageTest, AProducersCheckBookkeepingIsIgnoredAndImmunityCapped) {
+  // TRANSACTION_CHECK_TIMES and TRAN_PREPARED_TS are the check's own: a producer setting them
+  // (malformed, or spent) must not make its half unparseable or undue; a huge
+  // CHECK_IMMUNITY_TIME_IN_SECONDS counts as an hour, without overflow.
+  store::MessageInput m = store::testing::Msg("Real", 0, "body", "", "", "UID2");
+  m.properties["TRANSACTION_CHECK_TIMES"] = "abc";
+  m.properties["TRAN_PREPARED_TS"] = "9223372036854775807";
+  m.properties["CHECK_IMMUNITY_TIME_IN_SECONDS"] = "9223372036854775807";
+  ToHalfMessage(&m, "pg");
+  std::string encoded;
+  ASSERT_TRUE(store::EncodeMessage(m, {}, &encoded).ok());
+  store::FinalizeRecord(encoded.data(), static_cast<int32_t>(encoded.size()), 4, 1000, 1234);
+  auto view = store::DecodeRecord(encoded, true);
+  ASSERT_TRUE(view.ok());
+  auto info = ParseHalf(store::ToStoredMessage(*view, encoded));
+  ASSERT_TRUE(info.ok()) << info.status().ToString();
+  EXPECT_EQ(info->check_times, 0);
+  EXPECT_EQ(info->prepared_ts, 1234);
+  EXPECT_EQ(info->check_immunity_ms, kMaxCheckImmunitySec * 1000);
 }
 
 TEST(HalfMessageTest, OpCodec) {

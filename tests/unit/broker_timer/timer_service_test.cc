@@ -6,6 +6,7 @@
 #include <fstream>
 #include <future>
 #include <random>
+#include <set>
 
 #include "broker/store/message_store.h"
 #include "common/file_util.h"
@@ -108,6 +109,29 @@ TEST_F(TimerServiceTest, DeliversOnceTheSlotHasPassedNeverEarly) {
   EXPECT_EQ(got[0].Property("REAL_TOPIC"), "");
   EXPECT_EQ(timer_->Stats().pending, 0);
   EXPECT_EQ(timer_->Stats().delivered, 1);
+}
+
+TEST_F(TimerServiceTest, TimerPropertiesAClientSetActNotOnItsMessage) {
+  // TIMER_PROGRESS and TIMER_DEL_UNIQKEY mark the broker's own records in the timer topic: set
+  // by a client on a scheduled message, they must neither swallow it nor recall another.
+  StartTimer();
+  Park(kStart + 1500, "victim");
+  store::MessageInput in = store::testing::Msg("T", 1, "body-crafted", "", "", "crafted");
+  in.properties["TIMER_PROGRESS"] = "1";
+  in.properties["TIMER_DEL_UNIQKEY"] = "victim";
+  in.properties["TIMER_DEQUEUE_MS"] = "1";
+  ParkInTimerTopic(&in, kStart + 1500, clock_.NowMillis());
+  ASSERT_TRUE(PutSync(*store_, std::move(in)).ok());
+  timer_->Wake();
+  ASSERT_TRUE(WaitUntil([&] { return timer_->Stats().pending == 2; }));
+  clock_.Set(kStart + 2000);
+  ASSERT_TRUE(WaitUntil([&] {
+    timer_->Wake();
+    return Delivered() == 2;
+  }));
+  std::set<std::string> bodies;
+  for (const auto& m : ReadDelivered()) bodies.insert(m.body);
+  EXPECT_EQ(bodies, (std::set<std::string>{"body-victim", "body-crafted"}));
 }
 
 TEST_F(TimerServiceTest, ManyRandomTimesComeOutInTimeOrder) {
