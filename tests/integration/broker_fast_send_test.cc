@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <optional>
@@ -348,6 +349,78 @@ TEST(BrokerFastSendBudgetTest, ALargeFramePastTheSendBudgetIsRefusedAndSkipped) 
   ASSERT_TRUE(stored.has_value());
   EXPECT_EQ(stored->first.request_id, 1u);
   EXPECT_EQ(stored->first.code, StatusCode::kOk) << stored->second;
+}
+
+TEST(BrokerFastSendCongestionTest, AClientThatStopsReadingHoldsBoundedMemoryAndItsResetFreesIt) {
+  // A client that pipelines pulls and never reads their replies: the broker stops handling its
+  // frames once its replies are not taken, pull replies stay within pullResponseMemoryQuota,
+  // other clients' sends are not refused for it, and its reset (SO_LINGER 0, while the broker
+  // is not reading it) closes the connection and frees all of it.
+  TempDir dir;
+  BrokerProcess broker(BrokerOptions{"",
+                                     dir.path(),
+                                     "broker-a",
+                                     {"sendRequestMemoryQuota=8388608", "pullResponseMemoryQuota=8388608",
+                                      "mappedFileSizeCommitLog=16777216"}});
+  ASSERT_TRUE(broker.Start()) << broker.process().ReadLog();
+  CreateTopic(broker, "CongT", 1);
+  FrameClient b(broker.fast_address());
+  constexpr int kBacklog = 8;  // 8 x 256 KiB: every pull from offset 0 answers 2 MiB
+  for (int i = 0; i < kBacklog; ++i) {
+    ASSERT_TRUE(b.Write(SendFrame(100 + i, SendRequest("CongT", std::string(256 * 1024, 'a' + i)))));
+    auto reply = b.ReadFrame();
+    ASSERT_TRUE(reply.has_value());
+    ASSERT_EQ(reply->first.code, StatusCode::kOk) << reply->second;
+  }
+  auto pull = [] {
+    mq::v1::PullMessageRequest req;
+    req.set_consumer_group("cong_group");
+    req.set_topic("CongT");
+    req.set_queue_id(0);
+    req.set_queue_offset(0);
+    req.set_max_msg_nums(1024);
+    req.set_subscription("*");
+    req.set_standing_replies(8);
+    return req.SerializeAsString();
+  };
+  const pid_t pid = broker.process().pid();
+  auto open_fds = [pid] {
+    std::error_code ec;
+    auto it = std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec);
+    return std::distance(it, std::filesystem::directory_iterator());
+  };
+  const auto fds_before = open_fds();
+  const int64_t rss_before = ProcStatusBytes(pid, "RssAnon");
+  {
+    FrameClient a(broker.fast_address(), /*receive_buffer=*/4096);
+    ASSERT_TRUE(a.connected());
+    std::string burst;
+    for (uint64_t id = 1; id <= 400; ++id) burst += SendFrame(id, pull(), frame::Method::kPullMessage);
+    a.WriteWithin(burst, 3s);  // the broker stops reading it long before 400 x 2 MiB
+    int64_t rss_most = 0;
+    const auto until = std::chrono::steady_clock::now() + 3s;  // sampled, not waited on
+    while (std::chrono::steady_clock::now() < until) {
+      rss_most = std::max(rss_most, ProcStatusBytes(pid, "RssAnon"));
+      std::this_thread::sleep_for(50ms);
+    }
+    EXPECT_LT(rss_most - rss_before, int64_t{64} << 20) << "RssAnon " << rss_before << " -> " << rss_most;
+    // The stuck consumer's replies are not charged to other clients' sends.
+    ASSERT_TRUE(b.Write(SendFrame(200, SendRequest("CongT", "small"))));
+    auto sent = b.ReadFrame();
+    ASSERT_TRUE(sent.has_value());
+    EXPECT_EQ(sent->first.code, StatusCode::kOk) << sent->second;
+    a.Reset();
+  }
+  EXPECT_TRUE(WaitUntil([&] { return open_fds() <= fds_before; }, 10s))
+      << open_fds() << " descriptors open, " << fds_before << " before";
+  // Its pull replies' leases went with it: a 2 MiB pull is served.
+  mq::v1::PullMessageRequest req;
+  ASSERT_TRUE(req.ParseFromString(pull()));
+  req.set_standing_replies(0);
+  ASSERT_TRUE(b.Write(SendFrame(300, req.SerializeAsString(), frame::Method::kPullMessage)));
+  auto pulled = b.ReadFrame();
+  ASSERT_TRUE(pulled.has_value());
+  EXPECT_EQ(pulled->first.code, StatusCode::kOk) << pulled->second;
 }
 
 TEST(BrokerFastSendThreadsTest, ServerSelectorThreadsSetsTheIoThreadsHalfTheCoresByDefault) {

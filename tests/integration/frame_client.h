@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <optional>
 #include <string>
@@ -23,9 +24,11 @@ namespace mq::testing {
 
 class FrameClient {
  public:
-  explicit FrameClient(const std::string& host_port) {
+  // receive_buffer > 0: SO_RCVBUF, set before connecting (a client that reads slowly).
+  explicit FrameClient(const std::string& host_port, int receive_buffer = 0) {
     const int port = std::stoi(host_port.substr(host_port.rfind(':') + 1));
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (receive_buffer > 0) ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_port = htons(static_cast<uint16_t>(port));
@@ -49,6 +52,31 @@ class FrameClient {
       done += static_cast<size_t>(n);
     }
     return true;
+  }
+
+  // Writes what the socket takes within `budget` without blocking on a peer that stopped
+  // reading; the bytes written.
+  size_t WriteWithin(const std::string& bytes, std::chrono::milliseconds budget) {
+    const auto deadline = std::chrono::steady_clock::now() + budget;
+    size_t done = 0;
+    while (done < bytes.size() && std::chrono::steady_clock::now() < deadline) {
+      ssize_t n = ::send(fd_, bytes.data() + done, bytes.size() - done, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n > 0) {
+        done += static_cast<size_t>(n);
+        continue;
+      }
+      if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) break;
+      pollfd p{fd_, POLLOUT, 0};
+      ::poll(&p, 1, 50);
+    }
+    return done;
+  }
+  // Closes with a reset (SO_LINGER 0), as a process that dies with unread data does.
+  void Reset() {
+    linger l{1, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+    ::close(fd_);
+    fd_ = -1;
   }
 
   // The next frame, or nullopt at end of stream / after 10 s.

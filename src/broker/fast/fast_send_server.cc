@@ -7,6 +7,7 @@
 #include <asio.hpp>
 #include <cerrno>
 #include <cstring>
+#include <deque>
 #include <optional>
 #include <span>
 #include <string_view>
@@ -46,7 +47,8 @@ class FastSendServer::Connection : public std::enable_shared_from_this<Connectio
       : socket_(std::move(socket)),
         server_(server),
         shared_(server->shared_),
-        unsent_lease_(server->budget_->Hold(0)) {
+        unsent_lease_(server->budget_->Hold(0)),
+        held_input_lease_(server->budget_->Hold(0)) {
     std::error_code ec;
     socket_.set_option(asio::ip::tcp::no_delay(true), ec);
     auto remote = socket_.remote_endpoint(ec);
@@ -66,9 +68,10 @@ class FastSendServer::Connection : public std::enable_shared_from_this<Connectio
     ReplyPieces(request_id, status, pieces);
   }
 
-  // An OK reply's payload in pieces (at most 7), written in order after the header.
+  // An OK reply's payload in pieces (at most 7), written in order after the header. A
+  // `reply_lease` (a pull reply's) is kept until the socket took the reply.
   void ReplyPieces(uint64_t request_id, const Status& status, std::span<const std::string_view> payload,
-                   uint8_t flags = 0) {
+                   uint8_t flags = 0, ByteBudget::Lease* reply_lease = nullptr) {
     frame::Header h;
     h.kind = frame::Kind::kResponse;
     h.flags = flags;
@@ -87,14 +90,23 @@ class FastSendServer::Connection : public std::enable_shared_from_this<Connectio
     std::copy(payload.begin(), payload.end(), pieces + 1);
     std::lock_guard lock(mu_);
     if (closed_) return;
-    const bool was_empty = unsent_.empty();
-    // A socket error is left to the read side, which closes the connection.
-    if (frame::WriteOrQueue(fd_, std::span(pieces, payload.size() + 1), &unsent_) !=
-        frame::WriteOutcome::kQueued)
+    const size_t before = unsent_.size();
+    const frame::WriteOutcome outcome =
+        frame::WriteOrQueue(fd_, std::span(pieces, payload.size() + 1), &unsent_);
+    if (outcome == frame::WriteOutcome::kFailed) {
+      // Not left to the read side: reading may be paused, with no read to see the error.
+      asio::post(socket_.get_executor(), [self = shared_from_this()] { self->Close(); });
       return;
-    unsent_lease_.Resize(static_cast<int64_t>(unsent_.size()));
+    }
+    if (outcome != frame::WriteOutcome::kQueued) return;
+    const uint64_t end = unsent_begin_ + unsent_.size();
+    if (reply_lease != nullptr && reply_lease->bytes() > 0) {
+      leased_replies_.push_back({end - (unsent_.size() - before), end, std::move(*reply_lease)});
+    }
+    UnsentChangedLocked();
     // The IO thread writes the rest when the socket takes it (already under way if not empty).
-    if (was_empty) asio::post(socket_.get_executor(), [self = shared_from_this()] { self->AwaitWritable(); });
+    if (before == 0)
+      asio::post(socket_.get_executor(), [self = shared_from_this()] { self->AwaitWritable(); });
   }
 
   // IO thread: closes the socket (no write after this) and leaves the server's set.
@@ -104,7 +116,10 @@ class FastSendServer::Connection : public std::enable_shared_from_this<Connectio
       if (closed_) return;
       closed_ = true;
       unsent_.clear();
-      unsent_lease_.Resize(0);
+      leased_replies_.clear();
+      UnsentChangedLocked();
+      held_input_.clear();
+      held_input_lease_.Resize(0);
     }
     std::error_code ec;
     socket_.close(ec);
@@ -134,7 +149,14 @@ class FastSendServer::Connection : public std::enable_shared_from_this<Connectio
         MQ_LOG_DEBUG(Logger("broker"), "fast send port: {}: {}", peer_, std::strerror(errno));
         return Close();
       }
-      if (!Consume(buffer.data(), static_cast<size_t>(n))) return Close();
+      switch (Consume(buffer.data(), static_cast<size_t>(n))) {
+        case Consumed::kHangUp:
+          return Close();
+        case Consumed::kPaused:
+          return;  // AwaitWritable goes on with the held input once the replies drained
+        case Consumed::kAll:
+          break;
+      }
       if (static_cast<size_t>(n) < buffer.size()) break;
     }
     {
@@ -148,10 +170,22 @@ class FastSendServer::Connection : public std::enable_shared_from_this<Connectio
     ReadMore();
   }
 
-  // The frames in data[0, n), after what partial_ holds of one; false to hang up.
-  bool Consume(const char* data, size_t n) {
+  enum class Consumed { kAll, kPaused, kHangUp };
+
+  // The frames in data[0, n), after what partial_ holds of one. A connection whose replies the
+  // socket is not taking stops between two frames (each may add a reply of up to a pull's 4 MiB):
+  // the rest is held, leased, until they drained.
+  Consumed Consume(const char* data, size_t n) {
     size_t pos = 0;
     while (pos < n) {
+      if (Congested()) {
+        std::lock_guard lock(mu_);
+        if (closed_) return Consumed::kHangUp;
+        held_input_.append(data + pos, n - pos);
+        held_input_lease_.Resize(static_cast<int64_t>(held_input_.size()));
+        read_paused_ = true;
+        return Consumed::kPaused;
+      }
       if (skip_bytes_ > 0) {  // the rest of a frame refused for want of memory
         const size_t skipped = std::min(skip_bytes_, n - pos);
         pos += skipped;
@@ -161,11 +195,11 @@ class FastSendServer::Connection : public std::enable_shared_from_this<Connectio
       if (partial_.empty() && n - pos >= frame::kHeaderBytes) {
         // Whole frames straight from the read buffer.
         auto header = ReadFrameHeader(data + pos);
-        if (!header) return false;
+        if (!header) return Consumed::kHangUp;
         const size_t frame_bytes = frame::kHeaderBytes + header->payload_bytes;
         if (n - pos >= frame_bytes) {
           if (!Handle(*header, std::string_view(data + pos + frame::kHeaderBytes, header->payload_bytes), {}))
-            return false;
+            return Consumed::kHangUp;
           pos += frame_bytes;
           continue;
         }
@@ -178,7 +212,7 @@ class FastSendServer::Connection : public std::enable_shared_from_this<Connectio
       pos += take;
       if (!partial_header_ && partial_.size() == frame::kHeaderBytes) {
         auto header = ReadFrameHeader(partial_.data());
-        if (!header) return false;
+        if (!header) return Consumed::kHangUp;
         const size_t frame_bytes = frame::kHeaderBytes + header->payload_bytes;
         // Leased before it is buffered, so connections sending frames slowly cannot hold more
         // than the send budget.
@@ -201,11 +235,13 @@ class FastSendServer::Connection : public std::enable_shared_from_this<Connectio
         } else {
           partial_.clear();
         }
-        if (!keep) return false;
+        if (!keep) return Consumed::kHangUp;
       }
     }
-    return true;
+    return Consumed::kAll;
   }
+
+  bool Congested() const { return unsent_bytes_.load(std::memory_order_relaxed) > kMaxUnsentBytes; }
 
   // A frame's header, or nullopt after answering why it cannot be read (the stream cannot be
   // resynchronised: the caller hangs up).
@@ -302,18 +338,19 @@ class FastSendServer::Connection : public std::enable_shared_from_this<Connectio
       std::lock_guard lock(mu_);
       pulls_[request_id] = call;
     }
-    // A cancelled pull, a closed connection or a stopping server takes no further reply.
+    // A cancelled pull, a closed connection or a stopping server takes no further reply; nor
+    // does a connection whose replies the socket is not taking (a standing pull ends).
     auto gone = [weak = weak_from_this(), shared = shared_, call] {
       if (call->cancelled.load()) return true;
       auto self = weak.lock();
-      if (!self || shared->stopping.load()) return true;
+      if (!self || shared->stopping.load() || self->Congested()) return true;
       std::lock_guard lock(self->mu_);
       return self->closed_;
     };
     server_->pull_->PullStanding(
         request,
         [self = shared_from_this(), request_id, call](const Status& s, mq::v1::PullMessageResponse* r,
-                                                      ByteBudget::Lease, bool more) {
+                                                      ByteBudget::Lease lease, bool more) {
           if (!s.ok()) {
             self->Reply(request_id, s, std::string_view());
           } else {
@@ -328,7 +365,8 @@ class FastSendServer::Connection : public std::enable_shared_from_this<Connectio
               wire::PutVarint(records.size(), &head);
             }
             const std::string_view reply[] = {head, records};
-            self->ReplyPieces(request_id, s, reply, more ? frame::kMoreReplies : 0);
+            // The reply keeps its pullResponseMemoryQuota lease until the socket took it.
+            self->ReplyPieces(request_id, s, reply, more ? frame::kMoreReplies : 0, &lease);
           }
           if (!more) {
             self->ForgetPull(request_id, call);
@@ -382,26 +420,66 @@ class FastSendServer::Connection : public std::enable_shared_from_this<Connectio
 
   Status BudgetExhausted() const { return SendBudgetExhausted(*server_->budget_); }
 
-  // IO thread: writes queued bytes as the socket takes them, then reads again if paused.
+  // IO thread: writes queued bytes as the socket takes them, then goes on reading if paused.
   void AwaitWritable() {
     socket_.async_wait(asio::ip::tcp::socket::wait_write, [self = shared_from_this()](std::error_code ec) {
-      if (ec) return;
+      if (ec == asio::error::operation_aborted) return;
+      if (ec) return self->Close();
       bool resume = false;
+      frame::WriteOutcome drained = frame::WriteOutcome::kWritten;
       {
         std::lock_guard lock(self->mu_);
         if (self->closed_) return;
-        const frame::WriteOutcome drained = frame::Drain(self->fd_, &self->unsent_);
-        self->unsent_lease_.Resize(static_cast<int64_t>(self->unsent_.size()));
-        if (drained == frame::WriteOutcome::kFailed) return;  // the read sees the error and closes
+        const size_t before = self->unsent_.size();
+        drained = frame::Drain(self->fd_, &self->unsent_);
+        self->unsent_begin_ += before - self->unsent_.size();
+        while (!self->leased_replies_.empty() && self->leased_replies_.front().end <= self->unsent_begin_) {
+          self->leased_replies_.pop_front();
+        }
+        self->UnsentChangedLocked();
         if (drained == frame::WriteOutcome::kQueued) {
           asio::post(self->socket_.get_executor(), [self] { self->AwaitWritable(); });
           return;
         }
-        resume = self->read_paused_;
-        self->read_paused_ = false;
+        if (drained == frame::WriteOutcome::kWritten) {
+          resume = self->read_paused_;
+          self->read_paused_ = false;
+        }
       }
-      if (resume) self->ReadMore();
+      // Closed here, not left to the read side: reading may be paused, with no read to see it.
+      if (drained == frame::WriteOutcome::kFailed) return self->Close();
+      if (resume) self->ResumeReading();
     });
+  }
+
+  // IO thread: the input held while replies drained, then the socket again.
+  void ResumeReading() {
+    std::string held;
+    {
+      std::lock_guard lock(mu_);
+      held.swap(held_input_);
+      held_input_lease_.Resize(0);
+    }
+    if (!held.empty()) {
+      switch (Consume(held.data(), held.size())) {
+        case Consumed::kHangUp:
+          return Close();
+        case Consumed::kPaused:
+          return;
+        case Consumed::kAll:
+          break;
+      }
+    }
+    ReadMore();
+  }
+
+  // Under mu_, after unsent_ or leased_replies_ changed: the send budget counts the unsent
+  // bytes that hold no lease of their own.
+  void UnsentChangedLocked() {
+    uint64_t leased = 0;
+    for (const auto& r : leased_replies_) leased += r.end - std::max(r.begin, unsent_begin_);
+    unsent_lease_.Resize(static_cast<int64_t>(unsent_.size() - leased));
+    unsent_bytes_.store(unsent_.size(), std::memory_order_relaxed);
   }
 
   asio::ip::tcp::socket socket_;
@@ -415,11 +493,25 @@ class FastSendServer::Connection : public std::enable_shared_from_this<Connectio
   std::optional<frame::Header> partial_header_;
   std::optional<ByteBudget::Lease> partial_lease_;
   size_t skip_bytes_ = 0;
+  // A queued reply that holds a lease of its own (a pull reply's, on pullResponseMemoryQuota):
+  // its place in the stream of unsent bytes, and the lease, dropped once the socket took it.
+  struct LeasedReply {
+    uint64_t begin = 0;
+    uint64_t end = 0;
+    ByteBudget::Lease lease;
+  };
   std::mutex mu_;
-  std::string unsent_;              // guarded by mu_: response bytes the socket has not taken yet
-  ByteBudget::Lease unsent_lease_;  // guarded by mu_: unsent_'s bytes
-  bool closed_ = false;             // guarded by mu_
-  bool read_paused_ = false;        // guarded by mu_
+  std::string unsent_;                      // guarded by mu_: response bytes the socket has not taken yet
+  uint64_t unsent_begin_ = 0;               // guarded by mu_: stream position of unsent_[0]
+  std::deque<LeasedReply> leased_replies_;  // guarded by mu_: in stream order
+  ByteBudget::Lease unsent_lease_;          // guarded by mu_: unsent_'s bytes that hold no lease of their own
+  std::atomic<size_t> unsent_bytes_{0};     // unsent_.size(), read without mu_ to decide on pausing
+  bool closed_ = false;                     // guarded by mu_
+  bool read_paused_ = false;                // guarded by mu_
+  // Guarded by mu_: input not consumed yet when the connection paused (at most what one
+  // OnReadable reads), and its lease on the send budget.
+  std::string held_input_;
+  ByteBudget::Lease held_input_lease_;
   std::unordered_map<uint64_t, std::shared_ptr<PullCall>> pulls_;  // guarded by mu_: by request id
 };
 

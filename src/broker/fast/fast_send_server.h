@@ -14,9 +14,12 @@
 // once is left to the IO thread. Memory: a connection reads into its IO thread's buffer and keeps only the
 // start of a frame not complete yet; that frame (from its header on), a request until its send completes, and
 // replies the socket has not taken are all leased from the gRPC port's send budget
-// (sendRequestMemoryQuota): a frame that does not fit is refused with RESOURCE_EXHAUSTED and its
-// bytes skipped, and a connection with more than 1 MiB of unsent replies is not read until they
-// drain. Frames are at most max_frame_bytes (the gRPC port's request limit).
+// (sendRequestMemoryQuota), but pull replies, which keep their pullResponseMemoryQuota lease
+// until the socket took them (as the gRPC port's do until sent): a frame that does not fit is
+// refused with RESOURCE_EXHAUSTED and its bytes skipped. A connection with more than 1 MiB of
+// unsent replies handles no further frame (the rest of what it read is held, leased) and is not
+// read until they drain; its standing pulls end. A connection whose socket fails is closed by
+// whichever side sees it. Frames are at most max_frame_bytes (the gRPC port's request limit).
 // Locking: each connection's mutex guards its unsent bytes, its closed flag (no write after
 // its socket closed) and its pulls in progress; mu_ guards the connection set. The processor and budget
 // outlive this.
