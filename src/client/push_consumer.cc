@@ -362,6 +362,12 @@ void PushConsumerImpl::SettleConcurrent(const std::shared_ptr<ProcessQueue>& pq,
 
 void PushConsumerImpl::ConsumeOrderly(std::shared_ptr<ProcessQueue> pq) {
   while (running_ && !pq->dropped && pq->locked) {
+    // Held until this call's progress is recorded: a hand-over waits for it (Drop).
+    std::unique_lock consuming(pq->consume_lock);
+    if (pq->dropped) {
+      if (pq->hand_over.exchange(false)) Release(pq, /*unlock=*/true);
+      break;
+    }
     std::vector<ReceivedMessage> batch;
     {
       std::lock_guard lock(pq->mu);
@@ -407,6 +413,11 @@ void PushConsumerImpl::ConsumeOrderly(std::shared_ptr<ProcessQueue> pq) {
     {
       std::lock_guard lock(pq->mu);
       pq->SettleLocked(batch, [&](int64_t offset) { return done.count(offset) != 0; });
+    }
+    if (pq->dropped) {
+      // Given away during the call: the Drop left the commit and the unlock to its end.
+      if (pq->hand_over.exchange(false)) Release(pq, /*unlock=*/true);
+      break;
     }
     if (suspend) {
       // Keep the queue (consuming stays true) and retry the same messages after a pause.

@@ -22,6 +22,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <span>
 #include <string>
 #include <thread>
@@ -48,6 +49,13 @@ struct ProcessQueue {
   // longer record progress (UpdateStore), so a late batch cannot rewind its next owner.
   std::atomic<bool> dropped{false};
   std::atomic<bool> locked{false};  // orderly mode: the broker lock is held
+  // Orderly clustering: held across each listener call and the settle after it, so a hand-over
+  // never unlocks the queue for the next owner while a call of this one is still running
+  // (RocketMQ's ProcessQueue consumeLock).
+  std::timed_mutex consume_lock;
+  // Set by a Drop that must unlock: whoever holds consume_lock next and clears it (the Drop, or
+  // the listener call it waited for) commits and unlocks the queue.
+  std::atomic<bool> hand_over{false};
 
   // Offset last sent to the broker (piggy-backed on a pull or flushed); -1 before the first.
   std::atomic<int64_t> reported_offset{-1};
@@ -192,7 +200,12 @@ class PushConsumerImpl {
   // The same from the cached route only, for the internal executor (never waits for a route
   // query; a missing route is re-queried in the background and the caller retries later).
   Result<std::vector<std::string>> CachedCandidates(const MessageQueue& q, int64_t preferred_id);
+  // Stops consuming pq and commits its progress. unlock (orderly clustering): also unlocks it
+  // on the broker, once no listener call of it runs (waits up to 1 s, then leaves that to the
+  // call's end).
   void Drop(const std::shared_ptr<ProcessQueue>& pq, bool unlock);
+  // Commits pq's progress (dropped), forgets its offset and, if `unlock`, unlocks it.
+  void Release(const std::shared_ptr<ProcessQueue>& pq, bool unlock);
   void Relock();
   // Orderly clustering consumers lock their queues on the broker; broadcasting ones consume every
   // queue, each member on its own, so there is nothing to exclude (RocketMQ #8772).
@@ -258,6 +271,9 @@ class PushConsumerImpl {
 
   std::mutex mu_;
   std::map<MessageQueue, std::shared_ptr<ProcessQueue>> queues_;  // guarded by mu_
+  // Orderly queues given away whose broker lock is kept until a listener call ends; not taken
+  // again meanwhile (two consume tasks of one queue). Guarded by mu_.
+  std::set<MessageQueue> handing_over_;
 
   std::mutex rebalance_mu_;
   std::mutex wake_mu_;

@@ -349,6 +349,7 @@ void PushConsumerImpl::UpdateQueues(const std::string& topic, const mq::v1::Topi
   std::set<MessageQueue> wanted(mine.begin(), mine.end());
   std::vector<std::shared_ptr<ProcessQueue>> drop;
   std::vector<MessageQueue> add;
+  bool retry_soon = false;
   // RocketMQ's RebalancePushImpl.messageQueueChanged: a per-topic limit is split over the
   // queues of the new assignment.
   const int64_t held = std::max<int64_t>(1, static_cast<int64_t>(mine.size()));
@@ -374,11 +375,15 @@ void PushConsumerImpl::UpdateQueues(const std::string& topic, const mq::v1::Topi
       }
     }
     for (const auto& q : mine) {
-      if (queues_.count(q) == 0) add.push_back(q);
+      if (queues_.count(q) != 0) continue;
+      if (handing_over_.count(q) != 0) {
+        retry_soon = true;  // its listener call of an earlier ownership still runs
+        continue;
+      }
+      add.push_back(q);
     }
   }
   for (auto& pq : drop) Drop(pq, LocksQueues());
-  bool retry_soon = false;
   for (const auto& q : add) {
     if (!running_) return;
     // Orderly queues need the master: their locks live there (RocketMQ locks on the master
@@ -470,13 +475,33 @@ void PushConsumerImpl::Drop(const std::shared_ptr<ProcessQueue>& pq, bool unlock
     pq->dropped = true;  // from here on no consume batch writes this queue's offset
     if (pq->cancel_pull) pq->cancel_pull();
   }
+  if (unlock) {
+    // Not unlocked under a running listener call: the next owner would consume the queue
+    // beside it. The flag and the set go first, so whichever of this and the call's end holds
+    // the consume lock next finds them.
+    {
+      std::lock_guard lock(mu_);
+      handing_over_.insert(pq->mq);
+    }
+    pq->hand_over = true;
+    std::unique_lock consuming(pq->consume_lock, std::defer_lock);
+    if (!consuming.try_lock_for(std::chrono::seconds(1))) return;  // ConsumeOrderly hands it over
+    if (!pq->hand_over.exchange(false)) return;                    // it already did
+  }
+  Release(pq, unlock);
+}
+
+void PushConsumerImpl::Release(const std::shared_ptr<ProcessQueue>& pq, bool unlock) {
   // Batches still in flight are not done: the hand-over commits below them, so the next owner
   // delivers them again (at least once) rather than skipping them.
   UpdateStore(pq, /*even_if_dropped=*/true);
   Status s = store_->Persist({pq->mq});
   if (!s.ok()) MQ_LOG_WARN(Logger("client"), "commit {} on drop: {}", pq->mq.ToString(), s.ToString());
   store_->Remove(pq->mq);
-  if (unlock) (void)LockQueues(*client_, pq->master_addr, options_.group, {pq->mq}, true);
+  if (!unlock) return;
+  (void)LockQueues(*client_, pq->master_addr, options_.group, {pq->mq}, true);
+  std::lock_guard lock(mu_);
+  handing_over_.erase(pq->mq);
 }
 
 void PushConsumerImpl::Relock() {
