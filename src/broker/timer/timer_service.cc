@@ -342,9 +342,32 @@ bool TimerService::ProcessSlot(int64_t slot_ms, const Slot& slot, int64_t now_ms
   });
   std::set<std::string> deleted;
   if (auto it = recalled_.find(slot_ms); it != recalled_.end()) deleted = it->second;
-  std::vector<store::StoredMessage> messages;
-  std::vector<store::MessageInput> out;
+  // The recall markers first (small records): a recalled message may come before its marker.
   for (const TimerUnit& u : units) {
+    if (!(u.flags & TimerUnit::kFlagRecall)) continue;
+    auto marker = store_->LookMessageByOffset(u.commit_log_offset);
+    if (!marker.ok()) {
+      MQ_LOG_ERROR(Logger("broker"), "timer: cannot read recall marker {}: {}", u.commit_log_offset,
+                   marker.status().ToString());
+      continue;
+    }
+    deleted.insert(marker->Property(kPropDelUniqKey));
+  }
+  // Then the messages, read, restored and put a batch at a time. A slot that fails part-way is
+  // retried whole: the batches already stored are delivered twice (at least once), none lost.
+  std::vector<store::MessageInput> out;
+  int64_t out_bytes = 0;
+  int64_t delivered = 0;
+  int64_t out_delivered = 0;
+  auto flush = [&] {
+    if (!PutAll(std::move(out))) return false;
+    out.clear();
+    out_bytes = 0;
+    delivered += std::exchange(out_delivered, 0);
+    return true;
+  };
+  for (const TimerUnit& u : units) {
+    if (u.flags & TimerUnit::kFlagRecall) continue;
     auto stored = store_->LookMessageByOffset(u.commit_log_offset);
     if (!stored.ok()) {
       MQ_LOG_ERROR(Logger("broker"), "timer: cannot read parked record {}: {}", u.commit_log_offset,
@@ -354,27 +377,24 @@ bool TimerService::ProcessSlot(int64_t slot_ms, const Slot& slot, int64_t now_ms
     if (u.flags & TimerUnit::kFlagRoll) {
       out.push_back(CopyParked(*stored));
       ++stat_rolled_;
-    } else if (u.flags & TimerUnit::kFlagRecall) {
-      deleted.insert(stored->Property(kPropDelUniqKey));
-    } else {
-      messages.push_back(std::move(*stored));
-    }
-  }
-  int64_t delivered = 0;
-  for (const auto& m : messages) {
-    if (deleted.count(m.Property(store::kPropertyUniqKey)) > 0) {
+    } else if (deleted.count(stored->Property(store::kPropertyUniqKey)) > 0) {
       ++stat_recalled_;
       continue;
+    } else {
+      auto restored = RestoreForDelivery(*stored, now_ms);
+      if (!restored.ok()) {
+        MQ_LOG_ERROR(Logger("broker"), "timer: {}", restored.status().ToString());
+        continue;
+      }
+      out.push_back(std::move(*restored));
+      ++out_delivered;
     }
-    auto restored = RestoreForDelivery(m, now_ms);
-    if (!restored.ok()) {
-      MQ_LOG_ERROR(Logger("broker"), "timer: {}", restored.status().ToString());
-      continue;
+    out_bytes += u.size;
+    if (std::ssize(out) >= options_.delivery_batch_messages || out_bytes >= options_.delivery_batch_bytes) {
+      if (!flush()) return false;
     }
-    out.push_back(std::move(*restored));
-    ++delivered;
   }
-  if (!PutAll(std::move(out))) return false;
+  if (!flush()) return false;
   stat_delivered_ += delivered;
   return true;
 }

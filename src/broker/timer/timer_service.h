@@ -54,6 +54,10 @@ struct TimerServiceOptions {
   bool deliver = true;                 // master: delivers; slave: only maintains the wheel
   int64_t units_per_segment = 1 << 18;
   int64_t recall_lookup_timeout_ms = 3000;  // a handle's record not yet indexed: wait this long
+  // A due slot is delivered in batches of at most this many messages and parked bytes, each
+  // put before the next is read: a busy second is never held in memory whole.
+  int32_t delivery_batch_messages = 256;
+  int64_t delivery_batch_bytes = 32 << 20;
 };
 
 struct TimerStats {
