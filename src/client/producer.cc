@@ -31,6 +31,15 @@ namespace mq::client {
 
 class ProducerImpl {
  public:
+  ~ProducerImpl() {
+    if (!deferred_shutdown_.joinable()) return;
+    if (deferred_shutdown_.get_id() == std::this_thread::get_id()) {
+      deferred_shutdown_.detach();
+    } else {
+      deferred_shutdown_.join();
+    }
+  }
+
   explicit ProducerImpl(ProducerOptions options)
       : options_(std::move(options)),
         client_(std::make_unique<ClientInstance>(options_.client, options_.client.callback_threads)),
@@ -57,7 +66,25 @@ class ProducerImpl {
     return Status::OK();
   }
 
+  // From a send callback (one of our own threads, which the shutdown joins): started on a
+  // thread of its own, joined by the next Shutdown() from elsewhere or the destructor.
   void Shutdown() {
+    if (tls_in_send_callback) {
+      std::lock_guard lock(deferred_mu_);
+      if (running_ && !deferred_shutdown_.joinable())
+        deferred_shutdown_ = std::thread([this] { ShutdownNow(); });
+      return;
+    }
+    ShutdownNow();
+    std::thread deferred;
+    {
+      std::lock_guard lock(deferred_mu_);
+      deferred.swap(deferred_shutdown_);
+    }
+    if (deferred.joinable()) deferred.join();
+  }
+
+  void ShutdownNow() {
     if (!running_.exchange(false)) return;
     auto deadline = MonotonicMillis() + options_.send_timeout_ms + options_.client.rpc_timeout_ms + 2000;
     while (pending_.load() > 0 && MonotonicMillis() < deadline)
@@ -554,6 +581,8 @@ class ProducerImpl {
       std::make_unique<Backpressure>(std::max(1, options_.back_pressure_for_async_send_num),
                                      std::max<int64_t>(1, options_.back_pressure_for_async_send_size));
   static thread_local bool tls_in_send_callback;
+  std::mutex deferred_mu_;
+  std::thread deferred_shutdown_;  // guarded by deferred_mu_: a Shutdown() called from a callback
 };
 
 thread_local bool ProducerImpl::tls_in_send_callback = false;

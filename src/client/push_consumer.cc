@@ -246,6 +246,11 @@ void PushConsumerImpl::OnPulled(const std::shared_ptr<ProcessQueue>& pq, const s
 }
 
 bool PushConsumerImpl::RunListener(std::vector<ReceivedMessage>& batch) {
+  struct InListener {  // Shutdown() from the listener defers itself
+    explicit InListener(const PushConsumerImpl* c) : previous(std::exchange(tls_listener_of_, c)) {}
+    ~InListener() { tls_listener_of_ = previous; }
+    const PushConsumerImpl* previous;
+  } in_listener(this);
   try {
     const auto start = std::chrono::steady_clock::now();
     bool ok = listener_(batch) == ConsumeResult::kSuccess;

@@ -182,6 +182,8 @@ class PushConsumerImpl {
   Status Subscribe(const std::string& topic, const MessageSelector& selector);
   void RegisterListener(MessageListener listener) { listener_ = std::move(listener); }
   Status Start();
+  // From a listener call (one of our own threads, which the shutdown joins) it runs on a thread
+  // of its own, joined by the next Shutdown() from elsewhere or the destructor.
   void Shutdown();
   std::vector<MessageQueue> AssignedQueues();
   std::vector<ProcessQueueInfo> ProcessQueueInfos();
@@ -207,6 +209,7 @@ class PushConsumerImpl {
   // Commits pq's progress (dropped), forgets its offset and, if `unlock`, unlocks it.
   void Release(const std::shared_ptr<ProcessQueue>& pq, bool unlock);
   void Relock();
+  void ShutdownNow();
   // Orderly clustering consumers lock their queues on the broker; broadcasting ones consume every
   // queue, each member on its own, so there is nothing to exclude (RocketMQ #8772).
   bool LocksQueues() const { return options_.orderly && options_.model == MessageModel::kClustering; }
@@ -274,6 +277,10 @@ class PushConsumerImpl {
   // Orderly queues given away whose broker lock is kept until a listener call ends; not taken
   // again meanwhile (two consume tasks of one queue). Guarded by mu_.
   std::set<MessageQueue> handing_over_;
+
+  std::mutex deferred_mu_;
+  std::thread deferred_shutdown_;  // guarded by deferred_mu_: a Shutdown() called from a listener
+  static thread_local const PushConsumerImpl* tls_listener_of_;  // set during a listener call
 
   std::mutex rebalance_mu_;
   std::mutex wake_mu_;

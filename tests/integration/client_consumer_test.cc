@@ -396,6 +396,40 @@ TEST_F(ClientConsumerTest, AnOrderlyQueueIsHandedOverOnlyOnceItsListenerCallEnde
   EXPECT_EQ(b_seen, std::vector<std::string>{"h0"});
 }
 
+TEST_F(ClientConsumerTest, AListenerMayShutItsConsumerDown) {
+  // "Stop after this message": Shutdown() from the listener (its own consume or reply thread)
+  // returns at once and the consumer stops without a crash; the message it consumed is committed.
+  for (int on_reply_thread_us : {0, 200}) {
+    const std::string group = "g-stop-" + std::to_string(on_reply_thread_us);
+    std::atomic<bool> returned{false};
+    std::atomic<int> calls{0};
+    auto o = cluster_.Consumer(group);
+    o.listener_on_reply_thread_max_us = on_reply_thread_us;
+    auto consumer = std::make_unique<PushConsumer>(o);
+    ASSERT_TRUE(consumer->Subscribe("ConsTopic", "*").ok());
+    consumer->RegisterListener([&](const std::vector<ReceivedMessage>& msgs) {
+      // The earlier rounds' messages come first (the group starts at the first offset).
+      if (msgs[0].message.body == "stop-" + group && calls.fetch_add(1) == 0) {
+        consumer->Shutdown();
+        returned = true;
+      }
+      return ConsumeResult::kSuccess;
+    });
+    ASSERT_TRUE(consumer->Start().ok());
+    ASSERT_TRUE(WaitUntil([&] { return consumer->AssignedQueues().size() == 8; }, std::chrono::seconds(20)))
+        << consumer->AssignedQueues().size() << " queues, reply thread " << on_reply_thread_us;
+    ASSERT_TRUE(producer_->Send(MakeMessage("ConsTopic", "stop-" + group)).ok());
+    ASSERT_TRUE(WaitUntil([&] { return returned.load(); }, std::chrono::seconds(20)));
+    consumer.reset();
+    // The group's next consumer does not get that message again.
+    Collector next;
+    auto again = NewConsumer(cluster_.Consumer(group), &next, 0);
+    ASSERT_TRUE(producer_->Send(MakeMessage("ConsTopic", "after-" + group)).ok());
+    ASSERT_TRUE(WaitUntil([&] { return next.Has("after-" + group); }, std::chrono::seconds(20)));
+    EXPECT_FALSE(next.Has("stop-" + group));
+  }
+}
+
 TEST_F(ClientConsumerTest, OrderlyConsumesEachKeyInSendOrder) {
   Collector c;
   auto o = cluster_.Consumer("g-orderly");

@@ -79,6 +79,37 @@ TEST_F(ClientProducerTest, SyncAsyncOnewayAndBatchSpreadOverBothBrokers) {
   EXPECT_TRUE(created.ok()) << created.status().ToString();
 }
 
+TEST_F(ClientProducerTest, ASendCallbackMayShutItsProducerDown) {
+  // Shutdown() from a send callback (a thread the shutdown joins) returns at once; the producer
+  // stops, every callback of the sends in flight still runs once, and destroying it is clean.
+  for (int callback_threads : {0, 2}) {
+    ProducerOptions o;
+    o.client = cluster_.Client();
+    o.client.callback_threads = callback_threads;
+    o.group = "pg-stop";
+    auto producer = std::make_unique<Producer>(o);
+    ASSERT_TRUE(producer->Start().ok());
+    std::atomic<int> calls{0};
+    std::atomic<bool> returned{false};
+    constexpr int kSends = 20;
+    for (int i = 0; i < kSends; ++i) {
+      producer->SendAsync(MakeMessage("ProdTopic", "s" + std::to_string(i)),
+                          [&](const Result<mq::client::SendResult>&) {
+                            if (calls.fetch_add(1) == 0) {
+                              producer->Shutdown();
+                              returned = true;
+                            }
+                          });
+    }
+    ASSERT_TRUE(
+        WaitUntil([&] { return returned.load() && calls.load() == kSends; }, std::chrono::seconds(20)))
+        << calls.load() << " callbacks";
+    EXPECT_EQ(producer->Send(MakeMessage("ProdTopic", "late")).status().code(),
+              StatusCode::kFailedPrecondition);
+    producer.reset();
+  }
+}
+
 TEST_F(ClientProducerTest, SelectorKeepsAKeyOnOneQueue) {
   auto selector = mq::client::HashSelector();
   for (const std::string key : {"order-1", "order-2", "order-3"}) {

@@ -21,7 +21,9 @@
 // rebalance handover can redeliver messages consumed since the last commit (at most
 // commit_interval_ms worth). A graceful Shutdown() commits, so a clean restart replays nothing.
 //
-// Thread-safety: Subscribe/RegisterListener before Start(); Start/Shutdown from one thread.
+// Thread-safety: Subscribe/RegisterListener before Start(); Start/Shutdown from one thread, or
+// Shutdown from the listener ("stop after this message"): it returns at once and the shutdown
+// goes on beside it (the destructor waits for it; never destroy the consumer in its listener).
 // The listener runs on consume threads (never gRPC threads) and must be thread-safe in
 // concurrent mode.
 #pragma once
