@@ -28,6 +28,21 @@ class SystemClock final : public Clock {
   }
 };
 
+// Monotonic milliseconds (steady_clock): for how long something has been silent, immune to
+// steps of the wall clock.
+class SteadyClock final : public Clock {
+ public:
+  int64_t NowMillis() const override {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
+  static SteadyClock* Default() {
+    static SteadyClock clock;
+    return &clock;
+  }
+};
+
 class ManualClock final : public Clock {
  public:
   explicit ManualClock(int64_t start_ms = 1'700'000'000'000) : now_ms_(start_ms) {}

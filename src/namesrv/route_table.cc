@@ -54,7 +54,7 @@ Status ValidateTopicConfig(const TopicConfigEntry& topic, size_t index) {
   return Status::OK();
 }
 
-RouteTable::RouteTable(const Clock* clock) : clock_(clock) {}
+RouteTable::RouteTable(const Clock* clock, const Clock* steady) : clock_(clock), steady_(steady) {}
 
 Result<MasterInfo> RouteTable::RegisterBroker(const BrokerRegistration& registration) {
   MQ_RETURN_IF_ERROR(ValidateIdentity(registration.broker));
@@ -116,6 +116,7 @@ Result<MasterInfo> RouteTable::RegisterBroker(const BrokerRegistration& registra
   entry.broker = b;
   entry.data_version = registration.data_version;
   entry.last_update_ms = clock_->NowMillis();
+  entry.last_seen_ms = steady_->NowMillis();
   entry.topic_count = static_cast<int32_t>(registration.topics.size());
   if (first_time) {
     MQ_LOG_INFO(Logger("namesrv"),
@@ -173,6 +174,7 @@ Result<HeartbeatResult> RouteTable::Heartbeat(const BrokerIdentity& broker, cons
     result.need_full_registration = true;
   } else {
     it->second.last_update_ms = clock_->NowMillis();
+    it->second.last_seen_ms = steady_->NowMillis();
   }
   result.master = MasterOfLocked(broker.broker_name, broker.broker_id);
   return result;
@@ -341,12 +343,12 @@ Result<int32_t> RouteTable::ChangeWritePerm(const std::string& broker_name, bool
 }
 
 std::vector<BrokerLiveInfo> RouteTable::ExpireInactive(int64_t timeout_ms) {
-  const int64_t now = clock_->NowMillis();
+  const int64_t now = steady_->NowMillis();
   std::vector<BrokerLiveInfo> expired;
   {
     std::shared_lock lock(mu_);
     for (const auto& [addr, entry] : broker_live_table_) {
-      if (entry.last_update_ms + timeout_ms < now) {
+      if (entry.last_seen_ms + timeout_ms < now) {
         expired.push_back({entry.broker, entry.data_version, entry.last_update_ms, entry.topic_count});
       }
     }
@@ -357,11 +359,12 @@ std::vector<BrokerLiveInfo> RouteTable::ExpireInactive(int64_t timeout_ms) {
   for (const auto& e : expired) {
     auto it = broker_live_table_.find(e.broker.broker_addr);
     // Re-check: it may have re-registered between the two locks.
-    if (it == broker_live_table_.end() || it->second.last_update_ms + timeout_ms >= now) continue;
+    if (it == broker_live_table_.end() || it->second.last_seen_ms + timeout_ms >= now) continue;
+    const int64_t silent_ms = now - it->second.last_seen_ms;
     RemoveAddressLocked(e.broker.broker_addr);
     removed.push_back(e);
     MQ_LOG_WARN(Logger("namesrv"), "broker expired broker_name={} broker_id={} addr={} silent_for_ms={}",
-                e.broker.broker_name, e.broker.broker_id, e.broker.broker_addr, now - e.last_update_ms);
+                e.broker.broker_name, e.broker.broker_id, e.broker.broker_addr, silent_ms);
   }
   return removed;
 }

@@ -38,7 +38,9 @@ Status ValidateTopicConfig(const TopicConfigEntry& topic, size_t index);
 
 class RouteTable {
  public:
-  explicit RouteTable(const Clock* clock);
+  // `clock`: the wall clock of the last-update times shown (clusterList); `steady`: the one
+  // liveness is measured on, so a stepped wall clock neither keeps a dead broker nor expires all.
+  explicit RouteTable(const Clock* clock, const Clock* steady = SteadyClock::Default());
   RouteTable(const RouteTable&) = delete;
   RouteTable& operator=(const RouteTable&) = delete;
 
@@ -68,7 +70,8 @@ class RouteTable {
   struct LiveEntry {
     BrokerIdentity broker;
     DataVersion data_version;
-    int64_t last_update_ms = 0;
+    int64_t last_update_ms = 0;  // wall clock, shown
+    int64_t last_seen_ms = 0;    // steady clock, for expiry
     int32_t topic_count = 0;
   };
 
@@ -78,6 +81,7 @@ class RouteTable {
   Result<int32_t> ChangeWritePerm(const std::string& broker_name, bool writable);
 
   const Clock* clock_;
+  const Clock* steady_;
   mutable std::shared_mutex mu_;
   // topic -> brokerName -> queues. Guarded by mu_.
   std::unordered_map<std::string, std::map<std::string, QueueData>> topic_queue_table_;

@@ -18,7 +18,7 @@ BrokerRegistration Reg(const std::string& cluster, const std::string& name, int6
 class RouteTableTest : public ::testing::Test {
  protected:
   ManualClock clock_;
-  RouteTable table_{&clock_};
+  RouteTable table_{&clock_, &clock_};
 };
 
 TEST_F(RouteTableTest, RegistersAndRoutesMasterAndSlaves) {
@@ -98,6 +98,25 @@ TEST_F(RouteTableTest, ASlaveDoesNotBringBackATopicItsRegisteredMasterDeleted) {
   ASSERT_TRUE(table_.RegisterBroker(Reg("c1", "broker-a", 1, "10.0.0.2:10911", {"T1", "Gone"}, 1)).ok());
   EXPECT_TRUE(table_.PickRoute("Gone").status().IsNotFound());
   EXPECT_TRUE(table_.PickRoute("T1").ok());
+}
+
+TEST(RouteTableClockTest, ExpiryFollowsTheSteadyClockNotTheWallClock) {
+  ManualClock wall, steady;
+  RouteTable table(&wall, &steady);
+  ASSERT_TRUE(table.RegisterBroker(Reg("c1", "broker-a", 0, "10.0.0.1:10911", {"T1"})).ok());
+  ASSERT_TRUE(table.RegisterBroker(Reg("c1", "broker-b", 0, "10.0.0.2:10911", {"T1"})).ok());
+  wall.Advance(600'000);  // the wall clock steps forward 10 minutes: nobody is silent for that
+  EXPECT_TRUE(table.ExpireInactive(120'000).empty());
+  wall.Advance(-3'600'000);  // then back an hour: a broker that goes silent still expires
+  steady.Advance(60'000);
+  auto b = Reg("c1", "broker-b", 0, "10.0.0.2:10911", {"T1"});
+  ASSERT_FALSE(table.Heartbeat(b.broker, b.data_version)->need_full_registration);
+  steady.Advance(61'000);
+  auto removed = table.ExpireInactive(120'000);
+  ASSERT_EQ(removed.size(), 1u);
+  EXPECT_EQ(removed[0].broker.broker_name, "broker-a");
+  // The time shown is the wall clock's.
+  EXPECT_EQ(table.GetClusterInfo().live_brokers.at(0).last_update_ms, wall.NowMillis());
 }
 
 TEST_F(RouteTableTest, MasterExpiryLeavesSlavesRoutable) {
