@@ -6,22 +6,26 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <memory>
 #include <optional>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "broker_fixture.h"
 #include "common/coding.h"
+#include "common/file_util.h"
 #include "common/frame.h"
 #include "common/message_record.h"
 #include "frame_client.h"
@@ -421,6 +425,60 @@ TEST(BrokerFastSendCongestionTest, AClientThatStopsReadingHoldsBoundedMemoryAndI
   auto pulled = b.ReadFrame();
   ASSERT_TRUE(pulled.has_value());
   EXPECT_EQ(pulled->first.code, StatusCode::kOk) << pulled->second;
+}
+
+TEST(BrokerFastSendDescriptorsTest, OutOfDescriptorsTheAcceptLoopWaitsInsteadOfSpinning) {
+  // With the broker at its descriptor limit, every accept fails (EMFILE) at once: tried again at
+  // once, the IO thread spun a whole core. Connections wait in the backlog and are served once
+  // descriptors are free.
+  TempDir dir;
+  BrokerProcess broker(BrokerOptions{"", dir.path(), "broker-a", {}});
+  ASSERT_TRUE(broker.Start()) << broker.process().ReadLog();
+  CreateTopic(broker, "FdT", 1);
+  const pid_t pid = broker.process().pid();
+  auto open_fds = [pid] {
+    std::error_code ec;
+    auto it = std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec);
+    return static_cast<rlim_t>(std::distance(it, std::filesystem::directory_iterator()));
+  };
+  rlimit old_limit{};
+  ASSERT_EQ(::prlimit(pid, RLIMIT_NOFILE, nullptr, &old_limit), 0);
+  const rlimit tight{open_fds() + 8, old_limit.rlim_max};
+  ASSERT_EQ(::prlimit(pid, RLIMIT_NOFILE, &tight, nullptr), 0) << std::strerror(errno);
+  std::vector<std::unique_ptr<FrameClient>> clients;
+  for (int i = 0; i < 24; ++i) clients.push_back(std::make_unique<FrameClient>(broker.fast_address()));
+  ASSERT_TRUE(WaitUntil([&] { return open_fds() >= tight.rlim_cur; }, 10s));
+  auto cpu_ticks = [pid] {  // utime + stime, fields 14 and 15 of /proc/<pid>/stat
+    auto stat = ReadFileToString("/proc/" + std::to_string(pid) + "/stat");
+    if (!stat.ok()) return int64_t{-1};
+    std::istringstream in(stat->substr(stat->rfind(')') + 2));
+    std::string field;
+    int64_t utime = 0, stime = 0;
+    for (int i = 3; i <= 15 && in >> field; ++i) {
+      if (i == 14) utime = std::stoll(field);
+      if (i == 15) stime = std::stoll(field);
+    }
+    return utime + stime;
+  };
+  const int64_t before = cpu_ticks();
+  const auto start = std::chrono::steady_clock::now();
+  while (std::chrono::steady_clock::now() - start < 2s) std::this_thread::sleep_for(100ms);  // sampled
+  const int64_t used = cpu_ticks() - before;
+  const int64_t ticks_per_second = ::sysconf(_SC_CLK_TCK);
+  EXPECT_LT(used, ticks_per_second / 2) << used << " ticks of CPU in 2 s at the descriptor limit";
+  ASSERT_EQ(::prlimit(pid, RLIMIT_NOFILE, &old_limit, nullptr), 0);
+  // Every connection is served once descriptors are free, the last one accepted included. (An
+  // offset commit: the store may have turned read-only, failing to write at the limit.)
+  mq::v1::UpdateConsumerOffsetRequest commit;
+  commit.set_consumer_group("g-fd");
+  commit.mutable_queue()->set_topic("FdT");
+  commit.mutable_queue()->set_queue_id(0);
+  commit.set_offset(0);
+  ASSERT_TRUE(
+      clients.back()->Write(SendFrame(1, commit.SerializeAsString(), frame::Method::kUpdateConsumerOffset)));
+  auto reply = clients.back()->ReadFrame();
+  ASSERT_TRUE(reply.has_value());
+  EXPECT_EQ(reply->first.code, StatusCode::kOk) << reply->second;
 }
 
 TEST(BrokerFastSendThreadsTest, ServerSelectorThreadsSetsTheIoThreadsHalfTheCoresByDefault) {

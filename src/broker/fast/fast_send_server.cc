@@ -26,11 +26,13 @@ namespace mq::broker {
 namespace {
 constexpr size_t kReadChunk = 256 * 1024;
 constexpr size_t kMaxUnsentBytes = 1024 * 1024;  // replies queued before reading pauses
+constexpr int kAcceptRetryMs = 100;
 }  // namespace
 
 struct FastSendServer::Acceptor {
-  explicit Acceptor(asio::io_context& io) : acceptor(io) {}
+  explicit Acceptor(asio::io_context& io) : acceptor(io), retry(io) {}
   asio::ip::tcp::acceptor acceptor;
+  asio::steady_timer retry;  // an accept that failed (out of descriptors) is tried again later
 };
 
 class FastSendServer::Connection : public std::enable_shared_from_this<Connection> {
@@ -550,14 +552,24 @@ void FastSendServer::Accept() {
   asio::io_context& serving = io_[next_io_++ % io_.size()]->context();
   acceptor_->acceptor.async_accept(serving, [this](std::error_code ec, asio::ip::tcp::socket socket) {
     if (ec == asio::error::operation_aborted || !acceptor_->acceptor.is_open()) return;
-    if (!ec) {
-      auto connection = std::make_shared<Connection>(std::move(socket), this);
-      {
-        std::lock_guard lock(mu_);
-        connections_.insert(connection);
-      }
-      connection->Start();
+    if (ec) {
+      // Out of descriptors (EMFILE, ENFILE) or memory, asio completes every new accept at once
+      // with the same error: tried again at once, the thread would spin. The connection waits
+      // in the listen backlog meanwhile.
+      MQ_LOG_WARN(Logger("broker"), "fast send port: accept: {}; trying again in {} ms", ec.message(),
+                  kAcceptRetryMs);
+      acceptor_->retry.expires_after(std::chrono::milliseconds(kAcceptRetryMs));
+      acceptor_->retry.async_wait([this](std::error_code timer_ec) {
+        if (!timer_ec && acceptor_->acceptor.is_open()) Accept();
+      });
+      return;
     }
+    auto connection = std::make_shared<Connection>(std::move(socket), this);
+    {
+      std::lock_guard lock(mu_);
+      connections_.insert(connection);
+    }
+    connection->Start();
     Accept();
   });
 }
@@ -574,6 +586,7 @@ void FastSendServer::Shutdown(std::chrono::system_clock::time_point deadline) {
   asio::post(io_[0]->context(), [this] {
     std::error_code ec;
     acceptor_->acceptor.close(ec);
+    acceptor_->retry.cancel();
   });
   {
     std::unique_lock lock(shared_->mu);
