@@ -548,6 +548,13 @@ void PopService::RunMaintenanceOnce() {
   for (const auto& topic : wake) ctx_.waits->Notify(PopWaitKey(topic));
 }
 
+size_t PopService::ParkedCount() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return parked_total_;
+}
+
+void PopService::WakeParked(const std::string& topic) { ctx_.waits->Notify(PopWaitKey(topic)); }
+
 size_t PopService::InFlightCount() const {
   std::lock_guard<std::mutex> lock(mu_);
   return table_.InFlightCount();

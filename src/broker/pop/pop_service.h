@@ -158,6 +158,11 @@ class PopService {
   Status Snapshot();
 
   size_t InFlightCount() const;
+  // Pops parked now (all topics).
+  size_t ParkedCount() const;
+  // Re-checks the pops parked on `topic` now (one whose receive was cancelled ends and frees its
+  // place).
+  void WakeParked(const std::string& topic);
   // Low-water mark of a queue (-1 unknown); tests and stats.
   int64_t LowWater(const std::string& group, const std::string& topic, int32_t queue_id) const;
 

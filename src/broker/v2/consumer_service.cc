@@ -9,6 +9,8 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <utility>
 #include <vector>
 
 #include "broker/v2/call_context.h"
@@ -16,6 +18,7 @@
 #include "broker/v2/proto_time.h"
 #include "broker/v2/v2_status.h"
 #include "common/clock.h"
+#include "common/naming.h"
 
 namespace mq::broker::v2 {
 namespace {
@@ -82,6 +85,8 @@ class ConsumerService::ReceiveReactor final : public grpc::ServerWriteReactor<pb
 
   // Sets what returns a delivery the client did not get (before the pop is issued).
   void OnUndelivered(std::function<void(const std::string& receipt_handle)> nack) { nack_ = std::move(nack); }
+  // Run when the client cancels: wakes the parked pop, which then ends and frees its place.
+  void OnCancelled(std::function<void()> wake) { wake_ = std::move(wake); }
 
   void Answer(const Status& s, std::vector<pop::PoppedMessage> messages) {
     if (!s.ok()) {
@@ -114,7 +119,10 @@ class ConsumerService::ReceiveReactor final : public grpc::ServerWriteReactor<pb
     WriteNext();
   }
 
-  void OnCancel() override { cancelled_->store(true); }
+  void OnCancel() override {
+    cancelled_->store(true);
+    if (wake_) wake_();
+  }
   void OnDone() override { delete this; }
 
  private:
@@ -129,8 +137,30 @@ class ConsumerService::ReceiveReactor final : public grpc::ServerWriteReactor<pb
   const std::string name_space_;
   std::deque<pb::ReceiveMessageResponse> frames_;  // front = being written
   std::function<void(const std::string&)> nack_;
+  std::function<void()> wake_;
   const std::shared_ptr<std::atomic<bool>> cancelled_;
 };
+
+namespace {
+
+// The group and topic an ack-like request names, checked first as RocketMQ's proxy does
+// (validateTopicAndConsumerGroup): a bad one is named, not reported as a stale handle.
+std::optional<std::pair<pb::Code, std::string>> CheckGroupAndTopic(const CallContext& call,
+                                                                   const pb::Resource& group,
+                                                                   const pb::Resource& topic) {
+  if (group.name().empty())
+    return std::pair(pb::Code::ILLEGAL_CONSUMER_GROUP, std::string("group.name: is empty"));
+  if (topic.name().empty()) return std::pair(pb::Code::ILLEGAL_TOPIC, std::string("topic.name: is empty"));
+  if (Status s = ValidateName("group.name", StoredName(call, group)); !s.ok()) {
+    return std::pair(pb::Code::ILLEGAL_CONSUMER_GROUP, s.message());
+  }
+  if (Status s = ValidateName("topic.name", StoredName(call, topic)); !s.ok()) {
+    return std::pair(pb::Code::ILLEGAL_TOPIC, s.message());
+  }
+  return std::nullopt;
+}
+
+}  // namespace
 
 ConsumerService::ConsumerService(ConsumerServiceOptions options, pop::PopService* pop)
     : options_(options), pop_(pop) {}
@@ -192,6 +222,7 @@ grpc::ServerWriteReactor<pb::ReceiveMessageResponse>* ConsumerService::ReceiveMe
   r.client_id = call.client_id;
   r.poll_ms = PollMillis(ctx, *request);
   r.cancelled = reactor->cancelled();
+  reactor->OnCancelled([pop = pop_, topic = r.topic] { pop->WakeParked(topic); });
   reactor->OnUndelivered([pop = pop_, group = r.group, topic = r.topic](const std::string& handle) {
     pop->ChangeInvisible(group, topic, handle, kUndeliveredVisibleMs,
                          [](const Status&, const std::string&) {});
@@ -207,6 +238,11 @@ grpc::ServerUnaryReactor* ConsumerService::AckMessage(grpc::CallbackServerContex
                                                       pb::AckMessageResponse* response,
                                                       const CallContext& call) {
   auto* reactor = ctx->DefaultReactor();
+  if (auto bad = CheckGroupAndTopic(call, request->group(), request->topic())) {
+    SetStatus(response->mutable_status(), bad->first, bad->second);
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
   const int n = request->entries_size();
   if (n == 0) {
     SetStatus(response->mutable_status(), pb::Code::BAD_REQUEST, "entries: is empty");
@@ -260,6 +296,11 @@ grpc::ServerUnaryReactor* ConsumerService::ChangeInvisibleDuration(
     grpc::CallbackServerContext* ctx, const pb::ChangeInvisibleDurationRequest* request,
     pb::ChangeInvisibleDurationResponse* response, const CallContext& call) {
   auto* reactor = ctx->DefaultReactor();
+  if (auto bad = CheckGroupAndTopic(call, request->group(), request->topic())) {
+    SetStatus(response->mutable_status(), bad->first, bad->second);
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
   const int64_t ms = SaturatedMillis(request->invisible_duration());
   if (ms < 0 || ms > options_.max_invisible_ms) {
     SetStatus(response->mutable_status(), pb::Code::ILLEGAL_INVISIBLE_TIME,
@@ -285,6 +326,11 @@ grpc::ServerUnaryReactor* ConsumerService::ForwardMessageToDeadLetterQueue(
     grpc::CallbackServerContext* ctx, const pb::ForwardMessageToDeadLetterQueueRequest* request,
     pb::ForwardMessageToDeadLetterQueueResponse* response, const CallContext& call) {
   auto* reactor = ctx->DefaultReactor();
+  if (auto bad = CheckGroupAndTopic(call, request->group(), request->topic())) {
+    SetStatus(response->mutable_status(), bad->first, bad->second);
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
   pop_->ForwardToDeadLetterQueue(StoredName(call, request->group()), StoredName(call, request->topic()),
                                  request->receipt_handle(), [reactor, response](const Status& s) {
                                    if (s.ok()) {

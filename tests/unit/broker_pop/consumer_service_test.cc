@@ -235,6 +235,67 @@ TEST_F(ConsumerServiceTest, LongPollingWakesOnArrivalAndSurvivesACancelledClient
   EXPECT_EQ(f.frames[1].message().body(), "late");
 }
 
+TEST_F(ConsumerServiceTest, ACancelledReceiveFreesItsParkedPlaceAtOnce) {
+  // Its pop is woken and ends, rather than hold a popPollingSize place until its poll ran out.
+  CreateTopic("T", 1);
+  grpc::ClientContext ctx;
+  auto reader = stub_->ReceiveMessage(&ctx, ReceiveRequest("T", 1, 10000, 15000));
+  ASSERT_TRUE(mq::testing::WaitUntil([&] { return pop_->ParkedCount() == 1; }));
+  ctx.TryCancel();
+  EXPECT_TRUE(mq::testing::WaitUntil([&] { return pop_->ParkedCount() == 0; }, std::chrono::seconds(3)));
+  pb::ReceiveMessageResponse frame;
+  while (reader->Read(&frame)) {
+  }
+  EXPECT_FALSE(reader->Finish().ok());
+}
+
+TEST_F(ConsumerServiceTest, AckLikeRequestsNameABadGroupOrTopic) {
+  // As RocketMQ's proxy: ILLEGAL_CONSUMER_GROUP / ILLEGAL_TOPIC naming the field, not a stale
+  // receipt handle.
+  CreateTopic("T", 1);
+  Put("T", 0, "m");
+  Frames got = Receive(ReceiveRequest("T", 1, 10000, 0));
+  ASSERT_GE(got.frames.size(), 2u);
+  const std::string handle = got.frames[1].message().system_properties().receipt_handle();
+  struct Case {
+    std::string group, topic;
+    pb::Code code;
+    std::string field;
+  };
+  for (const Case& c : {Case{"", "T", pb::Code::ILLEGAL_CONSUMER_GROUP, "group.name"},
+                        Case{"g", "", pb::Code::ILLEGAL_TOPIC, "topic.name"},
+                        Case{"bad group!", "T", pb::Code::ILLEGAL_CONSUMER_GROUP, "group.name"}}) {
+    pb::AckMessageRequest ack;
+    ack.mutable_group()->set_name(c.group);
+    ack.mutable_topic()->set_name(c.topic);
+    ack.add_entries()->set_receipt_handle(handle);
+    pb::AckMessageResponse ack_resp;
+    grpc::ClientContext ack_ctx;
+    ASSERT_TRUE(stub_->AckMessage(&ack_ctx, ack, &ack_resp).ok());
+    EXPECT_EQ(ack_resp.status().code(), c.code) << ack_resp.status().message();
+    EXPECT_EQ(ack_resp.status().message().rfind(c.field, 0), 0u) << ack_resp.status().message();
+    pb::ChangeInvisibleDurationRequest change;
+    *change.mutable_group() = ack.group();
+    *change.mutable_topic() = ack.topic();
+    change.set_receipt_handle(handle);
+    *change.mutable_invisible_duration() = TimeUtil::MillisecondsToDuration(1000);
+    pb::ChangeInvisibleDurationResponse change_resp;
+    grpc::ClientContext change_ctx;
+    ASSERT_TRUE(stub_->ChangeInvisibleDuration(&change_ctx, change, &change_resp).ok());
+    EXPECT_EQ(change_resp.status().code(), c.code) << change_resp.status().message();
+    pb::ForwardMessageToDeadLetterQueueRequest forward;
+    *forward.mutable_group() = ack.group();
+    *forward.mutable_topic() = ack.topic();
+    forward.set_receipt_handle(handle);
+    pb::ForwardMessageToDeadLetterQueueResponse forward_resp;
+    grpc::ClientContext forward_ctx;
+    ASSERT_TRUE(stub_->ForwardMessageToDeadLetterQueue(&forward_ctx, forward, &forward_resp).ok());
+    EXPECT_EQ(forward_resp.status().code(), c.code) << forward_resp.status().message();
+  }
+  // The handle is still good.
+  EXPECT_EQ(Ack("T", {handle}).status().code(), pb::Code::OK);
+}
+
 // A receive whose stream breaks after the pop took its messages: what was not written to the
 // client is visible again a second later (a nack, as RocketMQ's proxy does), not after the
 // receive's invisible time (nor, auto-renewed, after hours of renewals).
