@@ -68,7 +68,9 @@ ConfigSchema BindBrokerConfig(BrokerConfig* c) {
   s.AddBool("autoCreateSubscriptionGroup", &c->autoCreateSubscriptionGroup,
             "create unknown groups on first use");
   s.AddInt("brokerPermission", &c->brokerPermission, 0, 15, "broker perm bits (READ 4 | WRITE 2)");
-  s.AddInt("maxTopicCount", &c->maxTopicCount, 16, 10000000, "most topics this broker holds");
+  // At most what a NameServer takes in one registration (2,000,000): a broker past it would
+  // stay out of every route.
+  s.AddInt("maxTopicCount", &c->maxTopicCount, 16, 2000000, "most topics this broker holds");
   s.AddInt("maxSubscriptionGroupCount", &c->maxSubscriptionGroupCount, 1, 10000000,
            "most subscription groups this broker holds");
   s.AddInt("autoCreatePersistDelayMills", &c->autoCreatePersistDelayMills, 0, 60000,

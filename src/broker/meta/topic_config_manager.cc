@@ -40,6 +40,13 @@ Status ValidateTable(const google::protobuf::Message& message) {
       return Status::InvalidArgument(
           fmt::format("topic_config_table: key '{}' holds topic '{}'", key, config.topic_name()));
     }
+    // What creating the topic would refuse: every NameServer refuses the broker's whole
+    // registration for one such entry, which would leave every topic of the broker unroutable.
+    mq::v1::TopicConfig named = config;
+    named.set_topic_name(key);
+    if (Status s = TopicConfigManager::Validate(named); !s.ok()) {
+      return Status::InvalidArgument(fmt::format("topic_config_table['{}'].{}", key, s.message()));
+    }
   }
   return Status::OK();
 }

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <filesystem>
 #include <memory>
 
 #include "common/perm.h"
@@ -117,6 +118,25 @@ TEST_F(TopicConfigManagerTest, ValidationNamesTheField) {
   expect_invalid(Topic("T", 8, -1), "perm");
   EXPECT_FALSE(m->Get("T"));
   EXPECT_EQ(m->data_version().counter(), 1);
+}
+
+TEST_F(TopicConfigManagerTest, AnEntryCreationWouldRefuseFailsTheLoadNamingIt) {
+  // A NameServer refuses the broker's whole registration for one such entry: it is found at
+  // start, named, instead of leaving every topic of the broker unroutable.
+  for (const std::string& bad :
+       {std::string(R"("bad.name":{"read_queue_nums":4,"write_queue_nums":4,"perm":6})"),
+        std::string(R"("Wide":{"read_queue_nums":4,"write_queue_nums":2048,"perm":6})"),
+        std::string(R"("Perm":{"read_queue_nums":4,"write_queue_nums":4,"perm":16})")}) {
+    mq::testing::TempDir dir;
+    std::filesystem::create_directories(dir.Sub("config"));
+    Overwrite(
+        dir.Sub("config") + "/topics.json",
+        R"({"topic_config_table":{"ok":{"read_queue_nums":4,"write_queue_nums":4,"perm":6},)" + bad + "}}");
+    TopicConfigManager manager(dir.Sub("config"), TopicConfigManager::Options{}, &clock_);
+    Status s = manager.Load();
+    EXPECT_FALSE(s.ok()) << bad;
+    EXPECT_NE(s.message().find("topic_config_table['"), std::string::npos) << s.ToString();
+  }
 }
 
 TEST_F(TopicConfigManagerTest, DataVersionChangesOnEveryChangeOnly) {
