@@ -16,6 +16,7 @@
 #include "common/message_id.h"
 #include "common/naming.h"
 #include "convert.h"
+#include "deferred_shutdown.h"
 #include "producer_options_check.h"
 #include "result_slot.h"
 #include "route_info.h"
@@ -31,15 +32,6 @@ namespace mq::client {
 
 class ProducerImpl {
  public:
-  ~ProducerImpl() {
-    if (!deferred_shutdown_.joinable()) return;
-    if (deferred_shutdown_.get_id() == std::this_thread::get_id()) {
-      deferred_shutdown_.detach();
-    } else {
-      deferred_shutdown_.join();
-    }
-  }
-
   explicit ProducerImpl(ProducerOptions options)
       : options_(std::move(options)),
         client_(std::make_unique<ClientInstance>(options_.client, options_.client.callback_threads)),
@@ -66,23 +58,8 @@ class ProducerImpl {
     return Status::OK();
   }
 
-  // From a send callback (one of our own threads, which the shutdown joins): started on a
-  // thread of its own, joined by the next Shutdown() from elsewhere or the destructor.
-  void Shutdown() {
-    if (tls_in_send_callback) {
-      std::lock_guard lock(deferred_mu_);
-      if (running_ && !deferred_shutdown_.joinable())
-        deferred_shutdown_ = std::thread([this] { ShutdownNow(); });
-      return;
-    }
-    ShutdownNow();
-    std::thread deferred;
-    {
-      std::lock_guard lock(deferred_mu_);
-      deferred.swap(deferred_shutdown_);
-    }
-    if (deferred.joinable()) deferred.join();
-  }
+  // From a send callback (one of our own threads, which the shutdown joins) it runs beside it.
+  void Shutdown() { shutdown_.Run(/*on_own_thread=*/tls_in_send_callback); }
 
   void ShutdownNow() {
     if (!running_.exchange(false)) return;
@@ -581,8 +558,7 @@ class ProducerImpl {
       std::make_unique<Backpressure>(std::max(1, options_.back_pressure_for_async_send_num),
                                      std::max<int64_t>(1, options_.back_pressure_for_async_send_size));
   static thread_local bool tls_in_send_callback;
-  std::mutex deferred_mu_;
-  std::thread deferred_shutdown_;  // guarded by deferred_mu_: a Shutdown() called from a callback
+  DeferredShutdown shutdown_{[this] { ShutdownNow(); }};  // last: waited for before the rest goes
 };
 
 thread_local bool ProducerImpl::tls_in_send_callback = false;

@@ -31,6 +31,7 @@
 
 #include "call_meter.h"
 #include "client_instance.h"
+#include "deferred_shutdown.h"
 #include "mq/client/push_consumer.h"
 #include "offset_store.h"
 #include "pull_reply.h"
@@ -278,8 +279,6 @@ class PushConsumerImpl {
   // again meanwhile (two consume tasks of one queue). Guarded by mu_.
   std::set<MessageQueue> handing_over_;
 
-  std::mutex deferred_mu_;
-  std::thread deferred_shutdown_;  // guarded by deferred_mu_: a Shutdown() called from a listener
   static thread_local const PushConsumerImpl* tls_listener_of_;  // set during a listener call
 
   std::mutex rebalance_mu_;
@@ -289,7 +288,8 @@ class PushConsumerImpl {
   std::thread rebalance_thread_;
   std::thread watch_thread_;
   std::mutex watch_mu_;
-  std::shared_ptr<grpc::ClientContext> watch_ctx_;  // guarded by watch_mu_
+  std::shared_ptr<grpc::ClientContext> watch_ctx_;        // guarded by watch_mu_
+  DeferredShutdown shutdown_{[this] { ShutdownNow(); }};  // last: waited for before the rest goes
 };
 
 }  // namespace mq::client

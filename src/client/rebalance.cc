@@ -30,11 +30,7 @@ PushConsumerImpl::PushConsumerImpl(PushConsumerOptions options)
       consume_(std::make_unique<IoExecutor>("mq-consume", std::max(1, options_.consume_threads))),
       listener_meter_(int64_t{options_.listener_on_reply_thread_max_us} * 1000) {}
 
-PushConsumerImpl::~PushConsumerImpl() {
-  Shutdown();
-  // Still set only when destroyed from a listener call (Shutdown() deferred itself again).
-  if (deferred_shutdown_.joinable()) deferred_shutdown_.detach();
-}
+PushConsumerImpl::~PushConsumerImpl() { Shutdown(); }
 
 Status PushConsumerImpl::Subscribe(const std::string& topic, const MessageSelector& selector) {
   MQ_RETURN_IF_ERROR(ValidateName("topic", topic));
@@ -127,21 +123,7 @@ Status PushConsumerImpl::Start() {
 
 thread_local const PushConsumerImpl* PushConsumerImpl::tls_listener_of_ = nullptr;
 
-void PushConsumerImpl::Shutdown() {
-  if (tls_listener_of_ != nullptr) {
-    std::lock_guard lock(deferred_mu_);
-    if (running_ && !deferred_shutdown_.joinable())
-      deferred_shutdown_ = std::thread([this] { ShutdownNow(); });
-    return;
-  }
-  ShutdownNow();
-  std::thread deferred;
-  {
-    std::lock_guard lock(deferred_mu_);
-    deferred.swap(deferred_shutdown_);
-  }
-  if (deferred.joinable()) deferred.join();
-}
+void PushConsumerImpl::Shutdown() { shutdown_.Run(/*on_own_thread=*/tls_listener_of_ != nullptr); }
 
 void PushConsumerImpl::ShutdownNow() {
   if (!running_.exchange(false)) return;
