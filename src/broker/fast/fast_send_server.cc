@@ -7,7 +7,6 @@
 #include <asio.hpp>
 #include <cerrno>
 #include <cstring>
-#include <deque>
 #include <optional>
 #include <span>
 #include <string_view>
@@ -15,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "broker/fast/unsent_replies.h"
 #include "common/check.h"
 #include "common/frame.h"
 #include "common/frame_io.h"
@@ -49,7 +49,7 @@ class FastSendServer::Connection : public std::enable_shared_from_this<Connectio
       : socket_(std::move(socket)),
         server_(server),
         shared_(server->shared_),
-        unsent_lease_(server->budget_->Hold(0)),
+        unsent_(server->budget_),
         held_input_lease_(server->budget_->Hold(0)) {
     std::error_code ec;
     socket_.set_option(asio::ip::tcp::no_delay(true), ec);
@@ -92,22 +92,16 @@ class FastSendServer::Connection : public std::enable_shared_from_this<Connectio
     std::copy(payload.begin(), payload.end(), pieces + 1);
     std::lock_guard lock(mu_);
     if (closed_) return;
-    const size_t before = unsent_.size();
+    const bool was_empty = unsent_.size() == 0;
     const frame::WriteOutcome outcome =
-        frame::WriteOrQueue(fd_, std::span(pieces, payload.size() + 1), &unsent_);
+        unsent_.WriteOrQueue(fd_, std::span(pieces, payload.size() + 1), reply_lease);
     if (outcome == frame::WriteOutcome::kFailed) {
       // Not left to the read side: reading may be paused, with no read to see the error.
       asio::post(socket_.get_executor(), [self = shared_from_this()] { self->Close(); });
       return;
     }
-    if (outcome != frame::WriteOutcome::kQueued) return;
-    const uint64_t end = unsent_begin_ + unsent_.size();
-    if (reply_lease != nullptr && reply_lease->bytes() > 0) {
-      leased_replies_.push_back({end - (unsent_.size() - before), end, std::move(*reply_lease)});
-    }
-    UnsentChangedLocked();
     // The IO thread writes the rest when the socket takes it (already under way if not empty).
-    if (before == 0)
+    if (outcome == frame::WriteOutcome::kQueued && was_empty)
       asio::post(socket_.get_executor(), [self = shared_from_this()] { self->AwaitWritable(); });
   }
 
@@ -117,9 +111,7 @@ class FastSendServer::Connection : public std::enable_shared_from_this<Connectio
       std::lock_guard lock(mu_);
       if (closed_) return;
       closed_ = true;
-      unsent_.clear();
-      leased_replies_.clear();
-      UnsentChangedLocked();
+      unsent_.Clear();
       held_input_.clear();
       held_input_lease_.Resize(0);
     }
@@ -164,7 +156,7 @@ class FastSendServer::Connection : public std::enable_shared_from_this<Connectio
     {
       std::lock_guard lock(mu_);
       if (closed_) return;
-      if (unsent_.size() > kMaxUnsentBytes) {
+      if (Congested()) {
         read_paused_ = true;  // AwaitWritable reads again once the replies drained
         return;
       }
@@ -243,7 +235,7 @@ class FastSendServer::Connection : public std::enable_shared_from_this<Connectio
     return Consumed::kAll;
   }
 
-  bool Congested() const { return unsent_bytes_.load(std::memory_order_relaxed) > kMaxUnsentBytes; }
+  bool Congested() const { return unsent_.size() > kMaxUnsentBytes; }
 
   // A frame's header, or nullopt after answering why it cannot be read (the stream cannot be
   // resynchronised: the caller hangs up).
@@ -432,13 +424,7 @@ class FastSendServer::Connection : public std::enable_shared_from_this<Connectio
       {
         std::lock_guard lock(self->mu_);
         if (self->closed_) return;
-        const size_t before = self->unsent_.size();
-        drained = frame::Drain(self->fd_, &self->unsent_);
-        self->unsent_begin_ += before - self->unsent_.size();
-        while (!self->leased_replies_.empty() && self->leased_replies_.front().end <= self->unsent_begin_) {
-          self->leased_replies_.pop_front();
-        }
-        self->UnsentChangedLocked();
+        drained = self->unsent_.Drain(self->fd_);
         if (drained == frame::WriteOutcome::kQueued) {
           asio::post(self->socket_.get_executor(), [self] { self->AwaitWritable(); });
           return;
@@ -475,15 +461,6 @@ class FastSendServer::Connection : public std::enable_shared_from_this<Connectio
     ReadMore();
   }
 
-  // Under mu_, after unsent_ or leased_replies_ changed: the send budget counts the unsent
-  // bytes that hold no lease of their own.
-  void UnsentChangedLocked() {
-    uint64_t leased = 0;
-    for (const auto& r : leased_replies_) leased += r.end - std::max(r.begin, unsent_begin_);
-    unsent_lease_.Resize(static_cast<int64_t>(unsent_.size() - leased));
-    unsent_bytes_.store(unsent_.size(), std::memory_order_relaxed);
-  }
-
   asio::ip::tcp::socket socket_;
   FastSendServer* const server_;  // IO thread only: the server stops its threads before it goes
   const std::shared_ptr<Shared> shared_;
@@ -495,21 +472,10 @@ class FastSendServer::Connection : public std::enable_shared_from_this<Connectio
   std::optional<frame::Header> partial_header_;
   std::optional<ByteBudget::Lease> partial_lease_;
   size_t skip_bytes_ = 0;
-  // A queued reply that holds a lease of its own (a pull reply's, on pullResponseMemoryQuota):
-  // its place in the stream of unsent bytes, and the lease, dropped once the socket took it.
-  struct LeasedReply {
-    uint64_t begin = 0;
-    uint64_t end = 0;
-    ByteBudget::Lease lease;
-  };
   std::mutex mu_;
-  std::string unsent_;                      // guarded by mu_: response bytes the socket has not taken yet
-  uint64_t unsent_begin_ = 0;               // guarded by mu_: stream position of unsent_[0]
-  std::deque<LeasedReply> leased_replies_;  // guarded by mu_: in stream order
-  ByteBudget::Lease unsent_lease_;          // guarded by mu_: unsent_'s bytes that hold no lease of their own
-  std::atomic<size_t> unsent_bytes_{0};     // unsent_.size(), read without mu_ to decide on pausing
-  bool closed_ = false;                     // guarded by mu_
-  bool read_paused_ = false;                // guarded by mu_
+  UnsentReplies unsent_;      // guarded by mu_ (its size() read without it to decide on pausing)
+  bool closed_ = false;       // guarded by mu_
+  bool read_paused_ = false;  // guarded by mu_
   // Guarded by mu_: input not consumed yet when the connection paused (at most what one
   // OnReadable reads), and its lease on the send budget.
   std::string held_input_;
