@@ -365,14 +365,18 @@ void PushConsumerImpl::SettleConcurrent(const std::shared_ptr<ProcessQueue>& pq,
                           });
 }
 
+bool PushConsumerImpl::HandedOver(const std::shared_ptr<ProcessQueue>& pq) {
+  if (!pq->dropped) return false;
+  // A Drop that waited for this call in vain left the commit and the unlock to it.
+  if (pq->hand_over.exchange(false)) Release(pq, /*unlock=*/true);
+  return true;
+}
+
 void PushConsumerImpl::ConsumeOrderly(std::shared_ptr<ProcessQueue> pq) {
   while (running_ && !pq->dropped && pq->locked) {
     // Held until this call's progress is recorded: a hand-over waits for it (Drop).
     std::unique_lock consuming(pq->consume_lock);
-    if (pq->dropped) {
-      if (pq->hand_over.exchange(false)) Release(pq, /*unlock=*/true);
-      break;
-    }
+    if (HandedOver(pq)) break;
     std::vector<ReceivedMessage> batch;
     {
       std::lock_guard lock(pq->mu);
@@ -419,11 +423,7 @@ void PushConsumerImpl::ConsumeOrderly(std::shared_ptr<ProcessQueue> pq) {
       std::lock_guard lock(pq->mu);
       pq->SettleLocked(batch, [&](int64_t offset) { return done.count(offset) != 0; });
     }
-    if (pq->dropped) {
-      // Given away during the call: the Drop left the commit and the unlock to its end.
-      if (pq->hand_over.exchange(false)) Release(pq, /*unlock=*/true);
-      break;
-    }
+    if (HandedOver(pq)) break;  // given away during the call
     if (suspend) {
       // Keep the queue (consuming stays true) and retry the same messages after a pause.
       if (!done.empty()) UpdateStore(pq);

@@ -209,6 +209,9 @@ class PushConsumerImpl {
   void Drop(const std::shared_ptr<ProcessQueue>& pq, bool unlock);
   // Commits pq's progress (dropped), forgets its offset and, if `unlock`, unlocks it.
   void Release(const std::shared_ptr<ProcessQueue>& pq, bool unlock);
+  // Under pq->consume_lock (orderly): true when pq was dropped, after handing it over if its
+  // Drop left that to this consume task.
+  bool HandedOver(const std::shared_ptr<ProcessQueue>& pq);
   void Relock();
   void ShutdownNow();
   // Orderly clustering consumers lock their queues on the broker; broadcasting ones consume every

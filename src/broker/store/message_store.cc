@@ -259,7 +259,7 @@ PutResult MessageStore::Precheck(const std::vector<MessageInput>& messages) cons
     if (!r.error.empty()) return r;
     size_t props = 0;
     for (const auto& [k, v] : m.properties) props += k.size() + v.size() + 2;
-    const int64_t max_props = kMaxPropertiesLength - 20 - std::max(m.reserve_bytes, 0);
+    const int64_t max_props = kMaxPropertiesLength - 20 - m.reserve_bytes;
     if (static_cast<int64_t>(props) > max_props) {
       r.status = PutStatus::kPropertiesSizeExceeded;
       r.error =
@@ -295,7 +295,7 @@ void MessageStore::PutMessages(std::vector<MessageInput> messages, PutCallback d
   HostAddress store_host{options_.store_host_ip, options_.store_host_port};
   for (size_t i = 0; i < messages.size(); ++i) {
     Status s = EncodeMessage(messages[i], store_host, &records[i].bytes);
-    const int64_t reserve = std::max(messages[i].reserve_bytes, 0);
+    const int64_t reserve = messages[i].reserve_bytes;
     if (s.ok() && static_cast<int64_t>(records[i].bytes.size()) + reserve > options_.max_message_size) {
       s = Status::InvalidArgument(fmt::format("message of {} bytes exceeds maxMessageSize {}{}",
                                               records[i].bytes.size(), options_.max_message_size,

@@ -160,6 +160,17 @@ std::optional<std::pair<pb::Code, std::string>> CheckGroupAndTopic(const CallCon
   return std::nullopt;
 }
 
+// Answers an ack-like request that names a bad group or topic; true when it did.
+template <typename Request, typename Response>
+bool FinishedOnBadGroupOrTopic(const CallContext& call, const Request& request, Response* response,
+                               grpc::ServerUnaryReactor* reactor) {
+  auto bad = CheckGroupAndTopic(call, request.group(), request.topic());
+  if (!bad) return false;
+  SetStatus(response->mutable_status(), bad->first, bad->second);
+  reactor->Finish(grpc::Status::OK);
+  return true;
+}
+
 }  // namespace
 
 ConsumerService::ConsumerService(ConsumerServiceOptions options, pop::PopService* pop)
@@ -238,11 +249,7 @@ grpc::ServerUnaryReactor* ConsumerService::AckMessage(grpc::CallbackServerContex
                                                       pb::AckMessageResponse* response,
                                                       const CallContext& call) {
   auto* reactor = ctx->DefaultReactor();
-  if (auto bad = CheckGroupAndTopic(call, request->group(), request->topic())) {
-    SetStatus(response->mutable_status(), bad->first, bad->second);
-    reactor->Finish(grpc::Status::OK);
-    return reactor;
-  }
+  if (FinishedOnBadGroupOrTopic(call, *request, response, reactor)) return reactor;
   const int n = request->entries_size();
   if (n == 0) {
     SetStatus(response->mutable_status(), pb::Code::BAD_REQUEST, "entries: is empty");
@@ -296,11 +303,7 @@ grpc::ServerUnaryReactor* ConsumerService::ChangeInvisibleDuration(
     grpc::CallbackServerContext* ctx, const pb::ChangeInvisibleDurationRequest* request,
     pb::ChangeInvisibleDurationResponse* response, const CallContext& call) {
   auto* reactor = ctx->DefaultReactor();
-  if (auto bad = CheckGroupAndTopic(call, request->group(), request->topic())) {
-    SetStatus(response->mutable_status(), bad->first, bad->second);
-    reactor->Finish(grpc::Status::OK);
-    return reactor;
-  }
+  if (FinishedOnBadGroupOrTopic(call, *request, response, reactor)) return reactor;
   const int64_t ms = SaturatedMillis(request->invisible_duration());
   if (ms < 0 || ms > options_.max_invisible_ms) {
     SetStatus(response->mutable_status(), pb::Code::ILLEGAL_INVISIBLE_TIME,
@@ -326,11 +329,7 @@ grpc::ServerUnaryReactor* ConsumerService::ForwardMessageToDeadLetterQueue(
     grpc::CallbackServerContext* ctx, const pb::ForwardMessageToDeadLetterQueueRequest* request,
     pb::ForwardMessageToDeadLetterQueueResponse* response, const CallContext& call) {
   auto* reactor = ctx->DefaultReactor();
-  if (auto bad = CheckGroupAndTopic(call, request->group(), request->topic())) {
-    SetStatus(response->mutable_status(), bad->first, bad->second);
-    reactor->Finish(grpc::Status::OK);
-    return reactor;
-  }
+  if (FinishedOnBadGroupOrTopic(call, *request, response, reactor)) return reactor;
   pop_->ForwardToDeadLetterQueue(StoredName(call, request->group()), StoredName(call, request->topic()),
                                  request->receipt_handle(), [reactor, response](const Status& s) {
                                    if (s.ok()) {
