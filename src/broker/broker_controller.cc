@@ -284,6 +284,10 @@ Status BrokerController::Start() {
     if (ha_client_) ha_client_->AddRuntimeInfo(table);
     AddTimerRuntimeInfo(*timer_, table);
   });
+  admin_processor_->set_topic_deleted_hook(
+      [pop = pop_.get()](const std::string& topic, std::function<void(Status)> done) {
+        pop->ForgetTopic(topic, std::move(done));
+      });
   admin_ = std::make_unique<AdminService>(admin_processor_.get());
 
   if (config_.grpcServerPort != 0) {

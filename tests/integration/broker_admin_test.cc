@@ -138,6 +138,38 @@ TEST_F(BrokerAdminTest, RuntimeInfoAndConfig) {
                     grpc::StatusCode::INVALID_ARGUMENT, "brokerPermission");
 }
 
+// Before: deleteTopic removed the config and the offsets only. The queues stayed, so a topic
+// re-created with the same name served the deleted messages again, and its new messages went
+// on from the old offsets.
+TEST_F(BrokerAdminTest, ATopicDeletedAndRecreatedHoldsOnlyItsNewMessagesAcrossARestart) {
+  ASSERT_GRPC_OK(Send(stub(), "Reborn", 0, {TextMessage("old1"), TextMessage("old2"), TextMessage("old3")}));
+  ASSERT_TRUE(WaitForMaxOffset(stub(), "Reborn", 0, 3));
+  mq::v1::DeleteTopicOnBrokerRequest del;
+  del.set_topic("Reborn");
+  mq::v1::DeleteTopicOnBrokerResponse deleted;
+  ASSERT_GRPC_OK(Call(admin(), &Admin::DeleteTopic, del, &deleted));
+  EXPECT_TRUE(PullAllBodies(stub(), "Reborn", 0).empty());
+
+  mq::v1::SendMessageResponse sent;
+  ASSERT_GRPC_OK(Send(stub(), "Reborn", 0, {TextMessage("new1")}, &sent));  // auto-created again
+  EXPECT_EQ(sent.queue_offset(), 0);
+  ASSERT_TRUE(WaitForMaxOffset(stub(), "Reborn", 0, 1));
+  EXPECT_EQ(PullAllBodies(stub(), "Reborn", 0), std::vector<std::string>{"new1"});
+
+  ASSERT_EQ(broker_->Stop(), 0);
+  ASSERT_TRUE(broker_->Start()) << broker_->process().ReadLog();
+  EXPECT_EQ(PullAllBodies(stub(), "Reborn", 0), std::vector<std::string>{"new1"});
+  ASSERT_GRPC_OK(Send(stub(), "Reborn", 0, {TextMessage("new2")}, &sent));
+  EXPECT_EQ(sent.queue_offset(), 1);
+
+  // The topics the broker keeps its own records in stay.
+  for (const char* internal : {"RMQ_SYS_TRANS_HALF_TOPIC", "SCHEDULE_TOPIC_XXXX", "rmq_sys_wheel_timer"}) {
+    del.set_topic(internal);
+    EXPECT_GRPC_ERROR(Call(admin(), &Admin::DeleteTopic, del, &deleted), grpc::StatusCode::PERMISSION_DENIED,
+                      "topic");
+  }
+}
+
 TEST_F(BrokerAdminTest, TopicAndGroupLifecycleAndConnections) {
   mq::v1::CreateTopicRequest create;
   create.mutable_config()->set_topic_name("Admin");

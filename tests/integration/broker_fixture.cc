@@ -159,4 +159,17 @@ grpc::Status Pull(mq::v1::Messaging::Stub* stub, const std::string& group, const
   return stub->PullMessage(&ctx, req, response);
 }
 
+std::vector<std::string> PullAllBodies(mq::v1::Messaging::Stub* stub, const std::string& topic,
+                                       int32_t queue_id) {
+  std::vector<std::string> bodies;
+  int64_t offset = 0;
+  for (int round = 0; round < 1000; ++round) {
+    mq::v1::PullMessageResponse r;
+    if (!Pull(stub, "reader", topic, queue_id, offset, &r).ok() || r.status() != mq::v1::FOUND) break;
+    for (const auto& m : r.messages()) bodies.push_back(m.message().body());
+    offset = r.next_begin_offset();
+  }
+  return bodies;
+}
+
 }  // namespace mq::testing

@@ -69,5 +69,8 @@ grpc::Status Send(mq::v1::Messaging::Stub* stub, const std::string& topic, int32
 grpc::Status Pull(mq::v1::Messaging::Stub* stub, const std::string& group, const std::string& topic,
                   int32_t queue_id, int64_t offset, mq::v1::PullMessageResponse* response,
                   int64_t hold_ms = 0, const std::string& subscription = "*");
+// The bodies of a queue from offset 0 to its end, pulled as group "reader".
+std::vector<std::string> PullAllBodies(mq::v1::Messaging::Stub* stub, const std::string& topic,
+                                       int32_t queue_id);
 
 }  // namespace mq::testing

@@ -49,18 +49,6 @@ bool GroupExists(BrokerProcess& broker, const std::string& group) {
   return Call(broker.admin(), &Admin::GetSubscriptionGroups, req, &resp).ok();
 }
 
-std::vector<std::string> PullAllBodies(Stub* stub, const std::string& topic, int32_t queue_id) {
-  std::vector<std::string> bodies;
-  int64_t offset = 0;
-  for (int round = 0; round < 100; ++round) {
-    mq::v1::PullMessageResponse r;
-    if (!Pull(stub, "reader", topic, queue_id, offset, &r).ok() || r.status() != mq::v1::FOUND) break;
-    for (const auto& m : r.messages()) bodies.push_back(m.message().body());
-    offset = r.next_begin_offset();
-  }
-  return bodies;
-}
-
 TEST(BrokerMetadataTest, AutoCreatedTopicsAndGroupsAreWrittenOffTheRequestPathAndAtShutdown) {
   TempDir dir;
   BrokerProcess broker({"", dir.path(), "broker-a", {"autoCreatePersistDelayMills=60000"}});

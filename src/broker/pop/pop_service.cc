@@ -468,6 +468,26 @@ void PopService::Journal(std::vector<JournalEntry> entries, std::function<void(b
   });
 }
 
+void PopService::ForgetTopic(const std::string& topic, StatusCallback done) {
+  std::vector<JournalEntry> resets;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& [key, q] : table_.queues()) {
+      if (key.topic != topic || (q.next_offset <= 0 && q.entries.empty())) continue;
+      table_.ApplyReset(key, 0);
+      resets.push_back(MakeJournalEntry(JournalType::kReset, key, 0, 0));
+    }
+    if (!resets.empty()) ++pending_puts_;
+  }
+  if (resets.empty()) return done(Status::OK());
+  MQ_LOG_INFO(Logger("broker"), "pop: topic {} deleted, {} queue positions back to 0", topic, resets.size());
+  Journal(std::move(resets), [topic, done = std::move(done)](bool stored) {
+    done(stored ? Status::OK()
+                : Status::Unavailable(fmt::format(
+                      "topic: the pop positions of deleted topic {} were reset but not stored", topic)));
+  });
+}
+
 void PopService::OnClientAlive(const std::string& client_id, const std::string& /*group*/) {
   std::lock_guard<std::mutex> lock(mu_);
   clients_[client_id] = clock_->NowMillis();

@@ -148,6 +148,11 @@ class PopService {
   void ForwardToDeadLetterQueue(const std::string& group, const std::string& topic, const std::string& handle,
                                 StatusCallback done);
 
+  // mqadmin deleteTopic, after the store dropped the topic's queues: every group pops the
+  // topic from offset 0 again (a re-created topic starts there) and its deliveries are over.
+  // `done` once the resets are journaled (Unavailable if that put failed).
+  void ForgetTopic(const std::string& topic, StatusCallback done);
+
   void OnClientAlive(const std::string& client_id, const std::string& group);
   void OnClientGone(const std::string& client_id, const std::string& group);
 

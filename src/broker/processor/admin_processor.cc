@@ -4,15 +4,23 @@
 #include <sys/statvfs.h>
 
 #include <algorithm>
+#include <chrono>
+#include <future>
+#include <memory>
 #include <set>
+#include <string_view>
 
 #include "broker/longpolling/wait_registry.h"
 #include "broker/meta/client_registry.h"
 #include "broker/meta/consumer_offset_manager.h"
 #include "broker/meta/subscription_group_manager.h"
 #include "broker/meta/topic_config_manager.h"
+#include "broker/pop/pop_journal.h"
 #include "broker/processor/message_convert.h"
+#include "broker/schedule/delay_levels.h"
 #include "broker/store/message_store.h"
+#include "broker/timer/timer_message.h"
+#include "broker/transaction/half_message.h"
 #include "common/clock.h"
 #include "common/naming.h"
 
@@ -25,6 +33,27 @@ std::string FormatUptime(int64_t ms) {
   int64_t s = ms / 1000;
   return fmt::format("[ {} days, {} hours, {} minutes, {} seconds ]", s / 86400, s % 86400 / 3600,
                      s % 3600 / 60, s % 60);
+}
+
+// The topics the broker keeps its own records in (delayed and scheduled messages, transaction
+// halves and their ops, the pop journal, topic deletion markers): deleting one would lose them.
+bool IsInternalTopic(std::string_view topic) {
+  return topic == schedule::kScheduleTopic || topic == txn::kHalfTopic || topic == txn::kOpHalfTopic ||
+         topic == timer::kTimerTopic || topic == store::kTopicDeletionTopic ||
+         topic.starts_with(pop::kJournalTopicPrefix);
+}
+
+// Starts an asynchronous step and waits for its end. Store puts end within their flush and
+// replication timeouts; the bound only guards against a completion that never comes.
+Status AwaitCompletion(std::string_view what, const std::function<void(std::function<void(Status)>)>& start) {
+  constexpr auto kMostWait = std::chrono::seconds(30);
+  auto promise = std::make_shared<std::promise<Status>>();
+  auto future = promise->get_future();
+  start([promise](Status s) { promise->set_value(std::move(s)); });
+  if (future.wait_for(kMostWait) != std::future_status::ready) {
+    return Status::Timeout(fmt::format("{}: not done within {} s", what, kMostWait.count()));
+  }
+  return future.get();
 }
 
 }  // namespace
@@ -53,9 +82,31 @@ Status AdminProcessor::CreateTopic(const mq::v1::CreateTopicRequest& r) {
 
 Status AdminProcessor::DeleteTopic(const mq::v1::DeleteTopicOnBrokerRequest& r) {
   MQ_RETURN_IF_ERROR(RequireMaster("delete topics"));
-  MQ_RETURN_IF_ERROR(ValidateName("topic", r.topic()));
-  MQ_RETURN_IF_ERROR(ctx_.topics->Delete(r.topic()));
-  ctx_.offsets->RemoveTopic(r.topic());
+  const std::string& topic = r.topic();
+  MQ_RETURN_IF_ERROR(ValidateName("topic", topic));
+  if (IsInternalTopic(topic)) {
+    return Status::PermissionDenied(
+        fmt::format("topic: {} holds the broker's own records and cannot be deleted", topic));
+  }
+  // The config first, so producers stop sending. A topic without one whose messages are still
+  // stored is deleted too: a retry after a crash between the steps.
+  Status config = ctx_.topics->Delete(topic);
+  if (!config.ok() && !(config.code() == StatusCode::kNotFound && ctx_.store->HasQueues(topic)))
+    return config;
+  MQ_RETURN_IF_ERROR(AwaitCompletion("topic: deleting its messages", [&](std::function<void(Status)> done) {
+    ctx_.store->DeleteTopic(topic, [done = std::move(done)](const store::PutResult& put) {
+      // Not durable yet in time is still deleted (the flush goes on); what else failed did not.
+      done(put.ok() || put.status == store::PutStatus::kFlushDiskTimeout
+               ? Status::OK()
+               : Status::Unavailable(fmt::format("topic: its messages were not deleted: {}", put.error)));
+    });
+  }));
+  if (topic_deleted_hook_) {
+    MQ_RETURN_IF_ERROR(AwaitCompletion(
+        "topic: resetting its pop positions",
+        [&](std::function<void(Status)> done) { topic_deleted_hook_(topic, std::move(done)); }));
+  }
+  ctx_.offsets->RemoveTopic(topic);
   return Status::OK();
 }
 

@@ -18,6 +18,10 @@ class AdminProcessor {
   // Extra GetBrokerRuntimeInfo entries (replication status). Set before serving; thread-safe.
   using RuntimeInfoHook = std::function<void(std::map<std::string, std::string>*)>;
   void set_runtime_info_hook(RuntimeInfoHook hook) { runtime_info_hook_ = std::move(hook); }
+  // What else forgets a deleted topic once the store dropped it (pop positions); calls `done`
+  // once that is durable. Set before serving.
+  using TopicDeletedHook = std::function<void(const std::string& topic, std::function<void(Status)> done)>;
+  void set_topic_deleted_hook(TopicDeletedHook hook) { topic_deleted_hook_ = std::move(hook); }
 
   Status CreateTopic(const mq::v1::CreateTopicRequest& r);
   Status DeleteTopic(const mq::v1::DeleteTopicOnBrokerRequest& r);
@@ -44,6 +48,7 @@ class AdminProcessor {
   BrokerContext ctx_;
   const int64_t start_ms_;
   RuntimeInfoHook runtime_info_hook_;
+  TopicDeletedHook topic_deleted_hook_;
 };
 
 }  // namespace mq::broker

@@ -112,6 +112,7 @@ struct RecordToAppend {
   int32_t size;
   std::string_view topic;
   int32_t queue_id;
+  std::string_view deleted_topic;  // see PendingRecord
 };
 
 }  // namespace
@@ -119,7 +120,8 @@ struct RecordToAppend {
 AppendResult CommitLog::Append(std::vector<PendingRecord>* records) {
   return AppendEach(records->size(), [records](size_t i) {
     PendingRecord& rec = (*records)[i];
-    return RecordToAppend{rec.bytes.data(), static_cast<int32_t>(rec.bytes.size()), rec.topic, rec.queue_id};
+    return RecordToAppend{rec.bytes.data(), static_cast<int32_t>(rec.bytes.size()), rec.topic, rec.queue_id,
+                          rec.deleted_topic};
   });
 }
 
@@ -139,7 +141,7 @@ AppendResult CommitLog::Append(RecordBatch* batch) {
     const int32_t size = probe->size;
     char* data = batch->bytes.data() + pos;
     EncodeFixed32BE(data + record::kQueueIdPos, static_cast<uint32_t>(batch->queue_id));
-    records.push_back(RecordToAppend{data, size, batch->topic, batch->queue_id});
+    records.push_back(RecordToAppend{data, size, batch->topic, batch->queue_id, {}});
     pos += static_cast<size_t>(size);
   }
   return AppendEach(records.size(), [&records](size_t i) { return records[i]; });
@@ -222,6 +224,10 @@ AppendResult CommitLog::AppendEach(size_t count, const RecordAt& record_at) {
       ++*next_queue_offset;
       ++result.msg_num;
       result.wrote_bytes += len;
+      if (!rec.deleted_topic.empty()) {
+        ForgetTopicLocked(rec.deleted_topic);
+        next_queue_offset = nullptr;
+      }
       break;
     }
   }
@@ -378,6 +384,17 @@ int64_t CommitLog::DropPageCacheBehind(int64_t keep_bytes) {
   queue_.DropCache(from, to);
   page_cache_dropped_to_ = to;
   return to;
+}
+
+void CommitLog::ForgetTopicLocked(std::string_view topic) {
+  std::erase_if(topic_queue_table_, [topic](const auto& entry) {
+    std::string_view key = entry.first;
+    // QueueKey(topic, id): the topic, '-', then only digits (a topic may hold '-' itself).
+    if (key.size() <= topic.size() + 1 || key.substr(0, topic.size()) != topic || key[topic.size()] != '-')
+      return false;
+    key.remove_prefix(topic.size() + 1);
+    return std::all_of(key.begin(), key.end(), [](char c) { return c >= '0' && c <= '9'; });
+  });
 }
 
 void CommitLog::SetNextQueueOffset(const std::string& topic, int32_t queue_id, int64_t next) {

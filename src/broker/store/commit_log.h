@@ -22,6 +22,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -38,6 +39,9 @@ struct PendingRecord {
   std::string bytes;
   std::string topic;
   int32_t queue_id = 0;
+  // A topic deletion marker's topic (MessageStore::DeleteTopic): that topic's queue offsets
+  // start again at 0 after it, in the same critical section as the marker's append.
+  std::string deleted_topic;
 };
 
 // Encoded records bound for one queue, back to back in one buffer (one allocation for a whole
@@ -123,6 +127,8 @@ class CommitLog {
 
  private:
   int64_t ScanValid(int64_t start);
+  // append_mu_ held: forgets the next queue offsets of every queue of `topic`.
+  void ForgetTopicLocked(std::string_view topic);
   // The append loop of both Append forms: `record(i)` gives the i-th of `count` records.
   template <typename RecordAt>
   AppendResult AppendEach(size_t count, const RecordAt& record);

@@ -242,6 +242,33 @@ Result<std::shared_ptr<ConsumeQueue>> ConsumeQueueTable::FindOrCreate(const std:
   return slot;
 }
 
+bool ConsumeQueueTable::HasTopic(const std::string& topic) const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  auto it = table_.find(topic);
+  return it != table_.end() && !it->second.empty();
+}
+
+Status ConsumeQueueTable::DropTopic(const std::string& topic) {
+  if (topic.empty() || topic == "." || topic == ".." || topic.find('/') != std::string::npos ||
+      topic.find('\0') != std::string::npos) {
+    return Status::InvalidArgument(fmt::format("topic: '{}' is not a consume queue directory name", topic));
+  }
+  std::map<int32_t, std::shared_ptr<ConsumeQueue>> doomed;
+  {
+    std::unique_lock<std::shared_mutex> lock(mu_);
+    if (auto it = table_.find(topic); it != table_.end()) {
+      doomed.swap(it->second);
+      table_.erase(it);
+    }
+  }
+  for (const auto& [queue_id, cq] : doomed) MQ_RETURN_IF_ERROR(cq->Destroy());
+  const std::string dir = fmt::format("{}/{}", root_dir_, topic);
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+  if (ec) return Status::IoError(fmt::format("remove {}: {}", dir, ec.message()));
+  return FsyncDir(root_dir_);
+}
+
 std::vector<std::shared_ptr<ConsumeQueue>> ConsumeQueueTable::All() const {
   std::shared_lock<std::shared_mutex> lock(mu_);
   std::vector<std::shared_ptr<ConsumeQueue>> out;

@@ -100,7 +100,13 @@ class ConsumeQueueTable {
   std::shared_ptr<ConsumeQueue> Find(const std::string& topic, int32_t queue_id) const;
   Result<std::shared_ptr<ConsumeQueue>> FindOrCreate(const std::string& topic, int32_t queue_id);
   std::vector<std::shared_ptr<ConsumeQueue>> All() const;
+  bool HasTopic(const std::string& topic) const;
   const std::string& root_dir() const { return root_dir_; }
+  // Dispatcher thread, at a topic deletion marker: the topic's queues leave the table and their
+  // files the disk, durably (the next record of the topic creates a queue from offset 0).
+  // Readers holding one keep its mappings, which outlive the unlinked files. Idempotent: a
+  // retry, or a replay after a crash, removes whatever is left.
+  Status DropTopic(const std::string& topic);
 
  private:
   const std::string root_dir_;

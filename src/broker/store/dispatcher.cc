@@ -125,47 +125,56 @@ Status Dispatcher::DispatchRange(int64_t from, int64_t limit, bool notify) {
       }
       PrefetchNextRecord(ref->bytes,
                          static_cast<size_t>(view->body.data() + view->body.size() - ref->bytes.data()));
-      if (!cq || view->queue_id != cq_queue || view->topic != cq_topic) {
-        cq_topic.assign(view->topic);
-        cq_queue = view->queue_id;
-        auto found = queues_->FindOrCreate(cq_topic, cq_queue);
-        if (!found.ok()) {
-          status = found.status().WithContext(
+      if (IsTopicDeletion(*view)) {
+        const std::string deleted(view->body);
+        status = DropTopic(deleted, pos);
+        if (!status.ok()) break;
+        if (cq_topic == deleted) cq.reset();
+        std::erase_if(arrived, [&deleted](const auto& entry) { return entry.first.first == deleted; });
+        arrived_end = nullptr;
+      } else {
+        if (!cq || view->queue_id != cq_queue || view->topic != cq_topic) {
+          cq_topic.assign(view->topic);
+          cq_queue = view->queue_id;
+          auto found = queues_->FindOrCreate(cq_topic, cq_queue);
+          if (!found.ok()) {
+            status = found.status().WithContext(
+                fmt::format("consume queue {}-{} write at dispatch offset {}", cq_topic, cq_queue, pos));
+            break;
+          }
+          cq = std::move(found).value();
+          arrived_end = nullptr;
+        }
+        int64_t tags_code = 0;
+        if (auto fn = tags_code_fns_.find(view->topic); fn != tags_code_fns_.end()) {
+          tags_code = fn->second(*view);
+        } else {
+          tags_code = TagsCode(FindProperty(view->properties, kPropertyTags));
+        }
+        CqUnit unit{pos, view->total_size, tags_code};
+        status = cq->Put(view->queue_offset, unit);
+        if (!status.ok()) {
+          status = status.WithContext(
               fmt::format("consume queue {}-{} write at dispatch offset {}", cq_topic, cq_queue, pos));
           break;
         }
-        cq = std::move(found).value();
-        arrived_end = nullptr;
-      }
-      int64_t tags_code = 0;
-      if (auto fn = tags_code_fns_.find(view->topic); fn != tags_code_fns_.end()) {
-        tags_code = fn->second(*view);
-      } else {
-        tags_code = TagsCode(FindProperty(view->properties, kPropertyTags));
-      }
-      CqUnit unit{pos, view->total_size, tags_code};
-      status = cq->Put(view->queue_offset, unit);
-      if (!status.ok()) {
-        status = status.WithContext(
-            fmt::format("consume queue {}-{} write at dispatch offset {}", cq_topic, cq_queue, pos));
-        break;
-      }
-      if (index_ != nullptr) {
-        IndexRequest req{view->topic,
-                         FindProperty(view->properties, kPropertyKeys),
-                         FindProperty(view->properties, kPropertyUniqKey),
-                         pos,
-                         view->total_size,
-                         view->store_timestamp};
-        status = index_->BuildIndex(req);
-        if (!status.ok()) {
-          status = status.WithContext(fmt::format("index write at dispatch offset {}", pos));
-          break;
+        if (index_ != nullptr) {
+          IndexRequest req{view->topic,
+                           FindProperty(view->properties, kPropertyKeys),
+                           FindProperty(view->properties, kPropertyUniqKey),
+                           pos,
+                           view->total_size,
+                           view->store_timestamp};
+          status = index_->BuildIndex(req);
+          if (!status.ok()) {
+            status = status.WithContext(fmt::format("index write at dispatch offset {}", pos));
+            break;
+          }
         }
-      }
-      if (notify) {
-        if (arrived_end == nullptr) arrived_end = &arrived[{cq_topic, cq_queue}];
-        *arrived_end = view->queue_offset + 1;
+        if (notify) {
+          if (arrived_end == nullptr) arrived_end = &arrived[{cq_topic, cq_queue}];
+          *arrived_end = view->queue_offset + 1;
+        }
       }
     }
     pos = ref->next_offset;
@@ -181,6 +190,23 @@ Status Dispatcher::DispatchRange(int64_t from, int64_t limit, bool notify) {
     for (const auto& listener : listeners_) listener(key.first, key.second, max_offset);
   }
   return status;
+}
+
+bool Dispatcher::IsTopicDeletion(const RecordView& view) {
+  return (view.sys_flag & kSysFlagTopicDeletion) != 0 && view.topic == kTopicDeletionTopic;
+}
+
+Status Dispatcher::DropTopic(const std::string& topic, int64_t pos) {
+  Status s = queues_->DropTopic(topic);
+  if (s.code() == StatusCode::kInvalidArgument) {
+    // Never written so (MessageStore::DeleteTopic checks the name): nothing to drop.
+    MQ_LOG_WARN(Logger("store"), "topic deletion at {} ignored: {}", pos, s.ToString());
+    return Status::OK();
+  }
+  if (!s.ok()) return s.WithContext(fmt::format("topic {} deletion at dispatch offset {}", topic, pos));
+  MQ_LOG_INFO(Logger("store"), "topic {} deleted at commit log offset {}: its consume queues are gone", topic,
+              pos);
+  return Status::OK();
 }
 
 void Dispatcher::Start(int64_t from) {

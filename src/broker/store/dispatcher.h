@@ -1,6 +1,7 @@
 // Dispatcher (RocketMQ ReputMessageService): tails the commit log from dispatched_offset()
 // up to a readable limit, appends a unit to each message's consume queue, indexes its keys
-// and notifies arrival listeners.
+// and notifies arrival listeners. A topic deletion marker drops the topic's consume queues
+// there, in log order, so a rebuild, a replay after a crash and a slave all end up alike.
 //
 // The readable limit is the commit log's committed offset in ASYNC_FLUSH mode and its flushed
 // offset in SYNC_FLUSH mode, so consumers (who only read through consume queues) never see a
@@ -109,6 +110,9 @@ class Dispatcher {
  private:
   void Loop();
   void SignalIfSleeping();
+  // A topic deletion marker (MessageStore::DeleteTopic) and its effect on the consume queues.
+  static bool IsTopicDeletion(const RecordView& view);
+  Status DropTopic(const std::string& topic, int64_t pos);
   // One pass up to the readable limit; latches and logs a failure (once per distinct error).
   // Caller holds pass_mu_.
   void PassLocked(bool announced);

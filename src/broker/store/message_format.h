@@ -41,6 +41,12 @@ using record::RecordKind;
 using record::RecordProbe;
 using record::RecordView;
 
+// SYSFLAG bit of a topic deletion marker (MessageStore::DeleteTopic), a record whose body names
+// the deleted topic. Only the store writes one: a put that carries the bit is refused.
+inline constexpr int32_t kSysFlagTopicDeletion = 1 << 28;
+// The markers' topic. It has no consume queue: nothing consumes them, the dispatcher acts on them.
+inline constexpr std::string_view kTopicDeletionTopic = "rmq_sys_TOPIC_DELETION_LOG";
+
 // What a producer hands to the store. Store-assigned fields are absent.
 struct MessageInput {
   std::string topic;

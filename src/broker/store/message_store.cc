@@ -251,6 +251,11 @@ PutResult MessageStore::Precheck(const std::vector<MessageInput>& messages) cons
     return r;
   }
   for (const auto& m : messages) {
+    if ((m.sys_flag & kSysFlagTopicDeletion) != 0) {
+      r.error =
+          fmt::format("sys_flag: bit {:#x} is the store's topic deletion marker", kSysFlagTopicDeletion);
+      return r;
+    }
     if (m.topic != messages.front().topic) {
       r.error = "batch: all messages must have the same topic";
       return r;
@@ -336,6 +341,35 @@ void MessageStore::PutRecords(RecordBatch batch, PutCallback done) {
   }
   Complete(std::move(appended), std::move(done));
 }
+
+void MessageStore::DeleteTopic(const std::string& topic, PutCallback done) {
+  PutResult r = CheckWritable();
+  if (!r.ok()) return done(r);
+  r.status = PutStatus::kMessageIllegal;
+  if (topic.empty() || topic.size() > static_cast<size_t>(kMaxTopicLength) || topic == "." || topic == ".." ||
+      topic.find_first_of(std::string_view("/\0", 2)) != std::string::npos) {
+    r.error = fmt::format("topic: '{}' cannot be deleted: not a topic name", topic);
+    return done(r);
+  }
+  MessageInput marker;
+  marker.topic = std::string(kTopicDeletionTopic);
+  marker.body = topic;
+  marker.sys_flag = kSysFlagTopicDeletion;
+  marker.born_timestamp = clock_->NowMillis();
+  marker.born_host = HostAddress{options_.store_host_ip, options_.store_host_port};
+  std::vector<PendingRecord> records(1);
+  Status s = EncodeMessage(marker, marker.born_host, &records[0].bytes);
+  if (!s.ok()) {
+    r.error = s.message();
+    return done(r);
+  }
+  records[0].topic = marker.topic;
+  records[0].deleted_topic = topic;
+  MQ_LOG_INFO(Logger("store"), "deleting topic {}", topic);
+  Complete(commit_log_->Append(&records), std::move(done));
+}
+
+bool MessageStore::HasQueues(const std::string& topic) const { return queues_->HasTopic(topic); }
 
 void MessageStore::SetAppendListener(std::function<void()> listener) {
   std::unique_lock<std::shared_mutex> lock(append_listener_mu_);

@@ -67,6 +67,15 @@ class MessageStore {
   // Appends records a protocol adapter encoded itself (AppendRecord), all bound for one queue.
   // Same results as PutMessages; the checks EncodeMessage makes are the encoder's to make.
   void PutRecords(RecordBatch batch, PutCallback done);
+  // Deletes `topic`'s messages (RocketMQ deleteTopics): appends a deletion marker, after which
+  // the topic's queues start again at offset 0 (a re-created topic is empty). The dispatcher
+  // drops its consume queues when it reaches the marker, so a slave, which copies the log,
+  // and a rebuild after a crash drop them at the same point. `done` as a put's (the marker is
+  // durable like a message); the records stay in the log until it is cleaned. Also deletes the
+  // queues of a topic the broker no longer knows (a retry after a crash between the steps).
+  void DeleteTopic(const std::string& topic, PutCallback done);
+  // Whether any consume queue of `topic` exists.
+  bool HasQueues(const std::string& topic) const;
 
   // Reads up to max_count messages / max_bytes from a queue, skipping tags the filter
   // rejects and records the property filter rejects (both still advance next_begin_offset;
