@@ -280,9 +280,13 @@ bool TimerService::EnqueueRecord(const store::RecordView& record, int64_t cq_off
     ++stat_delivered_;
     return true;
   }
-  if (unit.slot_ms >= progress_ms_ + roll_window_ms_) {
+  if (options_.deliver && unit.slot_ms >= progress_ms_ + roll_window_ms_) {
     // Beyond the window: wait in its last slot, then be parked again (a fresh record, so the
-    // commit log's retention never removes a pending message).
+    // commit log's retention never removes a pending message). A slave never rolls: its
+    // progress moves only with the master's progress records, often far behind, and they
+    // would erase its roll units before the master's own roll re-parked the message. It
+    // keeps every message in its real slot (the wheel then spans timerMaxDelaySec) and gets
+    // the master's roll copies too, which the slot's delivery after a promotion skips.
     unit.slot_ms = progress_ms_ + roll_window_ms_ - options_.precision_ms;
     unit.flags |= TimerUnit::kFlagRoll;
   }
@@ -356,6 +360,7 @@ bool TimerService::ProcessSlot(int64_t slot_ms, const Slot& slot, int64_t now_ms
   // Then the messages, read, restored and put a batch at a time. A slot that fails part-way is
   // retried whole: the batches already stored are delivered twice (at least once), none lost.
   std::vector<store::MessageInput> out;
+  std::set<std::string> delivered_keys;  // a message and its roll copies share the slot
   int64_t out_bytes = 0;
   int64_t delivered = 0;
   int64_t out_delivered = 0;
@@ -380,6 +385,9 @@ bool TimerService::ProcessSlot(int64_t slot_ms, const Slot& slot, int64_t now_ms
     } else if (deleted.count(stored->Property(store::kPropertyUniqKey)) > 0) {
       ++stat_recalled_;
       continue;
+    } else if (const std::string key = stored->Property(store::kPropertyUniqKey);
+               !key.empty() && !delivered_keys.insert(key).second) {
+      continue;  // the same message again: a roll copy a slave kept beside the original
     } else {
       auto restored = RestoreForDelivery(*stored, now_ms);
       if (!restored.ok()) {

@@ -298,5 +298,32 @@ TEST_F(TimerServiceTest, SlaveHoldsTimersAndFollowsProgressRecords) {
   EXPECT_EQ(Delivered(), 0);
 }
 
+// Before: a slave rolled a far message by its own progress, which moves only with the master's
+// progress records and lags far behind; the next progress record erased the roll unit, and a
+// slave promoted then never delivered the message.
+TEST_F(TimerServiceTest, ASlaveKeepsFarMessagesUntilTheMasterDeliversThem) {
+  StartTimer(/*deliver=*/false, /*roll_window_slots=*/3);
+  clock_.Set(kStart + 2000);  // no progress record yet: the slave's progress stays at kStart
+  Park(kStart + 4500, "M");
+  ASSERT_TRUE(WaitUntil([&] { return timer_->Stats().pending == 1; }));
+  ASSERT_TRUE(PutSync(*store_, MakeProgressRecord(kStart + 3000, clock_.NowMillis())).ok());
+  ASSERT_TRUE(WaitUntil([&] {
+    timer_->Wake();
+    return timer_->Stats().progress_ms == kStart + 3000;
+  }));
+  EXPECT_EQ(timer_->Stats().pending, 1);
+  EXPECT_EQ(timer_->Stats().rolled, 0);
+  Park(kStart + 4500, "M");  // the master's roll copy of M
+  ASSERT_TRUE(WaitUntil([&] { return timer_->Stats().pending == 2; }));
+
+  timer_->Shutdown();  // promoted: the same store and timer directory, now delivering
+  StartTimer(/*deliver=*/true, /*roll_window_slots=*/3);
+  AdvanceTo(kStart + 5000);
+  ASSERT_TRUE(WaitUntil([&] { return Delivered() >= 1; }));
+  auto delivered = ReadDelivered();
+  ASSERT_EQ(delivered.size(), 1u);  // once, not once per copy
+  EXPECT_EQ(delivered[0].Property("UNIQ_KEY"), "M");
+}
+
 }  // namespace
 }  // namespace mq::broker::timer
