@@ -16,12 +16,13 @@ namespace {
 Status Errno(std::string_view what, const std::string& path) {
   const int err = errno;
   std::string m = fmt::format("{} '{}': {}", what, path, std::strerror(err));
-  // A full disk passes; callers may retry later instead of treating the file as broken.
-  if (err == ENOSPC || err == EDQUOT) return Status::ResourceExhausted(std::move(m));
+  if (IsPassingShortage(err)) return Status::ResourceExhausted(std::move(m));
   return Status::IoError(std::move(m));
 }
 
 }  // namespace
+
+bool IsPassingShortage(int err) { return err == ENOSPC || err == EDQUOT || err == EMFILE || err == ENFILE; }
 
 std::string OffsetToFileName(int64_t offset) { return fmt::format("{:020d}", offset); }
 
@@ -53,7 +54,11 @@ Result<std::vector<int64_t>> ListSegmentOffsets(const std::string& dir) {
     if (name.size() != 20 || !std::all_of(name.begin(), name.end(), ::isdigit)) continue;
     offsets.push_back(std::stoll(name));
   }
-  if (ec) return Status::IoError(fmt::format("list dir '{}': {}", dir, ec.message()));
+  if (ec) {
+    std::string m = fmt::format("list dir '{}': {}", dir, ec.message());
+    return IsPassingShortage(ec.value()) ? Status::ResourceExhausted(std::move(m))
+                                         : Status::IoError(std::move(m));
+  }
   std::sort(offsets.begin(), offsets.end());
   return offsets;
 }

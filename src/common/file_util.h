@@ -11,6 +11,11 @@
 
 namespace mq {
 
+// An errno that names a shortage which passes (a full disk or quota that retention or an
+// operator frees, the descriptor limit that closing connections frees), not a broken file:
+// callers answer ResourceExhausted and try again later instead of giving the file up.
+bool IsPassingShortage(int err);
+
 // RocketMQ segment naming: the start offset as 20 zero-padded decimal digits.
 std::string OffsetToFileName(int64_t offset);
 

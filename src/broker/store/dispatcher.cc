@@ -274,13 +274,25 @@ void Dispatcher::PassLocked(bool announced) {
   // A retry after a failed pass is expected to start on the timeout: only count real misses.
   if (!announced && last_error_.ok()) unannounced_passes_.fetch_add(1, std::memory_order_relaxed);
   Status s = DispatchRange(dispatched_offset(), limit, true);
-  if (!s.ok()) {
-    if (s.ToString() != last_error_.ToString()) {
-      MQ_LOG_ERROR(Logger("store"), "dispatch failed, store is now read-only: {}", s.ToString());
-    }
-    if (latch_ != nullptr) latch_->Set(s);
+  const bool passing = s.code() == StatusCode::kResourceExhausted;
+  if (!s.ok() && s.ToString() != last_error_.ToString()) {
+    MQ_LOG_ERROR(Logger("store"), "dispatch failed, {}: {}",
+                 passing ? "puts are refused until it gets through" : "store is now read-only", s.ToString());
+  }
+  if (!s.ok() && !passing && latch_ != nullptr) latch_->Set(s);
+  if (passing || stalled_.load(std::memory_order_relaxed)) {
+    std::lock_guard lock(stall_mu_);
+    stall_ = passing ? s : Status::OK();
+    stalled_.store(passing, std::memory_order_release);
+    if (!passing) MQ_LOG_INFO(Logger("store"), "dispatch got through again: puts are taken");
   }
   last_error_ = s;
+}
+
+Status Dispatcher::stall() const {
+  if (!stalled_.load(std::memory_order_acquire)) return Status::OK();
+  std::lock_guard lock(stall_mu_);
+  return stall_;
 }
 
 void Dispatcher::Loop() {

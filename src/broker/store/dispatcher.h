@@ -9,7 +9,9 @@
 // A failed consume queue or index write latches the store's ErrorLatch (puts are refused
 // from then on, naming the cause): otherwise the log would keep acknowledging messages that
 // never become consumable. The thread keeps retrying, so what was acknowledged before the
-// failure becomes consumable if the cause goes away (e.g. disk space is freed).
+// failure becomes consumable if the cause goes away (e.g. disk space is freed). A failure for
+// a shortage that passes (no space, no descriptor) only stalls the store (stall()): puts are
+// refused until a pass gets through, with no restart needed.
 // Wake-ups: every append calls Wakeup() or DispatchHereOrWakeup(). Wakeup() signals only when
 // the thread sleeps; a pass starts as soon as the previous one ends if an append announced
 // itself meanwhile, so an arrival waits for no poll interval and a busy put path pays no
@@ -101,6 +103,10 @@ class Dispatcher {
   int64_t offered_bytes() const;
 
   int64_t dispatched_offset() const { return dispatched_.load(std::memory_order_acquire); }
+  // Why the last pass failed, when for a shortage that passes (ResourceExhausted: no space, no
+  // descriptor): the store refuses puts while it lasts instead of latching read-only, and the
+  // next pass that gets through ends it. OK otherwise.
+  Status stall() const;
   // Passes that found records no Wakeup() had announced (started by the kIdleWait timeout):
   // each is a lost wake-up whose arrivals waited up to kIdleWait. 0 while every appender
   // calls Wakeup() after its records become readable (retries after a failed pass, which
@@ -137,8 +143,11 @@ class Dispatcher {
   std::atomic<bool> wake_{false};
   std::atomic<bool> sleeping_{false};
   std::mutex pass_mu_;
-  bool stopped_ = true;  // GUARDED_BY(pass_mu_): no passes before Start() or after Shutdown()
-  Status last_error_;    // GUARDED_BY(pass_mu_): the last pass's outcome
+  bool stopped_ = true;               // GUARDED_BY(pass_mu_): no passes before Start() or after Shutdown()
+  Status last_error_;                 // GUARDED_BY(pass_mu_): the last pass's outcome
+  std::atomic<bool> stalled_{false};  // stall_ is set (read lock-free on the put path)
+  mutable std::mutex stall_mu_;
+  Status stall_;  // GUARDED_BY(stall_mu_)
   mutable std::mutex offered_mu_;
   std::map<int64_t, std::string> offered_;  // GUARDED_BY(offered_mu_): by log offset
   int64_t offered_bytes_ = 0;               // GUARDED_BY(offered_mu_)

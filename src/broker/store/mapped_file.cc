@@ -21,8 +21,7 @@ namespace {
 
 Status Errno(std::string_view what, const std::string& path, int err) {
   std::string m = fmt::format("{} '{}': {}", what, path, std::strerror(err));
-  // Out of space is a condition that passes (retention, an operator), not a broken file.
-  if (err == ENOSPC || err == EDQUOT) return Status::ResourceExhausted(std::move(m));
+  if (IsPassingShortage(err)) return Status::ResourceExhausted(std::move(m));
   return Status::IoError(std::move(m));
 }
 

@@ -198,8 +198,9 @@ void MessageStore::MaintenanceLoop() {
     }
     Status s = SaveCheckpoint();
     if (s.code() == StatusCode::kResourceExhausted) {
-      // Only the checkpoint file write can report a full disk here (flushes of mapped segments
-      // are I/O errors): the previous checkpoint stays valid, so retry on the next tick.
+      // Only the checkpoint file write can report a full disk or the descriptor limit here
+      // (flushes of mapped segments are I/O errors): the previous checkpoint stays valid, so
+      // retry on the next tick.
       if (!checkpoint_no_space)
         MQ_LOG_WARN(Logger("store"), "checkpoint not saved, will retry: {}", s.ToString());
       checkpoint_no_space = true;
@@ -231,6 +232,11 @@ PutResult MessageStore::CheckWritable() const {
     // brokerStatus' storeStatus).
     r.error = "store: read-only after a write failure, restart the broker once the cause is fixed: " +
               latch_.status().ToString();
+    return r;
+  }
+  if (Status stall = dispatcher_->stall(); !stall.ok()) {
+    r.error =
+        "store: consume queues cannot be written, puts are refused until that passes: " + stall.ToString();
     return r;
   }
   if (clean_->disk_full()) {
@@ -382,11 +388,14 @@ void MessageStore::Complete(AppendResult a, PutCallback done) {
     if (a.status.code() == StatusCode::kInvalidArgument) {
       r.status = PutStatus::kMessageIllegal;
     } else if (a.status.code() == StatusCode::kResourceExhausted) {
-      // No room for the next segment: MappedFile::Open removed the file it could not size, so
-      // the log is as before and the next put retries the roll (accepted once space is freed).
+      // No room or no descriptor for the next segment: MappedFile::Open removed the file it
+      // could not size, so the log is as before and the next put retries the roll (accepted
+      // once space or descriptors are freed).
       r.status = PutStatus::kCreateMappedFileFailed;
-      r.error = "store: no space for the next commit log segment, puts are refused until space is freed: " +
-                a.status.ToString();
+      r.error =
+          "store: no space (or no file descriptor) for the next commit log segment, puts are refused until "
+          "it is freed: " +
+          a.status.ToString();
       MQ_LOG_ERROR(Logger("store"), "{}", r.error);
       return done(r);
     } else {
@@ -503,6 +512,6 @@ int64_t MessageStore::DispatchedPhyOffset() const {
 
 CleanStats MessageStore::RunCleanOnce() { return clean_ ? clean_->RunOnce() : CleanStats{}; }
 
-Status MessageStore::BackgroundError() const { return latch_.ok() ? Status::OK() : latch_.status(); }
+Status MessageStore::BackgroundError() const { return latch_.ok() ? dispatcher_->stall() : latch_.status(); }
 
 }  // namespace mq::store

@@ -141,7 +141,8 @@ class MessageStore {
 
   // One retention pass now (the maintenance thread also runs it periodically).
   CleanStats RunCleanOnce();
-  // OK, or the sticky I/O error that made the store read-only.
+  // OK, or the sticky I/O error that made the store read-only, or the shortage (no space, no
+  // descriptor) that keeps its consume queues from being written now.
   Status BackgroundError() const;
 
   const StoreOptions& options() const { return options_; }

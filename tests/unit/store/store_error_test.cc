@@ -4,6 +4,8 @@
 // Faults come from the store's FaultHook seam and, where a real ENOSPC matters, from a small
 // tmpfs mounted for the test (skipped with a reason when mounting is impossible).
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
@@ -79,6 +81,91 @@ TEST_F(StoreErrorTest, ConsumeQueueWriteFailureLatchesAndRefusesPuts) {
   armed->store(false);
   ASSERT_TRUE(WaitUntil([&] { return store->MaxOffsetInQueue("U", 0) == 1; }));
   EXPECT_EQ(PutSync(*store, Msg("T", 0, "still")).status, PutStatus::kServiceNotAvailable);
+}
+
+// Before: at the process's descriptor limit the checkpoint's open failed with EMFILE and the
+// store latched read-only for good, though the file holds no message and descriptors come back.
+TEST_F(StoreErrorTest, OutOfDescriptorsTheCheckpointWaitsInsteadOfLatching) {
+  auto cleans = std::make_shared<std::atomic<int>>(0);
+  options_.clean_resource_interval_ms = 1;  // every maintenance tick: checkpoint, then a clean pass
+  options_.disk_usage_probe = [cleans] {
+    cleans->fetch_add(1);
+    return 0.1;
+  };
+  auto store = Open();
+  ASSERT_TRUE(PutSync(*store, Msg("T", 0, "before")).ok());
+  ASSERT_TRUE(WaitUntil([&] { return testing::Dispatched(*store); }));  // its queue is open
+  rlimit saved{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
+  const int lowest_free = ::dup(0);
+  ASSERT_GE(lowest_free, 0);
+  ::close(lowest_free);
+  rlimit exhausted = saved;
+  exhausted.rlim_cur = static_cast<rlim_t>(lowest_free);  // the next open fails with EMFILE
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &exhausted), 0);
+  const int seen = cleans->load();
+  // Two clean passes: at least one whole tick, checkpoint included, ran at the limit.
+  const bool ticked = WaitUntil([&] { return cleans->load() >= seen + 2; });
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &saved), 0);
+  ASSERT_TRUE(ticked);
+  EXPECT_TRUE(store->BackgroundError().ok()) << store->BackgroundError().ToString();
+  EXPECT_TRUE(PutSync(*store, Msg("T", 0, "after")).ok());
+}
+
+// The same for the commit log's next segment: the put that needs it is refused, and the store
+// takes puts again once descriptors are back (it latched read-only before).
+TEST_F(StoreErrorTest, OutOfDescriptorsARollIsRefusedUntilTheyAreBack) {
+  auto store = Open();
+  ASSERT_TRUE(PutSync(*store, Msg("T", 0, "before")).ok());
+  ASSERT_TRUE(WaitUntil([&] { return testing::Dispatched(*store); }));  // its queue is open
+  rlimit saved{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
+  const int lowest_free = ::dup(0);
+  ASSERT_GE(lowest_free, 0);
+  ::close(lowest_free);
+  rlimit exhausted = saved;
+  exhausted.rlim_cur = static_cast<rlim_t>(lowest_free);
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &exhausted), 0);
+  PutResult refused;
+  refused.status = PutStatus::kOk;
+  for (int i = 0; i < 64 && refused.ok(); ++i)
+    refused = PutSync(*store, Msg("T", 0, std::string(10000, 'x')));
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &saved), 0);
+  EXPECT_EQ(refused.status, PutStatus::kCreateMappedFileFailed);  // 64 puts span several segments
+  EXPECT_TRUE(Contains(refused.error, std::strerror(EMFILE))) << refused.error;
+  EXPECT_TRUE(store->BackgroundError().ok()) << store->BackgroundError().ToString();
+  auto after = PutSync(*store, Msg("T", 0, "after"));
+  EXPECT_TRUE(after.ok()) << after.error;
+}
+
+// And for a new consume queue: its message is stored, its queue cannot be opened; puts are
+// refused naming the cause until it is, then taken again (the store latched read-only before).
+TEST_F(StoreErrorTest, OutOfDescriptorsANewQueueStallsPutsUntilTheyAreBack) {
+  auto store = Open();
+  ASSERT_TRUE(PutSync(*store, Msg("T", 0, "before")).ok());
+  ASSERT_TRUE(WaitUntil([&] { return testing::Dispatched(*store); }));
+  rlimit saved{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
+  const int lowest_free = ::dup(0);
+  ASSERT_GE(lowest_free, 0);
+  ::close(lowest_free);
+  rlimit exhausted = saved;
+  exhausted.rlim_cur = static_cast<rlim_t>(lowest_free);
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &exhausted), 0);
+  const PutResult acked = PutSync(*store, Msg("New", 0, "acked"));
+  const bool stalled = WaitUntil([&] { return !store->BackgroundError().ok(); });
+  const PutResult refused = PutSync(*store, Msg("T", 0, "refused"));
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &saved), 0);
+  ASSERT_TRUE(acked.ok()) << acked.error;
+  ASSERT_TRUE(stalled);
+  EXPECT_EQ(refused.status, PutStatus::kServiceNotAvailable);
+  EXPECT_TRUE(Contains(refused.error, "consume queue New-0")) << refused.error;
+  EXPECT_TRUE(Contains(refused.error, std::strerror(EMFILE))) << refused.error;
+  ASSERT_TRUE(WaitUntil([&] {
+    return store->BackgroundError().ok() && store->MaxOffsetInQueue("New", 0) == 1;
+  })) << store->BackgroundError().ToString();
+  auto after = PutSync(*store, Msg("T", 0, "after"));
+  EXPECT_TRUE(after.ok()) << after.error;
 }
 
 TEST_F(StoreErrorTest, IndexWriteFailureLatchesAndRefusesPuts) {
@@ -192,7 +279,7 @@ TEST_F(StoreErrorTest, ZeroFromOfASparseTailOnAFullDiskReportsEnospc) {
   EXPECT_TRUE(Contains(s.ToString(), std::strerror(ENOSPC))) << s.ToString();
 }
 
-TEST_F(StoreErrorTest, ConsumeQueueEnospcOnTmpfsLatchesNamingTheCause) {
+TEST_F(StoreErrorTest, ConsumeQueueEnospcOnTmpfsRefusesPutsNamingTheCause) {
   TmpfsMount tmpfs(dir_.Sub("tmpfs"), 2 * 1024 * 1024);
   if (!tmpfs.mounted()) GTEST_SKIP() << tmpfs.skip_reason();
   options_.store_path_root_dir = tmpfs.dir() + "/store";
@@ -202,7 +289,7 @@ TEST_F(StoreErrorTest, ConsumeQueueEnospcOnTmpfsLatchesNamingTheCause) {
   auto store = Open();
   ASSERT_TRUE(PutSync(*store, Msg("Q", 2, "acked")).ok());
   ASSERT_TRUE(WaitUntil([&] { return !store->BackgroundError().ok(); }))
-      << "ENOSPC on a consume queue must latch the store";
+      << "ENOSPC on a consume queue must stop the store taking puts";
   auto r = PutSync(*store, Msg("Q", 2, "refused"));
   EXPECT_EQ(r.status, PutStatus::kServiceNotAvailable);
   EXPECT_TRUE(Contains(r.error, "consume queue Q-2")) << r.error;
