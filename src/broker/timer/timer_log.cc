@@ -65,7 +65,8 @@ TimerLog::~TimerLog() {
 
 std::string TimerLog::PathOf(int64_t start) const { return dir_ + "/" + OffsetToFileName(start); }
 
-Status TimerLog::Open(const std::function<void(int64_t, const TimerUnit&)>& visit) {
+Status TimerLog::Open(const std::function<void(int64_t, const TimerUnit&)>& visit,
+                      const std::function<bool(const TimerUnit&)>& keep) {
   MQ_ASSIGN_OR_RETURN(std::vector<int64_t> starts, ListSegmentOffsets(dir_));
   bool torn = false;
   for (int64_t start : starts) {
@@ -99,6 +100,14 @@ Status TimerLog::Open(const std::function<void(int64_t, const TimerUnit&)>& visi
             MQ_LOG_WARN(Logger("broker"), "timer log: {} at {}; truncating there", unit.status().message(),
                         start + pos + i);
           }
+          torn = true;
+          break;
+        }
+        if (keep && !keep(*unit)) {
+          MQ_LOG_WARN(Logger("broker"),
+                      "timer log: the unit at {} is of a record the store no longer has "
+                      "(queue offset {}); truncating there",
+                      start + pos + i, unit->cq_offset);
           torn = true;
           break;
         }

@@ -53,8 +53,11 @@ class TimerLog {
   TimerLog(const TimerLog&) = delete;
   TimerLog& operator=(const TimerLog&) = delete;
 
-  // Loads the segments, truncating a torn tail; `visit` sees every valid unit in order.
-  Status Open(const std::function<void(int64_t pos, const TimerUnit&)>& visit);
+  // Loads the segments, truncating a torn tail; `visit` sees every valid unit in order. With
+  // `keep`, the log also ends before the first unit it refuses (a unit of a record the store
+  // no longer has), as at a torn one.
+  Status Open(const std::function<void(int64_t pos, const TimerUnit&)>& visit,
+              const std::function<bool(const TimerUnit&)>& keep = nullptr);
   Result<int64_t> Append(const TimerUnit& unit);  // returns the unit's position
   Result<TimerUnit> Read(int64_t pos) const;
   Status Sync();

@@ -60,12 +60,27 @@ Status TimerService::Start() {
   saved_progress_ms_ = progress_ms_;
   saved_enqueue_offset_ = enqueue_offset_;
   log_ = std::make_unique<TimerLog>(options_.dir + "/timerlog", options_.units_per_segment);
+  // The store recovered before this start, so the timer queue's end is final. It is below what
+  // the timer read when the log lost its tail since (a power cut under ASYNC_FLUSH, a corrupt
+  // record cut): the records sent from now on take those queue offsets again, and their
+  // commit log offsets too, so units of the lost records go and enqueue resumes at the end.
+  const int64_t queue_end = store_->MaxOffsetInQueue(std::string(kTimerTopic), 0);
+  if (enqueue_offset_ > queue_end) {
+    MQ_LOG_WARN(Logger("broker"),
+                "timer: the timer queue ends at {}, before the checkpoint's {}: the log lost "
+                "its tail; resuming at its end",
+                queue_end, enqueue_offset_);
+    enqueue_offset_ = queue_end;
+  }
   int64_t next_cq = enqueue_offset_;
-  MQ_RETURN_IF_ERROR(log_->Open([&](int64_t pos, const TimerUnit& u) {
-    next_cq = std::max(next_cq, u.cq_offset + 1);
-    // Without a checkpoint (a crash before the first one) nothing is known to be delivered.
-    if (u.slot_ms >= progress_ms_ || !have_checkpoint) AddUnit(pos, u);
-  }));
+  MQ_RETURN_IF_ERROR(log_->Open(
+      [&](int64_t pos, const TimerUnit& u) {
+        next_cq = std::max(next_cq, u.cq_offset + 1);
+        // Without a checkpoint (a crash before the first one) nothing is known to be delivered.
+        if (u.slot_ms >= progress_ms_ || !have_checkpoint) AddUnit(pos, u);
+      },
+      // Units follow their records' queue order: the first past the end starts the lost ones.
+      [queue_end](const TimerUnit& u) { return u.cq_offset < queue_end; }));
   if (!wheel_.empty()) progress_ms_ = std::min(progress_ms_, wheel_.begin()->first);
   // Units past the checkpoint are already in the wheel: resume after the newest one.
   enqueue_offset_ = next_cq;
@@ -349,7 +364,7 @@ bool TimerService::ProcessSlot(int64_t slot_ms, const Slot& slot, int64_t now_ms
   // The recall markers first (small records): a recalled message may come before its marker.
   for (const TimerUnit& u : units) {
     if (!(u.flags & TimerUnit::kFlagRecall)) continue;
-    auto marker = store_->LookMessageByOffset(u.commit_log_offset);
+    auto marker = ReadParked(u);
     if (!marker.ok()) {
       MQ_LOG_ERROR(Logger("broker"), "timer: cannot read recall marker {}: {}", u.commit_log_offset,
                    marker.status().ToString());
@@ -373,7 +388,7 @@ bool TimerService::ProcessSlot(int64_t slot_ms, const Slot& slot, int64_t now_ms
   };
   for (const TimerUnit& u : units) {
     if (u.flags & TimerUnit::kFlagRecall) continue;
-    auto stored = store_->LookMessageByOffset(u.commit_log_offset);
+    auto stored = ReadParked(u);
     if (!stored.ok()) {
       MQ_LOG_ERROR(Logger("broker"), "timer: cannot read parked record {}: {}", u.commit_log_offset,
                    stored.status().ToString());
@@ -405,6 +420,17 @@ bool TimerService::ProcessSlot(int64_t slot_ms, const Slot& slot, int64_t now_ms
   if (!flush()) return false;
   stat_delivered_ += delivered;
   return true;
+}
+
+Result<store::StoredMessage> TimerService::ReadParked(const TimerUnit& u) const {
+  MQ_ASSIGN_OR_RETURN(store::StoredMessage stored, store_->LookMessageByOffset(u.commit_log_offset));
+  if (stored.topic != kTimerTopic || stored.header.queue_offset != u.cq_offset) {
+    return Status::NotFound(
+        fmt::format("the record there is {} queue offset {}, not the timer record {} the unit "
+                    "was made for (the log lost its tail since)",
+                    stored.topic, stored.header.queue_offset, u.cq_offset));
+  }
+  return stored;
 }
 
 bool TimerService::PutAll(std::vector<store::MessageInput> messages) {

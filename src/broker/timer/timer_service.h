@@ -111,6 +111,8 @@ class TimerService {
   bool EnqueueRecord(const store::RecordView& record, int64_t cq_offset);
   bool DequeueDue(int64_t now_ms);
   bool ProcessSlot(int64_t slot_ms, const Slot& slot, int64_t now_ms);
+  // The parked record of `u`, checked to be the timer record the unit was made for.
+  Result<store::StoredMessage> ReadParked(const TimerUnit& u) const;
   bool PutAll(std::vector<store::MessageInput> messages);
   void ProcessRecalls(int64_t now_ms);
   // nullopt-like: false when the recall must wait for the store to index its record.

@@ -325,5 +325,49 @@ TEST_F(TimerServiceTest, ASlaveKeepsFarMessagesUntilTheMasterDeliversThem) {
   EXPECT_EQ(delivered[0].Property("UNIQ_KEY"), "M");
 }
 
+// Before: after the commit log lost its tail (a power cut under ASYNC_FLUSH), the timer went on
+// from the queue offset its checkpoint had reached, past the queue's new end: the timers sent
+// next took the lost offsets and were never delivered, and a lost timer's unit delivered
+// whatever record now sat at its commit log offset, at the lost timer's time.
+TEST_F(TimerServiceTest, AfterTheLogLostItsTailNewTimersAreDeliveredOnTime) {
+  StartTimer();
+  Park(kStart + 3000, "A");
+  store::MessageInput b = store::testing::Msg("T", 1, "body-B", "", "", "B");
+  ParkInTimerTopic(&b, kStart + 3000, clock_.NowMillis());
+  const store::PutResult put_b = PutSync(*store_, std::move(b));
+  ASSERT_TRUE(put_b.ok());
+  timer_->Wake();
+  ASSERT_TRUE(WaitUntil([&] { return timer_->Stats().pending == 2; }));
+  timer_->Shutdown();
+  timer_.reset();
+  store_->Shutdown();
+  store_.reset();
+  // B's record torn, the store's checkpoint lost: recovery ends the log before B.
+  {
+    std::fstream segment(dir_.Sub("store/commitlog/") + OffsetToFileName(0),
+                         std::ios::in | std::ios::out | std::ios::binary);
+    segment.seekp(put_b.physical_offset + 40);
+    segment.write("TORN", 4);
+  }
+  std::filesystem::remove(dir_.Sub("store/checkpoint"));
+  ASSERT_TRUE(WriteFileAtomically(dir_.Sub("store/abort"), "x").ok());
+  auto o = SmallOptions(dir_.Sub("store"));
+  o.mapped_file_size_commit_log = 1024 * 1024;
+  store_ = OpenStore(o, &clock_);
+  ASSERT_EQ(store_->MaxOffsetInQueue(std::string(kTimerTopic), 0), 1);
+
+  StartTimer();
+  EXPECT_EQ(timer_->Stats().pending, 1);  // B's unit went with B
+  Park(kStart + 6500, "C");               // at B's queue offset and commit log offset
+  AdvanceTo(kStart + 5000);
+  ASSERT_TRUE(WaitUntil([&] { return store::testing::Dispatched(*store_) && Delivered() >= 1; }));
+  EXPECT_EQ(Delivered(), 1);  // A; C is not due
+  AdvanceTo(kStart + 7000);
+  ASSERT_TRUE(WaitUntil([&] { return Delivered() >= 2; }));
+  std::set<std::string> keys;
+  for (const auto& m : ReadDelivered()) keys.insert(m.Property("UNIQ_KEY"));
+  EXPECT_EQ(keys, (std::set<std::string>{"A", "C"}));
+}
+
 }  // namespace
 }  // namespace mq::broker::timer
