@@ -240,6 +240,7 @@ bool TransactionalMessageService::ScanHalf(const store::StoredMessage& half) {
   }
   {
     std::lock_guard<std::mutex> lock(mu_);
+    if (ending_.count(info->transaction_id) != 0) return false;  // next round: ended or not
     if (state_.Find(info->transaction_id).has_value()) return true;
   }
   const int64_t now = clock_->NowMillis();
@@ -411,31 +412,32 @@ void TransactionalMessageService::End(const mq::v1::EndTransactionRequest& req, 
     half_max =
         std::max({store_->MaxOffsetInQueue(kHalf, 0), half->header.queue_offset + 1, last_copy_offset_ + 1});
     state_.Add(txn, resolution, half_max, -1);
+    ending_.insert(txn);
   }
+  // Every path below ends here: a failed end forgets the resolution, so the checks settle it.
+  auto ended = [this, txn](bool ok) {
+    std::lock_guard<std::mutex> lock(mu_);
+    ending_.erase(txn);
+    if (!ok) state_.Remove(txn);
+  };
   const int64_t half_queue_offset = half->header.queue_offset;
   if (resolution == Resolution::kRollback) {
-    Finish(txn, resolution, half_queue_offset, half_max, [this, txn, done](const Status& s, int64_t) {
-      mq::v1::EndTransactionResponse r;
-      if (!s.ok()) {
-        std::lock_guard<std::mutex> lock(mu_);
-        state_.Remove(txn);
-      }
-      done(s, r);
+    Finish(txn, resolution, half_queue_offset, half_max, [ended, done](const Status& s, int64_t) {
+      ended(s.ok());
+      done(s, mq::v1::EndTransactionResponse());
     });
     return;
   }
-  store_->PutMessage(RestoreRealMessage(*half, *info), [this, txn, half_queue_offset, half_max,
+  store_->PutMessage(RestoreRealMessage(*half, *info), [this, txn, half_queue_offset, half_max, ended,
                                                         done](const store::PutResult& put) {
     if (!Stored(put)) {
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        state_.Remove(txn);
-      }
+      ended(false);
       return done(PutError("commit", put), {});
     }
     const int64_t committed_at = put.physical_offset;
     Finish(txn, Resolution::kCommit, half_queue_offset, half_max,
-           [txn, committed_at, done](const Status& s, int64_t) {
+           [txn, committed_at, ended, done](const Status& s, int64_t) {
+             ended(true);
              // The message is committed either way; without its op the entry still answers
              // duplicates until a restart (and a check may then ask the producer again).
              if (!s.ok())

@@ -10,15 +10,16 @@
 // number pending) and a check sent to one live producer of its group. With no live producer the
 // check still counts (RocketMQ does the same). After transactionCheckMax checks the message goes
 // to TRANS_CHECK_MAX_TIME_TOPIC. Ops (ended transactions) are read from their own persisted
-// position into a TransactionStateTable, so ended transactions are skipped.
+// position into a TransactionStateTable, so ended transactions are skipped; the scan waits at
+// the half of a transaction whose End() is still putting.
 // Due time: first check at prepared time + transactionTimeOut (or CHECK_IMMUNITY_TIME_IN_SECONDS),
 // then transactionCheckInterval after each check.
 //
 // Files: <storePathRootDir>/config/transactionProgress (half and op queue positions),
 // rewritten atomically at most once a second and at Shutdown().
 // Threads: End()/QueryHalf() from any thread (they never block: store callbacks finish them);
-// the scan thread blocks on its own puts only. mu_ guards state_, last_copy_offset_ and the
-// positions; it is never held across a store call or a CheckSender call.
+// the scan thread blocks on its own puts only. mu_ guards state_, ending_, last_copy_offset_
+// and the positions; it is never held across a store call or a CheckSender call.
 #pragma once
 
 #include <atomic>
@@ -26,6 +27,7 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -114,9 +116,13 @@ class TransactionalMessageService {
   int64_t half_progress_ = 0;      // GUARDED_BY(mu_): next half queue offset to scan
   int64_t op_read_offset_ = 0;     // GUARDED_BY(mu_): next op queue offset to read
   int64_t last_copy_offset_ = -1;  // GUARDED_BY(mu_): queue offset of the scan's last copy
-  int64_t persisted_half_ = -1;    // scan thread only
-  int64_t persisted_op_ = -1;      // scan thread only
-  int64_t last_persist_ms_ = 0;    // scan thread only
+  // GUARDED_BY(mu_): transactions whose End() has not completed. The scan stops at their
+  // halves instead of passing them as ended: an End whose put then fails leaves its half for
+  // the checks, which a scan already past it would never reach again.
+  std::set<std::string> ending_;
+  int64_t persisted_half_ = -1;  // scan thread only
+  int64_t persisted_op_ = -1;    // scan thread only
+  int64_t last_persist_ms_ = 0;  // scan thread only
 
   std::mutex loop_mu_;
   std::condition_variable loop_cv_;

@@ -6,6 +6,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <future>
 #include <memory>
 #include <mutex>
@@ -110,6 +111,49 @@ class TxnServiceTest : public ::testing::Test {
   std::unique_ptr<TopicConfigManager> topics_;
   RecordingSender sender_;
 };
+
+// Before: a round that reached the half while its End(COMMIT) was still putting passed it as
+// ended; the put then failed (a flush error here), the end was forgotten, and nothing was
+// ever going to check the transaction: the scan had moved past its only half for good.
+TEST_F(TxnServiceTest, AnEndWhosePutFailsLeavesItsHalfToTheChecks) {
+  store_->Shutdown();
+  auto options = store::testing::SmallOptions(dir_.Sub("store"));
+  options.flush_disk_type = store::FlushDiskType::kSyncFlush;
+  const store::StoreOptions healthy = options;
+  auto armed = std::make_shared<std::atomic<bool>>(false);
+  auto gate = std::make_shared<std::promise<void>>();
+  std::shared_future<void> opened = gate->get_future().share();
+  options.fault_hook = [armed, opened](std::string_view op, const std::string& path) {
+    if (op == "flush" && armed->load() && path.find("/commitlog/") != std::string::npos) {
+      opened.wait();
+      return Status::IoError("injected EIO flushing " + path);
+    }
+    return Status::OK();
+  };
+  store_ = store::testing::OpenStore(options, &clock_);
+  const store::PutResult half = PutHalf("b", "TXF");
+  auto s = Open();
+  armed->store(true);
+  mq::v1::EndTransactionRequest req;
+  req.set_producer_group("pg");
+  req.set_transaction_id("TXF");
+  req.set_commit_log_offset(half.physical_offset);
+  req.set_resolution(mq::v1::TRANSACTION_COMMIT);
+  std::promise<Status> ended;
+  s->End(req, [&ended](const Status& st, const mq::v1::EndTransactionResponse&) { ended.set_value(st); });
+  s->RunRoundForTest();  // the commit's put waits on the flush the hook holds
+  gate->set_value();
+  EXPECT_FALSE(ended.get_future().get().ok());
+  s.reset();
+
+  store_->Shutdown();
+  store_ = store::testing::OpenStore(healthy, &clock_);
+  s = Open();
+  clock_.Advance(6000);
+  Round(*s);
+  ASSERT_EQ(sender_.count(), 1u);
+  EXPECT_EQ(sender_.checks[0].transaction_id(), "TXF");
+}
 
 TEST_F(TxnServiceTest, ChecksAfterTimeoutThenEveryIntervalThenDiscards) {
   PutHalf("b", "TX1");
