@@ -156,6 +156,21 @@ Result<std::vector<std::string>> ParseNamesrvAddr(const std::string& value) {
   return out;
 }
 
+namespace {
+
+int64_t RetentionMillis(const BrokerConfig& c) {
+  return static_cast<int64_t>(c.fileReservedTime) * 3600 * 1000;
+}
+
+}  // namespace
+
+int64_t EffectiveTimerRollWindowSlots(const BrokerConfig& c) {
+  const int64_t retention = RetentionMillis(c);
+  const int64_t safe_ms = retention - std::min<int64_t>(retention / 4, 3600 * 1000);
+  const int64_t most = std::max<int64_t>(2, safe_ms / c.timerPrecisionMs);
+  return std::min<int64_t>(c.timerRollWindowSlot, most);
+}
+
 Status FinalizeBrokerConfig(BrokerConfig* c) {
   MQ_RETURN_IF_ERROR(ValidateName("brokerClusterName", c->brokerClusterName));
   MQ_RETURN_IF_ERROR(ValidateName("brokerName", c->brokerName));
@@ -167,7 +182,19 @@ Status FinalizeBrokerConfig(BrokerConfig* c) {
         fmt::format("brokerId: {} is a slave id but brokerRole is {}", c->brokerId, c->brokerRole));
   }
   MQ_RETURN_IF_ERROR(ParseNamesrvAddr(c->namesrvAddr).status());
-  MQ_RETURN_IF_ERROR(schedule::DelayLevels::Parse(c->messageDelayLevel).status());
+  MQ_ASSIGN_OR_RETURN(schedule::DelayLevels levels, schedule::DelayLevels::Parse(c->messageDelayLevel));
+  // A delayed message waits in the commit log for its whole delay: retention must outlast it.
+  int64_t longest_delay_ms = 0;
+  for (int32_t level = 1; level <= levels.max_level(); ++level) {
+    longest_delay_ms = std::max(longest_delay_ms, levels.DelayMillis(level));
+  }
+  if (longest_delay_ms >= RetentionMillis(*c)) {
+    return Status::InvalidArgument(
+        fmt::format("messageDelayLevel: its longest level ({} s) is not shorter than fileReservedTime={} h: "
+                    "a delayed message could be deleted before it is due; raise fileReservedTime or shorten "
+                    "the level",
+                    longest_delay_ms / 1000, c->fileReservedTime));
+  }
   if (static_cast<int64_t>(c->maxMessageSize) + 64 * 1024 + 8 > c->mappedFileSizeCommitLog) {
     return Status::InvalidArgument(
         fmt::format("maxMessageSize: {} bytes (+64 KiB of headers) do not fit in a commit log segment of "

@@ -157,6 +157,10 @@ ConfigSchema BindBrokerConfig(BrokerConfig* config);
 // Fills derived defaults (storePathRootDir, brokerIP1) and checks cross-key rules; errors
 // name the key.
 Status FinalizeBrokerConfig(BrokerConfig* config);
+// timerRollWindowSlot, shortened when needed so the window ends inside commit log retention
+// (fileReservedTime less a quarter, at most an hour): a parked timer message is copied again
+// at the window's end, and its record must still be there then.
+int64_t EffectiveTimerRollWindowSlots(const BrokerConfig& config);
 Result<std::vector<std::string>> ParseNamesrvAddr(const std::string& value);
 store::StoreOptions ToStoreOptions(const BrokerConfig& config);
 // Limits of the client port: requests up to 2 x maxMessageSize + 1 MiB reach the send

@@ -388,7 +388,13 @@ std::unique_ptr<timer::TimerService> BrokerController::MakeTimerService() {
   o.dir = config_.storePathRootDir + "/timer";
   o.broker_name = config_.brokerName;
   o.precision_ms = config_.timerPrecisionMs;
-  o.roll_window_slots = config_.timerRollWindowSlot;
+  o.roll_window_slots = EffectiveTimerRollWindowSlots(config_);
+  if (o.roll_window_slots != config_.timerRollWindowSlot) {
+    MQ_LOG_INFO(Logger("broker"),
+                "timer: timerRollWindowSlot {} shortened to {} so parked messages are copied forward within "
+                "fileReservedTime={} h",
+                config_.timerRollWindowSlot, o.roll_window_slots, config_.fileReservedTime);
+  }
   o.deliver = !IsSlave(config_);  // a slave's store takes replicated bytes only
   auto put = [this](store::MessageInput in, store::PutCallback done) {
     store_->PutMessage(std::move(in), std::move(done));

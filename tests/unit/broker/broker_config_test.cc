@@ -60,6 +60,32 @@ TEST(BrokerConfigTest, TheFastSendPortFollowsListenPortUnlessSet) {
   EXPECT_NE(s.message().find("fastListenPort"), std::string::npos) << s.message();
 }
 
+// Before: nothing related retention to what waits in the commit log. With fileReservedTime=24
+// and the 2-day timer window a message due in 30 h was parked once, and its record could be
+// deleted before it was due; a delay level longer than retention lost its messages the same way.
+TEST(BrokerConfigTest, WhatWaitsInTheCommitLogEndsInsideItsRetention) {
+  BrokerConfig defaults;
+  ASSERT_TRUE(Finalize({}, &defaults).ok());
+  EXPECT_EQ(EffectiveTimerRollWindowSlots(defaults), 172800);  // 48 h inside 72 h: as configured
+  BrokerConfig day;
+  ASSERT_TRUE(Finalize({{"fileReservedTime", "24"}}, &day).ok());
+  EXPECT_EQ(EffectiveTimerRollWindowSlots(day), 23 * 3600);  // 1 s slots, an hour short of 24 h
+  BrokerConfig fine;
+  ASSERT_TRUE(
+      Finalize({{"fileReservedTime", "24"}, {"timerPrecisionMs", "100"}, {"timerRollWindowSlot", "1000000"}},
+               &fine)
+          .ok());
+  EXPECT_EQ(EffectiveTimerRollWindowSlots(fine), 23 * 36000);
+  BrokerConfig hour;
+  ASSERT_TRUE(Finalize({{"fileReservedTime", "1"}, {"messageDelayLevel", "1s 30m"}}, &hour).ok());
+  EXPECT_EQ(EffectiveTimerRollWindowSlots(hour), 45 * 60);  // a quarter short
+  BrokerConfig short_retention;
+  Status s = Finalize({{"fileReservedTime", "1"}}, &short_retention);  // the default levels reach 2 h
+  ASSERT_TRUE(s.IsInvalidArgument()) << s.ToString();
+  EXPECT_EQ(s.message().rfind("messageDelayLevel", 0), 0u) << s.message();
+  EXPECT_NE(s.message().find("fileReservedTime=1"), std::string::npos) << s.message();
+}
+
 TEST(BrokerConfigTest, RoleAndIdMustAgree) {
   BrokerConfig slave_without_id;
   Status s = Finalize({{"brokerRole", "SLAVE"}}, &slave_without_id);
