@@ -1,5 +1,7 @@
 #include "namesrv_query.h"
 
+#include <optional>
+
 #include "common/logging.h"
 
 namespace mq::client {
@@ -46,7 +48,7 @@ void NamesrvQuery::AskNext() {
 }
 
 void NamesrvQuery::OnReply(size_t index, Result<mq::v1::QueryRouteResponse> r) {
-  if (r.ok() || r.status().IsNotFound() || r.status().IsInvalidArgument()) {
+  if (r.ok() || r.status().IsInvalidArgument()) {
     {
       std::lock_guard lock(mu_);
       --outstanding_;
@@ -60,21 +62,28 @@ void NamesrvQuery::OnReply(size_t index, Result<mq::v1::QueryRouteResponse> r) {
     }
     return;
   }
+  // NOT_FOUND from one NameServer is not the answer yet: one restarted a moment ago knows no
+  // topic until every broker registered again (up to registerNameServerPeriod). The next one
+  // is asked at once, and NOT_FOUND stands only when no NameServer knows the topic.
+  const bool not_found = r.status().IsNotFound();
   Status error = r.status().WithContext("NameServer " + p_.addrs[index]);
-  MQ_LOG_WARN(Logger("client"), "query route of {}: {}", p_.topic, error.ToString());
+  if (!not_found) MQ_LOG_WARN(Logger("client"), "query route of {}: {}", p_.topic, error.ToString());
   bool more;
   bool exhausted;
+  std::optional<Status> unknown;
   {
     std::lock_guard lock(mu_);
     --outstanding_;
     if (finished_) return;
+    if (not_found && !not_found_) not_found_ = r.status();
     more = asked_ < p_.addrs.size();
     exhausted = !more && outstanding_ == 0;
+    unknown = not_found_;
   }
   if (more) {
     AskNext();
   } else if (exhausted) {
-    Finish(Status::Unavailable("no NameServer answered (" + error.ToString() + ")"));
+    Finish(unknown ? *unknown : Status::Unavailable("no NameServer answered (" + error.ToString() + ")"));
   }
 }
 

@@ -2,7 +2,9 @@
 // preferred NameServer first and, when that one has not answered within a short hedge delay
 // (or failed), asks the next one as well; the first answer wins. A black-holed NameServer
 // (accepts, never answers) therefore costs a route query the hedge delay, not rpc_timeout_ms,
-// and never blocks a thread. NOT_FOUND / INVALID_ARGUMENT from any NameServer is an answer.
+// and never blocks a thread. INVALID_ARGUMENT from any NameServer is an answer; NOT_FOUND is one
+// only once every NameServer said so or failed (a NameServer restarted a moment ago knows no
+// topic yet), and a NameServer that said it is not the one asked first next time.
 //
 // Threads: Start() from any thread; completions and the hedge timer run on `exec`; `done`
 // runs exactly once, on `exec`; calls still running then are cancelled. mu_ guards the attempt state; never
@@ -13,6 +15,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -58,6 +61,7 @@ class NamesrvQuery : public std::enable_shared_from_this<NamesrvQuery> {
   size_t outstanding_ = 0;              // guarded by mu_: calls without a reply
   bool finished_ = false;               // guarded by mu_
   IoExecutor::TaskId hedge_timer_ = 0;  // guarded by mu_
+  std::optional<Status> not_found_;     // guarded by mu_: the first NOT_FOUND
   // Calls started so far; the losers are cancelled once an answer is in, so a black-holed
   // NameServer does not keep a call (and the client's shutdown) waiting for its deadline.
   std::vector<std::shared_ptr<grpc::ClientContext>> calls_;  // guarded by mu_

@@ -11,6 +11,7 @@
 
 #include "black_hole.h"
 #include "client_cluster.h"
+#include "namesrv_fixture.h"
 
 namespace mq::testing {
 namespace {
@@ -95,6 +96,26 @@ TEST_F(ClientNonBlockingTest, SendsKeepTheirLatencyWithABlackHoledNameServer) {
   EXPECT_LT(burst("async"), 2000);
   cluster_.broker(1).process().Kill();
   EXPECT_LT(burst("outage"), 2000);
+}
+
+// Before: a NameServer restarted a moment ago, which knows no topic until the brokers register
+// again (up to 30 s), answered NOT_FOUND, and that answer won: a producer that asked it first
+// failed its sends (the TBW102 fallback is unknown there too). About half of these did.
+TEST_F(ClientNonBlockingTest, ANameServerThatKnowsNoTopicYetDoesNotFailSends) {
+  NamesrvProcess restarted;
+  ASSERT_TRUE(restarted.started());
+  for (int i = 0; i < 8; ++i) {
+    ProducerOptions o;
+    o.client = cluster_.Client();
+    o.client.namesrv_addrs = {restarted.address(), cluster_.namesrv().address()};
+    o.client.instance_name = "fresh" + std::to_string(i);
+    o.group = "pg-fresh";
+    Producer producer(o);
+    ASSERT_TRUE(producer.Start().ok());
+    auto r = producer.Send(MakeMessage("NbTopic", "sent"));
+    EXPECT_TRUE(r.ok()) << "producer " << i << ": " << r.status().ToString();
+    producer.Shutdown();
+  }
 }
 
 // With the periodic flush effectively off, consumed offsets still reach the broker: each
