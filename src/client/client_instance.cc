@@ -103,7 +103,7 @@ void ClientInstance::Shutdown(const std::vector<std::string>& producer_groups,
   }
   fast_io_->Shutdown();
   internal_->Shutdown();
-  callbacks_->Shutdown();
+  callbacks_->Drain();  // every send callback handed to it runs, however long they take
   std::lock_guard lock(mu_);
   fast_send_.clear();
 }

@@ -442,13 +442,16 @@ class ProducerImpl {
   ClientInstance& client() { return *client_; }
 
   void SendAsync(Message msg, SendCallback callback) {
+    // Counted before running_ is read: a Shutdown() racing this call either sees the send
+    // pending and waits for its callback, or this call sees the producer stopped.
+    pending_.fetch_add(1);
     if (!running_) {
+      pending_.fetch_sub(1);
       // No executor to hand the callback to: the only case where it runs inline.
       callback(Status::FailedPrecondition("producer: not started"));
       return;
     }
     SendCallbacks::ProducerCallScope in_call;  // a send failing here still posts its callback
-    pending_.fetch_add(1);
     const int64_t bytes = static_cast<int64_t>(msg.body.size());
     Status room = AcquireRoom(bytes);
     const int64_t held = room.ok() ? bytes : -1;

@@ -44,7 +44,11 @@ void IoExecutor::Start() {
   }
 }
 
-void IoExecutor::Shutdown() {
+void IoExecutor::Shutdown() { Stop(/*drain=*/false); }
+
+void IoExecutor::Drain() { Stop(/*drain=*/true); }
+
+void IoExecutor::Stop(bool drain) {
   std::map<TaskId, std::shared_ptr<Timer>> timers;
   {
     std::lock_guard lock(mu_);
@@ -56,7 +60,9 @@ void IoExecutor::Shutdown() {
     asio::post(*io_, [timer = entry.second] { timer->timer.cancel(); });
   }
   work_.reset();
-  io_->stop();
+  // Without the work guard run() returns once nothing is queued (the cancelled timers' handlers
+  // included); stop() makes it return after the handler running now.
+  if (!drain) io_->stop();
   for (auto& t : threads_) {
     if (t.joinable()) t.join();
   }

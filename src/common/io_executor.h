@@ -34,7 +34,11 @@ class IoExecutor {
   IoExecutor& operator=(const IoExecutor&) = delete;
 
   void Start();
+  // Stops the threads; handlers still queued are dropped.
   void Shutdown();
+  // Stops once every handler queued (and whatever those post) has run: for an executor whose
+  // handlers are promised to run exactly once (send callbacks). Timers are cancelled.
+  void Drain();
 
   void Post(std::function<void()> fn);
   // Runs fn once after delay. Returns an id usable with Cancel().
@@ -53,6 +57,7 @@ class IoExecutor {
  private:
   struct Timer;
   void Arm(TaskId id, std::shared_ptr<Timer> timer, std::chrono::microseconds delay);
+  void Stop(bool drain);
 
   const std::string name_;
   const int thread_count_;

@@ -79,6 +79,33 @@ TEST_F(ClientProducerTest, SyncAsyncOnewayAndBatchSpreadOverBothBrokers) {
   EXPECT_TRUE(created.ok()) << created.status().ToString();
 }
 
+// Before: Shutdown() waited for the callbacks of async sends only until send_timeout_ms +
+// rpc_timeout_ms + 2 s, then stopped the callback threads and dropped the callbacks still
+// queued (about two thirds of these), though each is promised to run exactly once.
+TEST_F(ClientProducerTest, ShutdownRunsEveryCallbackOfTheSendsItWaitsFor) {
+  ProducerOptions o;
+  o.client = cluster_.Client();
+  o.client.callback_threads = 1;
+  o.client.callback_on_reply_thread_max_us = 0;  // always on the callback thread
+  o.client.rpc_timeout_ms = 1000;
+  o.send_timeout_ms = 1000;  // the wait ends after 4 s; the callbacks take 6
+  o.auto_batch = false;      // a callback per reply: one batch reply runs its callbacks in one task
+  o.group = "pg-slow-callbacks";
+  Producer producer(o);
+  ASSERT_TRUE(producer.Start().ok());
+  constexpr int kSends = 24;
+  std::atomic<int> calls{0};
+  for (int i = 0; i < kSends; ++i) {
+    producer.SendAsync(MakeMessage("ProdTopic", "slow" + std::to_string(i)),
+                       [&calls](const Result<mq::client::SendResult>&) {
+                         std::this_thread::sleep_for(std::chrono::milliseconds(250));  // the work
+                         calls.fetch_add(1);
+                       });
+  }
+  producer.Shutdown();
+  EXPECT_EQ(calls.load(), kSends);
+}
+
 TEST_F(ClientProducerTest, ASendCallbackMayShutItsProducerDown) {
   // Shutdown() from a send callback (a thread the shutdown joins) returns at once; the producer
   // stops, every callback of the sends in flight still runs once, and destroying it is clean.

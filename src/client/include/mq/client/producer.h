@@ -7,7 +7,8 @@
 // broker's reply from its fast port, and go back to the callback threads when they slow down;
 // with ClientOptions::callback_threads = 0 they always run on the thread that read the reply,
 // and must return at once. The handle owns its implementation; Shutdown() (also run by the
-// destructor) waits for in-flight async sends to finish or fail. Called from a send callback,
+// destructor) waits for in-flight async sends to finish or fail, and returns once every
+// callback handed to the callback threads has run, however long they take. Called from a send callback,
 // Shutdown() returns at once and the shutdown goes on beside it (the destructor waits for it).
 #pragma once
 #include <cstdint>
