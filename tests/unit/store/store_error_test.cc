@@ -83,6 +83,30 @@ TEST_F(StoreErrorTest, ConsumeQueueWriteFailureLatchesAndRefusesPuts) {
   EXPECT_EQ(PutSync(*store, Msg("T", 0, "still")).status, PutStatus::kServiceNotAvailable);
 }
 
+// Lowers this process's descriptor limit to the descriptors open now, so the next open fails
+// with EMFILE, until Lift() or the end of the scope.
+class DescriptorLimit {
+ public:
+  DescriptorLimit() {
+    const int lowest_free = ::dup(0);
+    if (lowest_free < 0 || ::getrlimit(RLIMIT_NOFILE, &saved_) != 0) return;
+    ::close(lowest_free);
+    rlimit exhausted = saved_;
+    exhausted.rlim_cur = static_cast<rlim_t>(lowest_free);
+    reached_ = ::setrlimit(RLIMIT_NOFILE, &exhausted) == 0;
+  }
+  ~DescriptorLimit() { Lift(); }
+  bool reached() const { return reached_; }
+  void Lift() {
+    if (reached_) ::setrlimit(RLIMIT_NOFILE, &saved_);
+    reached_ = false;
+  }
+
+ private:
+  rlimit saved_{};
+  bool reached_ = false;
+};
+
 // Before: at the process's descriptor limit the checkpoint's open failed with EMFILE and the
 // store latched read-only for good, though the file holds no message and descriptors come back.
 TEST_F(StoreErrorTest, OutOfDescriptorsTheCheckpointWaitsInsteadOfLatching) {
@@ -95,18 +119,12 @@ TEST_F(StoreErrorTest, OutOfDescriptorsTheCheckpointWaitsInsteadOfLatching) {
   auto store = Open();
   ASSERT_TRUE(PutSync(*store, Msg("T", 0, "before")).ok());
   ASSERT_TRUE(WaitUntil([&] { return testing::Dispatched(*store); }));  // its queue is open
-  rlimit saved{};
-  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
-  const int lowest_free = ::dup(0);
-  ASSERT_GE(lowest_free, 0);
-  ::close(lowest_free);
-  rlimit exhausted = saved;
-  exhausted.rlim_cur = static_cast<rlim_t>(lowest_free);  // the next open fails with EMFILE
-  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &exhausted), 0);
+  DescriptorLimit limit;
+  ASSERT_TRUE(limit.reached());
   const int seen = cleans->load();
   // Two clean passes: at least one whole tick, checkpoint included, ran at the limit.
   const bool ticked = WaitUntil([&] { return cleans->load() >= seen + 2; });
-  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &saved), 0);
+  limit.Lift();
   ASSERT_TRUE(ticked);
   EXPECT_TRUE(store->BackgroundError().ok()) << store->BackgroundError().ToString();
   EXPECT_TRUE(PutSync(*store, Msg("T", 0, "after")).ok());
@@ -118,19 +136,13 @@ TEST_F(StoreErrorTest, OutOfDescriptorsARollIsRefusedUntilTheyAreBack) {
   auto store = Open();
   ASSERT_TRUE(PutSync(*store, Msg("T", 0, "before")).ok());
   ASSERT_TRUE(WaitUntil([&] { return testing::Dispatched(*store); }));  // its queue is open
-  rlimit saved{};
-  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
-  const int lowest_free = ::dup(0);
-  ASSERT_GE(lowest_free, 0);
-  ::close(lowest_free);
-  rlimit exhausted = saved;
-  exhausted.rlim_cur = static_cast<rlim_t>(lowest_free);
-  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &exhausted), 0);
+  DescriptorLimit limit;
+  ASSERT_TRUE(limit.reached());
   PutResult refused;
   refused.status = PutStatus::kOk;
   for (int i = 0; i < 64 && refused.ok(); ++i)
     refused = PutSync(*store, Msg("T", 0, std::string(10000, 'x')));
-  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &saved), 0);
+  limit.Lift();
   EXPECT_EQ(refused.status, PutStatus::kCreateMappedFileFailed);  // 64 puts span several segments
   EXPECT_TRUE(Contains(refused.error, std::strerror(EMFILE))) << refused.error;
   EXPECT_TRUE(store->BackgroundError().ok()) << store->BackgroundError().ToString();
@@ -144,18 +156,12 @@ TEST_F(StoreErrorTest, OutOfDescriptorsANewQueueStallsPutsUntilTheyAreBack) {
   auto store = Open();
   ASSERT_TRUE(PutSync(*store, Msg("T", 0, "before")).ok());
   ASSERT_TRUE(WaitUntil([&] { return testing::Dispatched(*store); }));
-  rlimit saved{};
-  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
-  const int lowest_free = ::dup(0);
-  ASSERT_GE(lowest_free, 0);
-  ::close(lowest_free);
-  rlimit exhausted = saved;
-  exhausted.rlim_cur = static_cast<rlim_t>(lowest_free);
-  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &exhausted), 0);
+  DescriptorLimit limit;
+  ASSERT_TRUE(limit.reached());
   const PutResult acked = PutSync(*store, Msg("New", 0, "acked"));
   const bool stalled = WaitUntil([&] { return !store->BackgroundError().ok(); });
   const PutResult refused = PutSync(*store, Msg("T", 0, "refused"));
-  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &saved), 0);
+  limit.Lift();
   ASSERT_TRUE(acked.ok()) << acked.error;
   ASSERT_TRUE(stalled);
   EXPECT_EQ(refused.status, PutStatus::kServiceNotAvailable);
