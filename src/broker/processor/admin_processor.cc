@@ -9,6 +9,7 @@
 #include <memory>
 #include <set>
 #include <string_view>
+#include <thread>
 
 #include "broker/longpolling/wait_registry.h"
 #include "broker/meta/client_registry.h"
@@ -93,14 +94,26 @@ Status AdminProcessor::DeleteTopic(const mq::v1::DeleteTopicOnBrokerRequest& r) 
   Status config = ctx_.topics->Delete(topic);
   if (!config.ok() && !(config.code() == StatusCode::kNotFound && ctx_.store->HasQueues(topic)))
     return config;
+  auto marker_end = std::make_shared<int64_t>(0);  // outlives a wait that gave up
   MQ_RETURN_IF_ERROR(AwaitCompletion("topic: deleting its messages", [&](std::function<void(Status)> done) {
-    ctx_.store->DeleteTopic(topic, [done = std::move(done)](const store::PutResult& put) {
+    ctx_.store->DeleteTopic(topic, [marker_end, done = std::move(done)](const store::PutResult& put) {
       // Not durable yet in time is still deleted (the flush goes on); what else failed did not.
-      done(put.ok() || put.status == store::PutStatus::kFlushDiskTimeout
+      const bool appended = put.ok() || put.status == store::PutStatus::kFlushDiskTimeout;
+      if (appended) *marker_end = put.physical_offset + put.wrote_bytes;
+      done(appended
                ? Status::OK()
                : Status::Unavailable(fmt::format("topic: its messages were not deleted: {}", put.error)));
     });
   }));
+  // The pop positions go back to 0 only once the old queues are gone: a pop in between would
+  // read the old queue from its start again. The dispatcher reaches the marker within ms.
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (ctx_.store->DispatchedPhyOffset() < *marker_end) {
+    if (std::chrono::steady_clock::now() > give_up) {
+      return Status::Timeout("topic: its queues were not dropped within 10 s; delete it again");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   if (topic_deleted_hook_) {
     MQ_RETURN_IF_ERROR(AwaitCompletion(
         "topic: resetting its pop positions",
