@@ -112,4 +112,20 @@ Status SendHeartbeat(ClientInstance& c, const std::string& addr, const mq::v1::H
   return r.ok() ? Status::OK() : r.status();
 }
 
+Result<std::string> RecallMessage(ClientInstance& c, const std::string& addr, const std::string& broker,
+                                  const std::string& topic, const std::string& handle, int64_t timeout_ms) {
+  if (addr.empty()) {
+    return Status::Unavailable("recall: no master of broker '" + broker + "' in the route of '" + topic +
+                               "'");
+  }
+  auto stub = c.Broker(addr);
+  mq::v1::RecallMessageRequest req;
+  req.set_topic(topic);
+  req.set_recall_handle(handle);
+  MQ_ASSIGN_OR_RETURN(auto resp,
+                      BlockingCall<mq::v1::RecallMessageResponse>(
+                          timeout_ms, [&](auto* ctx, auto* r) { return stub->RecallMessage(ctx, req, r); }));
+  return resp.msg_id();
+}
+
 }  // namespace mq::client

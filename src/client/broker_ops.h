@@ -1,4 +1,5 @@
-// Broker calls used by consumers (offsets, membership, queue locks): blocking unless noted,
+// Broker calls used by consumers (offsets, membership, queue locks) and a producer's recall:
+// blocking unless noted,
 // never to be called on the client's internal executor. Each call has the client's
 // rpc_timeout_ms deadline. Thread-safe free functions.
 #pragma once
@@ -34,6 +35,11 @@ Result<int64_t> SearchOffset(ClientInstance& c, const std::string& addr, const M
 Result<std::vector<MessageQueue>> LockQueues(ClientInstance& c, const std::string& addr,
                                              const std::string& group,
                                              const std::vector<MessageQueue>& queues, bool unlock);
+
+// Recalls a scheduled message (Producer::RecallMessage) at `addr`, the master of `broker` (the
+// broker its handle names; empty: Unavailable), within timeout_ms; returns the message id.
+Result<std::string> RecallMessage(ClientInstance& c, const std::string& addr, const std::string& broker,
+                                  const std::string& topic, const std::string& handle, int64_t timeout_ms);
 
 // One heartbeat to one broker (the broker validates the subscriptions in it).
 Status SendHeartbeat(ClientInstance& c, const std::string& addr, const mq::v1::HeartbeatRequest& req);

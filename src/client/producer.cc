@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "backpressure.h"
+#include "broker_ops.h"
 #include "client_instance.h"
 #include "common/clock.h"
 #include "common/logging.h"
@@ -529,19 +530,8 @@ class ProducerImpl {
     MQ_RETURN_IF_ERROR(ValidateName("topic", topic));
     MQ_ASSIGN_OR_RETURN(std::string broker, RecallHandleBroker(handle));
     MQ_ASSIGN_OR_RETURN(auto q, Queues(topic));
-    const std::string addr = MasterAddress(*q->route, broker);
-    if (addr.empty()) {
-      return Status::Unavailable("recall: no master of broker '" + broker + "' in the route of '" + topic +
-                                 "'");
-    }
-    auto stub = client_->Broker(addr);
-    mq::v1::RecallMessageRequest req;
-    req.set_topic(topic);
-    req.set_recall_handle(handle);
-    MQ_ASSIGN_OR_RETURN(auto resp, BlockingCall<mq::v1::RecallMessageResponse>(
-                                       options_.send_timeout_ms,
-                                       [&](auto* c, auto* r) { return stub->RecallMessage(c, req, r); }));
-    return resp.msg_id();
+    return RecallMessage(*client_, MasterAddress(*q->route, broker), broker, topic, handle,
+                         options_.send_timeout_ms);
   }
 
  private:
