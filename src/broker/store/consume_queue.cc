@@ -242,6 +242,11 @@ Result<std::shared_ptr<ConsumeQueue>> ConsumeQueueTable::FindOrCreate(const std:
   return slot;
 }
 
+bool IsQueueDirectoryName(std::string_view topic) {
+  return !topic.empty() && topic != "." && topic != ".." &&
+         topic.find_first_of(std::string_view("/\0", 2)) == std::string_view::npos;
+}
+
 bool ConsumeQueueTable::HasTopic(const std::string& topic) const {
   std::shared_lock<std::shared_mutex> lock(mu_);
   auto it = table_.find(topic);
@@ -249,8 +254,7 @@ bool ConsumeQueueTable::HasTopic(const std::string& topic) const {
 }
 
 Status ConsumeQueueTable::DropTopic(const std::string& topic) {
-  if (topic.empty() || topic == "." || topic == ".." || topic.find('/') != std::string::npos ||
-      topic.find('\0') != std::string::npos) {
+  if (!IsQueueDirectoryName(topic)) {
     return Status::InvalidArgument(fmt::format("topic: '{}' is not a consume queue directory name", topic));
   }
   std::map<int32_t, std::shared_ptr<ConsumeQueue>> doomed;

@@ -23,6 +23,7 @@
 #include <optional>
 #include <shared_mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "broker/store/mapped_file_queue.h"
@@ -90,6 +91,10 @@ class ConsumeQueue {
   std::atomic<int64_t> max_logic_bytes_{0};
   std::string damage_;  // set by Recover(), before any other thread runs
 };
+
+// Whether `topic` can name a consumequeue/<topic> directory (not empty, ".", "..", and no '/' or
+// NUL): what DropTopic removes must stay inside the consume queue root.
+bool IsQueueDirectoryName(std::string_view topic);
 
 class ConsumeQueueTable {
  public:

@@ -352,8 +352,7 @@ void MessageStore::DeleteTopic(const std::string& topic, PutCallback done) {
   PutResult r = CheckWritable();
   if (!r.ok()) return done(r);
   r.status = PutStatus::kMessageIllegal;
-  if (topic.empty() || topic.size() > static_cast<size_t>(kMaxTopicLength) || topic == "." || topic == ".." ||
-      topic.find_first_of(std::string_view("/\0", 2)) != std::string::npos) {
+  if (topic.size() > static_cast<size_t>(kMaxTopicLength) || !IsQueueDirectoryName(topic)) {
     r.error = fmt::format("topic: '{}' cannot be deleted: not a topic name", topic);
     return done(r);
   }
