@@ -224,11 +224,7 @@ void PushConsumerImpl::OnPulled(const std::shared_ptr<ProcessQueue>& pq, const s
   if (r.status != mq::v1::FOUND) UpdateStore(pq);  // filtered or reset: progress without messages
   if (!fresh.empty()) {
     if (options_.orderly) {
-      std::lock_guard lock(pq->mu);
-      if (!pq->consuming) {
-        pq->consuming = true;
-        consume_->Post([this, pq] { ConsumeOrderly(pq); });
-      }
+      ConsumeOrderlySoon(pq);
     } else {
       auto run = std::make_shared<ConsumeRun>();
       run->pq = pq;
@@ -372,6 +368,17 @@ bool PushConsumerImpl::HandedOver(const std::shared_ptr<ProcessQueue>& pq) {
   return true;
 }
 
+bool PushConsumerImpl::LockFresh(const ProcessQueue& pq) const {
+  return !LocksQueues() || MonotonicMillis() - pq.lock_sent_ms.load() < options_.orderly_lock_ttl_ms;
+}
+
+void PushConsumerImpl::ConsumeOrderlySoon(const std::shared_ptr<ProcessQueue>& pq) {
+  std::lock_guard lock(pq->mu);
+  if (pq->consuming || pq->msgs.empty()) return;
+  pq->consuming = true;
+  consume_->Post([this, pq] { ConsumeOrderly(pq); });
+}
+
 void PushConsumerImpl::ConsumeOrderly(std::shared_ptr<ProcessQueue> pq) {
   while (running_ && !pq->dropped && pq->locked) {
     // Held until this call's progress is recorded: a hand-over waits for it (Drop).
@@ -380,6 +387,14 @@ void PushConsumerImpl::ConsumeOrderly(std::shared_ptr<ProcessQueue> pq) {
     std::vector<ReceivedMessage> batch;
     {
       std::lock_guard lock(pq->mu);
+      // Checked under mu, which a renewal takes after it stored the new time (ConsumeOrderlySoon):
+      // either this sees the renewal or the renewal sees `consuming` false and starts a task.
+      if (!LockFresh(*pq)) {
+        MQ_LOG_WARN(Logger("client"), "orderly lock of {} not renewed for {} ms; waiting for a renewal",
+                    pq->mq.ToString(), options_.orderly_lock_ttl_ms);
+        pq->consuming = false;
+        return;
+      }
       // In offset order, stopping at a message another call still has (none should: one
       // orderly task per queue at a time).
       for (auto it = pq->msgs.begin();

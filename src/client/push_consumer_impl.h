@@ -16,7 +16,9 @@
 // serialises rebalance passes and is taken before mu_. No lock is held across an RPC or a
 // listener call.
 #pragma once
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <map>
@@ -50,6 +52,10 @@ struct ProcessQueue {
   // longer record progress (UpdateStore), so a late batch cannot rewind its next owner.
   std::atomic<bool> dropped{false};
   std::atomic<bool> locked{false};  // orderly mode: the broker lock is held
+  // Orderly clustering: steady-clock ms when the last lock request the broker granted was sent
+  // (the broker's lock runs at least 60 s from then). The queue is consumed only within
+  // orderly_lock_ttl_ms of it (RocketMQ ProcessQueue lastLockTimestamp / isLockExpired).
+  std::atomic<int64_t> lock_sent_ms{0};
   // Orderly clustering: held across each listener call and the settle after it, so a hand-over
   // never unlocks the queue for the next owner while a call of this one is still running
   // (RocketMQ's ProcessQueue consumeLock).
@@ -212,11 +218,24 @@ class PushConsumerImpl {
   // Under pq->consume_lock (orderly): true when pq was dropped, after handing it over if its
   // Drop left that to this consume task.
   bool HandedOver(const std::shared_ptr<ProcessQueue>& pq);
+  // Renews the locks of the orderly queues on their masters. A queue the broker refuses is
+  // given up; a broker that does not answer leaves its queues as they are (consumed until their
+  // local lock expires) and the renewal is tried again within a second.
   void Relock();
+  // Wakes the rebalance loop in about a second (a queue to retry, a lock to renew).
+  void RebalanceSoon();
+  // Orderly clustering: true while pq's lock is fresh enough to consume it (always true for
+  // consumers that do not lock).
+  bool LockFresh(const ProcessQueue& pq) const;
+  // Orderly: starts a consume task for pq unless one runs or nothing is cached.
+  void ConsumeOrderlySoon(const std::shared_ptr<ProcessQueue>& pq);
   void ShutdownNow();
   // Orderly clustering consumers lock their queues on the broker; broadcasting ones consume every
   // queue, each member on its own, so there is nothing to exclude (RocketMQ #8772).
   bool LocksQueues() const { return options_.orderly && options_.model == MessageModel::kClustering; }
+  std::chrono::milliseconds RebalancePeriod() const {
+    return std::chrono::milliseconds(std::clamp<int64_t>(options_.rebalance_interval_ms, 10, 20'000));
+  }
   void FillHeartbeat(mq::v1::HeartbeatRequest* req);
   // RocketMQ's checkClientInBroker: the first broker of each SQL92-subscribed topic sees our
   // heartbeat now, so a broker that refuses the selector fails Start() with its reason.

@@ -72,6 +72,13 @@ Status PushConsumerImpl::Start() {
   if (options_.listener_on_reply_thread_max_us < 0 || options_.listener_on_reply_thread_max_us > 200) {
     return Status::InvalidArgument("listener_on_reply_thread_max_us: must be in [0, 200] (0 = off)");
   }
+  if (LocksQueues() &&
+      (options_.orderly_lock_ttl_ms <= RebalancePeriod().count() || options_.orderly_lock_ttl_ms >= 60'000)) {
+    return Status::InvalidArgument(fmt::format(
+        "orderly_lock_ttl_ms: must be longer than the rebalance period ({} ms), which renews the locks, "
+        "and shorter than the broker's 60 s lock",
+        RebalancePeriod().count()));
+  }
   if (options_.model == MessageModel::kBroadcasting) {
     std::string dir = options_.offset_dir;
     if (dir.empty()) {
@@ -232,8 +239,7 @@ Status PushConsumerImpl::CheckSqlSubscriptions() {
 }
 
 void PushConsumerImpl::RebalanceLoop() {
-  const auto period = std::chrono::milliseconds(
-      std::min<int64_t>(std::max<int64_t>(options_.rebalance_interval_ms, 10), 20'000));
+  const auto period = RebalancePeriod();
   for (const auto& [topic, f] : subscriptions_) (void)client_->GetRoute(topic);
   client_->HeartbeatAll(/*wait=*/true);  // the first rebalance must see this client
   while (running_) {
@@ -393,12 +399,15 @@ void PushConsumerImpl::UpdateQueues(const std::string& topic, const mq::v1::Topi
     // Orderly queues need the master: their locks live there (RocketMQ locks on the master
     // only), so they pause while it is away.
     std::string addr = MasterAddress(route, q.broker_name);
+    int64_t lock_sent_ms = 0;
     if (LocksQueues()) {
       if (addr.empty()) {
         retry_soon = true;
         continue;
       }
+      const int64_t sent_ms = MonotonicMillis();
       auto locked = LockQueues(*client_, addr, options_.group, {q}, false);
+      if (locked.ok() && !locked->empty()) lock_sent_ms = sent_ms;
       if (!locked.ok() || locked->empty()) {
         retry_soon = true;  // the previous owner may still hold it
         continue;
@@ -418,6 +427,7 @@ void PushConsumerImpl::UpdateQueues(const std::string& topic, const mq::v1::Topi
     pq->master_addr = addr;
     pq->next_offset = *offset;
     pq->locked = options_.orderly;
+    pq->lock_sent_ms = lock_sent_ms;
     pq->max_cached_msgs = max_msgs;
     pq->max_cached_bytes = max_bytes;
     store_->Update(q, *offset);
@@ -427,13 +437,16 @@ void PushConsumerImpl::UpdateQueues(const std::string& topic, const mq::v1::Topi
     }
     Pull(pq);
   }
-  if (retry_soon && running_) {
-    client_->internal().ScheduleAfter(std::chrono::milliseconds(1000), [this] {
-      std::lock_guard lock(wake_mu_);
-      wake_ = true;
-      wake_cv_.notify_all();
-    });
-  }
+  if (retry_soon) RebalanceSoon();
+}
+
+void PushConsumerImpl::RebalanceSoon() {
+  if (!running_) return;
+  client_->internal().ScheduleAfter(std::chrono::milliseconds(1000), [this] {
+    std::lock_guard lock(wake_mu_);
+    wake_ = true;
+    wake_cv_.notify_all();
+  });
 }
 
 Result<std::vector<std::string>> PushConsumerImpl::Candidates(const MessageQueue& q, int64_t preferred_id) {
@@ -517,11 +530,24 @@ void PushConsumerImpl::Relock() {
   for (auto& [addr, pqs] : by_broker) {
     std::vector<MessageQueue> qs;
     for (const auto& pq : pqs) qs.push_back(pq->mq);
+    const int64_t sent_ms = MonotonicMillis();
     auto locked = LockQueues(*client_, addr, options_.group, qs, false);
-    std::set<MessageQueue> held;
-    if (locked.ok()) held.insert(locked->begin(), locked->end());
+    if (!locked.ok()) {
+      // No answer is no refusal: the queues stay, consumed until their locks expire locally
+      // (a drop here would redeliver what was consumed since the last commit, and the next
+      // owner would be this client again anyway).
+      MQ_LOG_WARN(Logger("client"), "renewing {} orderly lock(s) on {}: {}", qs.size(), addr,
+                  locked.status().ToString());
+      RebalanceSoon();
+      continue;
+    }
+    std::set<MessageQueue> held(locked->begin(), locked->end());
     for (const auto& pq : pqs) {
-      if (held.count(pq->mq) > 0) continue;
+      if (held.count(pq->mq) > 0) {
+        pq->lock_sent_ms = sent_ms;
+        ConsumeOrderlySoon(pq);  // it may have stopped at an expired lock
+        continue;
+      }
       MQ_LOG_WARN(Logger("client"), "lost the lock of {}; giving it up", pq->mq.ToString());
       pq->locked = false;
       {

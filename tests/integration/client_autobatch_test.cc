@@ -3,7 +3,6 @@
 // request in flight (no timing luck), then resumed: the pile must leave as one request, and
 // every message keep its own result.
 #include <gtest/gtest.h>
-#include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -16,8 +15,7 @@
 #include <thread>
 
 #include "client_cluster.h"
-#include "common/file_util.h"
-#include "testutil/proc_status.h"
+#include "process_pause.h"
 #include "transaction_producer_access.h"
 
 namespace mq::testing {
@@ -28,38 +26,6 @@ using mq::client::MakeMessage;
 using mq::client::Producer;
 using mq::client::ProducerOptions;
 using mq::client::SendResult;
-
-// Whether every thread of a process is stopped ('T' in /proc/<pid>/task/<tid>/stat): a group
-// stop reaches the threads one by one. False when the process is gone.
-bool AllThreadsStopped(pid_t pid) {
-  bool any = false;
-  bool stopped = true;
-  ForEachThread(pid, [&](const std::string& task, const std::string&) {
-    any = true;
-    auto stat = ReadFileToString(task + "/stat");
-    const size_t paren = stat.ok() ? stat->rfind(')') : std::string::npos;
-    if (paren == std::string::npos || paren + 2 >= stat->size() || (*stat)[paren + 2] != 'T') stopped = false;
-  });
-  return any && stopped;
-}
-
-// SIGSTOPs processes, and returns once they are stopped (the signal is asynchronous); SIGCONTs
-// them when resumed or destroyed (a stopped broker would ignore the fixture's SIGTERM).
-class Pause {
- public:
-  explicit Pause(std::vector<ChildProcess*> processes) : processes_(std::move(processes)) {
-    for (auto* p : processes_) p->Signal(SIGSTOP);
-    for (auto* p : processes_) EXPECT_TRUE(WaitUntil([p] { return AllThreadsStopped(p->pid()); }, 10s));
-  }
-  ~Pause() { Resume(); }
-  void Resume() {
-    for (auto* p : processes_) p->Signal(SIGCONT);
-    processes_.clear();
-  }
-
- private:
-  std::vector<ChildProcess*> processes_;
-};
 
 // The results of async sends by index. Thread-safe.
 class Results {
@@ -160,7 +126,7 @@ TEST_F(ClientAutoBatchTest, AsyncSendsQueuedBehindARequestLeaveAsOneBatchEachWit
   constexpr int kN = 200;
   Results results;
   {
-    Pause paused(Brokers());
+    ProcessPause paused(Brokers());
     for (int i = 0; i < kN; ++i)
       producer.SendAsync(MakeMessage(kTopic, "m" + std::to_string(i)), results.For(i));
   }
@@ -285,7 +251,7 @@ TEST_F(ClientAutoBatchTest, SendsInFlightTogetherSpreadOverUpToTheConfiguredConn
   std::atomic<int> ok{0};
   std::vector<std::thread> senders;
   {
-    Pause paused({&broker.process()});
+    ProcessPause paused({&broker.process()});
     for (int i = 0; i < kSenders; ++i) {
       senders.emplace_back([&, i] {
         if (producer.Send(MakeMessage(kTopic, "together-" + std::to_string(i)), to_a, "").ok()) ok++;
@@ -329,7 +295,7 @@ TEST(ClientAutoBatchRefusalTest, ABatchTheBrokerRefusesIsSentAgainOneByOne) {
   constexpr int kTooLarge = 5;
   Results results;
   {
-    Pause paused({&broker.process()});
+    ProcessPause paused({&broker.process()});
     for (int i = 0; i < kN; ++i) {
       std::string body(i == kTooLarge ? 9000 : 4000, static_cast<char>('a' + i));
       producer.SendAsync(MakeMessage("SmallMax", body), results.For(i));
@@ -382,7 +348,7 @@ TEST_F(ClientAutoBatchTest, SyncSendersSendingAgainNeedNoInternalThread) {
   {
     // Paused, the brokers hold the first requests while the other senders queue behind them,
     // so later requests carry several messages.
-    Pause paused(Brokers());
+    ProcessPause paused(Brokers());
     for (int t = 0; t < kSenders; ++t) {
       senders.emplace_back([&, t] {
         for (int i = 0; !stop.load(); ++i) {
@@ -424,7 +390,7 @@ TEST_F(ClientAutoBatchTest, AsyncBatchesNeedNoInternalThread) {
   Results results;
   for (int wave = 0; wave < 3; ++wave) {
     {
-      std::optional<Pause> paused;
+      std::optional<ProcessPause> paused;
       if (wave < 2) paused.emplace(Brokers());
       for (int i = wave * kWave; i < (wave + 1) * kWave; ++i)
         producer.SendAsync(MakeMessage(kTopic, "m" + std::to_string(i)), results.For(i));

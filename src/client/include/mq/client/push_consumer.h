@@ -101,6 +101,13 @@ struct PushConsumerOptions {
   // (default 16; mqadmin updateSubGroup --retryMaxTimes), >= 0 overrides it. Orderly: -1 =
   // unlimited local retries, else the DLQ after that many.
   int max_reconsume_times = -1;
+  // Orderly clustering: how long a queue is consumed after the last renewal of its lock that
+  // the master granted (RocketMQ rocketmq.client.rebalance.lockMaxLiveTime, 30 s). The master
+  // keeps a lock 60 s, so a consumer that cannot renew (the master unreachable from it, its
+  // rebalance thread stuck) stops before another member may take the queue, and goes on where
+  // it stopped, without redelivery, once a renewal succeeds. The locks are renewed at every
+  // rebalance, and within a second after a renewal failed. Range (rebalance_interval_ms, 59999].
+  int64_t orderly_lock_ttl_ms = 30'000;
   // Orderly: how long a queue pauses after a failed batch (suspendCurrentQueueTimeMillis).
   int64_t suspend_current_queue_time_ms = 1'000;
   // A listener call that takes longer counts as failed (sent back) even if it returned
