@@ -19,6 +19,8 @@ ConfigSchema BindBrokerConfig(BrokerConfig* c) {
   s.AddString("brokerClusterName", &c->brokerClusterName, "cluster this broker belongs to");
   s.AddString("brokerName", &c->brokerName, "broker set name shared by master and slaves");
   s.AddInt("brokerId", &c->brokerId, 0, 1024, "0 = master, > 0 = slave");
+  s.AddString("brokerConfigPath", &c->brokerConfigPath,
+              "file updateBrokerConfig writes changed keys to (empty: the -c file)");
   s.AddString("namesrvAddr", &c->namesrvAddr, "NameServers, host:port;host:port");
   s.AddString("brokerIP1", &c->brokerIP1, "advertised IP (empty: first non-loopback IPv4)");
   s.AddString("bindAddress", &c->bindAddress, "address to bind");

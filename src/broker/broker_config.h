@@ -23,6 +23,9 @@ struct BrokerConfig {
   // --- identity and network
   std::string brokerClusterName = "DefaultCluster";
   std::string brokerName = "broker-a";
+  // Where updateBrokerConfig writes the keys it changes, so they outlive a restart (RocketMQ
+  // brokerConfigPath). Empty: the -c file; none either: the change lasts until the next start.
+  std::string brokerConfigPath;
   int64_t brokerId = 0;  // 0 = master, > 0 = slave
   // NameServers, "host:port;host:port". Empty: run without registration.
   std::string namesrvAddr;

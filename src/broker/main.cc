@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdint>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 
 #include "broker/broker_config.h"
@@ -68,6 +69,9 @@ int main(int argc, char** argv) {
   auto schema = mq::broker::BindBrokerConfig(&config);
   std::vector<std::string> unknown;
   if (auto s = mq::ApplyDaemonConfig(sources, schema, strict, &unknown); !s.ok()) return Fail(s.message());
+  if (config.brokerConfigPath.empty() && !sources.file.empty()) {
+    config.brokerConfigPath = std::filesystem::absolute(sources.file).string();
+  }
   if (auto s = mq::broker::FinalizeBrokerConfig(&config); !s.ok()) return Fail(s.message());
   if (print_config) {
     std::cout << schema.Dump();

@@ -6,8 +6,12 @@
 #include <cerrno>
 #include <charconv>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
+
+#include "common/file_util.h"
 
 namespace mq {
 namespace {
@@ -73,6 +77,45 @@ Result<ConfigMap> LoadConfigFile(const std::string& path) {
   std::stringstream buffer;
   buffer << in.rdbuf();
   return ParseConfigText(buffer.str(), path);
+}
+
+std::string RewriteConfigText(std::string_view text, const ConfigMap& updates) {
+  std::string out;
+  std::set<std::string, std::less<>> written;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t nl = text.find('\n', pos);
+    const size_t end = nl == std::string_view::npos ? text.size() : nl + 1;
+    std::string_view raw = text.substr(pos, end - pos);
+    pos = end;
+    std::string_view line = Trim(raw);
+    const size_t eq = line.find('=');
+    if (!line.empty() && line.front() != '#' && line.front() != '!' && eq != std::string_view::npos) {
+      std::string_view key = Trim(line.substr(0, eq));
+      if (auto it = updates.find(std::string(key)); it != updates.end()) {
+        out += fmt::format("{}={}\n", it->first, it->second);
+        written.insert(it->first);
+        continue;
+      }
+    }
+    out += raw;
+    if (raw.back() != '\n') out += '\n';
+  }
+  for (const auto& [key, value] : updates) {
+    if (written.count(key) == 0) out += fmt::format("{}={}\n", key, value);
+  }
+  return out;
+}
+
+Status UpdateConfigFile(const std::string& path, const ConfigMap& updates) {
+  std::error_code ec;
+  const std::string target = std::filesystem::canonical(path, ec).string();
+  if (ec) return Status::NotFound(fmt::format("config file '{}': {}", path, ec.message()));
+  std::ifstream in(target, std::ios::binary);
+  if (!in) return Status::NotFound(fmt::format("config file '{}' cannot be opened", target));
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return WriteFileAtomically(target, RewriteConfigText(buffer.str(), updates));
 }
 
 Result<ConfigMap> MergeConfigSources(const ConfigSources& sources) {

@@ -25,6 +25,14 @@ using ConfigMap = std::map<std::string, std::string>;
 Result<ConfigMap> ParseConfigText(std::string_view text, std::string_view source);
 Result<ConfigMap> LoadConfigFile(const std::string& path);
 
+// `text` with each key of `updates` set to its value: every `key=value` line of that key is
+// rewritten (the last one is the one that counts when parsed), a key without a line is appended;
+// comments and every other line stay as they were.
+std::string RewriteConfigText(std::string_view text, const ConfigMap& updates);
+// RewriteConfigText on the file at `path` (a symbolic link: its target), replaced atomically
+// and durably (written beside it, fsynced, renamed over it, its directory fsynced).
+Status UpdateConfigFile(const std::string& path, const ConfigMap& updates);
+
 struct ConfigSources {
   std::string file;               // -c FILE; empty for none
   std::vector<std::string> sets;  // --set key=value, in order

@@ -2,7 +2,10 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include "broker_fixture.h"
+#include "common/file_util.h"
 #include "grpc_test_util.h"
 #include "testutil/temp_dir.h"
 
@@ -125,6 +128,8 @@ TEST_F(BrokerAdminTest, RuntimeInfoAndConfig) {
   mq::v1::UpdateBrokerConfigResponse updated;
   ASSERT_GRPC_OK(Call(admin(), &Admin::UpdateBrokerConfig, update, &updated));
   EXPECT_EQ(updated.config().at("brokerPermission"), "4");
+  EXPECT_EQ(updated.config_file(), "");  // started without -c: nothing to write to
+  EXPECT_EQ(updated.persist_error(), "");
   EXPECT_GRPC_ERROR(Send(stub(), "ReadOnly", 0, {TextMessage("x")}), grpc::StatusCode::PERMISSION_DENIED,
                     "broker");
 
@@ -136,6 +141,47 @@ TEST_F(BrokerAdminTest, RuntimeInfoAndConfig) {
   (*bad.mutable_config())["brokerPermission"] = "banana";
   EXPECT_GRPC_ERROR(Call(admin(), &Admin::UpdateBrokerConfig, bad, &updated),
                     grpc::StatusCode::INVALID_ARGUMENT, "brokerPermission");
+}
+
+// Before: updateBrokerConfig changed the running broker only; a restart took the file's value
+// again (a broker set read-only for maintenance took writes after it).
+TEST_F(BrokerAdminTest, AConfigUpdateIsWrittenToTheConfigFileAndOutlivesARestart) {
+  TempDir dir;
+  std::filesystem::create_directories(dir.Sub("etc"));
+  const std::string conf = dir.Sub("etc/broker.conf");
+  ASSERT_TRUE(
+      WriteFileAtomically(conf, "# the operator's notes\nbrokerPermission = 6\nslaveReadEnable=false\n")
+          .ok());
+  BrokerOptions o{"", dir.Sub("b"), "broker-b", {}};
+  o.config_file = conf;
+  BrokerProcess b(o);
+  ASSERT_TRUE(b.Start()) << b.process().ReadLog();
+
+  mq::v1::UpdateBrokerConfigRequest update;
+  (*update.mutable_config())["brokerPermission"] = "4";
+  mq::v1::UpdateBrokerConfigResponse updated;
+  ASSERT_GRPC_OK(Call(b.admin(), &Admin::UpdateBrokerConfig, update, &updated));
+  EXPECT_EQ(updated.config_file(), conf);
+  EXPECT_EQ(updated.persist_error(), "");
+  EXPECT_EQ(*ReadFileToString(conf), "# the operator's notes\nbrokerPermission=4\nslaveReadEnable=false\n");
+
+  ASSERT_EQ(b.Stop(), 0);
+  ASSERT_TRUE(b.Start()) << b.process().ReadLog();
+  mq::v1::GetBrokerConfigResponse config;
+  ASSERT_GRPC_OK(Call(b.admin(), &Admin::GetBrokerConfig, mq::v1::GetBrokerConfigRequest(), &config));
+  EXPECT_EQ(config.config().at("brokerPermission"), "4");
+  EXPECT_GRPC_ERROR(Send(b.messaging(), "ReadOnly", 0, {TextMessage("x")}),
+                    grpc::StatusCode::PERMISSION_DENIED, "broker");
+
+  // A file that cannot be written: the change holds until the next start, and the reply says why.
+  std::filesystem::rename(dir.Sub("etc"), dir.Sub("etc.moved"));
+  ASSERT_TRUE(WriteFileAtomically(dir.Sub("etc"), "not a directory").ok());
+  mq::v1::UpdateBrokerConfigRequest unwritable;
+  (*unwritable.mutable_config())["slaveReadEnable"] = "true";
+  ASSERT_GRPC_OK(Call(b.admin(), &Admin::UpdateBrokerConfig, unwritable, &updated));
+  EXPECT_EQ(updated.config().at("slaveReadEnable"), "true");
+  EXPECT_EQ(updated.config_file(), "");
+  EXPECT_NE(updated.persist_error().find("broker.conf"), std::string::npos) << updated.persist_error();
 }
 
 // Before: deleteTopic removed the config and the offsets only. The queues stayed, so a topic

@@ -31,6 +31,10 @@ bool BrokerProcess::Start() {
                                    "--set",         "maxMessageSize=1048576",
                                    "--set",         "registerNameServerPeriod=1000",
                                    "--set",         "flushConsumerOffsetInterval=500"};
+  if (!options_.config_file.empty()) {
+    args.push_back("-c");
+    args.push_back(options_.config_file);
+  }
   if (!options_.namesrv_addr.empty()) {
     args.push_back("-n");
     args.push_back(options_.namesrv_addr);

@@ -18,6 +18,7 @@ struct BrokerOptions {
   std::string broker_name = "broker-a";
   std::vector<std::string> sets;  // extra key=value settings
   std::string store_path = "";    // storePathRootDir; empty: store_dir + "/store"
+  std::string config_file = "";   // -c FILE; empty: none
 };
 
 class BrokerProcess {

@@ -193,6 +193,8 @@ TEST_F(MqadminTest, ClusterAndBrokerVerbs) {
 
   r = Run({"updateBrokerConfig", "-b", broker_->address(), "-k", "shortPollingTimeMills", "-v", "700"});
   EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("without a config file (-c): in effect until it restarts"), std::string::npos)
+      << r.out;
   Struct cfg = RunJson({"getBrokerConfig", "-c", "DefaultCluster"});
   const auto& c0 = Field(cfg, "brokers").list_value().values(0).struct_value();
   EXPECT_EQ(Field(Field(c0, "config").struct_value(), "shortPollingTimeMills").string_value(), "700");

@@ -162,7 +162,15 @@ Status RunUpdateBrokerConfig(const CommandArgs& a) {
   for (const auto& t : targets) {
     mq::v1::UpdateBrokerConfigResponse resp;
     MQ_RETURN_IF_ERROR(client->CallAdmin(t.addr, &BA::UpdateBrokerConfig, req, &resp));
-    std::cout << fmt::format("update broker config success, {} {}={}\n", t.addr, a.key, a.value);
+    std::cout << fmt::format("update broker config success, {} {}={}{}\n", t.addr, a.key, a.value,
+                             resp.config_file().empty() ? "" : ", written to " + resp.config_file());
+    if (!resp.persist_error().empty()) {
+      std::cerr << fmt::format("warning: {}: in effect until the broker restarts, not written: {}\n", t.addr,
+                               resp.persist_error());
+    } else if (resp.config_file().empty()) {
+      std::cerr << fmt::format("note: {} runs without a config file (-c): in effect until it restarts\n",
+                               t.addr);
+    }
   }
   return Status::OK();
 }

@@ -23,6 +23,8 @@
 #include "broker/timer/timer_message.h"
 #include "broker/transaction/half_message.h"
 #include "common/clock.h"
+#include "common/config_file.h"
+#include "common/logging.h"
 #include "common/naming.h"
 
 namespace mq::broker {
@@ -409,6 +411,7 @@ Result<mq::v1::UpdateBrokerConfigResponse> AdminProcessor::UpdateConfig(
     values[k] = v;
   }
   MQ_RETURN_IF_ERROR(schema.Apply(values, nullptr));
+  std::lock_guard lock(update_config_mu_);
   if (values.count("brokerPermission")) {
     ctx_.runtime->broker_permission = copy.brokerPermission;
     if (ctx_.trigger_registration) ctx_.trigger_registration();
@@ -418,6 +421,25 @@ Result<mq::v1::UpdateBrokerConfigResponse> AdminProcessor::UpdateConfig(
   if (values.count("shortPollingTimeMills")) ctx_.runtime->short_polling_time_ms = copy.shortPollingTimeMills;
   mq::v1::UpdateBrokerConfigResponse resp;
   *resp.mutable_config() = GetConfig().config();
+  // The values as the broker prints them (what a restart reads back), not as the request spelled them.
+  ConfigMap written;
+  std::string changed;
+  for (const auto& [k, v] : values) {
+    written[k] = resp.config().at(k);
+    changed += fmt::format("{}{}={}", changed.empty() ? "" : " ", k, written[k]);
+  }
+  const std::string& file = ctx_.config->brokerConfigPath;
+  if (file.empty()) {
+    MQ_LOG_WARN(Logger("broker"),
+                "updateBrokerConfig {}: no config file (-c), in effect until the next start", changed);
+  } else if (Status s = UpdateConfigFile(file, written); !s.ok()) {
+    MQ_LOG_ERROR(Logger("broker"), "updateBrokerConfig: writing {}: {}; in effect until the next start", file,
+                 s.ToString());
+    resp.set_persist_error(s.ToString());
+  } else {
+    MQ_LOG_INFO(Logger("broker"), "updateBrokerConfig: {} written to {}", changed, file);
+    resp.set_config_file(file);
+  }
   return resp;
 }
 

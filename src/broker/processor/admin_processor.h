@@ -1,9 +1,11 @@
 // AdminProcessor: the logic behind mq.v1.BrokerAdmin (AdminService only adapts gRPC).
-// Thread-safe; every call is a short in-memory or index lookup.
+// Thread-safe; every call is a short in-memory or index lookup, but UpdateConfig, which
+// rewrites the config file (fsync).
 #pragma once
 
 #include <functional>
 #include <map>
+#include <mutex>
 #include <string>
 
 #include "broker/broker_context.h"
@@ -49,6 +51,8 @@ class AdminProcessor {
   const int64_t start_ms_;
   RuntimeInfoHook runtime_info_hook_;
   TopicDeletedHook topic_deleted_hook_;
+  // Serializes UpdateConfig: the runtime values and the config file change in the same order.
+  std::mutex update_config_mu_;
 };
 
 }  // namespace mq::broker

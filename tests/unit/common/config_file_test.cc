@@ -1,6 +1,9 @@
 #include "common/config_file.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
 
 #include "common/file_util.h"
 #include "testutil/temp_dir.h"
@@ -56,6 +59,36 @@ TEST(ConfigFileTest, PrecedenceFileThenSetThenFlags) {
   EXPECT_EQ(c.listen_port, 2);
   EXPECT_EQ(c.role, "SLAVE");
   EXPECT_TRUE(unknown.empty());
+}
+
+TEST(ConfigFileTest, RewriteSetsEveryLineOfAKeyAndAppendsTheRest) {
+  const std::string text =
+      "# broker-a\r\nbrokerName = broker-a\n  brokerPermission = 6  \n#brokerPermission=2\n"
+      "brokerPermission=7\nlistenPort=10911";
+  const std::string out = RewriteConfigText(text, {{"brokerPermission", "4"}, {"slaveReadEnable", "true"}});
+  EXPECT_EQ(out,
+            "# broker-a\r\nbrokerName = broker-a\nbrokerPermission=4\n#brokerPermission=2\n"
+            "brokerPermission=4\nlistenPort=10911\nslaveReadEnable=true\n");
+  auto parsed = ParseConfigText(out, "out");
+  ASSERT_TRUE(parsed.ok());
+  EXPECT_EQ(parsed->at("brokerPermission"), "4");
+  EXPECT_EQ(parsed->at("slaveReadEnable"), "true");
+  EXPECT_EQ(parsed->at("brokerName"), "broker-a");
+  EXPECT_EQ(RewriteConfigText("", {{"a", "1"}}), "a=1\n");
+}
+
+TEST(ConfigFileTest, UpdateRewritesTheTargetOfALink) {
+  testing::TempDir dir;
+  const std::string real = dir.Sub("real.conf");
+  const std::string link = dir.Sub("link.conf");
+  ASSERT_TRUE(WriteFileAtomically(real, "# keep me\nbrokerPermission=6\n").ok());
+  ASSERT_EQ(::symlink(real.c_str(), link.c_str()), 0);
+  ASSERT_TRUE(UpdateConfigFile(link, {{"brokerPermission", "4"}}).ok());
+  EXPECT_TRUE(std::filesystem::is_symlink(link));
+  EXPECT_EQ(*ReadFileToString(real), "# keep me\nbrokerPermission=4\n");
+  Status missing = UpdateConfigFile(dir.Sub("none.conf"), {{"a", "1"}});
+  EXPECT_TRUE(missing.IsNotFound()) << missing.ToString();
+  EXPECT_NE(missing.message().find("none.conf"), std::string::npos);
 }
 
 TEST(ConfigFileTest, MissingFileIsAnError) {
