@@ -1,9 +1,13 @@
 // The real mqadmin binary against a real mqnamesrv and mqbroker: every verb, its table output,
 // its --json document, and the error cases (one line on stderr, non-zero exit).
+#include <arpa/inet.h>
 #include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -471,6 +475,46 @@ TEST_F(MqadminTest, NamesrvKvAndConfig) {
   const auto& n0 = Field(cfg, "namesrvs").list_value().values(0).struct_value();
   EXPECT_EQ(Field(n0, "addr").string_value(), namesrv_.address());
   EXPECT_GT(Field(n0, "config").struct_value().fields_size(), 0);
+}
+
+// 127.0.0.1:<a port nobody listens on>: connections to it are refused.
+std::string RefusingAddress() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  EXPECT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  ::close(fd);
+  return "127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+}
+
+// Before: a verb over every NameServer stopped at the first that failed, so one NameServer
+// down (listed first) kept a change (wipeWritePerm before maintenance, a kv config) from all.
+TEST_F(MqadminTest, AVerbOverEveryNameServerGoesOnPastOneThatIsDown) {
+  const std::string dead = RefusingAddress();
+  const std::string both = dead + ";" + namesrv_.address();
+  AdminRun r =
+      Run({"updateKvConfig", "-s", "ORDER_TOPIC_CONFIG", "-k", "OrderTopic", "-v", "broker-a:4", "-n", both},
+          /*with_ns=*/false);
+  EXPECT_NE(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("1 of 2 NameServers failed: NameServer " + dead), std::string::npos) << r.out;
+  mq::v1::KvConfigRequest get;
+  get.set_namespace_("ORDER_TOPIC_CONFIG");
+  get.set_key("OrderTopic");
+  mq::v1::KvConfigResponse value;
+  ASSERT_GRPC_OK(Call(namesrv_.stub(), &mq::v1::NameServer::Stub::GetKvConfig, get, &value));
+  EXPECT_EQ(value.value(), "broker-a:4");
+
+  ASSERT_EQ(Run({"updateTopic", "-c", "DefaultCluster", "-t", "Drained"}).code, 0);
+  ASSERT_TRUE(WaitForRoute("Drained", 6));
+  r = Run({"wipeWritePerm", "-b", "broker-a", "-n", both}, /*with_ns=*/false);
+  EXPECT_NE(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("wipe write perm of broker[broker-a] in name server[" + namesrv_.address() + "] OK"),
+            std::string::npos)
+      << r.out;
+  EXPECT_TRUE(WaitForRoute("Drained", 4));
 }
 
 }  // namespace

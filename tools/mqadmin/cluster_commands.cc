@@ -11,6 +11,7 @@
 #include "admin_client.h"
 #include "commands.h"
 #include "common/naming.h"
+#include "fan_out.h"
 #include "output.h"
 
 namespace mq::admin {
@@ -65,13 +66,16 @@ Status ChangeWritePerm(const CommandArgs& a, bool wipe) {
   MQ_ASSIGN_OR_RETURN(auto client, AdminClient::Create(a.namesrv));
   mq::v1::WritePermRequest req;
   req.set_broker_name(a.broker_name);
+  FanOut fan_out(client->namesrv_addrs().size());
   for (const auto& ns : client->namesrv_addrs()) {
     mq::v1::WritePermResponse resp;
-    MQ_RETURN_IF_ERROR(client->CallNamesrvAt(ns, wipe ? &NS::WipeWritePerm : &NS::AddWritePerm, req, &resp));
+    if (!fan_out.Ok(client->CallNamesrvAt(ns, wipe ? &NS::WipeWritePerm : &NS::AddWritePerm, req, &resp))) {
+      continue;
+    }
     std::cout << fmt::format("{} write perm of broker[{}] in name server[{}] OK, {}\n", wipe ? "wipe" : "add",
                              a.broker_name, ns, resp.topics_changed());
   }
-  return Status::OK();
+  return fan_out.Result("NameServers");
 }
 
 }  // namespace
@@ -129,28 +133,30 @@ Status RunBrokerStatus(const CommandArgs& a) {
   MQ_ASSIGN_OR_RETURN(auto client, ClientFor(a));
   MQ_ASSIGN_OR_RETURN(auto targets, client->ResolveMasters(a.broker_addr, a.cluster));
   std::vector<std::pair<std::string, std::map<std::string, std::string>>> out;
+  FanOut fan_out(targets.size());
   for (const auto& t : targets) {
     mq::v1::GetBrokerRuntimeInfoRequest req;
     mq::v1::GetBrokerRuntimeInfoResponse resp;
-    MQ_RETURN_IF_ERROR(client->CallAdmin(t.addr, &BA::GetBrokerRuntimeInfo, req, &resp));
+    if (!fan_out.Ok(client->CallAdmin(t.addr, &BA::GetBrokerRuntimeInfo, req, &resp))) continue;
     out.emplace_back(t.addr, std::map<std::string, std::string>(resp.table().begin(), resp.table().end()));
   }
-  PrintPerBroker(out, "status", a.json);
-  return Status::OK();
+  if (!out.empty()) PrintPerBroker(out, "status", a.json);
+  return fan_out.Result("brokers");
 }
 
 Status RunGetBrokerConfig(const CommandArgs& a) {
   MQ_ASSIGN_OR_RETURN(auto client, ClientFor(a));
   MQ_ASSIGN_OR_RETURN(auto targets, client->ResolveMasters(a.broker_addr, a.cluster));
   std::vector<std::pair<std::string, std::map<std::string, std::string>>> out;
+  FanOut fan_out(targets.size());
   for (const auto& t : targets) {
     mq::v1::GetBrokerConfigRequest req;
     mq::v1::GetBrokerConfigResponse resp;
-    MQ_RETURN_IF_ERROR(client->CallAdmin(t.addr, &BA::GetBrokerConfig, req, &resp));
+    if (!fan_out.Ok(client->CallAdmin(t.addr, &BA::GetBrokerConfig, req, &resp))) continue;
     out.emplace_back(t.addr, std::map<std::string, std::string>(resp.config().begin(), resp.config().end()));
   }
-  PrintPerBroker(out, "config", a.json);
-  return Status::OK();
+  if (!out.empty()) PrintPerBroker(out, "config", a.json);
+  return fan_out.Result("brokers");
 }
 
 Status RunUpdateBrokerConfig(const CommandArgs& a) {
@@ -159,9 +165,10 @@ Status RunUpdateBrokerConfig(const CommandArgs& a) {
   MQ_ASSIGN_OR_RETURN(auto targets, client->ResolveMasters(a.broker_addr, a.cluster));
   mq::v1::UpdateBrokerConfigRequest req;
   (*req.mutable_config())[a.key] = a.value;
+  FanOut fan_out(targets.size());
   for (const auto& t : targets) {
     mq::v1::UpdateBrokerConfigResponse resp;
-    MQ_RETURN_IF_ERROR(client->CallAdmin(t.addr, &BA::UpdateBrokerConfig, req, &resp));
+    if (!fan_out.Ok(client->CallAdmin(t.addr, &BA::UpdateBrokerConfig, req, &resp))) continue;
     std::cout << fmt::format("update broker config success, {} {}={}{}\n", t.addr, a.key, a.value,
                              resp.config_file().empty() ? "" : ", written to " + resp.config_file());
     if (!resp.persist_error().empty()) {
@@ -172,7 +179,7 @@ Status RunUpdateBrokerConfig(const CommandArgs& a) {
                                t.addr);
     }
   }
-  return Status::OK();
+  return fan_out.Result("brokers");
 }
 
 // Per master: its commit log end and, per connected slave, the acknowledged offset, lag (bytes

@@ -12,6 +12,7 @@
 #include "admin_client.h"
 #include "commands.h"
 #include "common/naming.h"
+#include "fan_out.h"
 #include "output.h"
 
 namespace mq::admin {
@@ -139,11 +140,13 @@ Status RunUpdateSubGroup(const CommandArgs& a) {
   c->set_which_broker_when_consume_slowly(a.which_broker_when_slow);
   MQ_ASSIGN_OR_RETURN(auto client, ClientFor(a));
   MQ_ASSIGN_OR_RETURN(auto targets, client->ResolveMasters(a.broker_addr, a.cluster));
+  FanOut fan_out(targets.size());
   for (const auto& t : targets) {
     mq::v1::CreateSubscriptionGroupResponse resp;
-    MQ_RETURN_IF_ERROR(client->CallAdmin(t.addr, &BA::CreateSubscriptionGroup, req, &resp));
+    if (!fan_out.Ok(client->CallAdmin(t.addr, &BA::CreateSubscriptionGroup, req, &resp))) continue;
     std::cout << fmt::format("create subscription group to {} success.\n", t.addr);
   }
+  MQ_RETURN_IF_ERROR(fan_out.Result("brokers"));
   std::cout << fmt::format(
       "SubscriptionGroupConfig [groupName={}, consumeEnable={}, consumeFromMinEnable={}, "
       "consumeBroadcastEnable={}, consumeMessageOrderly={}, retryQueueNums={}, retryMaxTimes={}, "
@@ -162,12 +165,13 @@ Status RunDeleteSubGroup(const CommandArgs& a) {
   mq::v1::DeleteSubscriptionGroupRequest req;
   req.set_group(a.group);
   req.set_remove_offsets(remove_offsets);
+  FanOut fan_out(targets.size());
   for (const auto& t : targets) {
     mq::v1::DeleteSubscriptionGroupResponse resp;
-    MQ_RETURN_IF_ERROR(client->CallAdmin(t.addr, &BA::DeleteSubscriptionGroup, req, &resp));
+    if (!fan_out.Ok(client->CallAdmin(t.addr, &BA::DeleteSubscriptionGroup, req, &resp))) continue;
     std::cout << fmt::format("delete subscription group [{}] from broker [{}] success.\n", a.group, t.addr);
   }
-  return Status::OK();
+  return fan_out.Result("brokers");
 }
 
 Status RunConsumerProgress(const CommandArgs& a) {
@@ -285,14 +289,16 @@ Status RunResetOffsetByTime(const CommandArgs& a) {
   std::vector<mq::v1::BrokerData> brokers(route.broker_datas().begin(), route.broker_datas().end());
   std::sort(brokers.begin(), brokers.end(),
             [](const auto& x, const auto& y) { return x.broker_name() < y.broker_name(); });
+  FanOut fan_out(brokers.size());
   for (const auto& b : brokers) {
-    MQ_ASSIGN_OR_RETURN(auto addr, AdminClient::MasterAddr(b));
+    auto addr = AdminClient::MasterAddr(b);
+    if (!fan_out.Ok(addr.status())) continue;
     mq::v1::ResetOffsetRequest req;
     req.set_group(a.group);
     req.set_topic(a.topic);
     req.set_timestamp(ts);
     mq::v1::ResetOffsetResponse resp;
-    MQ_RETURN_IF_ERROR(client->CallAdmin(addr, &BA::ResetOffsetByTimestamp, req, &resp));
+    if (!fan_out.Ok(client->CallAdmin(*addr, &BA::ResetOffsetByTimestamp, req, &resp))) continue;
     for (const auto& q : resp.queues()) {
       table.Add({b.broker_name(), std::to_string(q.queue_id()), std::to_string(q.consumer_offset())});
       arr.Push(Json::Object()
@@ -306,7 +312,7 @@ Status RunResetOffsetByTime(const CommandArgs& a) {
   } else {
     table.Print(std::cout);
   }
-  return Status::OK();
+  return fan_out.Result("broker sets");
 }
 
 }  // namespace mq::admin

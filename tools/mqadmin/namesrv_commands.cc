@@ -7,6 +7,7 @@
 
 #include "admin_client.h"
 #include "commands.h"
+#include "fan_out.h"
 #include "output.h"
 
 namespace mq::admin {
@@ -29,13 +30,15 @@ Status RunUpdateKvConfig(const CommandArgs& a) {
   req.set_namespace_(a.kv_namespace);
   req.set_key(a.key);
   req.set_value(a.value);
+  FanOut fan_out(client->namesrv_addrs().size());
   for (const auto& ns : client->namesrv_addrs()) {
     mq::v1::KvConfigResponse resp;
-    MQ_RETURN_IF_ERROR(client->CallNamesrvAt(ns, &NS::PutKvConfig, req, &resp));
+    if (!fan_out.Ok(client->CallNamesrvAt(ns, &NS::PutKvConfig, req, &resp))) continue;
+    std::cout << fmt::format(
+        "create or update kv config to namespace [{}] in name server[{}] success: {}={}\n", a.kv_namespace,
+        ns, a.key, a.value);
   }
-  std::cout << fmt::format("create or update kv config to namespace [{}] success: {}={}\n", a.kv_namespace,
-                           a.key, a.value);
-  return Status::OK();
+  return fan_out.Result("NameServers");
 }
 
 Status RunDeleteKvConfig(const CommandArgs& a) {
@@ -44,22 +47,25 @@ Status RunDeleteKvConfig(const CommandArgs& a) {
   mq::v1::KvConfigRequest req;
   req.set_namespace_(a.kv_namespace);
   req.set_key(a.key);
+  FanOut fan_out(client->namesrv_addrs().size());
   for (const auto& ns : client->namesrv_addrs()) {
     mq::v1::KvConfigResponse resp;
-    MQ_RETURN_IF_ERROR(client->CallNamesrvAt(ns, &NS::DeleteKvConfig, req, &resp));
+    if (!fan_out.Ok(client->CallNamesrvAt(ns, &NS::DeleteKvConfig, req, &resp))) continue;
+    std::cout << fmt::format("delete kv config from namespace [{}] in name server[{}] success: {}\n",
+                             a.kv_namespace, ns, a.key);
   }
-  std::cout << fmt::format("delete kv config from namespace [{}] success: {}\n", a.kv_namespace, a.key);
-  return Status::OK();
+  return fan_out.Result("NameServers");
 }
 
 Status RunGetNamesrvConfig(const CommandArgs& a) {
   MQ_ASSIGN_OR_RETURN(auto client, AdminClient::Create(a.namesrv));
   Json arr = Json::Array();
   Table table({"#NameServer", "#Key", "#Value"});
+  FanOut fan_out(client->namesrv_addrs().size());
   for (const auto& ns : client->namesrv_addrs()) {
     mq::v1::GetNamesrvConfigRequest req;
     mq::v1::GetNamesrvConfigResponse resp;
-    MQ_RETURN_IF_ERROR(client->CallNamesrvAt(ns, &NS::GetNamesrvConfig, req, &resp));
+    if (!fan_out.Ok(client->CallNamesrvAt(ns, &NS::GetNamesrvConfig, req, &resp))) continue;
     std::map<std::string, std::string> sorted(resp.config().begin(), resp.config().end());
     Json cfg = Json::Object();
     for (const auto& [k, v] : sorted) {
@@ -73,7 +79,7 @@ Status RunGetNamesrvConfig(const CommandArgs& a) {
   } else {
     table.Print(std::cout);
   }
-  return Status::OK();
+  return fan_out.Result("NameServers");
 }
 
 }  // namespace mq::admin

@@ -9,6 +9,7 @@
 #include "admin_client.h"
 #include "commands.h"
 #include "common/naming.h"
+#include "fan_out.h"
 #include "output.h"
 #include "topic_attributes.h"
 
@@ -71,22 +72,27 @@ Status RunUpdateTopic(const CommandArgs& a) {
   cfg->set_write_queue_nums(a.write_queues);
   cfg->set_perm(a.perm);
   cfg->set_order(order);
+  FanOut fan_out(targets.size());
   for (const auto& t : targets) {
-    // An update keeps the attributes the topic has on this broker, changed by -a.
+    // An update keeps the attributes the topic has on this broker, changed by -a; a broker whose
+    // current ones cannot be read is not updated (it would lose them).
     mq::v1::GetTopicConfigRequest greq;
     greq.set_topic(a.topic);
     mq::v1::GetTopicConfigResponse current;
+    Status read = client->CallAdmin(t.addr, &BA::GetTopicConfig, greq, &current);
+    if (!fan_out.Ok(read.IsNotFound() ? Status::OK() : read)) continue;
     std::map<std::string, std::string> attributes;
-    if (client->CallAdmin(t.addr, &BA::GetTopicConfig, greq, &current).ok() && current.configs_size() == 1) {
+    if (read.ok() && current.configs_size() == 1) {
       attributes.insert(current.configs(0).attributes().begin(), current.configs(0).attributes().end());
     }
     ApplyAttributeChanges(changes, &attributes);
     cfg->mutable_attributes()->clear();
     cfg->mutable_attributes()->insert(attributes.begin(), attributes.end());
     mq::v1::CreateTopicResponse resp;
-    MQ_RETURN_IF_ERROR(client->CallAdmin(t.addr, &BA::CreateTopic, req, &resp));
+    if (!fan_out.Ok(client->CallAdmin(t.addr, &BA::CreateTopic, req, &resp))) continue;
     std::cout << fmt::format("create topic to {} success.\n", t.addr);
   }
+  MQ_RETURN_IF_ERROR(fan_out.Result("brokers"));
   std::cout << fmt::format(
       "TopicConfig [topicName={}, readQueueNums={}, writeQueueNums={}, perm={}, order={}]\n", a.topic,
       a.read_queues, a.write_queues, PermString(a.perm), order);
@@ -99,22 +105,30 @@ Status RunDeleteTopic(const CommandArgs& a) {
   MQ_ASSIGN_OR_RETURN(auto targets, client->ResolveMasters("", a.cluster));
   mq::v1::DeleteTopicOnBrokerRequest breq;
   breq.set_topic(a.topic);
+  // A broker that failed keeps the topic and registers it again, so its route comes back; the
+  // verb fails naming it, and deleting again finishes the job.
+  FanOut brokers(targets.size());
   for (const auto& t : targets) {
     mq::v1::DeleteTopicOnBrokerResponse resp;
     Status s = client->CallAdmin(t.addr, &BA::DeleteTopic, breq, &resp);
-    if (!s.ok() && !s.IsNotFound()) return s;
+    brokers.Ok(s.IsNotFound() ? Status::OK() : s);
   }
-  std::cout << fmt::format("delete topic [{}] from cluster [{}] success.\n", a.topic, a.cluster);
+  Status on_brokers = brokers.Result("brokers");
+  if (on_brokers.ok()) {
+    std::cout << fmt::format("delete topic [{}] from cluster [{}] success.\n", a.topic, a.cluster);
+  }
   mq::v1::DeleteTopicRequest nreq;
   nreq.set_topic(a.topic);
   nreq.set_cluster(a.cluster);
+  FanOut namesrvs(client->namesrv_addrs().size());
   for (const auto& ns : client->namesrv_addrs()) {
     mq::v1::DeleteTopicResponse resp;
     Status s = client->CallNamesrvAt(ns, &NS::DeleteTopic, nreq, &resp);
-    if (!s.ok() && !s.IsNotFound()) return s;
+    if (!namesrvs.Ok(s.IsNotFound() ? Status::OK() : s)) continue;
     std::cout << fmt::format("delete topic [{}] from NameServer {} success.\n", a.topic, ns);
   }
-  return Status::OK();
+  MQ_RETURN_IF_ERROR(on_brokers);
+  return namesrvs.Result("NameServers");
 }
 
 Status RunTopicList(const CommandArgs& a) {
@@ -245,23 +259,26 @@ Status RunUpdateTopicPerm(const CommandArgs& a) {
     MQ_ASSIGN_OR_RETURN(client, AdminClient::Create(a.namesrv));
   }
   MQ_ASSIGN_OR_RETURN(auto targets, client->ResolveMasters(a.broker_addr, a.cluster));
+  FanOut fan_out(targets.size());
   for (const auto& t : targets) {
     mq::v1::GetTopicConfigRequest greq;
     greq.set_topic(a.topic);
     mq::v1::GetTopicConfigResponse gresp;
-    MQ_RETURN_IF_ERROR(client->CallAdmin(t.addr, &BA::GetTopicConfig, greq, &gresp));
+    if (!fan_out.Ok(client->CallAdmin(t.addr, &BA::GetTopicConfig, greq, &gresp))) continue;
     if (gresp.configs_size() == 0) {
-      return Status::NotFound(fmt::format("topic: topic '{}' does not exist on broker {}", a.topic, t.addr));
+      fan_out.Ok(
+          Status::NotFound(fmt::format("topic: topic '{}' does not exist on broker {}", a.topic, t.addr)));
+      continue;
     }
     mq::v1::CreateTopicRequest creq;
     *creq.mutable_config() = gresp.configs(0);
     int32_t old_perm = creq.config().perm();
     creq.mutable_config()->set_perm(a.perm);
     mq::v1::CreateTopicResponse cresp;
-    MQ_RETURN_IF_ERROR(client->CallAdmin(t.addr, &BA::CreateTopic, creq, &cresp));
+    if (!fan_out.Ok(client->CallAdmin(t.addr, &BA::CreateTopic, creq, &cresp))) continue;
     std::cout << fmt::format("update topic perm from {} to {} in {} success.\n", old_perm, a.perm, t.addr);
   }
-  return Status::OK();
+  return fan_out.Result("brokers");
 }
 
 }  // namespace mq::admin
