@@ -5,9 +5,10 @@
 namespace mq {
 namespace {
 
+// Java's String.trim(), which FilterAPI applies: every character up to ' '.
 std::string_view TrimBlanks(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  while (!s.empty() && static_cast<unsigned char>(s.front()) <= ' ') s.remove_prefix(1);
+  while (!s.empty() && static_cast<unsigned char>(s.back()) <= ' ') s.remove_suffix(1);
   return s;
 }
 
@@ -20,13 +21,17 @@ Result<std::vector<std::string>> ParseTagExpression(std::string_view expression)
   while (true) {
     const size_t bar = rest.find("||");
     const std::string_view tag = TrimBlanks(rest.substr(0, bar));
-    if (tag.empty() || tag.find_first_of("|*") != std::string_view::npos) {
+    if (tag.find_first_of("|*") != std::string_view::npos) {
       return Status::InvalidArgument(
           fmt::format("subscription: '{}' is not '*' or 'TagA || TagB'", expression));
     }
-    tags.emplace_back(tag);
+    if (!tag.empty()) tags.emplace_back(tag);
     if (bar == std::string_view::npos) break;
     rest = rest.substr(bar + 2);
+  }
+  if (tags.empty()) {
+    return Status::InvalidArgument(
+        fmt::format("subscription: '{}' names no tag; '*' subscribes to every message", expression));
   }
   return tags;
 }

@@ -11,9 +11,11 @@
 
 namespace mq {
 
-// "TagA || TagB" -> {"TagA", "TagB"}; "*", "" or blanks -> {} (every message). Tags are
-// trimmed of spaces and tabs as RocketMQ's FilterAPI does; an empty alternative or one holding
-// '|' or '*' is refused with an InvalidArgument naming the "subscription" field.
+// "TagA || TagB" -> {"TagA", "TagB"}; "*", "" or blanks -> {} (every message). As RocketMQ's
+// FilterAPI does, tags are trimmed of whitespace and empty alternatives are skipped ("TagA ||"
+// is "TagA"). Refused, with an InvalidArgument naming the "subscription" field, where FilterAPI
+// would take a likely mistake literally: an alternative holding '|' or '*' ("TagA | TagB",
+// "Tag*"), or no tag at all ("||", which would match nothing).
 Result<std::vector<std::string>> ParseTagExpression(std::string_view expression);
 
 }  // namespace mq
