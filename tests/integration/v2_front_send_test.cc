@@ -4,12 +4,15 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <chrono>
+#include <thread>
 
 #include "broker_fixture.h"
 #include "common/digest.h"
 #include "grpc_test_util.h"
 #include "namesrv_fixture.h"
+#include "testutil/proc_status.h"
 #include "testutil/temp_dir.h"
 #include "testutil/wait.h"
 #include "v2_front_fixture.h"
@@ -226,6 +229,45 @@ TEST_F(V2FrontTest, OrphanedTransactionIsCheckedOverTelemetry) {
   while (stream->Read(&cmd)) {
   }
   EXPECT_GRPC_OK(stream->Finish());
+}
+
+// Before: a stream's unwritten commands were bounded by count only (1,024), and a check
+// carries its whole message: a producer that did not read its stream (hung, or slow) made the
+// broker hold up to 1,024 half messages for it, 4 GiB of 4 MiB ones.
+TEST_F(V2FrontTest, AStreamTheClientDoesNotReadHoldsBoundedChecks) {
+  auto a = StartBroker("broker-a");
+  CreateTopic(*a, "TxUnread", 1);
+  V2Client c(a->v2_address());
+  grpc::ClientContext ctx;
+  c.Prepare(&ctx, true, "", std::chrono::seconds(30));
+  auto stream = c.stub()->Telemetry(&ctx);
+  pb::TelemetryCommand hello;
+  *hello.mutable_settings() = ProducerSettings("TxUnread");
+  ASSERT_TRUE(stream->Write(hello));
+  pb::TelemetryCommand cmd;
+  ASSERT_TRUE(stream->Read(&cmd));
+  ASSERT_TRUE(cmd.has_settings());
+  // From here on the stream is not read. 48 transactions of 512 KiB are never ended: every
+  // 300 ms round checks each of them again (transactionCheckMax, 15 times).
+  constexpr int kHalves = 48;
+  for (int i = 0; i < kHalves; ++i) {
+    auto sent = SendOne(c, V2Message("TxUnread", std::string(512 * 1024, static_cast<char>('a' + i % 26)),
+                                     "TX-UNREAD-" + std::to_string(i), pb::MessageType::TRANSACTION));
+    ASSERT_EQ(sent.status().code(), pb::Code::OK) << sent.status().message();
+  }
+  const pid_t pid = a->process().pid();
+  const int64_t rss_before = ProcStatusBytes(pid, "RssAnon");
+  int64_t rss_most = 0;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(4);  // sampled, not waited on
+  while (std::chrono::steady_clock::now() < until) {
+    rss_most = std::max(rss_most, ProcStatusBytes(pid, "RssAnon"));
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_LT(rss_most - rss_before, int64_t{48} << 20) << "RssAnon " << rss_before << " -> " << rss_most;
+  ctx.TryCancel();
+  while (stream->Read(&cmd)) {
+  }
+  (void)stream->Finish();
 }
 
 TEST_F(V2FrontTest, BadInputGetsItsCodeAndNamesTheField) {

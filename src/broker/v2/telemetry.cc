@@ -54,8 +54,10 @@ class TelemetrySessions::Session final
     // The front is being written: it stays until OnWriteDone.
     if (writing_) {
       queue_.erase(queue_.begin() + 1, queue_.end());
+      queued_bytes_ = queue_.front().bytes;
     } else {
       queue_.clear();
+      queued_bytes_ = 0;
       FinishLocked();
     }
   }
@@ -91,15 +93,19 @@ class TelemetrySessions::Session final
   void OnWriteDone(bool ok) override {
     std::lock_guard<std::mutex> lock(mu_);
     writing_ = false;
-    if (!queue_.empty()) queue_.pop_front();
+    if (!queue_.empty()) {
+      queued_bytes_ -= queue_.front().bytes;
+      queue_.pop_front();
+    }
     if (!ok) closing_ = true;
     if (closing_) {
       queue_.clear();
+      queued_bytes_ = 0;
       return FinishLocked();
     }
     if (!queue_.empty()) {
       writing_ = true;
-      StartWrite(&queue_.front());
+      StartWrite(&queue_.front().command);
     }
   }
 
@@ -118,11 +124,16 @@ class TelemetrySessions::Session final
 
  private:
   bool EnqueueLocked(const pb::TelemetryCommand& command) {
-    if (closing_ || queue_.size() >= kMaxQueuedCommands) return false;
-    queue_.push_back(command);
+    const size_t bytes = command.ByteSizeLong();
+    if (closing_ || queue_.size() >= kMaxQueuedCommands ||
+        (!queue_.empty() && queued_bytes_ + bytes > kMaxQueuedBytes)) {
+      return false;
+    }
+    queue_.push_back({command, bytes});
+    queued_bytes_ += bytes;
     if (!writing_) {
       writing_ = true;
-      StartWrite(&queue_.front());
+      StartWrite(&queue_.front().command);
     }
     return true;
   }
@@ -139,12 +150,17 @@ class TelemetrySessions::Session final
   pb::TelemetryCommand in_;  // only touched by the read chain (one read in flight)
 
   std::mutex mu_;
-  std::deque<pb::TelemetryCommand> queue_;  // GUARDED_BY(mu_); front() is being written
-  bool writing_ = false;                    // GUARDED_BY(mu_)
-  bool closing_ = false;                    // GUARDED_BY(mu_)
-  bool finished_ = false;                   // GUARDED_BY(mu_)
-  bool settled_ = false;                    // GUARDED_BY(mu_)
-  SettingsOutcome outcome_;                 // GUARDED_BY(mu_)
+  struct Queued {
+    pb::TelemetryCommand command;
+    size_t bytes = 0;  // its encoded size
+  };
+  std::deque<Queued> queue_;  // GUARDED_BY(mu_); front() is being written
+  size_t queued_bytes_ = 0;   // GUARDED_BY(mu_); sum of queue_'s bytes
+  bool writing_ = false;      // GUARDED_BY(mu_)
+  bool closing_ = false;      // GUARDED_BY(mu_)
+  bool finished_ = false;     // GUARDED_BY(mu_)
+  bool settled_ = false;      // GUARDED_BY(mu_)
+  SettingsOutcome outcome_;   // GUARDED_BY(mu_)
 };
 
 TelemetrySessions::TelemetrySessions(IoExecutor* executor, SettingsHandler on_settings,

@@ -53,7 +53,12 @@ class TelemetrySessions final : public txn::CheckSender {
   // v1 check -> v2 command for a session in namespace `ns`.
   using CheckConverter = std::function<apache::rocketmq::v2::TelemetryCommand(const mq::v1::TransactionCheck&,
                                                                               const std::string& ns)>;
+  // What one stream may hold unwritten (a client that does not read its stream, or reads it
+  // slowly): a check carries its whole message, up to 4 MiB. Beyond either bound a command is
+  // refused (a check goes to another stream of the group, or waits for the next round); the
+  // first command of an empty queue always fits.
   static constexpr size_t kMaxQueuedCommands = 1024;
+  static constexpr size_t kMaxQueuedBytes = size_t{8} << 20;
 
   // `executor` must outlive every session (the owner shuts the v2 server down first).
   TelemetrySessions(IoExecutor* executor, SettingsHandler on_settings, CheckConverter to_check,
