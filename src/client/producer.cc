@@ -28,6 +28,7 @@
 #include "send_transport.h"
 #include "send_wire.h"
 #include "transaction_producer_access.h"
+#include "user_callback_mark.h"
 
 namespace mq::client {
 
@@ -60,7 +61,7 @@ class ProducerImpl {
   }
 
   // From a send callback (one of our own threads, which the shutdown joins) it runs beside it.
-  void Shutdown() { shutdown_.Run(/*on_own_thread=*/tls_in_send_callback); }
+  void Shutdown() { shutdown_.Run(/*on_own_thread=*/tls_in_user_callback); }
 
   void ShutdownNow() {
     if (!running_.exchange(false)) return;
@@ -480,9 +481,10 @@ class ProducerImpl {
   // An async send's end, where SendCallbacks runs it. The room is returned after the callback, so
   // queued callbacks count against the limit.
   void FinishAsync(const SendCallback& callback, int64_t held, const Result<SendResult>& r) {
-    tls_in_send_callback = true;
-    callback(r);
-    tls_in_send_callback = false;
+    {
+      UserCallbackScope in_callback;
+      callback(r);
+    }
     if (held >= 0) backpressure_->Release(held);
     pending_.fetch_sub(1);
   }
@@ -509,7 +511,7 @@ class ProducerImpl {
   // Waits (up to send_timeout_ms) for room under the back pressure limits; a send callback
   // never waits: the room it would wait for may be held by callbacks queued behind it.
   Status AcquireRoom(int64_t bytes) {
-    auto wait = tls_in_send_callback ? std::chrono::milliseconds(0)
+    auto wait = tls_in_user_callback ? std::chrono::milliseconds(0)
                                      : std::chrono::milliseconds(options_.send_timeout_ms);
     return backpressure_->Acquire(bytes, wait);
   }
@@ -550,11 +552,8 @@ class ProducerImpl {
   std::unique_ptr<Backpressure> backpressure_ =
       std::make_unique<Backpressure>(std::max(1, options_.back_pressure_for_async_send_num),
                                      std::max<int64_t>(1, options_.back_pressure_for_async_send_size));
-  static thread_local bool tls_in_send_callback;
   DeferredShutdown shutdown_{[this] { ShutdownNow(); }};  // last: waited for before the rest goes
 };
-
-thread_local bool ProducerImpl::tls_in_send_callback = false;
 
 MessageQueueSelector HashSelector() {
   return [](const std::vector<MessageQueue>& queues, const Message&, const std::string& arg) {

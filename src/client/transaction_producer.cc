@@ -52,8 +52,9 @@ Status TransactionProducer::Start() {
 }
 
 void TransactionProducer::Shutdown() {
-  if (!started_) return;
-  started_ = false;
+  // Also from the checker: the producer's shutdown then goes on beside it (Producer::Shutdown),
+  // and the destructor waits for it.
+  if (!started_.exchange(false)) return;
   checks_->Shutdown();
   producer_.Shutdown();
 }

@@ -6,6 +6,7 @@
 
 #include "common/logging.h"
 #include "convert.h"
+#include "user_callback_mark.h"
 
 namespace mq::client {
 
@@ -98,6 +99,11 @@ void TransactionChecks::OnStreamGone() {
   done_cv_.notify_all();
 }
 
+bool TransactionChecks::Stopping() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stopping_;
+}
+
 size_t TransactionChecks::Live() const {
   std::lock_guard<std::mutex> lock(mu_);
   return live_.size();
@@ -111,6 +117,7 @@ void TransactionChecks::OnCheck(const std::string& addr, const mq::v1::Transacti
     if (!self) return;
     LocalTransactionState state = LocalTransactionState::kUnknown;
     try {
+      UserCallbackScope in_callback;  // a Shutdown() from the checker must not stop this thread
       state = self->checker_(FromProto(check.message()));
     } catch (const std::exception& e) {
       MQ_LOG_WARN(Logger("client"), "transaction checker threw for txn={}: {}", check.transaction_id(),
@@ -120,6 +127,9 @@ void TransactionChecks::OnCheck(const std::string& addr, const mq::v1::Transacti
     }
     self->answered_.fetch_add(1);
     if (state == LocalTransactionState::kUnknown) return;  // asked again after the next interval
+    // Shut down meanwhile (by the checker itself, say): no new call on a client going away; the
+    // broker asks again, another producer or after a restart.
+    if (self->Stopping()) return;
     mq::v1::EndTransactionRequest req;
     req.set_producer_group(self->group_);
     req.set_transaction_id(check.transaction_id());

@@ -33,6 +33,7 @@ class TransactionChecks : public std::enable_shared_from_this<TransactionChecks>
   void Start();
   void Shutdown();
   size_t Live() const;
+  bool Stopping() const;  // Shutdown() has begun
   int64_t Answered() const { return answered_.load(); }
 
   class Stream;

@@ -185,6 +185,33 @@ TEST_F(TxnClientTest, UnknownIsCommittedByTheCheck) {
   producer.Shutdown();
 }
 
+TEST_F(TxnClientTest, TheCheckerMayShutItsProducerDown) {
+  // "Stop once this is settled": Shutdown() from the checker (a callback thread the shutdown
+  // stops) returns at once and the shutdown goes on beside it; the destructor waits for it.
+  StartCluster();
+  std::atomic<bool> shut{false};
+  std::unique_ptr<mq::client::TransactionProducer> producer;
+  producer = std::make_unique<mq::client::TransactionProducer>(
+      ProducerOptions(),
+      [](const mq::client::Message&, const std::string&, const std::string&) {
+        return LocalTransactionState::kUnknown;
+      },
+      [&](const mq::client::ReceivedMessage&) {
+        if (!shut.load()) {
+          producer->Shutdown();
+          shut = true;
+        }
+        return LocalTransactionState::kRollbackMessage;
+      });
+  ASSERT_TRUE(producer->Start().ok());
+  ASSERT_TRUE(WaitUntil([&] { return producer->LiveCheckStreams() == 1; }));
+  auto r = producer->SendMessageInTransaction(mq::client::MakeMessage("TxnTopic", "stop-after-me"));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_TRUE(WaitUntil([&] { return shut.load(); }, 10s));
+  producer.reset();
+  EXPECT_EQ(MaxOffsetSum("TxnTopic", 2), 0);
+}
+
 TEST_F(TxnClientTest, NeverAnsweredEndsInCheckMaxTimeTopic) {
   StartCluster(/*check_max=*/2);
   std::atomic<int> checks{0};

@@ -14,7 +14,10 @@
 // executor runs on the calling thread, the checker on the library's callback threads (both
 // may run concurrently with themselves). An exception from either counts as UNKNOWN.
 // Shutdown() (also run by the destructor) closes the check streams, then stops the producer.
+// The checker may call it ("stop once this is settled"): it returns at once, the producer's
+// shutdown goes on beside it, and the destructor (never run in the checker) waits for it.
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -81,7 +84,7 @@ class TransactionProducer {
   const LocalTransactionExecutor executor_;
   Producer producer_;
   std::shared_ptr<TransactionChecks> checks_;
-  bool started_ = false;
+  std::atomic<bool> started_{false};
 };
 
 }  // namespace mq::client
