@@ -16,7 +16,9 @@
 // then transactionCheckInterval after each check.
 //
 // Files: <storePathRootDir>/config/transactionProgress (half and op queue positions),
-// rewritten atomically at most once a second and at Shutdown().
+// rewritten atomically at most once a second and at Shutdown(), and only with positions whose
+// records (the copies of the halves passed, the ops read) are durable: a power cut that takes
+// the commit log's tail then leaves the scan behind the lost records, never past them.
 // Threads: End()/QueryHalf() from any thread (they never block: store callbacks finish them);
 // the scan thread blocks on its own puts only. mu_ guards state_, ending_, last_copy_offset_
 // and the positions; it is never held across a store call or a CheckSender call.
@@ -27,6 +29,7 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -120,9 +123,17 @@ class TransactionalMessageService {
   // halves instead of passing them as ended: an End whose put then fails leaves its half for
   // the checks, which a scan already past it would never reach again.
   std::set<std::string> ending_;
-  int64_t persisted_half_ = -1;  // scan thread only
-  int64_t persisted_op_ = -1;    // scan thread only
-  int64_t last_persist_ms_ = 0;  // scan thread only
+  // Positions and the commit log end they need durable: everything the scan put (copies,
+  // discards) and read (ops) before it took them.
+  struct ProgressSnapshot {
+    int64_t half = 0;
+    int64_t op = 0;
+    int64_t needs_phy = 0;
+  };
+  int64_t persisted_half_ = -1;                  // scan thread only
+  int64_t persisted_op_ = -1;                    // scan thread only
+  int64_t last_persist_ms_ = 0;                  // scan thread only
+  std::optional<ProgressSnapshot> not_durable_;  // scan thread only: the oldest one not written yet
 
   std::mutex loop_mu_;
   std::condition_variable loop_cv_;

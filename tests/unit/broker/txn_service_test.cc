@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <filesystem>
+#include <fstream>
 #include <future>
 #include <memory>
 #include <mutex>
@@ -318,6 +320,52 @@ TEST_F(TxnServiceTest, AnEndTheScanHadPassedIsStillKnownAfterARestart) {
   EXPECT_TRUE(r.duplicate());
   EXPECT_EQ(Max("RealTopic", 1), 1);  // the committed one, once
   EXPECT_EQ(sender_.count(), 0u);
+}
+
+// Before: the positions were written whether or not the copies the scan had appended were
+// durable. A power cut that took the copies (ASYNC_FLUSH) left the scan past the only records
+// of their transactions: none was ever checked again.
+TEST_F(TxnServiceTest, AfterTheLogLostItsTailNoTransactionIsLeftUnchecked) {
+  PutHalf("a", "TXA");
+  PutHalf("b", "TXB");
+  // The halves are durable; from here on the store flushes only at its shutdown.
+  store_->Shutdown();
+  auto slow = store::testing::SmallOptions(dir_.Sub("store"));
+  slow.flush_interval_commit_log_ms = 3'600'000;
+  store_ = store::testing::OpenStore(slow, &clock_);
+  auto s = Open();
+  clock_.Advance(6000);
+  Round(*s);  // checks both, appending their copies
+  ASSERT_EQ(sender_.count(), 2u);
+  const int64_t first_copy = sender_.checks[0].commit_log_offset();
+  ASSERT_LE(store_->FlushedPhyOffset(), first_copy) << "the copies are not durable yet";
+  // The power cut: the positions file as the scan left it, the log up to its durable end.
+  const auto left = ReadFileToString(dir_.Sub("progress"));
+  s.reset();
+  if (left.ok()) {
+    ASSERT_TRUE(WriteFileAtomically(dir_.Sub("progress"), *left).ok());
+  } else {
+    std::filesystem::remove(dir_.Sub("progress"));
+  }
+  store_->Shutdown();
+  store_.reset();
+  {
+    std::fstream segment(dir_.Sub("store/commitlog/") + OffsetToFileName(0),
+                         std::ios::in | std::ios::out | std::ios::binary);
+    segment.seekp(first_copy + 40);
+    segment.write("TORN", 4);
+  }
+  std::filesystem::remove(dir_.Sub("store/checkpoint"));
+  ASSERT_TRUE(WriteFileAtomically(dir_.Sub("store/abort"), "x").ok());
+  store_ = store::testing::OpenStore(store::testing::SmallOptions(dir_.Sub("store")), &clock_);
+  ASSERT_EQ(Max(std::string(kHalfTopic)), 2);  // the halves, not their copies
+
+  auto again = Open();
+  clock_.Advance(30000);
+  Round(*again);
+  ASSERT_EQ(sender_.count(), 4u);
+  EXPECT_EQ(sender_.checks[2].transaction_id(), "TXA");
+  EXPECT_EQ(sender_.checks[3].transaction_id(), "TXB");
 }
 
 TEST_F(TxnServiceTest, CorruptProgressFileIsReported) {
