@@ -29,27 +29,29 @@ Status DelayOffsetTable::Load() {
   return Status::OK();
 }
 
-Status DelayOffsetTable::Persist() {
+DelayOffsetTable::Version DelayOffsetTable::Take() const {
+  std::lock_guard lock(mu_);
+  return Version{offsets_, change_seq_};
+}
+
+Status DelayOffsetTable::Persist(const Version& version) {
   std::lock_guard persist(persist_mu_);
-  std::string json;
-  uint64_t seq = 0;
   {
     std::lock_guard lock(mu_);
-    if (change_seq_ == persisted_seq_) return Status::OK();
-    seq = change_seq_;
-    // RocketMQ's exact layout (numbers, not protobuf JSON's quoted int64s).
-    json = "{\n\t\"offsetTable\":{";
-    bool first = true;
-    for (const auto& [level, offset] : offsets_) {
-      json += fmt::format("{}\n\t\t\"{}\":{}", first ? "" : ",", level, offset);
-      first = false;
-    }
-    json += "\n\t}\n}\n";
+    if (version.seq <= persisted_seq_) return Status::OK();
   }
+  // RocketMQ's exact layout (numbers, not protobuf JSON's quoted int64s).
+  std::string json = "{\n\t\"offsetTable\":{";
+  bool first = true;
+  for (const auto& [level, offset] : version.offsets) {
+    json += fmt::format("{}\n\t\t\"{}\":{}", first ? "" : ",", level, offset);
+    first = false;
+  }
+  json += "\n\t}\n}\n";
   MQ_RETURN_IF_ERROR(WriteFileAtomically(path_, json));
   MQ_RETURN_IF_ERROR(WriteFileAtomically(path_ + ".bak", json));
   std::lock_guard lock(mu_);
-  persisted_seq_ = std::max(persisted_seq_, seq);
+  persisted_seq_ = std::max(persisted_seq_, version.seq);
   return Status::OK();
 }
 

@@ -25,8 +25,17 @@ class DelayOffsetTable {
 
   // Missing file = empty table; a corrupt file falls back to .bak, else Corruption.
   Status Load();
+  // The table as it is now, numbered by its changes.
+  struct Version {
+    std::map<int32_t, int64_t> offsets;
+    uint64_t seq = 0;
+  };
+  Version Take() const;
+  // Writes `version` (taken earlier: the delivery thread writes only offsets whose deliveries
+  // are durable) unless a version as new or newer is written already.
+  Status Persist(const Version& version);
   // Writes the table when it changed since the last write.
-  Status Persist();
+  Status Persist() { return Persist(Take()); }
 
   int64_t Get(int32_t level) const;  // 0 when unknown
   void Set(int32_t level, int64_t offset);

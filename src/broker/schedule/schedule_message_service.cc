@@ -41,7 +41,9 @@ void ScheduleMessageService::Start() {
     std::lock_guard lock(mu_);
     stop_ = false;
   }
-  thread_ = StartNamedThread("mq-schedule", [this] { Loop(); });
+  // The clock is read here, not on the new thread: a pass right after Start() then finds the
+  // persist interval counted from the start.
+  thread_ = StartNamedThread("mq-schedule", [this, started_ms = clock_->NowMillis()] { Loop(started_ms); });
   MQ_LOG_INFO(Logger("broker"), "schedule service started levels={}", options_.levels.max_level());
 }
 
@@ -53,7 +55,7 @@ void ScheduleMessageService::Shutdown() {
   cv_.notify_all();
   if (thread_.joinable()) {
     thread_.join();
-    PersistOffsets();
+    PersistOffsets(/*force=*/true);
   }
 }
 
@@ -63,14 +65,17 @@ void ScheduleMessageService::Wakeup() {
   cv_.notify_one();
 }
 
-void ScheduleMessageService::PersistOffsets() {
-  if (Status s = offsets_->Persist(); !s.ok()) {
+void ScheduleMessageService::PersistOffsets(bool force) {
+  const int64_t log_end = store_->MaxPhyOffset();  // before the offsets: they pass no later record
+  auto version = durable_.Offer(offsets_->Take(), log_end, store_->FlushedPhyOffset(), force);
+  if (!version) return;
+  if (Status s = offsets_->Persist(*version); !s.ok()) {
     MQ_LOG_ERROR(Logger("broker"), "persist {}: {}", offsets_->file_path(), s.ToString());
   }
 }
 
-void ScheduleMessageService::Loop() {
-  int64_t last_persist = clock_->NowMillis();
+void ScheduleMessageService::Loop(int64_t started_ms) {
+  int64_t last_persist = started_ms;
   while (true) {
     {
       std::lock_guard lock(mu_);
@@ -84,7 +89,7 @@ void ScheduleMessageService::Loop() {
     }
     now = clock_->NowMillis();
     if (now - last_persist >= options_.persist_interval_ms) {
-      PersistOffsets();
+      PersistOffsets(/*force=*/false);
       last_persist = now;
       next = std::min(next, now + options_.persist_interval_ms);
     }

@@ -9,6 +9,8 @@
 // so delivery times only grow along the queue. Never early; late by the wake-up latency.
 // Failures keep the offset, so a message is delivered at least once: after a kill -9 the
 // offsets of the last flushDelayOffsetInterval may be replayed (duplicates, never losses).
+// delayOffset.json is written only with offsets whose re-puts are durable, so a power cut that
+// takes the commit log's tail (ASYNC_FLUSH) replays the lost deliveries too.
 //
 // Lifecycle: construct before the store's Start() (it installs the tags-code function and an
 // arrival listener on the store) -> Start() on a master only (a slave keeps the queue and the
@@ -29,6 +31,7 @@
 #include "broker/schedule/delay_offset_table.h"
 #include "broker/store/message_store.h"
 #include "common/clock.h"
+#include "common/durable_progress.h"
 
 namespace mq::schedule {
 
@@ -53,12 +56,14 @@ class ScheduleMessageService {
   const DelayLevels& levels() const { return options_.levels; }
 
  private:
-  void Loop();
+  void Loop(int64_t started_ms);
   // Delivers what is due on one level; returns when the level next needs attention (ms).
   int64_t DeliverLevel(int32_t level, int64_t now);
   // Re-puts one scheduled record to its real topic; waits for the store's answer.
   Status Redeliver(const store::RecordView& view, std::string_view raw);
-  void PersistOffsets();
+  // Writes the offsets whose deliveries are durable (all of them with `force`: at Shutdown(),
+  // before the store's, which flushes the rest).
+  void PersistOffsets(bool force);
 
   const Options options_;
   store::MessageStore* const store_;
@@ -70,6 +75,7 @@ class ScheduleMessageService {
   bool stop_ = false;  // GUARDED_BY(mu_)
   bool wake_ = false;  // GUARDED_BY(mu_)
   std::thread thread_;
+  DurableProgress<DelayOffsetTable::Version> durable_;  // delivery thread only (then Shutdown())
 };
 
 }  // namespace mq::schedule

@@ -503,28 +503,16 @@ Result<mq::v1::QueryTransactionHalfResponse> TransactionalMessageService::QueryH
 void TransactionalMessageService::PersistProgress(bool force) {
   const int64_t now = clock_->NowMillis();
   if (!force && now - last_persist_ms_ < 1000) return;
-  ProgressSnapshot current;
-  current.needs_phy = store_->MaxPhyOffset();  // before the positions: they cover no later record
+  const int64_t log_end = store_->MaxPhyOffset();  // before the positions: they pass no later record
+  std::pair<int64_t, int64_t> current;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    current.half = half_progress_;
-    current.op = state_.MinOpOffset(op_read_offset_);
+    current = {half_progress_, state_.MinOpOffset(op_read_offset_)};
   }
   // At Shutdown() the store's own shutdown flushes what is left, so the current positions go.
-  const int64_t flushed = store_->FlushedPhyOffset();
-  ProgressSnapshot write;
-  if (force || flushed >= current.needs_phy) {
-    write = current;
-    not_durable_.reset();
-  } else if (not_durable_ && flushed >= not_durable_->needs_phy) {
-    write = *not_durable_;
-    not_durable_ = current;
-  } else {
-    if (!not_durable_) not_durable_ = current;
-    return;
-  }
-  const int64_t half = write.half;
-  const int64_t op = write.op;
+  auto write = durable_.Offer(current, log_end, store_->FlushedPhyOffset(), force);
+  if (!write) return;
+  const auto [half, op] = *write;
   if (half == persisted_half_ && op == persisted_op_) return;
   last_persist_ms_ = now;
   Status s =

@@ -29,7 +29,6 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
-#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -39,6 +38,7 @@
 #include "broker/transaction/half_message.h"
 #include "broker/transaction/transaction_state.h"
 #include "common/clock.h"
+#include "common/durable_progress.h"
 #include "common/result.h"
 #include "mq/v1/broker.pb.h"
 
@@ -123,17 +123,11 @@ class TransactionalMessageService {
   // halves instead of passing them as ended: an End whose put then fails leaves its half for
   // the checks, which a scan already past it would never reach again.
   std::set<std::string> ending_;
-  // Positions and the commit log end they need durable: everything the scan put (copies,
-  // discards) and read (ops) before it took them.
-  struct ProgressSnapshot {
-    int64_t half = 0;
-    int64_t op = 0;
-    int64_t needs_phy = 0;
-  };
-  int64_t persisted_half_ = -1;                  // scan thread only
-  int64_t persisted_op_ = -1;                    // scan thread only
-  int64_t last_persist_ms_ = 0;                  // scan thread only
-  std::optional<ProgressSnapshot> not_durable_;  // scan thread only: the oldest one not written yet
+  int64_t persisted_half_ = -1;  // scan thread only
+  int64_t persisted_op_ = -1;    // scan thread only
+  int64_t last_persist_ms_ = 0;  // scan thread only
+  // (half, op) positions held until the records they pass are durable; scan thread only.
+  DurableProgress<std::pair<int64_t, int64_t>> durable_;
 
   std::mutex loop_mu_;
   std::condition_variable loop_cv_;

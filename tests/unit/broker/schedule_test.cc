@@ -3,6 +3,8 @@
 // real store with a manual clock.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <future>
 
 #include "broker/broker_config.h"
@@ -133,6 +135,37 @@ class ScheduleServiceTest : public ::testing::Test {
     store_->Shutdown();
   }
 
+  // The store (flushing every `flush_interval_ms`), the table and the service again, on the
+  // same directory, after shutting the running ones down.
+  void Reopen(int32_t flush_interval_ms) {
+    service_->Shutdown();
+    store_->Shutdown();
+    service_.reset();
+    store::StoreOptions o = store_->options();
+    o.flush_interval_commit_log_ms = flush_interval_ms;
+    store_ = std::make_unique<store::MessageStore>(o, &clock_);
+    offsets_ = std::make_unique<DelayOffsetTable>(dir_.Sub("config"));
+    ASSERT_TRUE(offsets_->Load().ok());
+    auto levels = DelayLevels::Parse("1s 5s");
+    ASSERT_TRUE(levels.ok());
+    // delayOffset.json at most every 1.5 s of the test's clock.
+    service_ = std::make_unique<ScheduleMessageService>(ScheduleMessageService::Options{*levels, 1500},
+                                                        store_.get(), offsets_.get(), &clock_);
+    ASSERT_TRUE(store_->Start().ok());
+  }
+  store::PutResult PutScheduled(const std::string& body, int32_t level) {
+    store::MessageInput in;
+    in.topic = "Real";
+    in.queue_id = 1;
+    in.body = body;
+    in.born_timestamp = 1;
+    in.properties = {{"UNIQ_KEY", body}};
+    ToScheduled(level, &in);
+    auto put = PutSync(*store_, in);
+    EXPECT_TRUE(put.ok());
+    return put;
+  }
+
   TempDir dir_;
   ManualClock clock_;
   std::unique_ptr<store::MessageStore> store_;
@@ -178,6 +211,61 @@ TEST_F(ScheduleServiceTest, DueMessageGoesToItsRealQueueWithItsPropertiesAndTheD
   DelayOffsetTable reread(dir_.Sub("config"));
   ASSERT_TRUE(reread.Load().ok());
   EXPECT_EQ(reread.Get(2), 1);
+}
+
+// Before: delayOffset.json was written whether or not the re-puts it counted as delivered were
+// durable. A power cut that took a re-put (ASYNC_FLUSH) left the level's offset past its
+// scheduled message, which was never delivered.
+TEST_F(ScheduleServiceTest, AfterTheLogLostItsTailALostDeliveryIsMadeAgain) {
+  PutScheduled("S", 1);                     // due at 1'001'000
+  Reopen(/*flush_interval_ms=*/3'600'000);  // S is durable; from here on only shutdowns flush
+  service_->Start();                        // at 1'000'000
+  clock_.Set(1'001'600);
+  service_->Wakeup();  // delivers S, then the pass writes what it may of delayOffset.json
+  ASSERT_TRUE(WaitUntil([&] { return store_->MaxOffsetInQueue("Real", 1) == 1; }));
+  // A later pass, too soon to write the file: once it delivered U, the pass that delivered S
+  // has ended.
+  PutScheduled("U", 1);
+  clock_.Set(1'002'600);
+  service_->Wakeup();
+  ASSERT_TRUE(WaitUntil([&] { return store_->MaxOffsetInQueue("Real", 1) == 2; }));
+  auto got = store_->GetMessages("t", "Real", 1, 0, 1, 1 << 20);
+  ASSERT_EQ(got.status, store::GetMessageStatus::kFound);
+  auto view = store::DecodeRecord(got.messages[0], true);
+  ASSERT_TRUE(view.ok());
+  const int64_t delivered_s = store::ToStoredMessage(*view, got.messages[0]).header.physical_offset;
+  ASSERT_LE(store_->FlushedPhyOffset(), delivered_s) << "S's delivery is not durable yet";
+  // The power cut: delayOffset.json as the passes left it, the log up to its durable end.
+  const std::string file = dir_.Sub("config/delayOffset.json");
+  const auto left = ReadFileToString(file);
+  const auto left_bak = ReadFileToString(file + ".bak");
+  service_->Shutdown();
+  store_->Shutdown();
+  for (const auto& [path, content] : {std::pair{file, left}, std::pair{file + ".bak", left_bak}}) {
+    if (content.ok()) {
+      ASSERT_TRUE(WriteFileAtomically(path, *content).ok());
+    } else {
+      std::filesystem::remove(path);
+    }
+  }
+  {
+    std::fstream segment(dir_.Sub("commitlog/") + OffsetToFileName(0),
+                         std::ios::in | std::ios::out | std::ios::binary);
+    segment.seekp(delivered_s + 40);
+    segment.write("TORN", 4);
+  }
+  std::filesystem::remove(dir_.Sub("checkpoint"));
+  ASSERT_TRUE(WriteFileAtomically(dir_.Sub("abort"), "x").ok());
+  Reopen(/*flush_interval_ms=*/500);
+  ASSERT_EQ(store_->MaxOffsetInQueue("Real", 1), 0);  // S's delivery went with the tail
+  service_->Start();
+  service_->Wakeup();
+  ASSERT_TRUE(WaitUntil([&] { return store_->MaxOffsetInQueue("Real", 1) == 1; }));
+  got = store_->GetMessages("t", "Real", 1, 0, 1, 1 << 20);
+  ASSERT_EQ(got.status, store::GetMessageStatus::kFound);
+  view = store::DecodeRecord(got.messages[0], true);
+  ASSERT_TRUE(view.ok());
+  EXPECT_EQ(store::ToStoredMessage(*view, got.messages[0]).body, "S");
 }
 
 }  // namespace
