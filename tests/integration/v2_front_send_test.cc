@@ -23,6 +23,20 @@ namespace {
 
 using Stub = pb::MessagingService::Stub;
 using std::chrono::milliseconds;
+using TelemetryStream = grpc::ClientReaderWriter<pb::TelemetryCommand, pb::TelemetryCommand>;
+
+// A producer's Telemetry stream publishing `topic` (30 s deadline), its settings answered; null
+// when the broker does not answer them.
+std::unique_ptr<TelemetryStream> OpenProducerTelemetry(V2Client& c, grpc::ClientContext* ctx,
+                                                       const std::string& topic) {
+  c.Prepare(ctx, true, "", std::chrono::seconds(30));
+  auto stream = c.stub()->Telemetry(ctx);
+  pb::TelemetryCommand hello;
+  *hello.mutable_settings() = ProducerSettings(topic);
+  pb::TelemetryCommand reply;
+  if (!stream->Write(hello) || !stream->Read(&reply) || !reply.has_settings()) return nullptr;
+  return stream;
+}
 
 TEST_F(V2FrontTest, SendsNormalMessagesWithIdTagKeysAndProperties) {
   auto a = StartBroker("broker-a");
@@ -186,14 +200,9 @@ TEST_F(V2FrontTest, OrphanedTransactionIsCheckedOverTelemetry) {
   CreateTopic(*a, "TxOrphan", 1);
   V2Client c(a->v2_address());
   grpc::ClientContext ctx;
-  c.Prepare(&ctx, true, "", std::chrono::seconds(20));
-  auto stream = c.stub()->Telemetry(&ctx);
-  pb::TelemetryCommand hello;
-  *hello.mutable_settings() = ProducerSettings("TxOrphan");
-  ASSERT_TRUE(stream->Write(hello));
+  auto stream = OpenProducerTelemetry(c, &ctx, "TxOrphan");
+  ASSERT_TRUE(stream);
   pb::TelemetryCommand cmd;
-  ASSERT_TRUE(stream->Read(&cmd));
-  ASSERT_TRUE(cmd.has_settings());
 
   auto sent = SendOne(c, V2Message("TxOrphan", "orphan-body", "TX-ORPHAN", pb::MessageType::TRANSACTION));
   ASSERT_EQ(sent.status().code(), pb::Code::OK) << sent.status().message();
@@ -239,14 +248,9 @@ TEST_F(V2FrontTest, AStreamTheClientDoesNotReadHoldsBoundedChecks) {
   CreateTopic(*a, "TxUnread", 1);
   V2Client c(a->v2_address());
   grpc::ClientContext ctx;
-  c.Prepare(&ctx, true, "", std::chrono::seconds(30));
-  auto stream = c.stub()->Telemetry(&ctx);
-  pb::TelemetryCommand hello;
-  *hello.mutable_settings() = ProducerSettings("TxUnread");
-  ASSERT_TRUE(stream->Write(hello));
+  auto stream = OpenProducerTelemetry(c, &ctx, "TxUnread");
+  ASSERT_TRUE(stream);
   pb::TelemetryCommand cmd;
-  ASSERT_TRUE(stream->Read(&cmd));
-  ASSERT_TRUE(cmd.has_settings());
   // From here on the stream is not read. 48 transactions of 512 KiB are never ended: every
   // 300 ms round checks each of them again (transactionCheckMax, 15 times).
   constexpr int kHalves = 48;
