@@ -407,11 +407,11 @@ void PushConsumerImpl::UpdateQueues(const std::string& topic, const mq::v1::Topi
       }
       const int64_t sent_ms = MonotonicMillis();
       auto locked = LockQueues(*client_, addr, options_.group, {q}, false);
-      if (locked.ok() && !locked->empty()) lock_sent_ms = sent_ms;
       if (!locked.ok() || locked->empty()) {
         retry_soon = true;  // the previous owner may still hold it
         continue;
       }
+      lock_sent_ms = sent_ms;
     }
     // A new assignment starts from the stored offset (broker or file), never from a value left
     // in memory by an earlier ownership (RocketMQ removeDirtyOffset).

@@ -111,11 +111,8 @@ Status UpdateConfigFile(const std::string& path, const ConfigMap& updates) {
   std::error_code ec;
   const std::string target = std::filesystem::canonical(path, ec).string();
   if (ec) return Status::NotFound(fmt::format("config file '{}': {}", path, ec.message()));
-  std::ifstream in(target, std::ios::binary);
-  if (!in) return Status::NotFound(fmt::format("config file '{}' cannot be opened", target));
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return WriteFileAtomically(target, RewriteConfigText(buffer.str(), updates));
+  MQ_ASSIGN_OR_RETURN(std::string text, ReadFileToString(target));
+  return WriteFileAtomically(target, RewriteConfigText(text, updates));
 }
 
 Result<ConfigMap> MergeConfigSources(const ConfigSources& sources) {
