@@ -190,6 +190,16 @@ Status BrokerController::Start() {
     if (topic == timer::kTimerTopic) timer_->Wake();
   });
   MQ_RETURN_IF_ERROR(store_->Start());
+  if (!IsSlave(config_)) {
+    // A slave's log may lag its master's offsets; a master's consume queues are complete here
+    // (recovery dispatches the whole log before Start() returns).
+    for (const auto& clamped : offsets_->ClampToQueueEnds([this](const std::string&topic, int32_t queue_id) {
+           return store_->MaxOffsetInQueue(topic, queue_id);
+         })) {
+      MQ_LOG_WARN(Logger("broker"), "consumer offset past its queue's end (the commit log lost its tail): {}",
+                  clamped);
+    }
+  }
   // A later step failed: stops what Start() started so far, in reverse order (each Shutdown is a
   // no-op for a part that never started), and returns `s`.
   auto unwind = [this](Status s) {

@@ -130,6 +130,23 @@ void ConsumerOffsetManager::RemoveGroup(const std::string& group) {
   RemoveMatchingLocked(1, group);
 }
 
+std::vector<std::string> ConsumerOffsetManager::ClampToQueueEnds(
+    const std::function<int64_t(const std::string&, int32_t)>& queue_end) {
+  std::vector<std::string> clamped;
+  std::lock_guard lock(mu_);
+  for (auto& [key, queues] : offsets_) {
+    const std::string topic = key.substr(0, key.find('@'));
+    for (auto& [queue_id, offset] : queues) {
+      const int64_t end = queue_end(topic, queue_id);
+      if (offset <= end) continue;
+      clamped.push_back(fmt::format("{}/{} {}->{}", key, queue_id, offset, end));
+      offset = end;
+    }
+  }
+  if (!clamped.empty()) ++change_seq_;
+  return clamped;
+}
+
 void ConsumerOffsetManager::RemoveTopic(const std::string& topic) {
   std::lock_guard lock(mu_);
   RemoveMatchingLocked(0, topic);

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -68,6 +69,13 @@ class ConsumerOffsetManager {
   // Removes each queue offset of `table` that still holds the value given there (and keys left
   // without queues): what a master deleted, unless it was committed again here since.
   void RemoveUnchanged(const mq::v1::ConsumerOffsetTable& table);
+
+  // Takes every offset past its queue's end (`queue_end(topic, queue_id)`) back to that end;
+  // returns "topic@group/queue old->new" for each. At a master's start: a commit log that lost
+  // its tail (a power cut under ASYNC_FLUSH) gives the lost offsets to new messages, which a
+  // consumer still at the old offset would skip.
+  std::vector<std::string> ClampToQueueEnds(
+      const std::function<int64_t(const std::string&, int32_t)>& queue_end);
 
   static std::string Key(const std::string& topic, const std::string& group) { return topic + "@" + group; }
   const std::string& file_path() const { return file_path_; }
