@@ -301,7 +301,7 @@ TEST_F(BrokerMessagingTest, BadInputGetsPreciseErrors) {
   EXPECT_GRPC_ERROR(Pull(stub(), "g", "NoSuchTopic", 0, 0, &r), StatusCode::NOT_FOUND, "topic");
   EXPECT_GRPC_ERROR(Pull(stub(), "bad group", "Exists", 0, 0, &r), StatusCode::INVALID_ARGUMENT,
                     "consumer_group");
-  EXPECT_GRPC_ERROR(Pull(stub(), "g", "Exists", 0, 0, &r, 0, "A || "), StatusCode::INVALID_ARGUMENT,
+  EXPECT_GRPC_ERROR(Pull(stub(), "g", "Exists", 0, 0, &r, 0, "A | B"), StatusCode::INVALID_ARGUMENT,
                     "subscription");
 
   // Offset too far ahead: answered with where to continue, not an error. As RocketMQ, a
