@@ -1,7 +1,6 @@
 // Broker calls used by consumers (offsets, membership, queue locks) and a producer's recall:
-// blocking unless noted,
-// never to be called on the client's internal executor. Each call has the client's
-// rpc_timeout_ms deadline. Thread-safe free functions.
+// blocking unless noted, never to be called on the client's internal executor. Each call has
+// the client's rpc_timeout_ms deadline unless it takes its own. Thread-safe free functions.
 #pragma once
 #include <cstdint>
 #include <functional>

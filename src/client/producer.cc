@@ -60,7 +60,8 @@ class ProducerImpl {
     return Status::OK();
   }
 
-  // From a send callback (one of our own threads, which the shutdown joins) it runs beside it.
+  // From a send callback or a transaction check (our callback threads, which the shutdown
+  // joins) it runs beside it.
   void Shutdown() { shutdown_.Run(/*on_own_thread=*/tls_in_user_callback); }
 
   void ShutdownNow() {

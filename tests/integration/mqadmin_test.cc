@@ -103,6 +103,13 @@ class MqadminTest : public ::testing::Test {
              route.queue_datas(0).perm() == perm;
     });
   }
+  // The NameServer's ORDER_TOPIC_CONFIG / OrderTopic kv entry, read directly.
+  grpc::Status GetOrderTopicKv(mq::v1::KvConfigResponse* value) {
+    mq::v1::KvConfigRequest get;
+    get.set_namespace_("ORDER_TOPIC_CONFIG");
+    get.set_key("OrderTopic");
+    return Call(namesrv_.stub(), &mq::v1::NameServer::Stub::GetKvConfig, get, value);
+  }
   // Sends one message through mqadmin and returns its --json result.
   Struct Send(const std::string& topic, const std::string& body, const std::string& keys) {
     return RunJson({"sendMessage", "-t", topic, "-p", body, "-k", keys, "-c", "TagA"});
@@ -462,14 +469,11 @@ TEST_F(MqadminTest, ConsumerProgressReadsABrokerSetThroughItsSlaveWhileTheMaster
 TEST_F(MqadminTest, NamesrvKvAndConfig) {
   AdminRun r = Run({"updateKvConfig", "-s", "ORDER_TOPIC_CONFIG", "-k", "OrderTopic", "-v", "broker-a:4"});
   ASSERT_EQ(r.code, 0) << r.out;
-  mq::v1::KvConfigRequest get;
-  get.set_namespace_("ORDER_TOPIC_CONFIG");
-  get.set_key("OrderTopic");
   mq::v1::KvConfigResponse value;
-  ASSERT_GRPC_OK(Call(namesrv_.stub(), &mq::v1::NameServer::Stub::GetKvConfig, get, &value));
+  ASSERT_GRPC_OK(GetOrderTopicKv(&value));
   EXPECT_EQ(value.value(), "broker-a:4");
   EXPECT_EQ(Run({"deleteKvConfig", "-s", "ORDER_TOPIC_CONFIG", "-k", "OrderTopic"}).code, 0);
-  EXPECT_FALSE(Call(namesrv_.stub(), &mq::v1::NameServer::Stub::GetKvConfig, get, &value).ok());
+  EXPECT_FALSE(GetOrderTopicKv(&value).ok());
 
   Struct cfg = RunJson({"getNamesrvConfig"});
   const auto& n0 = Field(cfg, "namesrvs").list_value().values(0).struct_value();
@@ -500,11 +504,8 @@ TEST_F(MqadminTest, AVerbOverEveryNameServerGoesOnPastOneThatIsDown) {
           /*with_ns=*/false);
   EXPECT_NE(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("1 of 2 NameServers failed: NameServer " + dead), std::string::npos) << r.out;
-  mq::v1::KvConfigRequest get;
-  get.set_namespace_("ORDER_TOPIC_CONFIG");
-  get.set_key("OrderTopic");
   mq::v1::KvConfigResponse value;
-  ASSERT_GRPC_OK(Call(namesrv_.stub(), &mq::v1::NameServer::Stub::GetKvConfig, get, &value));
+  ASSERT_GRPC_OK(GetOrderTopicKv(&value));
   EXPECT_EQ(value.value(), "broker-a:4");
 
   ASSERT_EQ(Run({"updateTopic", "-c", "DefaultCluster", "-t", "Drained"}).code, 0);

@@ -1,6 +1,7 @@
 // AdminProcessor: the logic behind mq.v1.BrokerAdmin (AdminService only adapts gRPC).
-// Thread-safe; every call is a short in-memory or index lookup, but UpdateConfig, which
-// rewrites the config file (fsync).
+// Thread-safe. Every call is a short in-memory or index lookup but two: DeleteTopic waits for
+// its marker to be stored and dispatched and for the pop positions' reset (bounded), and
+// UpdateConfig rewrites the config file (fsync).
 #pragma once
 
 #include <functional>

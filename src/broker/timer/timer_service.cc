@@ -397,13 +397,14 @@ bool TimerService::ProcessSlot(int64_t slot_ms, const Slot& slot, int64_t now_ms
     if (u.flags & TimerUnit::kFlagRoll) {
       out.push_back(CopyParked(*stored));
       ++stat_rolled_;
-    } else if (deleted.count(stored->Property(store::kPropertyUniqKey)) > 0) {
-      ++stat_recalled_;
-      continue;
-    } else if (const std::string key = stored->Property(store::kPropertyUniqKey);
-               !key.empty() && !delivered_keys.insert(key).second) {
-      continue;  // the same message again: a roll copy a slave kept beside the original
     } else {
+      const std::string key = stored->Property(store::kPropertyUniqKey);
+      if (deleted.count(key) > 0) {
+        ++stat_recalled_;
+        continue;
+      }
+      // The same message again: a roll copy a slave kept beside the original.
+      if (!key.empty() && !delivered_keys.insert(key).second) continue;
       auto restored = RestoreForDelivery(*stored, now_ms);
       if (!restored.ok()) {
         MQ_LOG_ERROR(Logger("broker"), "timer: {}", restored.status().ToString());

@@ -8,8 +8,9 @@
 // with ClientOptions::callback_threads = 0 they always run on the thread that read the reply,
 // and must return at once. The handle owns its implementation; Shutdown() (also run by the
 // destructor) waits for in-flight async sends to finish or fail, and returns once every
-// callback handed to the callback threads has run, however long they take. Called from a send callback,
-// Shutdown() returns at once and the shutdown goes on beside it (the destructor waits for it).
+// callback handed to the callback threads has run, however long they take. Called from a send
+// callback, Shutdown() returns at once and the shutdown goes on beside it (the destructor waits
+// for it).
 #pragma once
 #include <cstdint>
 #include <functional>
