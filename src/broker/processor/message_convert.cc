@@ -33,6 +33,7 @@ const StringSet kReservedProperties = {
     "TIMER_DEQUEUE_MS",
     "TIMER_DEL_UNIQKEY",
     "TIMER_PROGRESS",
+    "TIMER_PROGRESS_ENQUEUED",
     "__STARTDELIVERTIME",
 };
 

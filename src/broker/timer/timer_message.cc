@@ -130,7 +130,8 @@ void ParkInTimerTopic(store::MessageInput* in, int64_t deliver_ms, int64_t now_m
   in->properties.erase(std::string(kPropDelayMs));
   // These mark the timer's own records (progress, recall markers) or are set at delivery: a
   // client's copy would make this message one of those.
-  for (auto key : {kPropProgress, kPropDelUniqKey, kPropDequeueMs}) in->properties.erase(std::string(key));
+  for (auto key : {kPropProgress, kPropProgressEnqueued, kPropDelUniqKey, kPropDequeueMs})
+    in->properties.erase(std::string(key));
   // The delivered copy trades REAL_TOPIC and REAL_QID for TIMER_DEQUEUE_MS: up to 7 bytes more
   // for a short topic name.
   in->reserve_bytes = 32;
@@ -221,13 +222,14 @@ store::MessageInput MakeRecallMarker(const RecallHandle& h, int64_t now_ms) {
   return in;
 }
 
-store::MessageInput MakeProgressRecord(int64_t progress_ms, int64_t now_ms) {
+store::MessageInput MakeProgressRecord(int64_t progress_ms, int64_t enqueued, int64_t now_ms) {
   store::MessageInput in;
   in.topic = std::string(kTimerTopic);
   in.queue_id = 0;
   in.body = "progress";
   in.properties[std::string(kPropOutMs)] = std::to_string(progress_ms);
   in.properties[std::string(kPropProgress)] = "1";
+  in.properties[std::string(kPropProgressEnqueued)] = std::to_string(enqueued);
   in.properties[std::string(store::kPropertyUniqKey)] = NewUniqueMessageId();
   in.born_timestamp = now_ms;
   return in;

@@ -31,6 +31,8 @@ inline constexpr std::string_view kPropRealTopic = "REAL_TOPIC";
 inline constexpr std::string_view kPropRealQid = "REAL_QID";
 // Ours: marks a progress record (see TimerService); its TIMER_OUT_MS is the slot end reached.
 inline constexpr std::string_view kPropProgress = "TIMER_PROGRESS";
+// Ours, on a progress record: the timer queue offset the master had read up to when it wrote it.
+inline constexpr std::string_view kPropProgressEnqueued = "TIMER_PROGRESS_ENQUEUED";
 
 struct TimerPolicy {
   bool enabled = true;             // timerWheelEnable
@@ -74,7 +76,8 @@ Result<RecallHandle> DecodeRecallHandle(std::string_view handle);
 
 // A recall marker: parked in the slot of the recalled message, it cancels that delivery.
 store::MessageInput MakeRecallMarker(const RecallHandle& h, int64_t now_ms);
-// A progress record: every slot ending at or before `progress_ms` has been delivered.
-store::MessageInput MakeProgressRecord(int64_t progress_ms, int64_t now_ms);
+// A progress record: every timer record below queue offset `enqueued` whose slot ends at or
+// before `progress_ms` has been delivered.
+store::MessageInput MakeProgressRecord(int64_t progress_ms, int64_t enqueued, int64_t now_ms);
 
 }  // namespace mq::broker::timer

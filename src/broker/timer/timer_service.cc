@@ -40,25 +40,33 @@ TimerService::~TimerService() { Shutdown(); }
 
 Status TimerService::Start() {
   MQ_RETURN_IF_ERROR(CreateDirectoriesDurably(options_.dir));
-  // Checkpoint: "progress_ms enqueue_offset".
+  // Checkpoint: "progress_ms enqueue_offset confirmed_cq" (files before confirmed_cq have two:
+  // the timer then confirmed everything it had read).
   const std::string cp_path = options_.dir + "/checkpoint";
   if (std::filesystem::exists(cp_path)) {
     MQ_ASSIGN_OR_RETURN(std::string cp, ReadFileToString(cp_path));
-    size_t sp = cp.find(' ');
-    if (sp == std::string::npos) return Status::Corruption(fmt::format("{}: expected two numbers", cp_path));
-    progress_ms_ = ParseI64(cp.substr(0, sp), -1);
-    std::string rest = cp.substr(sp + 1);
-    while (!rest.empty() && (rest.back() == '\n' || rest.back() == ' ')) rest.pop_back();
-    enqueue_offset_ = ParseI64(rest, -1);
-    if (progress_ms_ < 0 || enqueue_offset_ < 0) {
-      return Status::Corruption(fmt::format("{}: '{}' is not 'progress_ms enqueue_offset'", cp_path, cp));
+    std::vector<int64_t> numbers;
+    for (std::string_view rest = cp; !rest.empty();) {
+      const size_t end = std::min(rest.find_first_of(" \n"), rest.size());
+      if (end > 0) numbers.push_back(ParseI64(rest.substr(0, end), -1));
+      rest.remove_prefix(std::min(end + 1, rest.size()));
     }
-  } else {
+    if (numbers.size() < 2 || numbers.size() > 3 || *std::min_element(numbers.begin(), numbers.end()) < 0) {
+      return Status::Corruption(
+          fmt::format("{}: '{}' is not 'progress_ms enqueue_offset [confirmed_cq]'", cp_path, cp));
+    }
+    progress_ms_ = numbers[0];
+    enqueue_offset_ = numbers[1];
+    confirmed_cq_ = numbers.size() == 3 ? numbers[2] : enqueue_offset_;
+  } else if (options_.deliver) {
     progress_ms_ = FloorTo(clock_->NowMillis(), options_.precision_ms);
+  } else {
+    progress_ms_ = 0;  // a new slave knows of no delivery until a progress record says so
   }
   const bool have_checkpoint = std::filesystem::exists(cp_path);
   saved_progress_ms_ = progress_ms_;
   saved_enqueue_offset_ = enqueue_offset_;
+  saved_confirmed_cq_ = confirmed_cq_;
   log_ = std::make_unique<TimerLog>(options_.dir + "/timerlog", options_.units_per_segment);
   // The store recovered before this start, so the timer queue's end is final. It is below what
   // the timer read when the log lost its tail since (a power cut under ASYNC_FLUSH, a corrupt
@@ -73,15 +81,28 @@ Status TimerService::Start() {
     enqueue_offset_ = queue_end;
   }
   int64_t next_cq = enqueue_offset_;
+  std::map<int64_t, Slot> below_progress;
   MQ_RETURN_IF_ERROR(log_->Open(
       [&](int64_t pos, const TimerUnit& u) {
         next_cq = std::max(next_cq, u.cq_offset + 1);
         // Without a checkpoint (a crash before the first one) nothing is known to be delivered.
-        if (u.slot_ms >= progress_ms_ || !have_checkpoint) AddUnit(pos, u);
+        if (u.slot_ms >= progress_ms_ || !have_checkpoint) {
+          AddUnit(pos, u);
+        } else {
+          AddToSlot(below_progress[u.slot_ms], pos, u);
+        }
       },
       // Units follow their records' queue order: the first past the end starts the lost ones.
       [queue_end](const TimerUnit& u) { return u.cq_offset < queue_end; }));
-  if (!wheel_.empty()) progress_ms_ = std::min(progress_ms_, wheel_.begin()->first);
+  // A slot under the progress holding a record not confirmed delivered (a slave's, whose master
+  // had not read it) is delivered whole once promoted: at least once.
+  for (const auto& [slot_ms, slot] : below_progress) {
+    if (slot.max_cq_offset < confirmed_cq_) continue;
+    wheel_[slot_ms] = slot;
+    stat_pending_ += slot.count;
+  }
+  stat_slots_ = static_cast<int64_t>(wheel_.size());
+  if (options_.deliver && !wheel_.empty()) progress_ms_ = std::min(progress_ms_, wheel_.begin()->first);
   // Units past the checkpoint are already in the wheel: resume after the newest one.
   enqueue_offset_ = next_cq;
   const int64_t min_cq = store_->MinOffsetInQueue(std::string(kTimerTopic), 0);
@@ -153,13 +174,21 @@ TimerStats TimerService::Stats() const {
   return s;
 }
 
-void TimerService::AddUnit(int64_t pos, const TimerUnit& u) {
-  Slot& slot = wheel_[u.slot_ms];
+void TimerService::AddToSlot(Slot& slot, int64_t pos, const TimerUnit& u) {
   // Units are visited and appended in position order, so pos is the slot's newest unit.
   slot.last_pos = pos;
   ++slot.count;
+  slot.max_cq_offset = std::max(slot.max_cq_offset, u.cq_offset);
+}
+
+void TimerService::AddUnit(int64_t pos, const TimerUnit& u) {
+  AddToSlot(wheel_[u.slot_ms], pos, u);
   ++stat_pending_;
   stat_slots_ = static_cast<int64_t>(wheel_.size());
+}
+
+int64_t TimerService::DoneBeforeMs() const {
+  return wheel_.empty() ? progress_ms_ : std::min(progress_ms_, wheel_.begin()->first);
 }
 
 void TimerService::Loop() {
@@ -176,6 +205,7 @@ void TimerService::Loop() {
     if (now >= retry_at) {
       ok = EnqueueAvailable();
       if (ok && options_.deliver) ok = DequeueDue(now);
+      if (ok && late_unconfirmed_) PutProgressRecord(now);  // so slaves let the late ones go
       if (!ok) retry_at = now + kRetryDelayMs;
     }
     if (now - last_save_ms_ >= kCheckpointEveryMs) {
@@ -252,16 +282,9 @@ bool TimerService::EnqueueRecord(const store::RecordView& record, int64_t cq_off
     return true;
   }
   if (!store::FindProperty(record.properties, kPropProgress).empty()) {
-    // The master delivered every slot below out_ms. The master itself already knows.
-    if (!options_.deliver && out_ms > progress_ms_) {
-      progress_ms_ = out_ms;
-      while (!wheel_.empty() && wheel_.begin()->first < progress_ms_) {
-        stat_pending_ -= wheel_.begin()->second.count;
-        wheel_.erase(wheel_.begin());
-      }
-      stat_slots_ = static_cast<int64_t>(wheel_.size());
-      stat_progress_ = progress_ms_;
-      log_->DeleteDoneSegments(progress_ms_);
+    // The master delivered slots below out_ms. The master itself already knows.
+    if (!options_.deliver) {
+      FollowProgress(out_ms, ParseI64(store::FindProperty(record.properties, kPropProgressEnqueued), -1));
     }
     return true;
   }
@@ -273,11 +296,12 @@ bool TimerService::EnqueueRecord(const store::RecordView& record, int64_t cq_off
   unit.size = record.total_size;
   unit.flags = marker ? TimerUnit::kFlagRecall : 0;
   unit.cq_offset = cq_offset;
-  if (unit.slot_ms < progress_ms_) {
+  if (options_.deliver && unit.slot_ms < progress_ms_) {
     // Its slot was already taken (it arrived late, e.g. parked just before its time):
     // deliver now — still not early, since its slot has fully passed. A late marker cancels
     // nothing; Recall refused it before it was written unless the broker crashed in between.
-    if (marker || !options_.deliver) return true;
+    // (A slave keeps a late record in its slot until a progress record covers it.)
+    if (marker) return true;
     auto stored = store_->LookMessageByOffset(record.physical_offset);
     if (!stored.ok()) {
       MQ_LOG_ERROR(Logger("broker"), "timer: cannot read record {}: {}", record.physical_offset,
@@ -293,6 +317,7 @@ bool TimerService::EnqueueRecord(const store::RecordView& record, int64_t cq_off
     one.push_back(std::move(*restored));
     if (!PutAll(std::move(one))) return false;
     ++stat_delivered_;
+    late_unconfirmed_ = true;
     return true;
   }
   if (options_.deliver && unit.slot_ms >= progress_ms_ + roll_window_ms_) {
@@ -327,8 +352,7 @@ bool TimerService::DequeueDue(int64_t now_ms) {
     recalled_.erase(recalled_.begin(), recalled_.upper_bound(slot_ms));
     progress_ms_ = slot_ms + options_.precision_ms;
     stat_progress_ = progress_ms_;
-    // Tells slaves (through the replicated log) that these deliveries happened.
-    put_(MakeProgressRecord(progress_ms_, now_ms), [](const store::PutResult&) {});
+    PutProgressRecord(now_ms);
   }
   // Every slot below floor(now) is empty or done.
   const int64_t floor_now = FloorTo(now_ms, options_.precision_ms);
@@ -336,10 +360,33 @@ bool TimerService::DequeueDue(int64_t now_ms) {
     progress_ms_ = floor_now;
     stat_progress_ = progress_ms_;
   }
-  if (log_->segment_count() > 1 && log_->DeleteDoneSegments(progress_ms_) > 0) {
+  if (log_->segment_count() > 1 && log_->DeleteDoneSegments(DoneBeforeMs()) > 0) {
     MQ_LOG_INFO(Logger("broker"), "timer: deleted delivered timer log segments; begin={}", log_->begin());
   }
   return true;
+}
+
+void TimerService::PutProgressRecord(int64_t now_ms) {
+  // Tells slaves (through the replicated log) which deliveries happened. The late ones were
+  // delivered as they were read, so the enqueue offset covers them too.
+  put_(MakeProgressRecord(progress_ms_, enqueue_offset_, now_ms), [](const store::PutResult&) {});
+  late_unconfirmed_ = false;
+}
+
+void TimerService::FollowProgress(int64_t progress_ms, int64_t enqueued) {
+  if (enqueued >= 0) confirmed_cq_ = std::max(confirmed_cq_, enqueued);
+  progress_ms_ = std::max(progress_ms_, progress_ms);
+  for (auto it = wheel_.begin(); it != wheel_.end() && it->first < progress_ms;) {
+    if (enqueued >= 0 && it->second.max_cq_offset >= confirmed_cq_) {
+      ++it;  // the master had not read all of it: it delivers the rest late
+      continue;
+    }
+    stat_pending_ -= it->second.count;
+    it = wheel_.erase(it);
+  }
+  stat_slots_ = static_cast<int64_t>(wheel_.size());
+  stat_progress_ = progress_ms_;
+  log_->DeleteDoneSegments(DoneBeforeMs());
 }
 
 bool TimerService::ProcessSlot(int64_t slot_ms, const Slot& slot, int64_t now_ms) {
@@ -530,13 +577,19 @@ bool TimerService::TryRecall(PendingRecall& r, int64_t now_ms) {
 }
 
 Status TimerService::SaveCheckpoint() {
-  if (progress_ms_ == saved_progress_ms_ && enqueue_offset_ == saved_enqueue_offset_) return Status::OK();
+  // A master delivers all it reads below its progress (the late ones at once).
+  const int64_t confirmed = options_.deliver ? enqueue_offset_ : confirmed_cq_;
+  if (progress_ms_ == saved_progress_ms_ && enqueue_offset_ == saved_enqueue_offset_ &&
+      confirmed == saved_confirmed_cq_) {
+    return Status::OK();
+  }
   // The units up to enqueue_offset_ must be durable before the checkpoint says so.
   MQ_RETURN_IF_ERROR(log_->Sync());
-  MQ_RETURN_IF_ERROR(WriteFileAtomically(options_.dir + "/checkpoint",
-                                         fmt::format("{} {}\n", progress_ms_, enqueue_offset_)));
+  MQ_RETURN_IF_ERROR(WriteFileAtomically(
+      options_.dir + "/checkpoint", fmt::format("{} {} {}\n", progress_ms_, enqueue_offset_, confirmed)));
   saved_progress_ms_ = progress_ms_;
   saved_enqueue_offset_ = enqueue_offset_;
+  saved_confirmed_cq_ = confirmed;
   return Status::OK();
 }
 

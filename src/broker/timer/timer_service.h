@@ -8,6 +8,9 @@
 //     the window's last slot as "roll" units and re-parked when it comes), so the wheel is
 //     bounded by the window, never by the number of pending messages;
 //   - progress_ms: every slot below it has been delivered (checkpoint file + progress records).
+//     On a slave, except what the master had not read when it wrote the progress record that
+//     moved it: a slot holding a record at or past that record's queue offset stays in the
+//     wheel until a later record covers it (the master delivers such a record late).
 // Enqueue tails the timer topic's consume queue; dequeue takes the oldest slot once it is
 // fully past (slot s holds delivery times in (s, s + precision]), re-puts its messages on
 // their real topic/queue in delivery-time order (skipping recalled ones), waits for the
@@ -17,7 +20,8 @@
 // the last unit it holds, so nothing is lost; a slot delivered but not yet checkpointed is
 // delivered again (a duplicate, never a loss).
 // A slave (deliver=false) builds the same timer log and wheel from the replicated timer
-// topic and advances its progress from the master's progress records; it never writes.
+// topic and advances its progress from the master's progress records; it never writes. It
+// drops a slot only once a progress record says the master read and delivered all of it.
 // Threads: one service thread does all of the above; Recall() and Stats() are thread-safe.
 #pragma once
 
@@ -98,6 +102,7 @@ class TimerService {
   struct Slot {
     int64_t last_pos = -1;
     int64_t count = 0;
+    int64_t max_cq_offset = -1;  // the newest record's timer queue offset
   };
   struct PendingRecall {
     RecallHandle handle;
@@ -111,6 +116,9 @@ class TimerService {
   bool EnqueueRecord(const store::RecordView& record, int64_t cq_offset);
   bool DequeueDue(int64_t now_ms);
   bool ProcessSlot(int64_t slot_ms, const Slot& slot, int64_t now_ms);
+  // Slave: the master delivered the slots below progress_ms of what it had read below queue
+  // offset `enqueued` (-1: a record without it, which covers everything).
+  void FollowProgress(int64_t progress_ms, int64_t enqueued);
   // The parked record of `u`, checked to be the timer record the unit was made for.
   Result<store::StoredMessage> ReadParked(const TimerUnit& u) const;
   bool PutAll(std::vector<store::MessageInput> messages);
@@ -119,6 +127,10 @@ class TimerService {
   bool TryRecall(PendingRecall& r, int64_t now_ms);
   Status SaveCheckpoint();
   void AddUnit(int64_t pos, const TimerUnit& unit);
+  static void AddToSlot(Slot& slot, int64_t pos, const TimerUnit& unit);
+  // Timer log segments holding only slots before this are done.
+  int64_t DoneBeforeMs() const;
+  void PutProgressRecord(int64_t now_ms);
 
   const TimerServiceOptions options_;
   const int64_t roll_window_ms_;
@@ -132,8 +144,13 @@ class TimerService {
   std::map<int64_t, std::set<std::string>> recalled_;  // slot -> recalled UNIQ_KEYs
   int64_t progress_ms_ = 0;
   int64_t enqueue_offset_ = 0;
+  // Units below this queue offset in slots below progress_ms_ are delivered: on a master its
+  // own enqueue_offset_, on a slave the newest progress record's (kPropProgressEnqueued).
+  int64_t confirmed_cq_ = 0;
+  bool late_unconfirmed_ = false;  // master: delivered a late record no progress record covers
   int64_t saved_progress_ms_ = -1;
   int64_t saved_enqueue_offset_ = -1;
+  int64_t saved_confirmed_cq_ = -1;
   int64_t last_save_ms_ = 0;
   bool enqueue_more_ = false;  // the last enqueue pass stopped before the queue's end
 
