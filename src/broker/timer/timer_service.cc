@@ -204,7 +204,9 @@ void TimerService::Loop() {
     bool ok = true;
     if (now >= retry_at) {
       ok = EnqueueAvailable();
-      if (ok && options_.deliver) ok = DequeueDue(now);
+      // A slot is complete once every record stored before its end has been read (a record
+      // parked for it was stored before its time): behind a backlog, deliver only up to there.
+      if (ok && options_.deliver) ok = DequeueDue(enqueue_more_ ? std::min(now, read_until_ms_) : now);
       if (ok && late_unconfirmed_) PutProgressRecord(now);  // so slaves let the late ones go
       if (!ok) retry_at = now + kRetryDelayMs;
     }
@@ -267,6 +269,7 @@ bool TimerService::EnqueueAvailable() {
       }
       if (!EnqueueRecord(*view, got.queue_offsets[i])) return false;
       enqueue_offset_ = got.queue_offsets[i] + 1;
+      read_until_ms_ = view->store_timestamp;
     }
     enqueue_offset_ = std::max(enqueue_offset_, got.next_begin_offset);
     stat_enqueue_ = enqueue_offset_;

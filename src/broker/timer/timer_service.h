@@ -12,7 +12,8 @@
 //     moved it: a slot holding a record at or past that record's queue offset stays in the
 //     wheel until a later record covers it (the master delivers such a record late).
 // Enqueue tails the timer topic's consume queue; dequeue takes the oldest slot once it is
-// fully past (slot s holds delivery times in (s, s + precision]), re-puts its messages on
+// fully past (slot s holds delivery times in (s, s + precision]) and the enqueue has read every
+// record stored before its end, re-puts its messages on
 // their real topic/queue in delivery-time order (skipping recalled ones), waits for the
 // store to acknowledge them, then advances progress and appends a progress record.
 // Crash safety (at least once): the checkpoint is written after the deliveries and the timer
@@ -153,6 +154,7 @@ class TimerService {
   int64_t saved_confirmed_cq_ = -1;
   int64_t last_save_ms_ = 0;
   bool enqueue_more_ = false;  // the last enqueue pass stopped before the queue's end
+  int64_t read_until_ms_ = 0;  // the store time of the last timer record read
 
   std::atomic<int64_t> stat_pending_{0};
   std::atomic<int64_t> stat_progress_{0};

@@ -244,6 +244,30 @@ TEST_F(TimerServiceTest, RecallSurvivesRestart) {
   EXPECT_EQ(Delivered(), 0);
 }
 
+// Before: a pass of the enqueue reads at most 64 x 512 records, and the dequeue ran after it
+// whatever was left: behind a backlog (a burst, or records parked while the timer was down) a
+// slot was delivered before the recall marker in that backlog was read.
+TEST_F(TimerServiceTest, ASlotWaitsForTheRecordsStoredBeforeItsEnd) {
+  StartTimer();
+  Park(kStart + 1500, "drop");
+  ASSERT_TRUE(WaitUntil([&] { return timer_->Stats().pending == 1; }));
+  timer_->Shutdown();
+  timer_.reset();
+  // While the timer is down: a backlog longer than one pass, then the recall's marker.
+  for (int i = 0; i < 64 * 512 + 100; ++i) {
+    store::MessageInput in = store::testing::Msg("T", 2, "x", "", "", "filler-" + std::to_string(i));
+    ParkInTimerTopic(&in, kStart + 60'000, clock_.NowMillis());
+    ASSERT_TRUE(PutSync(*store_, std::move(in)).ok());
+  }
+  ASSERT_TRUE(PutSync(*store_, MakeRecallMarker(RecallHandle{"T", "broker-a", kStart + 1500, "drop"},
+                                                clock_.NowMillis()))
+                  .ok());
+  clock_.Set(kStart + 3000);
+  StartTimer();
+  ASSERT_TRUE(WaitUntil([&] { return timer_->Stats().recalled == 1; }));
+  EXPECT_EQ(Delivered(), 0);
+}
+
 TEST_F(TimerServiceTest, RecoversFromATornTimerLogAndALostCheckpoint) {
   StartTimer();
   for (int i = 0; i < 6; ++i) Park(kStart + 3000 + i * 100, "R" + std::to_string(i));
