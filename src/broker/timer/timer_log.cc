@@ -123,6 +123,7 @@ Status TimerLog::Open(const std::function<void(int64_t, const TimerUnit&)>& visi
     if (::ftruncate(fd, pos) != 0) return Errno("timer log: truncate " + path);
     end_ = start + pos;
   }
+  cut_ = torn;
   return Status::OK();
 }
 

@@ -58,6 +58,8 @@ class TimerLog {
   // no longer has), as at a torn one.
   Status Open(const std::function<void(int64_t pos, const TimerUnit&)>& visit,
               const std::function<bool(const TimerUnit&)>& keep = nullptr);
+  // Open() cut something off: a torn, corrupt or refused unit, or the segments after one.
+  bool cut() const { return cut_; }
   Result<int64_t> Append(const TimerUnit& unit);  // returns the unit's position
   Result<TimerUnit> Read(int64_t pos) const;
   Status Sync();
@@ -81,6 +83,7 @@ class TimerLog {
   const int64_t segment_bytes_;
   std::map<int64_t, Segment> segments_;  // by start position
   int64_t end_ = 0;                      // position of the next unit
+  bool cut_ = false;
 };
 
 }  // namespace mq::broker::timer

@@ -79,12 +79,15 @@ Status TimerService::Start() {
                 "its tail; resuming at its end",
                 queue_end, enqueue_offset_);
     enqueue_offset_ = queue_end;
+    confirmed_cq_ = std::min(confirmed_cq_, queue_end);  // the lost offsets are taken again
   }
   int64_t next_cq = enqueue_offset_;
+  int64_t after_last_unit = 0;
   std::map<int64_t, Slot> below_progress;
   MQ_RETURN_IF_ERROR(log_->Open(
       [&](int64_t pos, const TimerUnit& u) {
         next_cq = std::max(next_cq, u.cq_offset + 1);
+        after_last_unit = u.cq_offset + 1;
         // Without a checkpoint (a crash before the first one) nothing is known to be delivered.
         if (u.slot_ms >= progress_ms_ || !have_checkpoint) {
           AddUnit(pos, u);
@@ -103,8 +106,11 @@ Status TimerService::Start() {
   }
   stat_slots_ = static_cast<int64_t>(wheel_.size());
   if (options_.deliver && !wheel_.empty()) progress_ms_ = std::min(progress_ms_, wheel_.begin()->first);
-  // Units past the checkpoint are already in the wheel: resume after the newest one.
-  enqueue_offset_ = next_cq;
+  // Units past the checkpoint are already in the wheel: resume after the newest one. Units the
+  // log lost (a torn tail, or a corrupt unit below the checkpoint) are made again from their
+  // records, read from after the last unit kept; what the checkpoint confirms delivered is
+  // skipped (EnqueueRecord).
+  enqueue_offset_ = log_->cut() ? after_last_unit : next_cq;
   const int64_t min_cq = store_->MinOffsetInQueue(std::string(kTimerTopic), 0);
   if (enqueue_offset_ < min_cq) {
     MQ_LOG_WARN(Logger("broker"), "timer: enqueue offset {} was cleaned; resuming at {}", enqueue_offset_,
@@ -200,13 +206,25 @@ void TimerService::Loop() {
       wake_ = false;
     }
     const int64_t now = clock_->NowMillis();
+    if (store_->DispatchedPhyOffset() >= dispatch_mark_.end) {
+      // Every record stored before the mark's time is in the timer queue (if it is a timer
+      // record): the log end was read after that time, and the dispatch has passed it.
+      dispatched_before_ms_ = dispatch_mark_.ms;
+      dispatch_mark_ = {now, store_->MaxPhyOffset()};
+    }
     ProcessRecalls(now);
     bool ok = true;
+    bool held = false;  // a slot due by the clock waits for records not read yet
     if (now >= retry_at) {
       ok = EnqueueAvailable();
       // A slot is complete once every record stored before its end has been read (a record
-      // parked for it was stored before its time): behind a backlog, deliver only up to there.
-      if (ok && options_.deliver) ok = DequeueDue(enqueue_more_ ? std::min(now, read_until_ms_) : now);
+      // parked for it was stored before its time). The enqueue has read every record stored
+      // before the last one it read, and, having reached the queue's end after the dispatch
+      // check, every one stored before dispatched_before_ms_.
+      const int64_t complete_ms =
+          std::min(now, enqueue_more_ ? read_until_ms_ : std::max(read_until_ms_, dispatched_before_ms_));
+      held = complete_ms < now;
+      if (ok && options_.deliver) ok = DequeueDue(complete_ms, now);
       if (ok && late_unconfirmed_) PutProgressRecord(now);  // so slaves let the late ones go
       if (!ok) retry_at = now + kRetryDelayMs;
     }
@@ -222,6 +240,8 @@ void TimerService::Loop() {
     if (ok && enqueue_more_) continue;
     if (ok && options_.deliver && !wheel_.empty()) {
       wait_ms = std::min(wait_ms, wheel_.begin()->first + options_.precision_ms - clock_->NowMillis());
+      // The dispatch was behind: no wake-up says when it passes the mark.
+      if (held) wait_ms = std::max<int64_t>(wait_ms, 1);
     }
     if (wait_ms <= 0) continue;
     std::unique_lock<std::mutex> lock(mu_);
@@ -299,6 +319,8 @@ bool TimerService::EnqueueRecord(const store::RecordView& record, int64_t cq_off
   unit.size = record.total_size;
   unit.flags = marker ? TimerUnit::kFlagRecall : 0;
   unit.cq_offset = cq_offset;
+  // Read again after the timer log lost units: delivered before the checkpoint.
+  if (unit.slot_ms < progress_ms_ && cq_offset < confirmed_cq_) return true;
   if (options_.deliver && unit.slot_ms < progress_ms_) {
     // Its slot was already taken (it arrived late, e.g. parked just before its time):
     // deliver now — still not early, since its slot has fully passed. A late marker cancels
@@ -344,8 +366,8 @@ bool TimerService::EnqueueRecord(const store::RecordView& record, int64_t cq_off
   return true;
 }
 
-bool TimerService::DequeueDue(int64_t now_ms) {
-  while (!wheel_.empty() && wheel_.begin()->first + options_.precision_ms <= now_ms) {
+bool TimerService::DequeueDue(int64_t complete_ms, int64_t now_ms) {
+  while (!wheel_.empty() && wheel_.begin()->first + options_.precision_ms <= complete_ms) {
     const int64_t slot_ms = wheel_.begin()->first;
     const Slot slot = wheel_.begin()->second;
     if (!ProcessSlot(slot_ms, slot, now_ms)) return false;
@@ -357,8 +379,8 @@ bool TimerService::DequeueDue(int64_t now_ms) {
     stat_progress_ = progress_ms_;
     PutProgressRecord(now_ms);
   }
-  // Every slot below floor(now) is empty or done.
-  const int64_t floor_now = FloorTo(now_ms, options_.precision_ms);
+  // Every slot below floor(complete_ms) is empty or done.
+  const int64_t floor_now = FloorTo(complete_ms, options_.precision_ms);
   if (floor_now > progress_ms_ && (wheel_.empty() || wheel_.begin()->first >= floor_now)) {
     progress_ms_ = floor_now;
     stat_progress_ = progress_ms_;

@@ -115,7 +115,9 @@ class TimerService {
   // Each returns false when it must be retried later (store refused, I/O error).
   bool EnqueueAvailable();
   bool EnqueueRecord(const store::RecordView& record, int64_t cq_offset);
-  bool DequeueDue(int64_t now_ms);
+  // Delivers the slots that end by complete_ms (<= now_ms: the time every record stored before
+  // has been read).
+  bool DequeueDue(int64_t complete_ms, int64_t now_ms);
   bool ProcessSlot(int64_t slot_ms, const Slot& slot, int64_t now_ms);
   // Slave: the master delivered the slots below progress_ms of what it had read below queue
   // offset `enqueued` (-1: a record without it, which covers everything).
@@ -155,6 +157,12 @@ class TimerService {
   int64_t last_save_ms_ = 0;
   bool enqueue_more_ = false;  // the last enqueue pass stopped before the queue's end
   int64_t read_until_ms_ = 0;  // the store time of the last timer record read
+  struct DispatchMark {
+    int64_t ms = 0;   // a time ...
+    int64_t end = 0;  // ... and the commit log's end read after it
+  };
+  DispatchMark dispatch_mark_;
+  int64_t dispatched_before_ms_ = 0;  // records stored before it are all dispatched
 
   std::atomic<int64_t> stat_pending_{0};
   std::atomic<int64_t> stat_progress_{0};

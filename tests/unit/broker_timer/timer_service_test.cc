@@ -48,7 +48,7 @@ class TimerServiceTest : public ::testing::Test {
     o.precision_ms = 1000;
     o.roll_window_slots = roll_window_slots;
     o.deliver = deliver;
-    o.units_per_segment = 4;
+    o.units_per_segment = units_per_segment_;
     if (!put) {
       put = [this](store::MessageInput in, store::PutCallback done) {
         store_->PutMessage(std::move(in), std::move(done));
@@ -93,6 +93,7 @@ class TimerServiceTest : public ::testing::Test {
   ManualClock clock_{kStart};
   std::unique_ptr<store::MessageStore> store_;
   std::unique_ptr<TimerService> timer_;
+  int64_t units_per_segment_ = 4;
 };
 
 TEST_F(TimerServiceTest, DeliversOnceTheSlotHasPassedNeverEarly) {
@@ -246,8 +247,10 @@ TEST_F(TimerServiceTest, RecallSurvivesRestart) {
 
 // Before: a pass of the enqueue reads at most 64 x 512 records, and the dequeue ran after it
 // whatever was left: behind a backlog (a burst, or records parked while the timer was down) a
-// slot was delivered before the recall marker in that backlog was read.
+// slot was delivered before the recall marker in that backlog was read. The same when the
+// marker was stored but not yet in the timer queue (the store's dispatch behind).
 TEST_F(TimerServiceTest, ASlotWaitsForTheRecordsStoredBeforeItsEnd) {
+  units_per_segment_ = 1 << 16;  // not a segment (and its fsyncs) per 4 of the backlog's units
   StartTimer();
   Park(kStart + 1500, "drop");
   ASSERT_TRUE(WaitUntil([&] { return timer_->Stats().pending == 1; }));
@@ -289,6 +292,41 @@ TEST_F(TimerServiceTest, RecoversFromATornTimerLogAndALostCheckpoint) {
   std::set<std::string> keys;
   for (const auto& m : ReadDelivered()) keys.insert(m.Property("UNIQ_KEY"));
   EXPECT_EQ(keys.size(), 6u);
+}
+
+// Before: a corrupt unit (not a torn tail: a bit flipped on disk) below the checkpoint cut the
+// log there, and the enqueue went on from the checkpoint's offset: the records whose units were
+// cut were never read again and their messages never delivered.
+TEST_F(TimerServiceTest, ACorruptUnitBelowTheCheckpointLosesNoPendingMessage) {
+  StartTimer();
+  Park(kStart + 1500, "D");  // delivered before the checkpoint
+  AdvanceTo(kStart + 2000);
+  ASSERT_TRUE(WaitUntil([&] { return Delivered() == 1; }));
+  for (int i = 0; i < 6; ++i) Park(kStart + 3000 + i * 100, "R" + std::to_string(i));
+  ASSERT_TRUE(WaitUntil([&] { return timer_->Stats().pending == 6; }));
+  timer_->Shutdown();
+  timer_.reset();
+  // One byte of the first unit (D's) flips: the log is cut there, every unit after it dropped.
+  {
+    const std::string first = dir_.Sub("timer") + "/timerlog/" + OffsetToFileName(0);
+    std::fstream f(first, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(20);
+    char c = 0;
+    f.read(&c, 1);
+    c = static_cast<char>(c ^ 0x40);
+    f.seekp(20);
+    f.write(&c, 1);
+  }
+  clock_.Set(kStart + 5000);
+  StartTimer();
+  ASSERT_TRUE(WaitUntil([&] {
+    timer_->Wake();
+    return Delivered() >= 7;
+  }));
+  std::multiset<std::string> keys;
+  for (const auto& m : ReadDelivered()) keys.insert(m.Property("UNIQ_KEY"));
+  // Every pending message, and the one delivered before the checkpoint not again.
+  EXPECT_EQ(keys, (std::multiset<std::string>{"D", "R0", "R1", "R2", "R3", "R4", "R5"}));
 }
 
 TEST_F(TimerServiceTest, FarMessagesRollThroughASmallWindow) {
