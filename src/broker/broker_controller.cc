@@ -218,7 +218,9 @@ Status BrokerController::Start() {
     executor_.Shutdown();
     return s;
   };
-  const ha::MetadataManagers metadata{topics_.get(), groups_.get(), offsets_.get(), delay_offsets_.get()};
+  const std::string transaction_progress_path = config_dir + "/transactionProgress";
+  const ha::MetadataManagers metadata{topics_.get(), groups_.get(), offsets_.get(), delay_offsets_.get(),
+                                      transaction_progress_path};
   if (!IsSlave(config_)) {
     // haListenPort=0 picks a free port; the real one is advertised in the registration.
     ha_service_ = std::make_unique<ha::HaService>(
@@ -267,7 +269,7 @@ Status BrokerController::Start() {
     txn_options.check_interval_ms = config_.transactionCheckInterval;
     txn_options.check_max = config_.transactionCheckMax;
     txn_options.broker_name = config_.brokerName;
-    txn_options.progress_path = config_dir + "/transactionProgress";
+    txn_options.progress_path = transaction_progress_path;
     transactions_ = std::make_unique<txn::TransactionalMessageService>(
         txn_options, store_.get(), topics_.get(), check_senders_.get(), clock);
     if (Status s = transactions_->Start(); !s.ok()) {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "broker_fixture.h"
+#include "common/file_util.h"
 #include "grpc_test_util.h"
 #include "namesrv_fixture.h"
 #include "testutil/proc_status.h"
@@ -421,6 +422,40 @@ TEST_F(ReplicationTest, MetadataReachesSlave) {
            resp.configs_size() == 1 && resp.configs(0).retry_max_times() == 7;
   }));
   EXPECT_TRUE(WaitUntil([&] { return QueryOffset(*slave, "meta_group", "MetaTopic", 1) == 42; }));
+}
+
+// The transaction check-back scan's positions reach the slave, so a slave promoted (restarted
+// as the master) resumes the scan about where its master was.
+TEST_F(ReplicationTest, TransactionScanPositionsReachTheSlave) {
+  auto master = StartMaster();
+  auto slave = StartSlave(slave1_dir_, 1);
+  ASSERT_TRUE(WaitSlaves(*master, 1, slave.get()));
+  CreateTopic(*master, "TxnRepl", 1);
+  mq::v1::SendMessageRequest req;
+  req.set_producer_group("txn_group");
+  req.set_topic("TxnRepl");
+  req.set_queue_id(0);
+  req.set_transaction_prepared(true);
+  *req.add_messages() = TextMessage("half", "TagA", "k1");
+  mq::v1::SendMessageResponse sent;
+  ASSERT_GRPC_OK(Call(master->messaging(), &Stub::SendMessage, req, &sent));
+  ASSERT_EQ(sent.entries_size(), 1);
+  mq::v1::EndTransactionRequest end;
+  end.set_producer_group("txn_group");
+  end.set_transaction_id(sent.entries(0).msg_id());
+  end.set_commit_log_offset(sent.entries(0).commit_log_offset());
+  end.set_resolution(mq::v1::TRANSACTION_COMMIT);
+  mq::v1::EndTransactionResponse ended;
+  ASSERT_GRPC_OK(Call(master->messaging(), &Stub::EndTransaction, end, &ended));
+  // The master's scan passes the ended half and writes its positions; the slave takes them.
+  const std::string master_file = master_dir_.path() + "/store/config/transactionProgress";
+  const std::string slave_file = slave1_dir_.path() + "/store/config/transactionProgress";
+  auto content = [](const std::string& path) -> std::string {
+    auto r = ReadFileToString(path);
+    return r.ok() ? *r : "(none)";
+  };
+  EXPECT_TRUE(WaitUntil([&] { return content(slave_file).find("halfOffset=1\n") != std::string::npos; }, 20s))
+      << "master: " << content(master_file) << " slave: " << content(slave_file);
 }
 
 // What mqadmin deleteTopic and deleteSubGroup --removeOffsets remove on the master goes from the

@@ -3,6 +3,8 @@
 #include <map>
 #include <string>
 
+#include "broker/meta/transaction_progress_file.h"
+
 namespace mq::ha {
 namespace {
 
@@ -26,6 +28,13 @@ mq::v1::GetMetadataResponse BuildMetadata(const MetadataManagers& m) {
   for (auto& g : m.groups->All()) (*groups)[g.group_name()] = std::move(g);
   *resp.mutable_offsets() = m.offsets->Snapshot();
   if (m.delay_offsets != nullptr) *resp.mutable_delay_offsets() = m.delay_offsets->Snapshot();
+  if (!m.transaction_progress_path.empty()) {
+    // Absent until the scan first wrote it; a damaged file is the master's start-up error.
+    if (auto p = broker::ReadTransactionProgress(m.transaction_progress_path); p.ok()) {
+      resp.mutable_transaction_progress()->set_half_offset(p->half_offset);
+      resp.mutable_transaction_progress()->set_op_offset(p->op_offset);
+    }
+  }
   return resp;
 }
 
@@ -45,6 +54,10 @@ uint64_t MetadataFingerprint(const mq::v1::GetMetadataResponse& metadata) {
   }
   for (const auto& [level, off] : metadata.delay_offsets().offset_table())
     sorted["d/" + std::to_string(level)] = std::to_string(off);
+  if (metadata.has_transaction_progress()) {
+    sorted["x/"] = std::to_string(metadata.transaction_progress().half_offset()) + "," +
+                   std::to_string(metadata.transaction_progress().op_offset());
+  }
   for (const auto& [k, v] : sorted) h = Mix(Mix(h, k), v);
   return h;
 }
@@ -123,6 +136,14 @@ Status ApplyMetadata(const mq::v1::GetMetadataResponse& metadata, const MasterTa
   if (m.delay_offsets != nullptr && metadata.has_delay_offsets()) {
     m.delay_offsets->Adopt(metadata.delay_offsets());
     keep_first(m.delay_offsets->Persist());
+  }
+  if (!m.transaction_progress_path.empty() && metadata.has_transaction_progress()) {
+    const broker::TransactionPositions master{metadata.transaction_progress().half_offset(),
+                                              metadata.transaction_progress().op_offset()};
+    auto mine = broker::ReadTransactionProgress(m.transaction_progress_path);
+    if (!mine.ok() || !(*mine == master)) {
+      keep_first(broker::WriteTransactionProgress(m.transaction_progress_path, master));
+    }
   }
   return first;
 }

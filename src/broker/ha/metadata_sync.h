@@ -1,5 +1,6 @@
 // Metadata sync between a master and its slaves (RocketMQ SlaveSynchronize): topic configs,
-// subscription groups and consumer offsets. Pure functions over the metadata managers and
+// subscription groups, consumer offsets, delay-level offsets and the transaction scan's
+// positions. Pure functions over the metadata managers and
 // tables; the master's HaService serves GetMetadata with them and the slave's HaClient applies
 // the answer.
 //
@@ -27,9 +28,11 @@ struct MetadataManagers {
   broker::SubscriptionGroupManager* groups = nullptr;
   broker::ConsumerOffsetManager* offsets = nullptr;
   schedule::DelayOffsetTable* delay_offsets = nullptr;  // delayOffset.json; may be null
+  std::string transaction_progress_path = {};           // transactionProgress; empty: none
 };
 
-// The master's answer: every topic, group and consumer offset.
+// The master's answer: every topic, group and offset, and the transaction scan's positions as
+// its file has them (durable ones only).
 mq::v1::GetMetadataResponse BuildMetadata(const MetadataManagers& m);
 // Order-independent hash of the metadata; slaves re-sync when the master's value changes.
 uint64_t MetadataFingerprint(const mq::v1::GetMetadataResponse& metadata);

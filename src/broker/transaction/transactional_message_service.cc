@@ -3,16 +3,15 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <charconv>
 #include <chrono>
 #include <future>
 #include <map>
 #include <memory>
 
 #include "broker/meta/topic_config_manager.h"
+#include "broker/meta/transaction_progress_file.h"
 #include "broker/processor/message_convert.h"
 #include "broker/store/message_store.h"
-#include "common/file_util.h"
 #include "common/logging.h"
 #include "common/naming.h"
 #include "common/perm.h"
@@ -46,19 +45,6 @@ bool Stored(const store::PutResult& r) {
 Status PutError(std::string_view what, const store::PutResult& r) {
   return Status::Unavailable(
       fmt::format("{}: the store refused the write ({}: {})", what, store::PutStatusName(r.status), r.error));
-}
-
-int64_t ParseKey(const std::string& content, std::string_view key) {
-  std::string prefix = std::string(key) + "=";
-  size_t pos = content.find(prefix);
-  if (pos == std::string::npos) return -1;
-  pos += prefix.size();
-  size_t end = content.find('\n', pos);
-  std::string_view digits(content.data() + pos, (end == std::string::npos ? content.size() : end) - pos);
-  int64_t v = -1;
-  auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v);
-  if (ec != std::errc() || p != digits.data() + digits.size()) return -1;
-  return v;
 }
 
 // Reads up to `budget` records of (topic, 0) from *offset, calling fn(record) until it returns
@@ -107,18 +93,15 @@ TransactionalMessageService::TransactionalMessageService(TransactionOptions opti
 TransactionalMessageService::~TransactionalMessageService() { Shutdown(); }
 
 Status TransactionalMessageService::Start() {
-  auto content = ReadFileToString(options_.progress_path);
   int64_t half = store_->MinOffsetInQueue(kHalf, 0);
   int64_t op = store_->MinOffsetInQueue(kOp, 0);
-  if (content.ok()) {
-    int64_t h = ParseKey(*content, "halfOffset");
-    int64_t o = ParseKey(*content, "opOffset");
-    if (h < 0 || o < 0) {
-      return Status::Corruption(fmt::format("{}: expected halfOffset=N and opOffset=N lines, got '{}'",
-                                            options_.progress_path, *content));
-    }
-    half = std::max(half, h);
-    op = std::max(op, o);
+  auto saved = ReadTransactionProgress(options_.progress_path);
+  if (!saved.ok() && !saved.status().IsNotFound()) return saved.status();
+  if (saved.ok()) {
+    // A promoted slave has its master's positions, which may pass its own (lagging) queues:
+    // the offsets past its ends are taken by halves and ops written from now on.
+    half = std::min(std::max(saved->half_offset, half), store_->MaxOffsetInQueue(kHalf, 0));
+    op = std::min(std::max(saved->op_offset, op), store_->MaxOffsetInQueue(kOp, 0));
   }
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -515,8 +498,7 @@ void TransactionalMessageService::PersistProgress(bool force) {
   const auto [half, op] = *write;
   if (half == persisted_half_ && op == persisted_op_) return;
   last_persist_ms_ = now;
-  Status s =
-      WriteFileAtomically(options_.progress_path, fmt::format("halfOffset={}\nopOffset={}\n", half, op));
+  Status s = WriteTransactionProgress(options_.progress_path, TransactionPositions{half, op});
   if (!s.ok()) {
     MQ_LOG_ERROR(Logger("broker"), "persist transaction progress: {}", s.ToString());
     return;

@@ -3,8 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <filesystem>
 #include <thread>
 
+#include "broker/meta/transaction_progress_file.h"
+#include "broker/meta/transaction_progress_file.h"
 #include "common/clock.h"
 #include "testutil/temp_dir.h"
 
@@ -233,6 +236,48 @@ TEST(MetadataSyncTest, SlaveTakesTheMastersDelayOffsetsAndWritesDelayOffsetJson)
   // Delivery progress changes the fingerprint, so slaves fetch it without waiting 10 s.
   md.Set(3, 43);
   EXPECT_NE(MetadataFingerprint(BuildMetadata({&mt, &mg, &mo, &md})), before);
+}
+
+}  // namespace
+}  // namespace mq::ha
+
+namespace mq::ha {
+namespace {
+
+// Before: transactionProgress was not synced: a promoted slave's check-back scan started from
+// the first retained half, loading every retained op into memory, and checked again every
+// pending transaction it had copies of.
+TEST(MetadataSyncTest, SlaveTakesTheMastersTransactionPositions) {
+  TempDir master_dir;
+  TempDir slave_dir;
+  broker::TopicConfigManager::Options topt;
+  topt.broker_name = "broker-a";
+  broker::TopicConfigManager mt(master_dir.path(), topt, SystemClock::Default());
+  broker::SubscriptionGroupManager mg(master_dir.path());
+  broker::ConsumerOffsetManager mo(master_dir.path());
+  broker::TopicConfigManager st(slave_dir.path(), topt, SystemClock::Default());
+  broker::SubscriptionGroupManager sg(slave_dir.path());
+  broker::ConsumerOffsetManager so(slave_dir.path());
+  const std::string master_file = master_dir.path() + "/transactionProgress";
+  const std::string slave_file = slave_dir.path() + "/transactionProgress";
+  const MetadataManagers master{&mt, &mg, &mo, nullptr, master_file};
+  const MetadataManagers slave{&st, &sg, &so, nullptr, slave_file};
+
+  // Before the master's scan wrote its file there is nothing to take.
+  EXPECT_FALSE(BuildMetadata(master).has_transaction_progress());
+  ASSERT_TRUE(ApplyMetadata(BuildMetadata(master), {}, slave).ok());
+  EXPECT_FALSE(std::filesystem::exists(slave_file));
+
+  ASSERT_TRUE(broker::WriteTransactionProgress(master_file, {120, 45}).ok());
+  const auto metadata = BuildMetadata(master);
+  const uint64_t before = MetadataFingerprint(metadata);
+  ASSERT_TRUE(ApplyMetadata(metadata, {}, slave).ok());
+  auto taken = broker::ReadTransactionProgress(slave_file);
+  ASSERT_TRUE(taken.ok()) << taken.status().ToString();
+  EXPECT_EQ(*taken, (broker::TransactionPositions{120, 45}));
+  // The scan moving on changes the fingerprint, so slaves fetch it without waiting 10 s.
+  ASSERT_TRUE(broker::WriteTransactionProgress(master_file, {121, 45}).ok());
+  EXPECT_NE(MetadataFingerprint(BuildMetadata(master)), before);
 }
 
 }  // namespace
