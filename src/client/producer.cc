@@ -52,6 +52,10 @@ class ProducerImpl {
 
   Status Start() {
     MQ_RETURN_IF_ERROR(ValidateProducerOptions(options_));
+    // The heartbeat filler below is read by the running client's thread: set it once only.
+    if (started_once_.exchange(true)) {
+      return Status::FailedPrecondition("producer: already started (a producer starts once)");
+    }
     std::string group = options_.group;
     client_->SetHeartbeatFiller(
         [group](mq::v1::HeartbeatRequest* req) { req->add_producers()->set_group(group); });
@@ -546,6 +550,7 @@ class ProducerImpl {
   QueueSelector selector_;
   PublishRouteCache publish_routes_;
   std::atomic<bool> running_{false};
+  std::atomic<bool> started_once_{false};
   std::atomic<int64_t> pending_{0};        // async/oneway sends whose callback has not run yet
   std::atomic<int64_t> requests_{0};       // send requests started (attempts, batches count once)
   std::atomic<int64_t> messages_sent_{0};  // auto-batched messages a broker acknowledged

@@ -293,7 +293,8 @@ class PushConsumerImpl {
   MessageListener listener_;
   std::map<std::string, TagFilter> subscriptions_;  // set before Start()
   std::atomic<bool> running_{false};
-  CallMeter listener_meter_;  // the listener's time per call (RunListener)
+  std::atomic<bool> started_once_{false};  // Start() got past its checks: never again
+  CallMeter listener_meter_;               // the listener's time per call (RunListener)
 
   std::mutex mu_;
   std::map<MessageQueue, std::shared_ptr<ProcessQueue>> queues_;  // guarded by mu_

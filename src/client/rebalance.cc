@@ -79,6 +79,10 @@ Status PushConsumerImpl::Start() {
         "and shorter than the broker's 60 s lock",
         RebalancePeriod().count()));
   }
+  // What follows replaces state the running threads use: a second call must not get here.
+  if (started_once_.exchange(true)) {
+    return Status::FailedPrecondition("consumer: already started (a consumer starts once)");
+  }
   if (options_.model == MessageModel::kBroadcasting) {
     std::string dir = options_.offset_dir;
     if (dir.empty()) {

@@ -262,6 +262,30 @@ TEST_F(ClientConsumerTest, GracefulShutdownAndRestartReplaysNothing) {
   EXPECT_EQ(first.total(), 500);
 }
 
+// Before: a second Start() got past its checks and replaced the consumer's offset store (and its
+// heartbeat filler and retry subscription) under the running threads before the client refused
+// to start again: the offsets consumed so far and not yet committed went with the old store, and
+// a restart consumed those messages again.
+TEST_F(ClientConsumerTest, ASecondStartIsRefusedAndChangesNothing) {
+  Collector first;
+  Collector second;  // declared before the consumers that call them
+  auto options = cluster_.Consumer("g-start-twice");
+  options.commit_interval_ms = 600'000;  // nothing committed until the shutdown
+  auto consumer = NewConsumer(options, &first, 0);
+  SendRange(0, 200);
+  ASSERT_TRUE(WaitUntil([&] { return first.distinct() == 200; }, std::chrono::seconds(20)));
+  Status again = consumer->Start();
+  EXPECT_EQ(again.code(), StatusCode::kFailedPrecondition) << again.ToString();
+  EXPECT_EQ(again.message(), "consumer: already started (a consumer starts once)");
+  consumer->Shutdown();
+  consumer.reset();
+  SendRange(200, 250);
+  consumer = NewConsumer(cluster_.Consumer("g-start-twice"), &second, 0);
+  ASSERT_TRUE(WaitUntil([&] { return second.distinct() == 50; }, std::chrono::seconds(20)))
+      << "distinct " << second.distinct() << " total " << second.total();
+  EXPECT_EQ(second.total(), 50);
+}
+
 TEST_F(ClientConsumerTest, FailingListenerGetsTheMessageAgainThroughTheRetryTopic) {
   std::mutex mu;
   std::map<std::string, int> attempts;

@@ -165,6 +165,11 @@ TEST_F(ClientProducerTest, BadInputGivesClearErrorsWithoutHanging) {
   // Delay levels are served now (issue 13): stored in SCHEDULE_TOPIC_XXXX until due.
   r = producer_->Send(Delayed("ProdTopic", "x"));
   EXPECT_TRUE(r.ok()) << r.status().ToString();
+  // A second Start() is refused before it touches what the running producer uses.
+  Status again = producer_->Start();
+  EXPECT_EQ(again.code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(again.message(), "producer: already started (a producer starts once)");
+  EXPECT_TRUE(producer_->Send(MakeMessage("ProdTopic", "after the second start")).ok());
 
   ProducerOptions o;
   o.client.namesrv_addrs = {"127.0.0.1:1", "127.0.0.1:2"};
