@@ -1,11 +1,13 @@
 #include "common/config_file.h"
 
 #include <fmt/format.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -112,7 +114,12 @@ Status UpdateConfigFile(const std::string& path, const ConfigMap& updates) {
   const std::string target = std::filesystem::canonical(path, ec).string();
   if (ec) return Status::NotFound(fmt::format("config file '{}': {}", path, ec.message()));
   MQ_ASSIGN_OR_RETURN(std::string text, ReadFileToString(target));
-  return WriteFileAtomically(target, RewriteConfigText(text, updates));
+  // The rewrite keeps the file's permissions (an operator's 0600 on a file with secrets).
+  struct stat st {};
+  if (::stat(target.c_str(), &st) != 0) {
+    return Status::Unavailable(fmt::format("config file '{}': stat: {}", target, std::strerror(errno)));
+  }
+  return WriteFileAtomically(target, RewriteConfigText(text, updates), st.st_mode & 07777);
 }
 
 Result<ConfigMap> MergeConfigSources(const ConfigSources& sources) {

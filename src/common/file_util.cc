@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -71,7 +72,7 @@ Status FsyncDir(const std::string& dir) {
   return rc == 0 ? Status::OK() : Errno("fsync dir", dir);
 }
 
-Status WriteFileAtomically(const std::string& path, std::string_view content) {
+Status WriteFileAtomically(const std::string& path, std::string_view content, std::optional<mode_t> mode) {
   std::filesystem::path target(path);
   // A directory created here must be as durable as the file renamed into it.
   if (target.has_parent_path()) MQ_RETURN_IF_ERROR(CreateDirectoriesDurably(target.parent_path().string()));
@@ -88,6 +89,11 @@ Status WriteFileAtomically(const std::string& path, std::string_view content) {
       return s;
     }
     done += static_cast<size_t>(n);
+  }
+  if (mode && ::fchmod(fd, *mode) != 0) {
+    Status s = Errno("fchmod", tmp);
+    ::close(fd);
+    return s;
   }
   if (::fsync(fd) != 0) {
     Status s = Errno("fsync", tmp);

@@ -2,7 +2,10 @@
 // Pure functions over POSIX calls; thread-safe as long as callers do not race on one path.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,8 +32,10 @@ Result<std::vector<int64_t>> ListSegmentOffsets(const std::string& dir);
 
 // Writes content to path.tmp, fsyncs it, renames it over path and fsyncs the directory,
 // so a crash leaves either the old or the new file, never a torn one. Missing parent
-// directories are created durably (CreateDirectoriesDurably).
-Status WriteFileAtomically(const std::string& path, std::string_view content);
+// directories are created durably (CreateDirectoriesDurably). The new file gets `mode`
+// (permission bits) when given, else 0644 less the umask.
+Status WriteFileAtomically(const std::string& path, std::string_view content,
+                           std::optional<mode_t> mode = std::nullopt);
 Result<std::string> ReadFileToString(const std::string& path);
 Status FsyncDir(const std::string& dir);
 

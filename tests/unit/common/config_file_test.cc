@@ -1,6 +1,7 @@
 #include "common/config_file.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -89,6 +90,20 @@ TEST(ConfigFileTest, UpdateRewritesTheTargetOfALink) {
   Status missing = UpdateConfigFile(dir.Sub("none.conf"), {{"a", "1"}});
   EXPECT_TRUE(missing.IsNotFound()) << missing.ToString();
   EXPECT_NE(missing.message().find("none.conf"), std::string::npos);
+}
+
+// Before: the rewrite gave the file mode 0644 whatever it had (a 0600 file holding secrets
+// became readable by every user).
+TEST(ConfigFileTest, UpdateKeepsTheFilesPermissions) {
+  testing::TempDir dir;
+  const std::string path = dir.Sub("broker.conf");
+  ASSERT_TRUE(WriteFileAtomically(path, "brokerPermission=6\n").ok());
+  ASSERT_EQ(::chmod(path.c_str(), 0600), 0);
+  ASSERT_TRUE(UpdateConfigFile(path, {{"brokerPermission", "4"}}).ok());
+  struct stat st {};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  EXPECT_EQ(*ReadFileToString(path), "brokerPermission=4\n");
 }
 
 TEST(ConfigFileTest, MissingFileIsAnError) {
