@@ -27,6 +27,14 @@ class TelemetrySessions::Session final
     return EnqueueLocked(command);
   }
 
+  // True when a command of at least `bytes` would be refused now: a check is not built (a copy
+  // of its whole message) for a session whose client does not read its stream.
+  bool Refuses(size_t bytes) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return closing_ || queue_.size() >= kMaxQueuedCommands ||
+           (!queue_.empty() && queued_bytes_ + bytes > kMaxQueuedBytes);
+  }
+
   bool ResendSettings() {
     std::lock_guard<std::mutex> lock(mu_);
     return settled_ && EnqueueLocked(outcome_.reply);
@@ -234,6 +242,7 @@ bool TelemetrySessions::SendCheck(const std::string& group, const mq::v1::Transa
   }
   for (size_t i = 0; i < candidates.size(); ++i) {
     Session* s = candidates[(round_robin_ + i) % candidates.size()];
+    if (s->Refuses(check.message().message().body().size())) continue;
     if (s->Enqueue(to_check_(check, s->name_space()))) {
       round_robin_ += i + 1;
       return true;
