@@ -7,7 +7,6 @@
 #include <thread>
 
 #include "broker/meta/transaction_progress_file.h"
-#include "broker/meta/transaction_progress_file.h"
 #include "common/clock.h"
 #include "testutil/temp_dir.h"
 
@@ -248,20 +247,13 @@ namespace {
 // the first retained half, loading every retained op into memory, and checked again every
 // pending transaction it had copies of.
 TEST(MetadataSyncTest, SlaveTakesTheMastersTransactionPositions) {
-  TempDir master_dir;
-  TempDir slave_dir;
-  broker::TopicConfigManager::Options topt;
-  topt.broker_name = "broker-a";
-  broker::TopicConfigManager mt(master_dir.path(), topt, SystemClock::Default());
-  broker::SubscriptionGroupManager mg(master_dir.path());
-  broker::ConsumerOffsetManager mo(master_dir.path());
-  broker::TopicConfigManager st(slave_dir.path(), topt, SystemClock::Default());
-  broker::SubscriptionGroupManager sg(slave_dir.path());
-  broker::ConsumerOffsetManager so(slave_dir.path());
-  const std::string master_file = master_dir.path() + "/transactionProgress";
-  const std::string slave_file = slave_dir.path() + "/transactionProgress";
-  const MetadataManagers master{&mt, &mg, &mo, nullptr, master_file};
-  const MetadataManagers slave{&st, &sg, &so, nullptr, slave_file};
+  MasterAndSlave ms;
+  const std::string master_file = ms.master_dir.path() + "/transactionProgress";
+  const std::string slave_file = ms.slave_dir.path() + "/transactionProgress";
+  MetadataManagers master = ms.master;
+  MetadataManagers slave = ms.slave;
+  master.transaction_progress_path = master_file;
+  slave.transaction_progress_path = slave_file;
 
   // Before the master's scan wrote its file there is nothing to take.
   EXPECT_FALSE(BuildMetadata(master).has_transaction_progress());
