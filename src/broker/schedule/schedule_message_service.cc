@@ -103,6 +103,15 @@ int64_t ScheduleMessageService::DeliverLevel(int32_t level, int64_t now) {
   const std::string topic(kScheduleTopic);
   const int32_t queue_id = level - 1;
   int64_t offset = std::max(offsets_->Get(level), store_->MinOffsetInQueue(topic, queue_id));
+  if (const int64_t end = store_->MaxOffsetInQueue(topic, queue_id); offset > end) {
+    // A promoted slave's offset (its master's), or one from before the log lost its tail: the
+    // records past the end are not here. Resume at the end, never at the start (RocketMQ's
+    // correctDelayOffset), where the store's overflow answer would send us while it is 0.
+    MQ_LOG_WARN(Logger("broker"), "schedule level={}: offset {} is past the queue's end {}; resuming there",
+                level, offset, end);
+    offset = end;
+  }
+  const int64_t delay_ms = options_.levels.DelayMillis(level);
   int delivered = 0;
   int64_t next = INT64_MAX;  // nothing pending: the arrival listener wakes us
   while (delivered < kMaxPerPass) {
@@ -125,7 +134,10 @@ int64_t ScheduleMessageService::DeliverLevel(int32_t level, int64_t now) {
         offset = got.queue_offsets[i] + 1;
         continue;
       }
-      const int64_t due = DeliverTimestamp(options_.levels, *view);
+      int64_t due = DeliverTimestamp(options_.levels, *view);
+      // Due later than a message stored now would be: the clock was stepped back. Deliver it
+      // now rather than hold the level for the step (RocketMQ's correctDeliverTimestamp).
+      if (due > now + delay_ms) due = now;
       if (due > now) {
         next = due;
         stop = true;
@@ -147,6 +159,19 @@ int64_t ScheduleMessageService::DeliverLevel(int32_t level, int64_t now) {
   if (delivered >= kMaxPerPass) next = now;  // more may be due: come back at once
   offsets_->Set(level, offset);
   return next;
+}
+
+store::PutResult ScheduleMessageService::PutAndWait(const store::MessageInput& in) {
+  auto promise = std::make_shared<std::promise<store::PutResult>>();
+  auto future = promise->get_future();
+  store_->PutMessage(in, [promise](const store::PutResult& r) { promise->set_value(r); });
+  if (future.wait_for(kPutTimeout) != std::future_status::ready) {
+    store::PutResult timed_out;
+    timed_out.status = store::PutStatus::kUnknownError;
+    timed_out.error = "re-put did not complete in time";
+    return timed_out;
+  }
+  return future.get();
 }
 
 Status ScheduleMessageService::Redeliver(const store::RecordView& view, std::string_view raw) {
@@ -178,13 +203,19 @@ Status ScheduleMessageService::Redeliver(const store::RecordView& view, std::str
   in.reconsume_times = view.reconsume_times;
   in.prepared_transaction_offset = view.prepared_transaction_offset;
 
-  auto promise = std::make_shared<std::promise<store::PutResult>>();
-  auto future = promise->get_future();
-  store_->PutMessage(std::move(in), [promise](const store::PutResult& r) { promise->set_value(r); });
-  if (future.wait_for(kPutTimeout) != std::future_status::ready) {
-    return Status::Timeout("re-put did not complete in time");
+  store::PutResult r = PutAndWait(in);
+  if (r.status == store::PutStatus::kMessageIllegal) {
+    // Too large now: the real topic's name is longer than the schedule topic's, and the record
+    // was stored close to maxMessageSize. Without REAL_TOPIC and REAL_QID (bookkeeping the
+    // consumer does not need) the copy is smaller than the stored record, so it fits; refused
+    // for good, it would hold every later message of its level back.
+    MQ_LOG_WARN(Logger("broker"),
+                "schedule: the copy of record {} was refused ({}); delivering it without {} and {}",
+                view.physical_offset, r.error, kPropertyRealTopic, kPropertyRealQueueId);
+    in.properties.erase(std::string(kPropertyRealTopic));
+    in.properties.erase(std::string(kPropertyRealQueueId));
+    r = PutAndWait(in);
   }
-  store::PutResult r = future.get();
   // A put that is appended but not yet durable (FLUSH_DISK_TIMEOUT) still counts: the record
   // is in the log, and a repeat would only duplicate it.
   if (r.status == store::PutStatus::kOk || r.status == store::PutStatus::kFlushDiskTimeout)

@@ -268,5 +268,72 @@ TEST_F(ScheduleServiceTest, AfterTheLogLostItsTailALostDeliveryIsMadeAgain) {
   EXPECT_EQ(store::ToStoredMessage(*view, got.messages[0]).body, "S");
 }
 
+// Before: the re-put of a due message is larger than its scheduled record when its real topic's
+// name is longer than SCHEDULE_TOPIC_XXXX's (less the DELAY property): a record stored within
+// that margin of maxMessageSize was refused at every attempt, and as a level is delivered in
+// order, nothing of that level (other topics' delays, every group's retries) came out again.
+TEST_F(ScheduleServiceTest, AMessageWhoseRePutIsTooLargeGoesOutWithoutItsRealTopicProperties) {
+  const std::string topic(100, 't');
+  store::MessageInput big;
+  big.topic = topic;
+  big.queue_id = 0;
+  big.born_timestamp = 1;
+  big.properties = {{"UNIQ_KEY", "BIG"}};
+  ToScheduled(1, &big);
+  std::string encoded;
+  ASSERT_TRUE(store::EncodeMessage(big, {}, &encoded).ok());
+  big.body = std::string(store_->options().max_message_size - encoded.size(), 'b');  // exactly the limit
+  ASSERT_TRUE(PutSync(*store_, big).ok());
+  PutScheduled("after", 1);
+  service_->Start();
+  clock_.Set(1'001'000);
+  service_->Wakeup();
+  ASSERT_TRUE(WaitUntil([&] { return store_->MaxOffsetInQueue("Real", 1) == 1; }));
+  ASSERT_EQ(store_->MaxOffsetInQueue(topic, 0), 1);
+  auto got = store_->GetMessages("t", topic, 0, 0, 1, 1 << 20);
+  ASSERT_EQ(got.status, store::GetMessageStatus::kFound);
+  auto view = store::DecodeRecord(got.messages[0], true);
+  ASSERT_TRUE(view.ok());
+  auto stored = store::ToStoredMessage(*view, got.messages[0]);
+  EXPECT_EQ(stored.Property("UNIQ_KEY"), "BIG");
+  EXPECT_EQ(stored.body.size(), big.body.size());
+  EXPECT_EQ(stored.Property("REAL_TOPIC"), "");
+}
+
+// Before: an offset past the level queue's end (a promoted slave has its master's offsets, and
+// its log may lag the master's) made the store answer "overflow", whose next offset is the
+// queue's start while that is 0: every retained message of the level was delivered again.
+TEST_F(ScheduleServiceTest, AnOffsetPastTheQueueEndIsTakenBackToItNotToZero) {
+  PutScheduled("a", 1);
+  PutScheduled("b", 1);
+  // A broker starts its services once recovery dispatched the whole log.
+  ASSERT_TRUE(WaitUntil([&] { return store_->MaxOffsetInQueue(std::string(kScheduleTopic), 0) == 2; }));
+  offsets_->Set(1, 10);
+  service_->Start();
+  clock_.Set(1'001'000);
+  service_->Wakeup();
+  ASSERT_TRUE(WaitUntil([&] { return offsets_->Get(1) == 2; }));
+  PutScheduled("c", 1);
+  clock_.Set(1'002'000);
+  service_->Wakeup();
+  ASSERT_TRUE(WaitUntil([&] { return store_->MaxOffsetInQueue("Real", 1) == 1; }));
+  auto got = store_->GetMessages("t", "Real", 1, 0, 10, 1 << 20);
+  ASSERT_EQ(got.messages.size(), 1u);
+  auto view = store::DecodeRecord(got.messages[0], true);
+  ASSERT_TRUE(view.ok());
+  EXPECT_EQ(store::ToStoredMessage(*view, got.messages[0]).body, "c");
+}
+
+// Before: a wall clock stepped back held every level until it came back to the messages' store
+// times (an hour here). As RocketMQ's correctDeliverTimestamp, a message due later than now plus
+// its level's delay goes out at once.
+TEST_F(ScheduleServiceTest, AClockSteppedBackDoesNotHoldALevel) {
+  PutScheduled("x", 1);  // stored at 1'000'000, due at 1'001'000
+  clock_.Set(1'000'000 - 3'600'000);
+  service_->Start();
+  service_->Wakeup();
+  EXPECT_TRUE(WaitUntil([&] { return store_->MaxOffsetInQueue("Real", 1) == 1; }, std::chrono::seconds(3)));
+}
+
 }  // namespace
 }  // namespace mq::schedule
