@@ -235,6 +235,7 @@ Status FinalizeBrokerConfig(BrokerConfig* c) {
 store::StoreOptions ToStoreOptions(const BrokerConfig& c) {
   store::StoreOptions o;
   o.store_path_root_dir = c.storePathRootDir;
+  o.replica = IsSlave(c);
   o.mapped_file_size_commit_log = c.mappedFileSizeCommitLog;
   o.commit_log_page_cache_bytes = c.commitLogPageCacheBytes;
   o.mapped_file_size_consume_queue = c.mappedFileSizeConsumeQueue;

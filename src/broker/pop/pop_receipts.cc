@@ -84,6 +84,7 @@ void PopService::Ack(const std::string& group, const std::string& topic, const s
                      StatusCallback done) {
   if (!started_)
     return done(Status::Unavailable("pop: the broker is not serving acks (starting or stopping)"));
+  if (Status slave = RefusedOnASlave(); !slave.ok()) return done(slave);
   auto h = CheckHandle(topic, handle);
   if (!h.ok()) return done(h.status());
   const QueueKey key{group, topic, h->queue_id};
@@ -112,6 +113,7 @@ void PopService::ChangeInvisible(const std::string& group, const std::string& to
                                  const std::string& handle, int64_t invisible_ms, HandleCallback done) {
   if (!started_)
     return done(Status::Unavailable("pop: the broker is not serving (starting or stopping)"), "");
+  if (Status slave = RefusedOnASlave(); !slave.ok()) return done(slave, "");
   auto h = CheckHandle(topic, handle);
   if (!h.ok()) return done(h.status(), "");
   if (invisible_ms < 0) {
@@ -152,6 +154,7 @@ void PopService::ChangeInvisible(const std::string& group, const std::string& to
 void PopService::ForwardToDeadLetterQueue(const std::string& group, const std::string& topic,
                                           const std::string& handle, StatusCallback done) {
   if (!started_) return done(Status::Unavailable("pop: the broker is not serving (starting or stopping)"));
+  if (Status slave = RefusedOnASlave(); !slave.ok()) return done(slave);
   auto h = CheckHandle(topic, handle);
   if (!h.ok()) return done(h.status());
   const QueueKey key{group, topic, h->queue_id};

@@ -113,12 +113,8 @@ void PopService::Pop(PopRequest req, PopCallback done) {
     return fail(
         Status::InvalidArgument(fmt::format("invisible_duration: {} ms is negative", req.invisible_ms)));
   }
+  if (Status slave = RefusedOnASlave(); !slave.ok()) return fail(slave);
   const BrokerConfig& config = *ctx_.config;
-  if (IsSlave(config)) {
-    return fail(Status::PermissionDenied(
-        fmt::format("broker: {} (brokerId {}) is a SLAVE; pop consumption is served by the master",
-                    config.brokerName, config.brokerId)));
-  }
   if (!IsReadable(ctx_.runtime->broker_permission.load())) {
     return fail(
         Status::PermissionDenied(fmt::format("broker: brokerPermission {} of {} forbids reads",
@@ -493,7 +489,19 @@ void PopService::OnClientAlive(const std::string& client_id, const std::string& 
   clients_[client_id] = clock_->NowMillis();
 }
 
+Status PopService::RefusedOnASlave() const {
+  // A slave's commit log takes replicated bytes only: a journal record of its own would exist
+  // nowhere on the master, and the master would refuse to replicate to it again.
+  const BrokerConfig& config = *ctx_.config;
+  if (!IsSlave(config)) return Status::OK();
+  return Status::PermissionDenied(fmt::format(
+      "broker: {} (brokerId {}) is a SLAVE; pop consumption (pops, acks, invisible-time changes) is "
+      "served by the master",
+      config.brokerName, config.brokerId));
+}
+
 void PopService::OnClientGone(const std::string& client_id, const std::string& group) {
+  if (!RefusedOnASlave().ok()) return;
   std::vector<JournalEntry> renews;
   std::set<std::string> topics;
   {
@@ -522,6 +530,7 @@ void PopService::OnClientGone(const std::string& client_id, const std::string& g
 }
 
 void PopService::RunMaintenanceOnce() {
+  if (!RefusedOnASlave().ok()) return;  // the master redelivers; a slave only replays
   std::vector<JournalEntry> renews;
   std::set<std::string> wake;
   std::vector<DlqJob> dlq;

@@ -172,6 +172,8 @@ class PopService {
   int64_t LowWater(const std::string& group, const std::string& topic, int32_t queue_id) const;
 
  private:
+  // PermissionDenied on a slave, which serves no pop consumption and writes nothing.
+  Status RefusedOnASlave() const;
   struct PopCall;
   struct DlqJob {
     QueueKey key;

@@ -227,6 +227,10 @@ PutResult MessageStore::CheckWritable() const {
     r.error = "store is not running";
     return r;
   }
+  if (options_.replica) {
+    r.error = "store: a slave's commit log takes replicated bytes only; writes go to the master";
+    return r;
+  }
   if (!latch_.ok()) {
     // Named so an operator can act on it from the producer's error alone (it is also
     // brokerStatus' storeStatus).

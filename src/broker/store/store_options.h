@@ -63,6 +63,11 @@ struct StoreOptions {
   // checkpoint is written, ms. Default: 1000.
   int32_t flush_interval_consume_queue_ms = 1000;
 
+  // A slave's store (brokerRole=SLAVE): its commit log takes replicated bytes only
+  // (ReplicaAppend); a local put is refused, as a record of its own would exist nowhere on the
+  // master and the master would refuse to replicate to it again.
+  bool replica = false;
+
   // maxMessageSize: largest accepted record (whole encoded record), bytes. Default: 4 MiB.
   int32_t max_message_size = 4 * 1024 * 1024;
 

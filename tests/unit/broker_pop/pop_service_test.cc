@@ -67,6 +67,34 @@ TEST_F(PopServiceTest, PopsAcrossQueuesAndCommitsTheLowWaterMark) {
   EXPECT_EQ(pop_->InFlightCount(), 3u);
 }
 
+// Before: a slave's pop service, which holds the master's in-flight deliveries replayed at its
+// start, took acks and invisible-time changes and ran its maintenance (redeliveries, the DLQ
+// forwards of deliveries out of attempts), each writing a journal record into the slave's own
+// commit log: that record exists nowhere on the master, and replication was refused for good
+// (LOG_DIVERGED).
+TEST_F(PopServiceTest, ASlaveWritesNothingOfItsOwn) {
+  CreateTopic("T", 1);
+  CreateGroup("g", /*orderly=*/false, /*retry_max_times=*/0);
+  Put("T", 0, "a");
+  Put("T", 0, "b");
+  auto [popped_status, popped] = PopSync(Request("g", "T", 2, 1000));
+  ASSERT_TRUE(popped_status.ok()) << popped_status.ToString();
+  ASSERT_EQ(popped.size(), 2u);
+  config_.brokerRole = "SLAVE";
+  config_.brokerId = 1;
+  Reopen();  // the same store, now a slave's: its pop service replays the deliveries in flight
+  const int64_t log_end = store_->MaxPhyOffset();
+  Status ack = AckSync("g", "T", popped[0].receipt_handle);
+  EXPECT_EQ(ack.code(), StatusCode::kPermissionDenied) << ack.ToString();
+  EXPECT_NE(ack.message().find("SLAVE"), std::string::npos) << ack.ToString();
+  EXPECT_EQ(ChangeSync("g", "T", popped[1].receipt_handle, 5000).first.code(), StatusCode::kPermissionDenied);
+  EXPECT_EQ(ForwardSync("g", "T", popped[1].receipt_handle).code(), StatusCode::kPermissionDenied);
+  clock_.Advance(60'000);  // both deliveries out of their only attempt
+  pop_->RunMaintenanceOnce();
+  pop_->OnClientGone("client-1", "g");
+  EXPECT_EQ(store_->MaxPhyOffset(), log_end);
+}
+
 TEST_F(PopServiceTest, RedeliversAfterTheInvisibleTimeWithTheNextAttempt) {
   CreateTopic("T", 1);
   Put("T", 0, "m0");

@@ -71,6 +71,27 @@ TEST_F(MessageStoreTest, PutThenGetAllStatuses) {
   EXPECT_EQ(r.messages.size(), 10u);
 }
 
+// Before: a slave's store took local puts like a master's (the pop service's journal records
+// were one): the record existed nowhere on the master, and the master refused the slave from
+// then on (LOG_DIVERGED).
+TEST_F(MessageStoreTest, AReplicaStoreTakesReplicatedBytesOnly) {
+  auto master = Open();
+  ASSERT_TRUE(PutSync(*master, Msg("T", 0, "from the master")).ok());
+  StoreOptions replica_options = testing::SmallOptions(dir_.Sub("replica"));
+  replica_options.replica = true;
+  auto replica = testing::OpenStore(replica_options, &clock_);
+  auto local = PutSync(*replica, Msg("T", 0, "local"));
+  EXPECT_EQ(local.status, PutStatus::kServiceNotAvailable);
+  EXPECT_NE(local.error.find("replicated bytes only"), std::string::npos) << local.error;
+  EXPECT_EQ(replica->MaxPhyOffset(), 0);
+  auto chunk = master->ReadReplicaBytes(0, 1 << 20);
+  ASSERT_TRUE(chunk.ok()) << chunk.status().ToString();
+  ASSERT_TRUE(replica->ReplicaAppend(0, *chunk).ok());
+  EXPECT_EQ(replica->MaxPhyOffset(), master->MaxPhyOffset());
+  replica->Shutdown();
+  master->Shutdown();
+}
+
 TEST_F(MessageStoreTest, PropertyFilterSkipsRecordsAndAdvances) {
   auto store = Open();
   for (int i = 0; i < 10; ++i) {
