@@ -219,8 +219,12 @@ Status BrokerController::Start() {
     return s;
   };
   const std::string transaction_progress_path = config_dir + "/transactionProgress";
-  const ha::MetadataManagers metadata{topics_.get(), groups_.get(), offsets_.get(), delay_offsets_.get(),
-                                      transaction_progress_path};
+  const ha::MetadataManagers metadata{topics_.get(),
+                                      groups_.get(),
+                                      offsets_.get(),
+                                      delay_offsets_.get(),
+                                      transaction_progress_path,
+                                      [store = store_.get()] { return store->MaxPhyOffset(); }};
   if (!IsSlave(config_)) {
     // haListenPort=0 picks a free port; the real one is advertised in the registration.
     ha_service_ = std::make_unique<ha::HaService>(

@@ -291,6 +291,9 @@ bool HaClient::SyncMetadata(const std::string& addr) {
     MQ_LOG_WARN(Logger("ha"), "metadata sync from master {} failed: {}", addr, s.error_message());
     return false;
   }
+  if (Status applied = ApplyProgress(resp, &pending_progress_, metadata_); !applied.ok()) {
+    MQ_LOG_WARN(Logger("ha"), "metadata sync from master {}: {}", addr, applied.ToString());
+  }
   if (Status applied = ApplyMetadata(resp, last_master_, metadata_); !applied.ok()) {
     MQ_LOG_WARN(Logger("ha"), "metadata sync from master {}: {}", addr, applied.ToString());
   }

@@ -94,19 +94,21 @@ class HaClient {
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  bool stop_ = true;                           // GUARDED_BY(mu_)
-  grpc::ClientContext* live_ = nullptr;        // GUARDED_BY(mu_)
-  std::string connected_addr_;                 // GUARDED_BY(mu_)
-  int64_t master_max_ = 0;                     // GUARDED_BY(mu_)
-  int64_t caught_up_ms_ = 0;                   // GUARDED_BY(mu_)
-  bool diverged_ = false;                      // GUARDED_BY(mu_)
-  std::string refused_;                        // GUARDED_BY(mu_), last refusal, "" = none
-  std::string last_logged_refusal_;            // GUARDED_BY(mu_), its kind, e.g. "SLAVE_AHEAD"
-  uint64_t master_md_version_ = 0;             // GUARDED_BY(mu_)
-  bool md_requested_ = false;                  // GUARDED_BY(mu_)
-  int64_t last_md_sync_ms_ = 0;                // GUARDED_BY(mu_)
-  int64_t last_chunk_ms_ = 0;                  // GUARDED_BY(mu_), stream start or last chunk; 0 = none
-  MasterTables last_master_;                   // metadata thread only: the master's last GetMetadata answer
+  bool stop_ = true;                     // GUARDED_BY(mu_)
+  grpc::ClientContext* live_ = nullptr;  // GUARDED_BY(mu_)
+  std::string connected_addr_;           // GUARDED_BY(mu_)
+  int64_t master_max_ = 0;               // GUARDED_BY(mu_)
+  int64_t caught_up_ms_ = 0;             // GUARDED_BY(mu_)
+  bool diverged_ = false;                // GUARDED_BY(mu_)
+  std::string refused_;                  // GUARDED_BY(mu_), last refusal, "" = none
+  std::string last_logged_refusal_;      // GUARDED_BY(mu_), its kind, e.g. "SLAVE_AHEAD"
+  uint64_t master_md_version_ = 0;       // GUARDED_BY(mu_)
+  bool md_requested_ = false;            // GUARDED_BY(mu_)
+  int64_t last_md_sync_ms_ = 0;          // GUARDED_BY(mu_)
+  int64_t last_chunk_ms_ = 0;            // GUARDED_BY(mu_), stream start or last chunk; 0 = none
+  MasterTables last_master_;             // metadata thread only: the master's last GetMetadata answer
+  // Metadata thread only: the newest answer whose progress the local log does not cover yet.
+  std::optional<mq::v1::GetMetadataResponse> pending_progress_;
   std::optional<store::RecordAnchor> anchor_;  // replication thread only
   std::thread repl_thread_;
   std::thread md_thread_;

@@ -35,6 +35,8 @@ mq::v1::GetMetadataResponse BuildMetadata(const MetadataManagers& m) {
       resp.mutable_transaction_progress()->set_op_offset(p->op_offset);
     }
   }
+  // Read after the progress: the records it counts are before this end.
+  if (m.log_end) resp.set_progress_log_end(m.log_end());
   return resp;
 }
 
@@ -133,17 +135,52 @@ Status ApplyMetadata(const mq::v1::GetMetadataResponse& metadata, const MasterTa
   MirrorTable(metadata.groups().subscription_group_table(), previous.groups, m.groups, keep_first);
   m.offsets->MergeFrom(metadata.offsets());
   m.offsets->RemoveUnchanged(GoneFrom(previous.offsets, metadata.offsets()));
+  return first;
+}
+
+namespace {
+
+Status TakeProgress(const mq::v1::GetMetadataResponse& metadata, const MetadataManagers& m) {
+  Status first;
   if (m.delay_offsets != nullptr && metadata.has_delay_offsets()) {
     m.delay_offsets->Adopt(metadata.delay_offsets());
-    keep_first(m.delay_offsets->Persist());
+    first = m.delay_offsets->Persist();
   }
   if (!m.transaction_progress_path.empty() && metadata.has_transaction_progress()) {
     const broker::TransactionPositions master{metadata.transaction_progress().half_offset(),
                                               metadata.transaction_progress().op_offset()};
     auto mine = broker::ReadTransactionProgress(m.transaction_progress_path);
     if (!mine.ok() || !(*mine == master)) {
-      keep_first(broker::WriteTransactionProgress(m.transaction_progress_path, master));
+      Status s = broker::WriteTransactionProgress(m.transaction_progress_path, master);
+      if (first.ok()) first = std::move(s);
     }
+  }
+  return first;
+}
+
+}  // namespace
+
+Status ApplyProgress(const mq::v1::GetMetadataResponse& metadata,
+                     std::optional<mq::v1::GetMetadataResponse>* pending, const MetadataManagers& m) {
+  auto covered = [&m](const mq::v1::GetMetadataResponse& r) {
+    return !m.log_end || r.progress_log_end() <= m.log_end();
+  };
+  Status first;
+  if (pending->has_value() && covered(**pending)) {
+    first = TakeProgress(**pending, m);
+    pending->reset();
+  }
+  mq::v1::GetMetadataResponse progress;
+  *progress.mutable_delay_offsets() = metadata.delay_offsets();
+  if (metadata.has_transaction_progress())
+    *progress.mutable_transaction_progress() = metadata.transaction_progress();
+  progress.set_progress_log_end(metadata.progress_log_end());
+  if (covered(progress)) {
+    Status s = TakeProgress(progress, m);
+    if (first.ok()) first = std::move(s);
+    pending->reset();
+  } else {
+    *pending = std::move(progress);
   }
   return first;
 }

@@ -12,6 +12,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -29,6 +31,8 @@ struct MetadataManagers {
   broker::ConsumerOffsetManager* offsets = nullptr;
   schedule::DelayOffsetTable* delay_offsets = nullptr;  // delayOffset.json; may be null
   std::string transaction_progress_path = {};           // transactionProgress; empty: none
+  // The local commit log's end (MaxPhyOffset); unset: progress is taken as it comes.
+  std::function<int64_t()> log_end = {};
 };
 
 // The master's answer: every topic, group and offset, and the transaction scan's positions as
@@ -66,5 +70,15 @@ MasterTables TablesOf(const mq::v1::GetMetadataResponse& metadata);
 // error, after trying everything.
 Status ApplyMetadata(const mq::v1::GetMetadataResponse& metadata, const MasterTables& previous,
                      const MetadataManagers& m);
+
+// Slave side: the delay-level offsets and transaction scan positions of the master's answer. They
+// count work whose records (re-puts, check copies, ends) are in the master's log before
+// progress_log_end; taken before this slave's log holds those records, a promoted slave would
+// skip scheduled messages and transactions it holds but whose delivery or end it never
+// received. So each answer is applied once the local log reaches its progress_log_end: at once,
+// or at a later call, from `pending` (the newest answer not applied yet; an older one it
+// replaces only means more duplicates after a promotion, never a skip).
+Status ApplyProgress(const mq::v1::GetMetadataResponse& metadata,
+                     std::optional<mq::v1::GetMetadataResponse>* pending, const MetadataManagers& m);
 
 }  // namespace mq::ha

@@ -227,7 +227,8 @@ TEST(MetadataSyncTest, SlaveTakesTheMastersDelayOffsetsAndWritesDelayOffsetJson)
   md.Set(3, 42);
   auto metadata = BuildMetadata({&mt, &mg, &mo, &md});
   const uint64_t before = MetadataFingerprint(metadata);
-  ASSERT_TRUE(ApplyMetadata(metadata, {}, {&st, &sg, &so, &sd}).ok());
+  std::optional<mq::v1::GetMetadataResponse> pending;
+  ASSERT_TRUE(ApplyProgress(metadata, &pending, {&st, &sg, &so, &sd}).ok());
   EXPECT_EQ(sd.Get(3), 42);
   schedule::DelayOffsetTable reread(slave_dir.path());
   ASSERT_TRUE(reread.Load().ok());
@@ -256,20 +257,65 @@ TEST(MetadataSyncTest, SlaveTakesTheMastersTransactionPositions) {
   slave.transaction_progress_path = slave_file;
 
   // Before the master's scan wrote its file there is nothing to take.
+  std::optional<mq::v1::GetMetadataResponse> pending;
   EXPECT_FALSE(BuildMetadata(master).has_transaction_progress());
-  ASSERT_TRUE(ApplyMetadata(BuildMetadata(master), {}, slave).ok());
+  ASSERT_TRUE(ApplyProgress(BuildMetadata(master), &pending, slave).ok());
   EXPECT_FALSE(std::filesystem::exists(slave_file));
 
   ASSERT_TRUE(broker::WriteTransactionProgress(master_file, {120, 45}).ok());
   const auto metadata = BuildMetadata(master);
   const uint64_t before = MetadataFingerprint(metadata);
-  ASSERT_TRUE(ApplyMetadata(metadata, {}, slave).ok());
+  ASSERT_TRUE(ApplyProgress(metadata, &pending, slave).ok());
   auto taken = broker::ReadTransactionProgress(slave_file);
   ASSERT_TRUE(taken.ok()) << taken.status().ToString();
   EXPECT_EQ(*taken, (broker::TransactionPositions{120, 45}));
   // The scan moving on changes the fingerprint, so slaves fetch it without waiting 10 s.
   ASSERT_TRUE(broker::WriteTransactionProgress(master_file, {121, 45}).ok());
   EXPECT_NE(MetadataFingerprint(BuildMetadata(master)), before);
+}
+
+// Before: the slave took the master's delay offsets and transaction positions as they came,
+// also while its own log lagged the master's (right after a reconnect, while it catches up):
+// promoted then, it skipped the scheduled messages and transactions it held but whose re-puts
+// or ends it had not received yet.
+TEST(MetadataSyncTest, SlaveTakesProgressOnlyOnceItsLogHoldsWhatItCovers) {
+  MasterAndSlave ms;
+  schedule::DelayOffsetTable master_delays(ms.master_dir.path());
+  schedule::DelayOffsetTable slave_delays(ms.slave_dir.path());
+  int64_t master_end = 1000;
+  int64_t slave_end = 500;
+  MetadataManagers master = ms.master;
+  MetadataManagers slave = ms.slave;
+  master.delay_offsets = &master_delays;
+  slave.delay_offsets = &slave_delays;
+  master.transaction_progress_path = ms.master_dir.path() + "/transactionProgress";
+  slave.transaction_progress_path = ms.slave_dir.path() + "/transactionProgress";
+  master.log_end = [&] { return master_end; };
+  slave.log_end = [&] { return slave_end; };
+  std::optional<mq::v1::GetMetadataResponse> pending;
+
+  master_delays.Set(1, 7);
+  ASSERT_TRUE(broker::WriteTransactionProgress(master.transaction_progress_path, {3, 2}).ok());
+  const auto first = BuildMetadata(master);
+  EXPECT_EQ(first.progress_log_end(), 1000);
+  ASSERT_TRUE(ApplyProgress(first, &pending, slave).ok());
+  EXPECT_EQ(slave_delays.Get(1), 0) << "the slave's log does not hold the re-puts yet";
+  EXPECT_FALSE(std::filesystem::exists(slave.transaction_progress_path));
+
+  // The next answer is ahead of the slave again, which has passed the first one's end meanwhile.
+  master_delays.Set(1, 9);
+  master_end = 2000;
+  slave_end = 1500;
+  ASSERT_TRUE(ApplyProgress(BuildMetadata(master), &pending, slave).ok());
+  EXPECT_EQ(slave_delays.Get(1), 7);
+  auto taken = broker::ReadTransactionProgress(slave.transaction_progress_path);
+  ASSERT_TRUE(taken.ok()) << taken.status().ToString();
+  EXPECT_EQ(*taken, (broker::TransactionPositions{3, 2}));
+
+  slave_end = 2000;
+  ASSERT_TRUE(ApplyProgress(BuildMetadata(master), &pending, slave).ok());
+  EXPECT_EQ(slave_delays.Get(1), 9);
+  EXPECT_FALSE(pending.has_value());
 }
 
 }  // namespace
