@@ -459,7 +459,9 @@ bool TimerService::ProcessSlot(int64_t slot_ms, const Slot& slot, int64_t now_ms
     return true;
   };
   for (const TimerUnit& u : units) {
-    if (u.flags & TimerUnit::kFlagRecall) continue;
+    // A marker beyond the window travels with its message's copies to their real slot: only
+    // there does it cancel (and the in-memory recall does not outlive a restart).
+    if ((u.flags & TimerUnit::kFlagRecall) && !(u.flags & TimerUnit::kFlagRoll)) continue;
     auto stored = ReadParked(u);
     if (!stored.ok()) {
       MQ_LOG_ERROR(Logger("broker"), "timer: cannot read parked record {}: {}", u.commit_log_offset,

@@ -343,6 +343,30 @@ TEST_F(TimerServiceTest, FarMessagesRollThroughASmallWindow) {
   EXPECT_EQ(ReadDelivered()[0].Property("UNIQ_KEY"), "far");
 }
 
+// Before: a recall marker beyond the window was parked as a roll unit like its message, but at
+// its roll slot only the message was parked again: the marker was dropped, and after a restart
+// (the in-memory recall gone) nothing cancelled the message at its time.
+TEST_F(TimerServiceTest, ARecallOfAFarMessageOutlivesItsRollsAndARestart) {
+  StartTimer(true, /*roll_window_slots=*/3);
+  Park(kStart + 9500, "far");
+  ASSERT_TRUE(WaitUntil([&] { return timer_->Stats().pending == 1; }));
+  std::promise<Status> recalled;
+  timer_->Recall(RecallHandle{"T", "broker-a", kStart + 9500, "far"},
+                 [&](const Status& s) { recalled.set_value(s); });
+  ASSERT_TRUE(recalled.get_future().get().ok());
+  for (int64_t t = kStart + 1000; t < kStart + 10'000; t += 1000) {
+    AdvanceTo(t);
+    if (t == kStart + 5000) {  // a restart between the rolls: the in-memory recall is gone
+      timer_->Shutdown();
+      timer_.reset();
+      StartTimer(true, /*roll_window_slots=*/3);
+    }
+  }
+  AdvanceTo(kStart + 11'000);
+  ASSERT_TRUE(WaitUntil([&] { return timer_->Stats().recalled == 1; }));
+  EXPECT_EQ(Delivered(), 0);
+}
+
 TEST_F(TimerServiceTest, SlaveHoldsTimersAndFollowsProgressRecords) {
   StartTimer(/*deliver=*/false);
   Park(kStart + 1500, "S1");
