@@ -3,7 +3,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <charconv>
 #include <filesystem>
+#include <vector>
 
 #include "common/coding.h"
 #include "common/file_util.h"
@@ -196,17 +198,40 @@ int ConsumeQueue::DeleteExpired(int64_t min_phy) {
 ConsumeQueueTable::ConsumeQueueTable(std::string root_dir, int32_t file_size, FaultHook hook)
     : root_dir_(std::move(root_dir)), file_size_(file_size), hook_(std::move(hook)) {}
 
+namespace {
+
+// The entries of `dir`. A listing that fails must fail the start: taken as empty, every queue
+// in it would be re-created over its own files (units appended where reads never look).
+Result<std::vector<fs::directory_entry>> ListDirectory(const fs::path& dir) {
+  std::error_code ec;
+  std::vector<fs::directory_entry> out;
+  fs::directory_iterator it(dir, ec);
+  for (; !ec && it != fs::directory_iterator(); it.increment(ec)) out.push_back(*it);
+  if (ec)
+    return Status::IoError(fmt::format("consume queues: cannot list {}: {}", dir.string(), ec.message()));
+  return out;
+}
+
+}  // namespace
+
 Status ConsumeQueueTable::LoadAll() {
   MQ_RETURN_IF_ERROR(CreateDirectoriesDurably(root_dir_));
-  std::error_code ec;
-  for (const auto& topic_dir : fs::directory_iterator(root_dir_, ec)) {
+  MQ_ASSIGN_OR_RETURN(auto topic_dirs, ListDirectory(root_dir_));
+  for (const auto& topic_dir : topic_dirs) {
     if (!topic_dir.is_directory()) continue;
     std::string topic = topic_dir.path().filename().string();
-    for (const auto& queue_dir : fs::directory_iterator(topic_dir.path(), ec)) {
+    MQ_ASSIGN_OR_RETURN(auto queue_dirs, ListDirectory(topic_dir.path()));
+    for (const auto& queue_dir : queue_dirs) {
       std::string name = queue_dir.path().filename().string();
       if (!queue_dir.is_directory() || name.empty() || !std::all_of(name.begin(), name.end(), ::isdigit))
         continue;
-      int32_t queue_id = std::stoi(name);
+      int32_t queue_id = -1;
+      auto [end, parsed] = std::from_chars(name.data(), name.data() + name.size(), queue_id);
+      if (parsed != std::errc() || end != name.data() + name.size()) {
+        return Status::Corruption(
+            fmt::format("consume queues: {} is not a queue id (at most {}); move it away",
+                        queue_dir.path().string(), INT32_MAX));
+      }
       auto cq = std::make_shared<ConsumeQueue>(topic, queue_id, queue_dir.path().string(), file_size_, hook_);
       MQ_RETURN_IF_ERROR(cq->Load());
       std::unique_lock<std::shared_mutex> lock(mu_);

@@ -92,6 +92,17 @@ TEST_F(MessageStoreTest, AReplicaStoreTakesReplicatedBytesOnly) {
   master->Shutdown();
 }
 
+// Before: std::stoi took a queue directory's all-digit name, and one beyond int32 threw out of
+// the store's start (the process terminated); a consume-queue directory that could not be listed
+// was taken as empty, and its queues were re-created over their own files.
+TEST_F(MessageStoreTest, AQueueDirectoryThatIsNoQueueFailsTheStartNamingIt) {
+  std::filesystem::create_directories(dir_.Sub("consumequeue/T/99999999999"));
+  MessageStore store(options_, &clock_);
+  Status s = store.Start();
+  EXPECT_EQ(s.code(), StatusCode::kCorruption) << s.ToString();
+  EXPECT_NE(s.message().find("99999999999"), std::string::npos) << s.ToString();
+}
+
 TEST_F(MessageStoreTest, PropertyFilterSkipsRecordsAndAdvances) {
   auto store = Open();
   for (int i = 0; i < 10; ++i) {
