@@ -73,11 +73,9 @@ int64_t PhysicalMemoryBytes() {
 int64_t SuggestBrokerId(const BrokerContext& ctx, int64_t group_broker_id, int64_t slow_broker_id,
                         const store::GetMessageResult& result) {
   if (!ctx.runtime->slave_read_enable.load()) return group_broker_id;
-  if (result.messages.empty()) return 0;
-  const std::string& last = result.messages.back();
-  if (last.size() < static_cast<size_t>(store::kPhysicalOffsetPos + 8)) return 0;
-  const auto pulled = static_cast<int64_t>(DecodeFixed64BE(last.data() + store::kPhysicalOffsetPos));
-  const int64_t lag = ctx.store->MaxPhyOffset() - pulled;
+  // Known whether the records came as messages or as one buffer (accept_records).
+  if (result.last_phy_offset < 0) return 0;
+  const int64_t lag = ctx.store->MaxPhyOffset() - result.last_phy_offset;
   const int64_t in_memory = PhysicalMemoryBytes() / 100 * ctx.config->accessMessageInMemoryMaxRatio;
   return lag > in_memory ? slow_broker_id : 0;
 }

@@ -123,6 +123,7 @@ GetMessageResult MessageStore::GetMessages(std::string_view group, const std::st
       }
       r.queue_offsets.push_back(queue_offset);
       r.buffer_total_size += u.size;
+      r.last_phy_offset = u.phy_offset;
       r.status = GetMessageStatus::kFound;
     }
     r.next_begin_offset = offset + static_cast<int64_t>(i);

@@ -63,6 +63,7 @@ struct GetMessageResult {
   std::vector<std::string> messages;  // encoded records (see message_format.h)
   std::vector<int64_t> queue_offsets;
   int64_t buffer_total_size = 0;
+  int64_t last_phy_offset = -1;  // commit log offset of the last record returned; -1: none
 };
 
 // Called as (topic, queue_id, max_queue_offset) when messages become readable.

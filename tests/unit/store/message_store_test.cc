@@ -171,6 +171,17 @@ TEST_F(MessageStoreTest, RecordsOutHoldsTheSameRecordsBackToBack) {
     EXPECT_EQ(joined.queue_offsets, each.queue_offsets);
     EXPECT_EQ(joined.next_begin_offset, each.next_begin_offset);
     EXPECT_EQ(joined.buffer_total_size, static_cast<int64_t>(expected.size() - 4));
+    // Where the last record returned is in the log, in both forms: a pull's broker suggestion
+    // (slaveReadEnable) measures the consumer's lag from it. Before, the records form had none,
+    // and a master with slaveReadEnable never sent our clients (which take records) to a slave.
+    if (each.messages.empty()) {
+      EXPECT_EQ(joined.last_phy_offset, -1);
+    } else {
+      auto last = DecodeRecord(each.messages.back(), true);
+      ASSERT_TRUE(last.ok());
+      EXPECT_EQ(each.last_phy_offset, last->physical_offset);
+      EXPECT_EQ(joined.last_phy_offset, last->physical_offset);
+    }
   }
 }
 
