@@ -457,6 +457,36 @@ TEST_F(RetryMessageTest, BadSendBackInputIsRefusedNamingTheField) {
   // Nobody may write the schedule topic directly.
   auto st = Send(broker_->messaging(), "SCHEDULE_TOPIC_XXXX", 0, {TextMessage("x")});
   EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+
+  // Before: a producer's reconsume_times at the top of int32 made the send-back's "+ 1" and
+  // "3 +" overflow (undefined; a sanitizer build aborted, a release build stored a wrapped
+  // count and took delay level 1). They saturate now.
+  mq::v1::Message worn = TextMessage("worn");
+  worn.set_reconsume_times(INT32_MAX);
+  mq::v1::SendMessageResponse worn_sent;
+  ASSERT_TRUE(Send(broker_->messaging(), kTopic, 0, {worn}, &worn_sent).ok());
+  mq::v1::ConsumerSendMsgBackRequest worn_req;
+  worn_req.set_group("g-worn");
+  worn_req.set_offset_msg_id(worn_sent.entries(0).offset_msg_id());
+  mq::v1::ConsumerSendMsgBackResponse worn_resp;
+  {
+    grpc::ClientContext c;
+    ASSERT_TRUE(broker_->messaging()->ConsumerSendMsgBack(&c, worn_req, &worn_resp).ok());
+  }
+  EXPECT_EQ(worn_resp.topic(), "%DLQ%g-worn");
+  EXPECT_EQ(worn_resp.reconsume_times(), INT32_MAX);
+  mq::v1::Message almost = TextMessage("almost");
+  almost.set_reconsume_times(INT32_MAX - 1);
+  mq::v1::SendMessageResponse almost_sent;
+  ASSERT_TRUE(Send(broker_->messaging(), kTopic, 0, {almost}, &almost_sent).ok());
+  worn_req.set_offset_msg_id(almost_sent.entries(0).offset_msg_id());
+  worn_req.set_max_reconsume_times(INT32_MAX);
+  {
+    grpc::ClientContext c;
+    ASSERT_TRUE(broker_->messaging()->ConsumerSendMsgBack(&c, worn_req, &worn_resp).ok());
+  }
+  EXPECT_EQ(worn_resp.topic(), "%RETRY%g-worn");
+  EXPECT_EQ(worn_resp.delay_level(), 8);  // the last level of this test's table, as any count past it
 }
 
 TEST_F(RetryMessageTest, ARetryQueueIsReadFromItsStartWhateverConsumeFromWhereSays) {

@@ -70,6 +70,8 @@ void SendBackProcessor::SendBack(const mq::v1::ConsumerSendMsgBackRequest& req, 
   }
 
   const int32_t reconsume_times = original->header.reconsume_times;
+  // A producer may set the count to anything: the arithmetic below saturates.
+  const int32_t next_times = reconsume_times < INT32_MAX ? reconsume_times + 1 : INT32_MAX;
   const int32_t max_times = req.has_max_reconsume_times() && req.max_reconsume_times() >= 0
                                 ? req.max_reconsume_times()
                                 : group->retry_max_times();
@@ -88,8 +90,8 @@ void SendBackProcessor::SendBack(const mq::v1::ConsumerSendMsgBackRequest& req, 
       return fail(Status::PermissionDenied(
           fmt::format("topic: '{}' has perm {} and refuses send-backs", topic, created->perm())));
     }
-    level = req.delay_level() == 0 ? 3 + reconsume_times : req.delay_level();
-    level = ctx_.delay_levels->Clamp(std::max(1, level));
+    const int64_t wanted = req.delay_level() == 0 ? int64_t{3} + reconsume_times : req.delay_level();
+    level = ctx_.delay_levels->Clamp(static_cast<int32_t>(std::clamp<int64_t>(wanted, 1, INT32_MAX)));
   }
 
   store::MessageInput in;
@@ -105,16 +107,16 @@ void SendBackProcessor::SendBack(const mq::v1::ConsumerSendMsgBackRequest& req, 
   in.properties.try_emplace(
       std::string(kPropertyOriginMessageId),
       uniq_key.empty() ? store::CreateOffsetMessageId(original->header.store_host, *offset) : uniq_key);
-  in.properties[std::string(kPropertyReconsumeTime)] = std::to_string(reconsume_times + 1);
+  in.properties[std::string(kPropertyReconsumeTime)] = std::to_string(next_times);
   in.properties[std::string(kPropertyMaxReconsumeTimes)] = std::to_string(max_times);
   in.sys_flag = original->header.sys_flag;
   in.born_timestamp = original->header.born_timestamp;
   in.born_host = original->header.born_host;
-  in.reconsume_times = reconsume_times + 1;
+  in.reconsume_times = next_times;
   if (level > 0) schedule::ToScheduled(level, &in);
 
   response.set_topic(topic);
-  response.set_reconsume_times(reconsume_times + 1);
+  response.set_reconsume_times(next_times);
   response.set_delay_level(level);
   ctx_.store->PutMessage(std::move(in), [done = std::move(done),
                                          response](const store::PutResult& r) mutable {

@@ -281,7 +281,7 @@ void ToV2Message(const mq::v1::MessageExt& stored, std::string_view ns, pb::Mess
   sp->set_store_host(stored.store_host());
   sp->set_queue_id(stored.queue_id());
   sp->set_queue_offset(stored.queue_offset());
-  sp->set_delivery_attempt(m.reconsume_times() + 1);
+  sp->set_delivery_attempt(m.reconsume_times() < INT32_MAX ? m.reconsume_times() + 1 : INT32_MAX);
 }
 
 }  // namespace mq::broker::v2
