@@ -37,6 +37,17 @@ Status ValidateName(std::string_view field, std::string_view value) {
   return Status::OK();
 }
 
+Status ValidateRetryingGroup(std::string_view field, std::string_view group) {
+  MQ_RETURN_IF_ERROR(ValidateName(field, group));
+  if (group.size() > kMaxRetryingGroupLength) {
+    return Status::InvalidArgument(fmt::format(
+        "{}: length {} exceeds the maximum of {} characters for a consumer group (its retry topic "
+        "%RETRY%<group> is a topic name too)",
+        field, group.size(), kMaxRetryingGroupLength));
+  }
+  return Status::OK();
+}
+
 Status ValidateMessageId(std::string_view field, std::string_view id) {
   if (id.empty()) return Status::InvalidArgument(fmt::format("{}: must not be empty", field));
   if (id.size() > kMaxMessageIdBytes || HasControlChar(id) || !IsValidUtf8(id)) {

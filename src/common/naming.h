@@ -19,6 +19,11 @@ inline constexpr size_t kMaxNameLength = 127;
 // argument in the error ("topic", "broker_name", ...).
 Status ValidateName(std::string_view field, std::string_view value);
 
+// A consumer group that sends messages back: a valid name short enough that its retry topic
+// ("%RETRY%" + group) is one too (at most 120 characters).
+inline constexpr size_t kMaxRetryingGroupLength = kMaxNameLength - 7;
+Status ValidateRetryingGroup(std::string_view field, std::string_view group);
+
 // A message id (UNIQ_KEY, the v2 message_id) a client chose: at most 128 bytes of UTF-8 without
 // control characters, the RocketMQ proxy's rule. It comes back in protobuf strings (SendResult,
 // RecallMessage) and inside recall handles, so what one protocol stores every other can return.

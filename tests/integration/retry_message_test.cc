@@ -435,6 +435,8 @@ TEST_F(RetryMessageTest, BadSendBackInputIsRefusedNamingTheField) {
   expect(req, grpc::StatusCode::INVALID_ARGUMENT, "group");
   req.set_group("bad group!");
   expect(req, grpc::StatusCode::INVALID_ARGUMENT, "group");
+  req.set_group(std::string(121, 'g'));  // its retry topic would be 128 characters
+  expect(req, grpc::StatusCode::INVALID_ARGUMENT, "group: length 121");
   req.set_group("g-bad");
   req.set_offset_msg_id("not-hex");
   expect(req, grpc::StatusCode::INVALID_ARGUMENT, "offset_msg_id");

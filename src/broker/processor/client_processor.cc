@@ -97,7 +97,9 @@ Result<mq::v1::HeartbeatResponse> ClientProcessor::Heartbeat(const mq::v1::Heart
   }
   for (int i = 0; i < r.consumers_size(); ++i) {
     const auto& c = r.consumers(i);
-    MQ_RETURN_IF_ERROR(ValidateName(fmt::format("consumers[{}].group", i), c.group()));
+    const std::string field = fmt::format("consumers[{}].group", i);
+    MQ_RETURN_IF_ERROR(c.message_model() == mq::v1::CLUSTERING ? ValidateRetryingGroup(field, c.group())
+                                                               : ValidateName(field, c.group()));
     for (int j = 0; j < c.subscriptions_size(); ++j) {
       MQ_RETURN_IF_ERROR(ValidateName(fmt::format("consumers[{}].subscriptions[{}].topic", i, j),
                                       c.subscriptions(j).topic()));

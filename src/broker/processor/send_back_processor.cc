@@ -40,7 +40,7 @@ void SendBackProcessor::SendBack(const mq::v1::ConsumerSendMsgBackRequest& req, 
   mq::v1::ConsumerSendMsgBackResponse response;
   auto fail = [&](const Status& s) { done(s, response); };
   const BrokerConfig& config = *ctx_.config;
-  if (Status s = ValidateName("group", req.group()); !s.ok()) return fail(s);
+  if (Status s = ValidateRetryingGroup("group", req.group()); !s.ok()) return fail(s);
   if (!req.origin_topic().empty()) {
     if (Status s = ValidateName("origin_topic", req.origin_topic()); !s.ok()) return fail(s);
   }

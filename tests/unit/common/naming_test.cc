@@ -23,6 +23,17 @@ TEST(NamingTest, RejectsBadNamesNamingTheField) {
   EXPECT_TRUE(ValidateName("topic", "a/b").IsInvalidArgument());
 }
 
+// Before: a clustering consumer's heartbeat with a group of 121-127 characters failed creating
+// its retry topic with "topic: length 128 exceeds ...", a field the client never sent.
+TEST(NamingTest, AGroupThatSendsBackLeavesRoomForItsRetryTopic) {
+  EXPECT_TRUE(ValidateRetryingGroup("group", std::string(120, 'g')).ok());
+  Status s = ValidateRetryingGroup("consumers[0].group", std::string(121, 'g'));
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.message().rfind("consumers[0].group: length 121 exceeds the maximum of 120", 0), 0u)
+      << s.message();
+  EXPECT_EQ(ValidateRetryingGroup("group", "bad group").code(), StatusCode::kInvalidArgument);
+}
+
 TEST(NamingTest, ParsesHostPort) {
   auto hp = ParseHostPort("addr", "127.0.0.1:9876");
   ASSERT_TRUE(hp.ok());
