@@ -128,6 +128,29 @@ TEST(BrokerLimitsTest, TopicAndGroupCapsAnswerResourceExhausted) {
   mq::v1::HeartbeatResponse hb_resp;
   EXPECT_GRPC_ERROR(Call(broker.messaging(), &Stub::Heartbeat, hb, &hb_resp),
                     grpc::StatusCode::RESOURCE_EXHAUSTED, "consumer_group:");
+  // Before: an offset commit and a queue lock took any group name without counting it, and a
+  // lock kept a copy of a client id of any length per queue: a client could grow the offset
+  // table (rewritten to consumerOffset.json every 5 s) and the lock table without bound.
+  mq::v1::UpdateConsumerOffsetRequest commit;
+  commit.set_consumer_group("g5");
+  commit.mutable_queue()->set_topic("T0");
+  commit.set_offset(1);
+  mq::v1::UpdateConsumerOffsetResponse commit_resp;
+  EXPECT_GRPC_ERROR(Call(broker.messaging(), &Stub::UpdateConsumerOffset, commit, &commit_resp),
+                    grpc::StatusCode::RESOURCE_EXHAUSTED, "consumer_group:");
+  commit.set_consumer_group("g1");
+  ASSERT_GRPC_OK(Call(broker.messaging(), &Stub::UpdateConsumerOffset, commit, &commit_resp));
+  mq::v1::LockBatchRequest lock;
+  lock.set_consumer_group("g6");
+  lock.set_client_id("c1");
+  *lock.add_queues() = commit.queue();
+  mq::v1::LockBatchResponse lock_resp;
+  EXPECT_GRPC_ERROR(Call(broker.messaging(), &Stub::LockBatchQueues, lock, &lock_resp),
+                    grpc::StatusCode::RESOURCE_EXHAUSTED, "consumer_group:");
+  lock.set_consumer_group("g1");
+  lock.set_client_id(std::string(1025, 'c'));
+  EXPECT_GRPC_ERROR(Call(broker.messaging(), &Stub::LockBatchQueues, lock, &lock_resp),
+                    grpc::StatusCode::INVALID_ARGUMENT, "client_id: 1025 characters exceed 1024");
   EXPECT_EQ(RuntimeValue(broker.admin(), "topicCount"), "16");
   EXPECT_EQ(RuntimeValue(broker.admin(), "subscriptionGroupCount"), "2");
 }

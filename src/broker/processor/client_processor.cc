@@ -20,6 +20,15 @@ namespace {
 
 constexpr int64_t kMaxIdsWaitMillis = 120000;
 constexpr size_t kMaxClientIdLength = 1024;
+
+Status CheckClientId(const std::string& id) {
+  if (id.empty()) return Status::InvalidArgument("client_id: must not be empty");
+  if (id.size() > kMaxClientIdLength) {
+    return Status::InvalidArgument(
+        fmt::format("client_id: {} characters exceed {}", id.size(), kMaxClientIdLength));
+  }
+  return Status::OK();
+}
 constexpr int kMaxGroupsPerHeartbeat = 1024;
 
 }  // namespace
@@ -59,6 +68,9 @@ Status ClientProcessor::UpdateConsumerOffset(const mq::v1::UpdateConsumerOffsetR
   MQ_RETURN_IF_ERROR(ValidateName("consumer_group", r.consumer_group()));
   MQ_RETURN_IF_ERROR(CheckQueue(r.queue(), "queue"));
   if (r.offset() < 0) return Status::InvalidArgument(fmt::format("offset: {} is negative", r.offset()));
+  // Counted against maxSubscriptionGroupCount like the group's pulls: the offset table (and the
+  // file rewritten from it) must not grow with every name a client makes up.
+  MQ_RETURN_IF_ERROR(ctx_.groups->FindOrAutoCreate(r.consumer_group()).status());
   ctx_.offsets->Commit(r.consumer_group(), r.queue().topic(), r.queue().queue_id(), r.offset());
   return Status::OK();
 }
@@ -81,11 +93,7 @@ Result<int64_t> ClientProcessor::SearchOffset(const mq::v1::SearchOffsetRequest&
 
 Result<mq::v1::HeartbeatResponse> ClientProcessor::Heartbeat(const mq::v1::HeartbeatRequest& r,
                                                              const std::string& peer) {
-  if (r.client_id().empty()) return Status::InvalidArgument("client_id: must not be empty");
-  if (r.client_id().size() > kMaxClientIdLength) {
-    return Status::InvalidArgument(
-        fmt::format("client_id: {} characters exceed {}", r.client_id().size(), kMaxClientIdLength));
-  }
+  MQ_RETURN_IF_ERROR(CheckClientId(r.client_id()));
   // One client has a handful of groups; the bound keeps a heartbeat from filling the tables.
   if (r.producers_size() > kMaxGroupsPerHeartbeat || r.consumers_size() > kMaxGroupsPerHeartbeat) {
     return Status::InvalidArgument(fmt::format("producers/consumers: {} / {} groups exceed {} per heartbeat",
@@ -167,10 +175,11 @@ void ClientProcessor::GetConsumerIds(const mq::v1::GetConsumerIdsRequest& r, Ids
 
 Result<mq::v1::LockBatchResponse> ClientProcessor::LockBatch(const mq::v1::LockBatchRequest& r) {
   MQ_RETURN_IF_ERROR(ValidateName("consumer_group", r.consumer_group()));
-  if (r.client_id().empty()) return Status::InvalidArgument("client_id: must not be empty");
+  MQ_RETURN_IF_ERROR(CheckClientId(r.client_id()));  // a copy is kept per locked queue
   for (int i = 0; i < r.queues_size(); ++i) {
     MQ_RETURN_IF_ERROR(CheckQueue(r.queues(i), fmt::format("queues[{}]", i).c_str()));
   }
+  MQ_RETURN_IF_ERROR(ctx_.groups->FindOrAutoCreate(r.consumer_group()).status());
   mq::v1::LockBatchResponse resp;
   for (auto& q :
        ctx_.locks->TryLockBatch(r.consumer_group(), r.client_id(), {r.queues().begin(), r.queues().end()})) {
@@ -181,7 +190,7 @@ Result<mq::v1::LockBatchResponse> ClientProcessor::LockBatch(const mq::v1::LockB
 
 Status ClientProcessor::UnlockBatch(const mq::v1::LockBatchRequest& r) {
   MQ_RETURN_IF_ERROR(ValidateName("consumer_group", r.consumer_group()));
-  if (r.client_id().empty()) return Status::InvalidArgument("client_id: must not be empty");
+  MQ_RETURN_IF_ERROR(CheckClientId(r.client_id()));
   ctx_.locks->UnlockBatch(r.consumer_group(), r.client_id(), {r.queues().begin(), r.queues().end()});
   return Status::OK();
 }
