@@ -4,7 +4,6 @@
 
 #include <charconv>
 #include <chrono>
-#include <future>
 #include <memory>
 
 #include "common/logging.h"
@@ -161,19 +160,6 @@ int64_t ScheduleMessageService::DeliverLevel(int32_t level, int64_t now) {
   return next;
 }
 
-store::PutResult ScheduleMessageService::PutAndWait(const store::MessageInput& in) {
-  auto promise = std::make_shared<std::promise<store::PutResult>>();
-  auto future = promise->get_future();
-  store_->PutMessage(in, [promise](const store::PutResult& r) { promise->set_value(r); });
-  if (future.wait_for(kPutTimeout) != std::future_status::ready) {
-    store::PutResult timed_out;
-    timed_out.status = store::PutStatus::kUnknownError;
-    timed_out.error = "re-put did not complete in time";
-    return timed_out;
-  }
-  return future.get();
-}
-
 Status ScheduleMessageService::Redeliver(const store::RecordView& view, std::string_view raw) {
   store::StoredMessage stored = store::ToStoredMessage(view, raw);
   store::MessageInput in;
@@ -203,7 +189,8 @@ Status ScheduleMessageService::Redeliver(const store::RecordView& view, std::str
   in.reconsume_times = view.reconsume_times;
   in.prepared_transaction_offset = view.prepared_transaction_offset;
 
-  store::PutResult r = PutAndWait(in);
+  // A copy of `in` goes: it is needed again if the copy is too large.
+  store::PutResult r = store::PutAndWait(*store_, in, kPutTimeout);
   if (r.status == store::PutStatus::kMessageIllegal) {
     // Too large now: the real topic's name is longer than the schedule topic's, and the record
     // was stored close to maxMessageSize. Without REAL_TOPIC and REAL_QID (bookkeeping the
@@ -214,7 +201,7 @@ Status ScheduleMessageService::Redeliver(const store::RecordView& view, std::str
                 view.physical_offset, r.error, kPropertyRealTopic, kPropertyRealQueueId);
     in.properties.erase(std::string(kPropertyRealTopic));
     in.properties.erase(std::string(kPropertyRealQueueId));
-    r = PutAndWait(in);
+    r = store::PutAndWait(*store_, std::move(in), kPutTimeout);
   }
   // A put that is appended but not yet durable (FLUSH_DISK_TIMEOUT) still counts: the record
   // is in the log, and a repeat would only duplicate it.

@@ -61,7 +61,6 @@ class ScheduleMessageService {
   int64_t DeliverLevel(int32_t level, int64_t now);
   // Re-puts one scheduled record to its real topic; waits for the store's answer.
   Status Redeliver(const store::RecordView& view, std::string_view raw);
-  store::PutResult PutAndWait(const store::MessageInput& in);
   // Writes the offsets whose deliveries are durable (all of them with `force`: at Shutdown(),
   // before the store's, which flushes the rest).
   void PersistOffsets(bool force);

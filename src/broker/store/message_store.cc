@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <future>
 
 #include "broker/store/checkpoint.h"
 #include "common/file_util.h"
@@ -516,5 +517,18 @@ int64_t MessageStore::DispatchedPhyOffset() const {
 CleanStats MessageStore::RunCleanOnce() { return clean_ ? clean_->RunOnce() : CleanStats{}; }
 
 Status MessageStore::BackgroundError() const { return latch_.ok() ? dispatcher_->stall() : latch_.status(); }
+
+PutResult PutAndWait(MessageStore& store, MessageInput message, std::chrono::milliseconds timeout) {
+  auto promise = std::make_shared<std::promise<PutResult>>();
+  auto future = promise->get_future();
+  store.PutMessage(std::move(message), [promise](const PutResult& r) { promise->set_value(r); });
+  if (future.wait_for(timeout) != std::future_status::ready) {
+    PutResult r;
+    r.status = PutStatus::kUnknownError;
+    r.error = fmt::format("no answer from the store within {} ms", timeout.count());
+    return r;
+  }
+  return future.get();
+}
 
 }  // namespace mq::store

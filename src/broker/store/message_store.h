@@ -16,6 +16,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -185,5 +186,10 @@ class MessageStore {
   std::mutex checkpoint_mu_;  // serialises SaveCheckpoint
   int lock_fd_ = -1;          // flock'ed <root>/lock while started
 };
+
+// Puts `message` and waits for the store's answer: for a background task's own thread (the
+// delay levels, the transaction scan), never a request thread. The store answers every put;
+// `timeout` only guards against one that stopped answering (kUnknownError naming the wait).
+PutResult PutAndWait(MessageStore& store, MessageInput message, std::chrono::milliseconds timeout);
 
 }  // namespace mq::store

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <future>
 #include <map>
 #include <memory>
 
@@ -311,18 +310,8 @@ bool TransactionalMessageService::CheckOrDiscard(const store::StoredMessage& hal
 }
 
 store::PutResult TransactionalMessageService::PutAndWait(store::MessageInput input) {
-  auto promise = std::make_shared<std::promise<store::PutResult>>();
-  auto future = promise->get_future();
-  store_->PutMessage(std::move(input), [promise](const store::PutResult& r) { promise->set_value(r); });
-  // The store answers every put (SYNC_FLUSH: within syncFlushTimeout); the bound only guards
-  // the scan thread against a store that stopped answering.
-  if (future.wait_for(std::chrono::seconds(60)) != std::future_status::ready) {
-    store::PutResult r;
-    r.status = store::PutStatus::kUnknownError;
-    r.error = "no answer from the store within 60 s";
-    return r;
-  }
-  return future.get();
+  // SYNC_FLUSH answers within syncFlushTimeout; the bound guards against a store that stopped.
+  return store::PutAndWait(*store_, std::move(input), std::chrono::seconds(60));
 }
 
 void TransactionalMessageService::Finish(const std::string& txn, Resolution resolution,
