@@ -347,14 +347,29 @@ bool TimerService::EnqueueRecord(const store::RecordView& record, int64_t cq_off
   }
   if (options_.deliver && unit.slot_ms >= progress_ms_ + roll_window_ms_) {
     // Beyond the window: wait in its last slot, then be parked again (a fresh record, so the
-    // commit log's retention never removes a pending message). A slave never rolls: its
-    // progress moves only with the master's progress records, often far behind, and they
-    // would erase its roll units before the master's own roll re-parked the message. It
-    // keeps every message in its real slot (the wheel then spans timerMaxDelaySec) and gets
-    // the master's roll copies too, which the slot's delivery after a promotion skips.
+    // commit log's retention never removes a pending message).
     unit.slot_ms = progress_ms_ + roll_window_ms_ - options_.precision_ms;
     unit.flags |= TimerUnit::kFlagRoll;
   }
+  if (!AppendUnit(unit)) return false;
+  // A slave keeps every message in its real slot: its progress moves only with the master's
+  // progress records, and a roll unit in place of the message would be erased by one before
+  // the master's roll copy arrived. Beside it, where the master's roll falls by the record's
+  // store time, it adds a roll unit: promoted before the master's copy came, it re-parks the
+  // message itself before retention can delete the only record (while it is a slave, the
+  // master's progress erases that unit once the master has rolled). The slot's delivery after
+  // a promotion skips the copies.
+  const int64_t roll_slot =
+      FloorTo(record.store_timestamp, options_.precision_ms) + roll_window_ms_ - options_.precision_ms;
+  if (!options_.deliver && unit.slot_ms > roll_slot) {
+    unit.slot_ms = roll_slot;
+    unit.flags |= TimerUnit::kFlagRoll;
+    if (!AppendUnit(unit)) return false;
+  }
+  return true;
+}
+
+bool TimerService::AppendUnit(TimerUnit unit) {
   auto it = wheel_.find(unit.slot_ms);
   unit.prev_pos = it == wheel_.end() ? -1 : it->second.last_pos;
   auto pos = log_->Append(unit);
@@ -451,6 +466,7 @@ bool TimerService::ProcessSlot(int64_t slot_ms, const Slot& slot, int64_t now_ms
   int64_t out_bytes = 0;
   int64_t delivered = 0;
   int64_t out_delivered = 0;
+  int64_t retention_deleted = 0;
   auto flush = [&] {
     if (!PutAll(std::move(out))) return false;
     out.clear();
@@ -464,8 +480,12 @@ bool TimerService::ProcessSlot(int64_t slot_ms, const Slot& slot, int64_t now_ms
     if ((u.flags & TimerUnit::kFlagRecall) && !(u.flags & TimerUnit::kFlagRoll)) continue;
     auto stored = ReadParked(u);
     if (!stored.ok()) {
-      MQ_LOG_ERROR(Logger("broker"), "timer: cannot read parked record {}: {}", u.commit_log_offset,
-                   stored.status().ToString());
+      if (u.commit_log_offset < store_->MinPhyOffset()) {
+        ++retention_deleted;
+      } else {
+        MQ_LOG_ERROR(Logger("broker"), "timer: cannot read parked record {}: {}", u.commit_log_offset,
+                     stored.status().ToString());
+      }
       continue;
     }
     if (u.flags & TimerUnit::kFlagRoll) {
@@ -494,6 +514,14 @@ bool TimerService::ProcessSlot(int64_t slot_ms, const Slot& slot, int64_t now_ms
   }
   if (!flush()) return false;
   stat_delivered_ += delivered;
+  if (retention_deleted > 0) {
+    // Expected after a promotion: a slave keeps a far message's original and roll copies in
+    // its slot, and the newest copy, delivered here, outlives the older records.
+    MQ_LOG_WARN(Logger("broker"),
+                "timer: slot {}: {} parked records were deleted by retention (a promoted slave's "
+                "older copies of messages delivered from their newest; otherwise lost)",
+                slot_ms, retention_deleted);
+  }
   return true;
 }
 

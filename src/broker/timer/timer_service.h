@@ -22,7 +22,9 @@
 // delivered again (a duplicate, never a loss).
 // A slave (deliver=false) builds the same timer log and wheel from the replicated timer
 // topic and advances its progress from the master's progress records; it never writes. It
-// drops a slot only once a progress record says the master read and delivered all of it.
+// drops a slot only once a progress record says the master read and delivered all of it. It
+// keeps far messages in their real slots, with a roll unit where the master's roll falls, which
+// it delivers (re-parks) only once promoted.
 // Threads: one service thread does all of the above; Recall() and Stats() are thread-safe.
 #pragma once
 
@@ -129,6 +131,8 @@ class TimerService {
   // nullopt-like: false when the recall must wait for the store to index its record.
   bool TryRecall(PendingRecall& r, int64_t now_ms);
   Status SaveCheckpoint();
+  // Appends the unit to the timer log, chained to its slot; false on an I/O error.
+  bool AppendUnit(TimerUnit unit);
   void AddUnit(int64_t pos, const TimerUnit& unit);
   static void AddToSlot(Slot& slot, int64_t pos, const TimerUnit& unit);
   // Timer log segments holding only slots before this are done.

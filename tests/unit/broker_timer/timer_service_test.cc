@@ -411,6 +411,56 @@ TEST_F(TimerServiceTest, ASlaveKeepsFarMessagesUntilTheMasterDeliversThem) {
   EXPECT_EQ(delivered[0].Property("UNIQ_KEY"), "M");
 }
 
+// Before: a slave kept a far message in its real slot only, and promoted it did not roll it
+// either: the commit log's retention deleted the only record long before it was due, and at its
+// time the message was gone ("cannot read parked record").
+TEST_F(TimerServiceTest, APromotedSlaveReParksFarMessagesBeforeRetentionTakesTheirRecords) {
+  store_->Shutdown();  // a store of small segments that deletes what is older than an hour
+  store_.reset();
+  std::filesystem::remove_all(dir_.Sub("store"));
+  auto o = SmallOptions(dir_.Sub("store"));
+  o.file_reserved_time_hours = 1;
+  o.delete_when = "";
+  o.disk_usage_probe = [] { return 0.80; };
+  store_ = OpenStore(o, &clock_);
+  constexpr int64_t kMinute = 60'000;
+  constexpr int64_t kWindowSlots = 30 * 60;  // half an hour, inside the retention
+  StartTimer(/*deliver=*/false, kWindowSlots);
+  Park(kStart + 180 * kMinute + 500, "far");
+  ASSERT_TRUE(WaitUntil([&] {
+    timer_->Wake();
+    return timer_->Stats().enqueue_offset == 1;
+  }));
+  timer_->Shutdown();  // the master is lost before its first roll; the slave is promoted
+  StartTimer(/*deliver=*/true, kWindowSlots);
+  for (int64_t t = kStart + 10 * kMinute; t <= kStart + 180 * kMinute; t += 10 * kMinute) {
+    AdvanceTo(t);
+    for (int i = 0; i < 70; ++i)
+      ASSERT_TRUE(PutSync(*store_, store::testing::Msg("F", 0, std::string(1000, 'f'))).ok());
+    ASSERT_TRUE(WaitUntil([&] { return store_->DispatchedPhyOffset() == store_->MaxPhyOffset(); }));
+    store_->RunCleanOnce();
+  }
+  EXPECT_GT(store_->MinPhyOffset(), 0) << "retention deleted nothing: the test proves nothing";
+  EXPECT_GT(timer_->Stats().rolled, 0);
+  AdvanceTo(kStart + 181 * kMinute);
+  ASSERT_TRUE(WaitUntil([&] { return Delivered() == 1; }));
+  EXPECT_EQ(ReadDelivered()[0].Property("UNIQ_KEY"), "far");
+}
+
+TEST_F(TimerServiceTest, ASlaveMirrorsTheMastersRollAndLetsItGoWithTheMastersProgress) {
+  StartTimer(/*deliver=*/false, /*roll_window_slots=*/3);
+  Park(kStart + 9500, "far");  // the master rolls it in its slot kStart + 2000
+  ASSERT_TRUE(WaitUntil([&] { return timer_->Stats().pending == 2; }));
+  EXPECT_EQ(timer_->Stats().slots, 2);  // its real slot and the roll slot
+  ASSERT_TRUE(PutSync(*store_, MakeProgressRecord(kStart + 3000, /*enqueued=*/1, clock_.NowMillis())).ok());
+  ASSERT_TRUE(WaitUntil([&] {
+    timer_->Wake();
+    return timer_->Stats().progress_ms == kStart + 3000;
+  }));
+  EXPECT_EQ(timer_->Stats().pending, 1);  // the message stays in its real slot
+  EXPECT_EQ(timer_->Stats().slots, 1);
+}
+
 // Before: a progress record made a slave drop every unit below it, also those the master had
 // not read yet (a timer record dispatched between the master's enqueue pass and its progress
 // record; the master delivers it late, on its next pass), and a slave dropped a record that came
