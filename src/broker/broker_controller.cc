@@ -164,7 +164,7 @@ Status BrokerController::Start() {
   offsets_ = std::make_unique<ConsumerOffsetManager>(config_dir);
   clients_ = std::make_unique<ClientRegistry>(clock, config_.channelExpiredTimeout,
                                               static_cast<size_t>(config_.maxClientCount));
-  locks_ = std::make_unique<QueueLockManager>(clock, config_.queueLockMaxLiveTime);
+  locks_ = std::make_unique<QueueLockManager>(config_.queueLockMaxLiveTime);
   MQ_RETURN_IF_ERROR(topics_->Load());
   MQ_RETURN_IF_ERROR(groups_->Load());
   MQ_RETURN_IF_ERROR(offsets_->Load());

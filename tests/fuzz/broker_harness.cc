@@ -47,7 +47,7 @@ BrokerHarness::BrokerHarness() : executor_("fuzz-broker", 1) {
   offsets_ = std::make_unique<broker::ConsumerOffsetManager>(config_dir);
   clients_ = std::make_unique<broker::ClientRegistry>(clock, config_.channelExpiredTimeout,
                                                       static_cast<size_t>(config_.maxClientCount));
-  locks_ = std::make_unique<broker::QueueLockManager>(clock, config_.queueLockMaxLiveTime);
+  locks_ = std::make_unique<broker::QueueLockManager>(config_.queueLockMaxLiveTime);
   CheckOk(topics_->Load(), "topics");
   CheckOk(groups_->Load(), "groups");
   CheckOk(offsets_->Load(), "offsets");

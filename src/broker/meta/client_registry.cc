@@ -33,8 +33,12 @@ void SortSubscriptions(mq::v1::ConsumerData* data) {
 
 }  // namespace
 
-ClientRegistry::ClientRegistry(const Clock* clock, int64_t channel_expired_timeout_ms, size_t max_clients)
-    : clock_(clock), expired_timeout_ms_(channel_expired_timeout_ms), max_clients_(max_clients) {}
+ClientRegistry::ClientRegistry(const Clock* clock, int64_t channel_expired_timeout_ms, size_t max_clients,
+                               const Clock* steady)
+    : clock_(clock),
+      steady_(steady),
+      expired_timeout_ms_(channel_expired_timeout_ms),
+      max_clients_(max_clients) {}
 
 std::map<std::string, int64_t> ClientRegistry::Heartbeat(const std::string& client_id,
                                                          const std::string& address,
@@ -77,6 +81,7 @@ std::map<std::string, int64_t> ClientRegistry::HeartbeatLocked(const std::string
   Client& client = clients_[client_id];
   client.address = address;
   client.last_heartbeat_ms = clock_->NowMillis();
+  client.last_seen_ms = steady_->NowMillis();
 
   std::set<std::string> producers;
   for (const auto& p : request.producers()) {
@@ -146,14 +151,14 @@ std::vector<std::string> ClientRegistry::ExpireClients() {
   Events events;
   {
     std::lock_guard lock(mu_);
-    const int64_t now = clock_->NowMillis();
+    const int64_t now = steady_->NowMillis();
     for (auto it = clients_.begin(); it != clients_.end();) {
-      if (now - it->second.last_heartbeat_ms <= expired_timeout_ms_) {
+      if (now - it->second.last_seen_ms <= expired_timeout_ms_) {
         ++it;
         continue;
       }
       MQ_LOG_INFO(Logger("broker"), "expired client={} addr={} silent_ms={}", it->first, it->second.address,
-                  now - it->second.last_heartbeat_ms);
+                  now - it->second.last_seen_ms);
       for (const auto& g : it->second.producer_groups) RemoveProducerLocked(g, it->first);
       for (const auto& g : it->second.consumer_groups) RemoveConsumerLocked(g, it->first, &events);
       expired.push_back(it->first);

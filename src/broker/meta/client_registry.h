@@ -9,6 +9,8 @@
 // Owns: the client table and the producer/consumer group tables. Locks: one mu_ guarding all
 // of it; the group-changed listener is called after mu_ is released, on the thread that made
 // the change (Heartbeat/Unregister/ExpireClients). All methods are thread-safe.
+// Expiry runs on a steady clock (a wall clock stepped forward would expire every client at once,
+// and their orderly queue locks with them); the wall clock only dates the heartbeats shown.
 // Lifecycle: construct; the daemon calls ExpireClients() periodically (RocketMQ every 10 s).
 #pragma once
 
@@ -59,10 +61,11 @@ class ClientRegistry {
  public:
   using GroupChangedListener = std::function<void(const std::string& group, int64_t version)>;
 
+  // `clock`: the wall clock of the heartbeat times shown; `steady`: the one expiry runs on.
   // max_clients (maxClientCount) bounds the client table for TryHeartbeat; 0 = no limit.
   explicit ClientRegistry(const Clock* clock,
                           int64_t channel_expired_timeout_ms = kDefaultChannelExpiredTimeoutMs,
-                          size_t max_clients = 0);
+                          size_t max_clients = 0, const Clock* steady = SteadyClock::Default());
   ClientRegistry(const ClientRegistry&) = delete;
   ClientRegistry& operator=(const ClientRegistry&) = delete;
 
@@ -106,7 +109,8 @@ class ClientRegistry {
   };
   struct Client {
     std::string address;
-    int64_t last_heartbeat_ms = 0;
+    int64_t last_heartbeat_ms = 0;  // wall clock, shown
+    int64_t last_seen_ms = 0;       // steady clock, for expiry
     std::set<std::string> producer_groups;
     std::set<std::string> consumer_groups;
   };
@@ -123,6 +127,7 @@ class ClientRegistry {
                                                  Events* events);  // requires mu_
 
   const Clock* const clock_;
+  const Clock* const steady_;
   const int64_t expired_timeout_ms_;
   const size_t max_clients_;
 

@@ -7,8 +7,8 @@
 
 namespace mq::broker {
 
-QueueLockManager::QueueLockManager(const Clock* clock, int64_t lock_ttl_ms)
-    : clock_(clock), ttl_ms_(lock_ttl_ms) {}
+QueueLockManager::QueueLockManager(int64_t lock_ttl_ms, const Clock* steady)
+    : steady_(steady), ttl_ms_(lock_ttl_ms) {}
 
 std::vector<mq::v1::QueueRef> QueueLockManager::TryLockBatch(const std::string& group,
                                                              const std::string& client_id,
@@ -16,7 +16,7 @@ std::vector<mq::v1::QueueRef> QueueLockManager::TryLockBatch(const std::string& 
   std::vector<mq::v1::QueueRef> locked;
   std::set<QueueKey> seen;
   std::lock_guard lock(mu_);
-  const int64_t now = clock_->NowMillis();
+  const int64_t now = steady_->NowMillis();
   auto& table = locks_[group];
   for (const auto& queue : queues) {
     QueueKey key{queue.topic(), queue.queue_id()};
@@ -55,7 +55,7 @@ bool QueueLockManager::IsLocked(const std::string& group, const std::string& top
   if (group_it == locks_.end()) return false;
   auto it = group_it->second.find({topic, queue_id});
   if (it == group_it->second.end()) return false;
-  return it->second.client_id == client_id && clock_->NowMillis() - it->second.last_update_ms <= ttl_ms_;
+  return it->second.client_id == client_id && steady_->NowMillis() - it->second.last_update_ms <= ttl_ms_;
 }
 
 void QueueLockManager::UnlockAll(const std::string& client_id) {

@@ -3,6 +3,9 @@
 // refreshed for the TTL (RocketMQ rocketmq.broker.rebalance.lockMaxLiveTime, 60 s) can be taken
 // over by another client of the group. Clients re-lock every 20 s, which refreshes the TTL.
 //
+// The TTL runs on a steady clock: a wall clock stepped forward would free every lock at once
+// (two consumers then take one orderly queue), stepped back would hold a dead client's locks.
+//
 // Owns: group -> (topic, queue id) -> {owner, last refresh}. Locks: one mu_ guarding the
 // table; no callbacks. All methods are thread-safe.
 #pragma once
@@ -23,7 +26,8 @@ inline constexpr int64_t kDefaultQueueLockTtlMs = 60'000;
 
 class QueueLockManager {
  public:
-  explicit QueueLockManager(const Clock* clock, int64_t lock_ttl_ms = kDefaultQueueLockTtlMs);
+  explicit QueueLockManager(int64_t lock_ttl_ms = kDefaultQueueLockTtlMs,
+                            const Clock* steady = SteadyClock::Default());
   QueueLockManager(const QueueLockManager&) = delete;
   QueueLockManager& operator=(const QueueLockManager&) = delete;
 
@@ -44,10 +48,10 @@ class QueueLockManager {
   using QueueKey = std::pair<std::string, int32_t>;  // topic, queue id
   struct LockEntry {
     std::string client_id;
-    int64_t last_update_ms = 0;
+    int64_t last_update_ms = 0;  // steady clock
   };
 
-  const Clock* const clock_;
+  const Clock* const steady_;
   const int64_t ttl_ms_;
 
   mutable std::mutex mu_;

@@ -41,8 +41,14 @@ class ClientRegistryTest : public ::testing::Test {
   std::vector<std::string> Ids(const std::string& group) { return registry_.ConsumerIds(group).first; }
   int64_t Version(const std::string& group) { return registry_.ConsumerIds(group).second; }
 
+  // Time passing moves both clocks; a test steps one alone.
+  void Pass(int64_t ms) {
+    clock_.Advance(ms);
+    steady_.Advance(ms);
+  }
   ManualClock clock_;
-  ClientRegistry registry_{&clock_, 120'000};
+  ManualClock steady_{0};
+  ClientRegistry registry_{&clock_, 120'000, 0, &steady_};
   std::vector<std::pair<std::string, int64_t>> events_;
 };
 
@@ -65,7 +71,7 @@ TEST_F(ClientRegistryTest, JoinBumpsVersionAndReturnsIt) {
 
 TEST_F(ClientRegistryTest, RepeatedHeartbeatDoesNotChangeVersion) {
   auto v = registry_.Heartbeat("c1", "a", Request({}, {"G"})).at("G");
-  clock_.Advance(30'000);
+  Pass(30'000);
   EXPECT_EQ(registry_.Heartbeat("c1", "a", Request({}, {"G"})).at("G"), v);
   EXPECT_EQ(events_.size(), 1u);
   EXPECT_EQ(registry_.ConsumerConnections("G")[0].last_heartbeat_ms, clock_.NowMillis());
@@ -122,13 +128,27 @@ TEST_F(ClientRegistryTest, UnregisterOnlyNamedGroups) {
   registry_.Unregister("unknown", {"P"}, {"G"});  // no-op
 }
 
+// Before: expiry followed the wall clock, so a step forward over channelExpiredTimeout expired
+// every client at once (and their orderly queue locks with them: two consumers then took one
+// queue), and a step back kept a dead client registered for the step.
+TEST_F(ClientRegistryTest, ExpiryFollowsTheSteadyClockNotTheWallClock) {
+  registry_.Heartbeat("c1", "a", Request({}, {"G"}));
+  clock_.Advance(3'600'000);
+  EXPECT_TRUE(registry_.ExpireClients().empty()) << "the wall clock stepped an hour forward";
+  EXPECT_EQ(registry_.ConsumerConnections("G")[0].last_heartbeat_ms, clock_.NowMillis() - 3'600'000)
+      << "the time shown is the wall clock's";
+  clock_.Advance(-7'200'000);
+  steady_.Advance(120'001);
+  EXPECT_EQ(registry_.ExpireClients(), (std::vector<std::string>{"c1"})) << "stepped back, still expires";
+}
+
 TEST_F(ClientRegistryTest, ExpiresSilentClients) {
   registry_.Heartbeat("old", "a", Request({"P"}, {"G"}));
-  clock_.Advance(60'000);
+  Pass(60'000);
   registry_.Heartbeat("new", "b", Request({}, {"G"}));
-  clock_.Advance(60'000);
+  Pass(60'000);
   EXPECT_TRUE(registry_.ExpireClients().empty()) << "exactly at the timeout is still alive";
-  clock_.Advance(1);
+  Pass(1);
   auto v_before = Version("G");
   events_.clear();
   EXPECT_EQ(registry_.ExpireClients(), (std::vector<std::string>{"old"}));
@@ -137,7 +157,7 @@ TEST_F(ClientRegistryTest, ExpiresSilentClients) {
   EXPECT_TRUE(registry_.ProducerGroups().empty());
   ASSERT_EQ(events_.size(), 1u);
   EXPECT_EQ(events_[0].first, "G");
-  clock_.Advance(60'000);
+  Pass(60'000);
   EXPECT_EQ(registry_.ExpireClients(), (std::vector<std::string>{"new"}));
   EXPECT_EQ(Version("G"), 0);
   EXPECT_EQ(registry_.ClientCount(), 0u);
@@ -147,7 +167,7 @@ TEST_F(ClientRegistryTest, ConnectionsAndGroupInfo) {
   auto req = Request({"P"}, {"G"}, {{"T", "TagA"}});
   req.mutable_consumers(0)->set_orderly(true);
   registry_.Heartbeat("c1", "10.0.0.1:5000", req);
-  clock_.Advance(5);
+  Pass(5);
   auto req2 = Request({}, {"G"}, {{"T", "TagB"}, {"U", "*"}});
   req2.mutable_consumers(0)->set_message_model(mq::v1::BROADCASTING);
   registry_.Heartbeat("c2", "10.0.0.2:5000", req2);
@@ -223,7 +243,7 @@ TEST_F(ClientRegistryTest, ConcurrentHeartbeatsKeepDistinctVersions) {
 }
 
 TEST_F(ClientRegistryTest, TryHeartbeatRefusesNewClientsPastMaxClients) {
-  ClientRegistry registry(&clock_, /*channel_expired_timeout_ms=*/1000, /*max_clients=*/2);
+  ClientRegistry registry(&clock_, /*channel_expired_timeout_ms=*/1000, /*max_clients=*/2, &steady_);
   ASSERT_TRUE(registry.TryHeartbeat("c1", "a", Request({"P"}, {"G"})).ok());
   ASSERT_TRUE(registry.TryHeartbeat("c2", "b", Request({"P"}, {})).ok());
   auto full = registry.TryHeartbeat("c3", "c", Request({}, {"G"}));
@@ -237,7 +257,7 @@ TEST_F(ClientRegistryTest, TryHeartbeatRefusesNewClientsPastMaxClients) {
   auto again = registry.TryHeartbeat("c1", "a", Request({"P"}, {"G"}));
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->count("G"), 1u);
-  clock_.Advance(1500);
+  Pass(1500);
   ASSERT_TRUE(registry.TryHeartbeat("c1", "a", Request({"P"}, {"G"})).ok());
   EXPECT_EQ(registry.ExpireClients(), std::vector<std::string>{"c2"});
   EXPECT_TRUE(registry.TryHeartbeat("c3", "c", Request({}, {"G"})).ok());

@@ -20,8 +20,8 @@ std::vector<int32_t> Ids(const std::vector<mq::v1::QueueRef>& queues) {
 
 class QueueLockManagerTest : public ::testing::Test {
  protected:
-  ManualClock clock_;
-  QueueLockManager locks_{&clock_, 60'000};
+  ManualClock clock_;  // the steady clock the TTL runs on
+  QueueLockManager locks_{60'000, &clock_};
 };
 
 TEST_F(QueueLockManagerTest, LocksFreeQueuesAndRefusesOthers) {
