@@ -343,6 +343,67 @@ TEST_F(RetryMessageTest, OrderlyConsumerRetriesLocallyThenMovesTheMessageToTheDl
   EXPECT_EQ(dlq[0].message().body(), "poison");
 }
 
+// The broker's DLQ copy adds a topic and bookkeeping properties (RETRY_TOPIC, ORIGIN_MESSAGE_ID,
+// RECONSUME_TIME, MAX_RECONSUME_TIMES) to a message the producer could fill to the limits: a
+// body of maxMessageSize and properties up to what the store takes. Each must still reach the
+// DLQ, and the orderly queue behind it move on.
+TEST_F(RetryMessageTest, MessagesAtTheSizeLimitsStillReachTheDlq) {
+  // The largest user property the broker takes, found on another topic.
+  CreateTopic(*broker_, "Probe", 1);
+  auto with_property = [](size_t n) {
+    mq::v1::Message m = TextMessage("big-properties");
+    (*m.mutable_user_properties())["pad"] = std::string(n, 'p');
+    return m;
+  };
+  size_t accepted = 0;
+  for (size_t lo = 1, hi = 40'000; lo <= hi;) {
+    const size_t mid = (lo + hi) / 2;
+    if (Send(broker_->messaging(), "Probe", 0, {with_property(mid)}).ok()) {
+      accepted = mid;
+      lo = mid + 1;
+    } else {
+      hi = mid - 1;
+    }
+  }
+  ASSERT_GT(accepted, 30'000u);
+
+  auto o = Consumer("g-limits");
+  o.orderly = true;
+  o.max_reconsume_times = 1;
+  o.suspend_current_queue_time_ms = 200;
+  std::mutex mu;
+  std::vector<std::string> seen;
+  auto consumer = std::make_unique<PushConsumer>(o);
+  ASSERT_TRUE(consumer->Subscribe(kTopic, "*").ok());
+  consumer->RegisterListener([&](const std::vector<ReceivedMessage>& msgs) {
+    std::lock_guard lock(mu);
+    const std::string& body = msgs[0].message.body;
+    seen.push_back(body.size() > 64 ? "big-body" : body);
+    return body == "after" ? ConsumeResult::kSuccess : ConsumeResult::kRetryLater;
+  });
+  ASSERT_TRUE(consumer->Start().ok());
+  mq::v1::Message big_body = TextMessage(std::string(1024 * 1024, 'b'));  // the fixture's maxMessageSize
+  const grpc::Status big_sent = Send(broker_->messaging(), kTopic, 1, {big_body});
+  ASSERT_TRUE(big_sent.ok()) << big_sent.error_code() << " " << big_sent.error_message();
+  ASSERT_TRUE(Send(broker_->messaging(), kTopic, 1, {with_property(accepted)}).ok());
+  ASSERT_TRUE(Send(broker_->messaging(), kTopic, 1, {TextMessage("after")}).ok());
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        std::lock_guard lock(mu);
+        return !seen.empty() && seen.back() == "after";
+      },
+      std::chrono::seconds(20)))
+      << "the queue is stuck behind a message its DLQ copy does not fit";
+  std::vector<mq::v1::MessageExt> dlq;
+  ASSERT_TRUE(WaitUntil([&] {
+    dlq = PullAll("%DLQ%g-limits");
+    return dlq.size() == 2;
+  }));
+  EXPECT_EQ(dlq[0].message().body().size(), 1024u * 1024);
+  EXPECT_EQ(dlq[1].message().user_properties().at("pad").size(), accepted);
+  EXPECT_EQ(dlq[1].system_properties().at("RETRY_TOPIC"), kTopic);
+}
+
 // A send-back the broker refuses (here: the retry topic is read-only) leaves the message with
 // the consumer, which hands it to the listener again after retry_delay_ms: the same message,
 // whole, with one more reconsume time, and only then is its offset committed.

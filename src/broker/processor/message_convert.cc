@@ -102,6 +102,7 @@ store::MessageInput ToMessageInput(mq::v1::Message* msg, const std::string& topi
   in.born_timestamp = message.born_timestamp();
   in.born_host = ParseHostAddress(message.born_host());
   in.reconsume_times = message.reconsume_times();
+  in.reserve_bytes = kSendBackGrowthBytes;
   return in;
 }
 

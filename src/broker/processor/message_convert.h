@@ -25,8 +25,15 @@ store::HostAddress ParseHostAddress(std::string_view host_port);
 std::string PeerHostPort(std::string_view peer);
 std::string FormatHostAddress(const store::HostAddress& host);
 
+// Room every message a producer sends keeps under the properties and size limits for what the
+// broker's retry and DLQ copies of it add (SendBackProcessor: RETRY_TOPIC, ORIGIN_MESSAGE_ID,
+// RECONSUME_TIME, MAX_RECONSUME_TIMES, DELAY, REAL_TOPIC, REAL_QID: 520 bytes at most with
+// 127-byte topics and 128-byte ids), rounded up: a copy refused for size would leave the
+// message stuck with its consumer (an orderly queue blocked for good).
+inline constexpr int32_t kSendBackGrowthBytes = 576;
+
 // Builds the store input, moving the body and strings out of `message`. `unique_key` is the
-// UNIQ_KEY to store (already chosen).
+// UNIQ_KEY to store (already chosen). It keeps kSendBackGrowthBytes free.
 store::MessageInput ToMessageInput(mq::v1::Message* message, const std::string& topic, int32_t queue_id,
                                    const std::string& unique_key);
 

@@ -197,6 +197,10 @@ bool EncodeRecords(const WireSendRequest& req, store::HostAddress store_host, st
       }
       props_text.push_back(store::kPropertySeparator);
     }
+    // The protobuf path names the limit in its error.
+    if (props_text.size() + record::kCrcTrailerSize + kSendBackGrowthBytes > record::kMaxPropertiesLength) {
+      return refuse();
+    }
     const store::RecordFields fields{req.topic,
                                      0,
                                      m.flag,

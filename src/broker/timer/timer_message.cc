@@ -134,7 +134,7 @@ void ParkInTimerTopic(store::MessageInput* in, int64_t deliver_ms, int64_t now_m
     in->properties.erase(std::string(key));
   // The delivered copy trades REAL_TOPIC and REAL_QID for TIMER_DEQUEUE_MS: up to 7 bytes more
   // for a short topic name.
-  in->reserve_bytes = 32;
+  in->reserve_bytes += 32;
   in->topic = std::string(kTimerTopic);
   in->queue_id = 0;
 }

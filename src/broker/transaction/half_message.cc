@@ -42,7 +42,7 @@ void ToHalfMessage(store::MessageInput* msg, const std::string& producer_group) 
   msg->properties[Key(kPropRealQid)] = std::to_string(msg->queue_id);
   msg->properties[Key(kPropTranMsg)] = "true";
   msg->properties[Key(kPropProducerGroup)] = producer_group;
-  msg->reserve_bytes = kHalfCopyGrowthBytes;
+  msg->reserve_bytes += kHalfCopyGrowthBytes;
   // As RocketMQ's parseHalfMessageInner: the half record itself is an ordinary record of the
   // half topic (so it is indexed in that topic's queue); TRAN_MSG marks it.
   msg->sys_flag &= ~kSysFlagTransactionMask;

@@ -210,6 +210,17 @@ TEST(SendRequestWireTest, EncodeLeavesBrokerChosenIdsAndStoreLimitsToProtobuf) {
   EXPECT_FALSE(EncodeRecords(b, kStoreHost, {}, 1 << 20, &out));
   EXPECT_EQ(out, "kept") << "the first record is taken back too";
 
+  // Within the format's limit but without the room a retry or DLQ copy needs: the protobuf path
+  // refuses it naming the limit.
+  mq::v1::SendMessageRequest near = FullRequest();
+  (*near.mutable_messages(1)->mutable_user_properties())["big"] =
+      std::string(record::kMaxPropertiesLength - 400, 'v');
+  WireSendRequest n;
+  const std::string near_wire = near.SerializeAsString();
+  ASSERT_TRUE(Read(near_wire, &n));
+  EXPECT_FALSE(EncodeRecords(n, kStoreHost, {}, 1 << 20, &out));
+  EXPECT_EQ(out, "kept");
+
   WireSendRequest f;
   const std::string full_wire = FullRequest().SerializeAsString();
   ASSERT_TRUE(Read(full_wire, &f));
