@@ -95,7 +95,13 @@ bool Dispatcher::TakeOffered(int64_t pos, std::string* bytes) {
   return true;
 }
 
-Status Dispatcher::DispatchRange(int64_t from, int64_t limit, bool notify) {
+void Dispatcher::SetDurableLimit(std::function<int64_t()> durable_limit,
+                                 std::function<void()> request_flush) {
+  durable_limit_ = std::move(durable_limit);
+  request_flush_ = std::move(request_flush);
+}
+
+Status Dispatcher::DispatchRange(int64_t from, int64_t limit, bool notify, int64_t marker_limit) {
   std::map<std::pair<std::string, int32_t>, int64_t> arrived;
   // Consecutive records of one queue (a batch, a busy queue) look up their consume queue and
   // their arrival entry once: no topic string copy, hash lookup or map search per record.
@@ -126,6 +132,7 @@ Status Dispatcher::DispatchRange(int64_t from, int64_t limit, bool notify) {
       PrefetchNextRecord(ref->bytes,
                          static_cast<size_t>(view->body.data() + view->body.size() - ref->bytes.data()));
       if (IsTopicDeletion(*view)) {
+        if (ref->next_offset > marker_limit) break;  // not durable yet: see SetDurableLimit
         const std::string deleted(view->body);
         status = DropTopic(deleted, pos);
         if (!status.ok()) break;
@@ -273,7 +280,9 @@ void Dispatcher::PassLocked(bool announced) {
   if (dispatched_offset() >= limit) return;
   // A retry after a failed pass is expected to start on the timeout: only count real misses.
   if (!announced && last_error_.ok()) unannounced_passes_.fetch_add(1, std::memory_order_relaxed);
-  Status s = DispatchRange(dispatched_offset(), limit, true);
+  Status s = DispatchRange(dispatched_offset(), limit, true, durable_limit_ ? durable_limit_() : INT64_MAX);
+  // Held at a deletion marker that is not durable yet: the flush's wake-up resumes the pass.
+  if (s.ok() && dispatched_offset() < limit && request_flush_) request_flush_();
   const bool passing = s.code() == StatusCode::kResourceExhausted;
   if (!s.ok() && s.ToString() != last_error_.ToString()) {
     MQ_LOG_ERROR(Logger("store"), "dispatch failed, {}: {}",

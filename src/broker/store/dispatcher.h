@@ -74,8 +74,15 @@ class Dispatcher {
   // of the TAGS hash (a delayed message's delivery time; see broker/schedule/).
   void SetTagsCodeFunction(const std::string& topic, TagsCodeFn fn);
 
+  // Before Start(): a topic deletion marker is acted on only once the log is durable past it
+  // (ASYNC_FLUSH dispatches what is merely written; dropping the queues durably while a power
+  // cut can still take the marker leaves a half-applied deletion that a later rebuild undoes).
+  // A pass stops at such a marker and calls request_flush; the flush's wake-up resumes it.
+  void SetDurableLimit(std::function<int64_t()> durable_limit, std::function<void()> request_flush);
+
   // Dispatches every record in [from, limit) on the calling thread; sets dispatched_offset.
-  Status DispatchRange(int64_t from, int64_t limit, bool notify);
+  // Stops (OK) before a topic deletion marker that ends past marker_limit.
+  Status DispatchRange(int64_t from, int64_t limit, bool notify, int64_t marker_limit = INT64_MAX);
 
   void Start(int64_t from);
   void Shutdown();
@@ -133,6 +140,8 @@ class Dispatcher {
   IndexService* const index_;
   ErrorLatch* const latch_;
   const std::function<int64_t()> readable_limit_;
+  std::function<int64_t()> durable_limit_;  // fixed after Start()
+  std::function<void()> request_flush_;     // fixed after Start()
   const std::chrono::milliseconds idle_wait_;
   std::vector<ArrivalListener> listeners_;
   std::map<std::string, TagsCodeFn, std::less<>> tags_code_fns_;  // fixed after Start()

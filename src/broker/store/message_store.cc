@@ -72,6 +72,8 @@ Status MessageStore::StartLocked() {
   MQ_RETURN_IF_ERROR(WriteFileAtomically(AbortPath(options_), "running\n"));
   flush_ = std::make_unique<FlushService>(
       commit_log_.get(), options_, &latch_, [this] { NotifyAppended(); }, [this] { dispatcher_->Wakeup(); });
+  dispatcher_->SetDurableLimit([this] { return commit_log_->flushed_offset(); },
+                               [this] { flush_->Wakeup(); });
   clean_ = std::make_unique<CleanService>(options_, clock_, commit_log_.get(), queues_.get(), index_.get(),
                                           [this] { return dispatcher_->dispatched_offset(); });
   dispatcher_->Start(dispatcher_->dispatched_offset());

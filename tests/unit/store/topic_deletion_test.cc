@@ -75,6 +75,24 @@ TEST_F(TopicDeletionTest, ADeletedTopicIsEmptyAndARecreatedOneStartsAtZero) {
   EXPECT_EQ(next.queue_offset, 10);  // a topic whose name starts with the deleted one's goes on
 }
 
+// Before: under ASYNC_FLUSH the marker was dispatched as soon as it was written, so the topic's
+// consume queues were removed (durably) while a power cut could still take the marker: the
+// restarted store held the old records with no deletion after them, and a later rebuild of the
+// queues served the deleted messages again, under queue offsets new ones had taken.
+TEST_F(TopicDeletionTest, AnAsyncDeletionActsOnlyOnceItsMarkerIsDurable) {
+  options_.flush_disk_type = FlushDiskType::kAsyncFlush;
+  options_.flush_interval_commit_log_ms = 3'600'000;  // no flush unless one is asked for
+  auto store = Open();
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(PutSync(*store, Msg("Doomed", 0, "old" + std::to_string(i))).ok());
+  ASSERT_TRUE(WaitUntil([&] { return Dispatched(*store); }));
+  ASSERT_TRUE(DeleteSync(*store, "Doomed").ok());
+  const int64_t marker_end = store->MaxPhyOffset();
+  ASSERT_TRUE(WaitUntil([&] { return !store->HasQueues("Doomed"); }))
+      << "the deletion waits for a flush it asked for, not for the flush interval";
+  EXPECT_GE(store->FlushedPhyOffset(), marker_end) << "the queues went before the marker was durable";
+  EXPECT_TRUE(Bodies(*store, "Doomed", 0).empty());
+}
+
 TEST_F(TopicDeletionTest, TheDeletionHoldsAfterARestartAndAfterARebuildFromTheLog) {
   {
     auto store = Open();
