@@ -290,13 +290,24 @@ Status MappedFileQueue::TruncateDirty(int64_t offset, bool zero_tail) {
 }
 
 int MappedFileQueue::DeleteLeading(const std::function<bool(const MappedFile&)>& pred, int max_files) {
+  // The predicate runs without mu_: it may read whole segments (retention's timestamps after a
+  // restart, seconds per GiB from a cold disk), and appends, flushes and readers take mu_.
+  std::vector<std::shared_ptr<MappedFile>> candidates;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (size_t i = 0; i + 1 < files_.size() && static_cast<int>(i) < max_files; ++i) {
+      candidates.push_back(files_[i]);
+    }
+  }
+  size_t n = 0;
+  while (n < candidates.size() && pred(*candidates[n])) ++n;
   std::vector<std::shared_ptr<MappedFile>> doomed;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    size_t n = 0;
-    while (n + 1 < files_.size() && static_cast<int>(n) < max_files && pred(*files_[n])) ++n;
-    doomed.assign(files_.begin(), files_.begin() + static_cast<std::ptrdiff_t>(n));
-    files_.erase(files_.begin(), files_.begin() + static_cast<std::ptrdiff_t>(n));
+    size_t k = 0;  // the leading files that are still the ones judged (and never the last)
+    while (k < n && k + 1 < files_.size() && files_[k] == candidates[k]) ++k;
+    doomed.assign(files_.begin(), files_.begin() + static_cast<std::ptrdiff_t>(k));
+    files_.erase(files_.begin(), files_.begin() + static_cast<std::ptrdiff_t>(k));
   }
   for (const auto& file : doomed) {
     MQ_LOG_INFO(Logger("store"), "retention: deleting segment {}", file->path());

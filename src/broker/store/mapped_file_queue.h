@@ -94,7 +94,8 @@ class MappedFileQueue {
   Status TruncateDirty(int64_t offset, bool zero_tail = true);
 
   // Deletes leading segments while pred(file) holds, at most max_files, never the last one.
-  // Returns how many were deleted.
+  // Returns how many were deleted. pred runs without the queue's lock (it may read the file and
+  // call back into the queue).
   int DeleteLeading(const std::function<bool(const MappedFile&)>& pred, int max_files);
 
   // Deletes every segment and the directory contents.

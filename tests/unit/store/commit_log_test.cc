@@ -2,9 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
+#include <future>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "broker/store/consume_queue.h"
@@ -47,6 +50,39 @@ TEST(MappedFileQueueTest, CreatesFindsTruncatesAndDeletes) {
   EXPECT_EQ(q.MinOffset(), 4096);
   // A reader's snapshot of a deleted file stays readable.
   EXPECT_EQ((*f0)->View(0, 1), "a");
+}
+
+// Before: the predicate ran under the segment list's lock. Retention's reads every record header
+// of a segment whose newest time is unknown (after a restart, on a slave), seconds per GiB from
+// a cold disk, and meanwhile every flush (SYNC_FLUSH acknowledgements), pull and roll waited.
+TEST(MappedFileQueueTest, DeletionJudgesSegmentsWithoutHoldingTheQueue) {
+  TempDir dir;
+  MappedFileQueue q(dir.Sub("q"), 4096, true, nullptr);
+  ASSERT_TRUE(q.Load().ok());
+  for (int64_t from = 0; from <= 2 * 4096; from += 4096) {
+    auto f = q.GetLastOrCreate(from);
+    ASSERT_TRUE(f.ok());
+    std::string data(4096, 'a');
+    ASSERT_TRUE((*f)->Append(data.data(), from < 2 * 4096 ? 4096 : 1));
+  }
+  int judged = 0;
+  const int deleted = q.DeleteLeading(
+      [&](const MappedFile&) {
+        ++judged;
+        // Another thread using the queue while a segment is judged (a reader's MinOffset).
+        // (Detached: were it blocked on the lock, a future's destructor would wait for it here.)
+        auto used = std::make_shared<std::promise<void>>();
+        auto ready = used->get_future();
+        std::thread([&q, used] {
+          q.MinOffset();
+          used->set_value();
+        }).detach();
+        return ready.wait_for(std::chrono::seconds(5)) == std::future_status::ready;
+      },
+      10);
+  EXPECT_EQ(judged, 2);
+  EXPECT_EQ(deleted, 2);
+  EXPECT_EQ(q.MinOffset(), 2 * 4096);
 }
 
 TEST(MappedFileQueueTest, ReloadRejectsGaps) {
