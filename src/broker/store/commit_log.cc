@@ -357,7 +357,7 @@ Result<StoredMessage> CommitLog::LookMessage(int64_t offset, int64_t limit) cons
 }
 
 Result<RecordRef> CommitLog::Read(int64_t offset, int32_t size) const {
-  if (offset < 0 || size < 0 || offset + size > committed_offset()) {
+  if (offset < 0 || size < 0 || offset > committed_offset() - size) {
     return Status::InvalidArgument(
         fmt::format("read [{}, +{}) beyond the committed end {}", offset, size, committed_offset()));
   }

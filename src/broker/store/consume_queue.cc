@@ -52,7 +52,7 @@ Status ConsumeQueue::Recover(int64_t commit_log_min, int64_t commit_log_end) {
   while (max_bytes > min_bytes) {
     auto file = queue_.FindByOffset(max_bytes - kCqUnitSize);
     CqUnit unit = UnitAt(*file, static_cast<int32_t>(max_bytes - kCqUnitSize - file->from_offset()));
-    if (unit.size > 0 && unit.phy_offset + unit.size <= commit_log_end) break;
+    if (unit.EndsBy(commit_log_end)) break;
     max_bytes -= kCqUnitSize;
   }
   // Bytes past the scanned end were never written (or are overwritten before being
@@ -82,7 +82,7 @@ std::string ConsumeQueue::FindDamage(int64_t commit_log_min, int64_t commit_log_
       CqUnit unit = UnitAt(*file, pos);
       if (unit.size == 0 && unit.phy_offset == 0) continue;  // hole
       const int64_t at = (file->from_offset() + pos) / kCqUnitSize;
-      if (unit.size <= 0 || unit.phy_offset < prev_end || unit.phy_offset + unit.size > commit_log_end) {
+      if (!unit.EndsBy(commit_log_end) || unit.phy_offset < prev_end) {
         return fmt::format("unit at queue offset {} ({}+{}) is out of order or outside the log [{}, {})", at,
                            unit.phy_offset, unit.size, commit_log_min, commit_log_end);
       }
@@ -188,7 +188,7 @@ int ConsumeQueue::DeleteExpired(int64_t min_phy) {
       [&](const MappedFile& file) {
         if (file.from_offset() + file.size() > max_bytes) return false;
         CqUnit last = UnitAt(file, file.size() - file.size() % kCqUnitSize - kCqUnitSize);
-        return last.phy_offset + last.size <= min_phy;
+        return last.phy_offset <= min_phy - last.size;
       },
       1 << 20);
   CorrectMinOffset(min_phy);

@@ -38,6 +38,9 @@ struct CqUnit {
   int32_t size = 0;
   int64_t tags_code = 0;
   bool operator==(const CqUnit&) const = default;
+  // A unit (not a hole) whose record lies in [0, end). Compared without adding: a damaged unit
+  // can hold any offset, and phy_offset + size would overflow.
+  bool EndsBy(int64_t end) const { return phy_offset >= 0 && size > 0 && phy_offset <= end - size; }
 };
 
 class ConsumeQueue {

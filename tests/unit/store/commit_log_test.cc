@@ -322,6 +322,25 @@ TEST(ConsumeQueueTest, PutReadRecoverAndGaps) {
   EXPECT_EQ(cq.min_offset(), 10);
 }
 
+// Before: a damaged unit's phy_offset + size overflowed (undefined; a sanitizer build aborted at
+// every start, a release build wrapped negative and kept the unit as inside the log).
+TEST(ConsumeQueueTest, AUnitWithAnOverflowingOffsetIsDroppedAtRecovery) {
+  TempDir dir;
+  {
+    ConsumeQueue cq("T", 0, dir.Sub("cq"), 10 * kCqUnitSize);
+    ASSERT_TRUE(cq.Load().ok());
+    ASSERT_TRUE(cq.Put(0, CqUnit{0, 100, 0}).ok());
+    ASSERT_TRUE(cq.Put(1, CqUnit{INT64_MAX - 8, 100, 0}).ok());
+    ASSERT_TRUE(cq.Flush().ok());
+  }
+  ConsumeQueue cq("T", 0, dir.Sub("cq"), 10 * kCqUnitSize);
+  ASSERT_TRUE(cq.Load().ok());
+  ASSERT_TRUE(cq.Recover(0, 1000).ok());
+  EXPECT_EQ(cq.max_offset(), 1);
+  EXPECT_EQ(cq.LastPhysicalEnd(), 100);
+  EXPECT_EQ(cq.DeleteExpired(1000), 0);
+}
+
 // A unit repaired by re-dispatch lies below its segment's flushed position, which no later
 // Flush() syncs, while the next checkpoint counts its record as dispatched: the repair is
 // synced when it is made.
