@@ -151,6 +151,10 @@ template <typename RecordAt>
 AppendResult CommitLog::AppendEach(size_t count, const RecordAt& record_at) {
   AppendResult result;
   std::lock_guard<std::mutex> lock(append_mu_);
+  if (appends_stopped_) {
+    result.status = Status::Unavailable("store is shutting down");
+    return result;
+  }
   int64_t now = clock_->NowMillis();
   result.store_timestamp = now;
   result.physical_offsets.reserve(count);
@@ -291,8 +295,14 @@ void CommitLog::WriteStaged(MappedFile* file, uint64_t from, uint64_t to) {
   stage_written_.store(to, std::memory_order_release);
 }
 
+void CommitLog::StopAppends() {
+  std::lock_guard<std::mutex> lock(append_mu_);
+  appends_stopped_ = true;
+}
+
 Status CommitLog::ReplicaAppend(int64_t offset, std::string_view data) {
   std::lock_guard<std::mutex> lock(append_mu_);
+  if (appends_stopped_) return Status::Unavailable("store is shutting down");
   if (write_file_) DrainStageLocked();
   int64_t committed = committed_.load(std::memory_order_relaxed);
   if (offset != committed) {

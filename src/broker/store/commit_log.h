@@ -96,6 +96,9 @@ class CommitLog {
 
   // Slave replication: appends raw log bytes that must start exactly at committed_offset().
   Status ReplicaAppend(int64_t offset, std::string_view data);
+  // Every later append is refused (Unavailable): the store's shutdown then flushes and
+  // checkpoints all the log will ever hold, so no acknowledged record lands past its checkpoint.
+  void StopAppends();
 
   // Reads the record or blank at `offset` (must be a record boundary below `limit`).
   // `hint`, when it holds the segment containing offset, saves the segment lookup.
@@ -147,6 +150,7 @@ class CommitLog {
   int64_t page_cache_dropped_to_ = 0;  // flush thread only: DropPageCacheBehind's progress
 
   std::mutex append_mu_;
+  bool appends_stopped_ = false;                                // GUARDED_BY(append_mu_)
   std::unordered_map<std::string, int64_t> topic_queue_table_;  // GUARDED_BY(append_mu_)
   std::shared_ptr<MappedFile> write_file_;                      // GUARDED_BY(append_mu_)
   // Where the next record goes in write_file_, staged bytes included.

@@ -151,6 +151,9 @@ Status MessageStore::Recover() {
 
 void MessageStore::Shutdown() {
   if (!running_.exchange(false)) return;
+  // A put that passed CheckWritable before running_ turned false is refused from here on, or
+  // appended before the final flush and checkpoint below cover it.
+  commit_log_->StopAppends();
   {
     std::lock_guard<std::mutex> lock(maint_mu_);
     maint_stop_ = true;
@@ -391,6 +394,11 @@ void MessageStore::SetAppendListener(std::function<void()> listener) {
 void MessageStore::Complete(AppendResult a, PutCallback done) {
   PutResult r;
   if (!a.status.ok()) {
+    if (a.status.code() == StatusCode::kUnavailable) {  // after Shutdown began
+      r.status = PutStatus::kServiceNotAvailable;
+      r.error = a.status.message();
+      return done(r);
+    }
     if (a.status.code() == StatusCode::kInvalidArgument) {
       r.status = PutStatus::kMessageIllegal;
     } else if (a.status.code() == StatusCode::kResourceExhausted) {

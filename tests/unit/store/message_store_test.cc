@@ -5,7 +5,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <filesystem>
+#include <mutex>
 #include <thread>
 
 #include "common/coding.h"
@@ -608,6 +610,74 @@ TEST(MessageStoreCorruptionTest, TruncatedSegmentIsRecovered) {
 
 namespace mq::store {
 namespace {
+
+// A clock that holds one thread's first reading until opened (the rest read the real time).
+class GateClock final : public Clock {
+ public:
+  int64_t NowMillis() const override {
+    std::unique_lock lock(mu_);
+    if (std::this_thread::get_id() == gated_) {
+      gated_ = std::thread::id();
+      held_ = true;
+      cv_.notify_all();
+      cv_.wait(lock, [this] { return open_; });
+    }
+    return SystemClock::Default()->NowMillis();
+  }
+  void GateThisThread() {
+    std::lock_guard lock(mu_);
+    gated_ = std::this_thread::get_id();
+  }
+  bool held() const {
+    std::lock_guard lock(mu_);
+    return held_;
+  }
+  void Open() {
+    std::lock_guard lock(mu_);
+    open_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  mutable std::mutex mu_;
+  mutable std::condition_variable cv_;
+  mutable std::thread::id gated_;  // GUARDED_BY(mu_)
+  mutable bool held_ = false;      // GUARDED_BY(mu_)
+  bool open_ = false;              // GUARDED_BY(mu_)
+};
+
+// Before: a put (here a topic deletion) that had passed the store's running check when
+// Shutdown() began could append after the final flush and checkpoint and be acknowledged; the
+// next start trusted the checkpoint and the record was gone (the deleted topic came back).
+TEST(MessageStoreShutdownTest, AnAsyncPutRacingShutdownIsEitherRefusedOrKept) {
+  mq::testing::TempDir dir;
+  StoreOptions options = testing::SmallOptions(dir.path());
+  options.flush_disk_type = FlushDiskType::kAsyncFlush;
+  GateClock clock;
+  auto store = std::make_unique<MessageStore>(options, &clock);
+  ASSERT_TRUE(store->Start().ok());
+  ASSERT_TRUE(testing::PutSync(*store, testing::Msg("T", 0, "old")).ok());
+  ASSERT_TRUE(mq::testing::WaitUntil([&] { return testing::Dispatched(*store); }));
+  PutResult deleted;
+  std::thread deleter([&] {
+    clock.GateThisThread();  // held after the running check, before the append
+    deleted = testing::WaitForPut([&](PutCallback done) { store->DeleteTopic("T", std::move(done)); });
+  });
+  ASSERT_TRUE(mq::testing::WaitUntil([&] { return clock.held(); }));
+  store->Shutdown();
+  clock.Open();
+  deleter.join();
+  store.reset();
+  MessageStore reopened(options);
+  ASSERT_TRUE(reopened.Start().ok());
+  if (deleted.ok()) {
+    EXPECT_FALSE(reopened.HasQueues("T")) << "an acknowledged deletion was lost";
+  } else {
+    EXPECT_EQ(deleted.status, PutStatus::kServiceNotAvailable) << deleted.error;
+    EXPECT_TRUE(reopened.HasQueues("T"));
+  }
+  reopened.Shutdown();
+}
 
 // Puts racing Shutdown() all complete (OK or SERVICE_NOT_AVAILABLE); none hangs.
 TEST(MessageStoreShutdownTest, PutsRacingShutdownAllComplete) {
