@@ -145,13 +145,13 @@ class RetryMessageTest : public ::testing::Test {
     EXPECT_TRUE(c->Start().ok());
     return c;
   }
-  void SetRetryMaxTimes(const std::string& group, int times) {
+  void SetRetryMaxTimes(const std::string& group, int times, int retry_queue_nums = 1) {
     mq::v1::CreateSubscriptionGroupRequest req;
     auto* g = req.mutable_config();
     g->set_group_name(group);
     g->set_consume_enable(true);
     g->set_consume_broadcast_enable(true);
-    g->set_retry_queue_nums(1);
+    g->set_retry_queue_nums(retry_queue_nums);
     g->set_retry_max_times(times);
     g->set_which_broker_when_consume_slowly(1);
     g->set_notify_consumer_ids_changed_enable(true);
@@ -475,6 +475,46 @@ TEST_F(RetryMessageTest, BroadcastingDropsAFailedMessageWithoutARetryTopic) {
   EXPECT_EQ(r.count("marker"), 1);
   EXPECT_FALSE(HasTopic(*broker_, "%RETRY%g-broadcast"));
   EXPECT_FALSE(HasTopic(*broker_, "%DLQ%g-broadcast"));
+}
+
+// Before: every send-back went to queue 0 of %RETRY%<group> whatever retryQueueNums said, so
+// one member of the group got every retry.
+TEST_F(RetryMessageTest, SendBacksSpreadOverTheGroupsRetryQueues) {
+  SetRetryMaxTimes("g-spread", 16, /*retry_queue_nums=*/4);
+  mq::v1::SendMessageResponse sent;
+  ASSERT_TRUE(Send(broker_->messaging(), kTopic, 0, {TextMessage("spread")}, &sent).ok());
+  constexpr int kSendBacks = 40;
+  for (int i = 0; i < kSendBacks; ++i) {
+    mq::v1::ConsumerSendMsgBackRequest req;
+    req.set_group("g-spread");
+    req.set_offset_msg_id(sent.entries(0).offset_msg_id());
+    req.set_delay_level(1);  // 1 s in this fixture
+    mq::v1::ConsumerSendMsgBackResponse resp;
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(broker_->messaging()->ConsumerSendMsgBack(&ctx, req, &resp).ok());
+  }
+  std::vector<int> per_queue(4, 0);
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        int total = 0;
+        for (int q = 0; q < 4; ++q) {
+          mq::v1::PullMessageResponse resp;
+          per_queue[q] = 0;
+          for (int64_t offset = 0;; offset = resp.next_begin_offset()) {
+            resp.Clear();
+            if (!Pull(broker_->messaging(), "retry-test-admin", "%RETRY%g-spread", q, offset, &resp).ok() ||
+                resp.status() != mq::v1::FOUND) {
+              break;
+            }
+            per_queue[q] += resp.messages_size();
+          }
+          total += per_queue[q];
+        }
+        return total == kSendBacks;
+      },
+      std::chrono::seconds(20)));
+  EXPECT_GE(std::count_if(per_queue.begin(), per_queue.end(), [](int n) { return n > 0; }), 2)
+      << per_queue[0] << " " << per_queue[1] << " " << per_queue[2] << " " << per_queue[3];
 }
 
 TEST_F(RetryMessageTest, BadSendBackInputIsRefusedNamingTheField) {

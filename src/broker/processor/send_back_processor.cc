@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <random>
+
 #include "broker/meta/subscription_group_manager.h"
 #include "broker/meta/topic_config_manager.h"
 #include "broker/schedule/delay_levels.h"
@@ -78,6 +81,7 @@ void SendBackProcessor::SendBack(const mq::v1::ConsumerSendMsgBackRequest& req, 
   const bool to_dlq = req.delay_level() < 0 || reconsume_times >= max_times;
   std::string topic;
   int32_t level = 0;
+  int32_t queue_id = 0;
   if (to_dlq) {
     topic = std::string(kDlqGroupTopicPrefix) + req.group();
     auto created = ctx_.topics->CreateIfAbsent(topic, 1, kPermRead);
@@ -90,13 +94,18 @@ void SendBackProcessor::SendBack(const mq::v1::ConsumerSendMsgBackRequest& req, 
       return fail(Status::PermissionDenied(
           fmt::format("topic: '{}' has perm {} and refuses send-backs", topic, created->perm())));
     }
+    // A random queue of the group's retry queues (RocketMQ's too): with retryQueueNums > 1 the
+    // retries spread over the members that share the retry topic.
+    const int32_t queues = std::max(1, std::min(group->retry_queue_nums(), created->write_queue_nums()));
+    thread_local std::minstd_rand random(std::random_device{}());
+    queue_id = static_cast<int32_t>(random() % static_cast<uint32_t>(queues));
     const int64_t wanted = req.delay_level() == 0 ? int64_t{3} + reconsume_times : req.delay_level();
     level = ctx_.delay_levels->Clamp(static_cast<int32_t>(std::clamp<int64_t>(wanted, 1, INT32_MAX)));
   }
 
   store::MessageInput in;
   in.topic = topic;
-  in.queue_id = 0;
+  in.queue_id = queue_id;
   in.flag = original->header.flag;
   in.body = std::move(original->body);
   in.properties = std::move(original->properties);

@@ -1,10 +1,10 @@
 // SendBackProcessor: a consumer's failed message comes back (RocketMQ CONSUMER_SEND_MSG_BACK,
 // SendMessageProcessor.consumerSendMsgBack). The broker re-reads the record at the given
 // commit log offset and stores a copy:
-//   - in %RETRY%<group> (1 queue, perm RW, auto-created), through the delay level
-//     `3 + reconsumeTimes` (or the requested level), with reconsume times + 1, RETRY_TOPIC =
-//     the original topic (kept when already set), ORIGIN_MESSAGE_ID, RECONSUME_TIME and
-//     MAX_RECONSUME_TIMES; or
+//   - in a random one of %RETRY%<group>'s retryQueueNums queues (perm RW, auto-created),
+//     through the delay level `3 + reconsumeTimes` (or the requested level), with reconsume
+//     times + 1, RETRY_TOPIC = the original topic (kept when already set), ORIGIN_MESSAGE_ID,
+//     RECONSUME_TIME and MAX_RECONSUME_TIMES; or
 //   - once reconsumeTimes >= the limit (the client's max_reconsume_times, or the group's
 //     retryMaxTimes when the client sends < 0), or for delay_level < 0, in %DLQ%<group>
 //     (1 queue, auto-created READ-only as issue 13 asks; RocketMQ's code makes it RW), at once.

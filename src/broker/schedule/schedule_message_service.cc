@@ -40,6 +40,24 @@ void ScheduleMessageService::Start() {
     std::lock_guard lock(mu_);
     stop_ = false;
   }
+  levels_to_deliver_.clear();
+  const std::string topic(kScheduleTopic);
+  const int32_t max_level = options_.levels.max_level();
+  for (int32_t level = 1; level <= store_->options().max_queue_nums_per_topic; ++level) {
+    if (level <= max_level) {
+      levels_to_deliver_.push_back(level);
+      continue;
+    }
+    const int32_t queue_id = level - 1;
+    const int64_t waiting = store_->MaxOffsetInQueue(topic, queue_id) -
+                            std::max(offsets_->Get(level), store_->MinOffsetInQueue(topic, queue_id));
+    if (waiting <= 0) continue;
+    MQ_LOG_WARN(Logger("broker"),
+                "schedule level={} is not in messageDelayLevel ({} levels) any more; its {} waiting "
+                "messages go out at the longest delay's time",
+                level, max_level, waiting);
+    levels_to_deliver_.push_back(level);
+  }
   // The clock is read here, not on the new thread: a pass right after Start() then finds the
   // persist interval counted from the start.
   thread_ = StartNamedThread("mq-schedule", [this, started_ms = clock_->NowMillis()] { Loop(started_ms); });
@@ -83,9 +101,7 @@ void ScheduleMessageService::Loop(int64_t started_ms) {
     }
     int64_t now = clock_->NowMillis();
     int64_t next = now + options_.persist_interval_ms;
-    for (int32_t level = 1; level <= options_.levels.max_level(); ++level) {
-      next = std::min(next, DeliverLevel(level, now));
-    }
+    for (const int32_t level : levels_to_deliver_) next = std::min(next, DeliverLevel(level, now));
     now = clock_->NowMillis();
     if (now - last_persist >= options_.persist_interval_ms) {
       PersistOffsets(/*force=*/false);
@@ -110,7 +126,7 @@ int64_t ScheduleMessageService::DeliverLevel(int32_t level, int64_t now) {
                 level, offset, end);
     offset = end;
   }
-  const int64_t delay_ms = options_.levels.DelayMillis(level);
+  const int64_t delay_ms = options_.levels.DelayMillis(options_.levels.Clamp(level));
   int delivered = 0;
   int64_t next = INT64_MAX;  // nothing pending: the arrival listener wakes us
   while (delivered < kMaxPerPass) {

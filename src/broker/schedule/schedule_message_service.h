@@ -26,6 +26,7 @@
 #include <functional>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "broker/schedule/delay_levels.h"
 #include "broker/schedule/delay_offset_table.h"
@@ -76,6 +77,10 @@ class ScheduleMessageService {
   bool wake_ = false;  // GUARDED_BY(mu_)
   std::thread thread_;
   DurableProgress<DelayOffsetTable::Version> durable_;  // delivery thread only (then Shutdown())
+  // Levels 1..max_level, then those past it whose queues still hold messages (messageDelayLevel
+  // was shortened): delivered at the longest delay's time, as a send clamps a level. Set by
+  // Start(), before the thread.
+  std::vector<int32_t> levels_to_deliver_;
 };
 
 }  // namespace mq::schedule

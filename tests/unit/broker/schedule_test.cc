@@ -137,7 +137,7 @@ class ScheduleServiceTest : public ::testing::Test {
 
   // The store (flushing every `flush_interval_ms`), the table and the service again, on the
   // same directory, after shutting the running ones down.
-  void Reopen(int32_t flush_interval_ms) {
+  void Reopen(int32_t flush_interval_ms, const std::string& delay_levels = "1s 5s") {
     service_->Shutdown();
     store_->Shutdown();
     service_.reset();
@@ -146,7 +146,7 @@ class ScheduleServiceTest : public ::testing::Test {
     store_ = std::make_unique<store::MessageStore>(o, &clock_);
     offsets_ = std::make_unique<DelayOffsetTable>(dir_.Sub("config"));
     ASSERT_TRUE(offsets_->Load().ok());
-    auto levels = DelayLevels::Parse("1s 5s");
+    auto levels = DelayLevels::Parse(delay_levels);
     ASSERT_TRUE(levels.ok());
     // delayOffset.json at most every 1.5 s of the test's clock.
     service_ = std::make_unique<ScheduleMessageService>(ScheduleMessageService::Options{*levels, 1500},
@@ -333,6 +333,20 @@ TEST_F(ScheduleServiceTest, AClockSteppedBackDoesNotHoldALevel) {
   service_->Start();
   service_->Wakeup();
   EXPECT_TRUE(WaitUntil([&] { return store_->MaxOffsetInQueue("Real", 1) == 1; }, std::chrono::seconds(3)));
+}
+
+// Before: only levels 1..max_level were delivered, so after messageDelayLevel was shortened the
+// messages waiting in a dropped level's queue were never delivered, and nothing said so.
+TEST_F(ScheduleServiceTest, MessagesOfALevelDroppedFromTheConfigAreStillDelivered) {
+  PutScheduled("L2", 2);  // due 5 s after it was stored
+  Reopen(20, "1s");
+  service_->Start();
+  clock_.Set(clock_.NowMillis() + 1000);
+  service_->Wakeup();
+  ASSERT_TRUE(WaitUntil([&] {
+    service_->Wakeup();
+    return store_->MaxOffsetInQueue("Real", 1) == 1;
+  })) << "delivered at the longest delay left (1 s)";
 }
 
 }  // namespace
