@@ -136,6 +136,11 @@ int64_t ScheduleMessageService::DeliverLevel(int32_t level, int64_t now) {
       if (got.status == store::GetMessageStatus::kOffsetTooSmall ||
           got.status == store::GetMessageStatus::kOffsetOverflowBadly) {
         offset = got.next_begin_offset;
+      } else if (got.next_begin_offset > offset && offset < got.max_offset) {
+        // A window of holes or unreadable units (skipped and logged by the store), or a missing
+        // queue segment: step past it as pulls do, never past the queue's end.
+        offset = std::min(got.next_begin_offset, got.max_offset);
+        continue;
       }
       break;
     }

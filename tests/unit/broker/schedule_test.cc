@@ -349,5 +349,31 @@ TEST_F(ScheduleServiceTest, MessagesOfALevelDroppedFromTheConfigAreStillDelivere
   })) << "delivered at the longest delay left (1 s)";
 }
 
+// Before: a window of queue units the store could not serve (holes, unreadable units: here a
+// zeroed queue segment) answered NO_MATCHED_MESSAGE, and the level read the same window again for
+// good; every later message of the level was never delivered.
+TEST_F(ScheduleServiceTest, ALevelStepsPastAWindowOfUnreadableUnits) {
+  for (int i = 0; i <= 200; ++i) PutScheduled("m" + std::to_string(i), 1);  // 2 queue segments + 1
+  const std::string topic(kScheduleTopic);
+  ASSERT_TRUE(WaitUntil([&] { return store_->MaxOffsetInQueue(topic, 0) == 201; }));
+  service_->Shutdown();
+  store_->Shutdown();
+  const std::string middle = dir_.Sub("consumequeue/SCHEDULE_TOPIC_XXXX/0/00000000000000002000");
+  ASSERT_TRUE(std::filesystem::exists(middle));
+  std::filesystem::resize_file(middle, 0);
+  std::filesystem::resize_file(middle, 100 * 20);  // queue offsets 100..199: zero units, holes
+  Reopen(20);
+  ASSERT_EQ(store_->MinOffsetInQueue(topic, 0), 0);
+  service_->Start();
+  clock_.Set(clock_.NowMillis() + 1000);
+  service_->Wakeup();
+  ASSERT_TRUE(WaitUntil([&] {
+    service_->Wakeup();
+    return store_->MaxOffsetInQueue("Real", 1) == 101;
+  })) << "delivered "
+      << store_->MaxOffsetInQueue("Real", 1);
+  EXPECT_EQ(offsets_->Get(1), 201);
+}
+
 }  // namespace
 }  // namespace mq::schedule
