@@ -281,7 +281,7 @@ Status BrokerController::Start() {
       return unwind(s);
     }
   }
-  end_transaction_ = std::make_unique<EndTransactionProcessor>(ctx, transactions_.get());
+  end_transaction_ = std::make_unique<EndTransactionProcessor>(ctx, transactions_.get(), ha_service_.get());
   pop_ = std::make_unique<pop::PopService>(PopOptionsOf(config_), ctx, send_back_.get(), &executor_, clock);
   if (Status s = pop_->Start(); !s.ok()) {
     pop_.reset();

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -11,12 +12,14 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "broker_fixture.h"
 #include "common/file_util.h"
 #include "grpc_test_util.h"
 #include "namesrv_fixture.h"
+#include "process_pause.h"
 #include "testutil/proc_status.h"
 #include "testutil/temp_dir.h"
 #include "testutil/wait.h"
@@ -456,6 +459,50 @@ TEST_F(ReplicationTest, TransactionScanPositionsReachTheSlave) {
   };
   EXPECT_TRUE(WaitUntil([&] { return content(slave_file).find("halfOffset=1\n") != std::string::npos; }, 20s))
       << "master: " << content(master_file) << " slave: " << content(slave_file);
+}
+
+// Before: on a SYNC_MASTER a transaction's commit was answered before the slaves held the
+// committed message (only sends waited for them), so a master lost right after the answer could
+// take the message with it. Now the answer waits for the slave (here: paused, then resumed).
+TEST_F(ReplicationTest, SyncMasterAnswersACommitOnceTheSlaveHoldsTheMessage) {
+  auto master = StartBroker(master_dir_.path(), "SYNC_MASTER", 0, {"syncFlushTimeout=20000"});
+  auto slave = StartSlave(slave1_dir_, 1);
+  ASSERT_TRUE(WaitSlaves(*master, 1, slave.get()));
+  CreateTopic(*master, "TxnSync", 1);
+  mq::v1::SendMessageRequest req;
+  req.set_producer_group("txn_group");
+  req.set_topic("TxnSync");
+  req.set_queue_id(0);
+  req.set_transaction_prepared(true);
+  *req.add_messages() = TextMessage("committed", "TagA", "k1");
+  mq::v1::SendMessageResponse sent;
+  ASSERT_GRPC_OK(Call(master->messaging(), &Stub::SendMessage, req, &sent));
+  ASSERT_EQ(sent.status(), mq::v1::SEND_OK);
+  mq::v1::EndTransactionRequest end;
+  end.set_producer_group("txn_group");
+  end.set_transaction_id(sent.entries(0).msg_id());
+  end.set_commit_log_offset(sent.entries(0).commit_log_offset());
+  end.set_resolution(mq::v1::TRANSACTION_COMMIT);
+
+  ProcessPause pause({&slave->process()});
+  std::atomic<bool> answered{false};
+  grpc::Status end_status;
+  std::thread ender([&] {
+    mq::v1::EndTransactionResponse ended;
+    end_status = Call(master->messaging(), &Stub::EndTransaction, end, &ended);
+    answered = true;
+  });
+  // The master stores the committed message at once; the answer must wait for the slave.
+  EXPECT_TRUE(WaitUntil([&] { return !PullN(master->messaging(), "TxnSync", 0, 0, 1).empty(); }));
+  EXPECT_FALSE(WaitUntil([&] { return answered.load(); }, 1s)) << "answered while the slave was paused";
+  pause.Resume();
+  ASSERT_TRUE(WaitUntil([&] { return answered.load(); }, 20s));
+  ender.join();
+  ASSERT_TRUE(end_status.ok()) << end_status.error_message();
+  master->process().Kill();
+  auto got = PullN(slave->messaging(), "TxnSync", 0, 0, 1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].message().body(), "committed");
 }
 
 // What mqadmin deleteTopic and deleteSubGroup --removeOffsets remove on the master goes from the
