@@ -39,7 +39,22 @@ class HaService::Impl final : public mq::v1::Replication::CallbackService {
                           fmt::format("broker_name: '{}' is not this master's broker set '{}'",
                                       ClipText(req->broker_name()), owner_->options_.broker_name));
     }
-    int moved = AdoptAhead(req->slave_offsets(), owner_->metadata_.offsets);
+    // Only from a slave this master replicates to (the slave sends its commits only over an
+    // accepted stream), and never past what the master holds.
+    int moved = 0;
+    if (!owner_->HasSlave(req->broker_id())) {
+      if (req->slave_offsets().offset_table_size() > 0) {
+        MQ_LOG_WARN(Logger("ha"),
+                    "ignored the consumer offsets of broker_id={}: no accepted replication stream",
+                    req->broker_id());
+      }
+    } else {
+      store::MessageStore* store = owner_->store_;
+      moved = AdoptAhead(req->slave_offsets(), owner_->metadata_.offsets,
+                         [store](const std::string& topic, int32_t queue_id) {
+                           return store->MaxOffsetInQueue(topic, queue_id);
+                         });
+    }
     if (moved > 0) {
       MQ_LOG_INFO(Logger("ha"), "adopted {} consumer offsets committed on slave broker_id={}", moved,
                   req->broker_id());
@@ -220,6 +235,12 @@ void HaService::OnAck(uint64_t conn_id, int64_t offset) {
                 ahead.broker_id, ahead.addr, offset, ahead.streamed_end, ahead.streamed_end);
   }
   UpdateReplicated();
+}
+
+bool HaService::HasSlave(int64_t broker_id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return std::any_of(slaves_.begin(), slaves_.end(),
+                     [broker_id](const auto& s) { return s.second.broker_id == broker_id; });
 }
 
 void HaService::UpdateReplicated() {

@@ -137,6 +137,8 @@ class HaService {
     int64_t connected_ms = 0;
   };
 
+  // A replication stream of this broker id is accepted and live.
+  bool HasSlave(int64_t broker_id) const;
   // Called by the stream handlers (Impl). `offset`: where the handshake accepted the slave.
   uint64_t AddSlave(int64_t broker_id, const std::string& addr, int64_t offset);
   void RemoveSlave(uint64_t conn_id);

@@ -81,8 +81,16 @@ mq::v1::ConsumerOffsetTable LocalCommits(const mq::v1::ConsumerOffsetTable& curr
   return out;
 }
 
-int AdoptAhead(const mq::v1::ConsumerOffsetTable& incoming, broker::ConsumerOffsetManager* offsets) {
-  return offsets->MergeForward(incoming);
+int AdoptAhead(const mq::v1::ConsumerOffsetTable& incoming, broker::ConsumerOffsetManager* offsets,
+               const std::function<int64_t(const std::string& topic, int32_t queue_id)>& queue_end) {
+  if (!queue_end) return offsets->MergeForward(incoming);
+  mq::v1::ConsumerOffsetTable capped = incoming;
+  for (auto& [key, queues] : *capped.mutable_offset_table()) {
+    const std::string topic = key.substr(0, key.find('@'));  // "topic@group"
+    for (auto& [queue_id, offset] : *queues.mutable_offsets())
+      offset = std::min(offset, queue_end(topic, queue_id));
+  }
+  return offsets->MergeForward(capped);
 }
 
 mq::v1::ConsumerOffsetTable GoneFrom(const mq::v1::ConsumerOffsetTable& previous,

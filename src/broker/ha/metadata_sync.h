@@ -45,8 +45,10 @@ uint64_t MetadataFingerprint(const mq::v1::GetMetadataResponse& metadata);
 mq::v1::ConsumerOffsetTable LocalCommits(const mq::v1::ConsumerOffsetTable& current,
                                          const mq::v1::ConsumerOffsetTable& last_from_master);
 // Master side: takes the offsets of `incoming` that are ahead of (or absent from) `offsets`,
-// compared and set under the manager's lock. Returns how many queue offsets moved.
-int AdoptAhead(const mq::v1::ConsumerOffsetTable& incoming, broker::ConsumerOffsetManager* offsets);
+// compared and set under the manager's lock, each at most queue_end(topic, queue_id) when given
+// (a slave cannot have consumed past what the master holds). Returns how many moved.
+int AdoptAhead(const mq::v1::ConsumerOffsetTable& incoming, broker::ConsumerOffsetManager* offsets,
+               const std::function<int64_t(const std::string& topic, int32_t queue_id)>& queue_end = nullptr);
 
 // The queue offsets of `previous` that `current` no longer has (with their values in `previous`).
 mq::v1::ConsumerOffsetTable GoneFrom(const mq::v1::ConsumerOffsetTable& previous,

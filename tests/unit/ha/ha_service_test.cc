@@ -128,6 +128,32 @@ class HaServiceTest : public ::testing::Test {
   std::unique_ptr<HaService> ha_;
 };
 
+// Before: GetMetadata adopted the consumer offsets of any caller naming the broker set, without
+// bound: anyone reaching the replication port (or a stale slave) could move a group past every
+// message. Now only a slave with an accepted stream, and never past the master's queue.
+TEST_F(HaServiceTest, AdoptsOffsetsOnlyFromAnAcceptedSlaveAndNeverPastTheQueue) {
+  Append();  // T-0 holds one message
+  auto stub = mq::v1::Replication::NewStub(
+      grpc::CreateChannel("127.0.0.1:" + std::to_string(ha_->port()), grpc::InsecureChannelCredentials()));
+  auto sync = [&](int64_t offset) {
+    mq::v1::GetMetadataRequest req;
+    req.set_broker_name("broker-a");
+    req.set_broker_id(1);
+    (*(*req.mutable_slave_offsets()->mutable_offset_table())["T@g"].mutable_offsets())[0] = offset;
+    mq::v1::GetMetadataResponse resp;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + 10s);
+    return stub->GetMetadata(&ctx, req, &resp);
+  };
+  ASSERT_TRUE(sync(1).ok());
+  EXPECT_FALSE(offsets_.Query("g", "T", 0).has_value()) << "taken from a broker id with no stream";
+  FakeSlave slave(ha_->port());
+  ASSERT_EQ(slave.Open(0, nullptr).status(), mq::v1::HANDSHAKE_ACCEPTED);
+  ASSERT_TRUE(WaitUntil([&] { return ha_->Slaves().size() == 1; }));
+  ASSERT_TRUE(sync(int64_t{1} << 40).ok());
+  EXPECT_EQ(offsets_.Query("g", "T", 0), std::optional<int64_t>(1)) << "capped at the queue's end";
+}
+
 TEST_F(HaServiceTest, WithoutSlavesEverySyncSendIsSlaveNotAvailable) {
   for (int i = 0; i < 3; ++i) EXPECT_EQ(WaitForSlaves(Append(), 2s), PutStatus::kSlaveNotAvailable);
 }
