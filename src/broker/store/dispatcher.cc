@@ -263,7 +263,8 @@ void Dispatcher::DispatchHereOrWakeup() {
   if (readable_limit_() - dispatched_offset() > kMostBytesDispatchedHere) return SignalIfSleeping();
   // The thread sleeps. A caller that finds another one passing leaves its records to it: the
   // passer re-checks wake_ after unlocking, and this caller's exchange preceded that check.
-  while (pass_mu_.try_lock()) {
+  for (int pass = 0; pass < kMostPassesHere; ++pass) {
+    if (!pass_mu_.try_lock()) return;
     if (stopped_) {
       pass_mu_.unlock();
       return;
@@ -273,6 +274,9 @@ void Dispatcher::DispatchHereOrWakeup() {
     pass_mu_.unlock();
     if (!wake_.load()) return;
   }
+  // Others' records keep arriving: the thread takes them, not this caller's thread (a gRPC or
+  // fast-port thread would otherwise serve no request of its own until the puts pause).
+  SignalIfSleeping();
 }
 
 void Dispatcher::PassLocked(bool announced) {

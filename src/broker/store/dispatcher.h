@@ -98,6 +98,9 @@ class Dispatcher {
   // of 1 KiB (72 KiB of records) still goes to the thread: run here it cost batch produce 9 %
   // of its msg/s, its pass moved off the idle CPU (docs/benchmarks.md).
   static constexpr int64_t kMostBytesDispatchedHere = 64 * 1024;
+  // Passes one DispatchHereOrWakeup() runs before it hands the records arriving meanwhile to
+  // the thread.
+  static constexpr int kMostPassesHere = 2;
 
   // `records`, byte for byte what the caller has just appended to the log at `from` (whole
   // records, no blank between them). Call before announcing them (Wakeup()).

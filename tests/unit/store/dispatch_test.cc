@@ -183,6 +183,48 @@ int64_t AppendFromTwoWriters(StoreOptions options, Clock* clock,
   return dispatcher.unannounced_passes();
 }
 
+// Before: a putter whose pass found more records announced meanwhile ran another pass, and
+// another, for as long as others kept putting (up to the thread's idle timeout): one gRPC or
+// fast-port thread served no request of its own meanwhile. Now it runs at most
+// kMostPassesHere passes and hands the rest to the thread.
+TEST_F(StoreDispatchTest, APutterDispatchesAFewPassesAtMostThenLeavesTheRestToTheThread) {
+  LogAndQueues store(options_, &clock_);
+  auto dispatcher = store.NewDispatcher(std::chrono::hours(1));  // only announcements wake it
+  const std::thread::id putter = std::this_thread::get_id();
+  int passes_here = 0;
+  int arrivals_made = 0;
+  std::atomic<int64_t> seen{0};
+  dispatcher->AddListener([&](const std::string&, int32_t, int64_t max_offset) {
+    seen = max_offset;
+    if (std::this_thread::get_id() != putter) return;
+    ++passes_here;  // one queue: one call per pass
+    // Another put lands while this pass runs, as under load: it finds the pass running and
+    // leaves its record to it.
+    if (arrivals_made < 10) {
+      ++arrivals_made;
+      std::thread other([&] {
+        EXPECT_TRUE(store.Append(Msg("Busy", 0, "other")).status.ok());
+        dispatcher->DispatchHereOrWakeup();
+      });
+      other.join();
+    }
+  });
+  dispatcher->Start(store.log.committed_offset());
+  // Until the thread sleeps (after its first pass), a put leaves its record to it.
+  int puts = 0;
+  ASSERT_TRUE(WaitUntil([&] {
+    EXPECT_TRUE(store.Append(Msg("Busy", 0, "first")).status.ok());
+    ++puts;
+    dispatcher->DispatchHereOrWakeup();
+    return passes_here > 0;
+  }));
+  EXPECT_GE(arrivals_made, 1);
+  EXPECT_LE(passes_here, Dispatcher::kMostPassesHere);
+  // The rest went to the thread, which was told.
+  EXPECT_TRUE(WaitUntil([&] { return seen.load() == puts + arrivals_made; })) << seen.load();
+  dispatcher->Shutdown();
+}
+
 // Every pass of the dispatcher thread starts because an append announced itself (Wakeup()),
 // never because a poll interval or the idle timeout ran out: an arrival that has to wait for a
 // timer reaches its long-polling consumer that much later.
