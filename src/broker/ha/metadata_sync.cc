@@ -109,18 +109,22 @@ mq::v1::ConsumerOffsetTable GoneFrom(const mq::v1::ConsumerOffsetTable& previous
 namespace {
 
 // Slave side, for topics or groups: creates or updates each entry of the master's `table`
-// (unchanged ones are no-ops) and deletes those `previous` named that `table` lacks.
+// (unchanged ones are no-ops) and deletes those `previous` named that `table` lacks, in one
+// write of the manager's file (one per entry made a sync of 50,000 topics O(N^2) bytes).
 template <typename Table, typename Manager, typename KeepFirst>
 void MirrorTable(const Table& table, const std::set<std::string>& previous, Manager* manager,
                  const KeepFirst& keep_first) {
+  std::vector<typename Table::mapped_type> upserts;
   for (const auto& [name, config] : table) {
     auto existing = manager->Get(name);
     if (existing && existing->SerializeAsString() == config.SerializeAsString()) continue;
-    keep_first(manager->CreateOrUpdate(config));
+    upserts.push_back(config);
   }
+  std::vector<std::string> deletes;
   for (const auto& name : previous) {
-    if (table.count(name) == 0 && manager->Get(name)) keep_first(manager->Delete(name));
+    if (table.count(name) == 0) deletes.push_back(name);
   }
+  if (!upserts.empty() || !deletes.empty()) keep_first(manager->ApplyChanges(std::move(upserts), deletes));
 }
 
 }  // namespace

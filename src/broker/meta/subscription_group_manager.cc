@@ -120,23 +120,52 @@ size_t SubscriptionGroupManager::Count() const {
 }
 
 Status SubscriptionGroupManager::CreateOrUpdate(mq::v1::SubscriptionGroupConfig config) {
-  MQ_RETURN_IF_ERROR(Validate(config));
+  std::vector<mq::v1::SubscriptionGroupConfig> one;
+  one.push_back(std::move(config));
+  return ApplyChanges(std::move(one), {});
+}
+
+Status SubscriptionGroupManager::ApplyChanges(std::vector<mq::v1::SubscriptionGroupConfig> upserts,
+                                              const std::vector<std::string>& deletes) {
+  Status first;
+  auto keep_first = [&first](Status s) {
+    if (!s.ok() && first.ok()) first = std::move(s);
+  };
   std::lock_guard persist_lock(persist_mu_);
+  bool changed = false;
   {
     std::lock_guard lock(mu_);
-    auto it = groups_.find(config.group_name());
-    if (it != groups_.end() && google::protobuf::util::MessageDifferencer::Equals(it->second, config)) {
-      return Status::OK();
+    for (auto& config : upserts) {
+      if (Status s = Validate(config); !s.ok()) {
+        keep_first(std::move(s));
+        continue;
+      }
+      auto it = groups_.find(config.group_name());
+      if (it != groups_.end() && google::protobuf::util::MessageDifferencer::Equals(it->second, config))
+        continue;
+      if (it == groups_.end()) {
+        if (Status s = CheckCapacityLocked(config.group_name()); !s.ok()) {
+          keep_first(std::move(s));
+          continue;
+        }
+      }
+      MQ_LOG_INFO(Logger("broker"), "{} subscription group={} retry_max_times={} consume_enable={}",
+                  it == groups_.end() ? "create" : "update", config.group_name(), config.retry_max_times(),
+                  config.consume_enable());
+      std::string name = config.group_name();
+      groups_[name] = std::move(config);
+      changed = true;
     }
-    if (it == groups_.end()) MQ_RETURN_IF_ERROR(CheckCapacityLocked(config.group_name()));
-    MQ_LOG_INFO(Logger("broker"), "{} subscription group={} retry_max_times={} consume_enable={}",
-                it == groups_.end() ? "create" : "update", config.group_name(), config.retry_max_times(),
-                config.consume_enable());
-    std::string name = config.group_name();
-    groups_[name] = std::move(config);
-    ++change_seq_;
+    for (const auto& group : deletes) {
+      if (groups_.erase(group) == 0) continue;
+      MQ_LOG_INFO(Logger("broker"), "deleted subscription group={}", group);
+      changed = true;
+    }
+    if (changed) ++change_seq_;
   }
-  return PersistLocked();
+  if (!changed) return first;
+  keep_first(PersistLocked());
+  return first;
 }
 
 Status SubscriptionGroupManager::Delete(const std::string& group) {

@@ -64,6 +64,11 @@ class SubscriptionGroupManager {
   // Validates, stores and persists before returning. An unchanged config is a no-op.
   // ResourceExhausted when it would add a group past max_group_count.
   Status CreateOrUpdate(mq::v1::SubscriptionGroupConfig config);
+  // Many CreateOrUpdate and Delete in one write (a slave mirroring its master's table). Each
+  // change is checked on its own; returns the first refusal (the rest still apply). A group to
+  // delete that is absent is skipped.
+  Status ApplyChanges(std::vector<mq::v1::SubscriptionGroupConfig> upserts,
+                      const std::vector<std::string>& deletes);
   // NotFound when absent.
   Status Delete(const std::string& group);
 

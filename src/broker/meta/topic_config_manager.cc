@@ -155,28 +155,56 @@ size_t TopicConfigManager::Count() const {
 }
 
 Status TopicConfigManager::CreateOrUpdate(mq::v1::TopicConfig config) {
-  MQ_RETURN_IF_ERROR(Validate(config));
+  std::vector<mq::v1::TopicConfig> one;
+  one.push_back(std::move(config));
+  return ApplyChanges(std::move(one), {});
+}
+
+Status TopicConfigManager::ApplyChanges(std::vector<mq::v1::TopicConfig> upserts,
+                                        const std::vector<std::string>& deletes) {
+  Status first;
+  auto keep_first = [&first](Status s) {
+    if (!s.ok() && first.ok()) first = std::move(s);
+  };
   std::unique_lock persist_lock(persist_mu_);
+  bool changed = false;
   {
     std::lock_guard lock(mu_);
-    auto it = topics_.find(config.topic_name());
-    if (it != topics_.end() && google::protobuf::util::MessageDifferencer::Equals(it->second, config)) {
-      return Status::OK();
+    for (auto& config : upserts) {
+      if (Status s = Validate(config); !s.ok()) {
+        keep_first(std::move(s));
+        continue;
+      }
+      auto it = topics_.find(config.topic_name());
+      if (it != topics_.end() && google::protobuf::util::MessageDifferencer::Equals(it->second, config))
+        continue;
+      if (it == topics_.end()) {
+        if (Status s = CheckCapacityLocked(config.topic_name()); !s.ok()) {
+          keep_first(std::move(s));
+          continue;
+        }
+      }
+      MQ_LOG_INFO(Logger("broker"), "{} topic={} read_queues={} write_queues={} perm={}",
+                  it == topics_.end() ? "create" : "update", config.topic_name(), config.read_queue_nums(),
+                  config.write_queue_nums(), PermToString(config.perm()));
+      std::string name = config.topic_name();
+      topics_[name] = std::move(config);
+      changed = true;
     }
-    if (it == topics_.end()) MQ_RETURN_IF_ERROR(CheckCapacityLocked(config.topic_name()));
-    MQ_LOG_INFO(Logger("broker"), "{} topic={} read_queues={} write_queues={} perm={}",
-                it == topics_.end() ? "create" : "update", config.topic_name(), config.read_queue_nums(),
-                config.write_queue_nums(), PermToString(config.perm()));
-    std::string name = config.topic_name();
-    topics_[name] = std::move(config);
-    BumpVersionLocked();
+    for (const auto& topic : deletes) {
+      if (topics_.erase(topic) == 0) continue;
+      MQ_LOG_INFO(Logger("broker"), "deleted topic={}", topic);
+      changed = true;
+    }
+    if (changed) BumpVersionLocked();
   }
+  if (!changed) return first;
   std::vector<std::pair<DurableCallback, Status>> settled;
-  Status s = PersistLocked(&settled);
+  keep_first(PersistLocked(&settled));
   persist_lock.unlock();
   RunSettled(std::move(settled));
   NotifyChanged();
-  return s;
+  return first;
 }
 
 Result<mq::v1::TopicConfig> TopicConfigManager::CreateOnSend(const std::string& topic,

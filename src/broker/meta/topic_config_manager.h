@@ -81,6 +81,10 @@ class TopicConfigManager {
   // config equal to the stored one is a no-op (no write, no version bump, no listener call).
   // ResourceExhausted when it would add a topic past max_topic_count.
   Status CreateOrUpdate(mq::v1::TopicConfig config);
+  // Many CreateOrUpdate and Delete in one write and one version change (a slave mirroring its
+  // master's table of 50,000 topics). Each change is checked on its own; returns the first
+  // refusal (the rest still apply). A topic to delete that is absent is skipped.
+  Status ApplyChanges(std::vector<mq::v1::TopicConfig> upserts, const std::vector<std::string>& deletes);
 
   // Auto-create on send: returns the existing topic, or creates it with
   // min(requested_queue_nums (4 when <= 0), TBW102 queues) queues and perm RW.

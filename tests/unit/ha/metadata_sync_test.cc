@@ -205,6 +205,47 @@ TEST(MetadataSyncTest, SlaveAppliesTopicsGroupsAndOffsets) {
   EXPECT_NE(MetadataFingerprint(BuildMetadata(master)), fp);
 }
 
+// Before: a slave wrote topics.json once per new or changed topic (and subscriptionGroup.json
+// per group), each write the whole table: a fresh slave of a master with 50,000 topics wrote
+// O(N^2) bytes while its metadata thread, the stream's watchdog, did nothing else. One sync is
+// now one write and one version change.
+TEST(MetadataSyncTest, ASyncOfManyTopicsAndGroupsIsOneWriteOfEach) {
+  MasterAndSlave pair;
+  auto& [mt, mg, mo, st, sg, so] = pair.managers;
+  std::vector<mq::v1::TopicConfig> topics;
+  std::vector<mq::v1::SubscriptionGroupConfig> groups;
+  for (int i = 0; i < 2000; ++i) {
+    mq::v1::TopicConfig topic;
+    topic.set_topic_name("T" + std::to_string(i));
+    topic.set_read_queue_nums(4);
+    topic.set_write_queue_nums(4);
+    topic.set_perm(6);
+    topics.push_back(topic);
+    groups.push_back(broker::SubscriptionGroupManager::DefaultConfig("g" + std::to_string(i)));
+  }
+  ASSERT_TRUE(mt.ApplyChanges(topics, {}).ok());
+  ASSERT_TRUE(mg.ApplyChanges(groups, {}).ok());
+  const auto before = st.data_version().counter();
+  ASSERT_TRUE(ApplyMetadata(BuildMetadata(pair.master), {}, pair.slave).ok());
+  EXPECT_EQ(st.data_version().counter(), before + 1);
+  EXPECT_EQ(st.Count(), mt.Count());
+  EXPECT_EQ(sg.Count(), mg.Count());
+  // What the master deleted goes in one write too.
+  const MasterTables previous = TablesOf(BuildMetadata(pair.master));
+  ASSERT_TRUE(mt.ApplyChanges({}, {"T1", "T2", "T3"}).ok());
+  ASSERT_TRUE(ApplyMetadata(BuildMetadata(pair.master), previous, pair.slave).ok());
+  EXPECT_EQ(st.data_version().counter(), before + 2);
+  EXPECT_FALSE(st.Get("T2").has_value());
+  // Both files hold the whole tables.
+  broker::TopicConfigManager reread_topics{pair.slave_dir.path(), MasterAndSlave::TopicOptions(),
+                                           SystemClock::Default()};
+  ASSERT_TRUE(reread_topics.Load().ok());
+  EXPECT_EQ(reread_topics.Count(), st.Count());
+  broker::SubscriptionGroupManager reread_groups{pair.slave_dir.path()};
+  ASSERT_TRUE(reread_groups.Load().ok());
+  EXPECT_EQ(reread_groups.Count(), sg.Count());
+}
+
 }  // namespace
 }  // namespace mq::ha
 
