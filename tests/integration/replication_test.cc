@@ -272,6 +272,32 @@ class ReplicationTest : public ::testing::Test {
     }
   }
 
+  // Sends a prepared (half) message `body` to queue 0 of `topic` on `master` and returns the
+  // request that commits it.
+  static mq::v1::EndTransactionRequest SendHalf(BrokerProcess& master, const std::string& topic,
+                                                const std::string& body) {
+    mq::v1::SendMessageRequest req;
+    req.set_producer_group("txn_group");
+    req.set_topic(topic);
+    req.set_queue_id(0);
+    req.set_transaction_prepared(true);
+    *req.add_messages() = TextMessage(body, "TagA", "k1");
+    mq::v1::SendMessageResponse sent;
+    mq::v1::EndTransactionRequest end;
+    grpc::Status s = Call(master.messaging(), &Stub::SendMessage, req, &sent);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    EXPECT_EQ(sent.status(), mq::v1::SEND_OK);
+    if (sent.entries_size() != 1) {
+      ADD_FAILURE() << "the half was not stored";
+      return end;
+    }
+    end.set_producer_group("txn_group");
+    end.set_transaction_id(sent.entries(0).msg_id());
+    end.set_commit_log_offset(sent.entries(0).commit_log_offset());
+    end.set_resolution(mq::v1::TRANSACTION_COMMIT);
+    return end;
+  }
+
   NamesrvProcess namesrv_;
   TempDir master_dir_;
   TempDir slave1_dir_;
@@ -434,20 +460,7 @@ TEST_F(ReplicationTest, TransactionScanPositionsReachTheSlave) {
   auto slave = StartSlave(slave1_dir_, 1);
   ASSERT_TRUE(WaitSlaves(*master, 1, slave.get()));
   CreateTopic(*master, "TxnRepl", 1);
-  mq::v1::SendMessageRequest req;
-  req.set_producer_group("txn_group");
-  req.set_topic("TxnRepl");
-  req.set_queue_id(0);
-  req.set_transaction_prepared(true);
-  *req.add_messages() = TextMessage("half", "TagA", "k1");
-  mq::v1::SendMessageResponse sent;
-  ASSERT_GRPC_OK(Call(master->messaging(), &Stub::SendMessage, req, &sent));
-  ASSERT_EQ(sent.entries_size(), 1);
-  mq::v1::EndTransactionRequest end;
-  end.set_producer_group("txn_group");
-  end.set_transaction_id(sent.entries(0).msg_id());
-  end.set_commit_log_offset(sent.entries(0).commit_log_offset());
-  end.set_resolution(mq::v1::TRANSACTION_COMMIT);
+  const mq::v1::EndTransactionRequest end = SendHalf(*master, "TxnRepl", "half");
   mq::v1::EndTransactionResponse ended;
   ASSERT_GRPC_OK(Call(master->messaging(), &Stub::EndTransaction, end, &ended));
   // The master's scan passes the ended half and writes its positions; the slave takes them.
@@ -469,20 +482,7 @@ TEST_F(ReplicationTest, SyncMasterAnswersACommitOnceTheSlaveHoldsTheMessage) {
   auto slave = StartSlave(slave1_dir_, 1);
   ASSERT_TRUE(WaitSlaves(*master, 1, slave.get()));
   CreateTopic(*master, "TxnSync", 1);
-  mq::v1::SendMessageRequest req;
-  req.set_producer_group("txn_group");
-  req.set_topic("TxnSync");
-  req.set_queue_id(0);
-  req.set_transaction_prepared(true);
-  *req.add_messages() = TextMessage("committed", "TagA", "k1");
-  mq::v1::SendMessageResponse sent;
-  ASSERT_GRPC_OK(Call(master->messaging(), &Stub::SendMessage, req, &sent));
-  ASSERT_EQ(sent.status(), mq::v1::SEND_OK);
-  mq::v1::EndTransactionRequest end;
-  end.set_producer_group("txn_group");
-  end.set_transaction_id(sent.entries(0).msg_id());
-  end.set_commit_log_offset(sent.entries(0).commit_log_offset());
-  end.set_resolution(mq::v1::TRANSACTION_COMMIT);
+  const mq::v1::EndTransactionRequest end = SendHalf(*master, "TxnSync", "committed");
 
   ProcessPause pause({&slave->process()});
   std::atomic<bool> answered{false};
