@@ -235,4 +235,10 @@ store::MessageInput MakeProgressRecord(int64_t progress_ms, int64_t enqueued, in
   return in;
 }
 
+int64_t ParseI64Or(std::string_view v, int64_t fallback) {
+  int64_t out = 0;
+  auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
+  return (v.empty() || ec != std::errc() || ptr != v.data() + v.size()) ? fallback : out;
+}
+
 }  // namespace mq::broker::timer

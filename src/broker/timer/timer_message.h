@@ -59,6 +59,10 @@ inline int64_t SlotOf(int64_t deliver_ms, int64_t precision_ms) {
 // The message to put on its real topic/queue when due (or nullopt-like error when the parked
 // record lacks REAL_TOPIC / REAL_QID).
 Result<store::MessageInput> RestoreForDelivery(const store::StoredMessage& parked, int64_t now_ms);
+
+// The decimal integer `v` (a property or checkpoint field read back), or `fallback` when it is
+// not one.
+int64_t ParseI64Or(std::string_view v, int64_t fallback);
 // A copy of a parked record (message, recall marker or progress record) to park again.
 store::MessageInput CopyParked(const store::StoredMessage& parked);
 

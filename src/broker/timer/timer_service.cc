@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <charconv>
 #include <filesystem>
 
 #include "broker/store/message_store.h"
@@ -18,12 +17,6 @@ constexpr int32_t kEnqueueBatch = 512;
 constexpr int32_t kEnqueueBatchBytes = 8 * 1024 * 1024;
 constexpr int64_t kRetryDelayMs = 1000;
 constexpr int64_t kCheckpointEveryMs = 1000;
-
-int64_t ParseI64(std::string_view v, int64_t fallback) {
-  int64_t out = 0;
-  auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
-  return (v.empty() || ec != std::errc() || ptr != v.data() + v.size()) ? fallback : out;
-}
 
 int64_t FloorTo(int64_t ms, int64_t precision) { return ms - ((ms % precision) + precision) % precision; }
 
@@ -48,7 +41,7 @@ Status TimerService::Start() {
     std::vector<int64_t> numbers;
     for (std::string_view rest = cp; !rest.empty();) {
       const size_t end = std::min(rest.find_first_of(" \n"), rest.size());
-      if (end > 0) numbers.push_back(ParseI64(rest.substr(0, end), -1));
+      if (end > 0) numbers.push_back(ParseI64Or(rest.substr(0, end), -1));
       rest.remove_prefix(std::min(end + 1, rest.size()));
     }
     if (numbers.size() < 2 || numbers.size() > 3 || *std::min_element(numbers.begin(), numbers.end()) < 0) {
@@ -151,18 +144,6 @@ void TimerService::Shutdown() {
 void TimerService::Wake() {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    wake_ = true;
-  }
-  cv_.notify_one();
-}
-
-void TimerService::Recall(RecallHandle handle, RecallDone done) {
-  const int64_t now = clock_->NowMillis();
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (stop_) return done(Status::Unavailable("recall: the broker is shutting down"));
-    recalls_.push_back(PendingRecall{std::move(handle), std::move(done),
-                                     now + options_.recall_lookup_timeout_ms, store_->MaxPhyOffset()});
     wake_ = true;
   }
   cv_.notify_one();
@@ -298,7 +279,7 @@ bool TimerService::EnqueueAvailable() {
 }
 
 bool TimerService::EnqueueRecord(const store::RecordView& record, int64_t cq_offset) {
-  const int64_t out_ms = ParseI64(store::FindProperty(record.properties, kPropOutMs), -1);
+  const int64_t out_ms = ParseI64Or(store::FindProperty(record.properties, kPropOutMs), -1);
   if (out_ms < 0) {
     MQ_LOG_WARN(Logger("broker"), "timer: record at commit log offset {} has no TIMER_OUT_MS; ignored",
                 record.physical_offset);
@@ -307,7 +288,7 @@ bool TimerService::EnqueueRecord(const store::RecordView& record, int64_t cq_off
   if (!store::FindProperty(record.properties, kPropProgress).empty()) {
     // The master delivered slots below out_ms. The master itself already knows.
     if (!options_.deliver) {
-      FollowProgress(out_ms, ParseI64(store::FindProperty(record.properties, kPropProgressEnqueued), -1));
+      FollowProgress(out_ms, ParseI64Or(store::FindProperty(record.properties, kPropProgressEnqueued), -1));
     }
     return true;
   }
@@ -566,68 +547,6 @@ bool TimerService::PutAll(std::vector<store::MessageInput> messages) {
                  wait->error, kRetryDelayMs);
     return false;
   }
-  return true;
-}
-
-void TimerService::ProcessRecalls(int64_t now_ms) {
-  std::deque<PendingRecall> batch;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    batch.swap(recalls_);
-  }
-  std::deque<PendingRecall> waiting;
-  for (auto& r : batch) {
-    if (!TryRecall(r, now_ms)) waiting.push_back(std::move(r));
-  }
-  if (waiting.empty()) return;
-  std::lock_guard<std::mutex> lock(mu_);
-  for (auto& r : waiting) recalls_.push_front(std::move(r));
-}
-
-bool TimerService::TryRecall(PendingRecall& r, int64_t now_ms) {
-  const RecallHandle& h = r.handle;
-  if (h.broker_name != options_.broker_name) {
-    r.done(Status::NotFound(fmt::format("handle: issued by broker '{}', this is '{}'; send the recall there",
-                                        h.broker_name, options_.broker_name)));
-    return true;
-  }
-  const int64_t slot_ms = SlotOf(h.deliver_ms, options_.precision_ms);
-  if (slot_ms < progress_ms_) {
-    r.done(Status::FailedPrecondition(fmt::format(
-        "handle: the message's delivery time {} has passed; it was delivered (or recalled) already",
-        h.deliver_ms)));
-    return true;
-  }
-  if (store_->options().message_index_enable) {
-    auto parked = store_->QueryMessageByUniqueKey(std::string(kTimerTopic), h.uniq_key);
-    bool found = false;
-    if (parked.ok()) {
-      found = parked->Property(kPropRealTopic) == h.topic &&
-              ParseI64(parked->Property(kPropOutMs), -1) == h.deliver_ms &&
-              parked->Property(kPropDelUniqKey).empty();
-    }
-    if (!found) {
-      // Its record may be stored but not yet indexed: wait for the dispatcher, bounded.
-      if (store_->DispatchedPhyOffset() < r.dispatch_target && now_ms < r.deadline_ms) return false;
-      r.done(Status::NotFound(fmt::format("handle: no scheduled message {} of topic '{}' for {}", h.uniq_key,
-                                          h.topic, h.deliver_ms)));
-      return true;
-    }
-  }
-  if (recalled_[slot_ms].count(h.uniq_key) > 0) {
-    r.done(Status::OK());  // recalled before: the marker is stored already
-    return true;
-  }
-  std::vector<store::MessageInput> marker;
-  marker.push_back(MakeRecallMarker(h, now_ms));
-  if (!PutAll(std::move(marker))) {
-    r.done(Status::Unavailable("recall: the store refused the recall marker; retry"));
-    return true;
-  }
-  // The marker is durable (as any acknowledged put); until the enqueue reads it back, this
-  // set keeps the slot from delivering the message.
-  recalled_[slot_ms].insert(h.uniq_key);
-  r.done(Status::OK());
   return true;
 }
 
