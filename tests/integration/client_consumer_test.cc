@@ -1,4 +1,5 @@
-// Push consumers (clustering, broadcasting, orderly) against 1 NameServer + 2 broker sets.
+// Push consumers (clustering, broadcasting) against 1 NameServer + 2 broker sets; orderly ones in
+// client_orderly_consumer_test.cc.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -12,6 +13,7 @@
 #include <thread>
 
 #include "client_cluster.h"
+#include "client_consumer_fixture.h"
 #include "delivery_counter.h"
 #include "testutil/proc_status.h"
 
@@ -21,118 +23,8 @@ namespace {
 using mq::client::ConsumeResult;
 using mq::client::MakeMessage;
 using mq::client::MessageModel;
-using mq::client::Producer;
 using mq::client::PushConsumer;
 using mq::client::ReceivedMessage;
-
-// Counts deliveries per body, per consumer, and keeps each key's order. Thread-safe.
-class Collector : public DeliveryCounter {
- public:
-  mq::client::MessageListener Listener(int who) {
-    return [this, who](const std::vector<ReceivedMessage>& msgs) {
-      for (const auto& m : msgs) {
-        Add(m.message.body);
-        std::lock_guard lock(mu_);
-        per_[who]++;
-        order_[m.message.keys.empty() ? "" : m.message.keys[0]].push_back(m.message.body);
-      }
-      return ConsumeResult::kSuccess;
-    };
-  }
-  int of(int who) {
-    std::lock_guard lock(mu_);
-    return per_[who];
-  }
-  std::vector<std::string> order(const std::string& key) {
-    std::lock_guard lock(mu_);
-    return order_[key];
-  }
-
- private:
-  std::mutex mu_;
-  std::map<int, int> per_;                                 // guarded by mu_
-  std::map<std::string, std::vector<std::string>> order_;  // guarded by mu_
-};
-
-class ClientConsumerTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    ASSERT_TRUE(cluster_.Start());
-    ASSERT_TRUE(cluster_.CreateTopic("ConsTopic"));
-    mq::client::ProducerOptions o;
-    o.client = cluster_.Client();
-    producer_ = std::make_unique<Producer>(o);
-    ASSERT_TRUE(producer_->Start().ok());
-  }
-  std::unique_ptr<PushConsumer> NewConsumer(mq::client::PushConsumerOptions o, Collector* c, int who) {
-    auto consumer = std::make_unique<PushConsumer>(std::move(o));
-    EXPECT_TRUE(consumer->Subscribe("ConsTopic", "*").ok());
-    consumer->RegisterListener(c->Listener(who));
-    EXPECT_TRUE(consumer->Start().ok());
-    return consumer;
-  }
-  // Sends [from, to) asynchronously; returns once all are acknowledged.
-  void SendRange(int from, int to, const std::string& prefix = "m") {
-    std::atomic<int> done{0}, failed{0};
-    for (int i = from; i < to; ++i) {
-      producer_->SendAsync(MakeMessage("ConsTopic", prefix + std::to_string(i)),
-                           [&](const Result<mq::client::SendResult>& r) {
-                             if (!r.ok()) failed++;
-                             done++;
-                           });
-      while (i - from - done.load() > 500) std::this_thread::yield();  // bound in-flight sends
-    }
-    ASSERT_TRUE(WaitUntil([&] { return done.load() == to - from; }, std::chrono::seconds(60)));
-    ASSERT_EQ(failed.load(), 0);
-  }
-  // Starts one consumer of `group` on every queue, then sends 300 messages one sync send at a
-  // time and waits until all are consumed. Returns how much `switches()` (a count of thread
-  // wake-ups) grew meanwhile.
-  // quiet: a producer and a consumer of their own whose periodic work (route refreshes,
-  // heartbeats, offset flushes: several wake-ups a second with the cluster's test intervals) stays
-  // out of the count, which then does not grow with the time a slow (sanitizer) build takes.
-  int64_t SwitchesWhileConsuming(const std::string& group, const std::function<int64_t()>& switches,
-                                 bool quiet = false) {
-    auto quieten = [](mq::client::ClientOptions* o) {
-      o->route_refresh_ms = 60'000;
-      o->heartbeat_ms = 60'000;
-    };
-    std::unique_ptr<Producer> quiet_producer;
-    Producer* producer = producer_.get();
-    auto options = cluster_.Consumer(group);
-    if (quiet) {
-      mq::client::ProducerOptions po;
-      po.client = cluster_.Client();
-      quieten(&po.client);
-      quiet_producer = std::make_unique<Producer>(po);
-      EXPECT_TRUE(quiet_producer->Start().ok());
-      producer = quiet_producer.get();
-      quieten(&options.client);
-      options.commit_interval_ms = 60'000;
-    }
-    Collector c;
-    auto consumer = NewConsumer(options, &c, 0);
-    EXPECT_TRUE(WaitUntil([&] { return consumer->AssignedQueues().size() == 8; }, std::chrono::seconds(20)));
-    // Routes, channels and first replies are behind us before counting.
-    EXPECT_TRUE(producer->Send(MakeMessage("ConsTopic", "s0")).ok());
-    EXPECT_TRUE(WaitUntil([&] { return c.total() >= 1; }, std::chrono::seconds(20)));
-    const int64_t before = switches();
-    constexpr int kMessages = 300;
-    for (int i = 1; i <= kMessages; ++i) {
-      auto r = producer->Send(MakeMessage("ConsTopic", "s" + std::to_string(i)));
-      EXPECT_TRUE(r.ok()) << r.status().ToString();
-    }
-    EXPECT_TRUE(WaitUntil([&] { return c.total() >= kMessages + 1; }, std::chrono::seconds(30)));
-    return switches() - before;
-  }
-  static size_t TotalAssigned(const std::vector<std::unique_ptr<PushConsumer>>& cs) {
-    size_t n = 0;
-    for (const auto& c : cs) n += c->AssignedQueues().size();
-    return n;
-  }
-  ClientCluster cluster_;
-  std::unique_ptr<Producer> producer_;
-};
 
 TEST_F(ClientConsumerTest, ClusteringSharesQueuesEvenlyAndConsumesEachMessageOnce) {
   Collector c;
@@ -311,115 +203,6 @@ TEST_F(ClientConsumerTest, FailingListenerGetsTheMessageAgainThroughTheRetryTopi
   EXPECT_EQ(attempts.count("filtered"), 0u);
 }
 
-TEST_F(ClientConsumerTest, BroadcastingOrderlyConsumersEachGetEveryQueueInOrder) {
-  // Broadcasting members share a group but not its queues: none may lock the others out.
-  Collector c[2];
-  std::vector<std::unique_ptr<PushConsumer>> consumers;
-  for (int i = 0; i < 2; ++i) {
-    auto o = cluster_.Consumer("g-bcast-orderly");
-    o.model = MessageModel::kBroadcasting;
-    o.orderly = true;
-    o.client.instance_name = "inst" + std::to_string(i);
-    consumers.push_back(NewConsumer(o, &c[i], i));
-  }
-  ASSERT_TRUE(WaitUntil([&] { return TotalAssigned(consumers) == 16; }, std::chrono::seconds(20)));
-  auto selector = mq::client::HashSelector();
-  constexpr int kPerKey = 20;
-  for (int i = 0; i < kPerKey; ++i) {
-    for (const std::string key : {"k1", "k2"}) {
-      auto m = MakeMessage("ConsTopic", key + "-" + std::to_string(i));
-      m.keys = {key};
-      ASSERT_TRUE(producer_->Send(m, selector, key).ok());
-    }
-  }
-  for (auto& x : c) {
-    ASSERT_TRUE(WaitUntil([&] { return x.distinct() == 2 * kPerKey; }, std::chrono::seconds(20)))
-        << "distinct " << x.distinct();
-    for (const std::string key : {"k1", "k2"}) {
-      auto seq = x.order(key);
-      ASSERT_EQ(seq.size(), static_cast<size_t>(kPerKey));
-      for (int i = 0; i < kPerKey; ++i) EXPECT_EQ(seq[static_cast<size_t>(i)], key + "-" + std::to_string(i));
-    }
-  }
-}
-
-TEST_F(ClientConsumerTest, AnOrderlyQueueIsHandedOverOnlyOnceItsListenerCallEnded) {
-  // Member b's orderly listener is inside h0 when member a joins and is given the queue: a must
-  // not consume it beside b. It takes the queue once b's call ended, from the offset after h0.
-  ASSERT_TRUE(cluster_.CreateTopic("OrderlyHandOver", 1));  // broker-a#0 and broker-b#0
-  auto to_a = [](const std::vector<mq::client::MessageQueue>& qs, const mq::client::Message&,
-                 const std::string&) {
-    for (const auto& q : qs) {
-      if (q.broker_name == "broker-a") return q;
-    }
-    return qs.front();
-  };
-  const mq::client::MessageQueue handed{"OrderlyHandOver", "broker-a", 0};
-  auto holds = [&](PushConsumer& c) {
-    auto qs = c.AssignedQueues();
-    return std::find(qs.begin(), qs.end(), handed) != qs.end();
-  };
-  std::mutex mu;
-  std::condition_variable cv;
-  bool release = false, holding = false;
-  std::vector<std::string> b_seen;
-  auto b_opts = cluster_.Consumer("g-orderly-handover");
-  b_opts.orderly = true;
-  b_opts.client.instance_name = "b";  // client ids sort by instance: "a" gets broker-a#0 once it joins
-  auto b = std::make_unique<PushConsumer>(b_opts);
-  ASSERT_TRUE(b->Subscribe("OrderlyHandOver", "*").ok());
-  b->RegisterListener([&](const std::vector<ReceivedMessage>& msgs) {
-    std::unique_lock lock(mu);
-    for (const auto& m : msgs) b_seen.push_back(m.message.body);
-    if (msgs.front().message.body == "h0") {
-      holding = true;
-      cv.notify_all();
-      cv.wait_for(lock, std::chrono::seconds(30), [&] { return release; });
-    }
-    return ConsumeResult::kSuccess;
-  });
-  ASSERT_TRUE(b->Start().ok());
-  ASSERT_TRUE(WaitUntil([&] { return b->AssignedQueues().size() == 2; }, std::chrono::seconds(20)));
-  for (int i = 0; i < 10; ++i) {
-    auto r = producer_->Send(MakeMessage("OrderlyHandOver", "h" + std::to_string(i)), to_a, "");
-    ASSERT_TRUE(r.ok()) << r.status().ToString();
-  }
-  ASSERT_TRUE(WaitUntil(
-      [&] {
-        std::lock_guard lock(mu);
-        return holding;
-      },
-      std::chrono::seconds(20)));
-
-  Collector a_seen;
-  auto a_opts = cluster_.Consumer("g-orderly-handover");
-  a_opts.orderly = true;
-  a_opts.client.instance_name = "a";
-  auto a = std::make_unique<PushConsumer>(a_opts);
-  ASSERT_TRUE(a->Subscribe("OrderlyHandOver", "*").ok());
-  a->RegisterListener(a_seen.Listener(1));
-  ASSERT_TRUE(a->Start().ok());
-  ASSERT_TRUE(WaitUntil([&] { return !holds(*b); }, std::chrono::seconds(20)));  // b gave it away
-  // While b's call runs, a cannot lock the queue (sampled for 3 s, several of a's retries).
-  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(3);
-  while (std::chrono::steady_clock::now() < until) {
-    ASSERT_EQ(a_seen.distinct(), 0) << "a consumed the queue beside b's running call";
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  {
-    std::lock_guard lock(mu);
-    release = true;
-  }
-  cv.notify_all();
-  ASSERT_TRUE(WaitUntil([&] { return holds(*a) && a_seen.distinct() == 9; }, std::chrono::seconds(20)));
-  // b's finished call was committed at the hand-over: a starts after h0, in order.
-  std::vector<std::string> expected;
-  for (int i = 1; i < 10; ++i) expected.push_back("h" + std::to_string(i));
-  EXPECT_EQ(a_seen.order(""), expected);
-  std::lock_guard lock(mu);
-  EXPECT_EQ(b_seen, std::vector<std::string>{"h0"});
-}
-
 TEST_F(ClientConsumerTest, AListenerMayShutItsConsumerDown) {
   // "Stop after this message": Shutdown() from the listener (its own consume or reply thread)
   // returns at once and the consumer stops without a crash; the message it consumed is committed.
@@ -451,28 +234,6 @@ TEST_F(ClientConsumerTest, AListenerMayShutItsConsumerDown) {
     ASSERT_TRUE(producer_->Send(MakeMessage("ConsTopic", "after-" + group)).ok());
     ASSERT_TRUE(WaitUntil([&] { return next.Has("after-" + group); }, std::chrono::seconds(20)));
     EXPECT_FALSE(next.Has("stop-" + group));
-  }
-}
-
-TEST_F(ClientConsumerTest, OrderlyConsumesEachKeyInSendOrder) {
-  Collector c;
-  auto o = cluster_.Consumer("g-orderly");
-  o.orderly = true;
-  auto consumer = NewConsumer(o, &c, 0);
-  auto selector = mq::client::HashSelector();
-  constexpr int kPerKey = 100;
-  for (int i = 0; i < kPerKey; ++i) {
-    for (const std::string key : {"k1", "k2", "k3", "k4"}) {
-      auto m = MakeMessage("ConsTopic", key + "-" + std::to_string(i));
-      m.keys = {key};
-      ASSERT_TRUE(producer_->Send(m, selector, key).ok());
-    }
-  }
-  ASSERT_TRUE(WaitUntil([&] { return c.distinct() == 4 * kPerKey; }, std::chrono::seconds(30)));
-  for (const std::string key : {"k1", "k2", "k3", "k4"}) {
-    auto seq = c.order(key);
-    ASSERT_EQ(seq.size(), static_cast<size_t>(kPerKey));
-    for (int i = 0; i < kPerKey; ++i) EXPECT_EQ(seq[static_cast<size_t>(i)], key + "-" + std::to_string(i));
   }
 }
 
