@@ -3,6 +3,7 @@
 #include <grpcpp/grpcpp.h>
 #include <sys/wait.h>
 
+#include <chrono>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -144,6 +145,20 @@ grpc::Status Send(mq::v1::Messaging::Stub* stub, const std::string& topic, int32
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
   return stub->SendMessage(&ctx, req, response ? response : &ignored);
+}
+
+grpc::Status SendPrepared(mq::v1::Messaging::Stub* stub, const std::string& producer_group,
+                          const std::string& topic, const mq::v1::Message& message,
+                          mq::v1::SendMessageResponse* response) {
+  mq::v1::SendMessageRequest req;
+  req.set_producer_group(producer_group);
+  req.set_topic(topic);
+  req.set_queue_id(0);
+  req.set_transaction_prepared(true);
+  *req.add_messages() = message;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  return stub->SendMessage(&ctx, req, response);
 }
 
 grpc::Status Pull(mq::v1::Messaging::Stub* stub, const std::string& group, const std::string& topic,

@@ -67,6 +67,10 @@ mq::v1::Message TextMessage(const std::string& body, const std::string& tags = "
 grpc::Status Send(mq::v1::Messaging::Stub* stub, const std::string& topic, int32_t queue_id,
                   const std::vector<mq::v1::Message>& messages,
                   mq::v1::SendMessageResponse* response = nullptr);
+// Sends `message` as a prepared (transactional half) message to queue 0 of `topic`.
+grpc::Status SendPrepared(mq::v1::Messaging::Stub* stub, const std::string& producer_group,
+                          const std::string& topic, const mq::v1::Message& message,
+                          mq::v1::SendMessageResponse* response);
 grpc::Status Pull(mq::v1::Messaging::Stub* stub, const std::string& group, const std::string& topic,
                   int32_t queue_id, int64_t offset, mq::v1::PullMessageResponse* response,
                   int64_t hold_ms = 0, const std::string& subscription = "*");

@@ -277,15 +277,10 @@ class ReplicationTest : public ::testing::Test {
   // request that commits it.
   static mq::v1::EndTransactionRequest SendHalf(BrokerProcess& master, const std::string& topic,
                                                 const std::string& body) {
-    mq::v1::SendMessageRequest req;
-    req.set_producer_group("txn_group");
-    req.set_topic(topic);
-    req.set_queue_id(0);
-    req.set_transaction_prepared(true);
-    *req.add_messages() = TextMessage(body, "TagA", "k1");
     mq::v1::SendMessageResponse sent;
     mq::v1::EndTransactionRequest end;
-    grpc::Status s = Call(master.messaging(), &Stub::SendMessage, req, &sent);
+    grpc::Status s =
+        SendPrepared(master.messaging(), "txn_group", topic, TextMessage(body, "TagA", "k1"), &sent);
     EXPECT_TRUE(s.ok()) << s.error_message();
     EXPECT_EQ(sent.status(), mq::v1::SEND_OK);
     if (sent.entries_size() != 1) {

@@ -30,13 +30,7 @@ class TxnBrokerTest : public ::testing::Test {
 
   grpc::Status SendHalf(const std::string& topic, const mq::v1::Message& m, mq::v1::SendMessageResponse* resp,
                         const std::string& group = kGroup) {
-    mq::v1::SendMessageRequest req;
-    req.set_producer_group(group);
-    req.set_topic(topic);
-    req.set_queue_id(0);
-    req.set_transaction_prepared(true);
-    *req.add_messages() = m;
-    return Call(stub(), &Stub::SendMessage, req, resp);
+    return SendPrepared(stub(), group, topic, m, resp);
   }
   grpc::Status End(const std::string& txn, int64_t offset, mq::v1::TransactionResolution resolution,
                    mq::v1::EndTransactionResponse* resp = nullptr, const std::string& group = kGroup) {

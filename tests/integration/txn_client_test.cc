@@ -271,14 +271,9 @@ TEST_F(TxnClientTest, BrokerKilledBetweenHalfAndCommitIsResolvedByTheCheck) {
 TEST_F(TxnClientTest, MqadminListsPendingHalvesOfATopic) {
   StartCluster(/*check_max=*/15, /*timeout_ms=*/60000);  // nothing is checked meanwhile
   auto send_half = [&](const std::string& topic, const std::string& body) {
-    mq::v1::SendMessageRequest req;
-    req.set_producer_group("txn_producer_group");
-    req.set_topic(topic);
-    req.set_queue_id(0);
-    req.set_transaction_prepared(true);
-    *req.add_messages() = TextMessage(body);
     mq::v1::SendMessageResponse resp;
-    EXPECT_TRUE(Call(broker_->messaging(), &Stub::SendMessage, req, &resp).ok());
+    EXPECT_TRUE(
+        SendPrepared(broker_->messaging(), "txn_producer_group", topic, TextMessage(body), &resp).ok());
     return resp.entries(0);
   };
   auto pending = send_half("TxnTopic", "p1");
