@@ -70,6 +70,8 @@ TEST_F(ReplicationTest, SyncMasterAnswersACommitOnceTheSlaveHoldsTheMessage) {
   auto slave = StartSlave(slave1_dir_, 1);
   ASSERT_TRUE(WaitSlaves(*master, 1, slave.get()));
   CreateTopic(*master, "TxnSync", 1);
+  // The slave serves the topic only once its config arrived, which no sync brings after the kill.
+  ASSERT_TRUE(WaitUntil([&] { return HasTopic(*slave, "TxnSync"); }));
   const mq::v1::EndTransactionRequest end = SendHalf(*master, "TxnSync", "committed");
 
   ProcessPause pause({&slave->process()});
