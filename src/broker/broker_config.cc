@@ -43,6 +43,10 @@ ConfigSchema BindBrokerConfig(BrokerConfig* c) {
   s.AddInt("mappedFileSizeConsumeQueue", &c->mappedFileSizeConsumeQueue, 20 * 16, INT32_MAX,
            "consume queue segment bytes (multiple of 20)");
   s.AddInt("flushIntervalCommitLog", &c->flushIntervalCommitLog, 1, 60000, "ASYNC_FLUSH period (ms)");
+  s.AddInt("flushIntervalConsumeQueue", &c->flushIntervalConsumeQueue, 1, 60000,
+           "ms between consume queue flushes and checkpoints");
+  s.AddInt("flushIntervalIndex", &c->flushIntervalIndex, 0, 3'600'000,
+           "ms between syncs of the key index (0 = at every checkpoint); recovery re-indexes from the last");
   s.AddInt(
       "commitLogPageCacheBytes", &c->commitLogPageCacheBytes, 0, INT64_MAX,
       "commit log bytes behind the flushed end kept in the page cache, older ones dropped (0 = no limit)");
@@ -242,6 +246,8 @@ store::StoreOptions ToStoreOptions(const BrokerConfig& c) {
   o.flush_disk_type =
       c.flushDiskType == "SYNC_FLUSH" ? store::FlushDiskType::kSyncFlush : store::FlushDiskType::kAsyncFlush;
   o.flush_interval_commit_log_ms = c.flushIntervalCommitLog;
+  o.flush_interval_consume_queue_ms = c.flushIntervalConsumeQueue;
+  o.flush_interval_index_ms = c.flushIntervalIndex;
   o.sync_flush_timeout_ms = c.syncFlushTimeout;
   o.sync_flush_stage_bytes = c.syncFlushStageBytes;
   o.delete_when = c.deleteWhen;

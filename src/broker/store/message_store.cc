@@ -142,6 +142,13 @@ Status MessageStore::Recover() {
                 end);
   }
   MQ_RETURN_IF_ERROR(dispatcher_->DispatchRange(dispatch_from, end, false));
+  {
+    // What was re-indexed is in the page cache only: the next checkpoints keep their logic offset
+    // here until the index's own sync covers it.
+    std::lock_guard<std::mutex> lock(checkpoint_mu_);
+    index_synced_offset_ = dispatch_from;
+    index_synced_at_ = std::chrono::steady_clock::now();
+  }
   for (const auto& cq : queues_->All()) {
     MQ_RETURN_IF_ERROR(cq->Flush());
     commit_log_->SetNextQueueOffset(cq->topic(), cq->queue_id(), cq->max_offset());
@@ -162,7 +169,7 @@ void MessageStore::Shutdown() {
   if (maint_thread_.joinable()) maint_thread_.join();
   flush_->Shutdown();
   dispatcher_->Shutdown();
-  Status s = SaveCheckpoint();
+  Status s = SaveCheckpoint(/*final=*/true);
   if (s.ok() && latch_.ok() && dispatcher_->dispatched_offset() == commit_log_->committed_offset() &&
       commit_log_->flushed_offset() == commit_log_->committed_offset()) {
     ::unlink(AbortPath(options_).c_str());
@@ -178,13 +185,23 @@ void MessageStore::Shutdown() {
   }
 }
 
-Status MessageStore::SaveCheckpoint() {
+Status MessageStore::SaveCheckpoint(bool final) {
   std::lock_guard<std::mutex> lock(checkpoint_mu_);
   if (!latch_.ok()) return latch_.status();
   StoreCheckpoint cp;
-  cp.logic_offset = dispatcher_->dispatched_offset();
+  // Read before the flushes: everything dispatched below it is in the mappings they sync.
+  const int64_t dispatched = dispatcher_->dispatched_offset();
+  cp.logic_offset = dispatched;
   for (const auto& cq : queues_->All()) MQ_RETURN_IF_ERROR(cq->Flush());
-  if (index_) MQ_RETURN_IF_ERROR(index_->Flush());
+  if (index_) {
+    const auto now = std::chrono::steady_clock::now();
+    if (final || now - index_synced_at_ >= std::chrono::milliseconds(options_.flush_interval_index_ms)) {
+      MQ_RETURN_IF_ERROR(index_->Flush());
+      index_synced_offset_ = dispatched;
+      index_synced_at_ = now;
+    }
+    cp.logic_offset = std::min(cp.logic_offset, index_synced_offset_);
+  }
   cp.physic_offset = commit_log_->flushed_offset();
   cp.logic_offset = std::min(cp.logic_offset, cp.physic_offset);
   cp.physic_timestamp = cp.logic_timestamp = clock_->NowMillis();

@@ -1,8 +1,9 @@
 // MessageStore: the storage engine facade (RocketMQ DefaultMessageStore, minus the god-class).
 //
 // Owns (and wires) CommitLog, ConsumeQueueTable, IndexService, Dispatcher, FlushService,
-// CleanService and a maintenance thread (consume queue/index flush + checkpoint every
-// flushIntervalConsumeQueue ms, retention every cleanResourceInterval ms).
+// CleanService and a maintenance thread (consume queue flush + checkpoint every
+// flushIntervalConsumeQueue ms, index sync every flushIntervalIndex ms, retention every
+// cleanResourceInterval ms).
 // Lifecycle: construct -> Start() (load, recover, start threads) -> use -> Shutdown()
 // (final flush, checkpoint, remove the abort marker). The destructor calls Shutdown().
 // Threads: every public method is thread-safe. PutMessage never blocks on disk: in
@@ -151,7 +152,9 @@ class MessageStore {
  private:
   Status StartLocked();
   Status Recover();
-  Status SaveCheckpoint();
+  // Flushes the consume queues (and the index, when flushIntervalIndex has passed or `final`)
+  // and writes the checkpoint.
+  Status SaveCheckpoint(bool final = false);
   void MaintenanceLoop();
   int64_t ReadableLimit() const;
   // Whether puts are accepted at all (running, not latched read-only, disk not full).
@@ -184,7 +187,10 @@ class MessageStore {
   bool maint_stop_ = false;  // GUARDED_BY(maint_mu_)
   std::thread maint_thread_;
   std::mutex checkpoint_mu_;  // serialises SaveCheckpoint
-  int lock_fd_ = -1;          // flock'ed <root>/lock while started
+  // Dispatched offset when the index was last synced, and when (recovery's start at first).
+  int64_t index_synced_offset_ = 0;                        // GUARDED_BY(checkpoint_mu_)
+  std::chrono::steady_clock::time_point index_synced_at_;  // GUARDED_BY(checkpoint_mu_)
+  int lock_fd_ = -1;                                       // flock'ed <root>/lock while started
 };
 
 // Puts `message` and waits for the store's answer: for a background task's own thread (the

@@ -80,6 +80,8 @@ Status ValidateStoreOptions(const StoreOptions& o) {
       o.flush_interval_consume_queue_ms <= 0 || o.clean_resource_interval_ms <= 0) {
     return Status::InvalidArgument("flush/clean intervals and syncFlushTimeout must be positive");
   }
+  if (o.flush_interval_index_ms < 0)
+    return Status::InvalidArgument("flushIntervalIndex: must not be negative (0 = at every checkpoint)");
   if (o.max_queue_nums_per_topic <= 0)
     return Status::InvalidArgument("max_queue_nums_per_topic: must be > 0");
   if (o.max_hash_slot_num <= 0 || o.max_index_num <= 1) {

@@ -39,7 +39,9 @@ CrashHarness::CrashHarness(bool sync_flush, std::vector<std::string> extra_sets)
       std::string("flushDiskType=") + (sync_flush ? "SYNC_FLUSH" : "ASYNC_FLUSH"),
       // Small segments: commit log and consume queues roll every few hundred messages.
       "mappedFileSizeCommitLog=131072", "mappedFileSizeConsumeQueue=2000", "maxMessageSize=2048",
-      "flushIntervalCommitLog=100", "autoCreateTopicEnable=false"};
+      "flushIntervalCommitLog=100", "autoCreateTopicEnable=false",
+      // Index syncs within a run, and cuts that find the index unsynced for several checkpoints.
+      "flushIntervalIndex=1000"};
   sets.insert(sets.end(), extra_sets.begin(), extra_sets.end());
   BrokerOptions options{"", dir_.Sub("broker"), "broker-a", sets};
   options.store_path = store_root();

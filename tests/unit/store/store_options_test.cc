@@ -38,6 +38,9 @@ TEST(StoreOptionsTest, ValidationNamesTheKey) {
   o = StoreOptions();
   o.sync_flush_stage_bytes = -1;
   EXPECT_NE(ValidateStoreOptions(o).message().find("sync_flush_stage_bytes"), std::string::npos);
+  o = StoreOptions();
+  o.flush_interval_index_ms = -1;
+  EXPECT_NE(ValidateStoreOptions(o).message().find("flushIntervalIndex"), std::string::npos);
   EXPECT_TRUE(ValidateStoreOptions(StoreOptions()).ok());
 }
 
