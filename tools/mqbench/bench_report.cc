@@ -37,6 +37,7 @@ void BenchReport::Finish(bool json) const {
   std::string extra_json;
   if (has_outcomes) extra_json += ",\"status\":" + outcomes_json;
   if (requests_ > 0) extra_json += ",\"requests\":" + std::to_string(requests_);
+  for (const auto& [name, value] : counts_) extra_json += ",\"" + name + "\":" + std::to_string(value);
   std::string stages_text;
   if (!stages_.empty()) {
     extra_json += ",\"stages\":{";

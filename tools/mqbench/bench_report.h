@@ -37,6 +37,8 @@ class BenchReport {
   void AddStage(std::string name, const LatencyHistogram* histogram) {
     stages_.emplace_back(std::move(name), histogram);
   }
+  // A named count, in the JSON summary as "name":value. Before Finish(), from one thread.
+  void AddCount(std::string name, int64_t value) { counts_.emplace_back(std::move(name), value); }
   int64_t ok() const { return ok_.load(); }
   int64_t failed() const { return failed_.load(); }
 
@@ -54,6 +56,7 @@ class BenchReport {
   StatusCounts outcomes_;
   int64_t requests_ = 0;
   std::vector<std::pair<std::string, const LatencyHistogram*>> stages_;
+  std::vector<std::pair<std::string, int64_t>> counts_;
   int64_t ok_at_last_tick_ = 0;
   int64_t failed_at_last_tick_ = 0;
   LatencyHistogram interval_;

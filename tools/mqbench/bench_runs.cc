@@ -12,6 +12,7 @@
 
 #include "bench_report.h"
 #include "common/clock.h"
+#include "latency_timeline.h"
 #include "mq/client/producer.h"
 #include "mq/client/pull_consumer.h"
 #include "mq/client/push_consumer.h"
@@ -216,8 +217,15 @@ class BenchConsumer {
     MQ_RETURN_IF_ERROR(consumer_->Subscribe(topic, selector_));
     consumer_->RegisterListener([this](const std::vector<client::ReceivedMessage>& msgs) {
       int64_t now = WallMicros();
+      LatencyTimeline* timeline = timeline_.load(std::memory_order_acquire);
+      const int64_t measure_from = measure_from_us_.load(std::memory_order_acquire);
       for (const auto& m : msgs) {
         const int64_t sent = SentMicros(m, now);
+        if (timeline != nullptr) timeline->Record(sent, now - sent);
+        if (sent < measure_from) {
+          warm_received_.fetch_add(1, std::memory_order_relaxed);
+          continue;
+        }
         report_->Ok(1, now - sent);
         // The broker's store timestamp has millisecond resolution: each share is +-1 ms.
         const int64_t stored = m.store_timestamp_ms * 1000;
@@ -229,6 +237,13 @@ class BenchConsumer {
     return consumer_->Start();
   }
   bool HasQueues() const { return !consumer_->AssignedQueues().empty(); }
+  // e2e: every message from here on goes to `timeline`; those sent before `measure_from_us`
+  // (wall-clock µs) are the warm-up, counted apart (warm_received) and not in the report.
+  void MeasureFrom(int64_t measure_from_us, LatencyTimeline* timeline) {
+    measure_from_us_.store(measure_from_us, std::memory_order_release);
+    timeline_.store(timeline, std::memory_order_release);
+  }
+  int64_t warm_received() const { return warm_received_.load(); }
   void Shutdown() { consumer_->Shutdown(); }
   // Where the latency goes (for e2e, where `sent` is the producer's clock on this host).
   void AddStages(BenchReport* report) const {
@@ -238,6 +253,9 @@ class BenchConsumer {
 
  private:
   BenchReport* report_;
+  std::atomic<LatencyTimeline*> timeline_{nullptr};
+  std::atomic<int64_t> measure_from_us_{0};
+  std::atomic<int64_t> warm_received_{0};
   LatencyHistogram to_store_;
   LatencyHistogram from_store_;
   client::MessageSelector selector_;
@@ -335,22 +353,28 @@ int RunEndToEnd(const BenchParams& p) {
                  p.topic.c_str());
     return 1;
   }
-  int64_t warmup = received.ok();
+  const int64_t before_timed = received.ok();  // the topic-creating send
   const int64_t rate = p.rate > 0 ? p.rate : 1000;
   const double seconds = p.seconds > 0 ? p.seconds : 10;
-  const int64_t total = static_cast<int64_t>(static_cast<double>(rate) * seconds);
+  const auto warmup = std::chrono::microseconds(static_cast<int64_t>(p.warmup_seconds * 1e6));
+  const int64_t warm_total = static_cast<int64_t>(static_cast<double>(rate) * p.warmup_seconds);
+  const int64_t total = warm_total + static_cast<int64_t>(static_cast<double>(rate) * seconds);
   std::atomic<int64_t> sent{0};
   std::atomic<int64_t> failed{0};
   LatencyHistogram pacer_lag;  // how late each send left against its schedule
   consumer.AddStages(&received);
   received.AddStage("pacer_lag", &pacer_lag);
-  received.Start();
   auto start = Clock::now();
+  const int64_t start_us = WallMicros();
+  // Sends of the drain period (up to 10 s) fall into the last window.
+  LatencyTimeline timeline(start_us, p.timeline_ms * 1000, p.warmup_seconds + seconds + 10, 2000);
+  consumer.MeasureFrom(start_us + warmup.count(), &timeline);
   std::thread sender([&] {
     for (int64_t i = 0; i < total; ++i) {
       const auto due = start + std::chrono::microseconds(i * 1'000'000 / rate);
       std::this_thread::sleep_until(due);
-      pacer_lag.Record(std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - due).count());
+      if (i >= warm_total)
+        pacer_lag.Record(std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - due).count());
       producer.SendAsync(BenchMessage(p, body), [&](const Result<client::SendResult>& r) {
         const std::string_view outcome = Outcome(r);
         received.CountOutcome(outcome, 1);  // the summary's "status" breaks the sends down
@@ -358,10 +382,15 @@ int RunEndToEnd(const BenchParams& p) {
       });
     }
   });
-  auto drain_deadline =
-      start + std::chrono::microseconds(static_cast<int64_t>(seconds * 1e6)) + std::chrono::seconds(10);
+  // The report's rate and progress cover the measured part only (a deadline, not a condition).
+  std::this_thread::sleep_until(start + warmup);
+  received.Start();
+  auto drain_deadline = start + warmup + std::chrono::microseconds(static_cast<int64_t>(seconds * 1e6)) +
+                        std::chrono::seconds(10);
+  auto measured = [&] { return received.ok() - before_timed; };
   ProgressLoop(received, [&] {
-    return (received.ok() - warmup >= total && sent + failed >= total) || Clock::now() >= drain_deadline;
+    return (measured() + consumer.warm_received() >= total && sent + failed >= total) ||
+           Clock::now() >= drain_deadline;
   });
   sender.join();
   producer.Shutdown();
@@ -369,8 +398,13 @@ int RunEndToEnd(const BenchParams& p) {
   if (!p.json)
     std::printf("e2e: rate %lld msg/s, sent %lld, send failures %lld\n", static_cast<long long>(rate),
                 static_cast<long long>(sent.load()), static_cast<long long>(failed.load()));
+  received.AddCount("warmup_received", consumer.warm_received());
+  received.AddCount("over_2ms", timeline.Late(start_us + warmup.count()));
+  if (!p.timeline_path.empty() && !timeline.Write(p.timeline_path)) {
+    std::fprintf(stderr, "mqbench e2e: cannot write the timeline to %s\n", p.timeline_path.c_str());
+  }
   received.Finish(p.json);
-  return failed.load() == 0 && received.ok() - warmup >= total ? 0 : 1;
+  return failed.load() == 0 && measured() + consumer.warm_received() >= total ? 0 : 1;
 }
 
 }  // namespace mq::bench

@@ -29,6 +29,9 @@ struct BenchParams {
   double seconds = 0;                             // run length; 0 = until count
   int64_t count = 0;                              // messages; 0 = until seconds
   int64_t rate = 0;                               // e2e: messages per second sent
+  double warmup_seconds = 0;                      // e2e: sent at the rate first, not measured
+  int64_t timeline_ms = 100;                      // e2e: window of the timeline
+  std::string timeline_path;                      // e2e: CSV of the timeline ("" = none)
   bool from_first = false;                        // consumer: start at the first offset of new queues
   bool auto_batch = ClientDefaults().auto_batch;  // producer, e2e: ProducerOptions::auto_batch
   // producer, e2e: ProducerOptions::auto_batch_max_in_flight, default the client's

@@ -89,6 +89,14 @@ int main(int argc, char** argv) {
   e2e->add_option("-g,--group", p.group, "consumer group");
   AddProducerOptions(e2e, &p);
   e2e->add_option("--rate", p.rate, "messages per second")->check(CLI::Range(int64_t{1}, int64_t{1'000'000}));
+  e2e->add_option("--warmup", p.warmup_seconds,
+                  "send at the rate for this many seconds first, outside the measurement (its messages "
+                  "are in the timeline)")
+      ->check(CLI::Range(0.0, 3600.0));
+  e2e->add_option("--timeline", p.timeline_path,
+                  "write a CSV: per window of send time, messages, how many took over 2 ms, the longest");
+  e2e->add_option("--timeline-ms", p.timeline_ms, "window of the timeline (ms)")
+      ->check(CLI::Range(int64_t{1}, int64_t{60'000}));
   e2e->add_option("--pull-batch", p.pull_batch, "messages per pull (default: the client's)")
       ->check(CLI::Range(1, 1024));
   e2e->add_option("--pull-standing", p.pull_standing,
