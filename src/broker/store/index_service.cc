@@ -95,20 +95,58 @@ Status IndexService::Load() {
   return Status::OK();
 }
 
-Status IndexService::Recover(int64_t commit_log_end) {
+Status IndexService::Recover(int64_t commit_log_end, int64_t synced_below) {
   std::lock_guard<std::mutex> lock(mu_);
-  // From the back: a file that starts at or after the log's end indexes nothing that exists, and
-  // a file whose header was never written (the process died between creating it and its first
-  // entry) holds nothing and would read as an index ending at offset 0.
+  const int64_t trusted_below = std::min(commit_log_end, synced_below);
+  // From the back: a file that starts at or after `trusted_below` was created after the index's
+  // last sync (or indexes nothing that exists), and a file whose header was never written (the
+  // process died between creating it and its first entry) holds nothing and would read as an
+  // index ending at offset 0.
   while (!files_.empty() && files_.back()->mapped->from_offset() > 0 &&
-         (files_.back()->mapped->from_offset() >= commit_log_end || files_.back()->Get32(32) == 0)) {
+         (files_.back()->mapped->from_offset() >= trusted_below || files_.back()->Get32(32) == 0)) {
     MQ_RETURN_IF_ERROR(files_.back()->mapped->Destroy());
     files_.pop_back();
   }
   for (auto& file : files_) {
     if (file->end_phy() > commit_log_end) file->Set64(24, commit_log_end);
   }
+  // Only the last file can hold entries written after the last sync: every earlier one ended
+  // before it started.
+  if (synced_below < commit_log_end && !files_.empty()) RepairUnsyncedTail(*files_.back(), trusted_below);
   return Status::OK();
+}
+
+void IndexService::RepairUnsyncedTail(File& file, int64_t trusted_below) {
+  // The kernel may have written back any page written since the last sync, in any order: the
+  // header (a count and an end past the durable entries), a slot naming an entry that never
+  // reached the disk (the bucket's chain ends there and hides its older entries), or neither.
+  // Entries are appended in log order and the sync wrote every one below `trusted_below`, so the
+  // durable ones are a prefix: find its end (zeros or an offset past the point), then rebuild
+  // every slot from it. Re-dispatch indexes the records from `trusted_below` on again.
+  if (file.Get32(32) == 0) return;  // never written
+  int32_t lo = 1;
+  int32_t hi = file.index_count();  // the first entry not kept lies in [lo, hi]
+  auto kept = [&](int32_t n) {
+    const int32_t pos = file.EntryPos(n);
+    const bool zero = file.Get32(pos) == 0 && file.Get64(pos + 4) == 0 && file.Get32(pos + 16) == 0;
+    return !zero && file.Get32(pos) >= 0 && file.Get64(pos + 4) < trusted_below;
+  };
+  while (lo < hi) {
+    const int32_t mid = lo + (hi - lo) / 2;
+    if (kept(mid)) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  const int32_t count = lo;
+  MQ_LOG_INFO(Logger("store"),
+              "index {}: keeping {} entries below offset {} (header said {}), rebuilding slots",
+              file.mapped->path(), count - 1, trusted_below, file.index_count() - 1);
+  for (int32_t i = 0; i < file.slot_num; ++i) file.Set32(kHeaderSize + i * kSlotSize, 0);
+  for (int32_t n = 1; n < count; ++n) file.Set32(file.SlotPos(file.Get32(file.EntryPos(n))), n);
+  file.Set32(36, count);
+  file.Set64(24, std::min(file.end_phy(), trusted_below));
 }
 
 Status IndexService::PutKey(File& file, int32_t hash, int64_t phy, int64_t store_ts) {

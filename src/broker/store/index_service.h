@@ -50,8 +50,11 @@ class IndexService {
   IndexService& operator=(const IndexService&) = delete;
 
   Status Load();
-  // Forgets index state at or beyond the recovered commit log end.
-  Status Recover(int64_t commit_log_end);
+  // Forgets index state at or beyond the recovered commit log end. When `synced_below` is below
+  // that end (a crash: the index was last synced when the dispatcher had reached it), also what
+  // was written since the sync: files started after it are deleted, and the last file keeps only
+  // its entries below it, its slots rebuilt from them, whatever of the rest reached the disk.
+  Status Recover(int64_t commit_log_end, int64_t synced_below);
   Status BuildIndex(const IndexRequest& request);
   // Commit log offsets of messages whose key may be `key`, newest first, store time within
   // [begin_ms, end_ms].
@@ -73,6 +76,8 @@ class IndexService {
   // here, not as a SIGBUS on a later write through the mapping) and its directory fsynced.
   Result<std::shared_ptr<File>> OpenFile(int64_t begin_phy, bool create) const;
   Status PutKey(File& file, int32_t hash, int64_t phy, int64_t store_ts);
+  // Recover's part for the last file after a crash; see Recover.
+  static void RepairUnsyncedTail(File& file, int64_t trusted_below);
 
   const StoreOptions& options_;
   const std::string dir_;

@@ -131,9 +131,11 @@ Status MessageStore::Recover() {
       cq_damaged = true;
     }
   }
-  if (index_) MQ_RETURN_IF_ERROR(index_->Recover(end));
-
   int64_t dispatch_from = (cp.logic_offset >= min && cp.logic_offset <= end) ? cp.logic_offset : min;
+  // After a crash the index is trusted only as far as its last sync, which the checkpoint's logic
+  // offset never passes.
+  if (index_) MQ_RETURN_IF_ERROR(index_->Recover(end, clean ? end : dispatch_from));
+
   // Re-dispatching repairs differing units and refills lost ones (ConsumeQueue::Put).
   if (cq_dir_missing || cqs.empty() || cq_damaged) dispatch_from = min;
   if (index_ && index_dir_missing) dispatch_from = min;

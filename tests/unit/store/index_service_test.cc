@@ -151,7 +151,7 @@ TEST_F(IndexFlushTest, AFileDiedBeforeItsFirstEntryIsDroppedAtRecovery) {
   }
   IndexService recovered(options_);
   ASSERT_TRUE(recovered.Load().ok());
-  ASSERT_TRUE(recovered.Recover(400).ok());
+  ASSERT_TRUE(recovered.Recover(400, /*synced_below=*/300).ok());
   EXPECT_EQ(recovered.IndexedEnd(), 300);
   // Re-dispatch from the checkpoint (0), as MessageStore does after a crash.
   for (int i = 0; i < 4; ++i) Put(recovered, "k" + std::to_string(i), i * 100);
