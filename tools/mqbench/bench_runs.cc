@@ -366,7 +366,7 @@ int RunEndToEnd(const BenchParams& p) {
   received.AddStage("pacer_lag", &pacer_lag);
   auto start = Clock::now();
   const int64_t start_us = WallMicros();
-  // Sends of the drain period (up to 10 s) fall into the last window.
+  // Room for a pacer up to 10 s late; anything later falls into the last window.
   LatencyTimeline timeline(start_us, p.timeline_ms * 1000, p.warmup_seconds + seconds + 10, 2000);
   consumer.MeasureFrom(start_us + warmup.count(), &timeline);
   std::thread sender([&] {
