@@ -10,6 +10,7 @@
 #include <string>
 
 #include "broker/store/checkpoint.h"
+#include "common/file_util.h"
 #include "store_test_util.h"
 #include "testutil/temp_dir.h"
 #include "testutil/wait.h"
@@ -32,9 +33,9 @@ class IndexSyncTest : public testing::StoreFixture {
     };
   }
 
-  // Puts `n` messages with UNIQ_KEY u0 .. u<n-1>.
-  static void PutKeyed(MessageStore& store, int n) {
-    for (int i = 0; i < n; ++i) {
+  // Puts the messages with UNIQ_KEY u<from> .. u<to - 1>.
+  static void PutKeyed(MessageStore& store, int from, int to) {
+    for (int i = from; i < to; ++i) {
       ASSERT_TRUE(
           PutSync(store, Msg("I", i % 2, "body" + std::to_string(i), "", "", "u" + std::to_string(i))).ok());
     }
@@ -53,6 +54,20 @@ class IndexSyncTest : public testing::StoreFixture {
   bool WaitForCheckpointCovering(int64_t end) {
     return WaitUntil([&] { return Checkpoint(dir_.path()).physic_offset == end; });
   }
+  // Copies the running store's files to `to` as a crash leaves them (abort marker included),
+  // once a checkpoint covers its whole log.
+  ::testing::AssertionResult CopyAsCrashed(const MessageStore& store, const TempDir& to) {
+    if (!WaitForCheckpointCovering(store.MaxPhyOffset()))
+      return ::testing::AssertionFailure() << "no checkpoint covered the log";
+    fs::copy(dir_.path(), to.path(), fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+    return ::testing::AssertionSuccess();
+  }
+  // A store started on the copy in `root`, recovering from it.
+  std::unique_ptr<MessageStore> OpenCopy(const TempDir& root) {
+    StoreOptions options = options_;
+    options.store_path_root_dir = root.path();
+    return testing::OpenStore(options, &clock_);
+  }
 
   std::atomic<int> index_syncs_{0};
 };
@@ -60,7 +75,7 @@ class IndexSyncTest : public testing::StoreFixture {
 TEST_F(IndexSyncTest, CheckpointsBetweenIndexSyncsKeepTheLogicOffsetAtTheLastSync) {
   options_.flush_interval_index_ms = 3'600'000;
   auto store = Open();
-  PutKeyed(*store, 20);
+  PutKeyed(*store, 0, 20);
   const int64_t end = store->MaxPhyOffset();
   ASSERT_TRUE(WaitForCheckpointCovering(end));
   EXPECT_EQ(Checkpoint(dir_.path()).logic_offset, 0) << "the index was never synced: recovery starts at 0";
@@ -75,7 +90,7 @@ TEST_F(IndexSyncTest, CheckpointsBetweenIndexSyncsKeepTheLogicOffsetAtTheLastSyn
 TEST_F(IndexSyncTest, AZeroIntervalSyncsTheIndexAtEveryCheckpoint) {
   options_.flush_interval_index_ms = 0;
   auto store = Open();
-  PutKeyed(*store, 20);
+  PutKeyed(*store, 0, 20);
   const int64_t end = store->MaxPhyOffset();
   ASSERT_TRUE(WaitUntil([&] { return Checkpoint(dir_.path()).logic_offset == end; }));
   EXPECT_GE(index_syncs_.load(), 1);
@@ -91,13 +106,11 @@ TEST_F(IndexSyncTest, ACrashBeforeTheIndexSyncReindexesFromTheCheckpoint) {
   TempDir crashed;
   {
     auto store = Open();
-    PutKeyed(*store, kMessages);
-    ASSERT_TRUE(WaitForCheckpointCovering(store->MaxPhyOffset()));
-    // The running store's files as a crash leaves them (abort marker included), then the
-    // unsynced index as a power cut leaves it.
-    fs::copy(dir_.path(), crashed.path(), fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+    PutKeyed(*store, 0, kMessages);
+    ASSERT_TRUE(CopyAsCrashed(*store, crashed));
   }
   ASSERT_TRUE(fs::exists(crashed.Sub("abort")));
+  // The unsynced index as a power cut leaves it.
   int index_files = 0;
   for (const auto& entry : fs::directory_iterator(crashed.Sub("index"))) {
     const auto size = fs::file_size(entry.path());
@@ -107,10 +120,7 @@ TEST_F(IndexSyncTest, ACrashBeforeTheIndexSyncReindexesFromTheCheckpoint) {
   }
   ASSERT_GT(index_files, 0);
 
-  StoreOptions options = options_;
-  options.store_path_root_dir = crashed.path();
-  auto recovered = testing::OpenStore(options, &clock_);
-  EXPECT_EQ(Found(*recovered, kMessages), kMessages);
+  EXPECT_EQ(Found(*OpenCopy(crashed), kMessages), kMessages);
 }
 
 // A crash after the kernel wrote back some pages of the index written since its last sync, not
@@ -122,25 +132,18 @@ TEST_F(IndexSyncTest, ACrashBeforeTheIndexSyncReindexesFromTheCheckpoint) {
 TEST_F(IndexSyncTest, ACrashWithTheHeaderAndSlotsOnDiskButNotTheEntriesLosesNoKey) {
   options_.flush_interval_index_ms = 3'600'000;
   options_.max_index_num = 32;  // 31 entries a file: the second batch of keys opens a second file
-  const std::string first_file = dir_.Sub("index/00000000000000000000");
-  std::string synced;  // the first file as the clean shutdown's sync left it
   {
     auto store = Open();
-    PutKeyed(*store, 20);
+    PutKeyed(*store, 0, 20);
   }
-  {
-    std::ifstream in(first_file, std::ios::binary);
-    synced.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  }
+  // The first file as the clean shutdown's sync left it.
+  auto synced = ReadFileToString(dir_.Sub("index/00000000000000000000"));
+  ASSERT_TRUE(synced.ok()) << synced.status().ToString();
   TempDir crashed;
   {
     auto store = Open();
-    for (int i = 20; i < 40; ++i) {
-      ASSERT_TRUE(
-          PutSync(*store, Msg("I", i % 2, "body" + std::to_string(i), "", "", "u" + std::to_string(i))).ok());
-    }
-    ASSERT_TRUE(WaitForCheckpointCovering(store->MaxPhyOffset()));
-    fs::copy(dir_.path(), crashed.path(), fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+    PutKeyed(*store, 20, 40);
+    ASSERT_TRUE(CopyAsCrashed(*store, crashed));
   }
   int files = 0;
   for ([[maybe_unused]] const auto& entry : fs::directory_iterator(crashed.Sub("index"))) ++files;
@@ -150,14 +153,10 @@ TEST_F(IndexSyncTest, ACrashWithTheHeaderAndSlotsOnDiskButNotTheEntriesLosesNoKe
     std::fstream torn(crashed.Sub("index/00000000000000000000"),
                       std::ios::binary | std::ios::in | std::ios::out);
     torn.seekp(static_cast<std::streamoff>(entries_start));
-    torn.write(synced.data() + entries_start, static_cast<std::streamsize>(synced.size() - entries_start));
+    torn.write(synced->data() + entries_start, static_cast<std::streamsize>(synced->size() - entries_start));
     ASSERT_TRUE(torn.good());
   }
-
-  StoreOptions options = options_;
-  options.store_path_root_dir = crashed.path();
-  auto recovered = testing::OpenStore(options, &clock_);
-  EXPECT_EQ(Found(*recovered, 40), 40);
+  EXPECT_EQ(Found(*OpenCopy(crashed), 40), 40);
 }
 
 }  // namespace
