@@ -263,8 +263,8 @@ bool PullProcessor::ReadOnce(PullState& state, bool timed_out) {
   }
   auto& resp = state.response;
   resp.Clear();
-  // Records go as stored: the store copies them out of its segments straight into the reply,
-  // with no per-message conversion here; the consumer decodes them. GetMessages returns only
+  // Records go as stored: the store appends them to the reply as it read and verified them, with
+  // no per-message conversion here; the consumer decodes them. GetMessages returns only
   // records that passed DecodeRecord with their CRCs.
   std::string* records = req.accept_records() ? resp.mutable_records() : nullptr;
   auto read = [&] {

@@ -366,6 +366,21 @@ Result<StoredMessage> CommitLog::LookMessage(int64_t offset, int64_t limit) cons
   return ToStoredMessage(view, ref.bytes);
 }
 
+Result<int32_t> CommitLog::CopyOut(int64_t offset, int32_t size, std::string* out) const {
+  if (offset < 0 || size < 0 || offset > committed_offset() - size) {
+    return Status::InvalidArgument(
+        fmt::format("read [{}, +{}) beyond the committed end {}", offset, size, committed_offset()));
+  }
+  auto file = queue_.FindByOffset(offset);
+  if (!file) return Status::NotFound(fmt::format("commit log offset {} is not stored", offset));
+  auto rel = static_cast<int32_t>(offset - file->from_offset());
+  const int32_t n = std::min(size, file->size() - rel);
+  const size_t at = out->size();
+  out->resize(at + static_cast<size_t>(n));
+  file->CopyOut(rel, n, out->data() + at);
+  return n;
+}
+
 Result<RecordRef> CommitLog::Read(int64_t offset, int32_t size) const {
   if (offset < 0 || size < 0 || offset > committed_offset() - size) {
     return Status::InvalidArgument(

@@ -108,6 +108,9 @@ class CommitLog {
   Result<StoredMessage> LookMessage(int64_t offset, int64_t limit) const;
   // Raw bytes [offset, offset+size) inside one segment.
   Result<RecordRef> Read(int64_t offset, int32_t size) const;
+  // Appends the committed bytes [offset, offset+size) to `out` with one pread (MappedFile::
+  // CopyOut), up to the end of the segment holding `offset`; returns how many it appended.
+  Result<int32_t> CopyOut(int64_t offset, int32_t size, std::string* out) const;
 
   // Flush thread: writes what is staged (see the class comment) and publishes it; false when
   // nothing was staged.

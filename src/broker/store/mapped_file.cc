@@ -225,6 +225,21 @@ std::string_view MappedFile::View(int32_t pos, int32_t len) const {
   return {data_ + pos, static_cast<size_t>(len)};
 }
 
+void MappedFile::CopyOut(int32_t pos, int32_t len, char* out) const {
+  MQ_CHECK(pos >= 0 && len >= 0 && pos + len <= size_, "CopyOut out of range pos={} n={}", pos, len);
+  int32_t done = 0;
+  while (done < len) {
+    ssize_t r = ::pread(fd_, out + done, static_cast<size_t>(len - done), pos + done);
+    if (r > 0) {
+      done += static_cast<int32_t>(r);
+      continue;
+    }
+    if (r < 0 && errno == EINTR) continue;
+    break;  // the mapping holds the same bytes
+  }
+  if (done < len) std::memcpy(out + done, data_ + pos + done, static_cast<size_t>(len - done));
+}
+
 Status MappedFile::Flush(const FaultHook& hook) {
   int32_t wrote = wrote_position();
   int32_t flushed = flushed_position();

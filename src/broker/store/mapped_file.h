@@ -80,6 +80,9 @@ class MappedFile {
 
   // Any thread: bytes [pos, pos+len) of the mapping. Caller keeps this object alive.
   std::string_view View(int32_t pos, int32_t len) const;
+  // Copies [pos, pos + len) to `out` with pread: the page cache through the kernel's own mapping,
+  // not this process's 4 KiB one (whose first touch of each page costs a page walk).
+  void CopyOut(int32_t pos, int32_t len, char* out) const;
   const char* data() const { return data_; }
 
   // Flusher: msync(MS_SYNC) of [flushed, wrote) then advances flushed_position.

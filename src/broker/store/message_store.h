@@ -84,8 +84,8 @@ class MessageStore {
   // kNoMatchedMessage when nothing matched). `group` is informational (logging/stats).
   // Every returned record decodes and passed its CRCs, and is the message its queue unit points
   // at (a damaged one is skipped and logged). Statuses as RocketMQ's getMessage().
-  // With `records_out`, the found records are appended to it back to back (one copy out of the
-  // mapped segments, one allocation for the lot) instead of one string each in `messages`;
+  // With `records_out`, the found records are appended to it back to back (sized once for the
+  // lot) instead of one string each in `messages`;
   // `queue_offsets` and `buffer_total_size` are filled either way.
   GetMessageResult GetMessages(std::string_view group, const std::string& topic, int32_t queue_id,
                                int64_t offset, int32_t max_count, int32_t max_bytes,
@@ -150,6 +150,9 @@ class MessageStore {
   const StoreOptions& options() const { return options_; }
 
  private:
+  // GetMessages: replaces `run` with the bytes of units[first] and of the units after it whose
+  // records follow it in the log, up to `budget` bytes and the segment's end, read in one call.
+  Status ReadRun(const std::vector<CqUnit>& units, size_t first, int32_t budget, std::string* run) const;
   Status StartLocked();
   Status Recover();
   // Flushes the consume queues (and the index, when flushIntervalIndex has passed or `final`)
