@@ -366,13 +366,18 @@ Result<StoredMessage> CommitLog::LookMessage(int64_t offset, int64_t limit) cons
   return ToStoredMessage(view, ref.bytes);
 }
 
-Result<int32_t> CommitLog::CopyOut(int64_t offset, int32_t size, std::string* out) const {
+Result<std::shared_ptr<MappedFile>> CommitLog::CommittedSegment(int64_t offset, int32_t size) const {
   if (offset < 0 || size < 0 || offset > committed_offset() - size) {
     return Status::InvalidArgument(
         fmt::format("read [{}, +{}) beyond the committed end {}", offset, size, committed_offset()));
   }
   auto file = queue_.FindByOffset(offset);
   if (!file) return Status::NotFound(fmt::format("commit log offset {} is not stored", offset));
+  return file;
+}
+
+Result<int32_t> CommitLog::CopyOut(int64_t offset, int32_t size, std::string* out) const {
+  MQ_ASSIGN_OR_RETURN(auto file, CommittedSegment(offset, size));
   auto rel = static_cast<int32_t>(offset - file->from_offset());
   const int32_t n = std::min(size, file->size() - rel);
   const size_t at = out->size();
@@ -382,12 +387,7 @@ Result<int32_t> CommitLog::CopyOut(int64_t offset, int32_t size, std::string* ou
 }
 
 Result<RecordRef> CommitLog::Read(int64_t offset, int32_t size) const {
-  if (offset < 0 || size < 0 || offset > committed_offset() - size) {
-    return Status::InvalidArgument(
-        fmt::format("read [{}, +{}) beyond the committed end {}", offset, size, committed_offset()));
-  }
-  auto file = queue_.FindByOffset(offset);
-  if (!file) return Status::NotFound(fmt::format("commit log offset {} is not stored", offset));
+  MQ_ASSIGN_OR_RETURN(auto file, CommittedSegment(offset, size));
   auto rel = static_cast<int32_t>(offset - file->from_offset());
   if (rel + size > file->size()) return Status::InvalidArgument("read crosses a segment boundary");
   RecordRef ref;

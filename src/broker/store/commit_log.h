@@ -133,6 +133,8 @@ class CommitLog {
 
  private:
   int64_t ScanValid(int64_t start);
+  // The segment holding `offset`; [offset, offset+size) must lie below the committed end.
+  Result<std::shared_ptr<MappedFile>> CommittedSegment(int64_t offset, int32_t size) const;
   // append_mu_ held: forgets the next queue offsets of every queue of `topic`.
   void ForgetTopicLocked(std::string_view topic);
   // The append loop of both Append forms: `record(i)` gives the i-th of `count` records.

@@ -38,12 +38,13 @@ Result<RecordView> VerifyQueueRecord(std::string_view record, int64_t phy_offset
 }
 
 // What GetMessages returns of `units` at most, by its count and byte bounds.
-size_t ExpectedBytes(const std::vector<CqUnit>& units, int32_t max_count, int32_t max_bytes) {
+size_t ExpectedBytes(const std::vector<CqUnit>& units, int32_t max_count, int32_t max_bytes,
+                     const MessageFilter& filter) {
   int64_t bytes = 0;
   int32_t count = 0;
   for (const CqUnit& u : units) {
     if (count >= max_count || (count > 0 && bytes + u.size > max_bytes)) break;
-    if (u.size <= 0) continue;
+    if (u.size <= 0 || (filter && !filter(u.tags_code))) continue;
     bytes += u.size;
     ++count;
   }
@@ -53,12 +54,14 @@ size_t ExpectedBytes(const std::vector<CqUnit>& units, int32_t max_count, int32_
 }  // namespace
 
 Status MessageStore::ReadRun(const std::vector<CqUnit>& units, size_t first, int32_t budget,
-                             std::string* run) const {
+                             int32_t max_units, const MessageFilter& filter, std::string* run) const {
   int64_t bytes = units[first].size;
-  for (size_t j = first + 1; j < units.size(); ++j) {
+  for (size_t j = first + 1; j < units.size() && static_cast<int64_t>(j - first) < max_units; ++j) {
     const CqUnit& next = units[j];
-    if (next.size <= 0 || next.phy_offset != units[first].phy_offset + bytes || bytes + next.size > budget)
+    if (next.size <= 0 || next.phy_offset != units[first].phy_offset + bytes || bytes + next.size > budget ||
+        (filter && !filter(next.tags_code))) {
       break;
+    }
     bytes += next.size;
   }
   run->clear();
@@ -119,7 +122,8 @@ GetMessageResult MessageStore::GetMessages(std::string_view group, const std::st
     // returned.
     std::string run;
     int64_t run_from = 0;
-    if (records_out) records_out->reserve(records_out->size() + ExpectedBytes(units, max_count, max_bytes));
+    if (records_out)
+      records_out->reserve(records_out->size() + ExpectedBytes(units, max_count, max_bytes, filter));
     size_t i = 0;
     for (; i < units.size(); ++i) {
       const CqUnit& u = units[i];
@@ -135,7 +139,8 @@ GetMessageResult MessageStore::GetMessages(std::string_view group, const std::st
       if (u.phy_offset < run_from || u.phy_offset - run_from > std::ssize(run) - u.size) {
         run_from = u.phy_offset;
         const auto budget = static_cast<int32_t>(std::max<int64_t>(u.size, max_bytes - r.buffer_total_size));
-        if (!ReadRun(units, i, budget, &run).ok() || std::ssize(run) < u.size) {
+        const int32_t max_units = max_count - static_cast<int32_t>(count);
+        if (!ReadRun(units, i, budget, max_units, filter, &run).ok() || std::ssize(run) < u.size) {
           run.clear();
           if (r.queue_offsets.empty()) r.status = GetMessageStatus::kMessageWasRemoving;
           continue;

@@ -97,5 +97,32 @@ TEST_F(StoreReadTest, ADamagedRecordInsideARunIsSkippedAndItsNeighboursServed) {
   EXPECT_EQ(Bodies(records), (std::vector<std::string>{Body(6), Body(7)}));
 }
 
+// A run stops at a unit the tag filter rejects, so the records after it come in a run of their
+// own: every matching record is served, in both forms, and a count bound ends the pull early.
+TEST_F(StoreReadTest, ATagFilteredPullOverAdjacentRecordsServesEveryMatch) {
+  auto store = Open();
+  for (int i = 0; i < 30; ++i) {
+    ASSERT_TRUE(PutSync(*store, Msg("T", 0, Body(i), i % 3 == 0 ? "TagA" : "TagB")).ok());
+  }
+  ASSERT_TRUE(WaitUntil([&] { return store->MaxOffsetInQueue("T", 0) == 30; }));
+  std::vector<int64_t> tag_a;
+  std::vector<std::string> tag_a_bodies;
+  for (int i = 0; i < 30; i += 3) {
+    tag_a.push_back(i);
+    tag_a_bodies.push_back(Body(i));
+  }
+  std::string records;
+  auto joined = store->GetMessages("g", "T", 0, 0, 32, 1 << 20, MakeTagFilter({"TagA"}), {}, &records);
+  auto each = store->GetMessages("g", "T", 0, 0, 32, 1 << 20, MakeTagFilter({"TagA"}));
+  EXPECT_EQ(joined.queue_offsets, tag_a);
+  EXPECT_EQ(each.queue_offsets, tag_a);
+  EXPECT_EQ(Bodies(records), tag_a_bodies);
+  records.clear();
+  auto first_two = store->GetMessages("g", "T", 0, 1, 2, 1 << 20, MakeTagFilter({"TagB"}), {}, &records);
+  EXPECT_EQ(first_two.queue_offsets, (std::vector<int64_t>{1, 2}));
+  EXPECT_EQ(first_two.next_begin_offset, 3);
+  EXPECT_EQ(Bodies(records), (std::vector<std::string>{Body(1), Body(2)}));
+}
+
 }  // namespace
 }  // namespace mq::store
