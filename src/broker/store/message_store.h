@@ -152,7 +152,7 @@ class MessageStore {
  private:
   // GetMessages: replaces `run` with the bytes of units[first] and of the units after it whose
   // records follow it in the log and pass `filter`, up to `max_units` units, `budget` bytes and
-  // the segment's end, read in one call.
+  // the segment's end, read in one call. Corruption when a large unit's record is not its size.
   Status ReadRun(const std::vector<CqUnit>& units, size_t first, int32_t budget, int32_t max_units,
                  const MessageFilter& filter, std::string* run) const;
   Status StartLocked();

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "broker/store/message_store.h"
+#include "common/coding.h"
 #include "common/file_util.h"
 #include "store_test_util.h"
 #include "testutil/wait.h"
@@ -122,6 +123,33 @@ TEST_F(StoreReadTest, ATagFilteredPullOverAdjacentRecordsServesEveryMatch) {
   EXPECT_EQ(first_two.queue_offsets, (std::vector<int64_t>{1, 2}));
   EXPECT_EQ(first_two.next_begin_offset, 3);
   EXPECT_EQ(Bodies(records), (std::vector<std::string>{Body(1), Body(2)}));
+}
+
+// A damaged unit naming most of a segment is dropped on its record's own size, and the pull
+// reserves nothing for it; the records after it are served.
+TEST_F(StoreReadTest, ALargeUnitWhoseRecordIsAnotherSizeIsDropped) {
+  options_.mapped_file_size_commit_log = 8 << 20;
+  options_.max_message_size = 4 << 20;
+  auto store = Open();
+  const std::string big(3 << 20, 'b');
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(PutSync(*store, Msg("T", 0, big + std::to_string(i))).ok());
+  ASSERT_TRUE(WaitUntil([&] { return store->MaxOffsetInQueue("T", 0) == 3; }));
+  // Unit 0's size field (bytes 8-11 of the unit) says 6 MiB: within the log, not the record.
+  const std::string path = options_.store_path_root_dir + "/consumequeue/T/0/" + OffsetToFileName(0);
+  int fd = ::open(path.c_str(), O_WRONLY);
+  ASSERT_GE(fd, 0) << path;
+  char size_be[4];
+  EncodeFixed32BE(size_be, 6u << 20);
+  ASSERT_EQ(::pwrite(fd, size_be, 4, 8), 4);
+  ::close(fd);
+
+  std::string records;
+  auto r = store->GetMessages("g", "T", 0, 0, 32, 1 << 20, {}, {}, &records);
+  EXPECT_EQ(r.queue_offsets, (std::vector<int64_t>{1}));  // then the byte bound
+  EXPECT_EQ(Bodies(records), (std::vector<std::string>{big + "1"}));
+  EXPECT_LT(records.capacity(), size_t{5} << 20);
+  auto each = store->GetMessages("g", "T", 0, 0, 32, 64 << 20);
+  EXPECT_EQ(each.queue_offsets, (std::vector<int64_t>{1, 2}));
 }
 
 }  // namespace
