@@ -43,6 +43,9 @@ ConfigSchema BindBrokerConfig(BrokerConfig* c) {
   s.AddInt("mappedFileSizeConsumeQueue", &c->mappedFileSizeConsumeQueue, 20 * 16, INT32_MAX,
            "consume queue segment bytes (multiple of 20)");
   s.AddInt("flushIntervalCommitLog", &c->flushIntervalCommitLog, 1, 60000, "ASYNC_FLUSH period (ms)");
+  s.AddInt(
+      "flushCommitLogEveryBytes", &c->flushCommitLogEveryBytes, 0, INT64_MAX,
+      "ASYNC_FLUSH: also flush once this many bytes were appended since the last flush (0 = by time only)");
   s.AddInt("flushIntervalConsumeQueue", &c->flushIntervalConsumeQueue, 1, 60000,
            "ms between consume queue flushes and checkpoints");
   s.AddInt("flushIntervalIndex", &c->flushIntervalIndex, 0, 3'600'000,
@@ -246,6 +249,7 @@ store::StoreOptions ToStoreOptions(const BrokerConfig& c) {
   o.flush_disk_type =
       c.flushDiskType == "SYNC_FLUSH" ? store::FlushDiskType::kSyncFlush : store::FlushDiskType::kAsyncFlush;
   o.flush_interval_commit_log_ms = c.flushIntervalCommitLog;
+  o.flush_commit_log_every_bytes = c.flushCommitLogEveryBytes;
   o.flush_interval_consume_queue_ms = c.flushIntervalConsumeQueue;
   o.flush_interval_index_ms = c.flushIntervalIndex;
   o.sync_flush_timeout_ms = c.syncFlushTimeout;

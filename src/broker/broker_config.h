@@ -54,6 +54,7 @@ struct BrokerConfig {
   int32_t mappedFileSizeCommitLog = 1024 * 1024 * 1024;
   int32_t mappedFileSizeConsumeQueue = 300000 * 20;
   int32_t flushIntervalCommitLog = 500;
+  int64_t flushCommitLogEveryBytes = 4 << 20;  // ours: see StoreOptions::flush_commit_log_every_bytes
   int32_t flushIntervalConsumeQueue = 1000;
   int32_t flushIntervalIndex = 10000;  // ours: see StoreOptions::flush_interval_index_ms
   // Ours: bytes of the commit log behind its flushed end kept in the page cache (0 = no limit).

@@ -401,8 +401,8 @@ Result<RecordRef> CommitLog::Read(int64_t offset, int32_t size) const {
 
 Status CommitLog::Flush() { return queue_.Flush(); }
 
-int64_t CommitLog::DropPageCacheBehind(int64_t keep_bytes) {
-  const int64_t to = flushed_offset() - keep_bytes;
+int64_t CommitLog::DropPageCacheBehind(int64_t keep_bytes, int64_t read_to) {
+  const int64_t to = std::min(flushed_offset(), read_to) - keep_bytes;
   // Nothing below the log's first byte is cached; a first call starts there, not at 0.
   const int64_t from = std::max(page_cache_dropped_to_, queue_.MinOffset());
   if (to - from < kPageCacheDropStepBytes) return page_cache_dropped_to_;

@@ -117,9 +117,11 @@ class CommitLog {
   bool CommitStaged();
   Status Flush();
   // Flush thread, after a flush: drops the flushed bytes more than `keep_bytes` behind the
-  // flushed end from the page cache (StoreOptions::commit_log_page_cache_bytes), a step of at
-  // least kPageCacheDropStepBytes at a time. Returns where the dropped bytes end.
-  int64_t DropPageCacheBehind(int64_t keep_bytes);
+  // flushed end, or behind `read_to` if that is lower (the dispatcher's progress: bytes it has
+  // still to read would only come back from disk), from the page cache
+  // (StoreOptions::commit_log_page_cache_bytes), a step of at least kPageCacheDropStepBytes at
+  // a time. Returns where the dropped bytes end.
+  int64_t DropPageCacheBehind(int64_t keep_bytes, int64_t read_to);
   static constexpr int64_t kPageCacheDropStepBytes = 16 << 20;
   int64_t flushed_offset() const { return queue_.FlushedWhere(); }
   int64_t committed_offset() const { return committed_.load(std::memory_order_acquire); }

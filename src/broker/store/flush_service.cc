@@ -6,12 +6,14 @@
 namespace mq::store {
 
 FlushService::FlushService(CommitLog* commit_log, const StoreOptions& options, ErrorLatch* latch,
-                           std::function<void()> on_committed, std::function<void()> on_flushed)
+                           std::function<void()> on_committed, std::function<void()> on_flushed,
+                           std::function<int64_t()> dispatched)
     : commit_log_(commit_log),
       options_(options),
       latch_(latch),
       on_committed_(std::move(on_committed)),
-      on_flushed_(std::move(on_flushed)) {}
+      on_flushed_(std::move(on_flushed)),
+      dispatched_(std::move(dispatched)) {}
 
 FlushService::~FlushService() { Shutdown(); }
 
@@ -22,6 +24,7 @@ void FlushService::Start() {
     watchdog_stop_ = false;
     flushed_seen_ = commit_log_->flushed_offset();
   }
+  flush_asked_at_.store(commit_log_->flushed_offset(), std::memory_order_relaxed);
   flush_thread_ = StartNamedThread("mq-flush", [this] { FlushLoop(); });
   // Only SYNC_FLUSH puts wait on the flush; an ASYNC_FLUSH store's watchdog would only wake
   // kWatchdogMs after kWatchdogMs (100 times a second on an idle broker).
@@ -77,6 +80,15 @@ void FlushService::Wakeup() {
   flush_cv_.notify_one();
 }
 
+void FlushService::NoteAppended(int64_t end_offset) {
+  const int64_t every = options_.flush_commit_log_every_bytes;
+  if (every <= 0) return;
+  int64_t asked_at = flush_asked_at_.load(std::memory_order_relaxed);
+  if (end_offset - asked_at < every) return;
+  // One of the appenders that cross the mark wakes the flush thread; its pass covers them all.
+  if (flush_asked_at_.compare_exchange_strong(asked_at, end_offset, std::memory_order_relaxed)) Wakeup();
+}
+
 void FlushService::FlushLoop() {
   const bool sync = options_.flush_disk_type == FlushDiskType::kSyncFlush;
   const auto interval = std::chrono::milliseconds(options_.flush_interval_commit_log_ms);
@@ -113,7 +125,7 @@ void FlushService::FlushLoop() {
     if (stopping) break;
     // After the replies, off their way: dropping a step of pages takes a millisecond or two.
     if (s.ok() && latch_->ok() && options_.commit_log_page_cache_bytes > 0) {
-      commit_log_->DropPageCacheBehind(options_.commit_log_page_cache_bytes);
+      commit_log_->DropPageCacheBehind(options_.commit_log_page_cache_bytes, dispatched_());
     }
   }
 }

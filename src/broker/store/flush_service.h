@@ -1,7 +1,8 @@
 // FlushService: makes commit log bytes durable.
 //
-// ASYNC_FLUSH: msyncs every flushIntervalCommitLog ms (RocketMQ FlushRealTimeService); puts
-// complete right after the append.
+// ASYNC_FLUSH: msyncs every flushIntervalCommitLog ms (RocketMQ FlushRealTimeService), and
+// as soon as flushCommitLogEveryBytes were appended since the last flush began (NoteAppended),
+// so that no pass has a burst of writeback to do; puts complete right after the append.
 // SYNC_FLUSH: group commit (RocketMQ GroupCommitService / leveldb writers_). A put registers
 // a waiter {end offset, deadline, callback} and returns. Whenever some waiter is not yet
 // durable, the flush thread writes what the commit log staged (one pwrite, CommitLog::
@@ -45,9 +46,11 @@ class FlushService {
   using DurableCallback = std::function<void(PutStatus, const Status&)>;
 
   // `on_committed` runs on the flush thread after it wrote staged commit log bytes (see
-  // CommitLog), before their sync; `on_flushed` after each flush.
+  // CommitLog), before their sync; `on_flushed` after each flush; `dispatched` says how far
+  // the log has been read by the dispatcher (the page cache is dropped only behind it).
   FlushService(CommitLog* commit_log, const StoreOptions& options, ErrorLatch* latch,
-               std::function<void()> on_committed, std::function<void()> on_flushed);
+               std::function<void()> on_committed, std::function<void()> on_flushed,
+               std::function<int64_t()> dispatched);
   ~FlushService();
   FlushService(const FlushService&) = delete;
   FlushService& operator=(const FlushService&) = delete;
@@ -60,6 +63,9 @@ class FlushService {
   // kFlushDiskTimeout at the deadline (or the latched error).
   void WaitDurable(int64_t end_offset, DurableCallback done);
   void Wakeup();
+  // ASYNC_FLUSH, after an append that ends at `end_offset`, from any thread: wakes the flush
+  // thread once per flushCommitLogEveryBytes appended (a load and a compare otherwise).
+  void NoteAppended(int64_t end_offset);
   // Commit log flushes (msync passes that had bytes to sync) since Start(); any thread.
   int64_t flush_count() const { return flush_count_.load(std::memory_order_relaxed); }
 
@@ -81,6 +87,7 @@ class FlushService {
   ErrorLatch* const latch_;
   const std::function<void()> on_committed_;
   const std::function<void()> on_flushed_;
+  const std::function<int64_t()> dispatched_;
 
   std::mutex mu_;
   std::condition_variable flush_cv_;
@@ -94,6 +101,8 @@ class FlushService {
   std::thread flush_thread_;
   std::thread watchdog_thread_;
   std::atomic<int64_t> flush_count_{0};
+  // Where the flush the last NoteAppended wake-up asked for began counting (ASYNC_FLUSH).
+  std::atomic<int64_t> flush_asked_at_{0};
 };
 
 }  // namespace mq::store

@@ -71,7 +71,8 @@ Status MessageStore::StartLocked() {
   // The abort marker exists exactly while the store runs.
   MQ_RETURN_IF_ERROR(WriteFileAtomically(AbortPath(options_), "running\n"));
   flush_ = std::make_unique<FlushService>(
-      commit_log_.get(), options_, &latch_, [this] { NotifyAppended(); }, [this] { dispatcher_->Wakeup(); });
+      commit_log_.get(), options_, &latch_, [this] { NotifyAppended(); }, [this] { dispatcher_->Wakeup(); },
+      [this] { return dispatcher_->dispatched_offset(); });
   dispatcher_->SetDurableLimit([this] { return commit_log_->flushed_offset(); },
                                [this] { flush_->Wakeup(); });
   clean_ = std::make_unique<CleanService>(options_, clock_, commit_log_.get(), queues_.get(), index_.get(),
@@ -459,6 +460,7 @@ void MessageStore::Complete(AppendResult a, PutCallback done) {
     // unless a pass is running already (see Dispatcher).
     done(r);
     dispatcher_->DispatchHereOrWakeup();
+    flush_->NoteAppended(a.end_offset);
     return;
   }
   flush_->WaitDurable(a.end_offset,
@@ -489,7 +491,11 @@ Status MessageStore::ReplicaAppend(int64_t offset, std::string_view data) {
   if (!latch_.ok()) return latch_.status();
   MQ_RETURN_IF_ERROR(commit_log_->ReplicaAppend(offset, data));
   dispatcher_->Wakeup();
-  if (options_.flush_disk_type == FlushDiskType::kSyncFlush) flush_->Wakeup();
+  if (options_.flush_disk_type == FlushDiskType::kSyncFlush) {
+    flush_->Wakeup();
+  } else {
+    flush_->NoteAppended(offset + static_cast<int64_t>(data.size()));
+  }
   return Status::OK();
 }
 

@@ -73,6 +73,9 @@ Status ValidateStoreOptions(const StoreOptions& o) {
   if (o.commit_log_page_cache_bytes < 0) {
     return Status::InvalidArgument("commitLogPageCacheBytes: must not be negative (0 = never drop)");
   }
+  if (o.flush_commit_log_every_bytes < 0) {
+    return Status::InvalidArgument("flushCommitLogEveryBytes: must not be negative (0 = by time only)");
+  }
   if (o.sync_flush_stage_bytes < 0) {
     return Status::InvalidArgument("sync_flush_stage_bytes: must not be negative (0 = no staging)");
   }

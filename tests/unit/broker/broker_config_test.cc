@@ -117,6 +117,7 @@ TEST(BrokerConfigTest, InvalidValuesNameTheKey) {
   EXPECT_EQ(key_of({{"commitLogPageCacheBytes", "-1"}}), "commitLogPageCacheBytes");
   EXPECT_EQ(key_of({{"commitLogPageCacheBytes", "lots"}}), "commitLogPageCacheBytes");
   EXPECT_EQ(key_of({{"syncFlushStageBytes", "-1"}}), "syncFlushStageBytes");
+  EXPECT_EQ(key_of({{"flushCommitLogEveryBytes", "-1"}}), "flushCommitLogEveryBytes");
   EXPECT_EQ(key_of({{"serverSelectorThreads", "-1"}}), "serverSelectorThreads");
   EXPECT_EQ(key_of({{"serverSelectorThreads", "65"}}), "serverSelectorThreads");
   EXPECT_EQ(key_of({{"syncFlushStageBytes", "2147483647"}}), "syncFlushStageBytes");
@@ -141,6 +142,9 @@ TEST(BrokerConfigTest, NamesrvAddrListAndStoreOptions) {
   EXPECT_EQ(ToStoreOptions(c).sync_flush_stage_bytes, 1 << 20);  // the default
   ASSERT_TRUE(Finalize({{"syncFlushStageBytes", "0"}, {"storePathRootDir", "/tmp/x"}}, &c).ok());
   EXPECT_EQ(ToStoreOptions(c).sync_flush_stage_bytes, 0);
+  EXPECT_EQ(ToStoreOptions(c).flush_commit_log_every_bytes, 4 << 20);  // the default
+  ASSERT_TRUE(Finalize({{"flushCommitLogEveryBytes", "0"}, {"storePathRootDir", "/tmp/x"}}, &c).ok());
+  EXPECT_EQ(ToStoreOptions(c).flush_commit_log_every_bytes, 0);
 }
 
 }  // namespace

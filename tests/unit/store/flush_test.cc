@@ -101,6 +101,34 @@ TEST_F(StoreFlushTest, AsyncFlushEventuallyDurable) {
   ASSERT_TRUE(WaitUntil([&] { return store->FlushedPhyOffset() == store->MaxPhyOffset(); }));
 }
 
+// With ASYNC_FLUSH, a flush also starts once flush_commit_log_every_bytes were appended since the
+// last, on a master's puts and on a slave's replicated bytes alike: at a high rate the period
+// alone leaves one pass tens of MB to write back in one piece. Here the period is an hour, so
+// only the byte mark can flush within the test.
+TEST_F(StoreFlushTest, AsyncFlushAlsoStartsOnceEnoughBytesWereAppended) {
+  options_.flush_interval_commit_log_ms = 3'600'000;
+  options_.flush_commit_log_every_bytes = 64 << 10;
+  auto store = Open();
+  const std::string body(1024, 'b');
+  while (store->MaxPhyOffset() < (32 << 10)) ASSERT_TRUE(PutSync(*store, Msg("F", 0, body)).ok());
+  EXPECT_EQ(store->FlushedPhyOffset(), 0);  // under the mark nothing asked for a flush
+  while (store->MaxPhyOffset() < (64 << 10)) ASSERT_TRUE(PutSync(*store, Msg("F", 0, body)).ok());
+  const int64_t crossed = store->MaxPhyOffset();
+  ASSERT_TRUE(WaitUntil([&] { return store->FlushedPhyOffset() >= crossed; }));
+
+  StoreOptions replica_options = options_;
+  replica_options.store_path_root_dir = dir_.Sub("replica");
+  replica_options.replica = true;
+  auto replica = testing::OpenStore(replica_options, &clock_);
+  auto bytes = store->ReadReplicaBytes(0, 1 << 20);
+  ASSERT_TRUE(bytes.ok()) << bytes.status().ToString();
+  ASSERT_TRUE(replica->ReplicaAppend(0, *bytes).ok());
+  ASSERT_GE(replica->MaxPhyOffset(), options_.flush_commit_log_every_bytes);
+  ASSERT_TRUE(WaitUntil([&] { return replica->FlushedPhyOffset() == replica->MaxPhyOffset(); }));
+  replica->Shutdown();
+  store->Shutdown();
+}
+
 TEST_F(StoreFlushTest, FailedFlushLatchesReadOnly) {
   options_.flush_disk_type = FlushDiskType::kSyncFlush;
   auto fail = std::make_shared<std::atomic<bool>>(false);
