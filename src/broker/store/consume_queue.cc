@@ -18,7 +18,7 @@ ConsumeQueue::ConsumeQueue(std::string topic, int32_t queue_id, std::string dir,
                            FaultHook hook)
     : topic_(std::move(topic)),
       queue_id_(queue_id),
-      queue_(std::move(dir), file_size, false, std::move(hook)) {}
+      queue_(std::move(dir), file_size, false, std::move(hook), AppendOptions{.by_write = true}) {}
 
 Status ConsumeQueue::Load() { return queue_.Load(); }
 
@@ -92,11 +92,48 @@ std::string ConsumeQueue::FindDamage(int64_t commit_log_min, int64_t commit_log_
   return "";
 }
 
-Status ConsumeQueue::Put(int64_t queue_offset, const CqUnit& unit) {
-  char buf[kCqUnitSize];
+namespace {
+void EncodeUnit(const CqUnit& unit, char* buf) {
   EncodeFixed64BE(buf, static_cast<uint64_t>(unit.phy_offset));
   EncodeFixed32BE(buf + 8, static_cast<uint32_t>(unit.size));
   EncodeFixed64BE(buf + 12, static_cast<uint64_t>(unit.tags_code));
+}
+}  // namespace
+
+Status ConsumeQueue::Stage(int64_t queue_offset, const CqUnit& unit) {
+  const int64_t end = max_logic_bytes_.load(std::memory_order_relaxed);
+  if (queue_offset * kCqUnitSize == end + static_cast<int64_t>(staged_.size()) && !queue_.empty()) {
+    if (staged_.empty()) {
+      auto last = queue_.FindByOffset(end - 1);  // the segment the queue ends in
+      if (last && last->from_offset() + last->wrote_position() == end) staged_file_ = std::move(last);
+    }
+    if (staged_file_ && static_cast<int64_t>(staged_.size()) + kCqUnitSize <= staged_file_->remaining()) {
+      char buf[kCqUnitSize];
+      EncodeUnit(unit, buf);
+      staged_.append(buf, kCqUnitSize);
+      return Status::OK();
+    }
+  }
+  return Put(queue_offset, unit);
+}
+
+Status ConsumeQueue::Commit() {
+  if (staged_.empty()) return Status::OK();
+  const auto n = static_cast<int32_t>(staged_.size());
+  const bool fits = staged_file_->Append(staged_.data(), n);
+  staged_.clear();
+  staged_file_.reset();
+  if (!fits)
+    return Status::Internal(
+        fmt::format("consume queue {}-{}: staged units overran their segment", topic_, queue_id_));
+  max_logic_bytes_.fetch_add(n, std::memory_order_release);
+  return Status::OK();
+}
+
+Status ConsumeQueue::Put(int64_t queue_offset, const CqUnit& unit) {
+  MQ_RETURN_IF_ERROR(Commit());
+  char buf[kCqUnitSize];
+  EncodeUnit(unit, buf);
   int64_t target = queue_offset * kCqUnitSize;
   int64_t max_bytes = max_logic_bytes_.load(std::memory_order_relaxed);
   if (target < max_bytes) {

@@ -10,10 +10,18 @@
 //
 // ConsumeQueueTable: (topic, queueId) -> ConsumeQueue, created on first dispatch.
 //
-// Threads: the dispatcher thread is the only writer (Put) and the maintenance thread flushes
-// and deletes leading segments; readers (GetMessages) call Read/Get from any thread.
-// max_offset() is published after a unit is written, so readers never see a partial unit.
-// Locks: none of its own beyond MappedFileQueue's; the table has a shared_mutex over its map.
+// Threads: the dispatcher thread is the only writer (Stage/Commit/Put) and the maintenance
+// thread flushes and deletes leading segments; readers (GetMessages) call Read/Get from any
+// thread. max_offset() is published after a unit is written, so readers never see a partial
+// unit. Locks: none of its own beyond MappedFileQueue's; the table has a shared_mutex over its
+// map.
+//
+// Units reach the file by pwrite(), never through the mapping (readers still read it): a page
+// written through a shared mapping is mapped writable, and each flush write-protects it again
+// on every CPU the broker runs on, an inter-processor interrupt per page that stalled both CPUs
+// for milliseconds once a second at high rates (docs/benchmarks.md, thirty-eighth session).
+// A pwrite per unit would cost a syscall per message, so the dispatcher stages a queue's
+// consecutive units and writes them in one call (Stage, Commit).
 #pragma once
 
 #include <atomic>
@@ -63,8 +71,15 @@ class ConsumeQueue {
   const std::string& damage() const { return damage_; }
 
   // Dispatcher: stores `unit` at queue_offset. Re-dispatching an existing offset is a no-op
-  // (or repairs a differing unit); a forward gap is filled with holes.
+  // (or repairs a differing unit); a forward gap is filled with holes. Commits staged units
+  // first.
   Status Put(int64_t queue_offset, const CqUnit& unit);
+  // Dispatcher: Put, but a unit that continues the queue inside its last segment is only
+  // staged, unseen by readers and flushes, until Commit() writes the staged units with one
+  // pwrite and publishes them. Any other unit commits the staged ones and is Put.
+  Status Stage(int64_t queue_offset, const CqUnit& unit);
+  Status Commit();
+  size_t staged_bytes() const { return staged_.size(); }
 
   int64_t min_offset() const { return min_logic_bytes_.load(std::memory_order_acquire) / kCqUnitSize; }
   int64_t max_offset() const { return max_logic_bytes_.load(std::memory_order_acquire) / kCqUnitSize; }
@@ -92,7 +107,9 @@ class ConsumeQueue {
   MappedFileQueue queue_;
   std::atomic<int64_t> min_logic_bytes_{0};
   std::atomic<int64_t> max_logic_bytes_{0};
-  std::string damage_;  // set by Recover(), before any other thread runs
+  std::string damage_;                       // set by Recover(), before any other thread runs
+  std::string staged_;                       // dispatcher only: encoded units for max_logic_bytes_ onwards
+  std::shared_ptr<MappedFile> staged_file_;  // dispatcher only: the segment they go to
 };
 
 // Whether `topic` can name a consumequeue/<topic> directory (not empty, ".", "..", and no '/' or

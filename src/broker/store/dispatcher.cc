@@ -113,6 +113,19 @@ Status Dispatcher::DispatchRange(int64_t from, int64_t limit, bool notify, int64
   Status status;
   std::shared_ptr<MappedFile> segment;
   Offer offer;
+  // A queue's units are staged while its records come one after another and written when the
+  // pass moves to another queue, stages kMostStagedBytes or ends (ConsumeQueue::Stage). Only
+  // then does dispatched_offset() pass those records: a checkpoint taken meanwhile must not
+  // count records whose units its flush could not have seen.
+  auto commit_staged = [&]() -> Status {
+    if (!cq || cq->staged_bytes() == 0) return Status::OK();
+    Status s = cq->Commit();
+    if (!s.ok())
+      return s.WithContext(
+          fmt::format("consume queue {}-{} write before dispatch offset {}", cq_topic, cq_queue, pos));
+    dispatched_.store(pos, std::memory_order_release);
+    return s;
+  };
   while (pos < limit) {
     if (!offer.Covers(pos)) offer.from = TakeOffered(pos, &offer.bytes) ? pos : -1;
     std::optional<RecordRef> offered = offer.Read(pos, limit);
@@ -134,6 +147,8 @@ Status Dispatcher::DispatchRange(int64_t from, int64_t limit, bool notify, int64
       if (IsTopicDeletion(*view)) {
         if (ref->next_offset > marker_limit) break;  // not durable yet: see SetDurableLimit
         const std::string deleted(view->body);
+        status = commit_staged();
+        if (!status.ok()) break;
         status = DropTopic(deleted, pos);
         if (!status.ok()) break;
         if (cq_topic == deleted) cq.reset();
@@ -141,6 +156,8 @@ Status Dispatcher::DispatchRange(int64_t from, int64_t limit, bool notify, int64
         arrived_end = nullptr;
       } else {
         if (!cq || view->queue_id != cq_queue || view->topic != cq_topic) {
+          status = commit_staged();
+          if (!status.ok()) break;
           cq_topic.assign(view->topic);
           cq_queue = view->queue_id;
           auto found = queues_->FindOrCreate(cq_topic, cq_queue);
@@ -159,7 +176,7 @@ Status Dispatcher::DispatchRange(int64_t from, int64_t limit, bool notify, int64
           tags_code = TagsCode(FindProperty(view->properties, kPropertyTags));
         }
         CqUnit unit{pos, view->total_size, tags_code};
-        status = cq->Put(view->queue_offset, unit);
+        status = cq->Stage(view->queue_offset, unit);
         if (!status.ok()) {
           status = status.WithContext(
               fmt::format("consume queue {}-{} write at dispatch offset {}", cq_topic, cq_queue, pos));
@@ -186,9 +203,18 @@ Status Dispatcher::DispatchRange(int64_t from, int64_t limit, bool notify, int64
     }
     pos = ref->next_offset;
     if (ref->holder) segment = std::move(ref->holder);  // an offered record has none
+    if (cq && cq->staged_bytes() >= kMostStagedBytes) {
+      status = commit_staged();
+      if (!status.ok()) break;
+    } else if (!cq || cq->staged_bytes() == 0) {
+      dispatched_.store(pos, std::memory_order_release);
+    }
+  }
+  if (Status s = commit_staged(); !s.ok()) {
+    if (status.ok()) status = s;
+  } else if (pos > dispatched_.load()) {
     dispatched_.store(pos, std::memory_order_release);
   }
-  if (pos > dispatched_.load()) dispatched_.store(pos, std::memory_order_release);
   {
     std::lock_guard lock(offered_mu_);
     DropOfferedBelowLocked(pos);  // offered too late: the pass read those records from the log

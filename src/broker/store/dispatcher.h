@@ -98,6 +98,8 @@ class Dispatcher {
   // of 1 KiB (72 KiB of records) still goes to the thread: run here it cost batch produce 9 %
   // of its msg/s, its pass moved off the idle CPU (docs/benchmarks.md).
   static constexpr int64_t kMostBytesDispatchedHere = 64 * 1024;
+  // A consume queue's units staged before a pass writes them (3,276 units).
+  static constexpr size_t kMostStagedBytes = 64 * 1024;
   // Passes one DispatchHereOrWakeup() runs before it hands the records arriving meanwhile to
   // the thread.
   static constexpr int kMostPassesHere = 2;

@@ -322,6 +322,55 @@ TEST(ConsumeQueueTest, PutReadRecoverAndGaps) {
   EXPECT_EQ(cq.min_offset(), 10);
 }
 
+// The dispatcher stages a queue's consecutive units and writes them with one pwrite: staged
+// units are unseen until Commit(); a unit that would not fit the segment, or does not continue
+// the queue, commits what is staged and is put as before (a roll, holes for a gap); and what
+// was committed is in the file for the next start.
+TEST(ConsumeQueueTest, StagedUnitsAreUnseenUntilCommittedAndFollowTheQueueAcrossSegments) {
+  TempDir dir;
+  auto unit = [](int64_t i) { return CqUnit{i * 100, 100, i % 3}; };
+  {
+    ConsumeQueue cq("T", 0, dir.Sub("cq"), 10 * kCqUnitSize);
+    ASSERT_TRUE(cq.Load().ok());
+    ASSERT_TRUE(cq.Stage(0, unit(0)).ok());  // an empty queue: put at once
+    EXPECT_EQ(cq.max_offset(), 1);
+    for (int i = 1; i < 7; ++i) ASSERT_TRUE(cq.Stage(i, unit(i)).ok());
+    EXPECT_EQ(cq.staged_bytes(), 6u * kCqUnitSize);
+    EXPECT_EQ(cq.max_offset(), 1);
+    EXPECT_EQ(cq.Read(0, 10).size(), 1u);
+    ASSERT_TRUE(cq.Commit().ok());
+    EXPECT_EQ(cq.staged_bytes(), 0u);
+    EXPECT_EQ(cq.max_offset(), 7);
+    // 7..9 fill the first segment; 10 rolls to the next, which 11..14 continue.
+    for (int i = 7; i < 15; ++i) ASSERT_TRUE(cq.Stage(i, unit(i)).ok());
+    EXPECT_EQ(cq.max_offset(), 11);
+    ASSERT_TRUE(cq.Commit().ok());
+    EXPECT_EQ(cq.max_offset(), 15);
+    ASSERT_TRUE(cq.Stage(15, unit(15)).ok());
+    ASSERT_TRUE(cq.Put(3, unit(3)).ok());  // a re-dispatch commits the staged unit first
+    EXPECT_EQ(cq.max_offset(), 16);
+    // A gap: 16 and 17 become holes.
+    ASSERT_TRUE(cq.Stage(18, unit(18)).ok());
+    EXPECT_EQ(cq.max_offset(), 19);
+    std::vector<CqUnit> units = cq.Read(10, 10);
+    ASSERT_EQ(units.size(), 9u);
+    EXPECT_EQ(units[6], CqUnit{});
+    EXPECT_EQ(units[7], CqUnit{});
+    EXPECT_EQ(units[8], unit(18));
+    ASSERT_TRUE(cq.Flush().ok());
+  }
+  // The next start finds every unit written before the holes (a recovery ends the last segment
+  // at its first hole).
+  ConsumeQueue cq("T", 0, dir.Sub("cq"), 10 * kCqUnitSize);
+  ASSERT_TRUE(cq.Load().ok());
+  ASSERT_TRUE(cq.Recover(0, 100000).ok());
+  EXPECT_EQ(cq.max_offset(), 16);
+  std::vector<CqUnit> units = cq.Read(0, 10);
+  for (const CqUnit& u : cq.Read(10, 10)) units.push_back(u);
+  ASSERT_EQ(units.size(), 16u);
+  for (int64_t i = 0; i < 16; ++i) EXPECT_EQ(units[i], unit(i)) << i;
+}
+
 // Before: a damaged unit's phy_offset + size overflowed (undefined; a sanitizer build aborted at
 // every start, a release build wrapped negative and kept the unit as inside the log).
 TEST(ConsumeQueueTest, AUnitWithAnOverflowingOffsetIsDroppedAtRecovery) {

@@ -316,6 +316,40 @@ TEST_F(StoreDispatchTest, APassOverInterleavedQueuesPutsEachRecordInItsOwnQueue)
   EXPECT_EQ(announced, (Announced{{{"A", 0}, {3}}, {{"A", 1}, {1}}, {{"B", 0}, {1}}}));
 }
 
+// A checkpoint takes dispatched_offset() as the point below which every record's unit is in the
+// consume queue files it flushes. With units staged and written once per queue run, the offset
+// must not pass records whose units are still staged: read from another thread during a long
+// pass over one queue, it never runs ahead of the queue's last visible unit.
+TEST_F(StoreDispatchTest, TheDispatchedOffsetNeverPassesAUnitReadersCannotSee) {
+  // One log segment: a segment's end blank has no unit, and the offset rightly passes it.
+  options_.mapped_file_size_commit_log = 16 << 20;
+  LogAndQueues store(options_, &clock_);
+  auto dispatcher = store.NewDispatcher();
+  constexpr int kRecords = 20000;
+  for (int i = 0; i < kRecords; ++i) ASSERT_TRUE(store.Append(Msg("A", 0, "m")).status.ok());
+  std::atomic<bool> polling{false};
+  std::atomic<bool> done{false};
+  std::atomic<int> ahead{0};
+  std::atomic<int> polls{0};
+  std::thread poller([&] {
+    polling = true;
+    while (!done.load()) {
+      const int64_t dispatched = dispatcher->dispatched_offset();
+      auto cq = store.queues.Find("A", 0);
+      const int64_t visible_end = cq ? cq->LastPhysicalEnd() : 0;
+      if (dispatched > visible_end) ++ahead;
+      ++polls;
+    }
+  });
+  ASSERT_TRUE(WaitUntil([&] { return polling.load(); }));
+  ASSERT_TRUE(dispatcher->DispatchRange(0, store.log.committed_offset(), /*notify=*/false).ok());
+  done = true;
+  poller.join();
+  EXPECT_EQ(dispatcher->dispatched_offset(), store.log.committed_offset());
+  EXPECT_EQ(store.queues.Find("A", 0)->max_offset(), kRecords);
+  EXPECT_EQ(ahead.load(), 0) << "of " << polls.load() << " polls";
+}
+
 // A pass reads an appender's offered records instead of the log. Real offers are the log's
 // bytes; this one differs in its TAGS value (same length), which shows in the tags code of the
 // consume queue unit. The record after it, not offered, is read from the log.
